@@ -1,0 +1,60 @@
+@0x84823a5ef6267d43;
+# Market data. Route: the vn.py gateway bridge sends one TickBatch per drain to
+# each touched market/group/<group> actor (in process; NATS md.tick.<ex>.<sym>
+# later); a GroupActor emits GroupFrame every 33 ms inside stream.capnp's
+# ServerMessage to its sessions (NATS md.agg.33ms.<group>, md.snap.<group>).
+# Columns are struct-of-arrays so numpy and browser typed arrays read them
+# without per-row objects. Append-only: never renumber, retype or remove.
+
+struct Instrument {
+  vtSymbol @0 :Text;        # vn.py vt_symbol, "rb1801.SHFE"
+  symbol @1 :Text;          # exchange symbol, "rb1801"
+  exchange @2 :Text;        # vn.py Exchange name, "SHFE"
+  product @3 :Text;         # exchange ProductID, "rb", "m_o"
+  productClass @4 :Text;    # "F" futures, "O" options (CTP ProductClass)
+  priceTick @5 :Float64;    # minimum price step, quote currency
+  multiplier @6 :Float64;   # contract size (CTP VolumeMultiple), units per lot
+  name @7 :Text;            # display name
+}
+
+struct L1Columns {
+  # One row per changed contract; every list has the same length.
+  indexes @0 :List(UInt32);             # row index into the group's GroupInfo.instruments
+  lastPrices @1 :List(Float64);         # last traded price, quote currency (NaN: none yet)
+  bidPrices @2 :List(Float64);          # best bid price, quote currency
+  askPrices @3 :List(Float64);          # best ask price, quote currency
+  bidVolumesLots @4 :List(Float64);     # volume at best bid, lots
+  askVolumesLots @5 :List(Float64);     # volume at best ask, lots
+  volumesLots @6 :List(Float64);        # traded volume for the trading day, cumulative, lots
+  openInterestsLots @7 :List(Float64);  # open interest, lots
+  exchangeTsNs @8 :List(Int64);         # exchange timestamp, ns since UNIX epoch (UTC)
+  gatewayRecvTsNs @9 :List(Int64);      # when the tick reached the vn.py bridge, ns since UNIX epoch
+}
+
+enum FrameKind {
+  delta @0;       # only rows changed since the previous frame (latest value wins)
+  snapshot @1;    # every row of the group
+}
+
+struct TickBatch {
+  group @0 :Text;           # destination group, "rb"
+  rows @1 :L1Columns;       # conflated ticks, latest per contract
+  drainTsNs @2 :Int64;      # when the bridge drained them on the loop thread, ns since epoch
+}
+
+struct GroupFrame {
+  group @0 :Text;           # "rb"
+  seq @1 :UInt64;           # per-group sequence; +1 per broadcast frame
+  kind @2 :FrameKind;
+  builtTsNs @3 :Int64;      # when the frame was encoded, ns since epoch
+  windowMs @4 :UInt16;      # conflation window this frame closes, ms
+  rows @5 :L1Columns;
+  infoVersion @6 :UInt32;   # GroupInfo.version whose indexes the rows use
+}
+
+struct GroupInfo {
+  group @0 :Text;
+  version @1 :UInt32;               # bumps when instruments are appended
+  instruments @2 :List(Instrument); # index i here is row index i in frames
+  firstIndex @3 :UInt32;            # index of instruments[0] (0 for a full list; >0 for an append)
+}

@@ -1,0 +1,70 @@
+@0x81b5334c804086a4;
+# The browser WebSocket (/ws): one message per binary frame, unpacked.
+# ClientMessage travels up (browser → transport/ws.py → session/<id>),
+# ServerMessage travels down (session/<id> → browser). Every message carries
+# an Envelope. Append-only: new union members take the next free ordinal.
+
+using Market = import "market.capnp";
+
+struct Envelope {
+  id @0 :UInt64;              # sender-unique message id
+  correlationId @1 :UInt64;   # id of the message this answers (0: none)
+  sentTsNs @2 :Int64;         # when sent, ns since UNIX epoch (server clock down, client clock up)
+  schemaVersion @3 :UInt16;   # schemas/__init__.py SCHEMA_VERSION of the writer
+  source @4 :Text;            # actor path or client name, "sessions/session/7"
+}
+
+struct Auth { token @0 :Text; }                    # a JWT (HS256)
+struct Subscribe { groups @0 :List(Text); }        # group names, "rb"
+struct Unsubscribe { groups @0 :List(Text); }
+struct SnapshotRequest { group @0 :Text; }         # after a seq gap
+struct Ping { clientTsNs @0 :Int64; }              # client clock, ns since epoch
+
+struct ClientMessage {
+  union {
+    auth @0 :Auth;
+    subscribe @1 :Subscribe;
+    unsubscribe @2 :Unsubscribe;
+    snapshotRequest @3 :SnapshotRequest;
+    ping @4 :Ping;
+  }
+  envelope @5 :Envelope;
+}
+
+enum ErrorCode {
+  internal @0;
+  malformed @1;         # not a decodable ClientMessage
+  tooLarge @2;          # frame over the inbound size limit
+  unauthenticated @3;   # no valid auth yet, or a bad token
+  tokenExpired @4;
+  forbidden @5;
+  unknownGroup @6;
+  limitExceeded @7;
+  rateLimited @8;
+  unknownMessage @9;    # a union member this server does not handle
+}
+
+struct Ack {
+  of @0 :Text;          # the ClientMessage member acknowledged, "subscribe"
+  detail @1 :Text;
+}
+
+struct Error {
+  code @0 :ErrorCode;
+  message @1 :Text;     # human-readable; never contains secrets
+}
+
+struct Pong {
+  clientTsNs @0 :Int64; # echoed from Ping
+}
+
+struct ServerMessage {
+  union {
+    groupFrame @0 :Market.GroupFrame;
+    groupInfo @1 :Market.GroupInfo;
+    ack @2 :Ack;
+    error @3 :Error;
+    pong @4 :Pong;
+  }
+  envelope @5 :Envelope;
+}
