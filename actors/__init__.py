@@ -1,0 +1,56 @@
+"""tickstage actors: the runtime driver, paths, supervision, and the actor tree.
+
+Public surface (the underscore modules hold the machinery):
+"""
+
+from actors._dispatch import (
+    ActorContext,
+    ActorStatistics,
+    ChildFailed,
+    LastError,
+    Start,
+    TickstageActor,
+)
+from actors._registry import ActorState, Registry, RegistryEntry
+from actors._runtime import THESPIAN_VERSION, ActorRuntime, RuntimeStatistics
+from actors._supervisor import (
+    ROOT_PATH,
+    ChildSpec,
+    ExitReason,
+    Restart,
+    RestartChild,
+    RestartIntensity,
+    RestartStrategy,
+    StopChild,
+    Supervisor,
+    child_path,
+    spawn,
+    start_root,
+)
+
+__all__ = [
+    "ActorContext",
+    "ActorRuntime",
+    "ActorState",
+    "ActorStatistics",
+    "ChildFailed",
+    "ChildSpec",
+    "ExitReason",
+    "LastError",
+    "ROOT_PATH",
+    "Registry",
+    "RegistryEntry",
+    "Restart",
+    "RestartChild",
+    "RestartIntensity",
+    "RestartStrategy",
+    "RuntimeStatistics",
+    "Start",
+    "StopChild",
+    "Supervisor",
+    "THESPIAN_VERSION",
+    "TickstageActor",
+    "child_path",
+    "spawn",
+    "start_root",
+]

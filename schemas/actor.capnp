@@ -32,6 +32,11 @@ struct Timer {
   generation @1 :UInt32;  # stale timers (an older generation) are ignored
 }
 
+struct Failure {
+  code @0 :Text;          # "unknown_message", "malformed"
+  message @1 :Text;
+}
+
 struct ActorMessage {
   union {
     tickBatch @0 :Market.TickBatch;       # bridge → group
@@ -46,6 +51,7 @@ struct ActorMessage {
     groupRestarted @9 :Text;               # group → sessions supervisor → sessions: re-attach
     resyncRequest @10 :Text;               # group → gateway: send latest rows of this group
     crash @11 :Text;                       # fault injection: raise in the handler with this text
+    failure @15 :Failure;                  # reply to a message the actor could not take
   }
   correlationId @12 :UInt64;
   sentTsNs @13 :Int64;                     # ns since UNIX epoch

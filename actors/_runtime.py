@@ -1,0 +1,290 @@
+"""Drive Thespian's in-process simple base from the asyncio (uvloop) loop.
+
+Thespian's ``simpleSystemBase`` runs actors only inside ``tell``/``ask``/
+``listen`` on the calling thread, sleeps with ``time.sleep`` while waiting,
+fires ``wakeupAfter`` timers only on a later call and keeps its pending
+sends in a list popped from the front (../shared/FACTS.md). The
+:class:`ActorRuntime` keeps Thespian's actor model (addresses, ``send``,
+``createActor``, ``ActorExitRequest``) and replaces the scheduling:
+
+* pending sends live in a ``collections.deque``; a loop callback pumps them
+  in bounded slices (``slice_ms``, default 2 ms) and re-arms itself with
+  ``loop.call_soon`` while work is left, so aiohttp and nats-py keep running;
+* ``wakeupAfter`` is armed with ``loop.call_later`` (the loop's own timer
+  heap), so pending timers cost nothing per message;
+* coroutines ``await runtime.ask(...)``: a small proxy actor, reused from a
+  pool, resolves a future with the reply.
+
+Everything runs on the loop thread. Another thread (vn.py's EventEngine)
+never touches the runtime directly: it uses ``loop.call_soon_threadsafe``.
+
+Private names of thespian 4.0.1 used here (each covered by
+tests/actors/test_runtime.py so an upgrade fails loudly):
+``ActorSystem._systemBase``, ``ActorSystemBase._pendingSends``,
+``ActorSystemBase._runSingleSend``, ``ActorSystemBase.wakeupAfter``,
+``ActorSystemBase.actorRegistry``, ``simpleSystemBase.PendingSend``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import importlib.metadata
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from thespian.actors import Actor, ActorAddress, ActorSystem, WakeupMessage
+from thespian.system.simpleSystemBase import PendingSend
+
+from actors._registry import Registry
+from actors.errors import (
+    AskTimeoutError,
+    IncompatibleThespianError,
+    RuntimeStoppedError,
+)
+
+THESPIAN_VERSION = "4.0.1"
+"""The Thespian release whose private names this driver was validated on."""
+
+_log = structlog.get_logger("actors.runtime")
+
+
+def check_thespian_version(found: str | None = None) -> None:
+    """Refuse to run on a Thespian other than :data:`THESPIAN_VERSION`.
+
+    Raises:
+        IncompatibleThespianError: another version is installed.
+    """
+    found = found or importlib.metadata.version("thespian")
+    if found != THESPIAN_VERSION:
+        raise IncompatibleThespianError(found, THESPIAN_VERSION)
+
+
+class _AskProxy(Actor):
+    """Receives the reply of one coroutine ask and resolves its future."""
+
+    future: asyncio.Future | None = None
+
+    def receiveMessage(self, msg: Any, sender: ActorAddress) -> None:
+        """Resolve the pending future (loop thread)."""
+        future, self.future = self.future, None
+        if future is not None and not future.done():
+            future.set_result(msg)
+
+
+@dataclass(frozen=True)
+class RuntimeStatistics:
+    """Counters of the driver, for the admin API and /metrics.
+
+    Attributes:
+        pending: messages queued now (all actors: the shared mailbox depth).
+        delivered: messages delivered since start.
+        pumps: pump slices run since start.
+        slices_cut: slices that stopped at the time budget with work left.
+        asks: coroutine asks started.
+        ask_timeouts: asks that timed out.
+        timers_armed: ``wakeupAfter`` / ``call_later`` timers armed.
+        dropped_dead: tells to a stopped or unknown path that were dropped.
+    """
+
+    pending: int
+    delivered: int
+    pumps: int
+    slices_cut: int
+    asks: int
+    ask_timeouts: int
+    timers_armed: int
+    dropped_dead: int
+
+
+class ActorRuntime:
+    """Thespian's simple base, pumped by the running asyncio loop.
+
+    Args:
+        loop: the loop whose thread runs every actor (default: the running one).
+        slice_ms: most time one pump callback spends delivering messages.
+
+    Raises:
+        IncompatibleThespianError: Thespian is not :data:`THESPIAN_VERSION`.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None, slice_ms: float = 2.0) -> None:
+        check_thespian_version()
+        self.loop = loop or asyncio.get_running_loop()
+        self.registry = Registry()
+        self._slice_ns = int(slice_ms * 1_000_000)
+        self._system = ActorSystem("simpleSystemBase", logDefs=False, transientUnique=True)
+        base = self._system._systemBase
+        self._base = base
+        self._queue: collections.deque = collections.deque(base._pendingSends)
+        base._pendingSends = self._queue
+        base.wakeupAfter = self._wakeup_after
+        self._run_single_send = base._runSingleSend
+        self._external = base.actorRegistry["System:ExternalRequester"].address
+        self._scheduled = False
+        self._stopped = False
+        self._proxies: list[ActorAddress] = []
+        self.root_failure: Any = None
+        self._delivered = self._pumps = self._slices_cut = 0
+        self._asks = self._ask_timeouts = self._timers = self._dropped = 0
+
+    # -- sending ---------------------------------------------------------
+
+    def tell(self, address: ActorAddress, msg: Any, sender: ActorAddress | None = None) -> None:
+        """Queue ``msg`` for ``address`` and make sure a pump runs (loop thread).
+
+        Raises:
+            RuntimeStoppedError: after :meth:`shutdown`.
+        """
+        if self._stopped:
+            raise RuntimeStoppedError("actor runtime is shut down")
+        self._queue.append(PendingSend(sender or self._external, msg, address))
+        self._schedule()
+
+    def tell_path(self, path: str, msg: Any) -> bool:
+        """Queue ``msg`` for the actor at ``path``; drop it if that actor is down.
+
+        Returns:
+            True if queued, False if the path is unknown, stopped or restarting
+            (counted in ``dropped_dead``).
+        """
+        entry = self.registry.get(path)
+        if entry is None or entry.state.value in ("stopped", "restarting"):
+            self._dropped += 1
+            return False
+        self.tell(entry.address, msg)
+        return True
+
+    async def ask(self, path: str, msg: Any, timeout_s: float = 5.0) -> Any:
+        """Send ``msg`` to the actor at ``path`` and wait for its reply.
+
+        Never blocks the loop: the reply is delivered by a later pump.
+
+        Args:
+            path: actor path, ``"market/group/rb"``.
+            msg: the message (Cap'n Proto bytes, or an in-process control value).
+            timeout_s: seconds to wait.
+
+        Returns:
+            The first message the actor sends back to the asker.
+
+        Raises:
+            UnknownPathError: no such path.
+            ActorDeadError: the actor is stopped or restarting (fails fast).
+            AskTimeoutError: no reply within ``timeout_s``.
+        """
+        address = self.registry.address(path)
+        proxy = self._proxies.pop() if self._proxies else self._system.createActor(_AskProxy)
+        instance = self._base.actorRegistry[proxy.actorAddressString].instance
+        future = self.loop.create_future()
+        instance.future = future
+        self._asks += 1
+        self.tell(address, msg, sender=proxy)
+        try:
+            reply = await asyncio.wait_for(future, timeout_s)
+        except asyncio.TimeoutError:
+            # The proxy is retired, not reused: a late reply must not answer a later ask.
+            instance.future = None
+            self._ask_timeouts += 1
+            raise AskTimeoutError(path, timeout_s) from None
+        self._proxies.append(proxy)
+        return reply
+
+    def call_later(self, delay_s: float, address: ActorAddress, msg: Any) -> asyncio.TimerHandle:
+        """Deliver ``msg`` to ``address`` after ``delay_s`` seconds, via the loop's timer heap."""
+        self._timers += 1
+        return self.loop.call_later(delay_s, self._deliver_timer, address, msg)
+
+    # -- creating --------------------------------------------------------
+
+    def create_top_level(self, actor_class: type) -> ActorAddress:
+        """Create an actor directly under the actor system (the root supervisor)."""
+        address = self._system.createActor(actor_class)
+        self._schedule()
+        return address
+
+    def instance(self, address: ActorAddress) -> Actor | None:
+        """Return the live actor object at ``address`` (in process), or ``None``."""
+        ref = self._base.actorRegistry.get(address.actorAddressString)
+        return ref.instance if ref is not None else None
+
+    # -- the pump --------------------------------------------------------
+
+    def _schedule(self) -> None:
+        if not self._scheduled and not self._stopped:
+            self._scheduled = True
+            self.loop.call_soon(self._pump)
+
+    def _pump(self) -> None:
+        """Deliver queued messages for at most ``slice_ms`` (loop thread)."""
+        self._scheduled = False
+        self._pumps += 1
+        queue = self._queue
+        run = self._run_single_send
+        deadline = time.perf_counter_ns() + self._slice_ns
+        delivered = 0
+        while queue:
+            run(queue.popleft())
+            delivered += 1
+            if delivered % 32 == 0 and time.perf_counter_ns() > deadline:
+                break
+        self._delivered += delivered
+        if queue:
+            self._slices_cut += 1
+            self._schedule()
+
+    def _wakeup_after(self, address: ActorAddress, period, payload: Any) -> None:
+        """Replacement for ``ActorSystemBase.wakeupAfter``: arm the loop's timer."""
+        seconds = period.total_seconds() if hasattr(period, "total_seconds") else float(period)
+        msg = WakeupMessage(period, payload)
+        self.call_later(seconds, address, msg)
+
+    def _deliver_timer(self, address: ActorAddress, msg: Any) -> None:
+        if self._stopped:
+            return
+        self._queue.append(PendingSend(address, msg, address))
+        self._schedule()
+
+    def on_root_failed(self, failure: Any) -> None:
+        """Record that the root supervisor itself crashed or escalated past its intensity."""
+        self.root_failure = failure
+        _log.critical("root_failed", actor_path=failure.path, error_type=failure.error_type)
+
+    # -- status ----------------------------------------------------------
+
+    def statistics(self) -> RuntimeStatistics:
+        """Return the driver's counters now."""
+        return RuntimeStatistics(
+            pending=len(self._queue),
+            delivered=self._delivered,
+            pumps=self._pumps,
+            slices_cut=self._slices_cut,
+            asks=self._asks,
+            ask_timeouts=self._ask_timeouts,
+            timers_armed=self._timers,
+            dropped_dead=self._dropped,
+        )
+
+    async def wait_idle(self, timeout_s: float = 5.0) -> None:
+        """Wait until no message is queued (tests and shutdown).
+
+        Raises:
+            TimeoutError: still busy after ``timeout_s``.
+        """
+        async with asyncio.timeout(timeout_s):
+            while self._queue or self._scheduled:
+                await asyncio.sleep(0)
+
+    def shutdown(self) -> None:
+        """Stop pumping and shut the actor system down. Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._queue.clear()
+        self._base._pendingSends = []
+        self._system.shutdown()
+
+
+__all__ = ["ActorRuntime", "RuntimeStatistics", "THESPIAN_VERSION", "check_thespian_version"]
