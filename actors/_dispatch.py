@@ -154,6 +154,8 @@ class TickstageActor(Actor):
         self._messages = self._unknown = 0
         self._handler_ns_total = self._handler_ns_max = 0
         self._last_error: LastError | None = None
+        self.current_bytes = b""
+        """The raw bytes of the message being handled (for numpy column views)."""
 
     # -- hooks -----------------------------------------------------------
 
@@ -257,8 +259,10 @@ class TickstageActor(Actor):
             if handler is None:
                 self._on_unknown(member, sender)
                 return
+            self.current_bytes = data
             handler(self, getattr(message, member), message, sender)
         finally:
+            self.current_bytes = b""
             opened.__exit__(None, None, None)
 
     def _on_unknown(self, member: str, sender: ActorAddress) -> None:

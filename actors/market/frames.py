@@ -1,0 +1,241 @@
+"""Encode and open the market messages: TickBatch, GroupFrame, GroupInfo, Outbound.
+
+Every builder returns immutable ``bytes``. Columns go in through
+:func:`schemas._columns.fill_columns` and come out as numpy views
+(:func:`tick_batch_columns`), never through per-element pycapnp calls.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+import schemas
+from schemas._columns import column_views, fill_columns, init_columns, pointer_index
+
+_ActorMessage = schemas.actor.ActorMessage
+_ServerMessage = schemas.stream.ServerMessage
+_TICK_BATCH_ROWS = (
+    pointer_index(_ActorMessage, "tickBatch"),
+    pointer_index(schemas.market.TickBatch, "rows"),
+)
+_FRAME_ROWS = (
+    pointer_index(_ServerMessage, "groupFrame"),
+    pointer_index(schemas.market.GroupFrame, "rows"),
+)
+_BYTES_PER_ROW = 80  # ten 8-byte-or-less columns
+
+
+@dataclass(frozen=True)
+class InstrumentInfo:
+    """Reference data of one contract (GroupInfo.instruments element).
+
+    Attributes:
+        vt_symbol: ``"rb1801.SHFE"``.
+        symbol: ``"rb1801"``.
+        exchange: vn.py Exchange name, ``"SHFE"``.
+        product: ProductID, ``"rb"``.
+        product_class: ``"F"`` futures or ``"O"`` options.
+        price_tick: minimum price step, quote currency.
+        multiplier: contract size per lot.
+        name: display name.
+    """
+
+    vt_symbol: str
+    symbol: str
+    exchange: str
+    product: str
+    product_class: str
+    price_tick: float
+    multiplier: float
+    name: str = ""
+
+    def as_fields(self) -> dict:
+        """Return the Cap'n Proto field dict of ``market.Instrument``."""
+        return {
+            "vtSymbol": self.vt_symbol,
+            "symbol": self.symbol,
+            "exchange": self.exchange,
+            "product": self.product,
+            "productClass": self.product_class,
+            "priceTick": self.price_tick,
+            "multiplier": self.multiplier,
+            "name": self.name,
+        }
+
+
+def _first_segment_words(n_rows: int) -> int:
+    return 64 + n_rows * _BYTES_PER_ROW // 8
+
+
+def encode_tick_batch(group: str, rows: Mapping[str, np.ndarray], source: str = "gateway") -> bytes:
+    """Return an ``ActorMessage{tickBatch}``.
+
+    Args:
+        group: group name.
+        rows: L1 columns, each of ``n`` rows (``indexes`` uint32[n], prices
+            float64[n] quote currency, volumes float64[n] lots, ``*TsNs``
+            int64[n] ns since epoch).
+    """
+    n = len(rows["indexes"])
+    now = time.time_ns()
+    message = _ActorMessage.new_message(num_first_segment_words=_first_segment_words(n))
+    message.source = source
+    message.sentTsNs = now
+    batch = message.init("tickBatch")
+    batch.group = group
+    batch.drainTsNs = now
+    init_columns(batch.init("rows"), n)
+    return fill_columns(message, _TICK_BATCH_ROWS, rows)
+
+
+def tick_batch_columns(data: bytes) -> dict[str, np.ndarray]:
+    """Return read-only numpy views of the rows of an ``ActorMessage{tickBatch}``.
+
+    Raises:
+        ColumnLayoutError: the message does not hold well-formed columns.
+    """
+    return column_views(data, _TICK_BATCH_ROWS)
+
+
+def frame_columns(data: bytes) -> dict[str, np.ndarray]:
+    """Return read-only numpy views of the rows of a ``ServerMessage{groupFrame}``.
+
+    Raises:
+        ColumnLayoutError: the message does not hold well-formed columns.
+    """
+    return column_views(data, _FRAME_ROWS)
+
+
+def encode_group_frame(
+    *,
+    group: str,
+    seq: int,
+    snapshot: bool,
+    window_ms: int,
+    info_version: int,
+    rows: Mapping[str, np.ndarray],
+    source: str,
+    message_id: int = 0,
+) -> bytes:
+    """Return a ``ServerMessage{groupFrame}`` ready for a socket.
+
+    Args:
+        group: group name.
+        seq: per-group sequence number.
+        snapshot: True for every row of the group, False for a delta.
+        window_ms: conflation window the frame closes, ms.
+        info_version: GroupInfo version the row indexes refer to.
+        rows: L1 columns (see :func:`encode_tick_batch`).
+        source: sending actor path.
+        message_id: envelope id.
+    """
+    n = len(rows["indexes"])
+    now = time.time_ns()
+    message = _ServerMessage.new_message(num_first_segment_words=_first_segment_words(n))
+    envelope = message.init("envelope")
+    envelope.id = message_id
+    envelope.sentTsNs = now
+    envelope.schemaVersion = schemas.SCHEMA_VERSION
+    envelope.source = source
+    frame = message.init("groupFrame")
+    frame.group = group
+    frame.seq = seq
+    frame.kind = "snapshot" if snapshot else "delta"
+    frame.builtTsNs = now
+    frame.windowMs = window_ms
+    frame.infoVersion = info_version
+    init_columns(frame.init("rows"), n)
+    return fill_columns(message, _FRAME_ROWS, rows)
+
+
+def encode_group_info(
+    *, group: str, version: int, first_index: int, instruments: Sequence[InstrumentInfo], source: str
+) -> bytes:
+    """Return a ``ServerMessage{groupInfo}`` listing ``instruments`` from ``first_index``."""
+    message = _ServerMessage.new_message()
+    envelope = message.init("envelope")
+    envelope.sentTsNs = time.time_ns()
+    envelope.schemaVersion = schemas.SCHEMA_VERSION
+    envelope.source = source
+    info = message.init("groupInfo")
+    info.group = group
+    info.version = version
+    info.firstIndex = first_index
+    listed = info.init("instruments", len(instruments))
+    for i, instrument in enumerate(instruments):
+        listed[i] = instrument.as_fields()
+    return message.to_bytes()
+
+
+def encode_instruments_added(
+    *, group: str, version: int, first_index: int, instruments: Sequence[InstrumentInfo], source: str
+) -> bytes:
+    """Return an ``ActorMessage{instrumentsAdded}`` (bridge → group)."""
+    message = _ActorMessage.new_message(source=source, sentTsNs=time.time_ns())
+    info = message.init("instrumentsAdded")
+    info.group = group
+    info.version = version
+    info.firstIndex = first_index
+    listed = info.init("instruments", len(instruments))
+    for i, instrument in enumerate(instruments):
+        listed[i] = instrument.as_fields()
+    return message.to_bytes()
+
+
+def instruments_of(info_reader) -> list[InstrumentInfo]:
+    """Copy the instruments out of a ``market.GroupInfo`` reader."""
+    return [
+        InstrumentInfo(
+            vt_symbol=i.vtSymbol,
+            symbol=i.symbol,
+            exchange=i.exchange,
+            product=i.product,
+            product_class=i.productClass,
+            price_tick=i.priceTick,
+            multiplier=i.multiplier,
+            name=i.name,
+        )
+        for i in info_reader.instruments
+    ]
+
+
+def encode_outbound(*, group: str, seq: int, kind: str, payload: bytes, source: str) -> bytes:
+    """Return an ``ActorMessage{outbound}`` wrapping ServerMessage bytes for sessions.
+
+    Args:
+        kind: ``"info"``, ``"snapshot"``, ``"delta"`` or ``"control"``.
+    """
+    return _ActorMessage.new_message(
+        outbound={"group": group, "seq": seq, "kind": kind, "payload": payload},
+        source=source,
+        sentTsNs=time.time_ns(),
+    ).to_bytes()
+
+
+def encode_actor_message(member: str, value=None, *, source: str = "", correlation_id: int = 0) -> bytes:
+    """Return an ``ActorMessage`` with union ``member`` set to ``value``.
+
+    ``value`` is a dict for struct members, ``str``/``bytes`` for Text/Data
+    members and ``None`` for Void members.
+    """
+    return _ActorMessage.new_message(
+        **{member: value}, source=source, sentTsNs=time.time_ns(), correlationId=correlation_id
+    ).to_bytes()
+
+
+__all__ = [
+    "InstrumentInfo",
+    "encode_actor_message",
+    "encode_group_frame",
+    "encode_group_info",
+    "encode_instruments_added",
+    "encode_outbound",
+    "encode_tick_batch",
+    "frame_columns",
+    "instruments_of",
+    "tick_batch_columns",
+]

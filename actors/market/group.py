@@ -1,0 +1,216 @@
+"""GroupActor (``market/group/<group>``): the 33 ms aggregator of one contract group.
+
+It keeps each contract's latest L1 state in numpy arrays with a dirty mask
+(:class:`actors.market.l1.L1Table`). Ticks arrive as TickBatch columns
+(latest value wins). The first tick after a quiet spell arms a flush timer
+on the loop; when it fires the actor emits one GroupFrame: a **delta** of
+the changed rows or, every ``snapshot_interval_s``, a **snapshot** of all
+rows. The frame is encoded once and the same bytes go to every subscribed
+session. A frame over ``max_rows`` keeps the rows changed most (the rest
+stay dirty for the next frame) and widens the window to ``wide_window_ms``
+until the backlog clears; each such decision is counted.
+
+After a restart it asks the gateway for the group's instruments and latest
+rows, tells the sessions supervisor so subscribed sessions re-attach, and
+those get a snapshot.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+from thespian.actors import ActorAddress
+
+from actors._dispatch import TickstageActor
+from actors.market.frames import (
+    InstrumentInfo,
+    encode_actor_message,
+    encode_group_frame,
+    encode_group_info,
+    encode_outbound,
+    instruments_of,
+    tick_batch_columns,
+)
+from actors.market.l1 import L1Table
+
+DEFAULT_WINDOW_MS = 33
+DEFAULT_WIDE_WINDOW_MS = 50
+DEFAULT_SNAPSHOT_INTERVAL_S = 3.0
+DEFAULT_MAX_ROWS = 2000
+
+
+class GroupActor(TickstageActor):
+    """Aggregates one contract group into 33 ms frames.
+
+    Context args:
+        group (str): group name, ``"rb"``.
+        window_ms (int): conflation window, default 33.
+        wide_window_ms (int): window while over the row budget, default 50.
+        snapshot_interval_s (float): periodic snapshot, default 3 s (2–5 s).
+        max_rows (int): row budget per frame, default 2,000.
+        gateway_path (str): where to ask for a resync, default ``"gateway"``.
+        sessions_path (str): sessions supervisor, default ``"sessions"``.
+    """
+
+    def on_start(self, restarts: int) -> None:
+        """Set up state; after a restart ask for a resync (loop thread)."""
+        args = self.context.args
+        self.group: str = args["group"]
+        self.window_ms: int = args.get("window_ms", DEFAULT_WINDOW_MS)
+        self.wide_window_ms: int = args.get("wide_window_ms", DEFAULT_WIDE_WINDOW_MS)
+        self.snapshot_interval_ns = int(args.get("snapshot_interval_s", DEFAULT_SNAPSHOT_INTERVAL_S) * 1e9)
+        self.max_rows: int = args.get("max_rows", DEFAULT_MAX_ROWS)
+        self.table = L1Table()
+        self.instruments: list[InstrumentInfo] = []
+        self.info_version = 0
+        self.subscribers: dict[str, None] = {}
+        self.seq = 0
+        self._current_window_ms = self.window_ms
+        self._timer_armed = False
+        self._timer_generation = 0
+        self._last_emit_ns = 0
+        self._last_snapshot_ns = time.monotonic_ns()
+        self._message_id = 0
+        self.frames = self.snapshots = self.rows_sent = self.bytes_built = 0
+        self.rows_deferred = self.frames_over_budget = 0
+        if restarts:
+            self.send_path(args.get("gateway_path", "gateway"), encode_actor_message(
+                "resyncRequest", self.group, source=self.path))
+            self.send_path(args.get("sessions_path", "sessions"), encode_actor_message(
+                "groupRestarted", self.group, source=self.path))
+
+    # -- inputs ----------------------------------------------------------
+
+    def _on_instruments_added(self, info, message, sender: ActorAddress) -> None:
+        """Append (or, from index 0, replace) the group's instruments; tell subscribers."""
+        first = info.firstIndex
+        added = instruments_of(info)
+        self.instruments[first:] = added
+        self.table.resize(len(self.instruments))
+        self.info_version += 1
+        payload = self._info_bytes(first)
+        self._broadcast(encode_outbound(group=self.group, seq=self.seq, kind="info",
+                                        payload=payload, source=self.path))
+
+    def _on_tick_batch(self, batch, message, sender: ActorAddress) -> None:
+        """Apply conflated ticks (latest value wins) and arm the flush timer."""
+        columns = tick_batch_columns(self.current_bytes)
+        if len(columns["indexes"]) == 0:
+            return
+        self.table.apply(columns)
+        self._arm_timer()
+
+    def _on_attach(self, attach, message, sender: ActorAddress) -> None:
+        """Subscribe a session: send it GroupInfo and a snapshot of the current state."""
+        session = attach.sessionPath
+        self.subscribers[session] = None
+        self.send_path(session, encode_outbound(group=self.group, seq=self.seq, kind="info",
+                                                payload=self._info_bytes(0), source=self.path))
+        self._send_snapshot_to(session)
+
+    def _on_detach(self, attach, message, sender: ActorAddress) -> None:
+        """Unsubscribe a session."""
+        self.subscribers.pop(attach.sessionPath, None)
+
+    def _on_snapshot_request(self, attach, message, sender: ActorAddress) -> None:
+        """Send one session a snapshot now (after a gap or when it drained)."""
+        self._send_snapshot_to(attach.sessionPath)
+
+    def _on_timer(self, timer, message, sender: ActorAddress) -> None:
+        """Close the window: emit a delta (or a due snapshot) to every subscriber."""
+        if timer.generation != self._timer_generation:
+            return
+        self._timer_armed = False
+        self._flush()
+
+    def _on_crash(self, text: str, message, sender: ActorAddress) -> None:
+        """Fault injection: raise inside the handler."""
+        raise RuntimeError(f"injected crash: {text}")
+
+    # -- frames ----------------------------------------------------------
+
+    def _arm_timer(self) -> None:
+        if self._timer_armed:
+            return
+        self._timer_armed = True
+        self._timer_generation += 1
+        now = time.monotonic_ns()
+        due = self._last_emit_ns + self._current_window_ms * 1_000_000
+        delay_s = max(0.0, (due - now) / 1e9)
+        self.runtime.call_later(delay_s, self.myAddress, encode_actor_message(
+            "timer", {"name": "flush", "generation": self._timer_generation}, source=self.path))
+
+    def _flush(self) -> None:
+        now = time.monotonic_ns()
+        self._last_emit_ns = now
+        if not self.subscribers:
+            self.table.take_dirty()
+            return
+        snapshot = now - self._last_snapshot_ns >= self.snapshot_interval_ns
+        if snapshot:
+            rows = self.table.snapshot()
+            self._last_snapshot_ns = now
+        else:
+            rows = self.table.take_dirty(self.max_rows)
+            if len(rows["indexes"]) == 0:
+                return
+        self.seq += 1
+        payload = self._frame_bytes(rows, snapshot)
+        self._broadcast(encode_outbound(group=self.group, seq=self.seq,
+                                        kind="snapshot" if snapshot else "delta",
+                                        payload=payload, source=self.path))
+        backlog = self.table.dirty_count
+        if backlog:
+            self.rows_deferred += backlog
+            self.frames_over_budget += 1
+            self._current_window_ms = self.wide_window_ms
+            self._arm_timer()
+        else:
+            self._current_window_ms = self.window_ms
+
+    def _frame_bytes(self, rows: dict[str, np.ndarray], snapshot: bool) -> bytes:
+        self._message_id += 1
+        payload = encode_group_frame(group=self.group, seq=self.seq, snapshot=snapshot,
+                                     window_ms=self._current_window_ms,
+                                     info_version=self.info_version, rows=rows,
+                                     source=self.path, message_id=self._message_id)
+        self.frames += 1
+        self.snapshots += snapshot
+        self.rows_sent += len(rows["indexes"])
+        self.bytes_built += len(payload)
+        return payload
+
+    def _info_bytes(self, first_index: int) -> bytes:
+        return encode_group_info(group=self.group, version=self.info_version, first_index=first_index,
+                                 instruments=self.instruments[first_index:], source=self.path)
+
+    def _send_snapshot_to(self, session: str) -> None:
+        payload = self._frame_bytes(self.table.peek_all(), snapshot=True)
+        self.send_path(session, encode_outbound(group=self.group, seq=self.seq, kind="snapshot",
+                                                payload=payload, source=self.path))
+
+    def _broadcast(self, outbound: bytes) -> None:
+        for session in list(self.subscribers):
+            if not self.send_path(session, outbound):
+                self.subscribers.pop(session, None)
+
+    def extra_statistics(self) -> dict[str, Any]:
+        """Frames, snapshots, rows, bytes, budget decisions, subscribers, seq."""
+        return {
+            "group": self.group,
+            "instruments": len(self.instruments),
+            "subscribers": len(self.subscribers),
+            "seq": self.seq,
+            "frames": self.frames,
+            "snapshots": self.snapshots,
+            "rows_sent": self.rows_sent,
+            "bytes_built": self.bytes_built,
+            "rows_deferred": self.rows_deferred,
+            "frames_over_budget": self.frames_over_budget,
+            "window_ms": self._current_window_ms,
+        }
+
+
+__all__ = ["GroupActor"]

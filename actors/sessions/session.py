@@ -1,0 +1,211 @@
+"""SessionActor (``sessions/session/<id>``): one browser WebSocket connection.
+
+The socket itself stays in transport/ws.py, which authenticates the client,
+validates every inbound frame and hands the session only well-formed
+``ClientMessage`` bytes (``ActorMessage.client``). The session subscribes
+its groups, and pushes the frames its groups send (``outbound``) into the
+socket's :class:`~transport.outbox.SocketOutbox` without locks (same thread).
+
+Slow consumer (conflation): when the outbox holds more than
+``high_water_bytes``, deltas for a group are dropped and the group is marked
+stale; once the socket drains below ``low_water_bytes`` the session asks the
+group for a fresh snapshot. Memory never grows with a slow client.
+A restarted session re-attaches the groups in its :class:`SessionState`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from thespian.actors import ActorAddress
+
+import schemas
+from actors._dispatch import TickstageActor
+from actors.market.frames import encode_actor_message
+
+DEFAULT_HIGH_WATER_BYTES = 1024 * 1024
+DEFAULT_LOW_WATER_BYTES = 256 * 1024
+
+
+@dataclass
+class SessionState:
+    """What survives a restart of the session actor (owned by the socket handler).
+
+    Attributes:
+        user: JWT ``sub``.
+        role: ``"trader"`` or ``"admin"``.
+        groups: subscribed group names, in order.
+        closed: the socket is gone; stopping must detach from groups.
+    """
+
+    user: str
+    role: str
+    groups: dict[str, None] = field(default_factory=dict)
+    closed: bool = False
+
+
+def group_path(group: str) -> str:
+    """Return the path of a group's aggregator, ``market/group/rb``."""
+    return f"market/group/{group}"
+
+
+class SessionActor(TickstageActor):
+    """Pushes group frames to one socket, conflating for a slow client.
+
+    Context args:
+        outbox: the socket's SocketOutbox (``put_nowait(bytes)``, ``queued_bytes``).
+        state: :class:`SessionState`.
+        high_water_bytes (int): default 1 MiB.
+        low_water_bytes (int): default 256 KiB.
+    """
+
+    def on_start(self, restarts: int) -> None:
+        """Bind the outbox and (re-)attach every subscribed group (loop thread)."""
+        args = self.context.args
+        self.outbox = args["outbox"]
+        self.state: SessionState = args["state"]
+        self.high_water = args.get("high_water_bytes", DEFAULT_HIGH_WATER_BYTES)
+        self.low_water = args.get("low_water_bytes", DEFAULT_LOW_WATER_BYTES)
+        self.stale: dict[str, bool] = {}  # group → snapshot already requested
+        self._message_id = 0
+        self.frames_sent = self.bytes_sent = self.conflated = 0
+        self.snapshots_requested = 0
+        for group in self.state.groups:
+            self._attach(group)
+
+    def on_stop(self) -> None:
+        """Detach from every group once the socket is gone (loop thread)."""
+        if self.state.closed:
+            for group in self.state.groups:
+                self.send_path(group_path(group), self._attach_message("detach", group))
+
+    # -- from the socket ------------------------------------------------
+
+    def _on_client(self, data: bytes, message, sender: ActorAddress) -> None:
+        """Handle one validated ClientMessage (subscribe, unsubscribe, snapshotRequest, ping)."""
+        with schemas.stream.ClientMessage.from_bytes(
+            data, traversal_limit_in_words=schemas.TRAVERSAL_LIMIT_WORDS,
+            nesting_limit=schemas.NESTING_LIMIT,
+        ) as client:
+            member = client.which()
+            correlation = client.envelope.id
+            if member == "subscribe":
+                self._subscribe(list(client.subscribe.groups), correlation)
+            elif member == "unsubscribe":
+                for group in client.unsubscribe.groups:
+                    if self.state.groups.pop(group, 0) is None:
+                        self.send_path(group_path(group), self._attach_message("detach", group))
+                    self.stale.pop(group, None)
+                self._control(ack={"of": "unsubscribe"}, correlation=correlation)
+            elif member == "snapshotRequest":
+                group = client.snapshotRequest.group
+                if group in self.state.groups:
+                    self.send_path(group_path(group), self._attach_message("snapshotRequest", group))
+                else:
+                    self._control(error={"code": "unknownGroup", "message": f"not subscribed to {group!r}"},
+                                  correlation=correlation)
+            elif member == "ping":
+                self._control(pong={"clientTsNs": client.ping.clientTsNs}, correlation=correlation)
+            else:
+                self._control(error={"code": "unknownMessage", "message": f"{member} is not taken here"},
+                              correlation=correlation)
+
+    def _subscribe(self, groups: list[str], correlation: int) -> None:
+        registry = self.runtime.registry
+        unknown = [g for g in groups if group_path(g) not in registry]
+        for group in groups:
+            if group not in unknown and group not in self.state.groups:
+                self.state.groups[group] = None
+                self._attach(group)
+        if unknown:
+            self._control(error={"code": "unknownGroup", "message": f"no such group: {', '.join(unknown)}"},
+                          correlation=correlation)
+        self._control(ack={"of": "subscribe", "detail": ",".join(g for g in groups if g not in unknown)},
+                      correlation=correlation)
+
+    # -- from the groups --------------------------------------------------
+
+    def _on_outbound(self, outbound, message, sender: ActorAddress) -> None:
+        """Push a group's frame to the socket, or conflate it when the socket is behind."""
+        group, kind = outbound.group, outbound.kind
+        if group not in self.state.groups:
+            return
+        if kind == "delta":
+            if group in self.stale or self.outbox.queued_bytes > self.high_water:
+                self._conflate(group)
+                return
+        elif kind == "snapshot":
+            if self.outbox.queued_bytes > self.high_water:
+                self._conflate(group)
+                return
+            self.stale.pop(group, None)
+        payload = outbound.payload
+        self.outbox.put_nowait(payload)
+        self.frames_sent += 1
+        self.bytes_sent += len(payload)
+
+    def _on_socket_drained(self, _body, message, sender: ActorAddress) -> None:
+        """The socket caught up: ask every stale group for a fresh snapshot."""
+        self._request_stale_snapshots()
+
+    def _on_group_restarted(self, group: str, message, sender: ActorAddress) -> None:
+        """A group's aggregator restarted: attach again to get its info and a snapshot."""
+        if group in self.state.groups:
+            self._attach(group)
+
+    def _on_crash(self, text: str, message, sender: ActorAddress) -> None:
+        """Fault injection: raise inside the handler."""
+        raise RuntimeError(f"injected crash: {text}")
+
+    # -- helpers ----------------------------------------------------------
+
+    def _conflate(self, group: str) -> None:
+        self.conflated += 1
+        if group not in self.stale:
+            self.stale[group] = False
+        if self.outbox.queued_bytes <= self.low_water:
+            self._request_stale_snapshots()
+
+    def _request_stale_snapshots(self) -> None:
+        if self.outbox.queued_bytes > self.low_water:
+            return
+        for group, requested in list(self.stale.items()):
+            if not requested:
+                self.stale[group] = True
+                self.snapshots_requested += 1
+                self.send_path(group_path(group), self._attach_message("snapshotRequest", group))
+
+    def _attach(self, group: str) -> None:
+        self.send_path(group_path(group), self._attach_message("attach", group))
+
+    def _attach_message(self, member: str, group: str) -> bytes:
+        return encode_actor_message(member, {"sessionPath": self.path, "group": group}, source=self.path)
+
+    def _control(self, correlation: int = 0, **member: Any) -> None:
+        self._message_id += 1
+        reply = schemas.stream.ServerMessage.new_message(**member)
+        envelope = reply.init("envelope")
+        envelope.id = self._message_id
+        envelope.correlationId = correlation
+        envelope.sentTsNs = time.time_ns()
+        envelope.schemaVersion = schemas.SCHEMA_VERSION
+        envelope.source = self.path
+        self.outbox.put_nowait(reply.to_bytes())
+
+    def extra_statistics(self) -> dict[str, Any]:
+        """Frames and bytes pushed, conflations, queued bytes, stale groups."""
+        return {
+            "user": self.state.user,
+            "groups": list(self.state.groups),
+            "frames_sent": self.frames_sent,
+            "bytes_sent": self.bytes_sent,
+            "conflated": self.conflated,
+            "snapshots_requested": self.snapshots_requested,
+            "queued_bytes": self.outbox.queued_bytes,
+            "stale_groups": list(self.stale),
+        }
+
+
+__all__ = ["SessionActor", "SessionState", "group_path"]

@@ -1,0 +1,163 @@
+"""The desk in one process: actor tree, vn.py MainEngine + simulator, aiohttp app.
+
+:class:`Desk` is what ``tickstage run`` starts (and what tests start on
+loopback): the runtime on the running (uvloop) loop, the root supervisor
+with gateway/market/sessions, the vn.py bridge, a real vn.py ``MainEngine``
+with the simulator gateway (replay or synthetic), and the HTTP server that
+serves the UI, ``/ws``, ``/api/groups`` and ``/healthz``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from actors._runtime import ActorRuntime
+from actors._supervisor import ROOT_PATH, start_root
+from actors.root import RootSupervisor, desk_children
+from transport.auth import verify_token
+from transport.errors import AuthError
+from transport.vnpy_bridge import VnpyBridge
+from transport.vnpy_engine import VnpyEngine
+from transport.ws import SocketGateway, SocketLimits
+
+UI_DIR = Path(__file__).resolve().parents[1] / "ui"
+_log = structlog.get_logger("transport.app")
+
+
+@dataclass(frozen=True)
+class DeskConfig:
+    """Everything ``tickstage run`` can set (CLI flags override the TOML file).
+
+    Attributes:
+        host: listen address (loopback by default).
+        port: listen port; 0 picks a free one.
+        replay: recorded CTP CSV(.gz) files to replay; empty → synthetic market.
+        speed: replay speed, × real time (0: as fast as possible).
+        contracts: synthetic market size, contracts.
+        rate: synthetic market rate, ticks/s.
+        seed: synthetic market seed.
+        jwt_secret: HS256 secret; empty → generated (development mode).
+        watchlists: watchlist group → vt_symbols.
+        market: GroupActor args (window_ms, wide_window_ms, snapshot_interval_s, max_rows).
+        limits: socket limits.
+        progress_interval_s: how often replay progress is logged (0: never).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8700
+    replay: tuple[str, ...] = ()
+    speed: float = 20.0
+    contracts: int = 2000
+    rate: float = 2000.0
+    seed: int = 7
+    jwt_secret: str = ""
+    watchlists: dict[str, list[str]] = field(default_factory=dict)
+    market: dict[str, Any] = field(default_factory=dict)
+    limits: SocketLimits = field(default_factory=SocketLimits)
+    progress_interval_s: float = 5.0
+
+    def gateway_setting(self) -> dict[str, Any]:
+        """Return the simulator gateway's vn.py connect setting."""
+        return {"replay": self.replay[0] if self.replay else "", "speed": self.speed,
+                "contracts": self.contracts, "rate": self.rate, "seed": self.seed}
+
+
+class Desk:
+    """One tickstage process: start with :meth:`start`, stop with :meth:`stop`.
+
+    Args:
+        config: the desk's configuration.
+    """
+
+    def __init__(self, config: DeskConfig) -> None:
+        self.config = config
+        self.jwt_secret = config.jwt_secret or secrets.token_urlsafe(32)
+        self.generated_secret = not config.jwt_secret
+        self.runtime: ActorRuntime | None = None
+        self.bridge: VnpyBridge | None = None
+        self.engine: VnpyEngine | None = None
+        self.sockets: SocketGateway | None = None
+        self._runner: web.AppRunner | None = None
+        self._progress_task: asyncio.Task | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        """``http://host:port/`` of the running desk."""
+        return f"http://{self.config.host}:{self.port}/"
+
+    async def start(self) -> None:
+        """Start actors, vn.py and the HTTP server (loop thread)."""
+        self.runtime = ActorRuntime()
+        self.bridge = VnpyBridge(self.runtime, self.config.watchlists, self.config.market)
+        start_root(self.runtime, RootSupervisor, {"children": desk_children(self.bridge)})
+        await self.runtime.wait_idle()
+        self.sockets = SocketGateway(self.runtime, self.jwt_secret, self.config.limits)
+        app = web.Application()
+        app.router.add_get("/ws", self.sockets.handle)
+        app.router.add_get("/api/groups", self._groups)
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/", self._index)
+        app.router.add_static("/", UI_DIR, show_index=False)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.host, self.config.port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+        self.engine = VnpyEngine()
+        self.engine.start(self.bridge, self.config.gateway_setting())
+        if self.config.progress_interval_s > 0:
+            self._progress_task = asyncio.create_task(self._log_progress())
+        _log.info("desk_started", url=self.url, source=self.config.gateway_setting()["replay"] or "synthetic")
+
+    async def stop(self) -> None:
+        """Stop vn.py, the HTTP server and the actors. Idempotent."""
+        if self._progress_task:
+            self._progress_task.cancel()
+        if self.engine:
+            await asyncio.to_thread(self.engine.close)
+            self.engine = None
+        if self._runner:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.runtime:
+            self.runtime.shutdown()
+        _log.info("desk_stopped")
+
+    async def _log_progress(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.progress_interval_s)
+            progress = self.engine.progress() if self.engine else None
+            if progress is not None:
+                _log.info("replay_progress", **progress)
+
+    # -- HTTP ----------------------------------------------------------------
+
+    async def _index(self, request: web.Request) -> web.FileResponse:
+        return web.FileResponse(UI_DIR / "index.html")
+
+    async def _groups(self, request: web.Request) -> web.Response:
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            return web.json_response({"error": "unauthenticated"}, status=401)
+        try:
+            verify_token(self.jwt_secret, header.removeprefix("Bearer ").strip())
+        except AuthError as exc:
+            return web.json_response({"error": exc.code}, status=401)
+        groups = sorted(self.bridge.groups().items())
+        return web.json_response({"groups": [{"name": n, "instruments": c} for n, c in groups]})
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        root = self.runtime.registry.get(ROOT_PATH) if self.runtime else None
+        healthy = root is not None and self.runtime.root_failure is None
+        return web.json_response({"ok": healthy}, status=200 if healthy else 503)
+
+
+__all__ = ["Desk", "DeskConfig", "UI_DIR"]

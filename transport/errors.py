@@ -1,0 +1,42 @@
+"""Errors of the transport boundary (sockets, tokens, vn.py), under TickstageError."""
+
+from __future__ import annotations
+
+from actors.errors import TickstageError
+
+
+class TransportError(TickstageError):
+    """Root of the transport's errors."""
+
+
+class AuthError(TransportError, PermissionError):
+    """A token was refused.
+
+    Attributes:
+        code: the stream ``ErrorCode`` name: ``"unauthenticated"`` or ``"tokenExpired"``.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class FrameTooLargeError(TransportError, ValueError):
+    """A client frame is over the inbound limit.
+
+    Attributes:
+        size: frame size, bytes.
+        limit: the limit, bytes.
+    """
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"frame of {size} bytes is over the {limit}-byte limit")
+        self.size = size
+        self.limit = limit
+
+
+class ConfigError(TransportError, ValueError):
+    """The configuration file or a command-line value is invalid."""
+
+
+__all__ = ["AuthError", "ConfigError", "FrameTooLargeError", "TransportError"]

@@ -1,0 +1,77 @@
+"""A headless vn.py MainEngine with the simulator gateway, contained.
+
+vn.py's side effects are kept in check (transport/vnpy_home.py): its folder
+lives under tickstage's state dir, its loguru sinks are off and its log
+events go to structlog, and ``MainEngine()``'s ``chdir`` is undone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+import structlog
+
+from transport.vnpy_home import contain_vnpy, restoring_cwd
+
+_log = structlog.get_logger("vnpy")
+GATEWAY_NAME = "SIM"
+
+
+class VnpyEngine:
+    """Owns vn.py's EventEngine, MainEngine and the simulator gateway."""
+
+    def __init__(self) -> None:
+        contain_vnpy()
+        self.main_engine: Any = None
+        self.event_engine: Any = None
+
+    def start(self, bridge: Any, setting: dict[str, Any]) -> None:
+        """Start vn.py, attach the bridge's guarded handlers, connect the simulator.
+
+        Args:
+            bridge: :class:`transport.vnpy_bridge.VnpyBridge`.
+            setting: the simulator gateway's connect setting.
+        """
+        from vnpy.event import EventEngine
+        from vnpy.trader.engine import MainEngine
+        from vnpy.trader.event import EVENT_LOG
+
+        from sim.gateway import SimGateway
+        from transport.vnpy_bridge import guarded
+
+        self.event_engine = EventEngine()
+        with restoring_cwd():
+            self.main_engine = MainEngine(self.event_engine)
+        bridge.attach(self.event_engine)
+        self.event_engine.register(EVENT_LOG, guarded(self._on_log, lambda exc: None))
+        self.main_engine.add_gateway(SimGateway, GATEWAY_NAME)
+        self.main_engine.connect(setting, GATEWAY_NAME)
+
+    @staticmethod
+    def _on_log(event: Any) -> None:
+        log = event.data
+        _log.info("vnpy_logged", gateway=getattr(log, "gateway_name", ""), message=getattr(log, "msg", ""))
+
+    def gateway(self) -> Any:
+        """Return the simulator gateway instance."""
+        return self.main_engine.get_gateway(GATEWAY_NAME) if self.main_engine else None
+
+    def progress(self) -> dict[str, Any] | None:
+        """Return the replay/synthetic progress of the simulator as a dict, if it reports one."""
+        gateway = self.gateway()
+        progress = getattr(gateway, "progress", None)
+        if progress is None:
+            return None
+        value = progress()
+        return asdict(value) if is_dataclass(value) else dict(value)
+
+    def close(self) -> None:
+        """Close gateways and stop vn.py's threads (blocking; run off the loop)."""
+        if self.main_engine is not None:
+            with restoring_cwd():
+                self.main_engine.close()
+            self.main_engine = None
+
+
+__all__ = ["GATEWAY_NAME", "VnpyEngine"]
