@@ -1,0 +1,157 @@
+"""The ``tickstage`` command: run the desk, mint a development token, watch a stream.
+
+    tickstage run [--config FILE] [--host 127.0.0.1] [--port 8700] [--replay FILE ...]
+                  [--speed N] [--synthetic --contracts N --rate TICKS_PER_S] [--jwt-secret S]
+    tickstage token --user U [--role trader|admin] [--ttl-s S] [--jwt-secret S]
+    tickstage watch --url ws://HOST:PORT/ws --token T --group G [--seconds N]
+
+The JWT secret comes from ``--jwt-secret`` or ``TICKSTAGE_JWT_SECRET``; with
+neither, ``run`` generates one, says it is in development mode, and prints a
+URL carrying a token once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+import tomllib
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from transport.errors import ConfigError
+from transport.logs import configure_logging
+
+DEFAULT_CONFIG_KEYS = ("host", "port", "replay", "speed", "contracts", "rate", "seed")
+
+
+def load_config(path: str | None) -> Any:
+    """Return a :class:`transport.app.DeskConfig` from a TOML file (or the defaults).
+
+    File layout::
+
+        [desk]        host, port, replay (list), speed, contracts, rate, seed
+        [market]      window_ms, wide_window_ms, snapshot_interval_s, max_rows
+        [limits]      max_frame_bytes, auth_timeout_s, max_bad_frames, high_water_bytes, ...
+        [watchlists]  name = ["rb1801.SHFE", "IF1711.CFFEX"]
+
+    Raises:
+        ConfigError: unreadable file, bad TOML, or unknown keys.
+    """
+    from transport.app import DeskConfig
+    from transport.ws import SocketLimits
+
+    if not path:
+        return DeskConfig()
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from None
+    desk = dict(data.get("desk", {}))
+    unknown = set(desk) - set(DEFAULT_CONFIG_KEYS)
+    if unknown:
+        raise ConfigError(f"unknown [desk] keys in {path}: {sorted(unknown)}")
+    if "replay" in desk:
+        desk["replay"] = tuple([desk["replay"]] if isinstance(desk["replay"], str) else desk["replay"])
+    try:
+        limits = SocketLimits(**data.get("limits", {}))
+    except TypeError as exc:
+        raise ConfigError(f"bad [limits] in {path}: {exc}") from None
+    return DeskConfig(**desk, limits=limits, market=dict(data.get("market", {})),
+                      watchlists={k: list(v) for k, v in data.get("watchlists", {}).items()})
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tickstage", description=__doc__.split("\n")[0])
+    parser.add_argument("--log-level", default="info")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the desk: actors, vn.py simulator, browser UI")
+    run.add_argument("--config")
+    run.add_argument("--host")
+    run.add_argument("--port", type=int)
+    run.add_argument("--replay", nargs="+", metavar="FILE", help="recorded CTP CSV(.gz) to replay")
+    run.add_argument("--speed", type=float, help="replay speed, × real time (0: flat out)")
+    run.add_argument("--synthetic", action="store_true", help="synthetic market (the default without --replay)")
+    run.add_argument("--contracts", type=int)
+    run.add_argument("--rate", type=float, metavar="TICKS_PER_S")
+    run.add_argument("--seed", type=int)
+    run.add_argument("--jwt-secret", default=os.environ.get("TICKSTAGE_JWT_SECRET", ""))
+    token = sub.add_parser("token", help="print a development JWT signed with the desk's secret")
+    token.add_argument("--user", required=True)
+    token.add_argument("--role", choices=("trader", "admin"), default="trader")
+    token.add_argument("--ttl-s", type=float, default=8 * 3600)
+    token.add_argument("--jwt-secret", default=os.environ.get("TICKSTAGE_JWT_SECRET", ""))
+    watch = sub.add_parser("watch", help="print a group's frame stream statistics")
+    watch.add_argument("--url", default="ws://127.0.0.1:8700/ws")
+    watch.add_argument("--token", required=True)
+    watch.add_argument("--group", required=True)
+    watch.add_argument("--seconds", type=float, default=10.0)
+    return parser
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from transport.app import Desk
+    from transport.auth import mint_token
+
+    config = load_config(args.config)
+    overrides = {k: getattr(args, k) for k in DEFAULT_CONFIG_KEYS if getattr(args, k, None) is not None}
+    if args.synthetic:
+        overrides["replay"] = ()
+    elif "replay" in overrides:
+        overrides["replay"] = tuple(overrides["replay"])
+    config = replace(config, **overrides, jwt_secret=args.jwt_secret or config.jwt_secret)
+    desk = Desk(config)
+    await desk.start()
+    print(f"tickstage: listening {desk.url}", flush=True)
+    if desk.generated_secret:
+        token = mint_token(desk.jwt_secret, "dev", "admin")
+        print("tickstage: development mode (no --jwt-secret / TICKSTAGE_JWT_SECRET): "
+              "a secret was generated for this run only.", flush=True)
+        print(f"tickstage: open {desk.url}#token={token}", flush=True)
+    else:
+        print(f"tickstage: open {desk.url} and log in with a token from `tickstage token`", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await desk.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``tickstage`` console script."""
+    args = _parser().parse_args(argv)
+    configure_logging(args.log_level)
+    if args.command == "token":
+        from transport.auth import mint_token
+
+        if not args.jwt_secret:
+            print("tickstage token: give --jwt-secret or set TICKSTAGE_JWT_SECRET", file=sys.stderr)
+            return 2
+        print("# development token: for a desk whose secret you hold; not for production", file=sys.stderr)
+        print(mint_token(args.jwt_secret, args.user, args.role, args.ttl_s))
+        return 0
+    import uvloop
+
+    if args.command == "watch":
+        from transport.watch import watch
+
+        try:
+            summary = uvloop.run(watch(args.url, args.token, args.group, args.seconds))
+        except (ConnectionError, OSError) as exc:
+            print(f"tickstage watch: {exc}", file=sys.stderr)
+            return 1
+        return 0 if not summary["errors"] else 1
+    try:
+        return uvloop.run(_run(args))
+    except ConfigError as exc:
+        print(f"tickstage run: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
