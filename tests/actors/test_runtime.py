@@ -1,0 +1,166 @@
+"""The loop-driven Thespian runtime: private names, pump, timers, coroutine ask."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import datetime
+
+import pytest
+from thespian.actors import ActorSystem, WakeupMessage
+from thespian.system import simpleSystemBase
+
+from actors import ActorRuntime, ChildSpec, Supervisor, TickstageActor, start_root
+from actors._runtime import check_thespian_version
+from actors.errors import ActorDeadError, AskTimeoutError, IncompatibleThespianError, UnknownPathError
+from actors.market.frames import encode_actor_message
+
+
+class Echo(TickstageActor):
+    """Replies to ``groupRestarted`` with the text; arms a Thespian wakeup on ``resyncRequest``."""
+
+    def on_start(self, restarts):
+        self.wakeups = []
+
+    def _on_group_restarted(self, text, message, sender):
+        self.send(sender, f"echo:{text}".encode())
+
+    def _on_resync_request(self, text, message, sender):
+        self.asker = sender
+        self.wakeupAfter(datetime.timedelta(milliseconds=5), payload=text)
+
+    def on_control(self, msg, sender):
+        if isinstance(msg, WakeupMessage):
+            self.send(self.asker, f"woke:{msg.payload}".encode())
+
+
+class Silent(TickstageActor):
+    """Never replies."""
+
+    def _on_group_restarted(self, text, message, sender):
+        pass
+
+
+async def _desk(children):
+    runtime = ActorRuntime()
+    start_root(runtime, Supervisor, {"children": children})
+    await runtime.wait_idle()
+    return runtime
+
+
+def test_thespian_private_names_used_by_the_driver_exist():
+    """Every private Thespian name the driver touches is still there (an upgrade fails here)."""
+    system = ActorSystem("simpleSystemBase", logDefs=False, transientUnique=True)
+    try:
+        base = system._systemBase
+        assert isinstance(base._pendingSends, list)
+        assert callable(base._runSingleSend)
+        assert callable(base.wakeupAfter)
+        assert "System:ExternalRequester" in base.actorRegistry
+        pending = simpleSystemBase.PendingSend("s", "m", "t")
+        assert (pending.sender, pending.msg, pending.toActor, pending.attempts) == ("s", "m", "t", 0)
+    finally:
+        system.shutdown()
+
+
+def test_check_thespian_version_when_other_version_then_refuses():
+    """A Thespian other than the validated one is refused at start-up."""
+    with pytest.raises(IncompatibleThespianError) as caught:
+        check_thespian_version("4.0.2")
+    assert caught.value.found == "4.0.2"
+
+
+async def test_runtime_replaces_the_pending_list_with_a_deque():
+    """The O(n) list pop(0) is replaced by a deque the pump drains."""
+    runtime = await _desk([])
+    try:
+        assert isinstance(runtime._base._pendingSends, collections.deque)
+    finally:
+        runtime.shutdown()
+
+
+async def test_ask_when_actor_replies_then_returns_reply():
+    """A coroutine ask gets the actor's reply without blocking the loop."""
+    runtime = await _desk([ChildSpec("echo", Echo)])
+    try:
+        replies = await asyncio.gather(*(runtime.ask("echo", encode_actor_message("groupRestarted", str(i)))
+                                         for i in range(50)))
+        assert replies == [f"echo:{i}".encode() for i in range(50)]
+    finally:
+        runtime.shutdown()
+
+
+async def test_ask_when_no_reply_then_times_out():
+    """An ask without a reply raises AskTimeoutError (also a TimeoutError)."""
+    runtime = await _desk([ChildSpec("silent", Silent)])
+    try:
+        with pytest.raises(TimeoutError):
+            await runtime.ask("silent", encode_actor_message("groupRestarted", "x"), timeout_s=0.05)
+        assert runtime.statistics().ask_timeouts == 1
+    finally:
+        runtime.shutdown()
+
+
+async def test_ask_when_path_unknown_or_stopped_then_fails_fast():
+    """Asks to an unknown path or a stopped actor fail at once."""
+    runtime = await _desk([ChildSpec("echo", Echo)])
+    try:
+        with pytest.raises(UnknownPathError):
+            await runtime.ask("nobody", b"")
+        runtime.registry.set_state("echo", runtime.registry.entry("echo").state.STOPPED)
+        with pytest.raises(ActorDeadError):
+            await runtime.ask("echo", b"")
+    finally:
+        runtime.shutdown()
+
+
+async def test_wakeup_after_when_armed_then_fires_from_loop_timer():
+    """Thespian's wakeupAfter fires from the loop's timer, with no later tell needed."""
+    runtime = await _desk([ChildSpec("echo", Echo)])
+    try:
+        reply = await runtime.ask("echo", encode_actor_message("resyncRequest", "t1"), timeout_s=5)
+        assert reply == b"woke:t1"
+        assert runtime.statistics().timers_armed >= 1
+    finally:
+        runtime.shutdown()
+
+
+async def test_pump_when_backlog_large_then_yields_to_the_loop():
+    """A large backlog is delivered in slices, letting other callbacks run in between."""
+    runtime = await _desk([ChildSpec("silent", Silent)])
+    try:
+        address = runtime.registry.address("silent")
+        message = encode_actor_message("groupRestarted", "x")
+        ticks = 0
+
+        async def other_work():
+            nonlocal ticks
+            while runtime.statistics().pending:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        for _ in range(50_000):
+            runtime.tell(address, message)
+        await asyncio.wait_for(asyncio.gather(other_work(), runtime.wait_idle(30)), 60)
+        stats = runtime.statistics()
+        assert stats.delivered >= 50_000
+        assert stats.slices_cut > 0 and ticks > 0
+    finally:
+        runtime.shutdown()
+
+
+async def test_unknown_member_when_received_then_counted_and_answered():
+    """An ActorMessage member the actor does not take is counted and answered with failure."""
+    runtime = await _desk([ChildSpec("echo", Echo)])
+    try:
+        reply = await runtime.ask("echo", encode_actor_message("socketDrained", None))
+        import schemas
+
+        with schemas.actor.ActorMessage.from_bytes(reply) as message:
+            assert message.which() == "failure"
+            assert message.failure.code == "unknown_message"
+        garbage = await runtime.ask("echo", b"\x00garbage")
+        assert b"unknown_message" in garbage
+        assert runtime.registry.entry("echo").instance.statistics().unknown == 2
+    finally:
+        runtime.shutdown()
