@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 from pathlib import Path
@@ -25,3 +26,110 @@ def data_dir() -> Path:
     if not (DATA_DIR / "cn_futopt_l1_20171113_0900-1000.csv.gz").exists():
         pytest.fail(f"recorded data not found in {DATA_DIR}; set TICKSTAGE_DATA_DIR")
     return DATA_DIR
+
+
+JWT_SECRET = "test-secret-of-at-least-thirty-two-bytes!"
+"""HS256 secret of test desks (≥ 32 bytes: PyJWT warns below, and warnings are errors)."""
+
+
+def read_server_message(data: bytes) -> dict:
+    """Return a ServerMessage as a plain dict (``which`` plus the member's fields); frames
+    also get ``columns`` (numpy copies)."""
+    import schemas
+    from actors.market.frames import frame_columns
+
+    with schemas.stream.ServerMessage.from_bytes(data) as message:
+        member = message.which()
+        body = getattr(message, member).to_dict()
+        body["which"] = member
+        body["envelope"] = message.envelope.to_dict()
+    if member == "groupFrame":
+        body["columns"] = {k: v.copy() for k, v in frame_columns(data).items()}
+    return body
+
+
+class WsClient:
+    """A test client of /ws: typed sends, bounded receives."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self._next_id = 0
+
+    async def send(self, **member) -> int:
+        """Send a ClientMessage with ``member`` set; return its envelope id."""
+        from transport.watch import client_message
+
+        self._next_id += 1
+        await self.ws.send_bytes(client_message(self._next_id, **member))
+        return self._next_id
+
+    async def recv(self, timeout_s: float = 5.0) -> dict:
+        """Return the next ServerMessage as a dict; ``{"which": "closed", "code": ...}`` when closed."""
+        import aiohttp
+
+        msg = await asyncio.wait_for(self.ws.receive(), timeout_s)
+        if msg.type != aiohttp.WSMsgType.BINARY:
+            return {"which": "closed", "code": self.ws.close_code}
+        return read_server_message(msg.data)
+
+    async def recv_until(self, predicate, timeout_s: float = 5.0, limit: int = 10_000) -> dict:
+        """Return the first message for which ``predicate(message)`` holds (bounded)."""
+        async with asyncio.timeout(timeout_s):
+            for _ in range(limit):
+                message = await self.recv(timeout_s)
+                if predicate(message):
+                    return message
+                if message["which"] == "closed":
+                    raise AssertionError(f"socket closed while waiting: {message}")
+        raise AssertionError("no matching message")
+
+
+@pytest.fixture
+async def desk(data_dir):
+    """A whole desk on loopback: actors, real vn.py MainEngine replaying real ticks at 20×, aiohttp."""
+    from transport.app import Desk, DeskConfig
+    from transport.ws import SocketLimits
+
+    config = DeskConfig(port=0, replay=(str(data_dir / "cn_futopt_l1_20171113_0900-1000.csv.gz"),),
+                        speed=20.0, jwt_secret=JWT_SECRET, progress_interval_s=0,
+                        limits=SocketLimits(auth_timeout_s=0.5, max_bad_frames=5))
+    running = Desk(config)
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+@pytest.fixture
+async def connect(desk):
+    """Open authenticated (or not) /ws clients on the desk; all closed at the end."""
+    import aiohttp
+
+    from transport.auth import mint_token
+
+    http = aiohttp.ClientSession()
+    clients = []
+
+    async def _connect(user: str = "trader1", auth: bool = True) -> WsClient:
+        ws = await http.ws_connect(f"ws://127.0.0.1:{desk.port}/ws", max_msg_size=64 * 1024 * 1024)
+        client = WsClient(ws)
+        clients.append(client)
+        if auth:
+            await client.send(auth={"token": mint_token(JWT_SECRET, user)})
+            ack = await client.recv()
+            assert ack["which"] == "ack" and ack["of"] == "auth", ack
+        return client
+
+    try:
+        yield _connect
+    finally:
+        for client in clients:
+            await client.ws.close()
+        await http.close()
+
+
+@pytest.fixture
+def jwt_secret() -> str:
+    """The HS256 secret of the test desks."""
+    return JWT_SECRET

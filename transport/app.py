@@ -110,7 +110,7 @@ class Desk:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port)
         await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
+        self.port = self._runner.addresses[0][1]
         self.engine = VnpyEngine()
         self.engine.start(self.bridge, self.config.gateway_setting())
         if self.config.progress_interval_s > 0:

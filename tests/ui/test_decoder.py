@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from ui_frames import (
+from tests.ui.ui_frames import (
     canonical,
     group_frame_bytes,
     group_info_bytes,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 
 import pytest
-from ui_frames import group_frame_bytes, group_info_bytes, random_columns, run_node, simple_bytes, with_far_root
+from tests.ui.ui_frames import group_frame_bytes, group_info_bytes, random_columns, run_node, simple_bytes, with_far_root
 
 FUZZ_RUNS = 40_000
 

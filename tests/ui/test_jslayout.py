@@ -7,7 +7,7 @@ import sys
 
 import schemas
 from schemas import jslayout
-from ui_frames import REPO
+from tests.ui.ui_frames import REPO
 
 
 def test_committed_layout_when_checked_then_matches_the_schemas():
