@@ -1,4 +1,4 @@
-"""Helpers for the browser-side tests (imported as `ui_frames`): ServerMessages written by pycapnp, and node.
+"""Helpers for the browser-side tests (`from tests.ui.ui_frames import ...`): pycapnp-written frames, node.
 
 Frames are built the way the server builds them (pycapnp for the structure,
 schemas/_columns.py for the bulk columns), so ui/capnp.js is checked against

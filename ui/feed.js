@@ -1,0 +1,317 @@
+// The market-data feed behind the worker: protocol state, per-group L1 state
+// in typed arrays, sequence checking and batching for the page. No WebSocket
+// and no timers here (ui/worker.js wires those), so node can drive it in tests.
+//
+// Protocol (schemas/stream.capnp, DESIGN.md §3): auth first; after ack(auth)
+// one subscribe per wanted group; per group a groupInfo (firstIndex 0 = full
+// list, > 0 = appended instruments), then a snapshot, then deltas with seq + 1
+// each. A delta whose seq is not last + 1 is a gap: count it, send
+// snapshotRequest, and ignore that group's deltas until a snapshot arrives.
+
+import { SCHEMA_VERSION } from "./schema_layout.js";
+import { buildMessage, readMessage } from "./capnp.js";
+
+// Page-side column name → L1Columns list (schemas/market.capnp). All float64, NaN = no value yet.
+export const COLUMNS = Object.freeze({
+  last: "lastPrices", bid: "bidPrices", ask: "askPrices", bidVolume: "bidVolumesLots",
+  askVolume: "askVolumesLots", volume: "volumesLots", openInterest: "openInterestsLots",
+});
+export const MAX_ROWS = 1 << 20; // a row index past this is treated as malformed
+export const STATS_INTERVAL_MS = 250; // stats reach the page at least this often
+const AUTH_FAILURES = new Set(["unauthenticated", "tokenExpired", "forbidden"]);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+class GroupState {
+  constructor(name) {
+    this.name = name;
+    this.version = 0;
+    this.instruments = [];
+    this.capacity = 0;
+    this.columns = Object.fromEntries(Object.keys(COLUMNS).map((key) => [key, new Float64Array(0)]));
+    this.dirty = new Uint8Array(0);
+    this.dirtyRows = [];
+    this.lastSeq = null; // BigInt of the last applied frame; null until a snapshot
+    this.awaitingSnapshot = false;
+  }
+
+  ensure(rows) {
+    if (rows <= this.capacity) return;
+    const capacity = Math.max(rows, Math.min(MAX_ROWS, this.capacity * 2), 16);
+    for (const key of Object.keys(this.columns)) {
+      const grown = new Float64Array(capacity).fill(NaN);
+      grown.set(this.columns[key]);
+      this.columns[key] = grown;
+    }
+    const dirty = new Uint8Array(capacity);
+    dirty.set(this.dirty);
+    this.dirty = dirty;
+    this.capacity = capacity;
+  }
+
+  reset() {
+    for (const column of Object.values(this.columns)) column.fill(NaN);
+    this.dirty.fill(0);
+    this.dirtyRows.length = 0;
+  }
+
+  // Apply one frame's L1Columns; return the newest gateway timestamp (ms since epoch) or NaN.
+  apply(rows) {
+    const indexes = rows.get("indexes");
+    const n = indexes.length;
+    const wire = Object.entries(COLUMNS).map(([key, list]) => [key, rows.get(list)]);
+    const gateway = rows.get("gatewayRecvTsNs");
+    let maxIndex = -1;
+    for (let i = 0; i < n; i++) if (indexes[i] > maxIndex) maxIndex = indexes[i];
+    for (const [key, values] of wire) {
+      if (values.length !== n) throw new RangeError(`column ${key} has ${values.length} rows, indexes ${n}`);
+    }
+    if (maxIndex >= MAX_ROWS) throw new RangeError(`row index ${maxIndex} over ${MAX_ROWS}`);
+    this.ensure(maxIndex + 1);
+    for (const [key, values] of wire) {
+      const column = this.columns[key];
+      for (let i = 0; i < n; i++) column[indexes[i]] = values[i];
+    }
+    for (let i = 0; i < n; i++) {
+      const row = indexes[i];
+      if (this.dirty[row] === 0) {
+        this.dirty[row] = 1;
+        this.dirtyRows.push(row);
+      }
+    }
+    return gateway.length === n ? newestMs(gateway) : NaN;
+  }
+
+  // Take the changed rows as compact typed arrays (transferable) and clear the dirty set.
+  takeChanges() {
+    const rows = this.dirtyRows;
+    const batch = { group: this.name, indexes: Uint32Array.from(rows) };
+    for (const [key, column] of Object.entries(this.columns)) {
+      const values = new Float64Array(rows.length);
+      for (let i = 0; i < rows.length; i++) values[i] = column[rows[i]];
+      batch[key] = values;
+    }
+    for (const row of rows) this.dirty[row] = 0;
+    this.dirtyRows = [];
+    return batch;
+  }
+}
+
+// Newest non-zero Int64 ns timestamp as ms. Reads the BigInt64Array's bytes as
+// int32 pairs to avoid allocating a BigInt per row (ms precision is plenty).
+function newestMs(timestamps) {
+  let newest = -Infinity;
+  if (LITTLE_ENDIAN) {
+    const pairs = new Int32Array(timestamps.buffer, timestamps.byteOffset, timestamps.length * 2);
+    for (let i = 0; i < pairs.length; i += 2) {
+      const ns = pairs[i + 1] * 4294967296 + (pairs[i] >>> 0);
+      if (ns > newest && ns !== 0) newest = ns;
+    }
+  } else {
+    for (const value of timestamps) if (value !== 0n && Number(value) > newest) newest = Number(value);
+  }
+  return newest === -Infinity ? NaN : newest / 1e6;
+}
+
+export class Feed {
+  // send(bytes): write a ClientMessage to the socket; post(message, transfer): to the page;
+  // now(): wall clock, ms since UNIX epoch (fractional).
+  constructor({ send, post, now = () => performance.timeOrigin + performance.now() }) {
+    this.send = send;
+    this.post = post;
+    this.now = now;
+    this.groups = new Map(); // wanted groups, in subscription order
+    this.pending = new Map(); // subscribe envelope id → group
+    this.nextId = 0;
+    this.authenticated = false;
+    this.authFailed = false;
+    this.latencySamplesMs = [];
+    this.lastStatsMs = -Infinity;
+    this.stats = {
+      connected: false, frames: 0, bytes: 0, gaps: 0, decodeErrors: 0, snapshots: 0,
+      ignoredDeltas: 0, staleDeltas: 0, reconnects: 0, lastLatencyMs: NaN, rttMs: NaN, lastError: "",
+    };
+  }
+
+  // -- page requests --------------------------------------------------------
+
+  subscribe(groups) {
+    for (const name of groups) {
+      if (this.groups.has(name)) continue;
+      this.groups.set(name, new GroupState(name));
+      if (this.authenticated) this.sendSubscribe(name);
+    }
+  }
+
+  unsubscribe(groups) {
+    const known = groups.filter((name) => this.groups.delete(name));
+    if (known.length && this.authenticated) this.message({ unsubscribe: { groups: known } });
+  }
+
+  // -- socket events --------------------------------------------------------
+
+  onOpen(token) {
+    this.authFailed = false;
+    this.status("authenticating");
+    this.message({ auth: { token } });
+  }
+
+  onClose(code, reason) {
+    const wasConnected = this.stats.connected;
+    this.authenticated = false;
+    this.stats.connected = false;
+    this.pending.clear();
+    for (const group of this.groups.values()) {
+      group.lastSeq = null;
+      group.awaitingSnapshot = false;
+    }
+    if (wasConnected) this.stats.reconnects += 1;
+    this.status(this.authFailed ? "authFailed" : "disconnected", reason || `closed (${code})`);
+  }
+
+  // One binary WebSocket frame. A malformed frame is counted, never thrown.
+  onFrame(data) {
+    this.stats.frames += 1;
+    this.stats.bytes += data.byteLength ?? data.length ?? 0;
+    try {
+      if (!(data instanceof ArrayBuffer) && !ArrayBuffer.isView(data)) throw new TypeError("text frame");
+      const message = readMessage(data, "ServerMessage");
+      const member = message.which();
+      if (member === "groupFrame") this.onGroupFrame(message.get("groupFrame"));
+      else if (member === "groupInfo") this.onGroupInfo(message.get("groupInfo"));
+      else if (member === "ack") this.onAck(message.get("ack"), message.get("envelope").get("correlationId"));
+      else if (member === "error") this.onError(message.get("error"), message.get("envelope").get("correlationId"));
+      else if (member === "pong") this.stats.rttMs = this.now() - Number(message.get("pong").get("clientTsNs")) / 1e6;
+    } catch (error) {
+      this.stats.decodeErrors += 1;
+      this.stats.lastError = `${error.name}: ${error.message}`;
+    }
+  }
+
+  onAck(ack, correlationId) {
+    this.pending.delete(correlationId); // errors for a subscribe come before its ack
+    if (ack.get("of") !== "auth" || this.authenticated) return;
+    this.authenticated = true;
+    this.stats.connected = true;
+    this.status("live");
+    for (const name of this.groups.keys()) this.sendSubscribe(name);
+  }
+
+  onError(error, correlationId) {
+    const code = error.get("code"), text = error.get("message");
+    if (!this.authenticated && AUTH_FAILURES.has(code)) {
+      this.authFailed = true;
+      this.status("authFailed", text);
+      return;
+    }
+    const group = this.pending.get(correlationId);
+    if (group !== undefined && code === "unknownGroup") this.groups.delete(group);
+    this.post({ type: "error", group: group ?? null, code: String(code), message: text });
+  }
+
+  onGroupInfo(info) {
+    const group = this.groups.get(info.get("group"));
+    if (group === undefined) return;
+    const firstIndex = info.get("firstIndex");
+    const list = info.get("instruments");
+    if (firstIndex + list.length > MAX_ROWS) throw new RangeError(`groupInfo reaches row ${firstIndex + list.length}, over ${MAX_ROWS}`);
+    const instruments = list.map((item) => ({
+      vtSymbol: item.get("vtSymbol"), symbol: item.get("symbol"), exchange: item.get("exchange"),
+      product: item.get("product"), productClass: item.get("productClass"),
+      priceTick: item.get("priceTick"), multiplier: item.get("multiplier"), name: item.get("name"),
+    }));
+    if (firstIndex === 0) {
+      group.instruments = instruments;
+      group.reset();
+    } else {
+      group.instruments.length = Math.max(group.instruments.length, firstIndex);
+      group.instruments.splice(firstIndex, instruments.length, ...instruments);
+    }
+    group.version = info.get("version");
+    group.ensure(group.instruments.length);
+    this.post({ type: "groupInfo", group: group.name, version: group.version, reset: firstIndex === 0,
+      instruments: Array.from(group.instruments, (item) => item ?? null) });
+  }
+
+  onGroupFrame(frame) {
+    const group = this.groups.get(frame.get("group"));
+    if (group === undefined) return; // a frame for a group unsubscribed meanwhile
+    const seq = frame.get("seq");
+    if (frame.get("kind") === "snapshot") {
+      this.stats.snapshots += 1;
+      group.awaitingSnapshot = false;
+    } else if (group.awaitingSnapshot || group.lastSeq === null) {
+      this.stats.ignoredDeltas += 1;
+      return;
+    } else if (seq <= group.lastSeq) {
+      this.stats.staleDeltas += 1;
+      return;
+    } else if (seq !== group.lastSeq + 1n) {
+      this.stats.gaps += 1;
+      group.awaitingSnapshot = true;
+      this.message({ snapshotRequest: { group: group.name } });
+      return;
+    }
+    const newestMs = group.apply(frame.get("rows"));
+    group.lastSeq = seq;
+    if (Number.isFinite(newestMs)) {
+      const latencyMs = this.now() - newestMs;
+      this.stats.lastLatencyMs = latencyMs;
+      this.latencySamplesMs.push(latencyMs);
+    }
+  }
+
+  // -- timers (driven by ui/worker.js) -------------------------------------
+
+  // Post changed rows (typed arrays, transferred) and stats; at most once per call.
+  flush() {
+    const batches = [], transfer = [];
+    for (const group of this.groups.values()) {
+      if (group.dirtyRows.length === 0) continue;
+      const batch = group.takeChanges();
+      batches.push(batch);
+      for (const value of Object.values(batch)) if (ArrayBuffer.isView(value)) transfer.push(value.buffer);
+    }
+    const now = this.now();
+    if (batches.length === 0 && this.latencySamplesMs.length === 0 && now - this.lastStatsMs < STATS_INTERVAL_MS) return;
+    const latencyMs = Float64Array.from(this.latencySamplesMs);
+    this.latencySamplesMs = [];
+    this.lastStatsMs = now;
+    transfer.push(latencyMs.buffer);
+    this.post({ type: "rows", batches, latencyMs, stats: { ...this.stats } }, transfer);
+  }
+
+  ping() {
+    if (this.authenticated) this.message({ ping: { clientTsNs: BigInt(Math.round(this.now() * 1e6)) } });
+  }
+
+  // -- helpers --------------------------------------------------------------
+
+  status(state, detail = "") {
+    this.post({ type: "status", state, detail, stats: { ...this.stats } });
+  }
+
+  sendSubscribe(name) {
+    const id = this.message({ subscribe: { groups: [name] } });
+    this.pending.set(id, name);
+  }
+
+  message(body) {
+    this.nextId += 1;
+    const id = BigInt(this.nextId);
+    this.send(buildMessage("ClientMessage", {
+      ...body,
+      envelope: { id, sentTsNs: BigInt(Math.round(this.now() * 1e6)), schemaVersion: SCHEMA_VERSION, source: "web" },
+    }));
+    return id;
+  }
+
+  // Current state of one group as plain rows (tests, debugging).
+  rows(name) {
+    const group = this.groups.get(name);
+    if (group === undefined) return [];
+    return group.instruments.map((instrument, row) => ({
+      vtSymbol: instrument?.vtSymbol ?? null,
+      ...Object.fromEntries(Object.keys(COLUMNS).map((key) => [key, row < group.capacity ? group.columns[key][row] : NaN])),
+    }));
+  }
+}
