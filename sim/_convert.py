@@ -1,0 +1,120 @@
+"""Build vn.py objects from simulator rows: ``ContractData`` and ``TickData``.
+
+Times follow vn.py's CTP gateway: tick datetimes are aware, in Asia/Shanghai;
+an absent price is 0.0 (vnpy_ctp turns CTP's DBL_MAX into 0).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from vnpy.trader.constant import Exchange, OptionType, Product
+from vnpy.trader.object import ContractData, TickData
+
+from sim.instruments import OPTIONS, InstrumentRef, parse_option
+from sim.replay import EXCHANGE_TZ, ReplayTick
+
+SIM_EXCHANGES: tuple[Exchange, ...] = (
+    Exchange.SHFE,
+    Exchange.INE,
+    Exchange.DCE,
+    Exchange.CZCE,
+    Exchange.CFFEX,
+    Exchange.GFEX,
+)
+"""Exchanges the simulator gateway serves (the Chinese futures and futures-options exchanges)."""
+
+_EXCHANGE_BY_CODE = {exchange.value: exchange for exchange in SIM_EXCHANGES}
+_SECOND_CACHE_LIMIT = 4096
+
+
+def exchange_of(code: str) -> Exchange | None:
+    """Return the vn.py exchange for a CTP exchange code, or None when the simulator does not serve it."""
+    return _EXCHANGE_BY_CODE.get(code)
+
+
+def contract_data(ref: InstrumentRef, exchange: Exchange, gateway_name: str) -> ContractData:
+    """Build vn.py contract data for an instrument.
+
+    Args:
+        ref: reference data; options also get strike, right, underlying and
+            expiry parsed from the symbol (``option_portfolio`` is the product).
+        exchange: the instrument's vn.py exchange.
+        gateway_name: name of the gateway emitting it.
+
+    Returns:
+        ``ContractData`` with ``size`` = multiplier (units per lot) and
+        ``pricetick`` = tick, quote currency.
+    """
+    contract = ContractData(
+        symbol=ref.symbol,
+        exchange=exchange,
+        name=ref.name,
+        product=Product.OPTION if ref.product_class == OPTIONS else Product.FUTURES,
+        size=ref.multiplier,
+        pricetick=ref.price_tick,
+        gateway_name=gateway_name,
+    )
+    terms = parse_option(ref.symbol) if ref.product_class == OPTIONS else None
+    if terms is not None:
+        contract.option_strike = terms.strike
+        contract.option_type = OptionType.CALL if terms.right == "C" else OptionType.PUT
+        contract.option_underlying = f"{terms.underlying}.{exchange.value}"
+        contract.option_portfolio = ref.product
+        contract.option_index = f"{terms.strike:g}"
+        if ref.expiry is not None:
+            contract.option_expiry = dt.datetime.combine(ref.expiry, dt.time(15), EXCHANGE_TZ)
+    return contract
+
+
+class TickBuilder:
+    """Turn :class:`ReplayTick` rows into vn.py ``TickData``, caching per-second datetimes.
+
+    Args:
+        gateway_name: name stamped on every tick.
+
+    Not thread-safe: one builder per feed thread.
+    """
+
+    def __init__(self, gateway_name: str) -> None:
+        self._gateway_name = gateway_name
+        self._seconds: dict[int, dt.datetime] = {}
+
+    def datetime_of(self, ts_ns: int) -> dt.datetime:
+        """Return an aware Asia/Shanghai datetime for a UNIX timestamp (nanoseconds), to the microsecond."""
+        second, rest_ns = divmod(ts_ns, 1_000_000_000)
+        base = self._seconds.get(second)
+        if base is None:
+            if len(self._seconds) >= _SECOND_CACHE_LIMIT:
+                self._seconds.clear()
+            base = self._seconds[second] = dt.datetime.fromtimestamp(second, EXCHANGE_TZ)
+        return base.replace(microsecond=rest_ns // 1000) if rest_ns else base
+
+    def tick(self, row: ReplayTick, exchange: Exchange, name: str) -> TickData:
+        """Build the vn.py tick of one row.
+
+        Args:
+            row: the row; prices in quote currency, volumes in lots.
+            exchange: the row's vn.py exchange.
+            name: the contract's display name.
+
+        Returns:
+            ``TickData`` with level-1 fields set and ``localtime`` None.
+        """
+        return TickData(
+            symbol=row.symbol,
+            exchange=exchange,
+            datetime=self.datetime_of(row.ts_ns),
+            name=name,
+            volume=row.volume,
+            open_interest=row.open_interest,
+            last_price=row.last,
+            bid_price_1=row.bid,
+            ask_price_1=row.ask,
+            bid_volume_1=row.bid_volume,
+            ask_volume_1=row.ask_volume,
+            gateway_name=self._gateway_name,
+        )
+
+
+__all__ = ["SIM_EXCHANGES", "TickBuilder", "contract_data", "exchange_of"]

@@ -1,0 +1,136 @@
+"""The simulator gateway's settings, checked once at ``connect``.
+
+vn.py hands a gateway a plain dict shaped like its ``default_setting``
+(values may arrive as strings from a JSON file or a form); :class:`SimSettings`
+turns it into typed, validated values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sim.errors import SimSettingError
+
+INSTRUMENTS_FILE_NAME = "cn_futopt_instruments_20171113.csv"
+"""Instruments file looked for beside a replay file when ``instruments`` is empty."""
+
+DEFAULT_SETTING: dict[str, str | int | float | bool] = {
+    "replay": "",
+    "speed": 20.0,
+    "contracts": 2000,
+    "rate": 2000.0,
+    "seed": 7,
+    "instruments": "",
+    "loop": False,
+}
+"""The gateway's ``default_setting`` (vn.py shows these keys and types in its connect dialog)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SimSettings:
+    """Typed gateway settings.
+
+    Attributes:
+        replay: tape to replay (CSV or CSV.gz), or None for a synthetic market.
+        speed: replay speed as a multiple of exchange time; ``math.inf`` when
+            the setting is 0 or inf (as fast as possible).
+        contracts: synthetic contracts, >= 1.
+        rate_per_s: synthetic mean tick rate, ticks per second of wall time (> 0).
+        seed: synthetic random seed.
+        instruments: instruments CSV, or None.
+        loop: restart the tape from its beginning at its end.
+    """
+
+    replay: Path | None
+    speed: float
+    contracts: int
+    rate_per_s: float
+    seed: int
+    instruments: Path | None
+    loop: bool
+
+    @property
+    def paced(self) -> bool:
+        """Whether ticks wait for their due time (False when speed is unlimited)."""
+        return math.isfinite(self.speed)
+
+    @classmethod
+    def from_setting(cls, setting: Mapping[str, object]) -> SimSettings:
+        """Check and type a vn.py setting dict; missing keys take :data:`DEFAULT_SETTING`.
+
+        Args:
+            setting: keys of :data:`DEFAULT_SETTING`; unknown keys are ignored.
+
+        Returns:
+            The typed settings. ``instruments`` defaults to
+            :data:`INSTRUMENTS_FILE_NAME` beside the replay file when that file exists.
+
+        Raises:
+            SimSettingError: a value has the wrong type or is out of range, or
+                a named file does not exist.
+        """
+        merged = {**DEFAULT_SETTING, **setting}
+        replay = _path(merged, "replay")
+        instruments = _path(merged, "instruments")
+        if instruments is None and replay is not None and (replay.parent / INSTRUMENTS_FILE_NAME).is_file():
+            instruments = replay.parent / INSTRUMENTS_FILE_NAME
+        speed = _number(merged, "speed", float)
+        if math.isnan(speed) or speed < 0:
+            raise SimSettingError("speed", merged["speed"], "must be >= 0 (0 or inf: as fast as possible)")
+        contracts = _number(merged, "contracts", int)
+        if contracts < 1:
+            raise SimSettingError("contracts", contracts, "must be >= 1")
+        rate_per_s = _number(merged, "rate", float)
+        if not (rate_per_s > 0 and math.isfinite(rate_per_s)):
+            raise SimSettingError("rate", rate_per_s, "must be a finite number > 0 (ticks per second)")
+        return cls(
+            replay=replay,
+            speed=math.inf if speed == 0 else speed,
+            contracts=contracts,
+            rate_per_s=rate_per_s,
+            seed=_number(merged, "seed", int),
+            instruments=instruments,
+            loop=_flag(merged, "loop"),
+        )
+
+
+def _path(setting: Mapping[str, object], key: str) -> Path | None:
+    value = setting[key]
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str | Path):
+        raise SimSettingError(key, value, "must be a file path")
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise SimSettingError(key, value, "no such file")
+    return path
+
+
+def _number(setting: Mapping[str, object], key: str, kind: type[int] | type[float]) -> int | float:
+    value = setting[key]
+    if isinstance(value, bool):
+        raise SimSettingError(key, value, f"must be a number ({kind.__name__})")
+    try:
+        number = kind(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise SimSettingError(key, value, f"must be a number ({kind.__name__})") from None
+    if kind is int and isinstance(value, float) and number != value:
+        raise SimSettingError(key, value, "must be a whole number")
+    return number
+
+
+def _flag(setting: Mapping[str, object], key: str) -> bool:
+    value = setting[key]
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"true", "1", "yes", "false", "0", "no", ""}:
+        return value.strip().lower() in {"true", "1", "yes"}
+    if isinstance(value, int):
+        return bool(value)
+    raise SimSettingError(key, value, "must be a boolean")
+
+
+__all__ = ["DEFAULT_SETTING", "INSTRUMENTS_FILE_NAME", "SimSettings"]
