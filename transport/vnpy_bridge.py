@@ -151,12 +151,13 @@ class VnpyBridge:
     def on_tick_event(self, event: Any) -> None:
         """Conflate one TickData (vn.py dispatcher thread)."""
         tick = event.data
+        key = tick.vt_symbol
         received_ns = time.time_ns()
         with self._lock:
             self._ticks_in += 1
-            if self._ticks.get(tick.vt_symbol) is not None:
+            if key in self._ticks:
                 self._conflated += 1
-            self._ticks[tick.vt_symbol] = (tick, received_ns)
+            self._ticks[key] = (tick, received_ns)
             wake = not self._wake_pending
             self._wake_pending = True
         if wake:

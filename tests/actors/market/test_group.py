@@ -1,0 +1,147 @@
+"""GroupActor: coalescing, snapshot/delta/seq, row budget, restart with snapshot."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+import schemas
+from actors import ActorRuntime, ChildSpec, Supervisor, TickstageActor, start_root
+from actors.market.frames import (
+    InstrumentInfo,
+    encode_actor_message,
+    encode_instruments_added,
+    encode_tick_batch,
+    frame_columns,
+)
+from actors.market.group import GroupActor
+from actors.market.supervisor import MarketSupervisor
+
+INSTRUMENTS = [InstrumentInfo(f"rb18{m:02d}.SHFE", f"rb18{m:02d}", "SHFE", "rb", "F", 1.0, 10.0)
+               for m in range(1, 6)]
+
+
+class Probe(TickstageActor):
+    """Stands in for a session: records every outbound (kind, seq, payload)."""
+
+    def _on_outbound(self, outbound, message, sender):
+        self.context.args["received"].append((str(outbound.kind), outbound.seq, bytes(outbound.payload)))
+
+
+def _rows(indexes, last):
+    n = len(indexes)
+    return {"indexes": np.array(indexes, np.uint32), "lastPrices": np.array(last, float),
+            "bidPrices": np.array(last, float) - 1, "askPrices": np.array(last, float) + 1,
+            "bidVolumesLots": np.ones(n), "askVolumesLots": np.ones(n), "volumesLots": np.arange(n, dtype=float),
+            "openInterestsLots": np.full(n, 100.0), "exchangeTsNs": np.full(n, 1, np.int64),
+            "gatewayRecvTsNs": np.full(n, 2, np.int64)}
+
+
+async def _start(**group_args):
+    runtime = ActorRuntime()
+    received = []
+    args = {"group": "rb", "window_ms": 5, **group_args}
+    market = ChildSpec("market", MarketSupervisor, {"children": [ChildSpec("group/rb", GroupActor, args)]})
+    probe = ChildSpec("probe", Probe, {"received": received})
+    start_root(runtime, Supervisor, {"children": [probe, market]})
+    await runtime.wait_idle()
+    runtime.tell_path("market/group/rb", encode_instruments_added(
+        group="rb", version=1, first_index=0, instruments=INSTRUMENTS, source="test"))
+    runtime.tell_path("market/group/rb", encode_actor_message("attach", {"sessionPath": "probe", "group": "rb"}))
+    await runtime.wait_idle()
+    return runtime, received
+
+
+async def _wait_for(received, count, timeout_s=5.0):
+    async with asyncio.timeout(timeout_s):
+        while len(received) < count:
+            await asyncio.sleep(0.001)
+
+
+def _frame(payload):
+    with schemas.stream.ServerMessage.from_bytes(payload) as message:
+        frame = message.groupFrame
+        head = (frame.seq, str(frame.kind))
+    return head, frame_columns(payload)
+
+
+async def test_attach_when_subscribed_then_info_and_snapshot_at_current_seq():
+    """A new subscriber gets GroupInfo then a snapshot of every row, at the current seq."""
+    runtime, received = await _start()
+    try:
+        await _wait_for(received, 2)
+        assert [k for k, _, _ in received[:2]] == ["info", "snapshot"]
+        (seq, kind), columns = _frame(received[1][2])
+        assert (seq, kind) == (0, "snapshot")
+        assert list(columns["indexes"]) == [0, 1, 2, 3, 4]
+        assert np.isnan(columns["lastPrices"]).all()
+    finally:
+        runtime.shutdown()
+
+
+async def test_ticks_when_same_row_twice_in_a_window_then_one_delta_latest_wins():
+    """Two batches for a row inside one window coalesce into one delta with the latest value."""
+    runtime, received = await _start()
+    try:
+        await _wait_for(received, 2)
+        runtime.tell_path("market/group/rb", encode_tick_batch("rb", _rows([1, 3], [100.0, 300.0])))
+        runtime.tell_path("market/group/rb", encode_tick_batch("rb", _rows([1], [101.0])))
+        await _wait_for(received, 3)
+        (seq, kind), columns = _frame(received[2][2])
+        assert (seq, kind) == (1, "delta")
+        assert list(columns["indexes"]) == [1, 3]
+        assert list(columns["lastPrices"]) == [101.0, 300.0]
+    finally:
+        runtime.shutdown()
+
+
+async def test_frames_when_windows_pass_then_seq_rises_by_one_and_snapshots_come_due():
+    """Each broadcast frame takes seq + 1; a due periodic snapshot carries every row."""
+    runtime, received = await _start(snapshot_interval_s=0.0)
+    try:
+        await _wait_for(received, 2)
+        for i in range(3):
+            runtime.tell_path("market/group/rb", encode_tick_batch("rb", _rows([i], [float(i)])))
+            await _wait_for(received, 3 + i)
+        frames = [_frame(p) for _, _, p in received[2:5]]
+        assert [head for head, _ in frames] == [(1, "snapshot"), (2, "snapshot"), (3, "snapshot")]
+        assert all(len(cols["indexes"]) == 5 for _, cols in frames)
+    finally:
+        runtime.shutdown()
+
+
+async def test_frame_when_over_row_budget_then_top_rows_sent_and_rest_deferred():
+    """Over max_rows the frame keeps the most-changed rows, the rest follow, and it is counted."""
+    runtime, received = await _start(max_rows=2)
+    try:
+        await _wait_for(received, 2)
+        runtime.tell_path("market/group/rb", encode_tick_batch("rb", _rows([0, 1, 2, 3], [1.0, 2, 3, 4])))
+        runtime.tell_path("market/group/rb", encode_tick_batch("rb", _rows([2, 3], [30.0, 40])))
+        await _wait_for(received, 4)
+        (_, _), first = _frame(received[2][2])
+        (_, _), second = _frame(received[3][2])
+        assert list(first["indexes"]) == [2, 3]
+        assert list(second["indexes"]) == [0, 1]
+        stats = runtime.registry.entry("market/group/rb").instance.statistics().extra
+        assert stats["frames_over_budget"] == 1 and stats["rows_deferred"] == 2
+    finally:
+        runtime.shutdown()
+
+
+async def test_tick_batch_when_subscribers_none_then_no_frame_and_state_kept():
+    """Without subscribers no frame is built, but a later subscriber's snapshot has the rows."""
+    runtime, received = await _start()
+    try:
+        await _wait_for(received, 2)
+        runtime.tell_path("market/group/rb", encode_actor_message("detach", {"sessionPath": "probe", "group": "rb"}))
+        runtime.tell_path("market/group/rb", encode_tick_batch("rb", _rows([4], [44.0])))
+        await runtime.wait_idle()
+        await asyncio.sleep(0.02)
+        assert len(received) == 2
+        runtime.tell_path("market/group/rb", encode_actor_message("attach", {"sessionPath": "probe", "group": "rb"}))
+        await _wait_for(received, 4)
+        (_, kind), columns = _frame(received[3][2])
+        assert kind == "snapshot" and columns["lastPrices"][4] == 44.0
+    finally:
+        runtime.shutdown()

@@ -1,0 +1,88 @@
+"""SessionActor: slow consumer conflation with bounded memory, snapshot after drain."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+import schemas
+from actors import ActorRuntime, ChildSpec, Supervisor, start_root
+from actors.market.frames import InstrumentInfo, encode_actor_message, encode_instruments_added, encode_tick_batch
+from actors.market.group import GroupActor
+from actors.market.supervisor import MarketSupervisor
+from actors.sessions.session import SessionActor, SessionState
+from actors.sessions.supervisor import SessionsSupervisor
+from transport.outbox import SocketOutbox
+from transport.watch import client_message
+
+N_ROWS = 200
+HIGH_WATER = 16 * 1024
+LOW_WATER = 4 * 1024
+
+
+class StalledSocket:
+    """A socket whose reader stopped: send() waits until released; records what got through."""
+
+    def __init__(self):
+        self.released = asyncio.Event()
+        self.sent: list[bytes] = []
+
+    async def send(self, frame: bytes) -> None:
+        await self.released.wait()
+        self.sent.append(frame)
+
+
+def _batch(i):
+    idx = np.arange(N_ROWS, dtype=np.uint32)
+    price = np.full(N_ROWS, 100.0 + i)
+    return encode_tick_batch("rb", {"indexes": idx, "lastPrices": price, "bidPrices": price, "askPrices": price,
+                                    "bidVolumesLots": price, "askVolumesLots": price, "volumesLots": price,
+                                    "openInterestsLots": price, "exchangeTsNs": idx.astype(np.int64),
+                                    "gatewayRecvTsNs": idx.astype(np.int64)})
+
+
+async def test_slow_client_when_socket_stalls_then_deltas_conflated_memory_bounded_then_snapshot():
+    """A stalled socket never queues much over the high-water mark; after it drains it gets a snapshot."""
+    runtime = ActorRuntime()
+    socket = StalledSocket()
+    session_path = "sessions/session/1"
+    outbox = SocketOutbox(socket.send, lambda: runtime.tell_path(
+        session_path, encode_actor_message("socketDrained", None)), LOW_WATER)
+    writer = asyncio.create_task(outbox.run())
+    instruments = [InstrumentInfo(f"rb{i}.SHFE", f"rb{i}", "SHFE", "rb", "F", 1.0, 10.0) for i in range(N_ROWS)]
+    session = ChildSpec("session/1", SessionActor, {"outbox": outbox, "state": SessionState("t", "trader"),
+                                                   "high_water_bytes": HIGH_WATER, "low_water_bytes": LOW_WATER})
+    start_root(runtime, Supervisor, {"children": [
+        ChildSpec("market", MarketSupervisor, {"children": [ChildSpec("group/rb", GroupActor,
+                                                                      {"group": "rb", "window_ms": 1})]}),
+        ChildSpec("sessions", SessionsSupervisor, {"children": [session]})]})
+    try:
+        await runtime.wait_idle()
+        runtime.tell_path("market/group/rb", encode_instruments_added(
+            group="rb", version=1, first_index=0, instruments=instruments, source="t"))
+        runtime.tell_path(session_path, encode_actor_message("client", client_message(1, subscribe={"groups": ["rb"]})))
+        await runtime.wait_idle()
+        for i in range(200):
+            runtime.tell_path("market/group/rb", _batch(i))
+            await asyncio.sleep(0.002)
+        await runtime.wait_idle()
+        actor = runtime.registry.entry(session_path).instance
+        stats = actor.statistics().extra
+        assert stats["conflated"] > 0
+        assert stats["stale_groups"] == ["rb"]
+        frame_bytes = len(_batch(0))
+        assert outbox.max_queued_bytes <= HIGH_WATER + 2 * frame_bytes
+        socket.released.set()
+        async with asyncio.timeout(5):
+            while not socket.sent or _kind(socket.sent[-1]) != "snapshot" or actor.stale:
+                await asyncio.sleep(0.005)
+        assert _kind(socket.sent[-1]) == "snapshot"
+    finally:
+        writer.cancel()
+        runtime.shutdown()
+
+
+def _kind(payload: bytes) -> str:
+    with schemas.stream.ServerMessage.from_bytes(payload) as message:
+        return str(message.groupFrame.kind) if message.which() == "groupFrame" else message.which()
