@@ -251,9 +251,12 @@ export class Feed {
       this.message({ snapshotRequest: { group: group.name } });
       return;
     }
+    const isDelta = frame.get("kind") === "delta";
     const newestMs = group.apply(frame.get("rows"));
     group.lastSeq = seq;
-    if (Number.isFinite(newestMs)) {
+    // Latency sample: deltas only. A snapshot carries every row, so its newest
+    // tick can be arbitrarily old in a quiet group and would say nothing about delivery.
+    if (isDelta && Number.isFinite(newestMs)) {
       const latencyMs = this.now() - newestMs;
       this.stats.lastLatencyMs = latencyMs;
       this.latencySamplesMs.push(latencyMs);

@@ -138,7 +138,7 @@ def test_feed_when_frame_is_malformed_then_counts_a_decode_error_and_keeps_going
 
 
 def test_feed_when_flushed_then_posts_changed_rows_once_with_latency_and_transfers_arrays(tmp_path):
-    """flush() posts each changed row once (typed arrays transferred); a second flush posts nothing new."""
+    """flush() posts each changed row once (arrays transferred) with delta latency; a second flush posts nothing."""
     script = Script(tmp_path).live("rb").frame(group_info_bytes("rb", SYMBOLS))
     script.frame(group_frame_bytes(_rows([2, 0], [3520, 3500], gateway_ms=NOW_MS - 12.5), kind="snapshot", seq=1))
     script.frame(group_frame_bytes(_rows([2], [3521], gateway_ms=NOW_MS - 4), kind="delta", seq=2))
@@ -150,7 +150,7 @@ def test_feed_when_flushed_then_posts_changed_rows_once_with_latency_and_transfe
     assert batch["group"] == "rb"
     assert sorted(zip(batch["indexes"], batch["last"], strict=True)) == [(0, 3500), (2, 3521)]
     assert batch["bid"] == [value - 1 for value in batch["last"]]
-    assert rows_posts[0]["latencyMs"] == pytest.approx([12.5, 4.0], abs=1e-3)
+    assert rows_posts[0]["latencyMs"] == pytest.approx([4.0], abs=1e-3)  # deltas only, not the snapshot
     assert result["transferred"] == 9  # indexes + 7 columns + latency samples
 
 

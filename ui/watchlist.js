@@ -1,0 +1,261 @@
+// One watchlist panel: a group's L1 rows drawn on a <canvas> with virtual rows.
+//
+// The page keeps its own copy of the group's state (Float64Array per column,
+// filled from the worker's "rows" batches). draw() runs on every animation
+// frame but paints only when a visible row changed, the view scrolled or
+// resized, or a change highlight is still fading.
+
+export const FIELDS = ["last", "bid", "ask", "bidVolume", "askVolume", "volume", "openInterest"];
+const ROW_HEIGHT_PX = 22;
+const HEADER_HEIGHT_PX = 26;
+const FADE_MS = 800;
+const MIN_BODY_HEIGHT_PX = 120;
+const MAX_BODY_HEIGHT_PX = 420;
+const FONT = "12px ui-monospace, 'JetBrains Mono', 'DejaVu Sans Mono', Menlo, Consolas, monospace";
+const COLUMNS = [
+  { key: "symbol", title: "Symbol", width: 130, align: "left" },
+  { key: "last", title: "Last", width: 92, price: true },
+  { key: "bid", title: "Bid", width: 92, price: true },
+  { key: "ask", title: "Ask", width: 92, price: true },
+  { key: "bidVolume", title: "Bid vol", width: 72 },
+  { key: "askVolume", title: "Ask vol", width: 72 },
+  { key: "volume", title: "Volume", width: 92 },
+  { key: "openInterest", title: "Open int", width: 92 },
+];
+const COLORS = {
+  background: "#0d1117", zebra: "#11161e", header: "#161c25", grid: "#1f2733", text: "#c9d1d9",
+  dim: "#5c6a7a", up: "#26c281", down: "#f0506e", bid: "#58a6ff", ask: "#f2a65a",
+  upFlash: "38, 194, 129", downFlash: "240, 80, 110", flash: "201, 209, 217",
+};
+
+function decimalsFor(priceTick) {
+  if (!(priceTick > 0)) return 2;
+  return Math.min(6, Math.max(0, Math.ceil(-Math.log10(priceTick) - 1e-9)));
+}
+
+export class Watchlist {
+  constructor(group, { onClose }) {
+    this.group = group;
+    this.version = 0;
+    this.instruments = [];
+    this.decimals = [];
+    this.capacity = 0;
+    this.values = Object.fromEntries(FIELDS.map((key) => [key, new Float64Array(0)]));
+    this.changedAt = new Float64Array(0); // performance.now() of the row's last change
+    this.changedMask = new Uint8Array(0); // bit i: FIELDS[i] changed then
+    this.direction = new Int8Array(0); // last price: +1 up, -1 down
+    this.dirty = true;
+    this.fadingUntil = 0;
+    this.visible = [0, -1]; // first, last row index painted by the previous draw
+
+    this.element = document.createElement("section");
+    this.element.className = "panel";
+    this.element.dataset.group = group;
+    this.element.innerHTML = `
+      <header class="panel-head">
+        <h2></h2><span class="panel-meta">waiting for instruments…</span>
+        <button type="button" class="panel-close" title="Unsubscribe">×</button>
+      </header>
+      <div class="panel-body">
+        <div class="panel-viewport"><div class="panel-spacer"></div></div>
+        <canvas class="panel-canvas"></canvas>
+      </div>`;
+    this.element.querySelector("h2").textContent = group;
+    this.meta = this.element.querySelector(".panel-meta");
+    this.body = this.element.querySelector(".panel-body");
+    this.viewport = this.element.querySelector(".panel-viewport");
+    this.spacer = this.element.querySelector(".panel-spacer");
+    this.canvas = this.element.querySelector("canvas");
+    this.context = this.canvas.getContext("2d", { alpha: false });
+    this.element.querySelector(".panel-close").addEventListener("click", () => onClose(group));
+    this.viewport.addEventListener("scroll", () => { this.dirty = true; }, { passive: true });
+    this.resizeObserver = new ResizeObserver(() => { this.dirty = true; });
+    this.resizeObserver.observe(this.body);
+  }
+
+  destroy() {
+    this.resizeObserver.disconnect();
+    this.element.remove();
+  }
+
+  ensure(rows) {
+    if (rows <= this.capacity) return;
+    const capacity = Math.max(rows, this.capacity * 2, 16);
+    const grow = (old, Typed, fill) => {
+      const grown = new Typed(capacity);
+      if (fill !== undefined) grown.fill(fill);
+      grown.set(old);
+      return grown;
+    };
+    for (const key of FIELDS) this.values[key] = grow(this.values[key], Float64Array, NaN);
+    this.changedAt = grow(this.changedAt, Float64Array);
+    this.changedMask = grow(this.changedMask, Uint8Array);
+    this.direction = grow(this.direction, Int8Array);
+    this.capacity = capacity;
+  }
+
+  setInstruments({ version, instruments, reset }) {
+    this.version = version;
+    this.instruments = instruments;
+    this.decimals = instruments.map((item) => decimalsFor(item?.priceTick));
+    this.ensure(instruments.length);
+    if (reset) {
+      for (const key of FIELDS) this.values[key].fill(NaN);
+      this.changedMask.fill(0);
+      this.direction.fill(0);
+    }
+    this.meta.textContent = `${instruments.length} instruments · v${version}`;
+    this.spacer.style.height = `${HEADER_HEIGHT_PX + instruments.length * ROW_HEIGHT_PX}px`;
+    if (reset) {
+      const fitted = HEADER_HEIGHT_PX + instruments.length * ROW_HEIGHT_PX + 2;
+      this.body.style.height = `${Math.min(MAX_BODY_HEIGHT_PX, Math.max(MIN_BODY_HEIGHT_PX, fitted))}px`;
+    }
+    this.dirty = true;
+  }
+
+  // Apply one worker batch ({indexes, last, bid, ...}); nowMs = performance.now().
+  apply(batch, nowMs) {
+    const { indexes } = batch;
+    let maxIndex = -1;
+    for (let i = 0; i < indexes.length; i++) if (indexes[i] > maxIndex) maxIndex = indexes[i];
+    this.ensure(maxIndex + 1);
+    const [first, last] = this.visible;
+    for (let i = 0; i < indexes.length; i++) {
+      const row = indexes[i];
+      let changed = false, mask = 0;
+      for (let f = 0; f < FIELDS.length; f++) {
+        const column = this.values[FIELDS[f]], before = column[row], after = batch[FIELDS[f]][i];
+        if (before === after || (before !== before && after !== after)) continue; // NaN === NaN here
+        column[row] = after;
+        changed = true;
+        if (before !== before) continue; // a first value is not a change worth a highlight
+        mask |= 1 << f;
+        if (f === 0 && Number.isFinite(after)) this.direction[row] = after > before ? 1 : -1;
+      }
+      if (mask !== 0) {
+        this.changedAt[row] = nowMs;
+        this.changedMask[row] = mask;
+      }
+      if (changed && row >= first && row <= last) {
+        this.dirty = true;
+        if (mask !== 0) this.fadingUntil = nowMs + FADE_MS;
+      }
+    }
+  }
+
+  // Paint if something visible changed; return whether it painted.
+  draw(nowMs) {
+    const width = this.viewport.clientWidth, height = this.body.clientHeight; // leave the scrollbar visible
+    const ratio = window.devicePixelRatio || 1;
+    const pixelWidth = Math.max(1, Math.round(width * ratio)), pixelHeight = Math.max(1, Math.round(height * ratio));
+    if (this.canvas.width !== pixelWidth || this.canvas.height !== pixelHeight) {
+      this.canvas.width = pixelWidth;
+      this.canvas.height = pixelHeight;
+      this.canvas.style.width = `${width}px`;
+      this.canvas.style.height = `${height}px`;
+      this.dirty = true;
+    }
+    if (!this.dirty && nowMs > this.fadingUntil) return false;
+    this.dirty = false;
+    const ctx = this.context;
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    ctx.fillStyle = COLORS.background;
+    ctx.fillRect(0, 0, width, height);
+    ctx.font = FONT;
+    ctx.textBaseline = "middle";
+    const columns = this.layout(width);
+    this.drawRows(ctx, columns, width, height, nowMs);
+    this.drawHeader(ctx, columns, width);
+    return true;
+  }
+
+  layout(width) {
+    const fixed = COLUMNS.reduce((sum, column) => sum + column.width, 0);
+    const scale = Math.max(1, width / fixed);
+    let x = 0;
+    return COLUMNS.map((column) => {
+      const placed = { ...column, x, w: column.width * scale };
+      x += placed.w;
+      return placed;
+    });
+  }
+
+  drawHeader(ctx, columns, width) {
+    ctx.fillStyle = COLORS.header;
+    ctx.fillRect(0, 0, width, HEADER_HEIGHT_PX);
+    ctx.fillStyle = COLORS.grid;
+    ctx.fillRect(0, HEADER_HEIGHT_PX - 1, width, 1);
+    ctx.fillStyle = COLORS.dim;
+    for (const column of columns) {
+      ctx.textAlign = column.align === "left" ? "left" : "right";
+      ctx.fillText(column.title.toUpperCase(), column.align === "left" ? column.x + 10 : column.x + column.w - 10, HEADER_HEIGHT_PX / 2);
+    }
+  }
+
+  drawRows(ctx, columns, width, height, nowMs) {
+    const scrollTop = this.viewport.scrollTop;
+    const first = Math.floor(scrollTop / ROW_HEIGHT_PX);
+    const count = Math.ceil((height - HEADER_HEIGHT_PX) / ROW_HEIGHT_PX) + 1;
+    const last = Math.min(this.instruments.length - 1, first + count);
+    this.visible = [first, last];
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(0, HEADER_HEIGHT_PX, width, height - HEADER_HEIGHT_PX);
+    ctx.clip();
+    for (let row = first; row <= last; row++) {
+      const y = HEADER_HEIGHT_PX + row * ROW_HEIGHT_PX - scrollTop;
+      if (row % 2 === 1) {
+        ctx.fillStyle = COLORS.zebra;
+        ctx.fillRect(0, y, width, ROW_HEIGHT_PX);
+      }
+      const fade = Math.max(0, 1 - (nowMs - this.changedAt[row]) / FADE_MS);
+      const mask = fade > 0 ? this.changedMask[row] : 0;
+      const direction = this.direction[row];
+      for (const column of columns) this.drawCell(ctx, column, row, y, mask, fade, direction);
+    }
+    ctx.restore();
+  }
+
+  drawCell(ctx, column, row, y, mask, fade, direction) {
+    const field = FIELDS.indexOf(column.key);
+    if (field >= 0 && (mask & (1 << field)) !== 0) {
+      const tint = field === 0 && direction !== 0 ? (direction > 0 ? COLORS.upFlash : COLORS.downFlash) : COLORS.flash;
+      ctx.fillStyle = `rgba(${tint}, ${(field === 0 ? 0.45 : 0.16) * fade})`;
+      ctx.fillRect(column.x + 2, y + 1, column.w - 4, ROW_HEIGHT_PX - 2);
+    }
+    const midY = y + ROW_HEIGHT_PX / 2;
+    if (column.key === "symbol") {
+      const instrument = this.instruments[row];
+      ctx.textAlign = "left";
+      ctx.fillStyle = COLORS.text;
+      const symbol = instrument?.symbol || instrument?.vtSymbol || `#${row}`;
+      ctx.fillText(symbol, column.x + 10, midY);
+      ctx.fillStyle = COLORS.dim;
+      ctx.fillText(instrument?.exchange ?? "", column.x + 10 + ctx.measureText(symbol).width + 6, midY);
+      return;
+    }
+    const value = this.values[column.key][row];
+    ctx.textAlign = "right";
+    if (!Number.isFinite(value)) {
+      ctx.fillStyle = COLORS.dim;
+      ctx.fillText("–", column.x + column.w - 10, midY);
+      return;
+    }
+    ctx.fillStyle = column.key === "last" ? (direction > 0 ? COLORS.up : direction < 0 ? COLORS.down : COLORS.text)
+      : column.key === "bid" ? COLORS.bid : column.key === "ask" ? COLORS.ask : COLORS.text;
+    const text = column.price ? value.toFixed(this.decimals[row] ?? 2) : String(Math.round(value));
+    ctx.fillText(text, column.x + column.w - 10, midY);
+  }
+
+  // Current state as plain rows (window.tickstage.rows): NaN → null.
+  rows() {
+    return this.instruments.map((instrument, row) => {
+      const out = { vtSymbol: instrument?.vtSymbol ?? null, symbol: instrument?.symbol ?? null };
+      for (const key of FIELDS) {
+        const value = row < this.capacity ? this.values[key][row] : NaN;
+        out[key] = Number.isFinite(value) ? value : null;
+      }
+      return out;
+    });
+  }
+}
