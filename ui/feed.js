@@ -19,7 +19,6 @@ export const COLUMNS = Object.freeze({
 export const MAX_ROWS = 1 << 20; // a row index past this is treated as malformed
 export const STATS_INTERVAL_MS = 250; // stats reach the page at least this often
 const AUTH_FAILURES = new Set(["unauthenticated", "tokenExpired", "forbidden"]);
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 class GroupState {
   constructor(name) {
@@ -97,17 +96,14 @@ class GroupState {
 }
 
 // Newest non-zero Int64 ns timestamp as ms. Reads the BigInt64Array's bytes as
-// int32 pairs to avoid allocating a BigInt per row (ms precision is plenty).
+// int32 pairs to avoid allocating a BigInt per row (ms precision is plenty;
+// ui/capnp.js only runs on little-endian hosts).
 function newestMs(timestamps) {
   let newest = -Infinity;
-  if (LITTLE_ENDIAN) {
-    const pairs = new Int32Array(timestamps.buffer, timestamps.byteOffset, timestamps.length * 2);
-    for (let i = 0; i < pairs.length; i += 2) {
-      const ns = pairs[i + 1] * 4294967296 + (pairs[i] >>> 0);
-      if (ns > newest && ns !== 0) newest = ns;
-    }
-  } else {
-    for (const value of timestamps) if (value !== 0n && Number(value) > newest) newest = Number(value);
+  const pairs = new Int32Array(timestamps.buffer, timestamps.byteOffset, timestamps.length * 2); // little-endian: low, high
+  for (let i = 0; i < pairs.length; i += 2) {
+    const ns = pairs[i + 1] * 4294967296 + (pairs[i] >>> 0);
+    if (ns > newest && ns !== 0) newest = ns;
   }
   return newest === -Infinity ? NaN : newest / 1e6;
 }
