@@ -77,38 +77,38 @@ L1_POINTERS: dict[str, int] = {
 
 @dataclass(frozen=True)
 class _Segments:
-    """Byte offset and length (bytes) of each segment inside the message."""
+    """The message as 64-bit words, and each segment's first word and length (words)."""
 
+    words: memoryview
     starts: tuple[int, ...]
     sizes: tuple[int, ...]
 
 
 def _segments(buf) -> _Segments:
-    if len(buf) < 8:
-        raise ColumnLayoutError("message shorter than its segment table")
-    (count_minus_one,) = struct.unpack_from("<I", buf, 0)
-    count = count_minus_one + 1
+    if len(buf) < 8 or len(buf) % _WORD:
+        raise ColumnLayoutError(f"message of {len(buf)} bytes is not whole words")
+    words = memoryview(buf).cast("B").cast("Q")
+    count = (words[0] & 0xFFFFFFFF) + 1
     if count > _MAX_SEGMENTS:
         raise ColumnLayoutError(f"{count} segments, limit {_MAX_SEGMENTS}")
-    table_bytes = 4 + 4 * count
-    table_bytes += (-table_bytes) % _WORD
-    if len(buf) < table_bytes:
+    table_words = (4 + 4 * count + _WORD - 1) // _WORD
+    if len(words) < table_words:
         raise ColumnLayoutError("truncated segment table")
     sizes = struct.unpack_from(f"<{count}I", buf, 4)
     starts = []
-    offset = table_bytes
+    offset = table_words
     for size_words in sizes:
         starts.append(offset)
-        offset += size_words * _WORD
-    if offset > len(buf):
-        raise ColumnLayoutError(f"segments claim {offset} bytes, message has {len(buf)}")
-    return _Segments(tuple(starts), tuple(s * _WORD for s in sizes))
+        offset += size_words
+    if offset > len(words):
+        raise ColumnLayoutError(f"segments claim {offset} words, message has {len(words)}")
+    return _Segments(words, tuple(starts), sizes)
 
 
 def _word(buf, segs: _Segments, seg: int, word: int) -> int:
-    if not 0 <= seg < len(segs.starts) or not 0 <= word * _WORD < segs.sizes[seg]:
+    if not 0 <= seg < len(segs.starts) or not 0 <= word < segs.sizes[seg]:
         raise ColumnLayoutError(f"pointer outside segment {seg} at word {word}")
-    return struct.unpack_from("<Q", buf, segs.starts[seg] + word * _WORD)[0]
+    return segs.words[segs.starts[seg] + word]
 
 
 def _signed30(value: int) -> int:
@@ -148,8 +148,7 @@ def _struct_at(buf, segs, seg, word) -> tuple[int, int, int, int]:
         raise ColumnLayoutError("expected a struct pointer")
     data_words = (ptr >> 32) & 0xFFFF
     ptr_words = (ptr >> 48) & 0xFFFF
-    end = (target + data_words + ptr_words) * _WORD
-    if target < 0 or end > segs.sizes[target_seg]:
+    if target < 0 or target + data_words + ptr_words > segs.sizes[target_seg]:
         raise ColumnLayoutError("struct outside its segment")
     return target_seg, target, data_words, ptr_words
 
@@ -174,10 +173,44 @@ def _list_span(buf, segs, seg, word, dtype: np.dtype) -> tuple[int, int]:
     count = ptr >> 35
     if _ELEMENT_BYTES.get(size_code) != dtype.itemsize:
         raise ColumnLayoutError(f"list element size code {size_code} does not hold {dtype}")
-    start = target * _WORD
-    if target < 0 or start + count * dtype.itemsize > segs.sizes[target_seg]:
+    if target < 0 or target * _WORD + count * dtype.itemsize > segs.sizes[target_seg] * _WORD:
         raise ColumnLayoutError("list outside its segment")
-    return segs.starts[target_seg] + start, count
+    return (segs.starts[target_seg] + target) * _WORD, count
+
+
+def _column_spans(buf, segs: _Segments, seg: int, first_pointer: int, ptr_words: int,
+                  dtypes: Mapping[str, np.dtype]) -> dict[str, tuple[int, int]]:
+    """Return name → (byte offset, count) of each column list of one struct.
+
+    Fast path: the column pointers are plain (non-far) list pointers, the
+    common case for messages written by pycapnp; they are decoded together.
+    Otherwise each pointer is resolved on its own (far, double-far).
+    """
+    names = list(dtypes)
+    slots = [L1_POINTERS[name] for name in names]
+    if max(slots) < ptr_words:
+        start = segs.starts[seg] + first_pointer
+        ptrs = [segs.words[start + slot] for slot in slots]
+        if all(p & 3 == 1 for p in ptrs):
+            spans = {}
+            limit = segs.sizes[seg] * _WORD
+            for name, slot, ptr in zip(names, slots, ptrs):
+                dtype = dtypes[name]
+                count = ptr >> 35
+                target = first_pointer + slot + 1 + _signed30(ptr >> 2)
+                if _ELEMENT_BYTES.get((ptr >> 32) & 7) != dtype.itemsize:
+                    raise ColumnLayoutError(f"list element size of {name} does not hold {dtype}")
+                if target < 0 or target * _WORD + count * dtype.itemsize > limit:
+                    raise ColumnLayoutError("list outside its segment")
+                spans[name] = ((segs.starts[seg] + target) * _WORD, count)
+            return spans
+    spans = {}
+    for name, slot in zip(names, slots):
+        if slot >= ptr_words:
+            spans[name] = (0, 0)
+        else:
+            spans[name] = _list_span(buf, segs, seg, first_pointer + slot, dtypes[name])
+    return spans
 
 
 def column_views(
@@ -202,19 +235,11 @@ def column_views(
     """
     segs = _segments(buf)
     seg, word, data_words, ptr_words = _locate_struct(buf, segs, path)
-    views: dict[str, np.ndarray] = {}
-    lengths = set()
-    for name, dtype in dtypes.items():
-        slot = L1_POINTERS[name]
-        if slot >= ptr_words:
-            offset, count = 0, 0
-        else:
-            offset, count = _list_span(buf, segs, seg, word + data_words + slot, dtype)
-        views[name] = np.frombuffer(buf, dtype=dtype, count=count, offset=offset)
-        lengths.add(count)
-    if len(lengths) > 1:
-        raise ColumnLayoutError(f"columns of different lengths: {sorted(lengths)}")
-    return views
+    spans = _column_spans(buf, segs, seg, word + data_words, ptr_words, dtypes)
+    if len({count for _, count in spans.values()}) > 1:
+        raise ColumnLayoutError(f"columns of different lengths: {sorted(c for _, c in spans.values())}")
+    return {name: np.frombuffer(buf, dtype=dtypes[name], count=count, offset=offset)
+            for name, (offset, count) in spans.items()}
 
 
 def init_columns(l1_builder, n_rows: int, dtypes: Mapping[str, np.dtype] = L1_DTYPES) -> None:
@@ -246,14 +271,15 @@ def fill_columns(
     """
     buf = bytearray(message_builder.to_bytes())
     segs = _segments(buf)
-    seg, word, data_words, _ = _locate_struct(buf, segs, path)
+    seg, word, data_words, ptr_words = _locate_struct(buf, segs, path)
+    spans = _column_spans(buf, segs, seg, word + data_words, ptr_words,
+                          {name: dtypes[name] for name in columns})
     for name, values in columns.items():
-        dtype = dtypes[name]
-        offset, count = _list_span(buf, segs, seg, word + data_words + L1_POINTERS[name], dtype)
+        offset, count = spans[name]
         if len(values) != count:
             raise ColumnLayoutError(f"column {name} has {len(values)} rows, list has {count}")
         if count:
-            np.frombuffer(buf, dtype=dtype, count=count, offset=offset)[:] = values
+            np.frombuffer(buf, dtype=dtypes[name], count=count, offset=offset)[:] = values
     return bytes(buf)
 
 

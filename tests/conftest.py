@@ -94,8 +94,8 @@ async def desk(data_dir):
                         speed=20.0, jwt_secret=JWT_SECRET, progress_interval_s=0,
                         limits=SocketLimits(auth_timeout_s=0.5, max_bad_frames=5))
     running = Desk(config)
-    await running.start()
     try:
+        await running.start()
         yield running
     finally:
         await running.stop()

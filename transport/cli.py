@@ -125,7 +125,6 @@ async def _run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tickstage`` console script."""
     args = _parser().parse_args(argv)
-    configure_logging(args.log_level)
     if args.command == "token":
         from transport.auth import mint_token
 
@@ -137,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     import uvloop
 
+    configure_logging(args.log_level)
     if args.command == "watch":
         from transport.watch import watch
 
