@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 import schemas
-from schemas._columns import column_views, fill_columns, init_columns, pointer_index
+from schemas._columns import column_views, init_columns, pointer_index
+from schemas._templates import ScalarSlot, SkeletonCache
 
 _ActorMessage = schemas.actor.ActorMessage
 _ServerMessage = schemas.stream.ServerMessage
@@ -71,6 +72,22 @@ def _first_segment_words(n_rows: int) -> int:
     return 64 + n_rows * _BYTES_PER_ROW // 8
 
 
+def _tick_batch_skeleton(key: tuple[str, str], n_rows: int):
+    group, source = key
+    message = _ActorMessage.new_message(num_first_segment_words=_first_segment_words(n_rows))
+    message.source = source
+    batch = message.init("tickBatch")
+    batch.group = group
+    init_columns(batch.init("rows"), n_rows)
+    return message
+
+
+_TICK_BATCHES = SkeletonCache(_tick_batch_skeleton, _TICK_BATCH_ROWS, {
+    "sent_ts_ns": ScalarSlot((), _ActorMessage, "sentTsNs"),
+    "drain_ts_ns": ScalarSlot(_TICK_BATCH_ROWS[:1], schemas.market.TickBatch, "drainTsNs"),
+})
+
+
 def encode_tick_batch(group: str, rows: Mapping[str, np.ndarray], source: str = "gateway") -> bytes:
     """Return an ``ActorMessage{tickBatch}``.
 
@@ -80,16 +97,8 @@ def encode_tick_batch(group: str, rows: Mapping[str, np.ndarray], source: str = 
             float64[n] quote currency, volumes float64[n] lots, ``*TsNs``
             int64[n] ns since epoch).
     """
-    n = len(rows["indexes"])
     now = time.time_ns()
-    message = _ActorMessage.new_message(num_first_segment_words=_first_segment_words(n))
-    message.source = source
-    message.sentTsNs = now
-    batch = message.init("tickBatch")
-    batch.group = group
-    batch.drainTsNs = now
-    init_columns(batch.init("rows"), n)
-    return fill_columns(message, _TICK_BATCH_ROWS, rows)
+    return _TICK_BATCHES.encode((group, source), rows, sent_ts_ns=now, drain_ts_ns=now)
 
 
 def tick_batch_columns(data: bytes) -> dict[str, np.ndarray]:
@@ -108,6 +117,30 @@ def frame_columns(data: bytes) -> dict[str, np.ndarray]:
         ColumnLayoutError: the message does not hold well-formed columns.
     """
     return column_views(data, _FRAME_ROWS)
+
+
+def _group_frame_skeleton(key: tuple[str, bool, str], n_rows: int):
+    group, snapshot, source = key
+    message = _ServerMessage.new_message(num_first_segment_words=_first_segment_words(n_rows))
+    envelope = message.init("envelope")
+    envelope.schemaVersion = schemas.SCHEMA_VERSION
+    envelope.source = source
+    frame = message.init("groupFrame")
+    frame.group = group
+    frame.kind = "snapshot" if snapshot else "delta"
+    init_columns(frame.init("rows"), n_rows)
+    return message
+
+
+_ENVELOPE_PATH = (pointer_index(_ServerMessage, "envelope"),)
+_GROUP_FRAMES = SkeletonCache(_group_frame_skeleton, _FRAME_ROWS, {
+    "message_id": ScalarSlot(_ENVELOPE_PATH, schemas.stream.Envelope, "id"),
+    "sent_ts_ns": ScalarSlot(_ENVELOPE_PATH, schemas.stream.Envelope, "sentTsNs"),
+    "seq": ScalarSlot(_FRAME_ROWS[:1], schemas.market.GroupFrame, "seq"),
+    "built_ts_ns": ScalarSlot(_FRAME_ROWS[:1], schemas.market.GroupFrame, "builtTsNs"),
+    "window_ms": ScalarSlot(_FRAME_ROWS[:1], schemas.market.GroupFrame, "windowMs"),
+    "info_version": ScalarSlot(_FRAME_ROWS[:1], schemas.market.GroupFrame, "infoVersion"),
+})
 
 
 def encode_group_frame(
@@ -133,23 +166,9 @@ def encode_group_frame(
         source: sending actor path.
         message_id: envelope id.
     """
-    n = len(rows["indexes"])
     now = time.time_ns()
-    message = _ServerMessage.new_message(num_first_segment_words=_first_segment_words(n))
-    envelope = message.init("envelope")
-    envelope.id = message_id
-    envelope.sentTsNs = now
-    envelope.schemaVersion = schemas.SCHEMA_VERSION
-    envelope.source = source
-    frame = message.init("groupFrame")
-    frame.group = group
-    frame.seq = seq
-    frame.kind = "snapshot" if snapshot else "delta"
-    frame.builtTsNs = now
-    frame.windowMs = window_ms
-    frame.infoVersion = info_version
-    init_columns(frame.init("rows"), n)
-    return fill_columns(message, _FRAME_ROWS, rows)
+    return _GROUP_FRAMES.encode((group, snapshot, source), rows, message_id=message_id, sent_ts_ns=now,
+                                seq=seq, built_ts_ns=now, window_ms=window_ms, info_version=info_version)
 
 
 def encode_group_info(
@@ -209,22 +228,35 @@ def encode_outbound(*, group: str, seq: int, kind: str, payload: bytes, source: 
     Args:
         kind: ``"info"``, ``"snapshot"``, ``"delta"`` or ``"control"``.
     """
-    return _ActorMessage.new_message(
-        outbound={"group": group, "seq": seq, "kind": kind, "payload": payload},
-        source=source,
-        sentTsNs=time.time_ns(),
-    ).to_bytes()
+    message = _ActorMessage.new_message(num_first_segment_words=32 + len(payload) // 8)
+    outbound = message.init("outbound")
+    outbound.group = group
+    outbound.seq = seq
+    outbound.kind = kind
+    outbound.payload = payload
+    message.source = source
+    message.sentTsNs = time.time_ns()
+    return message.to_bytes()
 
 
 def encode_actor_message(member: str, value=None, *, source: str = "", correlation_id: int = 0) -> bytes:
     """Return an ``ActorMessage`` with union ``member`` set to ``value``.
 
     ``value`` is a dict for struct members, ``str``/``bytes`` for Text/Data
-    members and ``None`` for Void members.
+    members and ``None`` for Void members. Fields are set one by one: pycapnp's
+    ``new_message(**fields)`` is ~10× slower (perf/bench_codec.py).
     """
-    return _ActorMessage.new_message(
-        **{member: value}, source=source, sentTsNs=time.time_ns(), correlationId=correlation_id
-    ).to_bytes()
+    message = _ActorMessage.new_message()
+    if isinstance(value, dict):
+        body = message.init(member)
+        for field_name, field_value in value.items():
+            setattr(body, field_name, field_value)
+    else:
+        setattr(message, member, value)
+    message.source = source
+    message.sentTsNs = time.time_ns()
+    message.correlationId = correlation_id
+    return message.to_bytes()
 
 
 __all__ = [

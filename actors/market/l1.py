@@ -71,12 +71,13 @@ class L1Table:
             return 0
         if indexes.max() >= self.size:
             raise IndexError(f"row {int(indexes.max())} outside a group of {self.size}")
-        unique, first_in_reversed = np.unique(indexes[::-1], return_index=True)
-        if len(unique) != len(indexes):
-            keep = len(indexes) - 1 - first_in_reversed
-            indexes = indexes[keep]
-        else:
-            keep = slice(None)
+        keep = slice(None)
+        n = len(indexes)
+        if n > 1 and (n > 64 or len(set(indexes.tolist())) != n):
+            unique, first_in_reversed = np.unique(indexes[::-1], return_index=True)
+            if len(unique) != n:
+                keep = n - 1 - first_in_reversed
+                indexes = indexes[keep]
         for name in VALUE_COLUMNS:
             values = columns.get(name)
             if values is not None:
