@@ -14,11 +14,12 @@ struct Envelope {
   source @4 :Text;            # actor path or client name, "sessions/session/7"
 }
 
-struct Auth { token @0 :Text; }                    # a JWT (HS256)
+struct Auth { token @0 :Text; }                    # a JWT (HS256 or RS256)
 struct Subscribe { groups @0 :List(Text); }        # group names, "rb"
 struct Unsubscribe { groups @0 :List(Text); }
 struct SnapshotRequest { group @0 :Text; }         # after a seq gap
 struct Ping { clientTsNs @0 :Int64; }              # client clock, ns since epoch
+struct Refresh { token @0 :Text; }                 # a new JWT for the same user, sent before the current one expires
 
 struct ClientMessage {
   union {
@@ -27,6 +28,7 @@ struct ClientMessage {
     unsubscribe @2 :Unsubscribe;
     snapshotRequest @3 :SnapshotRequest;
     ping @4 :Ping;
+    refresh @6 :Refresh;     # replaces the socket's token before it expires
   }
   envelope @5 :Envelope;
 }

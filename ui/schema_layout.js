@@ -156,20 +156,32 @@ export const STRUCTS = deepFreeze({
       "clientTsNs": {"kind": "int64", "byteOffset": 0}
     }
   },
+  "Refresh": {
+    "id": "0xd85cf5c2239f0d83",
+    "file": "stream.capnp",
+    "dataWords": 0,
+    "pointerWords": 1,
+    "discriminantByteOffset": null,
+    "union": [],
+    "fields": {
+      "token": {"kind": "text", "pointer": 0}
+    }
+  },
   "ClientMessage": {
     "id": "0xdab8e4c0ae154a9c",
     "file": "stream.capnp",
     "dataWords": 1,
     "pointerWords": 2,
     "discriminantByteOffset": 0,
-    "union": ["auth", "subscribe", "unsubscribe", "snapshotRequest", "ping"],
+    "union": ["auth", "subscribe", "unsubscribe", "snapshotRequest", "ping", "refresh"],
     "fields": {
       "auth": {"kind": "struct", "struct": "Auth", "pointer": 0, "discriminant": 0},
       "subscribe": {"kind": "struct", "struct": "Subscribe", "pointer": 0, "discriminant": 1},
       "unsubscribe": {"kind": "struct", "struct": "Unsubscribe", "pointer": 0, "discriminant": 2},
       "snapshotRequest": {"kind": "struct", "struct": "SnapshotRequest", "pointer": 0, "discriminant": 3},
       "ping": {"kind": "struct", "struct": "Ping", "pointer": 0, "discriminant": 4},
-      "envelope": {"kind": "struct", "struct": "Envelope", "pointer": 1}
+      "envelope": {"kind": "struct", "struct": "Envelope", "pointer": 1},
+      "refresh": {"kind": "struct", "struct": "Refresh", "pointer": 0, "discriminant": 5}
     }
   },
   "Ack": {
