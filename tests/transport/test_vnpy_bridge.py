@@ -63,3 +63,25 @@ def test_product_of_when_option_then_portfolio_else_leading_letters():
                           product=Product.OPTION, size=10, pricetick=0.5, option_portfolio="m_o")
     assert product_of(future) == "IF"
     assert product_of(option) == "m_o"
+
+
+async def test_watchlist_when_configured_then_contract_routed_to_product_and_watchlist_groups():
+    """A contract named in a TOML watchlist lands in its product group and in the watchlist group."""
+    runtime = ActorRuntime()
+    bridge = VnpyBridge(runtime, watchlists={"front": ["rb1801.SHFE"]})
+    start_root(runtime, RootSupervisor, {"children": desk_children(bridge)})
+    engine = EventEngine(interval=1)
+    bridge.attach(engine)
+    engine.start()
+    try:
+        for symbol in ("rb1801", "rb1805"):
+            engine.put(Event(EVENT_CONTRACT, ContractData(gateway_name="T", symbol=symbol, exchange=Exchange.SHFE,
+                                                          name=symbol, product=Product.FUTURES, size=10,
+                                                          pricetick=1)))
+        await _wait(lambda: bridge.statistics().contracts == 2)
+        assert bridge.groups() == {"rb": 2, "front": 1}
+        await runtime.wait_idle()
+        assert "market/group/front" in runtime.registry
+    finally:
+        engine.stop()
+        runtime.shutdown()
