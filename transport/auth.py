@@ -1,71 +1,304 @@
 """JWT tokens for sockets and HTTP routes (PyJWT; DESIGN §6).
 
-Tokens are HS256, signed with the desk's secret (``--jwt-secret`` or
-``TICKSTAGE_JWT_SECRET``). Claims: ``sub`` (user), ``role`` (``trader`` or
-``admin``), ``exp`` and ``iat`` (required). Minting here is for development
+A desk verifies one algorithm, chosen by :class:`AuthConfig`:
+
+* ``HS256`` with the desk's shared secret (``--jwt-secret`` or
+  ``TICKSTAGE_JWT_SECRET``, at least 32 bytes);
+* ``RS256`` with an RSA public key read from a PEM file (the issuer keeps
+  the private key; the desk cannot mint).
+
+Registered claims checked: ``exp`` and ``iat`` (required), ``nbf`` (when
+present), ``iss`` and ``aud`` (required and checked when configured).
+tickstage claims: ``sub`` (user, required), ``role`` (``trader`` or
+``admin``; absent means trader), ``accounts`` (list of account ids the user
+may trade; absent means none), ``groups`` (list of market groups the user
+may subscribe to; absent or null means all). Admins may trade every account
+and see every group. Minting here is for development and tests
 (``tickstage token``); production tokens come from the desk's issuer.
+
+Nothing here logs or echoes a token or a key: error messages name only the
+kind of failure.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import jwt
 
-from transport.errors import AuthError
+from transport.errors import AuthError, ConfigError
 
-ALGORITHMS = ("HS256",)
+ALGORITHMS = ("HS256", "RS256")
 ROLES = ("trader", "admin")
+MIN_SECRET_BYTES = 32
+"""Shortest HS256 secret accepted (RFC 7518 §3.2: a key as long as the hash)."""
+MAX_TOKEN_CHARS = 8 * 1024
+"""Longest token looked at; longer is refused before decoding."""
+MAX_CLAIM_ITEMS = 256
+"""Most entries in the ``accounts`` or ``groups`` claim."""
+MAX_CLAIM_CHARS = 128
+"""Longest ``sub``, account id or group name in a claim."""
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who a verified token speaks for.
+    """Who a verified token speaks for, and what they may do.
 
     Attributes:
         user: ``sub`` claim.
         role: ``"trader"`` or ``"admin"``.
         expires_ts: ``exp`` claim, seconds since UNIX epoch.
+        accounts: ``accounts`` claim: account ids this user may trade and see.
+        groups: ``groups`` claim: market groups this user may subscribe to;
+            ``None`` means every group.
     """
 
     user: str
     role: str
     expires_ts: float
+    accounts: tuple[str, ...] = ()
+    groups: frozenset[str] | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        """True for the admin role (every account, every group, admin routes)."""
+        return self.role == "admin"
+
+    def may_trade(self, account: str) -> bool:
+        """Return whether this user may submit, cancel and see orders of ``account``.
+
+        Source: issue 6, "a trader acts on only their own accounts; admin sees all".
+        """
+        return self.is_admin or account in self.accounts
+
+    def may_see_group(self, group: str) -> bool:
+        """Return whether this user may subscribe to market group ``group``."""
+        return self.is_admin or self.groups is None or group in self.groups
 
 
-def mint_token(secret: str, user: str, role: str = "trader", ttl_s: float = 8 * 3600) -> str:
-    """Return an HS256 token for ``user`` valid ``ttl_s`` seconds (development use).
+@dataclass(frozen=True)
+class AuthConfig:
+    """How the desk verifies tokens (TOML ``[auth]``).
+
+    Attributes:
+        algorithm: ``"HS256"`` (shared secret) or ``"RS256"`` (public key file).
+        public_key_file: PEM file of the issuer's RSA public key (RS256 only).
+        issuer: required ``iss`` value; empty → not checked.
+        audience: required ``aud`` value; empty → not checked (a token
+            carrying an ``aud`` is then refused, as PyJWT does).
+        leeway_s: clock skew allowed on ``exp``/``nbf``/``iat``, seconds.
 
     Raises:
-        ValueError: unknown role or empty secret.
+        ConfigError: unknown algorithm, RS256 without a key file, negative leeway.
     """
-    if role not in ROLES:
-        raise ValueError(f"role must be one of {ROLES}, not {role!r}")
-    if not secret:
-        raise ValueError("a JWT secret is required")
-    now = int(time.time())
-    return jwt.encode({"sub": user, "role": role, "iat": now, "exp": now + int(ttl_s)}, secret, "HS256")
+
+    algorithm: str = "HS256"
+    public_key_file: str = ""
+    issuer: str = ""
+    audience: str = ""
+    leeway_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in ALGORITHMS:
+            raise ConfigError(f"auth algorithm must be one of {ALGORITHMS}, not {self.algorithm!r}")
+        if self.algorithm == "RS256" and not self.public_key_file:
+            raise ConfigError("RS256 needs public_key_file (the issuer's RSA public key, PEM)")
+        if self.leeway_s < 0:
+            raise ConfigError("auth leeway_s must be ≥ 0")
 
 
-def verify_token(secret: str, token: str) -> Principal:
-    """Verify signature, expiry and claims of a token.
+class TokenVerifier:
+    """Verifies tokens for one desk; built once at start.
+
+    Args:
+        config: algorithm, key file, issuer, audience.
+        secret: HS256 secret (ignored for RS256).
 
     Raises:
-        AuthError: ``code="tokenExpired"`` for an expired token,
-            ``code="unauthenticated"`` for anything else wrong.
+        ConfigError: HS256 secret missing or shorter than 32 bytes; RS256 key
+            file unreadable or not an RSA public key.
     """
-    try:
-        claims = jwt.decode(token, secret, algorithms=list(ALGORITHMS),
-                            options={"require": ["exp", "iat", "sub"]})
-    except jwt.ExpiredSignatureError:
-        raise AuthError("tokenExpired", "token expired") from None
-    except jwt.InvalidTokenError as exc:
-        raise AuthError("unauthenticated", f"invalid token ({type(exc).__name__})") from None
+
+    def __init__(self, config: AuthConfig | None = None, secret: str = "") -> None:
+        self.config = config or AuthConfig()
+        if self.config.algorithm == "HS256":
+            if len(secret.encode()) < MIN_SECRET_BYTES:
+                raise ConfigError(f"the HS256 JWT secret must be at least {MIN_SECRET_BYTES} bytes")
+            self._key: object = secret
+        else:
+            self._key = load_public_key(self.config.public_key_file)
+        required = ["exp", "iat", "sub"]
+        if self.config.issuer:
+            required.append("iss")
+        if self.config.audience:
+            required.append("aud")
+        self._options = {"require": required, "enforce_minimum_key_length": True}
+
+    @property
+    def algorithm(self) -> str:
+        """``"HS256"`` or ``"RS256"``."""
+        return self.config.algorithm
+
+    def verify(self, token: str) -> Principal:
+        """Verify signature, time claims, issuer, audience and tickstage claims.
+
+        Args:
+            token: the compact JWT as sent by the client.
+
+        Returns:
+            The :class:`Principal` the token speaks for.
+
+        Raises:
+            AuthError: ``code="tokenExpired"`` for an expired token,
+                ``code="unauthenticated"`` for anything else wrong (the message
+                names the failure, never the token or key).
+        """
+        if not token:
+            raise AuthError("unauthenticated", "missing token")
+        if len(token) > MAX_TOKEN_CHARS:
+            raise AuthError("unauthenticated", f"token longer than {MAX_TOKEN_CHARS} characters")
+        config = self.config
+        try:
+            claims = jwt.decode(token, self._key, algorithms=[config.algorithm],
+                                issuer=config.issuer or None, audience=config.audience or None,
+                                leeway=config.leeway_s, options=self._options)
+        except jwt.ExpiredSignatureError:
+            raise AuthError("tokenExpired", "token expired") from None
+        except jwt.ImmatureSignatureError:
+            raise AuthError("unauthenticated", "token not yet valid") from None
+        except jwt.InvalidAudienceError:
+            raise AuthError("unauthenticated", "wrong token audience") from None
+        except jwt.InvalidIssuerError:
+            raise AuthError("unauthenticated", "wrong token issuer") from None
+        except jwt.InvalidSignatureError:
+            raise AuthError("unauthenticated", "bad token signature") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise AuthError("unauthenticated", f"token lacks the {exc.claim!r} claim") from None
+        except jwt.InvalidTokenError as exc:
+            raise AuthError("unauthenticated", f"invalid token ({type(exc).__name__})") from None
+        return _principal(claims)
+
+
+def _principal(claims: dict) -> Principal:
+    user = claims["sub"]
+    if not isinstance(user, str) or not 0 < len(user) <= MAX_CLAIM_CHARS:
+        raise AuthError("unauthenticated", "invalid token (sub claim)")
     role = claims.get("role", "trader")
     if role not in ROLES:
         raise AuthError("unauthenticated", "invalid token (unknown role)")
-    return Principal(str(claims["sub"]), role, float(claims["exp"]))
+    accounts = _string_list(claims.get("accounts"), "accounts")
+    groups = claims.get("groups")
+    return Principal(user, role, float(claims["exp"]), tuple(accounts or ()),
+                     None if groups is None else frozenset(_string_list(groups, "groups")))
 
 
-__all__ = ["ALGORITHMS", "Principal", "ROLES", "mint_token", "verify_token"]
+def _string_list(value: object, name: str) -> list[str] | None:
+    if value is None:
+        return None
+    if (not isinstance(value, list) or len(value) > MAX_CLAIM_ITEMS
+            or not all(isinstance(v, str) and 0 < len(v) <= MAX_CLAIM_CHARS for v in value)):
+        raise AuthError("unauthenticated", f"invalid token ({name} claim)")
+    return value
+
+
+def load_public_key(path: str):
+    """Return the RSA public key in PEM file ``path``.
+
+    Raises:
+        ConfigError: unreadable, not PEM, or not RSA.
+    """
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    try:
+        key = load_pem_public_key(Path(path).read_bytes())
+    except (OSError, ValueError, TypeError) as exc:
+        raise ConfigError(f"cannot read the RS256 public key file {path}: {type(exc).__name__}") from None
+    if not isinstance(key, RSAPublicKey):
+        raise ConfigError(f"{path} is not an RSA public key")
+    return key
+
+
+def verify_token(secret: str, token: str) -> Principal:
+    """Verify an HS256 token with ``secret`` and no issuer/audience checks.
+
+    Prefer a :class:`TokenVerifier` built once (the desk's ``desk.verifier``).
+
+    Raises:
+        AuthError: as :meth:`TokenVerifier.verify`.
+        ConfigError: ``secret`` shorter than 32 bytes.
+    """
+    return TokenVerifier(AuthConfig(), secret).verify(token)
+
+
+def principal_from_header(verifier: TokenVerifier, authorization: str) -> Principal:
+    """Return the principal of an HTTP ``Authorization: Bearer <JWT>`` header value.
+
+    Raises:
+        AuthError: no bearer token, or the token is refused.
+    """
+    if not authorization.startswith("Bearer "):
+        raise AuthError("unauthenticated", "missing bearer token")
+    return verifier.verify(authorization.removeprefix("Bearer ").strip())
+
+
+def mint_token(key: str | bytes, user: str, role: str = "trader", ttl_s: float = 8 * 3600, *,
+               accounts: list[str] | None = None, groups: list[str] | None = None,
+               issuer: str = "", audience: str = "", algorithm: str = "HS256",
+               not_before_s: float = 0.0, now_s: float | None = None) -> str:
+    """Return a signed token for ``user`` (development and tests only).
+
+    Args:
+        key: HS256 secret (≥ 32 bytes), or an RSA private key in PEM for RS256.
+        user: ``sub``.
+        role: ``"trader"`` or ``"admin"``.
+        ttl_s: lifetime from ``now_s``, seconds (negative: already expired).
+        accounts: ``accounts`` claim; ``None`` leaves it out.
+        groups: ``groups`` claim; ``None`` leaves it out (every group).
+        issuer: ``iss`` claim when not empty.
+        audience: ``aud`` claim when not empty.
+        algorithm: ``"HS256"`` or ``"RS256"``.
+        not_before_s: ``nbf`` = ``now_s`` + this, when not 0 (seconds).
+        now_s: ``iat``, seconds since UNIX epoch; default now.
+
+    Raises:
+        ValueError: unknown role or algorithm, empty or short secret.
+    """
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}, not {role!r}")
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, not {algorithm!r}")
+    if not key:
+        raise ValueError("a JWT secret or private key is required")
+    if algorithm == "HS256" and len(key.encode() if isinstance(key, str) else key) < MIN_SECRET_BYTES:
+        raise ValueError(f"an HS256 secret must be at least {MIN_SECRET_BYTES} bytes")
+    now = int(time.time() if now_s is None else now_s)
+    claims: dict = {"sub": user, "role": role, "iat": now, "exp": now + int(ttl_s)}
+    if accounts is not None:
+        claims["accounts"] = list(accounts)
+    if groups is not None:
+        claims["groups"] = list(groups)
+    if issuer:
+        claims["iss"] = issuer
+    if audience:
+        claims["aud"] = audience
+    if not_before_s:
+        claims["nbf"] = now + int(not_before_s)
+    return jwt.encode(claims, key, algorithm)
+
+
+__all__ = [
+    "ALGORITHMS",
+    "AuthConfig",
+    "MAX_TOKEN_CHARS",
+    "MIN_SECRET_BYTES",
+    "Principal",
+    "ROLES",
+    "TokenVerifier",
+    "load_public_key",
+    "mint_token",
+    "principal_from_header",
+    "verify_token",
+]

@@ -35,8 +35,22 @@ class FrameTooLargeError(TransportError, ValueError):
         self.limit = limit
 
 
+class FrameRefusedError(TransportError, ValueError):
+    """A client frame was refused at the gateway (it never reaches an actor).
+
+    Attributes:
+        code: the stream ``ErrorCode`` name, ``"malformed"``, ``"forbidden"`` ...
+        correlation: the frame's envelope id when it could be read, else 0.
+    """
+
+    def __init__(self, code: str, message: str, correlation: int = 0) -> None:
+        super().__init__(message)
+        self.code = code
+        self.correlation = correlation
+
+
 class ConfigError(TransportError, ValueError):
     """The configuration file or a command-line value is invalid."""
 
 
-__all__ = ["AuthError", "ConfigError", "FrameTooLargeError", "TransportError"]
+__all__ = ["AuthError", "ConfigError", "FrameRefusedError", "FrameTooLargeError", "TransportError"]

@@ -1,13 +1,21 @@
-"""The browser WebSocket at ``/ws`` (aiohttp): auth, validation, one session actor per socket.
+"""The browser WebSocket at ``/ws`` (aiohttp): origin, auth, limits, validation, one session per socket.
 
 Protocol (schemas/stream.capnp): one unpacked Cap'n Proto message per binary
-frame. The first ``ClientMessage`` must be ``auth`` with a valid JWT within
-``auth_timeout_s``; otherwise the socket gets ``error`` and closes with 1008.
-Every later frame is checked here, at the boundary, before any actor sees
-it: over ``max_frame_bytes`` → ``error(tooLarge)``; undecodable →
-``error(malformed)``; an unknown union member → ``error(unknownMessage)``.
-``max_bad_frames`` such errors within ``bad_window_s`` close the socket with
-1008. Only well-formed messages reach the :class:`SessionActor`.
+frame. Before the upgrade, a request whose ``Origin`` is not allowed gets
+HTTP 403 (``forbidden`` counted; no socket). The first ``ClientMessage``
+must be ``auth`` with a valid JWT within ``auth_timeout_s``; otherwise the
+socket gets ``error`` and closes with 1008, as does the user's socket past
+``max_sockets_per_user`` (``limitExceeded``). Every later frame is checked
+here, at the boundary, before any actor sees it, in this order: token
+bucket (``rateLimited``, not decoded), text frame (``malformed``), size
+(``tooLarge``), decoding and contents (:mod:`transport.inbound`), rights
+(``forbidden``: a group the token does not allow), subscriptions per socket
+(``limitExceeded``). ``refresh`` is answered here: a valid token for the
+same user replaces the socket's token (``ack{of="refresh"}``) and re-arms
+the expiry timer; at ``exp`` a socket gets ``error(tokenExpired)`` and is
+closed with 1008. Every refusal counts towards ``max_bad_frames`` within
+``bad_window_s``; one more closes the socket with 1008. Only well-formed,
+allowed messages reach the :class:`SessionActor`.
 """
 
 from __future__ import annotations
@@ -16,18 +24,20 @@ import asyncio
 import itertools
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-import capnp
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
 
 import schemas
 from actors._supervisor import ChildSpec, Restart, StopChild, spawn
 from actors.market.frames import encode_actor_message
-from actors.sessions.session import SessionActor, SessionState
-from transport.auth import verify_token
-from transport.errors import AuthError
+from actors.sessions.session import SessionActor, SessionState, group_path
+from transport.auth import AuthConfig, Principal, TokenVerifier
+from transport.errors import AuthError, FrameRefusedError
+from transport.inbound import ClientFrame, read_client_frame
+from transport.limits import SocketLimits, TokenBucket, origin_allowed
 from transport.outbox import SocketOutbox
 
 _log = structlog.get_logger("transport.ws")
@@ -36,28 +46,40 @@ _POLICY_VIOLATION = WSCloseCode.POLICY_VIOLATION  # 1008
 
 
 @dataclass(frozen=True)
-class SocketLimits:
-    """Per-connection limits (DESIGN §6).
+class GatewayStatistics:
+    """Counters of the socket gateway (``SocketGateway.statistics()``).
+
+    Every data frame read is exactly one of forwarded, handled or refused:
+    ``frames_received == frames_forwarded + frames_handled + frames_refused``.
 
     Attributes:
-        max_frame_bytes: largest client frame answered (64 KiB); bigger gets ``tooLarge``.
-        hard_frame_bytes: larger frames close the socket (aiohttp ``max_msg_size``).
-        auth_timeout_s: time allowed for the first ``auth``.
-        max_bad_frames: refused frames tolerated within ``bad_window_s`` before 1008.
-        bad_window_s: window for ``max_bad_frames``.
-        high_water_bytes: queued bytes over which deltas are conflated.
-        low_water_bytes: queued bytes under which stale groups get snapshots.
-        compress: permessage-deflate.
+        sockets_open: authenticated sockets now.
+        sockets_opened: authenticated sockets since start.
+        users_connected: distinct users with an open socket now.
+        frames_received: client data frames read (binary or text, auth included).
+        frames_forwarded: frames handed to session actors.
+        frames_handled: frames answered by the gateway (``auth``, ``refresh``).
+        frames_refused: frames answered with ``error``.
+        refused: every refusal by ``ErrorCode`` name: frames, auth timeouts,
+            wrong origins (``forbidden``), expiries (``tokenExpired``).
+        origins_refused: upgrade requests refused with 403.
+        tokens_refreshed: accepted ``refresh`` messages.
+        tokens_expired: sockets closed because their token expired.
+        closed_bad_input: sockets closed with 1008 for repeated refusals.
     """
 
-    max_frame_bytes: int = 64 * 1024
-    hard_frame_bytes: int = 1024 * 1024
-    auth_timeout_s: float = 5.0
-    max_bad_frames: int = 20
-    bad_window_s: float = 10.0
-    high_water_bytes: int = 1024 * 1024
-    low_water_bytes: int = 256 * 1024
-    compress: bool = False
+    sockets_open: int
+    sockets_opened: int
+    users_connected: int
+    frames_received: int
+    frames_forwarded: int
+    frames_handled: int
+    frames_refused: int
+    refused: Mapping[str, int]
+    origins_refused: int
+    tokens_refreshed: int
+    tokens_expired: int
+    closed_bad_input: int
 
 
 def server_message(correlation_id: int = 0, **member) -> bytes:
@@ -76,146 +98,299 @@ def error_message(code: str, text: str, correlation_id: int = 0) -> bytes:
     return server_message(correlation_id, error={"code": code, "message": text})
 
 
-def open_client_message(data: bytes) -> tuple[str, int, str]:
-    """Decode a client frame with the reader limits.
+def open_client_message(data: bytes, limits: SocketLimits | None = None) -> tuple[str, int, str]:
+    """Decode and check a client frame (see :func:`transport.inbound.read_client_frame`).
 
     Returns:
-        (union member, envelope id, auth token or ``""``).
+        (union member, envelope id, auth/refresh token or ``""``).
 
     Raises:
-        ValueError: undecodable (every pycapnp failure is mapped here).
+        FrameRefusedError: (a ``ValueError``) undecodable or invalid contents.
     """
-    try:
-        with schemas.stream.ClientMessage.from_bytes(
-            data, traversal_limit_in_words=64 * 1024, nesting_limit=schemas.NESTING_LIMIT
-        ) as message:
-            member = message.which()
-            token = message.auth.token if member == "auth" else ""
-            return member, message.envelope.id, token
-    except (capnp.KjException, ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"malformed ClientMessage: {type(exc).__name__}") from None
+    frame = read_client_frame(data, limits or SocketLimits())
+    return frame.member, frame.correlation, frame.token
+
+
+class _Connection:
+    """One authenticated socket, as the gateway sees it (loop thread only)."""
+
+    __slots__ = ("ws", "outbox", "path", "state", "bucket", "subscriptions", "bad", "expiry", "log")
+
+    def __init__(self, ws, outbox: SocketOutbox, path: str, state: SessionState, bucket: TokenBucket,
+                 log) -> None:
+        self.ws = ws
+        self.outbox = outbox
+        self.path = path
+        self.state = state
+        self.bucket = bucket
+        self.subscriptions: set[str] = set()
+        self.bad: deque[float] = deque()
+        self.expiry: asyncio.TimerHandle | None = None
+        self.log = log
 
 
 class SocketGateway:
-    """Serves ``/ws``: authenticates, validates and starts a session actor per socket.
+    """Serves ``/ws``: checks origin, authenticates, enforces limits, validates, starts a session per socket.
 
     Args:
         runtime: the actor runtime.
-        jwt_secret: HS256 secret.
-        limits: per-connection limits.
+        verifier: the desk's :class:`TokenVerifier` (or an HS256 secret, for tests and tools).
+        limits: per-user and per-connection limits.
+
+    Attributes:
+        clock: monotonic clock in seconds for the rate and bad-input windows
+            (tests may replace it to step time).
     """
 
-    def __init__(self, runtime, jwt_secret: str, limits: SocketLimits | None = None) -> None:
+    def __init__(self, runtime, verifier: TokenVerifier | str, limits: SocketLimits | None = None) -> None:
         self.runtime = runtime
-        self._secret = jwt_secret
+        self.verifier = verifier if isinstance(verifier, TokenVerifier) else TokenVerifier(AuthConfig(), verifier)
         self.limits = limits or SocketLimits()
+        self.clock = time.monotonic
         self._ids = itertools.count(1)
-        self.sockets_open = 0
+        self._user_sockets: dict[str, int] = {}
+        self._closing: set[asyncio.Task] = set()
+        self.sockets_open = self.sockets_opened = 0
+        self.frames_received = self.frames_forwarded = self.frames_handled = self.frames_refused = 0
+        self.origins_refused = self.tokens_refreshed = self.tokens_expired = self.closed_bad_input = 0
         self.refused: dict[str, int] = {}
+
+    def statistics(self) -> GatewayStatistics:
+        """Return the gateway's counters now (loop thread)."""
+        return GatewayStatistics(
+            self.sockets_open, self.sockets_opened, len(self._user_sockets), self.frames_received,
+            self.frames_forwarded, self.frames_handled, self.frames_refused, dict(self.refused),
+            self.origins_refused, self.tokens_refreshed, self.tokens_expired, self.closed_bad_input)
 
     def _count(self, code: str) -> None:
         self.refused[code] = self.refused.get(code, 0) + 1
 
-    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
         """aiohttp handler for ``GET /ws``."""
         limits = self.limits
+        origin = request.headers.get("Origin")
+        if not origin_allowed(origin, request.host, limits.allowed_origins):
+            self._count("forbidden")
+            self.origins_refused += 1
+            _log.warning("socket_refused", code="forbidden", reason="origin not allowed", origin=origin[:200])
+            return web.Response(status=403, text="forbidden: origin not allowed")
         ws = web.WebSocketResponse(max_msg_size=limits.hard_frame_bytes, compress=limits.compress,
                                    heartbeat=30.0)
         await ws.prepare(request)
         principal = await self._authenticate(ws)
         if principal is None:
             return ws
+        user = principal.user
+        if self._user_sockets.get(user, 0) >= limits.max_sockets_per_user:
+            self.frames_refused += 1
+            await self._refuse(ws, "limitExceeded", f"more than {limits.max_sockets_per_user} sockets for one user")
+            return ws
+        self.frames_handled += 1
+        self._user_sockets[user] = self._user_sockets.get(user, 0) + 1
         session_id = next(self._ids)
         name = f"session/{session_id}"
         path = f"sessions/{name}"
         outbox = SocketOutbox(ws.send_bytes, lambda: self.runtime.tell_path(
             path, encode_actor_message("socketDrained", None, source="ws")), limits.low_water_bytes)
         writer = asyncio.create_task(outbox.run(), name=f"ws-writer-{session_id}")
-        state = SessionState(principal.user, principal.role)
+        state = SessionState(user, principal.role, principal=principal)
         spawn(self.runtime, "sessions", ChildSpec(name, SessionActor, {
             "outbox": outbox, "state": state, "high_water_bytes": limits.high_water_bytes,
             "low_water_bytes": limits.low_water_bytes}, restart=Restart.TRANSIENT))
         self.sockets_open += 1
-        log = _log.bind(session_path=path, user=principal.user)
-        log.info("session_opened")
+        self.sockets_opened += 1
+        conn = _Connection(ws, outbox, path, state, TokenBucket(limits.messages_per_s, limits.message_burst,
+                                                                self.clock()),
+                           _log.bind(session_path=path, user=user))
+        conn.log.info("session_opened", role=principal.role)
         outbox.put_nowait(server_message(0, ack={"of": "auth", "detail": path}))
+        self._arm_expiry(conn)
         try:
-            await self._read_loop(ws, path, outbox)
+            await self._read_loop(conn)
         finally:
+            if conn.expiry is not None:
+                conn.expiry.cancel()
             state.closed = True
             outbox.close()
             writer.cancel()
             self.sockets_open -= 1
+            left = self._user_sockets.pop(user) - 1
+            if left:
+                self._user_sockets[user] = left
             sessions = self.runtime.registry.get("sessions")
             if sessions is not None:
                 self.runtime.tell(sessions.address, StopChild(name))
-            log.info("session_closed", close_code=ws.close_code)
+            conn.log.info("session_closed", close_code=ws.close_code)
         return ws
 
-    async def _authenticate(self, ws: web.WebSocketResponse):
+    # -- authentication ----------------------------------------------------
+
+    async def _authenticate(self, ws: web.WebSocketResponse) -> Principal | None:
         try:
             async with asyncio.timeout(self.limits.auth_timeout_s):
                 msg = await ws.receive()
         except TimeoutError:
             return await self._refuse(ws, "unauthenticated", "no auth message in time")
+        if msg.type not in (WSMsgType.BINARY, WSMsgType.TEXT):
+            return await self._refuse(ws, "unauthenticated", "closed before auth")
+        self.frames_received += 1
+        self.frames_refused += 1  # undone below when the token is taken
         if msg.type != WSMsgType.BINARY:
             return await self._refuse(ws, "unauthenticated", "first message must be a binary auth")
         if len(msg.data) > self.limits.max_frame_bytes:
             return await self._refuse(ws, "tooLarge", "auth frame too large")
         try:
-            member, correlation, token = open_client_message(msg.data)
-        except ValueError as exc:
-            return await self._refuse(ws, "malformed", str(exc))
-        if member != "auth":
-            return await self._refuse(ws, "unauthenticated", f"first message must be auth, not {member}",
-                                      correlation)
+            frame = read_client_frame(msg.data, self.limits)
+        except FrameRefusedError as exc:
+            return await self._refuse(ws, exc.code, str(exc), exc.correlation)
+        if frame.member != "auth":
+            return await self._refuse(ws, "unauthenticated", f"first message must be auth, not {frame.member}",
+                                      frame.correlation)
         try:
-            return verify_token(self._secret, token)
+            principal = self.verifier.verify(frame.token)
         except AuthError as exc:
-            return await self._refuse(ws, exc.code, str(exc), correlation)
+            return await self._refuse(ws, exc.code, str(exc), frame.correlation)
+        self.frames_refused -= 1
+        return principal
 
     async def _refuse(self, ws: web.WebSocketResponse, code: str, text: str, correlation: int = 0) -> None:
         self._count(code)
+        _log.info("socket_refused", code=code, reason=text)
         if not ws.closed:
             await ws.send_bytes(error_message(code, text, correlation))
             await ws.close(code=_POLICY_VIOLATION, message=code.encode())
         return None
 
-    async def _read_loop(self, ws: web.WebSocketResponse, path: str, outbox: SocketOutbox) -> None:
-        limits = self.limits
-        bad: deque[float] = deque()
-        async for msg in ws:
-            if msg.type == WSMsgType.BINARY:
-                code, text, correlation = self._check(msg.data)
-                if code is None:
-                    self.runtime.tell_path(path, encode_actor_message("client", msg.data, source="ws"))
-                    continue
-            elif msg.type == WSMsgType.TEXT:
-                code, text, correlation = "malformed", "text frames are not taken; send binary", 0
-            else:
-                break
-            self._count(code)
-            outbox.put_nowait(error_message(code, text, correlation))
-            now = time.monotonic()
-            bad.append(now)
-            while bad and now - bad[0] > limits.bad_window_s:
-                bad.popleft()
-            if len(bad) > limits.max_bad_frames:
-                await ws.close(code=_POLICY_VIOLATION, message=b"too much bad input")
-                break
+    # -- token expiry and refresh -----------------------------------------
 
-    def _check(self, data: bytes) -> tuple[str | None, str, int]:
-        if len(data) > self.limits.max_frame_bytes:
-            return "tooLarge", f"frame of {len(data)} bytes over {self.limits.max_frame_bytes}", 0
+    def _arm_expiry(self, conn: _Connection) -> None:
+        if conn.expiry is not None:
+            conn.expiry.cancel()
+        delay_s = conn.state.principal.expires_ts + self.verifier.config.leeway_s - time.time()
+        conn.expiry = asyncio.get_running_loop().call_later(max(0.0, delay_s), self._expire, conn)
+
+    def _expire(self, conn: _Connection) -> None:
+        conn.expiry = None
+        if conn.ws.closed:
+            return
+        self._count("tokenExpired")
+        self.tokens_expired += 1
+        conn.log.info("token_expired_socket_closed")
+        task = asyncio.ensure_future(self._close_expired(conn.ws))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def _close_expired(self, ws: web.WebSocketResponse) -> None:
         try:
-            member, correlation, _ = open_client_message(data)
-        except ValueError as exc:
-            return "malformed", str(exc), 0
+            await ws.send_bytes(error_message("tokenExpired", "token expired; send refresh before it does"))
+        except (ConnectionError, RuntimeError):
+            pass
+        await ws.close(code=_POLICY_VIOLATION, message=b"tokenExpired")
+
+    def _refresh(self, conn: _Connection, frame: ClientFrame) -> None:
+        try:
+            principal = self.verifier.verify(frame.token)
+        except AuthError as exc:
+            raise FrameRefusedError(exc.code, str(exc), frame.correlation) from None
+        if principal.user != conn.state.user:
+            raise FrameRefusedError("forbidden", "refresh must carry a token for the same user", frame.correlation)
+        conn.state.principal = principal
+        conn.state.role = principal.role
+        revoked = sorted(g for g in conn.subscriptions if not principal.may_see_group(g))
+        if revoked:
+            conn.subscriptions.difference_update(revoked)
+            self.runtime.tell_path(conn.path, encode_actor_message(
+                "client", _client_message(unsubscribe={"groups": revoked}), source="ws"))
+        self._arm_expiry(conn)
+        self.tokens_refreshed += 1
+        self.frames_handled += 1
+        conn.log.info("token_refreshed", revoked_groups=revoked)
+        conn.outbox.put_nowait(server_message(frame.correlation, ack={
+            "of": "refresh", "detail": str(int(principal.expires_ts))}))
+
+    # -- frames ---------------------------------------------------------------
+
+    async def _read_loop(self, conn: _Connection) -> None:
+        ws = conn.ws
+        async for msg in ws:
+            if msg.type not in (WSMsgType.BINARY, WSMsgType.TEXT):
+                break
+            self.frames_received += 1
+            try:
+                self._take(conn, msg)
+            except FrameRefusedError as exc:
+                self.frames_refused += 1
+                self._count(exc.code)
+                conn.outbox.put_nowait(error_message(exc.code, str(exc), exc.correlation))
+                if self._too_much_bad_input(conn):
+                    self.closed_bad_input += 1
+                    conn.log.info("socket_closed_bad_input", last_code=exc.code)
+                    await ws.close(code=_POLICY_VIOLATION, message=b"too much bad input")
+                    break
+
+    def _too_much_bad_input(self, conn: _Connection) -> bool:
+        now = self.clock()
+        bad = conn.bad
+        bad.append(now)
+        while bad and now - bad[0] > self.limits.bad_window_s:
+            bad.popleft()
+        return len(bad) > self.limits.max_bad_frames
+
+    def _take(self, conn: _Connection, msg) -> None:
+        """Check one frame and forward it to the session, or raise FrameRefusedError."""
+        limits = self.limits
+        if not conn.bucket.take_nowait(self.clock()):
+            raise FrameRefusedError("rateLimited", f"over {limits.messages_per_s:g} messages/s")
+        if msg.type != WSMsgType.BINARY:
+            raise FrameRefusedError("malformed", "text frames are not taken; send binary")
+        data = msg.data
+        if len(data) > limits.max_frame_bytes:
+            raise FrameRefusedError("tooLarge", f"frame of {len(data)} bytes over {limits.max_frame_bytes}")
+        frame = read_client_frame(data, limits)
+        member = frame.member
+        if member == "refresh":
+            self._refresh(conn, frame)
+            return
         if member == "auth":
-            return "unknownMessage", "already authenticated", correlation
+            raise FrameRefusedError("unknownMessage", "already authenticated; send refresh", frame.correlation)
         if member not in _SESSION_MEMBERS:
-            return "unknownMessage", f"{member} is not taken", correlation
-        return None, "", correlation
+            raise FrameRefusedError("unknownMessage", f"{member} is not taken", frame.correlation)
+        if member == "subscribe":
+            self._check_subscribe(conn, frame)
+        elif member == "unsubscribe":
+            conn.subscriptions.difference_update(frame.groups)
+        elif member == "snapshotRequest" and not conn.state.principal.may_see_group(frame.groups[0]):
+            raise FrameRefusedError("forbidden", "group not allowed by your token", frame.correlation)
+        self._tell_session(conn, data)
+
+    def _check_subscribe(self, conn: _Connection, frame: ClientFrame) -> None:
+        principal = conn.state.principal
+        denied = [g for g in frame.groups if not principal.may_see_group(g)]
+        if denied:
+            raise FrameRefusedError("forbidden", f"groups not allowed by your token: {', '.join(denied)}",
+                                    frame.correlation)
+        registry = self.runtime.registry
+        new = [g for g in dict.fromkeys(frame.groups)
+               if g not in conn.subscriptions and group_path(g) in registry]
+        limit = self.limits.max_subscriptions
+        if len(conn.subscriptions) + len(new) > limit:
+            raise FrameRefusedError("limitExceeded", f"more than {limit} subscriptions on one socket",
+                                    frame.correlation)
+        conn.subscriptions.update(new)
+
+    def _tell_session(self, conn: _Connection, data: bytes) -> None:
+        self.runtime.tell_path(conn.path, encode_actor_message("client", data, source="ws"))
+        self.frames_forwarded += 1
 
 
-__all__ = ["SocketGateway", "SocketLimits", "error_message", "open_client_message", "server_message"]
+def _client_message(**member) -> bytes:
+    message = schemas.stream.ClientMessage.new_message(**member)
+    envelope = message.init("envelope")
+    envelope.sentTsNs = time.time_ns()
+    envelope.schemaVersion = schemas.SCHEMA_VERSION
+    envelope.source = "ws"
+    return message.to_bytes()
+
+
+__all__ = ["GatewayStatistics", "SocketGateway", "SocketLimits", "error_message", "open_client_message",
+           "server_message"]

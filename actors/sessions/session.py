@@ -38,12 +38,31 @@ class SessionState:
         role: ``"trader"`` or ``"admin"``.
         groups: subscribed group names, in order.
         closed: the socket is gone; stopping must detach from groups.
+        principal: the socket's verified token (``transport.auth.Principal``:
+            ``accounts``, ``groups``, ``may_trade``); replaced by the socket
+            handler on ``refresh``. ``None`` only for states built in tests.
     """
 
     user: str
     role: str
     groups: dict[str, None] = field(default_factory=dict)
     closed: bool = False
+    principal: Any = None
+
+    @property
+    def accounts(self) -> tuple[str, ...]:
+        """Account ids of the token's ``accounts`` claim (empty without a principal)."""
+        return tuple(self.principal.accounts) if self.principal is not None else ()
+
+    def may_trade(self, account: str) -> bool:
+        """Return whether this socket's user may submit, cancel or see orders of ``account``.
+
+        Admins may trade every account; a trader only those in the token's
+        ``accounts`` claim (issue 6). Read it per message: a refresh may change it.
+        """
+        if self.principal is not None:
+            return bool(self.principal.may_trade(account))
+        return self.role == "admin"
 
 
 def group_path(group: str) -> str:

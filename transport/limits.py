@@ -1,0 +1,140 @@
+"""Per-user and per-socket limits of ``/ws``: settings, token bucket, Origin check.
+
+Defaults come from the desk's requirements (DESIGN §6): 5 sockets per
+user, 50 subscriptions per socket, 100 client messages/s per socket, 64 KiB
+per client frame, auth within 5 s. Every field is settable in the
+``[limits]`` table of the TOML configuration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from urllib.parse import urlsplit
+
+from transport.errors import ConfigError
+
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+"""Origin hosts allowed when no allow-list is configured (besides the request's own host)."""
+
+
+@dataclass(frozen=True)
+class SocketLimits:
+    """Per-user and per-connection limits (DESIGN §6).
+
+    Attributes:
+        max_frame_bytes: largest client frame decoded (64 KiB); bigger gets ``tooLarge``.
+        hard_frame_bytes: larger frames close the socket (aiohttp ``max_msg_size``, 1009).
+        auth_timeout_s: time allowed for the first ``auth``, seconds.
+        max_bad_frames: refusals (every code) tolerated within ``bad_window_s``;
+            one more closes the socket with 1008.
+        bad_window_s: window for ``max_bad_frames``, seconds.
+        high_water_bytes: queued bytes over which deltas are conflated.
+        low_water_bytes: queued bytes under which stale groups get snapshots.
+        compress: permessage-deflate.
+        max_sockets_per_user: open authenticated sockets per ``sub``; one more
+            gets ``limitExceeded`` and close 1008.
+        max_subscriptions: groups subscribed at once per socket; a subscribe
+            that would pass it gets ``limitExceeded`` (nothing subscribed).
+        messages_per_s: token-bucket refill rate of client frames per socket, frames/s.
+        message_burst: token-bucket capacity, frames; a frame finding it empty
+            gets ``rateLimited`` and is not decoded.
+        allowed_origins: ``scheme://host[:port]`` origins allowed to open a
+            socket; empty → the request's own host and localhost. A request
+            without ``Origin`` (not a browser) is allowed; it still needs a token.
+        max_list_items: most entries in a client list (``subscribe.groups``);
+            more gets ``limitExceeded``.
+        max_name_chars: longest group name; longer gets ``tooLarge``.
+        max_text_chars: longest other client text (``envelope.source``),
+            characters; longer gets ``tooLarge``.
+        max_token_chars: longest token in ``auth`` / ``refresh``; longer gets ``tooLarge``.
+        reader_traversal_words: pycapnp traversal budget per client frame, 8-byte words.
+    """
+
+    max_frame_bytes: int = 64 * 1024
+    hard_frame_bytes: int = 1024 * 1024
+    auth_timeout_s: float = 5.0
+    max_bad_frames: int = 20
+    bad_window_s: float = 10.0
+    high_water_bytes: int = 1024 * 1024
+    low_water_bytes: int = 256 * 1024
+    compress: bool = False
+    max_sockets_per_user: int = 5
+    max_subscriptions: int = 50
+    messages_per_s: float = 100.0
+    message_burst: int = 100
+    allowed_origins: tuple[str, ...] = ()
+    max_list_items: int = 64
+    max_name_chars: int = 64
+    max_text_chars: int = 256
+    max_token_chars: int = 8 * 1024
+    reader_traversal_words: int = 64 * 1024
+
+    def __post_init__(self) -> None:
+        if isinstance(self.allowed_origins, str):
+            raise ConfigError("allowed_origins must be a list of origins")
+        object.__setattr__(self, "allowed_origins", tuple(o.rstrip("/").lower() for o in self.allowed_origins))
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0:
+                raise ConfigError(f"limit {spec.name} must be > 0, not {value}")
+        if self.max_frame_bytes > self.hard_frame_bytes:
+            raise ConfigError("max_frame_bytes must not exceed hard_frame_bytes")
+
+
+class TokenBucket:
+    """A token bucket: ``capacity`` frames at once, refilled at ``rate_per_s``.
+
+    Args:
+        rate_per_s: refill rate, tokens per second.
+        capacity: bucket size, tokens (starts full).
+        now_s: the clock's current reading, seconds (monotonic).
+    """
+
+    __slots__ = ("capacity", "rate_per_s", "tokens", "_last_s")
+
+    def __init__(self, rate_per_s: float, capacity: int, now_s: float) -> None:
+        self.rate_per_s = rate_per_s
+        self.capacity = float(capacity)
+        self.tokens = float(capacity)
+        self._last_s = now_s
+
+    def take_nowait(self, now_s: float) -> bool:
+        """Take one token at time ``now_s``; False when the bucket is empty."""
+        elapsed = now_s - self._last_s
+        if elapsed > 0:
+            self.tokens = min(self.capacity, self.tokens + elapsed * self.rate_per_s)
+            self._last_s = now_s
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+def origin_allowed(origin: str | None, host: str | None, allowed: tuple[str, ...]) -> bool:
+    """Return whether a socket request from ``origin`` may be upgraded.
+
+    Args:
+        origin: the request's ``Origin`` header (``None`` when absent: not a browser).
+        host: the request's ``Host`` header, ``"desk.lan:8700"``.
+        allowed: configured allow-list (lower case, no trailing slash); empty →
+            same host as the request, or a localhost origin.
+
+    Source: RFC 6455 §10.2 (servers check Origin against cross-site WebSocket hijacking).
+    """
+    if origin is None:
+        return True
+    origin = origin.strip().rstrip("/").lower()
+    if allowed:
+        return origin in allowed
+    try:
+        parts = urlsplit(origin)
+        origin_host = parts.hostname
+        netloc = parts.netloc
+    except ValueError:
+        return False
+    if parts.scheme not in ("http", "https") or not origin_host:
+        return False
+    return origin_host in LOCAL_HOSTS or (host is not None and netloc == host.lower())
+
+
+__all__ = ["LOCAL_HOSTS", "SocketLimits", "TokenBucket", "origin_allowed"]
