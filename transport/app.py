@@ -21,7 +21,7 @@ from aiohttp import web
 from actors._runtime import ActorRuntime
 from actors._supervisor import ROOT_PATH, start_root
 from actors.root import RootSupervisor, desk_children
-from transport.auth import verify_token
+from transport.auth import AuthConfig, Principal, TokenVerifier, principal_from_header
 from transport.errors import AuthError
 from transport.vnpy_bridge import VnpyBridge
 from transport.vnpy_engine import VnpyEngine
@@ -44,6 +44,7 @@ class DeskConfig:
         rate: synthetic market rate, ticks/s.
         seed: synthetic market seed.
         jwt_secret: HS256 secret; empty → generated (development mode).
+        auth: token verification: algorithm, RS256 public key file, iss, aud.
         watchlists: watchlist group → vt_symbols.
         market: GroupActor args (window_ms, wide_window_ms, snapshot_interval_s, max_rows).
         limits: socket limits.
@@ -58,6 +59,7 @@ class DeskConfig:
     rate: float = 2000.0
     seed: int = 7
     jwt_secret: str = ""
+    auth: AuthConfig = field(default_factory=AuthConfig)
     watchlists: dict[str, list[str]] = field(default_factory=dict)
     market: dict[str, Any] = field(default_factory=dict)
     limits: SocketLimits = field(default_factory=SocketLimits)
@@ -79,7 +81,8 @@ class Desk:
     def __init__(self, config: DeskConfig) -> None:
         self.config = config
         self.jwt_secret = config.jwt_secret or secrets.token_urlsafe(32)
-        self.generated_secret = not config.jwt_secret
+        self.generated_secret = not config.jwt_secret and config.auth.algorithm == "HS256"
+        self.verifier = TokenVerifier(config.auth, self.jwt_secret)
         self.runtime: ActorRuntime | None = None
         self.bridge: VnpyBridge | None = None
         self.engine: VnpyEngine | None = None
@@ -99,7 +102,7 @@ class Desk:
         self.bridge = VnpyBridge(self.runtime, self.config.watchlists, self.config.market)
         start_root(self.runtime, RootSupervisor, {"children": desk_children(self.bridge)})
         await self.runtime.wait_idle()
-        self.sockets = SocketGateway(self.runtime, self.jwt_secret, self.config.limits)
+        self.sockets = SocketGateway(self.runtime, self.verifier, self.config.limits)
         app = web.Application()
         app.router.add_get("/ws", self.sockets.handle)
         app.router.add_get("/api/groups", self._groups)
@@ -143,15 +146,20 @@ class Desk:
     async def _index(self, request: web.Request) -> web.FileResponse:
         return web.FileResponse(UI_DIR / "index.html")
 
+    def principal(self, request: web.Request) -> Principal:
+        """Return who the request's ``Authorization: Bearer <JWT>`` speaks for.
+
+        Raises:
+            AuthError: no bearer token, or the token is refused (answer 401 with ``exc.code``).
+        """
+        return principal_from_header(self.verifier, request.headers.get("Authorization", ""))
+
     async def _groups(self, request: web.Request) -> web.Response:
-        header = request.headers.get("Authorization", "")
-        if not header.startswith("Bearer "):
-            return web.json_response({"error": "unauthenticated"}, status=401)
         try:
-            verify_token(self.jwt_secret, header.removeprefix("Bearer ").strip())
+            principal = self.principal(request)
         except AuthError as exc:
             return web.json_response({"error": exc.code}, status=401)
-        groups = sorted(self.bridge.groups().items())
+        groups = sorted((n, c) for n, c in self.bridge.groups().items() if principal.may_see_group(n))
         return web.json_response({"groups": [{"name": n, "instruments": c} for n, c in groups]})
 
     async def _healthz(self, request: web.Request) -> web.Response:
