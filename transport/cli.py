@@ -2,7 +2,8 @@
 
     tickstage run [--config FILE] [--host 127.0.0.1] [--port 8700] [--replay FILE ...]
                   [--speed N] [--synthetic --contracts N --rate TICKS_PER_S] [--jwt-secret S]
-    tickstage token --user U [--role trader|admin] [--ttl-s S] [--jwt-secret S]
+    tickstage token --user U [--role trader|admin] [--ttl-s S] [--accounts A,B] [--groups G,H]
+                    [--iss ISSUER] [--aud AUDIENCE] [--jwt-secret S | --private-key-file PEM]
     tickstage watch --url ws://HOST:PORT/ws --token T --group G [--seconds N]
 
 The JWT secret comes from ``--jwt-secret`` or ``TICKSTAGE_JWT_SECRET``; with
@@ -35,13 +36,16 @@ def load_config(path: str | None) -> Any:
 
         [desk]        host, port, replay (list), speed, contracts, rate, seed
         [market]      window_ms, wide_window_ms, snapshot_interval_s, max_rows
-        [limits]      max_frame_bytes, auth_timeout_s, max_bad_frames, high_water_bytes, ...
+        [limits]      max_frame_bytes, auth_timeout_s, max_bad_frames, max_sockets_per_user,
+                      max_subscriptions, messages_per_s, allowed_origins, ... (SocketLimits)
+        [auth]        algorithm ("HS256" | "RS256"), public_key_file, issuer, audience, leeway_s
         [watchlists]  name = ["rb1801.SHFE", "IF1711.CFFEX"]
 
     Raises:
         ConfigError: unreadable file, bad TOML, or unknown keys.
     """
     from transport.app import DeskConfig
+    from transport.auth import AuthConfig
     from transport.ws import SocketLimits
 
     if not path:
@@ -60,7 +64,11 @@ def load_config(path: str | None) -> Any:
         limits = SocketLimits(**data.get("limits", {}))
     except TypeError as exc:
         raise ConfigError(f"bad [limits] in {path}: {exc}") from None
-    return DeskConfig(**desk, limits=limits, market=dict(data.get("market", {})),
+    try:
+        auth = AuthConfig(**data.get("auth", {}))
+    except TypeError as exc:
+        raise ConfigError(f"bad [auth] in {path}: {exc}") from None
+    return DeskConfig(**desk, limits=limits, auth=auth, market=dict(data.get("market", {})),
                       watchlists={k: list(v) for k, v in data.get("watchlists", {}).items()})
 
 
@@ -84,6 +92,11 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--role", choices=("trader", "admin"), default="trader")
     token.add_argument("--ttl-s", type=float, default=8 * 3600)
     token.add_argument("--jwt-secret", default=os.environ.get("TICKSTAGE_JWT_SECRET", ""))
+    token.add_argument("--accounts", help="comma-separated account ids the user may trade (accounts claim)")
+    token.add_argument("--groups", help="comma-separated market groups (groups claim; omitted: every group)")
+    token.add_argument("--iss", default="", help="iss claim (for a desk with [auth] issuer)")
+    token.add_argument("--aud", default="", help="aud claim (for a desk with [auth] audience)")
+    token.add_argument("--private-key-file", help="sign RS256 with this RSA private key (PEM) instead")
     watch = sub.add_parser("watch", help="print a group's frame stream statistics")
     watch.add_argument("--url", default="ws://127.0.0.1:8700/ws")
     watch.add_argument("--token", required=True)
@@ -111,6 +124,8 @@ async def _run(args: argparse.Namespace) -> int:
         print("tickstage: development mode (no --jwt-secret / TICKSTAGE_JWT_SECRET): "
               "a secret was generated for this run only.", flush=True)
         print(f"tickstage: open {desk.url}#token={token}", flush=True)
+    elif config.auth.algorithm == "RS256":
+        print(f"tickstage: open {desk.url} and log in with an RS256 token from your issuer", flush=True)
     else:
         print(f"tickstage: open {desk.url} and log in with a token from `tickstage token`", flush=True)
     stop = asyncio.Event()
@@ -122,18 +137,36 @@ async def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _token(args: argparse.Namespace) -> int:
+    from transport.auth import mint_token
+
+    key, algorithm = args.jwt_secret, "HS256"
+    if args.private_key_file:
+        try:
+            key, algorithm = Path(args.private_key_file).read_text(), "RS256"
+        except OSError as exc:
+            print(f"tickstage token: cannot read {args.private_key_file}: {exc.strerror}", file=sys.stderr)
+            return 2
+    elif not key:
+        print("tickstage token: give --jwt-secret or set TICKSTAGE_JWT_SECRET", file=sys.stderr)
+        return 2
+    split = lambda text: None if text is None else [p.strip() for p in text.split(",") if p.strip()]  # noqa: E731
+    try:
+        token = mint_token(key, args.user, args.role, args.ttl_s, accounts=split(args.accounts),
+                           groups=split(args.groups), issuer=args.iss, audience=args.aud, algorithm=algorithm)
+    except ValueError as exc:
+        print(f"tickstage token: {exc}", file=sys.stderr)
+        return 2
+    print("# development token: for a desk whose key you hold; not for production", file=sys.stderr)
+    print(token)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tickstage`` console script."""
     args = _parser().parse_args(argv)
     if args.command == "token":
-        from transport.auth import mint_token
-
-        if not args.jwt_secret:
-            print("tickstage token: give --jwt-secret or set TICKSTAGE_JWT_SECRET", file=sys.stderr)
-            return 2
-        print("# development token: for a desk whose secret you hold; not for production", file=sys.stderr)
-        print(mint_token(args.jwt_secret, args.user, args.role, args.ttl_s))
-        return 0
+        return _token(args)
     import uvloop
 
     configure_logging(args.log_level)
