@@ -4,7 +4,8 @@ pycapnp aborts the whole process ("Duplicate ID") when the same ``.capnp``
 file is loaded twice (two ``capnp.load`` calls, the import hook plus a load,
 a different ``imports=`` list, a different path spelling; ../shared/FACTS.md).
 This module is therefore the only place that calls ``capnp.load``; everything
-else imports ``market``, ``stream`` and ``actor`` from here.
+else imports ``market``, ``orders``, ``accounts``, ``stream`` and ``actor``
+from here (in dependency order).
 
 Readers are opened with explicit limits (:data:`TRAVERSAL_LIMIT_WORDS`,
 :data:`NESTING_LIMIT`) so hostile input cannot make pycapnp walk forever.
@@ -32,6 +33,8 @@ capnp.remove_import_hook()
 
 _imports = [str(SCHEMA_DIR)]
 market = capnp.load(str(SCHEMA_DIR / "market.capnp"), imports=_imports)
+orders = capnp.load(str(SCHEMA_DIR / "orders.capnp"), imports=_imports)
+accounts = capnp.load(str(SCHEMA_DIR / "accounts.capnp"), imports=_imports)
 stream = capnp.load(str(SCHEMA_DIR / "stream.capnp"), imports=_imports)
 actor = capnp.load(str(SCHEMA_DIR / "actor.capnp"), imports=_imports)
 
@@ -40,7 +43,9 @@ __all__ = [
     "SCHEMA_DIR",
     "SCHEMA_VERSION",
     "TRAVERSAL_LIMIT_WORDS",
+    "accounts",
     "actor",
     "market",
+    "orders",
     "stream",
 ]

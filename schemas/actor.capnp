@@ -5,6 +5,8 @@
 # Append-only: new union members take the next free ordinal.
 
 using Market = import "market.capnp";
+using Orders = import "orders.capnp";
+using Accounts = import "accounts.capnp";
 
 struct Attach {
   sessionPath @0 :Text;   # "sessions/session/7"
@@ -37,6 +39,163 @@ struct Failure {
   message @1 :Text;
 }
 
+# -- the order path (issue 3): orders/<account>, risk/<rule>/<account>, accounts/<account>
+
+struct OrderCommand {
+  # session → orders/<account>: a validated ClientMessage (submitOrder, cancelOrder,
+  # orderStatusRequest) from a socket whose token grants the account.
+  sessionPath @0 :Text;   # where the reply goes, "sessions/session/7"
+  user @1 :Text;          # JWT sub of the sender, journaled
+  client @2 :Data;        # the ClientMessage bytes, unchanged
+}
+
+struct RiskCheck {
+  # orders/<account> → every rule actor of the account (and the global ones).
+  checkId @0 :UInt64;              # unique per order actor incarnation; verdicts quote it
+  clientOrderId @1 :Text;
+  account @2 :Text;
+  vtSymbol @3 :Text;
+  group @4 :Text;                  # contract group (exchange product), "rb"
+  direction @5 :Orders.Direction;
+  offset @6 :Orders.Offset;
+  orderType @7 :Orders.OrderType;
+  price @8 :Float64;               # quote currency
+  volumeLots @9 :Float64;          # lots
+  lastPrice @10 :Float64;          # latest tick's last price, quote currency; NaN: no tick yet
+  priceTick @11 :Float64;          # quote currency; 0: contract unknown
+  multiplier @12 :Float64;         # units per lot; 0: contract unknown
+  tsNs @13 :Int64;                 # submission time, ns since UNIX epoch
+}
+
+struct RiskVerdict {
+  checkId @0 :UInt64;
+  rule @1 :Text;                   # "order_flow"
+  approved @2 :Bool;
+  rejection @3 :Orders.Rejection;  # set when not approved
+}
+
+enum RiskUpdateKind {
+  released @0;          # the order stopped counting as active (final, or refused after approval)
+  sent @1;              # it reached the gateway
+  filled @2;            # a fill (volumeLots, price of this fill)
+  cancelRequested @3;   # a cancel went to the gateway
+  gatewayRejected @4;   # vn.py ("" from send_order) or the exchange rejected it
+  replayed @5;          # resync: one order of the journal, summarized
+  resynced @6;          # resync: end of the replay
+}
+
+struct RiskUpdate {
+  # orders/<account> → the rule actors that observe this kind.
+  kind @0 :RiskUpdateKind;
+  clientOrderId @1 :Text;
+  vtSymbol @2 :Text;
+  group @3 :Text;
+  direction @4 :Orders.Direction;
+  offset @5 :Orders.Offset;
+  price @6 :Float64;               # order price; for filled: the fill price (quote currency)
+  volumeLots @7 :Float64;          # order volume; for filled: the fill volume (lots)
+  tradedLots @8 :Float64;          # replayed: lots filled so far
+  active @9 :Bool;                 # replayed: still counts as an active order
+  cancelRequested @10 :Bool;       # replayed
+  rejectedByGateway @11 :Bool;     # replayed
+  tsNs @12 :Int64;                 # when it happened (replayed: the order's creation), ns since epoch
+  sent @13 :Bool;                  # replayed: the order reached the gateway
+}
+
+struct VnpyOrder {
+  # order bridge → orders/<account>: one vn.py OrderData (EVENT_ORDER).
+  vtOrderId @0 :Text;
+  reference @1 :Text;              # OrderRequest.reference ("" on updates after SUBMITTING)
+  vtSymbol @2 :Text;
+  direction @3 :Orders.Direction;
+  offset @4 :Orders.Offset;
+  orderType @5 :Orders.OrderType;
+  price @6 :Float64;               # quote currency
+  volumeLots @7 :Float64;
+  tradedLots @8 :Float64;
+  status @9 :Orders.OrderStatus;
+  tsNs @10 :Int64;                 # gateway time, ns since epoch (0: none)
+  gatewayName @11 :Text;
+  account @12 :Text;               # strategy account the bridge routed it to
+}
+
+struct VnpyTrade {
+  # order bridge → orders/<account> and accounts/<account>: one vn.py TradeData (EVENT_TRADE).
+  vtTradeId @0 :Text;
+  vtOrderId @1 :Text;
+  vtSymbol @2 :Text;
+  direction @3 :Orders.Direction;
+  offset @4 :Orders.Offset;
+  price @5 :Float64;               # quote currency
+  volumeLots @6 :Float64;
+  tsNs @7 :Int64;                  # trade time, ns since epoch
+  gatewayName @8 :Text;
+  account @9 :Text;
+}
+
+struct VnpyAccount {
+  # order bridge → accounts/<account>: one vn.py AccountData (EVENT_ACCOUNT) of a real account.
+  vtAccountId @0 :Text;
+  gatewayName @1 :Text;
+  balance @2 :Float64;             # quote currency
+  frozen @3 :Float64;
+  available @4 :Float64;
+  tsNs @5 :Int64;
+}
+
+struct Journaled {
+  # journal writer thread → orders/<account>: a write-ahead record is durable.
+  clientOrderId @0 :Text;
+  ok @1 :Bool;
+  error @2 :Text;                  # when not ok
+}
+
+struct AccountPush {
+  # orders/accounts/risk actors → sessions supervisor → every session granted the account.
+  account @0 :Text;
+  payload @1 :Data;                # ServerMessage bytes, encoded once
+}
+
+struct SessionAccounts {
+  # session → sessions supervisor: which accounts' pushes this session takes.
+  sessionPath @0 :Text;
+  accounts @1 :List(Text);
+  all @2 :Bool;                    # admin: every account
+  attached @3 :Bool;               # false: forget this session
+}
+
+struct CancelOpenOrders {
+  # kill switch → orders/<account>: cancel every open order (of one group, or all).
+  group @0 :Text;                  # "" = every group
+  reason @1 :Text;
+  by @2 :Text;
+}
+
+struct PnlUpdate {
+  # accounts/<account> → risk/daily_loss/<account>.
+  account @0 :Text;
+  realizedPnl @1 :Float64;         # today, quote currency
+  unrealizedPnl @2 :Float64;       # quote currency
+  tsNs @3 :Int64;
+}
+
+struct KillSwitchCommand {
+  # admin route / daily_loss rule → risk/kill_switch/<account> or risk/kill_switch/global.
+  scope @0 :Accounts.KillSwitchScope;
+  target @1 :Text;                 # account id, group, or "global"
+  state @2 :Accounts.KillSwitchState;
+  by @3 :Text;
+  reason @4 :Text;
+}
+
+struct OrderCounts {
+  # orders/<account> → accounts/<account>, when they change.
+  open @0 :UInt32;
+  unknownOutcomes @1 :UInt32;
+  rejections @2 :UInt64;
+  orders @3 :UInt64;
+}
+
 struct ActorMessage {
   union {
     tickBatch @0 :Market.TickBatch;       # bridge → group
@@ -52,6 +211,26 @@ struct ActorMessage {
     resyncRequest @10 :Text;               # group → gateway: send latest rows of this group
     crash @11 :Text;                       # fault injection: raise in the handler with this text
     failure @15 :Failure;                  # reply to a message the actor could not take
+    orderCommand @16 :OrderCommand;        # session → orders/<account>
+    riskCheck @17 :RiskCheck;              # orders/<account> → risk/<rule>/<account>
+    riskVerdict @18 :RiskVerdict;          # risk rule → orders/<account>
+    riskUpdate @19 :RiskUpdate;            # orders/<account> → risk rules observing the kind
+    riskResyncRequest @20 :Text;           # risk rule (its path) → orders/<account>: replay your orders
+    vnpyOrder @21 :VnpyOrder;              # order bridge → orders/<account>
+    vnpyTrade @22 :VnpyTrade;              # order bridge → orders/<account>, accounts/<account>
+    vnpyAccount @23 :VnpyAccount;          # order bridge → accounts/<account>
+    journaled @24 :Journaled;              # journal writer → orders/<account>
+    accountPush @25 :AccountPush;          # order/account/risk actors → sessions supervisor
+    sessionAccounts @26 :SessionAccounts;  # session → sessions supervisor
+    cancelOpenOrders @27 :CancelOpenOrders; # kill switch → orders/<account>
+    pnlUpdate @28 :PnlUpdate;              # accounts/<account> → risk/daily_loss/<account>
+    ruleStatusRequest @29 :Void;           # accounts/<account> → its rules, every 1 s
+    ruleStatus @30 :Accounts.RuleStatus;   # rule → accounts/<account>
+    riskEvent @31 :Accounts.RiskEvent;     # rule → accounts/<account> → sessions
+    limitChange @32 :Accounts.LimitChanged; # admin route → rule
+    killSwitchCommand @33 :KillSwitchCommand; # admin route / daily_loss → kill switch
+    killSwitchChanged @34 :Accounts.KillSwitchChanged; # kill switch → accounts/<account>, orders
+    orderCounts @35 :OrderCounts;          # orders/<account> → accounts/<account>
   }
   correlationId @12 :UInt64;
   sentTsNs @13 :Int64;                     # ns since UNIX epoch

@@ -31,7 +31,8 @@ import schemas
 LAYOUT_PATH = schemas.SCHEMA_DIR.parent / "ui" / "schema_layout.js"
 """Where the generated ES module lives (committed, served as /schema_layout.js)."""
 
-_FILES = (("market.capnp", schemas.market), ("stream.capnp", schemas.stream))
+_FILES = (("market.capnp", schemas.market), ("orders.capnp", schemas.orders),
+          ("accounts.capnp", schemas.accounts), ("stream.capnp", schemas.stream))
 """Schema files the browser sees, in output order (actor.capnp is server-internal)."""
 
 _DATA_BITS = {

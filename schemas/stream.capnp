@@ -5,6 +5,8 @@
 # an Envelope. Append-only: new union members take the next free ordinal.
 
 using Market = import "market.capnp";
+using Orders = import "orders.capnp";
+using Accounts = import "accounts.capnp";
 
 struct Envelope {
   id @0 :UInt64;              # sender-unique message id
@@ -29,6 +31,9 @@ struct ClientMessage {
     snapshotRequest @3 :SnapshotRequest;
     ping @4 :Ping;
     refresh @6 :Refresh;     # replaces the socket's token before it expires
+    submitOrder @7 :Orders.SubmitOrder;               # → orders/<account>; answered by orderReply
+    cancelOrder @8 :Orders.CancelOrder;               # → orders/<account>; answered by cancelReply
+    orderStatusRequest @9 :Orders.OrderStatusRequest; # → orders/<account>; answered by orderStatusReply
   }
   envelope @5 :Envelope;
 }
@@ -67,6 +72,19 @@ struct ServerMessage {
     ack @2 :Ack;
     error @3 :Error;
     pong @4 :Pong;
+    orderReply @6 :Orders.OrderReply;              # to the submitting socket (correlationId = its envelope id)
+    cancelReply @7 :Orders.CancelReply;
+    orderStatusReply @8 :Orders.OrderStatusReply;
+    orderAccepted @9 :Orders.OrderAccepted;        # order events: to every session of the account's trader
+    orderRejected @10 :Orders.OrderRejected;
+    orderUpdated @11 :Orders.OrderUpdated;
+    orderFilled @12 :Orders.OrderFilled;
+    outcomeUnknown @13 :Orders.OutcomeUnknown;
+    accountStatus @14 :Accounts.AccountStatus;     # every 1 s per account
+    riskSummary @15 :Accounts.RiskSummary;         # every 1 s per account
+    riskEvent @16 :Accounts.RiskEvent;             # a rejection, a breach, a rule actor down
+    limitChanged @17 :Accounts.LimitChanged;
+    killSwitchChanged @18 :Accounts.KillSwitchChanged;
   }
   envelope @5 :Envelope;
 }

@@ -1,0 +1,159 @@
+@0x9a9571f58efc578d;
+# Orders. Routes: browser → /ws → sessions/session/<id> → orders/<account>
+# (SubmitOrder, CancelOrder, OrderStatusRequest inside stream.capnp's
+# ClientMessage); orders/<account> → the trader's sessions → browser
+# (OrderReply, CancelReply, OrderStatusReply and the past-tense order events
+# inside ServerMessage). Over NATS later: order.submit.<account> (request-reply,
+# the client order id as Nats-Msg-Id on the audit stream) and
+# order.update.<account>. Enumerants mirror vn.py's enum member names
+# (vn.py's enum values are localized: always map by .name). Append-only:
+# never renumber, retype or remove.
+
+enum Direction {            # vn.py Direction
+  long @0;
+  short @1;
+  net @2;
+}
+
+enum Offset {               # vn.py Offset
+  none @0;
+  open @1;
+  close @2;
+  closeToday @3;
+  closeYesterday @4;
+}
+
+enum OrderType {            # vn.py OrderType
+  limit @0;
+  market @1;
+  stop @2;
+  fak @3;
+  fok @4;
+  rfq @5;
+  etf @6;
+}
+
+enum OrderStatus {          # vn.py Status
+  submitting @0;
+  notTraded @1;
+  partTraded @2;
+  allTraded @3;
+  cancelled @4;
+  rejected @5;
+}
+
+enum OrderState {
+  # Where tickstage's order actor has the order: the blotter's state column.
+  pending @0;          # risk checks or the write-ahead journal write in progress; nothing sent
+  sent @1;             # MainEngine.send_order returned a vt_orderid; no exchange answer yet
+  working @2;          # the exchange answered: NOTTRADED or PARTTRADED
+  filled @3;           # ALLTRADED
+  cancelled @4;        # CANCELLED (possibly after partial fills)
+  rejected @5;         # by a risk rule, by vn.py locally ("" from send_order) or by the exchange
+  outcomeUnknown @6;   # sent, no answer within the timeout; resolved by queries and order events
+}
+
+struct SubmitOrder {
+  clientOrderId @0 :Text;   # chosen by the client, 1..64 bytes UTF-8, unique per account: the idempotency key
+  account @1 :Text;         # strategy account, "acct-01"
+  vtSymbol @2 :Text;        # vn.py vt_symbol, "rb1801.SHFE"
+  direction @3 :Direction;
+  offset @4 :Offset;
+  orderType @5 :OrderType;
+  price @6 :Float64;        # limit price, quote currency
+  volumeLots @7 :Float64;   # order volume, lots (a whole number > 0)
+  reference @8 :Text;       # optional client tag, kept in the journal and the blotter
+}
+
+struct CancelOrder {
+  clientOrderId @0 :Text;   # the order to cancel
+  account @1 :Text;
+}
+
+struct OrderStatusRequest {
+  account @0 :Text;
+  clientOrderIds @1 :List(Text);   # empty: every order of the account in the journal
+}
+
+struct Rejection {
+  # Why an order was refused: a value, never an exception.
+  rule @0 :Text;         # risk rule ("active_order", "order_flow" ...), "validity", "gateway", "exchange"
+  limit @1 :Float64;     # the limit in the rule's unit (lots, orders, quote currency ...); NaN: none
+  observed @2 :Float64;  # the observed value, this order included, same unit; NaN: none
+  reason @3 :Text;       # human-readable
+}
+
+enum ReplyStatus {
+  accepted @0;         # the exchange took the order (it may already be filled); vtOrderId set
+  rejected @1;         # rejection says who and why
+  outcomeUnknown @2;   # sent, no answer within the timeout; order events follow when it resolves
+}
+
+struct OrderReply {
+  # The answer to a SubmitOrder. Every reply for one clientOrderId carries the same
+  # decision (a retry gets the original reply; only the envelope differs).
+  clientOrderId @0 :Text;
+  account @1 :Text;
+  status @2 :ReplyStatus;
+  vtOrderId @3 :Text;        # vn.py vt_orderid; "" when the order never reached the gateway
+  rejection @4 :Rejection;   # set when status is rejected
+  decidedTsNs @5 :Int64;     # when the decision was made, ns since UNIX epoch
+}
+
+enum CancelStatus {
+  sent @0;             # a cancel request went to the gateway (or already had)
+  unknownOrder @1;     # no such client order id in this account
+  notActive @2;        # the order is already final (filled, cancelled, rejected)
+  notSent @3;          # the order has no vt_orderid yet (pending); cancel again later
+}
+
+struct CancelReply {
+  clientOrderId @0 :Text;
+  account @1 :Text;
+  status @2 :CancelStatus;
+  vtOrderId @3 :Text;
+}
+
+struct OrderView {
+  # One blotter row: an order as the order actor knows it now.
+  clientOrderId @0 :Text;
+  account @1 :Text;
+  vtSymbol @2 :Text;
+  direction @3 :Direction;
+  offset @4 :Offset;
+  orderType @5 :OrderType;
+  price @6 :Float64;          # limit price, quote currency
+  volumeLots @7 :Float64;     # lots
+  state @8 :OrderState;
+  vtOrderId @9 :Text;         # "" until known
+  status @10 :OrderStatus;    # vn.py's latest status (submitting until the exchange answers)
+  tradedLots @11 :Float64;    # lots filled so far
+  avgPrice @12 :Float64;      # average fill price, quote currency (0: no fill)
+  rejection @13 :Rejection;   # set when state is rejected
+  createdTsNs @14 :Int64;     # first submission, ns since UNIX epoch
+  updatedTsNs @15 :Int64;     # last change, ns since UNIX epoch
+  reference @16 :Text;        # the client's tag
+}
+
+struct OrderStatusReply {
+  account @0 :Text;
+  orders @1 :List(OrderView);
+}
+
+struct OrderAccepted { order @0 :OrderView; }    # the exchange took the order
+struct OrderRejected { order @0 :OrderView; }    # order.rejection says who and why
+struct OrderUpdated { order @0 :OrderView; }     # vn.py status, traded lots or average price changed
+
+struct OrderFilled {
+  order @0 :OrderView;       # after this fill
+  vtTradeId @1 :Text;        # vn.py vt_tradeid (fills are deduplicated by it)
+  price @2 :Float64;         # fill price, quote currency
+  volumeLots @3 :Float64;    # fill volume, lots
+  tsNs @4 :Int64;            # trade time, ns since UNIX epoch
+}
+
+struct OutcomeUnknown {
+  order @0 :OrderView;       # state outcomeUnknown
+  sinceTsNs @1 :Int64;       # when the order was sent, ns since UNIX epoch
+  reason @2 :Text;           # "no exchange answer within 2.0 s", "recovered from the journal"
+}
