@@ -82,6 +82,7 @@ enum RiskUpdateKind {
   gatewayRejected @4;   # vn.py ("" from send_order) or the exchange rejected it
   replayed @5;          # resync: one order of the journal, summarized
   resynced @6;          # resync: end of the replay
+  resyncStarted @7;     # resync: forget your order state, a replay follows
 }
 
 struct RiskUpdate {
