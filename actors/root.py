@@ -29,14 +29,17 @@ def desk_children(bridge: Any, market_args: Mapping[str, Any] | None = None) -> 
     """Return the root's child specs, in start order.
 
     Args:
-        bridge: the vn.py bridge, handed to the gateway actor.
+        bridge: the vn.py bridge, handed to the gateway actor; ``None`` on a
+            gateway node (no vn.py, no gateway actor).
         market_args: extra context args for the market supervisor.
     """
-    return [
-        ChildSpec("gateway", GatewayActor, {"bridge": bridge}),
+    children = [
         ChildSpec("market", MarketSupervisor, dict(market_args or {})),
         ChildSpec("sessions", SessionsSupervisor, {}),
     ]
+    if bridge is not None:
+        children.insert(0, ChildSpec("gateway", GatewayActor, {"bridge": bridge}))
+    return children
 
 
 __all__ = ["RootSupervisor", "desk_children"]

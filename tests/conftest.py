@@ -130,6 +130,12 @@ async def connect(desk):
 
 
 @pytest.fixture
+def ws_client_type() -> type:
+    """The WsClient class, for tests that open sockets on desks of their own."""
+    return WsClient
+
+
+@pytest.fixture
 def jwt_secret() -> str:
     """The HS256 secret of the test desks."""
     return JWT_SECRET

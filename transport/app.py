@@ -22,7 +22,9 @@ from actors._runtime import ActorRuntime
 from actors._supervisor import ROOT_PATH, start_root
 from actors.root import RootSupervisor, desk_children
 from transport.auth import AuthConfig, Principal, TokenVerifier, principal_from_header
-from transport.errors import AuthError
+from transport.errors import AuthError, ConfigError
+from transport.nats_bus import NatsBus
+from transport.nats_market import MarketPublisher, MarketSubscriber
 from transport.vnpy_bridge import VnpyBridge
 from transport.vnpy_engine import VnpyEngine
 from transport.ws import SocketGateway, SocketLimits
@@ -49,6 +51,10 @@ class DeskConfig:
         market: GroupActor args (window_ms, wide_window_ms, snapshot_interval_s, max_rows).
         limits: socket limits.
         progress_interval_s: how often replay progress is logged (0: never).
+        role: ``"all"`` (vn.py, aggregators and sessions here; with ``nats``
+            also publishes its groups) or ``"gateway"`` (sessions only; groups
+            come from NATS).
+        nats: NATS seed URLs; empty: no NATS (the in-process default).
     """
 
     host: str = "127.0.0.1"
@@ -64,6 +70,8 @@ class DeskConfig:
     market: dict[str, Any] = field(default_factory=dict)
     limits: SocketLimits = field(default_factory=SocketLimits)
     progress_interval_s: float = 5.0
+    role: str = "all"
+    nats: tuple[str, ...] = ()
 
     def gateway_setting(self) -> dict[str, Any]:
         """Return the simulator gateway's vn.py connect setting."""
@@ -89,7 +97,13 @@ class Desk:
         self.sockets: SocketGateway | None = None
         self._runner: web.AppRunner | None = None
         self._progress_task: asyncio.Task | None = None
+        self.bus: NatsBus | None = None
+        self.market_link: MarketPublisher | MarketSubscriber | None = None
         self.port = 0
+        if config.role not in ("all", "gateway"):
+            raise ConfigError(f"role must be 'all' or 'gateway', not {config.role!r}")
+        if config.role == "gateway" and not config.nats:
+            raise ConfigError("role 'gateway' needs --nats: its groups come from aggregating nodes")
 
     @property
     def url(self) -> str:
@@ -99,9 +113,12 @@ class Desk:
     async def start(self) -> None:
         """Start actors, vn.py and the HTTP server (loop thread)."""
         self.runtime = ActorRuntime()
-        self.bridge = VnpyBridge(self.runtime, self.config.watchlists, self.config.market)
+        if self.config.role == "all":
+            self.bridge = VnpyBridge(self.runtime, self.config.watchlists, self.config.market)
         start_root(self.runtime, RootSupervisor, {"children": desk_children(self.bridge)})
         await self.runtime.wait_idle()
+        if self.config.nats:
+            await self._start_nats()
         self.sockets = SocketGateway(self.runtime, self.verifier, self.config.limits)
         app = web.Application()
         app.router.add_get("/ws", self.sockets.handle)
@@ -114,11 +131,30 @@ class Desk:
         site = web.TCPSite(self._runner, self.config.host, self.config.port)
         await site.start()
         self.port = self._runner.addresses[0][1]
-        self.engine = VnpyEngine()
-        self.engine.start(self.bridge, self.config.gateway_setting())
+        if self.bridge is not None:
+            self.engine = VnpyEngine()
+            self.engine.start(self.bridge, self.config.gateway_setting())
         if self.config.progress_interval_s > 0:
             self._progress_task = asyncio.create_task(self._log_progress())
-        _log.info("desk_started", url=self.url, source=self.config.gateway_setting()["replay"] or "synthetic")
+        _log.info("desk_started", url=self.url, role=self.config.role,
+                  source=self.config.gateway_setting()["replay"] or "synthetic")
+
+    async def _start_nats(self) -> None:
+        self.bus = NatsBus(self.config.nats, name=f"tickstage-{self.config.role}")
+        await self.bus.connect()
+        if self.bridge is not None:
+            self.market_link = MarketPublisher(self.runtime, self.bus)
+            await self.market_link.start()
+            self.bridge.group_listeners.append(self.market_link.add_group)
+        else:
+            self.market_link = MarketSubscriber(self.runtime, self.bus)
+            await self.market_link.start()
+
+    def groups(self) -> dict[str, int]:
+        """Return group name → number of instruments, local or learnt from NATS."""
+        if self.bridge is not None:
+            return self.bridge.groups()
+        return self.market_link.groups() if self.market_link else {}
 
     async def stop(self) -> None:
         """Stop vn.py, the HTTP server and the actors. Idempotent."""
@@ -130,6 +166,9 @@ class Desk:
         if self._runner:
             await self._runner.cleanup()
             self._runner = None
+        if self.bus:
+            await self.bus.close()
+            self.bus = None
         if self.runtime:
             self.runtime.shutdown()
         _log.info("desk_stopped")
@@ -159,7 +198,7 @@ class Desk:
             principal = self.principal(request)
         except AuthError as exc:
             return web.json_response({"error": exc.code}, status=401)
-        groups = sorted((n, c) for n, c in self.bridge.groups().items() if principal.may_see_group(n))
+        groups = sorted((n, c) for n, c in self.groups().items() if principal.may_see_group(n))
         return web.json_response({"groups": [{"name": n, "instruments": c} for n, c in groups]})
 
     async def _healthz(self, request: web.Request) -> web.Response:

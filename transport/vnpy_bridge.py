@@ -136,6 +136,8 @@ class VnpyBridge:
         self._groups: dict[str, _Group] = {}
         self._routes: dict[str, list[tuple[_Group, int]]] = {}
         self._ticks_in = self._conflated = self._drains = self._batches = self._errors = 0
+        self.group_listeners: list[Callable[[str], None]] = []
+        """Called with a group's name right after its GroupActor is created (loop thread)."""
 
     # -- vn.py thread ------------------------------------------------------
 
@@ -255,6 +257,8 @@ class VnpyBridge:
         group = _Group(name)
         self._groups[name] = group
         spawn(self.runtime, "market", ChildSpec(f"group/{name}", GroupActor, {"group": name, **self._group_args}))
+        for listener in self.group_listeners:
+            listener(name)
         return group
 
     def _flush_group(self, group: _Group) -> None:
