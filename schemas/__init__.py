@@ -37,6 +37,7 @@ orders = capnp.load(str(SCHEMA_DIR / "orders.capnp"), imports=_imports)
 accounts = capnp.load(str(SCHEMA_DIR / "accounts.capnp"), imports=_imports)
 stream = capnp.load(str(SCHEMA_DIR / "stream.capnp"), imports=_imports)
 actor = capnp.load(str(SCHEMA_DIR / "actor.capnp"), imports=_imports)
+tape = capnp.load(str(SCHEMA_DIR / "tape.capnp"), imports=_imports)
 
 __all__ = [
     "NESTING_LIMIT",
@@ -48,4 +49,5 @@ __all__ = [
     "market",
     "orders",
     "stream",
+    "tape",
 ]
