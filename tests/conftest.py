@@ -172,3 +172,49 @@ async def nats_url(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def _free_ports(count: int) -> list[int]:
+    import socket
+
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+@pytest.fixture
+async def nats_cluster(tmp_path):
+    """Three clustered nats-servers with JetStream on loopback; yields (client URLs, processes)."""
+    import subprocess
+
+    client_ports, route_ports = _free_ports(3), _free_ports(3)
+    routes = ",".join(f"nats://127.0.0.1:{p}" for p in route_ports)
+    processes = []
+    for i in range(3):
+        processes.append(subprocess.Popen(
+            [_nats_server_binary(), "-a", "127.0.0.1", "-p", str(client_ports[i]), "-n", f"n{i}",
+             "-js", "-sd", str(tmp_path / f"js{i}"), "--cluster_name", "tickstage-test",
+             "--cluster", f"nats://127.0.0.1:{route_ports[i]}", "--routes", routes],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    urls = [f"nats://127.0.0.1:{p}" for p in client_ports]
+    try:
+        async with asyncio.timeout(15):
+            for port in client_ports:
+                while True:
+                    try:
+                        _, writer = await asyncio.open_connection("127.0.0.1", port)
+                        writer.close()
+                        break
+                    except OSError:
+                        await asyncio.sleep(0.05)
+        yield urls, processes
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+                process.wait(timeout=10)

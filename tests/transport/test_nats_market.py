@@ -72,3 +72,38 @@ def test_gateway_role_when_no_nats_then_config_error():
     """A gateway node without NATS has nowhere to get its groups from."""
     with pytest.raises(ConfigError):
         Desk(DeskConfig(role="gateway"))
+
+
+async def test_cluster_when_one_server_killed_then_gateway_clients_keep_receiving(
+        data_dir, jwt_secret, nats_cluster, ws_client_type):
+    """With a 3-node cluster, killing the publisher's server does not stop the stream (it learns the others)."""
+    urls, processes = nats_cluster
+    replay = (str(data_dir / "cn_futopt_l1_20171113_0900-1000.csv.gz"),)
+    publisher = Desk(DeskConfig(port=0, replay=replay, speed=20.0, jwt_secret=jwt_secret, progress_interval_s=0,
+                                nats=(urls[0],)))
+    gateway = Desk(DeskConfig(port=0, jwt_secret=jwt_secret, progress_interval_s=0, role="gateway",
+                              nats=(urls[1], urls[2])))
+    try:
+        await publisher.start()
+        await gateway.start()
+        async with aiohttp.ClientSession() as http:
+            remote = await _client(http, gateway, jwt_secret, ws_client_type)
+            async with asyncio.timeout(10):
+                while "rb" not in gateway.groups():
+                    await asyncio.sleep(0.02)
+            await remote.send(subscribe={"groups": ["rb"]})
+            await remote.recv_until(_is("groupFrame", group="rb", kind="delta"), timeout_s=10)
+            processes[0].terminate()
+            processes[0].wait(timeout=10)
+            async with asyncio.timeout(15):
+                while publisher.bus.statistics().reconnects < 1:
+                    await asyncio.sleep(0.02)
+            before = (await remote.recv_until(_is("groupFrame", group="rb", kind="delta"), timeout_s=10))["seq"]
+            after = (await remote.recv_until(
+                lambda m: m["which"] == "groupFrame" and m["group"] == "rb" and m["seq"] > before, timeout_s=10))
+            assert after["seq"] > before
+            assert publisher.bus.statistics().connected
+            await remote.ws.close()
+    finally:
+        await gateway.stop()
+        await publisher.stop()
