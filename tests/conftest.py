@@ -218,3 +218,22 @@ async def nats_cluster(tmp_path):
             if process.poll() is None:
                 process.terminate()
                 process.wait(timeout=10)
+
+
+async def _eventually(predicate, timeout_s: float = 5.0, what: str = "condition"):
+    """Poll ``predicate()`` on the loop until it is truthy (bounded); return its value."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                value = predicate()
+                if value:
+                    return value
+                await asyncio.sleep(0.002)
+    except TimeoutError:
+        raise AssertionError(f"{what} not reached within {timeout_s} s") from None
+
+
+@pytest.fixture
+def eventually():
+    """``await eventually(predicate, timeout_s=5, what="...")``: a bounded poll on the loop."""
+    return _eventually
