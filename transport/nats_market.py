@@ -47,7 +47,15 @@ def frame_head(payload: bytes) -> tuple[str, str, int]:
         return "", "control", 0
 
 
-class MarketPublisher:
+class _MarketLink:
+    """What both ends share: the runtime and a connected :class:`NatsBus`."""
+
+    def __init__(self, runtime: Any, bus: NatsBus) -> None:
+        self.runtime = runtime
+        self.bus = bus
+
+
+class MarketPublisher(_MarketLink):
     """Publishes every local group's frames on NATS and answers snapshot requests.
 
     Args:
@@ -56,8 +64,7 @@ class MarketPublisher:
     """
 
     def __init__(self, runtime: Any, bus: NatsBus) -> None:
-        self.runtime = runtime
-        self.bus = bus
+        super().__init__(runtime, bus)
         self.path = f"sessions/{PUBLISHER_SESSION}"
         self._ids = 0
         self.published = 0
@@ -103,7 +110,7 @@ class MarketPublisher:
             await msg.respond(b"")
 
 
-class MarketSubscriber:
+class MarketSubscriber(_MarketLink):
     """Feeds NATS group streams to local RemoteGroupActors on a gateway node.
 
     Args:
@@ -112,8 +119,7 @@ class MarketSubscriber:
     """
 
     def __init__(self, runtime: Any, bus: NatsBus) -> None:
-        self.runtime = runtime
-        self.bus = bus
+        super().__init__(runtime, bus)
         self.received = 0
 
     async def start(self) -> None:

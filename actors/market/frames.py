@@ -171,6 +171,16 @@ def encode_group_frame(
                                 seq=seq, built_ts_ns=now, window_ms=window_ms, info_version=info_version)
 
 
+def _fill_group_info(info, group: str, version: int, first_index: int,
+                     instruments: Sequence[InstrumentInfo]) -> None:
+    info.group = group
+    info.version = version
+    info.firstIndex = first_index
+    listed = info.init("instruments", len(instruments))
+    for i, instrument in enumerate(instruments):
+        listed[i] = instrument.as_fields()
+
+
 def encode_group_info(
     *, group: str, version: int, first_index: int, instruments: Sequence[InstrumentInfo], source: str
 ) -> bytes:
@@ -180,13 +190,7 @@ def encode_group_info(
     envelope.sentTsNs = time.time_ns()
     envelope.schemaVersion = schemas.SCHEMA_VERSION
     envelope.source = source
-    info = message.init("groupInfo")
-    info.group = group
-    info.version = version
-    info.firstIndex = first_index
-    listed = info.init("instruments", len(instruments))
-    for i, instrument in enumerate(instruments):
-        listed[i] = instrument.as_fields()
+    _fill_group_info(message.init("groupInfo"), group, version, first_index, instruments)
     return message.to_bytes()
 
 
@@ -194,14 +198,10 @@ def encode_instruments_added(
     *, group: str, version: int, first_index: int, instruments: Sequence[InstrumentInfo], source: str
 ) -> bytes:
     """Return an ``ActorMessage{instrumentsAdded}`` (bridge → group)."""
-    message = _ActorMessage.new_message(source=source, sentTsNs=time.time_ns())
-    info = message.init("instrumentsAdded")
-    info.group = group
-    info.version = version
-    info.firstIndex = first_index
-    listed = info.init("instruments", len(instruments))
-    for i, instrument in enumerate(instruments):
-        listed[i] = instrument.as_fields()
+    message = _ActorMessage.new_message()
+    message.source = source
+    message.sentTsNs = time.time_ns()
+    _fill_group_info(message.init("instrumentsAdded"), group, version, first_index, instruments)
     return message.to_bytes()
 
 
