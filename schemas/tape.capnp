@@ -2,8 +2,9 @@
 # A recorded run of the simulator: ticks in, frames out. Route: none live; a
 # file of records written by sim/tape.py (`python -m sim.tape`, `tickstage sim
 # --tape FILE`) and replayed by the simulator gateway (setting `replay` naming
-# a .tape file). Each record is a 4-byte little-endian length, then one
-# unpacked TapeRecord message of that many bytes. The first record is the
+# a .tape file). The file starts with the 8 bytes "tkstape\x01"; then each
+# record is a 4-byte little-endian length and one unpacked TapeRecord message
+# of that many bytes. The first record is the
 # header; instruments come before the first tick that indexes them.
 # Append-only: never renumber, retype or remove.
 

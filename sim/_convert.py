@@ -11,7 +11,7 @@ import datetime as dt
 from vnpy.trader.constant import Exchange, OptionType, Product
 from vnpy.trader.object import ContractData, TickData
 
-from sim.instruments import OPTIONS, InstrumentRef, parse_option
+from sim.instruments import OPTIONS, InstrumentRef, option_terms
 from sim.replay import EXCHANGE_TZ, ReplayTick
 
 SIM_EXCHANGES: tuple[Exchange, ...] = (
@@ -21,8 +21,10 @@ SIM_EXCHANGES: tuple[Exchange, ...] = (
     Exchange.CZCE,
     Exchange.CFFEX,
     Exchange.GFEX,
+    Exchange.SSE,
+    Exchange.SZSE,
 )
-"""Exchanges the simulator gateway serves (the Chinese futures and futures-options exchanges)."""
+"""Exchanges the simulator gateway serves: the Chinese futures exchanges, and SSE/SZSE for stock options."""
 
 _EXCHANGE_BY_CODE = {exchange.value: exchange for exchange in SIM_EXCHANGES}
 _SECOND_CACHE_LIMIT = 4096
@@ -55,7 +57,7 @@ def contract_data(ref: InstrumentRef, exchange: Exchange, gateway_name: str) -> 
         pricetick=ref.price_tick,
         gateway_name=gateway_name,
     )
-    terms = parse_option(ref.symbol) if ref.product_class == OPTIONS else None
+    terms = option_terms(ref) if ref.product_class == OPTIONS else None
     if terms is not None:
         contract.option_strike = terms.strike
         contract.option_type = OptionType.CALL if terms.right == "C" else OptionType.PUT

@@ -1,17 +1,18 @@
 """Errors of the simulator (sim/).
 
 Each error also subclasses the builtin it means and carries its numbers, as
-CONVENTIONS.md asks. ``SimError`` derives from :class:`Exception` for now:
-the project's shared root ``TickstageError`` is not settled yet, and sim/
-must not depend on actors/ to raise its own errors.
+CONVENTIONS.md asks. ``SimError`` derives from the project's root
+:class:`actors.errors.TickstageError`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from actors.errors import TickstageError
 
-class SimError(Exception):
+
+class SimError(TickstageError):
     """Root of every error the simulator raises on purpose."""
 
 
@@ -64,4 +65,39 @@ class SimSettingError(SimError, ValueError):
         self.reason = reason
 
 
-__all__ = ["InstrumentsFormatError", "ReplayFormatError", "SimError", "SimSettingError"]
+class TapeFormatError(SimError, ValueError):
+    """A tape (sim/tape.py) is not a tape, is truncated, or holds an undecodable record.
+
+    Attributes:
+        path: the file read.
+        offset: byte offset of the bad record (0: the file as a whole).
+        reason: what was wrong.
+    """
+
+    def __init__(self, path: str | Path, offset: int, reason: str) -> None:
+        super().__init__(f"{path}@{offset}: {reason}")
+        self.path = str(path)
+        self.offset = offset
+        self.reason = reason
+
+
+class ScenarioError(SimError, ValueError):
+    """A scenario file (sim/scenario.py) is unreadable or names an unknown kind, key or value.
+
+    Attributes:
+        path: the scenario file.
+        where: the table or fault in error, ``"fault[3]"``.
+        reason: what was wrong.
+    """
+
+    def __init__(self, path: str | Path, where: str, reason: str) -> None:
+        super().__init__(f"{path}: {where}: {reason}")
+        self.path = str(path)
+        self.where = where
+        self.reason = reason
+
+
+__all__ = [
+    "InstrumentsFormatError", "ReplayFormatError", "ScenarioError", "SimError", "SimSettingError",
+    "TapeFormatError",
+]  # fmt: skip

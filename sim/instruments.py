@@ -46,6 +46,11 @@ class InstrumentRef:
         multiplier: contract size (``VolumeMultiple``), units of underlying per lot.
         name: display name (Chinese in CTP files); the symbol when unknown.
         expiry: last trading day (``ExpireDate``), or None when unknown.
+        option_strike: strike price of an option, quote currency (0.0: not
+            given; :func:`parse_option` reads it from futures-option symbols).
+        option_right: ``"C"`` or ``"P"`` for an option whose symbol does not
+            say (SSE codes), else ``""``.
+        option_underlying: the option's underlying symbol, ``"510050"``, or ``""``.
     """
 
     symbol: str
@@ -56,6 +61,9 @@ class InstrumentRef:
     multiplier: float
     name: str
     expiry: dt.date | None = None
+    option_strike: float = 0.0
+    option_right: str = ""
+    option_underlying: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +79,21 @@ class OptionTerms:
     underlying: str
     right: str
     strike: float
+
+
+def option_terms(ref: InstrumentRef) -> OptionTerms | None:
+    """Return an option's terms from its reference data, else from its symbol.
+
+    Args:
+        ref: reference data; SSE option codes carry no terms in the symbol,
+            so their ``option_*`` fields are used.
+
+    Returns:
+        The terms, or None when ``ref`` is not a recognisable option.
+    """
+    if ref.option_right:
+        return OptionTerms(ref.option_underlying, ref.option_right, ref.option_strike)
+    return parse_option(ref.symbol)
 
 
 def derive_product(symbol: str) -> str:
@@ -202,5 +225,6 @@ __all__ = [
     "derive_product_class",
     "guess_price_tick",
     "load_instruments",
+    "option_terms",
     "parse_option",
 ]

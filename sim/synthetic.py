@@ -1,33 +1,53 @@
-"""A seeded synthetic Level-1 market: many contracts, heavy-tailed activity.
+"""A seeded synthetic Level-1 market calibrated to a recorded trading day.
 
-Contracts are cloned from instrument templates (product, exchange, tick size,
-multiplier): the first copy keeps the template's symbol, later copies get a
-variant suffix (``rb1801``, ``rb1801x01``, ``rb1801x02`` ...). Each contract
-gets an activity weight from lognormal quantiles (sigma 1.28 puts half the
-weight on the busiest 10 %, like the recorded day in ../shared/data, 48 %).
-Ticks arrive as a Poisson stream at ``rate_per_s`` on a virtual clock; each
-tick moves its contract's bid by -1, 0 or +1 tick, keeps the ask one tick
-above, trades at bid or ask, and adds at least one lot to the cumulative
-volume. Generation is vectorized in chunks; the same seed gives the same
-sequence, every time :meth:`SyntheticMarket.ticks` is called.
+Contracts come from :func:`sim.universe.build_universe` (futures, futures
+option chains, stock options, with ticks, multipliers and price limits from
+instrument templates). Time runs on a virtual clock, one second per step:
+
+- **rate**: a second's tick count is Poisson around ``rate_per_s`` × a
+  multiplier that follows the recorded day's per-second rate distribution
+  (sim/calibration.py quantiles, lag-1 autocorrelation through an AR(1)
+  driver), capped at ``peak_per_s`` and normalized so the long-run mean is
+  ``rate_per_s``; scheduled :class:`Burst` s multiply it (10× for N s);
+  :attr:`SyntheticMarket.live_factor` multiplies it at run time (a burst
+  fault; not reproducible by nature).
+- **who**: contracts drawn by activity weight (the day's ticks-per-instrument
+  quantiles by product class).
+- **when**: exchange-style stamps within the second: SHFE/INE and SSE on a
+  500 ms grid (.000/.500), CFFEX at .400/.900, CZCE on whole seconds (as the
+  2017 data; the exchange gave no milliseconds then), DCE irregular with the
+  day's 50 ms bucket weights.
+- **what**: the bid walks by the day's tick-move distribution, the spread by
+  its spread distribution, both kept inside the contract's price limits;
+  last trades at bid or ask; cumulative volume grows.
+
+Same seed and arguments → the same columns, every time :meth:`columns` is
+called (sim/tape.py writes them byte for byte).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from statistics import NormalDist
+from typing import NamedTuple
 
 import numpy as np
 
-from sim.instruments import OPTIONS, InstrumentRef, derive_product, parse_option
+from sim.calibration import DAY_20171113, QUANTILE_PROBABILITIES, STEP_RANGE_TICKS, Calibration
+from sim.instruments import OPTIONS, InstrumentRef, derive_product
 from sim.replay import EXCHANGE_TZ, ReplayTick
+from sim.universe import Mix, build_universe, variant_symbol
 
 DEFAULT_START_NS = int(dt.datetime(2017, 11, 13, 9, 0, tzinfo=EXCHANGE_TZ).timestamp()) * 1_000_000_000
 """Default virtual clock origin: 2017-11-13 09:00 Asia/Shanghai, UNIX ns."""
 
-ACTIVITY_SIGMA = 1.28
-"""Lognormal sigma of activity weights; the top 10 % share is Phi(sigma - 1.2816) = 0.5."""
+GRID_ALIASES = {"INE": "SHFE", "SSE": "SHFE", "SZSE": "SHFE", "GFEX": "DCE"}
+"""Exchanges absent from the recorded day stamp like these (INE is SHFE's; SSE options 500 ms)."""
+
+_SECOND_NS = 1_000_000_000
+_BUCKET_MS = 50
 
 
 def _template(symbol: str, exchange: str, product_class: str, tick: float, multiplier: float) -> InstrumentRef:
@@ -54,31 +74,37 @@ DEFAULT_TEMPLATES: tuple[InstrumentRef, ...] = (
 )
 """Templates used when no instruments file is given (tick sizes as in the 2017 CTP file)."""
 
-_TYPICAL_PRICES = {
-    "CF": 15200, "CY": 23500, "FG": 1450, "IC": 6500, "IF": 4050, "IH": 2850, "MA": 2750, "OI": 6600,
-    "RM": 2300, "SF": 5900, "SM": 7500, "SR": 6500, "T": 94, "TA": 5500, "TF": 97, "WH": 2600, "ZC": 640,
-    "a": 3800, "ag": 3900, "al": 15500, "au": 280, "b": 3600, "bb": 110, "bu": 2400, "c": 1750, "cs": 2000,
-    "cu": 53000, "fb": 75, "hc": 4100, "i": 480, "j": 1900, "jd": 4000, "jm": 1300, "l": 9700, "m": 2800,
-    "ni": 90000, "p": 5500, "pb": 19000, "pp": 8700, "rb": 3800, "ru": 14000, "sc": 400, "sn": 143000,
-    "v": 6500, "y": 6000, "zn": 25000,
-}  # fmt: skip
-"""Rough futures price levels of November 2017 by product, quote currency, to start the walks."""
 
-_STEPS = np.array([-1, 0, 1], dtype=np.int64)
-_STEP_P = np.array([0.3, 0.4, 0.3])
+@dataclass(frozen=True)
+class Burst:
+    """A scheduled burst: the rate × ``factor`` from ``at_s`` for ``duration_s`` virtual seconds."""
+
+    at_s: float
+    duration_s: float
+    factor: float = 10.0
 
 
-def variant_symbol(symbol: str, copy: int) -> str:
-    """Return the symbol of the ``copy``-th clone of a template (copy 0 keeps the symbol).
+class TickColumns(NamedTuple):
+    """One virtual second of ticks as columns (struct-of-arrays), in time order.
 
-    Args:
-        symbol: template symbol, ``"rb1801"``.
-        copy: 0, 1, 2, ...
-
-    Returns:
-        ``"rb1801"`` for copy 0, else ``"rb1801x07"`` (at least two digits).
+    Attributes:
+        indexes: int64[n], contract index into :attr:`SyntheticMarket.instruments`.
+        ts_ns: int64[n], exchange time, UNIX ns.
+        last, bid, ask: float64[n], quote currency, on each contract's tick grid.
+        bid_volume, ask_volume: int64[n], lots.
+        volume: int64[n], cumulative traded volume of the day, lots.
+        open_interest: int64[n], lots.
     """
-    return symbol if copy == 0 else f"{symbol}x{copy:02d}"
+
+    indexes: np.ndarray
+    ts_ns: np.ndarray
+    last: np.ndarray
+    bid: np.ndarray
+    ask: np.ndarray
+    bid_volume: np.ndarray
+    ask_volume: np.ndarray
+    volume: np.ndarray
+    open_interest: np.ndarray
 
 
 def _grouped_cumsum(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -87,16 +113,16 @@ def _grouped_cumsum(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, n
     Returns:
         ``(running, last_keys, last_totals)``: ``running[i]`` is the sum of
         ``values[j]`` for ``j <= i`` with ``keys[j] == keys[i]``; ``last_keys``
-        are the distinct keys and ``last_totals`` their chunk totals.
+        are the distinct keys and ``last_totals`` their totals.
     """
     order = np.argsort(keys, kind="stable")
     sorted_keys = keys[order]
     sorted_values = values[order]
     total = np.cumsum(sorted_values)
-    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
-    group = np.cumsum(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]) - 1
-    before = total[starts] - sorted_values[starts]
-    running_sorted = total - before[group]
+    boundary = np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]
+    starts = np.flatnonzero(boundary)
+    group = np.cumsum(boundary) - 1
+    running_sorted = total - (total[starts] - sorted_values[starts])[group]
     running = np.empty_like(running_sorted)
     running[order] = running_sorted
     ends = np.r_[starts[1:] - 1, len(keys) - 1]
@@ -108,15 +134,22 @@ class SyntheticMarket:
 
     Args:
         contracts: number of contracts, >= 1.
-        rate_per_s: mean tick rate on the virtual clock, ticks per second (> 0).
+        rate_per_s: long-run mean tick rate on the virtual clock, ticks per second (> 0).
         seed: random seed; the same seed and arguments give the same ticks.
-        templates: instruments to clone (default :data:`DEFAULT_TEMPLATES`).
+        templates: instruments to build from (default :data:`DEFAULT_TEMPLATES`).
         start_ns: virtual clock origin, UNIX timestamp (nanoseconds).
-        chunk_size: ticks generated per numpy batch.
+        peak_per_s: highest rate outside bursts, ticks per second (default
+            2 × ``rate_per_s``, the desk's 4,000 at 2,000); ``<= rate_per_s``
+            gives a flat rate.
+        bursts: scheduled bursts, virtual seconds from ``start_ns``.
+        mix: shares of futures, futures options and stock options.
+        calibration: the recorded day's figures.
 
     Attributes:
-        instruments: the synthetic contracts, ``tuple[InstrumentRef]`` of length ``contracts``.
+        instruments: the contracts, ``tuple[InstrumentRef]`` of length ``contracts``.
         weights: activity weights, ``float64[contracts]``, summing to 1.
+        universe: the :class:`sim.universe.Universe` (limits, settlements).
+        live_factor: rate multiplier read at every virtual second (run-time bursts); 1.0.
 
     Raises:
         ValueError: an argument is out of range or ``templates`` is empty.
@@ -129,79 +162,153 @@ class SyntheticMarket:
         seed: int = 7,
         templates: Sequence[InstrumentRef] | None = None,
         start_ns: int = DEFAULT_START_NS,
-        chunk_size: int = 1000,
+        peak_per_s: float | None = None,
+        bursts: Sequence[Burst] = (),
+        mix: Mix | None = None,
+        calibration: Calibration = DAY_20171113,
     ) -> None:
         templates = tuple(templates) if templates is not None else DEFAULT_TEMPLATES
-        if contracts < 1 or rate_per_s <= 0 or chunk_size < 1 or not templates:
+        if contracts < 1 or not rate_per_s > 0 or not templates:
             raise ValueError(
-                f"need contracts >= 1, rate_per_s > 0, chunk_size >= 1 and templates; "
-                f"got {contracts}, {rate_per_s}, {chunk_size}, {len(templates)} templates"
+                f"need contracts >= 1, rate_per_s > 0 and templates; "
+                f"got {contracts}, {rate_per_s}, {len(templates)} templates"
             )
         self.rate_per_s = float(rate_per_s)
+        self.peak_per_s = float(peak_per_s) if peak_per_s is not None else 2.0 * self.rate_per_s
         self.seed = seed
         self.start_ns = start_ns
-        self.chunk_size = chunk_size
-        setup = np.random.default_rng([seed, 0])
-        parents = [templates[i % len(templates)] for i in range(contracts)]
-        self.instruments = tuple(_clone(parent, i // len(templates)) for i, parent in enumerate(parents))
-        quantiles = NormalDist().inv_cdf
-        raw = np.exp(ACTIVITY_SIGMA * np.array([quantiles((i + 0.5) / contracts) for i in range(contracts)]))
-        self.weights = setup.permutation(raw / raw.sum())
-        self._start_levels = np.array([_start_level(parent, setup) for parent in parents], dtype=np.int64)
-        self._start_volumes = setup.integers(0, 50_000, contracts)
-        self._start_oi = setup.integers(100, 200_000, contracts)
+        self.bursts = tuple(bursts)
+        self.calibration = calibration
+        self.live_factor = 1.0
+        as_of = dt.datetime.fromtimestamp(start_ns / 1e9, EXCHANGE_TZ).date()
+        self.universe = build_universe(templates, contracts, seed, mix, as_of, calibration)
+        self.instruments = self.universe.refs
+        self.weights = self.universe.weights
+        self._setup_stamps()
+        quantiles = np.array(calibration.second_rate_quantiles or (1.0,) * len(QUANTILE_PROBABILITIES))
+        cap = self.peak_per_s / self.rate_per_s
+        fine = np.interp((np.arange(10_000) + 0.5) / 10_000, QUANTILE_PROBABILITIES, quantiles)
+        self._flat = cap <= 1.0
+        self._rate_quantiles = quantiles
+        self._cap = cap
+        self._norm = float(np.minimum(fine, cap).mean())
 
-    def ticks(self) -> Iterator[ReplayTick]:
-        """Yield the synthetic ticks, endlessly, starting over from the seed on each call.
+    def _setup_stamps(self) -> None:
+        """Per contract: its exchange's grid phases (ms), or -1 for an irregular exchange."""
+        calibration = self.calibration
+        phases = np.full((len(self.instruments), 2), -1, dtype=np.int64)
+        for i, ref in enumerate(self.instruments):
+            grid = calibration.grid_phases_ms.get(GRID_ALIASES.get(ref.exchange, ref.exchange))
+            if grid:
+                phases[i] = (grid[0], grid[-1])
+        self._phases = phases
+        weights = next(iter(calibration.irregular_ms_weights.values()), (1.0,) * (1000 // _BUCKET_MS))
+        self._bucket_cdf = np.cumsum(weights) / np.sum(weights)
 
-        Yields:
-            :class:`ReplayTick` rows with ``ts_ns`` from the virtual clock,
-            prices on each contract's tick grid, ``bid + price_tick == ask``,
-            ``last`` at bid or ask, cumulative ``volume`` non-decreasing per contract.
-        """
-        rng = np.random.default_rng([self.seed, 1])
-        cdf = np.cumsum(self.weights)
-        last_index = len(self.instruments) - 1
-        symbols = [ref.symbol for ref in self.instruments]
-        exchanges = [ref.exchange for ref in self.instruments]
-        products = [ref.product for ref in self.instruments]
-        classes = [ref.product_class for ref in self.instruments]
-        ticks_of = np.array([ref.price_tick for ref in self.instruments])
-        levels = self._start_levels.copy()
-        volumes = self._start_volumes.copy()
-        open_interest = self._start_oi.copy()
-        clock_ns = np.int64(self.start_ns)
-        mean_gap_ns = 1e9 / self.rate_per_s
-        n = self.chunk_size
-        new_tick = ReplayTick._make
+    def _multipliers(self, rng: np.random.Generator) -> Iterator[float]:
+        """Per-second rate multipliers: AR(1) Gaussian → calibrated quantile, capped, mean 1."""
+        if self._flat:
+            while True:
+                yield 1.0
+        phi = min(max(self.calibration.second_rate_autocorrelation, 0.0), 0.99)
+        cdf = NormalDist().cdf
+        z = 0.0
+        innovation = (1.0 - phi * phi) ** 0.5
         while True:
-            index = np.minimum(np.searchsorted(cdf, rng.random(n), side="right"), last_index)
-            stamps = clock_ns + np.cumsum(rng.exponential(mean_gap_ns, n).astype(np.int64))
-            clock_ns = stamps[-1]
+            z = phi * z + innovation * float(rng.standard_normal())
+            level = float(np.interp(cdf(z), QUANTILE_PROBABILITIES, self._rate_quantiles))
+            yield min(level, self._cap) / self._norm
 
-            walk, touched, moved = _grouped_cumsum(index, rng.choice(_STEPS, n, p=_STEP_P))
-            bid_ticks = np.maximum(levels[index] + walk, 1)
-            levels[touched] = np.maximum(levels[touched] + moved, 1)
+    def columns(self) -> Iterator[TickColumns]:
+        """Yield one :class:`TickColumns` per virtual second, endlessly, from the seed on each call."""
+        rng = np.random.default_rng([self.seed, 1])
+        universe = self.universe
+        n_contracts = len(self.instruments)
+        cdf = np.cumsum(universe.weights)
+        cdf /= cdf[-1]
+        is_option = universe.is_option
+        price_ticks = universe.price_ticks
+        lower, upper = universe.lower_ticks, universe.upper_ticks
+        step_cdf = {c: np.cumsum(self.calibration.step_probabilities.get(c, (0, 0, 0.3, 0.4, 0.3, 0, 0)))
+                    for c in "FO"}
+        spread_cdf = {c: np.cumsum(self.calibration.spread_probabilities.get(c, (1.0,))) for c in "FO"}
+        setup = np.random.default_rng([self.seed, 2])
+        levels = setup.integers(np.maximum(universe.settle_ticks - 5, lower), np.minimum(
+            universe.settle_ticks + 6, upper))
+        volumes = setup.integers(0, 50_000, n_contracts)
+        open_interest = setup.integers(100, 200_000, n_contracts)
+        multipliers = self._multipliers(rng)
+        second = 0
+        while True:
+            rate = self.rate_per_s * next(multipliers) * self.live_factor
+            for burst in self.bursts:
+                if burst.at_s <= second < burst.at_s + burst.duration_s:
+                    rate *= burst.factor
+            n = int(rng.poisson(rate))
+            index = np.minimum(np.searchsorted(cdf, rng.random(n), side="right"), n_contracts - 1)
+            offsets_ms = self._offsets_ms(index, rng)
+            order = np.argsort(offsets_ms, kind="stable")
+            index, offsets_ms = index[order], offsets_ms[order]
+            option = is_option[index]
+            u = rng.random(n)
+            moves = np.where(option, np.searchsorted(step_cdf["O"], u * step_cdf["O"][-1], side="right"),
+                             np.searchsorted(step_cdf["F"], u * step_cdf["F"][-1], side="right")) - STEP_RANGE_TICKS
+            u = rng.random(n)
+            spread = 1 + np.where(option, np.searchsorted(spread_cdf["O"], u * spread_cdf["O"][-1], side="right"),
+                                  np.searchsorted(spread_cdf["F"], u * spread_cdf["F"][-1], side="right"))
+            top = upper[index]
+            spread = np.maximum(np.minimum(spread, top - lower[index]), 1)
+            walk, touched, moved = _grouped_cumsum(index, moves)
+            bid_ticks = np.clip(levels[index] + walk, lower[index], np.maximum(top - spread, lower[index]))
+            levels[touched] = np.clip(levels[touched] + moved, lower[touched], upper[touched] - 1)
             traded, touched, added = _grouped_cumsum(index, rng.geometric(0.3, n))
             volume = volumes[index] + traded
             volumes[touched] += added
             churn, touched, net = _grouped_cumsum(index, rng.integers(-3, 4, n))
             oi = np.maximum(open_interest[index] + churn, 0)
             open_interest[touched] = np.maximum(open_interest[touched] + net, 0)
-
-            tick = ticks_of[index]
-            last_ticks = bid_ticks + rng.integers(0, 2, n)
-            columns = (
-                np.round(last_ticks * tick, 8).tolist(),
-                np.round(bid_ticks * tick, 8).tolist(),
-                np.round((bid_ticks + 1) * tick, 8).tolist(),
-                rng.integers(1, 200, n).tolist(),
-                rng.integers(1, 200, n).tolist(),
-                volume.tolist(),
-                oi.tolist(),
+            tick = price_ticks[index]
+            last_ticks = bid_ticks + spread * rng.integers(0, 2, n)
+            yield TickColumns(
+                index,
+                self.start_ns + second * _SECOND_NS + offsets_ms * 1_000_000,
+                np.round(last_ticks * tick, 8),
+                np.round(bid_ticks * tick, 8),
+                np.round((bid_ticks + spread) * tick, 8),
+                rng.integers(1, 200, n),
+                rng.integers(1, 200, n),
+                volume,
+                oi,
             )
+            second += 1
+
+    def _offsets_ms(self, index: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Millisecond of the second of each tick, by its contract's exchange style."""
+        n = len(index)
+        phases = self._phases[index]
+        pick = rng.integers(0, 2, n)
+        on_grid = phases[np.arange(n), pick]
+        bucket = np.minimum(np.searchsorted(self._bucket_cdf, rng.random(n), side="right"), len(self._bucket_cdf) - 1)
+        irregular = bucket * _BUCKET_MS + rng.integers(0, _BUCKET_MS, n)
+        return np.where(on_grid >= 0, on_grid, irregular)
+
+    def ticks(self) -> Iterator[ReplayTick]:
+        """Yield the synthetic ticks, endlessly, starting over from the seed on each call.
+
+        Yields:
+            :class:`ReplayTick` rows of :meth:`columns`: ``ts_ns`` from the
+            virtual clock, prices on each contract's tick grid within its
+            limits, ``bid < ask``, ``last`` at bid or ask, cumulative
+            ``volume`` rising per contract.
+        """
+        symbols = [ref.symbol for ref in self.instruments]
+        exchanges = [ref.exchange for ref in self.instruments]
+        products = [ref.product for ref in self.instruments]
+        classes = [ref.product_class for ref in self.instruments]
+        new_tick = ReplayTick._make
+        for batch in self.columns():
             for i, ts_ns, last, bid, ask, bid_volume, ask_volume, vol, interest in zip(
-                index.tolist(), stamps.tolist(), *columns, strict=True
+                *(column.tolist() for column in batch), strict=True
             ):
                 yield new_tick(
                     (
@@ -211,31 +318,7 @@ class SyntheticMarket:
                 )  # fmt: skip
 
 
-def _clone(template: InstrumentRef, copy: int) -> InstrumentRef:
-    """Return the ``copy``-th synthetic contract cloned from a template."""
-    symbol = variant_symbol(template.symbol, copy)
-    name = template.name if copy == 0 else f"{template.name} x{copy:02d}"
-    return InstrumentRef(
-        symbol,
-        template.exchange,
-        template.product,
-        template.product_class,
-        template.price_tick,
-        template.multiplier,
-        name,
-        template.expiry,
-    )
-
-
-def _start_level(ref: InstrumentRef, rng: np.random.Generator) -> int:
-    """Pick a starting bid for a contract cloned from template ``ref``, in ticks (>= 1)."""
-    terms = parse_option(ref.symbol)
-    if ref.product_class == OPTIONS and terms is not None:
-        price = terms.strike * rng.uniform(0.005, 0.08)
-    else:
-        typical = _TYPICAL_PRICES.get(ref.product) or _TYPICAL_PRICES.get(derive_product(ref.symbol)) or ref.price_tick * rng.integers(1000, 5000)
-        price = typical * rng.lognormal(0.0, 0.05)
-    return max(int(round(price / ref.price_tick)), 1)
-
-
-__all__ = ["ACTIVITY_SIGMA", "DEFAULT_START_NS", "DEFAULT_TEMPLATES", "SyntheticMarket", "variant_symbol"]
+__all__ = [
+    "DEFAULT_START_NS", "DEFAULT_TEMPLATES", "GRID_ALIASES", "Burst", "SyntheticMarket", "TickColumns",
+    "variant_symbol",
+]  # fmt: skip
