@@ -11,10 +11,12 @@ from actors._dispatch import (
     Start,
     TickstageActor,
 )
-from actors._registry import ActorState, Registry, RegistryEntry
+from actors._registry import DOWN_STATES, ActorState, Registry, RegistryEntry
 from actors._runtime import THESPIAN_VERSION, ActorRuntime, RuntimeStatistics
 from actors._supervisor import (
     ROOT_PATH,
+    Backoff,
+    ChildCommandAck,
     ChildSpec,
     ExitReason,
     Restart,
@@ -33,8 +35,11 @@ __all__ = [
     "ActorRuntime",
     "ActorState",
     "ActorStatistics",
+    "Backoff",
+    "ChildCommandAck",
     "ChildFailed",
     "ChildSpec",
+    "DOWN_STATES",
     "ExitReason",
     "LastError",
     "ROOT_PATH",

@@ -11,7 +11,14 @@ Lifecycle (OTP semantics, pykka's hook names): the supervisor creates the
 actor and sends :class:`Start`; ``on_start`` runs; an exception escaping a
 handler is a crash: it is logged with its traceback, the actor stops taking
 messages and its supervisor hears :class:`ChildFailed` and applies its
-restart strategy. ``on_stop`` runs on ``ActorExitRequest``.
+restart strategy (after ``on_failure`` ran). ``on_stop`` runs on
+``ActorExitRequest``. A ``PoisonMessage`` (Thespian's word for a message
+that failed three deliveries at its target) counts as a crash of that target.
+
+Every message is metered (:class:`actors._stats.ActorMeter`: a fixed ring
+of handler times and per-second counts); :meth:`TickstageActor.statistics`
+turns that, the registry entry and the runtime's mailbox count into one
+frozen :class:`ActorStatistics`.
 
 Only in-process control values (``Start``, ``ChildFailed``, supervisor
 commands) are Python objects; everything else is Cap'n Proto bytes.
@@ -37,7 +44,8 @@ from thespian.actors import (
 )
 
 import schemas
-from actors._registry import ActorState
+from actors._registry import DOWN_STATES, ActorState
+from actors._stats import ActorMeter, LastError
 
 if TYPE_CHECKING:
     from actors._runtime import ActorRuntime
@@ -81,24 +89,18 @@ class ChildFailed:
 
     Attributes:
         path: the failed actor's path.
-        error_type: exception class name.
+        error_type: exception class name (``"PoisonMessage"``, ``"RestartIntensityExceeded"``).
         message: ``str(exception)``.
         ts_ns: when, ns since UNIX epoch.
+        address: the failed incarnation's address; a supervisor ignores a
+            report about an incarnation it already replaced.
     """
 
     path: str
     error_type: str
     message: str
     ts_ns: int
-
-
-@dataclass(frozen=True)
-class LastError:
-    """The last crash or failure of an actor: type, message, ns since epoch."""
-
-    error_type: str
-    message: str
-    ts_ns: int
+    address: Any = None
 
 
 @dataclass(frozen=True)
@@ -112,8 +114,15 @@ class ActorStatistics:
         unknown: messages with an unknown union member or undecodable bytes.
         handler_ns_total: time spent in handlers, ns.
         handler_ns_max: slowest handler, ns.
-        last_error: last crash, or ``None``.
+        last_error: last crash at this path (kept across restarts), or ``None``.
         extra: the kind's own figures (frames, rows, bytes ...).
+        state: lifecycle state name (``"running"``, ``"restarting"`` ...).
+        restarts: times this path was restarted.
+        mailbox: messages queued for this actor now.
+        msgs_per_s_1s: messages handled in the last complete second.
+        msgs_per_s_1m: messages/s averaged over the last minute.
+        handler_ns_p50: median handler time of the last 256 messages, ns.
+        handler_ns_p99: 99th percentile of the same, ns.
     """
 
     path: str
@@ -124,6 +133,13 @@ class ActorStatistics:
     handler_ns_max: int
     last_error: LastError | None
     extra: Mapping[str, Any]
+    state: str = "running"
+    restarts: int = 0
+    mailbox: int = 0
+    msgs_per_s_1s: float = 0.0
+    msgs_per_s_1m: float = 0.0
+    handler_ns_p50: int = 0
+    handler_ns_p99: int = 0
 
 
 class TickstageActor(Actor):
@@ -131,8 +147,8 @@ class TickstageActor(Actor):
 
     Subclasses define ``_on_<member>(self, body, message, sender)`` for the
     ``ActorMessage`` members they take and may override ``on_start``,
-    ``on_stop``, ``on_control`` and ``extra_statistics``. Every hook runs on
-    the loop thread, inside the runtime's pump.
+    ``on_stop``, ``on_failure``, ``on_control`` and ``extra_statistics``.
+    Every hook runs on the loop thread, inside the runtime's pump.
     """
 
     _handlers: ClassVar[dict[str, Callable]] = {}
@@ -154,6 +170,8 @@ class TickstageActor(Actor):
         self._messages = self._unknown = 0
         self._handler_ns_total = self._handler_ns_max = 0
         self._last_error: LastError | None = None
+        self._meter = ActorMeter()
+        self._failed_message: tuple[str, int] = ("", 0)
         self.current_bytes = b""
         """The raw bytes of the message being handled (for numpy column views)."""
 
@@ -164,6 +182,13 @@ class TickstageActor(Actor):
 
     def on_stop(self) -> None:
         """Run once before Thespian removes the actor (loop thread)."""
+
+    def on_failure(self, exc: BaseException) -> None:
+        """Run once when a handler raised, before the supervisor hears of it (loop thread).
+
+        The actor takes no more messages afterwards; release what must not
+        wait for the restart here. Source: pykka ``Actor.on_failure``.
+        """
 
     def on_control(self, msg: Any, sender: ActorAddress) -> None:
         """Handle an in-process control value (loop thread); default: ignore it."""
@@ -183,14 +208,18 @@ class TickstageActor(Actor):
     def send_path(self, path: str, msg: Any) -> bool:
         """Send to the actor currently at ``path``; False if it is down (counted)."""
         entry = self.runtime.registry.get(path)
-        if entry is None or entry.state in (ActorState.STOPPED, ActorState.RESTARTING):
+        if entry is None or entry.state in DOWN_STATES:
             self.runtime._dropped += 1
             return False
         self.send(entry.address, msg)
         return True
 
     def statistics(self) -> ActorStatistics:
-        """Return this actor's counters now."""
+        """Return this actor's counters now (loop thread; reads, never waits)."""
+        entry = self.runtime.registry.get(self.path) if self.context is not None else None
+        mine = entry is not None and entry.address == self.myAddress
+        per_1s, per_1m = self._meter.rates(time.perf_counter_ns())
+        p50, p99 = self._meter.percentiles()
         return ActorStatistics(
             path=self.path,
             kind=type(self).__name__,
@@ -198,8 +227,15 @@ class TickstageActor(Actor):
             unknown=self._unknown,
             handler_ns_total=self._handler_ns_total,
             handler_ns_max=self._handler_ns_max,
-            last_error=self._last_error,
+            last_error=(entry.last_error if entry is not None else None) or self._last_error,
             extra=dict(self.extra_statistics()),
+            state=entry.state.value if mine else ("stopped" if self.context is not None else "starting"),
+            restarts=entry.restarts if entry is not None else 0,
+            mailbox=self.runtime.mailbox_depth(self.myAddress) if self.context is not None else 0,
+            msgs_per_s_1s=per_1s,
+            msgs_per_s_1m=per_1m,
+            handler_ns_p50=p50,
+            handler_ns_p99=p99,
         )
 
     # -- Thespian entry point --------------------------------------------
@@ -216,10 +252,12 @@ class TickstageActor(Actor):
                 self._start(msg)
             elif isinstance(msg, ActorExitRequest):
                 self.on_stop()
-            elif isinstance(msg, (ChildActorExited, WakeupMessage, PoisonMessage)):
+            elif isinstance(msg, PoisonMessage):
+                if self.context is not None:
+                    self.runtime.report_poison(sender, msg)
                 self.on_control(msg, sender)
             else:
-                self.on_control(msg, sender)
+                self.on_control(msg, sender)  # ChildActorExited, WakeupMessage, control values
         except Exception as exc:  # noqa: BLE001 - a crash is reported, not raised
             self._crash(exc)
         finally:
@@ -228,16 +266,19 @@ class TickstageActor(Actor):
             self._handler_ns_total += elapsed
             if elapsed > self._handler_ns_max:
                 self._handler_ns_max = elapsed
+            self._meter.record(started, elapsed)
 
     def _start(self, start: Start) -> None:
         self.context = start.context
         self.path = start.context.path
         self.log = structlog.get_logger("actors").bind(actor_path=self.path)
         entry = self.runtime.registry.get(self.path)
-        if entry is not None:
+        mine = entry is not None and entry.address == self.myAddress
+        if mine:
             entry.instance = self
-            entry.state = ActorState.RUNNING
         self.on_start(start.restarts)
+        if mine and entry.state is ActorState.STARTING:
+            self.runtime.registry.set_state(self.path, ActorState.RUNNING)
 
     def _dispatch(self, data: bytes, sender: ActorAddress) -> None:
         try:
@@ -260,7 +301,11 @@ class TickstageActor(Actor):
                 self._on_unknown(member, sender)
                 return
             self.current_bytes = data
-            handler(self, getattr(message, member), message, sender)
+            try:
+                handler(self, getattr(message, member), message, sender)
+            except Exception:
+                self._failed_message = (member, message.correlationId)  # the reader dies below
+                raise
         finally:
             self.current_bytes = b""
             opened.__exit__(None, None, None)
@@ -278,11 +323,21 @@ class TickstageActor(Actor):
 
     def _crash(self, exc: BaseException) -> None:
         self._crashed = True
-        self._last_error = LastError(type(exc).__name__, str(exc), time.time_ns())
-        self.log.error("actor_crashed", error_type=type(exc).__name__, exc_info=exc)
+        now = time.time_ns()
+        self._last_error = LastError(type(exc).__name__, str(exc), now)
+        msg_type, correlation_id = self._failed_message
+        self.log.error("actor_crashed", error_type=type(exc).__name__, msg_type=msg_type or None,
+                       correlation_id=correlation_id or None, exc_info=exc)
         if self.context is None:
             return
-        failure = ChildFailed(self.path, type(exc).__name__, str(exc), time.time_ns())
+        entry = self.runtime.registry.get(self.path)
+        if entry is not None and entry.address == self.myAddress:
+            entry.last_error = self._last_error
+        try:
+            self.on_failure(exc)
+        except Exception as hook_exc:  # noqa: BLE001 - the crash is reported regardless
+            self.log.error("failure_hook_failed", error_type=type(hook_exc).__name__, exc_info=hook_exc)
+        failure = ChildFailed(self.path, type(exc).__name__, str(exc), now, self.myAddress)
         if self.context.parent:
             self.send_path(self.context.parent, failure)
         else:

@@ -13,7 +13,14 @@ sends in a list popped from the front (../shared/FACTS.md). The
 * ``wakeupAfter`` is armed with ``loop.call_later`` (the loop's own timer
   heap), so pending timers cost nothing per message;
 * coroutines ``await runtime.ask(...)``: a small proxy actor, reused from a
-  pool, resolves a future with the reply.
+  pool, resolves a future with the reply;
+* plain tells from loop code are sent from a sink actor that drops replies
+  (Thespian's external requester would keep them forever) and turns a
+  ``PoisonMessage`` (a message that failed three deliveries) into a crash
+  report to the failing actor's supervisor;
+* per-actor mailbox depths are counted from the shared deque when someone
+  reads them (:meth:`ActorRuntime.mailbox_depths`), so the pump itself does
+  no bookkeeping per message.
 
 Everything runs on the loop thread. Another thread (vn.py's EventEngine)
 never touches the runtime directly: it uses ``loop.call_soon_threadsafe``.
@@ -35,10 +42,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from thespian.actors import Actor, ActorAddress, ActorSystem, WakeupMessage
+from thespian.actors import Actor, ActorAddress, ActorSystem, PoisonMessage, WakeupMessage
 from thespian.system.simpleSystemBase import PendingSend
 
-from actors._registry import Registry
+from actors._registry import DOWN_STATES, Registry
 from actors.errors import (
     AskTimeoutError,
     IncompatibleThespianError,
@@ -67,11 +74,30 @@ class _AskProxy(Actor):
 
     future: asyncio.Future | None = None
 
+    runtime: ActorRuntime | None = None
+
     def receiveMessage(self, msg: Any, sender: ActorAddress) -> None:
         """Resolve the pending future (loop thread)."""
+        if isinstance(msg, PoisonMessage) and self.runtime is not None:
+            self.runtime.report_poison(sender, msg)
         future, self.future = self.future, None
         if future is not None and not future.done():
             future.set_result(msg)
+
+
+class _Sink(Actor):
+    """Sender of the runtime's tells: drops replies, reports poison."""
+
+    runtime: ActorRuntime | None = None
+
+    def receiveMessage(self, msg: Any, sender: ActorAddress) -> None:
+        """Count a reply nobody waits for; report a PoisonMessage as a crash (loop thread)."""
+        if self.runtime is None:
+            return
+        if isinstance(msg, PoisonMessage):
+            self.runtime.report_poison(sender, msg)
+        else:
+            self.runtime._replies_dropped += 1
 
 
 @dataclass(frozen=True)
@@ -87,6 +113,8 @@ class RuntimeStatistics:
         ask_timeouts: asks that timed out.
         timers_armed: ``wakeupAfter`` / ``call_later`` timers armed.
         dropped_dead: tells to a stopped or unknown path that were dropped.
+        replies_dropped: replies to plain tells (nobody waits for them).
+        poison: PoisonMessages seen (a message failed three deliveries).
     """
 
     pending: int
@@ -97,6 +125,8 @@ class RuntimeStatistics:
     ask_timeouts: int
     timers_armed: int
     dropped_dead: int
+    replies_dropped: int = 0
+    poison: int = 0
 
 
 class ActorRuntime:
@@ -122,13 +152,17 @@ class ActorRuntime:
         base._pendingSends = self._queue
         base.wakeupAfter = self._wakeup_after
         self._run_single_send = base._runSingleSend
-        self._external = base.actorRegistry["System:ExternalRequester"].address
+        self._external = self._system.createActor(_Sink)
+        self._base.actorRegistry[self._external.actorAddressString].instance.runtime = self
         self._scheduled = False
         self._stopped = False
         self._proxies: list[ActorAddress] = []
         self.root_failure: Any = None
         self._delivered = self._pumps = self._slices_cut = 0
         self._asks = self._ask_timeouts = self._timers = self._dropped = 0
+        self._replies_dropped = self._poison = 0
+        self._depths: dict[str, int] = {}
+        self._depths_key: tuple[int, int, int] | None = None
 
     # -- sending ---------------------------------------------------------
 
@@ -151,7 +185,7 @@ class ActorRuntime:
             (counted in ``dropped_dead``).
         """
         entry = self.registry.get(path)
-        if entry is None or entry.state.value in ("stopped", "restarting"):
+        if entry is None or entry.state in DOWN_STATES:
             self._dropped += 1
             return False
         self.tell(entry.address, msg)
@@ -172,12 +206,13 @@ class ActorRuntime:
 
         Raises:
             UnknownPathError: no such path.
-            ActorDeadError: the actor is stopped or restarting (fails fast).
+            ActorDeadError: the actor is restarting, stopping, stopped or escalated (fails fast).
             AskTimeoutError: no reply within ``timeout_s``.
         """
         address = self.registry.address(path)
         proxy = self._proxies.pop() if self._proxies else self._system.createActor(_AskProxy)
         instance = self._base.actorRegistry[proxy.actorAddressString].instance
+        instance.runtime = self
         future = self.loop.create_future()
         instance.future = future
         self._asks += 1
@@ -247,12 +282,58 @@ class ActorRuntime:
         self._queue.append(PendingSend(address, msg, address))
         self._schedule()
 
+    def report_poison(self, failed: ActorAddress, poison: PoisonMessage) -> None:
+        """Report a message that failed three deliveries as a crash of the actor at ``failed``.
+
+        Thespian retries a message whose handler raised, then returns it to
+        its sender as a ``PoisonMessage``; the actor itself is never
+        restarted. Here the failing actor's supervisor hears ``ChildFailed``
+        and applies its strategy (loop thread).
+        """
+        from actors._dispatch import ChildFailed  # the dispatcher imports this module
+
+        self._poison += 1
+        path = self.registry.path_of(failed)
+        entry = self.registry.get(path) if path else None
+        details = str(getattr(poison, "details", "") or "").strip().splitlines()
+        message = details[-1] if details else f"{type(poison.poisonMessage).__name__} failed 3 deliveries"
+        _log.error("message_poisoned", actor_path=path, poisoned_type=type(poison.poisonMessage).__name__,
+                   error=message)
+        if entry is None or entry.state in DOWN_STATES:
+            return
+        failure = ChildFailed(path, "PoisonMessage", message, time.time_ns(), failed)
+        if entry.parent:
+            self.tell_path(entry.parent, failure)
+        else:
+            self.on_root_failed(failure)
+
     def on_root_failed(self, failure: Any) -> None:
         """Record that the root supervisor itself crashed or escalated past its intensity."""
         self.root_failure = failure
         _log.critical("root_failed", actor_path=failure.path, error_type=failure.error_type)
 
     # -- status ----------------------------------------------------------
+
+    def mailbox_depths(self) -> dict[str, int]:
+        """Return messages queued per target address string (loop thread).
+
+        Counted from the shared deque when read, not per message: the pump
+        stays free of bookkeeping. The count is reused while nothing was
+        delivered or queued since (one scan serves a whole admin tree).
+        Cost: one pass over the pending messages (perf note in CHANGELOG).
+        """
+        key = (self._delivered, self._pumps, len(self._queue))
+        if key != self._depths_key:
+            depths: dict[str, int] = {}
+            for pending in self._queue:
+                target = pending.toActor.actorAddressString
+                depths[target] = depths.get(target, 0) + 1
+            self._depths, self._depths_key = depths, key
+        return self._depths
+
+    def mailbox_depth(self, address: ActorAddress) -> int:
+        """Return how many messages are queued for ``address`` now (loop thread)."""
+        return self.mailbox_depths().get(address.actorAddressString, 0)
 
     def statistics(self) -> RuntimeStatistics:
         """Return the driver's counters now."""
@@ -265,6 +346,8 @@ class ActorRuntime:
             ask_timeouts=self._ask_timeouts,
             timers_armed=self._timers,
             dropped_dead=self._dropped,
+            replies_dropped=self._replies_dropped,
+            poison=self._poison,
         )
 
     async def wait_idle(self, timeout_s: float = 5.0) -> None:
