@@ -1,0 +1,57 @@
+"""statistics() of any actor: state, mailbox depth, rates, handler percentiles, restarts."""
+
+from __future__ import annotations
+
+from actors import ActorRuntime, ChildSpec, Supervisor, TickstageActor, start_root
+from actors.market.frames import encode_actor_message
+
+
+class Counter(TickstageActor):
+    """Counts ``groupRestarted`` messages."""
+
+    def on_start(self, restarts):
+        self.seen = 0
+
+    def _on_group_restarted(self, text, message, sender):
+        self.seen += 1
+
+    def extra_statistics(self):
+        return {"seen": self.seen}
+
+
+async def test_statistics_when_messages_queued_then_mailbox_counts_them_until_delivered():
+    """Mailbox depth is the number of messages queued for this actor; it drains to 0."""
+    runtime = ActorRuntime()
+    start_root(runtime, Supervisor, {"children": [ChildSpec("counter", Counter), ChildSpec("other", Counter)]})
+    await runtime.wait_idle()
+    try:
+        actor = runtime.registry.entry("counter").instance
+        message = encode_actor_message("groupRestarted", "x")
+        for _ in range(5):
+            runtime.tell_path("counter", message)
+        runtime.tell_path("other", message)
+        queued = actor.statistics()
+        assert queued.mailbox == 5
+        assert runtime.mailbox_depth(runtime.registry.address("other")) == 1
+        await runtime.wait_idle()
+        stats = actor.statistics()
+        assert stats.mailbox == 0
+        assert stats.extra == {"seen": 5}
+        assert stats.state == "running" and stats.restarts == 0 and stats.last_error is None
+        assert stats.messages == 6  # Start and five messages
+        assert 0 < stats.handler_ns_p50 <= stats.handler_ns_p99 <= stats.handler_ns_max
+    finally:
+        runtime.shutdown()
+
+
+async def test_tell_when_actor_replies_then_reply_is_dropped_and_counted():
+    """Replies to plain tells go to the runtime's sink (counted), not into an unbounded list."""
+    runtime = ActorRuntime()
+    start_root(runtime, Supervisor, {"children": [ChildSpec("counter", Counter)]})
+    await runtime.wait_idle()
+    try:
+        runtime.tell_path("counter", encode_actor_message("socketDrained", None))  # answered with failure
+        await runtime.wait_idle()
+        assert runtime.statistics().replies_dropped == 1
+    finally:
+        runtime.shutdown()
