@@ -7,6 +7,11 @@ after the anchor. Between rows the thread waits on a ``threading.Event``, so
 :meth:`TickFeed.stop` wakes it at once. Rows due within 1 ms are emitted
 without waiting, so everything due after a wait goes out in one go; a feed
 that falls behind catches up unpaced.
+
+Faults (sim/faults.py) steer a running feed from another thread:
+:meth:`TickFeed.pause` drops rows as they come due until :meth:`TickFeed.resume`
+(a disconnected gateway hears nothing; the market moves on), and
+:meth:`TickFeed.set_speed_factor` multiplies the speed from the next row (a burst).
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ class ReplayProgress:
         source: the replayed path, or ``"synthetic"``.
         rows_skipped: rows dropped because their exchange is unknown to vn.py.
         error: ``"<ErrorType>: <message>"`` when the feed died of an error, else ``""``.
+        rows_dropped_paused: rows that came due while the feed was paused (disconnected).
+        paused: the feed is paused now.
     """
 
     rows_emitted: int
@@ -50,6 +57,8 @@ class ReplayProgress:
     source: str
     rows_skipped: int = 0
     error: str = ""
+    rows_dropped_paused: int = 0
+    paused: bool = False
 
 
 class TickFeed:
@@ -99,6 +108,29 @@ class TickFeed:
         self._ticks_per_s = 0.0
         self._done = False
         self._error = ""
+        self._paused = False
+        self._dropped_paused = 0
+        self._speed_factor = 1.0
+        self._speed_changed = False
+
+    def pause(self) -> None:
+        """Drop rows as they come due from now on (any thread); pacing goes on."""
+        self._paused = True
+
+    def resume(self) -> None:
+        """Emit rows again from the next one due (any thread)."""
+        self._paused = False
+
+    def set_speed_factor(self, factor: float) -> None:
+        """Play at ``speed × factor`` from the next row (any thread); 1.0 restores the speed.
+
+        Raises:
+            ValueError: ``factor`` is not > 0.
+        """
+        if not factor > 0:
+            raise ValueError(f"speed factor must be > 0, got {factor}")
+        self._speed_factor = factor
+        self._speed_changed = True
 
     def start(self) -> None:
         """Start the feed thread (once)."""
@@ -139,6 +171,8 @@ class TickFeed:
             source=self._source_name,
             rows_skipped=self._skipped,
             error=self._error,
+            rows_dropped_paused=self._dropped_paused,
+            paused=self._paused,
         )
 
     def _run(self) -> None:
@@ -171,12 +205,18 @@ class TickFeed:
             if stop.is_set():
                 return False
             if paced:
+                if self._speed_changed:
+                    self._speed_changed = False
+                    speed = self._speed * self._speed_factor
+                    anchor_ts_ns = -1
                 if anchor_ts_ns < 0:
                     anchor_ts_ns, anchor_wall_ns = row.ts_ns, clock()
                 delay_ns = anchor_wall_ns + (row.ts_ns - anchor_ts_ns) / speed - clock()
                 if delay_ns > MIN_WAIT_NS and stop.wait(delay_ns / 1e9):
                     return False
-            if emit(row):
+            if self._paused:
+                self._dropped_paused += 1
+            elif emit(row):
                 self._rows += 1
                 self._exchange_time_ns = row.ts_ns
             else:

@@ -18,6 +18,18 @@ Settings (:data:`sim.settings.DEFAULT_SETTING`):
   ``cn_futopt_instruments_20171113.csv`` beside the replay file, if any.
   Synthetic contracts are cloned from it (default: built-in templates).
 - ``loop``: restart the tape from its beginning at its end.
+- ``peak``: synthetic peak ticks per second outside bursts (0: 2 × ``rate``).
+- ``copies``, ``shift_s``: replay the tape as K copies under distinct
+  symbols, each ``shift_s`` later (sim/multiplex.py), to reach desk size.
+- ``max_gap_s``: cut longer pauses of the tape (overnight, lunch) to this.
+- ``record``: write every emitted tick to this tape file (sim/tape.py).
+
+``replay`` may name a ``.tape`` (sim/tape.py) as well as a CSV tape.
+
+Faults (sim/faults.py) steer a connected gateway from any thread:
+:meth:`SimGateway.disconnect_feed` / :meth:`SimGateway.reconnect_feed`
+(ticks stop while the market moves on), :meth:`SimGateway.burst` (× the
+rate), :meth:`SimGateway.set_clock_skew` (exchange stamps shifted).
 
 A replay emits the contracts of the instruments file at connect (a pre-scan
 of a 30 MB tape is not affordable) and the contract of any other symbol
@@ -42,9 +54,14 @@ from vnpy.trader.object import CancelRequest, OrderRequest, SubscribeRequest
 from sim._convert import SIM_EXCHANGES, TickBuilder, contract_data, exchange_of
 from sim.feed import ReplayProgress, TickFeed
 from sim.instruments import InstrumentRef, derive_product, guess_price_tick, load_instruments
+from sim.multiplex import compress_gaps, multiplex, multiplex_refs
 from sim.replay import ReplayTick, iter_ticks
 from sim.settings import DEFAULT_SETTING, SimSettings
 from sim.synthetic import SyntheticMarket
+from sim.tape import TapeWriter, is_tape, iter_tape_ticks, tape_instruments
+
+RECORD_BATCH_ROWS = 1000
+"""Ticks per tape record when a run is recorded (``record`` setting)."""
 
 CLOSE_TIMEOUT_S = 5.0
 """Longest wait for the feed thread in :meth:`SimGateway.close`, seconds."""
@@ -81,6 +98,11 @@ class SimGateway(BaseGateway):
         self._instruments: dict[str, InstrumentRef] = {}
         self._known: dict[str, tuple[Exchange, str] | None] = {}
         self._source_name = ""
+        self.market: SyntheticMarket | None = None
+        """The synthetic market, when connected to one."""
+        self._skew_ns = 0
+        self._recorder: TapeWriter | None = None
+        self._recorded: list[ReplayTick] = []
 
     def connect(self, setting: dict) -> None:
         """Emit the contracts, then start the feed thread.
@@ -103,8 +125,14 @@ class SimGateway(BaseGateway):
         self._instruments = load_instruments(settings.instruments) if settings.instruments else {}
         self._known = {}
         self._builder = TickBuilder(self.gateway_name)
+        self.market = None
         if settings.replay is not None:
-            source = _replay_source(settings.replay)
+            if is_tape(settings.replay):
+                self._instruments.update({ref.symbol: ref for ref in tape_instruments(settings.replay)})
+            if settings.copies > 1:
+                self._instruments = {ref.symbol: ref for ref in multiplex_refs(self._instruments.values(),
+                                                                               settings.copies)}
+            source = _replay_source(settings)
             self._source_name = str(settings.replay)
             refs: Iterable[InstrumentRef] = self._instruments.values()
             pace = settings.speed
@@ -115,12 +143,17 @@ class SimGateway(BaseGateway):
                 seed=settings.seed,
                 templates=list(self._instruments.values()) or None,
                 start_ns=time.time_ns(),
+                peak_per_s=settings.peak_per_s,
             )
+            self.market = market
             source = market.ticks
             self._source_name = SYNTHETIC_SOURCE
             self._instruments = {ref.symbol: ref for ref in market.instruments}
             refs = market.instruments
             pace = 1.0 if settings.paced else math.inf
+        if settings.record is not None:
+            self._recorder = TapeWriter(settings.record, self._source_name, time.time_ns())
+            self._recorder.add_instruments(list(self._instruments.values()))
         emitted = sum(self._publish_contract(ref) for ref in refs)
         self._feed = TickFeed(
             source=source,
@@ -142,6 +175,43 @@ class SimGateway(BaseGateway):
         """
         if self._feed is not None and not self._feed.stop(CLOSE_TIMEOUT_S):
             self.write_log(f"feed thread did not stop within {CLOSE_TIMEOUT_S:g} s")
+        if self._recorder is not None and (self._feed is None or not self._feed.is_alive()):
+            self._recorder.write_rows(self._recorded, self._instruments)
+            self._recorded = []
+            self._recorder.close()
+            self._recorder = None
+
+    def disconnect_feed(self) -> None:
+        """Simulate a lost market-data connection: ticks stop, the market moves on (any thread)."""
+        if self._feed is not None:
+            self._feed.pause()
+            self.write_log("market data disconnected (simulated)")
+
+    def reconnect_feed(self) -> None:
+        """End a simulated disconnection: ticks flow again from the current market (any thread)."""
+        if self._feed is not None:
+            self._feed.resume()
+            self.write_log("market data reconnected (simulated)")
+
+    def burst(self, factor: float) -> None:
+        """Multiply the tick rate by ``factor`` (1.0 ends a burst); any thread.
+
+        A synthetic market draws ``factor`` × the ticks per virtual second; a
+        replay plays ``factor`` × faster.
+
+        Raises:
+            ValueError: ``factor`` is not > 0.
+        """
+        if not factor > 0:
+            raise ValueError(f"burst factor must be > 0, got {factor}")
+        if self.market is not None:
+            self.market.live_factor = factor
+        elif self._feed is not None:
+            self._feed.set_speed_factor(factor)
+
+    def set_clock_skew(self, skew_ns: int) -> None:
+        """Shift the exchange timestamps of emitted ticks by ``skew_ns`` (0 ends the skew); any thread."""
+        self._skew_ns = int(skew_ns)
 
     def progress(self) -> ReplayProgress:
         """Return the feed's progress; safe from any thread."""
@@ -191,21 +261,39 @@ class SimGateway(BaseGateway):
         if known is None:
             return False
         exchange, name = known  # type: ignore[misc]
+        if self._skew_ns:
+            row = row._replace(ts_ns=row.ts_ns + self._skew_ns)
+        if self._recorder is not None:
+            self._recorded.append(row)
+            if len(self._recorded) >= RECORD_BATCH_ROWS:
+                self._recorder.write_rows(self._recorded, self._instruments)
+                self._recorded = []
         self.on_tick(self._builder.tick(row, exchange, name))
         return True
 
 
-def _replay_source(path: Path) -> Callable[[], Iterable[ReplayTick]]:
+def _replay_source(settings: SimSettings) -> Callable[[], Iterable[ReplayTick]]:
     """Return a source for :class:`TickFeed` whose first pass was opened (and its first row read) now.
 
     Reading the header and first row at connect turns a bad file into an
     exception for the caller rather than a log line from the feed thread.
+    Each pass reads the tape (CSV or .tape), cuts its long pauses
+    (``max_gap_s``) and multiplexes it (``copies``, ``shift_s``).
     """
-    first_pass = iter_ticks(path)
+    path = settings.replay
+    read = iter_tape_ticks if is_tape(path) else iter_ticks
+
+    def one_pass() -> Iterable[ReplayTick]:
+        rows: Iterable[ReplayTick] = read(path)
+        if settings.max_gap_s is not None:
+            rows = compress_gaps(rows, settings.max_gap_s)
+        return multiplex(rows, settings.copies, settings.shift_s)
+
+    first_pass = iter(one_pass())
     first_row = next(first_pass, None)
     passes = itertools.chain(
         [itertools.chain([first_row] if first_row is not None else [], first_pass)],
-        (iter_ticks(path) for _ in itertools.count()),
+        (one_pass() for _ in itertools.count()),
     )
     return lambda: next(passes)
 

@@ -25,6 +25,11 @@ DEFAULT_SETTING: dict[str, str | int | float | bool] = {
     "seed": 7,
     "instruments": "",
     "loop": False,
+    "peak": 0.0,
+    "copies": 1,
+    "shift_s": 3.0,
+    "max_gap_s": 0.0,
+    "record": "",
 }
 """The gateway's ``default_setting`` (vn.py shows these keys and types in its connect dialog)."""
 
@@ -42,6 +47,14 @@ class SimSettings:
         seed: synthetic random seed.
         instruments: instruments CSV, or None.
         loop: restart the tape from its beginning at its end.
+        peak_per_s: synthetic peak rate outside bursts, ticks per second; None
+            (setting 0) → 2 × ``rate_per_s``.
+        copies: replay the tape as this many time-shifted copies under distinct
+            symbols (sim/multiplex.py), >= 1.
+        shift_s: exchange-time shift between copies, seconds (>= 0).
+        max_gap_s: pauses in the tape longer than this are cut to it, seconds;
+            None (setting 0) keeps them.
+        record: write every emitted tick to this tape file (sim/tape.py), or None.
     """
 
     replay: Path | None
@@ -51,6 +64,11 @@ class SimSettings:
     seed: int
     instruments: Path | None
     loop: bool
+    peak_per_s: float | None = None
+    copies: int = 1
+    shift_s: float = 3.0
+    max_gap_s: float | None = None
+    record: Path | None = None
 
     @property
     def paced(self) -> bool:
@@ -86,7 +104,27 @@ class SimSettings:
         rate_per_s = _number(merged, "rate", float)
         if not (rate_per_s > 0 and math.isfinite(rate_per_s)):
             raise SimSettingError("rate", rate_per_s, "must be a finite number > 0 (ticks per second)")
+        peak = _number(merged, "peak", float)
+        if math.isnan(peak) or peak < 0:
+            raise SimSettingError("peak", merged["peak"], "must be >= 0 ticks per second (0: 2 × rate)")
+        copies = _number(merged, "copies", int)
+        if copies < 1:
+            raise SimSettingError("copies", copies, "must be >= 1")
+        shift_s = _number(merged, "shift_s", float)
+        if not (shift_s >= 0 and math.isfinite(shift_s)):
+            raise SimSettingError("shift_s", merged["shift_s"], "must be a finite number >= 0 (seconds)")
+        max_gap_s = _number(merged, "max_gap_s", float)
+        if not (max_gap_s >= 0 and math.isfinite(max_gap_s)):
+            raise SimSettingError("max_gap_s", merged["max_gap_s"], "must be a finite number >= 0 (0: keep gaps)")
+        record = merged["record"] or None
+        if record is not None and (not isinstance(record, str | Path) or not Path(record).parent.is_dir()):
+            raise SimSettingError("record", record, "must be a file path in an existing folder")
         return cls(
+            peak_per_s=peak or None,
+            copies=copies,
+            shift_s=shift_s,
+            max_gap_s=max_gap_s or None,
+            record=Path(record) if record is not None else None,
             replay=replay,
             speed=math.inf if speed == 0 else speed,
             contracts=contracts,
