@@ -163,6 +163,7 @@ class ActorRuntime:
         self._replies_dropped = self._poison = 0
         self._depths: dict[str, int] = {}
         self._depths_key: tuple[int, int, int] | None = None
+        self._interceptor: Any = None
 
     # -- sending ---------------------------------------------------------
 
@@ -260,15 +261,44 @@ class ActorRuntime:
         run = self._run_single_send
         deadline = time.perf_counter_ns() + self._slice_ns
         delivered = 0
-        while queue:
-            run(queue.popleft())
-            delivered += 1
-            if delivered % 32 == 0 and time.perf_counter_ns() > deadline:
-                break
+        intercept = self._interceptor
+        if intercept is None:  # the plain loop: no per-message cost without faults (perf/bench_sim.py)
+            while queue:
+                run(queue.popleft())
+                delivered += 1
+                if delivered % 32 == 0 and time.perf_counter_ns() > deadline:
+                    break
+        else:
+            while queue:
+                pending = queue.popleft()
+                if not intercept(pending):
+                    run(pending)
+                delivered += 1
+                if delivered % 32 == 0 and time.perf_counter_ns() > deadline:
+                    break
         self._delivered += delivered
         if queue:
             self._slices_cut += 1
             self._schedule()
+
+    def set_interceptor(self, interceptor: Any) -> None:
+        """Install a hook that sees every message before delivery, or remove it with ``None`` (loop thread).
+
+        ``interceptor(pending)`` receives Thespian's ``PendingSend`` (``toActor``,
+        ``msg``, ``sender``) and returns True when it took the message (dropped
+        it, or holds it to :meth:`requeue` later); the pump then skips it.
+        sim/faults.py uses it to stall actors and to drop, duplicate, delay or
+        corrupt messages on a route. Without a hook the pump runs its plain
+        loop (perf/bench_sim.py measures both).
+        """
+        self._interceptor = interceptor
+
+    def requeue(self, pending: Any) -> None:
+        """Queue a ``PendingSend`` an interceptor held (or copied) for delivery (loop thread)."""
+        if self._stopped:
+            return
+        self._queue.append(pending)
+        self._schedule()
 
     def _wakeup_after(self, address: ActorAddress, period, payload: Any) -> None:
         """Replacement for ``ActorSystemBase.wakeupAfter``: arm the loop's timer."""
