@@ -114,7 +114,7 @@ def open_client_message(data: bytes, limits: SocketLimits | None = None) -> tupl
 class _Connection:
     """One authenticated socket, as the gateway sees it (loop thread only)."""
 
-    __slots__ = ("ws", "outbox", "path", "state", "bucket", "subscriptions", "bad", "expiry", "log")
+    __slots__ = ("ws", "outbox", "path", "state", "bucket", "subscriptions", "bad", "expiry", "expired", "task", "log")
 
     def __init__(self, ws, outbox: SocketOutbox, path: str, state: SessionState, bucket: TokenBucket,
                  log) -> None:
@@ -126,6 +126,8 @@ class _Connection:
         self.subscriptions: set[str] = set()
         self.bad: deque[float] = deque()
         self.expiry: asyncio.TimerHandle | None = None
+        self.expired = False
+        self.task = asyncio.current_task()
         self.log = log
 
 
@@ -149,7 +151,6 @@ class SocketGateway:
         self.clock = time.monotonic
         self._ids = itertools.count(1)
         self._user_sockets: dict[str, int] = {}
-        self._closing: set[asyncio.Task] = set()
         self.sockets_open = self.sockets_opened = 0
         self.frames_received = self.frames_forwarded = self.frames_handled = self.frames_refused = 0
         self.origins_refused = self.tokens_refreshed = self.tokens_expired = self.closed_bad_input = 0
@@ -206,7 +207,14 @@ class SocketGateway:
         outbox.put_nowait(server_message(0, ack={"of": "auth", "detail": path}))
         self._arm_expiry(conn)
         try:
-            await self._read_loop(conn)
+            try:
+                await self._read_loop(conn)
+            except asyncio.CancelledError:
+                # _expire cancels this task (the reader) so that the close handshake runs here: a
+                # close from another task while receive() waits makes aiohttp drop the TCP at once.
+                if not conn.expired or asyncio.current_task().uncancel() > 0:
+                    raise
+                await self._close_expired(ws)
         finally:
             if conn.expiry is not None:
                 conn.expiry.cancel()
@@ -271,14 +279,13 @@ class SocketGateway:
 
     def _expire(self, conn: _Connection) -> None:
         conn.expiry = None
-        if conn.ws.closed:
+        if conn.ws.closed or conn.expired or conn.task is None or conn.task.done():
             return
+        conn.expired = True
         self._count("tokenExpired")
         self.tokens_expired += 1
         conn.log.info("token_expired_socket_closed")
-        task = asyncio.ensure_future(self._close_expired(conn.ws))
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+        conn.task.cancel()
 
     async def _close_expired(self, ws: web.WebSocketResponse) -> None:
         try:
