@@ -1,0 +1,209 @@
+"""Configuration of the order path: accounts, risk rules and limits, journal, timeouts.
+
+From the desk's TOML file (``tickstage run --config desk.toml``)::
+
+    [orders]
+    journal = "~/.tickstage/orders.sqlite3"   # SQLite, WAL mode
+    answer_timeout_s = 2.0                    # no exchange answer → outcomeUnknown
+    check_timeout_s = 1.0                     # a rule actor silent this long → refused
+    query_interval_s = 0.5                    # outcomeUnknown: gateway queries this often
+    synchronous = "NORMAL"                    # SQLite: NORMAL survives a process crash, FULL a power cut
+
+    [accounts.acct-01]
+    trader = "trader1"                        # owning trader (JWT sub), shown in AccountStatus
+    real = ["SIM"]                            # vn.py gateway names of its 1–2 real accounts; orders go to the first
+
+    [risk]
+    rules = ["order_validity", "order_flow", ...]   # account-scoped rules (default: all)
+    global_rules = ["kill_switch"]
+
+    [risk.limits.order_flow]                  # defaults for every account
+    limit = 50
+    [risk.accounts.acct-01.active_order]      # one account's override
+    limit = 3
+
+    [orders.sim]                              # simulator exchange (sim/exchange.py)
+    order_latency_ms = 5
+    no_answer_probability = 0.0
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ACCOUNT_RULES = (
+    "order_validity",
+    "trading_hours",
+    "kill_switch",
+    "order_flow",
+    "order_volume",
+    "order_notional",
+    "price_band",
+    "duplicate_order",
+    "active_order",
+    "order_cancel",
+    "trade_limit",
+    "position_limit",
+    "daily_loss",
+    "error_rate",
+)
+"""Every account-scoped rule, cheapest and most fundamental first (module names in actors/risk/rules/)."""
+
+GLOBAL_RULES = ("kill_switch",)
+"""Rules with one instance for the whole desk (``risk/<rule>/global``)."""
+
+GLOBAL_SCOPE = "global"
+"""The scope name of desk-wide rule instances; not a valid account id."""
+
+MAX_CLIENT_ORDER_ID_BYTES = 64
+"""Longest client order id accepted, UTF-8 bytes."""
+
+
+def default_journal_path() -> Path:
+    """Return ``$TICKSTAGE_STATE_DIR/orders.sqlite3`` (default ``~/.tickstage``)."""
+    state = Path(os.environ.get("TICKSTAGE_STATE_DIR", Path.home() / ".tickstage")).expanduser()
+    return state / "orders.sqlite3"
+
+
+@dataclass(frozen=True)
+class AccountSpec:
+    """One strategy account.
+
+    Attributes:
+        account: account id, ``"acct-01"`` (letters, digits, ``-``, ``_``).
+        trader: owning trader (JWT ``sub``).
+        real: vn.py gateway names of its real accounts (1–2); orders go to the first.
+    """
+
+    account: str
+    trader: str
+    real: tuple[str, ...] = ("SIM",)
+
+    def __post_init__(self) -> None:
+        if not self.account or self.account == GLOBAL_SCOPE or not all(
+                c.isalnum() or c in "-_" for c in self.account):
+            raise ValueError(f"account id {self.account!r}: letters, digits, '-' or '_', not 'global'")
+        if not 1 <= len(self.real) <= 2:
+            raise ValueError(f"account {self.account}: 1 or 2 real accounts, not {len(self.real)}")
+
+
+@dataclass(frozen=True)
+class OrdersConfig:
+    """The order path's settings.
+
+    Attributes:
+        accounts: the strategy accounts, in order.
+        journal: SQLite journal file; ``None`` → :func:`default_journal_path`.
+        answer_timeout_s: seconds without an exchange answer before outcomeUnknown.
+        check_timeout_s: seconds without a rule's verdict before the order is refused.
+        query_interval_s: seconds between gateway queries of outcomeUnknown orders.
+        unknown_after_queries: queries answered "unknown" before a never-sent order is
+            resolved as rejected (only orders without a vt_orderid).
+        synchronous: SQLite ``PRAGMA synchronous`` (``NORMAL`` or ``FULL``).
+        rules: account-scoped rules instantiated per account.
+        global_rules: desk-wide rules.
+        limits: rule → limit name → default value for every account.
+        account_limits: account → rule → limit name → value (overrides).
+        status_interval_s: AccountStatus / RiskSummary period, seconds.
+        sim: extra settings for the simulator gateway's exchange (sim/exchange.py).
+    """
+
+    accounts: tuple[AccountSpec, ...] = ()
+    journal: Path | None = None
+    answer_timeout_s: float = 2.0
+    check_timeout_s: float = 1.0
+    query_interval_s: float = 0.5
+    unknown_after_queries: int = 2
+    synchronous: str = "NORMAL"
+    rules: tuple[str, ...] = ACCOUNT_RULES
+    global_rules: tuple[str, ...] = GLOBAL_RULES
+    limits: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    account_limits: Mapping[str, Mapping[str, Mapping[str, float]]] = field(default_factory=dict)
+    status_interval_s: float = 1.0
+    sim: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("answer_timeout_s", "check_timeout_s", "query_interval_s", "status_interval_s"):
+            value = getattr(self, name)
+            if not (value > 0 and math.isfinite(value)):
+                raise ValueError(f"orders.{name} must be a finite number > 0, not {value!r}")
+        if self.synchronous.upper() not in ("NORMAL", "FULL"):
+            raise ValueError(f"orders.synchronous must be NORMAL or FULL, not {self.synchronous!r}")
+        unknown = set(self.rules) - set(ACCOUNT_RULES) | set(self.global_rules) - set(GLOBAL_RULES)
+        if unknown:
+            raise ValueError(f"unknown risk rules: {sorted(unknown)}")
+        seen = set()
+        for spec in self.accounts:
+            if spec.account in seen:
+                raise ValueError(f"account {spec.account} is configured twice")
+            seen.add(spec.account)
+
+    @property
+    def journal_path(self) -> Path:
+        """The journal file to open."""
+        return Path(self.journal).expanduser() if self.journal else default_journal_path()
+
+    def account(self, account: str) -> AccountSpec | None:
+        """Return the spec of ``account`` or ``None``."""
+        return next((spec for spec in self.accounts if spec.account == account), None)
+
+    @classmethod
+    def from_toml(cls, document: Mapping[str, Any]) -> OrdersConfig:
+        """Build from a parsed TOML document (its ``[orders]``, ``[accounts]`` and ``[risk]`` tables).
+
+        Raises:
+            ValueError: a value is of the wrong type or out of range.
+        """
+        orders = dict(document.get("orders", {}))
+        risk = dict(document.get("risk", {}))
+        accounts = tuple(
+            AccountSpec(name, str(spec.get("trader", "")), tuple(spec.get("real", ("SIM",))))
+            for name, spec in dict(document.get("accounts", {})).items()
+        )
+        kwargs: dict[str, Any] = {"accounts": accounts}
+        for key in ("answer_timeout_s", "check_timeout_s", "query_interval_s", "status_interval_s"):
+            if key in orders:
+                kwargs[key] = float(orders[key])
+        if "unknown_after_queries" in orders:
+            kwargs["unknown_after_queries"] = int(orders["unknown_after_queries"])
+        if "synchronous" in orders:
+            kwargs["synchronous"] = str(orders["synchronous"])
+        if orders.get("journal"):
+            kwargs["journal"] = Path(str(orders["journal"]))
+        if "sim" in orders:
+            kwargs["sim"] = dict(orders["sim"])
+        if "rules" in risk:
+            kwargs["rules"] = tuple(risk["rules"])
+        if "global_rules" in risk:
+            kwargs["global_rules"] = tuple(risk["global_rules"])
+        kwargs["limits"] = {rule: _numbers(values) for rule, values in dict(risk.get("limits", {})).items()}
+        kwargs["account_limits"] = {
+            account: {rule: _numbers(values) for rule, values in dict(rules).items()}
+            for account, rules in dict(risk.get("accounts", {})).items()
+        }
+        return cls(**kwargs)
+
+
+def _numbers(values: Mapping[str, Any]) -> dict[str, float]:
+    out = {}
+    for key, value in dict(values).items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"risk limit {key}={value!r} must be a number")
+        out[key] = float(value)
+    return out
+
+
+__all__ = [
+    "ACCOUNT_RULES",
+    "AccountSpec",
+    "GLOBAL_RULES",
+    "GLOBAL_SCOPE",
+    "MAX_CLIENT_ORDER_ID_BYTES",
+    "OrdersConfig",
+    "default_journal_path",
+]

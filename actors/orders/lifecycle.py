@@ -1,0 +1,259 @@
+"""The order actor's life after the gateway call: events, fills, timeouts, queries, recovery.
+
+A mixin of :class:`~actors.orders.order.OrderActor` (kept apart to keep each
+module short). vn.py facts it follows (../shared/FACTS.md): the SUBMITTING
+echo carries ``OrderRequest.reference`` and may arrive before or after the
+vt_orderid is known, later updates do not carry it, so the vt_orderid ↔ client
+order id mapping is taken from whichever arrives first; trade and order events
+arrive in either order; fills are deduplicated by vt_tradeid.
+
+``outcomeUnknown``: an order sent without an exchange answer within
+``answer_timeout_s``. It is replied as such and never re-sent; every
+``query_interval_s`` the actor asks the gateway about it (``OrderPort.query``)
+and takes its order events, until one says what happened. An order that never
+got a vt_orderid (the process died between journal and gateway) and that the
+gateway does not know after ``unknown_after_queries`` queries was never sent:
+it is resolved as rejected. A resolution supersedes the ``outcomeUnknown``
+reply: a later retry gets the resolved one.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from thespian.actors import ActorAddress
+
+from actors.market.frames import encode_actor_message
+from actors.orders.codec import encode_risk_update
+from actors.orders.record import STATE_OF_STATUS, OrderRecord, Rejection, parse_reference
+
+NAN = math.nan
+
+
+class OrderLifecycle:
+    """Order events, fills, the answer timeout, gateway queries, recovery and rule replays."""
+
+    # -- recovery -------------------------------------------------------------------------
+
+    def recover(self) -> None:
+        """Rebuild the orders from the journal's committed rows; unresolved ones become outcomeUnknown."""
+        now = time.time_ns()
+        for row in self.journal.orders(self.account):
+            record = OrderRecord.from_row(row)
+            record.trade_volume, record.avg_price = 0.0, 0.0   # rebuilt from the fills below (deduplicated)
+            self.orders[record.client_order_id] = record
+            if record.vt_orderid:
+                self.by_vt[record.vt_orderid] = record.client_order_id
+            if record.final:
+                continue
+            self.unresolved.add(record.client_order_id)
+            if record.reply_status in (None, "outcomeUnknown"):
+                if record.reply_status is None:
+                    record.reply_status, record.decided_ns = "outcomeUnknown", now
+                    self.unknown_outcomes += 1
+                record.state = "outcomeUnknown"
+                record.updated_ns = now
+                self.write(record)
+        for trade in self.port.trades_for(self.account):
+            record = self.orders.get(self.by_vt.get(trade.vt_orderid, ""))
+            if record is not None and trade.vt_tradeid not in record.trade_ids:
+                self._add_fill(record, trade.vt_tradeid, trade.price, trade.volume)
+        if self.orders:
+            self.log.info("orders_recovered", orders=len(self.orders), unresolved=len(self.unresolved))
+        if self.unresolved:
+            self._arm_query()
+
+    def replay_to(self, paths) -> None:
+        """Replay every order, summarized, to the rule actors at ``paths`` (resync)."""
+        if not paths:
+            return
+        messages = [encode_risk_update("resyncStarted", None, self.path)]
+        messages += [encode_risk_update("replayed", record, self.path) for record in self.orders.values()]
+        messages.append(encode_risk_update("resynced", None, self.path))
+        for path in paths:
+            for payload in messages:
+                self.send_path(path, payload)
+
+    def _on_risk_resync_request(self, rule_path: str, message, sender: ActorAddress) -> None:
+        """A rule actor (re)started: replay the orders to it."""
+        self.replay_to([rule_path])
+
+    def _on_rule_status_request(self, _body, message, sender: ActorAddress) -> None:
+        """The account actor's 1 s poll: answer the order counts."""
+        reply = encode_actor_message("orderCounts", {
+            "open": sum(1 for r in self.orders.values() if not r.final),
+            "unknownOutcomes": sum(1 for r in self.orders.values() if r.state == "outcomeUnknown"),
+            "rejections": self.rejections, "orders": self.new_orders}, source=self.path)
+        self.send(sender, reply)
+
+    # -- events from the gateway --------------------------------------------------------------
+
+    def _record_of(self, vt_orderid: str, reference: str = "") -> OrderRecord | None:
+        client_order_id = self.by_vt.get(vt_orderid)
+        if client_order_id is None and reference:
+            parsed = parse_reference(reference)
+            if parsed is not None and parsed[0] == self.account:
+                client_order_id = parsed[1]
+        record = self.orders.get(client_order_id) if client_order_id is not None else None
+        if record is None:
+            self.unrouted += 1
+            return None
+        if not record.vt_orderid and vt_orderid:
+            record.vt_orderid = vt_orderid    # the SUBMITTING echo arrived first
+            self.by_vt[vt_orderid] = record.client_order_id
+        return record
+
+    def _on_vnpy_order(self, order, message, sender: ActorAddress) -> None:
+        """Take one vn.py order update (routed by the order bridge)."""
+        record = self._record_of(order.vtOrderId, order.reference)
+        if record is not None:
+            self.apply_status(record, str(order.status), order.tradedLots)
+
+    def _on_vnpy_trade(self, trade, message, sender: ActorAddress) -> None:
+        """Take one fill, once per vt_tradeid; a fill is also an answer."""
+        record = self._record_of(trade.vtOrderId)
+        if record is None:
+            return
+        if trade.vtTradeId in record.trade_ids:
+            self.duplicate_trades += 1
+            return
+        self._add_fill(record, trade.vtTradeId, trade.price, trade.volumeLots)
+        self.notify("filled", record, price=trade.price, volume=trade.volumeLots, ts_ns=trade.tsNs)
+        self.push("orderFilled", record, vtTradeId=trade.vtTradeId, price=trade.price,
+                  volumeLots=trade.volumeLots, tsNs=trade.tsNs)
+        if record.reply_status in (None, "outcomeUnknown") or record.state in ("sent", "outcomeUnknown"):
+            self.apply_status(record, "allTraded" if record.traded >= record.volume else "partTraded",
+                              record.traded)
+        else:
+            self.write(record)
+
+    def _add_fill(self, record: OrderRecord, vt_tradeid: str, price: float, volume: float) -> None:
+        record.trade_ids.add(vt_tradeid)
+        total = record.avg_price * record.trade_volume + price * volume
+        record.trade_volume += volume
+        record.avg_price = total / record.trade_volume if record.trade_volume else 0.0
+        record.traded = max(record.traded, record.trade_volume)
+        record.updated_ns = time.time_ns()
+
+    def apply_status(self, record: OrderRecord, status: str, traded: float) -> None:
+        """Move the order to what vn.py reports; the first answer decides the reply."""
+        if status == "submitting" or record.final:
+            return
+        changed = status != record.status or traded > record.traded
+        record.status = status
+        record.traded = max(record.traded, traded)
+        record.updated_ns = time.time_ns()
+        state = STATE_OF_STATUS[status]
+        if state == "working" and record.traded >= record.volume:
+            state, record.status = "filled", "allTraded"
+        first = record.reply_status in (None, "outcomeUnknown")
+        was_unknown = record.state == "outcomeUnknown"
+        if state == "rejected":
+            record.rejected_by_gateway = True
+            self.notify("gatewayRejected", record)
+            self.reject(record, Rejection("exchange", NAN, NAN, "rejected by the exchange (see the gateway log)"))
+            self.notify("released", record)
+            return
+        record.state = state
+        if first:
+            record.reply_status, record.decided_ns = "accepted", record.updated_ns
+            self.answer(record)
+            self.push("orderAccepted", record)
+            if was_unknown:
+                self.log.info("outcome_resolved", client_order_id=record.client_order_id, state=state)
+        elif changed:
+            self.push("orderUpdated", record)
+        self.unresolved.discard(record.client_order_id)
+        if record.final:
+            self.notify("released", record)
+        self.write(record)
+
+    def reject(self, record: OrderRecord, rejection: Rejection) -> None:
+        """Make the order rejected, reply and tell the traders (a rejection is a value)."""
+        record.state, record.rejection = "rejected", rejection
+        record.reply_status = "rejected"
+        record.decided_ns = record.updated_ns = time.time_ns()
+        self.rejections += 1
+        self.unresolved.discard(record.client_order_id)
+        self.log.info("order_rejected", client_order_id=record.client_order_id, rule=rejection.rule,
+                      limit=rejection.limit, observed=rejection.observed, reason=rejection.reason)
+        self.write(record)
+        self.answer(record)
+        self.push("orderRejected", record)
+
+    # -- timeouts and queries ------------------------------------------------------------------
+
+    def _on_timer(self, timer, message, sender: ActorAddress) -> None:
+        """Check timeout, answer timeout, or the periodic query of unresolved orders."""
+        name = timer.name
+        if name == "check":
+            self._check_timed_out(timer.generation)
+        elif name == "answer":
+            record = self.orders.get(self._timers.pop(timer.generation, ""))
+            if record is not None and record.reply_status is None and record.state == "sent":
+                self.unknown(record, f"no exchange answer within {self.config.answer_timeout_s:g} s")
+        elif name == "query":
+            self._query_armed = False
+            self._query_unresolved()
+
+    def unknown(self, record: OrderRecord, reason: str) -> None:
+        """Sent, unanswered: reply ``outcomeUnknown``, never re-send, start resolving."""
+        record.state = "outcomeUnknown"
+        record.reply_status, record.decided_ns = "outcomeUnknown", time.time_ns()
+        record.updated_ns = record.decided_ns
+        self.unknown_outcomes += 1
+        self.unresolved.add(record.client_order_id)
+        self.log.warning("order_outcome_unknown", client_order_id=record.client_order_id,
+                         vt_orderid=record.vt_orderid, reason=reason)
+        self.write(record)
+        self.answer(record)
+        self.push("outcomeUnknown", record, sinceTsNs=record.sent_ns or record.created_ns, reason=reason)
+        self._arm_query()
+
+    def _arm_query(self) -> None:
+        if not self._query_armed:
+            self._query_armed = True
+            self.runtime.call_later(self.config.query_interval_s, self.myAddress, encode_actor_message(
+                "timer", {"name": "query", "generation": 0}, source=self.path))
+
+    def _query_unresolved(self) -> None:
+        for client_order_id in list(self.unresolved):
+            record = self.orders[client_order_id]
+            if record.final:
+                self.unresolved.discard(client_order_id)
+                continue
+            known = self.port.query(record)
+            if known is not None:
+                if not record.vt_orderid:
+                    record.vt_orderid = known.vt_orderid
+                    self.by_vt[known.vt_orderid] = client_order_id
+                if known.status != "submitting":
+                    self.apply_status(record, known.status, known.traded)
+            elif not record.vt_orderid:
+                record.unknown_queries += 1
+                if record.unknown_queries >= self.config.unknown_after_queries:
+                    self.reject(record, Rejection("gateway", NAN, NAN,
+                                                  "never reached the gateway (recovered from the journal)"))
+                    self.notify("released", record)
+        if self.unresolved:
+            self._arm_query()
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def notify(self, kind: str, record: OrderRecord, *, price: float | None = None,
+               volume: float | None = None, ts_ns: int = 0) -> None:
+        """Tell the rule actors observing ``kind`` (encoded once)."""
+        paths = self.observers.get(kind)
+        if not paths:
+            return
+        payload = encode_risk_update(kind, record, self.path, price=price, volume=volume, ts_ns=ts_ns)
+        for path in paths:
+            self.send_path(path, payload)
+
+    def write(self, record: OrderRecord) -> None:
+        """Journal the record's current state (no wait: only the write-ahead record is waited for)."""
+        self.journal.write_order_nowait(record.row())
+
+
+__all__ = ["OrderLifecycle"]

@@ -1,0 +1,107 @@
+"""What the order path needs from outside the actors: the gateway and the market.
+
+Both are in-process objects used on the loop thread, handed to the actors in
+their context args (like the vn.py bridge to the gateway actor): calling them
+never blocks. transport/vnpy_orders.py implements :class:`OrderPort` over
+vn.py's ``MainEngine``; transport/vnpy_bridge.py implements
+:class:`MarketPort` from the latest ticks it routed.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Protocol
+
+from actors.orders.record import OrderRecord
+
+
+class Quote(NamedTuple):
+    """Reference data and the latest price of one contract.
+
+    Attributes:
+        vt_symbol: ``"rb1801.SHFE"``.
+        group: contract group (exchange product), ``"rb"``.
+        price_tick: quote currency.
+        multiplier: units per lot.
+        last_price: latest last price, quote currency (NaN: no tick yet).
+    """
+
+    vt_symbol: str
+    group: str
+    price_tick: float
+    multiplier: float
+    last_price: float
+
+
+class GatewayOrder(NamedTuple):
+    """What the gateway says about one order when asked.
+
+    Attributes:
+        vt_orderid: vn.py id.
+        status: orders.capnp ``OrderStatus`` name.
+        traded: lots filled.
+    """
+
+    vt_orderid: str
+    status: str
+    traded: float
+
+
+class GatewayTrade(NamedTuple):
+    """One fill already routed to an account (for a restarted actor).
+
+    Attributes:
+        vt_tradeid: vn.py id (fills are deduplicated by it).
+        vt_orderid: the order's vn.py id.
+        vt_symbol: contract.
+        direction: orders.capnp ``Direction`` name.
+        offset: orders.capnp ``Offset`` name.
+        price: quote currency.
+        volume: lots.
+        ts_ns: trade time, ns since UNIX epoch.
+    """
+
+    vt_tradeid: str
+    vt_orderid: str
+    vt_symbol: str
+    direction: str
+    offset: str
+    price: float
+    volume: float
+    ts_ns: int
+
+
+class OrderPort(Protocol):
+    """The order actors' way to the gateway (loop thread, never blocking)."""
+
+    def send(self, record: OrderRecord, gateway_name: str) -> str:
+        """Send the order through ``MainEngine.send_order``; return its vt_orderid or ``""`` (local reject)."""
+
+    def cancel(self, record: OrderRecord) -> None:
+        """Ask the gateway to cancel the order (``MainEngine.cancel_order``)."""
+
+    def query(self, record: OrderRecord) -> GatewayOrder | None:
+        """Return what the gateway knows of the order now, ``None`` when it does not know it."""
+
+    def trades_for(self, account: str) -> list[GatewayTrade]:
+        """Return every fill routed to ``account`` so far (a restarted actor rebuilds from them)."""
+
+    def account_data(self, gateway_name: str) -> tuple[float, float, float] | None:
+        """Return the latest (balance, frozen, available) of a real account, quote currency."""
+
+
+class MarketPort(Protocol):
+    """Reference data and latest prices (loop thread, memory reads)."""
+
+    def quote(self, vt_symbol: str) -> Quote | None:
+        """Return the contract's reference data and last price, ``None`` when unknown."""
+
+
+class NoMarket:
+    """A :class:`MarketPort` that knows no contract (tests without a market)."""
+
+    def quote(self, vt_symbol: str) -> Quote | None:
+        """Return ``None``."""
+        return None
+
+
+__all__ = ["GatewayOrder", "GatewayTrade", "MarketPort", "NoMarket", "OrderPort", "Quote"]

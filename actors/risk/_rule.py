@@ -1,0 +1,208 @@
+"""The base of every risk rule actor (``risk/<rule>/<account>``, ``risk/<rule>/global``).
+
+One actor per rule instance (DESIGN §4). The order actor of an account sends
+every rule of the account (and the global ones) a ``riskCheck`` and proceeds
+only when all approve; each rule answers with a ``riskVerdict`` quoting the
+check id. A refusal is a value: :class:`~actors.orders.record.Rejection`
+naming the rule, the limit and the observed value (this order included), and
+it is also reported as a ``riskEvent`` to ``accounts/<account>``, which shows
+it to the trader.
+
+Rules that count orders (active orders, flow, cancels, fills, positions)
+learn the order lifecycle from ``riskUpdate`` messages of the kinds they
+list in :attr:`RiskRule.observes`. Such a *stateful* rule rebuilds its state
+after a start or restart from the order actor's journal: it asks for a replay
+(``riskResyncRequest``) and refuses every check while recovering
+(fail-closed), until ``resynced``. An order actor that (re)starts replays to
+all its rules unasked.
+
+Limits come from the :class:`~actors.risk.limits.LimitStore` at start and
+change at run time by ``limitChange`` (journaled by the admin route before it
+is sent). Every handler runs on the loop thread.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from thespian.actors import ActorAddress
+
+from actors._dispatch import TickstageActor
+from actors.orders.codec import encode_verdict
+from actors.orders.config import GLOBAL_SCOPE
+from actors.orders.record import Rejection
+from actors.risk.limits import LimitStore
+
+NAN = math.nan
+EXCHANGE_TZ = dt.timezone(dt.timedelta(hours=8))
+"""Asia/Shanghai (no daylight saving): the exchanges' clock."""
+NIGHT_SESSION_HOURS = 3
+"""A trading day starts at 21:00 the evening before: shift by 3 h before taking the date."""
+
+
+def trading_day(ts_ns: int) -> int:
+    """Return the trading day of a time (ns since UNIX epoch) as an ordinal; the night session
+    (from 21:00 Asia/Shanghai) belongs to the next day."""
+    moment = dt.datetime.fromtimestamp(ts_ns / 1e9, EXCHANGE_TZ) + dt.timedelta(hours=NIGHT_SESSION_HOURS)
+    return moment.date().toordinal()
+
+
+def rule_path(rule: str, scope: str) -> str:
+    """Return the path of a rule instance, ``risk/order_flow/acct-01``."""
+    return f"risk/{rule}/{scope}"
+
+
+class RiskRule(TickstageActor):
+    """Base of a rule actor: check, observe, replay, limits, status.
+
+    Context args:
+        scope (str): account id, or ``"global"``.
+        limits (LimitStore): effective limits and kill-switch states.
+        accounts (tuple[str, ...]): every account of the desk (global rules fan out to them).
+
+    Subclasses set :attr:`rule`, :attr:`defaults`, :attr:`main_limit`,
+    :attr:`observes`, :attr:`stateful` and implement :meth:`check`; stateful
+    ones also :meth:`reset`, :meth:`observe` and :meth:`replay`.
+    """
+
+    rule: ClassVar[str] = ""
+    """The rule's name: its module name, as vn.py's risk manager names the rule."""
+    defaults: ClassVar[Mapping[str, float]] = {}
+    """Limit name → default value, in the rule's unit."""
+    main_limit: ClassVar[str] = "limit"
+    """The limit shown in RiskSummary."""
+    observes: ClassVar[frozenset[str]] = frozenset()
+    """RiskUpdateKind names this rule wants from the order actor."""
+    stateful: ClassVar[bool] = False
+    """Rebuilds its state from the order actor's replay after a (re)start."""
+
+    def on_start(self, restarts: int) -> None:
+        """Read the limits; a stateful account rule asks its order actor for a replay (loop thread)."""
+        args = self.context.args
+        self.scope: str = args["scope"]
+        self.store: LimitStore = args["limits"]
+        self.accounts: tuple[str, ...] = tuple(args.get("accounts", ()))
+        self.limits: dict[str, float] = self.store.limits(self.rule, self.scope)
+        self.checks = self.rejections = 0
+        self.recovering = self.stateful and self.scope != GLOBAL_SCOPE
+        self.reset()
+        self.setup()
+        if self.recovering:
+            self.send_path(f"orders/{self.scope}", self._resync_request())
+
+    def _resync_request(self) -> bytes:
+        from actors.market.frames import encode_actor_message
+
+        return encode_actor_message("riskResyncRequest", self.path, source=self.path)
+
+    # -- hooks -------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        """Prepare what the rule needs beyond its state (runs after :meth:`reset` at start)."""
+
+    def reset(self) -> None:
+        """Forget the order state (before a replay)."""
+
+    def check(self, order) -> Rejection | None:
+        """Return a rejection of the order, or ``None`` to approve it (and count it if needed).
+
+        Args:
+            order: the ``RiskCheck`` reader (fields ``clientOrderId``, ``account``,
+                ``vtSymbol``, ``group``, ``direction``, ``offset``, ``orderType``,
+                ``price`` quote currency, ``volumeLots`` lots, ``lastPrice``,
+                ``priceTick``, ``multiplier``, ``tsNs`` ns since epoch).
+        """
+        raise NotImplementedError
+
+    def observe(self, kind: str, update) -> None:
+        """Take one ``riskUpdate`` of a kind in :attr:`observes`."""
+
+    def replay(self, update) -> None:
+        """Take one ``replayed`` order summary (``tradedLots``, ``active``, ``cancelRequested``,
+        ``rejectedByGateway``, ``sent``, ``tsNs`` = creation)."""
+
+    def observed(self) -> float:
+        """Return the current value of the main limit's quantity (RiskSummary), NaN when none."""
+        return NAN
+
+    def rejection(self, limit_name: str, observed: float, reason: str) -> Rejection:
+        """Return a rejection by this rule against ``limits[limit_name]``."""
+        return Rejection(self.rule, float(self.limits.get(limit_name, NAN)), float(observed), reason)
+
+    # -- messages ----------------------------------------------------------------------
+
+    def _on_risk_check(self, order, message, sender: ActorAddress) -> None:
+        """Answer one check with a verdict (fail-closed while recovering)."""
+        self.checks += 1
+        if self.recovering:
+            rejection = Rejection(self.rule, NAN, NAN,
+                                  f"{self.rule} is rebuilding its state after a restart (fail-closed)")
+        else:
+            rejection = self.check(order)
+        if rejection is not None:
+            self.rejections += 1
+            self._report(order.account, order.clientOrderId, rejection)
+        self.send(sender, encode_verdict(order.checkId, self.rule, rejection, self.path))
+
+    def _on_risk_update(self, update, message, sender: ActorAddress) -> None:
+        """Take a lifecycle update, or a step of a replay."""
+        kind = str(update.kind)
+        if kind in self.observes:
+            self.observe(kind, update)
+        elif kind == "replayed":
+            if self.stateful:
+                self.replay(update)
+        elif kind == "resyncStarted":
+            if self.stateful:
+                self.reset()
+                self.recovering = True
+        elif kind == "resynced":
+            self.recovering = False
+
+    def _on_limit_change(self, change, message, sender: ActorAddress) -> None:
+        """Apply a limit change (already journaled by the admin route) and tell the traders."""
+        name = change.name
+        if name not in self.limits:
+            return
+        self.limits[name] = change.newValue
+        self.log.info("limit_changed", rule=self.rule, scope=self.scope, limit_name=name,
+                      old_value=change.oldValue, new_value=change.newValue, changed_by=change.changedBy)
+        for account in self._accounts_in_scope():
+            self.send_path(f"accounts/{account}", self.current_bytes)
+
+    def _on_rule_status_request(self, _body, message, sender: ActorAddress) -> None:
+        """Answer ``ruleStatus`` (limit, observed, health) to the account actor."""
+        from actors.risk.events import encode_rule_status
+
+        self.send(sender, encode_rule_status(self.rule, self.scope, self.limits.get(self.main_limit, NAN),
+                                             self.observed(), not self.recovering, self.rejections,
+                                             self.path))
+
+    def _on_crash(self, text: str, message, sender: ActorAddress) -> None:
+        """Fault injection: raise inside the handler."""
+        raise RuntimeError(f"injected crash: {text}")
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _accounts_in_scope(self) -> tuple[str, ...]:
+        return self.accounts if self.scope == GLOBAL_SCOPE else (self.scope,)
+
+    def _report(self, account: str, client_order_id: str, rejection: Rejection,
+                severity: str = "warning") -> None:
+        from actors.risk.events import encode_risk_event
+
+        self.send_path(f"accounts/{account}", encode_risk_event(
+            rule=self.rule, scope=self.scope, severity=severity, observed=rejection.observed,
+            limit=rejection.limit, message=rejection.reason, account=account,
+            client_order_id=client_order_id, source=self.path))
+
+    def extra_statistics(self) -> dict[str, Any]:
+        """Rule, scope, checks, rejections, recovering, limits, observed value."""
+        return {"rule": self.rule, "scope": self.scope, "checks": self.checks, "rejections": self.rejections,
+                "recovering": self.recovering, "limits": dict(self.limits), "observed": self.observed()}
+
+
+__all__ = ["EXCHANGE_TZ", "RiskRule", "rule_path", "trading_day"]

@@ -1,0 +1,41 @@
+"""PriceBandRule (``risk/price_band/<account>``): fat-finger guard around the last price.
+
+Source: the desk's requirements (DESIGN §4: price band around the last price).
+"""
+
+from __future__ import annotations
+
+import math
+
+from actors.orders.record import Rejection
+from actors.risk._rule import RiskRule
+
+
+class PriceBandRule(RiskRule):
+    """Refuse a limit order priced more than ``limit`` percent away from the last price.
+
+    Limits: ``limit`` (percent of the last price), ``require_last`` (1: refuse
+    when no tick was seen yet; 0: approve then). Market orders are not checked.
+    """
+
+    rule = "price_band"
+    defaults = {"limit": 5.0, "require_last": 1.0}
+
+    def check(self, order) -> Rejection | None:
+        """Compare |price − last| / last, in percent, with the band."""
+        if str(order.orderType) == "market":
+            return None
+        last = order.lastPrice
+        if not (last > 0 and math.isfinite(last)):
+            if self.limits["require_last"]:
+                return self.rejection("limit", math.nan, f"no last price for {order.vtSymbol} to check the band")
+            return None
+        deviation = abs(order.price - last) / last * 100.0
+        if deviation > self.limits["limit"]:
+            return self.rejection("limit", deviation,
+                                  f"price {order.price:g} is {deviation:.2f}% from the last price {last:g}, "
+                                  f"band {self.limits['limit']:g}%")
+        return None
+
+
+__all__ = ["PriceBandRule"]

@@ -1,0 +1,120 @@
+"""OrderActor: idempotency, write-ahead, one gateway call, outcomeUnknown, restart recovery."""
+
+from __future__ import annotations
+
+import asyncio
+
+from actors.market.frames import encode_actor_message
+from tests.actors.order_kit import ScriptedPort, harness_config
+
+
+async def test_submit_order_when_rules_approve_then_sent_once_and_replied_accepted(order_harness):
+    """An approved order reaches the gateway once; the exchange's answer makes the reply accepted."""
+    harness = await order_harness(harness_config())
+
+    harness.submit("c-1")
+    (reply,) = await harness.wait_replies(1)
+
+    assert reply["status"] == "accepted" and reply["vtOrderId"] == "SIM.1"
+    assert harness.port.sent_ids() == ["c-1"]
+    await asyncio.wait_for(_until(lambda: (harness.journal.order("acct-01", "c-1") or {}).get("state") == "working"), 5)
+    assert harness.journal.order("acct-01", "c-1")["vt_orderid"] == "SIM.1"
+
+
+async def test_submit_order_when_client_order_id_seen_then_returns_original_reply(order_harness):
+    """Retries in flight and after the answer get the same reply; the gateway sees one order."""
+    port = ScriptedPort(answer="none")
+    harness = await order_harness(harness_config(answer_timeout_s=5.0), port=port)
+
+    harness.submit("c-1")
+    harness.submit("c-1", client="client/2")
+    await harness.runtime.wait_idle()
+    await asyncio.wait_for(_until(lambda: port.sends), 5)
+    assert harness.replies() == [] and harness.replies("client/2") == []
+    record = harness.actor("orders/acct-01").orders["c-1"]
+    port.event(record, record.vt_orderid, "notTraded")
+    await harness.wait_replies(1)
+    await harness.wait_replies(1, "client/2")
+    harness.submit("c-1", client="client/3")
+    await harness.wait_replies(1, "client/3")
+
+    replies = [harness.reply_of("c-1", c) for c in ("client/1", "client/2", "client/3")]
+    assert all(r == replies[0] for r in replies) and replies[0]["status"] == "accepted"
+    assert port.sent_ids() == ["c-1"]
+
+
+async def test_submit_order_when_send_order_returns_empty_then_rejected_by_gateway(order_harness):
+    """``""`` from send_order is a local rejection naming the gateway."""
+    harness = await order_harness(harness_config(), port=ScriptedPort(refuse={"c-1"}))
+
+    harness.submit("c-1")
+    (reply,) = await harness.wait_replies(1)
+
+    assert reply["status"] == "rejected" and reply["rejection"]["rule"] == "gateway"
+    assert harness.pushes("orderRejected")
+
+
+async def test_submit_order_when_no_answer_then_outcome_unknown_then_resolved_by_query(order_harness):
+    """No exchange answer within the timeout → outcomeUnknown, never re-sent; a query resolves it."""
+    port = ScriptedPort(answer="none")
+    harness = await order_harness(harness_config(answer_timeout_s=0.05, query_interval_s=0.05), port=port)
+
+    harness.submit("c-1")
+    (reply,) = await harness.wait_replies(1)
+    await harness.sink.wait(lambda: harness.pushes("orderAccepted"))
+
+    assert reply["status"] == "outcomeUnknown"
+    assert harness.pushes("outcomeUnknown")[0]["order"]["state"] == "outcomeUnknown"
+    assert harness.pushes("orderAccepted")[0]["order"]["state"] == "working"
+    assert port.sent_ids() == ["c-1"]
+    harness.submit("c-1")
+    await harness.wait_replies(2)
+    assert harness.replies()[1]["status"] == "accepted"
+
+
+async def test_submit_order_when_invalid_volume_then_rejected_by_validity(order_harness):
+    """A volume of 0 is refused before any rule or gateway."""
+    harness = await order_harness(harness_config())
+
+    harness.submit("c-1", volume=0)
+    (reply,) = await harness.wait_replies(1)
+
+    assert reply["rejection"]["rule"] == "validity" and harness.port.sends == []
+
+
+async def test_order_actor_when_restarted_in_flight_then_never_resends_and_resolves(order_harness):
+    """A crash after the write-ahead record: the restarted actor queries instead of sending again."""
+    port = ScriptedPort(answer="none")
+    harness = await order_harness(harness_config(answer_timeout_s=5.0, query_interval_s=0.05), port=port)
+    harness.submit("c-1")
+    await asyncio.wait_for(_until(lambda: port.sends), 5)
+
+    harness.runtime.tell_path("orders/acct-01", encode_actor_message("crash", "test", source="test"))
+    await asyncio.wait_for(_until(lambda: harness.runtime.registry.entry("orders/acct-01").restarts == 1), 5)
+    await harness.sink.wait(lambda: harness.pushes("orderAccepted"))
+    harness.submit("c-1")
+    (reply,) = await harness.wait_replies(1)
+
+    assert port.sent_ids() == ["c-1"]
+    assert reply["status"] == "accepted" and reply["vtOrderId"] == "SIM.1"
+
+
+async def test_cancel_order_when_working_then_cancel_sent_once_and_order_cancelled(order_harness):
+    """Two cancels of a working order send one cancel request; a cancel after the end is notActive."""
+    harness = await order_harness(harness_config())
+    harness.submit("c-1")
+    await harness.wait_replies(1)
+
+    harness.command(cancelOrder={"clientOrderId": "c-1", "account": "acct-01"})
+    harness.command(cancelOrder={"clientOrderId": "c-1", "account": "acct-01"})
+    await harness.sink.wait(lambda: any(m["order"]["state"] == "cancelled" for m in harness.pushes("orderUpdated")))
+    harness.command(cancelOrder={"clientOrderId": "c-1", "account": "acct-01"})
+    await harness.sink.wait(lambda: len(harness.replies(which="cancelReply")) == 3)
+
+    assert [r["status"] for r in harness.replies(which="cancelReply")] == ["sent", "sent", "notActive"]
+    assert harness.port.cancels == ["c-1"]
+
+
+async def _until(predicate) -> None:
+    while not predicate():
+        await asyncio.sleep(0.001)
