@@ -4,7 +4,8 @@
 loopback): the runtime on the running (uvloop) loop, the root supervisor
 with gateway/market/sessions, the vn.py bridge, a real vn.py ``MainEngine``
 with the simulator gateway (replay or synthetic), and the HTTP server that
-serves the UI, ``/ws``, ``/api/groups`` and ``/healthz``.
+serves the UI, ``/ws``, ``/api/groups``, ``/healthz`` and the admin API
+(``/admin/*``, ``/metrics``, the ops console at ``/ops``; transport/admin.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from aiohttp import web
 from actors._runtime import ActorRuntime
 from actors._supervisor import ROOT_PATH, start_root
 from actors.root import RootSupervisor, desk_children
+from transport.admin import AdminApi
 from transport.auth import AuthConfig, Principal, TokenVerifier, principal_from_header
 from transport.errors import AuthError, ConfigError
 from transport.nats_bus import NatsBus
@@ -95,6 +97,7 @@ class Desk:
         self.bridge: VnpyBridge | None = None
         self.engine: VnpyEngine | None = None
         self.sockets: SocketGateway | None = None
+        self.admin: AdminApi | None = None
         self._runner: web.AppRunner | None = None
         self._progress_task: asyncio.Task | None = None
         self.bus: NatsBus | None = None
@@ -124,6 +127,9 @@ class Desk:
         app.router.add_get("/ws", self.sockets.handle)
         app.router.add_get("/api/groups", self._groups)
         app.router.add_get("/healthz", self._healthz)
+        self.admin = AdminApi(self)
+        self.admin.add_routes(app)
+        app.router.add_get("/ops", self._ops)
         app.router.add_get("/", self._index)
         app.router.add_static("/", UI_DIR, show_index=False)
         self._runner = web.AppRunner(app, access_log=None)
@@ -166,6 +172,8 @@ class Desk:
         if self._runner:
             await self._runner.cleanup()
             self._runner = None
+        if self.admin:
+            self.admin.close()
         if self.bus:
             await self.bus.close()
             self.bus = None
@@ -184,6 +192,9 @@ class Desk:
 
     async def _index(self, request: web.Request) -> web.FileResponse:
         return web.FileResponse(UI_DIR / "index.html")
+
+    async def _ops(self, request: web.Request) -> web.FileResponse:
+        return web.FileResponse(UI_DIR / "ops.html")
 
     def principal(self, request: web.Request) -> Principal:
         """Return who the request's ``Authorization: Bearer <JWT>`` speaks for.

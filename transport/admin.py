@@ -1,0 +1,304 @@
+"""The admin API (DESIGN §7): the supervision tree, restart or stop a subtree, the audit, metrics.
+
+Routes (aiohttp), every one behind ``Authorization: Bearer <JWT>`` with the
+``admin`` role — no or a refused token gets 401, another role 403:
+
+* ``GET /admin/tree`` — the actor tree as JSON: each node has ``path``,
+  ``kind``, ``state``, ``restarts``, ``mailbox``, ``msgs_per_s`` (last
+  second), ``msgs_per_s_1m``, ``handler_p50_ms``, ``handler_p99_ms``,
+  ``last_error`` (``type``, ``message``, ``ts_ns``) or ``null``, ``stats``
+  (the actor's counters and its kind's own figures), ``transitions`` (the
+  last state changes) and ``children``;
+* ``POST /admin/restart {"path": P}`` / ``POST /admin/stop {"path": P}`` —
+  sends :class:`~actors.RestartChild` / :class:`~actors.StopChild` to the
+  supervisor of ``P`` and answers once the subtree is running again (or
+  stopped), at most :data:`SETTLE_TIMEOUT_S` later. Unknown path → 404; the
+  root → 400; its supervisor down → 409;
+* ``GET /admin/audit`` — every admin action (``user``, ``ts``, ``action``,
+  ``target``, ``result``), newest last, the last :data:`AUDIT_KEPT` kept in
+  memory; each is also logged (``admin_action_audited``);
+* ``GET /metrics`` — Prometheus text (:mod:`transport.metrics`).
+
+Handlers run on the loop thread; they read ``statistics()`` (never wait on
+an actor) except for the one ask to the parent supervisor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import functools
+import json
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from actors._registry import ActorState
+from actors._specs import RestartChild, StopChild
+from actors._supervisor import ROOT_PATH
+from actors.errors import ActorDeadError, AskTimeoutError
+from transport.errors import AuthError
+from transport.metrics import CONTENT_TYPE, LoopLagMonitor, desk_registry, metrics_text
+
+AUDIT_KEPT = 1000
+"""Admin actions kept in memory for ``GET /admin/audit``."""
+SETTLE_TIMEOUT_S = 5.0
+"""Longest a restart or stop request waits for its subtree to settle, seconds."""
+ASK_TIMEOUT_S = 5.0
+"""Longest the supervisor of the target may take to acknowledge, seconds."""
+
+_log = structlog.get_logger("transport.admin")
+_dumps = functools.partial(json.dumps, default=str)
+_UNSETTLED = (ActorState.STARTING, ActorState.RESTARTING, ActorState.STOPPING)
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One admin action.
+
+    Attributes:
+        user: the token's ``sub``.
+        ts: when, ISO 8601 UTC.
+        ts_ns: when, UNIX timestamp (nanoseconds).
+        action: ``"restart"`` or ``"stop"``.
+        target: the actor path acted on.
+        result: ``"restarted"``, ``"stopped"``, ``"restarting"``, ``"stopping"``,
+            ``"forbidden"``, ``"unknown_path"``, ``"refused"``, ``"parent_down"``,
+            ``"timeout"``, ``"unknown_child"`` or ``"malformed"``.
+    """
+
+    user: str
+    ts: str
+    ts_ns: int
+    action: str
+    target: str
+    result: str
+
+
+class AuditLog:
+    """The last ``kept`` admin actions, in order (loop thread)."""
+
+    def __init__(self, kept: int = AUDIT_KEPT) -> None:
+        self._records: collections.deque[AuditRecord] = collections.deque(maxlen=kept)
+
+    def record(self, user: str, action: str, target: str, result: str) -> AuditRecord:
+        """Append and log one action; return it."""
+        now = time.time_ns()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now // 1_000_000_000))
+        entry = AuditRecord(user, f"{stamp}.{now // 1_000_000 % 1000:03d}Z", now, action, target, result)
+        self._records.append(entry)
+        _log.info("admin_action_audited", user=user, action=action, target=target, result=result)
+        return entry
+
+    def records(self) -> list[AuditRecord]:
+        """Return every kept record, oldest first."""
+        return list(self._records)
+
+
+def _node(entry, runtime, children: list[dict]) -> dict:
+    instance = entry.instance
+    stats = instance.statistics() if instance is not None and hasattr(instance, "statistics") else None
+    last_error = entry.last_error or (stats.last_error if stats is not None else None)
+    node = {
+        "path": entry.path,
+        "kind": entry.kind,
+        "state": entry.state.value,
+        "restarts": entry.restarts,
+        "mailbox": stats.mailbox if stats is not None else runtime.mailbox_depth(entry.address),
+        "msgs_per_s": stats.msgs_per_s_1s if stats is not None else 0.0,
+        "msgs_per_s_1m": round(stats.msgs_per_s_1m, 3) if stats is not None else 0.0,
+        "handler_p50_ms": stats.handler_ns_p50 / 1e6 if stats is not None else None,
+        "handler_p99_ms": stats.handler_ns_p99 / 1e6 if stats is not None else None,
+        "last_error": last_error.as_dict() if last_error is not None else None,
+        "stats": {},
+        "transitions": [{"state": s, "restarts": r, "ts_ns": t} for s, r, t in entry.transitions],
+        "children": children,
+    }
+    if stats is not None:
+        node["stats"] = {"messages": stats.messages, "unknown": stats.unknown,
+                         "handler_ns_total": stats.handler_ns_total, "handler_ns_max": stats.handler_ns_max,
+                         **stats.extra}
+    return node
+
+
+def actor_tree(runtime) -> dict | None:
+    """Return the supervision tree from the root as nested JSON-ready dicts (loop thread).
+
+    One pass over the registry groups children by parent, so the cost is
+    linear in the number of actors; mailbox depths come from one scan of
+    the runtime's queue.
+    """
+    by_parent: dict[str, list] = collections.defaultdict(list)
+    for entry in runtime.registry.entries():
+        by_parent[entry.parent].append(entry)
+
+    def build(entry) -> dict:
+        return _node(entry, runtime, [build(child) for child in by_parent.get(entry.path, ())])
+
+    root = runtime.registry.get(ROOT_PATH)
+    return build(root) if root is not None else None
+
+
+def child_name(path: str, parent: str) -> str:
+    """Return the name under its supervisor of the child at ``path`` (``sessions/session/3`` → ``session/3``)."""
+    return path if parent == ROOT_PATH else path[len(parent) + 1:]
+
+
+class AdminApi:
+    """The admin routes of one desk.
+
+    Args:
+        desk: the :class:`transport.app.Desk` (``runtime``, ``principal(request)``,
+            ``sockets``, ``bridge``).
+        audit_kept: admin actions kept in memory.
+    """
+
+    def __init__(self, desk: Any, audit_kept: int = AUDIT_KEPT) -> None:
+        self.desk = desk
+        self.audit = AuditLog(audit_kept)
+        self.lag = LoopLagMonitor()
+        self.metrics = desk_registry(desk, self.lag)
+
+    def add_routes(self, app: web.Application) -> None:
+        """Add the admin routes to ``app`` and start the loop-lag monitor."""
+        app.router.add_get("/admin/tree", self.tree)
+        app.router.add_post("/admin/restart", self.restart)
+        app.router.add_post("/admin/stop", self.stop)
+        app.router.add_get("/admin/audit", self.audit_list)
+        app.router.add_get("/metrics", self.metrics_page)
+        self.lag.start()
+
+    def close(self) -> None:
+        """Stop the loop-lag monitor. Idempotent."""
+        self.lag.stop()
+
+    @property
+    def runtime(self):
+        """The desk's actor runtime."""
+        return self.desk.runtime
+
+    # -- auth ------------------------------------------------------------------
+
+    def _admin(self, request: web.Request, action: str = "", target: str = ""):
+        """Return the admin principal of the request, or raise 401/403 (a refused action is audited)."""
+        try:
+            principal = self.desk.principal(request)
+        except AuthError as exc:
+            raise web.HTTPUnauthorized(text=_dumps({"error": exc.code}), content_type="application/json",
+                                       headers={"WWW-Authenticate": 'Bearer realm="tickstage-admin"'}) from None
+        if not principal.is_admin:
+            if action:
+                self.audit.record(principal.user, action, target, "forbidden")
+            raise web.HTTPForbidden(text=_dumps({"error": "forbidden", "message": "admin role required"}),
+                                    content_type="application/json")
+        return principal
+
+    # -- routes ----------------------------------------------------------------
+
+    async def tree(self, request: web.Request) -> web.Response:
+        """``GET /admin/tree``."""
+        self._admin(request)
+        runtime = self.runtime
+        body = {"ts_ns": time.time_ns(), "healthy": runtime.root_failure is None,
+                "runtime": asdict(runtime.statistics()), "tree": actor_tree(runtime)}
+        return web.json_response(body, dumps=_dumps)
+
+    async def audit_list(self, request: web.Request) -> web.Response:
+        """``GET /admin/audit``."""
+        self._admin(request)
+        return web.json_response({"records": [asdict(r) for r in self.audit.records()]}, dumps=_dumps)
+
+    async def metrics_page(self, request: web.Request) -> web.Response:
+        """``GET /metrics``."""
+        self._admin(request)
+        return web.Response(body=metrics_text(self.metrics), headers={"Content-Type": CONTENT_TYPE})
+
+    async def restart(self, request: web.Request) -> web.Response:
+        """``POST /admin/restart {"path": P}``."""
+        return await self._command(request, "restart")
+
+    async def stop(self, request: web.Request) -> web.Response:
+        """``POST /admin/stop {"path": P}``."""
+        return await self._command(request, "stop")
+
+    async def _command(self, request: web.Request, action: str) -> web.Response:
+        target = await _target_path(request)
+        principal = self._admin(request, action, target or "?")
+        if target is None:
+            self.audit.record(principal.user, action, "?", "malformed")
+            return _reply(400, action, "", "malformed", 'send {"path": "<actor path>"}')
+        registry = self.runtime.registry
+        entry = registry.get(target)
+        if entry is None:
+            return self._audited(principal.user, 404, action, target, "unknown_path", "no actor at this path")
+        if not entry.parent:
+            return self._audited(principal.user, 400, action, target, "refused",
+                                 "the root cannot be restarted or stopped from the admin API")
+        command = (RestartChild if action == "restart" else StopChild)(child_name(target, entry.parent))
+        before = entry.address
+        try:
+            ack = await self.runtime.ask(entry.parent, command, timeout_s=ASK_TIMEOUT_S)
+        except ActorDeadError as exc:
+            return self._audited(principal.user, 409, action, target, "parent_down", str(exc))
+        except AskTimeoutError as exc:
+            return self._audited(principal.user, 504, action, target, "timeout", str(exc))
+        if getattr(ack, "result", "") == "unknown_child":
+            return self._audited(principal.user, 409, action, target, "unknown_child",
+                                 "its supervisor no longer has this child")
+        settled = await self._settle(target, before, action)
+        result = ("restarted" if settled else "restarting") if action == "restart" else (
+            "stopped" if settled else "stopping")
+        return self._audited(principal.user, 200 if settled else 202, action, target, result, "")
+
+    def _audited(self, user: str, status: int, action: str, target: str, result: str, message: str):
+        self.audit.record(user, action, target, result)
+        entry = self.runtime.registry.get(target)
+        return _reply(status, action, target, result, message,
+                      state=entry.state.value if entry is not None else "removed",
+                      restarts=entry.restarts if entry is not None else None)
+
+    async def _settle(self, target: str, before, action: str) -> bool:
+        """Wait (bounded) until the subtree at ``target`` runs again (restart) or has stopped (stop)."""
+        registry = self.runtime.registry
+        prefix = target + "/"
+
+        def settled() -> bool:
+            entry = registry.get(target)
+            if action == "stop":
+                return entry is None or entry.state is ActorState.STOPPED
+            if entry is None or entry.address == before or entry.state is not ActorState.RUNNING:
+                return False
+            return not any(e.state in _UNSETTLED for e in registry.entries() if e.path.startswith(prefix))
+
+        try:
+            async with asyncio.timeout(SETTLE_TIMEOUT_S):
+                while not settled():
+                    await asyncio.sleep(0.005)
+        except TimeoutError:
+            return False
+        return True
+
+
+async def _target_path(request: web.Request) -> str | None:
+    """Return the ``path`` of a JSON body ``{"path": P}``, or ``None`` when malformed (≤ 4 KiB)."""
+    if request.content_length is not None and request.content_length > 4 * 1024:
+        return None
+    try:
+        body = json.loads(await request.content.read(4 * 1024 + 1) or b"null")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    path = body.get("path") if isinstance(body, dict) else None
+    return path.strip().strip("/") if isinstance(path, str) and 0 < len(path) <= 512 else None
+
+
+def _reply(status: int, action: str, target: str, result: str, message: str, **extra) -> web.Response:
+    body = {"ok": 200 <= status < 300, "action": action, "path": target, "result": result, **extra}
+    if message:
+        body["message"] = message
+    return web.json_response(body, status=status, dumps=_dumps)
+
+
+__all__ = ["AUDIT_KEPT", "AdminApi", "AuditLog", "AuditRecord", "actor_tree", "child_name"]
