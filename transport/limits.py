@@ -48,6 +48,8 @@ class SocketLimits:
             characters; longer gets ``tooLarge``.
         max_token_chars: longest token in ``auth`` / ``refresh``; longer gets ``tooLarge``.
         reader_traversal_words: pycapnp traversal budget per client frame, 8-byte words.
+        max_queued_bytes: replies queued for a client that does not read; a
+            frame arriving past it gets ``limitExceeded`` and close 1008.
     """
 
     max_frame_bytes: int = 64 * 1024
@@ -68,6 +70,7 @@ class SocketLimits:
     max_text_chars: int = 256
     max_token_chars: int = 8 * 1024
     reader_traversal_words: int = 64 * 1024
+    max_queued_bytes: int = 16 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if isinstance(self.allowed_origins, str):

@@ -14,8 +14,9 @@ bucket (``rateLimited``, not decoded), text frame (``malformed``), size
 same user replaces the socket's token (``ack{of="refresh"}``) and re-arms
 the expiry timer; at ``exp`` a socket gets ``error(tokenExpired)`` and is
 closed with 1008. Every refusal counts towards ``max_bad_frames`` within
-``bad_window_s``; one more closes the socket with 1008. Only well-formed,
-allowed messages reach the :class:`SessionActor`.
+``bad_window_s``; one more closes the socket with 1008, as does a frame
+from a client that does not read its replies (``max_queued_bytes``).
+Only well-formed, allowed messages reach the :class:`SessionActor`.
 """
 
 from __future__ import annotations
@@ -214,7 +215,8 @@ class SocketGateway:
                 # close from another task while receive() waits makes aiohttp drop the TCP at once.
                 if not conn.expired or asyncio.current_task().uncancel() > 0:
                     raise
-                await self._close_expired(ws)
+                await _send_and_close(ws, error_message("tokenExpired", "token expired; refresh before exp"),
+                                      b"tokenExpired")
         finally:
             if conn.expiry is not None:
                 conn.expiry.cancel()
@@ -264,9 +266,7 @@ class SocketGateway:
     async def _refuse(self, ws: web.WebSocketResponse, code: str, text: str, correlation: int = 0) -> None:
         self._count(code)
         _log.info("socket_refused", code=code, reason=text)
-        if not ws.closed:
-            await ws.send_bytes(error_message(code, text, correlation))
-            await ws.close(code=_POLICY_VIOLATION, message=code.encode())
+        await _send_and_close(ws, error_message(code, text, correlation), code.encode())
         return None
 
     # -- token expiry and refresh -----------------------------------------
@@ -286,13 +286,6 @@ class SocketGateway:
         self.tokens_expired += 1
         conn.log.info("token_expired_socket_closed")
         conn.task.cancel()
-
-    async def _close_expired(self, ws: web.WebSocketResponse) -> None:
-        try:
-            await ws.send_bytes(error_message("tokenExpired", "token expired; send refresh before it does"))
-        except (ConnectionError, RuntimeError):
-            pass
-        await ws.close(code=_POLICY_VIOLATION, message=b"tokenExpired")
 
     def _refresh(self, conn: _Connection, frame: ClientFrame) -> None:
         try:
@@ -323,17 +316,25 @@ class SocketGateway:
             if msg.type not in (WSMsgType.BINARY, WSMsgType.TEXT):
                 break
             self.frames_received += 1
+            if conn.outbox.queued_bytes > self.limits.max_queued_bytes:
+                self.frames_refused += 1
+                self._count("limitExceeded")
+                conn.log.info("socket_closed_not_reading", queued_bytes=conn.outbox.queued_bytes)
+                await ws.close(code=_POLICY_VIOLATION, message=b"limitExceeded: client does not read")
+                break
             try:
                 self._take(conn, msg)
             except FrameRefusedError as exc:
                 self.frames_refused += 1
                 self._count(exc.code)
-                conn.outbox.put_nowait(error_message(exc.code, str(exc), exc.correlation))
-                if self._too_much_bad_input(conn):
-                    self.closed_bad_input += 1
-                    conn.log.info("socket_closed_bad_input", last_code=exc.code)
-                    await ws.close(code=_POLICY_VIOLATION, message=b"too much bad input")
-                    break
+                error = error_message(exc.code, str(exc), exc.correlation)
+                if not self._too_much_bad_input(conn):
+                    conn.outbox.put_nowait(error)
+                    continue
+                self.closed_bad_input += 1
+                conn.log.info("socket_closed_bad_input", last_code=exc.code)
+                await _send_and_close(ws, error, b"too much bad input")  # not the outbox: dropped at close
+                break
 
     def _too_much_bad_input(self, conn: _Connection) -> bool:
         now = self.clock()
@@ -388,6 +389,17 @@ class SocketGateway:
     def _tell_session(self, conn: _Connection, data: bytes) -> None:
         self.runtime.tell_path(conn.path, encode_actor_message("client", data, source="ws"))
         self.frames_forwarded += 1
+
+
+async def _send_and_close(ws: web.WebSocketResponse, error: bytes, reason: bytes) -> None:
+    """Send a last ``error`` and close with 1008; a client already gone is not an error."""
+    if ws.closed:
+        return
+    try:
+        await ws.send_bytes(error)
+    except ConnectionError:
+        pass
+    await ws.close(code=_POLICY_VIOLATION, message=reason)
 
 
 def _client_message(**member) -> bytes:
