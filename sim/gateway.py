@@ -35,7 +35,9 @@ A replay emits the contracts of the instruments file at connect (a pre-scan
 of a 30 MB tape is not affordable) and the contract of any other symbol
 just before its first tick, with a tick size guessed from its prices.
 Every tick is emitted whatever was subscribed: ``subscribe`` only records
-the request. Orders are not simulated yet: ``send_order`` returns ``""``.
+the request. Orders go to the venue of :mod:`sim.exchange` (keys ``venue``,
+``order_latency_ms``, ``order_no_answer_probability`` ...), which answers and
+fills them against the same ticks.
 """
 
 from __future__ import annotations
@@ -49,9 +51,10 @@ from pathlib import Path
 from vnpy.event import EventEngine
 from vnpy.trader.constant import Exchange
 from vnpy.trader.gateway import BaseGateway
-from vnpy.trader.object import CancelRequest, OrderRequest, SubscribeRequest
+from vnpy.trader.object import CancelRequest, OrderData, OrderRequest, SubscribeRequest
 
 from sim._convert import SIM_EXCHANGES, TickBuilder, contract_data, exchange_of
+from sim.exchange import ExchangeSettings, SimExchange
 from sim.feed import ReplayProgress, TickFeed
 from sim.instruments import InstrumentRef, derive_product, guess_price_tick, load_instruments
 from sim.multiplex import compress_gaps, multiplex, multiplex_refs
@@ -103,6 +106,8 @@ class SimGateway(BaseGateway):
         self._skew_ns = 0
         self._recorder: TapeWriter | None = None
         self._recorded: list[ReplayTick] = []
+        self.exchange: SimExchange | None = None
+        """The venue this gateway's orders go to (sim/exchange.py), once connected."""
 
     def connect(self, setting: dict) -> None:
         """Emit the contracts, then start the feed thread.
@@ -122,6 +127,9 @@ class SimGateway(BaseGateway):
             self.write_log("already connected; close() before connecting again")
             return
         settings = SimSettings.from_setting(setting)
+        exchange_settings = ExchangeSettings.from_setting(setting)
+        self.exchange = SimExchange.venue(exchange_settings.venue)
+        self.exchange.configure(exchange_settings)
         self._instruments = load_instruments(settings.instruments) if settings.instruments else {}
         self._known = {}
         self._builder = TickBuilder(self.gateway_name)
@@ -155,6 +163,7 @@ class SimGateway(BaseGateway):
             self._recorder = TapeWriter(settings.record, self._source_name, time.time_ns())
             self._recorder.add_instruments(list(self._instruments.values()))
         emitted = sum(self._publish_contract(ref) for ref in refs)
+        self.exchange.attach(self)
         self._feed = TickFeed(
             source=source,
             emit=self._emit,
@@ -175,6 +184,8 @@ class SimGateway(BaseGateway):
         """
         if self._feed is not None and not self._feed.stop(CLOSE_TIMEOUT_S):
             self.write_log(f"feed thread did not stop within {CLOSE_TIMEOUT_S:g} s")
+        if self.exchange is not None:
+            self.exchange.detach(self, CLOSE_TIMEOUT_S)
         if self._recorder is not None and (self._feed is None or not self._feed.is_alive()):
             self._recorder.write_rows(self._recorded, self._instruments)
             self._recorded = []
@@ -224,19 +235,31 @@ class SimGateway(BaseGateway):
         self.subscriptions[req.vt_symbol] = req
 
     def send_order(self, req: OrderRequest) -> str:
-        """Refuse the order locally: simulated fills arrive in a later issue.
+        """Send an order to the venue; quick and non-blocking (the answer comes from its thread).
+
+        The SUBMITTING ``OrderData`` (with ``req.reference``) is emitted before this returns.
 
         Returns:
-            ``""`` (vn.py's local reject); a gateway log line says why.
+            The vt_orderid, or ``""`` (vn.py's local reject) when not connected.
         """
-        self.write_log(f"order for {req.vt_symbol} not sent: simulated orders arrive in a later issue")
-        return ""
+        if self.exchange is None:
+            self.write_log(f"order for {req.vt_symbol} not sent: not connected")
+            return ""
+        return self.exchange.send_order(self, req)
 
     def cancel_order(self, req: CancelRequest) -> None:
-        """Do nothing: no order is ever live."""
+        """Ask the venue to cancel an order (answered after the order latency)."""
+        if self.exchange is not None:
+            self.exchange.cancel_order(req)
+
+    def query_order(self, vt_orderid: str = "", reference: str = "") -> OrderData | None:
+        """Return the venue's current view of an order (by vt_orderid or reference), or None; any thread."""
+        return self.exchange.query_order(vt_orderid, reference) if self.exchange is not None else None
 
     def query_account(self) -> None:
-        """Do nothing: simulated accounts arrive with simulated orders."""
+        """Emit the account data of this gateway's real account (balance, margin as frozen)."""
+        if self.exchange is not None:
+            self.exchange.query_account()
 
     def query_position(self) -> None:
         """Do nothing: simulated positions arrive with simulated orders."""
@@ -249,7 +272,10 @@ class SimGateway(BaseGateway):
             self.write_log(f"{ref.symbol}: exchange {ref.exchange!r} is not served; its ticks are skipped")
             return False
         self._known[ref.symbol] = (exchange, ref.name)
-        self.on_contract(contract_data(ref, exchange, self.gateway_name))
+        contract = contract_data(ref, exchange, self.gateway_name)
+        self.on_contract(contract)
+        if self.exchange is not None:
+            self.exchange.on_contract(contract)
         return True
 
     def _emit(self, row: ReplayTick) -> bool:
@@ -268,7 +294,10 @@ class SimGateway(BaseGateway):
             if len(self._recorded) >= RECORD_BATCH_ROWS:
                 self._recorder.write_rows(self._recorded, self._instruments)
                 self._recorded = []
-        self.on_tick(self._builder.tick(row, exchange, name))
+        tick = self._builder.tick(row, exchange, name)
+        self.on_tick(tick)
+        if self.exchange is not None:
+            self.exchange.on_tick(tick)
         return True
 
 

@@ -297,12 +297,14 @@ def test_feed_when_a_later_row_is_bad_then_progress_reports_the_error(
     assert progress.done and progress.error.startswith("ReplayFormatError")
 
 
-def test_send_order_then_returns_empty_id_and_logs_why(engine: tuple[MainEngine, SimGateway, Recorder]) -> None:
-    """Orders are refused locally ("") with a gateway log line until simulated fills exist."""
+def test_send_order_when_not_connected_then_returns_empty_id_and_logs_why(
+    engine: tuple[MainEngine, SimGateway, Recorder],
+) -> None:
+    """Before connect there is no venue: the order is refused locally ("") with a log line."""
     _, gateway, recorder = engine
     request = OrderRequest("rb1801", Exchange.SHFE, Direction.LONG, OrderType.LIMIT, 1, 3800.0, Offset.OPEN)
     assert gateway.send_order(request) == ""
-    assert recorder.wait_for(lambda r: any("later issue" in line for line in r.logs))
+    assert recorder.wait_for(lambda r: any("not connected" in line for line in r.logs))
 
 
 def test_subscribe_then_request_is_recorded(engine: tuple[MainEngine, SimGateway, Recorder]) -> None:

@@ -1,0 +1,420 @@
+"""The simulator's exchange: accepts orders from ``SimGateway`` and fills them against the market.
+
+A :class:`SimExchange` is a *venue*: it outlives the gateways that connect to
+it within a process (named, :meth:`SimExchange.venue`), the way an exchange
+outlives a desk that restarts. On every (re)connect it replays the day's
+orders and trades to the new gateway, as CTP does, so a restarted desk can
+resolve what it sent before it died.
+
+Orders (vn.py facts, ../shared/FACTS.md): ``send_order`` returns the
+vt_orderid at once and emits the SUBMITTING ``OrderData`` (carrying
+``OrderRequest.reference``) before it returns. The exchange's answer —
+REJECTED (unknown contract, price off the tick grid or outside the price
+limits, volume not in whole lots) or NOTTRADED — comes ``latency_ms`` later
+from the exchange's own thread (at once, on the caller's thread, when the
+latency is 0). With probability ``no_answer_probability`` the answer is lost:
+the order is live at the exchange but no event says so until the desk asks
+(:meth:`SimExchange.query_order`) or it fills. Limit orders fill when the
+market crosses them (a buy at or above the ask, a sell at or below the bid),
+at most the quoted size per tick (partial fills); FAK cancels the rest, FOK
+fills all or nothing. Cancels are answered after the same latency.
+
+Settings (keys of the gateway's connect setting, all optional):
+``venue`` (name, default ``"SIM"``), ``order_latency_ms`` (0),
+``order_no_answer_probability`` (0.0), ``order_seed`` (7),
+``account_capital`` (10,000,000, quote currency), ``margin_rate`` (0.1),
+``price_limit_percent`` (10: limits ± that percent of the first price seen).
+"""
+
+from __future__ import annotations
+
+import copy
+import heapq
+import itertools
+import math
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from vnpy.trader.constant import Direction, OrderType, Status
+from vnpy.trader.object import AccountData, CancelRequest, ContractData, OrderData, OrderRequest, TickData, TradeData
+
+from sim.errors import SimSettingError
+
+_GRID_TOLERANCE = 1e-6
+_ACTIVE = (Status.SUBMITTING, Status.NOTTRADED, Status.PARTTRADED)
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeSettings:
+    """Typed exchange settings (module docstring).
+
+    Attributes:
+        venue: venue name; gateways connecting with the same name share one exchange.
+        latency_ms: delay of each answer (accept, reject, cancel), milliseconds.
+        no_answer_probability: chance that an order's answer is never sent, 0..1.
+        seed: seed of the no-answer draws.
+        capital: starting balance of each real account, quote currency.
+        margin_rate: margin per position value, 0..1.
+        price_limit_percent: price limits, ± percent of the first price seen of a contract.
+    """
+
+    venue: str = "SIM"
+    latency_ms: float = 0.0
+    no_answer_probability: float = 0.0
+    seed: int = 7
+    capital: float = 10_000_000.0
+    margin_rate: float = 0.1
+    price_limit_percent: float = 10.0
+
+    @classmethod
+    def from_setting(cls, setting: Mapping[str, Any]) -> ExchangeSettings:
+        """Read the exchange's keys of a gateway setting; missing keys take the defaults.
+
+        Raises:
+            SimSettingError: a value is of the wrong type or out of range.
+        """
+        def number(key: str, default: float) -> float:
+            value = setting.get(key, default)
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise SimSettingError(key, value, "must be a number") from None
+            if not math.isfinite(number) or number < 0:
+                raise SimSettingError(key, value, "must be a finite number >= 0")
+            return number
+
+        probability = number("order_no_answer_probability", 0.0)
+        if probability > 1:
+            raise SimSettingError("order_no_answer_probability", probability, "must be within 0..1")
+        return cls(venue=str(setting.get("venue", "SIM") or "SIM"), latency_ms=number("order_latency_ms", 0.0),
+                   no_answer_probability=probability, seed=int(number("order_seed", 7)),
+                   capital=number("account_capital", 10_000_000.0), margin_rate=number("margin_rate", 0.1),
+                   price_limit_percent=number("price_limit_percent", 10.0))
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeStatistics:
+    """What the exchange did since it was created.
+
+    Attributes:
+        orders_received: ``send_order`` calls.
+        distinct_references: distinct ``OrderRequest.reference`` values among them.
+        most_per_reference: most orders sent with one reference (1 when every order was sent once).
+        accepted, rejected, unanswered, fills, cancels: counts.
+    """
+
+    orders_received: int
+    distinct_references: int
+    most_per_reference: int
+    accepted: int
+    rejected: int
+    unanswered: int
+    fills: int
+    cancels: int
+
+
+class _Book:
+    """One real account's position per contract and its cash (quote currency)."""
+
+    def __init__(self, capital: float) -> None:
+        self.capital = capital
+        self.realized = 0.0
+        self.positions: dict[str, tuple[float, float, float]] = {}   # vt_symbol → (net lots, avg, size)
+
+    def fill(self, vt_symbol: str, signed: float, price: float, size: float) -> None:
+        net, avg, _ = self.positions.get(vt_symbol, (0.0, 0.0, size))
+        if net and (net > 0) != (signed > 0):
+            closed = min(abs(net), abs(signed))
+            self.realized += (price - avg) * closed * size * (1 if net > 0 else -1)
+        new = net + signed
+        if new == 0:
+            avg = 0.0
+        elif net == 0 or (net > 0) != (new > 0):
+            avg = price
+        elif abs(new) > abs(net):
+            avg = (avg * abs(net) + price * abs(signed)) / abs(new)
+        self.positions[vt_symbol] = (new, avg, size)
+
+
+class SimExchange:
+    """A simulated venue; see the module docstring. Thread-safe: one lock guards its state."""
+
+    _venues: dict[str, SimExchange] = {}
+    _venues_lock = threading.Lock()
+
+    @classmethod
+    def venue(cls, name: str) -> SimExchange:
+        """Return the venue called ``name``, creating it on first use."""
+        with cls._venues_lock:
+            exchange = cls._venues.get(name)
+            if exchange is None:
+                exchange = cls._venues[name] = cls(name)
+            return exchange
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.settings = ExchangeSettings(venue=name)
+        self._lock = threading.RLock()
+        self._gateway: Any = None
+        self._ids = itertools.count(1)
+        self._trade_ids = itertools.count(1)
+        self._orders: dict[str, OrderData] = {}
+        self._trades: list[TradeData] = []
+        self._resting: dict[str, list[str]] = {}
+        self._quotes: dict[str, list[float]] = {}        # vt_symbol → [bid, ask, bid size left, ask size left]
+        self._reference_prices: dict[str, float] = {}
+        self._contracts: dict[str, ContractData] = {}
+        self._books: dict[str, _Book] = {}
+        self._references: Counter[str] = Counter()
+        self._random = random.Random(self.settings.seed)
+        self._heap: list = []
+        self._seq = itertools.count()
+        self._wake = threading.Condition(self._lock)
+        self._thread: threading.Thread | None = None
+        self._stop = False
+        self._accepted = self._rejected = self._unanswered = self._fills = self._cancels = 0
+
+    # -- connection ---------------------------------------------------------------------------
+
+    def configure(self, settings: ExchangeSettings) -> None:
+        """Apply settings (latency, no-answer probability, seed, capital ...)."""
+        with self._lock:
+            self.settings = settings
+            self._random = random.Random(settings.seed)
+
+    def attach(self, gateway: Any) -> None:
+        """Make ``gateway`` the one that hears this venue; replay the day's orders, trades and
+        account to it (as CTP does on every reconnect); start the answer thread."""
+        with self._lock:
+            self._gateway = gateway
+            for order in self._orders.values():
+                gateway.on_order(copy.copy(order))
+            for trade in self._trades:
+                gateway.on_trade(copy.copy(trade))
+            self._emit_account()
+            if self._thread is None or not self._thread.is_alive():
+                self._stop = False
+                self._thread = threading.Thread(target=self._run, name=f"{self.name}.exchange", daemon=True)
+                self._thread.start()
+
+    def detach(self, gateway: Any, timeout_s: float = 5.0) -> None:
+        """Stop talking to ``gateway`` (it closed); answers still due wait for the next gateway."""
+        with self._lock:
+            if self._gateway is not gateway:
+                return
+            self._gateway = None
+            self._stop = True
+            self._wake.notify_all()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout_s)
+
+    def on_contract(self, contract: ContractData) -> None:
+        """Learn a contract (tick size, multiplier); any thread."""
+        with self._lock:
+            self._contracts[contract.vt_symbol] = contract
+
+    def on_tick(self, tick: TickData) -> None:
+        """Take the latest quote and fill resting orders it crosses (feed thread)."""
+        vt_symbol = tick.vt_symbol
+        quote = [tick.bid_price_1, tick.ask_price_1, tick.bid_volume_1, tick.ask_volume_1]
+        if vt_symbol not in self._reference_prices and tick.last_price > 0:
+            self._reference_prices[vt_symbol] = tick.last_price
+        if vt_symbol not in self._resting:                 # the common case: no lock, no work
+            self._quotes[vt_symbol] = quote
+            return
+        with self._lock:
+            self._quotes[vt_symbol] = quote
+            self._match(vt_symbol)
+
+    # -- orders (caller's thread: the desk's loop) ---------------------------------------------
+
+    def send_order(self, gateway: Any, req: OrderRequest) -> str:
+        """Take an order: emit SUBMITTING now, answer after the latency; return the vt_orderid."""
+        with self._lock:
+            orderid = str(next(self._ids))
+            order = req.create_order_data(orderid, gateway.gateway_name)
+            order.datetime = datetime.now().astimezone()
+            self._orders[orderid] = order
+            self._references[req.reference] += 1
+            gateway.on_order(copy.copy(order))
+            self._later(self._answer, orderid)
+            return order.vt_orderid
+
+    def cancel_order(self, req: CancelRequest) -> None:
+        """Cancel an order after the latency (if it is still live then)."""
+        with self._lock:
+            self._later(self._cancel, req.orderid)
+
+    def query_order(self, vt_orderid: str = "", reference: str = "") -> OrderData | None:
+        """Return a copy of the exchange's view of an order (by vt_orderid or reference), or None."""
+        with self._lock:
+            if vt_orderid:
+                order = self._orders.get(vt_orderid.rpartition(".")[2])
+                if order is not None:
+                    return copy.copy(order)
+            if reference:
+                for order in self._orders.values():
+                    if order.reference == reference:
+                        return copy.copy(order)
+            return None
+
+    def query_account(self) -> None:
+        """Emit the account data of the attached gateway."""
+        with self._lock:
+            self._emit_account()
+
+    def statistics(self) -> ExchangeStatistics:
+        """Return the exchange's counters now."""
+        with self._lock:
+            most = max(self._references.values(), default=0)
+            return ExchangeStatistics(sum(self._references.values()), len(self._references), most,
+                                      self._accepted, self._rejected, self._unanswered, self._fills,
+                                      self._cancels)
+
+    # -- inside the lock -----------------------------------------------------------------------
+
+    def _later(self, action: Callable[[str], None], orderid: str) -> None:
+        if self.settings.latency_ms <= 0:
+            action(orderid)
+            return
+        due = time.monotonic() + self.settings.latency_ms / 1000
+        heapq.heappush(self._heap, (due, next(self._seq), action, orderid))
+        self._wake.notify()
+
+    def _run(self) -> None:
+        with self._lock:
+            while not self._stop:
+                if not self._heap:
+                    self._wake.wait()
+                    continue
+                due, _, action, orderid = self._heap[0]
+                delay = due - time.monotonic()
+                if delay > 0:
+                    self._wake.wait(delay)
+                    continue
+                heapq.heappop(self._heap)
+                if self._gateway is not None:
+                    action(orderid)
+
+    def _emit_order(self, order: OrderData) -> None:
+        if self._gateway is not None:
+            self._gateway.on_order(copy.copy(order))
+
+    def _answer(self, orderid: str) -> None:
+        order = self._orders[orderid]
+        if order.status != Status.SUBMITTING:
+            return
+        reason = self._refusal(order)
+        if reason:
+            order.status = Status.REJECTED
+            self._rejected += 1
+            self._emit_order(order)
+            if self._gateway is not None:
+                self._gateway.write_log(f"order {order.vt_orderid} rejected: {reason}")
+            return
+        order.status = Status.NOTTRADED
+        self._accepted += 1
+        self._resting.setdefault(order.vt_symbol, []).append(orderid)
+        if self._random.random() < self.settings.no_answer_probability:
+            self._unanswered += 1
+        else:
+            self._emit_order(order)
+        self._match(order.vt_symbol, immediate=orderid)
+
+    def _refusal(self, order: OrderData) -> str:
+        contract = self._contracts.get(order.vt_symbol)
+        if contract is None:
+            return f"unknown contract {order.vt_symbol}"
+        if order.volume <= 0 or abs(order.volume - round(order.volume)) > _GRID_TOLERANCE:
+            return f"volume {order.volume} is not a whole number of lots"
+        if order.type == OrderType.MARKET:
+            return ""
+        tick = contract.pricetick or 0
+        if tick > 0 and abs(order.price / tick - round(order.price / tick)) > _GRID_TOLERANCE * max(
+                1.0, abs(order.price / tick)):
+            return f"price {order.price} is not on the {tick} tick grid"
+        reference = self._reference_prices.get(order.vt_symbol)
+        band = self.settings.price_limit_percent / 100
+        if reference and not reference * (1 - band) <= order.price <= reference * (1 + band):
+            return f"price {order.price} outside the limits {reference * (1 - band):g}..{reference * (1 + band):g}"
+        return ""
+
+    def _cancel(self, orderid: str) -> None:
+        order = self._orders.get(orderid)
+        if order is None or order.status not in _ACTIVE:
+            return
+        order.status = Status.CANCELLED
+        self._cancels += 1
+        resting = self._resting.get(order.vt_symbol)
+        if resting and orderid in resting:
+            resting.remove(orderid)
+        self._emit_order(order)
+
+    def _match(self, vt_symbol: str, immediate: str = "") -> None:
+        quote = self._quotes.get(vt_symbol)
+        resting = self._resting.get(vt_symbol, [])
+        for orderid in list(resting):
+            order = self._orders[orderid]
+            if quote is not None:
+                self._cross(order, quote)
+            if order.status in (Status.ALLTRADED, Status.CANCELLED) or (
+                    orderid == immediate and order.type in (OrderType.FAK, OrderType.FOK)):
+                resting.remove(orderid)
+                if order.status not in (Status.ALLTRADED, Status.CANCELLED):
+                    order.status = Status.CANCELLED
+                    self._emit_order(order)
+        if not resting:
+            self._resting.pop(vt_symbol, None)
+
+    def _cross(self, order: OrderData, quote: list[float]) -> None:
+        bid, ask, bid_size, ask_size = quote
+        buy = order.direction == Direction.LONG
+        price, size = (ask, ask_size) if buy else (bid, bid_size)
+        if price <= 0 or size <= 0:
+            return
+        market = order.type == OrderType.MARKET
+        if not market and (order.price < price if buy else order.price > price):
+            return
+        volume = min(order.volume - order.traded, size)
+        if order.type == OrderType.FOK and volume < order.volume - order.traded:
+            return
+        quote[3 if buy else 2] = size - volume
+        order.traded += volume
+        order.status = Status.ALLTRADED if order.traded >= order.volume else Status.PARTTRADED
+        self._fills += 1
+        gateway_name = order.gateway_name
+        trade = TradeData(symbol=order.symbol, exchange=order.exchange, orderid=order.orderid,
+                          tradeid=str(next(self._trade_ids)), direction=order.direction, offset=order.offset,
+                          price=price, volume=volume, datetime=datetime.now().astimezone(),
+                          gateway_name=gateway_name)
+        self._trades.append(trade)
+        contract = self._contracts.get(order.vt_symbol)
+        book = self._books.setdefault(gateway_name, _Book(self.settings.capital))
+        book.fill(order.vt_symbol, volume if buy else -volume, price, contract.size if contract else 1.0)
+        if self._gateway is not None:
+            self._gateway.on_trade(copy.copy(trade))
+        self._emit_order(order)
+        self._emit_account()
+
+    def _emit_account(self) -> None:
+        gateway = self._gateway
+        if gateway is None:
+            return
+        book = self._books.setdefault(gateway.gateway_name, _Book(self.settings.capital))
+        margin = 0.0
+        for vt_symbol, (net, avg, size) in book.positions.items():
+            quote = self._quotes.get(vt_symbol)
+            mark = (quote[0] + quote[1]) / 2 if quote and quote[0] > 0 and quote[1] > 0 else avg
+            margin += abs(net) * mark * size * self.settings.margin_rate
+        gateway.on_account(AccountData(accountid=gateway.gateway_name, balance=book.capital + book.realized,
+                                       frozen=margin, gateway_name=gateway.gateway_name))
+
+
+__all__ = ["ExchangeSettings", "ExchangeStatistics", "SimExchange"]
