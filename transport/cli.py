@@ -6,6 +6,7 @@
     tickstage token --user U [--role trader|admin] [--ttl-s S] [--accounts A,B] [--groups G,H]
                     [--iss ISSUER] [--aud AUDIENCE] [--jwt-secret S | --private-key-file PEM]
     tickstage watch --url ws://HOST:PORT/ws --token T --group G [--seconds N]
+    tickstage admin tree|restart PATH|stop PATH|audit [--url http://HOST:PORT] [--token T] [--json]
 
 The JWT secret comes from ``--jwt-secret`` or ``TICKSTAGE_JWT_SECRET``; with
 neither, ``run`` generates one, says it is in development mode, and prints a
@@ -107,6 +108,13 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--token", required=True)
     watch.add_argument("--group", required=True)
     watch.add_argument("--seconds", type=float, default=10.0)
+    admin = sub.add_parser("admin", help="operate a running desk: actor tree, restart or stop a subtree, audit")
+    admin.add_argument("action", choices=("tree", "restart", "stop", "audit"))
+    admin.add_argument("path", nargs="?", help="actor path for restart/stop, e.g. market/group/rb")
+    admin.add_argument("--url", default="http://127.0.0.1:8700")
+    admin.add_argument("--token", default=os.environ.get("TICKSTAGE_TOKEN", ""),
+                       help="admin JWT (default: TICKSTAGE_TOKEN)")
+    admin.add_argument("--json", action="store_true", help="print the API's JSON instead of a table")
     return parser
 
 
@@ -173,11 +181,24 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _admin(args: argparse.Namespace) -> int:
+    from transport.admin_client import run_admin
+
+    if not args.token:
+        print("tickstage admin: give --token or set TICKSTAGE_TOKEN (an admin JWT)", file=sys.stderr)
+        return 2
+    status, text = asyncio.run(run_admin(args.url, args.token, args.action, args.path, args.json))
+    print(text, file=sys.stdout if status == 0 else sys.stderr)
+    return status
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tickstage`` console script."""
     args = _parser().parse_args(argv)
     if args.command == "token":
         return _token(args)
+    if args.command == "admin":
+        return _admin(args)
     import uvloop
 
     configure_logging(args.log_level)

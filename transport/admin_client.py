@@ -1,0 +1,129 @@
+"""``tickstage admin tree|restart PATH|stop PATH|audit``: the admin API from a terminal (aiohttp client).
+
+The tree prints as an indented table with the columns of ``GET /admin/tree``::
+
+    PATH                      KIND               STATE       RESTARTS  MAILBOX  MSGS/S  LAST ERROR
+    root                      RootSupervisor     running            0        0       0  -
+      market                  MarketSupervisor   running            1        0      12  RestartIntensityExceeded: ...
+        market/group/rb       GroupActor         running            0        0     210  -
+
+Exit status: 0 on success, 1 when the desk answered with an error (401,
+403, 404, 409 ...) or could not be reached, 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiohttp
+
+COLUMNS = ("PATH", "KIND", "STATE", "RESTARTS", "MAILBOX", "MSGS/S", "LAST ERROR")
+ERROR_WIDTH = 60
+"""Characters of the last error shown in the table."""
+
+
+async def admin_request(url: str, token: str, action: str, path: str | None = None,
+                        timeout_s: float = 15.0) -> tuple[int, Any]:
+    """Call the admin API of the desk at ``url``.
+
+    Args:
+        url: the desk's base URL, ``http://127.0.0.1:8700``.
+        token: an admin JWT.
+        action: ``"tree"``, ``"restart"``, ``"stop"`` or ``"audit"``.
+        path: the actor path for ``restart`` / ``stop``.
+        timeout_s: total request timeout, seconds.
+
+    Returns:
+        (HTTP status, decoded JSON body or the text of a non-JSON body).
+
+    Raises:
+        aiohttp.ClientError: the desk could not be reached.
+        TimeoutError: no answer within ``timeout_s``.
+    """
+    base = url.rstrip("/")
+    headers = {"Authorization": f"Bearer {token}"}
+    timeout = aiohttp.ClientTimeout(total=timeout_s)
+    async with aiohttp.ClientSession(timeout=timeout) as http:
+        if action in ("restart", "stop"):
+            request = http.post(f"{base}/admin/{action}", json={"path": path}, headers=headers)
+        else:
+            request = http.get(f"{base}/admin/{action}", headers=headers)
+        async with request as response:
+            text = await response.text()
+            try:
+                return response.status, json.loads(text)
+            except ValueError:
+                return response.status, text
+
+
+def _last_error(node: dict) -> str:
+    error = node.get("last_error")
+    if not error:
+        return "-"
+    text = f"{error['type']}: {error['message']}".replace("\n", " ")
+    return text if len(text) <= ERROR_WIDTH else text[:ERROR_WIDTH - 1] + "…"
+
+
+def tree_rows(tree: dict) -> list[tuple[str, ...]]:
+    """Return one row of :data:`COLUMNS` per node, depth first, the path indented two spaces a level."""
+    rows: list[tuple[str, ...]] = []
+
+    def visit(node: dict, depth: int) -> None:
+        rows.append(("  " * depth + node["path"], node["kind"], node["state"], str(node["restarts"]),
+                     str(node["mailbox"]), f"{node['msgs_per_s']:.0f}", _last_error(node)))
+        for child in node.get("children", ()):
+            visit(child, depth + 1)
+
+    visit(tree, 0)
+    return rows
+
+
+def format_table(header: tuple[str, ...], rows: list[tuple[str, ...]], right: frozenset[int] = frozenset()) -> str:
+    """Return ``rows`` under ``header`` as aligned text (columns in ``right`` right-aligned)."""
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    lines = []
+    for row in [header, *rows]:
+        cells = [str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def format_tree(tree: dict) -> str:
+    """Return the tree of ``GET /admin/tree`` as an indented table."""
+    return format_table(COLUMNS, tree_rows(tree), right=frozenset({3, 4, 5}))
+
+
+def format_audit(records: list[dict]) -> str:
+    """Return the records of ``GET /admin/audit`` as a table, oldest first."""
+    rows = [(r["ts"], r["user"], r["action"], r["target"], r["result"]) for r in records]
+    return format_table(("TS", "USER", "ACTION", "TARGET", "RESULT"), rows)
+
+
+async def run_admin(url: str, token: str, action: str, path: str | None, as_json: bool = False) -> tuple[int, str]:
+    """Run one admin command; return (exit status, text to print).
+
+    Text goes to stdout on success and to stderr on failure (the caller decides).
+    """
+    if action in ("restart", "stop") and not path:
+        return 2, f"tickstage admin {action}: give the actor PATH (e.g. market/group/rb)"
+    try:
+        status, body = await admin_request(url, token, action, path)
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        return 1, f"tickstage admin: cannot reach {url}: {exc or type(exc).__name__}"
+    if as_json:
+        return (0 if status < 400 else 1), json.dumps(body, indent=2, default=str)
+    if status >= 400:
+        detail = (body.get("message") or body.get("error") or body.get("result")) if isinstance(body, dict) else body
+        return 1, f"tickstage admin {action}: HTTP {status}: {detail}"
+    if action == "tree":
+        if body.get("tree") is None:
+            return 1, "tickstage admin tree: the desk has no actor tree"
+        health = "healthy" if body.get("healthy") else "ROOT FAILED"
+        return 0, f"{format_tree(body['tree'])}\n({health}; {body['runtime']['pending']} messages pending)"
+    if action == "audit":
+        return 0, format_audit(body["records"]) if body["records"] else "(no admin actions yet)"
+    return 0, f"{action} {body['path']}: {body['result']} (state {body.get('state')}, restarts {body.get('restarts')})"
+
+
+__all__ = ["COLUMNS", "admin_request", "format_audit", "format_tree", "run_admin", "tree_rows"]
