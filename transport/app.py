@@ -57,6 +57,8 @@ class DeskConfig:
             also publishes its groups) or ``"gateway"`` (sessions only; groups
             come from NATS).
         nats: NATS seed URLs; empty: no NATS (the in-process default).
+        sim: more simulator gateway settings (sim/settings.py keys: ``peak``,
+            ``instruments``, ``copies``, ``shift_s``, ``max_gap_s``, ``record``).
     """
 
     host: str = "127.0.0.1"
@@ -74,11 +76,12 @@ class DeskConfig:
     progress_interval_s: float = 5.0
     role: str = "all"
     nats: tuple[str, ...] = ()
+    sim: dict[str, Any] = field(default_factory=dict)
 
     def gateway_setting(self) -> dict[str, Any]:
         """Return the simulator gateway's vn.py connect setting."""
         return {"replay": self.replay[0] if self.replay else "", "speed": self.speed,
-                "contracts": self.contracts, "rate": self.rate, "seed": self.seed}
+                "contracts": self.contracts, "rate": self.rate, "seed": self.seed, **self.sim}
 
 
 class Desk:
