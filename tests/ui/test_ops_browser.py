@@ -1,0 +1,104 @@
+"""The ops console in a real headless Chromium against a desk replaying recorded ticks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.async_api import async_playwright
+
+from transport.auth import mint_token
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WAIT_MS = 30_000
+SCREENSHOT = Path(__file__).resolve().parents[2] / "ui" / "screenshots" / "ops.png"
+RB_ROW = 'tr[data-path="market/group/rb"]'
+
+
+async def _browser(playwright):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: install Debian chromium")
+    return await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+async def test_ops_console_when_admin_restarts_a_group_then_its_restart_count_increases(desk, jwt_secret, eventually):
+    """As admin: the tree shows with state colours; Restart on market/group/rb, confirmed, raises its
+    restart count; the audit list shows the action."""
+    await eventually(lambda: desk.runtime.registry.get("market/group/rb"), timeout_s=20, what="rb group")
+    token = mint_token(jwt_secret, "ops-browser", "admin")
+    dialogs: list[str] = []
+    page_errors: list[str] = []
+    async with async_playwright() as playwright:
+        browser = await _browser(playwright)
+        page = await browser.new_page(viewport={"width": 1400, "height": 820})
+        page.on("pageerror", lambda error: page_errors.append(str(error)))
+
+        async def confirm(dialog):
+            dialogs.append(dialog.message)
+            await dialog.accept()
+
+        page.on("dialog", confirm)
+        await page.goto(f"{desk.url}ops#token={token}")
+        row = page.locator(RB_ROW)
+        await row.wait_for(timeout=WAIT_MS)
+        before = await row.get_attribute("data-restarts")
+        colour = await row.locator(".state").evaluate("element => getComputedStyle(element).backgroundColor")
+        market_indent = await page.locator('tr[data-path="market"] td.path').evaluate(
+            "element => parseFloat(getComputedStyle(element).paddingLeft)")
+        group_indent = await row.locator("td.path").evaluate(
+            "element => parseFloat(getComputedStyle(element).paddingLeft)")
+        root_buttons = await page.locator('tr[data-path="root"] button').count()
+
+        await row.locator('button[data-action="restart"]').click()
+        await page.wait_for_function(
+            """(path) => document.querySelector(`tr[data-path="${path}"]`)?.dataset.restarts === "1"
+                      && document.querySelector(`tr[data-path="${path}"]`)?.dataset.state === "running" """,
+            arg="market/group/rb", timeout=WAIT_MS)
+        await page.locator('#audit tbody tr:has-text("market/group/rb")').wait_for(timeout=WAIT_MS)
+        audit_row = await page.locator("#audit tbody tr").first.inner_text()
+        refreshes = await page.evaluate("window.tickstageOps.refreshes()")
+        url = page.url
+        await page.evaluate("document.querySelector('.ops-tree').scrollTop = 0")
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(SCREENSHOT))
+        await browser.close()
+
+    assert page_errors == []
+    assert before == "0"
+    assert colour == "rgb(38, 194, 129)"  # --up: running
+    assert group_indent > market_indent
+    assert root_buttons == 0
+    assert dialogs == ["Restart market/group/rb and everything under it?"]
+    assert audit_row.split() == [audit_row.split()[0], "ops-browser", "restart", "market/group/rb", "restarted"]
+    assert refreshes >= 2
+    assert "token" not in url
+    assert desk.runtime.registry.entry("market/group/rb").restarts == 1
+
+
+async def test_ops_console_when_trader_token_then_refused_with_a_reason(desk, jwt_secret):
+    """A trader's token is refused: the login form shows again with the reason, no tree."""
+    async with async_playwright() as playwright:
+        browser = await _browser(playwright)
+        page = await browser.new_page()
+        await page.goto(f"{desk.url}ops")
+        await page.fill("#token", mint_token(jwt_secret, "trader1", "trader"))
+        await page.click("#login button[type=submit]")
+        await page.wait_for_function("() => document.querySelector('#login-message').textContent", timeout=WAIT_MS)
+        message = await page.text_content("#login-message")
+        session = await page.evaluate("document.body.dataset.session")
+        rows = await page.locator("#tree tbody tr").count()
+        await browser.close()
+
+    assert "admin token" in message
+    assert session == "out" and rows == 0
