@@ -4,7 +4,8 @@ Hostile input stops here. A frame is opened inside ``with from_bytes`` with a
 traversal budget (:attr:`SocketLimits.reader_traversal_words`) and
 :data:`schemas.NESTING_LIMIT`; everything the gateway needs is copied out
 inside the block. Every pycapnp failure (``KjException``, ``ValueError``,
-``UnicodeDecodeError`` of a Text field) becomes ``malformed``. Then the
+``UnicodeDecodeError`` of a Text field, ``RuntimeError`` of an enum value
+out of range, anything else) becomes ``malformed``. Then the
 contents are checked, so that valid-but-wrong messages are refused cleanly:
 
 =====================  ==========================================================
@@ -34,7 +35,11 @@ from transport.limits import SocketLimits
 GROUP_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 """Characters a group name may hold (ProductIDs ``rb``, ``m_o``; watchlist names)."""
 
-_DECODE_ERRORS = (capnp.KjException, ValueError, UnicodeDecodeError, TypeError, AttributeError)
+_DECODE_ERRORS = (capnp.KjException, ValueError, UnicodeDecodeError, RuntimeError, TypeError, AttributeError,
+                  IndexError, OverflowError, KeyError)
+"""What pycapnp raised on hostile frames: ``RuntimeError("Member was null.")`` reading an enum
+value outside its enumerants, ``UnicodeDecodeError`` reading Text ... Any other exception while
+decoding is mapped to ``malformed`` as well (never raised into the socket handler)."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,8 @@ def read_client_frame(data: bytes, limits: SocketLimits) -> ClientFrame:
     except FrameRefusedError:
         raise
     except _DECODE_ERRORS as exc:
+        raise FrameRefusedError("malformed", f"malformed ClientMessage: {type(exc).__name__}", correlation) from None
+    except Exception as exc:  # noqa: BLE001 - hostile bytes must never raise past the gateway
         raise FrameRefusedError("malformed", f"malformed ClientMessage: {type(exc).__name__}", correlation) from None
     for group in groups:
         check_group_name(group, limits, correlation)

@@ -64,6 +64,22 @@ def test_read_client_frame_when_group_lists_arbitrary_then_only_valid_names_pass
         assert all(0 < len(g) <= LIMITS.max_name_chars and GROUP_NAME_CHARS.issuperset(g) for g in frame.groups)
 
 
+def test_read_client_frame_when_enum_outside_its_enumerants_then_malformed():
+    """A submitOrder whose direction enum holds 999 (pycapnp raises RuntimeError reading it) is malformed."""
+    data = bytearray(client_message(1, submitOrder={
+        "clientOrderId": "c1", "account": "acct-01", "vtSymbol": "rb1801.SHFE", "direction": "short",
+        "offset": "closeYesterday", "orderType": "rfq", "price": 3900.0, "volumeLots": 1.0}))
+    at = data.find(bytes([1, 0, 4, 0, 5, 0]))
+    assert at > 0
+    data[at:at + 2] = (999).to_bytes(2, "little")
+    try:
+        read_client_frame(bytes(data), LIMITS)
+    except FrameRefusedError as refused:
+        assert refused.code == "malformed"
+    else:
+        raise AssertionError("an enum outside its enumerants was taken")
+
+
 async def test_fuzz_when_100k_hostile_frames_then_every_actor_survives_counts_match_memory_bounded(
         desk_factory, jwt_secret):
     """≥ 100,000 hostile frames over 8 sockets: the desk and every actor survive, every frame is
