@@ -329,3 +329,15 @@ async def test_index_page_when_served_then_no_secret_in_source(desk, jwt_secret)
             async with http.get(f"http://127.0.0.1:{desk.port}{path}") as response:
                 assert response.status == 200
                 assert jwt_secret not in await response.text()
+
+
+async def test_admin_routes_when_rs256_desk_then_trader_403_forged_admin_401_admin_200(desk_factory, rsa_keys):
+    """Admin routes read the desk's verifier: a trader is forbidden, a forged admin unauthenticated."""
+    private, public_file, forger, _ = rsa_keys
+    desk = await desk_factory(auth=AuthConfig(algorithm="RS256", public_key_file=public_file))
+    url = f"http://127.0.0.1:{desk.port}/admin/tree"
+    async with aiohttp.ClientSession() as http:
+        for key, role, status in ((private, "trader", 403), (forger, "admin", 401), (private, "admin", 200)):
+            headers = {"Authorization": f"Bearer {mint_token(key, 'ann', role, algorithm='RS256')}"}
+            async with http.get(url, headers=headers) as response:
+                assert response.status == status, (role, status)
