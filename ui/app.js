@@ -1,9 +1,11 @@
 // The page: login, group picker, one canvas watchlist per subscribed group,
-// and the metrics HUD. Decoding happens in ui/worker.js; this thread only
-// copies changed rows into each panel and paints on requestAnimationFrame.
+// and the metrics HUD. The WebSocket and decoding live in a SharedWorker shared
+// by every tab (ui/link.js, ui/hub.js); this thread only copies changed rows
+// into each panel and paints on requestAnimationFrame.
 //
 // For tests and tooling: window.tickstage = {stats(), rows(group), groups()}.
 
+import { WorkerLink } from "./link.js";
 import { Watchlist } from "./watchlist.js";
 
 const TOKEN_KEY = "tickstage.token";
@@ -14,7 +16,6 @@ const LATENCY_MAX_AGE_MS = 10_000;
 
 const $ = (selector) => document.querySelector(selector);
 const panels = new Map(); // group → Watchlist, in subscription order
-const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
 let token = null;
 let connection = { state: "idle", detail: "" };
 let workerStats = { connected: false, frames: 0, bytes: 0, gaps: 0, decodeErrors: 0 };
@@ -52,7 +53,7 @@ const meter = { fps: 0, frames: 0, since: performance.now(), rates: { frames: 0,
 
 // -- worker messages ----------------------------------------------------------
 
-worker.onmessage = ({ data: message }) => {
+function onWorkerMessage(message) {
   const nowMs = performance.now();
   if (message.type === "rows") {
     for (const batch of message.batches) panels.get(batch.group)?.apply(batch, nowMs);
@@ -67,9 +68,17 @@ worker.onmessage = ({ data: message }) => {
   } else if (message.type === "error") {
     if (message.group) removePanel(message.group);
     toast(`${message.code}: ${message.message}`);
+  } else if (message.type === "session") {
+    if (message.token && message.token !== token) adopt(message.token);
+    else if (!message.token && token) logout("Logged out in another tab", { local: true });
+  } else if (message.type === "loggedOut") {
+    if (token) logout(message.reason || "Logged out in another tab", { local: true });
+  } else if (message.type === "workerRestarted") {
+    connection = { state: "reconnecting", detail: message.reason };
   }
-};
-worker.onerror = (event) => toast(`worker failed: ${event.message}`);
+}
+
+const link = new WorkerLink({ onMessage: onWorkerMessage, socketUrl });
 
 // -- session ------------------------------------------------------------------
 
@@ -92,21 +101,28 @@ function tokenFromLocation() {
   return sessionStorage.getItem(TOKEN_KEY);
 }
 
+// Log in this tab with a token it was given: every tab follows (one socket).
 function login(newToken) {
+  adopt(newToken);
+  link.login(newToken);
+}
+
+// Show the desk for a session: this tab's token, or the shared worker's.
+function adopt(newToken) {
   token = newToken;
+  link.token = newToken;
   sessionStorage.setItem(TOKEN_KEY, token);
   document.body.dataset.session = "in";
   $("#login-message").textContent = "";
-  worker.postMessage({ type: "connect", url: socketUrl(), token });
   const saved = JSON.parse(sessionStorage.getItem(GROUPS_KEY) || "[]");
   for (const group of saved) subscribe(group);
   loadGroups();
 }
 
-function logout(reason = "") {
+function logout(reason = "", { local = false } = {}) {
   token = null;
   sessionStorage.removeItem(TOKEN_KEY);
-  worker.postMessage({ type: "disconnect" });
+  if (!local) link.logout(reason);
   for (const group of [...panels.keys()]) removePanel(group, { keepSaved: true });
   document.body.dataset.session = "out";
   $("#login-message").textContent = reason;
@@ -139,14 +155,14 @@ function subscribe(group) {
   const panel = new Watchlist(group, { onClose: unsubscribe });
   panels.set(group, panel);
   $("#panels").append(panel.element);
-  worker.postMessage({ type: "subscribe", groups: [group] });
+  link.subscribe([group]);
   saveGroups();
   renderPicker();
 }
 
 function unsubscribe(group) {
   if (!panels.has(group)) return;
-  worker.postMessage({ type: "unsubscribe", groups: [group] });
+  link.unsubscribe([group]);
   removePanel(group);
 }
 
@@ -208,6 +224,8 @@ function stats() {
     rtt_ms: Number.isFinite(workerStats.rttMs) ? workerStats.rttMs : null,
     connected: Boolean(workerStats.connected),
     state: connection.state,
+    worker: link.kind,
+    tabs: workerStats.tabs ?? 1,
   };
 }
 
@@ -265,7 +283,11 @@ $("#logout").addEventListener("click", () => {
 });
 $("#refresh-groups").addEventListener("click", () => token && loadGroups());
 
+const fromHash = new URLSearchParams(location.hash.slice(1)).has("token");
 const initial = tokenFromLocation();
-if (initial) login(initial);
+link.token = initial;
+link.start();
+if (initial && fromHash) login(initial);
+else if (initial) adopt(initial);
 else document.body.dataset.session = "out";
 requestAnimationFrame(paint);

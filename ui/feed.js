@@ -7,9 +7,11 @@
 // list, > 0 = appended instruments), then a snapshot, then deltas with seq + 1
 // each. A delta whose seq is not last + 1 is a gap: count it, send
 // snapshotRequest, and ignore that group's deltas until a snapshot arrives.
+// Other ServerMessage members (order replies, account status, risk events)
+// are posted as {type: "message", member, correlationId, body} (plain objects).
 
 import { SCHEMA_VERSION } from "./schema_layout.js";
-import { buildMessage, readMessage } from "./capnp.js";
+import { buildMessage, readMessage, toPlain } from "./capnp.js";
 
 // Page-side column name → L1Columns list (schemas/market.capnp). All float64, NaN = no value yet.
 export const COLUMNS = Object.freeze({
@@ -19,6 +21,7 @@ export const COLUMNS = Object.freeze({
 export const MAX_ROWS = 1 << 20; // a row index past this is treated as malformed
 export const STATS_INTERVAL_MS = 250; // stats reach the page at least this often
 const AUTH_FAILURES = new Set(["unauthenticated", "tokenExpired", "forbidden"]);
+const MAX_FRAME_STAMPS = 256; // newest-tick stamps kept per group between two flushes
 
 class GroupState {
   constructor(name) {
@@ -29,6 +32,9 @@ class GroupState {
     this.columns = Object.fromEntries(Object.keys(COLUMNS).map((key) => [key, new Float64Array(0)]));
     this.dirty = new Uint8Array(0);
     this.dirtyRows = [];
+    this.frameMs = []; // newest gateway receive time (ms since epoch) of each delta since the last take
+    this.conflated = 0; // row updates superseded before they reached a tab
+    this.bytes = 0; // frame bytes received for this group
     this.lastSeq = null; // BigInt of the last applied frame; null until a snapshot
     this.awaitingSnapshot = false;
   }
@@ -75,23 +81,50 @@ class GroupState {
       if (this.dirty[row] === 0) {
         this.dirty[row] = 1;
         this.dirtyRows.push(row);
+      } else {
+        this.conflated += 1;
       }
     }
     return gateway.length === n ? newestMs(gateway) : NaN;
   }
 
   // Take the changed rows as compact typed arrays (transferable) and clear the dirty set.
+  // gatewayMs: newest tick's gateway receive time (ms since epoch) of each delta merged in.
   takeChanges() {
     const rows = this.dirtyRows;
+    const batch = this.batchOf(rows);
+    batch.gatewayMs = Float64Array.from(this.frameMs);
+    for (const row of rows) this.dirty[row] = 0;
+    this.dirtyRows = [];
+    this.frameMs = [];
+    return batch;
+  }
+
+  // Every row with a value, as one batch (for a tab that joins a group already live).
+  takeAll() {
+    const rows = [];
+    const last = this.columns.last, bid = this.columns.bid;
+    for (let row = 0; row < Math.min(this.capacity, this.instruments.length); row++) {
+      if (last[row] === last[row] || bid[row] === bid[row]) rows.push(row);
+    }
+    const batch = this.batchOf(rows);
+    batch.gatewayMs = new Float64Array(0);
+    return batch;
+  }
+
+  batchOf(rows) {
     const batch = { group: this.name, indexes: Uint32Array.from(rows) };
     for (const [key, column] of Object.entries(this.columns)) {
       const values = new Float64Array(rows.length);
       for (let i = 0; i < rows.length; i++) values[i] = column[rows[i]];
       batch[key] = values;
     }
-    for (const row of rows) this.dirty[row] = 0;
-    this.dirtyRows = [];
     return batch;
+  }
+
+  infoMessage(reset) {
+    return { type: "groupInfo", group: this.name, version: this.version, reset,
+      instruments: Array.from(this.instruments, (item) => item ?? null) };
   }
 }
 
@@ -125,6 +158,7 @@ export class Feed {
     this.stats = {
       connected: false, frames: 0, bytes: 0, gaps: 0, decodeErrors: 0, snapshots: 0,
       ignoredDeltas: 0, staleDeltas: 0, reconnects: 0, lastLatencyMs: NaN, rttMs: NaN, lastError: "",
+      conflations: 0, messages: 0,
     };
   }
 
@@ -166,21 +200,30 @@ export class Feed {
 
   // One binary WebSocket frame. A malformed frame is counted, never thrown.
   onFrame(data) {
+    const size = data.byteLength ?? data.length ?? 0;
     this.stats.frames += 1;
-    this.stats.bytes += data.byteLength ?? data.length ?? 0;
+    this.stats.bytes += size;
     try {
       if (!(data instanceof ArrayBuffer) && !ArrayBuffer.isView(data)) throw new TypeError("text frame");
       const message = readMessage(data, "ServerMessage");
       const member = message.which();
-      if (member === "groupFrame") this.onGroupFrame(message.get("groupFrame"));
+      if (member === "groupFrame") this.onGroupFrame(message.get("groupFrame"), size);
       else if (member === "groupInfo") this.onGroupInfo(message.get("groupInfo"));
       else if (member === "ack") this.onAck(message.get("ack"), message.get("envelope").get("correlationId"));
       else if (member === "error") this.onError(message.get("error"), message.get("envelope").get("correlationId"));
       else if (member === "pong") this.stats.rttMs = this.now() - Number(message.get("pong").get("clientTsNs")) / 1e6;
+      else if (member !== null && member !== undefined) this.onOther(member, message);
     } catch (error) {
       this.stats.decodeErrors += 1;
       this.stats.lastError = `${error.name}: ${error.message}`;
     }
+  }
+
+  // Any other member (order path, accounts, risk): posted as a plain object.
+  onOther(member, message) {
+    this.stats.messages += 1;
+    const correlationId = message.get("envelope").get("correlationId");
+    this.post({ type: "message", member, correlationId, body: toPlain(message.get(member)) });
   }
 
   onAck(ack, correlationId) {
@@ -201,7 +244,7 @@ export class Feed {
     }
     const group = this.pending.get(correlationId);
     if (group !== undefined && code === "unknownGroup") this.groups.delete(group);
-    this.post({ type: "error", group: group ?? null, code: String(code), message: text });
+    this.post({ type: "error", group: group ?? null, code: String(code), message: text, correlationId });
   }
 
   onGroupInfo(info) {
@@ -224,13 +267,13 @@ export class Feed {
     }
     group.version = info.get("version");
     group.ensure(group.instruments.length);
-    this.post({ type: "groupInfo", group: group.name, version: group.version, reset: firstIndex === 0,
-      instruments: Array.from(group.instruments, (item) => item ?? null) });
+    this.post(group.infoMessage(firstIndex === 0));
   }
 
-  onGroupFrame(frame) {
+  onGroupFrame(frame, size = 0) {
     const group = this.groups.get(frame.get("group"));
     if (group === undefined) return; // a frame for a group unsubscribed meanwhile
+    group.bytes += size;
     const seq = frame.get("seq");
     if (frame.get("kind") === "snapshot") {
       this.stats.snapshots += 1;
@@ -248,7 +291,9 @@ export class Feed {
       return;
     }
     const isDelta = frame.get("kind") === "delta";
+    const conflatedBefore = group.conflated;
     const newestMs = group.apply(frame.get("rows"));
+    this.stats.conflations += group.conflated - conflatedBefore;
     group.lastSeq = seq;
     // Latency sample: deltas only. A snapshot carries every row, so its newest
     // tick can be arbitrarily old in a quiet group and would say nothing about delivery.
@@ -256,12 +301,14 @@ export class Feed {
       const latencyMs = this.now() - newestMs;
       this.stats.lastLatencyMs = latencyMs;
       this.latencySamplesMs.push(latencyMs);
+      if (group.frameMs.length < MAX_FRAME_STAMPS) group.frameMs.push(newestMs);
     }
   }
 
   // -- timers (driven by ui/worker.js) -------------------------------------
 
   // Post changed rows (typed arrays, transferred) and stats; at most once per call.
+  // Each batch: {group, indexes: Uint32Array, last...openInterest: Float64Array, gatewayMs: Float64Array}.
   flush() {
     const batches = [], transfer = [];
     for (const group of this.groups.values()) {
@@ -302,6 +349,18 @@ export class Feed {
       envelope: { id, sentTsNs: BigInt(Math.round(this.now() * 1e6)), schemaVersion: SCHEMA_VERSION, source: "web" },
     }));
     return id;
+  }
+
+  // The groupInfo message and every known row of a group, for a tab that joins it late.
+  current(name) {
+    const group = this.groups.get(name);
+    if (group === undefined || group.instruments.length === 0) return null;
+    return { info: group.infoMessage(true), batch: group.takeAll() };
+  }
+
+  // Bytes received per group (frames only), {group: bytes}.
+  groupBytes() {
+    return Object.fromEntries([...this.groups.values()].map((group) => [group.name, group.bytes]));
   }
 
   // Current state of one group as plain rows (tests, debugging).

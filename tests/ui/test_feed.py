@@ -151,7 +151,8 @@ def test_feed_when_flushed_then_posts_changed_rows_once_with_latency_and_transfe
     assert sorted(zip(batch["indexes"], batch["last"], strict=True)) == [(0, 3500), (2, 3521)]
     assert batch["bid"] == [value - 1 for value in batch["last"]]
     assert rows_posts[0]["latencyMs"] == pytest.approx([4.0], abs=1e-3)  # deltas only, not the snapshot
-    assert result["transferred"] == 9  # indexes + 7 columns + latency samples
+    assert result["transferred"] == 10  # indexes + 7 columns + gateway stamps + latency samples
+    assert batch["gatewayMs"] == pytest.approx([NOW_MS - 4.0], abs=1e-3)
 
 
 def test_feed_when_group_info_appends_then_rows_extend_and_page_gets_the_full_list(tmp_path):
@@ -174,7 +175,8 @@ def test_feed_when_group_is_unknown_then_posts_the_error_for_that_group_and_forg
     result = script.frame(simple_bytes("ack", correlation_id=3, of="subscribe")).do("rows", group="zz").run()
 
     errors = [post for post in result["posts"] if post["type"] == "error"]
-    assert errors == [{"type": "error", "group": "zz", "code": "unknownGroup", "message": "no such group: zz"}]
+    assert errors == [{"type": "error", "group": "zz", "code": "unknownGroup", "message": "no such group: zz",
+                       "correlationId": "3n"}]
     assert result["rows"]["zz"] == []
 
 

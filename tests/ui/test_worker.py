@@ -1,4 +1,4 @@
-"""ui/worker.js wiring (socket, retry timer) in node with a fake WebSocket and fake timers."""
+"""ui/worker.js (the dedicated-worker fallback: hub, socket, retry timer) in node with a fake WebSocket and timers."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def test_worker_when_socket_drops_after_auth_then_retries_with_backoff_and_resub
     assert result["pendingTimers"] == 0
     assert result["states"][-1] == "live"
     assert "reconnecting" in result["states"]
-    assert sorted(result["intervals"]) == [16, 2000]  # flush to the page, ping
+    assert sorted(result["intervals"]) == [16, 2000, 5000]  # flush to the page, ping, sweep of silent tabs
 
 
 def test_worker_when_token_refused_then_does_not_retry(tmp_path):

@@ -1,4 +1,4 @@
-// Node harness for ui/worker.js with a fake WebSocket and fake timers, driven by test_worker.py.
+// Node harness for ui/worker.js (the dedicated-worker fallback around ui/hub.js) with a fake WebSocket and fake timers, driven by test_worker.py.
 //
 //   node tests/ui/worker_harness.mjs <scenario> [ack.bin] [refusal.bin]
 //
@@ -36,8 +36,7 @@ globalThis.setInterval = (_callback, delay) => intervals.push(delay);
 await import("../../ui/worker.js");
 const [scenario, ackFile, refusalFile] = process.argv.slice(2);
 const ack = readFileSync(ackFile);
-self.onmessage({ data: { type: "subscribe", groups: ["rb"] } });
-self.onmessage({ data: { type: "connect", url: "ws://desk/ws", token: "T" } });
+self.onmessage({ data: { type: "hello", tabId: "t", url: "ws://desk/ws", token: "T", groups: ["rb"] } });
 sockets[0].open();
 if (scenario === "reconnect") {
   sockets[0].receive(ack);

@@ -1,0 +1,313 @@
+// The connection hub: ONE WebSocket per browser (per user) shared by every tab.
+// Runs inside ui/shared-worker.js (one hub, many MessagePorts) or, where
+// SharedWorker is missing, inside ui/worker.js (one hub, one port). Protocol
+// state (auth, seq gaps → snapshotRequest, L1 typed arrays) is ui/feed.js; the
+// hub adds the socket (reconnect with backoff, resubscribe) and the tabs:
+// subscriptions are reference-counted (the server hears subscribe when the
+// first tab wants a group and unsubscribe when the last one lets go), a tab
+// that joins a live group gets its current rows at once, and each tab gets
+// only its own groups' rows.
+//
+// tab → hub   {type: "hello", tabId, url, token|null, groups}  register (again, after a worker restart);
+//                 the token opens the socket only if none is open: the first login wins
+//             {type: "login", url, token}      (re)connect with this token (every tab follows)
+//             {type: "logout"}                 close the socket; every tab is logged out
+//             {type: "subscribe"|"unsubscribe", groups}
+//             {type: "send", requestId, member, body}   any other ClientMessage member (orders ...);
+//                 answered by {type: "reply", requestId, member, body} (member "error" on refusal)
+//             {type: "beat"} (every few s)     {type: "bye"} (pagehide)
+// hub → tab   {type: "session", token|null}    after hello/login: the shared session (null: logged out)
+//             {type: "status", state, detail, stats}   connecting | authenticating | live |
+//                 disconnected | reconnecting | authFailed; to every tab
+//             {type: "groupInfo", group, version, reset, instruments}
+//             {type: "rows", batches: [{group, indexes, last ... openInterest, gatewayMs}], latencyMs, stats}
+//             {type: "message", member, correlationId, body}  server events (account status, risk ...)
+//             {type: "error", group, code, message}          {type: "loggedOut", reason}
+//             {type: "unknownTab"}             the hub does not know this port (restarted): send hello
+
+import { Feed } from "./feed.js";
+
+export const FLUSH_INTERVAL_MS = 16;
+export const PING_INTERVAL_MS = 2000;
+export const RETRY_FIRST_MS = 250;
+export const RETRY_MAX_MS = 8000;
+export const TAB_TIMEOUT_MS = 90_000; // a tab silent this long (no beat: closed or frozen) is released
+export const SWEEP_INTERVAL_MS = 5000;
+const MAX_PENDING_REQUESTS = 4096;
+
+class Tab {
+  constructor(port, id, nowMs) {
+    this.port = port;
+    this.id = id;
+    this.groups = new Set();
+    this.seenMs = nowMs;
+  }
+}
+
+export class Hub {
+  // timers: {setTimeout, clearTimeout, setInterval}; Socket: the WebSocket class; now(): epoch ms.
+  constructor({ Socket = globalThis.WebSocket, timers = globalThis, now } = {}) {
+    this.Socket = Socket;
+    this.timers = timers;
+    this.tabs = new Map(); // port → Tab
+    this.refs = new Map(); // group → Set<Tab>
+    this.requests = new Map(); // envelope id → {tab, requestId}
+    this.socket = null;
+    this.target = null; // {url, token} while some tab wants a connection
+    this.retryMs = RETRY_FIRST_MS;
+    this.retryTimer = 0;
+    this.lastStatus = { type: "status", state: "idle", detail: "", stats: {} };
+    this.errors = 0; // exceptions caught while handling a tab's message
+    this.feed = new Feed({
+      send: (bytes) => {
+        if (this.socket !== null && this.socket.readyState === 1) this.socket.send(bytes);
+      },
+      post: (message, transfer) => this.route(message, transfer),
+      ...(now ? { now } : {}),
+    });
+    timers.setInterval(() => this.feed.flush(), FLUSH_INTERVAL_MS);
+    timers.setInterval(() => this.feed.ping(), PING_INTERVAL_MS);
+    timers.setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+  }
+
+  // -- tabs ---------------------------------------------------------------
+
+  addPort(port, { expires = true } = {}) {
+    port.expires = expires;
+  }
+
+  removePort(port) {
+    const tab = this.tabs.get(port);
+    if (tab === undefined) return;
+    this.tabs.delete(port);
+    this.release(tab, [...tab.groups]);
+  }
+
+  // One message from a tab; never throws (a bad message must not stop the hub).
+  onPortMessage(port, request) {
+    try {
+      this.take(port, request ?? {});
+    } catch (error) {
+      this.errors += 1;
+      this.feed.stats.lastError = `hub: ${error.name}: ${error.message}`;
+    }
+  }
+
+  take(port, request) {
+    const now = this.feed.now();
+    if (request.type === "hello") {
+      this.removePort(port);
+      const tab = new Tab(port, String(request.tabId ?? ""), now);
+      this.tabs.set(port, tab);
+      if (this.target === null && request.token) this.connect(request.url, request.token);
+      port.postMessage({ type: "session", token: this.target?.token ?? null });
+      port.postMessage(this.lastStatus);
+      this.acquire(tab, request.groups ?? []);
+      return;
+    }
+    const tab = this.tabs.get(port);
+    if (tab === undefined) {
+      if (request.type !== "bye") port.postMessage({ type: "unknownTab" });
+      return;
+    }
+    tab.seenMs = now;
+    switch (request.type) {
+      case "beat": return;
+      case "bye": this.removePort(port); return;
+      case "subscribe": this.acquire(tab, request.groups); return;
+      case "unsubscribe": this.release(tab, request.groups); return;
+      case "login":
+        if (this.target?.token !== request.token || this.target?.url !== request.url || this.feed.authFailed) {
+          this.connect(request.url, request.token);
+        }
+        this.broadcast({ type: "session", token: request.token });
+        return;
+      case "logout": this.logout(request.reason ?? ""); return;
+      case "send": this.send(tab, request); return;
+      default: port.postMessage({ type: "error", group: null, code: "unknownRequest", message: String(request.type) });
+    }
+  }
+
+  acquire(tab, groups) {
+    const fresh = [];
+    for (const group of groups) {
+      if (tab.groups.has(group)) continue;
+      tab.groups.add(group);
+      let holders = this.refs.get(group);
+      if (holders === undefined) {
+        holders = new Set();
+        this.refs.set(group, holders);
+        fresh.push(group);
+      } else {
+        const current = this.feed.current(group);
+        if (current !== null) {
+          tab.port.postMessage(current.info);
+          tab.port.postMessage({ type: "rows", batches: [current.batch], latencyMs: new Float64Array(0), stats: this.stats() });
+        }
+      }
+      holders.add(tab);
+    }
+    if (fresh.length) this.feed.subscribe(fresh);
+  }
+
+  release(tab, groups) {
+    const last = [];
+    for (const group of groups) {
+      if (!tab.groups.delete(group)) continue;
+      const holders = this.refs.get(group);
+      holders?.delete(tab);
+      if (holders !== undefined && holders.size === 0) {
+        this.refs.delete(group);
+        last.push(group);
+      }
+    }
+    if (last.length) this.feed.unsubscribe(last);
+  }
+
+  sweep() {
+    const now = this.feed.now();
+    for (const [port, tab] of this.tabs) if (port.expires && now - tab.seenMs > TAB_TIMEOUT_MS) this.removePort(port);
+  }
+
+  send(tab, { requestId, member, body }) {
+    if (!this.feed.authenticated) {
+      tab.port.postMessage({ type: "reply", requestId, member: "error",
+        body: { code: "notConnected", message: `not connected (${this.lastStatus.state})` } });
+      return;
+    }
+    const id = this.feed.message({ [member]: body });
+    if (this.requests.size >= MAX_PENDING_REQUESTS) this.requests.delete(this.requests.keys().next().value);
+    this.requests.set(id, { tab, requestId });
+  }
+
+  // -- feed → tabs ----------------------------------------------------------
+
+  stats() {
+    return { ...this.feed.stats, tabs: this.tabs.size, groups: this.refs.size, hubErrors: this.errors };
+  }
+
+  route(message, transfer = []) {
+    switch (message.type) {
+      case "status":
+        message.stats = this.stats();
+        this.lastStatus = message;
+        this.broadcast(message);
+        return;
+      case "rows": return this.routeRows(message, transfer);
+      case "groupInfo": return this.toHolders(message.group, message);
+      case "message": case "error": {
+        const request = this.requests.get(message.correlationId);
+        if (request !== undefined && this.tabs.has(request.tab.port)) {
+          this.requests.delete(message.correlationId);
+          const body = message.type === "error" ? { code: message.code, message: message.message } : message.body;
+          request.tab.port.postMessage({ type: "reply", requestId: request.requestId,
+            member: message.type === "error" ? "error" : message.member, body });
+          return;
+        }
+        if (message.type === "error" && message.group !== null) {
+          const holders = this.refs.get(message.group);
+          if (!this.feed.groups.has(message.group)) this.refs.delete(message.group); // refused for good
+          for (const tab of holders ?? []) {
+            tab.groups.delete(message.group);
+            tab.port.postMessage(message);
+          }
+          return;
+        }
+        this.broadcast(message);
+        return;
+      }
+      default: this.broadcast(message);
+    }
+  }
+
+  routeRows(message, transfer) {
+    const stats = this.stats();
+    if (this.tabs.size === 1) {
+      const [tab] = this.tabs.values();
+      message.stats = stats;
+      message.batches = message.batches.filter((batch) => tab.groups.has(batch.group));
+      tab.port.postMessage(message, transfer);
+      return;
+    }
+    for (const tab of this.tabs.values()) {
+      const batches = message.batches.filter((batch) => tab.groups.has(batch.group));
+      tab.port.postMessage({ type: "rows", batches, latencyMs: message.latencyMs, stats }); // cloned per tab
+    }
+  }
+
+  toHolders(group, message) {
+    for (const tab of this.refs.get(group) ?? []) tab.port.postMessage(message);
+  }
+
+  broadcast(message) {
+    for (const tab of this.tabs.values()) tab.port.postMessage(message);
+  }
+
+  // -- socket -------------------------------------------------------------------
+
+  connect(url, token) {
+    this.close();
+    this.target = { url, token };
+    this.retryMs = RETRY_FIRST_MS;
+    this.open();
+  }
+
+  logout(reason) {
+    this.target = null;
+    this.close();
+    for (const tab of this.tabs.values()) tab.groups.clear();
+    this.refs.clear();
+    this.feed.unsubscribe([...this.feed.groups.keys()]);
+    this.broadcast({ type: "session", token: null });
+    this.broadcast({ type: "loggedOut", reason });
+  }
+
+  open() {
+    this.timers.clearTimeout(this.retryTimer);
+    if (this.target === null) return;
+    const { url, token } = this.target;
+    this.feed.status("connecting", url);
+    let ws;
+    try {
+      ws = new this.Socket(url);
+    } catch (error) {
+      this.feed.status("disconnected", String(error));
+      this.retry();
+      return;
+    }
+    ws.binaryType = "arraybuffer";
+    this.socket = ws;
+    ws.onopen = () => {
+      if (ws === this.socket) this.feed.onOpen(token);
+    };
+    ws.onmessage = (event) => {
+      if (ws !== this.socket) return;
+      const wasAuthenticated = this.feed.authenticated;
+      this.feed.onFrame(event.data);
+      if (!wasAuthenticated && this.feed.authenticated) this.retryMs = RETRY_FIRST_MS;
+    };
+    ws.onclose = (event) => {
+      if (ws !== this.socket) return;
+      this.socket = null;
+      this.feed.onClose(event.code, event.reason);
+      if (this.target !== null && !this.feed.authFailed) this.retry();
+    };
+  }
+
+  retry() {
+    const delayMs = this.retryMs * (0.8 + 0.4 * Math.random());
+    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+    this.feed.status("reconnecting", `retry in ${Math.round(delayMs)} ms`);
+    this.retryTimer = this.timers.setTimeout(() => this.open(), delayMs);
+  }
+
+  close() {
+    this.timers.clearTimeout(this.retryTimer);
+    const ws = this.socket;
+    this.socket = null;
+    if (ws !== null) {
+      ws.close(1000, "client closed");
+      this.feed.onClose(1000, "client closed");
+    }
+  }
+}

@@ -1,0 +1,178 @@
+// The tab's end of the worker: starts (or joins) the SharedWorker that owns the
+// WebSocket (ui/shared-worker.js), or a dedicated Worker (ui/worker.js) where
+// SharedWorker is missing or `?worker=dedicated` asks for it. Protocol: ui/hub.js.
+//
+// If the worker goes silent (it posts stats at least every 250 ms) for
+// WATCHDOG_MS, it is presumed dead (crashed, killed, hung on a bad frame) and
+// replaced: the tab bumps a generation in localStorage, so every tab of the
+// origin moves to one fresh SharedWorker named for it, and says hello again
+// with its token and groups; the new worker reconnects and resubscribes, and
+// the groups come back with snapshots.
+
+const GENERATION_KEY = "tickstage.worker.generation";
+export const WATCHDOG_MS = 3000;
+export const BEAT_INTERVAL_MS = 2000;
+export const REQUEST_TIMEOUT_MS = 10_000;
+
+export class WorkerLink {
+  // onMessage(message): every hub → tab message, plus {type: "workerRestarted", reason}.
+  constructor({ onMessage, socketUrl, kind = preferredKind() }) {
+    this.onMessage = onMessage;
+    this.socketUrl = socketUrl;
+    this.kind = kind;
+    this.tabId = Math.random().toString(36).slice(2, 10);
+    this.token = null;
+    this.groups = new Set();
+    this.generation = storedGeneration();
+    this.worker = null;
+    this.port = null;
+    this.lastHeardMs = performance.now();
+    this.nextRequest = 0;
+    this.requests = new Map(); // requestId → {resolve, timer}
+    this.restarts = 0;
+  }
+
+  start() {
+    this.spawn();
+    setInterval(() => this.post({ type: "beat" }), BEAT_INTERVAL_MS);
+    setInterval(() => this.watch(), 500);
+    addEventListener("pagehide", () => this.post({ type: "bye" }));
+    addEventListener("storage", (event) => {
+      if (event.key === GENERATION_KEY && Number(event.newValue) > this.generation) {
+        this.generation = Number(event.newValue);
+        this.respawn("another tab restarted the worker");
+      }
+    });
+  }
+
+  spawn() {
+    const name = `tickstage/${this.generation}`;
+    if (this.kind === "shared") {
+      try {
+        this.worker = new SharedWorker(new URL("./shared-worker.js", import.meta.url), { type: "module", name });
+        this.port = this.worker.port;
+        this.worker.onerror = () => this.fallBack();
+      } catch {
+        this.kind = "dedicated";
+      }
+    }
+    if (this.kind === "dedicated") {
+      this.worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module", name });
+      this.port = this.worker;
+      this.worker.onerror = (event) => this.respawn(`worker error: ${event.message ?? "unknown"}`);
+    }
+    this.port.onmessage = ({ data }) => this.receive(data);
+    this.lastHeardMs = performance.now();
+    this.hello();
+  }
+
+  fallBack() {
+    if (this.kind !== "shared") return;
+    this.kind = "dedicated";
+    this.respawn("SharedWorker failed to start; using a dedicated worker");
+  }
+
+  hello() {
+    this.post({ type: "hello", tabId: this.tabId, url: this.socketUrl(), token: this.token, groups: [...this.groups] });
+  }
+
+  receive(message) {
+    this.lastHeardMs = performance.now();
+    if (message.type === "unknownTab") {
+      this.hello();
+      return;
+    }
+    if (message.type === "session") this.token = message.token;
+    if (message.type === "reply") {
+      const request = this.requests.get(message.requestId);
+      if (request === undefined) return;
+      this.requests.delete(message.requestId);
+      clearTimeout(request.timer);
+      request.resolve({ member: message.member, body: message.body });
+      return;
+    }
+    if (message.type === "error" && message.group) this.groups.delete(message.group);
+    this.onMessage(message);
+  }
+
+  watch() {
+    if (performance.now() - this.lastHeardMs > WATCHDOG_MS) this.restart("worker silent");
+  }
+
+  // Replace a dead worker: a new generation for every tab of the origin.
+  restart(reason) {
+    this.generation = Math.max(storedGeneration(), this.generation + 1);
+    try {
+      localStorage.setItem(GENERATION_KEY, String(this.generation));
+    } catch {
+      // storage refused (private mode): this tab restarts alone
+    }
+    this.respawn(reason);
+  }
+
+  respawn(reason) {
+    this.restarts += 1;
+    try {
+      this.port?.close?.();
+      if (this.kind === "dedicated") this.worker?.terminate();
+    } catch {
+      // already gone
+    }
+    this.onMessage({ type: "workerRestarted", reason });
+    this.spawn();
+  }
+
+  post(message) {
+    this.port?.postMessage(message);
+  }
+
+  login(token) {
+    this.token = token;
+    this.post({ type: "login", url: this.socketUrl(), token });
+  }
+
+  logout(reason = "") {
+    this.token = null;
+    this.groups.clear();
+    this.post({ type: "logout", reason });
+  }
+
+  subscribe(groups) {
+    for (const group of groups) this.groups.add(group);
+    this.post({ type: "subscribe", groups });
+  }
+
+  unsubscribe(groups) {
+    for (const group of groups) this.groups.delete(group);
+    this.post({ type: "unsubscribe", groups });
+  }
+
+  // Send any ClientMessage member through the shared socket; resolves {member, body}
+  // with the reply (member "error" on refusal or timeout).
+  request(member, body, { timeoutMs = REQUEST_TIMEOUT_MS } = {}) {
+    this.nextRequest += 1;
+    const requestId = this.nextRequest;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.requests.delete(requestId);
+        resolve({ member: "error", body: { code: "timeout", message: `no reply within ${timeoutMs} ms` } });
+      }, timeoutMs);
+      this.requests.set(requestId, { resolve, timer });
+      this.post({ type: "send", requestId, member, body });
+    });
+  }
+}
+
+function preferredKind() {
+  const asked = new URLSearchParams(location.search).get("worker");
+  if (asked === "dedicated" || typeof SharedWorker === "undefined") return "dedicated";
+  return "shared";
+}
+
+function storedGeneration() {
+  try {
+    return Number(localStorage.getItem(GENERATION_KEY)) || 0;
+  } catch {
+    return 0;
+  }
+}
