@@ -3,16 +3,15 @@
 // by every tab (ui/link.js, ui/hub.js); this thread only copies changed rows
 // into each panel and paints on requestAnimationFrame.
 //
-// For tests and tooling: window.tickstage = {stats(), rows(group), groups()}.
+// For tests, tools and support: window.tickstage = {stats(), samples(), rows(group), groups()}.
 
+import { HUD_INTERVAL_MS, Rates, renderHud } from "./hud.js";
 import { WorkerLink } from "./link.js";
+import { FrameMetrics } from "./metrics.js";
 import { Watchlist } from "./watchlist.js";
 
 const TOKEN_KEY = "tickstage.token";
 const GROUPS_KEY = "tickstage.groups";
-const HUD_INTERVAL_MS = 250;
-const LATENCY_WINDOW = 4096; // samples kept for the rolling percentiles
-const LATENCY_MAX_AGE_MS = 10_000;
 
 const $ = (selector) => document.querySelector(selector);
 const panels = new Map(); // group → Watchlist, in subscription order
@@ -21,43 +20,22 @@ let connection = { state: "idle", detail: "" };
 let workerStats = { connected: false, frames: 0, bytes: 0, gaps: 0, decodeErrors: 0 };
 let availableGroups = [];
 
-// -- rolling metrics ----------------------------------------------------------
-
-class RollingSamples {
-  constructor(capacity, maxAgeMs) {
-    this.values = new Float64Array(capacity);
-    this.times = new Float64Array(capacity);
-    this.next = 0;
-    this.count = 0;
-    this.maxAgeMs = maxAgeMs;
-  }
-
-  push(value, nowMs) {
-    this.values[this.next] = value;
-    this.times[this.next] = nowMs;
-    this.next = (this.next + 1) % this.values.length;
-    this.count = Math.min(this.count + 1, this.values.length);
-  }
-
-  percentiles(nowMs, ...quantiles) {
-    const recent = [];
-    for (let i = 0; i < this.count; i++) if (nowMs - this.times[i] <= this.maxAgeMs) recent.push(this.values[i]);
-    if (recent.length === 0) return quantiles.map(() => null);
-    const sorted = Float64Array.from(recent).sort();
-    return quantiles.map((q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]);
-  }
-}
-
-const latency = new RollingSamples(LATENCY_WINDOW, LATENCY_MAX_AGE_MS);
-const meter = { fps: 0, frames: 0, since: performance.now(), rates: { frames: 0, bytes: 0 }, last: null };
+const metrics = new FrameMetrics();
+const rates = new Rates();
+let hudAtMs = -Infinity;
 
 // -- worker messages ----------------------------------------------------------
 
 function onWorkerMessage(message) {
   const nowMs = performance.now();
   if (message.type === "rows") {
-    for (const batch of message.batches) panels.get(batch.group)?.apply(batch, nowMs);
-    for (const sample of message.latencyMs) latency.push(sample, nowMs);
+    for (const batch of message.batches) {
+      const panel = panels.get(batch.group);
+      if (panel === undefined) continue;
+      panel.apply(batch, nowMs);
+      if (batch.gatewayMs) metrics.ticksApplied(batch.gatewayMs);
+    }
+    for (const sample of message.latencyMs) metrics.latencyMs.push(sample, nowMs);
     workerStats = message.stats;
   } else if (message.type === "groupInfo") {
     panels.get(message.group)?.setInstruments(message);
@@ -209,57 +187,37 @@ function toast(text) {
 
 // -- metrics and painting -------------------------------------------------------
 
+// The HUD's numbers as one object (tests, support): latencies in ms, rates per s.
 function stats() {
-  const [p50, p99] = latency.percentiles(performance.now(), 0.5, 0.99);
+  const nowMs = performance.now();
   return {
-    fps: meter.fps,
-    latency_p50_ms: p50,
-    latency_p99_ms: p99,
+    ...metrics.snapshot(nowMs),
     frames: workerStats.frames,
     bytes: workerStats.bytes,
     gaps: workerStats.gaps,
+    conflations: workerStats.conflations ?? 0,
     decode_errors: workerStats.decodeErrors,
-    frames_per_s: meter.rates.frames,
-    bytes_per_s: meter.rates.bytes,
+    frames_per_s: rates.frames,
+    bytes_per_s: rates.bytes,
     rtt_ms: Number.isFinite(workerStats.rttMs) ? workerStats.rttMs : null,
+    reconnects: workerStats.reconnects ?? 0,
     connected: Boolean(workerStats.connected),
     state: connection.state,
     worker: link.kind,
+    worker_restarts: link.restarts,
     tabs: workerStats.tabs ?? 1,
   };
 }
 
-function updateHud(nowMs) {
-  if (meter.last !== null) {
-    const seconds = (nowMs - meter.last.at) / 1000;
-    meter.rates.frames = (workerStats.frames - meter.last.frames) / seconds;
-    meter.rates.bytes = (workerStats.bytes - meter.last.bytes) / seconds;
-  }
-  meter.last = { at: nowMs, frames: workerStats.frames, bytes: workerStats.bytes };
-  const current = stats();
-  const ms = (value) => (value === null ? "–" : value.toFixed(1));
-  const set = (metric, text) => { document.querySelector(`[data-metric="${metric}"]`).textContent = text; };
-  set("fps", current.fps.toFixed(0));
-  set("latency", `${ms(current.latency_p50_ms)} / ${ms(current.latency_p99_ms)}`);
-  set("frames", current.frames_per_s.toFixed(0));
-  set("bytes", `${(current.bytes_per_s / 1024).toFixed(1)} KiB`);
-  set("gaps", String(current.gaps));
-  set("errors", String(current.decode_errors));
-  const conn = $("#conn");
-  conn.dataset.state = connection.state;
-  conn.title = `${connection.state}${connection.detail ? `: ${connection.detail}` : ""}`;
-  $("#conn-label").textContent = connection.state;
-}
-
 function paint(nowMs) {
-  meter.frames += 1;
-  if (nowMs - meter.since >= 1000) {
-    meter.fps = (meter.frames * 1000) / (nowMs - meter.since);
-    meter.frames = 0;
-    meter.since = nowMs;
-  }
+  metrics.frameStarted(nowMs);
   for (const panel of panels.values()) panel.draw(nowMs);
-  if (meter.last === null || nowMs - meter.last.at >= HUD_INTERVAL_MS) updateHud(nowMs);
+  metrics.framePainted();
+  if (nowMs - hudAtMs >= HUD_INTERVAL_MS) {
+    hudAtMs = nowMs;
+    rates.update(nowMs, workerStats.frames, workerStats.bytes);
+    renderHud(document, stats(), connection);
+  }
   requestAnimationFrame(paint);
 }
 
@@ -267,6 +225,7 @@ function paint(nowMs) {
 
 window.tickstage = {
   stats,
+  samples: () => metrics.drain(),
   rows: (group) => panels.get(group)?.rows() ?? [],
   groups: () => [...panels.keys()],
 };

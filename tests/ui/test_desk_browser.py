@@ -24,6 +24,11 @@ TABS = 5
 GROUP = "m_o"  # DCE soybean meal options: 100 instruments
 SCREENSHOT = REPO / "ui" / "screenshots" / "desk.png"
 
+HUD_LIVE = """() => {
+  const s = window.tickstage.stats();
+  return s.paint_p50_ms !== null && s.raf_p50_ms !== null && s.fps > 0 && s.bytes_per_s > 0
+    && document.querySelector('[data-metric="paint"]').textContent.includes("/");
+}"""
 ROWS_LIVE = """(group) => {
   const rows = window.tickstage.rows(group);
   return rows.length > 0 && rows.filter((row) => row.last !== null).length >= Math.min(20, rows.length);
@@ -57,6 +62,7 @@ async def test_desk_when_five_tabs_of_one_user_subscribe_then_one_server_socket_
         pages = await _open_tabs(context, desk.url, token, TABS)
         for page in pages:
             await page.wait_for_function(ROWS_LIVE, arg=GROUP, timeout=WAIT_MS)
+            await page.wait_for_function(HUD_LIVE, timeout=WAIT_MS)
         stats = [await page.evaluate("window.tickstage.stats()") for page in pages]
         counts = [len(await page.evaluate("(g) => window.tickstage.rows(g)", GROUP)) for page in pages]
         await pages[0].screenshot(path=str(SCREENSHOT))
@@ -71,4 +77,8 @@ async def test_desk_when_five_tabs_of_one_user_subscribe_then_one_server_socket_
     assert {s["worker"] for s in stats} == {"shared"}
     assert all(s["tabs"] == TABS and s["state"] == "live" for s in stats)
     assert all(s["decode_errors"] == 0 for s in stats)
+    keys = {"fps", "raf_p50_ms", "raf_p99_ms", "paint_p50_ms", "paint_p99_ms", "bytes_per_s", "gaps",
+            "conflations", "dropped_frames", "long_tasks"}
+    assert all(keys <= set(s) for s in stats)
+    assert all(s["paint_p50_ms"] > 0 for s in stats)  # tick → paint is measured after the gateway stamped it
     assert Path(SCREENSHOT).exists()

@@ -1,0 +1,127 @@
+// What the HUD and window.tickstage.stats() report about this tab: frame rate,
+// requestAnimationFrame intervals, dropped frames, tick → paint latency (the
+// gateway's receive time of a frame's newest tick → the end of the animation
+// frame that painted it, both on the wall clock), long tasks. Rolling windows
+// of 10 s; raw samples can also be drained (perf/bench_browser.py reads them).
+
+export const WINDOW_MS = 10_000;
+const FRAME_MS = 1000 / 60;
+const HIDDEN_GAP_MS = 1000; // a longer rAF gap means the tab was hidden, not slow
+
+export class RollingSamples {
+  constructor(capacity, maxAgeMs = WINDOW_MS) {
+    this.values = new Float64Array(capacity);
+    this.times = new Float64Array(capacity);
+    this.next = 0;
+    this.count = 0;
+    this.maxAgeMs = maxAgeMs;
+    this.drained = []; // samples since the last drain(), bounded
+  }
+
+  push(value, nowMs) {
+    this.values[this.next] = value;
+    this.times[this.next] = nowMs;
+    this.next = (this.next + 1) % this.values.length;
+    this.count = Math.min(this.count + 1, this.values.length);
+    if (this.drained.length < 100_000) this.drained.push(value);
+  }
+
+  // Values of the last maxAgeMs at the given quantiles (null when empty).
+  percentiles(nowMs, ...quantiles) {
+    const recent = [];
+    for (let i = 0; i < this.count; i++) if (nowMs - this.times[i] <= this.maxAgeMs) recent.push(this.values[i]);
+    if (recent.length === 0) return quantiles.map(() => null);
+    const sorted = Float64Array.from(recent).sort();
+    return quantiles.map((q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]);
+  }
+
+  drain() {
+    const out = this.drained;
+    this.drained = [];
+    return out;
+  }
+}
+
+export class FrameMetrics {
+  constructor() {
+    this.rafMs = new RollingSamples(1024); // ~17 s at 60 Hz
+    this.paintMs = new RollingSamples(8192);
+    this.latencyMs = new RollingSamples(8192); // tick → worker (socket receive)
+    this.fps = 0;
+    this.framesThisSecond = 0;
+    this.secondStartMs = performance.now();
+    this.previousFrameMs = null;
+    this.droppedFrames = 0;
+    this.pendingTicksMs = []; // gateway receive times (epoch ms) applied since the last paint
+    this.longTasks = 0;
+    this.longTaskMaxMs = 0;
+    this.longTaskDrain = [];
+    this.observeLongTasks();
+  }
+
+  observeLongTasks() {
+    if (typeof PerformanceObserver === "undefined") return;
+    try {
+      new PerformanceObserver((list) => {
+        for (const entry of list.getEntries()) {
+          this.longTasks += 1;
+          this.longTaskMaxMs = Math.max(this.longTaskMaxMs, entry.duration);
+          if (this.longTaskDrain.length < 10_000) this.longTaskDrain.push(entry.duration);
+        }
+      }).observe({ type: "longtask", buffered: true });
+    } catch {
+      // no Long Tasks API here
+    }
+  }
+
+  // Newest-tick gateway times (epoch ms) of frames whose rows were just applied.
+  ticksApplied(gatewayMs) {
+    for (let i = 0; i < gatewayMs.length; i++) this.pendingTicksMs.push(gatewayMs[i]);
+  }
+
+  // Call at the start of each animation frame with rAF's timestamp.
+  frameStarted(nowMs) {
+    if (this.previousFrameMs !== null) {
+      const interval = nowMs - this.previousFrameMs;
+      if (interval < HIDDEN_GAP_MS) {
+        this.rafMs.push(interval, nowMs);
+        if (interval > 1.5 * FRAME_MS) this.droppedFrames += Math.round(interval / FRAME_MS) - 1;
+      }
+    }
+    this.previousFrameMs = nowMs;
+    this.framesThisSecond += 1;
+    if (nowMs - this.secondStartMs >= 1000) {
+      this.fps = (this.framesThisSecond * 1000) / (nowMs - this.secondStartMs);
+      this.framesThisSecond = 0;
+      this.secondStartMs = nowMs;
+    }
+  }
+
+  // Call once the frame's panels are drawn.
+  framePainted() {
+    if (this.pendingTicksMs.length === 0) return;
+    const now = performance.now();
+    const paintedMs = performance.timeOrigin + now;
+    for (const tickMs of this.pendingTicksMs) this.paintMs.push(paintedMs - tickMs, now);
+    this.pendingTicksMs.length = 0;
+  }
+
+  snapshot(nowMs) {
+    const [rafP50, rafP99] = this.rafMs.percentiles(nowMs, 0.5, 0.99);
+    const [paintP50, paintP99] = this.paintMs.percentiles(nowMs, 0.5, 0.99);
+    const [latencyP50, latencyP99] = this.latencyMs.percentiles(nowMs, 0.5, 0.99);
+    return {
+      fps: this.fps, raf_p50_ms: rafP50, raf_p99_ms: rafP99, paint_p50_ms: paintP50, paint_p99_ms: paintP99,
+      latency_p50_ms: latencyP50, latency_p99_ms: latencyP99, dropped_frames: this.droppedFrames,
+      long_tasks: this.longTasks, long_task_max_ms: this.longTaskMaxMs,
+    };
+  }
+
+  // Raw samples since the last call: {raf_ms, paint_ms, latency_ms, long_task_ms}.
+  drain() {
+    const longTasks = this.longTaskDrain;
+    this.longTaskDrain = [];
+    return { raf_ms: this.rafMs.drain(), paint_ms: this.paintMs.drain(), latency_ms: this.latencyMs.drain(),
+      long_task_ms: longTasks };
+  }
+}
