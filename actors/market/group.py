@@ -75,17 +75,36 @@ class GroupActor(TickstageActor):
         self._message_id = 0
         self.frames = self.snapshots = self.rows_sent = self.bytes_built = 0
         self.rows_deferred = self.frames_over_budget = 0
+        self.rows_unknown = self.resyncs_requested = 0
+        self._resync_pending = False
         if restarts:
-            self.send_path(args.get("gateway_path", "gateway"), encode_actor_message(
-                "resyncRequest", self.group, source=self.path))
-            self.send_path(args.get("sessions_path", "sessions"), encode_actor_message(
-                "groupRestarted", self.group, source=self.path))
+            self._request_resync()
+
+    def _request_resync(self) -> None:
+        """Ask the gateway for every instrument and latest row, and the sessions to attach again.
+
+        Sent after a restart, and when a tick batch names rows this
+        incarnation was never told about (it was started afresh under a
+        restarted supervisor, or a message was lost): state is rebuilt, not
+        crashed on (found by sim/scenarios: kill market, corrupt).
+        """
+        if self._resync_pending:
+            return
+        self._resync_pending = True
+        self.resyncs_requested += 1
+        args = self.context.args
+        self.send_path(args.get("gateway_path", "gateway"), encode_actor_message(
+            "resyncRequest", self.group, source=self.path))
+        self.send_path(args.get("sessions_path", "sessions"), encode_actor_message(
+            "groupRestarted", self.group, source=self.path))
 
     # -- inputs ----------------------------------------------------------
 
     def _on_instruments_added(self, info, message, sender: ActorAddress) -> None:
         """Append (or, from index 0, replace) the group's instruments; tell subscribers."""
         first = info.firstIndex
+        if first == 0:
+            self._resync_pending = False
         added = instruments_of(info)
         self.instruments[first:] = added
         self.table.resize(len(self.instruments))
@@ -97,8 +116,16 @@ class GroupActor(TickstageActor):
     def _on_tick_batch(self, batch, message, sender: ActorAddress) -> None:
         """Apply conflated ticks (latest value wins) and arm the flush timer."""
         columns = tick_batch_columns(self.current_bytes)
-        if len(columns["indexes"]) == 0:
+        indexes = columns["indexes"]
+        if len(indexes) == 0:
             return
+        if int(indexes.max()) >= self.table.size:
+            known = indexes < self.table.size
+            self.rows_unknown += int(len(indexes) - known.sum())
+            self._request_resync()
+            if not known.any():
+                return
+            columns = {name: column[known] for name, column in columns.items()}
         self.table.apply(columns)
         self._arm_timer()
 
@@ -209,6 +236,8 @@ class GroupActor(TickstageActor):
             "bytes_built": self.bytes_built,
             "rows_deferred": self.rows_deferred,
             "frames_over_budget": self.frames_over_budget,
+            "rows_unknown": self.rows_unknown,
+            "resyncs_requested": self.resyncs_requested,
             "window_ms": self._current_window_ms,
         }
 
