@@ -207,18 +207,22 @@ class SimGateway(BaseGateway):
     def burst(self, factor: float) -> None:
         """Multiply the tick rate by ``factor`` (1.0 ends a burst); any thread.
 
-        A synthetic market draws ``factor`` × the ticks per virtual second; a
-        replay plays ``factor`` × faster.
+        The feed plays ``factor`` × faster from the next row: a replay's
+        exchange time, or a synthetic market's virtual clock (its exchange
+        stamps run ahead by ``factor - 1`` × the burst's length).
 
         Raises:
             ValueError: ``factor`` is not > 0.
         """
         if not factor > 0:
             raise ValueError(f"burst factor must be > 0, got {factor}")
-        if self.market is not None:
-            self.market.live_factor = factor
-        elif self._feed is not None:
+        if self._feed is not None:
             self._feed.set_speed_factor(factor)
+
+    @property
+    def recorder(self) -> TapeWriter | None:
+        """The tape this run's ticks are written to (``record`` setting), or None; others may add frames."""
+        return self._recorder
 
     def set_clock_skew(self, skew_ns: int) -> None:
         """Shift the exchange timestamps of emitted ticks by ``skew_ns`` (0 ends the skew); any thread."""

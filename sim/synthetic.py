@@ -8,9 +8,8 @@ instrument templates). Time runs on a virtual clock, one second per step:
   multiplier that follows the recorded day's per-second rate distribution
   (sim/calibration.py quantiles, lag-1 autocorrelation through an AR(1)
   driver), capped at ``peak_per_s`` and normalized so the long-run mean is
-  ``rate_per_s``; scheduled :class:`Burst` s multiply it (10× for N s);
-  :attr:`SyntheticMarket.live_factor` multiplies it at run time (a burst
-  fault; not reproducible by nature).
+  ``rate_per_s``; scheduled :class:`Burst` s multiply it (10× for N s; a
+  burst fault on a running desk speeds the feed instead, sim/gateway.py).
 - **who**: contracts drawn by activity weight (the day's ticks-per-instrument
   quantiles by product class).
 - **when**: exchange-style stamps within the second: SHFE/INE and SSE on a
@@ -149,7 +148,6 @@ class SyntheticMarket:
         instruments: the contracts, ``tuple[InstrumentRef]`` of length ``contracts``.
         weights: activity weights, ``float64[contracts]``, summing to 1.
         universe: the :class:`sim.universe.Universe` (limits, settlements).
-        live_factor: rate multiplier read at every virtual second (run-time bursts); 1.0.
 
     Raises:
         ValueError: an argument is out of range or ``templates`` is empty.
@@ -179,7 +177,6 @@ class SyntheticMarket:
         self.start_ns = start_ns
         self.bursts = tuple(bursts)
         self.calibration = calibration
-        self.live_factor = 1.0
         as_of = dt.datetime.fromtimestamp(start_ns / 1e9, EXCHANGE_TZ).date()
         self.universe = build_universe(templates, contracts, seed, mix, as_of, calibration)
         self.instruments = self.universe.refs
@@ -240,7 +237,7 @@ class SyntheticMarket:
         multipliers = self._multipliers(rng)
         second = 0
         while True:
-            rate = self.rate_per_s * next(multipliers) * self.live_factor
+            rate = self.rate_per_s * next(multipliers)
             for burst in self.bursts:
                 if burst.at_s <= second < burst.at_s + burst.duration_s:
                     rate *= burst.factor

@@ -23,6 +23,7 @@ import argparse
 import datetime as dt
 import struct
 import sys
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
@@ -83,6 +84,9 @@ def _instrument_record(first_index: int, refs: Sequence[InstrumentRef]) -> bytes
 class TapeWriter:
     """Write a tape (a context manager; :meth:`close` ends it).
 
+    Records may come from two threads (the feed thread's ticks, the loop's
+    frames): each is written whole under a lock.
+
     Args:
         path: file to create (replaced if it exists).
         source: what the ticks are, for the header.
@@ -97,6 +101,7 @@ class TapeWriter:
         self.path = Path(path)
         self._file: BinaryIO = open(self.path, "wb")  # noqa: SIM115 - closed by close()
         self._file.write(TAPE_MAGIC)
+        self._lock = threading.Lock()
         self._index: dict[str, int] = {}
         self.ticks_written = self.frames_written = 0
         header = _Record.new_message()
@@ -113,8 +118,9 @@ class TapeWriter:
         self.close()
 
     def _write(self, data: bytes) -> None:
-        self._file.write(_LENGTH.pack(len(data)))
-        self._file.write(data)
+        with self._lock:
+            if not self._file.closed:
+                self._file.write(_LENGTH.pack(len(data)) + data)
 
     def add_instruments(self, refs: Sequence[InstrumentRef]) -> int:
         """Append instruments (new symbols only); return the tape index of the first one given."""
@@ -185,12 +191,15 @@ class TapeWriter:
 
     def flush(self) -> None:
         """Push buffered records to the file."""
-        self._file.flush()
+        with self._lock:
+            if not self._file.closed:
+                self._file.flush()
 
     def close(self) -> None:
         """Close the file. Idempotent."""
-        if not self._file.closed:
-            self._file.close()
+        with self._lock:
+            if not self._file.closed:
+                self._file.close()
 
 
 def write_synthetic_tape(path: str | Path, market: SyntheticMarket, seconds: int) -> int:

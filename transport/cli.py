@@ -7,6 +7,7 @@
                     [--iss ISSUER] [--aud AUDIENCE] [--jwt-secret S | --private-key-file PEM]
     tickstage watch --url ws://HOST:PORT/ws --token T --group G [--seconds N]
     tickstage admin tree|restart PATH|stop PATH|audit [--url http://HOST:PORT] [--token T] [--json]
+    tickstage sim --scenario FILE [--report FILE] [--tape FILE]
 
 The JWT secret comes from ``--jwt-secret`` or ``TICKSTAGE_JWT_SECRET``; with
 neither, ``run`` generates one, says it is in development mode, and prints a
@@ -115,6 +116,10 @@ def _parser() -> argparse.ArgumentParser:
     admin.add_argument("--token", default=os.environ.get("TICKSTAGE_TOKEN", ""),
                        help="admin JWT (default: TICKSTAGE_TOKEN)")
     admin.add_argument("--json", action="store_true", help="print the API's JSON instead of a table")
+    simulate = sub.add_parser("sim", help="run a fault scenario on an in-process desk; print and write the verdict")
+    simulate.add_argument("--scenario", required=True, help="scenario TOML (sim/scenarios/*.toml)")
+    simulate.add_argument("--report", help="write the report as JSON here")
+    simulate.add_argument("--tape", help="record the run's ticks and the probes' frames to this tape")
     return parser
 
 
@@ -202,6 +207,10 @@ def main(argv: list[str] | None = None) -> int:
     import uvloop
 
     configure_logging(args.log_level)
+    if args.command == "sim":
+        from sim.runner import sim_main
+
+        return sim_main(args.scenario, args.report, args.tape)
     if args.command == "watch":
         from transport.watch import watch
 

@@ -171,15 +171,17 @@ def test_set_clock_skew_when_set_then_later_ticks_carry_shifted_exchange_times(
     assert max(jumps) > 3500
 
 
-def test_burst_when_synthetic_then_rate_multiplies_and_ends_on_one(
+def test_burst_when_synthetic_then_feed_plays_faster_until_ended(
     engine: tuple[MainEngine, SimGateway, Ticks],
 ) -> None:
-    """A 10× burst sets the market's live factor; 1.0 restores it; a zero factor is refused."""
+    """A 10× burst plays 5 virtual seconds of a 200 ticks/s market quickly; 1.0 ends it; 0 is refused."""
     main_engine, gateway, ticks = engine
-    main_engine.connect({"replay": "", "contracts": 20, "rate": 500.0}, "SIM")
+    main_engine.connect({"replay": "", "contracts": 20, "rate": 200.0, "peak": 200.0}, "SIM")
+    assert ticks.wait_for(lambda t: len(t.ticks) >= 20)
     gateway.burst(10.0)
-    assert gateway.market.live_factor == 10.0
+    start = gateway.progress().exchange_time_ns
+    assert ticks.wait_for(lambda t: gateway.progress().exchange_time_ns - start >= 5_000_000_000)
+    assert gateway.progress().rows_emitted >= 800
     gateway.burst(1.0)
-    assert gateway.market.live_factor == 1.0
     with pytest.raises(ValueError):
         gateway.burst(0.0)

@@ -1,0 +1,285 @@
+"""Simulated browser clients of a running desk: probes, slow readers, garbage senders.
+
+A :class:`SimClient` is what the SharedWorker does, minus drawing: it
+authenticates on ``/ws``, subscribes groups, reads every frame and heals
+sequence gaps with a ``snapshotRequest``. It keeps the history the report
+needs: every healthy frame (a snapshot, or a delta whose ``seq`` follows the
+last one) with its server build time and its arrival time, gaps seen and
+healed, duplicates ignored. :meth:`SimClient.throttle` stops (or slows) its
+reads for a while: a slow client, whose session must conflate.
+
+A :class:`GarbageClient` authenticates, then sends undecodable, oversized
+and unknown frames until the desk closes it (1008).
+
+Everything runs as tasks on the desk's own loop (in process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import capnp
+
+import schemas
+
+CONNECT_TIMEOUT_S = 5.0
+"""Longest wait for the socket, the auth ack and the subscribe ack, seconds."""
+
+
+@dataclass
+class GroupSeq:
+    """A client's view of one group's sequence: the last seq taken and whether a gap awaits its snapshot."""
+
+    last: int = -1
+    gap_open: bool = False
+
+
+@dataclass
+class ClientStats:
+    """What a client saw.
+
+    Attributes:
+        frames: group frames received.
+        snapshots: snapshot frames received.
+        bytes: bytes of every server message received.
+        seq_gaps: deltas whose seq skipped ahead (each asks for a snapshot).
+        seq_gaps_healed: gaps closed by a snapshot.
+        duplicates: deltas whose seq was not ahead (ignored).
+        errors: ``ErrorCode`` name → count of ``error`` messages received.
+        close_code: the socket's close code once closed, else None.
+    """
+
+    frames: int = 0
+    snapshots: int = 0
+    bytes: int = 0
+    seq_gaps: int = 0
+    seq_gaps_healed: int = 0
+    duplicates: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    close_code: int | None = None
+
+
+def client_message(message_id: int, **member: Any) -> bytes:
+    """Return a ClientMessage with one union member set and an envelope, as bytes."""
+    message = schemas.stream.ClientMessage.new_message(**member)
+    envelope = message.init("envelope")
+    envelope.id = message_id
+    envelope.sentTsNs = time.time_ns()
+    envelope.schemaVersion = schemas.SCHEMA_VERSION
+    envelope.source = "sim"
+    return message.to_bytes()
+
+
+class SimClient:
+    """One simulated browser connection (loop thread).
+
+    Args:
+        name: client name in the report and in ``session:<name>`` targets.
+        url: ``ws://host:port/ws``.
+        token: a JWT the desk accepts.
+        groups: groups to subscribe.
+        recorder: a :class:`sim.tape.TapeWriter` to write every message to, or None.
+
+    Attributes:
+        session_path: the desk's session actor for this socket (from the auth ack).
+        healthy: ``(arrival ns, built ns, group)`` of every healthy frame, both UNIX ns.
+        stats: :class:`ClientStats`.
+    """
+
+    def __init__(self, name: str, url: str, token: str, groups: Iterable[str], recorder: Any = None) -> None:
+        self.name = name
+        self.url = url
+        self.token = token
+        self.groups = list(dict.fromkeys(groups))
+        self.recorder = recorder
+        self.session_path = ""
+        self.healthy: list[tuple[int, int, str]] = []
+        self.stats = ClientStats()
+        self.seqs: dict[str, GroupSeq] = {}
+        self._http: aiohttp.ClientSession | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._reader: asyncio.Task | None = None
+        self._reading = asyncio.Event()
+        self._reading.set()
+        self._read_interval_s = 0.0
+        self._next_id = 0
+        self._acked: asyncio.Future | None = None
+
+    async def send(self, **member: Any) -> None:
+        """Send one ClientMessage (ignored once closed)."""
+        if self._ws is not None and not self._ws.closed:
+            self._next_id += 1
+            await self._ws.send_bytes(client_message(self._next_id, **member))
+
+    async def start(self) -> None:
+        """Connect, authenticate, subscribe and start reading.
+
+        Raises:
+            ConnectionError: the desk refused or did not answer in time.
+        """
+        self._http = aiohttp.ClientSession()
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                self._ws = await self._http.ws_connect(self.url, max_msg_size=64 * 1024 * 1024)
+                await self.send(auth={"token": self.token})
+                ack = await self._ws.receive()
+                self.session_path = self._ack_detail(ack, "auth")
+                loop = asyncio.get_running_loop()
+                self._acked = loop.create_future()
+                self._reader = asyncio.create_task(self._read(), name=f"sim-client-{self.name}")
+                if self.groups:
+                    await self.send(subscribe={"groups": self.groups})
+                    await self._acked
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            await self.close()
+            raise ConnectionError(f"client {self.name}: {type(exc).__name__}: {exc}") from None
+
+    def _ack_detail(self, msg: aiohttp.WSMessage, of: str) -> str:
+        if msg.type != aiohttp.WSMsgType.BINARY:
+            raise ConnectionError(f"client {self.name}: socket closed before the {of} ack ({msg.type.name})")
+        with schemas.stream.ServerMessage.from_bytes(msg.data) as message:
+            if message.which() != "ack":
+                raise ConnectionError(f"client {self.name}: expected the {of} ack, got {message.which()}")
+            return message.ack.detail
+
+    def throttle(self, duration_s: float, read_interval_ms: float = 0.0) -> None:
+        """Stop reading (``read_interval_ms`` 0) or read one message per interval, for ``duration_s``."""
+        self._read_interval_s = read_interval_ms / 1000
+        if read_interval_ms <= 0:
+            self._reading.clear()
+        asyncio.get_running_loop().call_later(duration_s, self._unthrottle)
+
+    def _unthrottle(self) -> None:
+        self._read_interval_s = 0.0
+        self._reading.set()
+
+    async def _read(self) -> None:
+        ws = self._ws
+        try:
+            while True:
+                await self._reading.wait()
+                if self._read_interval_s:
+                    await asyncio.sleep(self._read_interval_s)
+                msg = await ws.receive()
+                if msg.type != aiohttp.WSMsgType.BINARY:
+                    break
+                self._take(msg.data)
+        except (aiohttp.ClientError, ConnectionError):
+            pass
+        finally:
+            self.stats.close_code = ws.close_code if ws.close_code is not None else -1
+
+    def _take(self, data: bytes) -> None:
+        now_ns = time.time_ns()
+        self.stats.bytes += len(data)
+        if self.recorder is not None:
+            self.recorder.write_frame(self.name, now_ns, data)
+        try:
+            with schemas.stream.ServerMessage.from_bytes(
+                    data, traversal_limit_in_words=schemas.TRAVERSAL_LIMIT_WORDS,
+                    nesting_limit=schemas.NESTING_LIMIT) as message:
+                member = message.which()
+                if member == "groupFrame":
+                    frame = message.groupFrame
+                    self._frame(now_ns, frame.group, frame.seq, str(frame.kind), frame.builtTsNs)
+                elif member == "error":
+                    code = str(message.error.code)
+                    self.stats.errors[code] = self.stats.errors.get(code, 0) + 1
+                elif member == "ack" and message.ack.of == "subscribe":
+                    if self._acked is not None and not self._acked.done():
+                        self._acked.set_result(message.ack.detail)
+        except (capnp.KjException, ValueError):
+            self.stats.errors["undecodable"] = self.stats.errors.get("undecodable", 0) + 1
+
+    def _frame(self, now_ns: int, group: str, seq: int, kind: str, built_ns: int) -> None:
+        stats = self.stats
+        stats.frames += 1
+        state = self.seqs.setdefault(group, GroupSeq())
+        if kind == "snapshot":
+            stats.snapshots += 1
+            if state.gap_open:
+                stats.seq_gaps_healed += 1
+                state.gap_open = False
+            state.last = seq
+        elif seq == state.last + 1:
+            state.last = seq
+        elif seq <= state.last:
+            stats.duplicates += 1
+            return
+        else:
+            stats.seq_gaps += 1
+            if not state.gap_open:
+                state.gap_open = True
+                asyncio.get_running_loop().create_task(self.send(snapshotRequest={"group": group}))
+            return
+        if not state.gap_open:
+            self.healthy.append((now_ns, built_ns, group))
+
+    def first_healthy(self, after_built_ns: int, groups: Iterable[str] | None = None) -> int | None:
+        """Return the arrival (UNIX ns) of the first healthy frame built at or after ``after_built_ns``."""
+        wanted = set(groups) if groups else None
+        for arrived_ns, built_ns, group in self.healthy:
+            if built_ns >= after_built_ns and (wanted is None or group in wanted):
+                return arrived_ns
+        return None
+
+    @property
+    def closed(self) -> bool:
+        """Whether the socket is closed."""
+        return self._ws is None or self._ws.closed
+
+    async def close(self) -> None:
+        """Close the socket and the HTTP session. Idempotent."""
+        if self._reader is not None:
+            self._reader.cancel()
+            self._reader = None
+        if self._ws is not None and not self._ws.closed:
+            await self._ws.close()
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+
+
+class GarbageClient(SimClient):
+    """Authenticates, then sends garbage until the desk closes the socket.
+
+    Args:
+        frames: garbage frames to send at most.
+        seed: seed of the garbage bytes.
+    """
+
+    def __init__(self, name: str, url: str, token: str, frames: int, seed: int) -> None:
+        super().__init__(name, url, token, groups=())
+        self.frames = frames
+        self.sent = 0
+        self._rng = random.Random(seed)
+
+    def garbage(self) -> Iterable[bytes]:
+        """Yield random bytes, truncated valid messages, an oversized frame and an unknown member, in turn."""
+        valid = client_message(1, ping={"clientTsNs": 1})
+        while True:
+            yield bytes(self._rng.randrange(256) for _ in range(self._rng.randrange(1, 200)))
+            yield valid[: self._rng.randrange(1, len(valid))]
+            yield b"\x00" * (65 * 1024)
+            yield client_message(2, auth={"token": "again"})
+
+    async def attack(self) -> None:
+        """Send up to ``frames`` garbage frames (stops when the desk closes the socket)."""
+        for payload in self.garbage():
+            if self.sent >= self.frames or self.closed:
+                return
+            try:
+                await self._ws.send_bytes(payload)
+            except (aiohttp.ClientError, ConnectionError):
+                return
+            self.sent += 1
+            await asyncio.sleep(0)
+
+
+__all__ = ["CONNECT_TIMEOUT_S", "ClientStats", "GarbageClient", "GroupSeq", "SimClient", "client_message"]

@@ -1,0 +1,284 @@
+"""Run a scenario: start a desk in process, attach simulated clients, play the faults, judge.
+
+:func:`run_scenario` is what ``tickstage sim --scenario FILE`` runs, on the
+process's (uvloop) loop:
+
+1. start a :class:`transport.app.Desk` on loopback with the scenario's
+   market (synthetic or replay) and a generated JWT secret;
+2. connect ``probes`` clients subscribed to the scenario's groups, every
+   fault target's group and the busiest groups, and wait for their first frames;
+3. inject each fault at its ``at_s`` (sim/faults.py), sampling loop lag,
+   memory and session conflation meanwhile;
+4. wait for every fault to end, then find each one's recovery: the first
+   healthy frame (a snapshot, or the next delta in sequence) built after the
+   fault ended, at the client that shows it (:class:`sim.faults.FaultRecord`);
+5. stop everything and return the judged :class:`sim.report.SimReport`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import secrets
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import structlog
+
+from sim.clients import GarbageClient, SimClient
+from sim.faults import FaultInjector, FaultRecord, group_of
+from sim.report import FaultOutcome, SimReport, judge
+from sim.scenario import Scenario
+
+WARMUP_TIMEOUT_S = 20.0
+"""Longest wait for the groups and the probes' first frames, seconds."""
+
+END_GRACE_S = 5.0
+"""Longest wait after the timeline for faults to end and frames to show recovery, seconds."""
+
+LAG_INTERVAL_S = 0.01
+"""Loop-lag sampling period, seconds."""
+
+_log = structlog.get_logger("sim.runner")
+
+
+class LoopLag:
+    """Samples how late a ``LAG_INTERVAL_S`` loop timer runs (loop thread)."""
+
+    def __init__(self) -> None:
+        self.samples_ms: list[float] = []
+        self._loop = asyncio.get_running_loop()
+        self._due = 0.0
+        self._handle: asyncio.TimerHandle | None = None
+
+    def start(self) -> None:
+        """Start sampling."""
+        self._due = self._loop.time() + LAG_INTERVAL_S
+        self._handle = self._loop.call_at(self._due, self._tick)
+
+    def _tick(self) -> None:
+        now = self._loop.time()
+        self.samples_ms.append(max(0.0, now - self._due) * 1000)
+        self._due = now + LAG_INTERVAL_S
+        self._handle = self._loop.call_at(self._due, self._tick)
+
+    def stop(self) -> None:
+        """Stop sampling."""
+        if self._handle is not None:
+            self._handle.cancel()
+
+
+class ConflationMeter:
+    """Totals the sessions' conflated deltas across restarts and closes (sampled, loop thread)."""
+
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+        self._last: dict[int, int] = {}
+        self._baseline: dict[int, int] = {}
+        self.sample()
+        self._baseline = dict(self._last)
+
+    def sample(self) -> None:
+        """Read every live session's ``conflated`` counter."""
+        for entry in self.runtime.registry.children("sessions"):
+            instance = entry.instance
+            if instance is not None and hasattr(instance, "conflated"):
+                self._last[id(instance)] = int(instance.conflated)
+
+    @property
+    def total(self) -> int:
+        """Deltas conflated by every session instance seen."""
+        return sum(value - self._baseline.get(key, 0) for key, value in self._last.items())
+
+
+def _desk_config(scenario: Scenario, secret: str) -> Any:
+    from transport.app import DeskConfig
+    from transport.limits import SocketLimits
+
+    spec = scenario.desk
+    replay = scenario.resolve(spec.replay)
+    instruments = scenario.resolve(spec.instruments)
+    if instruments and not Path(instruments).is_file():
+        _log.warning("instruments_missing", path=instruments, fallback="built-in templates")
+        instruments = ""
+    sim = {"peak": spec.peak, "copies": spec.copies, "shift_s": spec.shift_s, "max_gap_s": spec.max_gap_s,
+           "instruments": instruments}
+    return DeskConfig(
+        port=0, replay=(replay,) if replay else (), speed=spec.speed, contracts=spec.contracts,
+        rate=spec.rate, seed=spec.seed, jwt_secret=secret, progress_interval_s=0, sim=sim,
+        limits=SocketLimits(high_water_bytes=spec.high_water_bytes, low_water_bytes=spec.low_water_bytes),
+    )
+
+
+def busiest_groups(desk: Any, count: int) -> list[str]:
+    """Return the ``count`` groups carrying the most ticks (synthetic weights, else instrument counts)."""
+    gateway = desk.engine.gateway() if desk.engine else None
+    market = getattr(gateway, "market", None)
+    if market is not None:
+        weight: dict[str, float] = defaultdict(float)
+        for ref, share in zip(market.instruments, market.weights.tolist(), strict=True):
+            weight[ref.product] += share
+        ranked = sorted(weight, key=weight.__getitem__, reverse=True)
+    else:
+        groups = desk.bridge.groups()
+        ranked = sorted(groups, key=groups.__getitem__, reverse=True)
+    return ranked[:count]
+
+
+async def _wait(condition: Any, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not within {timeout_s:g} s")
+        await asyncio.sleep(0.02)
+
+
+def _outcome(record: FaultRecord, clients: dict[str, SimClient], probes: list[str], at_s: float) -> FaultOutcome:
+    spec = record.spec
+    outcome = FaultOutcome(record.index, at_s, spec.kind, record.target or spec.target, record.status, None,
+                           record.reason, dict(record.details))
+    if record.status != "injected":
+        return outcome
+    if not record.ended_ns:
+        outcome.status, outcome.reason = "failed", "did not end"
+        return outcome
+    watchers = [record.client] if record.client else probes
+    arrivals = [clients[name].first_healthy(record.ready_ns, record.groups) for name in watchers if name in clients]
+    arrivals = [a for a in arrivals if a is not None]
+    if not arrivals:
+        outcome.status = "unrecovered"
+        where = ",".join(record.groups) or "any group"
+        outcome.reason = f"no healthy frame of {where} at {'/'.join(watchers)} after the fault"
+        return outcome
+    outcome.status = "recovered"
+    outcome.recovery_ms = round(max(0, min(arrivals) - record.ended_ns) / 1e6, 3)
+    return outcome
+
+
+async def run_scenario(scenario: Scenario, tape_path: str | Path | None = None) -> SimReport:
+    """Run ``scenario`` on the running loop and return its judged report.
+
+    Args:
+        scenario: the parsed scenario.
+        tape_path: write the run's ticks in and the probes' frames out to this tape.
+
+    Raises:
+        TimeoutError: the desk or the probes did not warm up.
+        ConnectionError: a probe could not connect.
+    """
+    from transport.app import Desk
+    from transport.auth import mint_token
+
+    secret = secrets.token_urlsafe(32)
+    config = _desk_config(scenario, secret)
+    if tape_path:
+        config.sim["record"] = str(tape_path)
+    desk = Desk(config)
+    clients: dict[str, SimClient] = {}
+    injector: FaultInjector | None = None
+    lag = LoopLag()
+    await desk.start()
+    try:
+        url = f"ws://{config.host}:{desk.port}/ws"
+        recorder = getattr(desk.engine.gateway(), "recorder", None)
+        wanted = list(scenario.clients.groups) + [g for f in scenario.faults if (g := group_of(f.target))]
+        await _wait(lambda: set(wanted) <= set(desk.bridge.groups()) and desk.bridge.groups(),
+                    WARMUP_TIMEOUT_S, f"groups {wanted}")
+        groups = list(dict.fromkeys(wanted + busiest_groups(desk, scenario.clients.busiest)))
+        probes = [f"probe{i + 1}" for i in range(scenario.clients.probes)]
+        for name in probes:
+            clients[name] = SimClient(name, url, mint_token(secret, name), groups, recorder)
+            await clients[name].start()
+        await _wait(lambda: all(c.healthy for c in clients.values()), WARMUP_TIMEOUT_S, "first frames")
+
+        async def new_client(name: str, client_groups: tuple[str, ...], kind: str, spec: Any) -> SimClient:
+            token = mint_token(secret, name)
+            if kind == "garbage_client":
+                client = GarbageClient(name, url, token, spec.frames, scenario.seed * 1000 + int(spec.at_s * 1000))
+            else:
+                client = SimClient(name, url, token, client_groups or groups)
+            await client.start()
+            return client
+
+        lag.start()
+        injector = FaultInjector(desk, clients, new_client, scenario.seed)
+        meter = ConflationMeter(desk.runtime)
+        restarts_before = sum(e.restarts for e in desk.runtime.registry.entries())
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for spec in scenario.faults:
+            while loop.time() < start + spec.at_s:
+                meter.sample()
+                await asyncio.sleep(min(0.25, start + spec.at_s - loop.time()))
+            await injector.inject(spec)
+        while loop.time() < start + scenario.duration_s:
+            meter.sample()
+            await asyncio.sleep(min(0.25, start + scenario.duration_s - loop.time()))
+        pending = [r.ended for r in injector.records if r.ended is not None and not r.ended.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=END_GRACE_S)
+        await asyncio.sleep(min(END_GRACE_S, scenario.max_recovery_ms / 1000))
+        meter.sample()
+        outcomes = [_outcome(r, clients, probes, r.spec.at_s) for r in injector.records]
+        report = SimReport(
+            scenario=scenario.name, seed=scenario.seed, duration_s=scenario.duration_s,
+            max_recovery_ms=scenario.max_recovery_ms,
+            faults_injected=sum(1 for r in injector.records if r.status != "skipped"),
+            faults=outcomes,
+            restarts=sum(e.restarts for e in desk.runtime.registry.entries()) - restarts_before,
+            frames_conflated=meter.total,
+            seq_gaps=sum(c.stats.seq_gaps for c in clients.values()),
+            seq_gaps_healed=sum(c.stats.seq_gaps_healed for c in clients.values()),
+            frames_received=sum(c.stats.frames for c in clients.values()),
+            ticks_emitted=int((desk.engine.progress() or {}).get("rows_emitted", 0)),
+        )
+        progress = desk.engine.progress() or {}
+        report.process_alive = (desk.runtime.root_failure is None and not progress.get("error")
+                                and all(not clients[name].closed for name in probes))
+        report.max_rss_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        samples = np.array(lag.samples_ms or [0.0])
+        report.loop_lag_p99_ms = round(float(np.percentile(samples, 99)), 2)
+        report.loop_lag_max_ms = round(float(samples.max()), 2)
+        return judge(report)
+    finally:
+        lag.stop()
+        if injector is not None:
+            await injector.close()
+        for client in clients.values():
+            await client.close()
+        await desk.stop()
+
+
+def sim_main(scenario_path: str, report_path: str | None = None, tape_path: str | None = None) -> int:
+    """``tickstage sim``: run a scenario file, print the report, write it as JSON.
+
+    Returns:
+        0 when the run passed, 1 when it failed, 2 when the scenario is bad
+        or the desk did not warm up.
+    """
+    import sys
+
+    import uvloop
+
+    from sim.errors import ScenarioError
+    from sim.scenario import load_scenario
+
+    try:
+        scenario = load_scenario(scenario_path)
+        report = uvloop.run(run_scenario(scenario, tape_path))
+    except ScenarioError as exc:
+        print(f"tickstage sim: {exc}", file=sys.stderr)
+        return 2
+    except (TimeoutError, ConnectionError) as exc:
+        print(f"tickstage sim: the desk did not warm up: {exc}", file=sys.stderr)
+        return 2
+    print(report.render(), flush=True)
+    if report_path:
+        report.write(report_path)
+    return 0 if report.passed else 1
+
+
+__all__ = ["ConflationMeter", "LoopLag", "busiest_groups", "run_scenario", "sim_main"]
