@@ -4,13 +4,16 @@
 root (one_for_one)
 ├── gateway     GatewayActor: resyncs from the vn.py bridge
 ├── market      MarketSupervisor ─ group/<group>   GroupActor, added by the bridge
-└── sessions    SessionsSupervisor ─ session/<id>  SessionActor, added by the socket handler
+├── sessions    SessionsSupervisor ─ session/<id>  SessionActor, added by the socket handler
+├── accounts    AccountsSupervisor ─ <account>      AccountActor      (the order path,
+├── risk        RiskSupervisor ─ <rule>/<account>   one per rule       actors/orders/tree.py)
+└── orders      OrdersSupervisor ─ <account>        OrderActor
 ```
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from actors._supervisor import ChildSpec, RestartIntensity, Supervisor
@@ -25,17 +28,21 @@ class RootSupervisor(Supervisor):
     intensity = RestartIntensity(max_restarts=5, within_s=30.0)
 
 
-def desk_children(bridge: Any, market_args: Mapping[str, Any] | None = None) -> list[ChildSpec]:
+def desk_children(bridge: Any, market_args: Mapping[str, Any] | None = None,
+                  order_path: Sequence[ChildSpec] = ()) -> list[ChildSpec]:
     """Return the root's child specs, in start order.
 
     Args:
         bridge: the vn.py bridge, handed to the gateway actor; ``None`` on a
             gateway node (no vn.py, no gateway actor).
         market_args: extra context args for the market supervisor.
+        order_path: the ``accounts``, ``risk`` and ``orders`` specs
+            (:func:`actors.orders.tree.order_path_children`), started after ``sessions``.
     """
     children = [
         ChildSpec("market", MarketSupervisor, dict(market_args or {})),
         ChildSpec("sessions", SessionsSupervisor, {}),
+        *order_path,
     ]
     if bridge is not None:
         children.insert(0, ChildSpec("gateway", GatewayActor, {"bridge": bridge}))

@@ -115,6 +115,25 @@ def read_client_frame(data: bytes, limits: SocketLimits) -> ClientFrame:
     return ClientFrame(member, correlation, groups=groups)
 
 
+def order_target(data: bytes, frame: ClientFrame, limits: SocketLimits) -> tuple[str, str | None]:
+    """Return ``(account, client order id or None)`` of an order frame (submitOrder, cancelOrder,
+    orderStatusRequest) already accepted by :func:`read_client_frame`.
+
+    Raises:
+        FrameRefusedError: ``malformed`` if it cannot be read again.
+    """
+    try:
+        with schemas.stream.ClientMessage.from_bytes(
+            data, traversal_limit_in_words=limits.reader_traversal_words, nesting_limit=schemas.NESTING_LIMIT
+        ) as message:
+            body = getattr(message, frame.member)
+            client_order_id = body.clientOrderId if frame.member != "orderStatusRequest" else None
+            return body.account, client_order_id
+    except _DECODE_ERRORS as exc:
+        raise FrameRefusedError("malformed", f"malformed ClientMessage: {type(exc).__name__}",
+                                frame.correlation) from None
+
+
 def check_group_name(group: str, limits: SocketLimits, correlation: int = 0) -> None:
     """Refuse a group name that cannot name a group.
 
@@ -128,4 +147,4 @@ def check_group_name(group: str, limits: SocketLimits, correlation: int = 0) -> 
         raise FrameRefusedError("malformed", "a group name is 1 or more of A-Z a-z 0-9 _ . -", correlation)
 
 
-__all__ = ["ClientFrame", "GROUP_NAME_CHARS", "check_group_name", "read_client_frame"]
+__all__ = ["ClientFrame", "GROUP_NAME_CHARS", "check_group_name", "order_target", "read_client_frame"]

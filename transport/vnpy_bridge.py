@@ -288,6 +288,22 @@ class VnpyBridge:
         messages.append(encode_tick_batch(group.name, {k: v[seen] for k, v in rows.items()}))
         return messages
 
+    def quote(self, vt_symbol: str):
+        """Return the contract's reference data and latest last price (the order path's market port).
+
+        Returns:
+            :class:`actors.orders.ports.Quote` (group = its exchange product), or
+            ``None`` for a contract not seen. Loop thread; a memory read.
+        """
+        from actors.orders.ports import Quote
+
+        routes = self._routes.get(vt_symbol)
+        if not routes:
+            return None
+        group, index = routes[0]
+        info = group.instruments[index]
+        return Quote(vt_symbol, info.product, info.price_tick, info.multiplier, group.table.value("lastPrices", index))
+
     def groups(self) -> dict[str, int]:
         """Return group name → number of instruments."""
         return {name: len(group.instruments) for name, group in self._groups.items()}

@@ -26,12 +26,15 @@ class VnpyEngine:
         self.main_engine: Any = None
         self.event_engine: Any = None
 
-    def start(self, bridge: Any, setting: dict[str, Any]) -> None:
+    def start(self, bridge: Any, setting: dict[str, Any], also: tuple[Any, ...] = ()) -> None:
         """Start vn.py, attach the bridge's guarded handlers, connect the simulator.
 
         Args:
             bridge: :class:`transport.vnpy_bridge.VnpyBridge`.
             setting: the simulator gateway's connect setting.
+            also: more bridges, each ``attach(event_engine, main_engine)``-ed before the
+                gateway connects (the order bridge: it must hear the orders a
+                reconnecting gateway replays).
         """
         from vnpy.event import EventEngine
         from vnpy.trader.engine import MainEngine
@@ -44,6 +47,8 @@ class VnpyEngine:
         with restoring_cwd():
             self.main_engine = MainEngine(self.event_engine)
         bridge.attach(self.event_engine)
+        for extra in also:
+            extra.attach(self.event_engine, self.main_engine)
         self.event_engine.register(EVENT_LOG, guarded(self._on_log, lambda exc: None))
         self.main_engine.add_gateway(SimGateway, GATEWAY_NAME)
         self.main_engine.connect(setting, GATEWAY_NAME)

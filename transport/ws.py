@@ -42,7 +42,8 @@ from transport.limits import SocketLimits, TokenBucket, origin_allowed
 from transport.outbox import SocketOutbox
 
 _log = structlog.get_logger("transport.ws")
-_SESSION_MEMBERS = frozenset({"subscribe", "unsubscribe", "snapshotRequest", "ping"})
+_ORDER_MEMBERS = frozenset({"submitOrder", "cancelOrder", "orderStatusRequest"})
+_SESSION_MEMBERS = frozenset({"subscribe", "unsubscribe", "snapshotRequest", "ping"}) | _ORDER_MEMBERS
 _POLICY_VIOLATION = WSCloseCode.POLICY_VIOLATION  # 1008
 
 
@@ -369,7 +370,22 @@ class SocketGateway:
             conn.subscriptions.difference_update(frame.groups)
         elif member == "snapshotRequest" and not conn.state.principal.may_see_group(frame.groups[0]):
             raise FrameRefusedError("forbidden", "group not allowed by your token", frame.correlation)
+        elif member in _ORDER_MEMBERS:
+            self._check_order(conn, data, frame)
         self._tell_session(conn, data)
+
+    def _check_order(self, conn: _Connection, data: bytes, frame: ClientFrame) -> None:
+        """Refuse an order message for an account the token does not grant, or a bad client order id."""
+        from actors.orders.config import MAX_CLIENT_ORDER_ID_BYTES
+        from transport.inbound import order_target
+
+        account, client_order_id = order_target(data, frame, self.limits)
+        if client_order_id is not None and not 1 <= len(client_order_id.encode()) <= MAX_CLIENT_ORDER_ID_BYTES:
+            raise FrameRefusedError("malformed", f"clientOrderId must be 1..{MAX_CLIENT_ORDER_ID_BYTES} bytes",
+                                    frame.correlation)
+        if not conn.state.may_trade(account) or f"orders/{account}" not in self.runtime.registry:
+            raise FrameRefusedError("forbidden", f"account {account[:64]!r} is not granted by your token",
+                                    frame.correlation)
 
     def _check_subscribe(self, conn: _Connection, frame: ClientFrame) -> None:
         principal = conn.state.principal

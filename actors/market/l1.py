@@ -116,6 +116,10 @@ class L1Table:
         self._changes[: self.size] = 0
         return self._rows(np.arange(self.size))
 
+    def value(self, column: str, index: int) -> float:
+        """Return one cell: ``column`` (``"lastPrices"`` ...) of row ``index`` (NaN prices before a tick)."""
+        return float(self._columns[column][index])
+
     def peek_all(self) -> dict[str, np.ndarray]:
         """Return every row (copies) without touching the dirty marks."""
         return self._rows(np.arange(self.size))

@@ -13,8 +13,13 @@ arrive in either order; fills are deduplicated by vt_tradeid.
 and takes its order events, until one says what happened. An order that never
 got a vt_orderid (the process died between journal and gateway) and that the
 gateway does not know after ``unknown_after_queries`` queries was never sent:
-it is resolved as rejected. A resolution supersedes the ``outcomeUnknown``
-reply: a later retry gets the resolved one.
+it is resolved as rejected.
+
+The reply is decided once and never changes: every retry gets the original
+(``outcomeUnknown`` included); the resolution reaches the trader as order
+events (``orderAccepted``, ``orderRejected``) and in ``orderStatusReply``. An
+order recovered from the journal without a reply waits for its resolution (or
+the answer timeout) before its retries are answered.
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ class OrderLifecycle:
     # -- recovery -------------------------------------------------------------------------
 
     def recover(self) -> None:
-        """Rebuild the orders from the journal's committed rows; unresolved ones become outcomeUnknown."""
+        """Rebuild the orders from the journal's committed rows; unanswered ones become outcomeUnknown
+        (resolved by queries and events; their reply waits for that, or the answer timeout)."""
         now = time.time_ns()
         for row in self.journal.orders(self.account):
             record = OrderRecord.from_row(row)
@@ -48,13 +54,11 @@ class OrderLifecycle:
             if record.final:
                 continue
             self.unresolved.add(record.client_order_id)
-            if record.reply_status in (None, "outcomeUnknown"):
-                if record.reply_status is None:
-                    record.reply_status, record.decided_ns = "outcomeUnknown", now
-                    self.unknown_outcomes += 1
-                record.state = "outcomeUnknown"
-                record.updated_ns = now
+            if record.state in ("pending", "sent"):
+                record.state, record.updated_ns = "outcomeUnknown", now
                 self.write(record)
+            if record.reply_status is None:
+                self._arm_answer(record)
         for trade in self.port.trades_for(self.account):
             record = self.orders.get(self.by_vt.get(trade.vt_orderid, ""))
             if record is not None and trade.vt_tradeid not in record.trade_ids:
@@ -122,7 +126,7 @@ class OrderLifecycle:
         self.notify("filled", record, price=trade.price, volume=trade.volumeLots, ts_ns=trade.tsNs)
         self.push("orderFilled", record, vtTradeId=trade.vtTradeId, price=trade.price,
                   volumeLots=trade.volumeLots, tsNs=trade.tsNs)
-        if record.reply_status in (None, "outcomeUnknown") or record.state in ("sent", "outcomeUnknown"):
+        if record.reply_status is None or record.state in ("sent", "outcomeUnknown"):
             self.apply_status(record, "allTraded" if record.traded >= record.volume else "partTraded",
                               record.traded)
         else:
@@ -136,6 +140,12 @@ class OrderLifecycle:
         record.traded = max(record.traded, record.trade_volume)
         record.updated_ns = time.time_ns()
 
+    def decide(self, record: OrderRecord, status: str) -> None:
+        """Decide the reply (once: ``accepted``, ``rejected`` or ``outcomeUnknown``) and answer the waiters."""
+        if record.reply_status is None:
+            record.reply_status, record.decided_ns = status, time.time_ns()
+            self.answer(record)
+
     def apply_status(self, record: OrderRecord, status: str, traded: float) -> None:
         """Move the order to what vn.py reports; the first answer decides the reply."""
         if status == "submitting" or record.final:
@@ -147,8 +157,8 @@ class OrderLifecycle:
         state = STATE_OF_STATUS[status]
         if state == "working" and record.traded >= record.volume:
             state, record.status = "filled", "allTraded"
-        first = record.reply_status in (None, "outcomeUnknown")
-        was_unknown = record.state == "outcomeUnknown"
+        previous = record.state
+        was_unknown = previous == "outcomeUnknown"
         if state == "rejected":
             record.rejected_by_gateway = True
             self.notify("gatewayRejected", record)
@@ -156,9 +166,8 @@ class OrderLifecycle:
             self.notify("released", record)
             return
         record.state = state
-        if first:
-            record.reply_status, record.decided_ns = "accepted", record.updated_ns
-            self.answer(record)
+        self.decide(record, "accepted")
+        if previous in ("pending", "sent", "outcomeUnknown"):
             self.push("orderAccepted", record)
             if was_unknown:
                 self.log.info("outcome_resolved", client_order_id=record.client_order_id, state=state)
@@ -172,14 +181,13 @@ class OrderLifecycle:
     def reject(self, record: OrderRecord, rejection: Rejection) -> None:
         """Make the order rejected, reply and tell the traders (a rejection is a value)."""
         record.state, record.rejection = "rejected", rejection
-        record.reply_status = "rejected"
-        record.decided_ns = record.updated_ns = time.time_ns()
+        record.updated_ns = time.time_ns()
         self.rejections += 1
         self.unresolved.discard(record.client_order_id)
         self.log.info("order_rejected", client_order_id=record.client_order_id, rule=rejection.rule,
                       limit=rejection.limit, observed=rejection.observed, reason=rejection.reason)
+        self.decide(record, "rejected")
         self.write(record)
-        self.answer(record)
         self.push("orderRejected", record)
 
     # -- timeouts and queries ------------------------------------------------------------------
@@ -191,7 +199,7 @@ class OrderLifecycle:
             self._check_timed_out(timer.generation)
         elif name == "answer":
             record = self.orders.get(self._timers.pop(timer.generation, ""))
-            if record is not None and record.reply_status is None and record.state == "sent":
+            if record is not None and record.reply_status is None and not record.final:
                 self.unknown(record, f"no exchange answer within {self.config.answer_timeout_s:g} s")
         elif name == "query":
             self._query_armed = False
@@ -200,16 +208,21 @@ class OrderLifecycle:
     def unknown(self, record: OrderRecord, reason: str) -> None:
         """Sent, unanswered: reply ``outcomeUnknown``, never re-send, start resolving."""
         record.state = "outcomeUnknown"
-        record.reply_status, record.decided_ns = "outcomeUnknown", time.time_ns()
-        record.updated_ns = record.decided_ns
+        record.updated_ns = time.time_ns()
         self.unknown_outcomes += 1
         self.unresolved.add(record.client_order_id)
         self.log.warning("order_outcome_unknown", client_order_id=record.client_order_id,
                          vt_orderid=record.vt_orderid, reason=reason)
+        self.decide(record, "outcomeUnknown")
         self.write(record)
-        self.answer(record)
         self.push("outcomeUnknown", record, sinceTsNs=record.sent_ns or record.created_ns, reason=reason)
         self._arm_query()
+
+    def _arm_answer(self, record: OrderRecord) -> None:
+        timer_id = next(self._timer_ids) & 0xFFFFFFFF
+        self._timers[timer_id] = record.client_order_id
+        self.runtime.call_later(self.config.answer_timeout_s, self.myAddress, encode_actor_message(
+            "timer", {"name": "answer", "generation": timer_id}, source=self.path))
 
     def _arm_query(self) -> None:
         if not self._query_armed:

@@ -16,7 +16,8 @@ Sends every order to the exchange exactly once (DESIGN §4):
 4. The reply waits for the exchange's answer (the first order event past
    SUBMITTING, or a fill); none within ``answer_timeout_s`` makes the order
    ``outcomeUnknown``: replied as such, never re-sent, and resolved by gateway
-   queries and order events (actors/orders/lifecycle.py).
+   queries and order events (actors/orders/lifecycle.py). A reply, once
+   decided, is what every retry of that client order id gets.
 
 A (re)started actor rebuilds its orders from the journal's committed rows,
 marks unresolved ones ``outcomeUnknown``, and replays its orders to its
@@ -255,10 +256,7 @@ class OrderActor(OrderLifecycle, TickstageActor):
         if record.cancel_on_send:
             self.cancel_now(record)
         if record.reply_status is None:
-            timer_id = next(self._timer_ids) & 0xFFFFFFFF
-            self._timers[timer_id] = record.client_order_id
-            self.runtime.call_later(self.config.answer_timeout_s, self.myAddress, encode_actor_message(
-                "timer", {"name": "answer", "generation": timer_id}, source=self.path))
+            self._arm_answer(record)
 
     # -- cancels ---------------------------------------------------------------------------
 

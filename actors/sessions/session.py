@@ -11,6 +11,14 @@ Slow consumer (conflation): when the outbox holds more than
 stale; once the socket drains below ``low_water_bytes`` the session asks the
 group for a fresh snapshot. Memory never grows with a slow client.
 A restarted session re-attaches the groups in its :class:`SessionState`.
+
+Orders (issue 3): ``submitOrder``, ``cancelOrder`` and ``orderStatusRequest``
+for an account the token grants (``SessionState.may_trade``) go to
+``orders/<account>`` (``orderCommand``); others get ``error(forbidden)``.
+Replies come back as ``outbound`` of kind ``control``, pushed unconditionally;
+order events, AccountStatus and RiskSummary arrive through the sessions
+supervisor's fan-out (``accountPush``), for which the session registers its
+accounts (``sessionAccounts``) at start.
 """
 
 from __future__ import annotations
@@ -24,9 +32,13 @@ from thespian.actors import ActorAddress
 import schemas
 from actors._dispatch import TickstageActor
 from actors.market.frames import encode_actor_message
+from actors.orders.codec import encode_order_command
+from actors.orders.config import MAX_CLIENT_ORDER_ID_BYTES
 
 DEFAULT_HIGH_WATER_BYTES = 1024 * 1024
 DEFAULT_LOW_WATER_BYTES = 256 * 1024
+ORDER_MEMBERS = frozenset({"submitOrder", "cancelOrder", "orderStatusRequest"})
+"""ClientMessage members forwarded to ``orders/<account>``."""
 
 
 @dataclass
@@ -93,12 +105,23 @@ class SessionActor(TickstageActor):
         self.snapshots_requested = 0
         for group in self.state.groups:
             self._attach(group)
+        self.order_commands = self.pushes_sent = 0
+        self._register_accounts(attached=True)
 
     def on_stop(self) -> None:
         """Detach from every group once the socket is gone (loop thread)."""
         if self.state.closed:
             for group in self.state.groups:
                 self.send_path(group_path(group), self._attach_message("detach", group))
+            self._register_accounts(attached=False)
+
+    def _register_accounts(self, attached: bool) -> None:
+        """Tell the sessions supervisor which accounts' pushes this session takes."""
+        if self.context is None or not self.context.parent:
+            return
+        self.send_path(self.context.parent, encode_actor_message("sessionAccounts", {
+            "sessionPath": self.path, "accounts": list(self.state.accounts), "all": self.state.role == "admin",
+            "attached": attached}, source=self.path))
 
     # -- from the socket ------------------------------------------------
 
@@ -127,9 +150,38 @@ class SessionActor(TickstageActor):
                                   correlation=correlation)
             elif member == "ping":
                 self._control(pong={"clientTsNs": client.ping.clientTsNs}, correlation=correlation)
+            elif member in ORDER_MEMBERS:
+                self._order_command(getattr(client, member), member, data, correlation)
             else:
                 self._control(error={"code": "unknownMessage", "message": f"{member} is not taken here"},
                               correlation=correlation)
+
+    def _order_command(self, body, member: str, data: bytes, correlation: int) -> None:
+        """Forward an order message to ``orders/<account>`` if the token grants the account."""
+        account = body.account
+        if member != "orderStatusRequest":
+            size = len(body.clientOrderId.encode())
+            if not 1 <= size <= MAX_CLIENT_ORDER_ID_BYTES:
+                self._control(error={"code": "malformed", "message": "clientOrderId must be 1..64 bytes"},
+                              correlation=correlation)
+                return
+        path = f"orders/{account}"
+        if not self.state.may_trade(account) or path not in self.runtime.registry:
+            self._control(error={"code": "forbidden", "message": f"account {account!r} is not yours"},
+                          correlation=correlation)
+            return
+        self.order_commands += 1
+        if not self.send_path(path, encode_order_command(self.path, self.state.user, data, self.path)):
+            self._control(error={"code": "internal", "message": f"the order actor of {account} is restarting; "
+                                 "retry with the same clientOrderId"}, correlation=correlation)
+
+    def _on_account_push(self, push, message, sender: ActorAddress) -> None:
+        """An order event or account status of an account this session may see: push it."""
+        if self.state.may_trade(push.account):
+            payload = push.payload
+            self.outbox.put_nowait(payload)
+            self.pushes_sent += 1
+            self.bytes_sent += len(payload)
 
     def _subscribe(self, groups: list[str], correlation: int) -> None:
         registry = self.runtime.registry
@@ -149,6 +201,11 @@ class SessionActor(TickstageActor):
     def _on_outbound(self, outbound, message, sender: ActorAddress) -> None:
         """Push a group's frame to the socket, or conflate it when the socket is behind."""
         group, kind = outbound.group, outbound.kind
+        if kind == "control":  # an order reply addressed to this session
+            payload = outbound.payload
+            self.outbox.put_nowait(payload)
+            self.bytes_sent += len(payload)
+            return
         if group not in self.state.groups:
             return
         if kind == "delta":
@@ -224,6 +281,8 @@ class SessionActor(TickstageActor):
             "snapshots_requested": self.snapshots_requested,
             "queued_bytes": self.outbox.queued_bytes,
             "stale_groups": list(self.stale),
+            "order_commands": self.order_commands,
+            "pushes_sent": self.pushes_sent,
         }
 
 

@@ -4,6 +4,11 @@ Sessions are transient children added by transport/ws.py as sockets
 authenticate. A restarted aggregator tells this supervisor
 (``groupRestarted``), which forwards it to every session so subscribed
 ones re-attach and receive a snapshot.
+
+It also fans the order path's pushes out (``accountPush``: order events,
+AccountStatus, RiskSummary, risk events of one account) to the sessions that
+registered that account (``sessionAccounts``) and to admin sessions: the
+same bytes to each.
 """
 
 from __future__ import annotations
@@ -15,6 +20,40 @@ from actors._supervisor import Supervisor
 
 class SessionsSupervisor(Supervisor):
     """Supervises the session actors (one_for_one)."""
+
+    def on_start(self, restarts: int) -> None:
+        """Start with an empty account index; sessions register as they start (loop thread)."""
+        self.by_account: dict[str, dict[str, None]] = {}
+        self.admins: dict[str, None] = {}
+        self.pushes = self.deliveries = 0
+        super().on_start(restarts)
+
+    def _on_session_accounts(self, body, message, sender: ActorAddress) -> None:
+        """Index (or forget) the accounts whose pushes a session takes."""
+        path = body.sessionPath
+        self._forget(path)
+        if body.attached:
+            if body.all:
+                self.admins[path] = None
+            for account in body.accounts:
+                self.by_account.setdefault(account, {})[path] = None
+
+    def _forget(self, path: str) -> None:
+        self.admins.pop(path, None)
+        for sessions in self.by_account.values():
+            sessions.pop(path, None)
+
+    def _on_account_push(self, push, message, sender: ActorAddress) -> None:
+        """Forward one account's push to every session granted it (the bytes unchanged)."""
+        self.pushes += 1
+        data = self.current_bytes
+        targets = list(self.by_account.get(push.account, {})) + [p for p in self.admins
+                                                                   if p not in self.by_account.get(push.account, {})]
+        for path in targets:
+            if self.send_path(path, data):
+                self.deliveries += 1
+            elif path not in self.runtime.registry or self.runtime.registry.get(path).state.value == "stopped":
+                self._forget(path)
 
     def _on_group_restarted(self, group: str, message, sender: ActorAddress) -> None:
         """Forward ``groupRestarted`` to every running session (loop thread)."""
