@@ -6,6 +6,9 @@ with gateway/market/sessions, the vn.py bridge, a real vn.py ``MainEngine``
 with the simulator gateway (replay or synthetic), and the HTTP server that
 serves the UI, ``/ws``, ``/api/groups``, ``/healthz`` and the admin API
 (``/admin/*``, ``/metrics``, the ops console at ``/ops``; transport/admin.py).
+The order path (issue 3): the order journal (SQLite), the risk limits, the
+order bridge and the ``accounts``/``risk``/``orders`` subtrees, with
+``/admin/limits`` and ``/admin/kill-switch`` (transport/risk_admin.py).
 """
 
 from __future__ import annotations
@@ -21,6 +24,11 @@ from aiohttp import web
 
 from actors._runtime import ActorRuntime
 from actors._supervisor import ROOT_PATH, start_root
+from actors.orders.config import AccountSpec, OrdersConfig
+from actors.orders.journal import OrderJournal
+from actors.orders.tree import order_path_children
+from actors.risk.limits import LimitStore
+from actors.risk.rules import rule_defaults
 from actors.root import RootSupervisor, desk_children
 from transport.admin import AdminApi
 from transport.auth import AuthConfig, Principal, TokenVerifier, principal_from_header
@@ -28,7 +36,9 @@ from transport.errors import AuthError, ConfigError
 from transport.nats_bus import NatsBus
 from transport.nats_market import MarketPublisher, MarketSubscriber
 from transport.vnpy_bridge import VnpyBridge
+from transport.risk_admin import RiskAdminApi
 from transport.vnpy_engine import VnpyEngine
+from transport.vnpy_orders import OrderBridge
 from transport.ws import SocketGateway, SocketLimits
 
 UI_DIR = Path(__file__).resolve().parents[1] / "ui"
@@ -58,7 +68,11 @@ class DeskConfig:
             come from NATS).
         nats: NATS seed URLs; empty: no NATS (the in-process default).
         sim: more simulator gateway settings (sim/settings.py keys: ``peak``,
-            ``instruments``, ``copies``, ``shift_s``, ``max_gap_s``, ``record``).
+            ``instruments``, ``copies``, ``shift_s``, ``max_gap_s``, ``record``;
+            sim/exchange.py keys: ``venue``, ``order_latency_ms``,
+            ``order_no_answer_probability`` ...).
+        orders: accounts, risk rules and limits, journal, order timeouts
+            (``[orders]``, ``[accounts]``, ``[risk]``).
     """
 
     host: str = "127.0.0.1"
@@ -77,11 +91,17 @@ class DeskConfig:
     role: str = "all"
     nats: tuple[str, ...] = ()
     sim: dict[str, Any] = field(default_factory=dict)
+    orders: OrdersConfig = field(default_factory=lambda: DEVELOPMENT_ORDERS)
 
     def gateway_setting(self) -> dict[str, Any]:
         """Return the simulator gateway's vn.py connect setting."""
         return {"replay": self.replay[0] if self.replay else "", "speed": self.speed,
-                "contracts": self.contracts, "rate": self.rate, "seed": self.seed, **self.sim}
+                "contracts": self.contracts, "rate": self.rate, "seed": self.seed, **self.sim,
+                **self.orders.sim}
+
+
+DEVELOPMENT_ORDERS = OrdersConfig(accounts=(AccountSpec("acct-01", "trader1"), AccountSpec("acct-02", "trader2")))
+"""The order path without an ``[accounts]`` table: two simulator accounts."""
 
 
 class Desk:
@@ -101,6 +121,9 @@ class Desk:
         self.engine: VnpyEngine | None = None
         self.sockets: SocketGateway | None = None
         self.admin: AdminApi | None = None
+        self.journal: OrderJournal | None = None
+        self.limit_store: LimitStore | None = None
+        self.order_bridge: OrderBridge | None = None
         self._runner: web.AppRunner | None = None
         self._progress_task: asyncio.Task | None = None
         self.bus: NatsBus | None = None
@@ -119,9 +142,11 @@ class Desk:
     async def start(self) -> None:
         """Start actors, vn.py and the HTTP server (loop thread)."""
         self.runtime = ActorRuntime()
+        order_path = []
         if self.config.role == "all":
             self.bridge = VnpyBridge(self.runtime, self.config.watchlists, self.config.market)
-        start_root(self.runtime, RootSupervisor, {"children": desk_children(self.bridge)})
+            order_path = await self._start_order_path()
+        start_root(self.runtime, RootSupervisor, {"children": desk_children(self.bridge, order_path=order_path)})
         await self.runtime.wait_idle()
         if self.config.nats:
             await self._start_nats()
@@ -132,6 +157,8 @@ class Desk:
         app.router.add_get("/healthz", self._healthz)
         self.admin = AdminApi(self)
         self.admin.add_routes(app)
+        if self.limit_store is not None:
+            RiskAdminApi(self).add_routes(app)
         app.router.add_get("/ops", self._ops)
         app.router.add_get("/", self._index)
         app.router.add_static("/", UI_DIR, show_index=False)
@@ -142,11 +169,20 @@ class Desk:
         self.port = self._runner.addresses[0][1]
         if self.bridge is not None:
             self.engine = VnpyEngine()
-            self.engine.start(self.bridge, self.config.gateway_setting())
+            self.engine.start(self.bridge, self.config.gateway_setting(), also=(self.order_bridge,))
         if self.config.progress_interval_s > 0:
             self._progress_task = asyncio.create_task(self._log_progress())
         _log.info("desk_started", url=self.url, role=self.config.role,
                   source=self.config.gateway_setting()["replay"] or "synthetic")
+
+    async def _start_order_path(self) -> list:
+        orders = self.config.orders
+        self.journal = await asyncio.to_thread(OrderJournal.open, orders.journal_path, orders.synchronous)
+        self.journal.start(self.runtime.loop)
+        self.limit_store = LimitStore(orders, rule_defaults(), self.journal)
+        self.order_bridge = OrderBridge(self.runtime, orders, self.journal)
+        return order_path_children(orders, journal=self.journal, limits=self.limit_store, port=self.order_bridge,
+                                   market=self.bridge)
 
     async def _start_nats(self) -> None:
         self.bus = NatsBus(self.config.nats, name=f"tickstage-{self.config.role}")
@@ -182,6 +218,9 @@ class Desk:
             self.bus = None
         if self.runtime:
             self.runtime.shutdown()
+        if self.journal:
+            await asyncio.to_thread(self.journal.close)
+            self.journal = None
         _log.info("desk_stopped")
 
     async def _log_progress(self) -> None:
@@ -221,4 +260,4 @@ class Desk:
         return web.json_response({"ok": healthy}, status=200 if healthy else 503)
 
 
-__all__ = ["Desk", "DeskConfig", "UI_DIR"]
+__all__ = ["DEVELOPMENT_ORDERS", "Desk", "DeskConfig", "UI_DIR"]
