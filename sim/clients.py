@@ -282,4 +282,37 @@ class GarbageClient(SimClient):
             await asyncio.sleep(0)
 
 
-__all__ = ["CONNECT_TIMEOUT_S", "ClientStats", "GarbageClient", "GroupSeq", "SimClient", "client_message"]
+class ClientFactory:
+    """Connects the clients faults need (``slow_client``, ``garbage_client``) to a desk (loop thread).
+
+    Args:
+        url: the desk's ``ws://host:port/ws``.
+        secret: HS256 secret the desk accepts (tokens are minted per client).
+        groups: groups a slow client subscribes when its fault names none.
+        seed: seed of the garbage bytes.
+    """
+
+    def __init__(self, url: str, secret: str, groups: Iterable[str], seed: int = 0) -> None:
+        self.url = url
+        self.secret = secret
+        self.groups = list(groups)
+        self.seed = seed
+
+    async def __call__(self, name: str, groups: Iterable[str], kind: str, spec: Any) -> SimClient:
+        """Connect and return a started client for ``kind`` named ``name``."""
+        from transport.auth import mint_token
+
+        token = mint_token(self.secret, name)
+        if kind == "garbage_client":
+            client: SimClient = GarbageClient(name, self.url, token, spec.frames,
+                                              self.seed * 1000 + int(spec.at_s * 1000))
+        else:
+            client = SimClient(name, self.url, token, list(groups) or self.groups)
+        await client.start()
+        return client
+
+
+__all__ = [
+    "CONNECT_TIMEOUT_S", "ClientFactory", "ClientStats", "GarbageClient", "GroupSeq", "SimClient",
+    "client_message",
+]  # fmt: skip

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import structlog
 
-from sim.clients import GarbageClient, SimClient
+from sim.clients import ClientFactory, SimClient
 from sim.faults import FaultInjector, FaultRecord, group_of
 from sim.report import FaultOutcome, SimReport, judge
 from sim.scenario import Scenario
@@ -194,17 +194,8 @@ async def run_scenario(scenario: Scenario, tape_path: str | Path | None = None) 
             await clients[name].start()
         await _wait(lambda: all(c.healthy for c in clients.values()), WARMUP_TIMEOUT_S, "first frames")
 
-        async def new_client(name: str, client_groups: tuple[str, ...], kind: str, spec: Any) -> SimClient:
-            token = mint_token(secret, name)
-            if kind == "garbage_client":
-                client = GarbageClient(name, url, token, spec.frames, scenario.seed * 1000 + int(spec.at_s * 1000))
-            else:
-                client = SimClient(name, url, token, client_groups or groups)
-            await client.start()
-            return client
-
         lag.start()
-        injector = FaultInjector(desk, clients, new_client, scenario.seed)
+        injector = FaultInjector(desk, clients, ClientFactory(url, secret, groups, scenario.seed), scenario.seed)
         meter = ConflationMeter(desk.runtime)
         restarts_before = sum(e.restarts for e in desk.runtime.registry.entries())
         loop = asyncio.get_running_loop()

@@ -31,6 +31,7 @@ from actors.risk.limits import LimitStore
 from actors.risk.rules import rule_defaults
 from actors.root import RootSupervisor, desk_children
 from transport.admin import AdminApi
+from transport.faults_api import FaultsApi
 from transport.auth import AuthConfig, Principal, TokenVerifier, principal_from_header
 from transport.errors import AuthError, ConfigError
 from transport.nats_bus import NatsBus
@@ -121,6 +122,7 @@ class Desk:
         self.engine: VnpyEngine | None = None
         self.sockets: SocketGateway | None = None
         self.admin: AdminApi | None = None
+        self.faults: FaultsApi | None = None
         self.journal: OrderJournal | None = None
         self.limit_store: LimitStore | None = None
         self.order_bridge: OrderBridge | None = None
@@ -157,6 +159,8 @@ class Desk:
         app.router.add_get("/healthz", self._healthz)
         self.admin = AdminApi(self)
         self.admin.add_routes(app)
+        self.faults = FaultsApi(self)
+        self.faults.add_routes(app)
         if self.limit_store is not None:
             RiskAdminApi(self).add_routes(app)
         app.router.add_get("/ops", self._ops)
@@ -213,6 +217,8 @@ class Desk:
             self._runner = None
         if self.admin:
             self.admin.close()
+        if self.faults:
+            await self.faults.close()
         if self.bus:
             await self.bus.close()
             self.bus = None
