@@ -203,6 +203,9 @@ class FaultInjector:
         for name, client in self.clients.items():
             if client.session_path and record.target == client.session_path:
                 record.client = name
+            account = getattr(client, "account", "")
+            if account and record.target.endswith("/" + account):
+                record.client = name  # an order, risk or account actor: its trader's next reply shows recovery
 
     # -- kinds -----------------------------------------------------------
 

@@ -32,6 +32,7 @@ from sim.clients import ClientFactory, SimClient
 from sim.faults import FaultInjector, FaultRecord, group_of
 from sim.report import FaultOutcome, SimReport, judge
 from sim.scenario import Scenario
+from sim.traders import Quote, TraderClient, order_figures
 
 WARMUP_TIMEOUT_S = 20.0
 """Longest wait for the groups and the probes' first frames, seconds."""
@@ -94,8 +95,11 @@ class ConflationMeter:
         return sum(value - self._baseline.get(key, 0) for key, value in self._last.items())
 
 
-def _desk_config(scenario: Scenario, secret: str) -> Any:
-    from transport.app import DeskConfig
+def _desk_config(scenario: Scenario, secret: str, state_dir: Path) -> Any:
+    import dataclasses
+
+    from actors.orders.config import AccountSpec
+    from transport.app import DEVELOPMENT_ORDERS, DeskConfig
     from transport.limits import SocketLimits
 
     spec = scenario.desk
@@ -105,12 +109,28 @@ def _desk_config(scenario: Scenario, secret: str) -> Any:
         _log.warning("instruments_missing", path=instruments, fallback="built-in templates")
         instruments = ""
     sim = {"peak": spec.peak, "copies": spec.copies, "shift_s": spec.shift_s, "max_gap_s": spec.max_gap_s,
-           "instruments": instruments}
+           "instruments": instruments, "venue": f"sim-{scenario.name}-{secrets.token_hex(4)}"}
+    accounts = tuple(AccountSpec(f"acct-{i + 1:02d}", f"trader{i + 1}") for i in range(max(1, scenario.clients.traders)))
+    orders = dataclasses.replace(DEVELOPMENT_ORDERS, accounts=accounts, journal=state_dir / "orders.sqlite3")
     return DeskConfig(
+        orders=orders,
         port=0, replay=(replay,) if replay else (), speed=spec.speed, contracts=spec.contracts,
         rate=spec.rate, seed=spec.seed, jwt_secret=secret, progress_interval_s=0, sim=sim,
         limits=SocketLimits(high_water_bytes=spec.high_water_bytes, low_water_bytes=spec.low_water_bytes),
     )
+
+
+def trader_quotes(desk: Any, groups: list[str]) -> list[Quote]:
+    """Futures of ``groups`` (else any) at their settlement price: where traders order."""
+    market = getattr(desk.engine.gateway(), "market", None)
+    if market is None:
+        return []
+    universe = market.universe
+    futures = [i for i, ref in enumerate(universe.refs) if ref.product_class == "F"]
+    chosen = [i for i in futures if universe.refs[i].product in groups] or futures
+    return [Quote(f"{universe.refs[i].symbol}.{universe.refs[i].exchange}",
+                  round(float(universe.settle_ticks[i] * universe.price_ticks[i]), 8),
+                  float(universe.price_ticks[i])) for i in chosen[:20]]
 
 
 def busiest_groups(desk: Any, count: int) -> list[str]:
@@ -172,12 +192,17 @@ async def run_scenario(scenario: Scenario, tape_path: str | Path | None = None) 
     from transport.app import Desk
     from transport.auth import mint_token
 
+    import tempfile
+
     secret = secrets.token_urlsafe(32)
-    config = _desk_config(scenario, secret)
+    state = tempfile.TemporaryDirectory(prefix="tickstage-sim-")
+    config = _desk_config(scenario, secret, Path(state.name))
     if tape_path:
         config.sim["record"] = str(tape_path)
     desk = Desk(config)
     clients: dict[str, SimClient] = {}
+    traders: list[TraderClient] = []
+    trading: list[asyncio.Task] = []
     injector: FaultInjector | None = None
     lag = LoopLag()
     await desk.start()
@@ -193,6 +218,15 @@ async def run_scenario(scenario: Scenario, tape_path: str | Path | None = None) 
             clients[name] = SimClient(name, url, mint_token(secret, name), groups, recorder)
             await clients[name].start()
         await _wait(lambda: all(c.healthy for c in clients.values()), WARMUP_TIMEOUT_S, "first frames")
+        quotes = trader_quotes(desk, groups)
+        for i in range(scenario.clients.traders if quotes else 0):
+            name, account = f"trader{i + 1}", f"acct-{i + 1:02d}"
+            trader = TraderClient(name, url, mint_token(secret, name, "trader", accounts=[account]), account,
+                                  quotes, scenario.clients.orders_per_s, seed=scenario.seed + i)
+            await trader.start()
+            clients[name] = trader
+            traders.append(trader)
+            trading.append(asyncio.get_running_loop().create_task(trader.trade()))
 
         lag.start()
         injector = FaultInjector(desk, clients, ClientFactory(url, secret, groups, scenario.seed), scenario.seed)
@@ -208,11 +242,15 @@ async def run_scenario(scenario: Scenario, tape_path: str | Path | None = None) 
         while loop.time() < start + scenario.duration_s:
             meter.sample()
             await asyncio.sleep(min(0.25, start + scenario.duration_s - loop.time()))
+        for trader in traders:
+            trader.stop_trading()
         pending = [r.ended for r in injector.records if r.ended is not None and not r.ended.done()]
         if pending:
             await asyncio.wait(pending, timeout=END_GRACE_S)
         await asyncio.sleep(min(END_GRACE_S, scenario.max_recovery_ms / 1000))
         meter.sample()
+        for trader in traders:
+            await trader.settle()
         outcomes = [_outcome(r, clients, probes, r.spec.at_s) for r in injector.records]
         report = SimReport(
             scenario=scenario.name, seed=scenario.seed, duration_s=scenario.duration_s,
@@ -226,6 +264,15 @@ async def run_scenario(scenario: Scenario, tape_path: str | Path | None = None) 
             frames_received=sum(c.stats.frames for c in clients.values()),
             ticks_emitted=int((desk.engine.progress() or {}).get("rows_emitted", 0)),
         )
+        if traders:
+            exchange = getattr(desk.engine.gateway(), "exchange", None)
+            figures = order_figures(traders, exchange.statistics() if exchange is not None else None)
+            retries = figures.pop("order_retries")
+            for key, value in figures.items():
+                setattr(report, key, value)
+            report.order_path = f"{len(traders)} traders, {retries} retries"
+        elif scenario.clients.traders:
+            report.order_path = "no traders: they need a synthetic market to price orders"
         progress = desk.engine.progress() or {}
         report.process_alive = (desk.runtime.root_failure is None and not progress.get("error")
                                 and all(not clients[name].closed for name in probes))
@@ -238,9 +285,12 @@ async def run_scenario(scenario: Scenario, tape_path: str | Path | None = None) 
         lag.stop()
         if injector is not None:
             await injector.close()
+        for task in trading:
+            task.cancel()
         for client in clients.values():
             await client.close()
         await desk.stop()
+        state.cleanup()
 
 
 def sim_main(scenario_path: str, report_path: str | None = None, tape_path: str | None = None) -> int:

@@ -21,6 +21,8 @@
     [clients]
     probes = 2               # sessions subscribing and measuring recovery
     groups = ["rb", "m_o"]   # every probe subscribes these (and every fault target's group)
+    traders = 2              # traders submitting orders with retries (synthetic market only)
+    orders_per_s = 5.0
 
     [[fault]]
     at_s = 3
@@ -114,11 +116,21 @@ class DeskSpec:
 
 @dataclass(frozen=True)
 class ClientsSpec:
-    """Simulated clients: ``probes`` sessions subscribing ``groups``; ``busiest`` adds the N biggest groups."""
+    """Simulated clients.
+
+    Attributes:
+        probes: sessions subscribing ``groups`` that show recovery.
+        groups: groups every probe subscribes (fault targets' groups are added).
+        busiest: the N groups carrying the most ticks are added too.
+        traders: traders submitting orders with retries, one account each (sim/traders.py).
+        orders_per_s: each trader's submission rate.
+    """
 
     probes: int = 1
     groups: tuple[str, ...] = ()
     busiest: int = 3
+    traders: int = 0
+    orders_per_s: float = 5.0
 
 
 @dataclass(frozen=True)

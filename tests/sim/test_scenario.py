@@ -120,3 +120,19 @@ def test_judge_when_fault_skipped_then_listed_but_not_failed(tmp_path: Path) -> 
     assert report.passed
     report.write(tmp_path / "r.json")
     assert json.loads((tmp_path / "r.json").read_text())["faults"][1]["status"] == "skipped"
+
+
+def test_order_figures_when_books_and_exchange_counts_then_lost_duplicated_and_unknown_follow() -> None:
+    """No reply nor state is lost; sends past one per reference are duplicates; unsettled unknowns count."""
+    from sim.exchange import ExchangeStatistics
+    from sim.traders import OrderBook, TraderClient, order_figures
+
+    trader = TraderClient("t", "ws://unused", "token", "acct-01", quotes=[])
+    trader.books = {"a": OrderBook(1, "accepted", "filled"), "b": OrderBook(2, "rejected", "rejected"),
+                    "c": OrderBook(5, "", ""), "d": OrderBook(1, "outcomeUnknown", "outcomeUnknown"),
+                    "e": OrderBook(1, "outcomeUnknown", "working")}
+    stats = ExchangeStatistics(orders_received=5, distinct_references=4, most_per_reference=2, accepted=4,
+                               rejected=0, unanswered=1, fills=1, cancels=0)
+    assert order_figures([trader], stats) == {
+        "orders_submitted": 5, "orders_at_gateway": 4, "orders_duplicated": 1, "orders_lost": 1,
+        "unknown_outcomes_unresolved": 1, "order_retries": 5}
