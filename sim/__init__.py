@@ -5,6 +5,10 @@
 - :mod:`sim.synthetic`: a seeded synthetic market (``SyntheticMarket``).
 - :mod:`sim.feed`: the pacing feed thread (``TickFeed``, ``ReplayProgress``).
 - :mod:`sim.gateway`: ``SimGateway``, the vn.py ``BaseGateway``.
+- :mod:`sim.calibration`, :mod:`sim.universe`: the recorded day's figures; the desk-sized contracts.
+- :mod:`sim.multiplex`, :mod:`sim.tape`: replay at desk scale; runs on disk.
+- :mod:`sim.scenario`, :mod:`sim.faults`, :mod:`sim.routes`, :mod:`sim.clients`,
+  :mod:`sim.traders`, :mod:`sim.report`, :mod:`sim.runner`: faults on a timeline and ``tickstage sim``.
 
 Nothing is imported here: :mod:`sim.gateway` imports vn.py, which must only
 happen after ``transport.vnpy_home.contain_vnpy()``.
