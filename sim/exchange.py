@@ -28,6 +28,7 @@ Settings (keys of the gateway's connect setting, all optional):
 
 from __future__ import annotations
 
+import bisect
 import copy
 import heapq
 import itertools
@@ -166,7 +167,7 @@ class SimExchange:
         self._trade_ids = itertools.count(1)
         self._orders: dict[str, OrderData] = {}
         self._trades: list[TradeData] = []
-        self._resting: dict[str, list[str]] = {}
+        self._resting: dict[str, tuple[list, list]] = {}   # vt_symbol → (buys best first, sells best first)
         self._quotes: dict[str, list[float]] = {}        # vt_symbol → [bid, ask, bid size left, ask size left]
         self._reference_prices: dict[str, float] = {}
         self._contracts: dict[str, ContractData] = {}
@@ -321,7 +322,12 @@ class SimExchange:
             return
         order.status = Status.NOTTRADED
         self._accepted += 1
-        self._resting.setdefault(order.vt_symbol, []).append(orderid)
+        buys, sells = self._resting.setdefault(order.vt_symbol, ([], []))
+        market = order.type == OrderType.MARKET
+        if order.direction == Direction.LONG:
+            bisect.insort(buys, (-math.inf if market else -order.price, int(orderid), orderid))
+        else:
+            bisect.insort(sells, (-math.inf if market else order.price, int(orderid), orderid))
         if self._random.random() < self.settings.no_answer_probability:
             self._unanswered += 1
         else:
@@ -352,39 +358,56 @@ class SimExchange:
             return
         order.status = Status.CANCELLED
         self._cancels += 1
-        resting = self._resting.get(order.vt_symbol)
-        if resting and orderid in resting:
-            resting.remove(orderid)
+        self._unrest(order)
         self._emit_order(order)
 
-    def _match(self, vt_symbol: str, immediate: str = "") -> None:
-        quote = self._quotes.get(vt_symbol)
-        resting = self._resting.get(vt_symbol, [])
-        for orderid in list(resting):
-            order = self._orders[orderid]
-            if quote is not None:
-                self._cross(order, quote)
-            if order.status in (Status.ALLTRADED, Status.CANCELLED) or (
-                    orderid == immediate and order.type in (OrderType.FAK, OrderType.FOK)):
-                resting.remove(orderid)
-                if order.status not in (Status.ALLTRADED, Status.CANCELLED):
-                    order.status = Status.CANCELLED
-                    self._emit_order(order)
-        if not resting:
-            self._resting.pop(vt_symbol, None)
+    def _unrest(self, order: OrderData) -> None:
+        book = self._resting.get(order.vt_symbol)
+        if book is None:
+            return
+        for side in book:
+            for i, entry in enumerate(side):
+                if entry[2] == order.orderid:
+                    del side[i]
+                    break
+        if not book[0] and not book[1]:
+            del self._resting[order.vt_symbol]
 
-    def _cross(self, order: OrderData, quote: list[float]) -> None:
+    def _match(self, vt_symbol: str, immediate: str = "") -> None:
+        """Fill the best resting orders the quote crosses (price order: O(1) when none does)."""
+        book = self._resting.get(vt_symbol)
+        if book is None:
+            return
+        quote = self._quotes.get(vt_symbol)
+        if quote is not None:
+            for side in book:
+                while side:
+                    order = self._orders[side[0][2]]
+                    if not self._cross(order, quote) or order.status != Status.ALLTRADED:
+                        break
+                    side.pop(0)
+        if immediate:
+            order = self._orders[immediate]
+            if order.type in (OrderType.FAK, OrderType.FOK) and order.status in _ACTIVE:
+                order.status = Status.CANCELLED
+                self._unrest(order)
+                self._emit_order(order)
+        if vt_symbol in self._resting and not book[0] and not book[1]:
+            del self._resting[vt_symbol]
+
+    def _cross(self, order: OrderData, quote: list[float]) -> bool:
+        """Fill what the quote allows of ``order``; return whether anything filled."""
         bid, ask, bid_size, ask_size = quote
         buy = order.direction == Direction.LONG
         price, size = (ask, ask_size) if buy else (bid, bid_size)
         if price <= 0 or size <= 0:
-            return
+            return False
         market = order.type == OrderType.MARKET
         if not market and (order.price < price if buy else order.price > price):
-            return
+            return False
         volume = min(order.volume - order.traded, size)
         if order.type == OrderType.FOK and volume < order.volume - order.traded:
-            return
+            return False
         quote[3 if buy else 2] = size - volume
         order.traded += volume
         order.status = Status.ALLTRADED if order.traded >= order.volume else Status.PARTTRADED
@@ -402,6 +425,7 @@ class SimExchange:
             self._gateway.on_trade(copy.copy(trade))
         self._emit_order(order)
         self._emit_account()
+        return True
 
     def _emit_account(self) -> None:
         gateway = self._gateway

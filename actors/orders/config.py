@@ -5,7 +5,7 @@ From the desk's TOML file (``tickstage run --config desk.toml``)::
     [orders]
     journal = "~/.tickstage/orders.sqlite3"   # SQLite, WAL mode
     answer_timeout_s = 2.0                    # no exchange answer → outcomeUnknown
-    check_timeout_s = 1.0                     # a rule actor silent this long → refused
+    check_timeout_s = 5.0                     # a rule actor silent this long → refused (a restarted one refuses at once)
     query_interval_s = 0.5                    # outcomeUnknown: gateway queries this often
     synchronous = "NORMAL"                    # SQLite: NORMAL survives a process crash, FULL a power cut
 
@@ -116,7 +116,7 @@ class OrdersConfig:
     accounts: tuple[AccountSpec, ...] = ()
     journal: Path | None = None
     answer_timeout_s: float = 2.0
-    check_timeout_s: float = 1.0
+    check_timeout_s: float = 5.0
     query_interval_s: float = 0.5
     unknown_after_queries: int = 2
     synchronous: str = "NORMAL"

@@ -80,7 +80,14 @@ class OrderLifecycle:
                 self.send_path(path, payload)
 
     def _on_risk_resync_request(self, rule_path: str, message, sender: ActorAddress) -> None:
-        """A rule actor (re)started: replay the orders to it."""
+        """A rule actor (re)started: checks it had not answered are lost, refuse them (fail-closed);
+        replay the orders to it."""
+        rule = next((name for name, path in self.rule_paths if path == rule_path), None)
+        for check_id, check in list(self.checks.items()):
+            if rule in check.pending:
+                del self.checks[check_id]
+                self.refuse(self.orders[check.client_order_id], Rejection(
+                    rule, NAN, NAN, f"risk rule {rule} restarted before answering (fail-closed)"))
         self.replay_to([rule_path])
 
     def _on_rule_status_request(self, _body, message, sender: ActorAddress) -> None:

@@ -90,8 +90,11 @@ class RiskRule(TickstageActor):
         self.recovering = self.stateful and self.scope != GLOBAL_SCOPE
         self.reset()
         self.setup()
-        if self.recovering:
-            self.send_path(f"orders/{self.scope}", self._resync_request())
+        if self.recovering or restarts:
+            # a replay for a stateful rule; for every restarted rule also word that checks
+            # sent to its previous incarnation will never be answered (the order actor refuses them)
+            for account in self._accounts_in_scope():
+                self.send_path(f"orders/{account}", self._resync_request())
 
     def _resync_request(self) -> bytes:
         from actors.market.frames import encode_actor_message
