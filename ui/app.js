@@ -227,6 +227,8 @@ window.tickstage = {
   stats,
   samples: () => metrics.drain(),
   rows: (group) => panels.get(group)?.rows() ?? [],
+  visibleRows: () => [...panels.values()].reduce((n, panel) => n + panel.visibleRows(), 0),
+  fitRows: (heightPx) => { for (const panel of panels.values()) panel.body.style.height = `${heightPx}px`; },
   groups: () => [...panels.keys()],
 };
 

@@ -58,6 +58,7 @@ export class Hub {
     this.retryTimer = 0;
     this.lastStatus = { type: "status", state: "idle", detail: "", stats: {} };
     this.errors = 0; // exceptions caught while handling a tab's message
+    this.flushPending = false;
     this.feed = new Feed({
       send: (bytes) => {
         if (this.socket !== null && this.socket.readyState === 1) this.socket.send(bytes);
@@ -285,6 +286,7 @@ export class Hub {
       const wasAuthenticated = this.feed.authenticated;
       this.feed.onFrame(event.data);
       if (!wasAuthenticated && this.feed.authenticated) this.retryMs = RETRY_FIRST_MS;
+      this.flushSoon();
     };
     ws.onclose = (event) => {
       if (ws !== this.socket) return;
@@ -292,6 +294,17 @@ export class Hub {
       this.feed.onClose(event.code, event.reason);
       if (this.target !== null && !this.feed.authFailed) this.retry();
     };
+  }
+
+  // Post changed rows once the frames queued right now are decoded (one post for a
+  // burst), rather than waiting up to FLUSH_INTERVAL_MS: it is on the tick → paint path.
+  flushSoon() {
+    if (this.flushPending) return;
+    this.flushPending = true;
+    this.timers.setTimeout(() => {
+      this.flushPending = false;
+      this.feed.flush();
+    }, 0);
   }
 
   retry() {

@@ -2,13 +2,17 @@
 //
 // The page keeps its own copy of the group's state (Float64Array per column,
 // filled from the worker's "rows" batches). draw() runs on every animation
-// frame but paints only when a visible row changed, the view scrolled or
-// resized, or a change highlight is still fading.
+// frame and repaints only what changed: the whole canvas after a scroll,
+// resize or new instrument list; otherwise only the visible rows whose values
+// changed or whose change highlight reached its next fade step (the highlight
+// fades in FADE_STEPS steps, so a changed row is repainted FADE_STEPS + 1
+// times, not on every frame: perf/bench_browser.py).
 
 export const FIELDS = ["last", "bid", "ask", "bidVolume", "askVolume", "volume", "openInterest"];
 const ROW_HEIGHT_PX = 22;
 const HEADER_HEIGHT_PX = 26;
 const FADE_MS = 800;
+const FADE_STEPS = 4;
 const MIN_BODY_HEIGHT_PX = 120;
 const MAX_BODY_HEIGHT_PX = 420;
 const FONT = "12px ui-monospace, 'JetBrains Mono', 'DejaVu Sans Mono', Menlo, Consolas, monospace";
@@ -44,7 +48,10 @@ export class Watchlist {
     this.changedAt = new Float64Array(0); // performance.now() of the row's last change
     this.changedMask = new Uint8Array(0); // bit i: FIELDS[i] changed then
     this.direction = new Int8Array(0); // last price: +1 up, -1 down
-    this.dirty = true;
+    this.rowDirty = new Uint8Array(0); // 1: values changed since the row was painted
+    this.paintedStep = new Uint8Array(0); // fade step the row was painted with
+    this.dirty = true; // repaint everything
+    this.rowsDirty = false; // some row needs a repaint
     this.fadingUntil = 0;
     this.visible = [0, -1]; // first, last row index painted by the previous draw
 
@@ -91,6 +98,8 @@ export class Watchlist {
     this.changedAt = grow(this.changedAt, Float64Array);
     this.changedMask = grow(this.changedMask, Uint8Array);
     this.direction = grow(this.direction, Int8Array);
+    this.rowDirty = grow(this.rowDirty, Uint8Array);
+    this.paintedStep = grow(this.paintedStep, Uint8Array);
     this.capacity = capacity;
   }
 
@@ -119,7 +128,6 @@ export class Watchlist {
     let maxIndex = -1;
     for (let i = 0; i < indexes.length; i++) if (indexes[i] > maxIndex) maxIndex = indexes[i];
     this.ensure(maxIndex + 1);
-    const [first, last] = this.visible;
     for (let i = 0; i < indexes.length; i++) {
       const row = indexes[i];
       let changed = false, mask = 0;
@@ -136,8 +144,9 @@ export class Watchlist {
         this.changedAt[row] = nowMs;
         this.changedMask[row] = mask;
       }
-      if (changed && row >= first && row <= last) {
-        this.dirty = true;
+      if (changed) {
+        this.rowDirty[row] = 1;
+        this.rowsDirty = true;
         if (mask !== 0) this.fadingUntil = nowMs + FADE_MS;
       }
     }
@@ -155,18 +164,23 @@ export class Watchlist {
       this.canvas.style.height = `${height}px`;
       this.dirty = true;
     }
-    if (!this.dirty && nowMs > this.fadingUntil) return false;
-    this.dirty = false;
     const ctx = this.context;
-    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-    ctx.fillStyle = COLORS.background;
-    ctx.fillRect(0, 0, width, height);
-    ctx.font = FONT;
-    ctx.textBaseline = "middle";
-    const columns = this.layout(width);
-    this.drawRows(ctx, columns, width, height, nowMs);
-    this.drawHeader(ctx, columns, width);
-    return true;
+    if (this.dirty) {
+      this.dirty = false;
+      this.rowsDirty = false;
+      ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+      ctx.fillStyle = COLORS.background;
+      ctx.fillRect(0, 0, width, height);
+      ctx.font = FONT;
+      ctx.textBaseline = "middle";
+      this.columns = this.layout(width);
+      this.drawRows(ctx, width, height, nowMs, true);
+      this.drawHeader(ctx, this.columns, width);
+      return true;
+    }
+    if (!this.rowsDirty && nowMs > this.fadingUntil + FADE_MS / FADE_STEPS) return false;
+    this.rowsDirty = false;
+    return this.drawRows(ctx, width, height, nowMs, false) > 0;
   }
 
   layout(width) {
@@ -192,28 +206,37 @@ export class Watchlist {
     }
   }
 
-  drawRows(ctx, columns, width, height, nowMs) {
+  // Paint the visible rows (all, or only those changed / at a new fade step); return how many.
+  drawRows(ctx, width, height, nowMs, all) {
     const scrollTop = this.viewport.scrollTop;
     const first = Math.floor(scrollTop / ROW_HEIGHT_PX);
     const count = Math.ceil((height - HEADER_HEIGHT_PX) / ROW_HEIGHT_PX) + 1;
     const last = Math.min(this.instruments.length - 1, first + count);
     this.visible = [first, last];
-    ctx.save();
-    ctx.beginPath();
-    ctx.rect(0, HEADER_HEIGHT_PX, width, height - HEADER_HEIGHT_PX);
-    ctx.clip();
+    let painted = 0;
     for (let row = first; row <= last; row++) {
-      const y = HEADER_HEIGHT_PX + row * ROW_HEIGHT_PX - scrollTop;
-      if (row % 2 === 1) {
-        ctx.fillStyle = COLORS.zebra;
-        ctx.fillRect(0, y, width, ROW_HEIGHT_PX);
+      const age = nowMs - this.changedAt[row];
+      const step = age >= FADE_MS || this.changedMask[row] === 0 ? 0 : Math.ceil((1 - age / FADE_MS) * FADE_STEPS);
+      if (!all && this.rowDirty[row] === 0 && step === this.paintedStep[row]) continue;
+      if (painted === 0) {
+        ctx.save();
+        ctx.beginPath();
+        ctx.rect(0, HEADER_HEIGHT_PX, width, height - HEADER_HEIGHT_PX);
+        ctx.clip();
       }
-      const fade = Math.max(0, 1 - (nowMs - this.changedAt[row]) / FADE_MS);
-      const mask = fade > 0 ? this.changedMask[row] : 0;
+      painted += 1;
+      this.rowDirty[row] = 0;
+      this.paintedStep[row] = step;
+      const y = HEADER_HEIGHT_PX + row * ROW_HEIGHT_PX - scrollTop;
+      ctx.fillStyle = row % 2 === 1 ? COLORS.zebra : COLORS.background;
+      ctx.fillRect(0, y, width, ROW_HEIGHT_PX);
+      const fade = step / FADE_STEPS;
+      const mask = step > 0 ? this.changedMask[row] : 0;
       const direction = this.direction[row];
-      for (const column of columns) this.drawCell(ctx, column, row, y, mask, fade, direction);
+      for (const column of this.columns) this.drawCell(ctx, column, row, y, mask, fade, direction);
     }
-    ctx.restore();
+    if (painted > 0) ctx.restore();
+    return painted;
   }
 
   drawCell(ctx, column, row, y, mask, fade, direction) {
@@ -245,6 +268,12 @@ export class Watchlist {
       : column.key === "bid" ? COLORS.bid : column.key === "ask" ? COLORS.ask : COLORS.text;
     const text = column.price ? value.toFixed(this.decimals[row] ?? 2) : String(Math.round(value));
     ctx.fillText(text, column.x + column.w - 10, midY);
+  }
+
+  // Rows wholly inside the canvas now (header excluded).
+  visibleRows() {
+    const height = this.body.clientHeight - HEADER_HEIGHT_PX;
+    return Math.max(0, Math.min(this.instruments.length, Math.floor(height / ROW_HEIGHT_PX)));
   }
 
   // Current state as plain rows (window.tickstage.rows): NaN → null.

@@ -27,7 +27,7 @@ class FakeWebSocket {
   close() { this.readyState = 3; }
 }
 const fakeTimers = {
-  setTimeout: (callback, delay) => timers.push({ callback, delay }),
+  setTimeout: (callback, delay) => (delay === 0 ? 0 : timers.push({ callback, delay })), // 0: flushSoon, driven by "flush" steps
   clearTimeout: (id) => { if (timers[id - 1]) timers[id - 1].cancelled = true; },
   setInterval: () => 0,
 };

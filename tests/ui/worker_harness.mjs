@@ -29,7 +29,7 @@ const posts = [];
 globalThis.self = globalThis;
 globalThis.postMessage = (message) => posts.push(message);
 globalThis.WebSocket = FakeWebSocket;
-globalThis.setTimeout = (callback, delay) => timers.push({ callback, delay }) && timers.length;
+globalThis.setTimeout = (callback, delay) => (delay === 0 ? 0 : timers.push({ callback, delay })); // 0: the hub's flushSoon
 globalThis.clearTimeout = (id) => { if (timers[id - 1]) timers[id - 1].cancelled = true; };
 globalThis.setInterval = (_callback, delay) => intervals.push(delay);
 
