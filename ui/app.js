@@ -40,7 +40,7 @@ function onWorkerMessage(message) {
   } else if (message.type === "groupInfo") {
     panels.get(message.group)?.setInstruments(message);
   } else if (message.type === "status") {
-    connection = { state: message.state, detail: message.detail };
+    setConnection(message.state, message.detail);
     workerStats = message.stats;
     if (message.state === "authFailed") logout(`Log-in refused: ${message.detail || "bad token"}`);
   } else if (message.type === "error") {
@@ -51,9 +51,15 @@ function onWorkerMessage(message) {
     else if (!message.token && token) logout("Logged out in another tab", { local: true });
   } else if (message.type === "loggedOut") {
     if (token) logout(message.reason || "Logged out in another tab", { local: true });
-  } else if (message.type === "workerRestarted") {
-    connection = { state: "reconnecting", detail: message.reason };
+  } else if (message.type === "workerRestarted" || message.type === "workerSilent") {
+    setConnection("reconnecting", message.reason);
   }
+}
+
+// The connection state shows at once (body[data-connection], the HUD dot), not at the next HUD tick.
+function setConnection(state, detail = "") {
+  connection = { state, detail };
+  if (document.body.dataset.connection !== state) document.body.dataset.connection = state;
 }
 
 const link = new WorkerLink({ onMessage: onWorkerMessage, socketUrl });
@@ -201,6 +207,7 @@ function stats() {
     bytes_per_s: rates.bytes,
     rtt_ms: Number.isFinite(workerStats.rttMs) ? workerStats.rttMs : null,
     reconnects: workerStats.reconnects ?? 0,
+    snapshots: workerStats.snapshots ?? 0,
     connected: Boolean(workerStats.connected),
     state: connection.state,
     worker: link.kind,

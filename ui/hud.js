@@ -42,5 +42,4 @@ export function renderHud(root, stats, connection) {
   conn.dataset.state = connection.state;
   conn.title = `${connection.state}${connection.detail ? `: ${connection.detail}` : ""}`;
   root.querySelector("#conn-label").textContent = connection.state;
-  document.body.dataset.connection = connection.state;
 }

@@ -3,19 +3,20 @@
 // SharedWorker is missing or `?worker=dedicated` asks for it. Protocol: ui/hub.js.
 //
 // If the worker goes silent (it posts stats at least every 250 ms) for
-// WATCHDOG_MS, it is presumed dead (crashed, killed, hung on a bad frame) and
+// WATCHDOG_MS (the tab shows "reconnecting" after SILENT_MS), it is presumed dead (crashed, killed, hung on a bad frame) and
 // replaced: the tab bumps a generation in localStorage, so every tab of the
 // origin moves to one fresh SharedWorker named for it, and says hello again
 // with its token and groups; the new worker reconnects and resubscribes, and
 // the groups come back with snapshots.
 
 const GENERATION_KEY = "tickstage.worker.generation";
-export const WATCHDOG_MS = 3000;
+export const SILENT_MS = 1000; // silent this long: the tab shows "reconnecting"
+export const WATCHDOG_MS = 3000; // silent this long: the worker is replaced
 export const BEAT_INTERVAL_MS = 2000;
 export const REQUEST_TIMEOUT_MS = 10_000;
 
 export class WorkerLink {
-  // onMessage(message): every hub → tab message, plus {type: "workerRestarted", reason}.
+  // onMessage(message): every hub → tab message, plus {type: "workerSilent" | "workerRestarted", reason}.
   constructor({ onMessage, socketUrl, kind = preferredKind() }) {
     this.onMessage = onMessage;
     this.socketUrl = socketUrl;
@@ -30,6 +31,7 @@ export class WorkerLink {
     this.nextRequest = 0;
     this.requests = new Map(); // requestId → {resolve, timer}
     this.restarts = 0;
+    this.silent = false;
   }
 
   start() {
@@ -78,6 +80,7 @@ export class WorkerLink {
 
   receive(message) {
     this.lastHeardMs = performance.now();
+    this.silent = false;
     if (message.type === "unknownTab") {
       this.hello();
       return;
@@ -96,7 +99,13 @@ export class WorkerLink {
   }
 
   watch() {
-    if (performance.now() - this.lastHeardMs > WATCHDOG_MS) this.restart("worker silent");
+    const silentMs = performance.now() - this.lastHeardMs;
+    if (silentMs > WATCHDOG_MS) {
+      this.restart(`worker silent for ${Math.round(silentMs)} ms`);
+    } else if (silentMs > SILENT_MS && !this.silent) {
+      this.silent = true;
+      this.onMessage({ type: "workerSilent", reason: "worker not responding" });
+    }
   }
 
   // Replace a dead worker: a new generation for every tab of the origin.

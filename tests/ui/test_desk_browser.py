@@ -8,12 +8,19 @@ groups' subscribers.
 
 from __future__ import annotations
 
+import os
+import queue
+import socket
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from playwright.async_api import async_playwright
 
-from tests.ui.test_watchlist_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.ui.test_watchlist_browser import CHROMIUM, CHROMIUM_ARGS, REPLAY, SERVER_START_TIMEOUT_S
 from tests.ui.ui_frames import REPO
 from transport.auth import mint_token
 
@@ -82,3 +89,126 @@ async def test_desk_when_five_tabs_of_one_user_subscribe_then_one_server_socket_
     assert all(keys <= set(s) for s in stats)
     assert all(s["paint_p50_ms"] > 0 for s in stats)  # tick → paint is measured after the gateway stamped it
     assert Path(SCREENSHOT).exists()
+
+
+WATCH_CONNECTION = """() => {
+  window.__connectionSeen = [];
+  new MutationObserver(() => window.__connectionSeen.push(document.body.dataset.connection))
+    .observe(document.body, { attributes: true, attributeFilter: ["data-connection"] });
+}"""
+RECOVERED = """(group) => window.__connectionSeen.includes("reconnecting")
+  && document.body.dataset.connection === "live"
+  && window.tickstage.stats().connected
+  && window.tickstage.rows(group).filter((row) => row.bid !== null).length >= 20"""
+
+
+async def _kill_shared_worker(browser) -> int:
+    """Close every SharedWorker target through the browser's DevTools protocol; return how many."""
+    cdp = await browser.new_browser_cdp_session()
+    targets = (await cdp.send("Target.getTargets"))["targetInfos"]
+    workers = [t for t in targets if t["type"] == "shared_worker"]
+    for target in workers:
+        await cdp.send("Target.closeTarget", {"targetId": target["targetId"]})
+    await cdp.detach()
+    return len(workers)
+
+
+async def test_desk_when_shared_worker_is_killed_then_tabs_show_reconnecting_and_recover_with_snapshots(
+        desk, eventually):
+    """Killing the SharedWorker mid-stream: every tab shows reconnecting, restarts one worker, gets snapshots."""
+    token = mint_token(desk.jwt_secret, "ann")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = await browser.new_context()
+        pages = await _open_tabs(context, desk.url, token, 2)
+        for page in pages:
+            await page.wait_for_function(ROWS_LIVE, arg=GROUP, timeout=WAIT_MS)
+            await page.evaluate(WATCH_CONNECTION)
+        killed = await _kill_shared_worker(browser)
+        for page in pages:
+            await page.wait_for_function(RECOVERED, arg=GROUP, timeout=WAIT_MS)
+        stats = [await page.evaluate("window.tickstage.stats()") for page in pages]
+        await eventually(lambda: desk.sockets.statistics().sockets_open == 1, timeout_s=10,
+                         what="the old worker's socket closed")
+        gateway = desk.sockets.statistics()
+        await browser.close()
+
+    assert killed == 1
+    assert all(s["worker_restarts"] >= 1 and s["tabs"] == 2 for s in stats)
+    assert all(s["snapshots"] >= 1 for s in stats)  # the new worker's groups came back as snapshots
+    assert gateway.sockets_opened == 2 and gateway.sockets_open == 1
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _start_desk(port: int, state_dir: Path, secret: str) -> subprocess.Popen:
+    """Start `tickstage run` on ``port`` replaying the recorded ticks; return once it listens (bounded)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "transport.cli", "run", "--port", str(port), "--replay", str(REPLAY),
+         "--speed", "20", "--jwt-secret", secret],
+        cwd=REPO, env={**os.environ, "TICKSTAGE_STATE_DIR": str(state_dir)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: queue.Queue = queue.Queue()
+    process.reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True)
+    process.reader.start()
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if f"127.0.0.1:{port}/" in lines.get(timeout=0.5):
+                return process
+        except queue.Empty:
+            continue
+    _stop(process)
+    pytest.fail("tickstage run did not start")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+    process.reader.join(timeout=10)
+    process.stdout.close()
+
+
+async def test_desk_when_server_is_killed_then_tabs_show_reconnecting_and_recover_after_restart(tmp_path, jwt_secret):
+    """SIGKILL the server mid-stream: tabs show reconnecting; a server started again on the port gets the
+    same tabs back (one socket), their groups re-subscribed and filled by snapshots."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    desk = _start_desk(port, tmp_path / "first", jwt_secret)
+    again = None
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            context = await browser.new_context()
+            pages = await _open_tabs(context, url, mint_token(jwt_secret, "ann"), 2)
+            for page in pages:
+                await page.wait_for_function(ROWS_LIVE, arg=GROUP, timeout=WAIT_MS)
+                await page.evaluate(WATCH_CONNECTION)
+            before = await pages[0].evaluate("window.tickstage.stats()")
+            desk.kill()
+            desk.wait(timeout=10)
+            for page in pages:
+                await page.wait_for_function("() => window.__connectionSeen.includes('reconnecting')",
+                                             timeout=WAIT_MS)
+            again = _start_desk(port, tmp_path / "second", jwt_secret)
+            for page in pages:
+                await page.wait_for_function(RECOVERED, arg=GROUP, timeout=WAIT_MS)
+            after = [await page.evaluate("window.tickstage.stats()") for page in pages]
+            await browser.close()
+    finally:
+        for process in (desk, again):
+            if process is not None:
+                _stop(process)
+
+    assert all(s["reconnects"] >= before["reconnects"] + 1 for s in after)
+    assert all(s["snapshots"] > before["snapshots"] for s in after)
+    assert all(s["worker_restarts"] == 0 and s["tabs"] == 2 for s in after)  # the worker lived on
