@@ -51,7 +51,20 @@ ASK_TIMEOUT_S = 5.0
 """Longest the supervisor of the target may take to acknowledge, seconds."""
 
 _log = structlog.get_logger("transport.admin")
-_dumps = functools.partial(json.dumps, default=str)
+def _finite(value: Any) -> Any:
+    """Replace NaN and infinities (no JSON for them; browsers refuse the document) with None."""
+    if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _dumps(value: Any) -> str:
+    """JSON for admin responses: NaN/inf as null, unknown objects as their str()."""
+    return json.dumps(_finite(value), default=str, allow_nan=False)
 _UNSETTLED = (ActorState.STARTING, ActorState.RESTARTING, ActorState.STOPPING)
 
 
