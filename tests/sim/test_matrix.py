@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # ~60 s and load-sensitive; run with `pytest -m slow` (see README)
+
 from sim.scenario import FAULT_KINDS
 
 MATRIX = Path(__file__).resolve().parents[2] / "sim" / "scenarios" / "matrix.toml"
