@@ -1,5 +1,5 @@
 // The page: login, group picker, one canvas watchlist per subscribed group,
-// and the metrics HUD. The WebSocket and decoding live in a SharedWorker shared
+// the desk's panel slots (ui/panels.js: registerPanel) and the metrics HUD. The WebSocket and decoding live in a SharedWorker shared
 // by every tab (ui/link.js, ui/hub.js); this thread only copies changed rows
 // into each panel and paints on requestAnimationFrame.
 //
@@ -8,6 +8,8 @@
 import { HUD_INTERVAL_MS, Rates, renderHud } from "./hud.js";
 import { WorkerLink } from "./link.js";
 import { FrameMetrics } from "./metrics.js";
+import { dispatchMessage, dispatchSession, startPanels } from "./panels.js";
+import { claimsOf } from "./session.js";
 import { Watchlist } from "./watchlist.js";
 
 const TOKEN_KEY = "tickstage.token";
@@ -51,15 +53,31 @@ function onWorkerMessage(message) {
     else if (!message.token && token) logout("Logged out in another tab", { local: true });
   } else if (message.type === "loggedOut") {
     if (token) logout(message.reason || "Logged out in another tab", { local: true });
+  } else if (message.type === "message") {
+    dispatchMessage(message.member, message.body);
   } else if (message.type === "workerRestarted" || message.type === "workerSilent") {
     setConnection("reconnecting", message.reason);
   }
 }
 
+// {user, role, accounts, groups, state} for the panels (ui/panels.js).
+function session() {
+  return { ...claimsOf(token ?? ""), state: connection.state, signedIn: token !== null };
+}
+
+function showSession() {
+  const current = session();
+  document.body.dataset.role = current.signedIn ? current.role ?? "" : "";
+  $("#user").textContent = current.signedIn ? `${current.user} · ${current.role}` : "";
+  dispatchSession(current);
+}
+
 // The connection state shows at once (body[data-connection], the HUD dot), not at the next HUD tick.
 function setConnection(state, detail = "") {
+  const changed = connection.state !== state;
   connection = { state, detail };
   if (document.body.dataset.connection !== state) document.body.dataset.connection = state;
+  if (changed) dispatchSession(session());
 }
 
 const link = new WorkerLink({ onMessage: onWorkerMessage, socketUrl });
@@ -98,6 +116,7 @@ function adopt(newToken) {
   sessionStorage.setItem(TOKEN_KEY, token);
   document.body.dataset.session = "in";
   $("#login-message").textContent = "";
+  showSession();
   const saved = JSON.parse(sessionStorage.getItem(GROUPS_KEY) || "[]");
   for (const group of saved) subscribe(group);
   loadGroups();
@@ -110,6 +129,7 @@ function logout(reason = "", { local = false } = {}) {
   for (const group of [...panels.keys()]) removePanel(group, { keepSaved: true });
   document.body.dataset.session = "out";
   $("#login-message").textContent = reason;
+  showSession();
   availableGroups = [];
   renderPicker();
 }
@@ -250,6 +270,12 @@ $("#logout").addEventListener("click", () => {
   logout();
 });
 $("#refresh-groups").addEventListener("click", () => token && loadGroups());
+
+startPanels({
+  send: (member, body) => link.request(member, body),
+  session,
+  stats,
+});
 
 const fromHash = new URLSearchParams(location.hash.slice(1)).has("token");
 const initial = tokenFromLocation();

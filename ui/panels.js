@@ -1,0 +1,94 @@
+// The desk's panel slots and the small API that fills them (DESIGN §10 layout).
+//
+// ui/index.html has one <section data-slot="..."> per slot: "account" (top right:
+// account and strategy status), "orderEntry" and "risk" (middle: order entry,
+// risk parameters), "algo" and "alerts" (bottom right: algo progress, risk
+// alerts). A module fills one by calling
+//
+//     import { registerPanel } from "./panels.js";
+//     registerPanel("orderEntry", (element, desk) => { ... });
+//
+// and being imported by ui/app.js (or by its own <script type="module"> in
+// index.html). mount(element, desk) runs once, after the page started; element
+// is the slot's body <div> (placeholder removed). desk is:
+//
+//   desk.send(member, body)  → Promise<{member, body}>: any ClientMessage member
+//        (submitOrder, cancelOrder, orderStatusRequest ...) over the user's one
+//        shared socket; resolves with the reply correlated to it (orderReply ...),
+//        or {member: "error", body: {code, message}} (refused, not connected, timeout)
+//   desk.on(member, fn)      → off(): fn(body, member) for every ServerMessage of
+//        that member not sent as a reply (accountStatus, riskSummary, riskEvent,
+//        orderAccepted, orderFilled ...); member "*" gets every one
+//   desk.session()           → {user, role, accounts, groups, state} (role and
+//        claims read from the token for display; the server enforces them)
+//   desk.onSession(fn)       → off(): fn(session) on log-in, log-out, state change
+//   desk.stats()             → window.tickstage.stats()
+
+export const SLOTS = Object.freeze(["account", "orderEntry", "risk", "algo", "alerts"]);
+
+const pending = []; // [slot, mount] registered before start
+const listeners = new Map(); // member → Set<fn>
+const sessionListeners = new Set();
+let desk = null;
+
+export function registerPanel(slot, mount) {
+  if (!SLOTS.includes(slot)) throw new RangeError(`no panel slot ${slot}; slots: ${SLOTS.join(", ")}`);
+  if (desk === null) pending.push([slot, mount]);
+  else mountInto(slot, mount);
+}
+
+function mountInto(slot, mount) {
+  const section = document.querySelector(`[data-slot="${slot}"]`);
+  const body = section.querySelector(".slot-body");
+  body.replaceChildren();
+  section.dataset.mounted = "true";
+  try {
+    mount(body, desk);
+  } catch (error) {
+    body.textContent = `panel failed: ${error.message}`;
+    console.error(error);
+  }
+}
+
+// Called by ui/app.js once: {send, session, stats}.
+export function startPanels({ send, session, stats }) {
+  desk = {
+    send,
+    session,
+    stats,
+    on(member, fn) {
+      if (!listeners.has(member)) listeners.set(member, new Set());
+      listeners.get(member).add(fn);
+      return () => listeners.get(member)?.delete(fn);
+    },
+    onSession(fn) {
+      sessionListeners.add(fn);
+      return () => sessionListeners.delete(fn);
+    },
+  };
+  for (const [slot, mount] of pending.splice(0)) mountInto(slot, mount);
+  return desk;
+}
+
+// A ServerMessage event from the worker (not a reply).
+export function dispatchMessage(member, body) {
+  for (const key of [member, "*"]) {
+    for (const fn of listeners.get(key) ?? []) {
+      try {
+        fn(body, member);
+      } catch (error) {
+        console.error(error);
+      }
+    }
+  }
+}
+
+export function dispatchSession(session) {
+  for (const fn of sessionListeners) {
+    try {
+      fn(session);
+    } catch (error) {
+      console.error(error);
+    }
+  }
+}
