@@ -4,7 +4,7 @@ pycapnp aborts the whole process ("Duplicate ID") when the same ``.capnp``
 file is loaded twice (two ``capnp.load`` calls, the import hook plus a load,
 a different ``imports=`` list, a different path spelling; ../shared/FACTS.md).
 This module is therefore the only place that calls ``capnp.load``; everything
-else imports ``market``, ``orders``, ``accounts``, ``stream`` and ``actor``
+else imports ``market``, ``orders``, ``accounts``, ``stream``, ``actor``, ``tape`` and ``flight``
 from here (in dependency order).
 
 Readers are opened with explicit limits (:data:`TRAVERSAL_LIMIT_WORDS`,
@@ -38,6 +38,7 @@ accounts = capnp.load(str(SCHEMA_DIR / "accounts.capnp"), imports=_imports)
 stream = capnp.load(str(SCHEMA_DIR / "stream.capnp"), imports=_imports)
 actor = capnp.load(str(SCHEMA_DIR / "actor.capnp"), imports=_imports)
 tape = capnp.load(str(SCHEMA_DIR / "tape.capnp"), imports=_imports)
+flight = capnp.load(str(SCHEMA_DIR / "flight.capnp"), imports=_imports)
 
 __all__ = [
     "NESTING_LIMIT",
@@ -46,6 +47,7 @@ __all__ = [
     "TRAVERSAL_LIMIT_WORDS",
     "accounts",
     "actor",
+    "flight",
     "market",
     "orders",
     "stream",

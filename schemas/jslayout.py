@@ -3,7 +3,7 @@
 The browser decodes ServerMessage and builds ClientMessage with a small
 hand-written reader (ui/capnp.js) that knows nothing about tickstage: it is
 driven by the layout this module writes. The layout is derived from pycapnp's
-schema introspection of schemas/market.capnp and schemas/stream.capnp (the
+schema introspection of the schema files in ``_FILES`` (the
 single source of truth, DESIGN.md §2), so a schema change cannot silently
 disagree with the browser: CI runs ``python -m schemas.jslayout --check``.
 
@@ -32,7 +32,8 @@ LAYOUT_PATH = schemas.SCHEMA_DIR.parent / "ui" / "schema_layout.js"
 """Where the generated ES module lives (committed, served as /schema_layout.js)."""
 
 _FILES = (("market.capnp", schemas.market), ("orders.capnp", schemas.orders),
-          ("accounts.capnp", schemas.accounts), ("stream.capnp", schemas.stream))
+          ("accounts.capnp", schemas.accounts), ("stream.capnp", schemas.stream),
+          ("flight.capnp", schemas.flight))
 """Schema files the browser sees, in output order (actor.capnp is server-internal)."""
 
 _DATA_BITS = {
