@@ -8,7 +8,8 @@ serves the UI, ``/ws``, ``/api/groups``, ``/healthz`` and the admin API
 (``/admin/*``, ``/metrics``, the ops console at ``/ops``; transport/admin.py).
 The order path (issue 3): the order journal (SQLite), the risk limits, the
 order bridge and the ``accounts``/``risk``/``orders`` subtrees, with
-``/admin/limits`` and ``/admin/kill-switch`` (transport/risk_admin.py).
+``/admin/limits`` and ``/admin/kill-switch`` (transport/risk_admin.py). Per-session flight
+recordings at ``/admin/recordings`` (transport/flight_api.py).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from actors.risk.rules import rule_defaults
 from actors.root import RootSupervisor, desk_children
 from transport.admin import AdminApi
 from transport.faults_api import FaultsApi
+from transport.flight_api import FlightApi
 from transport.auth import AuthConfig, Principal, TokenVerifier, principal_from_header
 from transport.errors import AuthError, ConfigError
 from transport.nats_bus import NatsBus
@@ -123,6 +125,7 @@ class Desk:
         self.sockets: SocketGateway | None = None
         self.admin: AdminApi | None = None
         self.faults: FaultsApi | None = None
+        self.flight: FlightApi | None = None
         self.journal: OrderJournal | None = None
         self.limit_store: LimitStore | None = None
         self.order_bridge: OrderBridge | None = None
@@ -161,6 +164,8 @@ class Desk:
         self.admin.add_routes(app)
         self.faults = FaultsApi(self)
         self.faults.add_routes(app)
+        self.flight = FlightApi(self)
+        self.flight.add_routes(app)
         if self.limit_store is not None:
             RiskAdminApi(self).add_routes(app)
         app.router.add_get("/ops", self._ops)

@@ -37,11 +37,15 @@ class SocketOutbox:
         self.frames_sent = 0
         self.bytes_sent = 0
         self.max_queued_bytes = 0
+        self.recorder = None
+        """A :class:`transport.flight.FlightRecorder` while an admin records this socket, else None."""
 
     def put_nowait(self, frame: bytes) -> None:
         """Queue one frame (loop thread, never blocks). Dropped once closed."""
         if self._closed:
             return
+        if self.recorder is not None:
+            self.recorder.record_down(frame)
         self._queue.append(frame)
         self.queued_bytes += len(frame)
         if self.queued_bytes > self.max_queued_bytes:

@@ -153,6 +153,8 @@ class SocketGateway:
         self.clock = time.monotonic
         self._ids = itertools.count(1)
         self._user_sockets: dict[str, int] = {}
+        self.connections: dict[str, _Connection] = {}
+        """Open sockets by session path (the flight recorder attaches to their outboxes)."""
         self.sockets_open = self.sockets_opened = 0
         self.frames_received = self.frames_forwarded = self.frames_handled = self.frames_refused = 0
         self.origins_refused = self.tokens_refreshed = self.tokens_expired = self.closed_bad_input = 0
@@ -205,6 +207,7 @@ class SocketGateway:
         conn = _Connection(ws, outbox, path, state, TokenBucket(limits.messages_per_s, limits.message_burst,
                                                                 self.clock()),
                            _log.bind(session_path=path, user=user))
+        self.connections[path] = conn
         conn.log.info("session_opened", role=principal.role)
         outbox.put_nowait(server_message(0, ack={"of": "auth", "detail": path}))
         self._arm_expiry(conn)
@@ -222,6 +225,9 @@ class SocketGateway:
             if conn.expiry is not None:
                 conn.expiry.cancel()
             state.closed = True
+            self.connections.pop(path, None)
+            if outbox.recorder is not None:
+                outbox.recorder.stop()
             outbox.close()
             writer.cancel()
             self.sockets_open -= 1
@@ -317,6 +323,8 @@ class SocketGateway:
             if msg.type not in (WSMsgType.BINARY, WSMsgType.TEXT):
                 break
             self.frames_received += 1
+            if conn.outbox.recorder is not None:
+                conn.outbox.recorder.record_up(msg.data if msg.type == WSMsgType.BINARY else msg.data.encode())
             if conn.outbox.queued_bytes > self.limits.max_queued_bytes:
                 self.frames_refused += 1
                 self._count("limitExceeded")
