@@ -1,0 +1,121 @@
+// Replays a flight recording (schemas/flight.capnp, written by transport/flight.py):
+// the frames the server sent one session go through the same Feed the worker
+// uses (seq checks, snapshots, typed-array L1 state), at the recorded pace or
+// faster, so a watchlist shows what the trader's worker had at every moment.
+// No DOM here: ui/recorder.js draws.
+
+import { readMessage, toPlain } from "./capnp.js";
+import { Feed } from "./feed.js";
+
+const MAGIC = "tkflight";
+const MAX_RECORDS = 1_000_000;
+
+export class RecordingError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "RecordingError";
+  }
+}
+
+// Parse a recording file: {header, entries: [{ms, direction: "down"|"up", payload: Uint8Array}]},
+// ms = epoch milliseconds. Throws RecordingError (or CapnpError) on anything malformed.
+export function parseRecording(buffer) {
+  const bytes = new Uint8Array(buffer);
+  if (bytes.length < 8 || new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC) {
+    throw new RecordingError("not a tickstage flight recording");
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let offset = 8, header = null;
+  const entries = [];
+  while (offset < bytes.length) {
+    if (offset + 4 > bytes.length) throw new RecordingError(`truncated length at byte ${offset}`);
+    const size = view.getUint32(offset, true);
+    offset += 4;
+    if (offset + size > bytes.length) throw new RecordingError(`truncated record at byte ${offset}`);
+    if (entries.length >= MAX_RECORDS) throw new RecordingError(`more than ${MAX_RECORDS} records`);
+    const record = readMessage(bytes.slice(offset, offset + size), "FlightRecord");
+    offset += size;
+    if (record.which() === "header") {
+      header = toPlain(record.get("header"));
+    } else if (record.which() === "entry") {
+      const entry = record.get("entry");
+      entries.push({ ms: Number(entry.get("tsNs")) / 1e6, direction: entry.get("direction"),
+        payload: entry.get("payload").slice() });
+    }
+  }
+  if (header === null) throw new RecordingError("recording without a header");
+  return { header, entries };
+}
+
+// What an up entry (ClientMessage) asked for, for the command log: {member, body} (plain values).
+export function describeCommand(payload) {
+  try {
+    const message = readMessage(payload, "ClientMessage");
+    const member = message.which();
+    return { member: member ?? "unknown", body: member ? toPlain(message.get(member)) : null };
+  } catch (error) {
+    return { member: "undecodable", body: String(error.message) };
+  }
+}
+
+function groupOf(payload) {
+  try {
+    const message = readMessage(payload, "ServerMessage");
+    const member = message.which();
+    return member === "groupFrame" || member === "groupInfo" ? message.get(member).get("group") : null;
+  } catch {
+    return null;
+  }
+}
+
+// Drives a recording through a Feed. post(message) gets the Feed's page messages
+// ("groupInfo", "rows", "status", "error") exactly as a tab would from the worker.
+export class Player {
+  constructor(recording, { post }) {
+    this.recording = recording;
+    this.post = post;
+    this.groups = [...new Set(recording.entries.filter((e) => e.direction === "down").map((e) => groupOf(e.payload))
+      .filter((group) => group))];
+    this.startMs = recording.entries.length ? recording.entries[0].ms : 0;
+    this.endMs = recording.entries.length ? recording.entries.at(-1).ms : 0;
+    this.speed = 1;
+    this.playing = false;
+    this.reset();
+  }
+
+  reset() {
+    this.clockMs = this.startMs;
+    this.next = 0; // index of the next entry to feed
+    this.feed = new Feed({ send: () => {}, post: (message) => this.post(message), now: () => this.clockMs });
+    this.feed.subscribe(this.groups);
+  }
+
+  // Feed every entry up to epochMs (going back replays from the start); return the entries fed.
+  seek(epochMs) {
+    if (epochMs < this.clockMs) this.reset();
+    const entries = this.recording.entries;
+    let fed = 0;
+    while (this.next < entries.length && entries[this.next].ms <= epochMs) {
+      const entry = entries[this.next++];
+      this.clockMs = entry.ms;
+      if (entry.direction === "down") this.feed.onFrame(entry.payload);
+      fed += 1;
+    }
+    this.clockMs = Math.max(this.clockMs, Math.min(epochMs, this.endMs));
+    this.feed.flush();
+    return fed;
+  }
+
+  // Advance by elapsedMs of wall time × speed while playing (call on each animation frame).
+  advance(elapsedMs) {
+    if (!this.playing) return 0;
+    const fed = this.seek(this.clockMs + elapsedMs * this.speed);
+    if (this.clockMs >= this.endMs) this.playing = false;
+    return fed;
+  }
+
+  // The up entries (commands) fed so far, newest last.
+  commandsUntil(epochMs) {
+    return this.recording.entries.filter((entry) => entry.direction === "up" && entry.ms <= epochMs);
+  }
+}
