@@ -237,3 +237,21 @@ async def _eventually(predicate, timeout_s: float = 5.0, what: str = "condition"
 def eventually():
     """``await eventually(predicate, timeout_s=5, what="...")``: a bounded poll on the loop."""
     return _eventually
+
+
+@pytest.fixture
+def screenshot(tmp_path):
+    """Path for a browser test's screenshot named ``name``: ui/screenshots/ when refreshing, else tmp.
+
+    ``TICKSTAGE_SCREENSHOTS=1 pytest -m browser`` refreshes the README's
+    pictures; a plain run writes to tmp_path so tests never touch the checkout.
+    """
+
+    def path_for(name: str) -> Path:
+        folder = Path(__file__).resolve().parents[1] / "ui" / "screenshots" if os.environ.get(
+            "TICKSTAGE_SCREENSHOTS"
+        ) else tmp_path
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / name
+
+    return path_for

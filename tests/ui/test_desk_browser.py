@@ -29,7 +29,6 @@ pytestmark = pytest.mark.browser
 WAIT_MS = 30_000
 TABS = 5
 GROUP = "m_o"  # DCE soybean meal options: 100 instruments
-SCREENSHOT = REPO / "ui" / "screenshots" / "desk.png"
 
 HUD_LIVE = """() => {
   const s = window.tickstage.stats();
@@ -230,7 +229,7 @@ BOXES = """() => Object.fromEntries([...document.querySelectorAll("[data-slot]")
 }))"""
 
 
-async def test_desk_layout_when_admin_signs_in_then_slots_sit_in_place_and_panels_mount_and_send(desk):
+async def test_desk_layout_when_admin_signs_in_then_slots_sit_in_place_and_panels_mount_and_send(desk, screenshot):
     """Watchlists left, account top right, order entry and risk in the middle, algo and alerts at the
     bottom; registerPanel mounts into a slot; desk.send gets its correlated reply; ops only for admins."""
     async with async_playwright() as playwright:
@@ -245,7 +244,7 @@ async def test_desk_layout_when_admin_signs_in_then_slots_sit_in_place_and_panel
         boxes = await page.evaluate(BOXES)
         admin_links = await page.locator(".admin-only").evaluate_all("(links) => links.map((a) => a.offsetWidth > 0)")
         await page.wait_for_function(HUD_LIVE, timeout=WAIT_MS)
-        await page.screenshot(path=str(SCREENSHOT))
+        await page.screenshot(path=str(screenshot("desk.png")))
         trader = await context.new_page()
         await trader.goto(f"{desk.url}?worker=dedicated#token={mint_token(desk.jwt_secret, 'ann')}")
         await trader.wait_for_function("() => document.body.dataset.role === 'trader'", timeout=WAIT_MS)

@@ -22,7 +22,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 WAIT_MS = 30_000
-SCREENSHOT = Path(__file__).resolve().parents[2] / "ui" / "screenshots" / "ops.png"
 RB_ROW = 'tr[data-path="market/group/rb"]'
 
 
@@ -32,7 +31,7 @@ async def _browser(playwright):
     return await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-async def test_ops_console_when_admin_restarts_a_group_then_its_restart_count_increases(desk, jwt_secret, eventually):
+async def test_ops_console_when_admin_restarts_a_group_then_its_restart_count_increases(desk, jwt_secret, eventually, screenshot):
     """As admin: the tree shows with state colours; Restart on market/group/rb, confirmed, raises its
     restart count; the audit list shows the action."""
     await eventually(lambda: desk.runtime.registry.get("market/group/rb"), timeout_s=20, what="rb group")
@@ -70,8 +69,7 @@ async def test_ops_console_when_admin_restarts_a_group_then_its_restart_count_in
         refreshes = await page.evaluate("window.tickstageOps.refreshes()")
         url = page.url
         await page.evaluate("document.querySelector('.ops-tree').scrollTop = 0")
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        await page.screenshot(path=str(SCREENSHOT))
+        await page.screenshot(path=str(screenshot("ops.png")))
         await browser.close()
 
     assert page_errors == []

@@ -7,12 +7,10 @@ from playwright.async_api import async_playwright
 
 from tests.ui.test_desk_browser import GROUP, ROWS_LIVE, WAIT_MS
 from tests.ui.test_watchlist_browser import CHROMIUM, CHROMIUM_ARGS
-from tests.ui.ui_frames import REPO
 from transport.auth import mint_token
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOT = REPO / "ui" / "screenshots" / "recorder.png"
 REPLAYED = """([group, symbols]) => {
   const state = window.tickstageRecorder.state();
   const rows = window.tickstageRecorder.rows(group);
@@ -22,7 +20,7 @@ REPLAYED = """([group, symbols]) => {
 }"""
 
 
-async def test_recorder_when_admin_records_a_trader_then_replay_shows_the_traders_rows_and_commands(desk):
+async def test_recorder_when_admin_records_a_trader_then_replay_shows_the_traders_rows_and_commands(desk, screenshot):
     """An admin records a live session from /recorder.html, stops it and replays it: the watchlists show
     the trader's groups with their instruments in order, and the command log shows the trader's subscribe."""
     async with async_playwright() as playwright:
@@ -56,7 +54,7 @@ async def test_recorder_when_admin_records_a_trader_then_replay_shows_the_trader
         groups = await admin.evaluate("window.tickstageRecorder.groups()")
         commands = await admin.locator("#commands li").all_text_contents()
         state = await admin.evaluate("window.tickstageRecorder.state()")
-        await admin.screenshot(path=str(SCREENSHOT))
+        await admin.screenshot(path=str(screenshot("recorder.png")))
         await browser.close()
 
     assert sorted(groups) == sorted([GROUP, "rb"])

@@ -37,7 +37,6 @@ REPLAY = Path(os.environ.get("TICKSTAGE_DATA_DIR", REPO.parent / "shared" / "dat
 JWT_SECRET = "browser-test-secret-of-at-least-32-bytes"  # PyJWT warns under 32 bytes
 SERVER_START_TIMEOUT_S = 60
 WAIT_MS = 45_000
-SCREENSHOT = REPO / "ui" / "screenshots" / "watchlist.png"
 
 
 @dataclass
@@ -105,7 +104,7 @@ async def _browser(playwright):
     return await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-async def test_watchlist_when_logged_in_and_rb_subscribed_then_rb1801_price_updates_live(server):
+async def test_watchlist_when_logged_in_and_rb_subscribed_then_rb1801_price_updates_live(server, screenshot):
     """Log in, subscribe rb: rb1801.SHFE appears with a price that then changes; HUD stats are live."""
     async with async_playwright() as playwright:
         browser = await _browser(playwright)
@@ -136,8 +135,7 @@ async def test_watchlist_when_logged_in_and_rb_subscribed_then_rb1801_price_upda
         )
         stats = await page.evaluate("window.tickstage.stats()")
         panels = await page.locator('section.panel[data-group="rb"] canvas').count()
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        await page.screenshot(path=str(SCREENSHOT))
+        await page.screenshot(path=str(screenshot("watchlist.png")))
         await browser.close()
 
     assert page_errors == []
