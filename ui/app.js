@@ -272,7 +272,7 @@ $("#logout").addEventListener("click", () => {
 $("#refresh-groups").addEventListener("click", () => token && loadGroups());
 
 startPanels({
-  send: (member, body) => link.request(member, body),
+  send: (member, body, options) => link.request(member, body, options),
   session,
   stats,
 });

@@ -88,7 +88,11 @@ export class WorkerLink {
     if (message.type === "session") this.token = message.token;
     if (message.type === "reply") {
       const request = this.requests.get(message.requestId);
-      if (request === undefined) return;
+      if (request === undefined) {
+        // Its request timed out: still news (a late orderReply decides an order), so pass it on as an event.
+        if (message.member !== "error") this.onMessage({ type: "message", member: message.member, body: message.body });
+        return;
+      }
       this.requests.delete(message.requestId);
       clearTimeout(request.timer);
       request.resolve({ member: message.member, body: message.body });

@@ -2,8 +2,8 @@
 //
 // ui/index.html has one <section data-slot="..."> per slot: "account" (top right:
 // account and strategy status), "orderEntry" and "risk" (middle: order entry,
-// risk parameters), "algo" and "alerts" (bottom right: algo progress, risk
-// alerts). A module fills one by calling
+// risk parameters), "blotter" (below them, full width: the orders), "algo" and
+// "alerts" (bottom right: algo progress, risk alerts). A module fills one by calling
 //
 //     import { registerPanel } from "./panels.js";
 //     registerPanel("orderEntry", (element, desk) => { ... });
@@ -12,10 +12,12 @@
 // index.html). mount(element, desk) runs once, after the page started; element
 // is the slot's body <div> (placeholder removed). desk is:
 //
-//   desk.send(member, body)  → Promise<{member, body}>: any ClientMessage member
-//        (submitOrder, cancelOrder, orderStatusRequest ...) over the user's one
+//   desk.send(member, body, {timeoutMs}) → Promise<{member, body}>: any ClientMessage
+//        member (submitOrder, cancelOrder, orderStatusRequest ...) over the user's one
 //        shared socket; resolves with the reply correlated to it (orderReply ...),
-//        or {member: "error", body: {code, message}} (refused, not connected, timeout)
+//        or {member: "error", body: {code, message}} (refused, "notConnected", "timeout"
+//        after timeoutMs, default 10 s); a reply that comes after its timeout is
+//        delivered to desk.on(member) listeners instead
 //   desk.on(member, fn)      → off(): fn(body, member) for every ServerMessage of
 //        that member not sent as a reply (accountStatus, riskSummary, riskEvent,
 //        orderAccepted, orderFilled ...); member "*" gets every one
@@ -24,7 +26,7 @@
 //   desk.onSession(fn)       → off(): fn(session) on log-in, log-out, state change
 //   desk.stats()             → window.tickstage.stats()
 
-export const SLOTS = Object.freeze(["account", "orderEntry", "risk", "algo", "alerts"]);
+export const SLOTS = Object.freeze(["account", "orderEntry", "risk", "blotter", "algo", "alerts"]);
 
 const pending = []; // [slot, mount] registered before start
 const listeners = new Map(); // member → Set<fn>

@@ -76,6 +76,7 @@ export class Watchlist {
     this.context = this.canvas.getContext("2d", { alpha: false });
     this.element.querySelector(".panel-close").addEventListener("click", () => onClose(group));
     this.viewport.addEventListener("scroll", () => { this.dirty = true; }, { passive: true });
+    this.viewport.addEventListener("click", (event) => this.pick(event));
     this.resizeObserver = new ResizeObserver(() => { this.dirty = true; });
     this.resizeObserver.observe(this.body);
   }
@@ -268,6 +269,20 @@ export class Watchlist {
       : column.key === "bid" ? COLORS.bid : column.key === "ask" ? COLORS.ask : COLORS.text;
     const text = column.price ? value.toFixed(this.decimals[row] ?? 2) : String(Math.round(value));
     ctx.fillText(text, column.x + column.w - 10, midY);
+  }
+
+  // A click on a row: document gets "tickstage:instrument" {group, vtSymbol, last, bid, ask, priceTick}
+  // (the order ticket, ui/order_ticket.js, fills itself in).
+  pick(event) {
+    const y = event.clientY - this.viewport.getBoundingClientRect().top;
+    const row = Math.floor((y - HEADER_HEIGHT_PX + this.viewport.scrollTop) / ROW_HEIGHT_PX);
+    const instrument = this.instruments[row];
+    if (y < HEADER_HEIGHT_PX || row < 0 || !instrument?.vtSymbol) return;
+    const value = (key) => (row < this.capacity ? this.values[key][row] : NaN);
+    document.dispatchEvent(new CustomEvent("tickstage:instrument", { detail: {
+      group: this.group, vtSymbol: instrument.vtSymbol, last: value("last"), bid: value("bid"), ask: value("ask"),
+      priceTick: instrument.priceTick,
+    } }));
   }
 
   // Rows wholly inside the canvas now (header excluded).

@@ -1,0 +1,146 @@
+// The blotter (slot "blotter"): the page's orders with their live state.
+//
+// Rows come from the order book (ui/order_book.js): orders the ticket is
+// sending, and every order event of the user's accounts (orderAccepted,
+// orderRejected, orderUpdated, orderFilled, outcomeUnknown, late orderReply).
+// On every (re)connect the blotter asks orderStatusRequest per account, so
+// orders placed before a reload, another tab's orders and orders whose events
+// were missed while the socket was down show their current state. An order in
+// outcomeUnknown is drawn apart (amber, with why): it was sent, the exchange
+// has not answered, and it must not be entered again. Working orders have a
+// Cancel button (cancelOrder; the answer shows in the row).
+
+import { book } from "./order_book.js";
+import { FINAL_STATES, STATE_LABELS, clockOfNs, el, lots, price, rejectionText, tradableAccounts } from "./order_format.js";
+import { registerPanel } from "./panels.js";
+
+const EVENTS = ["orderAccepted", "orderRejected", "orderUpdated", "orderFilled", "outcomeUnknown"];
+const RECENT_FINAL = 50; // final orders of a status reply shown after a reload, newest first
+const CANCELLABLE = new Set(["pending", "sent", "working", "outcomeUnknown"]);
+const CANCEL_LABELS = {
+  sent: "cancel sent", unknownOrder: "unknown order", notActive: "already final",
+  notSent: "not sent yet: cancel again", error: "cancel refused",
+};
+const COLUMNS = ["Time", "Account", "Symbol", "Side", "Price", "Lots", "State", "Status", ""];
+
+class Blotter {
+  constructor(element, desk) {
+    this.desk = desk;
+    this.seenAccounts = new Set();
+    this.wasLive = false;
+    this.statusSupported = true;
+    this.filter = el("label", { className: "blotter-filter" },
+      el("input", { attrs: { type: "checkbox", name: "openOnly" } }), " open only");
+    this.note = el("span", { className: "blotter-note", data: { blotterNote: "" } });
+    this.body = el("tbody");
+    const head = el("tr", {}, ...COLUMNS.map((title) => el("th", { text: title })));
+    this.table = el("table", { className: "blotter", attrs: { "aria-label": "orders" } }, el("thead", {}, head), this.body);
+    element.append(el("div", { className: "blotter-bar" }, this.filter, this.note), this.table);
+    this.filter.querySelector("input").addEventListener("change", () => this.render());
+    this.body.addEventListener("click", (event) => {
+      const button = event.target.closest("button[data-cancel]");
+      if (button) this.cancel(button.dataset.account, button.dataset.cancel);
+    });
+
+    for (const member of EVENTS) {
+      desk.on(member, (body) => book.view(body.order, member === "outcomeUnknown" ? { reason: body.reason }
+        : member === "orderFilled" ? { fill: { price: body.price, volumeLots: body.volumeLots, vtTradeId: body.vtTradeId } } : {}));
+    }
+    desk.on("orderReply", (reply) => book.reply(reply)); // a reply that came after its request timed out
+    desk.on("accountStatus", (status) => {
+      if (this.seenAccounts.has(status.account)) return;
+      this.seenAccounts.add(status.account);
+      if (this.wasLive) this.requestStatus([status.account]); // an account learnt after connecting (admins)
+    });
+    desk.onSession((session) => this.onSession(session));
+    book.onChange(() => this.render());
+    this.onSession(desk.session());
+    this.render();
+  }
+
+  onSession(session) {
+    if (session.signedIn === false || session.user !== this.user) {
+      if (this.user !== undefined) book.clear();
+      this.user = session.signedIn === false ? null : session.user;
+      this.seenAccounts.clear();
+    }
+    const live = session.signedIn !== false && session.state === "live";
+    if (live && !this.wasLive) this.requestStatus(tradableAccounts(session, [...this.seenAccounts]));
+    this.wasLive = live;
+  }
+
+  // Ask the order actors what they have: open orders (and the latest final ones) appear or update.
+  async requestStatus(accounts) {
+    if (!this.statusSupported) return;
+    for (const account of accounts) {
+      const reply = await this.desk.send("orderStatusRequest", { account, clientOrderIds: [] });
+      if (reply.member === "orderStatusReply") {
+        this.take(reply.body.orders);
+      } else if (reply.body?.code === "unknownMessage") {
+        this.statusSupported = false;
+        this.note.textContent = "server cannot report order status: the blotter shows orders seen since this page loaded";
+        return;
+      } else {
+        this.note.textContent = `order status of ${account}: ${reply.body?.code ?? reply.member} ${reply.body?.message ?? ""}`;
+      }
+    }
+  }
+
+  take(orders) {
+    const finals = [];
+    for (const view of orders) {
+      if (!FINAL_STATES.has(view.state) || book.get(view.account, view.clientOrderId) !== undefined) book.view(view);
+      else finals.push(view);
+    }
+    finals.sort((a, b) => (b.updatedTsNs > a.updatedTsNs ? 1 : -1));
+    for (const view of finals.slice(0, RECENT_FINAL)) book.view(view);
+    this.note.textContent = "";
+  }
+
+  async cancel(account, clientOrderId) {
+    book.cancelled(account, clientOrderId, { status: "sending", detail: "cancelling…" });
+    const reply = await this.desk.send("cancelOrder", { account, clientOrderId });
+    if (reply.member === "cancelReply") {
+      book.cancelled(account, clientOrderId, { status: reply.body.status, detail: CANCEL_LABELS[reply.body.status] ?? reply.body.status });
+    } else {
+      book.cancelled(account, clientOrderId, { status: "error", detail: `${CANCEL_LABELS.error}: ${reply.body?.message ?? reply.body?.code}` });
+    }
+  }
+
+  render() {
+    const openOnly = this.filter.querySelector("input").checked;
+    const rows = book.list().filter((row) => !openOnly || !FINAL_STATES.has(row.state));
+    this.body.replaceChildren(...rows.map((row) => this.row(row)));
+    if (rows.length === 0) this.body.append(el("tr", {}, el("td", { className: "slot-empty", text: "no orders", attrs: { colspan: COLUMNS.length } })));
+  }
+
+  row(order) {
+    const state = el("td", { className: "blotter-state", text: STATE_LABELS[order.state] ?? order.state });
+    if (order.state === "rejected" && order.rejection) {
+      state.title = rejectionText(order.rejection);
+      state.append(el("small", { className: "blotter-why", text: rejectionText(order.rejection) }));
+    } else if (order.state === "outcomeUnknown") {
+      state.title = order.reason || "sent; the exchange has not answered yet";
+      state.append(el("small", { className: "blotter-why", text: order.reason || "awaiting the exchange" }));
+    } else if (order.attempts > 1 && (order.state === "retrying" || order.state === "sending")) {
+      state.append(el("small", { className: "blotter-why", text: `send ${order.attempts}, same id` }));
+    }
+    const traded = order.tradedLots > 0 ? `${lots(order.tradedLots)}/${lots(order.volumeLots)}` : lots(order.volumeLots);
+    const action = el("td", { className: "blotter-action" });
+    if (CANCELLABLE.has(order.state) && order.cancel?.status !== "sent") {
+      action.append(el("button", { text: "Cancel", data: { cancel: order.clientOrderId, account: order.account },
+        attrs: { type: "button", title: `cancel ${order.clientOrderId}` } }));
+    }
+    if (order.cancel) action.append(el("small", { className: "blotter-cancel", text: order.cancel.detail, data: { cancelStatus: order.cancel.status } }));
+    const time = order.updatedTsNs > 0n ? clockOfNs(order.updatedTsNs) : new Date(order.createdMs).toLocaleTimeString("en-GB", { hour12: false });
+    const side = `${order.direction === "long" ? "B" : order.direction === "short" ? "S" : "N"} ${order.offset}`;
+    return el("tr", { data: { order: order.clientOrderId, account: order.account, state: order.state, direction: order.direction },
+      title: `${order.clientOrderId}${order.vtOrderId ? ` · ${order.vtOrderId}` : ""}` },
+    el("td", { text: time }), el("td", { text: order.account }), el("td", { text: order.vtSymbol }),
+    el("td", { className: "blotter-side", text: side }),
+    el("td", { className: "num", text: `${price(order.price)}${order.avgPrice > 0 ? ` (${price(order.avgPrice)})` : ""}` }),
+    el("td", { className: "num", text: traded }), state, el("td", { className: "blotter-status", text: order.status }), action);
+  }
+}
+
+registerPanel("blotter", (element, desk) => new Blotter(element, desk));

@@ -1,0 +1,92 @@
+// Formatting and small DOM helpers shared by the order panels (ui/order_ticket.js,
+// ui/blotter.js, ui/account_panel.js, ui/risk_panel.js, ui/risk_alerts.js).
+// Values arrive as ui/capnp.js's toPlain() makes them: Float64 as numbers (NaN:
+// none), Int64 as BigInt (ns since UNIX epoch), enums as their schema names.
+
+export const DASH = "–";
+
+// Orders in these states never change again (schemas/orders.capnp OrderState).
+export const FINAL_STATES = new Set(["filled", "cancelled", "rejected"]);
+
+// The blotter's words for OrderState, plus the ticket's own states before the
+// server has the order: sending (first send), retrying (same id sent again),
+// noReply (gave up waiting; the order may still exist: ask the blotter).
+export const STATE_LABELS = Object.freeze({
+  sending: "sending…", retrying: "retrying…", noReply: "no reply",
+  pending: "pending", sent: "sent", working: "working", filled: "filled",
+  cancelled: "cancelled", rejected: "rejected", outcomeUnknown: "OUTCOME UNKNOWN",
+});
+
+// `digits` fixed decimals with thousands separators; NaN, ±Infinity and undefined → "–".
+export function amount(value, digits = 2) {
+  if (!Number.isFinite(value)) return DASH;
+  return value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+// A price with as many decimals as it needs (up to 6), or "–".
+export function price(value) {
+  if (!Number.isFinite(value)) return DASH;
+  return String(Number(value.toFixed(6)));
+}
+
+// Lots: whole numbers plain, fractions with up to 2 decimals, or "–".
+export function lots(value) {
+  if (!Number.isFinite(value)) return DASH;
+  return Number.isInteger(value) ? String(value) : value.toFixed(2);
+}
+
+// "up", "down" or "" for colouring a PnL.
+export function sign(value) {
+  if (!Number.isFinite(value) || value === 0) return "";
+  return value > 0 ? "up" : "down";
+}
+
+// A value with its unit-free number for a rule's limit or observed value: "–" for NaN.
+export function ruleNumber(value) {
+  if (!Number.isFinite(value)) return DASH;
+  return Number.isInteger(value) ? value.toLocaleString("en-US") : String(Number(value.toFixed(4)));
+}
+
+// One line naming who refused an order and why: "order_volume: observed 10, limit 5 — 10 lots over ...".
+export function rejectionText(rejection) {
+  if (!rejection || !rejection.rule) return "rejected";
+  const numbers = [];
+  if (Number.isFinite(rejection.observed)) numbers.push(`observed ${ruleNumber(rejection.observed)}`);
+  if (Number.isFinite(rejection.limit)) numbers.push(`limit ${ruleNumber(rejection.limit)}`);
+  const head = numbers.length ? `${rejection.rule}: ${numbers.join(", ")}` : rejection.rule;
+  return rejection.reason ? `${head} — ${rejection.reason}` : head;
+}
+
+// Local wall-clock time "HH:MM:SS" of a ns-since-epoch BigInt (or number); "" when 0 or missing.
+export function clockOfNs(ns) {
+  if (ns === undefined || ns === null) return "";
+  const ms = Number(typeof ns === "bigint" ? ns / 1_000_000n : ns / 1e6);
+  if (!(ms > 0)) return "";
+  return new Date(ms).toLocaleTimeString("en-GB", { hour12: false });
+}
+
+// Milliseconds since epoch of a ns BigInt (0 when missing), for ordering rows.
+export function msOfNs(ns) {
+  if (ns === undefined || ns === null) return 0;
+  return Number(typeof ns === "bigint" ? ns / 1_000_000n : ns / 1e6);
+}
+
+// Build an element: el("td", {className: "x", text: "y", data: {state: "z"}, title: "t"}, ...children).
+// Text always goes through textContent: nothing from the server is parsed as HTML.
+export function el(tag, options = {}, ...children) {
+  const node = document.createElement(tag);
+  if (options.className) node.className = options.className;
+  if (options.text !== undefined) node.textContent = String(options.text);
+  if (options.title) node.title = options.title;
+  for (const [key, value] of Object.entries(options.data ?? {})) node.dataset[key] = String(value);
+  for (const [key, value] of Object.entries(options.attrs ?? {})) node.setAttribute(key, String(value));
+  node.append(...children.filter((child) => child !== null && child !== undefined));
+  return node;
+}
+
+// The accounts a user may trade: the token's `accounts` claim, else (admins, tokens
+// without the claim) the accounts seen in accountStatus pushes. Sorted, unique.
+export function tradableAccounts(session, seen = []) {
+  const granted = Array.isArray(session?.accounts) ? session.accounts : [];
+  return [...new Set([...granted, ...seen])].sort();
+}
