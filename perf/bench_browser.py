@@ -48,11 +48,10 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import dump_json, fmt, machine, print_table
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from perf._common import dump_json, fmt, machine, print_table  # noqa: E402
 from transport.auth import mint_token  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -158,6 +157,7 @@ class Desk:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=10)
+        self.process.stdout.close()
 
 
 def _pct(values, q) -> float | None:
