@@ -53,10 +53,8 @@ sys.path.insert(0, str(REPO))
 
 from perf._common import dump_json, fmt, machine, print_table  # noqa: E402
 from transport.auth import mint_token  # noqa: E402
+from ui.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 DATA = Path(os.environ.get("TICKSTAGE_DATA_DIR", REPO.parent / "shared" / "data"))
 REPLAY = DATA / "cn_futopt_l1_20171113_0900-1000.csv.gz"
 JWT_SECRET = "bench-browser-secret-of-at-least-32-bytes"

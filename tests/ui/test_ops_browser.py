@@ -8,19 +8,10 @@ import pytest
 from playwright.async_api import async_playwright
 
 from transport.auth import mint_token
+from ui.chromium import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 WAIT_MS = 30_000
 RB_ROW = 'tr[data-path="market/group/rb"]'
 

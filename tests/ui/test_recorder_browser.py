@@ -6,7 +6,7 @@ import pytest
 from playwright.async_api import async_playwright
 
 from tests.ui.test_desk_browser import GROUP, ROWS_LIVE, WAIT_MS
-from tests.ui.test_watchlist_browser import CHROMIUM, CHROMIUM_ARGS
+from ui.chromium import CHROMIUM, CHROMIUM_ARGS
 from transport.auth import mint_token
 
 pytestmark = pytest.mark.browser

@@ -21,16 +21,6 @@ from tests.ui.ui_frames import REPO
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 REPLAY = Path(os.environ.get("TICKSTAGE_DATA_DIR", REPO.parent / "shared" / "data")) / (
     "cn_futopt_l1_20171113_0900-1000.csv.gz"
 )
