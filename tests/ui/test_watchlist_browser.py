@@ -18,6 +18,7 @@ import pytest
 from playwright.async_api import async_playwright
 
 from tests.ui.ui_frames import REPO
+from ui.chromium import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 
