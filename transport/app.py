@@ -37,7 +37,7 @@ from transport.flight_api import FlightApi
 from transport.auth import AuthConfig, Principal, TokenVerifier, principal_from_header
 from transport.errors import AuthError, ConfigError
 from transport.nats_bus import NatsBus
-from transport.nats_market import MarketPublisher, MarketSubscriber
+from transport.roles import VNPY_ROLES, RoleLinks, check_role
 from transport.vnpy_bridge import VnpyBridge
 from transport.risk_admin import RiskAdminApi
 from transport.vnpy_engine import VnpyEngine
@@ -67,9 +67,12 @@ class DeskConfig:
         limits: socket limits.
         progress_interval_s: how often replay progress is logged (0: never).
         role: ``"all"`` (vn.py, aggregators and sessions here; with ``nats``
-            also publishes its groups) or ``"gateway"`` (sessions only; groups
-            come from NATS).
+            also publishes its groups), ``"gateway"`` (sessions only; groups
+            and orders over NATS), ``"aggregator"`` (GroupActors fed by
+            ``md.tick.*``) or ``"gateway-host"`` (vn.py and the order path;
+            publishes ticks, serves ``order.submit.*``): transport/roles.py.
         nats: NATS seed URLs; empty: no NATS (the in-process default).
+        groups: an aggregator's shard of groups; empty: every group.
         sim: more simulator gateway settings (sim/settings.py keys: ``peak``,
             ``instruments``, ``copies``, ``shift_s``, ``max_gap_s``, ``record``;
             sim/exchange.py keys: ``venue``, ``order_latency_ms``,
@@ -93,6 +96,7 @@ class DeskConfig:
     progress_interval_s: float = 5.0
     role: str = "all"
     nats: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
     sim: dict[str, Any] = field(default_factory=dict)
     orders: OrdersConfig = field(default_factory=lambda: DEVELOPMENT_ORDERS)
 
@@ -132,12 +136,9 @@ class Desk:
         self._runner: web.AppRunner | None = None
         self._progress_task: asyncio.Task | None = None
         self.bus: NatsBus | None = None
-        self.market_link: MarketPublisher | MarketSubscriber | None = None
+        self.links: RoleLinks | None = None
         self.port = 0
-        if config.role not in ("all", "gateway"):
-            raise ConfigError(f"role must be 'all' or 'gateway', not {config.role!r}")
-        if config.role == "gateway" and not config.nats:
-            raise ConfigError("role 'gateway' needs --nats: its groups come from aggregating nodes")
+        check_role(config.role, config.nats, config.groups)
 
     @property
     def url(self) -> str:
@@ -147,14 +148,22 @@ class Desk:
     async def start(self) -> None:
         """Start actors, vn.py and the HTTP server (loop thread)."""
         self.runtime = ActorRuntime()
-        order_path = []
-        if self.config.role == "all":
-            self.bridge = VnpyBridge(self.runtime, self.config.watchlists, self.config.market)
-            order_path = await self._start_order_path()
-        start_root(self.runtime, RootSupervisor, {"children": desk_children(self.bridge, order_path=order_path)})
-        await self.runtime.wait_idle()
         if self.config.nats:
-            await self._start_nats()
+            self.bus = NatsBus(self.config.nats, name=f"tickstage-{self.config.role}")
+            await self.bus.connect()
+        self.links = RoleLinks(self.runtime, self.bus, self.config.role, groups=self.config.groups,
+                               group_args=self.config.market,
+                               accounts=tuple(spec.account for spec in self.config.orders.accounts),
+                               order_timeout_s=self.config.orders.answer_timeout_s + 1.0)
+        order_path = self.links.order_path()
+        if self.config.role in VNPY_ROLES:
+            self.bridge = VnpyBridge(self.runtime, self.config.watchlists, self.config.market,
+                                     sink=self.links.tick_sink())
+            order_path = await self._start_order_path()
+        start_root(self.runtime, RootSupervisor, {"children": desk_children(
+            self.bridge or self.links.gateway_source(), order_path=order_path)})
+        await self.runtime.wait_idle()
+        await self.links.start(self.bridge)
         self.sockets = SocketGateway(self.runtime, self.verifier, self.config.limits)
         app = web.Application()
         app.router.add_get("/ws", self.sockets.handle)
@@ -193,22 +202,12 @@ class Desk:
         return order_path_children(orders, journal=self.journal, limits=self.limit_store, port=self.order_bridge,
                                    market=self.bridge)
 
-    async def _start_nats(self) -> None:
-        self.bus = NatsBus(self.config.nats, name=f"tickstage-{self.config.role}")
-        await self.bus.connect()
-        if self.bridge is not None:
-            self.market_link = MarketPublisher(self.runtime, self.bus)
-            await self.market_link.start()
-            self.bridge.group_listeners.append(self.market_link.add_group)
-        else:
-            self.market_link = MarketSubscriber(self.runtime, self.bus)
-            await self.market_link.start()
-
     def groups(self) -> dict[str, int]:
         """Return group name → number of instruments, local or learnt from NATS."""
-        if self.bridge is not None:
-            return self.bridge.groups()
-        return self.market_link.groups() if self.market_link else {}
+        remote = self.links.groups() if self.links else None
+        if remote is not None:
+            return remote
+        return self.bridge.groups() if self.bridge is not None else {}
 
     async def stop(self) -> None:
         """Stop vn.py, the HTTP server and the actors. Idempotent."""
@@ -224,6 +223,8 @@ class Desk:
             self.admin.close()
         if self.faults:
             await self.faults.close()
+        if self.links:
+            await self.links.close()
         if self.bus:
             await self.bus.close()
             self.bus = None

@@ -2,7 +2,7 @@
 
     tickstage run [--config FILE] [--host 127.0.0.1] [--port 8700] [--replay FILE ...]
                   [--speed N] [--synthetic --contracts N --rate TICKS_PER_S] [--jwt-secret S]
-                  [--role all|gateway] [--nats URL ...]
+                  [--role all|gateway|aggregator|gateway-host] [--nats URL ...] [--groups G ...]
     tickstage token --user U [--role trader|admin] [--ttl-s S] [--accounts A,B] [--groups G,H]
                     [--iss ISSUER] [--aud AUDIENCE] [--jwt-secret S | --private-key-file PEM]
     tickstage watch --url ws://HOST:PORT/ws --token T --group G [--seconds N]
@@ -29,7 +29,7 @@ from typing import Any
 from transport.errors import ConfigError
 from transport.logs import configure_logging
 
-DEFAULT_CONFIG_KEYS = ("host", "port", "replay", "speed", "contracts", "rate", "seed", "role", "nats")
+DEFAULT_CONFIG_KEYS = ("host", "port", "replay", "speed", "contracts", "rate", "seed", "role", "nats", "groups")
 
 
 def load_config(path: str | None) -> Any:
@@ -61,7 +61,7 @@ def load_config(path: str | None) -> Any:
     unknown = set(desk) - set(DEFAULT_CONFIG_KEYS)
     if unknown:
         raise ConfigError(f"unknown [desk] keys in {path}: {sorted(unknown)}")
-    for key in ("replay", "nats"):
+    for key in ("replay", "nats", "groups"):
         if key in desk:
             desk[key] = tuple([desk[key]] if isinstance(desk[key], str) else desk[key])
     try:
@@ -90,9 +90,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--contracts", type=int)
     run.add_argument("--rate", type=float, metavar="TICKS_PER_S")
     run.add_argument("--seed", type=int)
-    run.add_argument("--role", choices=("all", "gateway"),
-                     help="all: vn.py, aggregators and sessions (default); gateway: sessions fed from NATS")
+    run.add_argument("--role", choices=("all", "gateway", "aggregator", "gateway-host"),
+                     help="all: vn.py, aggregators and sessions (default); gateway: sessions fed from NATS; "
+                          "aggregator: groups fed by md.tick.*; gateway-host: vn.py and the order path")
     run.add_argument("--nats", nargs="+", metavar="URL", help="NATS seed URLs (nats://127.0.0.1:4222 ...)")
+    run.add_argument("--groups", nargs="+", metavar="GROUP", help="an aggregator's shard (default: every group)")
     run.add_argument("--jwt-secret", default=os.environ.get("TICKSTAGE_JWT_SECRET", ""))
     token = sub.add_parser("token", help="print a development JWT signed with the desk's secret")
     token.add_argument("--user", required=True)
@@ -133,8 +135,9 @@ async def _run(args: argparse.Namespace) -> int:
         overrides["replay"] = ()
     elif "replay" in overrides:
         overrides["replay"] = tuple(overrides["replay"])
-    if "nats" in overrides:
-        overrides["nats"] = tuple(overrides["nats"])
+    for key in ("nats", "groups"):
+        if key in overrides:
+            overrides[key] = tuple(overrides[key])
     config = replace(config, **overrides, jwt_secret=args.jwt_secret or config.jwt_secret)
     try:
         desk = Desk(config)

@@ -223,10 +223,14 @@ class NatsBus:
     # -- JetStream audit ----------------------------------------------------------
 
     async def ensure_audit_stream(self, subjects: Sequence[str] = ("audit.>",), duplicate_window_s: float = 120.0,
-                                  name: str = AUDIT_STREAM) -> None:
-        """Create (or update) the file-stored audit stream."""
+                                  name: str = AUDIT_STREAM, replicas: int = 1) -> None:
+        """Create (or update) the file-stored audit stream.
+
+        Args:
+            replicas: copies kept by a JetStream cluster (3 on three servers: one may die).
+        """
         config = StreamConfig(name=name, subjects=list(subjects), storage=StorageType.FILE,
-                              duplicate_window=duplicate_window_s)
+                              duplicate_window=duplicate_window_s, num_replicas=replicas)
         try:
             await self._js.add_stream(config)
         except nats.js.errors.BadRequestError:
@@ -269,8 +273,8 @@ class NatsBus:
             self._writer.cancel()
         try:
             await asyncio.wait_for(self._nc.drain(), 5)
-        except (asyncio.TimeoutError, nats.errors.ConnectionClosedError):
-            await self._nc.close()
+        except (asyncio.TimeoutError, nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError):
+            await self._nc.close()  # no server to drain to (all gone, or reconnecting): close at once
         self._nc = None
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import nats.errors
 import structlog
 
 import schemas
@@ -67,7 +68,7 @@ class MarketPublisher(_MarketLink):
         super().__init__(runtime, bus)
         self.path = f"sessions/{PUBLISHER_SESSION}"
         self._ids = 0
-        self.published = 0
+        self.published = self.dropped = 0
 
     async def start(self) -> None:
         """Start the publishing session and the snapshot responders (loop thread)."""
@@ -90,7 +91,11 @@ class MarketPublisher(_MarketLink):
     async def _publish(self, payload: bytes) -> None:
         group, kind, _ = frame_head(payload)
         if kind != "control":
-            await self.bus.publish(subjects.md_agg(group), payload)
+            try:
+                await self.bus.publish(subjects.md_agg(group), payload)
+            except nats.errors.Error:  # closing, or no server at all: a gateway asks a snapshot later
+                self.dropped += 1
+                return
             self.published += 1
 
     def _rebroadcast(self, group: str) -> None:

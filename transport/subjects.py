@@ -8,6 +8,7 @@ checks its tokens and raises :class:`SubjectTokenError` otherwise.
 | subject | payload (Cap'n Proto) | pattern |
 | --- | --- | --- |
 | ``md.tick.<ex>.<sym>`` | ActorMessage{tickBatch} of one contract | publish |
+| ``md.tick.<ex>.<group>`` | ActorMessage{instrumentsAdded} / {tickBatch} of one group | publish |
 | ``md.agg.33ms.<group>`` | ServerMessage{groupFrame} / {groupInfo} | publish |
 | ``md.snap.<group>`` | request → ServerMessage{groupFrame} snapshot | request-reply |
 | ``acct.status.1s.<trader>`` | account status | publish |
@@ -16,6 +17,7 @@ checks its tokens and raises :class:`SubjectTokenError` otherwise.
 | ``order.submit.<account>`` | SubmitOrder → OrderReply | request-reply |
 | ``order.update.<account>`` | order events | publish |
 | ``algo.progress.1s.<job>`` | algo progress | publish |
+| ``audit.<command>.<account>`` | the command's OrderCommand (JetStream ``AUDIT``) | publish |
 | ``ops.<topic>`` | operations (node liveness, shard map) | publish / request |
 """
 
@@ -57,6 +59,20 @@ def md_tick(exchange: str, symbol: str) -> str:
     return f"md.tick.{token(exchange)}.{token(symbol)}"
 
 
+def md_tick_group(exchange: str, group: str) -> str:
+    """``md.tick.<ex>.<group>``: a group's TickBatch and InstrumentsAdded messages (gateway-host → aggregator).
+
+    One message per group per drain of the vn.py bridge, never one per tick
+    (DESIGN §2). ``<ex>`` is the exchange of the group's first contract.
+    """
+    return f"md.tick.{token(exchange)}.{token(group)}"
+
+
+def md_tick_groups(groups: tuple[str, ...] = ()) -> list[str]:
+    """Return the subscriptions of an aggregator: ``md.tick.*.<group>`` per group, or every group."""
+    return [f"md.tick.*.{token(g)}" for g in groups] if groups else ["md.tick.*.*"]
+
+
 def md_agg(group: str) -> str:
     """``md.agg.33ms.<group>``: a group's 33 ms frames."""
     return f"md.agg.33ms.{token(group)}"
@@ -92,9 +108,24 @@ def order_update(account: str) -> str:
     return f"order.update.{token(account)}"
 
 
+def order_submit_any() -> str:
+    """``order.submit.*``: the order host's subscription (every account)."""
+    return "order.submit.*"
+
+
+def order_update_any() -> str:
+    """``order.update.*``: a gateway node's subscription to every account's events."""
+    return "order.update.*"
+
+
 def algo_progress(job: str) -> str:
     """``algo.progress.1s.<job>``: an algo job's progress every second."""
     return f"algo.progress.1s.{token(job)}"
+
+
+def audit_command(command: str, account: str) -> str:
+    """``audit.<command>.<account>``: one order command on the ``AUDIT`` JetStream stream."""
+    return f"audit.{token(command)}.{token(account)}"
 
 
 def ops(topic: str) -> str:
@@ -108,12 +139,17 @@ __all__ = [
     "acct_risk",
     "acct_status",
     "algo_progress",
+    "audit_command",
     "md_agg",
     "md_snap",
     "md_tick",
+    "md_tick_group",
+    "md_tick_groups",
     "ops",
     "order_submit",
+    "order_submit_any",
     "order_update",
+    "order_update_any",
     "risk_event",
     "token",
 ]

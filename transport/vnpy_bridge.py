@@ -119,11 +119,18 @@ class VnpyBridge:
         runtime: the actor runtime (its loop is the target of the wake-ups).
         watchlists: watchlist group name → vt_symbols (from the config file).
         group_args: extra context args for every GroupActor (window_ms, ...).
+        drain_interval_ms: least time between two drains, ms.
+        sink: ``sink(group, exchange, payload)`` takes each group's
+            InstrumentsAdded and TickBatch messages instead of a local
+            GroupActor (a ``gateway-host`` node publishes them on NATS,
+            transport/nats_ticks.py); ``None``: GroupActors in this process.
     """
 
     def __init__(self, runtime: Any, watchlists: Mapping[str, Iterable[str]] | None = None,
-                 group_args: Mapping[str, Any] | None = None, drain_interval_ms: float = 5.0) -> None:
+                 group_args: Mapping[str, Any] | None = None, drain_interval_ms: float = 5.0,
+                 sink: Callable[[str, str, bytes], None] | None = None) -> None:
         self.runtime = runtime
+        self._sink = sink
         self.loop: asyncio.AbstractEventLoop = runtime.loop
         self._watchlists = {name: list(symbols) for name, symbols in (watchlists or {}).items()}
         self._group_args = dict(group_args or {})
@@ -256,6 +263,8 @@ class VnpyBridge:
     def _new_group(self, name: str) -> _Group:
         group = _Group(name)
         self._groups[name] = group
+        if self._sink is not None:
+            return group
         spawn(self.runtime, "market", ChildSpec(f"group/{name}", GroupActor, {"group": name, **self._group_args}))
         for listener in self.group_listeners:
             listener(name)
@@ -264,7 +273,7 @@ class VnpyBridge:
     def _flush_group(self, group: _Group) -> None:
         if group.announced < len(group.instruments):
             group.version += 1
-            self.runtime.tell_path(group.path, encode_instruments_added(
+            self._route(group, encode_instruments_added(
                 group=group.name, version=group.version, first_index=group.announced,
                 instruments=group.instruments[group.announced:], source="gateway"))
             group.announced = len(group.instruments)
@@ -274,7 +283,13 @@ class VnpyBridge:
         columns = _columns(rows)
         group.table.apply(columns)
         self._batches += 1
-        self.runtime.tell_path(group.path, encode_tick_batch(group.name, columns))
+        self._route(group, encode_tick_batch(group.name, columns))
+
+    def _route(self, group: _Group, payload: bytes) -> None:
+        if self._sink is None:
+            self.runtime.tell_path(group.path, payload)
+        else:
+            self._sink(group.name, group.instruments[0].exchange, payload)
 
     def resync_messages(self, group_name: str) -> list[bytes]:
         """Return the messages that rebuild a restarted group: all instruments, then all rows."""
@@ -303,6 +318,11 @@ class VnpyBridge:
         group, index = routes[0]
         info = group.instruments[index]
         return Quote(vt_symbol, info.product, info.price_tick, info.multiplier, group.table.value("lastPrices", index))
+
+    def group_exchange(self, group_name: str) -> str:
+        """Return the exchange of a group's first instrument (``""`` for an unknown group)."""
+        group = self._groups.get(group_name)
+        return group.instruments[0].exchange if group is not None and group.instruments else ""
 
     def groups(self) -> dict[str, int]:
         """Return group name → number of instruments."""

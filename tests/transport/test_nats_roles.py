@@ -1,0 +1,112 @@
+"""Node roles in one process over one nats-server: gateway-host → aggregator → gateway, and orders back."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.transport.conftest import is_message
+from tests.transport.orders_kit import last_price, order, orders_config, token, venue, venue_setting
+from transport.app import Desk, DeskConfig
+from transport.errors import ConfigError
+from transport.nats_bus import NatsBus
+
+pytestmark = pytest.mark.nats
+
+
+@pytest.fixture
+async def node_factory(nats_url, data_dir, jwt_secret):
+    """Start desks of any role on one nats-server (stopped before the server)."""
+    desks = []
+
+    async def _start(role: str, **config) -> Desk:
+        if role == "gateway-host":
+            config.setdefault("replay", (str(data_dir / "cn_futopt_l1_20171113_0900-1000.csv.gz"),))
+        desk = Desk(DeskConfig(port=0, speed=20.0, jwt_secret=jwt_secret, progress_interval_s=0, role=role,
+                               nats=(nats_url,), **config))
+        desks.append(desk)
+        await desk.start()
+        return desk
+
+    try:
+        yield _start
+    finally:
+        for desk in reversed(desks):
+            await desk.stop()
+
+
+@pytest.fixture
+async def three_nodes(node_factory, tmp_path):
+    """A gateway-host replaying real ticks, an aggregator and a gateway node on one nats-server."""
+    host = await node_factory("gateway-host", orders=orders_config(tmp_path), sim=venue_setting())
+    aggregator = await node_factory("aggregator")
+    gateway = await node_factory("gateway", orders=orders_config(tmp_path))
+    return host, aggregator, gateway
+
+
+async def _wait_group(desk, group: str, timeout_s: float = 15.0) -> None:
+    async with asyncio.timeout(timeout_s):
+        while group not in desk.groups():
+            await asyncio.sleep(0.02)
+
+
+async def test_roles_when_ticks_from_gateway_host_then_gateway_clients_get_aggregated_frames(
+        three_nodes, open_socket, jwt_secret):
+    """rb's ticks cross md.tick.* to the aggregator, whose frames reach a gateway client: info, snapshot, deltas."""
+    host, aggregator, gateway = three_nodes
+    await _wait_group(aggregator, "rb")
+    await _wait_group(gateway, "rb")
+    client = await open_socket(gateway, token(jwt_secret, "trader1", ["acct-01"]))
+    await client.send(subscribe={"groups": ["rb"]})
+    info = await client.recv_until(is_message("groupInfo", group="rb"), timeout_s=10)
+    await client.recv_until(is_message("groupFrame", group="rb", kind="snapshot"), timeout_s=10)
+    delta = await client.recv_until(is_message("groupFrame", group="rb", kind="delta"), timeout_s=10)
+    assert "rb1801.SHFE" in [i["vtSymbol"] for i in info["instruments"]]
+    assert delta["seq"] > 0
+    assert host.links.ticks.published > 0 and aggregator.links.ticks.received > 0
+
+
+async def test_roles_when_order_through_gateway_then_host_sends_once_and_audits_once(
+        three_nodes, open_socket, jwt_secret, nats_url):
+    """An order and its retry through the gateway: one send at the host, same reply twice, one AUDIT entry."""
+    host, _, gateway = three_nodes
+    client = await open_socket(gateway, token(jwt_secret, "trader1", ["acct-01"]))
+    last = await last_price(host)
+    await client.send(**order("g-1", last - 20))
+    seen = {}
+    await client.recv_until(lambda m: seen.setdefault(m["which"], m) and {"orderReply", "orderAccepted"} <= set(seen),
+                            timeout_s=10)
+    first = seen["orderReply"]
+    await client.send(**order("g-1", last - 20))
+    second = await client.recv_until(is_message("orderReply"), timeout_s=10)
+    assert first["status"] == "accepted" and first["vtOrderId"] == second["vtOrderId"]
+    assert seen["orderAccepted"]["order"]["vtOrderId"] == first["vtOrderId"]
+    assert venue(host).statistics().orders_received == 1
+    bus = NatsBus([nats_url], name="audit-reader")
+    await bus.connect()
+    try:
+        async with asyncio.timeout(5):
+            while await bus.audit_count() < 1:
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
+        assert await bus.audit_count() == 1
+    finally:
+        await bus.close()
+
+
+async def test_roles_when_no_order_host_then_gateway_says_not_sent(node_factory, open_socket, jwt_secret, tmp_path):
+    """Without a gateway-host, a submit gets an error saying the order was not sent (no responders)."""
+    gateway = await node_factory("gateway", orders=orders_config(tmp_path))
+    client = await open_socket(gateway, token(jwt_secret, "trader1", ["acct-01"]))
+    await client.send(**order("n-1", 3900.0))
+    error = await client.recv_until(is_message("error"), timeout_s=10)
+    assert error["code"] == "internal" and "not sent" in error["message"]
+
+
+def test_roles_when_misconfigured_then_config_error():
+    """Roles other than all need NATS; --groups only on an aggregator; unknown roles refused."""
+    for config in (DeskConfig(role="aggregator"), DeskConfig(role="gateway-host"), DeskConfig(role="x", nats=("n",)),
+                   DeskConfig(role="gateway", nats=("n",), groups=("rb",))):
+        with pytest.raises(ConfigError):
+            Desk(config)
