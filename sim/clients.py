@@ -88,7 +88,9 @@ class SimClient:
 
     Attributes:
         session_path: the desk's session actor for this socket (from the auth ack).
-        healthy: ``(arrival ns, built ns, group)`` of every healthy frame, both UNIX ns.
+        healthy: ``(arrival ns, built ns, group, first received ns)`` of every healthy
+            frame, UNIX ns; the last is the earliest gateway receipt among a delta's
+            rows (0 for a snapshot: it shows every row, old ones too).
         stats: :class:`ClientStats`.
     """
 
@@ -99,7 +101,7 @@ class SimClient:
         self.groups = list(dict.fromkeys(groups))
         self.recorder = recorder
         self.session_path = ""
-        self.healthy: list[tuple[int, int, str]] = []
+        self.healthy: list[tuple[int, int, str, int]] = []
         self.stats = ClientStats()
         self.seqs: dict[str, GroupSeq] = {}
         self._http: aiohttp.ClientSession | None = None
@@ -187,7 +189,10 @@ class SimClient:
                 member = message.which()
                 if member == "groupFrame":
                     frame = message.groupFrame
-                    self._frame(now_ns, frame.group, frame.seq, str(frame.kind), frame.builtTsNs)
+                    kind = str(frame.kind)
+                    received = frame.rows.gatewayRecvTsNs if kind == "delta" else ()
+                    self._frame(now_ns, frame.group, frame.seq, kind, frame.builtTsNs,
+                                min(received) if len(received) else 0)
                 elif member == "error":
                     code = str(message.error.code)
                     self.stats.errors[code] = self.stats.errors.get(code, 0) + 1
@@ -197,7 +202,7 @@ class SimClient:
         except (capnp.KjException, ValueError):
             self.stats.errors["undecodable"] = self.stats.errors.get("undecodable", 0) + 1
 
-    def _frame(self, now_ns: int, group: str, seq: int, kind: str, built_ns: int) -> None:
+    def _frame(self, now_ns: int, group: str, seq: int, kind: str, built_ns: int, first_received_ns: int = 0) -> None:
         stats = self.stats
         stats.frames += 1
         state = self.seqs.setdefault(group, GroupSeq())
@@ -219,14 +224,30 @@ class SimClient:
                 asyncio.get_running_loop().create_task(self.send(snapshotRequest={"group": group}))
             return
         if not state.gap_open:
-            self.healthy.append((now_ns, built_ns, group))
+            self.healthy.append((now_ns, built_ns, group, first_received_ns))
 
     def first_healthy(self, after_built_ns: int, groups: Iterable[str] | None = None) -> int | None:
         """Return the arrival (UNIX ns) of the first healthy frame built at or after ``after_built_ns``."""
+        found = self.recovery(after_built_ns, after_built_ns, groups)
+        return found[0] if found is not None else None
+
+    def recovery(self, end_ns: int, ready_ns: int, groups: Iterable[str] | None = None,
+                 market_ns: int = 0) -> tuple[int, int] | None:
+        """Return ``(arrival, clock start)`` of the first healthy frame built at or after ``ready_ns``, UNIX ns.
+
+        The clock starts at ``end_ns`` (the fault's end), unless the frame is a
+        delta all of whose rows reached the gateway at or after ``market_ns``,
+        when the feed emitted the first tick of these groups after the fault
+        (:class:`sim.gateway.TickWatch`): the market was quiet until then, and
+        the desk cannot show a tick before it is emitted. A snapshot, or a delta showing a
+        tick the desk had before the fault ended, counts from ``end_ns``.
+        Returns None when no such frame came.
+        """
         wanted = set(groups) if groups else None
-        for arrived_ns, built_ns, group in self.healthy:
-            if built_ns >= after_built_ns and (wanted is None or group in wanted):
-                return arrived_ns
+        for arrived_ns, built_ns, group, first_received_ns in self.healthy:
+            if built_ns >= ready_ns and (wanted is None or group in wanted):
+                fresh = market_ns > end_ns and first_received_ns >= market_ns
+                return arrived_ns, market_ns if fresh else end_ns
         return None
 
     @property

@@ -73,6 +73,8 @@ class FaultRecord:
         groups: the groups whose frames show recovery (empty: any).
         restarts_before: the target's restart count before the fault.
         details: kind-specific figures (route counters, messages held, close code ...).
+        market: the :class:`sim.gateway.TickWatch` of the first tick of the
+            watched groups emitted after the fault's end, or None (no simulator gateway, a trader).
     """
 
     index: int
@@ -88,6 +90,7 @@ class FaultRecord:
     restarts_before: int = 0
     details: dict[str, Any] = field(default_factory=dict)
     ended: asyncio.Future | None = field(default=None, repr=False)
+    market: Any = field(default=None, repr=False)
 
 
 def group_of(path: str) -> str | None:
@@ -118,11 +121,13 @@ class FaultInjector:
         client_factory: ``async (name, groups, kind, spec) -> SimClient`` that
             connects a new slow or garbage client, or None (those kinds are skipped).
         seed: seed of route choices.
+        groups: the probes' groups: whose next tick a fault without a group or client waits for.
     """
 
     def __init__(self, desk: Any, clients: dict[str, SimClient] | None = None,
-                 client_factory: Any = None, seed: int = 0) -> None:
+                 client_factory: Any = None, seed: int = 0, groups: tuple[str, ...] = ()) -> None:
         self.desk = desk
+        self.groups = tuple(groups)
         self.runtime = desk.runtime
         self.clients = clients if clients is not None else {}
         self.client_factory = client_factory
@@ -163,8 +168,20 @@ class FaultInjector:
         now = time.time_ns()
         record.ended_ns = record.ended_ns or now
         record.ready_ns = record.ready_ns or now
+        self._watch_market(record, record.ended_ns)
         if record.ended is not None and not record.ended.done():
             record.ended.set_result(record.ended_ns)
+
+    def _watch_market(self, record: FaultRecord, after_ns: int) -> None:
+        """Note when the feed next emits a tick of the groups that show ``record``'s recovery (once)."""
+        if record.market is not None or record.status != "injected":
+            return
+        engine = self.desk.engine
+        gateway = engine.gateway() if engine is not None else None
+        client = self.clients.get(record.client) if record.client else None
+        groups = record.groups or (tuple(client.groups) if client is not None else self.groups)
+        if hasattr(gateway, "watch_ticks") and groups:
+            record.market = gateway.watch_ticks(groups, after_ns)
 
     def _after(self, delay_s: float, callback: Any, *args: Any) -> None:
         asyncio.get_running_loop().call_later(delay_s, callback, *args)
@@ -215,6 +232,7 @@ class FaultInjector:
             raise ValueError(f"{record.target} ({entry.kind}) takes no crash message")
         record.restarts_before = entry.restarts
         self._scope(record)
+        self._watch_market(record, record.injected_ns)
         self.runtime.tell_path(record.target, encode_actor_message(
             "crash", f"fault {record.index}", source="sim/faults"))
         self._spawn(self._wait_restarted(record))
@@ -223,6 +241,7 @@ class FaultInjector:
         parent, name = parent_and_name(self.runtime.registry, record.target)
         record.restarts_before = self.runtime.registry.entry(record.target).restarts
         self._scope(record)
+        self._watch_market(record, record.injected_ns)
         self.runtime.tell(self.runtime.registry.address(parent), RestartChild(name))
         self._spawn(self._wait_restarted(record))
 
@@ -322,8 +341,12 @@ class FaultInjector:
         self._after(record.spec.duration_ms / 1000, self._end_call, record, gateway.set_clock_skew, 0)
 
     async def close(self) -> None:
-        """End every route fault and cancel pending helpers."""
+        """End every route fault, forget tick watches and cancel pending helpers."""
         self.routes.clear()
+        engine = self.desk.engine
+        gateway = engine.gateway() if engine is not None else None
+        if hasattr(gateway, "clear_watches"):
+            gateway.clear_watches()
         for task in list(self._tasks):
             task.cancel()
 

@@ -44,8 +44,10 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from vnpy.event import EventEngine
@@ -73,6 +75,25 @@ SYNTHETIC_SOURCE = "synthetic"
 """``ReplayProgress.source`` of a synthetic market."""
 
 _UNSEEN = object()
+
+
+@dataclass(eq=False)
+class TickWatch:
+    """Waits for the first tick of some products emitted from a given moment on (:meth:`SimGateway.watch_ticks`).
+
+    The fault report (sim/runner.py) starts a recovery clock here when the
+    market was quiet after a fault: the desk cannot show a tick before the
+    feed has emitted it.
+
+    Attributes:
+        products: products (group names, ``"rb"``, ``"m_o"``) watched; empty: any.
+        after_ns: ticks emitted at or after this count, UNIX ns.
+        first_ns: when the feed thread emitted the first such tick, UNIX ns; 0 until then.
+    """
+
+    products: frozenset[str]
+    after_ns: int
+    first_ns: int = 0
 
 
 class SimGateway(BaseGateway):
@@ -108,6 +129,8 @@ class SimGateway(BaseGateway):
         self._recorded: list[ReplayTick] = []
         self.exchange: SimExchange | None = None
         """The venue this gateway's orders go to (sim/exchange.py), once connected."""
+        self._watches: tuple[TickWatch, ...] = ()
+        self._watch_lock = threading.Lock()
 
     def connect(self, setting: dict) -> None:
         """Emit the contracts, then start the feed thread.
@@ -228,6 +251,30 @@ class SimGateway(BaseGateway):
         """Shift the exchange timestamps of emitted ticks by ``skew_ns`` (0 ends the skew); any thread."""
         self._skew_ns = int(skew_ns)
 
+    def watch_ticks(self, products: Iterable[str], after_ns: int) -> TickWatch:
+        """Return a :class:`TickWatch` that notes the first tick of ``products`` emitted at or after ``after_ns``.
+
+        Any thread. Costs the feed one attribute test per tick while no watch is open.
+        """
+        watch = TickWatch(frozenset(products), after_ns)
+        with self._watch_lock:
+            self._watches = (*self._watches, watch)
+        return watch
+
+    def clear_watches(self) -> None:
+        """Forget every open watch (any thread)."""
+        with self._watch_lock:
+            self._watches = ()
+
+    def _note_watches(self, product: str) -> None:
+        """Close the watches a tick of ``product`` emitted now satisfies (feed thread)."""
+        now_ns = time.time_ns()
+        with self._watch_lock:
+            for watch in self._watches:
+                if now_ns >= watch.after_ns and (not watch.products or product in watch.products):
+                    watch.first_ns = now_ns
+            self._watches = tuple(w for w in self._watches if not w.first_ns)
+
     def progress(self) -> ReplayProgress:
         """Return the feed's progress; safe from any thread."""
         if self._feed is None:
@@ -299,6 +346,8 @@ class SimGateway(BaseGateway):
                 self._recorder.write_rows(self._recorded, self._instruments)
                 self._recorded = []
         tick = self._builder.tick(row, exchange, name)
+        if self._watches:
+            self._note_watches(row.product)  # before the bridge can receive it: emission ≤ receipt
         self.on_tick(tick)
         if self.exchange is not None:
             self.exchange.on_tick(tick)
@@ -344,4 +393,4 @@ def _guess_instrument(row: ReplayTick) -> InstrumentRef:
     )
 
 
-__all__ = ["CLOSE_TIMEOUT_S", "SYNTHETIC_SOURCE", "ReplayProgress", "SimGateway"]
+__all__ = ["CLOSE_TIMEOUT_S", "SYNTHETIC_SOURCE", "ReplayProgress", "SimGateway", "TickWatch"]

@@ -6,6 +6,30 @@ duplicated, no unknown order outcome left, the process alive, and every
 injected fault recovered within the scenario's ``max_recovery_ms`` (a
 skipped fault, such as a NATS disconnect on a desk without NATS, is listed
 and does not fail the run).
+
+What ``recovery_ms`` measures, per fault (sim/runner.py, sim/clients.py):
+
+- **the clock stops** when the first *healthy* message reaches the client
+  that shows the fault (in process, so the client's read is included): for a
+  market fault, a group frame of the target's groups (any probe group when
+  the fault names none) built after the fault's end (after the new
+  incarnation was bound, for a crash or kill) that is a snapshot or the next
+  delta in sequence with no gap open; for an order, risk or account actor,
+  the trader's next ``orderReply``.
+- **the clock starts** at the fault's end: the end of ``duration_ms`` for a
+  timed fault, the injection itself for a crash or kill (so the restart, its
+  backoff, the resync and the snapshot all count), the desk closing a
+  garbage client. One exception: when the frame that stops the clock is a
+  delta showing only ticks emitted after the first tick the feed emitted for
+  those groups after the end (``details.market_wait_ms`` after it), the clock
+  starts at that tick: a quiet market (rb ticks on SHFE's 500 ms grid) is
+  not the desk's delay, and the desk cannot show a tick before it exists.
+  Likewise a trader that owed no reply at the end starts the clock at its
+  next submission. ``details.clock_from`` says which start was used.
+
+So ``recovery_ms`` includes the 33 ms conflation window, restart backoff,
+resyncs, snapshot round trips, the loop's lateness and the socket; it does
+not include waiting for a tick that had not happened yet.
 """
 
 from __future__ import annotations
@@ -26,7 +50,8 @@ class FaultOutcome:
         kind: fault kind.
         target: actor path or client name.
         status: ``"recovered"``, ``"unrecovered"``, ``"skipped"`` or ``"failed"``.
-        recovery_ms: from the fault's end to the next healthy frame, ms; None when none came.
+        recovery_ms: from the fault's end (or the first tick after it, when the market was
+            quiet: module docstring) to the next healthy frame at the client, ms; None when none came.
         reason: why it was skipped, failed or not recovered.
         details: kind-specific figures (messages held or dropped, close code, restarts ...).
     """

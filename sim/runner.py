@@ -11,7 +11,9 @@ process's (uvloop) loop:
    memory and session conflation meanwhile;
 4. wait for every fault to end, then find each one's recovery: the first
    healthy frame (a snapshot, or the next delta in sequence) built after the
-   fault ended, at the client that shows it (:class:`sim.faults.FaultRecord`);
+   fault ended, at the client that shows it (:class:`sim.faults.FaultRecord`),
+   timed from the fault's end or, when the market was quiet, from the first
+   tick after it (what ``recovery_ms`` measures: sim/report.py);
 5. stop everything and return the judged :class:`sim.report.SimReport`.
 """
 
@@ -166,15 +168,21 @@ def _outcome(record: FaultRecord, clients: dict[str, SimClient], probes: list[st
         outcome.status, outcome.reason = "failed", "did not end"
         return outcome
     watchers = [record.client] if record.client else probes
-    arrivals = [clients[name].first_healthy(record.ready_ns, record.groups) for name in watchers if name in clients]
-    arrivals = [a for a in arrivals if a is not None]
-    if not arrivals:
+    market_ns = record.market.first_ns if record.market is not None else 0
+    if market_ns:
+        outcome.details["market_wait_ms"] = round(max(0, market_ns - record.ended_ns) / 1e6, 3)
+    found = [clients[name].recovery(record.ended_ns, record.ready_ns, record.groups, market_ns)
+             for name in watchers if name in clients]
+    found = [f for f in found if f is not None]
+    if not found:
         outcome.status = "unrecovered"
         where = ",".join(record.groups) or "any group"
         outcome.reason = f"no healthy frame of {where} at {'/'.join(watchers)} after the fault"
         return outcome
+    arrival_ns, start_ns = min(found)
     outcome.status = "recovered"
-    outcome.recovery_ms = round(max(0, min(arrivals) - record.ended_ns) / 1e6, 3)
+    outcome.recovery_ms = round(max(0, arrival_ns - start_ns) / 1e6, 3)
+    outcome.details["clock_from"] = "fault end" if start_ns == record.ended_ns else "first input after it"
     return outcome
 
 
@@ -229,7 +237,8 @@ async def run_scenario(scenario: Scenario, tape_path: str | Path | None = None) 
             trading.append(asyncio.get_running_loop().create_task(trader.trade()))
 
         lag.start()
-        injector = FaultInjector(desk, clients, ClientFactory(url, secret, groups, scenario.seed), scenario.seed)
+        injector = FaultInjector(desk, clients, ClientFactory(url, secret, groups, scenario.seed), scenario.seed,
+                                 groups=tuple(groups))
         meter = ConflationMeter(desk.runtime)
         restarts_before = sum(e.restarts for e in desk.runtime.registry.entries())
         loop = asyncio.get_running_loop()

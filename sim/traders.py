@@ -86,6 +86,10 @@ class TraderClient(SimClient):
         self._stop = asyncio.Event()
         self.replies_ns: list[int] = []
         """Arrival (UNIX ns) of every ``orderReply``: a trader's healthy messages."""
+        self.sends_ns: list[int] = []
+        """When every submission (retries too) was sent, UNIX ns."""
+        self._first_sent_ns: dict[str, int] = {}
+        self._first_reply_ns: dict[str, int] = {}
 
     async def trade(self) -> None:
         """Submit orders until :meth:`stop_trading` (run as a task)."""
@@ -116,6 +120,9 @@ class TraderClient(SimClient):
         replied = self._replied.setdefault(coid, asyncio.Event())
         while book.attempts < self.max_attempts and not replied.is_set():
             book.attempts += 1
+            sent_ns = time.time_ns()
+            self.sends_ns.append(sent_ns)
+            self._first_sent_ns.setdefault(coid, sent_ns)
             await self.send(submitOrder=order)
             try:
                 await asyncio.wait_for(replied.wait(), self.reply_timeout_s)
@@ -146,6 +153,7 @@ class TraderClient(SimClient):
                 if member == "orderReply":
                     self.replies_ns.append(time.time_ns())
                     reply = message.orderReply
+                    self._first_reply_ns.setdefault(reply.clientOrderId, self.replies_ns[-1])
                     self._note(reply.clientOrderId, reply=str(reply.status))
                 elif member == "orderStatusReply":
                     for view in message.orderStatusReply.orders:
@@ -160,6 +168,23 @@ class TraderClient(SimClient):
     def first_healthy(self, after_built_ns: int, groups: Iterable[str] | None = None) -> int | None:
         """Return the arrival of the first order reply at or after ``after_built_ns`` (a trader's recovery)."""
         return next((ns for ns in self.replies_ns if ns >= after_built_ns), None)
+
+    def recovery(self, end_ns: int, ready_ns: int, groups: Iterable[str] | None = None,
+                 market_ns: int = 0) -> tuple[int, int] | None:
+        """Return ``(arrival, clock start)`` of the first order reply at or after ``ready_ns``, UNIX ns.
+
+        The clock starts at ``end_ns`` when an order sent before it was still
+        unanswered then (the desk owed a reply); otherwise at the first
+        submission after ``end_ns`` (the trader had asked nothing meanwhile).
+        ``groups`` and ``market_ns`` are ignored. None when no reply came.
+        """
+        arrival = self.first_healthy(ready_ns)
+        if arrival is None:
+            return None
+        owed = any(sent < end_ns and self._first_reply_ns.get(coid, arrival) >= end_ns
+                   for coid, sent in self._first_sent_ns.items())
+        first_send = next((ns for ns in self.sends_ns if ns >= end_ns), end_ns)
+        return arrival, end_ns if owed or first_send > arrival else first_send
 
     def _note(self, coid: str, reply: str = "", state: str = "") -> None:
         book = self.books.get(coid)
