@@ -126,11 +126,12 @@ class OrderHost:
         self.pending: dict[tuple[str, str, str, int], collections.deque] = {}
         self._tasks: set[asyncio.Task] = set()
         self.requests = self.replied = self.unmatched = self.refused = 0
+        self.audit_ready = False
         self.audited = self.audit_duplicates = self.audit_failures = 0
 
     async def start(self) -> None:
         """Create the audit stream, start the host session, serve the subject (loop thread)."""
-        await self.bus.ensure_audit_stream(replicas=self.audit_replicas)
+        self._spawn_task(self._ensure_audit_stream())
         spawn(self.runtime, "sessions", ChildSpec(HOST_SESSION, OrderHostActor,
                                                   {"reply": self._on_reply, "push": self._on_push}))
         await self.bus.subscribe(subjects.order_submit_any(), self._on_request, queue=HOST_QUEUE)
@@ -187,8 +188,20 @@ class OrderHost:
     def _on_push(self, account: str, data: bytes) -> None:
         self.bus.publish_nowait(subjects.order_update(account), data)
 
+    async def _ensure_audit_stream(self, attempts: int = 60) -> None:
+        """Create the AUDIT stream, retrying while a fresh JetStream cluster elects its leader (~0.5 s apart)."""
+        for _ in range(attempts):
+            try:
+                await self.bus.ensure_audit_stream(replicas=self.audit_replicas)
+                self.audit_ready = True
+                return
+            except (nats.errors.Error, asyncio.TimeoutError) as exc:
+                _log.info("audit_stream_waiting", error_type=type(exc).__name__)
+                await asyncio.sleep(0.5)
+        _log.error("audit_stream_unavailable", replicas=self.audit_replicas)
+
     async def _audit(self, subject: str, data: bytes, msg_id: str) -> None:
-        for _ in range(10):
+        for _ in range(40):
             try:
                 if await self.bus.audit(subject, data, msg_id):
                     self.audited += 1
