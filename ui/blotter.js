@@ -139,7 +139,9 @@ class Blotter {
     el("td", { text: time }), el("td", { text: order.account }), el("td", { text: order.vtSymbol }),
     el("td", { className: "blotter-side", text: side }),
     el("td", { className: "num", text: `${price(order.price)}${order.avgPrice > 0 ? ` (${price(order.avgPrice)})` : ""}` }),
-    el("td", { className: "num", text: traded }), state, el("td", { className: "blotter-status", text: order.status }), action);
+    el("td", { className: "num", text: traded }), state,
+    el("td", { className: "blotter-status", text: order.vtOrderId || order.status !== "submitting" ? order.status : "not sent" }),
+    action);
   }
 }
 

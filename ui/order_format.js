@@ -20,6 +20,7 @@ export const STATE_LABELS = Object.freeze({
 // `digits` fixed decimals with thousands separators; NaN, ±Infinity and undefined → "–".
 export function amount(value, digits = 2) {
   if (!Number.isFinite(value)) return DASH;
+  if (value === 0) value = 0; // -0 → "0.00"
   return value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
@@ -44,6 +45,7 @@ export function sign(value) {
 // A value with its unit-free number for a rule's limit or observed value: "–" for NaN.
 export function ruleNumber(value) {
   if (!Number.isFinite(value)) return DASH;
+  if (value === 0) return "0"; // also -0
   return Number.isInteger(value) ? value.toLocaleString("en-US") : String(Number(value.toFixed(4)));
 }
 

@@ -94,7 +94,7 @@ class OrderTicket {
     const reference = Number.isFinite(last) ? last : this.fields.direction.value === "long" ? ask : bid;
     if (Number.isFinite(reference)) this.fields.price.value = String(reference);
     this.fields.price.step = priceTick > 0 ? String(priceTick) : "any";
-    this.fields.price.focus();
+    this.fields.price.focus({ preventScroll: true });
   }
 
   // The submitOrder body from the form, or throws RangeError naming the bad field.
@@ -176,7 +176,9 @@ export async function sendOnce(desk, order, progress = () => {}) {
       return { member: "noReply", body: reply.body, attempts };
     }
     const waited = performance.now() - started;
-    if (waited < TICKET.reconnectWaitMs) await sleep(TICKET.reconnectWaitMs - waited); // refused at once: the socket is down
+    if (reply.body.code !== "timeout" && waited < TICKET.reconnectWaitMs) {
+      await sleep(TICKET.reconnectWaitMs - waited); // refused at once (socket down, rate limit): do not spin
+    }
   }
 }
 

@@ -43,7 +43,8 @@ class RiskPanel {
     const rows = rules.map((rule) => el("tr", {
       className: !rule.healthy ? "down" : usage(rule) >= NEAR ? "near" : "",
       data: { rule: rule.rule }, title: `${rule.rule} (${rule.scope}): ${rule.rejections} rejected since start` },
-    el("td", { text: rule.rule }), el("td", { className: "num", text: ruleNumber(rule.observed) }),
+    el("td", { text: rule.scope === summary.account ? rule.rule : `${rule.rule} (${rule.scope})` }),
+    el("td", { className: "num", text: ruleNumber(rule.observed) }),
     el("td", { className: "num", text: ruleNumber(rule.limit) }), el("td", { text: rule.healthy ? "" : "down" })));
     const table = el("table", { className: "rules" },
       el("thead", {}, el("tr", {}, ...["Rule", "Observed", "Limit", ""].map((title) => el("th", { text: title })))),
