@@ -84,12 +84,16 @@ const link = new WorkerLink({ onMessage: onWorkerMessage, socketUrl });
 
 // -- session ------------------------------------------------------------------
 
+// This desk's /ws, then any ?gateways=ws://a/ws,ws://b/ws (other gateway nodes of the
+// desk, tried in turn when a socket drops: ui/hub.js).
 function socketUrl() {
   const url = new URL("./ws", location.href);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   url.hash = "";
   url.search = "";
-  return url.href;
+  const others = (new URLSearchParams(location.search).get("gateways") ?? "").split(",")
+    .filter((item) => /^wss?:\/\//.test(item));
+  return [url.href, ...others].join(",");
 }
 
 function tokenFromLocation() {

@@ -246,9 +246,12 @@ export class Hub {
 
   // -- socket -------------------------------------------------------------------
 
+  // url: one socket URL, or several separated by commas (gateway nodes of one desk):
+  // each retry after a drop goes to the next one, so a dead gateway's clients move on.
   connect(url, token) {
     this.close();
     this.target = { url, token };
+    this.urlIndex = 0;
     this.retryMs = RETRY_FIRST_MS;
     this.open();
   }
@@ -266,7 +269,9 @@ export class Hub {
   open() {
     this.timers.clearTimeout(this.retryTimer);
     if (this.target === null) return;
-    const { url, token } = this.target;
+    const { token } = this.target;
+    const urls = String(this.target.url).split(",").map((item) => item.trim()).filter(Boolean);
+    const url = urls[(this.urlIndex ?? 0) % urls.length] ?? this.target.url;
     this.feed.status("connecting", url);
     let ws;
     try {
@@ -308,6 +313,7 @@ export class Hub {
   }
 
   retry() {
+    this.urlIndex = (this.urlIndex ?? 0) + 1;
     const delayMs = this.retryMs * (0.8 + 0.4 * Math.random());
     this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
     this.feed.status("reconnecting", `retry in ${Math.round(delayMs)} ms`);

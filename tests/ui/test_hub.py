@@ -129,6 +129,17 @@ def test_hub_when_socket_drops_then_every_tab_sees_reconnecting_and_groups_are_r
         assert "reconnecting" in states and states[-1] == "live"
 
 
+def test_hub_when_socket_drops_with_several_gateway_urls_then_next_url_and_groups_resubscribed(tmp_path):
+    """A comma-separated URL list: the retry after a drop opens the next gateway, authenticates and resubscribes."""
+    hello = {"type": "hello", "tabId": "a", "url": "ws://gw-a/ws,ws://gw-b/ws", "token": "T", "groups": ["rb"]}
+    script = Script(tmp_path).do("raw", tab="a", message=hello).live()
+    script.do("drop", code=1006).do("fire").live().do("drop", code=1006).do("fire")
+    result = script.run()
+
+    assert [s["url"] for s in result["sockets"]] == ["ws://gw-a/ws", "ws://gw-b/ws", "ws://gw-a/ws"]
+    assert _sent(result, 1) == [("auth", None), ("subscribe", ["rb"])]
+
+
 def test_hub_when_tab_goes_silent_or_speaks_unknown_then_released_and_asked_to_say_hello(tmp_path):
     """A tab silent past TAB_TIMEOUT_MS lets its groups go; a port the hub does not know gets unknownTab."""
     script = Script(tmp_path).do("hello", tab="a", token="T", groups=["rb"]).live()
