@@ -110,3 +110,19 @@ def test_roles_when_misconfigured_then_config_error():
                    DeskConfig(role="gateway", nats=("n",), groups=("rb",))):
         with pytest.raises(ConfigError):
             Desk(config)
+
+
+async def test_roles_when_aggregators_own_shards_then_each_runs_its_groups_and_gateway_sees_all(
+        node_factory, tmp_path):
+    """Two aggregators with --groups shards: each runs only its groups; one gateway serves both shards."""
+    host = await node_factory("gateway-host", orders=orders_config(tmp_path), sim=venue_setting())
+    async with asyncio.timeout(15):
+        while len(host.groups()) < 3:
+            await asyncio.sleep(0.05)
+    other = sorted(g for g in host.groups() if g != "rb")[0]
+    first = await node_factory("aggregator", groups=("rb",))
+    second = await node_factory("aggregator", groups=(other,))
+    gateway = await node_factory("gateway", orders=orders_config(tmp_path))
+    for group in ("rb", other):
+        await _wait_group(gateway, group)
+    assert set(first.groups()) == {"rb"} and set(second.groups()) == {other}
