@@ -38,6 +38,25 @@ def test_load_config_when_file_invalid_then_config_error(tmp_path, text):
         load_config(str(path))
 
 
+def test_load_config_when_aggregator_shard_then_groups_tuple(tmp_path):
+    """[desk] role, nats and groups (a string or a list) configure an aggregator node."""
+    path = tmp_path / "aggregator.toml"
+    path.write_text('[desk]\nrole = "aggregator"\nnats = "nats://127.0.0.1:4222"\ngroups = ["rb", "IF"]\n')
+    config = load_config(str(path))
+    assert (config.role, config.nats, config.groups) == ("aggregator", ("nats://127.0.0.1:4222",), ("rb", "IF"))
+
+
+@pytest.mark.parametrize("argv", [["--role", "aggregator"], ["--role", "gateway-host"],
+                                  ["--role", "gateway", "--nats", "nats://127.0.0.1:1", "--groups", "rb"]])
+def test_run_when_node_role_misconfigured_then_exit_2_with_reason(argv, tmp_path):
+    """Node roles need --nats and only an aggregator takes --groups: exit 2 with the reason, before any I/O."""
+    env = {**os.environ, "TICKSTAGE_STATE_DIR": str(tmp_path)}
+    result = subprocess.run(PYTHON + ["run", "--port", "0", *argv], capture_output=True, text=True, timeout=60,
+                            env=env)
+    assert result.returncode == 2
+    assert "--nats" in result.stderr or "--groups" in result.stderr
+
+
 def test_token_when_no_secret_then_exit_2(monkeypatch, capsys):
     """`tickstage token` without a secret refuses to mint."""
     monkeypatch.delenv("TICKSTAGE_JWT_SECRET", raising=False)

@@ -122,6 +122,7 @@ def _stat(node_json: dict | None, key: str):
     return stats[key]
 
 
+@pytest.mark.timeout(90)
 async def test_nodes_when_server_aggregator_and_gateway_killed_then_frames_resume_and_orders_sent_once(
         nats_cluster, tmp_path, data_dir):
     """Both gateways send the same frames (same seq, same bytes); a server kill, an aggregator replaced
