@@ -217,6 +217,9 @@ class AdminApi:
         runtime = self.runtime
         body = {"ts_ns": time.time_ns(), "healthy": runtime.root_failure is None,
                 "runtime": asdict(runtime.statistics()), "tree": actor_tree(runtime)}
+        links = getattr(self.desk, "links", None)
+        if links is not None and links.bus is not None:
+            body["nats"] = links.statistics_dict()  # role, ticks, orders, audit and connection counters
         return web.json_response(body, dumps=_dumps)
 
     async def audit_list(self, request: web.Request) -> web.Response:

@@ -63,10 +63,13 @@ class Node:
         async with http.get(f"http://127.0.0.1:{self.port}/api/groups", headers=headers) as response:
             return [g["name"] for g in (await response.json())["groups"]]
 
-    async def actor_statistics(self, http: aiohttp.ClientSession, path: str) -> dict:
+    async def admin_tree(self, http: aiohttp.ClientSession) -> dict:
         headers = {"Authorization": f"Bearer {mint_token(JWT_SECRET, 'ops', 'admin')}"}
         async with http.get(f"http://127.0.0.1:{self.port}/admin/tree", headers=headers) as response:
-            tree = await response.json()
+            return await response.json()
+
+    async def actor_statistics(self, http: aiohttp.ClientSession, path: str) -> dict:
+        tree = await self.admin_tree(http)
 
         def find(node):
             if node.get("path") == path:
@@ -195,6 +198,9 @@ async def test_nodes_when_server_aggregator_and_gateway_killed_then_frames_resum
             orders = await host.actor_statistics(http, "orders/acct-01")
             assert _stat(orders, "orders") == len(sent) and _stat(orders, "sent") == len(sent), orders
             assert _stat(orders, "duplicates") >= len(sent) - 1  # every retry answered from the journal
+            links = (await host.admin_tree(http))["nats"]
+            assert links["role"] == "gateway-host" and links["tick_messages_published"] > 0
+            assert links["order_replies_unmatched"] == 0 and links["audit_failures"] == 0
         bus = NatsBus(urls[1:], name="audit-reader")
         await bus.connect()
         try:
