@@ -35,7 +35,7 @@ from transport.admin import AdminApi
 from transport.faults_api import FaultsApi
 from transport.flight_api import FlightApi
 from transport.auth import AuthConfig, Principal, TokenVerifier, principal_from_header
-from transport.errors import AuthError, ConfigError
+from transport.errors import AuthError
 from transport.nats_bus import NatsBus
 from transport.roles import VNPY_ROLES, RoleLinks, check_role
 from transport.vnpy_bridge import VnpyBridge
