@@ -72,6 +72,7 @@ class Blotter {
   // Ask the order actors what they have: open orders (and the latest final ones) appear or update.
   async requestStatus(accounts) {
     if (!this.statusSupported) return;
+    this.note.dataset.statusRequests = String(Number(this.note.dataset.statusRequests ?? 0) + 1);
     for (const account of accounts) {
       const reply = await this.desk.send("orderStatusRequest", { account, clientOrderIds: [] });
       if (reply.member === "orderStatusReply") {

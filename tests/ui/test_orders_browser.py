@@ -16,6 +16,7 @@ from playwright.async_api import async_playwright
 
 from tests.conftest import JWT_SECRET
 from tests.transport.orders_kit import SYMBOL, last_price, orders_config, token, venue, venue_setting
+from tests.ui.test_desk_browser import _kill_shared_worker
 from tests.ui.test_watchlist_browser import REPLAY
 from ui.chromium import CHROMIUM, CHROMIUM_ARGS
 
@@ -196,4 +197,34 @@ async def test_ticket_when_reply_is_late_then_same_order_re_sent_and_exchange_ge
     assert actor.duplicates >= attempts - 1  # every re-send reached the order actor ...
     assert (stats.orders_received, stats.distinct_references, stats.most_per_reference) == (1, 1, 1)  # ... once to the exchange
     assert rows == 1
+    assert errors == []
+
+
+async def test_ticket_when_worker_dies_with_order_in_flight_then_resent_after_reconnect_and_blotter_resynced(
+        order_desk_factory):
+    """The SharedWorker (and its socket) dies right after Send: the ticket re-sends the same id through the
+    new worker's socket, the exchange still gets one order, and the blotter asks the order status again."""
+    desk = await order_desk_factory(venue_setting(order_latency_ms=1000))
+    last = await last_price(desk)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = await _signed_in_page(browser, desk)
+        await page.evaluate("async () => { (await import('./order_ticket.js')).TICKET.retryMs = 1000; }")
+        requests_before = int(await page.get_attribute("[data-blotter-note]", "data-status-requests"))
+
+        client_order_id = await _send(page, price=last - AWAY, lots=1)
+        killed = await _kill_shared_worker(browser)
+        decided = await _ticket_state(page, client_order_id, ("accepted", "rejected", "outcomeUnknown", "error"))
+        attempts = int(await page.get_attribute("[data-ticket-status]", "data-attempts"))
+        await _blotter_state(page, client_order_id, "working")
+        await page.wait_for_function("(before) => Number(document.querySelector('[data-blotter-note]')"
+                                     ".dataset.statusRequests) > before", arg=requests_before, timeout=WAIT_MS)
+        stats = await page.evaluate("window.tickstage.stats()")
+        errors = page.errors
+        await browser.close()
+
+    exchange = venue(desk).statistics()
+    assert killed == 1 and stats["worker_restarts"] >= 1
+    assert decided == "accepted" and attempts >= 2
+    assert (exchange.orders_received, exchange.distinct_references, exchange.most_per_reference) == (1, 1, 1)
     assert errors == []
