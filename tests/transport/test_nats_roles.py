@@ -126,3 +126,40 @@ async def test_roles_when_aggregators_own_shards_then_each_runs_its_groups_and_g
     for group in ("rb", other):
         await _wait_group(gateway, group)
     assert set(first.groups()) == {"rb"} and set(second.groups()) == {other}
+
+
+async def test_roles_when_aggregator_group_crashes_then_rebuilt_from_gateway_host(three_nodes):
+    """A crashed GroupActor on an aggregator asks ops.tickresync and gets every instrument and row back."""
+    from actors.market.frames import encode_actor_message
+
+    host, aggregator, _ = three_nodes
+    await _wait_group(aggregator, "rb")
+    instruments = host.groups()["rb"]
+    served = host.links.ticks.resyncs
+    aggregator.runtime.tell_path("market/group/rb", encode_actor_message("crash", "test"))
+    async with asyncio.timeout(10):
+        while True:
+            entry = aggregator.runtime.registry.get("market/group/rb")
+            if entry.restarts and entry.instance is not None and len(entry.instance.instruments) == instruments:
+                break
+            await asyncio.sleep(0.02)
+    assert host.links.ticks.resyncs > served
+
+
+async def test_roles_when_order_host_never_answers_then_outcome_unknown_with_reason(
+        node_factory, nats_url, open_socket, jwt_secret, tmp_path):
+    """A responder that never replies: the gateway answers outcomeUnknown and says why; nothing is re-sent."""
+    gateway = await node_factory("gateway", orders=orders_config(tmp_path, answer_timeout_s=0.5))
+    silent = NatsBus([nats_url], name="silent-host")
+    await silent.connect()
+    received = []
+    try:
+        await silent.subscribe("order.submit.*", received.append)
+        client = await open_socket(gateway, token(jwt_secret, "trader1", ["acct-01"]))
+        await client.send(**order("u-1", 3900.0))
+        reply = await client.recv_until(is_message("orderReply"), timeout_s=10)
+        error = await client.recv_until(is_message("error"), timeout_s=10)
+    finally:
+        await silent.close()
+    assert reply["status"] == "outcomeUnknown" and reply["clientOrderId"] == "u-1"
+    assert "outcome is unknown" in error["message"] and len(received) == 1
