@@ -1,4 +1,4 @@
-"""Per-actor meters read by ``statistics()``: rates, handler-time percentiles, last error.
+"""Meters read by ``statistics()``: per-actor rates, handler-time percentiles, last error; the runtime's counters.
 
 The hot path (one call of :meth:`ActorMeter.record` per delivered message,
 ~0.1–0.2 µs) writes into fixed-size containers only: a ring of the last
@@ -105,4 +105,33 @@ class ActorMeter:
         return ordered[(kept - 1) // 2], ordered[min(kept - 1, (kept * 99) // 100)]
 
 
-__all__ = ["ActorMeter", "HANDLER_SAMPLES", "LastError"]
+@dataclass(frozen=True)
+class RuntimeStatistics:
+    """Counters of the driver, for the admin API and /metrics.
+
+    Attributes:
+        pending: messages queued now (all actors: the shared mailbox depth).
+        delivered: messages delivered since start.
+        pumps: pump slices run since start.
+        slices_cut: slices that stopped at the time budget with work left.
+        asks: coroutine asks started.
+        ask_timeouts: asks that timed out.
+        timers_armed: ``wakeupAfter`` / ``call_later`` timers armed.
+        dropped_dead: tells to a stopped or unknown path that were dropped.
+        replies_dropped: replies to plain tells (nobody waits for them).
+        poison: PoisonMessages seen (a message failed three deliveries).
+    """
+
+    pending: int
+    delivered: int
+    pumps: int
+    slices_cut: int
+    asks: int
+    ask_timeouts: int
+    timers_armed: int
+    dropped_dead: int
+    replies_dropped: int = 0
+    poison: int = 0
+
+
+__all__ = ["ActorMeter", "HANDLER_SAMPLES", "LastError", "RuntimeStatistics"]

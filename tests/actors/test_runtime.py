@@ -7,7 +7,7 @@ import collections
 import datetime
 
 import pytest
-from thespian.actors import ActorSystem, WakeupMessage
+from thespian.actors import Actor, ActorSystem, WakeupMessage
 from thespian.system import simpleSystemBase
 
 from actors import ActorRuntime, ChildSpec, Supervisor, TickstageActor, start_root
@@ -162,5 +162,52 @@ async def test_unknown_member_when_received_then_counted_and_answered():
         garbage = await runtime.ask("echo", b"\x00garbage")
         assert b"unknown_message" in garbage
         assert runtime.registry.entry("echo").instance.statistics().unknown == 2
+    finally:
+        runtime.shutdown()
+
+
+class Raising(Actor):
+    """A plain Thespian actor (its exceptions reach the runtime): raises on every bytes message."""
+
+    attempts = 0
+
+    def receiveMessage(self, msg, sender):
+        if isinstance(msg, bytes):
+            Raising.attempts += 1
+            raise RuntimeError("boom")
+
+
+async def test_queued_mark_when_pump_passes_it_then_delivered_through():
+    """A mark taken after a tell is passed once that message was handled, in queue order."""
+    runtime = await _desk([ChildSpec("echo", Echo), ChildSpec("silent", Silent)])
+    try:
+        message = encode_actor_message("groupRestarted", "x")
+        runtime.tell(runtime.registry.address("silent"), message)
+        first = runtime.queued_mark()
+        runtime.tell(runtime.registry.address("silent"), message)
+        second = runtime.queued_mark()
+
+        assert second == first + 1 and not runtime.delivered_through(first)
+        await runtime.wait_idle()
+        assert runtime.delivered_through(second) and runtime.queued() == 0
+        assert runtime.fifo
+        runtime.set_interceptor(lambda pending: False)
+        runtime.set_interceptor(None)
+        assert not runtime.fifo   # an interceptor may have held messages: order is no longer promised
+    finally:
+        runtime.shutdown()
+
+
+async def test_pump_when_plain_actor_raises_on_bytes_then_retried_and_poisoned_as_thespian_does():
+    """The direct delivery of bytes keeps Thespian's failure handling: three attempts, then PoisonMessage."""
+    runtime = ActorRuntime()
+    try:
+        Raising.attempts = 0
+        address = runtime._system.createActor(Raising)
+        runtime.tell(address, b"payload")
+        await runtime.wait_idle()
+
+        assert Raising.attempts == 3
+        assert runtime.statistics().poison == 1
     finally:
         runtime.shutdown()
