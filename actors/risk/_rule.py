@@ -16,6 +16,11 @@ after a start or restart from the order actor's journal: it asks for a replay
 (fail-closed), until ``resynced``. An order actor that (re)starts replays to
 all its rules unasked.
 
+In process, an order actor calls :meth:`RiskRule.check_now` and
+:meth:`RiskRule.update_now` in-line instead of sending ``riskCheck`` /
+``riskUpdate``, when that sees exactly the state a message would
+(actors/orders/risk_link.py); the rule stays an actor for everything else.
+
 Limits come from the :class:`~actors.risk.limits.LimitStore` at start and
 change at run time by ``limitChange`` (journaled by the admin route before it
 is sent). Every handler runs on the loop thread.
@@ -43,11 +48,19 @@ NIGHT_SESSION_HOURS = 3
 """A trading day starts at 21:00 the evening before: shift by 3 h before taking the date."""
 
 
+EXCHANGE_UTC_OFFSET_NS = 8 * 3600 * 10**9
+"""Offset of :data:`EXCHANGE_TZ` from UTC, ns (fixed: no daylight saving)."""
+_DAY_NS = 86400 * 10**9
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+
+
 def trading_day(ts_ns: int) -> int:
-    """Return the trading day of a time (ns since UNIX epoch) as an ordinal; the night session
-    (from 21:00 Asia/Shanghai) belongs to the next day."""
-    moment = dt.datetime.fromtimestamp(ts_ns / 1e9, EXCHANGE_TZ) + dt.timedelta(hours=NIGHT_SESSION_HOURS)
-    return moment.date().toordinal()
+    """Return the trading day of a time (ns since UNIX epoch) as a ``date`` ordinal; the night session
+    (from 21:00 Asia/Shanghai) belongs to the next day.
+
+    Integer arithmetic (the offset is fixed), ~0.2 µs instead of ~4 µs through ``datetime``.
+    """
+    return _EPOCH_ORDINAL + (ts_ns + EXCHANGE_UTC_OFFSET_NS + NIGHT_SESSION_HOURS * 3600 * 10**9) // _DAY_NS
 
 
 def rule_path(rule: str, scope: str) -> str:
@@ -86,7 +99,8 @@ class RiskRule(TickstageActor):
         self.store: LimitStore = args["limits"]
         self.accounts: tuple[str, ...] = tuple(args.get("accounts", ()))
         self.limits: dict[str, float] = self.store.limits(self.rule, self.scope)
-        self.checks = self.rejections = 0
+        self.on_limits()
+        self.checks = self.rejections = self.direct_calls = 0
         self.recovering = self.stateful and self.scope != GLOBAL_SCOPE
         self.reset()
         self.setup()
@@ -105,6 +119,9 @@ class RiskRule(TickstageActor):
 
     def setup(self) -> None:
         """Prepare what the rule needs beyond its state (runs after :meth:`reset` at start)."""
+
+    def on_limits(self) -> None:
+        """Derive what the rule needs from :attr:`limits` (at start, and after each limit change)."""
 
     def reset(self) -> None:
         """Forget the order state (before a replay)."""
@@ -139,6 +156,9 @@ class RiskRule(TickstageActor):
 
     def _on_risk_check(self, order, message, sender: ActorAddress) -> None:
         """Answer one check with a verdict (fail-closed while recovering)."""
+        self.send(sender, encode_verdict(order.checkId, self.rule, self._verdict(order), self.path))
+
+    def _verdict(self, order) -> Rejection | None:
         self.checks += 1
         if self.recovering:
             rejection = Rejection(self.rule, NAN, NAN,
@@ -148,9 +168,47 @@ class RiskRule(TickstageActor):
         if rejection is not None:
             self.rejections += 1
             self._report(order.account, order.clientOrderId, rejection)
-        self.send(sender, encode_verdict(order.checkId, self.rule, rejection, self.path))
+        return rejection
 
-    def _on_risk_update(self, update, message, sender: ActorAddress) -> None:
+    # -- in-line calls from an order actor's handler (actors/orders/risk_link.py) -------------
+
+    def check_now(self, order) -> Rejection | None:
+        """Answer a check in-line, exactly as ``_on_risk_check`` would, and return the verdict.
+
+        Runs on the loop thread inside the calling order actor's handler, when
+        this actor has no message of that order actor still queued (so it sees
+        the same state a ``riskCheck`` message would). A raising check is this
+        actor's crash (its supervisor restarts it) and refuses the order (fail-closed).
+
+        Args:
+            order: a ``RiskCheck`` reader, or a value with the same fields
+                (:class:`~actors.orders.risk_link.CheckView`).
+        """
+        if self._crashed:
+            return Rejection(self.rule, NAN, NAN, f"{self.rule} crashed; orders are refused until it restarts")
+        self.direct_calls += 1
+        try:
+            return self._verdict(order)
+        except Exception as exc:  # noqa: BLE001 - a crash of this actor, reported to its supervisor
+            self._crash(exc)
+            return Rejection(self.rule, NAN, NAN, f"{self.rule} failed on this order ({type(exc).__name__}); "
+                             "refused (fail-closed)")
+
+    def update_now(self, update) -> None:
+        """Take a ``riskUpdate`` in-line, as ``_on_risk_update`` would (loop thread; see :meth:`check_now`).
+
+        Args:
+            update: a ``RiskUpdate`` reader, or a :class:`~actors.orders.risk_link.UpdateView`.
+        """
+        if self._crashed:
+            return
+        self.direct_calls += 1
+        try:
+            self._on_risk_update(update, None, None)
+        except Exception as exc:  # noqa: BLE001 - a crash of this actor, reported to its supervisor
+            self._crash(exc)
+
+    def _on_risk_update(self, update, message, sender: ActorAddress | None) -> None:
         """Take a lifecycle update, or a step of a replay."""
         kind = str(update.kind)
         if kind in self.observes:
@@ -171,6 +229,7 @@ class RiskRule(TickstageActor):
         if name not in self.limits:
             return
         self.limits[name] = change.newValue
+        self.on_limits()
         self.log.info("limit_changed", rule=self.rule, scope=self.scope, limit_name=name,
                       old_value=change.oldValue, new_value=change.newValue, changed_by=change.changedBy)
         for account in self._accounts_in_scope():
@@ -203,9 +262,10 @@ class RiskRule(TickstageActor):
             client_order_id=client_order_id, source=self.path))
 
     def extra_statistics(self) -> dict[str, Any]:
-        """Rule, scope, checks, rejections, recovering, limits, observed value."""
+        """Rule, scope, checks, rejections, in-line calls, recovering, limits, observed value."""
         return {"rule": self.rule, "scope": self.scope, "checks": self.checks, "rejections": self.rejections,
+                "direct_calls": self.direct_calls,
                 "recovering": self.recovering, "limits": dict(self.limits), "observed": self.observed()}
 
 
-__all__ = ["EXCHANGE_TZ", "RiskRule", "rule_path", "trading_day"]
+__all__ = ["EXCHANGE_TZ", "EXCHANGE_UTC_OFFSET_NS", "RiskRule", "rule_path", "trading_day"]

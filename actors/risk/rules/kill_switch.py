@@ -45,8 +45,10 @@ class KillSwitchRule(RiskRule):
     def check(self, order) -> Rejection | None:
         """Refuse under ``halted``; under ``reduceOnly`` refuse all but closing offsets."""
         for scope, target, state in self._states(order.group):
-            rank = KILL_SWITCH_STATES.index(state)
+            if state == "active":
+                continue
             if state == "halted" or (state == "reduceOnly" and str(order.offset) not in _CLOSING):
+                rank = KILL_SWITCH_STATES.index(state)
                 return self.rejection("limit", rank, f"kill switch of {scope} {target} is {state}")
         return None
 

@@ -8,18 +8,17 @@ unused, and a window whose close is before its open spans midnight.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from actors.orders.record import Rejection
-from actors.risk._rule import EXCHANGE_TZ, RiskRule
+from actors.risk._rule import EXCHANGE_UTC_OFFSET_NS, RiskRule
 
 WINDOWS = 4
 
 
 def hhmm(ts_ns: int) -> int:
-    """Return the exchange time of day of ``ts_ns`` (ns since epoch) as HHMM."""
-    moment = dt.datetime.fromtimestamp(ts_ns / 1e9, EXCHANGE_TZ)
-    return moment.hour * 100 + moment.minute
+    """Return the exchange time of day of ``ts_ns`` (ns since epoch) as HHMM (integer arithmetic: the
+    exchange's UTC offset is fixed)."""
+    minutes = (ts_ns + EXCHANGE_UTC_OFFSET_NS) // 60_000_000_000 % 1440
+    return minutes // 60 * 100 + minutes % 60
 
 
 class TradingHoursRule(RiskRule):
@@ -39,10 +38,14 @@ class TradingHoursRule(RiskRule):
                 out.append((opens, closes))
         return out
 
+    def on_limits(self) -> None:
+        """Keep the windows in use (read per check)."""
+        self._windows = self.windows()
+
     def check(self, order) -> Rejection | None:
         """Approve inside a window, refuse outside (observed: HHMM now)."""
         now = hhmm(order.tsNs)
-        windows = self.windows()
+        windows = self._windows
         for opens, closes in windows:
             if (opens <= now < closes) if opens <= closes else (now >= opens or now < closes):
                 return None
