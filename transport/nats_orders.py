@@ -79,9 +79,12 @@ def read_command(data: bytes) -> tuple[str, str, bytes, str, str, str, int]:
         return session, user, client_bytes, member, body.account, client_order_id, client.envelope.id
 
 
-def _reply_key(payload: bytes) -> tuple[str, str, str, int] | None:
+def _reply_key(payload: bytes) -> tuple[str, str, str, int] | int | None:
+    """Return the pending key a reply answers; for an ``error`` only its correlation id; else ``None``."""
     with schemas.stream.ServerMessage.from_bytes(payload) as message:
         member = message.which()
+        if member == "error":
+            return message.envelope.correlationId
         command = _REPLY_MEMBERS.get(member)
         if command is None:
             return None
@@ -175,6 +178,8 @@ class OrderHost:
 
     def _on_reply(self, payload: bytes) -> None:
         key = _reply_key(payload)
+        if isinstance(key, int):  # an error names only its correlation: the oldest command with it
+            key = next((k for k in self.pending if k[3] == key), None)
         waiting = self.pending.get(key) if key is not None else None
         if not waiting:
             self.unmatched += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 
 import pytest
 
@@ -163,3 +164,31 @@ async def test_roles_when_order_host_never_answers_then_outcome_unknown_with_rea
         await silent.close()
     assert reply["status"] == "outcomeUnknown" and reply["clientOrderId"] == "u-1"
     assert "outcome is unknown" in error["message"] and len(received) == 1
+
+
+def test_order_host_when_replies_arrive_then_each_waiting_request_answered_once_in_order():
+    """Two requests for one order (same key) get one reply each, FIFO; an error finds its command by correlation."""
+    from actors.orders.codec import new_server_message
+    from transport.nats_orders import OrderHost, encode_error
+
+    class Bus:
+        def __init__(self):
+            self.sent = []
+
+        def publish_nowait(self, subject, data):
+            self.sent.append(subject)
+            return True
+
+    def reply(client_order_id: str, correlation: int) -> bytes:
+        message, body = new_server_message("orderReply", correlation, "test")
+        body.clientOrderId, body.account, body.status = client_order_id, "acct-01", "accepted"
+        return message.to_bytes()
+
+    bus = Bus()
+    host = OrderHost(runtime=None, bus=bus)
+    host.pending[("submitOrder", "acct-01", "o-1", 7)] = collections.deque([("inbox.1", 0.0), ("inbox.2", 0.0)])
+    host.pending[("cancelOrder", "acct-01", "o-2", 9)] = collections.deque([("inbox.3", 0.0)])
+    for payload in (reply("o-1", 7), reply("o-1", 7), reply("o-1", 7), encode_error("internal", "x", 9, "test")):
+        host._on_reply(payload)
+    assert bus.sent == ["inbox.1", "inbox.2", "inbox.3"]
+    assert host.unmatched == 1 and not host.pending
