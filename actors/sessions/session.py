@@ -214,6 +214,7 @@ class SessionActor(TickstageActor):
                 return
         elif kind == "snapshot":
             if self.outbox.queued_bytes > self.high_water:
+                self.stale[group] = False  # dropped: ask again once the socket drains, or the group stays stale
                 self._conflate(group)
                 return
             self.stale.pop(group, None)

@@ -33,10 +33,10 @@ class StalledSocket:
         self.sent.append(frame)
 
 
-def _batch(i):
-    idx = np.arange(N_ROWS, dtype=np.uint32)
-    price = np.full(N_ROWS, 100.0 + i)
-    return encode_tick_batch("rb", {"indexes": idx, "lastPrices": price, "bidPrices": price, "askPrices": price,
+def _batch(i, group="rb", rows=N_ROWS):
+    idx = np.arange(rows, dtype=np.uint32)
+    price = np.full(rows, 100.0 + i)
+    return encode_tick_batch(group, {"indexes": idx, "lastPrices": price, "bidPrices": price, "askPrices": price,
                                     "bidVolumesLots": price, "askVolumesLots": price, "volumesLots": price,
                                     "openInterestsLots": price, "exchangeTsNs": idx.astype(np.int64),
                                     "gatewayRecvTsNs": idx.astype(np.int64)})
@@ -86,3 +86,59 @@ async def test_slow_client_when_socket_stalls_then_deltas_conflated_memory_bound
 def _kind(payload: bytes) -> str:
     with schemas.stream.ServerMessage.from_bytes(payload) as message:
         return str(message.groupFrame.kind) if message.which() == "groupFrame" else message.which()
+
+
+async def test_snapshot_when_dropped_over_high_water_then_asked_again_after_drain():
+    """A requested snapshot that arrives while the socket is over the high-water mark is asked for again.
+
+    After a stall every subscribed group is stale; the drain asks each for a
+    snapshot at once, and the first snapshots fill the socket past the
+    high-water mark, so the last is dropped. Found by sim/scenarios/matrix.toml
+    (five groups, three of them option chains): such a group stayed stale,
+    its deltas conflated, until the next periodic snapshot (3 s).
+    """
+    runtime = ActorRuntime()
+    socket = StalledSocket()
+    session_path = "sessions/session/1"
+    outbox = SocketOutbox(socket.send, lambda: runtime.tell_path(
+        session_path, encode_actor_message("socketDrained", None)), LOW_WATER)
+    writer = asyncio.create_task(outbox.run())
+    groups = ("rb", "cu")
+    rows = 2 * N_ROWS  # a snapshot of one group is over the high-water mark on its own
+    session = ChildSpec("session/1", SessionActor, {"outbox": outbox, "state": SessionState("t", "trader"),
+                                                   "high_water_bytes": HIGH_WATER, "low_water_bytes": LOW_WATER})
+    start_root(runtime, Supervisor, {"children": [
+        ChildSpec("market", MarketSupervisor, {"children": [
+            ChildSpec(f"group/{g}", GroupActor, {"group": g, "window_ms": 1, "snapshot_interval_s": 3600.0})
+            for g in groups]}),
+        ChildSpec("sessions", SessionsSupervisor, {"children": [session]})]})
+    try:
+        await runtime.wait_idle()
+        for g in groups:
+            instruments = [InstrumentInfo(f"{g}{i}.SHFE", f"{g}{i}", "SHFE", g, "F", 1.0, 10.0) for i in range(rows)]
+            runtime.tell_path(f"market/group/{g}", encode_instruments_added(
+                group=g, version=1, first_index=0, instruments=instruments, source="t"))
+        runtime.tell_path(session_path, encode_actor_message("client", client_message(
+            1, subscribe={"groups": list(groups)})))
+        await runtime.wait_idle()
+        for i in range(50):
+            for g in groups:
+                runtime.tell_path(f"market/group/{g}", _batch(i, g, rows))
+            await asyncio.sleep(0.002)
+        await runtime.wait_idle()
+        actor = runtime.registry.entry(session_path).instance
+        assert sorted(actor.stale) == sorted(groups)
+        socket.released.set()
+        async with asyncio.timeout(5):
+            while actor.stale or {g for g in groups if ("snapshot", g) in map(_frame_of, socket.sent)} != set(groups):
+                await asyncio.sleep(0.005)
+    finally:
+        writer.cancel()
+        runtime.shutdown()
+
+
+def _frame_of(payload: bytes) -> tuple[str, str]:
+    with schemas.stream.ServerMessage.from_bytes(payload) as message:
+        if message.which() != "groupFrame":
+            return message.which(), ""
+        return str(message.groupFrame.kind), message.groupFrame.group
