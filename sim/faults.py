@@ -209,7 +209,7 @@ class FaultInjector:
                 record.ended_ns = record.injected_ns
                 self._finish(record)
                 return
-            await asyncio.sleep(0.001)
+            await asyncio.sleep(0.005)  # the timing comes from the registry's transitions, not from this poll
         self._finish(record, "failed", f"{record.target} not running again within {RESTART_WAIT_S} s")
 
     def _scope(self, record: FaultRecord) -> None:

@@ -6,7 +6,8 @@ process's (uvloop) loop:
 1. start a :class:`transport.app.Desk` on loopback with the scenario's
    market (synthetic or replay) and a generated JWT secret;
 2. connect ``probes`` clients subscribed to the scenario's groups, every
-   fault target's group and the busiest groups, and wait for their first frames;
+   fault target's group and the busiest groups, wait for their first frames,
+   then for the loop to settle (:func:`wait_settled`);
 3. inject each fault at its ``at_s`` (sim/faults.py), sampling loop lag,
    memory and session conflation meanwhile;
 4. wait for every fault to end, then find each one's recovery: the first
@@ -44,6 +45,12 @@ END_GRACE_S = 5.0
 
 LAG_INTERVAL_S = 0.01
 """Loop-lag sampling period, seconds."""
+
+SETTLE_QUIET_S = 1.0
+"""The timeline starts once the loop has been this long without a late timer, seconds."""
+
+SETTLE_LAG_MS = 50.0
+"""A loop timer later than this means the desk is still busy starting, ms."""
 
 _log = structlog.get_logger("sim.runner")
 
@@ -150,6 +157,27 @@ def busiest_groups(desk: Any, count: int) -> list[str]:
     return ranked[:count]
 
 
+async def wait_settled(timeout_s: float, quiet_s: float = SETTLE_QUIET_S, lag_ms: float = SETTLE_LAG_MS) -> bool:
+    """Wait until no ``LAG_INTERVAL_S`` loop timer ran over ``lag_ms`` late for ``quiet_s``; False at ``timeout_s``.
+
+    A 20,000-contract desk spends its first seconds encoding instruments and
+    first snapshots (on a loaded 2-core machine the loop was blocked ~8 s):
+    faults injected meanwhile would be judged on the start-up, not on recovery.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    quiet_since = loop.time()
+    while loop.time() < deadline:
+        before = loop.time()
+        await asyncio.sleep(LAG_INTERVAL_S)
+        now = loop.time()
+        if (now - before - LAG_INTERVAL_S) * 1000 > lag_ms:
+            quiet_since = now
+        elif now - quiet_since >= quiet_s:
+            return True
+    return False
+
+
 async def _wait(condition: Any, timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
@@ -224,18 +252,20 @@ async def run_scenario(scenario: Scenario, tape_path: str | Path | None = None) 
         probes = [f"probe{i + 1}" for i in range(scenario.clients.probes)]
         for name in probes:
             clients[name] = SimClient(name, url, mint_token(secret, name), groups, recorder)
-            await clients[name].start()
+            await clients[name].start(WARMUP_TIMEOUT_S)
         await _wait(lambda: all(c.healthy for c in clients.values()), WARMUP_TIMEOUT_S, "first frames")
         quotes = trader_quotes(desk, groups)
         for i in range(scenario.clients.traders if quotes else 0):
             name, account = f"trader{i + 1}", f"acct-{i + 1:02d}"
             trader = TraderClient(name, url, mint_token(secret, name, "trader", accounts=[account]), account,
                                   quotes, scenario.clients.orders_per_s, seed=scenario.seed + i)
-            await trader.start()
+            await trader.start(WARMUP_TIMEOUT_S)
             clients[name] = trader
             traders.append(trader)
             trading.append(asyncio.get_running_loop().create_task(trader.trade()))
 
+        if not await wait_settled(WARMUP_TIMEOUT_S):
+            _log.warning("desk_not_settled", timeout_s=WARMUP_TIMEOUT_S, lag_ms=SETTLE_LAG_MS)
         lag.start()
         injector = FaultInjector(desk, clients, ClientFactory(url, secret, groups, scenario.seed), scenario.seed,
                                  groups=tuple(groups))
@@ -331,4 +361,4 @@ def sim_main(scenario_path: str, report_path: str | None = None, tape_path: str 
     return 0 if report.passed else 1
 
 
-__all__ = ["ConflationMeter", "LoopLag", "busiest_groups", "run_scenario", "sim_main"]
+__all__ = ["ConflationMeter", "LoopLag", "busiest_groups", "run_scenario", "sim_main", "wait_settled"]
