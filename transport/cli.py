@@ -43,6 +43,7 @@ def load_config(path: str | None) -> Any:
                       max_subscriptions, messages_per_s, allowed_origins, ... (SocketLimits)
         [auth]        algorithm ("HS256" | "RS256"), public_key_file, issuer, audience, leeway_s
         [watchlists]  name = ["rb1801.SHFE", "IF1711.CFFEX"]
+        [orders], [accounts.<id>], [risk]   the order path (actors/orders/config.py)
 
     Raises:
         ConfigError: unreadable file, bad TOML, or unknown keys.
@@ -72,8 +73,18 @@ def load_config(path: str | None) -> Any:
         auth = AuthConfig(**data.get("auth", {}))
     except TypeError as exc:
         raise ConfigError(f"bad [auth] in {path}: {exc}") from None
+    extra = {}
+    if any(table in data for table in ("orders", "accounts", "risk")):
+        from actors.orders.config import OrdersConfig
+        from transport.app import DEVELOPMENT_ORDERS
+
+        try:
+            orders = OrdersConfig.from_toml(data)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"bad [orders]/[accounts]/[risk] in {path}: {exc}") from None
+        extra["orders"] = orders if orders.accounts else replace(orders, accounts=DEVELOPMENT_ORDERS.accounts)
     return DeskConfig(**desk, limits=limits, auth=auth, market=dict(data.get("market", {})),
-                      watchlists={k: list(v) for k, v in data.get("watchlists", {}).items()})
+                      watchlists={k: list(v) for k, v in data.get("watchlists", {}).items()}, **extra)
 
 
 def _parser() -> argparse.ArgumentParser:

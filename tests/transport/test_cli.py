@@ -46,6 +46,15 @@ def test_load_config_when_aggregator_shard_then_groups_tuple(tmp_path):
     assert (config.role, config.nats, config.groups) == ("aggregator", ("nats://127.0.0.1:4222",), ("rb", "IF"))
 
 
+def test_load_config_when_order_tables_then_orders_config(tmp_path):
+    """[orders], [risk] (and [accounts], else the two development accounts) configure the order path."""
+    path = tmp_path / "orders.toml"
+    path.write_text('[orders]\nanswer_timeout_s = 1.5\n[risk.limits.order_flow]\nlimit = 500\n')
+    config = load_config(str(path))
+    assert config.orders.answer_timeout_s == 1.5 and config.orders.limits == {"order_flow": {"limit": 500.0}}
+    assert [spec.account for spec in config.orders.accounts] == ["acct-01", "acct-02"]
+
+
 @pytest.mark.parametrize("argv", [["--role", "aggregator"], ["--role", "gateway-host"],
                                   ["--role", "gateway", "--nats", "nats://127.0.0.1:1", "--groups", "rb"]])
 def test_run_when_node_role_misconfigured_then_exit_2_with_reason(argv, tmp_path):
