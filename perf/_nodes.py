@@ -27,8 +27,8 @@ class NodeProcess:
     Args:
         tmp: scratch folder (state dir ``tmp/<name>``, log ``tmp/<name>.log``).
         name: node name.
-        role: ``gateway-host``, ``aggregator`` or ``gateway``.
-        urls: NATS seed URLs.
+        role: ``all``, ``gateway-host``, ``aggregator`` or ``gateway``.
+        urls: NATS seed URLs (none for an ``all`` node without NATS).
         secret: the desk's JWT secret.
         extra: more ``run`` arguments (``--replay FILE --speed 20``).
     """
@@ -42,7 +42,7 @@ class NodeProcess:
         self._log = open(tmp / f"{name}.log", "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "transport.cli", "--log-level", "warning", "run", "--role", role,
-             "--nats", *urls, "--port", str(self.port), *extra],
+             *(["--nats", *urls] if urls else []), "--port", str(self.port), *extra],
             cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT)
 
     async def wait_healthy(self, timeout_s: float = 30.0) -> None:

