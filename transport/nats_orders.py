@@ -149,13 +149,14 @@ class OrderHost:
         self.requests += 1
         try:
             _, user, client, member, account, client_order_id, correlation = read_command(msg.data)
+            subject_matches = msg.subject == subjects.order_submit(account)
         except Exception as exc:  # noqa: BLE001 - capnp errors too: a bad request never reaches an actor
             self.refused += 1
             self._respond(msg.reply, encode_error("malformed", f"bad order request: {type(exc).__name__}", 0,
                                                   "nats-orders"))
             return
         path = f"orders/{account}"
-        if msg.subject != subjects.order_submit(account) or path not in self.runtime.registry:
+        if not subject_matches or path not in self.runtime.registry:
             self.refused += 1
             self._respond(msg.reply, encode_error("forbidden", f"no order actor for account {account!r} "
                                                   "on this order host", correlation, "nats-orders"))
@@ -233,7 +234,7 @@ class OrderHost:
     def statistics_dict(self) -> dict[str, int]:
         """Requests, replies, refusals, audit outcomes, requests waiting."""
         return {"order_requests": self.requests, "order_replies": self.replied, "order_refused": self.refused,
-                "order_replies_unmatched": self.unmatched, "audited": self.audited,
+                "order_replies_unmatched": self.unmatched, "audit_ready": self.audit_ready, "audited": self.audited,
                 "audit_duplicates": self.audit_duplicates, "audit_failures": self.audit_failures,
                 "order_requests_waiting": sum(len(w) for w in self.pending.values())}
 

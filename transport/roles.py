@@ -1,11 +1,14 @@
 """What each node role runs and how it is wired to NATS (DESIGN §8).
 
-| role | vn.py + order path | GroupActors | sessions (browsers) | NATS |
-| --- | --- | --- | --- | --- |
-| ``all`` (default) | yes | yes | yes | optional: publishes ``md.agg.33ms.<group>`` |
-| ``gateway-host`` | yes | no | admin only | publishes ``md.tick.<ex>.<group>``, serves ``order.submit.*``, publishes ``order.update.<account>`` |
-| ``aggregator`` | no | its shard (``--groups``) | yes | takes ``md.tick.*``, publishes ``md.agg.33ms.<group>``, answers ``md.snap.<group>`` |
-| ``gateway`` | no | RemoteGroupActors | yes | takes ``md.agg.33ms.>``, sends ``order.submit.<account>``, takes ``order.update.*`` |
+* ``all`` (default): vn.py, the order path, GroupActors and sessions; with
+  NATS it also publishes ``md.agg.33ms.<group>`` and answers ``md.snap.<group>``.
+* ``gateway-host``: vn.py and the order path, no GroupActors; publishes
+  ``md.tick.<ex>.<group>``, serves ``ops.tickresync`` and ``order.submit.*``,
+  publishes ``order.update.<account>``, writes the ``AUDIT`` stream.
+* ``aggregator``: GroupActors of its shard (``--groups``, default every
+  group) fed by ``md.tick.*``; publishes ``md.agg.33ms.<group>``.
+* ``gateway``: sessions with RemoteGroupActors (``md.agg.33ms.>``) and
+  RemoteOrderActors (``order.submit.<account>``, ``order.update.*``).
 
 :class:`RoleLinks` builds the NATS side of a :class:`~transport.app.Desk`
 for its role: the vn.py bridge's sink on a gateway-host, the actor that
