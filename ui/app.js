@@ -9,10 +9,9 @@ import { HUD_INTERVAL_MS, Rates, renderHud } from "./hud.js";
 import { WorkerLink } from "./link.js";
 import { FrameMetrics } from "./metrics.js";
 import { dispatchMessage, dispatchSession, startPanels } from "./panels.js";
-import { claimsOf } from "./session.js";
+import { TOKEN_KEY, claimsOf, tokenFromLocation } from "./session.js";
 import { Watchlist } from "./watchlist.js";
 
-const TOKEN_KEY = "tickstage.token";
 const GROUPS_KEY = "tickstage.groups";
 
 const $ = (selector) => document.querySelector(selector);
@@ -96,16 +95,6 @@ function socketUrl() {
   return [url.href, ...others].join(",");
 }
 
-function tokenFromLocation() {
-  const params = new URLSearchParams(location.hash.slice(1));
-  const fromHash = params.get("token");
-  if (fromHash) {
-    sessionStorage.setItem(TOKEN_KEY, fromHash);
-    history.replaceState(null, "", location.pathname + location.search);
-    return fromHash;
-  }
-  return sessionStorage.getItem(TOKEN_KEY);
-}
 
 // Log in this tab with a token it was given: every tab follows (one socket).
 function login(newToken) {

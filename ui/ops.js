@@ -5,7 +5,8 @@
 //
 // For tests and tooling: window.tickstageOps = {tree(), refreshes(), audit()}.
 
-const TOKEN_KEY = "tickstage.token";
+import { TOKEN_KEY, tokenFromLocation } from "./session.js";
+
 const REFRESH_MS = 1000;
 const ERROR_CHARS = 120;
 
@@ -20,16 +21,6 @@ let inFlight = false;
 
 // -- session ---------------------------------------------------------------------
 
-function tokenFromLocation() {
-  const params = new URLSearchParams(location.hash.slice(1));
-  const fromHash = params.get("token");
-  if (fromHash) {
-    sessionStorage.setItem(TOKEN_KEY, fromHash);
-    history.replaceState(null, "", location.pathname + location.search);
-    return fromHash;
-  }
-  return sessionStorage.getItem(TOKEN_KEY);
-}
 
 function login(newToken) {
   token = newToken;

@@ -7,9 +7,9 @@
 // For tests: window.tickstageRecorder = {rows(group), groups(), state()}.
 
 import { Player, describeCommand, parseRecording } from "./replay.js";
+import { TOKEN_KEY, tokenFromLocation } from "./session.js";
 import { Watchlist } from "./watchlist.js";
 
-const TOKEN_KEY = "tickstage.token";
 const REFRESH_MS = 2000;
 const $ = (selector) => document.querySelector(selector);
 let token = null;
@@ -20,15 +20,6 @@ let shownCommands = -1;
 
 // -- session and API ---------------------------------------------------------------
 
-function tokenFromLocation() {
-  const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
-  if (fromHash) {
-    sessionStorage.setItem(TOKEN_KEY, fromHash);
-    history.replaceState(null, "", location.pathname + location.search);
-    return fromHash;
-  }
-  return sessionStorage.getItem(TOKEN_KEY);
-}
 
 function login(newToken) {
   token = newToken;
