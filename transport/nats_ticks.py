@@ -128,13 +128,16 @@ class TickSubscriber:
                 full = message.which() == "instrumentsAdded" and message.instrumentsAdded.firstIndex == 0
             if not full:
                 self.dropped += 1
-                self.resync_messages(group)
+                self._ask_resync(group)
                 return
             spawn(self.runtime, "market", ChildSpec(f"group/{group}", GroupActor,
                                                     {"group": group, **self._group_args}))
             self._known[group] = False
             self.runtime.tell_path(group_path(group), msg.data)
             return
+        entry = self.runtime.registry.get(group_path(group))
+        if entry is not None and entry.instance is not None and not entry.instance.instruments:
+            self._ask_resync(group)  # restarted and its resync lost (a server died): ask again, at most 1/s
         self.runtime.tell_path(group_path(group), msg.data)
         if not announced:
             self._known[group] = True
@@ -145,13 +148,19 @@ class TickSubscriber:
     # -- the gateway actor's bridge ------------------------------------------------
 
     def resync_messages(self, group: str) -> list[bytes]:
-        """Ask the gateway-host to publish ``group``'s state again; return ``[]`` (it arrives on NATS)."""
-        now = time.monotonic()
-        if now - self._asked.get(group, -RESYNC_INTERVAL_S) >= RESYNC_INTERVAL_S:
-            self._asked[group] = now
-            self.resyncs_requested += 1
-            self.bus.publish_nowait(subjects.ops(RESYNC_TOPIC), _resync_request(group, "aggregator"))
+        """Ask the gateway-host to publish ``group``'s state again; return ``[]`` (it arrives on NATS).
+
+        A restarted GroupActor asks once (it waits for the full instrument
+        list), so this asks at once; :meth:`_ask_resync` paces the other asks.
+        """
+        self._asked[group] = time.monotonic()
+        self.resyncs_requested += 1
+        self.bus.publish_nowait(subjects.ops(RESYNC_TOPIC), _resync_request(group, "aggregator"))
         return []
+
+    def _ask_resync(self, group: str) -> None:
+        if time.monotonic() - self._asked.get(group, -RESYNC_INTERVAL_S) >= RESYNC_INTERVAL_S:
+            self.resync_messages(group)
 
     def groups(self) -> dict[str, int]:
         """Return group name → instruments of the groups running here."""

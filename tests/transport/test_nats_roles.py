@@ -135,15 +135,19 @@ async def test_roles_when_aggregator_group_crashes_then_rebuilt_from_gateway_hos
 
     host, aggregator, _ = three_nodes
     await _wait_group(aggregator, "rb")
-    instruments = host.groups()["rb"]
     served = host.links.ticks.resyncs
     aggregator.runtime.tell_path("market/group/rb", encode_actor_message("crash", "test"))
-    async with asyncio.timeout(10):
-        while True:
-            entry = aggregator.runtime.registry.get("market/group/rb")
-            if entry.restarts and entry.instance is not None and len(entry.instance.instruments) == instruments:
-                break
-            await asyncio.sleep(0.02)
+    entry = aggregator.runtime.registry.get("market/group/rb")
+    try:
+        async with asyncio.timeout(10):
+            while not (entry.restarts and entry.instance is not None and entry.instance.instruments
+                       and len(entry.instance.instruments) >= host.groups()["rb"]):
+                await asyncio.sleep(0.02)
+                entry = aggregator.runtime.registry.get("market/group/rb")
+    except TimeoutError:
+        raise AssertionError(f"not rebuilt: restarts={entry.restarts} state={entry.state} "
+                             f"instruments={entry.instance and len(entry.instance.instruments)} "
+                             f"host={host.groups()['rb']} links={aggregator.links.statistics_dict()}") from None
     assert host.links.ticks.resyncs > served
 
 
