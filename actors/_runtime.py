@@ -314,6 +314,11 @@ class ActorRuntime:
         """Return how many messages wait in the shared queue now (all actors; loop thread)."""
         return len(self._queue)
 
+    def next_is_for(self, address: ActorAddress) -> bool:
+        """Return whether the next message the pump delivers goes to ``address`` (loop thread)."""
+        queue = self._queue
+        return bool(queue) and queue[0].toActor.actorAddressString == address.actorAddressString
+
     def delivered_through(self, mark: int) -> bool:
         """Return whether every message queued up to ``mark`` was handled (loop thread, one message at a time)."""
         return self._popped >= mark

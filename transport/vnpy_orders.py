@@ -15,7 +15,9 @@ routes the batch:
 The account of an order event is found by its vt_orderid (registered when the
 order actor's ``send_order`` returned it) or, first, by the SUBMITTING echo's
 ``reference`` (``tickstage:<account>:<client order id>``) — whichever arrives
-first. Trades follow their order's vt_orderid. Events that cannot be routed
+first. A SUBMITTING echo of an order already mapped (its ``send_order``
+returned) is not routed: the order actor learned all it carries from the
+return value. Trades follow their order's vt_orderid. Events that cannot be routed
 yet wait up to :data:`PARK_S` seconds for a mapping, then are dropped and
 counted.
 
@@ -202,6 +204,8 @@ class OrderBridge:
                 if parsed is None:
                     return False
                 account = self._account_of[data.vt_orderid] = parsed[0]
+            elif data.status.name == "SUBMITTING":
+                return True   # the echo of a send_order that returned already: its order actor knows it
             self.runtime.tell_path(f"orders/{account}", encode_vnpy_order(
                 vt_orderid=data.vt_orderid, reference=data.reference or "", vt_symbol=data.vt_symbol,
                 direction=DIRECTIONS.get(getattr(data.direction, "name", ""), "long"),

@@ -1,29 +1,38 @@
-"""The durable order journal: SQLite in WAL mode, one writer thread, a mirror in memory.
+"""The durable order journal: SQLite in WAL mode, written on the loop thread, a mirror in memory.
 
-Order actors never block (DESIGN §1), and a SQLite commit is blocking I/O, so
-writes go to a dedicated writer thread through a queue
-(:meth:`OrderJournal.write_order_nowait`). The thread commits whatever is
-queued in one transaction (group commit), updates an in-memory mirror of the
-committed rows, and reports completion to the loop with **one**
-``call_soon_threadsafe`` per batch; the callbacks run on the loop thread. An
-order actor calls ``send_order`` only from such a callback's message
-(``journaled``): the journal is written before the gateway call, so a
-restarted actor or process neither forgets nor re-sends.
+An order goes to the gateway only once its write-ahead row is committed
+(DESIGN §4): a restarted actor or process neither forgets nor re-sends it.
+The order actor commits that row itself (:meth:`OrderJournal.write_orders_now`;
+a burst's rows in one transaction: group commit), then calls ``send_order``
+in the same handler. Every other row (an order's later states, limit and
+kill-switch changes) is queued (``*_nowait``) and committed in the loop's
+next turn when it decides a reply or someone waits for it (``on_commit``),
+else within ``flush_delay_s``. Callbacks run on the loop thread, after the commit.
 
-A restarted order actor reads the mirror (committed rows only, no I/O);
-a new process loads it from the file once, at start (:meth:`OrderJournal.open`,
-blocking: call it off the loop, ``asyncio.to_thread``).
+Why on the loop thread, although actors do no blocking I/O (DESIGN §1):
+with ``journal_mode=WAL`` and ``synchronous=NORMAL`` a commit appends to the
+WAL file (page cache) without an fsync: ~30 µs of CPU alone, ~50–90 µs p50
+in perf/bench_orders.py (``journal_commit_p50_us``, on a loaded 2-core
+machine), while the hand-off to a writer thread and back (queue, GIL,
+``call_soon_threadsafe``, a ``journaled`` message) cost the order path p50
+~0.8 ms and p99 ~10 ms. What could take milliseconds stays off the loop:
+automatic checkpoints are off on the loop's connection; a checkpoint thread
+runs ``wal_checkpoint(PASSIVE)`` (which never blocks the writer) on its own
+connection every ``checkpoint_every_commits`` commits, with its fsyncs.
+``synchronous=FULL`` (an fsync per commit, surviving a power cut) would put
+an fsync on the loop: measure it first.
 
-``PRAGMA synchronous = NORMAL`` (default) survives a process crash; ``FULL``
-also survives a power cut, at an fsync per batch. Tables: ``orders`` (one row
-per account and client order id, replaced on each change),
+A restarted order actor reads the mirror after committing what is queued; a
+new process loads it from the file once, at start (:meth:`OrderJournal.open`,
+blocking: call it off the loop, ``asyncio.to_thread``). Tables: ``orders``
+(one row per account and client order id, replaced on each change),
 ``limit_changes`` and ``kill_switch_changes`` (append-only: who, when, what).
 """
 
 from __future__ import annotations
 
 import asyncio
-import queue
+import collections
 import sqlite3
 import threading
 import time
@@ -58,8 +67,17 @@ CREATE TABLE IF NOT EXISTS kill_switch_changes (seq INTEGER PRIMARY KEY AUTOINCR
   {", ".join(KILL_SWITCH_COLUMNS)});
 """
 _MAX_BATCH = 1000
-"""Most rows per transaction (28 columns × 1,000 stays under SQLite's 32,766 parameters)."""
-_STOP = object()
+"""Most rows per statement (28 columns × 1,000 stays under SQLite's 32,766 parameters)."""
+FLUSH_DELAY_S = 0.05
+"""Longest wait of a queued row nobody waits for, seconds. Each commit hands the GIL to vn.py's threads
+during its I/O: flushing every 2 ms raised the order path's p50 ~0.5 → 0.8–1.8 ms (perf/bench_orders.py).
+Such a row lost in a crash is rebuilt by the recovery's gateway queries (lifecycle.py)."""
+FLUSH_ROWS = 256
+"""Queued rows that trigger a flush at once."""
+CHECKPOINT_EVERY_COMMITS = 500
+"""Commits between two WAL checkpoints (on the checkpoint thread)."""
+BUSY_TIMEOUT_S = 0.2
+"""Longest wait of the loop's connection for a lock; past it the write fails (the order is refused)."""
 
 OnCommit = Callable[[bool, str], None]
 """Called on the loop thread once a write is committed (``ok=True``) or failed (``False``, error text)."""
@@ -74,10 +92,13 @@ class JournalStatistics:
         batches: transactions committed (group commits).
         max_batch: most rows in one transaction.
         errors: failed transactions.
-        queued: writes waiting for the thread now.
-        commit_ns_total: time in transactions, ns.
+        queued: rows waiting for the next commit now.
+        commit_ns_total: time in transactions (loop thread), ns.
         commit_ns_max: slowest transaction, ns.
         orders: order rows in the mirror.
+        write_ahead: write-ahead commits (:meth:`OrderJournal.write_orders_now`).
+        checkpoints: WAL checkpoints run by the checkpoint thread.
+        commit_ns_recent: the last (up to 1,024) transaction times, ns, oldest first.
     """
 
     writes: int
@@ -88,37 +109,55 @@ class JournalStatistics:
     commit_ns_total: int
     commit_ns_max: int
     orders: int
+    write_ahead: int = 0
+    checkpoints: int = 0
+    commit_ns_recent: tuple[int, ...] = ()
 
 
 class OrderJournal:
     """SQLite journal of orders, limit changes and kill-switch changes.
 
-    Use :meth:`open` (blocking) to create one; :meth:`start` binds the loop that
-    runs the commit callbacks and starts the writer thread.
+    Use :meth:`open` (blocking) to create one; :meth:`start` binds the loop
+    whose thread writes (and runs the commit callbacks) and starts the
+    checkpoint thread.
 
     Args:
         path: the SQLite file (created with its folder when missing).
         synchronous: ``"NORMAL"`` or ``"FULL"``.
+        flush_delay_s: see :data:`FLUSH_DELAY_S`.
+        checkpoint_every_commits: see :data:`CHECKPOINT_EVERY_COMMITS`.
 
     Raises:
         JournalError: the file cannot be opened, created or read.
     """
 
-    def __init__(self, path: str | Path, synchronous: str = "NORMAL") -> None:
+    def __init__(self, path: str | Path, synchronous: str = "NORMAL", flush_delay_s: float = FLUSH_DELAY_S,
+                 checkpoint_every_commits: int = CHECKPOINT_EVERY_COMMITS) -> None:
         self.path = Path(path)
         self.synchronous = synchronous.upper()
+        self.flush_delay_s = flush_delay_s
+        self.checkpoint_every_commits = checkpoint_every_commits
         self._lock = threading.Lock()
         self._orders: dict[tuple[str, str], dict[str, Any]] = {}
         self._limit_changes: list[dict[str, Any]] = []
         self._kill_switch_changes: list[dict[str, Any]] = []
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._queued = 0
+        self._pending: list[tuple[str, dict[str, Any], OnCommit | None]] = []
+        self._flush_armed: asyncio.Handle | None = None
+        self._flush_soon = False
         self._thread: threading.Thread | None = None
+        self._checkpoint_wanted = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._writes = self._batches = self._max_batch = self._errors = 0
-        self._commit_ns_total = self._commit_ns_max = 0
+        self._commit_ns_total = self._commit_ns_max = self._write_ahead = self._checkpoints = 0
+        self._commits_since_checkpoint = 0
+        self._recent: collections.deque[int] = collections.deque(maxlen=1024)
         self._load()
+        try:
+            self._connection = self._connect(check_same_thread=False)
+            self._connection.execute("PRAGMA wal_autocheckpoint=0")
+        except sqlite3.Error as exc:
+            raise JournalError(self.path, f"{type(exc).__name__}: {exc}") from None
 
     @classmethod
     def open(cls, path: str | Path, synchronous: str = "NORMAL") -> OrderJournal:
@@ -129,8 +168,9 @@ class OrderJournal:
         """
         return cls(path, synchronous)
 
-    def _connect(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=True)
+    def _connect(self, check_same_thread: bool = True) -> sqlite3.Connection:
+        connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=check_same_thread,
+                                     timeout=BUSY_TIMEOUT_S)
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute(f"PRAGMA synchronous={self.synchronous}")
         return connection
@@ -156,19 +196,41 @@ class OrderJournal:
     # -- loop thread -------------------------------------------------------------
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Bind the loop that runs commit callbacks and start the writer thread. Idempotent."""
+        """Bind the loop that writes and runs commit callbacks; start the checkpoint thread. Idempotent."""
         self._loop = loop
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="tickstage.journal", daemon=True)
+            self._thread = threading.Thread(target=self._run_checkpoints, name="tickstage.journal", daemon=True)
             self._thread.start()
 
-    def write_order_nowait(self, row: dict[str, Any], on_commit: OnCommit | None = None) -> None:
-        """Queue an order row (insert or replace); ``on_commit`` runs on the loop once durable.
+    def write_orders_now(self, rows: list[dict[str, Any]]) -> tuple[bool, str]:
+        """Commit order rows now, with every row queued before them (one transaction; loop thread).
+
+        The write-ahead records of orders: durable when this returns
+        ``(True, "")``. Blocks for one WAL append (no fsync with
+        ``synchronous=NORMAL``; see the module docstring for figures).
+
+        Returns:
+            ``(ok, error)``: ``(False, text)`` when SQLite failed (the rows are not journaled).
 
         Raises:
             JournalClosedError: after :meth:`close`.
         """
-        self._put("orders", row, on_commit)
+        if self._closed:
+            raise JournalClosedError(f"order journal {self.path} is closed")
+        self._write_ahead += 1
+        return self._commit([("orders", row, None) for row in rows])
+
+    def write_order_nowait(self, row: dict[str, Any], on_commit: OnCommit | None = None, *,
+                           soon: bool = False) -> None:
+        """Queue an order row (insert or replace); ``on_commit`` runs on the loop once durable.
+
+        ``soon``: commit it in the loop's next turn rather than within ``flush_delay_s``
+        (a row deciding an order's reply: a retry after a crash must get the same reply).
+
+        Raises:
+            JournalClosedError: after :meth:`close`.
+        """
+        self._put("orders", row, on_commit, soon)
 
     def append_limit_change_nowait(self, row: dict[str, Any], on_commit: OnCommit | None = None) -> None:
         """Queue a limit change (columns :data:`LIMIT_COLUMNS`)."""
@@ -178,14 +240,40 @@ class OrderJournal:
         """Queue a kill-switch change (columns :data:`KILL_SWITCH_COLUMNS`)."""
         self._put("kill_switch_changes", row, on_commit)
 
-    def _put(self, table: str, row: dict[str, Any], on_commit: OnCommit | None) -> None:
+    def _put(self, table: str, row: dict[str, Any], on_commit: OnCommit | None, soon: bool = False) -> None:
         if self._closed:
             raise JournalClosedError(f"order journal {self.path} is closed")
-        self._queued += 1
-        self._queue.put((table, row, on_commit))
+        self._pending.append((table, row, on_commit))
+        loop = self._loop
+        if loop is None:  # not started (tools, tests): write at once
+            self.flush()
+        elif on_commit is not None or soon or len(self._pending) >= FLUSH_ROWS:
+            if not self._flush_soon:
+                if self._flush_armed is not None:
+                    self._flush_armed.cancel()
+                self._flush_armed, self._flush_soon = loop.call_soon(self.flush), True
+        elif self._flush_armed is None:
+            self._flush_armed = loop.call_later(self.flush_delay_s, self.flush)
+
+    def flush(self) -> None:
+        """Commit every queued row now, in one transaction (loop thread; the delayed flush calls it)."""
+        if self._closed:
+            return
+        if self._flush_armed is not None:
+            self._flush_armed.cancel()
+            self._flush_armed, self._flush_soon = None, False
+        if self._pending:
+            batch, self._pending = self._pending, []
+            self._commit(batch)
 
     def orders(self, account: str) -> list[dict[str, Any]]:
-        """Return the committed order rows of ``account``, oldest first (copies)."""
+        """Commit what is queued, then return the committed order rows of ``account``, oldest first (copies).
+
+        A restarted order actor rebuilds from this: it sees every row its previous
+        incarnation queued (loop thread; blocking for one commit when rows are queued).
+        """
+        if self._pending:
+            self.flush()
         with self._lock:
             return [dict(row) for (acct, _), row in self._orders.items() if acct == account]
 
@@ -207,57 +295,41 @@ class OrderJournal:
 
     def statistics(self) -> JournalStatistics:
         """Return the journal's counters now."""
-        return JournalStatistics(self._writes, self._batches, self._max_batch, self._errors,
-                                 self._queue.qsize(), self._commit_ns_total, self._commit_ns_max,
-                                 len(self._orders))
+        return JournalStatistics(self._writes, self._batches, self._max_batch, self._errors, len(self._pending),
+                                 self._commit_ns_total, self._commit_ns_max, len(self._orders),
+                                 self._write_ahead, self._checkpoints, tuple(self._recent))
 
     def close(self, timeout_s: float = 5.0) -> None:
-        """Commit what is queued, stop the writer thread. Blocking: call off the loop. Idempotent."""
+        """Commit what is queued, stop the checkpoint thread, close the file. Idempotent. Blocking: call it
+        off the loop, once the loop no longer writes (after the runtime's shutdown)."""
         if self._closed:
             return
-        self._closed = True
+        self._closed = True   # a delayed flush on the loop now does nothing: this one commits the queue
+        if self._flush_armed is not None:
+            self._flush_armed.cancel()
+        if self._pending:
+            batch, self._pending = self._pending, []
+            self._commit(batch)
         if self._thread is not None:
-            self._queue.put(_STOP)
+            self._checkpoint_wanted.set()
             self._thread.join(timeout_s)
+        self._connection.close()
 
-    # -- writer thread -------------------------------------------------------------
+    # -- the commit (loop thread) ----------------------------------------------------
 
-    def _run(self) -> None:
-        try:
-            connection = self._connect()
-        except sqlite3.Error as exc:
-            _log.error("journal_open_failed", path=str(self.path), error=str(exc))
-            return
-        try:
-            stop = False
-            while not stop:
-                batch = [self._queue.get()]
-                while len(batch) < _MAX_BATCH:
-                    try:
-                        batch.append(self._queue.get_nowait())
-                    except queue.Empty:
-                        break
-                if _STOP in batch:
-                    stop = True
-                    batch = [item for item in batch if item is not _STOP]
-                if batch:
-                    self._commit(connection, batch)
-        finally:
-            connection.close()
+    def _commit(self, batch: list) -> tuple[bool, str]:
+        """Write a batch in one transaction (one multi-row INSERT per table) and run its callbacks.
 
-    def _commit(self, connection: sqlite3.Connection, batch: list) -> None:
-        """Write a batch as one multi-row INSERT per table, in one transaction.
-
-        One statement per table, not one per row: each statement hands the GIL
-        back and forth once, and while the loop thread is busy every handoff
-        can wait a whole switch interval (5 ms).
+        Rows in queue order: a later row of an order replaces an earlier one.
         """
         started = time.perf_counter_ns()
         ok, error = True, ""
         by_table: dict[str, list[dict]] = {}
-        for table, row, _ in batch:   # rows in queue order: a later row of an order replaces an earlier one
+        for table, row, _ in batch:
             by_table.setdefault(table, []).append(row)
-        statements = [_multi_insert(table, rows) for table, rows in by_table.items()]
+        statements = [_multi_insert(table, rows[i:i + _MAX_BATCH])
+                      for table, rows in by_table.items() for i in range(0, len(rows), _MAX_BATCH)]
+        connection = self._connection
         try:
             if len(statements) > 1:
                 connection.execute("BEGIN")
@@ -269,13 +341,15 @@ class OrderJournal:
             ok, error = False, f"{type(exc).__name__}: {exc}"
             self._errors += 1
             _log.error("journal_write_failed", path=str(self.path), error=error, rows=len(batch))
-            try:
-                connection.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
+            if connection.in_transaction:
+                try:
+                    connection.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
         elapsed = time.perf_counter_ns() - started
         self._commit_ns_total += elapsed
         self._commit_ns_max = max(self._commit_ns_max, elapsed)
+        self._recent.append(elapsed)
         if ok:
             with self._lock:
                 for table, row, _ in batch:
@@ -288,12 +362,40 @@ class OrderJournal:
             self._writes += len(batch)
             self._batches += 1
             self._max_batch = max(self._max_batch, len(batch))
+            self._commits_since_checkpoint += 1
+            if self._commits_since_checkpoint >= self.checkpoint_every_commits:
+                self._commits_since_checkpoint = 0
+                self._checkpoint_wanted.set()
         callbacks = [(cb, ok, error) for _, _, cb in batch if cb is not None]
-        if callbacks and self._loop is not None:
+        if callbacks:   # rare (limit and kill-switch changes): threadsafe, for close() off the loop
             try:
                 self._loop.call_soon_threadsafe(_run_callbacks, callbacks)
-            except RuntimeError:  # the loop is closed: the desk is gone
-                pass
+            except (AttributeError, RuntimeError):   # no loop bound, or closed
+                _run_callbacks(callbacks)
+        return ok, error
+
+    # -- checkpoint thread ---------------------------------------------------------
+
+    def _run_checkpoints(self) -> None:
+        """Copy the WAL into the database when asked (its own connection; fsyncs happen here)."""
+        try:
+            connection = self._connect()
+        except sqlite3.Error as exc:
+            _log.error("journal_checkpointer_failed", path=str(self.path), error=str(exc))
+            return
+        try:
+            while True:
+                self._checkpoint_wanted.wait()
+                self._checkpoint_wanted.clear()
+                try:
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    self._checkpoints += 1
+                except sqlite3.Error as exc:
+                    _log.warning("journal_checkpoint_failed", path=str(self.path), error=str(exc))
+                if self._closed:
+                    return
+        finally:
+            connection.close()
 
 
 _COLUMNS = {"orders": ORDER_COLUMNS, "limit_changes": LIMIT_COLUMNS, "kill_switch_changes": KILL_SWITCH_COLUMNS}
@@ -316,5 +418,5 @@ def _run_callbacks(callbacks: list) -> None:
             _log.error("journal_callback_failed", error_type=type(exc).__name__, exc_info=exc)
 
 
-__all__ = ["JournalStatistics", "KILL_SWITCH_COLUMNS", "LIMIT_COLUMNS", "ORDER_COLUMNS", "OnCommit",
-           "OrderJournal"]
+__all__ = ["CHECKPOINT_EVERY_COMMITS", "FLUSH_DELAY_S", "JournalStatistics", "KILL_SWITCH_COLUMNS",
+           "LIMIT_COLUMNS", "ORDER_COLUMNS", "OnCommit", "OrderJournal"]

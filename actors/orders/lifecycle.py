@@ -30,7 +30,6 @@ import time
 from thespian.actors import ActorAddress
 
 from actors.market.frames import encode_actor_message
-from actors.orders.codec import encode_risk_update
 from actors.orders.record import STATE_OF_STATUS, OrderRecord, Rejection, parse_reference
 
 NAN = math.nan
@@ -68,23 +67,12 @@ class OrderLifecycle:
         if self.unresolved:
             self._arm_query()
 
-    def replay_to(self, paths) -> None:
-        """Replay every order, summarized, to the rule actors at ``paths`` (resync)."""
-        if not paths:
-            return
-        messages = [encode_risk_update("resyncStarted", None, self.path)]
-        messages += [encode_risk_update("replayed", record, self.path) for record in self.orders.values()]
-        messages.append(encode_risk_update("resynced", None, self.path))
-        for path in paths:
-            for payload in messages:
-                self.send_path(path, payload)
-
     def _on_risk_resync_request(self, rule_path: str, message, sender: ActorAddress) -> None:
         """A rule actor (re)started: checks it had not answered are lost, refuse them (fail-closed);
         replay the orders to it."""
         rule = next((name for name, path in self.rule_paths if path == rule_path), None)
         for check_id, check in list(self.checks.items()):
-            if rule in check.pending:
+            if rule_path in check.pending:
                 del self.checks[check_id]
                 self.refuse(self.orders[check.client_order_id], Rejection(
                     rule, NAN, NAN, f"risk rule {rule} restarted before answering (fail-closed)"))
@@ -261,19 +249,12 @@ class OrderLifecycle:
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    def notify(self, kind: str, record: OrderRecord, *, price: float | None = None,
-               volume: float | None = None, ts_ns: int = 0) -> None:
-        """Tell the rule actors observing ``kind`` (encoded once)."""
-        paths = self.observers.get(kind)
-        if not paths:
-            return
-        payload = encode_risk_update(kind, record, self.path, price=price, volume=volume, ts_ns=ts_ns)
-        for path in paths:
-            self.send_path(path, payload)
-
     def write(self, record: OrderRecord) -> None:
-        """Journal the record's current state (no wait: only the write-ahead record is waited for)."""
-        self.journal.write_order_nowait(record.row())
+        """Journal the record's current state (no wait: only the write-ahead record is waited for); the row
+        that first carries the decided reply is committed in the loop's next turn."""
+        soon = record.reply_status is not None and not record.reply_journaled
+        record.reply_journaled = record.reply_journaled or soon
+        self.journal.write_order_nowait(record.row(), soon=soon)
 
 
 __all__ = ["OrderLifecycle"]

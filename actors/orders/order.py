@@ -5,14 +5,19 @@ Sends every order to the exchange exactly once (DESIGN §4):
 1. ``submitOrder`` (from a session, ``orderCommand``) with a client order id
    already seen returns that order's reply — at once if decided, else when it
    is — and goes no further. A new id becomes an :class:`OrderRecord`.
-2. Every rule actor of the account and the global ones get one ``riskCheck``
-   (encoded once); all must approve. A rule actor that is down refuses by its
-   absence; one that does not answer within ``check_timeout_s`` refuses too
-   (fail-closed). A refusal is a value naming rule, limit and observed value.
-3. The approved order is written ahead to the journal (writer thread); only
-   the ``journaled`` message that reports it durable lets the order go to
-   ``MainEngine.send_order`` (on this, the loop thread), with the client order
-   id in ``OrderRequest.reference``. ``""`` back is a local rejection.
+2. Every rule actor of the account and the global ones checks it; all must
+   approve. In process the check is an in-line call of the rule actor, when
+   that sees exactly what a ``riskCheck`` message would; otherwise a
+   ``riskCheck`` message (encoded once) and a ``riskVerdict`` back
+   (actors/orders/risk_link.py). A rule actor that is down or crashed refuses
+   by its absence; one that does not answer within ``check_timeout_s``
+   refuses too (fail-closed). A refusal is a value naming rule, limit and
+   observed value.
+3. The approved order is written ahead to the journal: committed (SQLite
+   WAL) before ``MainEngine.send_order`` is called, in the same handler on
+   the loop thread (actors/orders/journal.py says why there), with the
+   client order id in ``OrderRequest.reference``. A failed commit refuses the
+   order; ``""`` back from ``send_order`` is a local rejection.
 4. The reply waits for the exchange's answer (the first order event past
    SUBMITTING, or a fill); none within ``answer_timeout_s`` makes the order
    ``outcomeUnknown``: replied as such, never re-sent, and resolved by gateway
@@ -29,38 +34,32 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from thespian.actors import ActorAddress
 
 import schemas
 from actors._dispatch import TickstageActor
-from actors.market.frames import encode_actor_message, encode_outbound
+from actors.market.frames import encode_outbound
 from actors.orders.codec import (
     encode_account_push,
     encode_cancel_reply,
-    encode_journaled,
     encode_order_event,
     encode_order_reply,
-    encode_risk_check,
     encode_status_reply,
     read_rejection,
 )
 from actors.orders.config import MAX_CLIENT_ORDER_ID_BYTES, OrdersConfig
 from actors.orders.lifecycle import OrderLifecycle
 from actors.orders.record import OrderRecord, Rejection
+from actors.orders.risk_link import PendingCheck, RiskLink
 
 NAN = math.nan
+WRITE_AHEAD_GROUP = 256
+"""Most orders committed in one write-ahead transaction (group commit of a burst)."""
 
 
-@dataclass
-class _Check:
-    client_order_id: str
-    pending: set[str] = field(default_factory=set)
-
-
-class OrderActor(OrderLifecycle, TickstageActor):
+class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
     """Idempotent submission, risk checks, write-ahead journal, one gateway call per order.
 
     Context args:
@@ -75,6 +74,8 @@ class OrderActor(OrderLifecycle, TickstageActor):
         stateful (tuple[str, ...]): paths of the rules that rebuild from a replay.
         sessions_path (str): the sessions supervisor (fan-out), default ``"sessions"``.
     """
+
+    _write_ahead: list[OrderRecord] | tuple = ()   # a list from on_start; read after every message
 
     def on_start(self, restarts: int) -> None:
         """Rebuild from the journal, resolve what is unknown, replay to the rules (loop thread)."""
@@ -92,7 +93,10 @@ class OrderActor(OrderLifecycle, TickstageActor):
         self.orders: dict[str, OrderRecord] = {}
         self.by_vt: dict[str, str] = {}
         self.waiters: dict[str, list[tuple[str, int]]] = {}
-        self.checks: dict[int, _Check] = {}
+        self.checks: dict[int, PendingCheck] = {}
+        self._rule_marks: dict[str, int] = {}
+        self._write_ahead: list[OrderRecord] = []
+        self.inline_checks = 0
         self.unresolved: set[str] = set()
         self._check_ids = itertools.count(1)
         self._timer_ids = itertools.count(1)
@@ -102,6 +106,8 @@ class OrderActor(OrderLifecycle, TickstageActor):
         self.sent = self.unknown_outcomes = self.unrouted = self.duplicate_trades = 0
         self.recover()
         self.replay_to(self.stateful_paths)
+        # in-line calls wait until whatever a previous incarnation left queued to a rule was handled
+        self._queued_to([path for _, path in self.rule_paths])
 
     # -- commands from sessions ----------------------------------------------------------
 
@@ -152,24 +158,7 @@ class OrderActor(OrderLifecycle, TickstageActor):
         if not self.rule_paths:
             self._approved(record)
             return
-        check_id = next(self._check_ids)
-        payload = encode_risk_check(check_id, record, quote.last_price if quote else NAN,
-                                    quote.price_tick if quote else 0.0, quote.multiplier if quote else 0.0,
-                                    self.path)
-        pending, down = set(), []
-        for name, path in self.rule_paths:
-            if self.send_path(path, payload):
-                pending.add(name)
-            else:
-                down.append((name, path))
-        if down:
-            name, path = down[0]
-            self.refuse(record, Rejection(name, NAN, NAN, f"risk rule actor {path} is down or restarting: "
-                                          "its orders are refused until it is back (fail-closed)"))
-            return
-        self.checks[check_id] = _Check(client_order_id, pending)
-        self.runtime.call_later(self.config.check_timeout_s, self.myAddress, encode_actor_message(
-            "timer", {"name": "check", "generation": check_id & 0xFFFFFFFF}, source=self.path))
+        self.ask_rules(record, quote)
 
     def _malformed(self, order, record: OrderRecord) -> Rejection | None:
         if order.account != self.account:
@@ -190,9 +179,12 @@ class OrderActor(OrderLifecycle, TickstageActor):
         check = self.checks.get(verdict.checkId)
         if check is None:
             return  # late: the order was already refused (or this actor restarted)
+        path = self.runtime.registry.path_of(sender)
+        if path not in check.pending:
+            return  # not a rule this check waits for (a previous incarnation's answer)
         record = self.orders[check.client_order_id]
         if verdict.approved:
-            check.pending.discard(verdict.rule)
+            check.pending.discard(path)
             if not check.pending:
                 del self.checks[verdict.checkId]
                 self._approved(record)
@@ -205,8 +197,9 @@ class OrderActor(OrderLifecycle, TickstageActor):
         if check is None:
             return
         silent = ", ".join(sorted(check.pending))
+        rule = dict((path, name) for name, path in self.rule_paths).get(min(check.pending), "risk")
         self.refuse(self.orders[check.client_order_id], Rejection(
-            sorted(check.pending)[0], NAN, NAN,
+            rule, NAN, NAN,
             f"risk rule {silent} did not answer within {self.config.check_timeout_s:g} s (fail-closed)"))
 
     def refuse(self, record: OrderRecord, rejection: Rejection) -> None:
@@ -217,24 +210,34 @@ class OrderActor(OrderLifecycle, TickstageActor):
     # -- write ahead, then send -------------------------------------------------------------
 
     def _approved(self, record: OrderRecord) -> None:
-        record.awaiting_journal = True
-        runtime, path, client_order_id = self.runtime, self.path, record.client_order_id
+        """Queue the order for the write-ahead commit at the end of this handler (or of the next ones, while
+        the runtime's next message is this actor's too: group commit of a burst)."""
+        self._write_ahead.append(record)
+        if len(self._write_ahead) >= WRITE_AHEAD_GROUP:
+            self._commit_and_send()
 
-        def durable(ok: bool, error: str) -> None:
-            runtime.tell_path(path, encode_journaled(client_order_id, ok, error))
+    def receiveMessage(self, msg: Any, sender: ActorAddress) -> None:
+        """Handle a message, then commit and send the approved orders unless this actor's next message is
+        already next in the runtime's queue (loop thread)."""
+        super().receiveMessage(msg, sender)
+        if self._write_ahead and not self._crashed and not self.runtime.next_is_for(self.myAddress):
+            try:
+                self._commit_and_send()
+            except Exception as exc:  # noqa: BLE001 - a crash, as inside a handler
+                self._crash(exc)
 
-        self.journal.write_order_nowait(record.row(), durable)
-
-    def _on_journaled(self, journaled, message, sender: ActorAddress) -> None:
-        """The write-ahead record is durable (or failed): send the order (or refuse it)."""
-        record = self.orders.get(journaled.clientOrderId)
-        if record is None or not record.awaiting_journal:
+    def _commit_and_send(self) -> None:
+        """Commit the queued orders' write-ahead records (one transaction), then send each; a failed commit
+        refuses them all (loop thread)."""
+        records, self._write_ahead = self._write_ahead, []
+        if not records:
             return
-        record.awaiting_journal = False
-        if not journaled.ok:
-            self.refuse(record, Rejection("journal", NAN, NAN, f"journal write failed: {journaled.error}"))
-            return
-        self.send_to_gateway(record)
+        ok, error = self.journal.write_orders_now([record.row() for record in records])
+        for record in records:
+            if ok:
+                self.send_to_gateway(record)
+            else:
+                self.refuse(record, Rejection("journal", NAN, NAN, f"journal write failed: {error}"))
 
     def send_to_gateway(self, record: OrderRecord) -> None:
         """Call ``MainEngine.send_order`` once for this order (loop thread)."""
@@ -334,6 +337,7 @@ class OrderActor(OrderLifecycle, TickstageActor):
             "unknown_outcomes": self.unknown_outcomes, "unresolved": len(self.unresolved),
             "open": sum(1 for r in self.orders.values() if not r.final), "checks_pending": len(self.checks),
             "unrouted_events": self.unrouted, "duplicate_trades": self.duplicate_trades,
+            "inline_checks": self.inline_checks,
         }
 
 

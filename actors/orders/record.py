@@ -82,9 +82,9 @@ class OrderRecord:
         rejected_by_gateway: vn.py or the exchange rejected it.
         trade_ids: vt_tradeids seen (fills are deduplicated by them); not journaled.
         trade_volume: lots filled according to the trades seen.
-        awaiting_journal: approved, waiting for the write-ahead record to be durable.
         cancel_on_send: cancel as soon as a vt_orderid is known (a kill switch tripped meanwhile).
         unknown_queries: gateway queries answered "unknown order".
+        reply_journaled: a row carrying the decided reply was queued to the journal.
     """
 
     client_order_id: str
@@ -113,9 +113,9 @@ class OrderRecord:
     rejected_by_gateway: bool = False
     trade_ids: set[str] = field(default_factory=set)
     trade_volume: float = 0.0
-    awaiting_journal: bool = False
     cancel_on_send: bool = False
     unknown_queries: int = 0
+    reply_journaled: bool = False
 
     @property
     def final(self) -> bool:
@@ -169,6 +169,7 @@ class OrderRecord:
             created_ns=row["created_ns"], updated_ns=row["updated_ns"], sent_ns=row["sent_ns"],
             cancel_requested=bool(row["cancel_requested"]),
             rejected_by_gateway=bool(row["rejected_by_gateway"]), trade_volume=row["trade_volume"],
+            reply_journaled=bool(row["reply_status"]),
         )
 
 
