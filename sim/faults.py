@@ -72,7 +72,8 @@ class FaultRecord:
         client: the client whose frames show recovery (``None``: any probe).
         groups: the groups whose frames show recovery (empty: any).
         restarts_before: the target's restart count before the fault.
-        details: kind-specific figures (route counters, messages held, close code ...).
+        details: kind-specific figures (route counters, messages held, close code, for a
+            crash or kill ``restart_ms``: injection to the new incarnation's binding ...).
         market: the :class:`sim.gateway.TickWatch` of the first tick of the
             watched groups emitted after the fault's end, or None (no simulator gateway, a trader).
     """
@@ -206,6 +207,7 @@ class FaultInjector:
                 # frames count from the new incarnation's binding (registry transitions), not from this poll
                 record.ready_ns = min((ts for _, restarts, ts in entry.transitions
                                        if restarts > record.restarts_before), default=time.time_ns())
+                record.details["restart_ms"] = round((record.ready_ns - record.injected_ns) / 1e6, 3)
                 record.ended_ns = record.injected_ns
                 self._finish(record)
                 return
