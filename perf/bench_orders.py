@@ -1,9 +1,11 @@
 """Benchmark the order path in process: submit → reply through every risk rule, and orders/s.
 
 The candidate is the production path on the loop thread: an ``orderCommand``
-(as a session sends it) to ``orders/<account>`` → a ``riskCheck`` to each of
-the 14 account rules and the global kill switch → the write-ahead journal
-(SQLite WAL on its writer thread) → ``MainEngine.send_order`` of a real vn.py
+(as a session sends it) to ``orders/<account>`` → a check by each of the 14
+account rule actors and the global kill switch (in-line calls, or
+``riskCheck`` messages when in-line is not exact: actors/orders/risk_link.py)
+→ the write-ahead journal (SQLite WAL, committed on the loop thread before
+the gateway call) → ``MainEngine.send_order`` of a real vn.py
 MainEngine into ``SimGateway`` and its exchange (latency 0: it answers inside
 ``send_order``) → the answer back through vn.py's EventEngine thread and the
 order bridge → the ``orderReply`` at a session stand-in. Orders are seeded
@@ -17,8 +19,13 @@ Keys of ``--json FILE``: ``order_p50_us``, ``order_p99_us`` (submit → reply,
 one order at a time), ``sent_p50_us`` (submit → ``send_order`` called: the
 rules and the journal), ``orders_per_s`` (a burst, all submitted at once,
 until the last reply), ``baseline_p50_us``, ``baseline_p99_us``, the ratios,
-``rules_per_order``, ``journal_batches`` / ``journal_max_batch`` (group commits
-over the whole run) and the machine. Goal (DESIGN §11): p50 < 100 µs,
+``answer_floor_p50_us`` / ``answer_floor_p99_us`` and ``p50_ratio_to_answer_floor``
+(send_order, then its answer
+through vn.py's EventEngine thread to a loop callback: what any in-process
+path that waits for the exchange pays), ``rules_per_order``, ``journal_batches`` / ``journal_max_batch`` (group commits
+over the whole run), ``journal_commit_p50_us`` / ``journal_commit_p99_us`` (one
+transaction on the loop thread, the last 1,024; absent for a journal that does
+not report them) and the machine. Goal (DESIGN §11): p50 < 100 µs,
 p99 < 500 µs in process.
 
 Run: ``python perf/bench_orders.py [--quick] [--json FILE] [--orders N] [--burst N]``.
@@ -185,19 +192,47 @@ async def run(args) -> dict:
     await asyncio.wait_for(asyncio.gather(*futures), 120)
     orders_per_s = args.burst / ((time.perf_counter_ns() - started) / 1e9)
     journal_stats = journal.statistics()
+    commits = getattr(journal_stats, "commit_ns_recent", ())
 
+    exchanges = {c.vt_symbol: c.exchange for c in market.contracts}
     baseline = []
     for n in range(args.orders):
         quote = quotes[n % len(quotes)]
         symbol = quote.vt_symbol.partition(".")[0]
-        request = OrderRequest(symbol, next(c.exchange for c in market.contracts if c.vt_symbol == quote.vt_symbol),
-                               Direction.LONG, OrderType.LIMIT, 1, quote.last_price - quote.price_tick * 30,
+        request = OrderRequest(symbol, exchanges[quote.vt_symbol], Direction.LONG, OrderType.LIMIT, 1, quote.last_price - quote.price_tick * 30,
                                Offset.OPEN, "baseline")
         t0 = time.perf_counter_ns()
         main_engine.send_order(request, "SIM")
         baseline.append(time.perf_counter_ns() - t0)
         if n % 64 == 0:
             await asyncio.sleep(0)
+
+    # The floor of any in-process path that waits for the exchange's answer: send_order, then the
+    # NOTTRADED event through vn.py's EventEngine thread back to a loop callback (no actors, no journal).
+    from vnpy.trader.constant import Status
+    from vnpy.trader.event import EVENT_ORDER
+
+    answered: dict[str, asyncio.Future] = {}
+    loop = runtime.loop
+
+    def on_order(event) -> None:   # vn.py's EventEngine thread
+        order = event.data
+        future = answered.get(order.reference)
+        if future is not None and order.status != Status.SUBMITTING:
+            loop.call_soon_threadsafe(lambda: future.done() or future.set_result(time.perf_counter_ns()))
+
+    event_engine.register(EVENT_ORDER, on_order)
+    floor = []
+    for n in range(args.orders):
+        quote = quotes[n % len(quotes)]
+        request = OrderRequest(quote.vt_symbol.partition(".")[0], exchanges[quote.vt_symbol], Direction.LONG,
+                               OrderType.LIMIT, 1, quote.last_price - quote.price_tick * 30, Offset.OPEN, f"floor-{n}")
+        future = answered[request.reference] = loop.create_future()
+        t0 = time.perf_counter_ns()
+        main_engine.send_order(request, "SIM")
+        floor.append(await asyncio.wait_for(future, 10) - t0)
+        del answered[request.reference]
+    event_engine.unregister(EVENT_ORDER, on_order)
 
     runtime.shutdown()
     await asyncio.to_thread(journal.close)
@@ -212,12 +247,15 @@ async def run(args) -> dict:
         "sent_p50_us": pct(to_send, 50), "sent_p99_us": pct(to_send, 99),
         "orders_per_s": round(orders_per_s, 1),
         "baseline_p50_us": pct(baseline, 50), "baseline_p99_us": pct(baseline, 99),
+        "answer_floor_p50_us": pct(floor, 50), "answer_floor_p99_us": pct(floor, 99),
         "rules_per_order": rules // len(config.accounts) if rules else 0,
         "journal_batches": journal_stats.batches, "journal_max_batch": journal_stats.max_batch,
+        **({"journal_commit_p50_us": pct(commits, 50), "journal_commit_p99_us": pct(commits, 99)} if commits else {}),
         "orders": args.orders, "burst": args.burst, "machine": machine(),
     }
     result["p50_ratio_to_baseline"] = ratio(result["order_p50_us"], result["baseline_p50_us"])
     result["p99_ratio_to_baseline"] = ratio(result["order_p99_us"], result["baseline_p99_us"])
+    result["p50_ratio_to_answer_floor"] = ratio(result["order_p50_us"], result["answer_floor_p50_us"])
     return result
 
 
@@ -239,10 +277,15 @@ def main() -> int:
          result["p50_ratio_to_baseline"], GOAL_P50_US, GOAL_P99_US),
         ("submit → send_order called", result["sent_p50_us"], result["sent_p99_us"], None, None, None),
         ("baseline: MainEngine.send_order", result["baseline_p50_us"], result["baseline_p99_us"], 1.0, None, None),
+        ("floor: send_order → answer via EventEngine to the loop", result["answer_floor_p50_us"],
+         result["answer_floor_p99_us"], ratio(result["answer_floor_p50_us"], result["baseline_p50_us"]), None, None),
     ]
     print_table(rows, ("path", "p50 µs", "p99 µs", "p50 / baseline", "goal p50", "goal p99"))
     print(f"\norders/s (burst of {result['burst']}): {result['orders_per_s']:,.0f}   "
           f"rules per order: {result['rules_per_order']}   MVP budget < {MVP_US} µs")
+    if "journal_commit_p50_us" in result:
+        print(f"journal commit on the loop: p50 {result['journal_commit_p50_us']} µs, "
+              f"p99 {result['journal_commit_p99_us']} µs")
     if args.json:
         dump_json(args.json, result)
     return 0
