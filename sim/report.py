@@ -29,7 +29,10 @@ What ``recovery_ms`` measures, per fault (sim/runner.py, sim/clients.py):
 
 So ``recovery_ms`` includes the 33 ms conflation window, restart backoff,
 resyncs, snapshot round trips, the loop's lateness and the socket; it does
-not include waiting for a tick that had not happened yet.
+not include waiting for a tick that had not happened yet. Beside it,
+``details.loop_lag_max_ms`` is the latest a 10 ms loop timer ran between the
+injection and the recovery (a process starved of CPU shows there, not only
+in the recovery), and ``details.restart_ms`` a crash or kill's restart.
 """
 
 from __future__ import annotations

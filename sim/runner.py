@@ -60,6 +60,8 @@ class LoopLag:
 
     def __init__(self) -> None:
         self.samples_ms: list[float] = []
+        self.times_ns: list[int] = []
+        """When each sample was taken, UNIX ns."""
         self._loop = asyncio.get_running_loop()
         self._due = 0.0
         self._handle: asyncio.TimerHandle | None = None
@@ -72,6 +74,7 @@ class LoopLag:
     def _tick(self) -> None:
         now = self._loop.time()
         self.samples_ms.append(max(0.0, now - self._due) * 1000)
+        self.times_ns.append(time.time_ns())
         self._due = now + LAG_INTERVAL_S
         self._handle = self._loop.call_at(self._due, self._tick)
 
@@ -79,6 +82,11 @@ class LoopLag:
         """Stop sampling."""
         if self._handle is not None:
             self._handle.cancel()
+
+    def worst_ms(self, start_ns: int, end_ns: int) -> float:
+        """Return the latest a timer ran between ``start_ns`` and ``end_ns`` (UNIX ns), ms (0 without samples)."""
+        return max((lag for lag, ts in zip(self.samples_ms, self.times_ns, strict=True)
+                    if start_ns <= ts <= end_ns), default=0.0)
 
 
 class ConflationMeter:
@@ -186,7 +194,8 @@ async def _wait(condition: Any, timeout_s: float, what: str) -> None:
         await asyncio.sleep(0.02)
 
 
-def _outcome(record: FaultRecord, clients: dict[str, SimClient], probes: list[str], at_s: float) -> FaultOutcome:
+def _outcome(record: FaultRecord, clients: dict[str, SimClient], probes: list[str], at_s: float,
+             lag: LoopLag | None = None) -> FaultOutcome:
     spec = record.spec
     outcome = FaultOutcome(record.index, at_s, spec.kind, record.target or spec.target, record.status, None,
                            record.reason, dict(record.details))
@@ -208,6 +217,8 @@ def _outcome(record: FaultRecord, clients: dict[str, SimClient], probes: list[st
         outcome.reason = f"no healthy frame of {where} at {'/'.join(watchers)} after the fault"
         return outcome
     arrival_ns, start_ns = min(found)
+    if lag is not None:  # a blocked loop (a starved process) shows here, beside a slow recovery
+        outcome.details["loop_lag_max_ms"] = round(lag.worst_ms(record.injected_ns, arrival_ns), 1)
     outcome.status = "recovered"
     outcome.recovery_ms = round(max(0, arrival_ns - start_ns) / 1e6, 3)
     outcome.details["clock_from"] = "fault end" if start_ns == record.ended_ns else "first input after it"
@@ -290,7 +301,7 @@ async def run_scenario(scenario: Scenario, tape_path: str | Path | None = None) 
         meter.sample()
         for trader in traders:
             await trader.settle()
-        outcomes = [_outcome(r, clients, probes, r.spec.at_s) for r in injector.records]
+        outcomes = [_outcome(r, clients, probes, r.spec.at_s, lag) for r in injector.records]
         report = SimReport(
             scenario=scenario.name, seed=scenario.seed, duration_s=scenario.duration_s,
             max_recovery_ms=scenario.max_recovery_ms,
