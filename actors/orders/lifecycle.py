@@ -193,9 +193,7 @@ class OrderLifecycle:
         if name == "check":
             self._check_timed_out(timer.generation)
         elif name == "answer":
-            record = self.orders.get(self._timers.pop(timer.generation, ""))
-            if record is not None and record.reply_status is None and not record.final:
-                self.unknown(record, f"no exchange answer within {self.config.answer_timeout_s:g} s")
+            self._answers_due()
         elif name == "query":
             self._query_armed = False
             self._query_unresolved()
@@ -214,10 +212,27 @@ class OrderLifecycle:
         self._arm_query()
 
     def _arm_answer(self, record: OrderRecord) -> None:
-        timer_id = next(self._timer_ids) & 0xFFFFFFFF
-        self._timers[timer_id] = record.client_order_id
-        self.runtime.call_later(self.config.answer_timeout_s, self.myAddress, encode_actor_message(
-            "timer", {"name": "answer", "generation": timer_id}, source=self.path))
+        """Start the order's answer timeout: one deadline in a queue (every order waits the same
+        ``answer_timeout_s``, so deadlines come in order) and one loop timer for the earliest."""
+        self._answer_deadlines.append((time.monotonic() + self.config.answer_timeout_s, record.client_order_id))
+        if not self._answer_armed:
+            self._arm_answer_timer(self.config.answer_timeout_s)
+
+    def _arm_answer_timer(self, delay_s: float) -> None:
+        self._answer_armed = True
+        self.runtime.call_later(delay_s, self.myAddress, encode_actor_message(
+            "timer", {"name": "answer", "generation": 0}, source=self.path))
+
+    def _answers_due(self) -> None:
+        """Make every order past its answer deadline and still unanswered ``outcomeUnknown``."""
+        self._answer_armed = False
+        deadlines, now = self._answer_deadlines, time.monotonic()
+        while deadlines and deadlines[0][0] <= now:
+            record = self.orders.get(deadlines.popleft()[1])
+            if record is not None and record.reply_status is None and not record.final:
+                self.unknown(record, f"no exchange answer within {self.config.answer_timeout_s:g} s")
+        if deadlines:
+            self._arm_answer_timer(max(deadlines[0][0] - now, 0.001))
 
     def _arm_query(self) -> None:
         if not self._query_armed:

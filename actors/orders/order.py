@@ -31,6 +31,7 @@ stateful rules. Every handler runs on the loop thread.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import math
 import time
@@ -99,8 +100,8 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
         self.inline_checks = 0
         self.unresolved: set[str] = set()
         self._check_ids = itertools.count(1)
-        self._timer_ids = itertools.count(1)
-        self._timers: dict[int, str] = {}
+        self._answer_deadlines: collections.deque[tuple[float, str]] = collections.deque()
+        self._answer_armed = False
         self._query_armed = False
         self.submissions = self.duplicates = self.new_orders = self.rejections = 0
         self.sent = self.unknown_outcomes = self.unrouted = self.duplicate_trades = 0

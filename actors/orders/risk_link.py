@@ -135,11 +135,12 @@ class RiskLink:
 
     def ask_rules(self, record: OrderRecord, quote: Any) -> None:
         """Put the order to every rule; approve, refuse, or wait for the verdicts of those asked by message."""
-        registry = self.runtime.registry
+        registry, running = self.runtime.registry, ActorState.RUNNING
         entries = []
         for name, path in self.rule_paths:
             entry = registry.get(path)
-            if entry is None or entry.state in DOWN_STATES or getattr(entry.instance, "_crashed", False):
+            if entry is None or (entry.state is not running and entry.state in DOWN_STATES) or \
+                    getattr(entry.instance, "_crashed", False):
                 self.refuse(record, Rejection(name, NAN, NAN, f"risk rule actor {path} is down or restarting: "
                                               "its orders are refused until it is back (fail-closed)"))
                 return
@@ -186,7 +187,7 @@ class RiskLink:
         queued = []
         for path in paths:
             entry = runtime.registry.get(path)
-            if entry is None or entry.state in DOWN_STATES:
+            if entry is None or (entry.state is not ActorState.RUNNING and entry.state in DOWN_STATES):
                 runtime._dropped += 1
                 continue
             rule = self._rule_to_call(entry, path) if inline else None

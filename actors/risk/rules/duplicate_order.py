@@ -35,7 +35,10 @@ class DuplicateOrderRule(RiskRule):
 
     def check(self, order) -> Rejection | None:
         """Count identical orders within the window, this one included."""
-        times = self.recent.setdefault(self._key(order), deque())
+        key = self._key(order)
+        times = self.recent.get(key)
+        if times is None:
+            times = self.recent[key] = deque()
         horizon = order.tsNs - int(self.limits["window_s"] * 1e9)
         while times and times[0] <= horizon:
             times.popleft()

@@ -35,16 +35,13 @@ class KillSwitchRule(RiskRule):
     rule = "kill_switch"
     defaults = {"limit": 0.0}
 
-    def _states(self, group: str) -> list[tuple[str, str, str]]:
-        if self.scope == GLOBAL_SCOPE:
-            keys = [("global", GLOBAL_SCOPE), ("group", group)]
-        else:
-            keys = [("account", self.scope)]
-        return [(scope, target, self.store.kill_switch(scope, target)) for scope, target in keys]
-
     def check(self, order) -> Rejection | None:
         """Refuse under ``halted``; under ``reduceOnly`` refuse all but closing offsets."""
-        for scope, target, state in self._states(order.group):
+        state_of = self.store.kill_switch
+        keys = (("global", GLOBAL_SCOPE), ("group", order.group)) if self.scope == GLOBAL_SCOPE else \
+            (("account", self.scope),)
+        for scope, target in keys:
+            state = state_of(scope, target)
             if state == "active":
                 continue
             if state == "halted" or (state == "reduceOnly" and str(order.offset) not in _CLOSING):
