@@ -87,6 +87,40 @@ class _TimedPort:
         return getattr(self.bridge, name)
 
 
+async def answer_floor(event_engine, main_engine, quotes, exchanges, orders: int) -> list[int]:
+    """Time ``send_order`` → the answer (NOTTRADED) through vn.py's EventEngine thread → a loop callback, ns.
+
+    The floor of any in-process path that waits for the exchange's answer (no actors, no journal, no
+    bridge: measured before the order bridge is attached).
+    """
+    from vnpy.trader.constant import Direction, Offset, OrderType, Status
+    from vnpy.trader.event import EVENT_ORDER
+    from vnpy.trader.object import OrderRequest
+
+    loop = asyncio.get_running_loop()
+    answered: dict[str, asyncio.Future] = {}
+
+    def on_order(event) -> None:   # vn.py's EventEngine thread
+        order = event.data
+        future = answered.get(order.reference)
+        if future is not None and order.status != Status.SUBMITTING:
+            loop.call_soon_threadsafe(lambda: future.done() or future.set_result(time.perf_counter_ns()))
+
+    event_engine.register(EVENT_ORDER, on_order)
+    floor = []
+    for n in range(orders):
+        quote = quotes[n % len(quotes)]
+        request = OrderRequest(quote.vt_symbol.partition(".")[0], exchanges[quote.vt_symbol], Direction.LONG,
+                               OrderType.LIMIT, 1, quote.last_price - quote.price_tick * 30, Offset.OPEN, f"floor-{n}")
+        future = answered[request.reference] = loop.create_future()
+        t0 = time.perf_counter_ns()
+        main_engine.send_order(request, "SIM")
+        floor.append(await asyncio.wait_for(future, 10) - t0)
+        del answered[request.reference]
+    event_engine.unregister(EVENT_ORDER, on_order)
+    return floor
+
+
 async def run(args) -> dict:
     from transport.vnpy_home import contain_vnpy
 
@@ -138,7 +172,6 @@ async def run(args) -> dict:
     event_engine = EventEngine()
     with restoring_cwd():
         main_engine = MainEngine(event_engine)
-    bridge.attach(event_engine, main_engine)
     gateway = main_engine.add_gateway(SimGateway, "SIM")
     gateway.exchange = SimExchange.venue(f"bench-{os.getpid()}")
     gateway.exchange.configure(ExchangeSettings(venue=gateway.exchange.name, price_limit_percent=50))
@@ -147,6 +180,11 @@ async def run(args) -> dict:
     for tick in market.ticks:
         gateway.exchange.on_tick(tick)
     gateway.exchange.attach(gateway)
+    quotes = list(_Market(market).quotes.values())
+    exchanges = {c.vt_symbol: c.exchange for c in market.contracts}
+    await answer_floor(event_engine, main_engine, quotes, exchanges, args.warmup)
+    floor = await answer_floor(event_engine, main_engine, quotes, exchanges, args.orders)
+    bridge.attach(event_engine, main_engine)
     children = [ChildSpec("client", Client, {})] + order_path_children(
         config, journal=journal, limits=LimitStore(config, rule_defaults(), journal), port=port,
         market=_Market(market))
@@ -155,7 +193,6 @@ async def run(args) -> dict:
     rules = len(children[2].args["children"])
 
     ids = itertools.count(1)
-    quotes = list(_Market(market).quotes.values())
 
     def command(n: int) -> bytes:
         quote = quotes[n % len(quotes)]
@@ -194,7 +231,6 @@ async def run(args) -> dict:
     journal_stats = journal.statistics()
     commits = getattr(journal_stats, "commit_ns_recent", ())
 
-    exchanges = {c.vt_symbol: c.exchange for c in market.contracts}
     baseline = []
     for n in range(args.orders):
         quote = quotes[n % len(quotes)]
@@ -206,33 +242,6 @@ async def run(args) -> dict:
         baseline.append(time.perf_counter_ns() - t0)
         if n % 64 == 0:
             await asyncio.sleep(0)
-
-    # The floor of any in-process path that waits for the exchange's answer: send_order, then the
-    # NOTTRADED event through vn.py's EventEngine thread back to a loop callback (no actors, no journal).
-    from vnpy.trader.constant import Status
-    from vnpy.trader.event import EVENT_ORDER
-
-    answered: dict[str, asyncio.Future] = {}
-    loop = runtime.loop
-
-    def on_order(event) -> None:   # vn.py's EventEngine thread
-        order = event.data
-        future = answered.get(order.reference)
-        if future is not None and order.status != Status.SUBMITTING:
-            loop.call_soon_threadsafe(lambda: future.done() or future.set_result(time.perf_counter_ns()))
-
-    event_engine.register(EVENT_ORDER, on_order)
-    floor = []
-    for n in range(args.orders):
-        quote = quotes[n % len(quotes)]
-        request = OrderRequest(quote.vt_symbol.partition(".")[0], exchanges[quote.vt_symbol], Direction.LONG,
-                               OrderType.LIMIT, 1, quote.last_price - quote.price_tick * 30, Offset.OPEN, f"floor-{n}")
-        future = answered[request.reference] = loop.create_future()
-        t0 = time.perf_counter_ns()
-        main_engine.send_order(request, "SIM")
-        floor.append(await asyncio.wait_for(future, 10) - t0)
-        del answered[request.reference]
-    event_engine.unregister(EVENT_ORDER, on_order)
 
     runtime.shutdown()
     await asyncio.to_thread(journal.close)
