@@ -56,8 +56,8 @@ from actors.orders.record import OrderRecord, Rejection
 from actors.orders.risk_link import PendingCheck, RiskLink
 
 NAN = math.nan
-WRITE_AHEAD_GROUP = 256
-"""Most orders committed in one write-ahead transaction (group commit of a burst)."""
+WRITE_AHEAD_GROUP = 64
+"""Most orders committed in one write-ahead transaction (group commit of a burst; bounds the first one's wait)."""
 
 
 class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
