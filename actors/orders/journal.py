@@ -44,30 +44,17 @@ from typing import Any
 import structlog
 
 from actors.orders.errors import JournalClosedError, JournalError
+from actors.orders.journal_tables import (
+    KILL_SWITCH_COLUMNS,
+    LIMIT_COLUMNS,
+    MAX_ROWS_PER_STATEMENT,
+    ORDER_COLUMNS,
+    SCHEMA,
+    multi_insert,
+)
 
 _log = structlog.get_logger("actors.orders.journal")
 
-ORDER_COLUMNS = (
-    "account", "client_order_id", "user", "vt_symbol", "direction", "offset", "order_type", "price",
-    "volume", "reference", "grp", "state", "vt_orderid", "status", "traded", "avg_price",
-    "rejection_rule", "rejection_limit", "rejection_observed", "rejection_reason", "reply_status",
-    "decided_ns", "created_ns", "updated_ns", "sent_ns", "cancel_requested", "rejected_by_gateway",
-    "trade_volume",
-)
-LIMIT_COLUMNS = ("ts_ns", "changed_by", "rule", "scope", "name", "old_value", "new_value")
-KILL_SWITCH_COLUMNS = ("ts_ns", "changed_by", "scope", "target", "state", "previous", "reason")
-
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS orders (
-  {", ".join(ORDER_COLUMNS)},
-  PRIMARY KEY (account, client_order_id)
-);
-CREATE TABLE IF NOT EXISTS limit_changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, {", ".join(LIMIT_COLUMNS)});
-CREATE TABLE IF NOT EXISTS kill_switch_changes (seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  {", ".join(KILL_SWITCH_COLUMNS)});
-"""
-_MAX_BATCH = 1000
-"""Most rows per statement (28 columns × 1,000 stays under SQLite's 32,766 parameters)."""
 FLUSH_DELAY_S = 0.05
 """Longest wait of a queued row nobody waits for, seconds. Each commit hands the GIL to vn.py's threads
 during its I/O: flushing every 2 ms raised the order path's p50 ~0.5 → 0.8–1.8 ms (perf/bench_orders.py).
@@ -180,7 +167,7 @@ class OrderJournal:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             connection = self._connect()
             try:
-                connection.executescript(_SCHEMA)
+                connection.executescript(SCHEMA)
                 connection.row_factory = sqlite3.Row
                 for row in connection.execute("SELECT * FROM orders ORDER BY created_ns"):
                     self._orders[(row["account"], row["client_order_id"])] = dict(row)
@@ -327,8 +314,8 @@ class OrderJournal:
         by_table: dict[str, list[dict]] = {}
         for table, row, _ in batch:
             by_table.setdefault(table, []).append(row)
-        statements = [_multi_insert(table, rows[i:i + _MAX_BATCH])
-                      for table, rows in by_table.items() for i in range(0, len(rows), _MAX_BATCH)]
+        statements = [multi_insert(table, rows[i:i + MAX_ROWS_PER_STATEMENT])
+                      for table, rows in by_table.items() for i in range(0, len(rows), MAX_ROWS_PER_STATEMENT)]
         connection = self._connection
         try:
             if len(statements) > 1:
@@ -396,18 +383,6 @@ class OrderJournal:
                     return
         finally:
             connection.close()
-
-
-_COLUMNS = {"orders": ORDER_COLUMNS, "limit_changes": LIMIT_COLUMNS, "kill_switch_changes": KILL_SWITCH_COLUMNS}
-_VERB = {"orders": "INSERT OR REPLACE INTO", "limit_changes": "INSERT INTO", "kill_switch_changes": "INSERT INTO"}
-
-
-def _multi_insert(table: str, rows: list[dict]) -> tuple[str, list]:
-    """Return one ``INSERT ... VALUES (...), (...)`` statement for ``rows`` and its parameters (in order)."""
-    columns = _COLUMNS[table]
-    one = "(" + ", ".join("?" * len(columns)) + ")"
-    sql = f"{_VERB[table]} {table} ({', '.join(columns)}) VALUES " + ", ".join([one] * len(rows))
-    return sql, [row[c] for row in rows for c in columns]
 
 
 def _run_callbacks(callbacks: list) -> None:

@@ -1,0 +1,39 @@
+"""The journal's tables: columns, schema, and the multi-row INSERT of a batch (actors/orders/journal.py)."""
+
+from __future__ import annotations
+
+ORDER_COLUMNS = (
+    "account", "client_order_id", "user", "vt_symbol", "direction", "offset", "order_type", "price",
+    "volume", "reference", "grp", "state", "vt_orderid", "status", "traded", "avg_price",
+    "rejection_rule", "rejection_limit", "rejection_observed", "rejection_reason", "reply_status",
+    "decided_ns", "created_ns", "updated_ns", "sent_ns", "cancel_requested", "rejected_by_gateway",
+    "trade_volume",
+)
+LIMIT_COLUMNS = ("ts_ns", "changed_by", "rule", "scope", "name", "old_value", "new_value")
+KILL_SWITCH_COLUMNS = ("ts_ns", "changed_by", "scope", "target", "state", "previous", "reason")
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS orders (
+  {", ".join(ORDER_COLUMNS)},
+  PRIMARY KEY (account, client_order_id)
+);
+CREATE TABLE IF NOT EXISTS limit_changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, {", ".join(LIMIT_COLUMNS)});
+CREATE TABLE IF NOT EXISTS kill_switch_changes (seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  {", ".join(KILL_SWITCH_COLUMNS)});
+"""
+MAX_ROWS_PER_STATEMENT = 1000
+"""Most rows per statement (28 columns × 1,000 stays under SQLite's 32,766 parameters)."""
+
+_COLUMNS = {"orders": ORDER_COLUMNS, "limit_changes": LIMIT_COLUMNS, "kill_switch_changes": KILL_SWITCH_COLUMNS}
+_VERB = {"orders": "INSERT OR REPLACE INTO", "limit_changes": "INSERT INTO", "kill_switch_changes": "INSERT INTO"}
+
+
+def multi_insert(table: str, rows: list[dict]) -> tuple[str, list]:
+    """Return one ``INSERT ... VALUES (...), (...)`` statement for ``rows`` and its parameters (in order)."""
+    columns = _COLUMNS[table]
+    one = "(" + ", ".join("?" * len(columns)) + ")"
+    sql = f"{_VERB[table]} {table} ({', '.join(columns)}) VALUES " + ", ".join([one] * len(rows))
+    return sql, [row[c] for row in rows for c in columns]
+
+
+__all__ = ["KILL_SWITCH_COLUMNS", "LIMIT_COLUMNS", "MAX_ROWS_PER_STATEMENT", "ORDER_COLUMNS", "SCHEMA", "multi_insert"]
