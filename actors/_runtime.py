@@ -50,6 +50,7 @@ from thespian.actors import Actor, ActorAddress, ActorSystem, PoisonMessage, Wak
 from thespian.system.simpleSystemBase import PendingSend
 
 from actors._registry import DOWN_STATES, Registry
+from actors._runtime_actors import AskProxy, TellSink
 from actors._stats import RuntimeStatistics
 from actors.errors import (
     AskTimeoutError,
@@ -72,37 +73,6 @@ def check_thespian_version(found: str | None = None) -> None:
     found = found or importlib.metadata.version("thespian")
     if found != THESPIAN_VERSION:
         raise IncompatibleThespianError(found, THESPIAN_VERSION)
-
-
-class _AskProxy(Actor):
-    """Receives the reply of one coroutine ask and resolves its future."""
-
-    future: asyncio.Future | None = None
-
-    runtime: ActorRuntime | None = None
-
-    def receiveMessage(self, msg: Any, sender: ActorAddress) -> None:
-        """Resolve the pending future (loop thread)."""
-        if isinstance(msg, PoisonMessage) and self.runtime is not None:
-            self.runtime.report_poison(sender, msg)
-        future, self.future = self.future, None
-        if future is not None and not future.done():
-            future.set_result(msg)
-
-
-class _Sink(Actor):
-    """Sender of the runtime's tells: drops replies, reports poison."""
-
-    runtime: ActorRuntime | None = None
-
-    def receiveMessage(self, msg: Any, sender: ActorAddress) -> None:
-        """Count a reply nobody waits for; report a PoisonMessage as a crash (loop thread)."""
-        if self.runtime is None:
-            return
-        if isinstance(msg, PoisonMessage):
-            self.runtime.report_poison(sender, msg)
-        else:
-            self.runtime._replies_dropped += 1
 
 
 class ActorRuntime:
@@ -129,7 +99,7 @@ class ActorRuntime:
         base.wakeupAfter = self._wakeup_after
         self._run_single_send = base._runSingleSend
         self._registry_of_addresses = base.actorRegistry
-        self._external = self._system.createActor(_Sink)
+        self._external = self._system.createActor(TellSink)
         self._base.actorRegistry[self._external.actorAddressString].instance.runtime = self
         self._scheduled = False
         self._stopped = False
@@ -191,7 +161,7 @@ class ActorRuntime:
             AskTimeoutError: no reply within ``timeout_s``.
         """
         address = self.registry.address(path)
-        proxy = self._proxies.pop() if self._proxies else self._system.createActor(_AskProxy)
+        proxy = self._proxies.pop() if self._proxies else self._system.createActor(AskProxy)
         instance = self._base.actorRegistry[proxy.actorAddressString].instance
         instance.runtime = self
         future = self.loop.create_future()
