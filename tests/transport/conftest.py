@@ -24,7 +24,7 @@ async def desk_factory(data_dir):
                      jwt_secret: str = JWT_SECRET, **config) -> Desk:
         desk = Desk(DeskConfig(port=0, replay=(str(data_dir / REPLAY),), speed=20.0, jwt_secret=jwt_secret,
                                progress_interval_s=0, auth=auth or AuthConfig(),
-                               limits=limits or SocketLimits(auth_timeout_s=0.5, max_bad_frames=5), **config))
+                               limits=limits or SocketLimits(auth_timeout_s=2.0, max_bad_frames=5), **config))
         desks.append(desk)
         await desk.start()
         return desk
