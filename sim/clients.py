@@ -90,9 +90,10 @@ class SimClient:
 
     Attributes:
         session_path: the desk's session actor for this socket (from the auth ack).
-        healthy: ``(arrival ns, built ns, group, first received ns)`` of every healthy
-            frame, UNIX ns; the last is the earliest gateway receipt among a delta's
-            rows (0 for a snapshot: it shows every row, old ones too).
+        healthy: ``(arrival ns, built ns, group, fresh ns)`` of every healthy frame,
+            UNIX ns; the last is the earliest gateway receipt among a delta's rows,
+            the latest among a periodic snapshot's (the next in sequence: the
+            group's flush of a new tick), 0 for a snapshot sent on demand.
         stats: :class:`ClientStats`.
     """
 
@@ -192,9 +193,9 @@ class SimClient:
                 if member == "groupFrame":
                     frame = message.groupFrame
                     kind = str(frame.kind)
-                    received = frame.rows.gatewayRecvTsNs if kind == "delta" else ()
-                    self._frame(now_ns, frame.group, frame.seq, kind, frame.builtTsNs,
-                                min(received) if len(received) else 0)
+                    received = frame.rows.gatewayRecvTsNs
+                    fresh_ns = (min(received) if kind == "delta" else max(received)) if len(received) else 0
+                    self._frame(now_ns, frame.group, frame.seq, kind, frame.builtTsNs, fresh_ns)
                 elif member == "error":
                     code = str(message.error.code)
                     self.stats.errors[code] = self.stats.errors.get(code, 0) + 1
@@ -204,12 +205,15 @@ class SimClient:
         except (capnp.KjException, ValueError):
             self.stats.errors["undecodable"] = self.stats.errors.get("undecodable", 0) + 1
 
-    def _frame(self, now_ns: int, group: str, seq: int, kind: str, built_ns: int, first_received_ns: int = 0) -> None:
+    def _frame(self, now_ns: int, group: str, seq: int, kind: str, built_ns: int, fresh_ns: int = 0) -> None:
+        """Take one group frame; ``fresh_ns``: a delta's earliest, a snapshot's latest row receipt (UNIX ns)."""
         stats = self.stats
         stats.frames += 1
         state = self.seqs.setdefault(group, GroupSeq())
         if kind == "snapshot":
             stats.snapshots += 1
+            if state.gap_open or seq != state.last + 1:
+                fresh_ns = 0  # on demand (attach, restart, gap): owed whatever the market did
             if state.gap_open:
                 stats.seq_gaps_healed += 1
                 state.gap_open = False
@@ -226,7 +230,7 @@ class SimClient:
                 asyncio.get_running_loop().create_task(self.send(snapshotRequest={"group": group}))
             return
         if not state.gap_open:
-            self.healthy.append((now_ns, built_ns, group, first_received_ns))
+            self.healthy.append((now_ns, built_ns, group, fresh_ns))
 
     def first_healthy(self, after_built_ns: int, groups: Iterable[str] | None = None) -> int | None:
         """Return the arrival (UNIX ns) of the first healthy frame built at or after ``after_built_ns``."""
@@ -240,15 +244,17 @@ class SimClient:
         The clock starts at ``end_ns`` (the fault's end), unless the frame is a
         delta all of whose rows reached the gateway at or after ``market_ns``,
         when the feed emitted the first tick of these groups after the fault
-        (:class:`sim.gateway.TickWatch`): the market was quiet until then, and
-        the desk cannot show a tick before it is emitted. A snapshot, or a delta showing a
-        tick the desk had before the fault ended, counts from ``end_ns``.
+        (:class:`sim.gateway.TickWatch`), or a periodic snapshot (a group's
+        first flush after 3 s of quiet is one) carrying such a tick: the market
+        was quiet until then, and the desk cannot show a tick before it is
+        emitted. A snapshot on demand (attach, restart, gap), or a delta
+        showing a tick the desk had before the fault ended, counts from ``end_ns``.
         Returns None when no such frame came.
         """
         wanted = set(groups) if groups else None
-        for arrived_ns, built_ns, group, first_received_ns in self.healthy:
+        for arrived_ns, built_ns, group, fresh_ns in self.healthy:
             if built_ns >= ready_ns and (wanted is None or group in wanted):
-                fresh = market_ns > end_ns and first_received_ns >= market_ns
+                fresh = market_ns > end_ns and fresh_ns >= market_ns
                 return arrived_ns, market_ns if fresh else end_ns
         return None
 

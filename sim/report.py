@@ -21,9 +21,12 @@ What ``recovery_ms`` measures, per fault (sim/runner.py, sim/clients.py):
   backoff, the resync and the snapshot all count), the desk closing a
   garbage client. One exception: when the frame that stops the clock is a
   delta showing only ticks emitted after the first tick the feed emitted for
-  those groups after the end (``details.market_wait_ms`` after it), the clock
-  starts at that tick: a quiet market (rb ticks on SHFE's 500 ms grid) is
-  not the desk's delay, and the desk cannot show a tick before it exists.
+  those groups after the end (``details.market_wait_ms`` after it), or a
+  periodic snapshot (the next in sequence) carrying such a tick, the clock
+  starts at that tick: a quiet market (rb ticks on SHFE's 500 ms grid; a
+  replayed product between sessions) is not the desk's delay, and the desk
+  cannot show a tick before it exists. A snapshot sent on demand (attach,
+  restart, gap repair) always counts from the end.
   Likewise a trader that owed no reply at the end starts the clock at its
   next submission. ``details.clock_from`` says which start was used.
 

@@ -25,14 +25,14 @@ def test_recovery_when_delta_shows_only_ticks_after_a_quiet_market_then_clock_st
     """rb ticks on a 500 ms grid: 400 ms of silence after the fault are the market's, not the desk's."""
     client = _probe()
     market_ns = END_NS + 400 * MS
-    client._frame(END_NS + 450 * MS, "rb", 1, "delta", END_NS + 440 * MS, first_received_ns=market_ns + 1 * MS)
+    client._frame(END_NS + 450 * MS, "rb", 1, "delta", END_NS + 440 * MS, fresh_ns=market_ns + 1 * MS)
     assert client.recovery(END_NS, END_NS, ["rb"], market_ns) == (END_NS + 450 * MS, market_ns)
 
 
 def test_recovery_when_delta_shows_a_tick_from_before_the_end_then_clock_starts_at_the_end() -> None:
     """A delayed or held tick shown late counts from the fault's end."""
     client = _probe()
-    client._frame(END_NS + 450 * MS, "rb", 1, "delta", END_NS + 440 * MS, first_received_ns=END_NS - 5 * MS)
+    client._frame(END_NS + 450 * MS, "rb", 1, "delta", END_NS + 440 * MS, fresh_ns=END_NS - 5 * MS)
     assert client.recovery(END_NS, END_NS, ["rb"], END_NS + 400 * MS) == (END_NS + 450 * MS, END_NS)
 
 
@@ -40,7 +40,7 @@ def test_recovery_when_snapshot_then_clock_starts_at_the_end_and_frames_before_r
     """A snapshot shows old rows too; a frame built before the new incarnation was bound is not recovery."""
     client = _probe()
     ready_ns = END_NS + 20 * MS
-    client._frame(END_NS + 15 * MS, "m_o", 1, "delta", END_NS + 10 * MS, first_received_ns=END_NS + 9 * MS)
+    client._frame(END_NS + 15 * MS, "m_o", 1, "delta", END_NS + 10 * MS, fresh_ns=END_NS + 9 * MS)
     client._frame(END_NS + 90 * MS, "m_o", 0, "snapshot", END_NS + 80 * MS)
     assert client.recovery(END_NS, ready_ns, ["m_o"], END_NS + 5 * MS) == (END_NS + 90 * MS, END_NS)
     assert client.recovery(END_NS, ready_ns, ["rb"], END_NS + 5 * MS) is None
@@ -72,3 +72,19 @@ def test_watch_ticks_when_other_products_tick_first_then_notes_only_the_watched_
     assert late.first_ns == 0
     gateway.clear_watches()
     assert gateway._watches == ()
+
+
+def test_recovery_when_first_flush_after_silence_is_a_periodic_snapshot_then_clock_starts_at_the_first_tick() -> None:
+    """After 3 s without ticks a group's next flush is a snapshot (next in sequence): its new tick starts the clock."""
+    client = _probe()
+    market_ns = END_NS + 60_000 * MS
+    client._frame(market_ns + 40 * MS, "rb", 1, "snapshot", market_ns + 35 * MS, fresh_ns=market_ns + 1 * MS)
+    assert client.recovery(END_NS, END_NS, ["rb"], market_ns) == (market_ns + 40 * MS, market_ns)
+
+
+def test_recovery_when_snapshot_on_demand_after_silence_then_clock_starts_at_the_end() -> None:
+    """A snapshot out of sequence (attach, restart, gap repair) was owed: it counts from the end."""
+    client = _probe()
+    market_ns = END_NS + 60_000 * MS
+    client._frame(market_ns + 40 * MS, "rb", 0, "snapshot", market_ns + 35 * MS, fresh_ns=market_ns + 1 * MS)
+    assert client.recovery(END_NS, END_NS, ["rb"], market_ns) == (market_ns + 40 * MS, END_NS)
