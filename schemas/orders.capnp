@@ -72,7 +72,8 @@ struct CancelOrder {
 
 struct OrderStatusRequest {
   account @0 :Text;
-  clientOrderIds @1 :List(Text);   # empty: every order of the account in the journal
+  clientOrderIds @1 :List(Text);   # empty: every open order of the account, and finished ones (below)
+  finishedLimit @2 :UInt32;        # empty ids: at most this many finished orders, newest first (0: all in the journal)
 }
 
 struct Rejection {

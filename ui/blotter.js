@@ -74,7 +74,7 @@ class Blotter {
     if (!this.statusSupported) return;
     this.note.dataset.statusRequests = String(Number(this.note.dataset.statusRequests ?? 0) + 1);
     for (const account of accounts) {
-      const reply = await this.desk.send("orderStatusRequest", { account, clientOrderIds: [] });
+      const reply = await this.desk.send("orderStatusRequest", { account, clientOrderIds: [], finishedLimit: RECENT_FINAL });
       if (reply.member === "orderStatusReply") {
         this.take(reply.body.orders);
       } else if (reply.body?.code === "unknownMessage") {

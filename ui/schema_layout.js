@@ -120,13 +120,14 @@ export const STRUCTS = deepFreeze({
   "OrderStatusRequest": {
     "id": "0xd8ac57cc711e5a81",
     "file": "orders.capnp",
-    "dataWords": 0,
+    "dataWords": 1,
     "pointerWords": 2,
     "discriminantByteOffset": null,
     "union": [],
     "fields": {
       "account": {"kind": "text", "pointer": 0},
-      "clientOrderIds": {"kind": "list", "element": {"kind": "text"}, "pointer": 1}
+      "clientOrderIds": {"kind": "list", "element": {"kind": "text"}, "pointer": 1},
+      "finishedLimit": {"kind": "uint32", "byteOffset": 0}
     }
   },
   "Rejection": {

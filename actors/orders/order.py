@@ -126,10 +126,20 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
             elif member == "cancelOrder":
                 self.cancel(client.cancelOrder.clientOrderId, session, correlation)
             elif member == "orderStatusRequest":
-                wanted = list(client.orderStatusRequest.clientOrderIds)
+                request = client.orderStatusRequest
+                wanted = list(request.clientOrderIds)
                 records = [self.orders[i] for i in wanted if i in self.orders] if wanted else \
-                    sorted(self.orders.values(), key=lambda r: r.created_ns)
+                    self.status_of_all(request.finishedLimit)
                 self._to_session(session, encode_status_reply(self.account, records, correlation, self.path))
+
+    def status_of_all(self, finished_limit: int) -> list[OrderRecord]:
+        """Every open order and the newest ``finished_limit`` finished ones (0: all), oldest first."""
+        ordered = sorted(self.orders.values(), key=lambda r: r.created_ns)
+        if not finished_limit:
+            return ordered
+        finished = [r for r in ordered if r.final]
+        kept = {id(r) for r in finished[-finished_limit:]}
+        return [r for r in ordered if not r.final or id(r) in kept]
 
     def submit(self, order, session: str, correlation: int, user: str) -> None:
         """Start a new order, or answer a seen client order id with its (pending) reply."""

@@ -118,3 +118,26 @@ async def test_cancel_order_when_working_then_cancel_sent_once_and_order_cancell
 async def _until(predicate) -> None:
     while not predicate():
         await asyncio.sleep(0.001)
+
+
+async def test_order_status_request_when_finished_limit_then_open_orders_and_newest_finished_ones(order_harness):
+    """Empty ids: every open order plus the newest ``finishedLimit`` finished ones (0: all); ids: just those."""
+    harness = await order_harness(harness_config(rules=()))
+    for i in range(1, 5):
+        harness.submit(f"c-{i}")
+        await harness.wait_replies(i)
+    for i in range(1, 4):
+        harness.command(cancelOrder={"clientOrderId": f"c-{i}", "account": "acct-01"})
+    await harness.sink.wait(lambda: sum(m["order"]["state"] == "cancelled" for m in harness.pushes("orderUpdated")) == 3)
+
+    harness.command(orderStatusRequest={"account": "acct-01", "finishedLimit": 1})
+    harness.command(orderStatusRequest={"account": "acct-01"})
+    harness.command(orderStatusRequest={"account": "acct-01", "clientOrderIds": ["c-2", "nope"]})
+    await harness.sink.wait(lambda: len(harness.replies(which="orderStatusReply")) == 3)
+
+    capped, everything, chosen = (
+        [order["clientOrderId"] for order in reply["orders"]] for reply in harness.replies(which="orderStatusReply")
+    )
+    assert capped == ["c-3", "c-4"]
+    assert everything == ["c-1", "c-2", "c-3", "c-4"]
+    assert chosen == ["c-2"]
