@@ -255,3 +255,28 @@ def screenshot(tmp_path):
         return folder / name
 
     return path_for
+
+
+@pytest.fixture
+async def start_desk():
+    """Start whole desks from ``DeskConfig`` keyword arguments; all stopped at the end, newest first.
+
+    Defaults: port 0, the test JWT secret, no progress logs, replay at 20×
+    (pass ``replay`` for recorded ticks, or nothing for the synthetic market).
+    """
+    from transport.app import Desk, DeskConfig
+
+    desks = []
+
+    async def _start(**config) -> Desk:
+        settings = {"port": 0, "speed": 20.0, "jwt_secret": JWT_SECRET, "progress_interval_s": 0, **config}
+        desk = Desk(DeskConfig(**settings))
+        desks.append(desk)
+        await desk.start()
+        return desk
+
+    try:
+        yield _start
+    finally:
+        for desk in reversed(desks):
+            await desk.stop()

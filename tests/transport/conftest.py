@@ -12,28 +12,17 @@ REPLAY = "cn_futopt_l1_20171113_0900-1000.csv.gz"
 
 
 @pytest.fixture
-async def desk_factory(data_dir):
+async def desk_factory(data_dir, start_desk):
     """Start whole desks (real ticks replayed at 20×) with the given limits, auth and config; all stopped at the end."""
-    from transport.app import Desk, DeskConfig
     from transport.auth import AuthConfig
     from transport.ws import SocketLimits
 
-    desks = []
-
     async def _start(limits: SocketLimits | None = None, auth: AuthConfig | None = None,
-                     jwt_secret: str = JWT_SECRET, **config) -> Desk:
-        desk = Desk(DeskConfig(port=0, replay=(str(data_dir / REPLAY),), speed=20.0, jwt_secret=jwt_secret,
-                               progress_interval_s=0, auth=auth or AuthConfig(),
-                               limits=limits or SocketLimits(auth_timeout_s=2.0, max_bad_frames=5), **config))
-        desks.append(desk)
-        await desk.start()
-        return desk
+                     jwt_secret: str = JWT_SECRET, **config):
+        return await start_desk(replay=(str(data_dir / REPLAY),), jwt_secret=jwt_secret, auth=auth or AuthConfig(),
+                                limits=limits or SocketLimits(auth_timeout_s=2.0, max_bad_frames=5), **config)
 
-    try:
-        yield _start
-    finally:
-        for desk in desks:
-            await desk.stop()
+    return _start
 
 
 @pytest.fixture

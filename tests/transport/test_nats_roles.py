@@ -17,24 +17,15 @@ pytestmark = pytest.mark.nats
 
 
 @pytest.fixture
-async def node_factory(nats_url, data_dir, jwt_secret):
+async def node_factory(nats_url, data_dir, jwt_secret, start_desk):
     """Start desks of any role on one nats-server (stopped before the server)."""
-    desks = []
 
     async def _start(role: str, **config) -> Desk:
         if role == "gateway-host":
             config.setdefault("replay", (str(data_dir / "cn_futopt_l1_20171113_0900-1000.csv.gz"),))
-        desk = Desk(DeskConfig(port=0, speed=20.0, jwt_secret=jwt_secret, progress_interval_s=0, role=role,
-                               nats=(nats_url,), **config))
-        desks.append(desk)
-        await desk.start()
-        return desk
+        return await start_desk(jwt_secret=jwt_secret, role=role, nats=(nats_url,), **config)
 
-    try:
-        yield _start
-    finally:
-        for desk in reversed(desks):
-            await desk.stop()
+    return _start
 
 
 @pytest.fixture

@@ -29,28 +29,22 @@ AWAY = 100  # a buy this far under the last price stays working (20 under filled
 
 
 @pytest.fixture
-async def order_desk_factory(tmp_path):
+async def order_desk_factory(tmp_path, start_desk):
     """Start desks replaying recorded ticks at 20× with the order path of orders_kit; all stopped at the end."""
-    from transport.app import Desk, DeskConfig
     from transport.ws import SocketLimits
 
-    desks = []
+    count = 0
 
-    async def _start(sim: dict, **orders) -> Desk:
-        config = orders_config(tmp_path / f"desk-{len(desks)}", **orders)
-        (tmp_path / f"desk-{len(desks)}").mkdir()
-        desk = Desk(DeskConfig(port=0, replay=(str(REPLAY),), speed=20.0, jwt_secret=JWT_SECRET,
-                               progress_interval_s=0, limits=SocketLimits(auth_timeout_s=2.0), orders=config,
-                               sim=sim))
-        desks.append(desk)
-        await desk.start()
-        return desk
+    async def _start(sim: dict, **orders):
+        nonlocal count
+        folder = tmp_path / f"desk-{count}"
+        count += 1
+        config = orders_config(folder, **orders)
+        folder.mkdir()
+        return await start_desk(replay=(str(REPLAY),), jwt_secret=JWT_SECRET, limits=SocketLimits(auth_timeout_s=2.0),
+                                orders=config, sim=sim)
 
-    try:
-        yield _start
-    finally:
-        for desk in desks:
-            await desk.stop()
+    return _start
 
 
 async def _signed_in_page(browser, desk, user="trader1", accounts=("acct-01",)):
