@@ -78,7 +78,7 @@ export class Watchlist {
     this.viewport = this.element.querySelector(".panel-viewport");
     this.spacer = this.element.querySelector(".panel-spacer");
     this.canvas = this.element.querySelector("canvas");
-    this.context = this.canvas.getContext("2d", { alpha: false });
+    this.context = this.canvas.getContext("2d", { alpha: false, desynchronized: true });
     this.element.querySelector(".panel-close").addEventListener("click", () => onClose(group));
     this.viewport.addEventListener("scroll", () => { this.dirty = true; }, { passive: true });
     this.viewport.addEventListener("click", (event) => this.pick(event));
