@@ -7,7 +7,7 @@ noisy, so the test asserts medians and counts, never maxima; the p95/p99
 figures are the benchmark's to record.
 
 Marked ``slow`` (``python -m pytest -m slow``), outside the default run: on
-the 2-core CI machine it passed four of six runs; the two others had long
+the 2-core CI machine it passed four of six runs; one of the others had long
 tasks on 0.147 % of frames against the < 0.1 % budget (FPS and paint held).
 """
 
