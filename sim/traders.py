@@ -129,19 +129,32 @@ class TraderClient(SimClient):
             except TimeoutError:
                 continue
 
-    async def settle(self, timeout_s: float = 3.0) -> None:
-        """Wait for retries in flight, then ask the status of every order without a settled fate."""
+    async def settle(self, timeout_s: float = 10.0, ask_every_s: float = 1.0) -> None:
+        """Wait for retries in flight, then ask the status of every order without a settled fate.
+
+        The status request is asked again every ``ask_every_s`` for the orders
+        still unsettled, until ``timeout_s``: on a starved process one request
+        (or its reply) can come late, and an order the desk knows must not be
+        counted lost because its answer was slow.
+        """
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=timeout_s)
-        open_ids = [coid for coid, book in self.books.items() if book.state not in FINAL_STATES]
-        for start in range(0, len(open_ids), 200):
-            await self.send(orderStatusRequest={"account": self.account,
-                                                "clientOrderIds": open_ids[start:start + 200]})
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and any(
-                self.books[c].state not in FINAL_STATES and self.books[c].state != "outcomeUnknown"
-                for c in open_ids):
-            await asyncio.sleep(0.02)
+        pending = None  # orders with neither a final state nor a known unknown outcome
+        while pending != []:
+            open_ids = [coid for coid, book in self.books.items() if book.state not in FINAL_STATES]
+            if not open_ids or time.monotonic() >= deadline:
+                return
+            for start in range(0, len(open_ids), 200):
+                await self.send(orderStatusRequest={"account": self.account,
+                                                    "clientOrderIds": open_ids[start:start + 200]})
+            asked = time.monotonic()
+            while time.monotonic() - asked < ask_every_s and time.monotonic() < deadline:
+                pending = [c for c in open_ids
+                           if self.books[c].state not in FINAL_STATES and self.books[c].state != "outcomeUnknown"]
+                if not pending:
+                    break
+                await asyncio.sleep(0.02)
 
     def _take(self, data: bytes) -> None:
         super()._take(data)
