@@ -38,6 +38,8 @@ from actors.market.l1 import L1Table
 DEFAULT_WINDOW_MS = 33
 DEFAULT_WIDE_WINDOW_MS = 50
 DEFAULT_SNAPSHOT_INTERVAL_S = 3.0
+RESYNC_RETRY_NS = 1_000_000_000
+"""A resync unanswered this long (its reply lost, e.g. refused as corrupt) may be asked again, ns."""
 DEFAULT_MAX_ROWS = 2000
 
 
@@ -78,6 +80,7 @@ class GroupActor(TickstageActor):
         self.rows_unknown = self.resyncs_requested = 0
         self._full_info: tuple[int, bytes] | None = None
         self._resync_pending = False
+        self._resync_asked_ns = 0
         if restarts:
             self._request_resync()
 
@@ -89,9 +92,11 @@ class GroupActor(TickstageActor):
         restarted supervisor, or a message was lost): state is rebuilt, not
         crashed on (found by sim/scenarios: kill market, corrupt).
         """
-        if self._resync_pending:
+        now = time.monotonic_ns()
+        if self._resync_pending and now - self._resync_asked_ns < RESYNC_RETRY_NS:
             return
         self._resync_pending = True
+        self._resync_asked_ns = now
         self.resyncs_requested += 1
         args = self.context.args
         self.send_path(args.get("gateway_path", "gateway"), encode_actor_message(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import numpy as np
 import pytest
@@ -154,3 +155,26 @@ async def test_group_when_tick_batch_names_unknown_rows_then_resyncs_instead_of_
     await _until(lambda: group.resyncs_requested >= 1)
     assert group.rows_unknown == 1
     assert desk.runtime.registry.entry("market/group/rb").restarts == restarts
+
+
+async def test_group_when_resync_reply_was_lost_then_asks_again_after_a_second_not_before(desk) -> None:
+    """A resync whose reply never came (refused as corrupt) does not latch: after 1 s unknown rows ask again."""
+    from actors.market.group import RESYNC_RETRY_NS
+
+    await _until(lambda: "market/group/rb" in desk.runtime.registry)
+    entry = desk.runtime.registry.entry("market/group/rb")
+    await _until(lambda: entry.instance is not None and entry.instance.table.size > 0)
+    group = entry.instance
+    one = np.ones(1)
+    columns = {"indexes": np.array([100_000], dtype=np.uint32), "lastPrices": one, "bidPrices": one,
+               "askPrices": one, "bidVolumesLots": one, "askVolumesLots": one, "volumesLots": one,
+               "openInterestsLots": one, "exchangeTsNs": np.zeros(1, np.int64),
+               "gatewayRecvTsNs": np.zeros(1, np.int64)}
+    group._resync_pending, group._resync_asked_ns = True, time.monotonic_ns() + 10**10  # asked, reply still due
+    asked = group.resyncs_requested
+    desk.runtime.tell_path("market/group/rb", encode_tick_batch("rb", columns))
+    await _until(lambda: group.rows_unknown >= 1)
+    assert group.resyncs_requested == asked
+    group._resync_pending, group._resync_asked_ns = True, time.monotonic_ns() - RESYNC_RETRY_NS - 1  # reply lost
+    desk.runtime.tell_path("market/group/rb", encode_tick_batch("rb", columns))
+    await _until(lambda: group.resyncs_requested == asked + 1)
