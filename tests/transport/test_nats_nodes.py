@@ -9,54 +9,31 @@ wait is bounded and every process is killed in ``finally``.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from tests.conftest import JWT_SECRET, _free_ports
+from perf._nodes import NodeProcess
+from tests.conftest import JWT_SECRET
 from tests.transport.gateway_client import FailoverClient
 from transport.auth import mint_token
 from transport.nats_bus import NatsBus
 
 pytestmark = pytest.mark.nats
-REPO = Path(__file__).resolve().parents[2]
 SYMBOL = "rb1801.SHFE"
 
 
-class Node:
-    """One ``tickstage run`` subprocess."""
+class Node(NodeProcess):
+    """One ``tickstage run`` subprocess (perf/_nodes.py), with the test's admin reads and SIGKILL."""
 
     def __init__(self, tmp_path: Path, name: str, role: str, urls: list[str], *extra: str) -> None:
-        self.name, self.role = name, role
-        self.port = _free_ports(1)[0]
-        state = tmp_path / name
-        state.mkdir(exist_ok=True)
-        env = {**os.environ, "TICKSTAGE_STATE_DIR": str(state), "TICKSTAGE_JWT_SECRET": JWT_SECRET}
-        self.log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "transport.cli", "run", "--role", role, "--nats", *urls,
-             "--port", str(self.port), *extra], cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        super().__init__(tmp_path, name, role, urls, JWT_SECRET, *extra)
 
     @property
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws"
-
-    async def wait_healthy(self, http: aiohttp.ClientSession, timeout_s: float = 30.0) -> None:
-        async with asyncio.timeout(timeout_s):
-            while True:
-                assert self.process.poll() is None, f"{self.name} exited: {self.process.returncode}"
-                try:
-                    async with http.get(f"http://127.0.0.1:{self.port}/healthz") as response:
-                        if response.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
 
     async def groups(self, http: aiohttp.ClientSession) -> list[str]:
         headers = {"Authorization": f"Bearer {mint_token(JWT_SECRET, 'ops', 'admin')}"}
@@ -86,15 +63,6 @@ class Node:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self.log.close()
 
 
 def _order(client_order_id: str, price: float) -> dict:
@@ -139,7 +107,7 @@ async def test_nodes_when_server_aggregator_and_gateway_killed_then_frames_resum
     host, aggregator, gateway_a, gateway_b = nodes
     try:
         async with aiohttp.ClientSession() as http:
-            await asyncio.gather(*(node.wait_healthy(http) for node in nodes))
+            await asyncio.gather(*(node.wait_healthy() for node in nodes))
             async with asyncio.timeout(30):
                 while not all(["rb" in await node.groups(http) for node in (gateway_a, gateway_b)]):
                     await asyncio.sleep(0.2)
@@ -179,7 +147,7 @@ async def test_nodes_when_server_aggregator_and_gateway_killed_then_frames_resum
             aggregator.kill()
             replacement = Node(tmp_path, "aggregator-2", "aggregator", urls)
             nodes.append(replacement)
-            await replacement.wait_healthy(http)
+            await replacement.wait_healthy()
             for client in (client_a, client_b):
                 await client.recv_until(lambda m: m["which"] == "groupFrame" and m["kind"] == "snapshot",
                                         timeout_s=20)
