@@ -31,8 +31,10 @@ LONG_TASK_FRAME_FRACTION = 0.001  # DESIGN §11: long tasks on < 0.1 % of frames
 @pytest.fixture(scope="module")
 def load_run():
     """One 30 s measured run per server mode: plain and permessage-deflate, the shared worker only."""
-    if not Path(CHROMIUM).exists() or not REPLAY.exists():
-        pytest.skip("needs Debian chromium and ../shared/data")
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: install Debian chromium (see ../shared/FACTS.md)")
+    if not REPLAY.exists():
+        pytest.fail(f"recorded data not found: {REPLAY}")
     return asyncio.run(main(parse_args(["--seconds", "30", "--no-baseline"])))
 
 
