@@ -21,7 +21,7 @@ import pytest
 from playwright.async_api import async_playwright
 
 from tests.ui.test_watchlist_browser import CHROMIUM, CHROMIUM_ARGS, REPLAY, SERVER_START_TIMEOUT_S
-from tests.ui.ui_frames import REPO
+from tests.ui.ui_frames import REPO, stop_server
 from transport.auth import mint_token
 
 pytestmark = pytest.mark.browser
@@ -164,15 +164,7 @@ def _start_desk(port: int, state_dir: Path, secret: str) -> subprocess.Popen:
 
 
 def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-    process.reader.join(timeout=10)
-    process.stdout.close()
+    stop_server(process, process.reader)
 
 
 async def test_desk_when_server_is_killed_then_tabs_show_reconnecting_and_recover_after_restart(tmp_path, jwt_secret):

@@ -17,7 +17,7 @@ import jwt
 import pytest
 from playwright.async_api import async_playwright
 
-from tests.ui.ui_frames import REPO
+from tests.ui.ui_frames import REPO, stop_server
 from ui.chromium import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
@@ -76,14 +76,7 @@ def server(tmp_path_factory) -> Iterator[Server]:
             url = match.group(0) if match else None
         yield Server(process, url, output)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        drain.join(timeout=10)
-        process.stdout.close()
+        stop_server(process, drain)
 
 
 def _token(role: str = "trader", ttl_s: int = 3600) -> str:

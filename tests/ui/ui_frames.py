@@ -179,3 +179,16 @@ def run_node_script(script: Path, *args: str) -> object:
     )
     assert completed.returncode == 0, completed.stderr
     return json.loads(completed.stdout)
+
+
+def stop_server(process: subprocess.Popen, reader) -> None:
+    """Stop a ``tickstage run`` subprocess (terminate, kill after 20 s), join its output reader, close the pipe."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+    reader.join(timeout=10)
+    process.stdout.close()
