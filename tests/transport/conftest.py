@@ -66,3 +66,16 @@ async def wait_groups(desk, count: int, timeout_s: float = 10.0) -> list[str]:
 def is_message(which: str, **fields):
     """Predicate on a decoded ServerMessage dict: member ``which`` with ``fields`` equal."""
     return lambda m: m["which"] == which and all(m.get(k) == v for k, v in fields.items())
+
+
+@pytest.fixture
+async def http(desk, jwt_secret):
+    """An aiohttp client of the ``desk``; ``http.admin`` and ``http.trader`` are bearer headers."""
+    import aiohttp
+
+    from transport.auth import mint_token
+
+    async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{desk.port}") as session:
+        session.admin = {"Authorization": f"Bearer {mint_token(jwt_secret, 'ops1', 'admin')}"}
+        session.trader = {"Authorization": f"Bearer {mint_token(jwt_secret, 'trader1', 'trader')}"}
+        yield session

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import aiohttp
 import pytest
 
 from transport.auth import mint_token
 
 ROUTES = [("GET", "/admin/tree"), ("POST", "/admin/restart"), ("POST", "/admin/stop"),
           ("GET", "/admin/audit"), ("GET", "/metrics")]
-
-
-@pytest.fixture
-async def http(desk, jwt_secret):
-    """An aiohttp client of the desk; ``http.admin`` and ``http.trader`` are bearer headers."""
-    async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{desk.port}") as session:
-        session.admin = {"Authorization": f"Bearer {mint_token(jwt_secret, 'ops1', 'admin')}"}
-        session.trader = {"Authorization": f"Bearer {mint_token(jwt_secret, 'trader1', 'trader')}"}
-        yield session
 
 
 def _find(node, path):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -17,14 +16,6 @@ from actors.market.supervisor import MarketSupervisor
 from actors.root import RootSupervisor
 from transport.admin import AdminApi
 from transport.auth import AuthConfig, TokenVerifier, mint_token, principal_from_header
-
-
-@pytest.fixture
-async def http(desk, jwt_secret):
-    """An aiohttp client of the desk with an admin bearer header in ``http.admin``."""
-    async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{desk.port}") as session:
-        session.admin = {"Authorization": f"Bearer {mint_token(jwt_secret, 'ops1', 'admin')}"}
-        yield session
 
 
 def _find(node, path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import aiohttp
 import pytest
 
 import schemas
@@ -66,15 +65,6 @@ def test_read_recording_when_not_a_recording_or_truncated_then_value_error():
     with pytest.raises(ValueError):
         read_recording(data[:-3])
     assert data.startswith(MAGIC)
-
-
-@pytest.fixture
-async def http(desk, jwt_secret):
-    """An aiohttp client of the desk; ``http.admin`` and ``http.trader`` are bearer headers."""
-    async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{desk.port}") as session:
-        session.admin = {"Authorization": f"Bearer {mint_token(jwt_secret, 'ops1', 'admin')}"}
-        session.trader = {"Authorization": f"Bearer {mint_token(jwt_secret, 'trader1', 'trader')}"}
-        yield session
 
 
 async def test_recordings_when_not_admin_then_401_or_403(http):
