@@ -22,14 +22,14 @@ import schemas
 from actors.market.frames import frame_columns
 
 
-def client_message(message_id: int, **member) -> bytes:
-    """Return a ClientMessage with ``member`` set and its envelope filled."""
+def client_message(message_id: int, *, source: str = "tickstage-watch", **member) -> bytes:
+    """Return a ClientMessage with ``member`` set and its envelope filled (``source`` names the sender)."""
     message = schemas.stream.ClientMessage.new_message(**member)
     envelope = message.init("envelope")
     envelope.id = message_id
     envelope.sentTsNs = time.time_ns()
     envelope.schemaVersion = schemas.SCHEMA_VERSION
-    envelope.source = "tickstage-watch"
+    envelope.source = source
     return message.to_bytes()
 
 

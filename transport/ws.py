@@ -31,7 +31,6 @@ from dataclasses import dataclass
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
 
-import schemas
 from actors._supervisor import ChildSpec, Restart, StopChild, spawn
 from actors.market.frames import encode_actor_message
 from actors.sessions.session import SessionActor, SessionState, group_path
@@ -40,6 +39,8 @@ from transport.errors import AuthError, FrameRefusedError
 from transport.inbound import ClientFrame, read_client_frame
 from transport.limits import SocketLimits, TokenBucket, origin_allowed
 from transport.outbox import SocketOutbox
+from transport.replies import error_message, server_message
+from transport.watch import client_message
 
 _log = structlog.get_logger("transport.ws")
 _ORDER_MEMBERS = frozenset({"submitOrder", "cancelOrder", "orderStatusRequest"})
@@ -82,35 +83,6 @@ class GatewayStatistics:
     tokens_refreshed: int
     tokens_expired: int
     closed_bad_input: int
-
-
-def server_message(correlation_id: int = 0, **member) -> bytes:
-    """Return a ServerMessage (``ack``/``error``/``pong``) with its envelope, as bytes."""
-    message = schemas.stream.ServerMessage.new_message(**member)
-    envelope = message.init("envelope")
-    envelope.correlationId = correlation_id
-    envelope.sentTsNs = time.time_ns()
-    envelope.schemaVersion = schemas.SCHEMA_VERSION
-    envelope.source = "ws"
-    return message.to_bytes()
-
-
-def error_message(code: str, text: str, correlation_id: int = 0) -> bytes:
-    """Return a ServerMessage ``error`` with a stream ``ErrorCode`` name."""
-    return server_message(correlation_id, error={"code": code, "message": text})
-
-
-def open_client_message(data: bytes, limits: SocketLimits | None = None) -> tuple[str, int, str]:
-    """Decode and check a client frame (see :func:`transport.inbound.read_client_frame`).
-
-    Returns:
-        (union member, envelope id, auth/refresh token or ``""``).
-
-    Raises:
-        FrameRefusedError: (a ``ValueError``) undecodable or invalid contents.
-    """
-    frame = read_client_frame(data, limits or SocketLimits())
-    return frame.member, frame.correlation, frame.token
 
 
 class _Connection:
@@ -307,7 +279,7 @@ class SocketGateway:
         if revoked:
             conn.subscriptions.difference_update(revoked)
             self.runtime.tell_path(conn.path, encode_actor_message(
-                "client", _client_message(unsubscribe={"groups": revoked}), source="ws"))
+                "client", client_message(0, unsubscribe={"groups": revoked}, source="ws"), source="ws"))
         self._arm_expiry(conn)
         self.tokens_refreshed += 1
         self.frames_handled += 1
@@ -426,14 +398,4 @@ async def _send_and_close(ws: web.WebSocketResponse, error: bytes, reason: bytes
     await ws.close(code=_POLICY_VIOLATION, message=reason)
 
 
-def _client_message(**member) -> bytes:
-    message = schemas.stream.ClientMessage.new_message(**member)
-    envelope = message.init("envelope")
-    envelope.sentTsNs = time.time_ns()
-    envelope.schemaVersion = schemas.SCHEMA_VERSION
-    envelope.source = "ws"
-    return message.to_bytes()
-
-
-__all__ = ["GatewayStatistics", "SocketGateway", "SocketLimits", "error_message", "open_client_message",
-           "server_message"]
+__all__ = ["GatewayStatistics", "SocketGateway", "SocketLimits", "error_message", "server_message"]
