@@ -195,7 +195,7 @@ class AdminApi:
 
     # -- auth ------------------------------------------------------------------
 
-    def _admin(self, request: web.Request, action: str = "", target: str = ""):
+    def require_admin(self, request: web.Request, action: str = "", target: str = ""):
         """Return the admin principal of the request, or raise 401/403 (a refused action is audited)."""
         try:
             principal = self.desk.principal(request)
@@ -213,7 +213,7 @@ class AdminApi:
 
     async def tree(self, request: web.Request) -> web.Response:
         """``GET /admin/tree``."""
-        self._admin(request)
+        self.require_admin(request)
         runtime = self.runtime
         body = {"ts_ns": time.time_ns(), "healthy": runtime.root_failure is None,
                 "runtime": asdict(runtime.statistics()), "tree": actor_tree(runtime)}
@@ -224,12 +224,12 @@ class AdminApi:
 
     async def audit_list(self, request: web.Request) -> web.Response:
         """``GET /admin/audit``."""
-        self._admin(request)
+        self.require_admin(request)
         return web.json_response({"records": [asdict(r) for r in self.audit.records()]}, dumps=_dumps)
 
     async def metrics_page(self, request: web.Request) -> web.Response:
         """``GET /metrics``."""
-        self._admin(request)
+        self.require_admin(request)
         return web.Response(body=metrics_text(self.metrics), headers={"Content-Type": CONTENT_TYPE})
 
     async def restart(self, request: web.Request) -> web.Response:
@@ -242,7 +242,7 @@ class AdminApi:
 
     async def _command(self, request: web.Request, action: str) -> web.Response:
         target = await _target_path(request)
-        principal = self._admin(request, action, target or "?")
+        principal = self.require_admin(request, action, target or "?")
         if target is None:
             self.audit.record(principal.user, action, "?", "malformed")
             return _reply(400, action, "", "malformed", 'send {"path": "<actor path>"}')

@@ -24,12 +24,7 @@ import dataclasses
 import json
 from typing import Any
 
-import structlog
 from aiohttp import web
-
-from transport.errors import AuthError
-
-_log = structlog.get_logger("transport.faults_api")
 
 
 def _record_json(record: Any) -> dict[str, Any]:
@@ -55,23 +50,10 @@ class FaultsApi:
         app.router.add_get("/admin/faults", self.list)
 
     def _audit(self, user: str, target: str, result: str) -> None:
-        admin = getattr(self.desk, "admin", None)
-        if admin is not None:
-            admin.audit.record(user, "fault", target, result)
-        else:
-            _log.info("admin_action_audited", user=user, action="fault", target=target, result=result)
+        self.desk.admin.audit.record(user, "fault", target, result)
 
     def _principal(self, request: web.Request, target: str) -> Any:
-        try:
-            principal = self.desk.principal(request)
-        except AuthError as exc:
-            raise web.HTTPUnauthorized(text=json.dumps({"error": exc.code}), content_type="application/json",
-                                       headers={"WWW-Authenticate": 'Bearer realm="tickstage-admin"'}) from None
-        if not principal.is_admin:
-            self._audit(principal.user, target, "forbidden")
-            raise web.HTTPForbidden(text=json.dumps({"error": "forbidden", "message": "admin role required"}),
-                                    content_type="application/json")
-        return principal
+        return self.desk.admin.require_admin(request, "fault", target)
 
     def injector(self) -> Any:
         """The desk's :class:`sim.faults.FaultInjector`, made on first use."""

@@ -27,14 +27,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import json
 from typing import Any
 
 import structlog
 from aiohttp import web
 
 from actors.market.frames import encode_actor_message
-from transport.errors import AuthError
 from transport.flight import DEFAULT_MAX_BYTES, DEFAULT_MAX_RECORDS, FlightRecorder, encode_recording
 
 KEPT_RECORDINGS = 16
@@ -68,20 +66,10 @@ class FlightApi:
         app.router.add_get("/admin/recordings/{id}", self.download)
 
     def _principal(self, request: web.Request):
-        try:
-            principal = self.desk.principal(request)
-        except AuthError as exc:
-            raise web.HTTPUnauthorized(text=json.dumps({"error": exc.code}), content_type="application/json",
-                                       headers={"WWW-Authenticate": 'Bearer realm="tickstage-admin"'}) from None
-        if not principal.is_admin:
-            raise web.HTTPForbidden(text=json.dumps({"error": "forbidden", "message": "admin role required"}),
-                                    content_type="application/json")
-        return principal
+        return self.desk.admin.require_admin(request)
 
     def _audit(self, user: str, target: str, result: str) -> None:
-        admin = getattr(self.desk, "admin", None)
-        if admin is not None:
-            admin.audit.record(user, "record", target, result)
+        self.desk.admin.audit.record(user, "record", target, result)
 
     # -- routes ----------------------------------------------------------------
 

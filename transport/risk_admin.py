@@ -64,7 +64,7 @@ class RiskAdminApi:
 
     async def limits(self, request: web.Request) -> web.Response:
         """``GET /admin/limits``."""
-        self.desk.admin._admin(request)
+        self.desk.admin.require_admin(request)
         store = self.desk.limit_store
         body = {
             "limits": {rule: {scope: store.limits(rule, scope) for scope in scopes}
@@ -80,7 +80,7 @@ class RiskAdminApi:
         body = await _json(request)
         rule, scope, name = str(body.get("rule", "")), str(body.get("scope", "")), str(body.get("name", ""))
         target = f"{rule}/{scope}.{name}"
-        principal = self.desk.admin._admin(request, "limit", target)
+        principal = self.desk.admin.require_admin(request, "limit", target)
         audit = self.desk.admin.audit
         if scope not in self._scopes().get(rule, ()):
             audit.record(principal.user, "limit", target, "unknown_rule")
@@ -121,7 +121,7 @@ class RiskAdminApi:
         """``POST /admin/kill-switch {"scope", "target", "state", "reason"}``."""
         body = await _json(request)
         scope, target, state = str(body.get("scope", "")), str(body.get("target", "")), str(body.get("state", ""))
-        principal = self.desk.admin._admin(request, "kill_switch", f"{scope}/{target}")
+        principal = self.desk.admin.require_admin(request, "kill_switch", f"{scope}/{target}")
         audit = self.desk.admin.audit
         if scope not in KILL_SWITCH_SCOPES or state not in KILL_SWITCH_STATES:
             audit.record(principal.user, "kill_switch", f"{scope}/{target}", "malformed")
