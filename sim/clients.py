@@ -27,6 +27,7 @@ import aiohttp
 import capnp
 
 import schemas
+from transport.watch import client_message as watch_client_message
 
 CONNECT_TIMEOUT_S = 10.0
 """Longest wait for the socket, the auth ack and the subscribe ack, seconds (default of
@@ -68,14 +69,8 @@ class ClientStats:
 
 
 def client_message(message_id: int, **member: Any) -> bytes:
-    """Return a ClientMessage with one union member set and an envelope, as bytes."""
-    message = schemas.stream.ClientMessage.new_message(**member)
-    envelope = message.init("envelope")
-    envelope.id = message_id
-    envelope.sentTsNs = time.time_ns()
-    envelope.schemaVersion = schemas.SCHEMA_VERSION
-    envelope.source = "sim"
-    return message.to_bytes()
+    """Return a ClientMessage with one union member set and an envelope from ``sim``, as bytes."""
+    return watch_client_message(message_id, source="sim", **member)
 
 
 class SimClient:
