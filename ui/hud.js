@@ -36,6 +36,7 @@ export function renderHud(root, stats, connection) {
   set("gaps", String(stats.gaps));
   set("conflations", String(stats.conflations));
   set("dropped", String(stats.dropped_frames));
+  set("long", `${stats.app_long_tasks} / ${stats.long_tasks}`);
   set("errors", String(stats.decode_errors));
   set("tabs", `${stats.tabs} · ${stats.worker}`);
   const conn = root.querySelector("#conn");

@@ -38,7 +38,7 @@ from actors.market.l1 import L1Table
 DEFAULT_WINDOW_MS = 33
 DEFAULT_WIDE_WINDOW_MS = 50
 DEFAULT_SNAPSHOT_INTERVAL_S = 3.0
-RESYNC_RETRY_NS = 1_000_000_000
+RESYNC_RETRY_NS = 300_000_000
 """A resync unanswered this long (its reply lost, e.g. refused as corrupt) may be asked again, ns."""
 DEFAULT_MAX_ROWS = 2000
 

@@ -11,6 +11,11 @@ Slow consumer (conflation): when the outbox holds more than
 stale; once the socket drains below ``low_water_bytes`` the session asks the
 group for a fresh snapshot. Memory never grows with a slow client.
 A restarted session re-attaches the groups in its :class:`SessionState`.
+An attach the group never answered (no info, snapshot or delta within
+``ATTACH_RETRY_S``: the message was lost or refused as corrupt, or the group
+was restarting) is sent again, backing off to ``ATTACH_RETRY_MAX_S``; a group
+that had lost its subscriber list would otherwise stay silent for this
+session until something else restarted (found by sim/scenarios/corrupt.toml).
 
 Orders (issue 3): ``submitOrder``, ``cancelOrder`` and ``orderStatusRequest``
 for an account the token grants (``SessionState.may_trade``) go to
@@ -37,6 +42,10 @@ from actors.orders.config import MAX_CLIENT_ORDER_ID_BYTES
 
 DEFAULT_HIGH_WATER_BYTES = 1024 * 1024
 DEFAULT_LOW_WATER_BYTES = 256 * 1024
+ATTACH_RETRY_S = 0.25
+"""First wait for a group's answer to ``attach`` before sending it again, seconds."""
+ATTACH_RETRY_MAX_S = 4.0
+"""Longest wait between attach retries (the wait doubles from ATTACH_RETRY_S), seconds."""
 ORDER_MEMBERS = frozenset({"submitOrder", "cancelOrder", "orderStatusRequest"})
 """ClientMessage members forwarded to ``orders/<account>``."""
 
@@ -102,7 +111,9 @@ class SessionActor(TickstageActor):
         self.stale: dict[str, bool] = {}  # group → snapshot already requested
         self._message_id = 0
         self.frames_sent = self.bytes_sent = self.conflated = 0
-        self.snapshots_requested = 0
+        self.snapshots_requested = self.attach_retries = 0
+        self._attaching: dict[str, tuple[int, float]] = {}  # group → (timer generation, wait s)
+        self._attach_generation = 0
         for group in self.state.groups:
             self._attach(group)
         self.order_commands = self.pushes_sent = 0
@@ -140,6 +151,7 @@ class SessionActor(TickstageActor):
                     if self.state.groups.pop(group, 0) is None:
                         self.send_path(group_path(group), self._attach_message("detach", group))
                     self.stale.pop(group, None)
+                    self._attaching.pop(group, None)
                 self._control(ack={"of": "unsubscribe"}, correlation=correlation)
             elif member == "snapshotRequest":
                 group = client.snapshotRequest.group
@@ -208,6 +220,7 @@ class SessionActor(TickstageActor):
             return
         if group not in self.state.groups:
             return
+        self._attaching.pop(group, None)  # any frame from the group: it has us as a subscriber
         if kind == "delta":
             if group in self.stale or self.outbox.queued_bytes > self.high_water:
                 self._conflate(group)
@@ -232,6 +245,18 @@ class SessionActor(TickstageActor):
         if group in self.state.groups:
             self._attach(group)
 
+    def _on_timer(self, timer, message, sender: ActorAddress) -> None:
+        """An attach retry is due: attach again if the group has not answered since."""
+        name = timer.name
+        if not name.startswith("attach:"):
+            return
+        group = name[len("attach:"):]
+        pending = self._attaching.get(group)
+        if pending is None or pending[0] != timer.generation or group not in self.state.groups:
+            return
+        self.attach_retries += 1
+        self._attach(group, wait_s=min(pending[1] * 2, ATTACH_RETRY_MAX_S))
+
     def _on_crash(self, text: str, message, sender: ActorAddress) -> None:
         """Fault injection: raise inside the handler."""
         raise RuntimeError(f"injected crash: {text}")
@@ -254,8 +279,13 @@ class SessionActor(TickstageActor):
                 self.snapshots_requested += 1
                 self.send_path(group_path(group), self._attach_message("snapshotRequest", group))
 
-    def _attach(self, group: str) -> None:
+    def _attach(self, group: str, wait_s: float = ATTACH_RETRY_S) -> None:
+        """Send ``attach`` and arm a retry in ``wait_s`` unless the group answers first."""
+        self._attach_generation = (self._attach_generation + 1) & 0xFFFFFFFF
+        self._attaching[group] = (self._attach_generation, wait_s)
         self.send_path(group_path(group), self._attach_message("attach", group))
+        self.runtime.call_later(wait_s, self.myAddress, encode_actor_message(
+            "timer", {"name": f"attach:{group}", "generation": self._attach_generation}, source=self.path))
 
     def _attach_message(self, member: str, group: str) -> bytes:
         return encode_actor_message(member, {"sessionPath": self.path, "group": group}, source=self.path)
@@ -280,6 +310,8 @@ class SessionActor(TickstageActor):
             "bytes_sent": self.bytes_sent,
             "conflated": self.conflated,
             "snapshots_requested": self.snapshots_requested,
+            "attach_retries": self.attach_retries,
+            "attaching": list(self._attaching),
             "queued_bytes": self.outbox.queued_bytes,
             "stale_groups": list(self.stale),
             "order_commands": self.order_commands,

@@ -1,4 +1,4 @@
-"""SessionActor: slow consumer conflation with bounded memory, snapshot after drain."""
+"""SessionActor: slow consumer conflation with bounded memory, snapshot after drain, attach retried."""
 
 from __future__ import annotations
 
@@ -142,3 +142,54 @@ def _frame_of(payload: bytes) -> tuple[str, str]:
         if message.which() != "groupFrame":
             return message.which(), ""
         return str(message.groupFrame.kind), message.groupFrame.group
+
+
+class ForgetfulGroupActor(GroupActor):
+    """A GroupActor whose first ``attach`` is lost, as if refused as corrupt on its way in."""
+
+    def on_start(self, restarts: int) -> None:
+        super().on_start(restarts)
+        self.attaches_lost = 0
+
+    def _on_attach(self, attach, message, sender) -> None:
+        if not self.attaches_lost:
+            self.attaches_lost += 1
+            return
+        super()._on_attach(attach, message, sender)
+
+
+async def test_attach_when_group_never_answers_then_sent_again_and_snapshot_arrives():
+    """An attach lost on the way (no info, no snapshot back) is retried until the group answers.
+
+    Found by sim/scenarios/matrix.toml: the ``corrupt`` fault crashed
+    market/group/m_o, whose restart made every session attach again while
+    the fault still corrupted its inbound messages; a probe whose attach was
+    lost got no m_o frame for 20 s, until that probe's own session restarted.
+    """
+    runtime = ActorRuntime()
+    socket = StalledSocket()
+    socket.released.set()
+    session_path = "sessions/session/1"
+    outbox = SocketOutbox(socket.send, lambda: None, LOW_WATER)
+    writer = asyncio.create_task(outbox.run())
+    instruments = [InstrumentInfo(f"rb{i}.SHFE", f"rb{i}", "SHFE", "rb", "F", 1.0, 10.0) for i in range(10)]
+    session = ChildSpec("session/1", SessionActor, {"outbox": outbox, "state": SessionState("t", "trader")})
+    start_root(runtime, Supervisor, {"children": [
+        ChildSpec("market", MarketSupervisor, {"children": [ChildSpec("group/rb", ForgetfulGroupActor,
+                                                                      {"group": "rb", "window_ms": 1})]}),
+        ChildSpec("sessions", SessionsSupervisor, {"children": [session]})]})
+    try:
+        await runtime.wait_idle()
+        runtime.tell_path("market/group/rb", encode_instruments_added(
+            group="rb", version=1, first_index=0, instruments=instruments, source="t"))
+        runtime.tell_path(session_path, encode_actor_message("client", client_message(1, subscribe={"groups": ["rb"]})))
+        async with asyncio.timeout(10):
+            while ("snapshot", "rb") not in map(_frame_of, socket.sent):
+                await asyncio.sleep(0.01)
+        actor = runtime.registry.entry(session_path).instance
+        stats = actor.statistics().extra
+        assert stats["attach_retries"] == 1 and stats["attaching"] == []
+        assert runtime.registry.entry("market/group/rb").instance.attaches_lost == 1
+    finally:
+        writer.cancel()
+        runtime.shutdown()
