@@ -40,6 +40,8 @@ struct TickBatch {
   group @0 :Text;           # destination group, "rb"
   rows @1 :L1Columns;       # conflated ticks, latest per contract
   drainTsNs @2 :Int64;      # when the bridge drained them on the loop thread, ns since epoch
+  seq @3 :UInt64;           # per-group batch sequence from the bridge, +1 per batch (0: unsequenced);
+                            # a jump tells the aggregator a batch was lost: it resyncs
 }
 
 struct GroupFrame {

@@ -83,6 +83,7 @@ class _Group:
     announced: int = 0          # instruments already sent to the group actor
     version: int = 0
     rows: list = field(default_factory=list)   # (index, floats..., ints...) of this drain
+    seq: int = 0                # tick batches sent to the group actor (TickBatch.seq of the last)
 
     @property
     def path(self) -> str:
@@ -283,7 +284,8 @@ class VnpyBridge:
         columns = _columns(rows)
         group.table.apply(columns)
         self._batches += 1
-        self._route(group, encode_tick_batch(group.name, columns))
+        group.seq += 1
+        self._route(group, encode_tick_batch(group.name, columns, seq=group.seq))
 
     def _route(self, group: _Group, payload: bytes) -> None:
         if self._sink is None:
@@ -300,7 +302,7 @@ class VnpyBridge:
                                              instruments=group.instruments, source="gateway")]
         rows = group.table.peek_all()
         seen = rows["gatewayRecvTsNs"] != 0
-        messages.append(encode_tick_batch(group.name, {k: v[seen] for k, v in rows.items()}))
+        messages.append(encode_tick_batch(group.name, {k: v[seen] for k, v in rows.items()}, seq=group.seq))
         return messages
 
     def quote(self, vt_symbol: str):

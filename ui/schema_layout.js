@@ -45,14 +45,15 @@ export const STRUCTS = deepFreeze({
   "TickBatch": {
     "id": "0x84adbdecbf0a1a06",
     "file": "market.capnp",
-    "dataWords": 1,
+    "dataWords": 2,
     "pointerWords": 2,
     "discriminantByteOffset": null,
     "union": [],
     "fields": {
       "group": {"kind": "text", "pointer": 0},
       "rows": {"kind": "struct", "struct": "L1Columns", "pointer": 1},
-      "drainTsNs": {"kind": "int64", "byteOffset": 0}
+      "drainTsNs": {"kind": "int64", "byteOffset": 0},
+      "seq": {"kind": "uint64", "byteOffset": 8}
     }
   },
   "GroupFrame": {

@@ -85,10 +85,11 @@ def _tick_batch_skeleton(key: tuple[str, str], n_rows: int):
 _TICK_BATCHES = SkeletonCache(_tick_batch_skeleton, _TICK_BATCH_ROWS, {
     "sent_ts_ns": ScalarSlot((), _ActorMessage, "sentTsNs"),
     "drain_ts_ns": ScalarSlot(_TICK_BATCH_ROWS[:1], schemas.market.TickBatch, "drainTsNs"),
+    "seq": ScalarSlot(_TICK_BATCH_ROWS[:1], schemas.market.TickBatch, "seq"),
 })
 
 
-def encode_tick_batch(group: str, rows: Mapping[str, np.ndarray], source: str = "gateway") -> bytes:
+def encode_tick_batch(group: str, rows: Mapping[str, np.ndarray], source: str = "gateway", seq: int = 0) -> bytes:
     """Return an ``ActorMessage{tickBatch}``.
 
     Args:
@@ -96,9 +97,10 @@ def encode_tick_batch(group: str, rows: Mapping[str, np.ndarray], source: str = 
         rows: L1 columns, each of ``n`` rows (``indexes`` uint32[n], prices
             float64[n] quote currency, volumes float64[n] lots, ``*TsNs``
             int64[n] ns since epoch).
+        seq: the bridge's per-group batch sequence (+1 per batch; 0: unsequenced).
     """
     now = time.time_ns()
-    return _TICK_BATCHES.encode((group, source), rows, sent_ts_ns=now, drain_ts_ns=now)
+    return _TICK_BATCHES.encode((group, source), rows, sent_ts_ns=now, drain_ts_ns=now, seq=seq)
 
 
 def tick_batch_columns(data: bytes) -> dict[str, np.ndarray]:

@@ -12,7 +12,11 @@ until the backlog clears; each such decision is counted.
 
 After a restart it asks the gateway for the group's instruments and latest
 rows, tells the sessions supervisor so subscribed sessions re-attach, and
-those get a snapshot.
+those get a snapshot. It asks the same when a TickBatch's ``seq`` jumps (a
+batch was lost on the way: its rows would otherwise stay stale until their
+contracts tick again, for an illiquid option minutes) or names rows it was
+never told about. A batch at or below the last ``seq`` (a duplicate, or a
+resync's rows) is applied, latest value wins, and is no gap.
 """
 
 from __future__ import annotations
@@ -78,6 +82,7 @@ class GroupActor(TickstageActor):
         self.frames = self.snapshots = self.rows_sent = self.bytes_built = 0
         self.rows_deferred = self.frames_over_budget = 0
         self.rows_unknown = self.resyncs_requested = 0
+        self.tick_seq = self.tick_gaps = 0
         self._full_info: tuple[int, bytes] | None = None
         self._resync_pending = False
         self._resync_asked_ns = 0
@@ -120,7 +125,13 @@ class GroupActor(TickstageActor):
                                         payload=payload, source=self.path))
 
     def _on_tick_batch(self, batch, message, sender: ActorAddress) -> None:
-        """Apply conflated ticks (latest value wins) and arm the flush timer."""
+        """Apply conflated ticks (latest value wins) and arm the flush timer; resync on a seq gap."""
+        seq = batch.seq
+        if seq > self.tick_seq:
+            if self.tick_seq and seq != self.tick_seq + 1:
+                self.tick_gaps += 1
+                self._request_resync()
+            self.tick_seq = seq
         columns = tick_batch_columns(self.current_bytes)
         indexes = columns["indexes"]
         if len(indexes) == 0:
@@ -255,6 +266,8 @@ class GroupActor(TickstageActor):
             "frames_over_budget": self.frames_over_budget,
             "rows_unknown": self.rows_unknown,
             "resyncs_requested": self.resyncs_requested,
+            "tick_seq": self.tick_seq,
+            "tick_gaps": self.tick_gaps,
             "window_ms": self._current_window_ms,
         }
 

@@ -85,3 +85,31 @@ async def test_watchlist_when_configured_then_contract_routed_to_product_and_wat
     finally:
         engine.stop()
         runtime.shutdown()
+
+
+async def test_tick_batches_when_drained_then_numbered_per_group_and_resync_carries_the_last():
+    """Each drain's TickBatch takes the group's next seq, so the aggregator sees no gap; a resync's rows
+    carry the last seq, so batches after it follow on."""
+    import schemas
+
+    runtime = ActorRuntime()
+    bridge = VnpyBridge(runtime)
+    start_root(runtime, RootSupervisor, {"children": desk_children(bridge)})
+    engine = EventEngine(interval=1)
+    bridge.attach(engine)
+    engine.start()
+    try:
+        engine.put(Event(EVENT_CONTRACT, ContractData(gateway_name="T", symbol="rb1801", exchange=Exchange.SHFE,
+                                                      name="rb", product=Product.FUTURES, size=10, pricetick=1)))
+        for i in range(3):
+            engine.put(Event(EVENT_TICK, _tick("rb1801", 3800.0 + i)))
+            await _wait(lambda: bridge.statistics().ticks_in == i + 1)
+            await runtime.wait_idle()
+        group = runtime.registry.entry("market/group/rb").instance
+        batches = bridge.statistics().batches_sent
+        assert batches >= 2 and group.tick_seq == batches and group.tick_gaps == 0
+        with schemas.actor.ActorMessage.from_bytes(bridge.resync_messages("rb")[1]) as message:
+            assert message.tickBatch.seq == batches
+    finally:
+        engine.stop()
+        runtime.shutdown()
