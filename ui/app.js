@@ -230,6 +230,7 @@ function stats() {
 }
 
 function paint(nowMs) {
+  const began = performance.now();
   metrics.frameStarted(nowMs);
   for (const panel of panels.values()) panel.draw(nowMs);
   metrics.framePainted();
@@ -238,6 +239,7 @@ function paint(nowMs) {
     rates.update(nowMs, workerStats.frames, workerStats.bytes);
     renderHud(document, stats(), connection);
   }
+  metrics.drawTook(performance.now() - began, nowMs);
   requestAnimationFrame(paint);
 }
 

@@ -55,6 +55,7 @@ export class FrameMetrics {
   constructor() {
     this.rafMs = new RollingSamples(1024); // ~17 s at 60 Hz
     this.paintMs = new RollingSamples(8192);
+    this.drawMs = new RollingSamples(1024); // main-thread time of one animation frame's callback (draw panels)
     this.latencyMs = new RollingSamples(8192); // tick → worker (socket receive)
     this.fps = 0;
     this.framesThisSecond = 0;
@@ -68,6 +69,7 @@ export class FrameMetrics {
     this.appLongTasks = 0;
     this.appLongTaskMaxMs = 0;
     this.appLongTaskDrain = []; // {ms, invoker, source}
+    this.appLongTasksObserved = false; // the Long Animation Frames API is here: app_long_tasks counts
     this.observeLongTasks();
     this.observeLongAnimationFrames();
   }
@@ -89,6 +91,7 @@ export class FrameMetrics {
           }
         }
       }).observe({ type: "long-animation-frame", buffered: true });
+      this.appLongTasksObserved = (PerformanceObserver.supportedEntryTypes || []).includes("long-animation-frame");
     } catch {
       // no Long Animation Frames API here: app_long_tasks stays 0 and long_tasks is the only count
     }
@@ -132,6 +135,11 @@ export class FrameMetrics {
     }
   }
 
+  // Call with how long this frame's callback ran (performance.now() difference), ms.
+  drawTook(ms, nowMs) {
+    this.drawMs.push(ms, nowMs);
+  }
+
   // Call once the frame's panels are drawn.
   framePainted() {
     if (this.pendingTicksMs.length === 0) return;
@@ -145,21 +153,24 @@ export class FrameMetrics {
     const [rafP50, rafP99] = this.rafMs.percentiles(nowMs, 0.5, 0.99);
     const [paintP50, paintP99] = this.paintMs.percentiles(nowMs, 0.5, 0.99);
     const [latencyP50, latencyP99] = this.latencyMs.percentiles(nowMs, 0.5, 0.99);
+    const [drawP50, drawP99] = this.drawMs.percentiles(nowMs, 0.5, 0.99);
     return {
+      draw_p50_ms: drawP50, draw_p99_ms: drawP99,
       fps: this.fps, raf_p50_ms: rafP50, raf_p99_ms: rafP99, paint_p50_ms: paintP50, paint_p99_ms: paintP99,
       latency_p50_ms: latencyP50, latency_p99_ms: latencyP99, dropped_frames: this.droppedFrames,
       long_tasks: this.longTasks, long_task_max_ms: this.longTaskMaxMs,
       app_long_tasks: this.appLongTasks, app_long_task_max_ms: this.appLongTaskMaxMs,
+      app_long_tasks_observed: this.appLongTasksObserved,
     };
   }
 
-  // Raw samples since the last call: {raf_ms, paint_ms, latency_ms, long_task_ms, app_long_tasks}.
+  // Raw samples since the last call: {raf_ms, paint_ms, latency_ms, draw_ms, long_task_ms, app_long_tasks}.
   drain() {
     const longTasks = this.longTaskDrain;
     const appLongTasks = this.appLongTaskDrain;
     this.longTaskDrain = [];
     this.appLongTaskDrain = [];
     return { raf_ms: this.rafMs.drain(), paint_ms: this.paintMs.drain(), latency_ms: this.latencyMs.drain(),
-      long_task_ms: longTasks, app_long_tasks: appLongTasks };
+      draw_ms: this.drawMs.drain(), long_task_ms: longTasks, app_long_tasks: appLongTasks };
   }
 }

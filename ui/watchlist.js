@@ -3,10 +3,11 @@
 // The page keeps its own copy of the group's state (Float64Array per column,
 // filled from the worker's "rows" batches). draw() runs on every animation
 // frame and repaints only what changed: the whole canvas after a scroll,
-// resize or new instrument list; otherwise only the visible rows whose values
-// changed or whose change highlight reached its next fade step (the highlight
-// fades in FADE_STEPS steps, so a changed row is repainted FADE_STEPS + 1
-// times, not on every frame: perf/bench_browser.py).
+// resize or new instrument list; otherwise only the cells of visible rows
+// whose value changed or whose change highlight reached its next fade step
+// (the highlight fades in FADE_STEPS steps, so a changed cell is repainted
+// FADE_STEPS + 1 times, not on every frame). The symbol column is painted only
+// with the whole canvas (perf/bench_browser.py: draw_p99_ms).
 
 export const FIELDS = ["last", "bid", "ask", "bidVolume", "askVolume", "volume", "openInterest"];
 const ROW_HEIGHT_PX = 22;
@@ -17,6 +18,7 @@ const FADE_STEPS = 4;
 // along with the paints new data brings (~30 Hz), so the canvas is not handed
 // to the compositor on every animation frame (perf/bench_browser.py, 5 tabs).
 const FADE_ONLY_INTERVAL_MS = 50;
+const ALL_CELLS = 0xff;
 const MIN_BODY_HEIGHT_PX = 120;
 const MAX_BODY_HEIGHT_PX = 420;
 const FONT = "12px ui-monospace, 'JetBrains Mono', 'DejaVu Sans Mono', Menlo, Consolas, monospace";
@@ -52,8 +54,9 @@ export class Watchlist {
     this.changedAt = new Float64Array(0); // performance.now() of the row's last change
     this.changedMask = new Uint8Array(0); // bit i: FIELDS[i] changed then
     this.direction = new Int8Array(0); // last price: +1 up, -1 down
-    this.rowDirty = new Uint8Array(0); // 1: values changed since the row was painted
+    this.cellDirty = new Uint8Array(0); // bit i: FIELDS[i] changed since the row was painted
     this.paintedStep = new Uint8Array(0); // fade step the row was painted with
+    this.paintedMask = new Uint8Array(0); // cells painted highlighted (bits of FIELDS)
     this.dirty = true; // repaint everything
     this.rowsDirty = false; // some row needs a repaint
     this.fadingUntil = 0;
@@ -104,8 +107,9 @@ export class Watchlist {
     this.changedAt = grow(this.changedAt, Float64Array);
     this.changedMask = grow(this.changedMask, Uint8Array);
     this.direction = grow(this.direction, Int8Array);
-    this.rowDirty = grow(this.rowDirty, Uint8Array);
+    this.cellDirty = grow(this.cellDirty, Uint8Array);
     this.paintedStep = grow(this.paintedStep, Uint8Array);
+    this.paintedMask = grow(this.paintedMask, Uint8Array);
     this.capacity = capacity;
   }
 
@@ -136,12 +140,12 @@ export class Watchlist {
     this.ensure(maxIndex + 1);
     for (let i = 0; i < indexes.length; i++) {
       const row = indexes[i];
-      let changed = false, mask = 0;
+      let changed = 0, mask = 0;
       for (let f = 0; f < FIELDS.length; f++) {
         const column = this.values[FIELDS[f]], before = column[row], after = batch[FIELDS[f]][i];
         if (before === after || (before !== before && after !== after)) continue; // NaN === NaN here
         column[row] = after;
-        changed = true;
+        changed |= 1 << f;
         if (before !== before) continue; // a first value is not a change worth a highlight
         mask |= 1 << f;
         if (f === 0 && Number.isFinite(after)) this.direction[row] = after > before ? 1 : -1;
@@ -150,8 +154,8 @@ export class Watchlist {
         this.changedAt[row] = nowMs;
         this.changedMask[row] = mask;
       }
-      if (changed) {
-        this.rowDirty[row] = 1;
+      if (changed !== 0) {
+        this.cellDirty[row] |= changed;
         this.rowsDirty = true;
         if (mask !== 0) this.fadingUntil = nowMs + FADE_MS;
       }
@@ -197,7 +201,7 @@ export class Watchlist {
     const scale = Math.max(1, width / fixed);
     let x = 0;
     return COLUMNS.map((column) => {
-      const placed = { ...column, x, w: column.width * scale };
+      const placed = { ...column, x, w: column.width * scale, field: FIELDS.indexOf(column.key) };
       x += placed.w;
       return placed;
     });
@@ -226,7 +230,13 @@ export class Watchlist {
     for (let row = first; row <= last; row++) {
       const age = nowMs - this.changedAt[row];
       const step = age >= FADE_MS || this.changedMask[row] === 0 ? 0 : Math.ceil((1 - age / FADE_MS) * FADE_STEPS);
-      if (!all && this.rowDirty[row] === 0 && step === this.paintedStep[row]) continue;
+      const highlight = step > 0 ? this.changedMask[row] : 0;
+      let cells = ALL_CELLS;
+      if (!all) {
+        cells = this.cellDirty[row];
+        if (step !== this.paintedStep[row] || highlight !== this.paintedMask[row]) cells |= highlight | this.paintedMask[row];
+        if (cells === 0) continue;
+      }
       if (painted === 0) {
         ctx.save();
         ctx.beginPath();
@@ -234,29 +244,39 @@ export class Watchlist {
         ctx.clip();
       }
       painted += 1;
-      this.rowDirty[row] = 0;
+      this.cellDirty[row] = 0;
       this.paintedStep[row] = step;
+      this.paintedMask[row] = highlight;
       const y = HEADER_HEIGHT_PX + row * ROW_HEIGHT_PX - scrollTop;
-      ctx.fillStyle = row % 2 === 1 ? COLORS.zebra : COLORS.background;
-      ctx.fillRect(0, y, width, ROW_HEIGHT_PX);
+      const background = row % 2 === 1 ? COLORS.zebra : COLORS.background;
       const fade = step / FADE_STEPS;
-      const mask = step > 0 ? this.changedMask[row] : 0;
       const direction = this.direction[row];
-      for (const column of this.columns) this.drawCell(ctx, column, row, y, mask, fade, direction);
+      if (all) {
+        ctx.fillStyle = background;
+        ctx.fillRect(0, y, width, ROW_HEIGHT_PX);
+      }
+      for (const column of this.columns) {
+        if (column.field < 0 ? !all : (cells & (1 << column.field)) === 0) continue;
+        if (!all) {
+          ctx.fillStyle = background;
+          ctx.fillRect(column.x, y, column.w, ROW_HEIGHT_PX);
+        }
+        this.drawCell(ctx, column, row, y, highlight, fade, direction);
+      }
     }
     if (painted > 0) ctx.restore();
     return painted;
   }
 
   drawCell(ctx, column, row, y, mask, fade, direction) {
-    const field = FIELDS.indexOf(column.key);
+    const field = column.field;
     if (field >= 0 && (mask & (1 << field)) !== 0) {
       const tint = field === 0 && direction !== 0 ? (direction > 0 ? COLORS.upFlash : COLORS.downFlash) : COLORS.flash;
       ctx.fillStyle = `rgba(${tint}, ${(field === 0 ? 0.45 : 0.16) * fade})`;
       ctx.fillRect(column.x + 2, y + 1, column.w - 4, ROW_HEIGHT_PX - 2);
     }
     const midY = y + ROW_HEIGHT_PX / 2;
-    if (column.key === "symbol") {
+    if (field < 0) {
       const instrument = this.instruments[row];
       ctx.textAlign = "left";
       ctx.fillStyle = COLORS.text;
