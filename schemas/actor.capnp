@@ -18,6 +18,7 @@ enum OutboundKind {
   snapshot @1;   # ServerMessage.groupFrame, kind snapshot
   delta @2;      # ServerMessage.groupFrame, kind delta
   control @3;    # anything else (ack, error, pong)
+  detail @4;     # ServerMessage.tickDetail: best effort, dropped for a socket over its high-water mark
 }
 
 struct Outbound {
@@ -197,6 +198,22 @@ struct OrderCounts {
   orders @3 :UInt64;
 }
 
+struct TickSubscription {
+  # session → market/ticks: start or stop the contract detail stream of these contracts.
+  sessionPath @0 :Text;
+  vtSymbols @1 :List(Text);
+  subscribe @2 :Bool;     # false: unsubscribe (also sent for every contract when the session stops)
+}
+
+struct WatchlistMembership {
+  # session → gateway: edit a user's watchlist group; the bridge routes the contracts' ticks to it.
+  group @0 :Text;         # the user's watchlist group, "watch-trader1"
+  add @1 :List(Text);     # vt_symbols
+  remove @2 :List(Text);
+  sessionPath @3 :Text;   # where the ack or error goes
+  correlationId @4 :UInt64; # the ClientMessage's envelope id, quoted by the reply
+}
+
 struct ActorMessage {
   union {
     tickBatch @0 :Market.TickBatch;       # bridge → group
@@ -232,6 +249,9 @@ struct ActorMessage {
     killSwitchCommand @33 :KillSwitchCommand; # admin route / daily_loss → kill switch
     killSwitchChanged @34 :Accounts.KillSwitchChanged; # kill switch → accounts/<account>, orders
     orderCounts @35 :OrderCounts;          # orders/<account> → accounts/<account>
+    tickSubscription @36 :TickSubscription; # session → market/ticks
+    tickDetail @37 :Market.TickDetail;      # bridge → market/ticks, one per watched contract per drain
+    watchlistMembership @38 :WatchlistMembership; # session → gateway
   }
   correlationId @12 :UInt64;
   sentTsNs @13 :Int64;                     # ns since UNIX epoch

@@ -60,3 +60,12 @@ struct GroupInfo {
   instruments @2 :List(Instrument); # index i here is row index i in frames
   firstIndex @3 :UInt32;            # index of instruments[0] (0 for a full list; >0 for an append)
 }
+
+struct TickDetail {
+  # Every tick of one contract since the previous TickDetail of it: the contract
+  # detail view's stream (one per bridge drain that saw the contract tick; a tick
+  # replaced by a newer one inside the same 5 ms drain is not in it).
+  vtSymbol @0 :Text;        # "rb1801.SHFE"
+  ticks @1 :L1Columns;      # oldest first; indexes unused (0)
+  history @2 :Bool;         # true: the recent ticks sent once to a new subscriber
+}

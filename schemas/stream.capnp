@@ -22,6 +22,12 @@ struct Unsubscribe { groups @0 :List(Text); }
 struct SnapshotRequest { group @0 :Text; }         # after a seq gap
 struct Ping { clientTsNs @0 :Int64; }              # client clock, ns since epoch
 struct Refresh { token @0 :Text; }                 # a new JWT for the same user, sent before the current one expires
+struct ContractList { vtSymbols @0 :List(Text); }  # vn.py vt_symbols, "rb1801.SHFE"
+struct WatchlistUpdate {
+  # Edits the user's own watchlist group (ack detail: its name); debounced by the page.
+  add @0 :List(Text);      # vt_symbols to add
+  remove @1 :List(Text);   # vt_symbols to remove
+}
 
 struct ClientMessage {
   union {
@@ -34,6 +40,9 @@ struct ClientMessage {
     submitOrder @7 :Orders.SubmitOrder;               # → orders/<account>; answered by orderReply
     cancelOrder @8 :Orders.CancelOrder;               # → orders/<account>; answered by cancelReply
     orderStatusRequest @9 :Orders.OrderStatusRequest; # → orders/<account>; answered by orderStatusReply
+    subscribeTicks @10 :ContractList;    # contract detail: every tick of these contracts (tickDetail)
+    unsubscribeTicks @11 :ContractList;
+    watchlistUpdate @12 :WatchlistUpdate; # membership of the user's watchlist group
   }
   envelope @5 :Envelope;
 }
@@ -49,6 +58,7 @@ enum ErrorCode {
   limitExceeded @7;
   rateLimited @8;
   unknownMessage @9;    # a union member this server does not handle
+  unknownContract @10;  # a vt_symbol the gateway has not seen
 }
 
 struct Ack {
@@ -85,6 +95,7 @@ struct ServerMessage {
     riskEvent @16 :Accounts.RiskEvent;             # a rejection, a breach, a rule actor down
     limitChanged @17 :Accounts.LimitChanged;
     killSwitchChanged @18 :Accounts.KillSwitchChanged;
+    tickDetail @19 :Market.TickDetail;             # every tick of a contract the socket subscribed (subscribeTicks)
   }
   envelope @5 :Envelope;
 }

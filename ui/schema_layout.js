@@ -87,6 +87,19 @@ export const STRUCTS = deepFreeze({
       "firstIndex": {"kind": "uint32", "byteOffset": 4}
     }
   },
+  "TickDetail": {
+    "id": "0xcb6b02f3ad0ea11f",
+    "file": "market.capnp",
+    "dataWords": 1,
+    "pointerWords": 2,
+    "discriminantByteOffset": null,
+    "union": [],
+    "fields": {
+      "vtSymbol": {"kind": "text", "pointer": 0},
+      "ticks": {"kind": "struct", "struct": "L1Columns", "pointer": 1},
+      "history": {"kind": "bool", "bitOffset": 0}
+    }
+  },
   "SubmitOrder": {
     "id": "0xce3454ac95929b4c",
     "file": "orders.capnp",
@@ -480,13 +493,36 @@ export const STRUCTS = deepFreeze({
       "token": {"kind": "text", "pointer": 0}
     }
   },
+  "ContractList": {
+    "id": "0xf8729f8cfeb2f507",
+    "file": "stream.capnp",
+    "dataWords": 0,
+    "pointerWords": 1,
+    "discriminantByteOffset": null,
+    "union": [],
+    "fields": {
+      "vtSymbols": {"kind": "list", "element": {"kind": "text"}, "pointer": 0}
+    }
+  },
+  "WatchlistUpdate": {
+    "id": "0xf5e5cd242a422859",
+    "file": "stream.capnp",
+    "dataWords": 0,
+    "pointerWords": 2,
+    "discriminantByteOffset": null,
+    "union": [],
+    "fields": {
+      "add": {"kind": "list", "element": {"kind": "text"}, "pointer": 0},
+      "remove": {"kind": "list", "element": {"kind": "text"}, "pointer": 1}
+    }
+  },
   "ClientMessage": {
     "id": "0xdab8e4c0ae154a9c",
     "file": "stream.capnp",
     "dataWords": 1,
     "pointerWords": 2,
     "discriminantByteOffset": 0,
-    "union": ["auth", "subscribe", "unsubscribe", "snapshotRequest", "ping", "refresh", "submitOrder", "cancelOrder", "orderStatusRequest"],
+    "union": ["auth", "subscribe", "unsubscribe", "snapshotRequest", "ping", "refresh", "submitOrder", "cancelOrder", "orderStatusRequest", "subscribeTicks", "unsubscribeTicks", "watchlistUpdate"],
     "fields": {
       "auth": {"kind": "struct", "struct": "Auth", "pointer": 0, "discriminant": 0},
       "subscribe": {"kind": "struct", "struct": "Subscribe", "pointer": 0, "discriminant": 1},
@@ -497,7 +533,10 @@ export const STRUCTS = deepFreeze({
       "refresh": {"kind": "struct", "struct": "Refresh", "pointer": 0, "discriminant": 5},
       "submitOrder": {"kind": "struct", "struct": "SubmitOrder", "pointer": 0, "discriminant": 6},
       "cancelOrder": {"kind": "struct", "struct": "CancelOrder", "pointer": 0, "discriminant": 7},
-      "orderStatusRequest": {"kind": "struct", "struct": "OrderStatusRequest", "pointer": 0, "discriminant": 8}
+      "orderStatusRequest": {"kind": "struct", "struct": "OrderStatusRequest", "pointer": 0, "discriminant": 8},
+      "subscribeTicks": {"kind": "struct", "struct": "ContractList", "pointer": 0, "discriminant": 9},
+      "unsubscribeTicks": {"kind": "struct", "struct": "ContractList", "pointer": 0, "discriminant": 10},
+      "watchlistUpdate": {"kind": "struct", "struct": "WatchlistUpdate", "pointer": 0, "discriminant": 11}
     }
   },
   "Ack": {
@@ -541,7 +580,7 @@ export const STRUCTS = deepFreeze({
     "dataWords": 1,
     "pointerWords": 2,
     "discriminantByteOffset": 0,
-    "union": ["groupFrame", "groupInfo", "ack", "error", "pong", "orderReply", "cancelReply", "orderStatusReply", "orderAccepted", "orderRejected", "orderUpdated", "orderFilled", "outcomeUnknown", "accountStatus", "riskSummary", "riskEvent", "limitChanged", "killSwitchChanged"],
+    "union": ["groupFrame", "groupInfo", "ack", "error", "pong", "orderReply", "cancelReply", "orderStatusReply", "orderAccepted", "orderRejected", "orderUpdated", "orderFilled", "outcomeUnknown", "accountStatus", "riskSummary", "riskEvent", "limitChanged", "killSwitchChanged", "tickDetail"],
     "fields": {
       "groupFrame": {"kind": "struct", "struct": "GroupFrame", "pointer": 0, "discriminant": 0},
       "groupInfo": {"kind": "struct", "struct": "GroupInfo", "pointer": 0, "discriminant": 1},
@@ -561,7 +600,8 @@ export const STRUCTS = deepFreeze({
       "riskSummary": {"kind": "struct", "struct": "RiskSummary", "pointer": 0, "discriminant": 14},
       "riskEvent": {"kind": "struct", "struct": "RiskEvent", "pointer": 0, "discriminant": 15},
       "limitChanged": {"kind": "struct", "struct": "LimitChanged", "pointer": 0, "discriminant": 16},
-      "killSwitchChanged": {"kind": "struct", "struct": "KillSwitchChanged", "pointer": 0, "discriminant": 17}
+      "killSwitchChanged": {"kind": "struct", "struct": "KillSwitchChanged", "pointer": 0, "discriminant": 17},
+      "tickDetail": {"kind": "struct", "struct": "TickDetail", "pointer": 0, "discriminant": 18}
     }
   },
   "FlightHeader": {
@@ -621,7 +661,7 @@ export const ENUMS = deepFreeze({
   "Severity": ["info", "warning", "critical"],
   "KillSwitchScope": ["account", "group", "global"],
   "KillSwitchState": ["active", "reduceOnly", "halted"],
-  "ErrorCode": ["internal", "malformed", "tooLarge", "unauthenticated", "tokenExpired", "forbidden", "unknownGroup", "limitExceeded", "rateLimited", "unknownMessage"],
+  "ErrorCode": ["internal", "malformed", "tooLarge", "unauthenticated", "tokenExpired", "forbidden", "unknownGroup", "limitExceeded", "rateLimited", "unknownMessage", "unknownContract"],
   "FlightDirection": ["down", "up"]
 });
 function deepFreeze(value) {
