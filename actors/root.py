@@ -4,6 +4,7 @@
 root (one_for_one)
 ├── gateway     GatewayActor: resyncs from the vn.py bridge
 ├── market      MarketSupervisor ─ group/<group>   GroupActor, added by the bridge
+├── ticks       TickDetailActor: every tick of the contracts open in detail panels
 ├── sessions    SessionsSupervisor ─ session/<id>  SessionActor, added by the socket handler
 ├── accounts    AccountsSupervisor ─ <account>      AccountActor      (the order path,
 ├── risk        RiskSupervisor ─ <rule>/<account>   one per rule       actors/orders/tree.py)
@@ -19,6 +20,7 @@ from typing import Any
 from actors._supervisor import ChildSpec, RestartIntensity, Supervisor
 from actors.gateway import GatewayActor
 from actors.market.supervisor import MarketSupervisor
+from actors.market.ticks import TICKS_PATH, TickDetailActor
 from actors.sessions.supervisor import SessionsSupervisor
 
 
@@ -46,6 +48,7 @@ def desk_children(bridge: Any, market_args: Mapping[str, Any] | None = None,
     ]
     if bridge is not None:
         children.insert(0, ChildSpec("gateway", GatewayActor, {"bridge": bridge}))
+        children.insert(2, ChildSpec(TICKS_PATH, TickDetailActor, {"bridge": bridge}))
     return children
 
 

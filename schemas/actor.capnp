@@ -203,6 +203,9 @@ struct TickSubscription {
   sessionPath @0 :Text;
   vtSymbols @1 :List(Text);
   subscribe @2 :Bool;     # false: unsubscribe (also sent for every contract when the session stops)
+  correlationId @3 :UInt64; # the ClientMessage's envelope id, quoted by the ack or error (0: none wanted)
+  allGroups @4 :Bool;     # the token may see every market group ...
+  groups @5 :List(Text);  # ... or only these: a contract of another group is refused (forbidden)
 }
 
 struct WatchlistMembership {

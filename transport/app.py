@@ -263,8 +263,9 @@ class Desk:
             principal = self.principal(request)
         except AuthError as exc:
             return web.json_response({"error": exc.code}, status=401)
-        groups = sorted((n, c) for n, c in self.groups().items() if principal.may_see_group(n))
-        return web.json_response({"groups": [{"name": n, "instruments": c} for n, c in groups]})
+        groups = sorted((n, c) for n, c in self.groups().items() if principal.may_list_group(n))
+        return web.json_response({"groups": [{"name": n, "instruments": c} for n, c in groups],
+                                  "watchlist": principal.watchlist})
 
     async def _healthz(self, request: web.Request) -> web.Response:
         root = self.runtime.registry.get(ROOT_PATH) if self.runtime else None

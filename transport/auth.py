@@ -13,7 +13,9 @@ tickstage claims: ``sub`` (user, required), ``role`` (``trader`` or
 ``admin``; absent means trader), ``accounts`` (list of account ids the user
 may trade; absent means none), ``groups`` (list of market groups the user
 may subscribe to; absent or null means all). Admins may trade every account
-and see every group. Minting here is for development and tests
+and see every group. A user's own watchlist group (``watch-<user>``,
+actors/market/watchlists.py) is seen by that user, whatever ``groups`` says,
+and by admins; no other user sees it. Minting here is for development and tests
 (``tickstage token``); production tokens come from the desk's issuer.
 
 Nothing here logs or echoes a token or a key: error messages name only the
@@ -28,6 +30,7 @@ from pathlib import Path
 
 import jwt
 
+from actors.market.watchlists import is_watchlist_group, watchlist_group
 from transport.errors import AuthError, ConfigError
 
 ALGORITHMS = ("HS256", "RS256")
@@ -73,9 +76,30 @@ class Principal:
         """
         return self.is_admin or account in self.accounts
 
+    @property
+    def watchlist(self) -> str:
+        """This user's own watchlist group, ``"watch-trader1"`` (it may not exist yet)."""
+        return watchlist_group(self.user)
+
     def may_see_group(self, group: str) -> bool:
-        """Return whether this user may subscribe to market group ``group``."""
+        """Return whether this user may subscribe to market group ``group``.
+
+        A watchlist group (``watch-`` prefix) only by its owner and admins:
+        the ``groups`` claim neither grants another user's nor withholds one's own.
+        """
+        if is_watchlist_group(group):
+            return self.is_admin or group == self.watchlist
         return self.is_admin or self.groups is None or group in self.groups
+
+    def may_list_group(self, group: str) -> bool:
+        """Return whether ``GET /api/groups`` lists ``group`` to this user.
+
+        As :meth:`may_see_group`, but only the user's own watchlist group: an
+        admin may subscribe to another user's by name, it is not listed.
+        """
+        if is_watchlist_group(group):
+            return group == self.watchlist
+        return self.may_see_group(group)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ Drains are at least ``drain_interval_ms`` apart (default 5 ms), so a busy
 group gets one TickBatch per interval rather than one per loop turn.
 
 Groups: one per exchange product (``rb``, ``IF``, ``m_o`` ... by ProductID),
-created under ``market`` as contracts appear, plus watchlists from config.
+created under ``market`` as contracts appear, plus watchlists from config
+and users' own watchlist groups, edited at run time (transport/watchlists.py).
 """
 
 from __future__ import annotations
@@ -38,9 +39,13 @@ from actors._supervisor import ChildSpec, spawn
 from actors.market.frames import InstrumentInfo, encode_instruments_added, encode_tick_batch
 from actors.market.group import GroupActor
 from actors.market.l1 import L1Table
+from actors.market.ticks import TICK_FIELDS, TICKS_PATH, encode_tick_detail
+from transport.watchlists import WatchlistGroups
 
 _log = structlog.get_logger("transport.vnpy_bridge")
 _LEADING_LETTERS = re.compile(r"^[A-Za-z]+")
+_EMPTY_GROUP_EXCHANGE = "NONE"
+"""Subject token standing for the exchange of a group with no instruments (an emptied watchlist)."""
 _FLOAT_COLUMNS = ("lastPrices", "bidPrices", "askPrices", "bidVolumesLots", "askVolumesLots",
                   "volumesLots", "openInterestsLots")
 
@@ -113,7 +118,7 @@ class BridgeStatistics:
     handler_errors: int
 
 
-class VnpyBridge:
+class VnpyBridge(WatchlistGroups):
     """Conflates vn.py ticks and routes them to the group aggregators.
 
     Args:
@@ -144,6 +149,8 @@ class VnpyBridge:
         self._groups: dict[str, _Group] = {}
         self._routes: dict[str, list[tuple[_Group, int]]] = {}
         self._ticks_in = self._conflated = self._drains = self._batches = self._errors = 0
+        self.detail_symbols: set[str] = set()
+        """Contracts whose every tick also goes to the ``ticks`` actor (actors/market/ticks.py fills it)."""
         self.group_listeners: list[Callable[[str], None]] = []
         """Called with a group's name right after its GroupActor is created (loop thread)."""
 
@@ -225,6 +232,7 @@ class VnpyBridge:
         self._last_drain = self.loop.time()
         for contract in contracts:
             self._add_contract(contract)
+        watched = self.detail_symbols
         for tick, received_ns in ticks.values():
             routes = self._routes.get(tick.vt_symbol)
             if routes is None:
@@ -234,9 +242,31 @@ class VnpyBridge:
                    tick.ask_volume_1, tick.volume, tick.open_interest, exchange_ns, received_ns)
             for group, index in routes:
                 group.rows.append((index, row))
+            if watched and tick.vt_symbol in watched:
+                self.runtime.tell_path(TICKS_PATH, encode_tick_detail(tick.vt_symbol, [row]))
         for group in self._groups.values():
             self._flush_group(group)
         self.runtime._schedule()
+
+    def knows(self, vt_symbol: str) -> bool:
+        """Return whether the gateway has seen this contract (loop thread)."""
+        return vt_symbol in self._routes
+
+    def group_of(self, vt_symbol: str) -> str | None:
+        """Return the contract's product group (``"rb"``), or None for an unknown contract."""
+        routes = self._routes.get(vt_symbol)
+        return routes[0][0].name if routes else None
+
+    def latest_row(self, vt_symbol: str) -> tuple | None:
+        """Return the contract's latest tick as a ``TICK_FIELDS`` tuple, or None before its first tick."""
+        routes = self._routes.get(vt_symbol)
+        if not routes:
+            return None
+        group, index = routes[0]
+        row = tuple(group.table.value(name, index) for name in TICK_FIELDS)
+        if row[-1] == 0:  # gatewayRecvTsNs: never ticked
+            return None
+        return row[:-2] + (int(row[-2]), int(row[-1]))
 
     def _add_contract(self, contract: Any) -> list[tuple[_Group, int]]:
         vt_symbol = contract.vt_symbol
@@ -291,7 +321,8 @@ class VnpyBridge:
         if self._sink is None:
             self.runtime.tell_path(group.path, payload)
         else:
-            self._sink(group.name, group.instruments[0].exchange, payload)
+            self._sink(group.name, group.instruments[0].exchange if group.instruments else _EMPTY_GROUP_EXCHANGE,
+                       payload)
 
     def resync_messages(self, group_name: str) -> list[bytes]:
         """Return the messages that rebuild a restarted group: all instruments, then all rows."""
@@ -322,9 +353,11 @@ class VnpyBridge:
         return Quote(vt_symbol, info.product, info.price_tick, info.multiplier, group.table.value("lastPrices", index))
 
     def group_exchange(self, group_name: str) -> str:
-        """Return the exchange of a group's first instrument (``""`` for an unknown group)."""
+        """Return the exchange of a group's first instrument (``""``: unknown group, ``"NONE"``: empty group)."""
         group = self._groups.get(group_name)
-        return group.instruments[0].exchange if group is not None and group.instruments else ""
+        if group is None:
+            return ""
+        return group.instruments[0].exchange if group.instruments else _EMPTY_GROUP_EXCHANGE
 
     def groups(self) -> dict[str, int]:
         """Return group name → number of instruments."""

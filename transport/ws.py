@@ -44,7 +44,8 @@ from transport.watch import client_message
 
 _log = structlog.get_logger("transport.ws")
 _ORDER_MEMBERS = frozenset({"submitOrder", "cancelOrder", "orderStatusRequest"})
-_SESSION_MEMBERS = frozenset({"subscribe", "unsubscribe", "snapshotRequest", "ping"}) | _ORDER_MEMBERS
+_SESSION_MEMBERS = frozenset({"subscribe", "unsubscribe", "snapshotRequest", "ping", "subscribeTicks",
+                              "unsubscribeTicks", "watchlistUpdate"}) | _ORDER_MEMBERS
 _POLICY_VIOLATION = WSCloseCode.POLICY_VIOLATION  # 1008
 
 

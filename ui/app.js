@@ -3,14 +3,16 @@
 // by every tab (ui/link.js, ui/hub.js); this thread only copies changed rows
 // into each panel and paints on requestAnimationFrame.
 //
-// For tests, tools and support: window.tickstage = {stats(), samples(), rows(group), groups()}.
+// For tests, tools and support: window.tickstage = {stats(), samples(), rows(group), groups(),
+// watchlist()} (watchlist: the user's watchlist group, its members, watchlistUpdates sent).
 
 import { HUD_INTERVAL_MS, Rates, renderHud } from "./hud.js";
 import { WorkerLink } from "./link.js";
 import { FrameMetrics } from "./metrics.js";
-import { dispatchMessage, dispatchSession, startPanels } from "./panels.js";
+import { dispatchMessage, dispatchSession, dispatchTicks, startPanels } from "./panels.js";
 import { TOKEN_KEY, claimsOf, tokenFromLocation } from "./session.js";
 import { Watchlist } from "./watchlist.js";
+import { WatchlistEditor } from "./watchlist_edit.js";
 
 const GROUPS_KEY = "tickstage.groups";
 
@@ -40,6 +42,7 @@ function onWorkerMessage(message) {
     workerStats = message.stats;
   } else if (message.type === "groupInfo") {
     panels.get(message.group)?.setInstruments(message);
+    if (message.group === watchlistEditor.group) watchlistEditor.learn(message.instruments);
   } else if (message.type === "status") {
     setConnection(message.state, message.detail);
     workerStats = message.stats;
@@ -54,6 +57,8 @@ function onWorkerMessage(message) {
     if (token) logout(message.reason || "Logged out in another tab", { local: true });
   } else if (message.type === "message") {
     dispatchMessage(message.member, message.body);
+  } else if (message.type === "ticks") {
+    dispatchTicks(message);
   } else if (message.type === "workerRestarted" || message.type === "workerSilent") {
     setConnection("reconnecting", message.reason);
   }
@@ -80,6 +85,17 @@ function setConnection(state, detail = "") {
 }
 
 const link = new WorkerLink({ onMessage: onWorkerMessage, socketUrl });
+
+// The user's watchlist group (watch-<user>): stars in every panel; an applied edit shows its panel.
+const watchlistEditor = new WatchlistEditor({
+  send: (member, body, options) => link.request(member, body, options),
+  onChange: () => { for (const panel of panels.values()) panel.dirty = true; },
+  onApplied: (group) => {
+    subscribe(group);
+    if (!availableGroups.some(({ name }) => name === group)) loadGroups(); // a new group: list it
+  },
+  onError: (text) => toast(text),
+});
 
 // -- session ------------------------------------------------------------------
 
@@ -120,6 +136,7 @@ function logout(reason = "", { local = false } = {}) {
   sessionStorage.removeItem(TOKEN_KEY);
   if (!local) link.logout(reason);
   for (const group of [...panels.keys()]) removePanel(group, { keepSaved: true });
+  watchlistEditor.reset();
   document.body.dataset.session = "out";
   $("#login-message").textContent = reason;
   showSession();
@@ -137,7 +154,12 @@ async function loadGroups() {
       return;
     }
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    availableGroups = (await response.json()).groups;
+    const body = await response.json();
+    availableGroups = body.groups;
+    const firstLoad = watchlistEditor.group === null;
+    watchlistEditor.group = body.watchlist ?? watchlistEditor.group;
+    // The user's watchlist group from an earlier visit: shown once per log-in, its GroupInfo sets the stars.
+    if (firstLoad && availableGroups.some(({ name }) => name === body.watchlist)) subscribe(body.watchlist);
     note.textContent = availableGroups.length ? "" : "no groups";
   } catch (error) {
     note.textContent = `cannot load groups (${error.message})`;
@@ -149,7 +171,7 @@ async function loadGroups() {
 
 function subscribe(group) {
   if (panels.has(group)) return;
-  const panel = new Watchlist(group, { onClose: unsubscribe });
+  const panel = new Watchlist(group, { onClose: unsubscribe, starred: watchlistEditor });
   panels.set(group, panel);
   $("#panels").append(panel.element);
   link.subscribe([group]);
@@ -252,6 +274,8 @@ window.tickstage = {
   visibleRows: () => [...panels.values()].reduce((n, panel) => n + panel.visibleRows(), 0),
   fitRows: (heightPx) => { for (const panel of panels.values()) panel.body.style.height = `${heightPx}px`; },
   groups: () => [...panels.keys()],
+  watchlist: () => ({ group: watchlistEditor.group, members: [...watchlistEditor.members].sort(),
+    updates: watchlistEditor.updates }),
 };
 
 $("#login").addEventListener("submit", (event) => {
@@ -270,6 +294,7 @@ startPanels({
   send: (member, body, options) => link.request(member, body, options),
   session,
   stats,
+  follow: { subscribe: (vtSymbols) => link.subscribeTicks(vtSymbols), unsubscribe: (vtSymbols) => link.unsubscribeTicks(vtSymbols) },
 });
 
 const fromHash = new URLSearchParams(location.hash.slice(1)).has("token");

@@ -9,6 +9,9 @@
 // snapshotRequest, and ignore that group's deltas until a snapshot arrives.
 // Other ServerMessage members (order replies, account status, risk events)
 // are posted as {type: "message", member, correlationId, body} (plain objects).
+// Contracts followed tick by tick (subscribeTicks, for detail panels) are
+// subscribed again after every auth; each tickDetail is posted as
+// {type: "ticks", vtSymbol, history, last ... openInterest, exchangeMs} (Float64Arrays).
 
 import { SCHEMA_VERSION } from "./schema_layout.js";
 import { buildMessage, readMessage, toPlain } from "./capnp.js";
@@ -21,6 +24,9 @@ export const COLUMNS = Object.freeze({
 export const MAX_ROWS = 1 << 20; // a row index past this is treated as malformed
 export const STATS_INTERVAL_MS = 250; // stats reach the page at least this often
 const AUTH_FAILURES = new Set(["unauthenticated", "tokenExpired", "forbidden"]);
+// Acks of what the feed sends itself; any other ack (watchlistUpdate ...) answers a tab's request
+// and is posted as {type: "message", member: "ack", correlationId, body: {of, detail}}.
+const FEED_ACKS = new Set(["auth", "subscribe", "unsubscribe", "refresh", "subscribeTicks", "unsubscribeTicks"]);
 const MAX_FRAME_STAMPS = 256; // newest-tick stamps kept per group between two flushes
 
 class GroupState {
@@ -150,6 +156,7 @@ export class Feed {
     this.now = now;
     this.groups = new Map(); // wanted groups, in subscription order
     this.pending = new Map(); // subscribe envelope id → group
+    this.ticks = new Set(); // contracts followed tick by tick
     this.nextId = 0;
     this.authenticated = false;
     this.authFailed = false;
@@ -175,6 +182,18 @@ export class Feed {
   unsubscribe(groups) {
     const known = groups.filter((name) => this.groups.delete(name));
     if (known.length && this.authenticated) this.message({ unsubscribe: { groups: known } });
+  }
+
+  // again: ask for contracts already followed, so the server sends their history again.
+  subscribeTicks(vtSymbols, { again = false } = {}) {
+    const fresh = again ? vtSymbols : vtSymbols.filter((symbol) => !this.ticks.has(symbol));
+    for (const symbol of fresh) this.ticks.add(symbol);
+    if (fresh.length && this.authenticated) this.message({ subscribeTicks: { vtSymbols: fresh } });
+  }
+
+  unsubscribeTicks(vtSymbols) {
+    const known = vtSymbols.filter((symbol) => this.ticks.delete(symbol));
+    if (known.length && this.authenticated) this.message({ unsubscribeTicks: { vtSymbols: known } });
   }
 
   // -- socket events --------------------------------------------------------
@@ -211,12 +230,34 @@ export class Feed {
       else if (member === "groupInfo") this.onGroupInfo(message.get("groupInfo"));
       else if (member === "ack") this.onAck(message.get("ack"), message.get("envelope").get("correlationId"));
       else if (member === "error") this.onError(message.get("error"), message.get("envelope").get("correlationId"));
+      else if (member === "tickDetail") this.onTickDetail(message.get("tickDetail"));
       else if (member === "pong") this.stats.rttMs = this.now() - Number(message.get("pong").get("clientTsNs")) / 1e6;
       else if (member !== null && member !== undefined) this.onOther(member, message);
     } catch (error) {
       this.stats.decodeErrors += 1;
       this.stats.lastError = `${error.name}: ${error.message}`;
     }
+  }
+
+  // Every tick of a followed contract since the last one (history: the recent ticks, once).
+  onTickDetail(detail) {
+    const vtSymbol = detail.get("vtSymbol");
+    if (!this.ticks.has(vtSymbol)) return;
+    const rows = detail.get("ticks");
+    const n = rows.get("lastPrices").length;
+    const message = { type: "ticks", vtSymbol, history: detail.get("history") };
+    const transfer = [];
+    for (const [key, list] of Object.entries(COLUMNS)) {
+      const values = rows.get(list);
+      if (values.length !== n) throw new RangeError(`tick column ${key} has ${values.length} rows, not ${n}`);
+      message[key] = Float64Array.from(values);
+      transfer.push(message[key].buffer);
+    }
+    const stamps = rows.get("exchangeTsNs");
+    if (stamps.length !== n) throw new RangeError(`tick stamps have ${stamps.length} rows, not ${n}`);
+    message.exchangeMs = Float64Array.from(stamps, (ns) => Number(ns) / 1e6);
+    transfer.push(message.exchangeMs.buffer);
+    this.post(message, transfer);
   }
 
   // Any other member (order path, accounts, risk): posted as a plain object.
@@ -228,11 +269,16 @@ export class Feed {
 
   onAck(ack, correlationId) {
     this.pending.delete(correlationId); // errors for a subscribe come before its ack
+    if (!FEED_ACKS.has(ack.get("of"))) {
+      this.post({ type: "message", member: "ack", correlationId, body: toPlain(ack) });
+      return;
+    }
     if (ack.get("of") !== "auth" || this.authenticated) return;
     this.authenticated = true;
     this.stats.connected = true;
     this.status("live");
     for (const name of this.groups.keys()) this.sendSubscribe(name);
+    if (this.ticks.size) this.message({ subscribeTicks: { vtSymbols: [...this.ticks] } });
   }
 
   onError(error, correlationId) {

@@ -13,6 +13,8 @@
 //             {type: "login", url, token}      (re)connect with this token (every tab follows)
 //             {type: "logout"}                 close the socket; every tab is logged out
 //             {type: "subscribe"|"unsubscribe", groups}
+//             {type: "subscribeTicks"|"unsubscribeTicks", vtSymbols}   a contract's every tick (detail
+//                 panel), reference-counted like groups; hello may carry ticks: [vtSymbol]
 //             {type: "send", requestId, member, body}   any other ClientMessage member (orders ...);
 //                 answered by {type: "reply", requestId, member, body} (member "error" on refusal)
 //             {type: "beat"} (every few s)     {type: "bye"} (pagehide)
@@ -22,6 +24,8 @@
 //             {type: "groupInfo", group, version, reset, instruments}
 //             {type: "rows", batches: [{group, indexes, last ... openInterest, gatewayMs}], latencyMs, stats}
 //             {type: "message", member, correlationId, body}  server events (account status, risk ...)
+//             {type: "ticks", vtSymbol, history, last, bid, ask, bidVolume, askVolume, volume,
+//                 openInterest, exchangeMs}   to the tabs following vtSymbol (history: replace, else append)
 //             {type: "error", group, code, message}          {type: "loggedOut", reason}
 //             {type: "unknownTab"}             the hub does not know this port (restarted): send hello
 
@@ -40,8 +44,44 @@ class Tab {
     this.port = port;
     this.id = id;
     this.groups = new Set();
+    this.ticks = new Set();
     this.seenMs = nowMs;
   }
+}
+
+// Reference counts of tabs per key (a group, a contract). owned: the tab's own set of keys.
+// Returns the keys no tab held before (fresh) and those other tabs already held (joined).
+function hold(refs, owned, tab, keys) {
+  const fresh = [], joined = [];
+  for (const key of keys) {
+    if (owned.has(key)) continue;
+    owned.add(key);
+    let holders = refs.get(key);
+    if (holders === undefined) {
+      holders = new Set();
+      refs.set(key, holders);
+      fresh.push(key);
+    } else {
+      joined.push(key);
+    }
+    holders.add(tab);
+  }
+  return { fresh, joined };
+}
+
+// Release keys of one tab; return those no tab holds any more.
+function letGo(refs, owned, tab, keys) {
+  const last = [];
+  for (const key of keys) {
+    if (!owned.delete(key)) continue;
+    const holders = refs.get(key);
+    holders?.delete(tab);
+    if (holders !== undefined && holders.size === 0) {
+      refs.delete(key);
+      last.push(key);
+    }
+  }
+  return last;
 }
 
 export class Hub {
@@ -51,6 +91,7 @@ export class Hub {
     this.timers = timers;
     this.tabs = new Map(); // port → Tab
     this.refs = new Map(); // group → Set<Tab>
+    this.tickRefs = new Map(); // vtSymbol → Set<Tab>
     this.requests = new Map(); // envelope id → {tab, requestId}
     this.socket = null;
     this.target = null; // {url, token} while some tab wants a connection
@@ -82,6 +123,7 @@ export class Hub {
     if (tab === undefined) return;
     this.tabs.delete(port);
     this.release(tab, [...tab.groups]);
+    this.releaseTicks(tab, [...tab.ticks]);
   }
 
   // One message from a tab; never throws (a bad message must not stop the hub).
@@ -104,6 +146,7 @@ export class Hub {
       port.postMessage({ type: "session", token: this.target?.token ?? null });
       port.postMessage(this.lastStatus);
       this.acquire(tab, request.groups ?? []);
+      this.acquireTicks(tab, request.ticks ?? []);
       return;
     }
     const tab = this.tabs.get(port);
@@ -117,6 +160,8 @@ export class Hub {
       case "bye": this.removePort(port); return;
       case "subscribe": this.acquire(tab, request.groups); return;
       case "unsubscribe": this.release(tab, request.groups); return;
+      case "subscribeTicks": this.acquireTicks(tab, request.vtSymbols ?? []); return;
+      case "unsubscribeTicks": this.releaseTicks(tab, request.vtSymbols ?? []); return;
       case "login":
         if (this.target?.token !== request.token || this.target?.url !== request.url || this.feed.authFailed) {
           this.connect(request.url, request.token);
@@ -130,39 +175,31 @@ export class Hub {
   }
 
   acquire(tab, groups) {
-    const fresh = [];
-    for (const group of groups) {
-      if (tab.groups.has(group)) continue;
-      tab.groups.add(group);
-      let holders = this.refs.get(group);
-      if (holders === undefined) {
-        holders = new Set();
-        this.refs.set(group, holders);
-        fresh.push(group);
-      } else {
-        const current = this.feed.current(group);
-        if (current !== null) {
-          tab.port.postMessage(current.info);
-          tab.port.postMessage({ type: "rows", batches: [current.batch], latencyMs: new Float64Array(0), stats: this.stats() });
-        }
+    const { fresh, joined } = hold(this.refs, tab.groups, tab, groups);
+    for (const group of joined) {
+      const current = this.feed.current(group);
+      if (current !== null) {
+        tab.port.postMessage(current.info);
+        tab.port.postMessage({ type: "rows", batches: [current.batch], latencyMs: new Float64Array(0), stats: this.stats() });
       }
-      holders.add(tab);
     }
     if (fresh.length) this.feed.subscribe(fresh);
   }
 
   release(tab, groups) {
-    const last = [];
-    for (const group of groups) {
-      if (!tab.groups.delete(group)) continue;
-      const holders = this.refs.get(group);
-      holders?.delete(tab);
-      if (holders !== undefined && holders.size === 0) {
-        this.refs.delete(group);
-        last.push(group);
-      }
-    }
+    const last = letGo(this.refs, tab.groups, tab, groups);
     if (last.length) this.feed.unsubscribe(last);
+  }
+
+  acquireTicks(tab, vtSymbols) {
+    const { fresh, joined } = hold(this.tickRefs, tab.ticks, tab, vtSymbols);
+    if (fresh.length) this.feed.subscribeTicks(fresh);
+    if (joined.length) this.feed.subscribeTicks(joined, { again: true }); // the server sends the history again
+  }
+
+  releaseTicks(tab, vtSymbols) {
+    const last = letGo(this.tickRefs, tab.ticks, tab, vtSymbols);
+    if (last.length) this.feed.unsubscribeTicks(last);
   }
 
   sweep() {
@@ -196,6 +233,9 @@ export class Hub {
         return;
       case "rows": return this.routeRows(message, transfer);
       case "groupInfo": return this.toHolders(message.group, message);
+      case "ticks":
+        for (const tab of this.tickRefs.get(message.vtSymbol) ?? []) tab.port.postMessage(message);
+        return;
       case "message": case "error": {
         const request = this.requests.get(message.correlationId);
         if (request !== undefined && this.tabs.has(request.tab.port)) {
@@ -259,8 +299,13 @@ export class Hub {
   logout(reason) {
     this.target = null;
     this.close();
-    for (const tab of this.tabs.values()) tab.groups.clear();
+    for (const tab of this.tabs.values()) {
+      tab.groups.clear();
+      tab.ticks.clear();
+    }
     this.refs.clear();
+    this.tickRefs.clear();
+    this.feed.unsubscribeTicks([...this.feed.ticks]);
     this.feed.unsubscribe([...this.feed.groups.keys()]);
     this.broadcast({ type: "session", token: null });
     this.broadcast({ type: "loggedOut", reason });

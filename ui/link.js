@@ -24,6 +24,7 @@ export class WorkerLink {
     this.tabId = Math.random().toString(36).slice(2, 10);
     this.token = null;
     this.groups = new Set();
+    this.ticks = new Set(); // contracts this tab follows tick by tick (detail panel)
     this.generation = storedGeneration();
     this.worker = null;
     this.port = null;
@@ -75,7 +76,8 @@ export class WorkerLink {
   }
 
   hello() {
-    this.post({ type: "hello", tabId: this.tabId, url: this.socketUrl(), token: this.token, groups: [...this.groups] });
+    this.post({ type: "hello", tabId: this.tabId, url: this.socketUrl(), token: this.token, groups: [...this.groups],
+      ticks: [...this.ticks] });
   }
 
   receive(message) {
@@ -147,6 +149,7 @@ export class WorkerLink {
   logout(reason = "") {
     this.token = null;
     this.groups.clear();
+    this.ticks.clear();
     this.post({ type: "logout", reason });
   }
 
@@ -158,6 +161,17 @@ export class WorkerLink {
   unsubscribe(groups) {
     for (const group of groups) this.groups.delete(group);
     this.post({ type: "unsubscribe", groups });
+  }
+
+  // Follow every tick of these contracts ({type: "ticks"} messages; history first).
+  subscribeTicks(vtSymbols) {
+    for (const symbol of vtSymbols) this.ticks.add(symbol);
+    this.post({ type: "subscribeTicks", vtSymbols });
+  }
+
+  unsubscribeTicks(vtSymbols) {
+    for (const symbol of vtSymbols) this.ticks.delete(symbol);
+    this.post({ type: "unsubscribeTicks", vtSymbols });
   }
 
   // Send any ClientMessage member through the shared socket; resolves {member, body}

@@ -2,7 +2,7 @@
 //
 // ui/index.html has one <section data-slot="..."> per slot: "account" (top right:
 // account and strategy status), "orderEntry" and "risk" (middle: order entry,
-// risk parameters), "blotter" (below them, full width: the orders), "algo" and
+// risk parameters), "detail" (the clicked contract's ticks), "blotter" (below them, full width: the orders), "algo" and
 // "alerts" (bottom right: algo progress, risk alerts). A module fills one by calling
 //
 //     import { registerPanel } from "./panels.js";
@@ -25,12 +25,17 @@
 //        claims read from the token for display; the server enforces them)
 //   desk.onSession(fn)       → off(): fn(session) on log-in, log-out, state change
 //   desk.stats()             → window.tickstage.stats()
+//   desk.followTicks(vtSymbol, fn) → stop(): fn(ticks) for every tick of one contract
+//        ({vtSymbol, history, last, bid, ask, bidVolume, askVolume, volume, openInterest,
+//        exchangeMs}: Float64Arrays, oldest first; history true: the recent ticks, replace
+//        what you have); the worker follows the contract while any panel of any tab does
 
-export const SLOTS = Object.freeze(["account", "orderEntry", "risk", "blotter", "algo", "alerts"]);
+export const SLOTS = Object.freeze(["account", "orderEntry", "risk", "detail", "blotter", "algo", "alerts"]);
 
 const pending = []; // [slot, mount] registered before start
 const listeners = new Map(); // member → Set<fn>
 const sessionListeners = new Set();
+const tickListeners = new Map(); // vtSymbol → Set<fn>
 let desk = null;
 
 export function registerPanel(slot, mount) {
@@ -52,12 +57,25 @@ function mountInto(slot, mount) {
   }
 }
 
-// Called by ui/app.js once: {send, session, stats}.
-export function startPanels({ send, session, stats }) {
+// Called by ui/app.js once: {send, session, stats, follow: {subscribe(vtSymbols), unsubscribe(vtSymbols)}}.
+export function startPanels({ send, session, stats, follow }) {
   desk = {
     send,
     session,
     stats,
+    followTicks(vtSymbol, fn) {
+      if (!tickListeners.has(vtSymbol)) {
+        tickListeners.set(vtSymbol, new Set());
+        follow?.subscribe([vtSymbol]);
+      }
+      tickListeners.get(vtSymbol).add(fn);
+      return () => {
+        const listeners = tickListeners.get(vtSymbol);
+        if (!listeners?.delete(fn) || listeners.size > 0) return;
+        tickListeners.delete(vtSymbol);
+        follow?.unsubscribe([vtSymbol]);
+      };
+    },
     on(member, fn) {
       if (!listeners.has(member)) listeners.set(member, new Set());
       listeners.get(member).add(fn);
@@ -81,6 +99,17 @@ export function dispatchMessage(member, body) {
       } catch (error) {
         console.error(error);
       }
+    }
+  }
+}
+
+// A {type: "ticks"} message from the worker: to the panels following its contract.
+export function dispatchTicks(message) {
+  for (const fn of tickListeners.get(message.vtSymbol) ?? []) {
+    try {
+      fn(message);
+    } catch (error) {
+      console.error(error);
     }
   }
 }

@@ -7,7 +7,10 @@
 // whose value changed or whose change highlight reached its next fade step
 // (the highlight fades in FADE_STEPS steps, so a changed cell is repainted
 // FADE_STEPS + 1 times, not on every frame). The symbol column is painted only
-// with the whole canvas (perf/bench_browser.py: draw_p99_ms).
+// with the whole canvas (perf/bench_browser.py: draw_p99_ms), as is the star
+// column left of it: ★ for a contract in the user's watchlist group, ☆ otherwise
+// (ui/watchlist_edit.js); a click on a star toggles it, and the editor marks
+// every panel dirty (one full repaint) when membership changes.
 
 export const FIELDS = ["last", "bid", "ask", "bidVolume", "askVolume", "volume", "openInterest"];
 const ROW_HEIGHT_PX = 22;
@@ -23,6 +26,7 @@ const MIN_BODY_HEIGHT_PX = 120;
 const MAX_BODY_HEIGHT_PX = 420;
 const FONT = "12px ui-monospace, 'JetBrains Mono', 'DejaVu Sans Mono', Menlo, Consolas, monospace";
 const COLUMNS = [
+  { key: "star", title: "", width: 24, align: "left", fixed: true }, // not widened: clicks right of it pick the row
   { key: "symbol", title: "Symbol", width: 130, align: "left" },
   { key: "last", title: "Last", width: 92, price: true },
   { key: "bid", title: "Bid", width: 92, price: true },
@@ -34,18 +38,21 @@ const COLUMNS = [
 ];
 const COLORS = {
   background: "#0d1117", zebra: "#11161e", header: "#161c25", grid: "#1f2733", text: "#c9d1d9",
-  dim: "#5c6a7a", up: "#26c281", down: "#f0506e", bid: "#58a6ff", ask: "#f2a65a",
+  dim: "#5c6a7a", star: "#e3b341", up: "#26c281", down: "#f0506e", bid: "#58a6ff", ask: "#f2a65a",
   upFlash: "38, 194, 129", downFlash: "240, 80, 110", flash: "201, 209, 217",
 };
 
-function decimalsFor(priceTick) {
+// Decimals to show for a price with this minimum step (0.5 → 1, 0.01 → 2; unknown → 2).
+export function decimalsFor(priceTick) {
   if (!(priceTick > 0)) return 2;
   return Math.min(6, Math.max(0, Math.ceil(-Math.log10(priceTick) - 1e-9)));
 }
 
 export class Watchlist {
-  constructor(group, { onClose }) {
+  // starred: {has(vtSymbol), toggle(vtSymbol)} (ui/watchlist_edit.js WatchlistEditor), or null: no stars.
+  constructor(group, { onClose, starred = null }) {
     this.group = group;
+    this.starred = starred;
     this.version = 0;
     this.instruments = [];
     this.decimals = [];
@@ -197,11 +204,13 @@ export class Watchlist {
   }
 
   layout(width) {
-    const fixed = COLUMNS.reduce((sum, column) => sum + column.width, 0);
-    const scale = Math.max(1, width / fixed);
+    const fixed = COLUMNS.reduce((sum, column) => sum + (column.fixed ? column.width : 0), 0);
+    const flexible = COLUMNS.reduce((sum, column) => sum + (column.fixed ? 0 : column.width), 0);
+    const scale = Math.max(1, (width - fixed) / flexible);
     let x = 0;
     return COLUMNS.map((column) => {
-      const placed = { ...column, x, w: column.width * scale, field: FIELDS.indexOf(column.key) };
+      const w = column.fixed ? column.width : column.width * scale;
+      const placed = { ...column, x, w, field: FIELDS.indexOf(column.key) };
       x += placed.w;
       return placed;
     });
@@ -276,6 +285,15 @@ export class Watchlist {
       ctx.fillRect(column.x + 2, y + 1, column.w - 4, ROW_HEIGHT_PX - 2);
     }
     const midY = y + ROW_HEIGHT_PX / 2;
+    if (column.key === "star") {
+      const vtSymbol = this.instruments[row]?.vtSymbol;
+      if (this.starred === null || !vtSymbol) return;
+      const starred = this.starred.has(vtSymbol);
+      ctx.textAlign = "center";
+      ctx.fillStyle = starred ? COLORS.star : COLORS.dim;
+      ctx.fillText(starred ? "★" : "☆", column.x + column.w / 2, midY);
+      return;
+    }
     if (field < 0) {
       const instrument = this.instruments[row];
       ctx.textAlign = "left";
@@ -300,12 +318,20 @@ export class Watchlist {
   }
 
   // A click on a row: document gets "tickstage:instrument" {group, vtSymbol, last, bid, ask, priceTick}
-  // (the order ticket, ui/order_ticket.js, fills itself in).
+  // (the order ticket, ui/order_ticket.js, fills itself in). A click on its star toggles the contract
+  // in the user's watchlist group instead.
   pick(event) {
-    const y = event.clientY - this.viewport.getBoundingClientRect().top;
+    const box = this.viewport.getBoundingClientRect();
+    const y = event.clientY - box.top;
     const row = Math.floor((y - HEADER_HEIGHT_PX + this.viewport.scrollTop) / ROW_HEIGHT_PX);
     const instrument = this.instruments[row];
     if (y < HEADER_HEIGHT_PX || row < 0 || !instrument?.vtSymbol) return;
+    const star = this.columns?.[0];
+    const x = event.clientX - box.left;
+    if (this.starred !== null && star?.key === "star" && x >= star.x && x < star.x + star.w) {
+      this.starred.toggle(instrument.vtSymbol);
+      return;
+    }
     const value = (key) => (row < this.capacity ? this.values[key][row] : NaN);
     document.dispatchEvent(new CustomEvent("tickstage:instrument", { detail: {
       group: this.group, vtSymbol: instrument.vtSymbol, last: value("last"), bid: value("bid"), ask: value("ask"),

@@ -17,6 +17,11 @@ batch was lost on the way: its rows would otherwise stay stale until their
 contracts tick again, for an illiquid option minutes) or names rows it was
 never told about. A batch at or below the last ``seq`` (a duplicate, or a
 resync's rows) is applied, latest value wins, and is no gap.
+
+A full list (``instrumentsAdded`` from index 0) that differs from the one it
+holds (a contract removed from a watchlist group moves the rows after it)
+replaces it: rows are carried over by vt_symbol, dropped rows go, and the
+next frame to every subscriber is a snapshot. A group may hold no instruments.
 """
 
 from __future__ import annotations
@@ -84,6 +89,7 @@ class GroupActor(TickstageActor):
         self.rows_unknown = self.resyncs_requested = 0
         self.tick_seq = self.tick_gaps = 0
         self._full_info: tuple[int, bytes] | None = None
+        self._snapshot_due = False  # the next flush is a snapshot (the instrument list was replaced)
         self._resync_pending = False
         self._resync_asked_ns = 0
         if restarts:
@@ -117,12 +123,33 @@ class GroupActor(TickstageActor):
         if first == 0:
             self._resync_pending = False
         added = instruments_of(info)
+        replaced = (first == 0 and bool(self.instruments)
+                    and [i.vt_symbol for i in added] != [i.vt_symbol for i in self.instruments])
+        if replaced:
+            self._carry_rows(added)
         self.instruments[first:] = added
         self.table.resize(len(self.instruments))
         self.info_version += 1
         payload = self._info_bytes(first)
         self._broadcast(encode_outbound(group=self.group, seq=self.seq, kind="info",
                                         payload=payload, source=self.path))
+        if replaced:
+            self._snapshot_due = True
+            self._arm_timer()
+
+    def _carry_rows(self, instruments: list[InstrumentInfo]) -> None:
+        """Rebuild the table for a new instrument list, keeping each remaining contract's row."""
+        old = {info.vt_symbol: index for index, info in enumerate(self.instruments)}
+        pairs = [(new, old[info.vt_symbol]) for new, info in enumerate(instruments) if info.vt_symbol in old]
+        rows = self.table.peek_all()
+        table = L1Table()
+        table.resize(len(instruments))
+        if pairs:
+            targets, sources = (np.asarray(side, dtype=np.int64) for side in zip(*pairs, strict=True))
+            columns = {name: column[sources] for name, column in rows.items() if name != "indexes"}
+            columns["indexes"] = targets.astype(np.uint32)
+            table.apply(columns)
+        self.table = table
 
     def _on_tick_batch(self, batch, message, sender: ActorAddress) -> None:
         """Apply conflated ticks (latest value wins) and arm the flush timer; resync on a seq gap."""
@@ -192,10 +219,11 @@ class GroupActor(TickstageActor):
         if not self.subscribers:
             self.table.take_dirty()
             return
-        snapshot = now - self._last_snapshot_ns >= self.snapshot_interval_ns
+        snapshot = self._snapshot_due or now - self._last_snapshot_ns >= self.snapshot_interval_ns
         if snapshot:
             rows = self.table.snapshot()
             self._last_snapshot_ns = now
+            self._snapshot_due = False
         else:
             rows = self.table.take_dirty(self.max_rows)
             if len(rows["indexes"]) == 0:

@@ -24,12 +24,17 @@ Replies come back as ``outbound`` of kind ``control``, pushed unconditionally;
 order events, AccountStatus and RiskSummary arrive through the sessions
 supervisor's fan-out (``accountPush``), for which the session registers its
 accounts (``sessionAccounts``) at start.
+
+Watchlist (issue 8): ``watchlistUpdate`` is checked here (1 or more
+vt_symbols of 1..64 bytes, none both added and removed: ``malformed``
+otherwise) and sent to the ``gateway`` actor as ``watchlistMembership`` for
+the user's own group (``watch-<user>``), which answers this session; the
+page then subscribes that group like any other.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from thespian.actors import ActorAddress
@@ -37,8 +42,11 @@ from thespian.actors import ActorAddress
 import schemas
 from actors._dispatch import TickstageActor
 from actors.market.frames import encode_actor_message
+from actors.market.ticks import MAX_PER_SESSION, TICKS_PATH
+from actors.market.watchlists import MAX_VT_SYMBOL_BYTES, watchlist_group
 from actors.orders.codec import encode_order_command
 from actors.orders.config import MAX_CLIENT_ORDER_ID_BYTES
+from actors.sessions.state import SessionState, group_path
 
 DEFAULT_HIGH_WATER_BYTES = 1024 * 1024
 DEFAULT_LOW_WATER_BYTES = 256 * 1024
@@ -48,47 +56,8 @@ ATTACH_RETRY_MAX_S = 4.0
 """Longest wait between attach retries (the wait doubles from ATTACH_RETRY_S), seconds."""
 ORDER_MEMBERS = frozenset({"submitOrder", "cancelOrder", "orderStatusRequest"})
 """ClientMessage members forwarded to ``orders/<account>``."""
-
-
-@dataclass
-class SessionState:
-    """What survives a restart of the session actor (owned by the socket handler).
-
-    Attributes:
-        user: JWT ``sub``.
-        role: ``"trader"`` or ``"admin"``.
-        groups: subscribed group names, in order.
-        closed: the socket is gone; stopping must detach from groups.
-        principal: the socket's verified token (``transport.auth.Principal``:
-            ``accounts``, ``groups``, ``may_trade``); replaced by the socket
-            handler on ``refresh``. ``None`` only for states built in tests.
-    """
-
-    user: str
-    role: str
-    groups: dict[str, None] = field(default_factory=dict)
-    closed: bool = False
-    principal: Any = None
-
-    @property
-    def accounts(self) -> tuple[str, ...]:
-        """Account ids of the token's ``accounts`` claim (empty without a principal)."""
-        return tuple(self.principal.accounts) if self.principal is not None else ()
-
-    def may_trade(self, account: str) -> bool:
-        """Return whether this socket's user may submit, cancel or see orders of ``account``.
-
-        Admins may trade every account; a trader only those in the token's
-        ``accounts`` claim (issue 6). Read it per message: a refresh may change it.
-        """
-        if self.principal is not None:
-            return bool(self.principal.may_trade(account))
-        return self.role == "admin"
-
-
-def group_path(group: str) -> str:
-    """Return the path of a group's aggregator, ``market/group/rb``."""
-    return f"market/group/{group}"
+GATEWAY_PATH = "gateway"
+"""The GatewayActor, where the vn.py bridge runs: it applies watchlist edits."""
 
 
 class SessionActor(TickstageActor):
@@ -117,7 +86,11 @@ class SessionActor(TickstageActor):
         for group in self.state.groups:
             self._attach(group)
         self.order_commands = self.pushes_sent = 0
+        self.watchlist_updates = 0
+        self.details_sent = self.details_dropped = 0
         self._register_accounts(attached=True)
+        if self.state.ticks:
+            self._tick_subscription(list(self.state.ticks), True)
 
     def on_stop(self) -> None:
         """Detach from every group once the socket is gone (loop thread)."""
@@ -125,6 +98,8 @@ class SessionActor(TickstageActor):
             for group in self.state.groups:
                 self.send_path(group_path(group), self._attach_message("detach", group))
             self._register_accounts(attached=False)
+            if self.state.ticks:
+                self._tick_subscription(list(self.state.ticks), False)
 
     def _register_accounts(self, attached: bool) -> None:
         """Tell the sessions supervisor which accounts' pushes this session takes."""
@@ -164,6 +139,11 @@ class SessionActor(TickstageActor):
                 self._control(pong={"clientTsNs": client.ping.clientTsNs}, correlation=correlation)
             elif member in ORDER_MEMBERS:
                 self._order_command(getattr(client, member), member, data, correlation)
+            elif member in ("subscribeTicks", "unsubscribeTicks"):
+                self._follow_ticks(list(getattr(client, member).vtSymbols), member == "subscribeTicks", correlation)
+            elif member == "watchlistUpdate":
+                self._watchlist_update(list(client.watchlistUpdate.add), list(client.watchlistUpdate.remove),
+                                       correlation)
             else:
                 self._control(error={"code": "unknownMessage", "message": f"{member} is not taken here"},
                               correlation=correlation)
@@ -186,6 +166,26 @@ class SessionActor(TickstageActor):
         if not self.send_path(path, encode_order_command(self.path, self.state.user, data, self.path)):
             self._control(error={"code": "internal", "message": f"the order actor of {account} is restarting; "
                                  "retry with the same clientOrderId"}, correlation=correlation)
+
+    def _watchlist_update(self, add: list[str], remove: list[str], correlation: int) -> None:
+        """Check a watchlistUpdate and send it to the ``gateway`` actor for the user's own group."""
+        symbols = add + remove
+        if (not symbols or set(add) & set(remove)
+                or not all(1 <= len(s.encode()) <= MAX_VT_SYMBOL_BYTES for s in symbols)):
+            self._control(error={"code": "malformed", "message": (
+                f"watchlistUpdate: 1 or more vt_symbols of 1..{MAX_VT_SYMBOL_BYTES} bytes, none both added and "
+                "removed")}, correlation=correlation)
+            return
+        if GATEWAY_PATH not in self.runtime.registry:
+            self._control(error={"code": "internal", "message": "watchlists are edited on the gateway-host"},
+                          correlation=correlation)
+            return
+        self.watchlist_updates += 1
+        if not self.send_path(GATEWAY_PATH, encode_actor_message("watchlistMembership", {
+                "group": watchlist_group(self.state.user), "add": add, "remove": remove, "sessionPath": self.path,
+                "correlationId": correlation}, source=self.path)):
+            self._control(error={"code": "internal", "message": "the gateway actor is restarting; retry"},
+                          correlation=correlation)
 
     def _on_account_push(self, push, message, sender: ActorAddress) -> None:
         """An order event or account status of an account this session may see: push it."""
@@ -218,6 +218,17 @@ class SessionActor(TickstageActor):
             self.outbox.put_nowait(payload)
             self.bytes_sent += len(payload)
             return
+        if kind == "detail":  # a contract's ticks: best effort
+            if group not in self.state.ticks:
+                return
+            if self.outbox.queued_bytes > self.high_water:
+                self.details_dropped += 1
+                return
+            payload = outbound.payload
+            self.outbox.put_nowait(payload)
+            self.details_sent += 1
+            self.bytes_sent += len(payload)
+            return
         if group not in self.state.groups:
             return
         self._attaching.pop(group, None)  # any frame from the group: it has us as a subscriber
@@ -241,8 +252,13 @@ class SessionActor(TickstageActor):
         self._request_stale_snapshots()
 
     def _on_group_restarted(self, group: str, message, sender: ActorAddress) -> None:
-        """A group's aggregator restarted: attach again to get its info and a snapshot."""
-        if group in self.state.groups:
+        """A group's aggregator restarted: attach again to get its info and a snapshot.
+
+        ``ticks`` (the contract detail actor) restarted: follow the contracts again.
+        """
+        if group == TICKS_PATH and self.state.ticks:
+            self._tick_subscription(list(self.state.ticks), True)
+        elif group in self.state.groups:
             self._attach(group)
 
     def _on_timer(self, timer, message, sender: ActorAddress) -> None:
@@ -287,6 +303,32 @@ class SessionActor(TickstageActor):
         self.runtime.call_later(wait_s, self.myAddress, encode_actor_message(
             "timer", {"name": f"attach:{group}", "generation": self._attach_generation}, source=self.path))
 
+    def _follow_ticks(self, symbols: list[str], subscribe: bool, correlation: int) -> None:
+        """subscribeTicks / unsubscribeTicks: checked here, answered by the ``ticks`` actor (or here)."""
+        if not 1 <= len(symbols) <= MAX_PER_SESSION or not all(1 <= len(s.encode()) <= 64 for s in symbols):
+            self._control(error={"code": "malformed", "message": (
+                f"1..{MAX_PER_SESSION} vtSymbols of 1..64 bytes each")}, correlation=correlation)
+            return
+        if TICKS_PATH not in self.runtime.registry:
+            self._control(error={"code": "internal", "message": "contract detail is served where the vn.py "
+                                 "gateway runs, not on this node"}, correlation=correlation)
+            return
+        if subscribe:
+            self.state.ticks.update(dict.fromkeys(symbols))
+            self._tick_subscription(symbols, True, correlation)
+            return
+        for vt_symbol in symbols:
+            self.state.ticks.pop(vt_symbol, None)
+        self._tick_subscription(symbols, False)
+        self._control(ack={"of": "unsubscribeTicks", "detail": ",".join(symbols)}, correlation=correlation)
+
+    def _tick_subscription(self, symbols: list[str], subscribe: bool, correlation: int = 0) -> None:
+        principal = self.state.principal
+        groups = None if principal is None or principal.is_admin else principal.groups
+        self.send_path(TICKS_PATH, encode_actor_message("tickSubscription", {
+            "sessionPath": self.path, "vtSymbols": symbols, "subscribe": subscribe, "correlationId": correlation,
+            "allGroups": groups is None, "groups": sorted(groups or ())}, source=self.path))
+
     def _attach_message(self, member: str, group: str) -> bytes:
         return encode_actor_message(member, {"sessionPath": self.path, "group": group}, source=self.path)
 
@@ -311,10 +353,14 @@ class SessionActor(TickstageActor):
             "conflated": self.conflated,
             "snapshots_requested": self.snapshots_requested,
             "attach_retries": self.attach_retries,
+            "ticks_followed": list(self.state.ticks),
+            "details_sent": self.details_sent,
+            "details_dropped": self.details_dropped,
             "attaching": list(self._attaching),
             "queued_bytes": self.outbox.queued_bytes,
             "stale_groups": list(self.stale),
             "order_commands": self.order_commands,
+            "watchlist_updates": self.watchlist_updates,
             "pushes_sent": self.pushes_sent,
         }
 

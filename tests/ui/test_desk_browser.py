@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import async_playwright
 
+from tests.ui.test_detail_browser import FOLLOWING, _click_row
 from tests.ui.test_watchlist_browser import CHROMIUM, CHROMIUM_ARGS, REPLAY, SERVER_START_TIMEOUT_S
 from tests.ui.ui_frames import REPO, stop_server
 from transport.auth import mint_token
@@ -236,6 +237,8 @@ async def test_desk_layout_when_admin_signs_in_then_slots_sit_in_place_and_panel
         boxes = await page.evaluate(BOXES)
         admin_links = await page.locator(".admin-only").evaluate_all("(links) => links.map((a) => a.offsetWidth > 0)")
         await page.wait_for_function(HUD_LIVE, timeout=WAIT_MS)
+        await _click_row(page, "rb1801.SHFE")  # the contract detail panel follows it, with its chart
+        await page.wait_for_function(FOLLOWING, arg=["rb1801.SHFE", 3], timeout=WAIT_MS)
         await page.screenshot(path=str(screenshot("desk.png")))
         trader = await context.new_page()
         await trader.goto(f"{desk.url}?worker=dedicated#token={mint_token(desk.jwt_secret, 'ann')}")
@@ -244,9 +247,9 @@ async def test_desk_layout_when_admin_signs_in_then_slots_sit_in_place_and_panel
         await browser.close()
 
     watch, account, entry, risk = boxes["watchlists"], boxes["account"], boxes["orderEntry"], boxes["risk"]
-    algo, alerts = boxes["algo"], boxes["alerts"]
+    algo, alerts, detail = boxes["algo"], boxes["alerts"], boxes["detail"]
     assert watch["x"] + watch["width"] <= account["x"]  # watchlists left of everything else
-    assert account["y"] < entry["y"] == risk["y"] < algo["y"] == alerts["y"]
+    assert account["y"] < entry["y"] == risk["y"] < detail["y"] < algo["y"] == alerts["y"]
     assert entry["x"] < risk["x"] and algo["x"] < alerts["x"]
     assert mounted["mounted"] == "alerts"
     assert mounted["session"]["user"] == "ops" and mounted["session"]["role"] == "admin"

@@ -167,3 +167,43 @@ def test_hub_when_every_tab_logs_in_with_the_same_token_then_one_socket_and_logo
     for tab in "abcde":
         assert result["tabs"][tab][-1]["type"] == "loggedOut"
     assert result["refs"] == {}
+
+
+def _tick_detail_bytes(vt_symbol: str, prices: list[float], history: bool) -> bytes:
+    from actors.market.ticks import encode_server_tick_detail
+
+    stamp = int(NOW_MS * 1e6)
+    rows = [(p, p - 1, p + 1, 1.0, 2.0, 10.0 + i, 100.0, stamp + i, stamp + i) for i, p in enumerate(prices)]
+    return encode_server_tick_detail(vt_symbol, rows, history, "ticks")
+
+
+def _tick_requests(result: dict) -> list[tuple[str, list[str]]]:
+    out = []
+    for item in result["sockets"][-1]["sent"]:
+        message = pycapnp_dict(bytes.fromhex(item), schemas.stream.ClientMessage)
+        for member in ("subscribeTicks", "unsubscribeTicks"):
+            if member in message:
+                out.append((member, message[member]["vtSymbols"]))
+    return out
+
+
+def test_hub_when_two_tabs_follow_a_contract_then_ticks_go_to_both_and_unsubscribe_waits_for_the_last(tmp_path):
+    """Contract detail subscriptions are reference-counted like groups; a late tab makes the hub ask again
+    (for the history); each tickDetail reaches only the tabs following its contract, decoded."""
+    symbol = "rb1801.SHFE"
+    script = Script(tmp_path).do("hello", tab="a", token="T").live().do("hello", tab="b").do("hello", tab="c")
+    script.do("raw", tab="a", message={"type": "subscribeTicks", "vtSymbols": [symbol]})
+    script.do("raw", tab="b", message={"type": "subscribeTicks", "vtSymbols": [symbol]})
+    script.frame(_tick_detail_bytes(symbol, [3800.0, 3801.0], history=True))
+    script.do("raw", tab="a", message={"type": "unsubscribeTicks", "vtSymbols": [symbol]})
+    script.frame(_tick_detail_bytes(symbol, [3802.0], history=False))
+    script.do("bye", tab="b")
+    result = script.run()
+
+    assert _tick_requests(result) == [("subscribeTicks", [symbol]), ("subscribeTicks", [symbol]),
+                                      ("unsubscribeTicks", [symbol])]
+    ticks = {tab: [p for p in posts if p["type"] == "ticks"] for tab, posts in result["tabs"].items()}
+    assert [t["last"] for t in ticks["a"]] == [[3800.0, 3801.0]]
+    assert [(t["history"], t["last"]) for t in ticks["b"]] == [(True, [3800.0, 3801.0]), (False, [3802.0])]
+    assert ticks["b"][1]["exchangeMs"] == [NOW_MS] and ticks["b"][1]["ask"] == [3803.0]
+    assert ticks["c"] == []

@@ -175,3 +175,45 @@ async def test_tick_batch_when_seq_jumps_then_gap_counted_and_resync_asked_dupli
         assert asked == ["rb"]
     finally:
         runtime.shutdown()
+
+
+async def test_instruments_when_full_list_drops_a_contract_then_rows_follow_their_contracts_in_a_snapshot():
+    """A full list without rb1802 (a watchlist edit) moves the later rows up with their values; subscribers
+    get the new info, then a snapshot of exactly the remaining rows."""
+    runtime, received = await _start()
+    try:
+        await _wait_for(received, 2)
+        runtime.tell_path("market/group/rb", encode_tick_batch("rb", _rows([0, 1, 2], [10.0, 20.0, 30.0])))
+        await _wait_for(received, 3)
+        kept = [INSTRUMENTS[0], *INSTRUMENTS[2:]]
+        runtime.tell_path("market/group/rb", encode_instruments_added(
+            group="rb", version=2, first_index=0, instruments=kept, source="test"))
+        await _wait_for(received, 5)
+        assert [kind for kind, _, _ in received[3:5]] == ["info", "snapshot"]
+        (_, kind), columns = _frame(received[4][2])
+        assert list(columns["indexes"]) == [0, 1, 2, 3]
+        assert list(columns["lastPrices"][:2]) == [10.0, 30.0] and np.isnan(columns["lastPrices"][2:]).all()
+    finally:
+        runtime.shutdown()
+
+
+async def test_instruments_when_last_one_removed_then_group_runs_and_emits_an_empty_snapshot():
+    """An emptied group (a watchlist's last contract removed) stays up: its subscribers get the empty info
+    and an empty snapshot, and a new attach still gets both, without a crash."""
+    runtime, received = await _start()
+    try:
+        await _wait_for(received, 2)
+        runtime.tell_path("market/group/rb", encode_instruments_added(
+            group="rb", version=2, first_index=0, instruments=[], source="test"))
+        await _wait_for(received, 4)
+        assert [kind for kind, _, _ in received[2:4]] == ["info", "snapshot"]
+        (_, kind), columns = _frame(received[3][2])
+        assert kind == "snapshot" and len(columns["indexes"]) == 0
+        runtime.tell_path("market/group/rb", encode_actor_message("attach", {"sessionPath": "probe", "group": "rb"}))
+        await _wait_for(received, 6)
+        entry = runtime.registry.entry("market/group/rb")
+        stats = entry.instance.statistics()
+        assert (entry.state.value, entry.restarts, stats.last_error) == ("running", 0, None)
+        assert stats.extra["instruments"] == 0
+    finally:
+        runtime.shutdown()

@@ -1,0 +1,220 @@
+"""TickDetailActor (``ticks``): every tick of a few contracts, for the contract detail view.
+
+A trader who opens a contract's detail panel wants each tick, not the 33 ms
+conflated L1 row of its group: the page sends ``subscribeTicks{vtSymbols}``
+and the session forwards a ``TickSubscription`` here. This actor asks the
+vn.py bridge to copy those contracts' ticks out of each drain
+(:attr:`transport.vnpy_bridge.VnpyBridge.detail_symbols`), keeps the last
+``HISTORY_TICKS`` of each, and sends every subscriber one ``tickDetail``
+``ServerMessage`` per drain that saw the contract tick (encoded once, the
+same bytes to every session; ``Outbound`` kind ``detail``, which a session
+over its high-water mark drops: the chart misses a point, the socket never
+backs up). A new subscriber gets the history first (``history = true``).
+
+Contracts stay watched after their last subscriber leaves, up to
+``MAX_WATCHED`` (least recently subscribed dropped first), so reopening a
+detail panel shows its recent ticks. After a restart the history is gone;
+the actor tells the sessions (``groupRestarted`` naming ``ticks``) and each
+subscribes its contracts again. (DESIGN §3: ``md.tick.<ex>.<sym>`` for
+single-contract detail views; on NATS nodes the detail stream is not served
+yet: a gateway node answers ``subscribeTicks`` with an error.)
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict, deque
+from typing import Any
+
+import numpy as np
+from thespian.actors import ActorAddress
+
+import schemas
+from actors._dispatch import TickstageActor
+from actors.market.frames import encode_actor_message, encode_outbound
+from schemas._columns import L1_DTYPES, fill_columns, init_columns, pointer_index
+
+TICKS_PATH = "ticks"
+"""The actor's path; also the name in ``groupRestarted`` that makes sessions subscribe again."""
+HISTORY_TICKS = 600
+"""Ticks kept per contract and sent to a new subscriber (5 minutes at SHFE's 2 ticks/s)."""
+MAX_WATCHED = 256
+"""Contracts whose ticks are copied out of the bridge at most (subscribed or recently)."""
+MAX_PER_SESSION = 16
+"""Contracts one session may follow at once; more is ``limitExceeded``."""
+TICK_FIELDS = tuple(name for name in L1_DTYPES if name != "indexes")
+"""A tick row's fields, in L1Columns order: prices (quote currency), volumes (lots), stamps (ns)."""
+
+_ServerMessage = schemas.stream.ServerMessage
+_SERVER_TICKS = (pointer_index(_ServerMessage, "tickDetail"), pointer_index(schemas.market.TickDetail, "ticks"))
+_ACTOR_TICKS = (pointer_index(schemas.actor.ActorMessage, "tickDetail"),
+                pointer_index(schemas.market.TickDetail, "ticks"))
+
+
+def _columns_of(rows: list[tuple]) -> dict[str, np.ndarray]:
+    columns = {"indexes": np.zeros(len(rows), np.uint32)}
+    for i, name in enumerate(TICK_FIELDS):
+        columns[name] = np.array([row[i] for row in rows], dtype=L1_DTYPES[name])
+    return columns
+
+
+def encode_tick_detail(vt_symbol: str, rows: list[tuple], source: str = "gateway") -> bytes:
+    """Return an ``ActorMessage{tickDetail}`` (bridge → ticks).
+
+    Args:
+        vt_symbol: the contract, ``"rb1801.SHFE"``.
+        rows: ticks, oldest first, each a tuple in :data:`TICK_FIELDS` order (last,
+            bid, ask in quote currency; bid/ask/traded volume and open interest in
+            lots; exchange and gateway receive time in ns since epoch).
+    """
+    message = schemas.actor.ActorMessage.new_message()
+    message.source = source
+    message.sentTsNs = time.time_ns()
+    detail = message.init("tickDetail")
+    detail.vtSymbol = vt_symbol
+    init_columns(detail.init("ticks"), len(rows))
+    return fill_columns(message, _ACTOR_TICKS, _columns_of(rows))
+
+
+def encode_server_tick_detail(vt_symbol: str, rows: list[tuple], history: bool, source: str) -> bytes:
+    """Return a ``ServerMessage{tickDetail}`` for sockets (same rows as :func:`encode_tick_detail`)."""
+    message = _ServerMessage.new_message()
+    detail = message.init("tickDetail")
+    detail.vtSymbol = vt_symbol
+    detail.history = history
+    init_columns(detail.init("ticks"), len(rows))
+    envelope = message.init("envelope")
+    envelope.sentTsNs = time.time_ns()
+    envelope.schemaVersion = schemas.SCHEMA_VERSION
+    envelope.source = source
+    return fill_columns(message, _SERVER_TICKS, _columns_of(rows))
+
+
+class TickDetailActor(TickstageActor):
+    """Fans single-contract ticks out to the sessions that follow them.
+
+    Context args:
+        bridge: the :class:`transport.vnpy_bridge.VnpyBridge` (in process):
+            ``detail_symbols`` (a set this actor fills), ``knows(vt_symbol)``,
+            ``group_of(vt_symbol)``, ``latest_row(vt_symbol)``.
+        sessions_path (str): the sessions supervisor, default ``"sessions"``.
+    """
+
+    def on_start(self, restarts: int) -> None:
+        """Set up state; after a restart clear the watch list and have sessions subscribe again."""
+        self.bridge = self.context.args["bridge"]
+        self.subscribers: dict[str, dict[str, None]] = {}   # vt_symbol → session paths
+        self.history: dict[str, deque] = {}
+        self.watched: OrderedDict[str, None] = OrderedDict()  # least recently subscribed first
+        self.ticks_in = self.details_sent = self.subscriptions = self.refused = 0
+        self.bridge.detail_symbols.clear()
+        if restarts:
+            self.send_path(self.context.args.get("sessions_path", "sessions"), encode_actor_message(
+                "groupRestarted", TICKS_PATH, source=self.path))
+
+    def on_stop(self) -> None:
+        """Stop copying ticks out of the bridge."""
+        self.bridge.detail_symbols.clear()
+
+    # -- from sessions -----------------------------------------------------
+
+    def _on_tick_subscription(self, sub, message, sender: ActorAddress) -> None:
+        """Start (history first) or stop a session's detail stream of some contracts."""
+        session, symbols = sub.sessionPath, list(dict.fromkeys(sub.vtSymbols))
+        if not sub.subscribe:
+            for vt_symbol in symbols:
+                self.subscribers.get(vt_symbol, {}).pop(session, None)
+            return
+        allowed = None if sub.allGroups else frozenset(sub.groups)
+        unknown = [vt for vt in symbols if not self.bridge.knows(vt)]
+        forbidden = [vt for vt in symbols if vt not in unknown and allowed is not None
+                     and self.bridge.group_of(vt) not in allowed]
+        wanted = [vt for vt in symbols if vt not in unknown and vt not in forbidden]
+        following = sum(1 for sessions in self.subscribers.values() if session in sessions)
+        fresh = [vt for vt in wanted if session not in self.subscribers.get(vt, {})]
+        if following + len(fresh) > MAX_PER_SESSION:
+            self.refused += 1
+            self._reply(sub, error={"code": "limitExceeded", "message": (
+                f"{following + len(fresh)} contracts followed, over {MAX_PER_SESSION} per session")})
+            return
+        for vt_symbol in wanted:
+            self.subscribers.setdefault(vt_symbol, {})[session] = None
+            self._watch(vt_symbol)
+            self.subscriptions += 1
+        if unknown or forbidden:
+            self.refused += 1
+            code, names = ("unknownContract", unknown) if unknown else ("forbidden", forbidden)
+            self._reply(sub, error={"code": code, "message": (
+                f"{'no such contract' if unknown else 'not allowed by your token'}: {', '.join(names)}")})
+        else:
+            self._reply(sub, ack={"of": "subscribeTicks", "detail": ",".join(wanted)})
+        for vt_symbol in wanted:  # after the answer: the page knows the subscription before its history
+            self.send_path(session, encode_outbound(
+                group=vt_symbol, seq=0, kind="detail", source=self.path,
+                payload=encode_server_tick_detail(vt_symbol, list(self.history[vt_symbol]), True, self.path)))
+
+    def _watch(self, vt_symbol: str) -> None:
+        if vt_symbol not in self.watched:
+            history = self.history[vt_symbol] = deque(maxlen=HISTORY_TICKS)
+            latest = self.bridge.latest_row(vt_symbol)
+            if latest is not None:
+                history.append(latest)
+            self.bridge.detail_symbols.add(vt_symbol)
+        self.watched[vt_symbol] = None
+        self.watched.move_to_end(vt_symbol)
+        for old in list(self.watched):
+            if len(self.watched) <= MAX_WATCHED:
+                break
+            if not self.subscribers.get(old):
+                del self.watched[old]
+                self.history.pop(old, None)
+                self.subscribers.pop(old, None)
+                self.bridge.detail_symbols.discard(old)
+
+    def _reply(self, sub, **member: Any) -> None:
+        if not sub.correlationId:
+            return
+        reply = _ServerMessage.new_message(**member)
+        envelope = reply.init("envelope")
+        envelope.correlationId = sub.correlationId
+        envelope.sentTsNs = time.time_ns()
+        envelope.schemaVersion = schemas.SCHEMA_VERSION
+        envelope.source = self.path
+        self.send_path(sub.sessionPath, encode_outbound(group="", seq=0, kind="control",
+                                                        payload=reply.to_bytes(), source=self.path))
+
+    # -- from the bridge -------------------------------------------------------
+
+    def _on_tick_detail(self, detail, message, sender: ActorAddress) -> None:
+        """Keep a drain's ticks of one contract and pass them to its subscribers."""
+        vt_symbol = detail.vtSymbol
+        history = self.history.get(vt_symbol)
+        if history is None:
+            return
+        ticks = detail.ticks
+        columns = [getattr(ticks, name) for name in TICK_FIELDS]
+        rows = list(zip(*columns))
+        self.ticks_in += len(rows)
+        history.extend(rows)
+        sessions = self.subscribers.get(vt_symbol)
+        if not sessions:
+            return
+        payload = encode_outbound(group=vt_symbol, seq=0, kind="detail", source=self.path,
+                                  payload=encode_server_tick_detail(vt_symbol, rows, False, self.path))
+        for session in sessions:
+            self.send_path(session, payload)
+            self.details_sent += 1
+
+    def _on_crash(self, text: str, message, sender: ActorAddress) -> None:
+        """Fault injection: raise inside the handler."""
+        raise RuntimeError(f"injected crash: {text}")
+
+    def extra_statistics(self) -> dict[str, Any]:
+        """Contracts watched and followed, ticks in, details sent, subscriptions refused."""
+        return {"watched": len(self.watched), "followed": sum(1 for s in self.subscribers.values() if s),
+                "ticks_in": self.ticks_in, "details_sent": self.details_sent,
+                "subscriptions": self.subscriptions, "refused": self.refused}
+
+
+__all__ = ["HISTORY_TICKS", "MAX_PER_SESSION", "TICKS_PATH", "TickDetailActor", "encode_tick_detail",
+           "encode_server_tick_detail"]

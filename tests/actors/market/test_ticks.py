@@ -1,0 +1,103 @@
+"""TickDetailActor (``ticks``): a contract's every tick over a real WebSocket, from real replayed CTP ticks."""
+
+from __future__ import annotations
+
+import asyncio
+
+from actors.market.frames import encode_actor_message
+from actors.market.ticks import HISTORY_TICKS, MAX_PER_SESSION, TICKS_PATH
+from tests.conftest import JWT_SECRET
+from transport.auth import mint_token
+
+SYMBOL = "rb1801.SHFE"  # ticks every ~0.5 s of the recorded hour, 20× here
+
+
+def _details(message: dict) -> bool:
+    return message["which"] == "tickDetail"
+
+
+async def _known(desk, count: int) -> list[str]:
+    async with asyncio.timeout(10):
+        while len(symbols := [s for s in desk.bridge._routes if desk.bridge.latest_row(s)]) < count:
+            await asyncio.sleep(0.05)
+    return sorted(symbols)[:count]
+
+
+async def test_subscribe_ticks_when_contract_ticks_then_history_then_each_tick_until_unsubscribed(desk, connect):
+    """Ack, the recent ticks once (history), then every tick as it comes; after unsubscribeTicks nothing."""
+    client = await connect()
+    await _known(desk, 1)
+    sent = await client.send(subscribeTicks={"vtSymbols": [SYMBOL]})
+    ack = await client.recv_until(lambda m: m["which"] in ("ack", "error"))
+    assert (ack["which"], ack["of"], ack["detail"], ack["envelope"]["correlationId"]) == (
+        "ack", "subscribeTicks", SYMBOL, sent)
+    history = await client.recv_until(_details)
+    assert history["vtSymbol"] == SYMBOL and history["history"] is True
+    assert 1 <= len(history["ticks"]["lastPrices"]) <= HISTORY_TICKS
+    live = [await client.recv_until(_details, timeout_s=10) for _ in range(3)]
+    assert all(m["vtSymbol"] == SYMBOL and not m["history"] for m in live)
+    stamps = [t for m in live for t in m["ticks"]["exchangeTsNs"]]
+    assert stamps == sorted(stamps) and all(p > 0 for m in live for p in m["ticks"]["lastPrices"])
+
+    await client.send(unsubscribeTicks={"vtSymbols": [SYMBOL]})
+    await client.recv_until(lambda m: m["which"] == "ack" and m["of"] == "unsubscribeTicks")
+    await asyncio.sleep(0.3)  # a drain already on its way may still arrive
+    while True:
+        try:
+            message = await client.recv(timeout_s=1.0)
+        except TimeoutError:
+            break
+        assert not _details(message), message
+
+
+async def test_subscribe_ticks_when_contract_unknown_then_unknown_contract_and_known_ones_still_followed(
+        desk, connect):
+    """An unknown vt_symbol is named in an unknownContract error; the known one in the same message is followed."""
+    client = await connect()
+    await _known(desk, 1)
+    await client.send(subscribeTicks={"vtSymbols": ["nope9999.SHFE", SYMBOL]})
+    error = await client.recv_until(lambda m: m["which"] == "error")
+    assert error["code"] == "unknownContract" and "nope9999.SHFE" in error["message"]
+    assert (await client.recv_until(_details, timeout_s=10))["vtSymbol"] == SYMBOL
+
+
+async def test_subscribe_ticks_when_malformed_or_over_the_limit_then_refused_and_nothing_followed(desk, connect):
+    """No contract, a 65-byte vt_symbol or 17 in one message is malformed; past 16 followed is limitExceeded."""
+    client = await connect()
+    symbols = await _known(desk, MAX_PER_SESSION + 1)
+    for bad in ([], ["x" * 65], symbols):
+        await client.send(subscribeTicks={"vtSymbols": bad})
+        assert (await client.recv_until(lambda m: m["which"] == "error"))["code"] == "malformed"
+    await client.send(subscribeTicks={"vtSymbols": symbols[:MAX_PER_SESSION]})
+    await client.recv_until(lambda m: m["which"] == "ack" and m["of"] == "subscribeTicks")
+    await client.send(subscribeTicks={"vtSymbols": symbols[MAX_PER_SESSION:]})
+    error = await client.recv_until(lambda m: m["which"] == "error")
+    assert error["code"] == "limitExceeded"
+    ticks = desk.runtime.registry.entry(TICKS_PATH).instance
+    assert symbols[MAX_PER_SESSION] not in ticks.subscribers or not ticks.subscribers[symbols[MAX_PER_SESSION]]
+
+
+async def test_subscribe_ticks_when_token_lacks_the_group_then_forbidden(desk, connect):
+    """A token whose ``groups`` claim lacks rb may not follow rb1801's ticks either."""
+    client = await connect(auth=False)
+    await _known(desk, 1)
+    await client.send(auth={"token": mint_token(JWT_SECRET, "trader1", groups=["cu"])})
+    await client.recv_until(lambda m: m["which"] == "ack")
+    await client.send(subscribeTicks={"vtSymbols": [SYMBOL]})
+    error = await client.recv_until(lambda m: m["which"] == "error")
+    assert error["code"] == "forbidden" and SYMBOL in error["message"]
+
+
+async def test_ticks_actor_when_crashed_then_sessions_follow_again_and_ticks_resume(desk, connect):
+    """A restarted ticks actor has lost its subscribers: it tells the sessions, which subscribe again."""
+    client = await connect()
+    await _known(desk, 1)
+    await client.send(subscribeTicks={"vtSymbols": [SYMBOL]})
+    await client.recv_until(_details, timeout_s=10)
+    desk.runtime.tell_path(TICKS_PATH, encode_actor_message("crash", "test", source="test"))
+    async with asyncio.timeout(10):
+        while desk.runtime.registry.entry(TICKS_PATH).restarts < 1:
+            await asyncio.sleep(0.02)
+    history = await client.recv_until(lambda m: _details(m) and m["history"], timeout_s=10)
+    assert history["vtSymbol"] == SYMBOL
+    assert not (await client.recv_until(_details, timeout_s=10))["history"]
