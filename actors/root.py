@@ -35,8 +35,9 @@ def desk_children(bridge: Any, market_args: Mapping[str, Any] | None = None,
     """Return the root's child specs, in start order.
 
     Args:
-        bridge: the vn.py bridge, handed to the gateway actor; ``None`` on a
-            gateway node (no vn.py, no gateway actor).
+        bridge: the vn.py bridge, handed to the gateway and ticks actors; on an
+            aggregator node a stand-in that answers resyncs over NATS (no ticks
+            actor); ``None`` on a gateway node (no vn.py, no gateway actor).
         market_args: extra context args for the market supervisor.
         order_path: the ``accounts``, ``risk`` and ``orders`` specs
             (:func:`actors.orders.tree.order_path_children`), started after ``sessions``.
@@ -48,6 +49,7 @@ def desk_children(bridge: Any, market_args: Mapping[str, Any] | None = None,
     ]
     if bridge is not None:
         children.insert(0, ChildSpec("gateway", GatewayActor, {"bridge": bridge}))
+    if hasattr(bridge, "detail_symbols"):  # the vn.py bridge itself, not an aggregator's stand-in
         children.insert(2, ChildSpec(TICKS_PATH, TickDetailActor, {"bridge": bridge}))
     return children
 

@@ -15,6 +15,8 @@ undecodable frame      ``malformed``
 group name charset     ``malformed`` (1–``max_name_chars`` of ``A-Z a-z 0-9 _ . -``)
 name/text/token size   ``tooLarge``
 list length            ``limitExceeded`` (``max_list_items``)
+contract list          ``malformed`` when empty or a vt_symbol is not 1–64 bytes
+                       (``subscribeTicks``, ``unsubscribeTicks``, ``watchlistUpdate``)
 =====================  ==========================================================
 
 Members this module has no specific check for (added later by other
@@ -29,9 +31,13 @@ from dataclasses import dataclass
 import capnp
 
 import schemas
+from actors.market.watchlists import MAX_VT_SYMBOL_BYTES
 from transport.errors import FrameRefusedError
 from transport.limits import SocketLimits
 
+CONTRACT_LISTS = {"subscribeTicks": ("vtSymbols",), "unsubscribeTicks": ("vtSymbols",),
+                  "watchlistUpdate": ("add", "remove")}
+"""ClientMessage members that name contracts: their vt_symbol lists, checked like group lists."""
 GROUP_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 """Characters a group name may hold (ProductIDs ``rb``, ``m_o``; watchlist names)."""
 
@@ -101,6 +107,11 @@ def read_client_frame(data: bytes, limits: SocketLimits) -> ClientFrame:
             elif member == "ping":
                 message.ping.clientTsNs  # noqa: B018 - read it: proves the struct is in bounds
                 groups = ()
+            elif member in CONTRACT_LISTS:
+                body = getattr(message, member)
+                contracts = [vt for field in CONTRACT_LISTS[member] for vt in getattr(body, field)]
+                _check_contracts(member, contracts, limits, correlation)
+                groups = ()
             else:
                 getattr(message, member).to_dict()  # proves every pointer and Text of it readable
                 groups = ()
@@ -132,6 +143,19 @@ def order_target(data: bytes, frame: ClientFrame, limits: SocketLimits) -> tuple
     except _DECODE_ERRORS as exc:
         raise FrameRefusedError("malformed", f"malformed ClientMessage: {type(exc).__name__}",
                                 frame.correlation) from None
+
+
+def _check_contracts(member: str, contracts: list[str], limits: SocketLimits, correlation: int) -> None:
+    """Refuse a contract list that is empty, longer than ``max_list_items`` or has a bad vt_symbol."""
+    if not contracts:
+        raise FrameRefusedError("malformed", f"{member} names no contract", correlation)
+    if len(contracts) > limits.max_list_items:
+        raise FrameRefusedError("limitExceeded", f"{len(contracts)} contracts in one message, over "
+                                f"{limits.max_list_items}", correlation)
+    for vt_symbol in contracts:
+        if not 1 <= len(vt_symbol.encode()) <= MAX_VT_SYMBOL_BYTES:
+            raise FrameRefusedError("malformed", f"a vt_symbol must be 1..{MAX_VT_SYMBOL_BYTES} bytes",
+                                    correlation)
 
 
 def check_group_name(group: str, limits: SocketLimits, correlation: int = 0) -> None:

@@ -7,6 +7,8 @@ import collections
 
 import pytest
 
+from actors.market.ticks import TICKS_PATH
+
 from tests.transport.conftest import is_message
 from tests.transport.orders_kit import last_price, order, orders_config, token, venue, venue_setting
 from transport.app import Desk, DeskConfig
@@ -57,6 +59,11 @@ async def test_roles_when_ticks_from_gateway_host_then_gateway_clients_get_aggre
     assert "rb1801.SHFE" in [i["vtSymbol"] for i in info["instruments"]]
     assert delta["seq"] > 0
     assert host.links.ticks.published > 0 and aggregator.links.ticks.received > 0
+    # the contract detail actor runs only where vn.py does; every node's tree is healthy, nothing restarted
+    assert [TICKS_PATH in node.runtime.registry for node in three_nodes] == [True, False, False]
+    for node in three_nodes:
+        assert node.runtime.root_failure is None
+        assert all(entry.restarts == 0 for entry in node.runtime.registry.entries()), node.config.role
 
 
 async def test_roles_when_order_through_gateway_then_host_sends_once_and_audits_once(
