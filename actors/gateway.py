@@ -19,7 +19,7 @@ from actors._dispatch import TickstageActor
 from actors.errors import ActorDeadError
 from actors.market.errors import WatchlistLimitError
 from actors.market.frames import encode_outbound
-from actors.orders.codec import new_server_message
+from actors.orders.codec import encode_server_message
 
 MAX_NAMED_CONTRACTS = 10
 """Unknown vt_symbols named in one ``unknownContract`` error message (the rest are counted)."""
@@ -82,11 +82,9 @@ class GatewayActor(TickstageActor):
 
     def _answer(self, session: str, correlation: int, member: str, **fields: Any) -> None:
         """Send a session a ServerMessage ``member`` (``ack``/``error``) as a ``control`` outbound."""
-        reply, body = new_server_message(member, correlation, self.path)
-        for name, value in fields.items():
-            setattr(body, name, value)
-        self.send_path(session, encode_outbound(group="", seq=0, kind="control", payload=reply.to_bytes(),
-                                                source=self.path))
+        self.send_path(session, encode_outbound(
+            group="", seq=0, kind="control", source=self.path,
+            payload=encode_server_message(member, correlation, self.path, **fields)))
 
     def extra_statistics(self) -> dict[str, Any]:
         """Resyncs served, watchlist edits handled and refused, and the bridge's counters."""

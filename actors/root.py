@@ -31,16 +31,18 @@ class RootSupervisor(Supervisor):
 
 
 def desk_children(bridge: Any, market_args: Mapping[str, Any] | None = None,
-                  order_path: Sequence[ChildSpec] = ()) -> list[ChildSpec]:
+                  order_path: Sequence[ChildSpec] = (), tick_detail: bool = False) -> list[ChildSpec]:
     """Return the root's child specs, in start order.
 
     Args:
-        bridge: the vn.py bridge, handed to the gateway and ticks actors; on an
-            aggregator node a stand-in that answers resyncs over NATS (no ticks
-            actor); ``None`` on a gateway node (no vn.py, no gateway actor).
+        bridge: the vn.py bridge, handed to the gateway (and ticks) actor; on an
+            aggregator node a stand-in that answers resyncs over NATS; ``None``
+            on a gateway node (no vn.py, no gateway actor).
         market_args: extra context args for the market supervisor.
         order_path: the ``accounts``, ``risk`` and ``orders`` specs
             (:func:`actors.orders.tree.order_path_children`), started after ``sessions``.
+        tick_detail: add the ``ticks`` actor (contract detail), which needs the
+            vn.py bridge itself (``detail_symbols``), not a stand-in.
     """
     children = [
         ChildSpec("market", MarketSupervisor, dict(market_args or {})),
@@ -49,7 +51,7 @@ def desk_children(bridge: Any, market_args: Mapping[str, Any] | None = None,
     ]
     if bridge is not None:
         children.insert(0, ChildSpec("gateway", GatewayActor, {"bridge": bridge}))
-    if hasattr(bridge, "detail_symbols"):  # the vn.py bridge itself, not an aggregator's stand-in
+    if tick_detail:
         children.insert(2, ChildSpec(TICKS_PATH, TickDetailActor, {"bridge": bridge}))
     return children
 

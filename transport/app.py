@@ -161,7 +161,7 @@ class Desk:
                                      sink=self.links.tick_sink())
             order_path = await self._start_order_path()
         start_root(self.runtime, RootSupervisor, {"children": desk_children(
-            self.bridge or self.links.gateway_source(), order_path=order_path)})
+            self.bridge or self.links.gateway_source(), order_path=order_path, tick_detail=self.bridge is not None)})
         await self.runtime.wait_idle()
         await self.links.start(self.bridge)
         self.sockets = SocketGateway(self.runtime, self.verifier, self.config.limits)

@@ -7,20 +7,16 @@ boundary, before any actor sees the frame.
 
 from __future__ import annotations
 
-import time
-
-import schemas
+from actors.orders.codec import encode_server_message
 
 
 def server_message(correlation_id: int = 0, **member) -> bytes:
-    """Return a ServerMessage (``ack``/``error``/``pong``) with its envelope, as bytes."""
-    message = schemas.stream.ServerMessage.new_message(**member)
-    envelope = message.init("envelope")
-    envelope.correlationId = correlation_id
-    envelope.sentTsNs = time.time_ns()
-    envelope.schemaVersion = schemas.SCHEMA_VERSION
-    envelope.source = "ws"
-    return message.to_bytes()
+    """Return a ServerMessage (``ack``/``error``/``pong``) with its envelope, as bytes.
+
+    ``member`` is one ``name={field: value}``: ``server_message(3, ack={"of": "auth"})``.
+    """
+    ((name, fields),) = member.items()
+    return encode_server_message(name, correlation_id, "ws", **fields)
 
 
 def error_message(code: str, text: str, correlation_id: int = 0) -> bytes:

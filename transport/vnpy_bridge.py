@@ -313,6 +313,10 @@ class VnpyBridge(WatchlistGroups):
         rows, group.rows = group.rows, []
         columns = _columns(rows)
         group.table.apply(columns)
+        self._send_rows(group, columns)
+
+    def _send_rows(self, group: _Group, columns: Mapping[str, np.ndarray]) -> None:
+        """Send L1 rows to a group as its next TickBatch (``seq`` + 1)."""
         self._batches += 1
         group.seq += 1
         self._route(group, encode_tick_batch(group.name, columns, seq=group.seq))

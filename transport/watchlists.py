@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from actors.market.errors import WatchlistLimitError
-from actors.market.frames import encode_instruments_added, encode_tick_batch
+from actors.market.frames import encode_instruments_added
 from actors.market.l1 import L1Table
 from actors.market.watchlists import MAX_WATCHLIST
 
@@ -57,13 +57,13 @@ class WatchlistGroups:
     """Run-time membership of watchlist groups, mixed into :class:`transport.vnpy_bridge.VnpyBridge`.
 
     Works on the bridge's loop-thread state (``_groups``, ``_routes``,
-    ``_new_group``, ``_route``); nothing here is touched by vn.py's thread, so
+    ``_new_group``, ``_route``, ``_send_rows``); nothing here is touched by vn.py's thread, so
     no lock is taken.
     """
 
     _groups: dict[str, Any]
     _routes: dict[str, list[tuple[Any, int]]]
-    _batches: int
+    _send_rows: Any
 
     def update_watchlist(self, group_name: str, add: Iterable[str], remove: Iterable[str]) -> WatchlistEdit:
         """Add and remove contracts of a watchlist group; create it on its first addition (loop thread).
@@ -113,9 +113,7 @@ class WatchlistGroups:
         rows = group.table.peek_all()
         sent = (rows["gatewayRecvTsNs"] != 0) & (rows["indexes"] >= first_new)
         if sent.any():
-            group.seq += 1
-            self._batches += 1
-            self._route(group, encode_tick_batch(group.name, {k: v[sent] for k, v in rows.items()}, seq=group.seq))
+            self._send_rows(group, {k: v[sent] for k, v in rows.items()})
         return WatchlistEdit(group_name, tuple(adding), removed, unknown, len(group.instruments))
 
     def watchlist_members(self, group_name: str) -> list[str]:

@@ -17,8 +17,6 @@ import { SCHEMA_VERSION } from "./schema_layout.js";
 import { buildMessage, readMessage, toPlain } from "./capnp.js";
 import { COLUMNS, GroupState, MAX_ROWS } from "./group_state.js";
 
-export { COLUMNS, MAX_ROWS };
-
 export const STATS_INTERVAL_MS = 250; // stats reach the page at least this often
 const AUTH_FAILURES = new Set(["unauthenticated", "tokenExpired", "forbidden"]);
 // Acks of what the feed sends itself; any other ack (watchlistUpdate ...) answers a tab's request

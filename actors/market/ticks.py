@@ -32,6 +32,7 @@ from thespian.actors import ActorAddress
 import schemas
 from actors._dispatch import TickstageActor
 from actors.market.frames import encode_actor_message, encode_outbound
+from actors.orders.codec import encode_server_message, new_server_message
 from schemas._columns import L1_DTYPES, fill_columns, init_columns, pointer_index
 
 TICKS_PATH = "ticks"
@@ -78,15 +79,10 @@ def encode_tick_detail(vt_symbol: str, rows: list[tuple], source: str = "gateway
 
 def encode_server_tick_detail(vt_symbol: str, rows: list[tuple], history: bool, source: str) -> bytes:
     """Return a ``ServerMessage{tickDetail}`` for sockets (same rows as :func:`encode_tick_detail`)."""
-    message = _ServerMessage.new_message()
-    detail = message.init("tickDetail")
+    message, detail = new_server_message("tickDetail", 0, source)
     detail.vtSymbol = vt_symbol
     detail.history = history
     init_columns(detail.init("ticks"), len(rows))
-    envelope = message.init("envelope")
-    envelope.sentTsNs = time.time_ns()
-    envelope.schemaVersion = schemas.SCHEMA_VERSION
-    envelope.source = source
     return fill_columns(message, _SERVER_TICKS, _columns_of(rows))
 
 
@@ -104,8 +100,7 @@ class TickDetailActor(TickstageActor):
         """Set up state; after a restart clear the watch list and have sessions subscribe again."""
         self.bridge = self.context.args["bridge"]
         self.subscribers: dict[str, dict[str, None]] = {}   # vt_symbol → session paths
-        self.history: dict[str, deque] = {}
-        self.watched: OrderedDict[str, None] = OrderedDict()  # least recently subscribed first
+        self.history: OrderedDict[str, deque] = OrderedDict()  # watched contracts, least recently subscribed first
         self.ticks_in = self.details_sent = self.subscriptions = self.refused = 0
         self.bridge.detail_symbols.clear()
         if restarts:
@@ -134,8 +129,8 @@ class TickDetailActor(TickstageActor):
         fresh = [vt for vt in wanted if session not in self.subscribers.get(vt, {})]
         if following + len(fresh) > MAX_PER_SESSION:
             self.refused += 1
-            self._reply(sub, error={"code": "limitExceeded", "message": (
-                f"{following + len(fresh)} contracts followed, over {MAX_PER_SESSION} per session")})
+            self._reply(sub, "error", code="limitExceeded", message=(
+                f"{following + len(fresh)} contracts followed, over {MAX_PER_SESSION} per session"))
             return
         for vt_symbol in wanted:
             self.subscribers.setdefault(vt_symbol, {})[session] = None
@@ -144,44 +139,36 @@ class TickDetailActor(TickstageActor):
         if unknown or forbidden:
             self.refused += 1
             code, names = ("unknownContract", unknown) if unknown else ("forbidden", forbidden)
-            self._reply(sub, error={"code": code, "message": (
-                f"{'no such contract' if unknown else 'not allowed by your token'}: {', '.join(names)}")})
+            self._reply(sub, "error", code=code, message=(
+                f"{'no such contract' if unknown else 'not allowed by your token'}: {', '.join(names)}"))
         else:
-            self._reply(sub, ack={"of": "subscribeTicks", "detail": ",".join(wanted)})
+            self._reply(sub, "ack", of="subscribeTicks", detail=",".join(wanted))
         for vt_symbol in wanted:  # after the answer: the page knows the subscription before its history
             self.send_path(session, encode_outbound(
                 group=vt_symbol, seq=0, kind="detail", source=self.path,
                 payload=encode_server_tick_detail(vt_symbol, list(self.history[vt_symbol]), True, self.path)))
 
     def _watch(self, vt_symbol: str) -> None:
-        if vt_symbol not in self.watched:
+        if vt_symbol not in self.history:
             history = self.history[vt_symbol] = deque(maxlen=HISTORY_TICKS)
             latest = self.bridge.latest_row(vt_symbol)
             if latest is not None:
                 history.append(latest)
             self.bridge.detail_symbols.add(vt_symbol)
-        self.watched[vt_symbol] = None
-        self.watched.move_to_end(vt_symbol)
-        for old in list(self.watched):
-            if len(self.watched) <= MAX_WATCHED:
+        self.history.move_to_end(vt_symbol)
+        for old in list(self.history):
+            if len(self.history) <= MAX_WATCHED:
                 break
             if not self.subscribers.get(old):
-                del self.watched[old]
-                self.history.pop(old, None)
+                del self.history[old]
                 self.subscribers.pop(old, None)
                 self.bridge.detail_symbols.discard(old)
 
-    def _reply(self, sub, **member: Any) -> None:
-        if not sub.correlationId:
-            return
-        reply = _ServerMessage.new_message(**member)
-        envelope = reply.init("envelope")
-        envelope.correlationId = sub.correlationId
-        envelope.sentTsNs = time.time_ns()
-        envelope.schemaVersion = schemas.SCHEMA_VERSION
-        envelope.source = self.path
-        self.send_path(sub.sessionPath, encode_outbound(group="", seq=0, kind="control",
-                                                        payload=reply.to_bytes(), source=self.path))
+    def _reply(self, sub, member: str, **fields: Any) -> None:
+        if sub.correlationId:
+            self.send_path(sub.sessionPath, encode_outbound(
+                group="", seq=0, kind="control", source=self.path,
+                payload=encode_server_message(member, sub.correlationId, self.path, **fields)))
 
     # -- from the bridge -------------------------------------------------------
 
@@ -211,7 +198,7 @@ class TickDetailActor(TickstageActor):
 
     def extra_statistics(self) -> dict[str, Any]:
         """Contracts watched and followed, ticks in, details sent, subscriptions refused."""
-        return {"watched": len(self.watched), "followed": sum(1 for s in self.subscribers.values() if s),
+        return {"watched": len(self.history), "followed": sum(1 for s in self.subscribers.values() if s),
                 "ticks_in": self.ticks_in, "details_sent": self.details_sent,
                 "subscriptions": self.subscriptions, "refused": self.refused}
 

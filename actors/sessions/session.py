@@ -34,7 +34,6 @@ page then subscribes that group like any other.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from thespian.actors import ActorAddress
@@ -44,7 +43,7 @@ from actors._dispatch import TickstageActor
 from actors.market.frames import encode_actor_message
 from actors.market.ticks import MAX_PER_SESSION, TICKS_PATH
 from actors.market.watchlists import MAX_VT_SYMBOL_BYTES, watchlist_group
-from actors.orders.codec import encode_order_command
+from actors.orders.codec import encode_order_command, encode_server_message
 from actors.orders.config import MAX_CLIENT_ORDER_ID_BYTES
 from actors.sessions.state import SessionState, group_path
 
@@ -231,7 +230,8 @@ class SessionActor(TickstageActor):
             return
         if group not in self.state.groups:
             return
-        self._attaching.pop(group, None)  # any frame from the group: it has us as a subscriber
+        if self._attaching:  # any frame from the group: it has us as a subscriber
+            self._attaching.pop(group, None)
         if kind == "delta":
             if group in self.stale or self.outbox.queued_bytes > self.high_water:
                 self._conflate(group)
@@ -333,15 +333,10 @@ class SessionActor(TickstageActor):
         return encode_actor_message(member, {"sessionPath": self.path, "group": group}, source=self.path)
 
     def _control(self, correlation: int = 0, **member: Any) -> None:
+        """Push the session's own answer (``ack``/``error``/``pong``) to the socket: ``error={...}``."""
         self._message_id += 1
-        reply = schemas.stream.ServerMessage.new_message(**member)
-        envelope = reply.init("envelope")
-        envelope.id = self._message_id
-        envelope.correlationId = correlation
-        envelope.sentTsNs = time.time_ns()
-        envelope.schemaVersion = schemas.SCHEMA_VERSION
-        envelope.source = self.path
-        self.outbox.put_nowait(reply.to_bytes())
+        ((name, fields),) = member.items()
+        self.outbox.put_nowait(encode_server_message(name, correlation, self.path, self._message_id, **fields))
 
     def extra_statistics(self) -> dict[str, Any]:
         """Frames and bytes pushed, conflations, queued bytes, stale groups."""

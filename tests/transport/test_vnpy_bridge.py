@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -23,6 +24,27 @@ def _tick(symbol, price):
                     last_price=price, bid_price_1=price - 1, ask_price_1=price + 1, volume=1, open_interest=2)
 
 
+def _contract(symbol):
+    return ContractData(gateway_name="T", symbol=symbol, exchange=Exchange.SHFE, name=symbol,
+                        product=Product.FUTURES, size=10, pricetick=1)
+
+
+@contextlib.asynccontextmanager
+async def _bridge_on_engine(**bridge_args):
+    """A VnpyBridge feeding a desk's actor tree from a running vn.py EventEngine; both stopped at the end."""
+    runtime = ActorRuntime()
+    bridge = VnpyBridge(runtime, **bridge_args)
+    start_root(runtime, RootSupervisor, {"children": desk_children(bridge)})
+    engine = EventEngine(interval=1)
+    bridge.attach(engine)
+    engine.start()
+    try:
+        yield runtime, bridge, engine
+    finally:
+        engine.stop()
+        runtime.shutdown()
+
+
 async def _wait(predicate, timeout_s=5.0):
     async with asyncio.timeout(timeout_s):
         while not predicate():
@@ -31,16 +53,9 @@ async def _wait(predicate, timeout_s=5.0):
 
 async def test_handler_when_event_data_broken_then_error_counted_and_dispatcher_survives():
     """An exception in a vn.py handler is caught: the EventEngine thread keeps delivering."""
-    runtime = ActorRuntime()
-    bridge = VnpyBridge(runtime)
-    start_root(runtime, RootSupervisor, {"children": desk_children(bridge)})
-    engine = EventEngine(interval=1)
-    bridge.attach(engine)
-    engine.start()
-    try:
+    async with _bridge_on_engine() as (runtime, bridge, engine):
         engine.put(Event(EVENT_TICK, object()))  # no vt_symbol: the handler raises
-        engine.put(Event(EVENT_CONTRACT, ContractData(gateway_name="T", symbol="rb1801", exchange=Exchange.SHFE,
-                                                      name="rb", product=Product.FUTURES, size=10, pricetick=1)))
+        engine.put(Event(EVENT_CONTRACT, _contract("rb1801")))
         engine.put(Event(EVENT_TICK, _tick("rb1801", 3800.0)))
         engine.put(Event(EVENT_TICK, _tick("rb1801", 3801.0)))
         await _wait(lambda: bridge.statistics().ticks_in == 2)
@@ -50,9 +65,6 @@ async def test_handler_when_event_data_broken_then_error_counted_and_dispatcher_
         assert stats.handler_errors == 1
         assert stats.groups == 1 and stats.contracts == 1
         assert bridge.groups() == {"rb": 1}
-    finally:
-        engine.stop()
-        runtime.shutdown()
 
 
 def test_product_of_when_option_then_portfolio_else_leading_letters():
@@ -67,24 +79,13 @@ def test_product_of_when_option_then_portfolio_else_leading_letters():
 
 async def test_watchlist_when_configured_then_contract_routed_to_product_and_watchlist_groups():
     """A contract named in a TOML watchlist lands in its product group and in the watchlist group."""
-    runtime = ActorRuntime()
-    bridge = VnpyBridge(runtime, watchlists={"front": ["rb1801.SHFE"]})
-    start_root(runtime, RootSupervisor, {"children": desk_children(bridge)})
-    engine = EventEngine(interval=1)
-    bridge.attach(engine)
-    engine.start()
-    try:
+    async with _bridge_on_engine(watchlists={"front": ["rb1801.SHFE"]}) as (runtime, bridge, engine):
         for symbol in ("rb1801", "rb1805"):
-            engine.put(Event(EVENT_CONTRACT, ContractData(gateway_name="T", symbol=symbol, exchange=Exchange.SHFE,
-                                                          name=symbol, product=Product.FUTURES, size=10,
-                                                          pricetick=1)))
+            engine.put(Event(EVENT_CONTRACT, _contract(symbol)))
         await _wait(lambda: bridge.statistics().contracts == 2)
         assert bridge.groups() == {"rb": 2, "front": 1}
         await runtime.wait_idle()
         assert "market/group/front" in runtime.registry
-    finally:
-        engine.stop()
-        runtime.shutdown()
 
 
 async def test_tick_batches_when_drained_then_numbered_per_group_and_resync_carries_the_last():
@@ -92,15 +93,8 @@ async def test_tick_batches_when_drained_then_numbered_per_group_and_resync_carr
     carry the last seq, so batches after it follow on."""
     import schemas
 
-    runtime = ActorRuntime()
-    bridge = VnpyBridge(runtime)
-    start_root(runtime, RootSupervisor, {"children": desk_children(bridge)})
-    engine = EventEngine(interval=1)
-    bridge.attach(engine)
-    engine.start()
-    try:
-        engine.put(Event(EVENT_CONTRACT, ContractData(gateway_name="T", symbol="rb1801", exchange=Exchange.SHFE,
-                                                      name="rb", product=Product.FUTURES, size=10, pricetick=1)))
+    async with _bridge_on_engine() as (runtime, bridge, engine):
+        engine.put(Event(EVENT_CONTRACT, _contract("rb1801")))
         for i in range(3):
             engine.put(Event(EVENT_TICK, _tick("rb1801", 3800.0 + i)))
             await _wait(lambda: bridge.statistics().ticks_in == i + 1)
@@ -110,6 +104,3 @@ async def test_tick_batches_when_drained_then_numbered_per_group_and_resync_carr
         assert batches >= 2 and group.tick_seq == batches and group.tick_gaps == 0
         with schemas.actor.ActorMessage.from_bytes(bridge.resync_messages("rb")[1]) as message:
             assert message.tickBatch.seq == batches
-    finally:
-        engine.stop()
-        runtime.shutdown()

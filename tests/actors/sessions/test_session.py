@@ -42,25 +42,42 @@ def _batch(i, group="rb", rows=N_ROWS):
                                     "gatewayRecvTsNs": idx.astype(np.int64)})
 
 
+SESSION_PATH = "sessions/session/1"
+WATER = {"high_water_bytes": HIGH_WATER, "low_water_bytes": LOW_WATER}
+
+
+def _start_tree(runtime, socket, group_specs, **session_args):
+    """Start one session writing to ``socket`` (its outbox tells it when drained) beside a market of
+    ``group_specs``; return ``(outbox, writer task)``."""
+    outbox = SocketOutbox(socket.send, lambda: runtime.tell_path(
+        SESSION_PATH, encode_actor_message("socketDrained", None)), LOW_WATER)
+    writer = asyncio.create_task(outbox.run())
+    session = ChildSpec("session/1", SessionActor, {"outbox": outbox, "state": SessionState("t", "trader"),
+                                                   **session_args})
+    start_root(runtime, Supervisor, {"children": [
+        ChildSpec("market", MarketSupervisor, {"children": list(group_specs)}),
+        ChildSpec("sessions", SessionsSupervisor, {"children": [session]})]})
+    return outbox, writer
+
+
+def _announce(runtime, group: str, rows: int) -> None:
+    """Tell a group its ``rows`` instruments (full list)."""
+    instruments = [InstrumentInfo(f"{group}{i}.SHFE", f"{group}{i}", "SHFE", group, "F", 1.0, 10.0)
+                   for i in range(rows)]
+    runtime.tell_path(f"market/group/{group}", encode_instruments_added(
+        group=group, version=1, first_index=0, instruments=instruments, source="t"))
+
+
 async def test_slow_client_when_socket_stalls_then_deltas_conflated_memory_bounded_then_snapshot():
     """A stalled socket never queues much over the high-water mark; after it drains it gets a snapshot."""
     runtime = ActorRuntime()
     socket = StalledSocket()
-    session_path = "sessions/session/1"
-    outbox = SocketOutbox(socket.send, lambda: runtime.tell_path(
-        session_path, encode_actor_message("socketDrained", None)), LOW_WATER)
-    writer = asyncio.create_task(outbox.run())
-    instruments = [InstrumentInfo(f"rb{i}.SHFE", f"rb{i}", "SHFE", "rb", "F", 1.0, 10.0) for i in range(N_ROWS)]
-    session = ChildSpec("session/1", SessionActor, {"outbox": outbox, "state": SessionState("t", "trader"),
-                                                   "high_water_bytes": HIGH_WATER, "low_water_bytes": LOW_WATER})
-    start_root(runtime, Supervisor, {"children": [
-        ChildSpec("market", MarketSupervisor, {"children": [ChildSpec("group/rb", GroupActor,
-                                                                      {"group": "rb", "window_ms": 1})]}),
-        ChildSpec("sessions", SessionsSupervisor, {"children": [session]})]})
+    session_path = SESSION_PATH
+    outbox, writer = _start_tree(runtime, socket, [ChildSpec("group/rb", GroupActor, {"group": "rb", "window_ms": 1})],
+                                 **WATER)
     try:
         await runtime.wait_idle()
-        runtime.tell_path("market/group/rb", encode_instruments_added(
-            group="rb", version=1, first_index=0, instruments=instruments, source="t"))
+        _announce(runtime, "rb", N_ROWS)
         runtime.tell_path(session_path, encode_actor_message("client", client_message(1, subscribe={"groups": ["rb"]})))
         await runtime.wait_idle()
         for i in range(200):
@@ -99,25 +116,16 @@ async def test_snapshot_when_dropped_over_high_water_then_asked_again_after_drai
     """
     runtime = ActorRuntime()
     socket = StalledSocket()
-    session_path = "sessions/session/1"
-    outbox = SocketOutbox(socket.send, lambda: runtime.tell_path(
-        session_path, encode_actor_message("socketDrained", None)), LOW_WATER)
-    writer = asyncio.create_task(outbox.run())
+    session_path = SESSION_PATH
     groups = ("rb", "cu")
     rows = 2 * N_ROWS  # a snapshot of one group is over the high-water mark on its own
-    session = ChildSpec("session/1", SessionActor, {"outbox": outbox, "state": SessionState("t", "trader"),
-                                                   "high_water_bytes": HIGH_WATER, "low_water_bytes": LOW_WATER})
-    start_root(runtime, Supervisor, {"children": [
-        ChildSpec("market", MarketSupervisor, {"children": [
-            ChildSpec(f"group/{g}", GroupActor, {"group": g, "window_ms": 1, "snapshot_interval_s": 3600.0})
-            for g in groups]}),
-        ChildSpec("sessions", SessionsSupervisor, {"children": [session]})]})
+    outbox, writer = _start_tree(runtime, socket, [
+        ChildSpec(f"group/{g}", GroupActor, {"group": g, "window_ms": 1, "snapshot_interval_s": 3600.0})
+        for g in groups], **WATER)
     try:
         await runtime.wait_idle()
         for g in groups:
-            instruments = [InstrumentInfo(f"{g}{i}.SHFE", f"{g}{i}", "SHFE", g, "F", 1.0, 10.0) for i in range(rows)]
-            runtime.tell_path(f"market/group/{g}", encode_instruments_added(
-                group=g, version=1, first_index=0, instruments=instruments, source="t"))
+            _announce(runtime, g, rows)
         runtime.tell_path(session_path, encode_actor_message("client", client_message(
             1, subscribe={"groups": list(groups)})))
         await runtime.wait_idle()
@@ -169,19 +177,12 @@ async def test_attach_when_group_never_answers_then_sent_again_and_snapshot_arri
     runtime = ActorRuntime()
     socket = StalledSocket()
     socket.released.set()
-    session_path = "sessions/session/1"
-    outbox = SocketOutbox(socket.send, lambda: None, LOW_WATER)
-    writer = asyncio.create_task(outbox.run())
-    instruments = [InstrumentInfo(f"rb{i}.SHFE", f"rb{i}", "SHFE", "rb", "F", 1.0, 10.0) for i in range(10)]
-    session = ChildSpec("session/1", SessionActor, {"outbox": outbox, "state": SessionState("t", "trader")})
-    start_root(runtime, Supervisor, {"children": [
-        ChildSpec("market", MarketSupervisor, {"children": [ChildSpec("group/rb", ForgetfulGroupActor,
-                                                                      {"group": "rb", "window_ms": 1})]}),
-        ChildSpec("sessions", SessionsSupervisor, {"children": [session]})]})
+    session_path = SESSION_PATH
+    _, writer = _start_tree(runtime, socket, [
+        ChildSpec("group/rb", ForgetfulGroupActor, {"group": "rb", "window_ms": 1})])
     try:
         await runtime.wait_idle()
-        runtime.tell_path("market/group/rb", encode_instruments_added(
-            group="rb", version=1, first_index=0, instruments=instruments, source="t"))
+        _announce(runtime, "rb", 10)
         runtime.tell_path(session_path, encode_actor_message("client", client_message(1, subscribe={"groups": ["rb"]})))
         async with asyncio.timeout(10):
             while ("snapshot", "rb") not in map(_frame_of, socket.sent):
