@@ -1,0 +1,154 @@
+"""The floor plan as a test: imports point one way between the rooms (schemas ← actors ← transport ← assembly).
+
+Layers, lowest first:
+
+- ``schemas``: imports nothing of the desk.
+- the actor kernel (``actors/_*.py``, ``actors/errors.py``, ``actors/__init__.py``): imports no actor domain
+  (market, orders, risk, accounts, sessions, the gateway and root actors), as trio's ``_core`` imports none of
+  the tools built on it.
+- ``actors``: imports neither ``transport`` nor ``sim``.
+- the simulator's venue (``sim/`` but its harness modules): imports nothing of ``actors`` or ``transport``;
+  it is a vn.py gateway like any other venue.
+- ``transport``: imports no ``sim``.
+- nothing outside ``actors`` imports the kernel's private modules (``actors._*``): ``actors`` exports them.
+
+:data:`KNOWN` lists the breaches that exist today, each to be removed by the restructuring that fixes it; the
+test fails on a new breach and on a listed one that no longer exists, so the list only shrinks.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = ("actors", "transport", "schemas", "sim", "perf", "tests")
+ACTOR_DOMAINS = ("actors.market", "actors.orders", "actors.risk", "actors.accounts", "actors.sessions",
+                 "actors.gateway", "actors.root")
+SIM_HARNESS = ("sim/runner.py", "sim/faults.py", "sim/clients.py", "sim/traders.py", "sim/report.py",
+               "sim/scenario.py", "sim/routes.py", "sim/settings.py", "sim/multiplex.py", "sim/calibration.py")
+"""The simulator's harness: it drives a whole desk, so it may import the desk; the rest of sim/ is the venue."""
+
+KNOWN: frozenset[tuple[str, str]] = frozenset({
+    ("actors/_supervisor.py", "actors.market.frames"),
+    ("perf/_servers.py", "actors._runtime"),
+    ("perf/_servers.py", "actors._supervisor"),
+    ("perf/bench_orders.py", "actors._dispatch"),
+    ("perf/bench_orders.py", "actors._runtime"),
+    ("perf/bench_orders.py", "actors._supervisor"),
+    ("perf/bench_sim.py", "actors._runtime"),
+    ("sim/errors.py", "actors.errors"),
+    ("sim/faults.py", "actors._registry"),
+    ("sim/faults.py", "actors._specs"),
+    ("sim/faults.py", "actors._supervisor"),
+    ("tests/actors/order_kit.py", "actors._dispatch"),
+    ("tests/actors/order_kit.py", "actors._runtime"),
+    ("tests/actors/order_kit.py", "actors._supervisor"),
+    ("tests/actors/test_runtime.py", "actors._runtime"),
+    ("tests/actors/test_stats.py", "actors._stats"),
+    ("tests/sim/test_faults.py", "actors._runtime"),
+    ("tests/transport/test_fuzz.py", "actors._registry"),
+    ("tests/transport/test_fuzz.py", "perf._fuzz_frames"),
+    ("tests/transport/test_nats_nodes.py", "perf._nodes"),
+    ("transport/admin.py", "actors._registry"),
+    ("transport/admin.py", "actors._specs"),
+    ("transport/admin.py", "actors._supervisor"),
+    ("transport/app.py", "actors._runtime"),
+    ("transport/app.py", "actors._supervisor"),
+    ("transport/cli.py", "sim.runner"),
+    ("transport/faults_api.py", "sim.clients"),
+    ("transport/faults_api.py", "sim.faults"),
+    ("transport/faults_api.py", "sim.scenario"),
+    ("transport/nats_market.py", "actors._supervisor"),
+    ("transport/nats_orders.py", "actors._supervisor"),
+    ("transport/nats_ticks.py", "actors._supervisor"),
+    ("transport/risk_admin.py", "actors.risk._rule"),
+    ("transport/roles.py", "actors._supervisor"),
+    ("transport/vnpy_bridge.py", "actors._supervisor"),
+    ("transport/vnpy_engine.py", "sim.gateway"),
+    ("transport/ws.py", "actors._supervisor"),
+})
+"""(module file, imported module) breaches that exist today, each to go with the restructuring that fixes it."""
+
+
+def imports_of(source: str) -> set[str]:
+    """Every absolute module name ``source`` imports, at any depth (function-level imports included)."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names if alias.name.startswith("_"))
+    return found
+
+
+def _under(name: str, *prefixes: str) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def breaches(path: str, names: set[str]) -> set[tuple[str, str]]:
+    """The layer rules ``path`` (relative, ``"actors/_runtime.py"``) breaks by importing ``names``."""
+    found = set()
+    top = path.split("/")[0]
+    kernel = top == "actors" and (path.count("/") == 1 and (Path(path).name.startswith("_")
+                                                            or Path(path).name == "errors.py"))
+    for name in names:
+        bad = False
+        if top == "schemas":
+            bad = _under(name, "actors", "transport", "sim", "ui", "perf")
+        elif kernel:
+            bad = _under(name, *ACTOR_DOMAINS, "transport", "sim")
+        elif top == "actors":
+            bad = _under(name, "transport", "sim")
+        elif top == "sim" and path not in SIM_HARNESS:
+            bad = _under(name, "actors", "transport")
+        elif top == "transport":
+            bad = _under(name, "sim")
+        if top != "actors" and name.startswith("actors._") or (top != "actors" and "._" in name
+                                                               and name.split(".")[0] == "actors"):
+            bad = True
+        if top == "tests" and _under(name, "perf") and any(part.startswith("_") for part in name.split(".")[1:]):
+            bad = True
+        if bad:
+            found.add((path, name))
+    return found
+
+
+def scan() -> set[tuple[str, str]]:
+    """Every breach in the repository's packages."""
+    found = set()
+    for package in PACKAGES:
+        for file in sorted((REPO / package).rglob("*.py")):
+            relative = str(file.relative_to(REPO))
+            if ".venv" in relative:
+                continue
+            found |= breaches(relative, imports_of(file.read_text()))
+    return found
+
+
+def test_layers_when_scanned_then_no_new_breach():
+    """No module imports against the layers beyond the listed breaches."""
+    assert sorted(scan() - KNOWN) == []
+
+
+def test_known_breaches_when_scanned_then_each_still_exists():
+    """A listed breach that was fixed is removed from the list (it only shrinks)."""
+    assert sorted(KNOWN - scan()) == []
+
+
+def test_rules_when_forbidden_imports_are_added_then_each_is_found():
+    """The checker sees each kind of breach, at module and function level."""
+    source = "import transport.ws\ndef f():\n    from sim.gateway import SimGateway\n"
+    assert breaches("actors/orders/order.py", imports_of(source)) == {
+        ("actors/orders/order.py", "transport.ws"), ("actors/orders/order.py", "sim.gateway")}
+    assert breaches("actors/_runtime.py", imports_of("from actors.market.frames import x")) >= {
+        ("actors/_runtime.py", "actors.market.frames")}
+    assert breaches("sim/exchange.py", imports_of("import actors.orders")) == {("sim/exchange.py", "actors.orders")}
+    assert breaches("sim/runner.py", imports_of("import actors.orders")) == set()
+    assert breaches("transport/ws.py", imports_of("from actors._runtime import ActorRuntime")) >= {
+        ("transport/ws.py", "actors._runtime")}
+    assert breaches("transport/ws.py", imports_of("from actors import ActorRuntime")) == set()
+    assert breaches("schemas/jslayout.py", imports_of("import actors")) == {("schemas/jslayout.py", "actors")}
+    assert breaches("tests/x.py", imports_of("from perf._common import p")) == {("tests/x.py", "perf._common")}
+    assert breaches("transport/x.py", imports_of("from actors import _runtime")) == {("transport/x.py", "actors._runtime")}
