@@ -21,7 +21,8 @@ HIGH_LIMITS = {"active_order": {"limit": 100_000}, "order_flow": {"limit": 100_0
 
 def orders_config(tmp_path, *, limits=None, **kwargs) -> OrdersConfig:
     """Two accounts (acct-01 of trader1, acct-02 of trader2), every rule, a journal in ``tmp_path``."""
-    accounts = (AccountSpec("acct-01", "trader1"), AccountSpec("acct-02", "trader2"))
+    accounts = (AccountSpec("acct-01", "trader1", capital=1_000_000.0),
+                AccountSpec("acct-02", "trader2", capital=1_000_000.0))
     overrides = limits or {}
     return OrdersConfig(accounts=accounts, journal=kwargs.pop("journal", tmp_path / "orders.sqlite3"),
                         account_limits={a.account: overrides for a in accounts}, **kwargs)
