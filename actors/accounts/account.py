@@ -149,12 +149,23 @@ class AccountActor(TickstageActor):
         self._push(self._status_bytes(marks, realized, unrealized))
         self._push(self._summary_bytes())
         self.statuses_sent += 1
-        self.send_path(f"risk/daily_loss/{self.account}", encode_pnl_update(self.account, realized, unrealized,
-                                                                           source=self.path))
+        self.send_path(f"risk/daily_loss/{self.account}", self._pnl_bytes(marks, realized, unrealized))
         poll = encode_actor_message("ruleStatusRequest", None, source=self.path)
         for path in self.rule_paths:
             self.send_path(path, poll)
         self.send_path(f"orders/{self.account}", poll)
+
+    def _on_risk_resync_request(self, path: str, message, sender: ActorAddress) -> None:
+        """Send the PnL now to a (re)started ``risk/daily_loss/<account>``, which refuses orders until it has it."""
+        marks = {symbol: self._mark(symbol) for symbol in self.book.symbols()}
+        unrealized = self.book.unrealized(lambda symbol: marks[symbol])
+        self.send(sender, self._pnl_bytes(marks, self.book.realized, unrealized))
+
+    def _pnl_bytes(self, marks: dict[str, float], realized: float, unrealized: float) -> bytes:
+        """``pnlUpdate``, marked when every contract held has a last price."""
+        held = {vt_symbol for (vt_symbol, _), position in self.book.positions.items() if position.volume}
+        marked = all(math.isfinite(marks.get(symbol, NAN)) and marks[symbol] > 0 for symbol in held)
+        return encode_pnl_update(self.account, realized, unrealized, source=self.path, marked=marked)
 
     def _mark(self, vt_symbol: str) -> float:
         quote = self.market.quote(vt_symbol)

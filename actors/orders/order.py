@@ -196,9 +196,9 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
             return
         silent = ", ".join(sorted(check.pending))
         rule = dict((path, name) for name, path in self.rule_paths).get(min(check.pending), "risk")
+        waited_s = self.config.check_timeout_s
         self.refuse(self.orders[check.client_order_id], Rejection(
-            rule, NAN, NAN,
-            f"risk rule {silent} did not answer within {self.config.check_timeout_s:g} s (fail-closed)"))
+            rule, waited_s, waited_s, f"risk rule {silent} did not answer within {waited_s:g} s (fail-closed)"))
 
     def refuse(self, record: OrderRecord, rejection: Rejection) -> None:
         """Reject after (some) rules approved: they stop counting it (``released``)."""
