@@ -30,6 +30,7 @@ async def test_submit_order_when_volume_not_whole_lots_then_refused_and_venue_re
     desk = await desk_factory(orders=orders_config(tmp_path), sim=venue_setting())
     client = await open_socket(desk, token(jwt_secret, "trader1", ["acct-01"]))
     last = await last_price(desk)
+    terms = desk.bridge.quote("rb1801.SHFE")
 
     replies = {}
     for i, (volume, _, _) in enumerate(BAD_VOLUMES):
@@ -45,5 +46,6 @@ async def test_submit_order_when_volume_not_whole_lots_then_refused_and_venue_re
         assert replies[i]["status"] == "rejected", (volume, replies[i])
         assert (rejection["rule"], rejection["limit"]) == (rule, limit), (volume, rejection)
         assert _same(rejection["observed"], volume), (volume, rejection)
+    assert (terms.min_volume, terms.long_margin_ratio, terms.short_margin_ratio) == (1.0, 0.11, 0.11)  # CTP file
     assert good["status"] == "accepted"
     assert venue(desk).statistics().orders_received == 1   # only the whole lot
