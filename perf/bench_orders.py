@@ -53,7 +53,8 @@ GOAL_P50_US, GOAL_P99_US, MVP_US = 100, 500, 1000
 SEED = 7
 HIGH = {"active_order": {"limit": 1e9}, "order_flow": {"limit": 1e9}, "duplicate_order": {"limit": 1e9},
         "position_limit": {"limit": 1e12}, "trade_limit": {"limit": 1e12}, "order_notional": {"limit": 1e15},
-        "order_volume": {"limit": 1e9}, "order_cancel": {"limit": 1e9, "per_contract": 1e9}}
+        "order_volume": {"limit": 1e9}, "order_cancel": {"limit": 1e9, "per_contract": 1e9},
+        "trading_hours": {"product_sessions": 0.0}}
 
 
 class _Market:

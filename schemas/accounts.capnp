@@ -22,15 +22,18 @@ struct AccountStatus {
   account @0 :Text;                # strategy account, "acct-01"
   trader @1 :Text;                 # owning trader (JWT sub)
   tsNs @2 :Int64;                  # when built, ns since UNIX epoch
-  balance @3 :Float64;             # of the real accounts (gateway AccountData), quote currency
-  available @4 :Float64;           # quote currency
-  margin @5 :Float64;              # balance - available, quote currency
+  balance @3 :Float64;             # this strategy account's: capital + realizedPnl + unrealizedPnl, quote currency
+  available @4 :Float64;           # this strategy account's: balance - margin, quote currency
+  margin @5 :Float64;              # this strategy account's positions: sum of price x multiplier x lots x margin ratio, quote currency
   realizedPnl @6 :Float64;         # today, from this account's trades, quote currency
   unrealizedPnl @7 :Float64;       # marked to market from ticks, quote currency
   positions @8 :List(Position);
   realAccounts @9 :List(Text);     # vn.py gateway names of the real accounts behind it
   openOrders @10 :UInt32;          # orders not yet final
   trades @11 :UInt32;              # distinct trades today (deduplicated by vt_tradeid)
+  realBalance @12 :Float64;        # the REAL accounts' balance (gateway AccountData, summed), quote currency; shared by every strategy account on them; NaN: none yet
+  realAvailable @13 :Float64;      # the real accounts' available funds, quote currency; NaN: none yet
+  realMargin @14 :Float64;         # the real accounts' margin and frozen funds (realBalance - realAvailable), quote currency; NaN: none yet
 }
 
 enum Severity {

@@ -179,6 +179,7 @@ struct PnlUpdate {
   realizedPnl @1 :Float64;         # today, quote currency
   unrealizedPnl @2 :Float64;       # quote currency
   tsNs @3 :Int64;
+  marked @4 :Bool;                 # every contract held had a mark (a last price); false: unrealizedPnl is partial
 }
 
 struct KillSwitchCommand {
@@ -236,7 +237,8 @@ struct ActorMessage {
     riskCheck @17 :RiskCheck;              # orders/<account> → risk/<rule>/<account>
     riskVerdict @18 :RiskVerdict;          # risk rule → orders/<account>
     riskUpdate @19 :RiskUpdate;            # orders/<account> → risk rules observing the kind
-    riskResyncRequest @20 :Text;           # risk rule (its path) → orders/<account>: replay your orders
+    riskResyncRequest @20 :Text;           # risk rule (its path) → orders/<account>: replay your orders;
+                                           # risk/daily_loss/<account> → accounts/<account>: send your PnL now
     vnpyOrder @21 :VnpyOrder;              # order bridge → orders/<account>
     vnpyTrade @22 :VnpyTrade;              # order bridge → orders/<account>, accounts/<account>
     vnpyAccount @23 :VnpyAccount;          # order bridge → accounts/<account>

@@ -45,8 +45,11 @@ def contract_data(ref: InstrumentRef, exchange: Exchange, gateway_name: str) -> 
         gateway_name: name of the gateway emitting it.
 
     Returns:
-        ``ContractData`` with ``size`` = multiplier (units per lot) and
-        ``pricetick`` = tick, quote currency.
+        ``ContractData`` with ``size`` = multiplier (units per lot),
+        ``pricetick`` = tick, quote currency, ``min_volume`` 1 lot, and the CTP
+        margin ratios in ``extra`` (``long_margin_ratio``, ``short_margin_ratio``,
+        0..1) when the reference data has them: vn.py's ``ContractData`` has no
+        field for them.
     """
     contract = ContractData(
         symbol=ref.symbol,
@@ -56,7 +59,10 @@ def contract_data(ref: InstrumentRef, exchange: Exchange, gateway_name: str) -> 
         size=ref.multiplier,
         pricetick=ref.price_tick,
         gateway_name=gateway_name,
+        min_volume=1,
     )
+    if ref.long_margin_ratio or ref.short_margin_ratio:
+        contract.extra = {"long_margin_ratio": ref.long_margin_ratio, "short_margin_ratio": ref.short_margin_ratio}
     terms = option_terms(ref) if ref.product_class == OPTIONS else None
     if terms is not None:
         contract.option_strike = terms.strike

@@ -245,8 +245,9 @@ class SimExchange:
         contract = self._contracts.get(order.vt_symbol)
         if contract is None:
             return f"unknown contract {order.vt_symbol}"
-        if order.volume <= 0 or abs(order.volume - round(order.volume)) > _GRID_TOLERANCE:
-            return f"volume {order.volume} is not a whole number of lots"
+        minimum = contract.min_volume or 1
+        if not (order.volume >= minimum and float(order.volume).is_integer() and order.volume % minimum == 0):
+            return f"volume {order.volume} is not a whole number of lots (at least {minimum:g})"
         if order.type == OrderType.MARKET:
             return ""
         tick = contract.pricetick or 0

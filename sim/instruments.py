@@ -51,6 +51,9 @@ class InstrumentRef:
         option_right: ``"C"`` or ``"P"`` for an option whose symbol does not
             say (SSE codes), else ``""``.
         option_underlying: the option's underlying symbol, ``"510050"``, or ``""``.
+        long_margin_ratio: margin per unit of long position value, 0..1 (CTP
+            ``LongMarginRatio``); 0.0 when not given (options in the CTP file).
+        short_margin_ratio: the same for short positions (``ShortMarginRatio``).
     """
 
     symbol: str
@@ -64,6 +67,8 @@ class InstrumentRef:
     option_strike: float = 0.0
     option_right: str = ""
     option_underlying: str = ""
+    long_margin_ratio: float = 0.0
+    short_margin_ratio: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,8 +173,8 @@ def load_instruments(path: str | Path) -> dict[str, InstrumentRef]:
 
     Expected columns (extra columns are ignored): ``InstrumentID``,
     ``ExchangeID``, ``ProductID``, ``ProductClass``, ``VolumeMultiple``,
-    ``PriceTick``, and optionally ``InstrumentName`` and ``ExpireDate``
-    (``YYYYMMDD``).
+    ``PriceTick``, and optionally ``InstrumentName``, ``ExpireDate``
+    (``YYYYMMDD``), ``LongMarginRatio`` and ``ShortMarginRatio`` (0..1; empty: none).
 
     Args:
         path: the CSV file (UTF-8, header on line 1).
@@ -193,6 +198,7 @@ def load_instruments(path: str | Path) -> dict[str, InstrumentRef]:
             raise InstrumentsFormatError(path, 1, f"missing columns {missing}")
         name_at = index.get("InstrumentName")
         expiry_at = index.get("ExpireDate")
+        long_at, short_at = index.get("LongMarginRatio"), index.get("ShortMarginRatio")
         for row in reader:
             if not row:
                 continue
@@ -208,10 +214,27 @@ def load_instruments(path: str | Path) -> dict[str, InstrumentRef]:
                     multiplier=float(row[index["VolumeMultiple"]]),
                     name=(row[name_at] if name_at is not None else "") or symbol,
                     expiry=dt.datetime.strptime(expiry_text, "%Y%m%d").date() if expiry_text else None,
+                    long_margin_ratio=_ratio(row, long_at),
+                    short_margin_ratio=_ratio(row, short_at),
                 )
             except (IndexError, ValueError) as error:
                 raise InstrumentsFormatError(path, reader.line_num, str(error)) from None
     return instruments
+
+
+def _ratio(row: list[str], at: int | None) -> float:
+    """Return a margin ratio column as a float, 0.0 when the column or the value is absent.
+
+    Raises:
+        ValueError: the value is not a number in 0..1.
+    """
+    text = row[at].strip() if at is not None and at < len(row) else ""
+    if not text:
+        return 0.0
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"margin ratio {text} outside 0..1")
+    return value
 
 
 __all__ = [

@@ -107,8 +107,12 @@ class DeskConfig:
                 **self.orders.sim}
 
 
-DEVELOPMENT_ORDERS = OrdersConfig(accounts=(AccountSpec("acct-01", "trader1"), AccountSpec("acct-02", "trader2")))
-"""The order path without an ``[accounts]`` table: two simulator accounts."""
+DEVELOPMENT_ORDERS = OrdersConfig(
+    accounts=(AccountSpec("acct-01", "trader1", capital=1_000_000.0),
+              AccountSpec("acct-02", "trader2", capital=1_000_000.0)),
+    limits={"trading_hours": {"product_sessions": 0.0}})
+"""The order path without an ``[accounts]`` table: two simulator accounts of 1,000,000 each; trading hours
+by the default window (all day), not the products' sessions, since a replayed day runs at any time of day."""
 
 
 class Desk:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import math
 import re
 import threading
 import time
@@ -78,6 +79,27 @@ def product_of(contract: Any) -> str:
         return str(portfolio)
     match = _LEADING_LETTERS.match(contract.symbol)
     return match.group(0) if match else contract.symbol
+
+
+def contract_terms(contract: Any) -> tuple[float, float, float, float]:
+    """Return a ContractData's order and margin terms for :class:`~actors.orders.ports.Quote`.
+
+    Returns:
+        ``(min_volume, max_volume, long_margin_ratio, short_margin_ratio)``: lots (min 1 when
+        not given), lots (0: none given), and 0..1 ratios from ``extra`` (0: none given;
+        vn.py's ContractData has no margin field, the simulator passes CTP's ratios there).
+    """
+    extra = getattr(contract, "extra", None) or {}
+
+    def number(value: Any, default: float) -> float:
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            return default
+        return value if 0 < value < math.inf else default
+
+    return (number(getattr(contract, "min_volume", 1), 1.0), number(getattr(contract, "max_volume", None), 0.0),
+            number(extra.get("long_margin_ratio"), 0.0), number(extra.get("short_margin_ratio"), 0.0))
 
 
 @dataclass
@@ -148,6 +170,8 @@ class VnpyBridge(WatchlistGroups):
         self._last_drain = 0.0
         self._groups: dict[str, _Group] = {}
         self._routes: dict[str, list[tuple[_Group, int]]] = {}
+        self._terms: dict[str, tuple[float, float, float, float]] = {}
+        """vt_symbol → (min_volume, max_volume, long_margin_ratio, short_margin_ratio) for :meth:`quote`."""
         self._ticks_in = self._conflated = self._drains = self._batches = self._errors = 0
         self.detail_symbols: set[str] = set()
         """Contracts whose every tick also goes to the ``ticks`` actor (actors/market/ticks.py fills it)."""
@@ -281,6 +305,7 @@ class VnpyBridge(WatchlistGroups):
             multiplier=float(getattr(contract, "size", 0.0) or 0.0),
             name=getattr(contract, "name", "") or "",
         )
+        self._terms[vt_symbol] = contract_terms(contract)
         names = [info.product] + [w for w, symbols in self._watchlists.items() if vt_symbol in symbols]
         routes = []
         for name in names:
@@ -354,7 +379,8 @@ class VnpyBridge(WatchlistGroups):
             return None
         group, index = routes[0]
         info = group.instruments[index]
-        return Quote(vt_symbol, info.product, info.price_tick, info.multiplier, group.table.value("lastPrices", index))
+        return Quote(vt_symbol, info.product, info.price_tick, info.multiplier, group.table.value("lastPrices", index),
+                     *self._terms.get(vt_symbol, (1.0, 0.0, 0.0, 0.0)))
 
     def group_exchange(self, group_name: str) -> str:
         """Return the exchange of a group's first instrument (``""``: unknown group, ``"NONE"``: empty group)."""
@@ -389,4 +415,4 @@ def _columns(rows: list) -> dict[str, np.ndarray]:
     return columns
 
 
-__all__ = ["BridgeStatistics", "VnpyBridge", "guarded", "product_of"]
+__all__ = ["BridgeStatistics", "VnpyBridge", "contract_terms", "guarded", "product_of"]

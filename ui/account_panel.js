@@ -1,7 +1,8 @@
 // Account status (slot "account"): one card per strategy account from the
 // accountStatus push (every 1 s per account, schemas/accounts.capnp
-// AccountStatus): balance, available, margin, realized and unrealized PnL,
-// open orders and trades, and the positions by vt_symbol and direction. A card
+// AccountStatus): the strategy account's own balance, available, margin,
+// realized and unrealized PnL, then the real account's balance, available and
+// margin behind it (shared with other strategy accounts), open orders and trades, and the positions by vt_symbol and direction. A card
 // whose last push is older than STALE_MS is greyed out and says how old it is
 // (the socket is down or the account actor is restarting).
 
@@ -13,6 +14,8 @@ const AGE_INTERVAL_MS = 1000;
 const FIELDS = [
   ["balance", "Balance"], ["available", "Available"], ["margin", "Margin"],
   ["realizedPnl", "Realized PnL"], ["unrealizedPnl", "Unrealized PnL"],
+  ["realBalance", "Real account balance"], ["realAvailable", "Real account available"],
+  ["realMargin", "Real account margin"],
 ];
 
 class AccountPanel {

@@ -308,7 +308,7 @@ export const STRUCTS = deepFreeze({
   "AccountStatus": {
     "id": "0xd9598d24a6c16657",
     "file": "accounts.capnp",
-    "dataWords": 7,
+    "dataWords": 10,
     "pointerWords": 4,
     "discriminantByteOffset": null,
     "union": [],
@@ -324,7 +324,10 @@ export const STRUCTS = deepFreeze({
       "positions": {"kind": "list", "element": {"kind": "struct", "struct": "Position"}, "pointer": 2},
       "realAccounts": {"kind": "list", "element": {"kind": "text"}, "pointer": 3},
       "openOrders": {"kind": "uint32", "byteOffset": 48},
-      "trades": {"kind": "uint32", "byteOffset": 52}
+      "trades": {"kind": "uint32", "byteOffset": 52},
+      "realBalance": {"kind": "float64", "byteOffset": 56},
+      "realAvailable": {"kind": "float64", "byteOffset": 64},
+      "realMargin": {"kind": "float64", "byteOffset": 72}
     }
   },
   "RuleStatus": {

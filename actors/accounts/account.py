@@ -4,9 +4,16 @@ DESIGN §5. Positions come from the account's fills (``vnpyTrade`` from the
 order bridge), each vt_tradeid once (CTP replays the day's trades on every
 reconnect). PnL is marked to market every status period from the latest last
 prices of the contracts held — read from the market port (the bridge's
-latest rows), so the account subscribes to nothing per tick. Balance,
-available and margin come from the gateway's account events of its real
-accounts (``vnpyAccount``); a strategy account maps to 1–2 real accounts.
+latest rows), so the account subscribes to nothing per tick.
+
+A strategy account's figures are its own, from its own positions: margin =
+Σ price × multiplier × lots × margin ratio (:meth:`PositionBook.margin`;
+the contract's CTP margin ratios from the market port), balance = its
+allocated capital + realized + unrealized PnL, available = balance − margin.
+A strategy account maps to 1–2 real accounts that other strategy accounts
+may share; the real accounts' balance, available funds and margin (the
+gateway's ``vnpyAccount`` events) are shown apart, as ``realBalance``,
+``realAvailable`` and ``realMargin``, never as the strategy account's.
 
 Every ``status_interval_s`` (1 s) it sends ``AccountStatus`` and
 ``RiskSummary`` to the sessions granted the account (through the sessions
@@ -39,6 +46,7 @@ class AccountActor(TickstageActor):
 
     Context args:
         account (str), trader (str), real (tuple[str, ...]): gateway names of its real accounts.
+        capital (float): funds allocated to the account, quote currency (default 0).
         market (MarketPort): reference data and last prices.
         port (OrderPort-like): ``trades_for(account)`` and ``account_data(gateway)`` for a restart.
         rules (tuple[str, ...]): rule actor paths polled for ``ruleStatus``.
@@ -52,6 +60,7 @@ class AccountActor(TickstageActor):
         self.account: str = args["account"]
         self.trader: str = args.get("trader", "")
         self.real: tuple[str, ...] = tuple(args.get("real", ("SIM",)))
+        self.capital: float = float(args.get("capital", 0.0))
         self.market = args["market"]
         self.port = args["port"]
         self.rule_paths: tuple[str, ...] = tuple(args.get("rules", ()))
@@ -140,29 +149,53 @@ class AccountActor(TickstageActor):
         self._push(self._status_bytes(marks, realized, unrealized))
         self._push(self._summary_bytes())
         self.statuses_sent += 1
-        self.send_path(f"risk/daily_loss/{self.account}", encode_pnl_update(self.account, realized, unrealized,
-                                                                           source=self.path))
+        self.send_path(f"risk/daily_loss/{self.account}", self._pnl_bytes(marks, realized, unrealized))
         poll = encode_actor_message("ruleStatusRequest", None, source=self.path)
         for path in self.rule_paths:
             self.send_path(path, poll)
         self.send_path(f"orders/{self.account}", poll)
 
+    def _on_risk_resync_request(self, path: str, message, sender: ActorAddress) -> None:
+        """Send the PnL now to a (re)started ``risk/daily_loss/<account>``, which refuses orders until it has it."""
+        marks = {symbol: self._mark(symbol) for symbol in self.book.symbols()}
+        unrealized = self.book.unrealized(lambda symbol: marks[symbol])
+        self.send(sender, self._pnl_bytes(marks, self.book.realized, unrealized))
+
+    def _pnl_bytes(self, marks: dict[str, float], realized: float, unrealized: float) -> bytes:
+        """``pnlUpdate``, marked when every contract held has a last price."""
+        held = {vt_symbol for (vt_symbol, _), position in self.book.positions.items() if position.volume}
+        marked = all(math.isfinite(marks.get(symbol, NAN)) and marks[symbol] > 0 for symbol in held)
+        return encode_pnl_update(self.account, realized, unrealized, source=self.path, marked=marked)
+
     def _mark(self, vt_symbol: str) -> float:
         quote = self.market.quote(vt_symbol)
         return quote.last_price if quote is not None else NAN
+
+    def _margin_ratio(self, vt_symbol: str, side: str) -> float:
+        """The contract's margin ratio for a side (0 when the market port has none)."""
+        quote = self.market.quote(vt_symbol)
+        if quote is None:
+            return 0.0
+        return quote.short_margin_ratio if side == "short" else quote.long_margin_ratio
 
     def _status_bytes(self, marks: dict[str, float], realized: float, unrealized: float) -> bytes:
         message, status = new_server_message("accountStatus", 0, self.path)
         status.account = self.account
         status.trader = self.trader
         status.tsNs = time.time_ns()
-        balance = sum(b for b, _, _ in self.balances.values())
-        available = sum(a for _, _, a in self.balances.values())
-        status.balance = balance
-        status.available = available
-        status.margin = balance - available
+        margin = self.book.margin(lambda symbol: marks.get(symbol, NAN), self._margin_ratio)
+        status.balance = balance = self.capital + realized + unrealized
+        status.available = balance - margin
+        status.margin = margin
         status.realizedPnl = realized
         status.unrealizedPnl = unrealized
+        if self.balances:
+            real_balance = sum(b for b, _, _ in self.balances.values())
+            real_available = sum(a for _, _, a in self.balances.values())
+            status.realBalance, status.realAvailable = real_balance, real_available
+            status.realMargin = real_balance - real_available
+        else:
+            status.realBalance = status.realAvailable = status.realMargin = NAN
         held = [(key, p) for key, p in self.book.positions.items() if p.volume or p.realized]
         positions = status.init("positions", len(held))
         for view, ((vt_symbol, side), position) in zip(positions, held):

@@ -110,6 +110,33 @@ class PositionBook:
         sign = -1.0 if side == "short" else 1.0
         return (mark_price - position.avg_price) * position.volume * position.multiplier * sign
 
+    def margin(self, mark: Callable[[str], float], ratio: Callable[[str, str], float]) -> float:
+        """Return the margin the positions held require, quote currency.
+
+        Per side held: ``price × multiplier × volume × margin ratio``, where
+        price is ``mark(vt_symbol)`` (the latest price), or the average open
+        price before the contract's first tick, and the ratio is
+        ``ratio(vt_symbol, side)`` (0..1; 0 adds nothing: contracts without a
+        ratio, such as options bought, whose premium was paid in full).
+        Source: CTP ``InstrumentField.LongMarginRatio`` / ``ShortMarginRatio``
+        (margin by money: ratio × contract value), valued at the latest price
+        as CTP's ``MarginPriceType`` "latest price" does; Chinese futures hold
+        long and short side by side, each margined on its own.
+
+        Args:
+            mark: vt_symbol → latest price, quote currency (NaN or ≤ 0: none).
+            ratio: (vt_symbol, side ``"long"``/``"short"``) → margin ratio, 0..1.
+        """
+        total = 0.0
+        for (vt_symbol, side), position in self.positions.items():
+            if not position.volume:
+                continue
+            price = mark(vt_symbol)
+            if not (math.isfinite(price) and price > 0):
+                price = position.avg_price
+            total += price * position.multiplier * position.volume * ratio(vt_symbol, side)
+        return total
+
     def symbols(self) -> set[str]:
         """Contracts with a position (or realized PnL) today."""
         return {vt_symbol for vt_symbol, _ in self.positions}

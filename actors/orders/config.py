@@ -12,6 +12,7 @@ From the desk's TOML file (``tickstage run --config desk.toml``)::
     [accounts.acct-01]
     trader = "trader1"                        # owning trader (JWT sub), shown in AccountStatus
     real = ["SIM"]                            # vn.py gateway names of its 1–2 real accounts; orders go to the first
+    capital = 1_000_000                       # funds allocated to it (balance = capital + PnL); default 0
 
     [risk]
     rules = ["order_validity", "order_flow", ...]   # account-scoped rules (default: all)
@@ -78,11 +79,13 @@ class AccountSpec:
         account: account id, ``"acct-01"`` (letters, digits, ``-``, ``_``).
         trader: owning trader (JWT ``sub``).
         real: vn.py gateway names of its real accounts (1–2); orders go to the first.
+        capital: funds allocated to it, quote currency (0: none; its balance is then its PnL).
     """
 
     account: str
     trader: str
     real: tuple[str, ...] = ("SIM",)
+    capital: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.account or self.account == GLOBAL_SCOPE or not all(
@@ -90,6 +93,8 @@ class AccountSpec:
             raise ValueError(f"account id {self.account!r}: letters, digits, '-' or '_', not 'global'")
         if not 1 <= len(self.real) <= 2:
             raise ValueError(f"account {self.account}: 1 or 2 real accounts, not {len(self.real)}")
+        if not (math.isfinite(self.capital) and self.capital >= 0):
+            raise ValueError(f"account {self.account}: capital must be a finite number >= 0, not {self.capital!r}")
 
 
 @dataclass(frozen=True)
@@ -162,7 +167,8 @@ class OrdersConfig:
         orders = dict(document.get("orders", {}))
         risk = dict(document.get("risk", {}))
         accounts = tuple(
-            AccountSpec(name, str(spec.get("trader", "")), tuple(spec.get("real", ("SIM",))))
+            AccountSpec(name, str(spec.get("trader", "")), tuple(spec.get("real", ("SIM",))),
+                        float(spec.get("capital", 0.0)))
             for name, spec in dict(document.get("accounts", {})).items()
         )
         kwargs: dict[str, Any] = {"accounts": accounts}

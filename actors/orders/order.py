@@ -50,10 +50,11 @@ from actors.orders.codec import (
     encode_status_reply,
     read_rejection,
 )
-from actors.orders.config import MAX_CLIENT_ORDER_ID_BYTES, OrdersConfig
+from actors.orders.config import OrdersConfig
 from actors.orders.lifecycle import OrderLifecycle
 from actors.orders.record import OrderRecord, Rejection
 from actors.orders.risk_link import PendingCheck, RiskLink
+from actors.orders.validity import check_record
 
 NAN = math.nan
 WRITE_AHEAD_GROUP = 64
@@ -162,7 +163,7 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
         self.orders[client_order_id] = record
         self.waiters[client_order_id] = [(session, correlation)]
         self.new_orders += 1
-        problem = self._malformed(order, record)
+        problem = check_record(record, order.account, quote)
         if problem is not None:
             self.reject(record, problem)
             return
@@ -170,20 +171,6 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
             self._approved(record)
             return
         self.ask_rules(record, quote)
-
-    def _malformed(self, order, record: OrderRecord) -> Rejection | None:
-        if order.account != self.account:
-            return Rejection("validity", NAN, NAN, f"order for {order.account} sent to {self.account}")
-        size = len(record.client_order_id.encode())
-        if not 1 <= size <= MAX_CLIENT_ORDER_ID_BYTES:
-            return Rejection("validity", MAX_CLIENT_ORDER_ID_BYTES, size, "client order id must be 1..64 bytes")
-        if not record.vt_symbol or "." not in record.vt_symbol:
-            return Rejection("validity", NAN, NAN, f"bad vt_symbol {record.vt_symbol!r}")
-        if not (math.isfinite(record.volume) and record.volume > 0):
-            return Rejection("validity", NAN, record.volume, "volume must be a finite number of lots > 0")
-        if not math.isfinite(record.price) or record.price < 0 or (record.price == 0 and record.order_type != "market"):
-            return Rejection("validity", NAN, record.price, "price must be finite and > 0 (0 only for market orders)")
-        return None
 
     def _on_risk_verdict(self, verdict, message, sender: ActorAddress) -> None:
         """Collect one rule's verdict; all approved → journal; any refusal → reject."""
@@ -209,9 +196,9 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
             return
         silent = ", ".join(sorted(check.pending))
         rule = dict((path, name) for name, path in self.rule_paths).get(min(check.pending), "risk")
+        waited_s = self.config.check_timeout_s
         self.refuse(self.orders[check.client_order_id], Rejection(
-            rule, NAN, NAN,
-            f"risk rule {silent} did not answer within {self.config.check_timeout_s:g} s (fail-closed)"))
+            rule, waited_s, waited_s, f"risk rule {silent} did not answer within {waited_s:g} s (fail-closed)"))
 
     def refuse(self, record: OrderRecord, rejection: Rejection) -> None:
         """Reject after (some) rules approved: they stop counting it (``released``)."""

@@ -23,6 +23,11 @@ class Quote(NamedTuple):
         price_tick: quote currency.
         multiplier: units per lot.
         last_price: latest last price, quote currency (NaN: no tick yet).
+        min_volume: smallest order, lots; volumes are whole multiples of it (vn.py ``ContractData.min_volume``).
+        max_volume: largest order, lots; 0: none given (vn.py ``ContractData.max_volume``).
+        long_margin_ratio: margin per unit of long position value, 0..1; 0: none given (CTP
+            ``InstrumentField.LongMarginRatio``, passed in ``ContractData.extra``).
+        short_margin_ratio: the same for short positions (``ShortMarginRatio``).
     """
 
     vt_symbol: str
@@ -30,6 +35,10 @@ class Quote(NamedTuple):
     price_tick: float
     multiplier: float
     last_price: float
+    min_volume: float = 1.0
+    max_volume: float = 0.0
+    long_margin_ratio: float = 0.0
+    short_margin_ratio: float = 0.0
 
 
 class GatewayOrder(NamedTuple):

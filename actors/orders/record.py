@@ -42,7 +42,7 @@ class Rejection(NamedTuple):
     """Why an order was refused: a value, not an exception (orders.capnp ``Rejection``).
 
     Attributes:
-        rule: the rule that refused it (``"active_order"``), or ``"validity"``,
+        rule: the rule that refused it (``"active_order"``, ``"order_validity"``), or
             ``"gateway"``, ``"exchange"``, ``"journal"``.
         limit: the limit in the rule's unit (NaN: none).
         observed: the observed value, this order included, same unit (NaN: none).

@@ -141,7 +141,9 @@ class RiskLink:
             entry = registry.get(path)
             if entry is None or (entry.state is not running and entry.state in DOWN_STATES) or \
                     getattr(entry.instance, "_crashed", False):
-                self.refuse(record, Rejection(name, NAN, NAN, f"risk rule actor {path} is down or restarting: "
+                rule = entry.instance if entry is not None and isinstance(entry.instance, RiskRule) else None
+                self.refuse(record, Rejection(name, rule.main_limit_value() if rule else NAN, NAN,
+                                              f"risk rule actor {path} is down or restarting: "
                                               "its orders are refused until it is back (fail-closed)"))
                 return
             entries.append((name, path, entry))

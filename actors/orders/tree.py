@@ -68,7 +68,8 @@ def order_path_children(config: OrdersConfig, *, journal: Any, limits: Any, port
             "observers": observers, "stateful": stateful,
         }))
         books.append(ChildSpec(spec.account, AccountActor, {
-            "account": spec.account, "trader": spec.trader, "real": spec.real, "market": market, "port": port,
+            "account": spec.account, "trader": spec.trader, "real": spec.real, "capital": spec.capital,
+            "market": market, "port": port,
             "rules": tuple(rule_path(rule, scope) for rule, scope in rules),
             "status_interval_s": config.status_interval_s, "sessions_path": sessions_path,
         }))

@@ -152,6 +152,15 @@ class RiskRule(TickstageActor):
         """Return a rejection by this rule against ``limits[limit_name]``."""
         return Rejection(self.rule, float(self.limits.get(limit_name, NAN)), float(observed), reason)
 
+    def main_limit_value(self) -> float:
+        """Return the value of :attr:`main_limit` (NaN before the limits are read at start)."""
+        limits = getattr(self, "limits", None) or {}
+        return float(limits.get(self.main_limit, NAN))
+
+    def fail_closed(self, reason: str) -> Rejection:
+        """Return a fail-closed refusal: the rule's main limit, and NaN observed (the state is not known)."""
+        return Rejection(self.rule, self.main_limit_value(), NAN, reason)
+
     # -- messages ----------------------------------------------------------------------
 
     def _on_risk_check(self, order, message, sender: ActorAddress) -> None:
@@ -161,8 +170,7 @@ class RiskRule(TickstageActor):
     def _verdict(self, order) -> Rejection | None:
         self.checks += 1
         if self.recovering:
-            rejection = Rejection(self.rule, NAN, NAN,
-                                  f"{self.rule} is rebuilding its state after a restart (fail-closed)")
+            rejection = self.fail_closed(f"{self.rule} is rebuilding its state after a restart (fail-closed)")
         else:
             rejection = self.check(order)
         if rejection is not None:
@@ -185,14 +193,13 @@ class RiskRule(TickstageActor):
                 (:class:`~actors.orders.risk_link.CheckView`).
         """
         if self._crashed:
-            return Rejection(self.rule, NAN, NAN, f"{self.rule} crashed; orders are refused until it restarts")
+            return self.fail_closed(f"{self.rule} crashed; orders are refused until it restarts")
         self.direct_calls += 1
         try:
             return self._verdict(order)
         except Exception as exc:  # noqa: BLE001 - a crash of this actor, reported to its supervisor
             self._crash(exc)
-            return Rejection(self.rule, NAN, NAN, f"{self.rule} failed on this order ({type(exc).__name__}); "
-                             "refused (fail-closed)")
+            return self.fail_closed(f"{self.rule} failed on this order ({type(exc).__name__}); refused (fail-closed)")
 
     def update_now(self, update) -> None:
         """Take a ``riskUpdate`` in-line, as ``_on_risk_update`` would (loop thread; see :meth:`check_now`).

@@ -102,12 +102,13 @@ def encode_cancel_open_orders(group: str, reason: str, by: str, source: str) -> 
     return message.to_bytes()
 
 
-def encode_pnl_update(account: str, realized: float, unrealized: float, source: str) -> bytes:
-    """Return ``ActorMessage{pnlUpdate}`` (quote currency)."""
+def encode_pnl_update(account: str, realized: float, unrealized: float, source: str, marked: bool = True) -> bytes:
+    """Return ``ActorMessage{pnlUpdate}`` (quote currency; ``marked``: every contract held had a last price)."""
     message, body = _actor("pnlUpdate", source)
     body.account = account
     body.realizedPnl = realized
     body.unrealizedPnl = unrealized
+    body.marked = marked
     body.tsNs = time.time_ns()
     return message.to_bytes()
 

@@ -101,6 +101,9 @@ def test_send_order_when_quote_smaller_than_order_then_partial_fills_over_ticks(
     (_order(3900.5), "tick grid"),
     (_order(5000), "outside the limits"),
     (_order(3900, volume=1.5), "whole number"),
+    (_order(3900, volume=1e-9), "whole number"),
+    (_order(3900, volume=0.5), "whole number"),
+    (_order(3900, volume=-1), "whole number"),
 ])
 def test_send_order_when_invalid_then_rejected_with_a_log_line(request_, reason):
     """Unknown contract, off-grid price, price outside the limits, fractional lots: REJECTED."""

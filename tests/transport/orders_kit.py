@@ -19,10 +19,17 @@ HIGH_LIMITS = {"active_order": {"limit": 100_000}, "order_flow": {"limit": 100_0
 """Limits no test order reaches (the storm sends thousands through every rule)."""
 
 
+REPLAY_LIMITS = {"trading_hours": {"product_sessions": 0.0}}
+"""Desk-wide limits of the test desks: they replay a recorded morning at whatever time the test runs, so the
+products' real sessions would refuse by the clock of the test machine."""
+
+
 def orders_config(tmp_path, *, limits=None, **kwargs) -> OrdersConfig:
     """Two accounts (acct-01 of trader1, acct-02 of trader2), every rule, a journal in ``tmp_path``."""
-    accounts = (AccountSpec("acct-01", "trader1"), AccountSpec("acct-02", "trader2"))
+    accounts = (AccountSpec("acct-01", "trader1", capital=1_000_000.0),
+                AccountSpec("acct-02", "trader2", capital=1_000_000.0))
     overrides = limits or {}
+    kwargs.setdefault("limits", REPLAY_LIMITS)
     return OrdersConfig(accounts=accounts, journal=kwargs.pop("journal", tmp_path / "orders.sqlite3"),
                         account_limits={a.account: overrides for a in accounts}, **kwargs)
 

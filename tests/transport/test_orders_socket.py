@@ -26,7 +26,7 @@ async def test_submit_order_when_account_granted_then_reply_events_and_status_re
 
     assert reply["status"] == "accepted" and reply["clientOrderId"] == "o-1"
     assert accepted["order"]["state"] == "working" and accepted["order"]["vtOrderId"] == reply["vtOrderId"]
-    assert status["trader"] == "trader1" and status["balance"] > 0
+    assert status["trader"] == "trader1" and status["realBalance"] > 0
     assert summary["killSwitch"] == "active"
     assert venue(desk).statistics().orders_received == 1
 

@@ -1,44 +1,43 @@
 """OrderValidityRule (``risk/order_validity/<account>``): contract, tick grid, whole lots.
 
 Source: vn.py risk manager 2.0, ``OrderValidityRule`` (contract exists, price
-on the tick grid, volume valid).
+on the tick grid, volume valid). The checks themselves are
+:func:`actors.orders.validity.check_order`, the one place they live: the order
+actor runs it on every new order before any rule (with the contract's full
+reference data), and this rule runs it again on what a ``riskCheck`` carries
+(price tick; whole lots of 1), so an order that reaches the rules by another
+route is held to the same checks.
 """
 
 from __future__ import annotations
 
-import math
+from typing import NamedTuple
 
 from actors.orders.record import Rejection
+from actors.orders.validity import check_order
 from actors.risk._rule import RiskRule
 
-_GRID_TOLERANCE = 1e-6
-"""Fraction of a tick a price may miss the grid by (floating point)."""
+
+class _Contract(NamedTuple):
+    price_tick: float
+    min_volume: float
 
 
 class OrderValidityRule(RiskRule):
-    """Refuse an order for an unknown contract, off the tick grid, or not in whole lots.
+    """Refuse an order for an unknown contract, off the tick grid, or not in whole multiples of ``limit`` lots.
 
-    Limits: ``limit`` (largest volume step accepted, lots; 1 = whole lots).
+    Limits: ``limit`` (the lot step, lots; 1 = whole lots; a step below 1 counts as 1).
     """
 
     rule = "order_validity"
     defaults = {"limit": 1.0}
 
     def check(self, order) -> Rejection | None:
-        """Check the contract, the tick grid and the lot size."""
-        tick = order.priceTick
-        if not tick > 0:
-            return Rejection(self.rule, math.nan, math.nan, f"unknown contract {order.vtSymbol}")
-        volume = order.volumeLots
-        step = self.limits["limit"]
-        if volume <= 0 or abs(volume / step - round(volume / step)) > _GRID_TOLERANCE:
-            return self.rejection("limit", volume, f"volume {volume:g} is not a whole multiple of {step:g} lot")
-        if str(order.orderType) != "market":
-            steps = order.price / tick
-            if abs(steps - round(steps)) > _GRID_TOLERANCE * max(1.0, abs(steps)):
-                return Rejection(self.rule, tick, order.price,
-                                 f"price {order.price:g} is not on the {tick:g} tick grid")
-        return None
+        """Run :func:`~actors.orders.validity.check_order` on the check's fields."""
+        return check_order(account=order.account, expected_account=order.account,
+                           client_order_id=order.clientOrderId, vt_symbol=order.vtSymbol,
+                           order_type=str(order.orderType), price=order.price, volume_lots=order.volumeLots,
+                           contract=_Contract(order.priceTick, self.limits["limit"]))
 
 
 __all__ = ["OrderValidityRule"]

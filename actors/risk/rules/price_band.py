@@ -15,7 +15,8 @@ class PriceBandRule(RiskRule):
     """Refuse a limit order priced more than ``limit`` percent away from the last price.
 
     Limits: ``limit`` (percent of the last price), ``require_last`` (1: refuse
-    when no tick was seen yet; 0: approve then). Market orders are not checked.
+    when no tick was seen yet, as limit 1 against observed 0 last prices; 0:
+    approve then). Market orders are not checked.
     """
 
     rule = "price_band"
@@ -28,7 +29,8 @@ class PriceBandRule(RiskRule):
         last = order.lastPrice
         if not (last > 0 and math.isfinite(last)):
             if self.limits["require_last"]:
-                return self.rejection("limit", math.nan, f"no last price for {order.vtSymbol} to check the band")
+                return self.rejection("require_last", 0.0, f"no last price for {order.vtSymbol} to check the "
+                                      f"{self.limits['limit']:g}% band (require_last = 1)")
             return None
         deviation = abs(order.price - last) / last * 100.0
         if deviation > self.limits["limit"]:

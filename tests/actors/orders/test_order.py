@@ -79,7 +79,8 @@ async def test_submit_order_when_invalid_volume_then_rejected_by_validity(order_
     harness.submit("c-1", volume=0)
     (reply,) = await harness.wait_replies(1)
 
-    assert reply["rejection"]["rule"] == "validity" and harness.port.sends == []
+    assert reply["rejection"]["rule"] == "order_validity" and harness.port.sends == []
+    assert (reply["rejection"]["limit"], reply["rejection"]["observed"]) == (1.0, 0.0)
 
 
 async def test_order_actor_when_restarted_in_flight_then_never_resends_and_resolves(order_harness):
