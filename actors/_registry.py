@@ -1,6 +1,6 @@
 """Stable actor paths resolved to the current Thespian address.
 
-Thespian gives a recreated actor a new address (../shared/FACTS.md), so
+Thespian 4.0.1 gives a recreated actor a new address (measured on its simple base), so
 nobody holds an address for long: senders name a path
 (``market/group/rb``) and the registry resolves it at send time. A
 supervisor rebinds the path when it restarts the child. What belongs to the

@@ -1,4 +1,4 @@
-"""The root of the desk's actor tree (DESIGN §1).
+"""The root of the desk's actor tree (actors/README.md).
 
 ```
 root (one_for_one)

@@ -26,7 +26,7 @@ Runs, in one invocation: ``shared`` (the SharedWorker: one socket for all
 tabs), ``shared_deflate`` (same, server ``[limits] compress = true``) and,
 as the baseline, ``dedicated`` (``?worker=dedicated``: one worker and one
 socket per tab, what the desk had before). Prints a table with the
-DESIGN §11 budgets; ``--json FILE`` writes the figures (top-level keys
+budgets of perf/README.md; ``--json FILE`` writes the figures (top-level keys
 from the ``shared`` run, plus ``bytes_per_s_per_group_deflate``).
 Headless on a shared machine is noisy: read medians; p99s vary run to run.
 
@@ -313,7 +313,7 @@ async def main(args) -> dict:
     return result
 
 
-BUDGETS = (  # metric, required, goal (DESIGN §11; issue 8)
+BUDGETS = (  # metric, required, goal (the desk's requirements and goals, perf/README.md; issue 8)
     ("fps_p50", "≥ 60 (accept ≥ 58)", "≥ 60"),
     ("fps_p50_min_tab", "≥ 58 each tab", "≥ 58"),
     ("raf_p50_ms", "", ""),

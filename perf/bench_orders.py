@@ -25,7 +25,7 @@ through vn.py's EventEngine thread to a loop callback: what any in-process
 path that waits for the exchange pays), ``rules_per_order``, ``journal_batches`` / ``journal_max_batch`` (group commits
 over the whole run), ``journal_commit_p50_us`` / ``journal_commit_p99_us`` (one
 transaction on the loop thread, the last 1,024; absent for a journal that does
-not report them) and the machine. Goal (DESIGN §11): p50 < 100 µs,
+not report them) and the machine. Goal (perf/README.md budgets): p50 < 100 µs,
 p99 < 500 µs in process.
 
 Run: ``python perf/bench_orders.py [--quick] [--json FILE] [--orders N] [--burst N]``.

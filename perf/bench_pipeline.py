@@ -25,7 +25,7 @@ sent to each subscribed client, no conflation):
    Also frames/s and bytes/s per client, CPU of server and clients, loop
    lag, backlogs, and the machine's load average (a shared box is noisy).
 3. A table of metric, tickstage, baseline, ratio (tickstage / baseline) and
-   the DESIGN §11 budget, and optionally JSON.
+   the budget (perf/README.md), and optionally JSON.
 
 Everything runs on loopback, is bounded in time and stops by itself.
 

@@ -1,6 +1,6 @@
 """Benchmark the simulator: tick sources, the synthetic market, tapes, and the fault hook's cost.
 
-Budgets: DESIGN.md §11 ingest, 100,000 ticks/s on one core (a source must
+Budgets: the desk's ingest goal, 100,000 ticks/s on one core (a source must
 not be the bottleneck); issue 5, the synthetic market generates >= 40,000
 ticks/s on one core. Each family has a baseline measured in the same run
 (the first row of the family, ratio 1.00):

@@ -4,7 +4,7 @@ The browser decodes ServerMessage and builds ClientMessage with a small
 hand-written reader (ui/capnp.js) that knows nothing about tickstage: it is
 driven by the layout this module writes. The layout is derived from pycapnp's
 schema introspection of the schema files in ``_FILES`` (the
-single source of truth, DESIGN.md §2), so a schema change cannot silently
+single source of truth, schemas/README.md), so a schema change cannot silently
 disagree with the browser: CI runs ``python -m schemas.jslayout --check``.
 
 For every struct: data section size (words), pointer section size (words),

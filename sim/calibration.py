@@ -8,7 +8,7 @@ tape at run time. Recompute and print it with::
 
     python -m sim.calibration [--tape ../shared/data/cn_futopt_l1_20171113.csv.gz]
 
-Source: github.com/MagicEthan/tick_data_clean (see ../shared/data/README.md).
+Source: github.com/MagicEthan/tick_data_clean, commit fdcd784 (real CTP L1, cleaned).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Errors of the simulator (sim/).
 
 Each error also subclasses the builtin it means and carries its numbers, as
-CONVENTIONS.md asks. ``SimError`` derives from the project's root
+the project's errors do. ``SimError`` derives from the project's root
 :class:`actors.errors.TickstageError`.
 """
 

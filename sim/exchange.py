@@ -6,7 +6,7 @@ outlives a desk that restarts. On every (re)connect it replays the day's
 orders and trades to the new gateway, as CTP does, so a restarted desk can
 resolve what it sent before it died.
 
-Orders (vn.py facts, ../shared/FACTS.md): ``send_order`` returns the
+Orders (as vn.py 4.5's gateways behave): ``send_order`` returns the
 vt_orderid at once and emits the SUBMITTING ``OrderData`` (carrying
 ``OrderRequest.reference``) before it returns. The exchange's answer —
 REJECTED (unknown contract, price off the tick grid or outside the price

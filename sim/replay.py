@@ -1,6 +1,6 @@
 """Stream recorded CTP Level-1 ticks from CSV or gzipped CSV.
 
-Two layouts are read by column name (see ../shared/data/README.md):
+Two layouts are read by column name (sim/README.md, "Recorded data"):
 
 - the cleaned ``cn_futopt_l1_*.csv.gz`` tapes: ``TradingDay, ActionDay,
   UpdateTime, UpdateMillisec, ExchangeID, InstrumentID, ProductID,

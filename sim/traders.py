@@ -6,7 +6,7 @@ active) at a steady rate, each with a fresh client order id, and waits for
 its ``orderReply``; without one within ``reply_timeout_s`` (a crashed
 session, a stalled order actor, a lost message) it sends the same order
 again with the same id — safe, because the order actor is idempotent on it
-(DESIGN §4) — up to ``max_attempts``. At the end :meth:`TraderClient.settle`
+(actors/README.md) — up to ``max_attempts``. At the end :meth:`TraderClient.settle`
 asks ``orderStatusRequest`` for whatever is still unanswered or unknown.
 
 :func:`order_figures` turns the traders' books and the simulated exchange's

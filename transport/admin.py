@@ -1,4 +1,4 @@
-"""The admin API (DESIGN §7): the supervision tree, restart or stop a subtree, the audit, metrics.
+"""The admin API (transport/README.md): the supervision tree, restart or stop a subtree, the audit, metrics.
 
 Routes (aiohttp), every one behind ``Authorization: Bearer <JWT>`` with the
 ``admin`` role — no or a refused token gets 401, another role 403:

@@ -1,4 +1,4 @@
-"""JWT tokens for sockets and HTTP routes (PyJWT; DESIGN §6).
+"""JWT tokens for sockets and HTTP routes (PyJWT; transport/README.md, "Security").
 
 A desk verifies one algorithm, chosen by :class:`AuthConfig`:
 

@@ -1,6 +1,6 @@
 """Per-user and per-socket limits of ``/ws``: settings, token bucket, Origin check.
 
-Defaults come from the desk's requirements (DESIGN §6): 5 sockets per
+Defaults come from the desk's requirements: 5 sockets per
 user, 50 subscriptions per socket, 100 client messages/s per socket, 64 KiB
 per client frame, auth within 5 s. Every field is settable in the
 ``[limits]`` table of the TOML configuration.
@@ -19,7 +19,7 @@ LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 @dataclass(frozen=True)
 class SocketLimits:
-    """Per-user and per-connection limits (DESIGN §6).
+    """Per-user and per-connection limits (the desk's requirements; transport/README.md).
 
     Attributes:
         max_frame_bytes: largest client frame decoded (64 KiB); bigger gets ``tooLarge``.

@@ -1,4 +1,4 @@
-"""Group frames across NATS: aggregating nodes publish, gateway nodes fan out (DESIGN §8).
+"""Group frames across NATS: aggregating nodes publish, gateway nodes fan out (transport/README.md, "NATS").
 
 Aggregating side (:class:`MarketPublisher`, on a node that runs GroupActors):
 a session actor like a browser's, ``sessions/session/nats``, is subscribed to

@@ -1,4 +1,4 @@
-"""Orders across NATS: gateway nodes send, the gateway-host's order actors answer (DESIGN §4, §8).
+"""Orders across NATS: gateway nodes send, the gateway-host's order actors answer (transport/README.md, "NATS").
 
 Gateway side (:class:`OrderGatewayLink`): a :class:`~actors.orders.remote.RemoteOrderActor`
 at ``orders/<account>`` hands each session's ``orderCommand`` (unchanged

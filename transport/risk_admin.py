@@ -1,4 +1,4 @@
-"""Risk limits and kill switches at run time (DESIGN §4, §7), admin role only.
+"""Risk limits and kill switches at run time (actors/README.md, "Risk"), admin role only.
 
 Routes, behind ``Authorization: Bearer <JWT>`` with the ``admin`` role (401
 without a valid token, 403 for another role), audited in the admin API's log:

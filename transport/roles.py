@@ -1,4 +1,4 @@
-"""What each node role runs and how it is wired to NATS (DESIGN §8).
+"""What each node role runs and how it is wired to NATS (transport/README.md, "NATS").
 
 * ``all`` (default): vn.py, the order path, GroupActors and sessions; with
   NATS it also publishes ``md.agg.33ms.<group>`` and answers ``md.snap.<group>``.

@@ -1,4 +1,4 @@
-"""Every NATS subject tickstage uses, each built by one function (DESIGN §8).
+"""Every NATS subject tickstage uses, each built by one function (transport/README.md, "NATS").
 
 Subjects are dot-separated tokens; a token taken from data (a group, an
 account, a symbol) must not contain ``.``, ``*``, ``>`` or whitespace, or it
@@ -63,7 +63,7 @@ def md_tick_group(exchange: str, group: str) -> str:
     """``md.tick.<ex>.<group>``: a group's TickBatch and InstrumentsAdded messages (gateway-host → aggregator).
 
     One message per group per drain of the vn.py bridge, never one per tick
-    (DESIGN §2). ``<ex>`` is the exchange of the group's first contract.
+    (batches, as in process). ``<ex>`` is the exchange of the group's first contract.
     """
     return f"md.tick.{token(exchange)}.{token(group)}"
 

@@ -1,6 +1,6 @@
 """The bridge from vn.py's EventEngine thread to the actors on the loop thread.
 
-vn.py (../shared/FACTS.md): one dispatcher thread runs every handler, and an
+vn.py 4.5's EventEngine (measured): one dispatcher thread runs every handler, and an
 exception in a handler kills that thread for good; one
 ``call_soon_threadsafe`` per event caps at 60–200k events/s while a deque
 plus one pending-wakeup flag reaches 200–439k. So:

@@ -1,6 +1,6 @@
 """Contain vn.py's process-wide side effects before it is imported.
 
-vn.py 4.5 (../shared/FACTS.md): importing ``vnpy.trader`` creates
+vn.py 4.5 (observed headless): importing ``vnpy.trader`` creates
 ``~/.vntrader`` unless ``./.vntrader`` exists, reads ``vt_setting.json`` from
 there, and adds loguru sinks to stdout and a log file; ``MainEngine()``
 ``chdir``\\s into that folder. :func:`contain_vnpy` points vn.py at

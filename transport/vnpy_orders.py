@@ -1,6 +1,6 @@
 """The order side of the vn.py bridge: order, trade and account events to the actors; orders to vn.py.
 
-A sibling of transport/vnpy_bridge.py, built the same way (../shared/FACTS.md):
+A sibling of transport/vnpy_bridge.py, built the same way (vn.py 4.5's EventEngine):
 vn.py's EventEngine runs every handler on its one dispatcher thread, so each
 handler is :func:`~transport.vnpy_bridge.guarded`, appends the event to a
 lock-protected pending list and wakes the loop at most once per batch

@@ -2,7 +2,7 @@
 // in typed arrays, sequence checking and batching for the page. No WebSocket
 // and no timers here (ui/worker.js wires those), so node can drive it in tests.
 //
-// Protocol (schemas/stream.capnp, DESIGN.md §3): auth first; after ack(auth)
+// Protocol (schemas/stream.capnp, transport/README.md): auth first; after ack(auth)
 // one subscribe per wanted group; per group a groupInfo (firstIndex 0 = full
 // list, > 0 = appended instruments), then a snapshot, then deltas with seq + 1
 // each. A delta whose seq is not last + 1 is a gap: count it, send

@@ -8,7 +8,7 @@
 // reason (outcomeUnknown's), attempts (sends of this id by this tab),
 // cancel ({status, detail} of the last cancel request)}.
 //
-// Order events may arrive out of order (DESIGN §4: vn.py's trade and order
+// Order events may arrive out of order (vn.py 4.5: its trade and order
 // events come in either order) and twice (a retried id gets its reply again):
 // a view older than the row's updatedTsNs is ignored, and a reply never moves
 // a row backwards (rank below).

@@ -1,4 +1,4 @@
-// The desk's panel slots and the small API that fills them (DESIGN §10 layout).
+// The desk's panel slots and the small API that fills them (ui/README.md).
 //
 // ui/index.html has one <section data-slot="..."> per slot: "account" (top right:
 // account and strategy status), "orderEntry" and "risk" (middle: order entry,

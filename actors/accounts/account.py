@@ -1,6 +1,6 @@
 """AccountActor (``accounts/<account>``): positions, PnL, balance and risk status of one account.
 
-DESIGN §5. Positions come from the account's fills (``vnpyTrade`` from the
+Positions come from the account's fills (``vnpyTrade`` from the
 order bridge), each vt_tradeid once (CTP replays the day's trades on every
 reconnect). PnL is marked to market every status period from the latest last
 prices of the contracts held — read from the market port (the bridge's

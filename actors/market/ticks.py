@@ -15,7 +15,7 @@ Contracts stay watched after their last subscriber leaves, up to
 ``MAX_WATCHED`` (least recently subscribed dropped first), so reopening a
 detail panel shows its recent ticks. After a restart the history is gone;
 the actor tells the sessions (``groupRestarted`` naming ``ticks``) and each
-subscribes its contracts again. (DESIGN §3: ``md.tick.<ex>.<sym>`` for
+subscribes its contracts again. (Planned: NATS ``md.tick.<ex>.<sym>`` for
 single-contract detail views; on NATS nodes the detail stream is not served
 yet: a gateway node answers ``subscribeTicks`` with an error.)
 """

@@ -1,7 +1,7 @@
 """The durable order journal: SQLite in WAL mode, written on the loop thread, a mirror in memory.
 
 An order goes to the gateway only once its write-ahead row is committed
-(DESIGN §4): a restarted actor or process neither forgets nor re-sends it.
+(exactly once): a restarted actor or process neither forgets nor re-sends it.
 The order actor commits that row itself (:meth:`OrderJournal.write_orders_now`;
 a burst's rows in one transaction: group commit), then calls ``send_order``
 in the same handler. Every other row (an order's later states, limit and
@@ -9,7 +9,7 @@ kill-switch changes) is queued (``*_nowait``) and committed in the loop's
 next turn when it decides a reply or someone waits for it (``on_commit``),
 else within ``flush_delay_s``. Callbacks run on the loop thread, after the commit.
 
-Why on the loop thread, although actors do no blocking I/O (DESIGN §1):
+Why on the loop thread, although actors do no blocking I/O (actors/README.md):
 with ``journal_mode=WAL`` and ``synchronous=NORMAL`` a commit appends to the
 WAL file (page cache) without an fsync: ~30 µs of CPU alone, ~50–90 µs p50
 in perf/bench_orders.py (``journal_commit_p50_us``, on a loaded 2-core

@@ -1,7 +1,7 @@
 """The order actor's life after the gateway call: events, fills, timeouts, queries, recovery.
 
 A mixin of :class:`~actors.orders.order.OrderActor` (kept apart to keep each
-module short). vn.py facts it follows (../shared/FACTS.md): the SUBMITTING
+module short). vn.py 4.5 behaviour it follows (its OrderData events): the SUBMITTING
 echo carries ``OrderRequest.reference`` and may arrive before or after the
 vt_orderid is known, later updates do not carry it, so the vt_orderid ↔ client
 order id mapping is taken from whichever arrives first; trade and order events

@@ -1,6 +1,6 @@
 """OrderActor (``orders/<account>``): idempotent order request-reply for one account.
 
-Sends every order to the exchange exactly once (DESIGN §4):
+Sends every order to the exchange exactly once (actors/README.md, "Orders, risk and accounts"):
 
 1. ``submitOrder`` (from a session, ``orderCommand``) with a client order id
    already seen returns that order's reply — at once if decided, else when it

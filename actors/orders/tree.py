@@ -1,4 +1,4 @@
-"""The order path's subtrees: ``accounts``, ``risk`` and ``orders`` (DESIGN §1, §4, §5).
+"""The order path's subtrees: ``accounts``, ``risk`` and ``orders`` (actors/README.md).
 
 ```
 accounts   AccountsSupervisor ─ <account>          AccountActor

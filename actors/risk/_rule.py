@@ -1,6 +1,6 @@
 """The base of every risk rule actor (``risk/<rule>/<account>``, ``risk/<rule>/global``).
 
-One actor per rule instance (DESIGN §4). The order actor of an account sends
+One actor per rule instance (actors/README.md). The order actor of an account sends
 every rule of the account (and the global ones) a ``riskCheck`` and proceeds
 only when all approve; each rule answers with a ``riskVerdict`` quoting the
 check id. A refusal is a value: :class:`~actors.orders.record.Rejection`

@@ -93,7 +93,7 @@ def test_calibrate_when_small_tape_then_counts_grids_and_moves_are_tabulated(tmp
 
 
 def test_day_20171113_when_shipped_then_matches_the_data_readme_figures() -> None:
-    """The shipped table agrees with ../shared/data/README.md: 429 instruments, busiest tenth ≈ 48 %."""
+    """The shipped table agrees with the recorded day's figures: 429 instruments, busiest tenth ≈ 48 %."""
     assert DAY_20171113.instruments == {"F": 250, "O": 179}
     assert DAY_20171113.top_decile_share == pytest.approx(0.48, abs=0.015)
     total = sum(DAY_20171113.instruments[c] * DAY_20171113.mean_ticks[c] for c in "FO")

@@ -1,7 +1,7 @@
 """A /ws test client given several gateway URLs: when its socket dies it goes to the next one.
 
 On a new socket it authenticates and subscribes its groups again; the
-aggregator's snapshot then resumes the stream (DESIGN §3). Orders are the
+aggregator's snapshot then resumes the stream (sequence gap → snapshot). Orders are the
 caller's to retry with the same client order id (:meth:`FailoverClient.submit`).
 """
 

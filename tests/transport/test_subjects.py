@@ -9,7 +9,7 @@ from transport.subjects import SubjectTokenError
 
 
 def test_builders_when_tokens_valid_then_design_subjects():
-    """The builders spell DESIGN §8's subjects."""
+    """The builders spell the subjects listed in transport/README.md."""
     assert subjects.md_tick("SHFE", "rb1801") == "md.tick.SHFE.rb1801"
     assert subjects.md_agg("rb") == "md.agg.33ms.rb"
     assert subjects.md_snap("m_o") == "md.snap.m_o"

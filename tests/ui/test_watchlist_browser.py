@@ -49,7 +49,7 @@ def _drain(stream, lines: queue.Queue, output: list[str]) -> None:
 def server(tmp_path_factory) -> Iterator[Server]:
     """Start `tickstage run --port 0 --replay ... --speed 20` and wait (bounded) for its URL."""
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} not found: install Debian chromium (see ../shared/FACTS.md)")
+        pytest.fail(f"{CHROMIUM} not found: apt-get install chromium (.ci/run does)")
     if not REPLAY.exists():
         pytest.fail(f"recorded data not found: {REPLAY}")
     env = {**os.environ, "TICKSTAGE_STATE_DIR": str(tmp_path_factory.mktemp("desk-state"))}

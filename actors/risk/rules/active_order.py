@@ -2,7 +2,7 @@
 
 Source: vn.py risk manager, active order limit (1.x ``active_order_limit`` 50;
 2.0 ``ActiveOrderRule``). vn.py counts asynchronously, from order events, so
-a burst of 10 passed a limit of 3 (../shared/FACTS.md). Here an order counts
+a burst of 10 passed a limit of 3 (measured with vnpy_riskmanager 2.0). Here an order counts
 from the moment this rule approves it (in flight, before it is sent) until the
 order actor reports it ``released`` (final, or refused by another rule): the
 check and the count are one step of one actor, so a burst of 10 against a

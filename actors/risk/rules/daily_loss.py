@@ -1,6 +1,6 @@
 """DailyLossRule (``risk/daily_loss/<account>``): the day's loss, realized and unrealized.
 
-Source: the desk's requirements (DESIGN §4: daily loss limit; a breach trips
+Source: the desk's requirements (daily loss limit; a breach trips
 the kill switch that cancels the account's open orders and blocks new ones).
 The account actor sends its PnL every status period (``pnlUpdate``), computed
 from the account's fills marked to the latest prices.

@@ -1,6 +1,6 @@
 """ErrorRateRule (``risk/error_rate/<account>``): a circuit breaker on gateway rejections.
 
-Source: the desk's requirements (DESIGN §4: gateway error-rate circuit
+Source: the desk's requirements (gateway error-rate circuit
 breaker). When too many of the recent orders sent were rejected by vn.py or
 the exchange, something is wrong (a dead front, a bad setting): stop sending
 for ``cooldown_s`` rather than hammer the gateway.

@@ -1,6 +1,6 @@
 """KillSwitchRule (``risk/kill_switch/<account>`` and ``risk/kill_switch/global``).
 
-Source: the desk's requirements (DESIGN §4: a breach trips a kill switch that
+Source: the desk's requirements (a breach trips a kill switch that
 cancels the account's open orders and blocks new ones). Scopes: an account
 (its own actor), a contract group and the whole desk (both in the global
 actor). States: ``active``; ``reduceOnly`` (only closing offsets: an order

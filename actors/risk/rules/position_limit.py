@@ -1,6 +1,6 @@
 """PositionLimitRule (``risk/position_limit/<account>``): net position per contract.
 
-Source: the desk's requirements (DESIGN §4: position limit), as the exchanges'
+Source: the desk's requirements (position limit), as the exchanges'
 position limits per contract. Orders in flight count as if they fill, so a
 burst cannot pass the limit either.
 """

@@ -1,6 +1,6 @@
 """PriceBandRule (``risk/price_band/<account>``): fat-finger guard around the last price.
 
-Source: the desk's requirements (DESIGN §4: price band around the last price).
+Source: the desk's requirements (price band around the last price).
 """
 
 from __future__ import annotations

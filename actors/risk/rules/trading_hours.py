@@ -1,6 +1,6 @@
 """TradingHoursRule (``risk/trading_hours/<account>``): orders only inside the contract's trading sessions.
 
-Source: the desk's requirements (DESIGN §4: trading hours), with each
+Source: the desk's requirements (trading hours), with each
 product's own sessions, night sessions included, from the exchanges'
 published trading hours (:mod:`actors.risk.product_sessions`, keyed by the
 order's contract group = its CTP product id). A product the table does not
