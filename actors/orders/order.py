@@ -102,6 +102,7 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
         self._check_ids = itertools.count(1)
         self._answer_deadlines: collections.deque[tuple[float, str]] = collections.deque()
         self._answer_armed = False
+        self._answer_due = 0.0   # time.monotonic() at which the armed answer timer is due
         self._query_armed = False
         self.submissions = self.duplicates = self.new_orders = self.rejections = 0
         self.sent = self.unknown_outcomes = self.unrouted = self.duplicate_trades = 0
