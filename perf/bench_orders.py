@@ -259,6 +259,12 @@ class Harness:
         self.runtime.tell_path("orders/acct-01", self.command(n, "cancelOrder"))
         await asyncio.wait_for(future, 10)
 
+    async def cancels_done(self, timeout_s: float = 30.0) -> None:
+        """Wait (bounded) until every cancel sent is final."""
+        async with asyncio.timeout(timeout_s):
+            while any(r.cancel_requested and not r.final for r in self.order_actor().orders.values()):
+                await asyncio.sleep(0.01)
+
     async def stop(self) -> None:
         """Shut the runtime, the journal and vn.py down."""
         from transport.vnpy_home import restoring_cwd
@@ -297,12 +303,12 @@ async def open_orders_sweep(args) -> dict:
             await harness.cancel(n)
         for size in args.open_sizes:
             rss_before = _rss_mib()
+            await harness.cancels_done()
             missing = size - harness.open_orders()
             burst_per_s = await harness.burst(missing) if missing > 0 else None
             await harness.runtime.wait_idle(30)
-            async with asyncio.timeout(30):   # the last cancels done: exactly ``size`` open
-                while harness.open_orders() != size:
-                    await asyncio.sleep(0.01)
+            await harness.cancels_done()
+            assert harness.open_orders() == size, (harness.open_orders(), size)
             await asyncio.sleep(args.idle_s)   # let the burst's aftermath (checkpoint, gc) pass
             rss_after_burst = _rss_mib()
             cpu0, wall0 = time.process_time(), time.perf_counter()
