@@ -181,3 +181,36 @@ async def test_answer_timeout_when_answers_queued_behind_a_late_timer_then_not_o
     assert harness.reply_of("c-1")["status"] == "outcomeUnknown"   # no answer at all: unknown, as before
     assert harness.reply_of("c-2")["status"] == "accepted"
     assert actor.unknown_outcomes == 1
+
+
+async def test_order_counts_when_many_orders_then_counted_without_scanning_them(order_harness, monkeypatch):
+    """The 1 s ``orderCounts`` answer is right (open, outcomeUnknown) and reads no order record: its cost does
+    not grow with the day's orders."""
+    import schemas
+    from actors.orders.record import OrderRecord
+
+    port = ScriptedPort(answer="none")
+    harness = await order_harness(harness_config(rules=(), answer_timeout_s=0.05, query_interval_s=60.0),
+                                  port=port)
+    for n in range(30):
+        harness.submit(f"u-{n}")                          # no answer: outcomeUnknown
+    await harness.wait_replies(30)
+    port.answer = "ack"
+    for n in range(20):
+        harness.submit(f"w-{n}")                          # working
+    harness.submit("bad", volume=0.0)                     # rejected
+    await harness.wait_replies(51)
+    actor = harness.actor("orders/acct-01")
+    port.event(actor.orders["w-0"], actor.orders["w-0"].vt_orderid, "cancelled")
+    await asyncio.wait_for(_until(lambda: actor.orders["w-0"].final), 5)
+    reads = []
+    final = OrderRecord.final
+    monkeypatch.setattr(OrderRecord, "final", property(lambda record: reads.append(1) or final.fget(record)))
+
+    reply = await harness.runtime.ask("orders/acct-01", encode_actor_message("ruleStatusRequest", None))
+
+    with schemas.actor.ActorMessage.from_bytes(reply) as message:
+        counts = message.orderCounts
+        assert (counts.open, counts.unknownOutcomes, counts.rejections, counts.orders) == (49, 30, 1, 51)
+    assert reads == []
+    assert actor.extra_statistics()["open"] == 49
