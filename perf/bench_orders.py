@@ -28,7 +28,20 @@ transaction on the loop thread, the last 1,024; absent for a journal that does
 not report them) and the machine. Goal (DESIGN §11): p50 < 100 µs,
 p99 < 500 µs in process.
 
-Run: ``python perf/bench_orders.py [--quick] [--json FILE] [--orders N] [--burst N]``.
+Open orders sweep (a second order path, built the same way, after the first is shut down): the account is
+brought to each of ``--open-sizes`` open orders (10, 1,000, 10,000: resting limit orders, a burst not timed),
+then ``--open-orders`` new orders are timed one at a time, each cancelled after its reply so the open count
+stays put. vn.py's OmsEngine learns the contracts as on a desk (so its offset handling is what a desk has;
+``--vnpy-offset-converter`` keeps vn.py's OffsetConverter, as before 0.2.0, to compare). Keys:
+``open_orders_sweep`` (per size: ``order_p50_us``, ``order_p99_us``, ``sent_p50_us``, ``cpu_per_order_us``
+(process CPU, every thread, per submit + cancel), ``burst_orders_per_s``, ``rss_after_burst_mib``,
+``idle_cpu_fraction`` (process CPU over an idle ``idle_s`` after the burst settled), ``unknown_outcomes``),
+``open_orders_p50_ratio``, ``open_orders_p99_ratio``, ``open_orders_cpu_ratio`` (largest size / smallest).
+Goal: the p50 ratio within 0.8..1.2. The plot (``--plot``, default perf/bench_orders_open.png) shows p50 and
+p99 against open orders.
+
+Run: ``python perf/bench_orders.py [--quick] [--json FILE] [--orders N] [--burst N] [--open-sizes 10,1000,10000]
+[--open-orders N] [--plot PNG] [--vnpy-offset-converter]``.
 """
 
 from __future__ import annotations
