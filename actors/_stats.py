@@ -120,6 +120,8 @@ class RuntimeStatistics:
         dropped_dead: tells to a stopped or unknown path that were dropped.
         replies_dropped: replies to plain tells (nobody waits for them).
         poison: PoisonMessages seen (a message failed three deliveries).
+        thespian_addresses: addresses in Thespian's table now (live actors, ask proxies, its own);
+            constant while actors come and go (an exited child's entry is dropped).
     """
 
     pending: int
@@ -132,6 +134,7 @@ class RuntimeStatistics:
     dropped_dead: int
     replies_dropped: int = 0
     poison: int = 0
+    thespian_addresses: int = 0
 
 
 __all__ = ["ActorMeter", "HANDLER_SAMPLES", "LastError", "RuntimeStatistics"]

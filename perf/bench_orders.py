@@ -28,13 +28,27 @@ transaction on the loop thread, the last 1,024; absent for a journal that does
 not report them) and the machine. Goal (perf/README.md budgets): p50 < 100 µs,
 p99 < 500 µs in process.
 
-Run: ``python perf/bench_orders.py [--quick] [--json FILE] [--orders N] [--burst N]``.
+Open orders sweep (a second order path, built the same way, after the first is shut down): the account is
+brought to each of ``--open-sizes`` open orders (10, 1,000, 10,000: resting limit orders, a burst not timed),
+then ``--open-orders`` new orders are timed one at a time, each cancelled after its reply so the open count
+stays put. vn.py's OmsEngine learns the contracts as on a desk (so its offset handling is what a desk has;
+``--vnpy-offset-converter`` keeps vn.py's OffsetConverter, as before 0.2.0, to compare). Keys:
+``open_orders_sweep`` (per size: ``order_p50_us``, ``order_p99_us``, ``sent_p50_us``, ``cpu_per_order_us``
+(process CPU, every thread, per submit + cancel), ``burst_orders_per_s``, ``rss_after_burst_mib``,
+``idle_cpu_fraction`` (process CPU over an idle ``idle_s`` after the burst settled), ``unknown_outcomes``),
+``open_orders_p50_ratio``, ``open_orders_p99_ratio``, ``open_orders_cpu_ratio`` (largest size / smallest).
+Goal: the p50 ratio within 0.8..1.2. The plot (``--plot``, default perf/bench_orders_open.png) shows p50 and
+p99 against open orders.
+
+Run: ``python perf/bench_orders.py [--quick] [--json FILE] [--orders N] [--burst N] [--open-sizes 10,1000,10000]
+[--open-orders N] [--plot PNG] [--vnpy-offset-converter]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import itertools
 import os
 import sys
@@ -122,136 +136,288 @@ async def answer_floor(event_engine, main_engine, quotes, exchanges, orders: int
     return floor
 
 
+class Harness:
+    """One order path on the running loop: runtime, journal, the order tree of ``acct-01``, a real vn.py
+    MainEngine with ``SimGateway`` and a fresh exchange venue, and the session stand-in ``client``.
+
+    Attributes:
+        replies: correlation id → future resolved (perf_counter_ns) by the reply at the stand-in.
+        quotes: the seeded contracts' quotes, in contract order.
+    """
+
+    def __init__(self) -> None:
+        self.replies: dict[int, asyncio.Future] = {}
+        self.ids = itertools.count(1)
+
+    async def start(self, args, name: str, measure_floor: bool = False) -> None:
+        """Build everything; with ``measure_floor`` time the answer floor first (before the bridge attaches)."""
+        from vnpy.event import EventEngine
+        from vnpy.trader.engine import MainEngine
+
+        from actors._dispatch import TickstageActor
+        from actors._runtime import ActorRuntime
+        from actors._supervisor import ChildSpec, Supervisor, start_root
+        from actors.orders.config import AccountSpec, OrdersConfig
+        from actors.orders.journal import OrderJournal
+        from actors.orders.tree import order_path_children
+        from actors.risk.limits import LimitStore
+        from actors.risk.rules import rule_defaults
+        from sim.exchange import ExchangeSettings, SimExchange
+        from sim.gateway import SimGateway
+        from transport.vnpy_engine import without_offset_conversion
+        from transport.vnpy_home import restoring_cwd
+        from transport.vnpy_orders import OrderBridge
+
+        market = build_market(40, 40, 400, SEED)
+        replies = self.replies
+
+        class Client(TickstageActor):
+            """The session stand-in: resolves the future of each reply by its correlation id."""
+
+            def _on_outbound(self, outbound, message, sender) -> None:
+                import schemas
+
+                with schemas.stream.ServerMessage.from_bytes(outbound.payload) as reply:
+                    future = replies.pop(reply.envelope.correlationId, None)
+                if future is not None:
+                    future.set_result(time.perf_counter_ns())
+
+        self.runtime = runtime = ActorRuntime()
+        self.journal = journal = OrderJournal.open(Path(os.environ["TICKSTAGE_STATE_DIR"]) / f"{name}.sqlite3")
+        journal.start(runtime.loop)
+        config = OrdersConfig(accounts=(AccountSpec("acct-01", "bench"),), account_limits={"acct-01": HIGH})
+        self.config = config
+        bridge = OrderBridge(runtime, config, journal)
+        self.port = port = _TimedPort(bridge)
+        self.event_engine = event_engine = EventEngine()
+        with restoring_cwd():
+            self.main_engine = main_engine = MainEngine(event_engine)
+        if not args.vnpy_offset_converter:
+            without_offset_conversion(main_engine)   # as the desk does (transport/vnpy_engine.py)
+        gateway = main_engine.add_gateway(SimGateway, "SIM")
+        gateway.exchange = SimExchange.venue(f"{name}-{os.getpid()}")
+        gateway.exchange.configure(ExchangeSettings(venue=gateway.exchange.name, price_limit_percent=50))
+        for contract in market.contracts:
+            gateway.exchange.on_contract(contract)
+            gateway.on_contract(dataclasses.replace(contract, gateway_name="SIM"))   # vn.py's OmsEngine too
+        for tick in market.ticks:
+            gateway.exchange.on_tick(tick)
+        gateway.exchange.attach(gateway)
+        self.exchange = gateway.exchange
+        self.quotes = quotes = list(_Market(market).quotes.values())
+        self.exchanges = exchanges = {c.vt_symbol: c.exchange for c in market.contracts}
+        self.floor: list[int] = []
+        if measure_floor:
+            await answer_floor(event_engine, main_engine, quotes, exchanges, args.warmup)
+            self.floor = await answer_floor(event_engine, main_engine, quotes, exchanges, args.orders)
+        bridge.attach(event_engine, main_engine)
+        children = [ChildSpec("client", Client, {})] + order_path_children(
+            config, journal=journal, limits=LimitStore(config, rule_defaults(), journal), port=port,
+            market=_Market(market))
+        start_root(runtime, Supervisor, {"children": children})
+        await runtime.wait_idle()
+        self.rules = len(children[2].args["children"])
+
+    def command(self, n: int, member: str = "submitOrder") -> bytes:
+        """Return the ``orderCommand`` of order ``b-<n>`` (a limit buy resting 2..21 ticks below the bid),
+        or of its cancel (``member="cancelOrder"``)."""
+        from actors.orders.codec import encode_order_command
+        from transport.watch import client_message
+
+        if member == "cancelOrder":
+            data = client_message(n, cancelOrder={"clientOrderId": f"b-{n}", "account": "acct-01"})
+        else:
+            quote = self.quotes[n % len(self.quotes)]
+            price = round((quote.last_price - quote.price_tick * (2 + n % 20)) / quote.price_tick) * quote.price_tick
+            data = client_message(n, submitOrder={"clientOrderId": f"b-{n}", "account": "acct-01",
+                                                  "vtSymbol": quote.vt_symbol, "direction": "long",
+                                                  "offset": "open", "orderType": "limit", "price": price,
+                                                  "volumeLots": 1})
+        return encode_order_command("client", "bench", data, "client")
+
+    async def one(self) -> tuple[int, int, int]:
+        """Submit one order and wait for its reply; return (n, submit → reply ns, submit → send_order ns)."""
+        n = next(self.ids)
+        payload = self.command(n)
+        future = self.runtime.loop.create_future()
+        self.replies[n] = future
+        started = time.perf_counter_ns()
+        self.runtime.tell_path("orders/acct-01", payload)
+        done = await asyncio.wait_for(future, 10)
+        return n, done - started, self.port.sent_at[f"b-{n}"] - started
+
+    async def burst(self, count: int) -> float:
+        """Submit ``count`` orders at once and wait for every reply; return orders/s."""
+        burst = [(n, self.command(n)) for n in (next(self.ids) for _ in range(count))]
+        futures = []
+        started = time.perf_counter_ns()
+        for n, payload in burst:
+            futures.append(self.replies.setdefault(n, self.runtime.loop.create_future()))
+            self.runtime.tell_path("orders/acct-01", payload)
+        await asyncio.wait_for(asyncio.gather(*futures), 300)
+        return count / ((time.perf_counter_ns() - started) / 1e9)
+
+    def order_actor(self):
+        """The live OrderActor of ``acct-01`` (to read its records; the bench only)."""
+        return self.runtime.registry.entry("orders/acct-01").instance
+
+    def open_orders(self) -> int:
+        """Orders of ``acct-01`` not final now."""
+        return sum(1 for r in self.order_actor().orders.values() if not r.final)
+
+    async def cancel(self, n: int) -> None:
+        """Cancel order ``b-<n>`` and wait (bounded) for the ``cancelReply`` (the cancel itself completes
+        through vn.py in the background, as the next orders go)."""
+        future = self.runtime.loop.create_future()
+        self.replies[n] = future
+        self.runtime.tell_path("orders/acct-01", self.command(n, "cancelOrder"))
+        await asyncio.wait_for(future, 10)
+
+    async def cancels_done(self, timeout_s: float = 30.0) -> None:
+        """Wait (bounded) until every cancel sent is final."""
+        async with asyncio.timeout(timeout_s):
+            while any(r.cancel_requested and not r.final for r in self.order_actor().orders.values()):
+                await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        """Shut the runtime, the journal and vn.py down."""
+        from transport.vnpy_home import restoring_cwd
+
+        self.runtime.shutdown()
+        await asyncio.to_thread(self.journal.close)
+        with restoring_cwd():
+            await asyncio.to_thread(self.main_engine.close)
+
+
+def _pct(values, q) -> float:
+    return round(float(np.percentile(np.asarray(values) / 1000, q)), 1)
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+async def open_orders_sweep(args) -> dict:
+    """Time a new order (submit → reply) on an account with ``n`` open orders, for each size swept.
+
+    Each size is reached by a burst of resting orders (not timed); each timed order is then
+    cancelled (not timed) so the open count stays at the size. After the largest burst: RSS and the
+    process's CPU over an idle second (the account's 1 s status poll, timers, vn.py's threads).
+    """
+    harness = Harness()
+    await harness.start(args, "bench-orders-open")
+    rows = []
+    try:
+        for _ in range(args.warmup):
+            n, _, _ = await harness.one()
+            await harness.cancel(n)
+        for size in args.open_sizes:
+            rss_before = _rss_mib()
+            await harness.cancels_done()
+            missing = size - harness.open_orders()
+            burst_per_s = await harness.burst(missing) if missing > 0 else None
+            await harness.runtime.wait_idle(30)
+            await harness.cancels_done()
+            assert harness.open_orders() == size, (harness.open_orders(), size)
+            await asyncio.sleep(args.idle_s)   # let the burst's aftermath (checkpoint, gc) pass
+            rss_after_burst = _rss_mib()
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            await asyncio.sleep(args.idle_s)
+            idle_cpu = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
+            latencies, to_send = [], []
+            cpu0 = time.process_time()
+            for _ in range(args.open_orders):
+                n, total, sent = await harness.one()
+                latencies.append(total)
+                to_send.append(sent)
+                await harness.cancel(n)
+            cpu_per_order_us = (time.process_time() - cpu0) / args.open_orders * 1e6
+            actor = harness.order_actor()
+            stats = actor.statistics()
+            rows.append({"open_orders": size, "order_p50_us": _pct(latencies, 50), "order_p99_us": _pct(latencies, 99),
+                         "sent_p50_us": _pct(to_send, 50), "sent_p99_us": _pct(to_send, 99),
+                         "burst_orders_per_s": round(burst_per_s, 1) if burst_per_s else None,
+                         "rss_before_mib": rss_before, "rss_after_burst_mib": rss_after_burst,
+                         "idle_cpu_fraction": round(idle_cpu, 3),
+                         "cpu_per_order_us": round(cpu_per_order_us, 1), "unknown_outcomes": actor.unknown_outcomes,
+                         "order_actor_handler_max_ms": round(stats.handler_ns_max / 1e6, 2),
+                         "timed": args.open_orders})
+    finally:
+        await harness.stop()
+    return {"rows": rows, "ratio_p50": ratio(rows[-1]["order_p50_us"], rows[0]["order_p50_us"]),
+            "ratio_cpu": ratio(rows[-1]["cpu_per_order_us"], rows[0]["cpu_per_order_us"]),
+            "ratio_p99": ratio(rows[-1]["order_p99_us"], rows[0]["order_p99_us"])}
+
+
+def plot_sweep(sweep: dict, path: Path) -> None:
+    """Write submit → reply p50/p99 against open orders (log x) as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = sweep["rows"]
+    sizes = [r["open_orders"] for r in rows]
+    figure, axes = plt.subplots(figsize=(6.4, 4.0), dpi=100)
+    axes.plot(sizes, [r["order_p50_us"] for r in rows], marker="o", label="p50")
+    axes.plot(sizes, [r["order_p99_us"] for r in rows], marker="s", label="p99")
+    axes.set_xscale("log")
+    axes.set_ylim(bottom=0)
+    axes.set_xlabel("open orders on the account")
+    axes.set_ylabel("new order: submit → reply (µs)")
+    axes.set_title(f"perf/bench_orders.py: p50 ratio {sizes[-1]:,} / {sizes[0]:,} open = {sweep['ratio_p50']}")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
 async def run(args) -> dict:
     from transport.vnpy_home import contain_vnpy
 
     contain_vnpy(Path(os.environ["TICKSTAGE_STATE_DIR"]))
-    import structlog
-
     import logging
+
+    import structlog
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    from vnpy.event import EventEngine
     from vnpy.trader.constant import Direction, Offset, OrderType
-    from vnpy.trader.engine import MainEngine
     from vnpy.trader.object import OrderRequest
 
-    from actors._dispatch import TickstageActor
-    from actors._runtime import ActorRuntime
-    from actors._supervisor import ChildSpec, Supervisor, start_root
-    from actors.orders.codec import encode_order_command
-    from actors.orders.config import AccountSpec, OrdersConfig
-    from actors.orders.journal import OrderJournal
-    from actors.orders.tree import order_path_children
-    from actors.risk.limits import LimitStore
-    from actors.risk.rules import rule_defaults
-    from sim.exchange import ExchangeSettings, SimExchange
-    from sim.gateway import SimGateway
-    from transport.vnpy_home import restoring_cwd
-    from transport.vnpy_orders import OrderBridge
-    from transport.watch import client_message
-
-    market = build_market(40, 40, 400, SEED)
-    replies: dict[int, asyncio.Future] = {}
-
-    class Client(TickstageActor):
-        """The session stand-in: resolves the future of each reply by its correlation id."""
-
-        def _on_outbound(self, outbound, message, sender) -> None:
-            import schemas
-
-            with schemas.stream.ServerMessage.from_bytes(outbound.payload) as reply:
-                future = replies.pop(reply.envelope.correlationId, None)
-            if future is not None:
-                future.set_result(time.perf_counter_ns())
-
-    runtime = ActorRuntime()
-    journal = OrderJournal.open(Path(os.environ["TICKSTAGE_STATE_DIR"]) / "bench-orders.sqlite3")
-    journal.start(runtime.loop)
-    config = OrdersConfig(accounts=(AccountSpec("acct-01", "bench"),), account_limits={"acct-01": HIGH})
-    bridge = OrderBridge(runtime, config, journal)
-    port = _TimedPort(bridge)
-    event_engine = EventEngine()
-    with restoring_cwd():
-        main_engine = MainEngine(event_engine)
-    gateway = main_engine.add_gateway(SimGateway, "SIM")
-    gateway.exchange = SimExchange.venue(f"bench-{os.getpid()}")
-    gateway.exchange.configure(ExchangeSettings(venue=gateway.exchange.name, price_limit_percent=50))
-    for contract in market.contracts:
-        gateway.exchange.on_contract(contract)
-    for tick in market.ticks:
-        gateway.exchange.on_tick(tick)
-    gateway.exchange.attach(gateway)
-    quotes = list(_Market(market).quotes.values())
-    exchanges = {c.vt_symbol: c.exchange for c in market.contracts}
-    await answer_floor(event_engine, main_engine, quotes, exchanges, args.warmup)
-    floor = await answer_floor(event_engine, main_engine, quotes, exchanges, args.orders)
-    bridge.attach(event_engine, main_engine)
-    children = [ChildSpec("client", Client, {})] + order_path_children(
-        config, journal=journal, limits=LimitStore(config, rule_defaults(), journal), port=port,
-        market=_Market(market))
-    start_root(runtime, Supervisor, {"children": children})
-    await runtime.wait_idle()
-    rules = len(children[2].args["children"])
-
-    ids = itertools.count(1)
-
-    def command(n: int) -> bytes:
-        quote = quotes[n % len(quotes)]
-        price = round((quote.last_price - quote.price_tick * (2 + n % 20)) / quote.price_tick) * quote.price_tick
-        data = client_message(n, submitOrder={"clientOrderId": f"b-{n}", "account": "acct-01",
-                                              "vtSymbol": quote.vt_symbol, "direction": "long", "offset": "open",
-                                              "orderType": "limit", "price": price, "volumeLots": 1})
-        return encode_order_command("client", "bench", data, "client")
-
-    async def one() -> tuple[int, int]:
-        n = next(ids)
-        payload = command(n)
-        future = runtime.loop.create_future()
-        replies[n] = future
-        started = time.perf_counter_ns()
-        runtime.tell_path("orders/acct-01", payload)
-        done = await asyncio.wait_for(future, 10)
-        return done - started, port.sent_at[f"b-{n}"] - started
-
+    harness = Harness()
+    await harness.start(args, "bench-orders", measure_floor=True)
     for _ in range(args.warmup):
-        await one()
+        await harness.one()
     latencies, to_send = [], []
     for _ in range(args.orders):
-        total, sent = await one()
+        _, total, sent = await harness.one()
         latencies.append(total)
         to_send.append(sent)
-
-    burst = [(n, command(n)) for n in (next(ids) for _ in range(args.burst))]
-    futures = []
-    started = time.perf_counter_ns()
-    for n, payload in burst:
-        futures.append(replies.setdefault(n, runtime.loop.create_future()))
-        runtime.tell_path("orders/acct-01", payload)
-    await asyncio.wait_for(asyncio.gather(*futures), 120)
-    orders_per_s = args.burst / ((time.perf_counter_ns() - started) / 1e9)
-    journal_stats = journal.statistics()
+    orders_per_s = await harness.burst(args.burst)
+    journal_stats = harness.journal.statistics()
     commits = getattr(journal_stats, "commit_ns_recent", ())
 
     baseline = []
+    quotes, exchanges = harness.quotes, harness.exchanges
     for n in range(args.orders):
         quote = quotes[n % len(quotes)]
         symbol = quote.vt_symbol.partition(".")[0]
-        request = OrderRequest(symbol, exchanges[quote.vt_symbol], Direction.LONG, OrderType.LIMIT, 1, quote.last_price - quote.price_tick * 30,
-                               Offset.OPEN, "baseline")
+        request = OrderRequest(symbol, exchanges[quote.vt_symbol], Direction.LONG, OrderType.LIMIT, 1,
+                               quote.last_price - quote.price_tick * 30, Offset.OPEN, "baseline")
         t0 = time.perf_counter_ns()
-        main_engine.send_order(request, "SIM")
+        harness.main_engine.send_order(request, "SIM")
         baseline.append(time.perf_counter_ns() - t0)
         if n % 64 == 0:
             await asyncio.sleep(0)
+    floor, rules, config = harness.floor, harness.rules, harness.config
+    await harness.stop()
+    sweep = await open_orders_sweep(args) if args.open_sizes else None
 
-    runtime.shutdown()
-    await asyncio.to_thread(journal.close)
-    with restoring_cwd():
-        await asyncio.to_thread(main_engine.close)
-
-    def pct(values, q):
-        return round(float(np.percentile(np.asarray(values) / 1000, q)), 1)
-
+    pct = _pct
     result = {
         "order_p50_us": pct(latencies, 50), "order_p99_us": pct(latencies, 99),
         "sent_p50_us": pct(to_send, 50), "sent_p99_us": pct(to_send, 99),
@@ -266,6 +432,13 @@ async def run(args) -> dict:
     result["p50_ratio_to_baseline"] = ratio(result["order_p50_us"], result["baseline_p50_us"])
     result["p99_ratio_to_baseline"] = ratio(result["order_p99_us"], result["baseline_p99_us"])
     result["p50_ratio_to_answer_floor"] = ratio(result["order_p50_us"], result["answer_floor_p50_us"])
+    if sweep is not None:
+        result["open_orders_sweep"] = sweep["rows"]
+        result["open_orders_p50_ratio"] = sweep["ratio_p50"]
+        result["open_orders_p99_ratio"] = sweep["ratio_p99"]
+        result["open_orders_cpu_ratio"] = sweep["ratio_cpu"]
+        if args.plot:
+            plot_sweep(sweep, Path(args.plot))
     return result
 
 
@@ -275,7 +448,17 @@ def main() -> int:
     parser.add_argument("--json", help="write the figures here")
     parser.add_argument("--orders", type=int, default=None, help="orders timed one at a time")
     parser.add_argument("--burst", type=int, default=None, help="orders submitted at once for orders/s")
+    parser.add_argument("--open-sizes", default="10,1000,10000",
+                        help="open orders on the account for the sweep, comma-separated, ascending ('' skips it)")
+    parser.add_argument("--open-orders", type=int, default=None, help="orders timed at each open-order size")
+    parser.add_argument("--plot", default=str(Path(__file__).with_name("bench_orders_open.png")),
+                        help="PNG of the open-order sweep ('' for none)")
+    parser.add_argument("--vnpy-offset-converter", action="store_true",
+                        help="keep vn.py's OffsetConverter (the desk before 0.2.0) to compare")
     args = parser.parse_args()
+    args.open_sizes = sorted(int(n) for n in args.open_sizes.split(",") if n.strip())
+    args.open_orders = args.open_orders or (100 if args.quick else 500)
+    args.idle_s = 2.0
     args.orders = args.orders or (200 if args.quick else 2000)
     args.burst = args.burst or (300 if args.quick else 3000)
     args.warmup = 20 if args.quick else 100
@@ -296,6 +479,15 @@ def main() -> int:
     if "journal_commit_p50_us" in result:
         print(f"journal commit on the loop: p50 {result['journal_commit_p50_us']} µs, "
               f"p99 {result['journal_commit_p99_us']} µs")
+    if "open_orders_sweep" in result:
+        print()
+        print_table([(f"{r['open_orders']:,} open", r["order_p50_us"], r["order_p99_us"], r["sent_p50_us"],
+                      r["cpu_per_order_us"], r["burst_orders_per_s"], r["rss_after_burst_mib"],
+                      r["idle_cpu_fraction"], r["unknown_outcomes"]) for r in result["open_orders_sweep"]],
+                    ("new order on an account with", "p50 µs", "p99 µs", "to send p50 µs", "CPU µs/order",
+                     "burst orders/s", "RSS MiB", "idle CPU", "unknown"))
+        print(f"\nlargest / smallest: p50 ratio {result['open_orders_p50_ratio']} (goal 0.8..1.2), "
+              f"p99 ratio {result['open_orders_p99_ratio']}, CPU per order ratio {result['open_orders_cpu_ratio']}")
     if args.json:
         dump_json(args.json, result)
     return 0

@@ -80,6 +80,7 @@ class SimExchange:
         self._contracts: dict[str, ContractData] = {}
         self._books: dict[str, AccountBook] = {}
         self._references: Counter[str] = Counter()
+        self._by_reference: dict[str, str] = {}   # reference → orderid of the first order sent with it
         self._random = random.Random(self.settings.seed)
         self._heap: list = []
         self._seq = itertools.count()
@@ -151,6 +152,7 @@ class SimExchange:
             order.datetime = datetime.now().astimezone()
             self._orders[orderid] = order
             self._references[req.reference] += 1
+            self._by_reference.setdefault(req.reference, orderid)
             gateway.on_order(copy.copy(order))
             self._later(self._answer, orderid)
             return order.vt_orderid
@@ -168,9 +170,9 @@ class SimExchange:
                 if order is not None:
                     return copy.copy(order)
             if reference:
-                for order in self._orders.values():
-                    if order.reference == reference:
-                        return copy.copy(order)
+                orderid = self._by_reference.get(reference)
+                if orderid is not None:
+                    return copy.copy(self._orders[orderid])
             return None
 
     def query_account(self) -> None:
@@ -270,14 +272,20 @@ class SimExchange:
         self._emit_order(order)
 
     def _unrest(self, order: OrderData) -> None:
+        """Take the order off its side of the book: a binary search for its entry (the key it was inserted
+        with), not a scan of every resting order of the contract."""
         book = self._resting.get(order.vt_symbol)
         if book is None:
             return
-        for side in book:
-            for i, entry in enumerate(side):
-                if entry[2] == order.orderid:
-                    del side[i]
-                    break
+        market = order.type == OrderType.MARKET
+        if order.direction == Direction.LONG:
+            side, key = book[0], -math.inf if market else -order.price
+        else:
+            side, key = book[1], -math.inf if market else order.price
+        entry = (key, int(order.orderid), order.orderid)
+        i = bisect.bisect_left(side, entry)
+        if i < len(side) and side[i] == entry:
+            del side[i]
         if not book[0] and not book[1]:
             del self._resting[order.vt_symbol]
 

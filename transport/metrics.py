@@ -54,7 +54,7 @@ _SESSION_COUNTERS = {
     "conflated": "deltas dropped for a slow socket (conflation)",
     "snapshots_requested": "snapshots asked for after conflation",
 }
-_RUNTIME_GAUGES = {"pending"}
+_RUNTIME_GAUGES = {"pending", "thespian_addresses"}
 _WS_GAUGES = {"sockets_open", "users_connected"}
 _BRIDGE_GAUGES = {"contracts", "groups"}
 

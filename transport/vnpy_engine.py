@@ -18,6 +18,34 @@ _log = structlog.get_logger("vnpy")
 GATEWAY_NAME = "SIM"
 
 
+class _NoOffsetConverters(dict):
+    """An ``OmsEngine.offset_converters`` that never keeps a converter (see :func:`without_offset_conversion`)."""
+
+    def __setitem__(self, gateway_name: str, converter: Any) -> None:
+        pass
+
+
+def without_offset_conversion(main_engine: Any) -> None:
+    """Stop vn.py's OmsEngine from keeping an ``OffsetConverter`` per gateway.
+
+    vn.py 4.5's OmsEngine creates one for every gateway that sends a contract
+    and, on vn.py's EventEngine thread, feeds it every order event of a
+    contract that is not ``net_position`` (CTP's SHFE/INE contracts, the
+    simulator's): ``PositionHolding.update_order`` then re-sums the frozen
+    volume over *all* active orders of that contract (``calculate_frozen``),
+    so each order event costs O(open orders) and a burst O(n²), holding the
+    GIL against the loop (10,000 resting orders: answers seconds late,
+    orders ``outcomeUnknown``, vn.py's event queue and RSS growing after the
+    burst). The desk never converts offsets (``convert_order_request`` is
+    not called: orders go out with the offset the trader chose), so nothing
+    reads those sums; without a converter vn.py's ``convert_order_request``
+    returns the request unchanged. Call before the gateways are added.
+    Source: vnpy/trader/engine.py ``OmsEngine.process_order_event``,
+    vnpy/trader/converter.py ``PositionHolding.calculate_frozen`` (4.5.0).
+    """
+    main_engine.get_engine("oms").offset_converters = _NoOffsetConverters()
+
+
 class VnpyEngine:
     """Owns vn.py's EventEngine, MainEngine and the simulator gateway."""
 
@@ -46,6 +74,7 @@ class VnpyEngine:
         self.event_engine = EventEngine()
         with restoring_cwd():
             self.main_engine = MainEngine(self.event_engine)
+        without_offset_conversion(self.main_engine)
         bridge.attach(self.event_engine)
         for extra in also:
             extra.attach(self.event_engine, self.main_engine)
@@ -79,4 +108,4 @@ class VnpyEngine:
             self.main_engine = None
 
 
-__all__ = ["GATEWAY_NAME", "VnpyEngine"]
+__all__ = ["GATEWAY_NAME", "VnpyEngine", "without_offset_conversion"]

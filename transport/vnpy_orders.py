@@ -40,6 +40,7 @@ from typing import Any
 
 import structlog
 
+from actors.errors import RuntimeStoppedError
 from actors.orders.codec import encode_vnpy_account, encode_vnpy_order, encode_vnpy_trade
 from actors.orders.config import OrdersConfig
 from actors.orders.ports import GatewayOrder, GatewayTrade
@@ -168,23 +169,29 @@ class OrderBridge:
             batch, self._pending = self._pending, []
             self._wake_pending = False
         self._drains += 1
-        if self._parked:
-            parked, self._parked = self._parked, deque()
-            now = time.monotonic()
-            for since, kind, data in parked:
-                if not self._route(kind, data) and now - since < PARK_S:
-                    self._parked.append((since, kind, data))
-                elif now - since >= PARK_S:
-                    self._unrouted += 1
-        for kind, data in batch:
-            if kind == "order":
-                self._orders_in += 1
-            elif kind == "trade":
-                self._trades_in += 1
-            else:
-                self._accounts_in += 1
-            if not self._route(kind, data):
-                self._parked.append((time.monotonic(), kind, data))
+        try:
+            if self._parked:
+                parked, self._parked = self._parked, deque()
+                now = time.monotonic()
+                for since, kind, data in parked:
+                    if not self._route(kind, data) and now - since < PARK_S:
+                        self._parked.append((since, kind, data))
+                    elif now - since >= PARK_S:
+                        self._unrouted += 1
+            for kind, data in batch:
+                if kind == "order":
+                    self._orders_in += 1
+                elif kind == "trade":
+                    self._trades_in += 1
+                else:
+                    self._accounts_in += 1
+                if not self._route(kind, data):
+                    self._parked.append((time.monotonic(), kind, data))
+        except RuntimeStoppedError:
+            # the desk is stopping: vn.py may still emit (a gateway closing, a venue replaying); nothing
+            # routes any more, and a raise here would only be logged by the loop on every later batch
+            self._parked.clear()
+            return
         self.runtime._schedule()
 
     def _route(self, kind: str, data: Any) -> bool:

@@ -93,6 +93,8 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
         self.stateful_paths: tuple[str, ...] = tuple(args.get("stateful", ()))
         self.sessions_path: str = args.get("sessions_path", "sessions")
         self.orders: dict[str, OrderRecord] = {}
+        self.open_ids: set[str] = set()      # client order ids of orders not final (lifecycle.track)
+        self.unknown_ids: set[str] = set()   # client order ids of orders outcomeUnknown now
         self.by_vt: dict[str, str] = {}
         self.waiters: dict[str, list[tuple[str, int]]] = {}
         self.checks: dict[int, PendingCheck] = {}
@@ -103,6 +105,7 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
         self._check_ids = itertools.count(1)
         self._answer_deadlines: collections.deque[tuple[float, str]] = collections.deque()
         self._answer_armed = False
+        self._answer_due = 0.0   # time.monotonic() at which the armed answer timer is due
         self._query_armed = False
         self.submissions = self.duplicates = self.new_orders = self.rejections = 0
         self.sent = self.unknown_outcomes = self.unrouted = self.duplicate_trades = 0
@@ -161,6 +164,7 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
         quote = self.market.quote(record.vt_symbol)
         record.group = quote.group if quote is not None else ""
         self.orders[client_order_id] = record
+        self.track(record)
         self.waiters[client_order_id] = [(session, correlation)]
         self.new_orders += 1
         problem = check_record(record, order.account, quote)
@@ -292,7 +296,7 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
     def _on_cancel_open_orders(self, command, message, sender: ActorAddress) -> None:
         """Kill switch: cancel every open order (of one group, or all); pending ones on send."""
         group, count = command.group, 0
-        for record in self.orders.values():
+        for record in [self.orders[i] for i in self.open_ids]:
             if record.final or (group and record.group != group):
                 continue
             if record.vt_orderid:
@@ -333,7 +337,7 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
             "account": self.account, "orders": self.new_orders, "submissions": self.submissions,
             "duplicates": self.duplicates, "rejections": self.rejections, "sent": self.sent,
             "unknown_outcomes": self.unknown_outcomes, "unresolved": len(self.unresolved),
-            "open": sum(1 for r in self.orders.values() if not r.final), "checks_pending": len(self.checks),
+            "open": len(self.open_ids), "checks_pending": len(self.checks),
             "unrouted_events": self.unrouted, "duplicate_trades": self.duplicate_trades,
             "inline_checks": self.inline_checks,
         }

@@ -31,14 +31,16 @@ class SessionsSupervisor(Supervisor):
     def _on_session_accounts(self, body, message, sender: ActorAddress) -> None:
         """Index (or forget) the accounts whose pushes a session takes."""
         path = body.sessionPath
-        self._forget(path)
+        self._forget_session(path)
         if body.attached:
             if body.all:
                 self.admins[path] = None
             for account in body.accounts:
                 self.by_account.setdefault(account, {})[path] = None
 
-    def _forget(self, path: str) -> None:
+    def _forget_session(self, path: str) -> None:
+        # Not ``_forget``: that name is Supervisor's (remove a child's spec and registry entry); shadowing it
+        # left every closed session in the registry as ``stopping`` (tests/actors/test_actor_classes.py).
         self.admins.pop(path, None)
         for sessions in self.by_account.values():
             sessions.pop(path, None)
@@ -53,7 +55,7 @@ class SessionsSupervisor(Supervisor):
             if self.send_path(path, data):
                 self.deliveries += 1
             elif path not in self.runtime.registry or self.runtime.registry.get(path).state.value == "stopped":
-                self._forget(path)
+                self._forget_session(path)
 
     def _on_group_restarted(self, group: str, message, sender: ActorAddress) -> None:
         """Forward ``groupRestarted`` to every running session (loop thread)."""

@@ -14,6 +14,10 @@ from actors.orders.record import Rejection
 from actors.risk._rule import RiskRule
 
 
+PRUNE_MIN_KEYS = 64
+"""Distinct orders remembered before the first prune of those outside the window."""
+
+
 class DuplicateOrderRule(RiskRule):
     """Refuse the order when more than ``limit`` identical ones were approved within ``window_s``.
 
@@ -28,6 +32,14 @@ class DuplicateOrderRule(RiskRule):
         """Forget the recent orders."""
         self.recent: dict[tuple, deque[int]] = {}
         self.worst = 0
+        self._prune_at = PRUNE_MIN_KEYS
+
+    def _prune(self, horizon: int) -> None:
+        """Drop the orders whose every time left the window (they can no longer count). Run when the keys
+        doubled since the last prune: amortized O(1) per check, and the dict stays within twice the orders of
+        one window instead of growing with every distinct order of the day."""
+        self.recent = {key: times for key, times in self.recent.items() if times and times[-1] > horizon}
+        self._prune_at = max(PRUNE_MIN_KEYS, 2 * len(self.recent))
 
     @staticmethod
     def _key(order) -> tuple:
@@ -40,6 +52,9 @@ class DuplicateOrderRule(RiskRule):
         if times is None:
             times = self.recent[key] = deque()
         horizon = order.tsNs - int(self.limits["window_s"] * 1e9)
+        if len(self.recent) >= self._prune_at:
+            self._prune(horizon)
+            times = self.recent.setdefault(key, times)
         while times and times[0] <= horizon:
             times.popleft()
         observed = len(times) + 1
@@ -59,4 +74,4 @@ class DuplicateOrderRule(RiskRule):
         return float(self.worst)
 
 
-__all__ = ["DuplicateOrderRule"]
+__all__ = ["DuplicateOrderRule", "PRUNE_MIN_KEYS"]

@@ -142,3 +142,76 @@ async def test_order_status_request_when_finished_limit_then_open_orders_and_new
     assert capped == ["c-3", "c-4"]
     assert everything == ["c-1", "c-2", "c-3", "c-4"]
     assert chosen == ["c-2"]
+
+
+async def test_answer_timeout_when_answers_queued_behind_a_late_timer_then_not_outcome_unknown(order_harness):
+    """An answer queued behind the answer timer (a backlog) is taken before a later order's deadline is judged:
+    the timer's due time is the cut-off, not the time a busy actor handles it."""
+    import schemas
+
+    port = ScriptedPort(answer="none")
+    harness = await order_harness(harness_config(rules=(), answer_timeout_s=0.1), port=port)
+    harness.submit("c-1")
+    await asyncio.wait_for(_until(lambda: len(port.sends) == 1), 5)
+    harness.submit("c-2")
+    await asyncio.wait_for(_until(lambda: len(port.sends) == 2), 5)
+    actor = harness.actor("orders/acct-01")
+    held = []
+
+    def backlog(pending) -> bool:
+        """From the answer timer on, hold every message of the order actor (it is busy elsewhere)."""
+        if pending.toActor != actor.myAddress or type(pending.msg) is not bytes:
+            return False
+        if not held:
+            with schemas.actor.ActorMessage.from_bytes(pending.msg) as message:
+                if message.which() != "timer" or message.timer.name != "answer":
+                    return False
+        held.append(pending)
+        return True
+
+    harness.runtime.set_interceptor(backlog)
+    await asyncio.wait_for(_until(lambda: held), 5)            # c-1's deadline passed: the timer fired
+    port.event(actor.orders["c-2"], actor.orders["c-2"].vt_orderid, "notTraded")   # c-2's answer, behind it
+    await asyncio.wait_for(_until(lambda: len(held) == 2), 5)
+    await asyncio.sleep(0.2)                                  # handled late: c-2's deadline has passed too
+    harness.runtime.set_interceptor(None)
+    for pending in held:
+        harness.runtime.requeue(pending)
+    await harness.wait_replies(2)
+
+    assert harness.reply_of("c-1")["status"] == "outcomeUnknown"   # no answer at all: unknown, as before
+    assert harness.reply_of("c-2")["status"] == "accepted"
+    assert actor.unknown_outcomes == 1
+
+
+async def test_order_counts_when_many_orders_then_counted_without_scanning_them(order_harness, monkeypatch):
+    """The 1 s ``orderCounts`` answer is right (open, outcomeUnknown) and reads no order record: its cost does
+    not grow with the day's orders."""
+    import schemas
+    from actors.orders.record import OrderRecord
+
+    port = ScriptedPort(answer="none")
+    harness = await order_harness(harness_config(rules=(), answer_timeout_s=0.05, query_interval_s=60.0),
+                                  port=port)
+    for n in range(30):
+        harness.submit(f"u-{n}")                          # no answer: outcomeUnknown
+    await harness.wait_replies(30)
+    port.answer = "ack"
+    for n in range(20):
+        harness.submit(f"w-{n}")                          # working
+    harness.submit("bad", volume=0.0)                     # rejected
+    await harness.wait_replies(51)
+    actor = harness.actor("orders/acct-01")
+    port.event(actor.orders["w-0"], actor.orders["w-0"].vt_orderid, "cancelled")
+    await asyncio.wait_for(_until(lambda: actor.orders["w-0"].final), 5)
+    reads = []
+    final = OrderRecord.final
+    monkeypatch.setattr(OrderRecord, "final", property(lambda record: reads.append(1) or final.fget(record)))
+
+    reply = await harness.runtime.ask("orders/acct-01", encode_actor_message("ruleStatusRequest", None))
+
+    with schemas.actor.ActorMessage.from_bytes(reply) as message:
+        counts = message.orderCounts
+        assert (counts.open, counts.unknownOutcomes, counts.rejections, counts.orders) == (49, 30, 1, 51)
+    assert reads == []
+    assert actor.extra_statistics()["open"] == 49
