@@ -65,7 +65,8 @@ class AuthApi:
             POST routes answer 404 ``noIssuer``.
 
     Attributes:
-        clock: monotonic seconds of the sign-in throttle (tests step it).
+        throttle: the sign-in throttle (its ``clock`` may be stepped by tests).
+        now: wall clock, seconds since UNIX epoch, for token times (tests may replace it).
     """
 
     def __init__(self, desk: Any, config: IssuerConfig, state_dir: Path, enabled: bool = True) -> None:
@@ -79,6 +80,7 @@ class AuthApi:
         self._users_stamp: tuple[int, int] | None = None
         self._users_error = ""
         self.state_dir = state_dir
+        self.now = time.time
 
     async def start(self) -> None:
         """Open the refresh store and read the users file (worker threads).
@@ -162,7 +164,8 @@ class AuthApi:
         await asyncio.to_thread(self._reload_users)
         if self._users_error:
             return self._answer(503, "usersFileInvalid", self._users_error, name, "login", address)
-        issued = await asyncio.to_thread(self.issuer.sign_in, name, password[:MAX_PASSWORD_CHARS + 1])
+        issued = await asyncio.to_thread(self.issuer.sign_in, name, password[:MAX_PASSWORD_CHARS + 1],
+                                         self.now())
         if issued is None:
             self.throttle.failed(user_key, address_key)
             return self._answer(401, "invalidCredentials", "wrong user or password", name, "login", address)
@@ -181,7 +184,7 @@ class AuthApi:
         if self.issuer.users is None:  # never read a good users file: nobody could have signed in
             return self._answer(503, "usersFileInvalid", self._users_error, "?", "refresh", address)
         try:
-            issued = await asyncio.to_thread(self.issuer.refresh, token)
+            issued = await asyncio.to_thread(self.issuer.refresh, token, self.now())
         except RefreshError as exc:
             response = self._answer(401, exc.code, str(exc), exc.user or "?", "refresh", address)
             response.del_cookie(REFRESH_COOKIE, path="/auth")
@@ -213,7 +216,7 @@ class AuthApi:
         return None
 
     def _issued(self, request: web.Request, issued: Issued) -> web.Response:
-        now = time.time()
+        now = self.now()
         response = web.json_response({
             "access_token": issued.access_token, "token_type": "Bearer",
             "expires_in": int(issued.access_expires_ts - now), "expires_at": issued.access_expires_ts,
