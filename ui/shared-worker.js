@@ -4,7 +4,7 @@
 
 import { Hub } from "./hub.js";
 
-const hub = new Hub();
+const hub = new Hub({ refreshUrl: new URL("./auth/refresh", self.location.href).href });
 
 self.onconnect = (event) => {
   for (const port of event.ports) {

@@ -4,7 +4,7 @@
 
 import { Hub } from "./hub.js";
 
-const hub = new Hub();
+const hub = new Hub({ refreshUrl: new URL("./auth/refresh", self.location.href).href });
 const port = { postMessage: (message, transfer = []) => self.postMessage(message, transfer) };
 
 hub.addPort(port, { expires: false });
