@@ -92,6 +92,8 @@ async def test_login_when_password_right_then_access_token_and_httponly_strict_r
     assert _cookie(http) != first
     socket = await open_socket(desk, renewed["access_token"])
     await socket.send(refresh={"token": body["access_token"]})  # an older token of the same user is still valid
+    assert (await socket.recv_until(lambda m: m["which"] in ("ack", "error") and m.get("of") != "subscribe"))[
+        "which"] == "ack"
     assert ("ann", "ok") in _audit(desk, "login")
 
 
