@@ -96,7 +96,8 @@ class AuthApi:
             return
         self.store = await asyncio.to_thread(RefreshStore, self.state_dir / "refresh.sqlite3")
         await asyncio.to_thread(self.store.prune)
-        self.issuer = TokenIssuer(self.config, self.desk.jwt_secret, None, self.store)
+        auth = self.desk.config.auth  # the desk's own verifier must take what it issues
+        self.issuer = TokenIssuer(self.config, self.desk.jwt_secret, None, self.store, auth.issuer, auth.audience)
         await asyncio.to_thread(self._reload_users)
 
     def close(self) -> None:

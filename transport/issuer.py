@@ -331,11 +331,16 @@ class TokenIssuer:
         secret: the desk's HS256 secret.
         users: the users file (:class:`transport.users.UsersFile`); ``None`` until read.
         store: the refresh-token families.
+        token_issuer: ``iss`` of the access tokens (the desk's ``[auth] issuer``; empty: none).
+        audience: ``aud`` of the access tokens (the desk's ``[auth] audience``; empty: none).
     """
 
-    def __init__(self, config: IssuerConfig, secret: str, users, store: RefreshStore) -> None:
+    def __init__(self, config: IssuerConfig, secret: str, users, store: RefreshStore, token_issuer: str = "",
+                 audience: str = "") -> None:
         self.config = config
         self._secret = secret
+        self.token_issuer = token_issuer
+        self.audience = audience
         self.users = users
         self.store = store
 
@@ -367,7 +372,8 @@ class TokenIssuer:
         user = self.users.get(name)
         ttl_s = min(self.config.access_ttl_s, max(1.0, refresh_expires_ts - now_ts))
         token = mint_token(self._secret, user.name, user.role, ttl_s, accounts=list(user.accounts),
-                           groups=None if user.groups is None else list(user.groups), now_s=now_ts)
+                           groups=None if user.groups is None else list(user.groups), now_s=now_ts,
+                           issuer=self.token_issuer, audience=self.audience)
         return Issued(token, int(now_ts) + int(ttl_s), refresh, refresh_expires_ts, user.name, user.role)
 
 

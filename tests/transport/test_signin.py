@@ -97,6 +97,15 @@ async def test_login_when_password_right_then_access_token_and_httponly_strict_r
     assert ("ann", "ok") in _audit(desk, "login")
 
 
+async def test_login_when_desk_checks_iss_and_aud_then_issued_tokens_carry_them(start_desk, tmp_path, client):
+    """A desk with [auth] issuer and audience verifies the tokens its own issuer signs."""
+    UsersFile(tmp_path / "users.json", CHEAP).add("ann", PASSWORD)
+    desk = await start_desk(contracts=20, rate=20.0, state_dir=str(tmp_path),
+                            auth=AuthConfig(issuer="https://desk.lan", audience="tickstage"))
+    status, body, _ = await _login(client(desk))
+    assert status == 200 and desk.verifier.verify(body["access_token"]).user == "ann"
+
+
 async def test_login_when_password_wrong_or_user_unknown_then_same_401_and_audited(signin_desk, client):
     """Wrong password and unknown user get the same answer (no user enumeration); both are audited."""
     desk = await signin_desk()
