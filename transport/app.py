@@ -9,7 +9,8 @@ serves the UI, ``/ws``, ``/api/groups``, ``/healthz`` and the admin API
 The order path (issue 3): the order journal (SQLite), the risk limits, the
 order bridge and the ``accounts``/``risk``/``orders`` subtrees, with
 ``/admin/limits`` and ``/admin/kill-switch`` (transport/risk_admin.py). Per-session flight
-recordings at ``/admin/recordings`` (transport/flight_api.py).
+recordings at ``/admin/recordings`` (transport/flight_api.py). Sign-in: the
+embedded issuer's ``/login`` and ``/auth/*`` (transport/auth_api.py).
 """
 
 from __future__ import annotations
@@ -35,12 +36,15 @@ from transport.admin import AdminApi
 from transport.faults_api import FaultsApi
 from transport.flight_api import FlightApi
 from transport.auth import AuthConfig, Principal, TokenVerifier, principal_from_header
+from transport.auth_api import AuthApi
+from transport.issuer import IssuerConfig, development_secret
 from transport.errors import AuthError
 from transport.nats_bus import NatsBus
 from transport.roles import VNPY_ROLES, RoleLinks, check_role
 from transport.vnpy_bridge import VnpyBridge
 from transport.risk_admin import RiskAdminApi
 from transport.vnpy_engine import VnpyEngine
+from transport.vnpy_home import state_dir as default_state_dir
 from transport.vnpy_orders import OrderBridge
 from transport.ws import SocketGateway, SocketLimits
 
@@ -60,7 +64,10 @@ class DeskConfig:
         contracts: synthetic market size, contracts.
         rate: synthetic market rate, ticks/s.
         seed: synthetic market seed.
-        jwt_secret: HS256 secret; empty → generated (development mode).
+        jwt_secret: HS256 secret; empty → development mode: the secret kept in
+            ``<state_dir>/jwt-secret`` (mode 0600), generated on first use.
+        issuer: the embedded issuer (``[issuer]``: users file, token lifetimes, sign-in lock-out).
+        state_dir: the desk's state folder; empty → ``$TICKSTAGE_STATE_DIR`` or ``~/.tickstage``.
         auth: token verification: algorithm, RS256 public key file, iss, aud.
         watchlists: watchlist group → vt_symbols.
         market: GroupActor args (window_ms, wide_window_ms, snapshot_interval_s, max_rows).
@@ -99,6 +106,8 @@ class DeskConfig:
     groups: tuple[str, ...] = ()
     sim: dict[str, Any] = field(default_factory=dict)
     orders: OrdersConfig = field(default_factory=lambda: DEVELOPMENT_ORDERS)
+    issuer: IssuerConfig = field(default_factory=IssuerConfig)
+    state_dir: str = ""
 
     def gateway_setting(self) -> dict[str, Any]:
         """Return the simulator gateway's vn.py connect setting."""
@@ -124,8 +133,10 @@ class Desk:
 
     def __init__(self, config: DeskConfig) -> None:
         self.config = config
-        self.jwt_secret = config.jwt_secret or secrets.token_urlsafe(32)
+        self.state_dir = Path(config.state_dir).expanduser().resolve() if config.state_dir else default_state_dir()
         self.generated_secret = not config.jwt_secret and config.auth.algorithm == "HS256"
+        self.jwt_secret = config.jwt_secret or (
+            development_secret(self.state_dir) if self.generated_secret else secrets.token_urlsafe(32))
         self.verifier = TokenVerifier(config.auth, self.jwt_secret)
         self.runtime: ActorRuntime | None = None
         self.bridge: VnpyBridge | None = None
@@ -134,6 +145,7 @@ class Desk:
         self.admin: AdminApi | None = None
         self.faults: FaultsApi | None = None
         self.flight: FlightApi | None = None
+        self.auth_api: AuthApi | None = None
         self.journal: OrderJournal | None = None
         self.limit_store: LimitStore | None = None
         self.order_bridge: OrderBridge | None = None
@@ -181,6 +193,9 @@ class Desk:
         self.flight.add_routes(app)
         if self.limit_store is not None:
             RiskAdminApi(self).add_routes(app)
+        self.auth_api = AuthApi(self, self.config.issuer, self.state_dir, enabled=self.config.auth.algorithm == "HS256")
+        await self.auth_api.start()
+        self.auth_api.add_routes(app)
         app.router.add_get("/ops", self._ops)
         app.router.add_get("/", self._index)
         app.router.add_static("/", UI_DIR, show_index=False)
@@ -225,6 +240,8 @@ class Desk:
             self._runner = None
         if self.admin:
             self.admin.close()
+        if self.auth_api:
+            self.auth_api.close()
         if self.faults:
             await self.faults.close()
         if self.links:

@@ -5,7 +5,12 @@ A desk verifies one algorithm, chosen by :class:`AuthConfig`:
 * ``HS256`` with the desk's shared secret (``--jwt-secret`` or
   ``TICKSTAGE_JWT_SECRET``, at least 32 bytes);
 * ``RS256`` with an RSA public key read from a PEM file (the issuer keeps
-  the private key; the desk cannot mint).
+  the private key; the desk cannot mint);
+* ``RS256`` with the keys of an outside issuer's JWKS URL (``[auth]
+  jwks_url``; PyJWT's ``PyJWKClient``): the token's ``kid`` picks the key;
+  keys are cached for ``jwks_lifespan_s``; an unknown ``kid`` refetches the
+  set once (key rotation), at most once per ``jwks_cooldown_s``. Fetches run
+  in a worker thread (:meth:`TokenVerifier.verify_async`), never on the loop.
 
 Registered claims checked: ``exp`` and ``iat`` (required), ``nbf`` (when
 present), ``iss`` and ``aud`` (required and checked when configured).
@@ -24,15 +29,18 @@ kind of failure.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import jwt
+import structlog
 
 from actors.market.watchlists import is_watchlist_group, watchlist_group
 from transport.errors import AuthError, ConfigError
 
+_log = structlog.get_logger("transport.auth")
 ALGORITHMS = ("HS256", "RS256")
 ROLES = ("trader", "admin")
 MIN_SECRET_BYTES = 32
@@ -113,9 +121,14 @@ class AuthConfig:
         audience: required ``aud`` value; empty → not checked (a token
             carrying an ``aud`` is then refused, as PyJWT does).
         leeway_s: clock skew allowed on ``exp``/``nbf``/``iat``, seconds.
+        jwks_url: the outside issuer's JWKS (RS256 keys by ``kid``), instead of
+            ``public_key_file``.
+        jwks_lifespan_s: how long fetched keys are used before the set is fetched again, seconds.
+        jwks_cooldown_s: shortest time between two fetches for an unknown ``kid``, seconds.
 
     Raises:
-        ConfigError: unknown algorithm, RS256 without a key file, negative leeway.
+        ConfigError: unknown algorithm, RS256 without a key file or JWKS URL,
+            negative leeway or JWKS times.
     """
 
     algorithm: str = "HS256"
@@ -123,12 +136,21 @@ class AuthConfig:
     issuer: str = ""
     audience: str = ""
     leeway_s: float = 0.0
+    jwks_url: str = ""
+    jwks_lifespan_s: float = 300.0
+    jwks_cooldown_s: float = 30.0
 
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:
             raise ConfigError(f"auth algorithm must be one of {ALGORITHMS}, not {self.algorithm!r}")
-        if self.algorithm == "RS256" and not self.public_key_file:
-            raise ConfigError("RS256 needs public_key_file (the issuer's RSA public key, PEM)")
+        if self.jwks_url and (self.algorithm != "RS256" or self.public_key_file):
+            raise ConfigError("jwks_url needs algorithm RS256 and no public_key_file")
+        if self.jwks_url and not self.jwks_url.startswith(("https://", "http://")):
+            raise ConfigError("jwks_url must be an http(s) URL")
+        if self.jwks_lifespan_s <= 0 or self.jwks_cooldown_s < 0:
+            raise ConfigError("jwks_lifespan_s must be > 0 and jwks_cooldown_s ≥ 0")
+        if self.algorithm == "RS256" and not (self.public_key_file or self.jwks_url):
+            raise ConfigError("RS256 needs public_key_file (the issuer's RSA public key, PEM) or jwks_url")
         if self.leeway_s < 0:
             raise ConfigError("auth leeway_s must be ≥ 0")
 
@@ -151,8 +173,11 @@ class TokenVerifier:
             if len(secret.encode()) < MIN_SECRET_BYTES:
                 raise ConfigError(f"the HS256 JWT secret must be at least {MIN_SECRET_BYTES} bytes")
             self._key: object = secret
+        elif self.config.jwks_url:
+            self._key = None
         else:
             self._key = load_public_key(self.config.public_key_file)
+        self._jwks = JwksKeys(self.config) if self.config.jwks_url else None
         required = ["exp", "iat", "sub"]
         if self.config.issuer:
             required.append("iss")
@@ -184,8 +209,9 @@ class TokenVerifier:
         if len(token) > MAX_TOKEN_CHARS:
             raise AuthError("unauthenticated", f"token longer than {MAX_TOKEN_CHARS} characters")
         config = self.config
+        key = self._key if self._jwks is None else self._jwks.key_nowait(token)
         try:
-            claims = jwt.decode(token, self._key, algorithms=[config.algorithm],
+            claims = jwt.decode(token, key, algorithms=[config.algorithm],
                                 issuer=config.issuer or None, audience=config.audience or None,
                                 leeway=config.leeway_s, options=self._options)
         except jwt.ExpiredSignatureError:
@@ -203,6 +229,80 @@ class TokenVerifier:
         except jwt.InvalidTokenError as exc:
             raise AuthError("unauthenticated", f"invalid token ({type(exc).__name__})") from None
         return _principal(claims)
+
+    async def verify_async(self, token: str) -> Principal:
+        """As :meth:`verify`, first fetching the JWKS (worker thread) when the token's ``kid`` is not cached.
+
+        Raises:
+            AuthError: as :meth:`verify`; ``unauthenticated`` also when the
+                JWKS cannot be fetched or has no key of that ``kid``.
+        """
+        if self._jwks is not None and token and len(token) <= MAX_TOKEN_CHARS:
+            await self._jwks.load(token)
+        return self.verify(token)
+
+
+class JwksKeys:
+    """RS256 keys of an outside issuer's JWKS, by ``kid`` (PyJWT's ``PyJWKClient`` fetches and caches).
+
+    Args:
+        config: ``jwks_url``, ``jwks_lifespan_s``, ``jwks_cooldown_s``.
+    """
+
+    def __init__(self, config: AuthConfig) -> None:
+        self.lifespan_s = config.jwks_lifespan_s
+        self._client = jwt.PyJWKClient(config.jwks_url, cache_keys=False, lifespan=config.jwks_lifespan_s,
+                                       timeout=5, cooldown_duration=config.jwks_cooldown_s)
+        self._keys: dict[str, tuple[object, float]] = {}
+
+    def key_nowait(self, token: str):
+        """Return the cached public key for ``token``'s ``kid`` (no fetch; loop thread).
+
+        Raises:
+            AuthError: ``unauthenticated``: no ``kid``, or its key is not cached
+                (a fetch is then started, so a retry may pass).
+        """
+        kid = _kid(token)
+        cached = self._keys.get(kid)
+        if cached is not None and time.monotonic() - cached[1] < self.lifespan_s:
+            return cached[0]
+        try:
+            asyncio.get_running_loop().create_task(self.load(token))
+        except RuntimeError:
+            pass  # no loop (a tool): nothing to fetch with
+        raise AuthError("unauthenticated", "token signing key (kid) not known; retry")
+
+    async def load(self, token: str) -> None:
+        """Fetch the key of ``token``'s ``kid`` if it is not cached (worker thread); never raises."""
+        try:
+            kid = _kid(token)
+        except AuthError:
+            return
+        cached = self._keys.get(kid)
+        if cached is not None and time.monotonic() - cached[1] < self.lifespan_s:
+            return
+        try:
+            signing_key = await asyncio.to_thread(self._client.get_signing_key, kid)
+        except jwt.PyJWKClientError as exc:
+            _log_jwks_failure(exc)
+            return
+        if signing_key.algorithm_name == "RS256":
+            self._keys[kid] = (signing_key.key, time.monotonic())
+
+
+def _kid(token: str) -> str:
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+    except jwt.InvalidTokenError:
+        raise AuthError("unauthenticated", "invalid token (header)") from None
+    if not isinstance(kid, str) or not 0 < len(kid) <= MAX_CLAIM_CHARS:
+        raise AuthError("unauthenticated", "token has no kid header (JWKS desk)")
+    return kid
+
+
+def _log_jwks_failure(exc: Exception) -> None:
+    _log.warning("jwks_key_not_found", error_type=type(exc).__name__,
+                                                   reason=str(exc)[:200])
 
 
 def _principal(claims: dict) -> Principal:
@@ -316,6 +416,7 @@ def mint_token(key: str | bytes, user: str, role: str = "trader", ttl_s: float =
 __all__ = [
     "ALGORITHMS",
     "AuthConfig",
+    "JwksKeys",
     "MAX_TOKEN_CHARS",
     "MIN_SECRET_BYTES",
     "Principal",

@@ -3,21 +3,28 @@
     tickstage run [--config FILE] [--host 127.0.0.1] [--port 8700] [--replay FILE ...]
                   [--speed N] [--synthetic --contracts N --rate TICKS_PER_S] [--jwt-secret S]
                   [--role all|gateway|aggregator|gateway-host] [--nats URL ...] [--groups G ...]
+                  [--state-dir DIR]
     tickstage token --user U [--role trader|admin] [--ttl-s S] [--accounts A,B] [--groups G,H]
-                    [--iss ISSUER] [--aud AUDIENCE] [--jwt-secret S | --private-key-file PEM]
+                    [--iss ISSUER] [--aud AUDIENCE] [--jwt-secret S | --private-key-file PEM] [--state-dir DIR]
+    tickstage users add|passwd|remove|list [USER] [--role trader|admin] [--accounts A,B] [--groups G,H]
+                    [--password-stdin] [--users-file FILE] [--state-dir DIR]
     tickstage watch --url ws://HOST:PORT/ws --token T --group G [--seconds N]
     tickstage admin tree|restart PATH|stop PATH|audit [--url http://HOST:PORT] [--token T] [--json]
     tickstage sim --scenario FILE [--report FILE] [--tape FILE]
 
 The JWT secret comes from ``--jwt-secret`` or ``TICKSTAGE_JWT_SECRET``; with
-neither, ``run`` generates one, says it is in development mode, and prints a
-URL carrying a token once.
+neither, ``run`` is in development mode: it keeps a generated secret in
+``<state_dir>/jwt-secret`` (mode 0600, read by ``tickstage token`` too) and
+prints a trader URL and an admin (ops) URL carrying tokens. The state
+folder is ``--state-dir``, else ``TICKSTAGE_STATE_DIR``, else ``~/.tickstage``;
+the users file of the embedded issuer is ``<state_dir>/users.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -41,7 +48,9 @@ def load_config(path: str | None) -> Any:
         [market]      window_ms, wide_window_ms, snapshot_interval_s, max_rows
         [limits]      max_frame_bytes, auth_timeout_s, max_bad_frames, max_sockets_per_user,
                       max_subscriptions, messages_per_s, allowed_origins, ... (SocketLimits)
-        [auth]        algorithm ("HS256" | "RS256"), public_key_file, issuer, audience, leeway_s
+        [auth]        algorithm ("HS256" | "RS256"), public_key_file, issuer, audience, leeway_s,
+                      jwks_url, jwks_lifespan_s, jwks_cooldown_s
+        [issuer]      enabled, users_file, access_ttl_s, refresh_ttl_s, max_failures, lockout_s
         [watchlists]  name = ["rb1801.SHFE", "IF1711.CFFEX"]
         [orders], [accounts.<id>], [risk]   the order path (actors/orders/config.py)
 
@@ -74,6 +83,13 @@ def load_config(path: str | None) -> Any:
     except TypeError as exc:
         raise ConfigError(f"bad [auth] in {path}: {exc}") from None
     extra = {}
+    if "issuer" in data:
+        from transport.issuer import IssuerConfig
+
+        try:
+            extra["issuer"] = IssuerConfig(**data["issuer"])
+        except TypeError as exc:
+            raise ConfigError(f"bad [issuer] in {path}: {exc}") from None
     if any(table in data for table in ("orders", "accounts", "risk")):
         from actors.orders.config import OrdersConfig
         from transport.app import DEVELOPMENT_ORDERS
@@ -107,6 +123,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--nats", nargs="+", metavar="URL", help="NATS seed URLs (nats://127.0.0.1:4222 ...)")
     run.add_argument("--groups", nargs="+", metavar="GROUP", help="an aggregator's shard (default: every group)")
     run.add_argument("--jwt-secret", default=os.environ.get("TICKSTAGE_JWT_SECRET", ""))
+    run.add_argument("--state-dir", default=os.environ.get("TICKSTAGE_STATE_DIR", ""),
+                     help="desk state folder (default: TICKSTAGE_STATE_DIR, else ~/.tickstage)")
     token = sub.add_parser("token", help="print a development JWT signed with the desk's secret")
     token.add_argument("--user", required=True)
     token.add_argument("--role", choices=("trader", "admin"), default="trader")
@@ -117,6 +135,17 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--iss", default="", help="iss claim (for a desk with [auth] issuer)")
     token.add_argument("--aud", default="", help="aud claim (for a desk with [auth] audience)")
     token.add_argument("--private-key-file", help="sign RS256 with this RSA private key (PEM) instead")
+    token.add_argument("--state-dir", default=os.environ.get("TICKSTAGE_STATE_DIR", ""),
+                       help="without a secret: the development desk's secret in this folder's jwt-secret")
+    users = sub.add_parser("users", help="the embedded issuer's users: add, change password, remove, list")
+    users.add_argument("action", choices=("add", "passwd", "remove", "list"))
+    users.add_argument("user", nargs="?")
+    users.add_argument("--role", choices=("trader", "admin"), default="trader")
+    users.add_argument("--accounts", default="", help="comma-separated account ids the user may trade")
+    users.add_argument("--groups", help="comma-separated market groups (omitted: every group)")
+    users.add_argument("--password-stdin", action="store_true", help="read the password from stdin (one line)")
+    users.add_argument("--users-file", help="the users file (default: <state dir>/users.json)")
+    users.add_argument("--state-dir", default=os.environ.get("TICKSTAGE_STATE_DIR", ""))
     watch = sub.add_parser("watch", help="print a group's frame stream statistics")
     watch.add_argument("--url", default="ws://127.0.0.1:8700/ws")
     watch.add_argument("--token", required=True)
@@ -149,7 +178,8 @@ async def _run(args: argparse.Namespace) -> int:
     for key in ("nats", "groups"):
         if key in overrides:
             overrides[key] = tuple(overrides[key])
-    config = replace(config, **overrides, jwt_secret=args.jwt_secret or config.jwt_secret)
+    config = replace(config, **overrides, jwt_secret=args.jwt_secret or config.jwt_secret,
+                     state_dir=args.state_dir or config.state_dir)
     try:
         desk = Desk(config)
         await desk.start()
@@ -158,14 +188,21 @@ async def _run(args: argparse.Namespace) -> int:
         return 2
     print(f"tickstage: listening {desk.url}", flush=True)
     if desk.generated_secret:
-        token = mint_token(desk.jwt_secret, "dev", "admin")
-        print("tickstage: development mode (no --jwt-secret / TICKSTAGE_JWT_SECRET): "
-              "a secret was generated for this run only.", flush=True)
-        print(f"tickstage: open {desk.url}#token={token}", flush=True)
+        trader = next(iter(config.orders.accounts), None)
+        user = trader.trader if trader else "trader1"
+        accounts = [spec.account for spec in config.orders.accounts if spec.trader == user]
+        print(f"tickstage: development mode (no --jwt-secret / TICKSTAGE_JWT_SECRET): the secret is in "
+              f"{desk.state_dir / 'jwt-secret'}; `tickstage token` signs with it.", flush=True)
+        print(f"tickstage: trader {user}: open {desk.url}#token="
+              f"{mint_token(desk.jwt_secret, user, 'trader', accounts=accounts)}", flush=True)
+        print(f"tickstage: admin (ops): open {desk.url}ops#token={mint_token(desk.jwt_secret, 'dev', 'admin')}",
+              flush=True)
+        print(f"tickstage: or sign in at {desk.url}login as a user of `tickstage users add`", flush=True)
     elif config.auth.algorithm == "RS256":
         print(f"tickstage: open {desk.url} and log in with an RS256 token from your issuer", flush=True)
     else:
-        print(f"tickstage: open {desk.url} and log in with a token from `tickstage token`", flush=True)
+        print(f"tickstage: open {desk.url}login: sign in as a user of `tickstage users add`, "
+              "or with a token from `tickstage token`", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -186,8 +223,11 @@ def _token(args: argparse.Namespace) -> int:
             print(f"tickstage token: cannot read {args.private_key_file}: {exc.strerror}", file=sys.stderr)
             return 2
     elif not key:
-        print("tickstage token: give --jwt-secret or set TICKSTAGE_JWT_SECRET", file=sys.stderr)
-        return 2
+        key = _development_secret(args.state_dir)
+        if not key:
+            print("tickstage token: give --jwt-secret or set TICKSTAGE_JWT_SECRET (or run a development desk "
+                  "first: its secret is kept in <state dir>/jwt-secret)", file=sys.stderr)
+            return 2
     split = lambda text: None if text is None else [p.strip() for p in text.split(",") if p.strip()]  # noqa: E731
     try:
         token = mint_token(key, args.user, args.role, args.ttl_s, accounts=split(args.accounts),
@@ -198,6 +238,66 @@ def _token(args: argparse.Namespace) -> int:
     print("# development token: for a desk whose key you hold; not for production", file=sys.stderr)
     print(token)
     return 0
+
+
+def _development_secret(state_dir: str) -> str:
+    """Return the development desk's secret from ``<state_dir>/jwt-secret``, or ``""`` when there is none."""
+    from transport.issuer import development_secret
+    from transport.vnpy_home import state_dir as default_state_dir
+
+    folder = Path(state_dir).expanduser() if state_dir else default_state_dir()
+    if not (folder / "jwt-secret").exists():
+        return ""
+    try:
+        return development_secret(folder)
+    except ConfigError as exc:
+        print(f"tickstage token: {exc}", file=sys.stderr)
+        return ""
+
+
+def _users(args: argparse.Namespace) -> int:
+    from transport.users import UsersFile
+    from transport.vnpy_home import state_dir as default_state_dir
+
+    folder = Path(args.state_dir).expanduser() if args.state_dir else default_state_dir()
+    path = Path(args.users_file) if args.users_file else folder / "users.json"
+    split = lambda text: None if text is None else [p.strip() for p in text.split(",") if p.strip()]  # noqa: E731
+    try:
+        users = UsersFile(path)
+        if args.action == "list":
+            for user in users.users():
+                print(json.dumps(user.public()))
+            return 0
+        if args.user is None:
+            print(f"tickstage users {args.action}: give the USER", file=sys.stderr)
+            return 2
+        if args.action == "remove":
+            users.remove(args.user)
+            print(f"tickstage users: removed {args.user} (signed-in sessions end at their next refresh)",
+                  file=sys.stderr)
+            return 0
+        password = _read_password(args.password_stdin)
+        if args.action == "add":
+            users.add(args.user, password, args.role, split(args.accounts) or [], split(args.groups))
+        else:
+            users.set_password(args.user, password)
+    except (ValueError, KeyError) as exc:
+        print(f"tickstage users {args.action}: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 2
+    print(f"tickstage users: {args.action} {args.user}: done ({path})", file=sys.stderr)
+    return 0
+
+
+def _read_password(from_stdin: bool) -> str:
+    """Return a new password from one line of stdin, or from a prompt (twice, not echoed)."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise ValueError("the two passwords differ")
+    return first
 
 
 def _admin(args: argparse.Namespace) -> int:
@@ -218,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
         return _token(args)
     if args.command == "admin":
         return _admin(args)
+    if args.command == "users":
+        return _users(args)
     import uvloop
 
     configure_logging(args.log_level)

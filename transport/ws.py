@@ -199,7 +199,7 @@ class SocketGateway:
             return await self._refuse(ws, "unauthenticated", f"first message must be auth, not {frame.member}",
                                       frame.correlation)
         try:
-            principal = self.verifier.verify(frame.token)
+            principal = await self.verifier.verify_async(frame.token)
         except AuthError as exc:
             return await self._refuse(ws, exc.code, str(exc), frame.correlation)
         self.frames_refused -= 1

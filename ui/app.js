@@ -1,4 +1,6 @@
-// The page: login, group picker, one canvas watchlist per subscribed group,
+// The page: sign-in (the overlay of ui/signin.js; no session at all goes to the
+// login page), the session's renewal seen from the page (the worker renews:
+// ui/hub.js), group picker, one canvas watchlist per subscribed group,
 // the desk's panel slots (ui/panels.js: registerPanel) and the metrics HUD. The WebSocket and decoding live in a SharedWorker shared
 // by every tab (ui/link.js, ui/hub.js); this thread only copies changed rows
 // into each panel and paints on requestAnimationFrame.
@@ -10,11 +12,14 @@ import { HUD_INTERVAL_MS, Rates, renderHud } from "./hud.js";
 import { WorkerLink } from "./link.js";
 import { FrameMetrics } from "./metrics.js";
 import { dispatchMessage, dispatchSession, dispatchTicks, startPanels } from "./panels.js";
-import { TOKEN_KEY, claimsOf, tokenFromLocation } from "./session.js";
+import { FRESH_KEY, TOKEN_KEY, authPost, claimsOf, refreshAccessToken, tokenFromLocation } from "./session.js";
+import { mountSignIn } from "./signin.js";
 import { Watchlist } from "./watchlist.js";
 import { WatchlistEditor } from "./watchlist_edit.js";
 
 const GROUPS_KEY = "tickstage.groups";
+const WARN_BEFORE_S = 60; // a session that cannot be renewed is announced this long before it ends
+const REFRESH_URL = new URL("./auth/refresh", location.href).href;
 
 const $ = (selector) => document.querySelector(selector);
 const panels = new Map(); // group → Watchlist, in subscription order
@@ -22,6 +27,8 @@ let token = null;
 let connection = { state: "idle", detail: "" };
 let workerStats = { connected: false, frames: 0, bytes: 0, gaps: 0, decodeErrors: 0 };
 let availableGroups = [];
+let renewal = null; // the worker's last {type: "renewal", state, code, message} since the token changed
+let expiryTimers = [];
 
 const metrics = new FrameMetrics();
 const rates = new Rates();
@@ -46,13 +53,18 @@ function onWorkerMessage(message) {
   } else if (message.type === "status") {
     setConnection(message.state, message.detail);
     workerStats = message.stats;
-    if (message.state === "authFailed") logout(`Log-in refused: ${message.detail || "bad token"}`);
+    if (message.state === "authFailed") sessionEnded(`Log-in refused: ${message.detail || "bad token"}`);
   } else if (message.type === "error") {
     if (message.group) removePanel(message.group);
     toast(`${message.code}: ${message.message}`);
   } else if (message.type === "session") {
-    if (message.token && message.token !== token) adopt(message.token);
+    if (message.renewed && message.token) renewed(message.token);
+    else if (message.token && message.token !== token) adopt(message.token);
     else if (!message.token && token) logout("Logged out in another tab", { local: true });
+    else if (!message.token && document.body.dataset.session === "checking") resumeOrSignIn();
+  } else if (message.type === "renewal") {
+    renewal = message;
+    watchExpiry();
   } else if (message.type === "loggedOut") {
     if (token) logout(message.reason || "Logged out in another tab", { local: true });
   } else if (message.type === "message") {
@@ -118,13 +130,66 @@ function login(newToken) {
   link.login(newToken);
 }
 
+// The worker renewed the token on the open socket: nothing else changes.
+function renewed(newToken) {
+  token = newToken;
+  link.token = newToken;
+  sessionStorage.setItem(TOKEN_KEY, newToken);
+  renewal = null;
+  watchExpiry();
+  showSession();
+}
+
+// No token in this tab and none in the worker: a refresh cookie (a reload) resumes, else the login page.
+let resuming = false;
+async function resumeOrSignIn() {
+  if (resuming) return;
+  resuming = true;
+  const { status, body } = await refreshAccessToken(REFRESH_URL);
+  if (status === 200 && body.access_token) login(body.access_token);
+  else location.replace(new URL("./login", location.href).href);
+}
+
+// A session that cannot be renewed: warn WARN_BEFORE_S ahead, and at exp show the sign-in overlay
+// over the kept layout (the server closes the socket then).
+function watchExpiry() {
+  for (const timer of expiryTimers) clearTimeout(timer);
+  expiryTimers = [];
+  $("#session-warning").hidden = true;
+  if (token === null || renewal?.state !== "failed") return;
+  const { expiresS } = claimsOf(token);
+  if (expiresS === null) return;
+  const leftMs = expiresS * 1000 - Date.now();
+  const warn = () => {
+    $("#session-warning-text").textContent = `Your session ends at ${new Date(expiresS * 1000).toLocaleTimeString()} `
+      + `and cannot be renewed (${renewal?.message || renewal?.code || "refused"}): sign in again to keep working.`;
+    $("#session-warning").hidden = false;
+  };
+  expiryTimers.push(setTimeout(warn, Math.max(0, leftMs - WARN_BEFORE_S * 1000)));
+  expiryTimers.push(setTimeout(() => sessionEnded("Your session has ended. Sign in again: your layout is kept."),
+    Math.max(0, leftMs)));
+}
+
+// Signed out without a sign-out (token refused or expired): keep the panels, show the sign-in overlay.
+function sessionEnded(reason) {
+  if (token === null && document.body.dataset.session === "out") return; // already ended: keep its reason
+  token = null;
+  sessionStorage.removeItem(TOKEN_KEY);
+  watchExpiry();
+  document.body.dataset.session = "out";
+  signIn.show(reason);
+  showSession();
+}
+
 // Show the desk for a session: this tab's token, or the shared worker's.
 function adopt(newToken) {
   token = newToken;
   link.token = newToken;
   sessionStorage.setItem(TOKEN_KEY, token);
   document.body.dataset.session = "in";
-  $("#login-message").textContent = "";
+  signIn.hide();
+  renewal = null;
+  watchExpiry();
   showSession();
   const saved = JSON.parse(sessionStorage.getItem(GROUPS_KEY) || "[]");
   for (const group of saved) subscribe(group);
@@ -137,8 +202,9 @@ function logout(reason = "", { local = false } = {}) {
   if (!local) link.logout(reason);
   for (const group of [...panels.keys()]) removePanel(group, { keepSaved: true });
   watchlistEditor.reset();
+  watchExpiry();
   document.body.dataset.session = "out";
-  $("#login-message").textContent = reason;
+  signIn.show(reason);
   showSession();
   availableGroups = [];
   renderPicker();
@@ -150,7 +216,7 @@ async function loadGroups() {
   try {
     const response = await fetch("./api/groups", { headers: { Authorization: `Bearer ${token}` } });
     if (response.status === 401) {
-      logout("Log-in refused: the token was not accepted");
+      sessionEnded("Log-in refused: the token was not accepted");
       return;
     }
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
@@ -248,6 +314,8 @@ function stats() {
     worker: link.kind,
     worker_restarts: link.restarts,
     tabs: workerStats.tabs ?? 1,
+    renewals: workerStats.renewals ?? 0,
+    token_expires_s: token ? claimsOf(token).expiresS : null,
   };
 }
 
@@ -278,15 +346,16 @@ window.tickstage = {
     updates: watchlistEditor.updates }),
 };
 
-$("#login").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const value = $("#token").value.trim();
-  $("#token").value = "";
-  if (value) login(value);
+const signIn = mountSignIn($("#signin-overlay"), { onToken: login, title: "Sign in to the desk" });
+$("#session-signin").addEventListener("click", () => {
+  document.body.dataset.session = "out";
+  signIn.show("Sign in again before your session ends; your layout is kept.");
 });
-$("#logout").addEventListener("click", () => {
+$("#logout").addEventListener("click", async () => {
   sessionStorage.removeItem(GROUPS_KEY);
   logout();
+  await authPost(new URL("./auth/logout", location.href).href); // revoke the refresh cookie's sign-in
+  location.replace(new URL("./login", location.href).href);
 });
 $("#refresh-groups").addEventListener("click", () => token && loadGroups());
 
@@ -299,9 +368,11 @@ startPanels({
 
 const fromHash = new URLSearchParams(location.hash.slice(1)).has("token");
 const initial = tokenFromLocation();
+const fresh = sessionStorage.getItem(FRESH_KEY) === "1"; // just signed in on the login page
+sessionStorage.removeItem(FRESH_KEY);
 link.token = initial;
 link.start();
-if (initial && fromHash) login(initial);
+if (initial && (fromHash || fresh)) login(initial);
 else if (initial) adopt(initial);
-else document.body.dataset.session = "out";
+else document.body.dataset.session = "checking"; // the worker's session, a refresh cookie, or the login page
 requestAnimationFrame(paint);

@@ -28,8 +28,17 @@
 //                 openInterest, exchangeMs}   to the tabs following vtSymbol (history: replace, else append)
 //             {type: "error", group, code, message}          {type: "loggedOut", reason}
 //             {type: "unknownTab"}             the hub does not know this port (restarted): send hello
+//             {type: "session", token, renewed: true}   the hub renewed the token (same socket, same session)
+//             {type: "renewal", state: "failed"|"retrying", code, message, expiresS}   renewal impossible
+//                 (refresh token expired or revoked, no issuer) or failing for now (desk unreachable)
+//
+// Renewal (with refreshUrl): at RENEW_AT of the access token's life (iat → exp) the hub asks the issuer
+// for a new one (POST /auth/refresh with the HttpOnly cookie, ui/session.js) and sends `refresh` on the
+// open socket: the socket, its subscriptions and every tab's panels carry on. One hub per browser does
+// this, so one refresh token is never presented twice.
 
 import { Feed } from "./feed.js";
+import { claimsOf, refreshAccessToken } from "./session.js";
 
 export const FLUSH_INTERVAL_MS = 16;
 export const PING_INTERVAL_MS = 2000;
@@ -38,6 +47,8 @@ export const RETRY_MAX_MS = 8000;
 export const TAB_TIMEOUT_MS = 90_000; // a tab silent this long (no beat: closed or frozen) is released
 export const SWEEP_INTERVAL_MS = 5000;
 const MAX_PENDING_REQUESTS = 4096;
+export const RENEW_AT = 0.75; // renew at this fraction of the access token's life
+export const RENEW_RETRY_MS = 5000; // a renewal that could not reach the desk is tried again this much later
 
 class Tab {
   constructor(port, id, nowMs) {
@@ -86,9 +97,15 @@ function letGo(refs, owned, tab, keys) {
 
 export class Hub {
   // timers: {setTimeout, clearTimeout, setInterval}; Socket: the WebSocket class; now(): epoch ms.
-  constructor({ Socket = globalThis.WebSocket, timers = globalThis, now } = {}) {
+  // refreshUrl: the issuer's /auth/refresh (null: no renewal); fetch: for it.
+  constructor({ Socket = globalThis.WebSocket, timers = globalThis, now, refreshUrl = null,
+    fetch = globalThis.fetch } = {}) {
     this.Socket = Socket;
     this.timers = timers;
+    this.refreshUrl = refreshUrl;
+    this.fetch = fetch;
+    this.renewTimer = 0;
+    this.renewals = 0;
     this.tabs = new Map(); // port → Tab
     this.refs = new Map(); // group → Set<Tab>
     this.tickRefs = new Map(); // vtSymbol → Set<Tab>
@@ -221,7 +238,8 @@ export class Hub {
   // -- feed → tabs ----------------------------------------------------------
 
   stats() {
-    return { ...this.feed.stats, tabs: this.tabs.size, groups: this.refs.size, hubErrors: this.errors };
+    return { ...this.feed.stats, tabs: this.tabs.size, groups: this.refs.size, hubErrors: this.errors,
+      renewals: this.renewals };
   }
 
   route(message, transfer = []) {
@@ -294,9 +312,45 @@ export class Hub {
     this.urlIndex = 0;
     this.retryMs = RETRY_FIRST_MS;
     this.open();
+    this.scheduleRenewal();
+  }
+
+  // -- renewal ----------------------------------------------------------------------
+
+  scheduleRenewal(delayMs = null) {
+    this.timers.clearTimeout(this.renewTimer);
+    if (this.refreshUrl === null || this.target === null) return;
+    const { expiresS, issuedS } = claimsOf(this.target.token ?? "");
+    if (expiresS === null) return;
+    const nowMs = this.feed.now();
+    const fromMs = (issuedS ?? nowMs / 1000) * 1000;
+    const atMs = fromMs + RENEW_AT * (expiresS * 1000 - fromMs);
+    this.renewTimer = this.timers.setTimeout(() => this.renew(), delayMs ?? Math.max(0, atMs - nowMs));
+  }
+
+  async renew() {
+    const target = this.target;
+    if (target === null) return;
+    const { status, body } = await refreshAccessToken(this.refreshUrl, this.fetch);
+    if (this.target !== target) return; // logged out or in again meanwhile
+    if (status === 200 && typeof body.access_token === "string") {
+      this.renewals += 1;
+      this.target = { ...target, token: body.access_token }; // a reconnect uses the new token
+      if (this.feed.authenticated) this.feed.message({ refresh: { token: body.access_token } });
+      this.broadcast({ type: "session", token: body.access_token, renewed: true });
+      this.scheduleRenewal();
+      return;
+    }
+    const { expiresS } = claimsOf(target.token ?? "");
+    const retrying = (status === 0 || status >= 500) && expiresS !== null
+      && this.feed.now() + RENEW_RETRY_MS < expiresS * 1000;
+    this.broadcast({ type: "renewal", state: retrying ? "retrying" : "failed", code: String(body.error ?? status),
+      message: String(body.message ?? ""), expiresS });
+    if (retrying) this.scheduleRenewal(RENEW_RETRY_MS);
   }
 
   logout(reason) {
+    this.timers.clearTimeout(this.renewTimer);
     this.target = null;
     this.close();
     for (const tab of this.tabs.values()) {

@@ -4,7 +4,8 @@
 
 import { Hub } from "./hub.js";
 
-const hub = new Hub();
+// The issuer's refresh route beside this script (renewal, ui/hub.js); none where there is no location (node tests).
+const hub = new Hub({ refreshUrl: self.location ? new URL("./auth/refresh", self.location.href).href : null });
 const port = { postMessage: (message, transfer = []) => self.postMessage(message, transfer) };
 
 hub.addPort(port, { expires: false });

@@ -96,3 +96,31 @@ def test_run_and_watch_when_replaying_real_data_then_watch_reports_frames_withou
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0
         server.stdout.close()
+
+
+def test_run_when_no_secret_then_prints_trader_and_admin_urls_and_token_signs_with_the_kept_secret(tmp_path):
+    """Development mode (real processes): a trader URL and an admin (ops) URL; `tickstage token` signs with the
+    secret kept in the state folder (0600), and the desk's /api/groups takes that token."""
+    import stat
+    import urllib.request
+
+    env = {k: v for k, v in os.environ.items() if k != "TICKSTAGE_JWT_SECRET"}
+    env["TICKSTAGE_STATE_DIR"] = str(tmp_path)
+    server = subprocess.Popen([*PYTHON, "run", "--port", "0", "--synthetic", "--contracts", "20", "--rate", "20"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+    try:
+        lines = [server.stdout.readline() for _ in range(5)]
+        text = "".join(lines)
+        base = re.search(r"http://127\.0\.0\.1:\d+/", lines[0]).group(0)
+        assert re.search(rf"trader trader1: open {re.escape(base)}#token=\S+", text), text
+        assert re.search(rf"admin \(ops\): open {re.escape(base)}ops#token=\S+", text), text
+        assert stat.S_IMODE(os.stat(tmp_path / "jwt-secret").st_mode) == 0o600
+        token = subprocess.run([*PYTHON, "token", "--user", "ann"], env=env, capture_output=True, text=True,
+                               timeout=30, check=True).stdout.strip()
+        request = urllib.request.Request(f"{base}api/groups", headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.loads(response.read())["watchlist"] == "watch-ann"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+        server.stdout.close()

@@ -7,7 +7,8 @@
 //          | {do: "bye", tab} | {do: "beat", tab} | {do: "login"|"logout", tab, token}
 //          | {do: "send", tab, requestId, member, body} | {do: "open"} | {do: "frame", file}
 //          | {do: "drop", code} | {do: "fire"} | {do: "flush"} | {do: "advance", ms} | {do: "sweep"}
-//          | {do: "raw", tab, message}]}
+//          | {do: "raw", tab, message} | {do: "renew"}],
+//          refreshReplies: [{status, body}] (renewal on: the fake fetch answers these in turn)}
 // Prints {sockets: [{url, sent: [hex...]}], tabs: {name: [posts...]}, timers: [ms...], refs: {group: n}}.
 // Posts are summarised: rows → {type, groups: [...], rows: n}, others as sent (BigInt → "12n").
 
@@ -44,9 +45,16 @@ function jsonable(value) {
 
 const script = JSON.parse(readFileSync(process.argv[2], "utf8"));
 let nowMs = script.nowMs;
-const hub = new Hub({ Socket: FakeWebSocket, timers: fakeTimers, now: () => nowMs });
+const out = { tabs: {}, fetches: [] };
+const refreshReplies = script.refreshReplies ?? null;
+const fakeFetch = async (url, init) => {
+  out.fetches.push({ url, method: init.method, headers: init.headers, credentials: init.credentials });
+  const reply = refreshReplies.shift();
+  return { status: reply.status, text: async () => JSON.stringify(reply.body) };
+};
+const hub = new Hub({ Socket: FakeWebSocket, timers: fakeTimers, now: () => nowMs,
+  ...(refreshReplies ? { refreshUrl: "http://desk/auth/refresh", fetch: fakeFetch } : {}) });
 const ports = new Map();
-const out = { tabs: {} };
 function port(name) {
   if (!ports.has(name)) {
     out.tabs[name] = [];
@@ -82,6 +90,7 @@ for (const step of script.steps) {
   else if (step.do === "flush") hub.feed.flush();
   else if (step.do === "advance") nowMs += step.ms;
   else if (step.do === "sweep") hub.sweep();
+  else if (step.do === "renew") await hub.renew();
   else throw new Error(`unknown step ${step.do}`);
 }
 out.sockets = sockets.map((s) => ({ url: s.url, sent: s.sent }));

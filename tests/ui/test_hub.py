@@ -44,9 +44,9 @@ class Script:
         """Open the socket the first hello with a token asked for, and acknowledge auth (envelope id 1)."""
         return self.do("open").frame(simple_bytes("ack", correlation_id=1, of="auth"))
 
-    def run(self) -> dict:
+    def run(self, **options) -> dict:
         path = self.tmp_path / "script.json"
-        path.write_text(json.dumps({"nowMs": NOW_MS, "steps": self.steps}), encoding="utf-8")
+        path.write_text(json.dumps({"nowMs": NOW_MS, "steps": self.steps, **options}), encoding="utf-8")
         return run_node_script(HARNESS, str(path))
 
 
@@ -207,3 +207,34 @@ def test_hub_when_two_tabs_follow_a_contract_then_ticks_go_to_both_and_unsubscri
     assert [(t["history"], t["last"]) for t in ticks["b"]] == [(True, [3800.0, 3801.0]), (False, [3802.0])]
     assert ticks["b"][1]["exchangeMs"] == [NOW_MS] and ticks["b"][1]["ask"] == [3803.0]
     assert ticks["c"] == []
+
+
+def _jwt(issued_s: float, expires_s: float, user: str = "ann") -> str:
+    """An unsigned JWT-shaped token: the hub reads only its iat and exp."""
+    import base64
+
+    def part(value: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'HS256'})}.{part({'sub': user, 'iat': int(issued_s), 'exp': int(expires_s)})}.sig"
+
+
+def test_hub_when_renewal_succeeds_then_refresh_sent_on_the_same_socket_and_tabs_told_renewed(tmp_path):
+    """At 75 % of the token's life the hub asks the issuer (same-origin POST with X-Tickstage) and sends refresh on
+    the open socket: no new socket, no resubscribe; every tab gets the renewed token; a refused renewal is told."""
+    now_s = NOW_MS / 1000
+    first, second = _jwt(now_s, now_s + 60), _jwt(now_s + 45, now_s + 105)
+    script = Script(tmp_path).do("hello", tab="a", token=first, groups=["rb"]).live().do("hello", tab="b")
+    script.do("renew").do("renew")
+    result = script.run(refreshReplies=[{"status": 200, "body": {"access_token": second}},
+                                        {"status": 401, "body": {"error": "refreshRevoked", "message": "revoked"}}])
+    assert len(result["sockets"]) == 1
+    assert [member for member, _ in _sent(result)] == ["auth", "subscribe", "refresh"]
+    assert 45_000 - 1000 <= result["timers"][0] <= 45_000  # 75 % of 60 s (iat/exp are whole seconds)
+    fetch = result["fetches"][0]
+    assert fetch["method"] == "POST" and fetch["headers"]["X-Tickstage"] == "1"
+    for tab in ("a", "b"):
+        posts = result["tabs"][tab]
+        assert {"type": "session", "token": second, "renewed": True} in posts
+        failed = [post for post in posts if post["type"] == "renewal"]
+        assert failed and failed[-1]["state"] == "failed" and failed[-1]["code"] == "refreshRevoked"

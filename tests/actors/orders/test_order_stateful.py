@@ -7,7 +7,7 @@ the simulator gateway (shared by every example: starting vn.py costs ~1 s) whose
 in each example. What the venue received is counted at the venue (``SimExchange.statistics``,
 ``query_order``) and from vn.py's own order and trade events.
 
-Invariants after every step (DESIGN §4):
+Invariants after every step (the order path's promises: sent at most once, every submit answered):
 
 * each client order id reaches the venue at most once;
 * no two open orders share a vt_orderid;
