@@ -26,7 +26,11 @@ class Probe(TickstageActor):
     """Stands in for a session: records every outbound (kind, seq, payload)."""
 
     def _on_outbound(self, outbound, message, sender):
-        self.context.args["received"].append((str(outbound.kind), outbound.seq, bytes(outbound.payload)))
+        kind = str(outbound.kind)
+        if kind == "status":  # liveness: kept apart so frame tests see frames only
+            self.context.args.setdefault("statuses", []).append(bytes(outbound.payload))
+            return
+        self.context.args["received"].append((kind, outbound.seq, bytes(outbound.payload)))
 
 
 def _rows(indexes, last):
@@ -41,7 +45,7 @@ def _rows(indexes, last):
 async def _start(**group_args):
     runtime = ActorRuntime()
     received = []
-    args = {"group": "rb", "window_ms": 5, **group_args}
+    args = {"group": "rb", "window_ms": 5, "heartbeat_interval_s": 60.0, **group_args}
     market = ChildSpec("market", MarketSupervisor, {"children": [ChildSpec("group/rb", GroupActor, args)]})
     probe = ChildSpec("probe", Probe, {"received": received})
     start_root(runtime, Supervisor, {"children": [probe, market]})
