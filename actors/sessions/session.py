@@ -404,6 +404,7 @@ class SessionActor(TickstageActor):
         view.overlay = None
         view.known = True
         view.heard_ns = time.monotonic_ns()
+        view.sent = None  # the group's answer to an attach is always passed on (a NATS gateway may be new)
         self._publish(group, view)
 
     def _publish(self, group: str, view: GroupView) -> None:
