@@ -140,3 +140,65 @@ async def test_replay_end_when_tape_finished_then_ended(short_tape, start_desk, 
         assert "finished" in ended["reason"]
         await ws.close()
 
+
+
+class _Mirror:
+    """A raw client's copy of one group's L1 state, checked against every hashed frame."""
+
+    def __init__(self) -> None:
+        import numpy as np
+
+        self.np = np
+        self.size = 0
+        self.columns = {}
+        self.checks = self.mismatches = 0
+
+    def take(self, message: dict) -> None:
+        from schemas.state_hash import HASHED_COLUMNS, l1_state_crc32
+
+        np = self.np
+        if message["which"] == "groupInfo":
+            self.size = message["firstIndex"] + len(message["instruments"])
+            for name in HASHED_COLUMNS:
+                grown = np.full(self.size, np.nan)
+                old = self.columns.get(name, np.zeros(0))
+                if message["firstIndex"]:
+                    grown[:min(len(old), self.size)] = old[:self.size]
+                self.columns[name] = grown
+            return
+        if message["which"] != "groupFrame" or not self.columns:
+            return
+        indexes = message["columns"]["indexes"].astype(int)
+        for name in HASHED_COLUMNS:
+            self.columns[name][indexes] = message["columns"][name]
+        if message["stateHashed"]:
+            self.checks += 1
+            if l1_state_crc32(self.columns, self.size) != message["stateCrc32"]:
+                self.mismatches += 1
+
+
+async def test_state_hash_when_frames_applied_then_every_hash_matches_and_a_tampered_delta_is_caught(desk, connect):
+    """A client applying rb's frames computes the aggregator's hash on every hashed frame (snapshots,
+    heartbeats, periodic deltas); the simulator's tamper fault (a price changed in flight, seq intact) makes
+    the next hash disagree."""
+    client = await connect()
+    await client.send(subscribe={"groups": ["rb"]})
+    mirror = _Mirror()
+
+    def until_checks(count):
+        def step(message) -> bool:
+            if message.get("group") == "rb":
+                mirror.take(message)
+            return mirror.checks >= count
+        return step
+
+    await client.recv_until(until_checks(8), timeout_s=15)
+    assert mirror.mismatches == 0
+    faults = RouteFaults(desk.runtime)
+    rule = faults.add(RouteRule("tamper", "sessions/session/*"))
+    try:
+        await client.recv_until(lambda m: m["which"] == "groupFrame" and m["group"] == "rb"
+                                and not mirror.take(m) and mirror.mismatches > 0, timeout_s=10)
+    finally:
+        faults.remove(rule)
+    assert rule.affected >= 1
