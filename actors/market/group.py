@@ -87,7 +87,8 @@ class GroupActor(TickstageActor):
         sessions_path (str): sessions supervisor, default ``"sessions"``.
         heartbeat_interval_s (float): empty delta after this long without a frame, default 0.5 s.
         hash_interval_s (float): a delta carries the state hash at least this often, default 0.25 s.
-        trading_windows (list[str]): ``"HH:MM-HH:MM"`` exchange local time; outside: ``closed``.
+        trading_windows (list[str] | dict[str, list[str]]): ``"HH:MM-HH:MM"`` exchange local time, for
+            every group or per group name (``"*"``: the others); outside them the group is ``closed``.
     """
 
     def on_start(self, restarts: int) -> None:
@@ -119,7 +120,10 @@ class GroupActor(TickstageActor):
         self._resync_asked_ns = 0
         self.heartbeat_interval_s: float = args.get("heartbeat_interval_s", DEFAULT_HEARTBEAT_INTERVAL_S)
         self.hash_interval_ns = int(args.get("hash_interval_s", DEFAULT_HASH_INTERVAL_S) * 1e9)
-        self.windows = TradingWindows.parse(args.get("trading_windows"))
+        windows = args.get("trading_windows")
+        if isinstance(windows, dict):  # per group, "*" for the rest
+            windows = windows.get(self.group, windows.get("*"))
+        self.windows = TradingWindows.parse(windows)
         self._last_hash_ns = 0
         self.heartbeats = self.hashed_frames = self.status_changes = 0
         self._source = Liveness(LIVE, "", time.time_ns())  # what the bridge said of the venue

@@ -18,7 +18,9 @@ A session shows the worst of what it heard (:data:`SEVERITY`).
 Trading windows: per-product trading sessions are not in vn.py's
 ContractData, so ``closed`` is driven by configured windows (``[market]
 trading_windows = ["09:00-11:30", "13:30-15:00", "21:00-23:00"]``, exchange
-local time, Asia/Shanghai for the Chinese exchanges); no windows: always open.
+local time, Asia/Shanghai for the Chinese exchanges, or a table per group:
+``[market.trading_windows] rb = [...]``, ``"*"`` for the rest); no windows:
+always open. The clock is the desk's wall clock, not a replay's exchange time.
 """
 
 from __future__ import annotations
