@@ -14,8 +14,8 @@
 //
 // Liveness (issue 14): a badge in the panel head shows the group's state
 // (groupStatus: live, stale, stopped, restarting, sourceDown, closed, ended),
-// its reason (the badge's title) and the age of the data (since the group's
-// last frame or heartbeat); a panel that is not live is dimmed
+// its reason (the badge's title) and the age of the data (since its rows last
+// changed: a quiet market's heartbeats keep it live, not fresh); a panel that is not live is dimmed
 // (section[data-liveness], ui/style.css). A contract with no value yet shows
 // why in its Last cell ("pre-open": no quote nor trade yet; "no trade": quoted,
 // not traded) instead of bare dashes.
@@ -95,7 +95,7 @@ export class Watchlist {
     this.meta = this.element.querySelector(".panel-meta");
     this.badge = this.element.querySelector(".panel-liveness");
     this.liveness = { state: "unknown", reason: "", sinceMs: NaN, dataMs: NaN };
-    this.heardMs = NaN; // the group's last frame or heartbeat reaching the worker, ms since epoch
+    this.heardMs = NaN; // when the group's rows last changed in the worker, ms since epoch
     this.body = this.element.querySelector(".panel-body");
     this.viewport = this.element.querySelector(".panel-viewport");
     this.spacer = this.element.querySelector(".panel-spacer");
@@ -155,7 +155,6 @@ export class Watchlist {
   setLiveness({ state, reason, sinceMs, dataMs }) {
     const changed = state !== this.liveness.state;
     this.liveness = { state, reason, sinceMs, dataMs };
-    if (Number.isFinite(dataMs) && !(this.heardMs > dataMs)) this.heardMs = dataMs;
     this.element.dataset.liveness = state;
     this.badge.dataset.state = state;
     this.badge.title = reason ? `${state}: ${reason}` : state;
@@ -167,7 +166,8 @@ export class Watchlist {
   renderLiveness(epochMs) {
     const { state } = this.liveness;
     const ageS = Number.isFinite(this.heardMs) ? Math.max(0, (epochMs - this.heardMs) / 1000) : NaN;
-    const age = !Number.isFinite(ageS) ? "no data yet" : ageS < 1 ? "data < 1 s" : `data ${ageS < 60 ? ageS.toFixed(1) + " s" : Math.round(ageS / 60) + " min"} old`;
+    const age = !Number.isFinite(ageS) ? "no data yet" : ageS < 1 ? "updated < 1 s ago"
+      : `updated ${ageS < 60 ? `${ageS.toFixed(1)} s` : `${Math.round(ageS / 60)} min`} ago`;
     const text = state === "unknown" ? "…" : state === "live" ? `live · ${age}` : `${state} · ${age}`;
     if (this.badge.textContent !== text) this.badge.textContent = text;
   }
