@@ -104,6 +104,33 @@ class TradingWindows:
         return ", ".join(f"{s // 60:02d}:{s % 60:02d}-{e // 60:02d}:{e % 60:02d}" for s, e in self.windows)
 
 
+_GROUP_PREFIX = "market/group/"
+
+
+def group_liveness(entry) -> str | None:
+    """Return the liveness of the group at a registry entry, or None when the entry is not a group.
+
+    ``stopped``/``restarting`` from the registry when the actor is down,
+    else the actor's own word (its statistics' ``liveness``: ``live``,
+    ``closed``, ``ended``, ``sourceDown``). What the ops page and
+    ``/metrics`` show; a session's ``stale`` is the session's own view.
+
+    Args:
+        entry: an ``actors._registry`` entry (``path``, ``state``, ``instance``).
+    """
+    if not entry.path.startswith(_GROUP_PREFIX):
+        return None
+    state = entry.state.value
+    if state in ("stopping", "stopped"):
+        return STOPPED
+    if state in ("restarting", "starting", "escalated"):
+        return RESTARTING
+    instance = entry.instance
+    if instance is None or not hasattr(instance, "statistics"):
+        return RESTARTING
+    return instance.statistics().extra.get("liveness", LIVE)
+
+
 def _minute(text: str) -> int:
     hours, minutes = text.strip().split(":")
     hour, minute = int(hours), int(minutes)
@@ -113,4 +140,4 @@ def _minute(text: str) -> int:
 
 
 __all__ = ["CLOSED", "ENDED", "EXCHANGE_TZ", "LIVE", "Liveness", "RESTARTING", "SEVERITY", "SOURCE_DOWN", "STALE",
-           "STOPPED", "TradingWindows", "worst"]
+           "STOPPED", "TradingWindows", "group_liveness", "worst"]

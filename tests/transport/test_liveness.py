@@ -30,6 +30,20 @@ async def _subscribe_live(client, group: str = "rb") -> dict:
     return await client.recv_until(_status(group), timeout_s=10)
 
 
+async def _get(desk, route: str):
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http, http.get(
+            f"http://127.0.0.1:{desk.port}{route}", headers=ADMIN) as response:
+        return await (response.json() if route.startswith("/admin") else response.text())
+
+
+def _find(node: dict, path: str) -> dict | None:
+    if node["path"] == path:
+        return node
+    return next((found for child in node["children"] if (found := _find(child, path))), None)
+
+
 async def _post(desk, route: str, path: str) -> int:
     import aiohttp
 
@@ -53,11 +67,29 @@ async def test_admin_stop_when_subscribed_then_stopped_within_2s_and_live_after_
     assert await _post(desk, "/admin/stop", "market/group/rb") == 200
     stopped = await client.recv_until(_status("rb", "stopped"), timeout_s=2.0)
     assert "stopped" in stopped["reason"]
+    metrics = await _get(desk, "/metrics")
+    assert 'tickstage_group_liveness{group="rb",state="stopped"} 1.0' in metrics
+    assert 'tickstage_group_liveness{group="rb",state="live"} 0.0' in metrics
+    assert _find((await _get(desk, "/admin/tree"))["tree"], "market/group/rb")["liveness"] == "stopped"
     assert await _post(desk, "/admin/restart", "market/group/rb") == 200
     await client.recv_until(_status("rb", "live"), timeout_s=5.0)
     snapshot = await client.recv_until(lambda m: m["which"] == "groupFrame" and m["kind"] == "snapshot",
                                        timeout_s=5.0)
     assert snapshot["stateHashed"]
+    assert 'tickstage_group_liveness{group="rb",state="live"} 1.0' in await _get(desk, "/metrics")
+
+
+async def test_crash_when_group_actor_raises_then_restarting_then_live(desk, connect):
+    """A crash of market/group/rb (the simulator's crash fault): its supervisor says restarting, the next
+    incarnation live."""
+    from actors.market.frames import encode_actor_message
+
+    client = await connect()
+    await _subscribe_live(client)
+    desk.runtime.tell_path("market/group/rb", encode_actor_message("crash", "test", source="test"))
+    restarting = await client.recv_until(_status("rb", "restarting"), timeout_s=5.0)
+    assert "restarting" in restarting["reason"]
+    await client.recv_until(_status("rb", "live"), timeout_s=10.0)
 
 
 async def test_stall_when_group_actor_holds_its_messages_then_stale_then_live(desk, connect):
