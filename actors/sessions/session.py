@@ -18,14 +18,11 @@ that had lost its subscriber list would otherwise stay silent for this
 session until something else restarted (found by sim/scenarios/corrupt.toml).
 
 Liveness (issue 14): the session tells its socket each subscribed group's
-state (``groupStatus``) once known and on every change: the worst of what
-the group said of itself (``live``, ``closed``, ``ended``, ``sourceDown``:
-a ``status`` outbound, its answer to ``attach``), what the market supervisor
-said of its actor (``stopped``, ``restarting``, through the sessions
-supervisor) and the session's own watchdog: a group from which neither a
-frame nor a heartbeat came for ``stale_after_s`` is ``stale`` (or
-``stopped``/``restarting`` if the registry says its actor is down). Any frame
-clears ``stale``; the group's own status clears ``stopped``/``restarting``.
+state (``groupStatus``) once known and on every change: the worst of what the
+group said of itself (a ``status`` outbound), what the market supervisor said
+of its actor (``groupStatus``: ``stopped``, ``restarting``) and the session's
+own watchdog (``stale`` after ``stale_after_s`` without a frame or heartbeat);
+the bookkeeping is :class:`actors.sessions.liveness.LivenessBook`.
 
 Orders (issue 3): ``submitOrder``, ``cancelOrder`` and ``orderStatusRequest``
 for an account the token grants (``SessionState.may_trade``) go to
@@ -45,7 +42,6 @@ page then subscribes that group like any other.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from thespian.actors import ActorAddress
@@ -54,11 +50,12 @@ import schemas
 from actors._dispatch import TickstageActor
 from actors._registry import ActorState
 from actors.market.frames import encode_actor_message, encode_group_status
-from actors.market.liveness import LIVE, RESTARTING, SEVERITY, STALE, STOPPED, Liveness
+from actors.market.liveness import RESTARTING, STOPPED, Liveness
 from actors.market.ticks import MAX_PER_SESSION, TICKS_PATH
 from actors.market.watchlists import MAX_VT_SYMBOL_BYTES, watchlist_group
 from actors.orders.codec import encode_order_command, encode_server_message
 from actors.orders.config import MAX_CLIENT_ORDER_ID_BYTES
+from actors.sessions.liveness import LivenessBook, StatusChange
 from actors.sessions.state import SessionState, group_path
 
 DEFAULT_HIGH_WATER_BYTES = 1024 * 1024
@@ -76,32 +73,6 @@ DEFAULT_STALE_AFTER_S = 1.5
 _DOWN_STATES = {ActorState.STOPPING: STOPPED, ActorState.STOPPED: STOPPED, ActorState.RESTARTING: RESTARTING,
                 ActorState.STARTING: RESTARTING, ActorState.ESCALATED: RESTARTING}
 
-
-@dataclass
-class GroupView:
-    """What a session knows of one subscribed group's liveness.
-
-    Attributes:
-        source: the group's own word (``live``, ``closed``, ``ended``, ``sourceDown``).
-        overlay: ``stale`` from the watchdog, ``stopped``/``restarting`` from the supervisor, or None.
-        heard_ns: last frame or status from the group, monotonic ns.
-        data_ts_ns: last frame from the group, ns since UNIX epoch (0: none yet).
-        known: the group answered at least once (or the overlay says why not).
-        sent: the (state, reason) last pushed to the socket.
-    """
-
-    source: Liveness = field(default_factory=lambda: Liveness(LIVE, "", time.time_ns()))
-    overlay: Liveness | None = None
-    heard_ns: int = field(default_factory=time.monotonic_ns)
-    data_ts_ns: int = 0
-    known: bool = False
-    sent: tuple[str, str] | None = None
-
-    def effective(self) -> Liveness:
-        """The worst of the group's word and the overlay."""
-        if self.overlay is not None and SEVERITY[self.overlay.state] > SEVERITY[self.source.state]:
-            return self.overlay
-        return self.source
 
 
 class SessionActor(TickstageActor):
@@ -129,8 +100,7 @@ class SessionActor(TickstageActor):
         self._attaching: dict[str, tuple[int, float]] = {}  # group → (timer generation, wait s)
         self._attach_generation = 0
         self.stale_after_s: float = args.get("stale_after_s", DEFAULT_STALE_AFTER_S)
-        self.views: dict[str, GroupView] = {}
-        self.statuses_sent = 0
+        self.liveness = LivenessBook(self.stale_after_s, self._actor_down)
         self._arm_watchdog()
         for group in self.state.groups:
             self._attach(group)
@@ -176,7 +146,7 @@ class SessionActor(TickstageActor):
                         self.send_path(group_path(group), self._attach_message("detach", group))
                     self.stale.pop(group, None)
                     self._attaching.pop(group, None)
-                    self.views.pop(group, None)
+                    self.liveness.forget(group)
                 self._control(ack={"of": "unsubscribe"}, correlation=correlation)
             elif member == "snapshotRequest":
                 group = client.snapshotRequest.group
@@ -284,10 +254,10 @@ class SessionActor(TickstageActor):
         if self._attaching:  # any frame from the group: it has us as a subscriber
             self._attaching.pop(group, None)
         if kind == "status":
-            self._group_said(group, outbound.payload)
+            self._push_status(self.liveness.group_said(group, self._status_of(outbound.payload)))
             return
         if kind != "info":
-            self._heard(group)
+            self._push_status(self.liveness.heard(group))
         if kind == "delta":
             if group in self.stale or self.outbox.queued_bytes > self.high_water:
                 self._conflate(group)
@@ -319,12 +289,9 @@ class SessionActor(TickstageActor):
 
     def _on_group_status(self, status, message, sender: ActorAddress) -> None:
         """The market supervisor says a group's actor is ``stopped`` or ``restarting``."""
-        view = self.views.get(status.group)
-        if view is None or status.group not in self.state.groups:
-            return
-        view.overlay = Liveness(str(status.state), status.reason, status.sinceTsNs or time.time_ns())
-        view.known = True
-        self._publish(status.group, view)
+        if status.group in self.state.groups:
+            self._push_status(self.liveness.actor_said(status.group, Liveness(
+                str(status.state), status.reason, status.sinceTsNs or time.time_ns())))
 
     def _on_timer(self, timer, message, sender: ActorAddress) -> None:
         """An attach retry is due (attach again if the group has not answered), or the liveness watchdog."""
@@ -345,8 +312,6 @@ class SessionActor(TickstageActor):
         """Fault injection: raise inside the handler."""
         raise RuntimeError(f"injected crash: {text}")
 
-    # -- helpers ----------------------------------------------------------
-
     # -- liveness ---------------------------------------------------------
 
     def _arm_watchdog(self) -> None:
@@ -354,76 +319,35 @@ class SessionActor(TickstageActor):
             "timer", {"name": "liveness", "generation": 0}, source=self.path))
 
     def _watchdog(self) -> None:
-        """Mark groups silent for ``stale_after_s`` ``stale`` (or down, if the registry says so); re-arm."""
+        """Re-arm; tell the socket of groups gone silent (stale, or down per the registry)."""
         self._arm_watchdog()
-        now = time.monotonic_ns()
-        limit_ns = self.stale_after_s * 1e9
-        for group, view in self.views.items():
-            if now - view.heard_ns < limit_ns:
-                continue
-            down = self._actor_down(group)
-            if down is not None:
-                if view.overlay is None or view.overlay.state != down:
-                    view.overlay = Liveness(down, f"{group_path(group)} is {down}", time.time_ns())
-            elif view.overlay is None:
-                silent_s = (now - view.heard_ns) / 1e9
-                view.overlay = Liveness(STALE, f"no frame or heartbeat for {silent_s:.1f} s", time.time_ns())
-            else:
-                continue
-            view.known = True
-            self._publish(group, view)
+        for change in self.liveness.sweep():
+            self._push_status(change)
 
     def _actor_down(self, group: str) -> str | None:
         """``stopped``/``restarting`` when the registry says the group's actor is down, else None."""
         entry = self.runtime.registry.get(group_path(group))
         return _DOWN_STATES.get(entry.state) if entry is not None else STOPPED
 
-    def _heard(self, group: str) -> None:
-        """A frame (delta, snapshot or heartbeat) came: the group is not stale."""
-        view = self.views.get(group)
-        if view is None:
-            return
-        view.heard_ns = time.monotonic_ns()
-        view.data_ts_ns = time.time_ns()
-        if view.overlay is not None and view.overlay.state == STALE:
-            view.overlay = None
-            self._publish(group, view)
-
-    def _group_said(self, group: str, payload: bytes) -> None:
-        """The group's own status (its answer to attach, or a change): it is running."""
-        view = self.views.get(group)
-        if view is None:
-            return
+    @staticmethod
+    def _status_of(payload: bytes) -> Liveness:
         with schemas.stream.ServerMessage.from_bytes(
                 payload, traversal_limit_in_words=schemas.TRAVERSAL_LIMIT_WORDS,
                 nesting_limit=schemas.NESTING_LIMIT) as message:
-            if message.which() != "groupStatus":
-                return
             status = message.groupStatus
-            view.source = Liveness(str(status.state), status.reason, status.sinceTsNs)
-        view.overlay = None
-        view.known = True
-        view.heard_ns = time.monotonic_ns()
-        view.sent = None  # the group's answer to an attach is always passed on (a NATS gateway may be new)
-        self._publish(group, view)
+            return Liveness(str(status.state), status.reason, status.sinceTsNs)
 
-    def _publish(self, group: str, view: GroupView) -> None:
-        """Push the group's effective state to the socket if it changed since the last push."""
-        if not view.known:
+    def _push_status(self, change: StatusChange | None) -> None:
+        """Push a group's new liveness to the socket (``groupStatus``)."""
+        if change is None:
             return
-        current = view.effective()
-        if view.sent == (current.state, current.reason):
-            return
-        view.sent = (current.state, current.reason)
         self._message_id += 1
-        self.statuses_sent += 1
+        live = change.liveness
         self.outbox.put_nowait(encode_group_status(
-            group=group, state=current.state, reason=current.reason, since_ts_ns=current.since_ts_ns,
-            data_ts_ns=view.data_ts_ns, source=self.path, message_id=self._message_id))
+            group=change.group, state=live.state, reason=live.reason, since_ts_ns=live.since_ts_ns,
+            data_ts_ns=change.data_ts_ns, source=self.path, message_id=self._message_id))
 
-    def liveness(self) -> dict[str, str]:
-        """Return group → effective state shown to this socket (tests, statistics)."""
-        return {group: view.effective().state for group, view in self.views.items() if view.known}
+    # -- helpers ----------------------------------------------------------
 
     def _conflate(self, group: str) -> None:
         self.conflated += 1
@@ -448,13 +372,11 @@ class SessionActor(TickstageActor):
         """
         self._attach_generation = (self._attach_generation + 1) & 0xFFFFFFFF
         self._attaching[group] = (self._attach_generation, wait_s)
-        view = self.views.setdefault(group, GroupView())
+        self.liveness.track(group)
         if not self.send_path(group_path(group), self._attach_message("attach", group)):
             down = self._actor_down(group) or STOPPED
-            if view.overlay is None or view.overlay.state != down:
-                view.overlay = Liveness(down, f"{group_path(group)} is {down}", time.time_ns())
-                view.known = True
-                self._publish(group, view)
+            self._push_status(self.liveness.actor_said(group, Liveness(
+                down, f"{group_path(group)} is {down}", time.time_ns())))
         self.runtime.call_later(wait_s, self.myAddress, encode_actor_message(
             "timer", {"name": f"attach:{group}", "generation": self._attach_generation}, source=self.path))
 
@@ -509,8 +431,8 @@ class SessionActor(TickstageActor):
             "attaching": list(self._attaching),
             "queued_bytes": self.outbox.queued_bytes,
             "stale_groups": list(self.stale),
-            "liveness": self.liveness(),
-            "statuses_sent": self.statuses_sent,
+            "liveness": self.liveness.shown(),
+            "statuses_sent": self.liveness.changes,
             "order_commands": self.order_commands,
             "watchlist_updates": self.watchlist_updates,
             "pushes_sent": self.pushes_sent,
