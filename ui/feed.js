@@ -10,10 +10,9 @@
 // Other ServerMessage members (order replies, account status, risk events)
 // are posted as {type: "message", member, correlationId, body} (plain objects).
 // Liveness (issue 14): each groupStatus is kept per group and posted as
-// {type: "groupStatus", group, state, reason, sinceMs, dataMs}; when the group's
-// rows last changed (a delta with rows; the first snapshot) rides with each
-// "rows" post as heardMs, so the page shows the age of the data (heartbeats only
-// say the stream is alive).
+// {type: "groupStatus", group, state, reason, sinceMs, dataMs}; the gateway receive
+// time of the group's newest tick rides with each "rows" post as heardMs, so the
+// page shows the age of the data (heartbeats only say the stream is alive).
 // Integrity: a frame with stateHashed carries the CRC-32 of the whole group state
 // after it (ui/state_hash.js); a different local hash is a mismatch: counted, the
 // group's deltas ignored and a snapshot asked; the next matching hash is a heal.
@@ -255,9 +254,8 @@ export class Feed {
     }
     const isDelta = frame.get("kind") === "delta";
     const conflatedBefore = group.conflated;
-    const rows = frame.get("rows");
-    if (isDelta ? rows.get("indexes").length > 0 : !Number.isFinite(group.heardMs)) group.heardMs = this.now();
-    const newestMs = group.apply(rows);
+    const newestMs = group.apply(frame.get("rows"));
+    if (Number.isFinite(newestMs) && !(group.heardMs >= newestMs)) group.heardMs = newestMs;
     this.stats.conflations += group.conflated - conflatedBefore;
     group.lastSeq = seq;
     if (frame.get("stateHashed")) this.checkIntegrity(group, frame);

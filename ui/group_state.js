@@ -23,7 +23,7 @@ export class GroupState {
     this.lastSeq = null; // BigInt of the last applied frame; null until a snapshot
     this.awaitingSnapshot = false;
     this.liveness = null; // the last groupStatus, as posted to the page
-    this.heardMs = NaN; // when a frame last changed rows (a delta with rows, the first snapshot), ms since epoch
+    this.heardMs = NaN; // gateway receive time of the newest tick applied, ms since epoch
     this.mismatchMs = null; // when an integrity mismatch was seen and not yet healed, ms since epoch
   }
 

@@ -14,8 +14,8 @@
 //
 // Liveness (issue 14): a badge in the panel head shows the group's state
 // (groupStatus: live, stale, stopped, restarting, sourceDown, closed, ended),
-// its reason (the badge's title) and the age of the data (since its rows last
-// changed: a quiet market's heartbeats keep it live, not fresh); a panel that is not live is dimmed
+// its reason (the badge's title) and the age of the data (since the gateway
+// received its newest tick: a quiet market's heartbeats keep it live, not fresh); a panel that is not live is dimmed
 // (section[data-liveness], ui/style.css). A contract with no value yet shows
 // why in its Last cell ("pre-open": no quote nor trade yet; "no trade": quoted,
 // not traded) instead of bare dashes.
@@ -95,7 +95,7 @@ export class Watchlist {
     this.meta = this.element.querySelector(".panel-meta");
     this.badge = this.element.querySelector(".panel-liveness");
     this.liveness = { state: "unknown", reason: "", sinceMs: NaN, dataMs: NaN };
-    this.heardMs = NaN; // when the group's rows last changed in the worker, ms since epoch
+    this.heardMs = NaN; // gateway receive time of the group's newest tick, ms since epoch
     this.body = this.element.querySelector(".panel-body");
     this.viewport = this.element.querySelector(".panel-viewport");
     this.spacer = this.element.querySelector(".panel-spacer");

@@ -204,13 +204,16 @@ def ended_server(tmp_path) -> Iterator[Server]:
 
 
 async def test_replay_end_when_tape_finished_then_badge_ended_and_header_ended(ended_server, screenshot):
-    """A finished replay: rb's badge says ended (why: the tape finished), its last prices stay shown,
-    the header's dot is ended; contracts that never traded say pre-open or no trade, not bare dashes."""
+    """A finished replay: rb's badge says ended (why: the tape finished) and how old its data are, its last
+    prices stay shown, the header's dot is ended."""
     async with async_playwright() as playwright:
         browser, page, errors = await _open_desk(playwright, ended_server, 1366, 768, groups=("rb",))
         await _badge(page, "rb", "ended")
         await page.wait_for_function("() => document.querySelector('#conn').dataset.state === 'ended'",
                                      timeout=WAIT_MS)
+        await page.wait_for_function(  # heartbeats keep it from stale; the data's age still grows
+            """() => /updated [0-9.]+ s ago/.test(document.querySelector(
+                 'section.panel[data-group="rb"] .panel-liveness').textContent)""", timeout=WAIT_MS)
         title = await page.get_attribute('section.panel[data-group="rb"] .panel-liveness', "title")
         rows = await page.evaluate("window.tickstage.rows('rb')")
         await page.screenshot(path=str(screenshot("liveness-ended-1366.png")))
