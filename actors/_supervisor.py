@@ -175,7 +175,16 @@ class Supervisor(TickstageActor):
                 entry.instance = None
         if entry is not None and entry.parent == self.path:
             self.runtime.registry.set_state(path, state)
+        if address is not None:
+            self.on_child_down(name, state)
         return address
+
+    def on_child_down(self, name: str, state: ActorState) -> None:
+        """Hook: a running child was just told to exit, its path now ``state`` (loop thread).
+
+        ``STOPPING``/``STOPPED``: stopped on request or with this supervisor;
+        ``RESTARTING``: it failed, or an operator restarts it. Default: nothing.
+        """
 
     def _stop_all(self) -> None:
         self._pending.clear()

@@ -19,6 +19,7 @@ enum OutboundKind {
   delta @2;      # ServerMessage.groupFrame, kind delta
   control @3;    # anything else (ack, error, pong)
   detail @4;     # ServerMessage.tickDetail: best effort, dropped for a socket over its high-water mark
+  status @5;     # ServerMessage.groupStatus: the group's own view of its liveness
 }
 
 struct Outbound {
@@ -257,6 +258,8 @@ struct ActorMessage {
     tickSubscription @36 :TickSubscription; # session → market/ticks
     tickDetail @37 :Market.TickDetail;      # bridge → market/ticks, one per watched contract per drain
     watchlistMembership @38 :WatchlistMembership; # session → gateway
+    groupStatus @39 :Market.GroupStatus;    # market supervisor → sessions supervisor → sessions (stopped,
+                                            # restarting); bridge → group (sourceDown, ended, live)
   }
   correlationId @12 :UInt64;
   sentTsNs @13 :Int64;                     # ns since UNIX epoch

@@ -52,6 +52,39 @@ struct GroupFrame {
   windowMs @4 :UInt16;      # conflation window this frame closes, ms
   rows @5 :L1Columns;
   infoVersion @6 :UInt32;   # GroupInfo.version whose indexes the rows use
+  stateCrc32 @7 :UInt32;    # CRC-32 of the group's whole L1 state after applying this frame
+                            # (valid when stateHashed; layout below, schemas/state_hash.py)
+  stateHashed @8 :Bool;     # true: stateCrc32 is set (every snapshot, a delta at least every
+                            # 250 ms, every heartbeat)
+}
+
+# Canonical L1 state for GroupFrame.stateCrc32 (schemas/state_hash.py computes it;
+# ui/state_hash.js the same): CRC-32 (IEEE 802.3, zlib.crc32) over
+#   n: UInt32 little-endian, the number of instruments in GroupInfo (rows 0..n-1);
+#   then, column by column in this order, n Float64 little-endian values, row 0 first:
+#   lastPrices, bidPrices, askPrices, bidVolumesLots, askVolumesLots, volumesLots,
+#   openInterestsLots; every NaN written as 0x7FF8000000000000 (the canonical quiet NaN).
+# The timestamp columns are hop metadata, not state shown, and are not hashed.
+# A delta with no rows is a heartbeat: the group is alive and nothing changed.
+
+enum GroupLiveness {
+  live @0;         # frames or heartbeats arrive from a running source
+  stale @1;        # no frame or heartbeat within the session's stale_after_s
+  stopped @2;      # the group's actor was stopped (operator)
+  restarting @3;   # the group's actor crashed or is being restarted
+  sourceDown @4;   # the venue feed, or over NATS the aggregator node, is gone
+  closed @5;       # outside the configured trading windows
+  ended @6;        # a replay finished: no more ticks will come
+}
+
+struct GroupStatus {
+  # The liveness of one group as its subscribers should show it; sent on
+  # subscribe and on every change (ServerMessage.groupStatus).
+  group @0 :Text;              # "rb"
+  state @1 :GroupLiveness;
+  reason @2 :Text;             # human-readable cause, "no frame for 1.5 s"
+  sinceTsNs @3 :Int64;         # when the group entered this state, ns since UNIX epoch
+  dataTsNs @4 :Int64;          # last frame or heartbeat seen from the group, ns since epoch (0: none)
 }
 
 struct GroupInfo {

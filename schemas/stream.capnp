@@ -96,6 +96,7 @@ struct ServerMessage {
     limitChanged @17 :Accounts.LimitChanged;
     killSwitchChanged @18 :Accounts.KillSwitchChanged;
     tickDetail @19 :Market.TickDetail;             # every tick of a contract the socket subscribed (subscribeTicks)
+    groupStatus @20 :Market.GroupStatus;           # a subscribed group's liveness: on subscribe and on change
   }
   envelope @5 :Envelope;
 }

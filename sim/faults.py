@@ -14,6 +14,8 @@ kind                          what happens
                               then delivered in order
 ``drop`` / ``duplicate`` /    messages to the target are dropped, delivered twice, held
 ``delay`` / ``corrupt``       ``delay_ms`` or have bytes flipped, for ``duration_ms``
+``tamper``                    group deltas to the target (a session) get a price changed in
+                              flight, seq intact, for ``duration_ms`` (caught by the state hash)
 ``slow_client``               a new client subscribes and stops reading for ``duration_ms``
 ``garbage_client``            a new client sends undecodable, oversized and unknown frames
 ``gateway_disconnect``        the simulator gateway's feed stops for ``duration_ms``
@@ -274,6 +276,9 @@ class FaultInjector:
 
     async def _corrupt(self, record: FaultRecord) -> None:
         await self._route(record, "corrupt")
+
+    async def _tamper(self, record: FaultRecord) -> None:
+        await self._route(record, "tamper")
 
     async def _new_client(self, record: FaultRecord, kind: str) -> SimClient:
         if self.client_factory is None:

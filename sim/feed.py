@@ -76,6 +76,8 @@ class TickFeed:
         name: thread name.
         source_name: what :attr:`ReplayProgress.source` reports.
         reported_speed: what :attr:`ReplayProgress.speed` reports (default ``speed``).
+        on_finished: called on the feed thread once the source ended for good
+            (no ``loop``; not when stopped or on an error), after the last row.
     """
 
     def __init__(
@@ -88,6 +90,7 @@ class TickFeed:
         name: str,
         source_name: str,
         reported_speed: float | None = None,
+        on_finished: Callable[[], None] | None = None,
     ) -> None:
         if not speed > 0:
             raise ValueError(f"speed must be > 0 (inf: unpaced), got {speed}")
@@ -112,6 +115,7 @@ class TickFeed:
         self._dropped_paused = 0
         self._speed_factor = 1.0
         self._speed_changed = False
+        self._on_finished = on_finished
 
     def pause(self) -> None:
         """Drop rows as they come due from now on (any thread); pacing goes on."""
@@ -184,6 +188,8 @@ class TickFeed:
                     return
                 if not self._loop:
                     self._log(f"replay finished: {self._rows} rows emitted from {self._source_name}")
+                    if self._on_finished is not None:
+                        self._on_finished()
                     return
                 self._log(f"replay of {self._source_name} ended; restarting from the beginning")
         except Exception as error:  # the thread must not die silently: report it in progress and the log

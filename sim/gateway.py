@@ -28,7 +28,9 @@ Settings (:data:`sim.settings.DEFAULT_SETTING`):
 
 Faults (sim/faults.py) steer a connected gateway from any thread:
 :meth:`SimGateway.disconnect_feed` / :meth:`SimGateway.reconnect_feed`
-(ticks stop while the market moves on), :meth:`SimGateway.burst` (× the
+(ticks stop while the market moves on; each puts an ``EVENT_FEED_STATUS``
+event, ``sourceDown`` / ``live``, as the end of a replay puts ``ended``:
+schemas/venue_events.py), :meth:`SimGateway.burst` (× the
 rate), :meth:`SimGateway.set_clock_skew` (exchange stamps shifted).
 
 A replay emits the contracts of the instruments file at connect (a pre-scan
@@ -196,6 +198,7 @@ class SimGateway(BaseGateway):
             name=f"{self.gateway_name}.feed",
             source_name=self._source_name,
             reported_speed=settings.speed,
+            on_finished=lambda: self._feed_status("ended", f"replay of {Path(self._source_name).name} finished"),
         )
         self.write_log(f"connected to {self._source_name}: {emitted} contracts, speed {settings.speed:g}")
         self._feed.start()
@@ -220,12 +223,20 @@ class SimGateway(BaseGateway):
         if self._feed is not None:
             self._feed.pause()
             self.write_log("market data disconnected (simulated)")
+            self._feed_status("sourceDown", "market data disconnected (simulated)")
 
     def reconnect_feed(self) -> None:
         """End a simulated disconnection: ticks flow again from the current market (any thread)."""
         if self._feed is not None:
             self._feed.resume()
             self.write_log("market data reconnected (simulated)")
+            self._feed_status("live", "market data reconnected")
+
+    def _feed_status(self, state: str, reason: str) -> None:
+        """Put an ``EVENT_FEED_STATUS`` event on vn.py's engine, behind the ticks already put (any thread)."""
+        from schemas.venue_events import EVENT_FEED_STATUS, FeedStatus
+
+        self.on_event(EVENT_FEED_STATUS, FeedStatus(state, reason, time.time_ns()))
 
     def burst(self, factor: float) -> None:
         """Multiply the tick rate by ``factor`` (1.0 ends a burst); any thread.

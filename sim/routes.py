@@ -1,4 +1,4 @@
-"""Faults on message routes: stall an actor, drop, duplicate, delay or corrupt its messages.
+"""Faults on message routes: stall an actor, drop, duplicate, delay, corrupt or tamper with its messages.
 
 A :class:`RouteFaults` is the runtime's interceptor
 (:meth:`actors._runtime.ActorRuntime.set_interceptor`): while at least one
@@ -9,6 +9,12 @@ blocks the loop: a stalled actor's messages are held in a list and queued
 again, in order, when the stall ends; a delayed message comes back through
 ``loop.call_later``. When the last rule ends the interceptor is removed and
 the pump is back to its plain loop.
+
+``tamper`` is the quiet cousin of ``corrupt``: it changes a value inside a
+group's delta on its way to a session (``lastPrices`` of its first row, +1
+quote currency) and re-encodes it, so the frame decodes and its sequence
+number is intact; only the state hash the group sends (GroupFrame.stateCrc32)
+can tell. Other messages pass untouched.
 
 Only Cap'n Proto ``bytes`` messages between two actors are dropped,
 duplicated, delayed or corrupted; in-process control values (``Start``,
@@ -28,7 +34,9 @@ from typing import Any
 import structlog
 from thespian.system.simpleSystemBase import PendingSend
 
-ACTIONS = ("stall", "drop", "duplicate", "delay", "corrupt")
+import schemas
+
+ACTIONS = ("stall", "drop", "duplicate", "delay", "corrupt", "tamper")
 """What a rule does to the messages of its route."""
 
 _MARK = "tickstage_fault_passed"
@@ -48,7 +56,7 @@ class RouteRule:
         delay_ms: how long ``delay`` holds each message, ms.
         corrupt_bytes: bytes flipped per corrupted message.
         matched: messages seen on the route while active.
-        affected: messages dropped, duplicated, delayed, corrupted or held.
+        affected: messages dropped, duplicated, delayed, corrupted, tampered with or held.
     """
 
     action: str
@@ -136,6 +144,13 @@ class RouteFaults:
         if (not isinstance(pending.msg, bytes) or pending.sender == pending.toActor
                 or self._rng.random() >= rule.probability):
             return False
+        if rule.action == "tamper":
+            tampered = _tampered_delta(pending.msg)
+            if tampered is None:
+                return False
+            rule.affected += 1
+            pending.msg = tampered
+            return False
         rule.affected += 1
         if rule.action == "drop":
             return True
@@ -158,6 +173,26 @@ class RouteFaults:
             at = self._rng.randrange(_SEGMENT_TABLE_BYTES, len(damaged))
             damaged[at] ^= self._rng.randrange(1, 256)
         return bytes(damaged)
+
+
+def _tampered_delta(data: bytes) -> bytes | None:
+    """Return an ``outbound`` delta with its first row's last price moved +1, re-encoded; None for other messages."""
+    try:
+        with schemas.actor.ActorMessage.from_bytes(data) as message:
+            if message.which() != "outbound" or str(message.outbound.kind) != "delta":
+                return None
+            builder = message.as_builder()
+        with schemas.stream.ServerMessage.from_bytes(bytes(builder.outbound.payload)) as server:
+            if server.which() != "groupFrame" or len(server.groupFrame.rows.indexes) == 0:
+                return None
+            frame = server.as_builder()
+    except Exception:  # noqa: BLE001 - not a message this fault understands: pass it on
+        return None
+    prices = frame.groupFrame.rows.lastPrices
+    value = prices[0]
+    prices[0] = (value if value == value else 0.0) + 1.0
+    builder.outbound.payload = frame.to_bytes()
+    return builder.to_bytes()
 
 
 __all__ = ["ACTIONS", "RouteFaults", "RouteRule"]

@@ -47,15 +47,15 @@ from sim.errors import ScenarioError
 
 FAULT_KINDS = (
     "crash", "kill", "stall", "drop", "duplicate", "delay", "corrupt", "slow_client", "garbage_client",
-    "gateway_disconnect", "nats_disconnect", "burst", "clock_skew",
+    "gateway_disconnect", "nats_disconnect", "burst", "clock_skew", "tamper",
 )  # fmt: skip
 """Every fault kind a scenario may name."""
 
-TARGETED = frozenset({"crash", "kill", "stall", "drop", "duplicate", "delay", "corrupt"})
+TARGETED = frozenset({"crash", "kill", "stall", "drop", "duplicate", "delay", "corrupt", "tamper"})
 """Kinds that need an actor ``target``."""
 
 TIMED = frozenset({"stall", "drop", "duplicate", "delay", "corrupt", "slow_client", "gateway_disconnect",
-                   "nats_disconnect", "burst", "clock_skew"})
+                   "nats_disconnect", "burst", "clock_skew", "tamper"})
 """Kinds that last ``duration_ms``."""
 
 
@@ -74,7 +74,7 @@ class FaultSpec:
         kind: one of :data:`FAULT_KINDS`.
         target: actor path or ``session:<client>`` (targeted kinds).
         duration_ms: how long a timed fault lasts, ms.
-        probability: share of route messages affected (drop, duplicate, corrupt).
+        probability: share of route messages affected (drop, duplicate, corrupt, tamper).
         delay_ms: per-message delay (delay), ms.
         factor: rate multiplier (burst).
         skew_ms: exchange-time shift (clock_skew), ms.

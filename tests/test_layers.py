@@ -60,7 +60,6 @@ KNOWN: frozenset[tuple[str, str]] = frozenset({
     ("transport/nats_ticks.py", "actors._supervisor"),
     ("transport/risk_admin.py", "actors.risk._rule"),
     ("transport/roles.py", "actors._supervisor"),
-    ("transport/vnpy_bridge.py", "actors._supervisor"),
     ("transport/vnpy_engine.py", "sim.gateway"),
     ("transport/ws.py", "actors._supervisor"),
 })

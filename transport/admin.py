@@ -6,7 +6,8 @@ Routes (aiohttp), every one behind ``Authorization: Bearer <JWT>`` with the
 * ``GET /admin/tree`` — the actor tree as JSON: each node has ``path``,
   ``kind``, ``state``, ``restarts``, ``mailbox``, ``msgs_per_s`` (last
   second), ``msgs_per_s_1m``, ``handler_p50_ms``, ``handler_p99_ms``,
-  ``last_error`` (``type``, ``message``, ``ts_ns``) or ``null``, ``stats``
+  ``last_error`` (``type``, ``message``, ``ts_ns``) or ``null``, ``liveness`` (market
+  groups only: ``live``, ``stopped``, ``restarting``, ``sourceDown``, ``closed``, ``ended``), ``stats``
   (the actor's counters and its kind's own figures), ``transitions`` (the
   last state changes) and ``children``;
 * ``POST /admin/restart {"path": P}`` / ``POST /admin/stop {"path": P}`` —
@@ -40,6 +41,7 @@ from actors._registry import ActorState
 from actors._specs import RestartChild, StopChild
 from actors._supervisor import ROOT_PATH
 from actors.errors import ActorDeadError, AskTimeoutError
+from actors.market.liveness import group_liveness
 from transport.errors import AuthError
 from transport.metrics import CONTENT_TYPE, LoopLagMonitor, desk_registry, metrics_text
 
@@ -130,6 +132,9 @@ def _node(entry, runtime, children: list[dict]) -> dict:
         "transitions": [{"state": s, "restarts": r, "ts_ns": t} for s, r, t in entry.transitions],
         "children": children,
     }
+    liveness = group_liveness(entry)
+    if liveness is not None:
+        node["liveness"] = liveness
     if stats is not None:
         node["stats"] = {"messages": stats.messages, "unknown": stats.unknown,
                          "handler_ns_total": stats.handler_ns_total, "handler_ns_max": stats.handler_ns_max,

@@ -50,6 +50,8 @@ class SocketLimits:
         reader_traversal_words: pycapnp traversal budget per client frame, 8-byte words.
         max_queued_bytes: replies queued for a client that does not read; a
             frame arriving past it gets ``limitExceeded`` and close 1008.
+        stale_after_s: a subscribed group from which neither a frame nor a
+            heartbeat came this long is shown ``stale`` (groupStatus), seconds.
     """
 
     max_frame_bytes: int = 64 * 1024
@@ -71,6 +73,7 @@ class SocketLimits:
     max_token_chars: int = 8 * 1024
     reader_traversal_words: int = 64 * 1024
     max_queued_bytes: int = 16 * 1024 * 1024
+    stale_after_s: float = 1.5
 
     def __post_init__(self) -> None:
         if isinstance(self.allowed_origins, str):

@@ -15,6 +15,8 @@ Families (labels ``path`` and ``kind`` on per-actor series):
   ``tickstage_actor_handler_seconds_total``,
   ``tickstage_actor_handler_seconds{quantile="0.5"|"0.99"}``,
   ``tickstage_actor_state{state}`` (1 for the current state);
+* ``tickstage_group_liveness{group, state}`` (1 for each market group's current
+  liveness, 0 for the other states: actors/market/liveness.py ``group_liveness``);
 * ``tickstage_group_*`` (frames, snapshots, rows, bytes, deferred rows,
   frames over budget, subscribers) and ``tickstage_session_*`` (frames and
   bytes sent, conflated deltas, snapshots requested, queued bytes, stale
@@ -35,6 +37,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from actors.market.liveness import SEVERITY, group_liveness
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 """Content type of the Prometheus text exposition format 0.0.4."""
@@ -177,8 +181,15 @@ class DeskCollector(Collector):
                                    labels=_ACTOR)
         stale = GaugeMetricFamily("tickstage_session_stale_groups", "groups waiting for a snapshot",
                                   labels=_ACTOR)
+        liveness = GaugeMetricFamily("tickstage_group_liveness", "1 for the group's current liveness state",
+                                     labels=["group", "state"])
         for entry in runtime.registry.entries():
             labels = [entry.path, entry.kind]
+            current = group_liveness(entry)
+            if current is not None:
+                group_name = entry.path.rsplit("/", 1)[-1]
+                for name in SEVERITY:
+                    liveness.add_metric([group_name, name], 1 if name == current else 0)
             restarts.add_metric(labels, entry.restarts)
             state.add_metric([*labels, entry.state.value], 1)
             instance = entry.instance
@@ -204,7 +215,7 @@ class DeskCollector(Collector):
                 queued.add_metric(labels, extra.get("queued_bytes", 0))
                 stale.add_metric(labels, len(extra.get("stale_groups", ())))
         yield from (messages, unknown, restarts, mailbox, rate, handler_total, handler, state,
-                    *group.values(), subscribers, *session.values(), queued, stale)
+                    *group.values(), subscribers, *session.values(), queued, stale, liveness)
 
 
 def _dataclass_families(prefix: str, stats: Any, gauges: set[str], what: str):

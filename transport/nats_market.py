@@ -3,7 +3,8 @@
 Aggregating side (:class:`MarketPublisher`, on a node that runs GroupActors):
 a session actor like a browser's, ``sessions/session/nats``, is subscribed to
 every group; its outbox, instead of a WebSocket, publishes each frame's
-bytes unchanged on ``md.agg.33ms.<group>``. It conflates like any session if
+bytes unchanged on ``md.agg.33ms.<group>``, and the group's liveness
+(``groupStatus``, as that session sees it) on the same subject. It conflates like any session if
 NATS falls behind. A request (or publish) on ``md.snap.<group>`` makes the
 group send that session its GroupInfo and a snapshot again, so they are
 re-broadcast; ``ops.resync`` does it for every group (a gateway starting).
@@ -37,7 +38,7 @@ _AGG_PREFIX = "md.agg.33ms."
 
 
 def frame_head(payload: bytes) -> tuple[str, str, int]:
-    """Return (group, kind, seq) of a ServerMessage frame: kind is info, snapshot, delta or control."""
+    """Return (group, kind, seq) of a ServerMessage frame: kind is info, snapshot, delta, status or control."""
     with schemas.stream.ServerMessage.from_bytes(payload) as message:
         member = message.which()
         if member == "groupFrame":
@@ -45,6 +46,8 @@ def frame_head(payload: bytes) -> tuple[str, str, int]:
             return frame.group, str(frame.kind), frame.seq
         if member == "groupInfo":
             return message.groupInfo.group, "info", 0
+        if member == "groupStatus":
+            return message.groupStatus.group, "status", 0
         return "", "control", 0
 
 

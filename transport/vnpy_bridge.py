@@ -16,6 +16,11 @@ plus one pending-wakeup flag reaches 200–439k. So:
 Drains are at least ``drain_interval_ms`` apart (default 5 ms), so a busy
 group gets one TickBatch per interval rather than one per loop turn.
 
+Venue liveness: a gateway that puts an ``EVENT_FEED_STATUS`` event (data: a
+:class:`FeedStatus`; the simulator does on a disconnected or reconnected feed
+and at the end of a replay) has it sent, after the ticks queued before it,
+to every group as ``groupStatus`` (``sourceDown``, ``live``, ``ended``).
+
 Groups: one per exchange product (``rb``, ``IF``, ``m_o`` ... by ProductID),
 created under ``market`` as contracts appear, plus watchlists from config
 and users' own watchlist groups, edited at run time (transport/watchlists.py).
@@ -36,11 +41,12 @@ from typing import Any
 import numpy as np
 import structlog
 
-from actors._supervisor import ChildSpec, spawn
-from actors.market.frames import InstrumentInfo, encode_instruments_added, encode_tick_batch
+from actors import ChildSpec, spawn
+from actors.market.frames import InstrumentInfo, encode_actor_message, encode_instruments_added, encode_tick_batch
 from actors.market.group import GroupActor
 from actors.market.l1 import L1Table
 from actors.market.ticks import TICK_FIELDS, TICKS_PATH, encode_tick_detail
+from schemas.venue_events import EVENT_FEED_STATUS, FeedStatus
 from transport.watchlists import WatchlistGroups
 
 _log = structlog.get_logger("transport.vnpy_bridge")
@@ -177,6 +183,9 @@ class VnpyBridge(WatchlistGroups):
         """Contracts whose every tick also goes to the ``ticks`` actor (actors/market/ticks.py fills it)."""
         self.group_listeners: list[Callable[[str], None]] = []
         """Called with a group's name right after its GroupActor is created (loop thread)."""
+        self._feed_statuses: list[FeedStatus] = []
+        self.feed_status: FeedStatus | None = None
+        """The venue feed's last reported state (None: never reported, presumed live)."""
 
     # -- vn.py thread ------------------------------------------------------
 
@@ -187,6 +196,7 @@ class VnpyBridge(WatchlistGroups):
         return {
             EVENT_TICK: guarded(self.on_tick_event, self._handler_failed),
             EVENT_CONTRACT: guarded(self.on_contract_event, self._handler_failed),
+            EVENT_FEED_STATUS: guarded(self.on_feed_status_event, self._handler_failed),
         }
 
     def attach(self, event_engine: Any) -> None:
@@ -213,6 +223,18 @@ class VnpyBridge(WatchlistGroups):
         """Queue one ContractData (vn.py dispatcher thread)."""
         with self._lock:
             self._contracts.append(event.data)
+            wake = not self._wake_pending
+            self._wake_pending = True
+        if wake:
+            self._wake()
+
+    def on_feed_status_event(self, event: Any) -> None:
+        """Queue a FeedStatus; it reaches the groups after the ticks drained with it (vn.py dispatcher thread)."""
+        status = event.data
+        if not isinstance(status, FeedStatus):
+            return
+        with self._lock:
+            self._feed_statuses.append(status)
             wake = not self._wake_pending
             self._wake_pending = True
         if wake:
@@ -251,6 +273,7 @@ class VnpyBridge(WatchlistGroups):
         with self._lock:
             ticks, self._ticks = self._ticks, {}
             contracts, self._contracts = self._contracts, []
+            statuses, self._feed_statuses = self._feed_statuses, []
             self._wake_pending = False
         self._drains += 1
         self._last_drain = self.loop.time()
@@ -270,7 +293,20 @@ class VnpyBridge(WatchlistGroups):
                 self.runtime.tell_path(TICKS_PATH, encode_tick_detail(tick.vt_symbol, [row]))
         for group in self._groups.values():
             self._flush_group(group)
+        for status in statuses:
+            self._announce_feed_status(status)
         self.runtime._schedule()
+
+    def _announce_feed_status(self, status: FeedStatus) -> None:
+        """Tell every local group the venue feed's state (loop thread)."""
+        self.feed_status = status
+        _log.info("feed_status_changed", state=status.state, reason=status.reason)
+        if self._sink is not None:
+            return  # a gateway-host: the aggregators learn of silence from the stream itself
+        message = encode_actor_message("groupStatus", {"group": "", "state": status.state, "reason": status.reason,
+                                                       "sinceTsNs": status.ts_ns}, source="gateway")
+        for group in self._groups.values():
+            self.runtime.tell_path(group.path, message)
 
     def knows(self, vt_symbol: str) -> bool:
         """Return whether the gateway has seen this contract (loop thread)."""
@@ -415,4 +451,5 @@ def _columns(rows: list) -> dict[str, np.ndarray]:
     return columns
 
 
-__all__ = ["BridgeStatistics", "VnpyBridge", "contract_terms", "guarded", "product_of"]
+__all__ = ["BridgeStatistics", "VnpyBridge", "contract_terms", "guarded",
+           "product_of"]

@@ -136,7 +136,8 @@ class SocketGateway:
         state = SessionState(user, principal.role, principal=principal)
         spawn(self.runtime, "sessions", ChildSpec(name, SessionActor, {
             "outbox": outbox, "state": state, "high_water_bytes": limits.high_water_bytes,
-            "low_water_bytes": limits.low_water_bytes}, restart=Restart.TRANSIENT))
+            "low_water_bytes": limits.low_water_bytes,
+            "stale_after_s": limits.stale_after_s}, restart=Restart.TRANSIENT))
         self.sockets_open += 1
         self.sockets_opened += 1
         conn = _Connection(ws, outbox, path, state, TokenBucket(limits.messages_per_s, limits.message_burst,

@@ -20,6 +20,8 @@ import { WatchlistEditor } from "./watchlist_edit.js";
 const GROUPS_KEY = "tickstage.groups";
 const WARN_BEFORE_S = 60; // a session that cannot be renewed is announced this long before it ends
 const REFRESH_URL = new URL("./auth/refresh", location.href).href;
+// How bad each group liveness is (actors/market/liveness.py SEVERITY): the header's dot shows the worst watched.
+const SEVERITY = { unknown: 0, live: 0, closed: 1, ended: 2, stale: 3, sourceDown: 4, restarting: 5, stopped: 6 };
 
 const $ = (selector) => document.querySelector(selector);
 const panels = new Map(); // group → Watchlist, in subscription order
@@ -46,7 +48,13 @@ function onWorkerMessage(message) {
       if (batch.gatewayMs) metrics.ticksApplied(batch.gatewayMs);
     }
     for (const sample of message.latencyMs) metrics.latencyMs.push(sample, nowMs);
+    for (const [group, heardMs] of Object.entries(message.heardMs ?? {})) {
+      const panel = panels.get(group);
+      if (panel !== undefined && Number.isFinite(heardMs)) panel.heardMs = heardMs;
+    }
     workerStats = message.stats;
+  } else if (message.type === "groupStatus") {
+    panels.get(message.group)?.setLiveness(message);
   } else if (message.type === "groupInfo") {
     panels.get(message.group)?.setInstruments(message);
     if (message.group === watchlistEditor.group) watchlistEditor.learn(message.instruments);
@@ -316,7 +324,30 @@ function stats() {
     tabs: workerStats.tabs ?? 1,
     renewals: workerStats.renewals ?? 0,
     token_expires_s: token ? claimsOf(token).expiresS : null,
+    integrity_checks: workerStats.integrityChecks ?? 0,
+    integrity_mismatches: workerStats.integrityMismatches ?? 0,
+    integrity_heals: workerStats.integrityHeals ?? 0,
+    last_heal_ms: Number.isFinite(workerStats.lastHealMs) ? workerStats.lastHealMs : null,
+    liveness: Object.fromEntries([...panels].map(([group, panel]) => [group, panel.liveness.state])),
+    header: headerState(),
   };
+}
+
+// The header's dot: the socket's state, or once it is live the worst liveness of the watched groups.
+function headerState() {
+  if (connection.state !== "live") return connection;
+  let worst = "live";
+  const named = [];
+  for (const [group, panel] of panels) {
+    const state = panel.liveness.state;
+    if (SEVERITY[state] > SEVERITY[worst]) {
+      worst = state;
+      named.length = 0;
+    }
+    if (state === worst && state !== "live") named.push(group);
+  }
+  if (worst === "live") return connection;
+  return { state: worst, detail: `${named.join(", ")} ${worst}`, label: `${worst} · ${named.join(", ")}` };
 }
 
 function paint(nowMs) {
@@ -327,7 +358,11 @@ function paint(nowMs) {
   if (nowMs - hudAtMs >= HUD_INTERVAL_MS) {
     hudAtMs = nowMs;
     rates.update(nowMs, workerStats.frames, workerStats.bytes);
-    renderHud(document, stats(), connection);
+    const epochMs = Date.now();
+    for (const panel of panels.values()) panel.renderLiveness(epochMs);
+    const header = headerState();
+    if (document.body.dataset.liveness !== header.state) document.body.dataset.liveness = header.state;
+    renderHud(document, stats(), header);
   }
   metrics.drawTook(performance.now() - began, nowMs);
   requestAnimationFrame(paint);

@@ -9,6 +9,13 @@
 // snapshotRequest, and ignore that group's deltas until a snapshot arrives.
 // Other ServerMessage members (order replies, account status, risk events)
 // are posted as {type: "message", member, correlationId, body} (plain objects).
+// Liveness (issue 14): each groupStatus is kept per group and posted as
+// {type: "groupStatus", group, state, reason, sinceMs, dataMs}; the gateway receive
+// time of the group's newest tick rides with each "rows" post as heardMs, so the
+// page shows the age of the data (heartbeats only say the stream is alive).
+// Integrity: a frame with stateHashed carries the CRC-32 of the whole group state
+// after it (ui/state_hash.js); a different local hash is a mismatch: counted, the
+// group's deltas ignored and a snapshot asked; the next matching hash is a heal.
 // Contracts followed tick by tick (subscribeTicks, for detail panels) are
 // subscribed again after every auth; each tickDetail is posted as
 // {type: "ticks", vtSymbol, history, last ... openInterest, exchangeMs} (Float64Arrays).
@@ -16,6 +23,7 @@
 import { SCHEMA_VERSION } from "./schema_layout.js";
 import { buildMessage, readMessage, toPlain } from "./capnp.js";
 import { COLUMNS, GroupState, MAX_ROWS } from "./group_state.js";
+import { stateCrc32 } from "./state_hash.js";
 
 export const STATS_INTERVAL_MS = 250; // stats reach the page at least this often
 const AUTH_FAILURES = new Set(["unauthenticated", "tokenExpired", "forbidden"]);
@@ -42,7 +50,8 @@ export class Feed {
     this.stats = {
       connected: false, frames: 0, bytes: 0, gaps: 0, decodeErrors: 0, snapshots: 0,
       ignoredDeltas: 0, staleDeltas: 0, reconnects: 0, lastLatencyMs: NaN, rttMs: NaN, lastError: "",
-      conflations: 0, messages: 0,
+      conflations: 0, messages: 0, integrityChecks: 0, integrityMismatches: 0, integrityHeals: 0,
+      lastHealMs: NaN,
     };
   }
 
@@ -108,6 +117,7 @@ export class Feed {
       else if (member === "ack") this.onAck(message.get("ack"), message.get("envelope").get("correlationId"));
       else if (member === "error") this.onError(message.get("error"), message.get("envelope").get("correlationId"));
       else if (member === "tickDetail") this.onTickDetail(message.get("tickDetail"));
+      else if (member === "groupStatus") this.onGroupStatus(message.get("groupStatus"));
       else if (member === "pong") this.stats.rttMs = this.now() - Number(message.get("pong").get("clientTsNs")) / 1e6;
       else if (member !== null && member !== undefined) this.onOther(member, message);
     } catch (error) {
@@ -193,6 +203,35 @@ export class Feed {
     this.post(group.infoMessage(firstIndex === 0));
   }
 
+  onGroupStatus(status) {
+    const group = this.groups.get(status.get("group"));
+    if (group === undefined) return;
+    const dataNs = Number(status.get("dataTsNs"));
+    group.liveness = { type: "groupStatus", group: group.name, state: String(status.get("state")),
+      reason: status.get("reason"), sinceMs: Number(status.get("sinceTsNs")) / 1e6, dataMs: dataNs ? dataNs / 1e6 : NaN };
+    this.post({ ...group.liveness });
+  }
+
+  // After applying a hashed frame: compare the state's CRC-32 with the server's.
+  checkIntegrity(group, frame) {
+    if (frame.get("infoVersion") !== group.version) return; // rows of an instrument list not seen yet
+    this.stats.integrityChecks += 1;
+    const expected = frame.get("stateCrc32") >>> 0;
+    if (stateCrc32(group.columns, group.instruments.length) === expected) {
+      if (group.mismatchMs !== null) {
+        this.stats.integrityHeals += 1;
+        this.stats.lastHealMs = this.now() - group.mismatchMs;
+        group.mismatchMs = null;
+      }
+      return;
+    }
+    this.stats.integrityMismatches += 1;
+    this.stats.lastError = `integrity: ${group.name} state differs from the server's at seq ${frame.get("seq")}`;
+    if (group.mismatchMs === null) group.mismatchMs = this.now();
+    group.awaitingSnapshot = true;
+    this.message({ snapshotRequest: { group: group.name } });
+  }
+
   onGroupFrame(frame, size = 0) {
     const group = this.groups.get(frame.get("group"));
     if (group === undefined) return; // a frame for a group unsubscribed meanwhile
@@ -216,8 +255,10 @@ export class Feed {
     const isDelta = frame.get("kind") === "delta";
     const conflatedBefore = group.conflated;
     const newestMs = group.apply(frame.get("rows"));
+    if (Number.isFinite(newestMs) && !(group.heardMs >= newestMs)) group.heardMs = newestMs;
     this.stats.conflations += group.conflated - conflatedBefore;
     group.lastSeq = seq;
+    if (frame.get("stateHashed")) this.checkIntegrity(group, frame);
     // Latency sample: deltas only. A snapshot carries every row, so its newest
     // tick can be arbitrarily old in a quiet group and would say nothing about delivery.
     if (isDelta && Number.isFinite(newestMs)) {
@@ -246,7 +287,8 @@ export class Feed {
     this.latencySamplesMs = [];
     this.lastStatsMs = now;
     transfer.push(latencyMs.buffer);
-    this.post({ type: "rows", batches, latencyMs, stats: { ...this.stats } }, transfer);
+    const heardMs = Object.fromEntries([...this.groups.values()].map((group) => [group.name, group.heardMs]));
+    this.post({ type: "rows", batches, latencyMs, heardMs, stats: { ...this.stats } }, transfer);
   }
 
   ping() {
@@ -278,7 +320,7 @@ export class Feed {
   current(name) {
     const group = this.groups.get(name);
     if (group === undefined || group.instruments.length === 0) return null;
-    return { info: group.infoMessage(true), batch: group.takeAll() };
+    return { info: group.infoMessage(true), batch: group.takeAll(), liveness: group.liveness };
   }
 
   // Bytes received per group (frames only), {group: bytes}.

@@ -22,7 +22,8 @@
 //             {type: "status", state, detail, stats}   connecting | authenticating | live |
 //                 disconnected | reconnecting | authFailed; to every tab
 //             {type: "groupInfo", group, version, reset, instruments}
-//             {type: "rows", batches: [{group, indexes, last ... openInterest, gatewayMs}], latencyMs, stats}
+//             {type: "groupStatus", group, state, reason, sinceMs, dataMs}   a group's liveness, to its holders
+//             {type: "rows", batches: [{group, indexes, last ... openInterest, gatewayMs}], latencyMs, heardMs, stats}
 //             {type: "message", member, correlationId, body}  server events (account status, risk ...)
 //             {type: "ticks", vtSymbol, history, last, bid, ask, bidVolume, askVolume, volume,
 //                 openInterest, exchangeMs}   to the tabs following vtSymbol (history: replace, else append)
@@ -198,6 +199,7 @@ export class Hub {
       if (current !== null) {
         tab.port.postMessage(current.info);
         tab.port.postMessage({ type: "rows", batches: [current.batch], latencyMs: new Float64Array(0), stats: this.stats() });
+        if (current.liveness) tab.port.postMessage(current.liveness);
       }
     }
     if (fresh.length) this.feed.subscribe(fresh);
@@ -250,7 +252,7 @@ export class Hub {
         this.broadcast(message);
         return;
       case "rows": return this.routeRows(message, transfer);
-      case "groupInfo": return this.toHolders(message.group, message);
+      case "groupInfo": case "groupStatus": return this.toHolders(message.group, message);
       case "ticks":
         for (const tab of this.tickRefs.get(message.vtSymbol) ?? []) tab.port.postMessage(message);
         return;
@@ -290,7 +292,7 @@ export class Hub {
     }
     for (const tab of this.tabs.values()) {
       const batches = message.batches.filter((batch) => tab.groups.has(batch.group));
-      tab.port.postMessage({ type: "rows", batches, latencyMs: message.latencyMs, stats }); // cloned per tab
+      tab.port.postMessage({ type: "rows", batches, latencyMs: message.latencyMs, heardMs: message.heardMs, stats }); // cloned per tab
     }
   }
 

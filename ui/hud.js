@@ -1,5 +1,7 @@
 // The metrics HUD in the top bar: connection state and the numbers of
-// window.tickstage.stats() (ui/app.js), refreshed every HUD_INTERVAL_MS.
+// window.tickstage.stats() (ui/app.js), refreshed every HUD_INTERVAL_MS. The dot
+// shows the socket's state or, once live, the worst liveness of the watched groups
+// (connection: {state, detail, label}).
 
 export const HUD_INTERVAL_MS = 250;
 
@@ -39,8 +41,11 @@ export function renderHud(root, stats, connection) {
   set("long", `${stats.app_long_tasks} / ${stats.long_tasks}`);
   set("errors", String(stats.decode_errors));
   set("tabs", `${stats.tabs} · ${stats.worker}`);
+  set("integrity", `${stats.integrity_mismatches} / ${stats.integrity_heals}`);
   const conn = root.querySelector("#conn");
   conn.dataset.state = connection.state;
   conn.title = `${connection.state}${connection.detail ? `: ${connection.detail}` : ""}`;
-  root.querySelector("#conn-label").textContent = connection.state;
+  const label = connection.label ?? connection.state;
+  const labelCell = root.querySelector("#conn-label");
+  if (labelCell.textContent !== label) labelCell.textContent = label;
 }

@@ -152,6 +152,17 @@ function renderTree(root) {
     const badge = stateCell.firstChild;
     badge.textContent = node.state;
     badge.className = `state state-${node.state}`;
+    // A market group's liveness beside its actor state (live, stopped, restarting, sourceDown, closed, ended).
+    let live = stateCell.querySelector(".liveness");
+    if (node.liveness && !live) {
+      live = document.createElement("span");
+      stateCell.append(" ", live);
+    }
+    if (live) {
+      live.textContent = node.liveness ?? "";
+      live.className = `liveness liveness-${node.liveness ?? "none"}`;
+      tr.dataset.liveness = node.liveness ?? "";
+    }
     tr.classList.toggle("changed", tr.dataset.restarts !== undefined && tr.dataset.restarts !== String(node.restarts));
     tr.dataset.state = node.state;
     tr.dataset.restarts = String(node.restarts);

@@ -59,7 +59,7 @@ export const STRUCTS = deepFreeze({
   "GroupFrame": {
     "id": "0x90e3cccddbf5c4b4",
     "file": "market.capnp",
-    "dataWords": 3,
+    "dataWords": 4,
     "pointerWords": 2,
     "discriminantByteOffset": null,
     "union": [],
@@ -70,7 +70,24 @@ export const STRUCTS = deepFreeze({
       "builtTsNs": {"kind": "int64", "byteOffset": 16},
       "windowMs": {"kind": "uint16", "byteOffset": 10},
       "rows": {"kind": "struct", "struct": "L1Columns", "pointer": 1},
-      "infoVersion": {"kind": "uint32", "byteOffset": 12}
+      "infoVersion": {"kind": "uint32", "byteOffset": 12},
+      "stateCrc32": {"kind": "uint32", "byteOffset": 24},
+      "stateHashed": {"kind": "bool", "bitOffset": 224}
+    }
+  },
+  "GroupStatus": {
+    "id": "0x9eb3a47754407293",
+    "file": "market.capnp",
+    "dataWords": 3,
+    "pointerWords": 2,
+    "discriminantByteOffset": null,
+    "union": [],
+    "fields": {
+      "group": {"kind": "text", "pointer": 0},
+      "state": {"kind": "enum", "enum": "GroupLiveness", "byteOffset": 0},
+      "reason": {"kind": "text", "pointer": 1},
+      "sinceTsNs": {"kind": "int64", "byteOffset": 8},
+      "dataTsNs": {"kind": "int64", "byteOffset": 16}
     }
   },
   "GroupInfo": {
@@ -583,7 +600,7 @@ export const STRUCTS = deepFreeze({
     "dataWords": 1,
     "pointerWords": 2,
     "discriminantByteOffset": 0,
-    "union": ["groupFrame", "groupInfo", "ack", "error", "pong", "orderReply", "cancelReply", "orderStatusReply", "orderAccepted", "orderRejected", "orderUpdated", "orderFilled", "outcomeUnknown", "accountStatus", "riskSummary", "riskEvent", "limitChanged", "killSwitchChanged", "tickDetail"],
+    "union": ["groupFrame", "groupInfo", "ack", "error", "pong", "orderReply", "cancelReply", "orderStatusReply", "orderAccepted", "orderRejected", "orderUpdated", "orderFilled", "outcomeUnknown", "accountStatus", "riskSummary", "riskEvent", "limitChanged", "killSwitchChanged", "tickDetail", "groupStatus"],
     "fields": {
       "groupFrame": {"kind": "struct", "struct": "GroupFrame", "pointer": 0, "discriminant": 0},
       "groupInfo": {"kind": "struct", "struct": "GroupInfo", "pointer": 0, "discriminant": 1},
@@ -604,7 +621,8 @@ export const STRUCTS = deepFreeze({
       "riskEvent": {"kind": "struct", "struct": "RiskEvent", "pointer": 0, "discriminant": 15},
       "limitChanged": {"kind": "struct", "struct": "LimitChanged", "pointer": 0, "discriminant": 16},
       "killSwitchChanged": {"kind": "struct", "struct": "KillSwitchChanged", "pointer": 0, "discriminant": 17},
-      "tickDetail": {"kind": "struct", "struct": "TickDetail", "pointer": 0, "discriminant": 18}
+      "tickDetail": {"kind": "struct", "struct": "TickDetail", "pointer": 0, "discriminant": 18},
+      "groupStatus": {"kind": "struct", "struct": "GroupStatus", "pointer": 0, "discriminant": 19}
     }
   },
   "FlightHeader": {
@@ -654,6 +672,7 @@ export const STRUCTS = deepFreeze({
 });
 export const ENUMS = deepFreeze({
   "FrameKind": ["delta", "snapshot"],
+  "GroupLiveness": ["live", "stale", "stopped", "restarting", "sourceDown", "closed", "ended"],
   "Direction": ["long", "short", "net"],
   "Offset": ["none", "open", "close", "closeToday", "closeYesterday"],
   "OrderType": ["limit", "market", "stop", "fak", "fok", "rfq", "etf"],

@@ -11,6 +11,14 @@
 // column left of it: ★ for a contract in the user's watchlist group, ☆ otherwise
 // (ui/watchlist_edit.js); a click on a star toggles it, and the editor marks
 // every panel dirty (one full repaint) when membership changes.
+//
+// Liveness (issue 14): a badge in the panel head shows the group's state
+// (groupStatus: live, stale, stopped, restarting, sourceDown, closed, ended),
+// its reason (the badge's title) and the age of the data (since the gateway
+// received its newest tick: a quiet market's heartbeats keep it live, not fresh); a panel that is not live is dimmed
+// (section[data-liveness], ui/style.css). A contract with no value yet shows
+// why in its Last cell ("pre-open": no quote nor trade yet; "no trade": quoted,
+// not traded) instead of bare dashes.
 
 export const FIELDS = ["last", "bid", "ask", "bidVolume", "askVolume", "volume", "openInterest"];
 const ROW_HEIGHT_PX = 22;
@@ -75,7 +83,8 @@ export class Watchlist {
     this.element.dataset.group = group;
     this.element.innerHTML = `
       <header class="panel-head">
-        <h2></h2><span class="panel-meta">waiting for instruments…</span>
+        <h2></h2><span class="panel-liveness" data-state="unknown" title="waiting for the group's status">…</span>
+        <span class="panel-meta">waiting for instruments…</span>
         <button type="button" class="panel-close" title="Unsubscribe">×</button>
       </header>
       <div class="panel-body">
@@ -84,6 +93,9 @@ export class Watchlist {
       </div>`;
     this.element.querySelector("h2").textContent = group;
     this.meta = this.element.querySelector(".panel-meta");
+    this.badge = this.element.querySelector(".panel-liveness");
+    this.liveness = { state: "unknown", reason: "", sinceMs: NaN, dataMs: NaN };
+    this.heardMs = NaN; // gateway receive time of the group's newest tick, ms since epoch
     this.body = this.element.querySelector(".panel-body");
     this.viewport = this.element.querySelector(".panel-viewport");
     this.spacer = this.element.querySelector(".panel-spacer");
@@ -137,6 +149,27 @@ export class Watchlist {
       this.body.style.height = `${Math.min(MAX_BODY_HEIGHT_PX, Math.max(MIN_BODY_HEIGHT_PX, fitted))}px`;
     }
     this.dirty = true;
+  }
+
+  // A groupStatus from the worker: {state, reason, sinceMs, dataMs} (ms since epoch).
+  setLiveness({ state, reason, sinceMs, dataMs }) {
+    const changed = state !== this.liveness.state;
+    this.liveness = { state, reason, sinceMs, dataMs };
+    this.element.dataset.liveness = state;
+    this.badge.dataset.state = state;
+    this.badge.title = reason ? `${state}: ${reason}` : state;
+    if (changed) this.dirty = true; // pre-open / closed texts depend on it
+    this.renderLiveness(Date.now());
+  }
+
+  // Refresh the badge's text: the state and the age of the data; epochMs = Date.now().
+  renderLiveness(epochMs) {
+    const { state } = this.liveness;
+    const ageS = Number.isFinite(this.heardMs) ? Math.max(0, (epochMs - this.heardMs) / 1000) : NaN;
+    const age = !Number.isFinite(ageS) ? "no data yet" : ageS < 1 ? "updated < 1 s ago"
+      : `updated ${ageS < 60 ? `${ageS.toFixed(1)} s` : `${Math.round(ageS / 60)} min`} ago`;
+    const text = state === "unknown" ? "…" : state === "live" ? `live · ${age}` : `${state} · ${age}`;
+    if (this.badge.textContent !== text) this.badge.textContent = text;
   }
 
   // Apply one worker batch ({indexes, last, bid, ...}); nowMs = performance.now().
@@ -308,13 +341,21 @@ export class Watchlist {
     ctx.textAlign = "right";
     if (!Number.isFinite(value)) {
       ctx.fillStyle = COLORS.dim;
-      ctx.fillText("–", column.x + column.w - 10, midY);
+      ctx.fillText(column.key === "last" ? this.whyEmpty(row) : "–", column.x + column.w - 10, midY);
       return;
     }
     ctx.fillStyle = column.key === "last" ? (direction > 0 ? COLORS.up : direction < 0 ? COLORS.down : COLORS.text)
       : column.key === "bid" ? COLORS.bid : column.key === "ask" ? COLORS.ask : COLORS.text;
     const text = column.price ? value.toFixed(this.decimals[row] ?? 2) : String(Math.round(value));
     ctx.fillText(text, column.x + column.w - 10, midY);
+  }
+
+  // Why a contract's Last is empty: "pre-open" (no quote nor trade yet), "no trade" (quoted only),
+  // "closed" (its group is outside its trading windows).
+  whyEmpty(row) {
+    if (this.liveness.state === "closed") return "closed";
+    const quoted = Number.isFinite(this.values.bid[row]) || Number.isFinite(this.values.ask[row]);
+    return quoted ? "no trade" : "pre-open";
   }
 
   // A click on a row: document gets "tickstage:instrument" {group, vtSymbol, last, bid, ask, priceTick}

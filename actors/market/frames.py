@@ -121,8 +121,8 @@ def frame_columns(data: bytes) -> dict[str, np.ndarray]:
     return column_views(data, _FRAME_ROWS)
 
 
-def _group_frame_skeleton(key: tuple[str, bool, str], n_rows: int):
-    group, snapshot, source = key
+def _group_frame_skeleton(key: tuple[str, bool, str, bool], n_rows: int):
+    group, snapshot, source, hashed = key
     message = _ServerMessage.new_message(num_first_segment_words=_first_segment_words(n_rows))
     envelope = message.init("envelope")
     envelope.schemaVersion = schemas.SCHEMA_VERSION
@@ -130,6 +130,7 @@ def _group_frame_skeleton(key: tuple[str, bool, str], n_rows: int):
     frame = message.init("groupFrame")
     frame.group = group
     frame.kind = "snapshot" if snapshot else "delta"
+    frame.stateHashed = hashed
     init_columns(frame.init("rows"), n_rows)
     return message
 
@@ -142,6 +143,7 @@ _GROUP_FRAMES = SkeletonCache(_group_frame_skeleton, _FRAME_ROWS, {
     "built_ts_ns": ScalarSlot(_FRAME_ROWS[:1], schemas.market.GroupFrame, "builtTsNs"),
     "window_ms": ScalarSlot(_FRAME_ROWS[:1], schemas.market.GroupFrame, "windowMs"),
     "info_version": ScalarSlot(_FRAME_ROWS[:1], schemas.market.GroupFrame, "infoVersion"),
+    "state_crc32": ScalarSlot(_FRAME_ROWS[:1], schemas.market.GroupFrame, "stateCrc32"),
 })
 
 
@@ -155,6 +157,7 @@ def encode_group_frame(
     rows: Mapping[str, np.ndarray],
     source: str,
     message_id: int = 0,
+    state_crc32: int | None = None,
 ) -> bytes:
     """Return a ``ServerMessage{groupFrame}`` ready for a socket.
 
@@ -167,10 +170,52 @@ def encode_group_frame(
         rows: L1 columns (see :func:`encode_tick_batch`).
         source: sending actor path.
         message_id: envelope id.
+        state_crc32: CRC-32 of the group's whole state after this frame
+            (schemas/state_hash.py), or None: the frame carries no hash.
     """
     now = time.time_ns()
-    return _GROUP_FRAMES.encode((group, snapshot, source), rows, message_id=message_id, sent_ts_ns=now,
-                                seq=seq, built_ts_ns=now, window_ms=window_ms, info_version=info_version)
+    hashed = state_crc32 is not None
+    return _GROUP_FRAMES.encode((group, snapshot, source, hashed), rows, message_id=message_id, sent_ts_ns=now,
+                                seq=seq, built_ts_ns=now, window_ms=window_ms, info_version=info_version,
+                                state_crc32=state_crc32 if hashed else 0)
+
+
+def encode_group_status(*, group: str, state: str, reason: str, since_ts_ns: int, data_ts_ns: int,
+                        source: str, message_id: int = 0) -> bytes:
+    """Return a ``ServerMessage{groupStatus}``: a group's liveness for a socket.
+
+    Args:
+        group: group name.
+        state: a ``market.GroupLiveness`` name (``"live"``, ``"stale"``, ``"stopped"``,
+            ``"restarting"``, ``"sourceDown"``, ``"closed"``, ``"ended"``).
+        reason: why, for people.
+        since_ts_ns: when the group entered ``state``, ns since UNIX epoch.
+        data_ts_ns: last frame or heartbeat seen from the group, ns since epoch (0: none).
+        source: sending actor path.
+        message_id: envelope id.
+
+    Raises:
+        ValueError: ``state`` is not a GroupLiveness name.
+    """
+    if state not in LIVENESS_STATES:
+        raise ValueError(f"unknown group liveness {state!r}")
+    message = _ServerMessage.new_message()
+    envelope = message.init("envelope")
+    envelope.id = message_id
+    envelope.sentTsNs = time.time_ns()
+    envelope.schemaVersion = schemas.SCHEMA_VERSION
+    envelope.source = source
+    status = message.init("groupStatus")
+    status.group = group
+    status.state = state
+    status.reason = reason
+    status.sinceTsNs = since_ts_ns
+    status.dataTsNs = data_ts_ns
+    return message.to_bytes()
+
+
+LIVENESS_STATES = tuple(schemas.market.GroupLiveness.schema.enumerants)
+"""``market.GroupLiveness`` names in ordinal order."""
 
 
 def _fill_group_info(info, group: str, version: int, first_index: int,
@@ -272,9 +317,11 @@ def encode_actor_message(member: str, value=None, *, source: str = "", correlati
 
 __all__ = [
     "InstrumentInfo",
+    "LIVENESS_STATES",
     "encode_actor_message",
     "encode_group_frame",
     "encode_group_info",
+    "encode_group_status",
     "encode_instruments_added",
     "encode_outbound",
     "encode_tick_batch",

@@ -18,6 +18,20 @@ contracts tick again, for an illiquid option minutes) or names rows it was
 never told about. A batch at or below the last ``seq`` (a duplicate, or a
 resync's rows) is applied, latest value wins, and is no gap.
 
+Liveness (actors/market/liveness.py): every ``heartbeat_interval_s`` without
+a frame the actor sends an empty delta (a heartbeat: alive, nothing changed),
+so a session that hears nothing knows the group is in trouble. It tells each
+subscriber its state (``status`` outbound, a ServerMessage ``groupStatus``) on
+attach and on every change: ``live``, ``closed`` outside the configured
+``trading_windows``, or what the vn.py bridge reported of the venue
+(``sourceDown``, ``ended``).
+
+Integrity: every snapshot, every heartbeat and a delta at least every
+``hash_interval_s`` carry ``stateCrc32``, the CRC-32 of the whole table after
+the frame (schemas/state_hash.py), so a client whose state drifted asks a
+snapshot. A frame is hashed only when no row is left dirty after it (the
+table then equals what the client holds).
+
 A full list (``instrumentsAdded`` from index 0) that differs from the one it
 holds (a contract removed from a watchlist group moves the rows after it)
 replaces it: rows are carried over by vt_symbol, dropped rows go, and the
@@ -38,11 +52,14 @@ from actors.market.frames import (
     encode_actor_message,
     encode_group_frame,
     encode_group_info,
+    encode_group_status,
     encode_outbound,
     instruments_of,
     tick_batch_columns,
 )
 from actors.market.l1 import L1Table
+from actors.market.liveness import CLOSED, ENDED, LIVE, SOURCE_DOWN, Liveness, TradingWindows
+from schemas.state_hash import HASHED_COLUMNS, l1_state_crc32
 
 DEFAULT_WINDOW_MS = 33
 DEFAULT_WIDE_WINDOW_MS = 50
@@ -50,6 +67,11 @@ DEFAULT_SNAPSHOT_INTERVAL_S = 3.0
 RESYNC_RETRY_NS = 300_000_000
 """A resync unanswered this long (its reply lost, e.g. refused as corrupt) may be asked again, ns."""
 DEFAULT_MAX_ROWS = 2000
+DEFAULT_HEARTBEAT_INTERVAL_S = 0.5
+"""An empty delta goes out when no frame did for this long, seconds."""
+DEFAULT_HASH_INTERVAL_S = 0.25
+"""A delta carries the state hash at least this often, seconds (a tampered delta heals within ~2×)."""
+_SOURCE_STATES = (LIVE, SOURCE_DOWN, ENDED)
 
 
 class GroupActor(TickstageActor):
@@ -63,6 +85,10 @@ class GroupActor(TickstageActor):
         max_rows (int): row budget per frame, default 2,000.
         gateway_path (str): where to ask for a resync, default ``"gateway"``.
         sessions_path (str): sessions supervisor, default ``"sessions"``.
+        heartbeat_interval_s (float): empty delta after this long without a frame, default 0.5 s.
+        hash_interval_s (float): a delta carries the state hash at least this often, default 0.25 s.
+        trading_windows (list[str] | dict[str, list[str]]): ``"HH:MM-HH:MM"`` exchange local time, for
+            every group or per group name (``"*"``: the others); outside them the group is ``closed``.
     """
 
     def on_start(self, restarts: int) -> None:
@@ -92,6 +118,17 @@ class GroupActor(TickstageActor):
         self._snapshot_due = False  # the next flush is a snapshot (the instrument list was replaced)
         self._resync_pending = False
         self._resync_asked_ns = 0
+        self.heartbeat_interval_s: float = args.get("heartbeat_interval_s", DEFAULT_HEARTBEAT_INTERVAL_S)
+        self.hash_interval_ns = int(args.get("hash_interval_s", DEFAULT_HASH_INTERVAL_S) * 1e9)
+        windows = args.get("trading_windows")
+        if isinstance(windows, dict):  # per group, "*" for the rest
+            windows = windows.get(self.group, windows.get("*"))
+        self.windows = TradingWindows.parse(windows)
+        self._last_hash_ns = 0
+        self.heartbeats = self.hashed_frames = self.status_changes = 0
+        self._source = Liveness(LIVE, "", time.time_ns())  # what the bridge said of the venue
+        self.liveness = self._current_liveness()
+        self._arm_heartbeat()
         if restarts:
             self._request_resync()
 
@@ -180,6 +217,7 @@ class GroupActor(TickstageActor):
         self.send_path(session, encode_outbound(group=self.group, seq=self.seq, kind="info",
                                                 payload=self._info_bytes(0), source=self.path))
         self._send_snapshot_to(session)
+        self.send_path(session, self._status_outbound())
 
     def _on_detach(self, attach, message, sender: ActorAddress) -> None:
         """Unsubscribe a session."""
@@ -190,11 +228,69 @@ class GroupActor(TickstageActor):
         self._send_snapshot_to(attach.sessionPath)
 
     def _on_timer(self, timer, message, sender: ActorAddress) -> None:
-        """Close the window: emit a delta (or a due snapshot) to every subscriber."""
+        """Close the window (``flush``: a delta or a due snapshot), or a ``heartbeat`` tick."""
+        if timer.name == "heartbeat":
+            self._heartbeat()
+            return
         if timer.generation != self._timer_generation:
             return
         self._timer_armed = False
         self._flush()
+
+    def _on_group_status(self, status, message, sender: ActorAddress) -> None:
+        """The vn.py bridge's word on the venue: ``sourceDown``, ``ended`` or ``live`` again."""
+        state = str(status.state)
+        if state not in _SOURCE_STATES:
+            return
+        self._source = Liveness(state, status.reason, status.sinceTsNs or time.time_ns())
+        self._update_liveness()
+
+    # -- liveness --------------------------------------------------------
+
+    def _current_liveness(self) -> Liveness:
+        if self._source.state != LIVE:
+            return self._source
+        now = time.time_ns()
+        if not self.windows.is_open(now):
+            return Liveness(CLOSED, f"outside trading windows {self.windows.describe()} (exchange time)", now)
+        return Liveness(LIVE, "", now)
+
+    def _update_liveness(self) -> None:
+        """Recompute the state; on a change tell every subscriber."""
+        current = self._current_liveness()
+        if (current.state, current.reason) == (self.liveness.state, self.liveness.reason):
+            return
+        self.liveness = current
+        self.status_changes += 1
+        self._broadcast(self._status_outbound())
+
+    def _status_outbound(self) -> bytes:
+        self._message_id += 1
+        live = self.liveness
+        payload = encode_group_status(group=self.group, state=live.state, reason=live.reason,
+                                      since_ts_ns=live.since_ts_ns, data_ts_ns=time.time_ns(), source=self.path,
+                                      message_id=self._message_id)
+        return encode_outbound(group=self.group, seq=self.seq, kind="status", payload=payload, source=self.path)
+
+    def _arm_heartbeat(self) -> None:
+        self.runtime.call_later(self.heartbeat_interval_s, self.myAddress, encode_actor_message(
+            "timer", {"name": "heartbeat", "generation": 0}, source=self.path))
+
+    def _heartbeat(self) -> None:
+        """Re-arm; recheck the trading windows; send an empty hashed delta if the group was quiet."""
+        self._arm_heartbeat()
+        self._update_liveness()
+        now = time.monotonic_ns()
+        quiet = now - self._last_emit_ns >= self.heartbeat_interval_s * 1e9 * 0.9
+        if not quiet or not self.subscribers or self._timer_armed or self.table.dirty_count:
+            return
+        self._last_emit_ns = now
+        self.seq += 1
+        self.heartbeats += 1
+        rows = self.table.take_dirty(0)
+        self._broadcast(encode_outbound(group=self.group, seq=self.seq, kind="delta",
+                                        payload=self._frame_bytes(rows, snapshot=False, hashed=True),
+                                        source=self.path))
 
     def _on_crash(self, text: str, message, sender: ActorAddress) -> None:
         """Fault injection: raise inside the handler."""
@@ -229,7 +325,8 @@ class GroupActor(TickstageActor):
             if len(rows["indexes"]) == 0:
                 return
         self.seq += 1
-        payload = self._frame_bytes(rows, snapshot)
+        hashed = self.table.dirty_count == 0 and (snapshot or now - self._last_hash_ns >= self.hash_interval_ns)
+        payload = self._frame_bytes(rows, snapshot, hashed=hashed)
         self._broadcast(encode_outbound(group=self.group, seq=self.seq,
                                         kind="snapshot" if snapshot else "delta",
                                         payload=payload, source=self.path))
@@ -242,12 +339,18 @@ class GroupActor(TickstageActor):
         else:
             self._current_window_ms = self.window_ms
 
-    def _frame_bytes(self, rows: dict[str, np.ndarray], snapshot: bool) -> bytes:
+    def _frame_bytes(self, rows: dict[str, np.ndarray], snapshot: bool, hashed: bool = True) -> bytes:
+        """Encode a frame; ``hashed``: carry the CRC-32 of the whole table (which must equal the client's)."""
         self._message_id += 1
+        crc = None
+        if hashed:
+            crc = l1_state_crc32(self.table.columns(HASHED_COLUMNS), self.table.size)
+            self._last_hash_ns = time.monotonic_ns()
+            self.hashed_frames += 1
         payload = encode_group_frame(group=self.group, seq=self.seq, snapshot=snapshot,
                                      window_ms=self._current_window_ms,
                                      info_version=self.info_version, rows=rows,
-                                     source=self.path, message_id=self._message_id)
+                                     source=self.path, message_id=self._message_id, state_crc32=crc)
         self.frames += 1
         self.snapshots += snapshot
         self.rows_sent += len(rows["indexes"])
@@ -297,6 +400,11 @@ class GroupActor(TickstageActor):
             "tick_seq": self.tick_seq,
             "tick_gaps": self.tick_gaps,
             "window_ms": self._current_window_ms,
+            "heartbeats": self.heartbeats,
+            "hashed_frames": self.hashed_frames,
+            "liveness": self.liveness.state,
+            "liveness_reason": self.liveness.reason,
+            "liveness_since_ts_ns": self.liveness.since_ts_ns,
         }
 
 

@@ -120,6 +120,15 @@ class L1Table:
         """Return one cell: ``column`` (``"lastPrices"`` ...) of row ``index`` (NaN prices before a tick)."""
         return float(self._columns[column][index])
 
+    def columns(self, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """Return read-only views of the first :attr:`size` rows of the named value columns (no copy)."""
+        views = {}
+        for name in names:
+            view = self._columns[name][: self.size]
+            view.flags.writeable = False
+            views[name] = view
+        return views
+
     def peek_all(self) -> dict[str, np.ndarray]:
         """Return every row (copies) without touching the dirty marks."""
         return self._rows(np.arange(self.size))

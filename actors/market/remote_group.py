@@ -8,17 +8,29 @@ session does not know where its group runs. Frames arrive already encoded
 and are forwarded unchanged; the latest GroupInfo is kept for new
 subscribers, and a snapshot is asked of the aggregator (``md.snap.<group>``,
 which re-broadcasts one) whenever a session attaches or saw a gap.
+
+Liveness: the aggregator's own word on the group (``groupStatus``, published
+on the same subject) is kept and forwarded like a frame. The aggregator sends
+a frame or a heartbeat at least every 0.5 s; when nothing came for
+``source_timeout_s`` the aggregator node is presumed gone and every local
+subscriber is told ``sourceDown``; the next message from the stream brings
+the group back (its last word, or ``live``).
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from thespian.actors import ActorAddress
 
 import schemas
 from actors._dispatch import TickstageActor
-from actors.market.frames import encode_outbound
+from actors.market.frames import encode_actor_message, encode_group_status, encode_outbound
+from actors.market.liveness import SOURCE_DOWN
+
+DEFAULT_SOURCE_TIMEOUT_S = 1.2
+"""The aggregator's stream silent this long (frames and heartbeats) means its node is gone, seconds."""
 
 
 class RemoteGroupActor(TickstageActor):
@@ -28,6 +40,7 @@ class RemoteGroupActor(TickstageActor):
         group (str): group name.
         request_snapshot (Callable[[str], None]): asks the aggregator to
             re-broadcast the group's info and snapshot (loop thread, non-blocking).
+        source_timeout_s (float): silence after which the group is ``sourceDown``, default 1.2 s.
     """
 
     def on_start(self, restarts: int) -> None:
@@ -39,13 +52,28 @@ class RemoteGroupActor(TickstageActor):
         self.instruments = 0
         self.seq = 0
         self.frames = self.snapshot_requests = 0
+        self.source_timeout_s: float = self.context.args.get("source_timeout_s", DEFAULT_SOURCE_TIMEOUT_S)
+        self._heard_ns = time.monotonic_ns()
+        self._status: bytes | None = None  # the aggregator's last groupStatus (ServerMessage bytes)
+        self.source_down = False
+        self.source_down_events = 0
+        self._down_reason = ""
+        self._down_since_ns = 0
+        self._message_id = 0
+        self._arm_watchdog()
         if restarts:
             self._request_snapshot(self.group)
 
     def _on_outbound(self, outbound, message, sender: ActorAddress) -> None:
         """Forward one frame from NATS to every local subscriber; keep GroupInfo."""
         kind = str(outbound.kind)
-        if kind == "info":
+        self._heard_ns = time.monotonic_ns()
+        if self.source_down:
+            self.source_down = False
+            self._broadcast(self._status_outbound())
+        if kind == "status":
+            self._status = bytes(outbound.payload)
+        elif kind == "info":
             payload = bytes(outbound.payload)
             with schemas.stream.ServerMessage.from_bytes(payload) as server_message:
                 info = server_message.groupInfo
@@ -55,17 +83,54 @@ class RemoteGroupActor(TickstageActor):
         else:
             self.seq = outbound.seq
             self.frames += 1
+        self._broadcast(self.current_bytes)
+
+    def _broadcast(self, data: bytes) -> None:
         for session in list(self.subscribers):
-            if not self.send_path(session, self.current_bytes):
+            if not self.send_path(session, data):
                 self.subscribers.pop(session, None)
 
     def _on_attach(self, attach, message, sender: ActorAddress) -> None:
-        """Subscribe a local session: known GroupInfo now, a snapshot from the aggregator soon."""
+        """Subscribe a local session: known GroupInfo and liveness now, a snapshot from the aggregator soon."""
         self.subscribers[attach.sessionPath] = None
         for info in self.infos:
             self.send_path(attach.sessionPath, encode_outbound(group=self.group, seq=self.seq, kind="info",
                                                                payload=info, source=self.path))
+        if self.source_down or self._status is not None:
+            self.send_path(attach.sessionPath, self._status_outbound())
         self._ask_snapshot()
+
+    def _on_timer(self, timer, message, sender: ActorAddress) -> None:
+        """The watchdog: no frame, heartbeat or status for ``source_timeout_s`` → ``sourceDown``."""
+        if timer.name != "liveness":
+            return
+        self._arm_watchdog()
+        silent_s = (time.monotonic_ns() - self._heard_ns) / 1e9
+        if self.source_down or silent_s < self.source_timeout_s:
+            return
+        self.source_down = True
+        self.source_down_events += 1
+        self._down_reason = f"the aggregator of {self.group} is silent (no frame or heartbeat for {silent_s:.1f} s)"
+        self._down_since_ns = time.time_ns()
+        self._broadcast(self._status_outbound())
+        self._ask_snapshot()  # a standby aggregator, or the restarted one, answers with info and a snapshot
+
+    def _arm_watchdog(self) -> None:
+        self.runtime.call_later(max(0.05, self.source_timeout_s / 4), self.myAddress, encode_actor_message(
+            "timer", {"name": "liveness", "generation": 0}, source=self.path))
+
+    def _status_outbound(self) -> bytes:
+        """The group's liveness for a local session: ``sourceDown``, else the aggregator's last word."""
+        if self.source_down or self._status is None:
+            self._message_id += 1
+            payload = encode_group_status(
+                group=self.group, state=SOURCE_DOWN if self.source_down else "live",
+                reason=self._down_reason if self.source_down else "", source=self.path,
+                since_ts_ns=self._down_since_ns if self.source_down else time.time_ns(),
+                data_ts_ns=0, message_id=self._message_id)
+        else:
+            payload = self._status
+        return encode_outbound(group=self.group, seq=self.seq, kind="status", payload=payload, source=self.path)
 
     def _on_detach(self, attach, message, sender: ActorAddress) -> None:
         """Unsubscribe a local session."""
@@ -86,7 +151,15 @@ class RemoteGroupActor(TickstageActor):
     def extra_statistics(self) -> dict[str, Any]:
         """Subscribers, frames forwarded, last seq, snapshot requests."""
         return {"group": self.group, "subscribers": len(self.subscribers), "seq": self.seq,
-                "frames": self.frames, "snapshot_requests": self.snapshot_requests, "remote": True}
+                "frames": self.frames, "snapshot_requests": self.snapshot_requests, "remote": True,
+                "liveness": SOURCE_DOWN if self.source_down else self._aggregator_state(),
+                "source_down_events": self.source_down_events}
+
+    def _aggregator_state(self) -> str:
+        if self._status is None:
+            return "live"
+        with schemas.stream.ServerMessage.from_bytes(self._status) as message:
+            return str(message.groupStatus.state)
 
 
 __all__ = ["RemoteGroupActor"]

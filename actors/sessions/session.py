@@ -17,6 +17,13 @@ was restarting) is sent again, backing off to ``ATTACH_RETRY_MAX_S``; a group
 that had lost its subscriber list would otherwise stay silent for this
 session until something else restarted (found by sim/scenarios/corrupt.toml).
 
+Liveness (issue 14): the session tells its socket each subscribed group's
+state (``groupStatus``) once known and on every change: the worst of what the
+group said of itself (a ``status`` outbound), what the market supervisor said
+of its actor (``groupStatus``: ``stopped``, ``restarting``) and the session's
+own watchdog (``stale`` after ``stale_after_s`` without a frame or heartbeat);
+the bookkeeping is :class:`actors.sessions.liveness.LivenessBook`.
+
 Orders (issue 3): ``submitOrder``, ``cancelOrder`` and ``orderStatusRequest``
 for an account the token grants (``SessionState.may_trade``) go to
 ``orders/<account>`` (``orderCommand``); others get ``error(forbidden)``.
@@ -34,17 +41,21 @@ page then subscribes that group like any other.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from thespian.actors import ActorAddress
 
 import schemas
 from actors._dispatch import TickstageActor
-from actors.market.frames import encode_actor_message
+from actors._registry import ActorState
+from actors.market.frames import encode_actor_message, encode_group_status
+from actors.market.liveness import RESTARTING, STOPPED, Liveness
 from actors.market.ticks import MAX_PER_SESSION, TICKS_PATH
 from actors.market.watchlists import MAX_VT_SYMBOL_BYTES, watchlist_group
 from actors.orders.codec import encode_order_command, encode_server_message
 from actors.orders.config import MAX_CLIENT_ORDER_ID_BYTES
+from actors.sessions.liveness import LivenessBook, StatusChange
 from actors.sessions.state import SessionState, group_path
 
 DEFAULT_HIGH_WATER_BYTES = 1024 * 1024
@@ -57,6 +68,11 @@ ORDER_MEMBERS = frozenset({"submitOrder", "cancelOrder", "orderStatusRequest"})
 """ClientMessage members forwarded to ``orders/<account>``."""
 GATEWAY_PATH = "gateway"
 """The GatewayActor, where the vn.py bridge runs: it applies watchlist edits."""
+DEFAULT_STALE_AFTER_S = 1.5
+"""A group silent this long (no frame, no heartbeat: 3 heartbeat intervals) is ``stale``, seconds."""
+_DOWN_STATES = {ActorState.STOPPING: STOPPED, ActorState.STOPPED: STOPPED, ActorState.RESTARTING: RESTARTING,
+                ActorState.STARTING: RESTARTING, ActorState.ESCALATED: RESTARTING}
+
 
 
 class SessionActor(TickstageActor):
@@ -67,6 +83,7 @@ class SessionActor(TickstageActor):
         state: :class:`SessionState`.
         high_water_bytes (int): default 1 MiB.
         low_water_bytes (int): default 256 KiB.
+        stale_after_s (float): a group silent this long is ``stale``, default 1.5 s.
     """
 
     def on_start(self, restarts: int) -> None:
@@ -82,6 +99,9 @@ class SessionActor(TickstageActor):
         self.snapshots_requested = self.attach_retries = 0
         self._attaching: dict[str, tuple[int, float]] = {}  # group → (timer generation, wait s)
         self._attach_generation = 0
+        self.stale_after_s: float = args.get("stale_after_s", DEFAULT_STALE_AFTER_S)
+        self.liveness = LivenessBook(self.stale_after_s, self._actor_down)
+        self._arm_watchdog()
         for group in self.state.groups:
             self._attach(group)
         self.order_commands = self.pushes_sent = 0
@@ -126,6 +146,7 @@ class SessionActor(TickstageActor):
                         self.send_path(group_path(group), self._attach_message("detach", group))
                     self.stale.pop(group, None)
                     self._attaching.pop(group, None)
+                    self.liveness.forget(group)
                 self._control(ack={"of": "unsubscribe"}, correlation=correlation)
             elif member == "snapshotRequest":
                 group = client.snapshotRequest.group
@@ -232,6 +253,11 @@ class SessionActor(TickstageActor):
             return
         if self._attaching:  # any frame from the group: it has us as a subscriber
             self._attaching.pop(group, None)
+        if kind == "status":
+            self._push_status(self.liveness.group_said(group, self._status_of(outbound.payload)))
+            return
+        if kind != "info":
+            self._push_status(self.liveness.heard(group))
         if kind == "delta":
             if group in self.stale or self.outbox.queued_bytes > self.high_water:
                 self._conflate(group)
@@ -261,9 +287,18 @@ class SessionActor(TickstageActor):
         elif group in self.state.groups:
             self._attach(group)
 
+    def _on_group_status(self, status, message, sender: ActorAddress) -> None:
+        """The market supervisor says a group's actor is ``stopped`` or ``restarting``."""
+        if status.group in self.state.groups:
+            self._push_status(self.liveness.actor_said(status.group, Liveness(
+                str(status.state), status.reason, status.sinceTsNs or time.time_ns())))
+
     def _on_timer(self, timer, message, sender: ActorAddress) -> None:
-        """An attach retry is due: attach again if the group has not answered since."""
+        """An attach retry is due (attach again if the group has not answered), or the liveness watchdog."""
         name = timer.name
+        if name == "liveness":
+            self._watchdog()
+            return
         if not name.startswith("attach:"):
             return
         group = name[len("attach:"):]
@@ -276,6 +311,41 @@ class SessionActor(TickstageActor):
     def _on_crash(self, text: str, message, sender: ActorAddress) -> None:
         """Fault injection: raise inside the handler."""
         raise RuntimeError(f"injected crash: {text}")
+
+    # -- liveness ---------------------------------------------------------
+
+    def _arm_watchdog(self) -> None:
+        self.runtime.call_later(max(0.05, self.stale_after_s / 3), self.myAddress, encode_actor_message(
+            "timer", {"name": "liveness", "generation": 0}, source=self.path))
+
+    def _watchdog(self) -> None:
+        """Re-arm; tell the socket of groups gone silent (stale, or down per the registry)."""
+        self._arm_watchdog()
+        for change in self.liveness.sweep():
+            self._push_status(change)
+
+    def _actor_down(self, group: str) -> str | None:
+        """``stopped``/``restarting`` when the registry says the group's actor is down, else None."""
+        entry = self.runtime.registry.get(group_path(group))
+        return _DOWN_STATES.get(entry.state) if entry is not None else STOPPED
+
+    @staticmethod
+    def _status_of(payload: bytes) -> Liveness:
+        with schemas.stream.ServerMessage.from_bytes(
+                payload, traversal_limit_in_words=schemas.TRAVERSAL_LIMIT_WORDS,
+                nesting_limit=schemas.NESTING_LIMIT) as message:
+            status = message.groupStatus
+            return Liveness(str(status.state), status.reason, status.sinceTsNs)
+
+    def _push_status(self, change: StatusChange | None) -> None:
+        """Push a group's new liveness to the socket (``groupStatus``)."""
+        if change is None:
+            return
+        self._message_id += 1
+        live = change.liveness
+        self.outbox.put_nowait(encode_group_status(
+            group=change.group, state=live.state, reason=live.reason, since_ts_ns=live.since_ts_ns,
+            data_ts_ns=change.data_ts_ns, source=self.path, message_id=self._message_id))
 
     # -- helpers ----------------------------------------------------------
 
@@ -296,10 +366,17 @@ class SessionActor(TickstageActor):
                 self.send_path(group_path(group), self._attach_message("snapshotRequest", group))
 
     def _attach(self, group: str, wait_s: float = ATTACH_RETRY_S) -> None:
-        """Send ``attach`` and arm a retry in ``wait_s`` unless the group answers first."""
+        """Send ``attach`` and arm a retry in ``wait_s`` unless the group answers first.
+
+        A group whose actor is down now is shown ``stopped``/``restarting`` at once.
+        """
         self._attach_generation = (self._attach_generation + 1) & 0xFFFFFFFF
         self._attaching[group] = (self._attach_generation, wait_s)
-        self.send_path(group_path(group), self._attach_message("attach", group))
+        self.liveness.track(group)
+        if not self.send_path(group_path(group), self._attach_message("attach", group)):
+            down = self._actor_down(group) or STOPPED
+            self._push_status(self.liveness.actor_said(group, Liveness(
+                down, f"{group_path(group)} is {down}", time.time_ns())))
         self.runtime.call_later(wait_s, self.myAddress, encode_actor_message(
             "timer", {"name": f"attach:{group}", "generation": self._attach_generation}, source=self.path))
 
@@ -354,6 +431,8 @@ class SessionActor(TickstageActor):
             "attaching": list(self._attaching),
             "queued_bytes": self.outbox.queued_bytes,
             "stale_groups": list(self.stale),
+            "liveness": self.liveness.shown(),
+            "statuses_sent": self.liveness.changes,
             "order_commands": self.order_commands,
             "watchlist_updates": self.watchlist_updates,
             "pushes_sent": self.pushes_sent,

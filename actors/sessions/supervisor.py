@@ -3,7 +3,8 @@
 Sessions are transient children added by transport/ws.py as sockets
 authenticate. A restarted aggregator tells this supervisor
 (``groupRestarted``), which forwards it to every session so subscribed
-ones re-attach and receive a snapshot.
+ones re-attach and receive a snapshot; the market supervisor's
+``groupStatus`` (a group stopped or restarting) goes to every session the same way.
 
 It also fans the order path's pushes out (``accountPush``: order events,
 AccountStatus, RiskSummary, risk events of one account) to the sessions that
@@ -56,6 +57,11 @@ class SessionsSupervisor(Supervisor):
                 self.deliveries += 1
             elif path not in self.runtime.registry or self.runtime.registry.get(path).state.value == "stopped":
                 self._forget_session(path)
+
+    def _on_group_status(self, status, message, sender: ActorAddress) -> None:
+        """Forward a group's ``stopped``/``restarting`` (from the market supervisor) to every session."""
+        for entry in self.runtime.registry.children(self.path):
+            self.send_path(entry.path, self.current_bytes)
 
     def _on_group_restarted(self, group: str, message, sender: ActorAddress) -> None:
         """Forward ``groupRestarted`` to every running session (loop thread)."""

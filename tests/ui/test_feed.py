@@ -205,3 +205,50 @@ def test_feed_when_reconnected_then_resubscribes_and_waits_for_a_new_snapshot(tm
     assert result["stats"]["ignoredDeltas"] == 1
     assert result["stats"]["reconnects"] == 1
     assert not math.isnan(_last(result["rows"]["rb"])[0])
+
+
+def _state_crc(rows_by_index: dict[int, float], n: int = 3) -> int:
+    """The server's hash of a group whose rows are ``_rows`` of these last prices."""
+    from schemas.state_hash import l1_state_crc32
+
+    indexes = sorted(rows_by_index)
+    columns = _rows(indexes, [rows_by_index[i] for i in indexes])
+    return l1_state_crc32({name: values for name, values in columns.items() if values.dtype.kind == "f"}, n)
+
+
+def test_feed_when_hashed_delta_disagrees_then_counts_mismatch_asks_snapshot_and_heals_on_it(tmp_path):
+    """A delta tampered in flight (seq intact) is caught by the next hash: one mismatch, one
+    snapshotRequest, deltas ignored until the snapshot, whose matching hash counts one heal."""
+    script = Script(tmp_path).live("rb").frame(group_info_bytes("rb", SYMBOLS))
+    script.frame(group_frame_bytes(_rows([0, 1, 2], [3500, 3510, 3520]), kind="snapshot", seq=5,
+                                   state_crc32=_state_crc({0: 3500, 1: 3510, 2: 3520})))
+    script.frame(group_frame_bytes(_rows([1], [3999]), kind="delta", seq=6))  # tampered: the server sent 3511
+    script.frame(group_frame_bytes(_rows([2], [3521]), kind="delta", seq=7,
+                                   state_crc32=_state_crc({0: 3500, 1: 3511, 2: 3521})))
+    script.frame(group_frame_bytes(_rows([0], [3501]), kind="delta", seq=8))
+    script.frame(group_frame_bytes(_rows([0, 1, 2], [3501, 3511, 3521]), kind="snapshot", seq=8,
+                                   state_crc32=_state_crc({0: 3501, 1: 3511, 2: 3521})))
+    result = script.do("rows", group="rb").run()
+
+    requests = [message["snapshotRequest"] for message in _sent(result) if "snapshotRequest" in message]
+    assert requests == [{"group": "rb"}]
+    stats = result["stats"]
+    assert (stats["integrityChecks"], stats["integrityMismatches"], stats["integrityHeals"]) == (3, 1, 1)
+    assert (stats["gaps"], stats["ignoredDeltas"]) == (0, 1)
+    assert _last(result["rows"]["rb"]) == [3501, 3511, 3521]
+
+
+def test_feed_when_group_status_arrives_then_posts_it_for_the_page(tmp_path):
+    """groupStatus of a subscribed group is posted as {type: groupStatus, state, reason, sinceMs, dataMs}."""
+    from actors.market.frames import encode_group_status
+
+    script = Script(tmp_path).live("rb")
+    script.frame(encode_group_status(group="rb", state="stale", reason="no frame or heartbeat for 1.6 s",
+                                     since_ts_ns=int(NOW_MS * 1e6), data_ts_ns=int((NOW_MS - 1600) * 1e6),
+                                     source="sessions/session/1"))
+    script.frame(encode_group_status(group="zz", state="ended", reason="", since_ts_ns=1, data_ts_ns=0, source="x"))
+    result = script.run()
+
+    statuses = [post for post in result["posts"] if post["type"] == "groupStatus"]
+    assert statuses == [{"type": "groupStatus", "group": "rb", "state": "stale",
+                         "reason": "no frame or heartbeat for 1.6 s", "sinceMs": NOW_MS, "dataMs": NOW_MS - 1600}]

@@ -55,8 +55,9 @@ def envelope(message, message_id: int, correlation_id: int = 0) -> None:
     env.source = "sessions/session/7"
 
 
-def group_frame_bytes(columns: dict[str, np.ndarray], kind: str = "snapshot", seq: int = 1, group: str = "rb") -> bytes:
-    """Serialize a ServerMessage.groupFrame holding ``columns`` (unpacked bytes)."""
+def group_frame_bytes(columns: dict[str, np.ndarray], kind: str = "snapshot", seq: int = 1, group: str = "rb",
+                      state_crc32: int | None = None) -> bytes:
+    """Serialize a ServerMessage.groupFrame holding ``columns`` (unpacked bytes); ``state_crc32``: hashed."""
     message = schemas.stream.ServerMessage.new_message()
     frame = message.init("groupFrame")
     frame.group = group
@@ -65,6 +66,9 @@ def group_frame_bytes(columns: dict[str, np.ndarray], kind: str = "snapshot", se
     frame.builtTsNs = 1_510_534_800_200_000_000
     frame.windowMs = 33
     frame.infoVersion = 1
+    if state_crc32 is not None:
+        frame.stateCrc32 = state_crc32
+        frame.stateHashed = True
     init_columns(frame.init("rows"), len(columns["indexes"]))
     envelope(message, 1000 + seq)
     return fill_columns(message, FRAME_PATH, columns)

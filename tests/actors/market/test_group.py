@@ -26,7 +26,11 @@ class Probe(TickstageActor):
     """Stands in for a session: records every outbound (kind, seq, payload)."""
 
     def _on_outbound(self, outbound, message, sender):
-        self.context.args["received"].append((str(outbound.kind), outbound.seq, bytes(outbound.payload)))
+        kind = str(outbound.kind)
+        if kind == "status":  # liveness: kept apart so frame tests see frames only
+            self.context.args.setdefault("statuses", []).append(bytes(outbound.payload))
+            return
+        self.context.args["received"].append((kind, outbound.seq, bytes(outbound.payload)))
 
 
 def _rows(indexes, last):
@@ -41,7 +45,7 @@ def _rows(indexes, last):
 async def _start(**group_args):
     runtime = ActorRuntime()
     received = []
-    args = {"group": "rb", "window_ms": 5, **group_args}
+    args = {"group": "rb", "window_ms": 5, "heartbeat_interval_s": 60.0, **group_args}
     market = ChildSpec("market", MarketSupervisor, {"children": [ChildSpec("group/rb", GroupActor, args)]})
     probe = ChildSpec("probe", Probe, {"received": received})
     start_root(runtime, Supervisor, {"children": [probe, market]})
@@ -215,5 +219,72 @@ async def test_instruments_when_last_one_removed_then_group_runs_and_emits_an_em
         stats = entry.instance.statistics()
         assert (entry.state.value, entry.restarts, stats.last_error) == ("running", 0, None)
         assert stats.extra["instruments"] == 0
+    finally:
+        runtime.shutdown()
+
+
+def _status_of(payload):
+    with schemas.stream.ServerMessage.from_bytes(payload) as message:
+        status = message.groupStatus
+        return str(status.state), status.reason
+
+
+def _hash_of(payload):
+    with schemas.stream.ServerMessage.from_bytes(payload) as message:
+        frame = message.groupFrame
+        return frame.stateHashed, frame.stateCrc32
+
+
+async def test_quiet_group_when_heartbeat_due_then_empty_hashed_delta_with_next_seq():
+    """Nothing changed for heartbeat_interval_s: an empty delta (seq + 1) whose hash is the whole state's."""
+    from schemas.state_hash import l1_state_crc32
+
+    runtime, received = await _start(heartbeat_interval_s=0.05)
+    try:
+        runtime.tell_path("market/group/rb", encode_tick_batch("rb", _rows([0, 2], [3500.0, 3520.0])))
+        await _wait_for(received, 4)
+        kinds = [(kind, seq) for kind, seq, _ in received[:4]]
+        assert kinds[:3] == [("info", 0), ("snapshot", 0), ("delta", 1)]
+        kind, seq, payload = received[3]
+        assert (kind, seq) == ("delta", 2) and len(_frame(payload)[1]["indexes"]) == 0
+        sent = _rows([0, 2], [3500.0, 3520.0])
+        rows = {name: np.full(5, np.nan) for name, column in sent.items() if column.dtype.kind == "f"}
+        for name in rows:
+            rows[name][[0, 2]] = sent[name]
+        assert _hash_of(payload) == (True, l1_state_crc32(rows, 5))
+    finally:
+        runtime.shutdown()
+
+
+async def test_frame_when_rows_left_dirty_by_row_budget_then_not_hashed():
+    """A delta that leaves rows for the next frame is not hashed (the client cannot have them yet); the
+    frame that clears the backlog is."""
+    runtime, received = await _start(max_rows=2, hash_interval_s=0.0)
+    try:
+        runtime.tell_path("market/group/rb", encode_tick_batch("rb", _rows([0, 1, 2, 3], [1.0, 2.0, 3.0, 4.0])))
+        await _wait_for(received, 4)
+        deltas = [payload for kind, _, payload in received if kind == "delta"]
+        assert [_hash_of(p)[0] for p in deltas[:2]] == [False, True]
+        assert _hash_of(received[1][2])[0] is True  # the attach snapshot
+    finally:
+        runtime.shutdown()
+
+
+async def test_attach_when_outside_trading_windows_then_status_closed_and_venue_words_override():
+    """A group outside its windows tells subscribers closed; the bridge's sourceDown and ended win over it."""
+    runtime, received = await _start(trading_windows={"rb": ["00:00-00:00"], "*": []})
+    probe = runtime.registry.get("probe").instance
+    try:
+        await _wait_for(received, 2)
+        async with asyncio.timeout(5):
+            while not probe.context.args.get("statuses"):
+                await asyncio.sleep(0.001)
+        statuses = probe.context.args["statuses"]
+        assert _status_of(statuses[0])[0] == "closed" and "trading windows" in _status_of(statuses[0])[1]
+        for state in ("sourceDown", "ended"):
+            runtime.tell_path("market/group/rb", encode_actor_message("groupStatus", {
+                "group": "", "state": state, "reason": f"venue {state}", "sinceTsNs": 1}))
+        await runtime.wait_idle()
+        assert [_status_of(p) for p in statuses[1:]] == [("sourceDown", "venue sourceDown"), ("ended", "venue ended")]
     finally:
         runtime.shutdown()
