@@ -3,6 +3,7 @@
     tickstage run [--config FILE] [--host 127.0.0.1] [--port 8700] [--replay FILE ...]
                   [--speed N] [--synthetic --contracts N --rate TICKS_PER_S] [--jwt-secret S]
                   [--role all|gateway|aggregator|gateway-host] [--nats URL ...] [--groups G ...]
+                  [--state-dir DIR]
     tickstage token --user U [--role trader|admin] [--ttl-s S] [--accounts A,B] [--groups G,H]
                     [--iss ISSUER] [--aud AUDIENCE] [--jwt-secret S | --private-key-file PEM]
     tickstage watch --url ws://HOST:PORT/ws --token T --group G [--seconds N]
@@ -11,7 +12,10 @@
 
 The JWT secret comes from ``--jwt-secret`` or ``TICKSTAGE_JWT_SECRET``; with
 neither, ``run`` generates one, says it is in development mode, and prints a
-URL carrying a token once.
+URL carrying a token once. The desk's state folder (journal per trading day,
+admin audit; transport/state.py) comes from ``--state-dir``,
+``TICKSTAGE_STATE_DIR`` or ``[desk] state_dir``; on the simulator without one,
+a fresh temporary folder is used and removed at exit.
 """
 
 from __future__ import annotations
@@ -29,7 +33,10 @@ from typing import Any
 from transport.errors import ConfigError
 from transport.logs import configure_logging
 
-DEFAULT_CONFIG_KEYS = ("host", "port", "replay", "speed", "contracts", "rate", "seed", "role", "nats", "groups")
+DEFAULT_CONFIG_KEYS = ("host", "port", "replay", "speed", "contracts", "rate", "seed", "role", "nats", "groups",
+                       "state_dir")
+DESK_FILE_KEYS = (*DEFAULT_CONFIG_KEYS, "http_header_timeout_s")
+"""Keys of the TOML ``[desk]`` table."""
 
 
 def load_config(path: str | None) -> Any:
@@ -37,7 +44,8 @@ def load_config(path: str | None) -> Any:
 
     File layout::
 
-        [desk]        host, port, replay (list), speed, contracts, rate, seed
+        [desk]        host, port, replay (list), speed, contracts, rate, seed, state_dir,
+                      http_header_timeout_s
         [market]      window_ms, wide_window_ms, snapshot_interval_s, max_rows
         [limits]      max_frame_bytes, auth_timeout_s, max_bad_frames, max_sockets_per_user,
                       max_subscriptions, messages_per_s, allowed_origins, ... (SocketLimits)
@@ -59,7 +67,7 @@ def load_config(path: str | None) -> Any:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read config {path}: {exc}") from None
     desk = dict(data.get("desk", {}))
-    unknown = set(desk) - set(DEFAULT_CONFIG_KEYS)
+    unknown = set(desk) - set(DESK_FILE_KEYS)
     if unknown:
         raise ConfigError(f"unknown [desk] keys in {path}: {sorted(unknown)}")
     for key in ("replay", "nats", "groups"):
@@ -107,6 +115,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--nats", nargs="+", metavar="URL", help="NATS seed URLs (nats://127.0.0.1:4222 ...)")
     run.add_argument("--groups", nargs="+", metavar="GROUP", help="an aggregator's shard (default: every group)")
     run.add_argument("--jwt-secret", default=os.environ.get("TICKSTAGE_JWT_SECRET", ""))
+    run.add_argument("--state-dir", default=os.environ.get("TICKSTAGE_STATE_DIR") or None, metavar="DIR",
+                     help="the desk's state folder: journal-<trading day>.sqlite3 (default: TICKSTAGE_STATE_DIR, "
+                          "[desk] state_dir; on the simulator, a temporary folder removed at exit)")
     token = sub.add_parser("token", help="print a development JWT signed with the desk's secret")
     token.add_argument("--user", required=True)
     token.add_argument("--role", choices=("trader", "admin"), default="trader")
@@ -150,10 +161,13 @@ async def _run(args: argparse.Namespace) -> int:
         if key in overrides:
             overrides[key] = tuple(overrides[key])
     config = replace(config, **overrides, jwt_secret=args.jwt_secret or config.jwt_secret)
+    desk = None
     try:
         desk = Desk(config)
         await desk.start()
     except (ConfigError, ConnectionError) as exc:
+        if desk is not None:
+            await desk.stop()
         print(f"tickstage run: {exc}", file=sys.stderr)
         return 2
     print(f"tickstage: listening {desk.url}", flush=True)

@@ -79,11 +79,17 @@ class OrderLifecycle:
         self.replay_to([rule_path])
 
     def _on_rule_status_request(self, _body, message, sender: ActorAddress) -> None:
-        """The account actor's 1 s poll: answer the order counts."""
+        """The account actor's 1 s poll: answer the order counts.
+
+        Every count comes from the records (the journal's rows after a restart), as the
+        blotter does, so the account panel and the risk summary agree with it across restarts.
+        """
+        records = self.orders.values()
         reply = encode_actor_message("orderCounts", {
-            "open": sum(1 for r in self.orders.values() if not r.final),
-            "unknownOutcomes": sum(1 for r in self.orders.values() if r.state == "outcomeUnknown"),
-            "rejections": self.rejections, "orders": self.new_orders}, source=self.path)
+            "open": sum(1 for r in records if not r.final),
+            "unknownOutcomes": sum(1 for r in records if r.state == "outcomeUnknown"),
+            "rejections": sum(1 for r in records if r.state == "rejected" and r.rejection is not None),
+            "orders": len(self.orders)}, source=self.path)
         self.send(sender, reply)
 
     # -- events from the gateway --------------------------------------------------------------
