@@ -3,7 +3,9 @@
 Routes (aiohttp), every one behind ``Authorization: Bearer <JWT>`` with the
 ``admin`` role — no or a refused token gets 401, another role 403:
 
-* ``GET /admin/tree`` — the actor tree as JSON: each node has ``path``,
+* ``GET /admin/tree`` — the actor tree as JSON (built at most every 250 ms and
+  shared by the readers of that window; at most 4 admin reads at once, others
+  wait up to 5 s, then 503 ``busy``: transport/admin_reads.py): each node has ``path``,
   ``kind``, ``state``, ``restarts``, ``mailbox``, ``msgs_per_s`` (last
   second), ``msgs_per_s_1m``, ``handler_p50_ms``, ``handler_p99_ms``,
   ``last_error`` (``type``, ``message``, ``ts_ns``) or ``null``, ``stats``
@@ -20,7 +22,8 @@ Routes (aiohttp), every one behind ``Authorization: Bearer <JWT>`` with the
   the newest ``limit`` (≤ 1,000, the default) oldest first; durable in the
   journal (transport/audit.py: retention, field caps, folded refusals); each
   is also logged (``admin_action_audited``). A bad parameter → 400;
-* ``GET /metrics`` — Prometheus text (:mod:`transport.metrics`).
+* ``GET /metrics`` — Prometheus text (:mod:`transport.metrics`), cached and
+  bounded as the tree.
 
 Token, role and body size are checked by :func:`transport.admin_guard.admin_guard`
 before any handler runs or any body byte is read. Handlers run on the loop
@@ -45,6 +48,7 @@ from actors._specs import RestartChild, StopChild
 from actors._supervisor import ROOT_PATH
 from actors.errors import ActorDeadError, AskTimeoutError
 from transport.admin_guard import PRINCIPAL_KEY, admin_guard, read_json_body
+from transport.admin_reads import CachedBody, ReadSlots, ReadStatistics
 from transport.audit import AUDIT_KEPT, MAX_QUERY_ROWS, AuditLog, AuditRecord
 from transport.errors import AuthError
 from transport.metrics import CONTENT_TYPE, LoopLagMonitor, desk_registry, metrics_text
@@ -135,6 +139,9 @@ class AdminApi:
         self.audit = AuditLog(getattr(desk, "journal", None), audit_kept)
         self.lag = LoopLagMonitor()
         self.metrics = desk_registry(desk, self.lag)
+        self.reads = ReadSlots()
+        self._tree_body = CachedBody(self._build_tree)
+        self._metrics_body = CachedBody(self._build_metrics)
 
     def add_routes(self, app: web.Application) -> None:
         """Add the admin guard and routes to ``app`` and start the loop-lag monitor."""
@@ -185,15 +192,36 @@ class AdminApi:
     # -- routes ----------------------------------------------------------------
 
     async def tree(self, request: web.Request) -> web.Response:
-        """``GET /admin/tree``."""
+        """``GET /admin/tree`` (built at most every 250 ms, at most 4 reads at once: transport/admin_reads.py)."""
         self.require_admin(request)
+        async with self.reads.slot():
+            body = await self._tree_body.get()
+        return web.Response(body=body, content_type="application/json")
+
+    async def _build_tree(self) -> bytes:
+        """Collect the tree on the loop; encode it in a worker thread."""
         runtime = self.runtime
         body = {"ts_ns": time.time_ns(), "healthy": runtime.root_failure is None,
-                "runtime": asdict(runtime.statistics()), "tree": actor_tree(runtime)}
+                "runtime": asdict(runtime.statistics()), "tree": actor_tree(runtime),
+                "admin_reads": asdict(self.read_statistics())}
         links = getattr(self.desk, "links", None)
         if links is not None and links.bus is not None:
             body["nats"] = links.statistics_dict()  # role, ticks, orders, audit and connection counters
-        return web.json_response(body, dumps=_dumps)
+        return (await asyncio.to_thread(_dumps, body)).encode()
+
+    async def _build_metrics(self) -> bytes:
+        return metrics_text(self.metrics)
+
+    def invalidate_reads(self) -> None:
+        """Drop the cached tree and metrics: the next read shows an admin command's effect."""
+        self._tree_body.invalidate()
+        self._metrics_body.invalidate()
+
+    def read_statistics(self) -> ReadStatistics:
+        """Return the admin reads' counters (builds, cache hits, waits, 503s) now."""
+        bodies = (self._tree_body, self._metrics_body)
+        return ReadStatistics(sum(b.builds for b in bodies), sum(b.hits for b in bodies), self.reads.waited,
+                              self.reads.refused_busy)
 
     async def audit_list(self, request: web.Request) -> web.Response:
         """``GET /admin/audit?since_ns=&until_ns=&user=&limit=``."""
@@ -211,13 +239,16 @@ class AdminApi:
         user = query.get("user")
         if user is not None and not 0 < len(user) <= 256:
             return web.json_response({"error": "malformed", "message": "user must be 1..256 characters"}, status=400)
-        records = await self.audit.query(since_ns, until_ns, user, limit)
+        async with self.reads.slot():
+            records = await self.audit.query(since_ns, until_ns, user, limit)
         return web.json_response({"records": [asdict(r) for r in records]}, dumps=_dumps)
 
     async def metrics_page(self, request: web.Request) -> web.Response:
         """``GET /metrics``."""
         self.require_admin(request)
-        return web.Response(body=metrics_text(self.metrics), headers={"Content-Type": CONTENT_TYPE})
+        async with self.reads.slot():
+            body = await self._metrics_body.get()
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
     async def restart(self, request: web.Request) -> web.Response:
         """``POST /admin/restart {"path": P}``."""
@@ -258,6 +289,7 @@ class AdminApi:
 
     def _audited(self, user: str, status: int, action: str, target: str, result: str, message: str):
         self.audit.record(user, action, target, result)
+        self.invalidate_reads()
         entry = self.runtime.registry.get(target)
         return _reply(status, action, target, result, message,
                       state=entry.state.value if entry is not None else "removed",

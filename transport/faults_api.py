@@ -54,6 +54,7 @@ class FaultsApi:
 
     def _audit(self, user: str, target: str, result: str) -> None:
         self.desk.admin.audit.record(user, "fault", target, result)
+        self.desk.admin.invalidate_reads()
 
     def _principal(self, request: web.Request, target: str) -> Any:
         return self.desk.admin.require_admin(request, "fault", target)
