@@ -40,16 +40,21 @@ def test_token_bucket_when_burst_spent_then_refused_until_refilled():
 @pytest.mark.parametrize("origin, host, allowed, ok", [
     (None, "desk:8700", (), True),
     ("http://desk:8700", "desk:8700", (), True),
-    ("http://localhost:3000", "desk:8700", (), True),
-    ("http://127.0.0.1:8700", "10.0.0.5:8700", (), True),
+    ("http://localhost:3000", "desk:8700", (), False),
+    ("http://localhost:3000", "127.0.0.1:8700", (), False),
+    ("http://localhost:8700", "127.0.0.1:8700", (), True),
+    ("http://[::1]:8700", "localhost:8700", (), True),
+    ("http://127.0.0.1:8700", "10.0.0.5:8700", (), False),
+    ("https://desk", "desk:443", (), True),
+    ("http://desk", "desk", (), True),
     ("http://evil.example", "desk:8700", (), False),
     ("http://desk:9999", "desk:8700", (), False),
     ("null", "desk:8700", (), False),
     ("https://desk.lan", "desk:8700", ("https://desk.lan",), True),
     ("http://localhost:3000", "desk:8700", ("https://desk.lan",), False),
 ])
-def test_origin_allowed_when_checked_then_same_host_localhost_or_allow_list(origin, host, allowed, ok):
-    """Without an allow-list the request's own host and localhost are allowed; with one, only its entries."""
+def test_origin_allowed_when_checked_then_own_origin_or_allow_list(origin, host, allowed, ok):
+    """Without an allow-list only the desk's own host:port (any loopback name at it); with one, only its entries."""
     assert origin_allowed(origin, host, allowed) is ok
 
 
@@ -155,9 +160,13 @@ async def test_origin_when_not_allowed_then_403_before_upgrade(desk, open_socket
         await open_socket(desk, origin="http://evil.example")
     assert refused.value.status == 403
     await open_socket(desk, origin=f"http://127.0.0.1:{desk.port}")
-    await open_socket(desk, origin="http://localhost:5173")
+    await open_socket(desk, origin=f"http://localhost:{desk.port}")
+    for other in ("http://localhost:5173", f"http://localhost:{desk.port + 1}"):  # another local site
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await open_socket(desk, origin=other)
+        assert refused.value.status == 403
     stats = desk.sockets.statistics()
-    assert stats.origins_refused == 1 and stats.refused["forbidden"] == 1
+    assert stats.origins_refused == 3 and stats.refused["forbidden"] == 3
 
 
 async def test_origin_when_allow_list_configured_then_only_listed_origins_upgraded(desk_factory, open_socket,
