@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
 
@@ -231,3 +233,29 @@ async def test_envelope_when_source_too_long_then_too_large(desk, open_socket, j
     message.init("envelope").source = "s" * 1000
     await client.ws.send_bytes(message.to_bytes())
     assert (await client.recv_until(is_message("error")))["code"] == "tooLarge"
+
+
+async def test_http_when_request_line_never_completes_then_server_closes_within_header_timeout(start_desk):
+    """A slowloris connection (a partial request line, then silence) is closed by the desk, not held forever."""
+    desk = await start_desk(contracts=20, rate=20.0, http_header_timeout_s=0.5)
+    reader, writer = await asyncio.open_connection("127.0.0.1", desk.port)
+    try:
+        writer.write(b"GET /healthz HTT")
+        await writer.drain()
+        assert await asyncio.wait_for(reader.read(), 10) == b""  # EOF: the server closed it
+    finally:
+        writer.close()
+    reader, writer = await asyncio.open_connection("127.0.0.1", desk.port)
+    try:  # a complete request is still served
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert (await asyncio.wait_for(reader.read(), 10)).startswith(b"HTTP/1.1 200")
+    finally:
+        writer.close()
+
+
+def test_desk_config_when_header_timeout_not_positive_then_config_error():
+    """http_header_timeout_s must be > 0 (0 would turn aiohttp's timeout off)."""
+    from transport.app import DeskConfig
+
+    with pytest.raises(ConfigError):
+        DeskConfig(http_header_timeout_s=0)
