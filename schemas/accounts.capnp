@@ -68,7 +68,7 @@ struct RiskSummary {
   tsNs @1 :Int64;                  # ns since UNIX epoch
   killSwitch @2 :KillSwitchState;  # the account's own kill switch
   rules @3 :List(RuleStatus);
-  rejections @4 :UInt64;           # orders the account's order actor rejected since it started
+  rejections @4 :UInt64;           # orders of the account rejected by a risk rule in its journal (today; same after a restart)
   unknownOutcomes @5 :UInt32;      # orders in outcomeUnknown now
 }
 

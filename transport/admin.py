@@ -3,7 +3,9 @@
 Routes (aiohttp), every one behind ``Authorization: Bearer <JWT>`` with the
 ``admin`` role — no or a refused token gets 401, another role 403:
 
-* ``GET /admin/tree`` — the actor tree as JSON: each node has ``path``,
+* ``GET /admin/tree`` — the actor tree as JSON (built at most every 250 ms and
+  shared by the readers of that window; at most 4 admin reads at once, others
+  wait up to 5 s, then 503 ``busy``: transport/admin_reads.py): each node has ``path``,
   ``kind``, ``state``, ``restarts``, ``mailbox``, ``msgs_per_s`` (last
   second), ``msgs_per_s_1m``, ``handler_p50_ms``, ``handler_p99_ms``,
   ``last_error`` (``type``, ``message``, ``ts_ns``) or ``null``, ``liveness`` (market
@@ -15,23 +17,28 @@ Routes (aiohttp), every one behind ``Authorization: Bearer <JWT>`` with the
   supervisor of ``P`` and answers once the subtree is running again (or
   stopped), at most :data:`SETTLE_TIMEOUT_S` later. Unknown path → 404; the
   root → 400; its supervisor down → 409;
-* ``GET /admin/audit`` — every admin action (``user``, ``ts``, ``action``,
-  ``target``, ``result``), newest last, the last :data:`AUDIT_KEPT` kept in
-  memory; each is also logged (``admin_action_audited``);
-* ``GET /metrics`` — Prometheus text (:mod:`transport.metrics`).
+* ``GET /admin/audit?since_ns=&until_ns=&user=&limit=`` — admin actions
+  (``user``, ``ts``, ``ts_ns``, ``action``, ``target``, ``result``,
+  ``repeated``) with ``since_ns <= ts_ns < until_ns`` (UNIX ns) of ``user``,
+  the newest ``limit`` (≤ 1,000, the default) oldest first; durable in the
+  journal (transport/audit.py: retention, field caps, folded refusals); each
+  is also logged (``admin_action_audited``). A bad parameter → 400;
+* ``GET /metrics`` — Prometheus text (:mod:`transport.metrics`), cached and
+  bounded as the tree.
 
-Handlers run on the loop thread; they read ``statistics()`` (never wait on
-an actor) except for the one ask to the parent supervisor.
+Token, role and body size are checked by :func:`transport.admin_guard.admin_guard`
+before any handler runs or any body byte is read. Handlers run on the loop
+thread; they read ``statistics()`` (never wait on an actor) except for the
+one ask to the parent supervisor.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import functools
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 import structlog
@@ -42,11 +49,12 @@ from actors._specs import RestartChild, StopChild
 from actors._supervisor import ROOT_PATH
 from actors.errors import ActorDeadError, AskTimeoutError
 from actors.market.liveness import group_liveness
+from transport.admin_guard import PRINCIPAL_KEY, admin_guard, read_json_body
+from transport.admin_reads import CachedBody, ReadSlots, ReadStatistics
+from transport.audit import AUDIT_KEPT, MAX_QUERY_ROWS, AuditLog, AuditRecord
 from transport.errors import AuthError
 from transport.metrics import CONTENT_TYPE, LoopLagMonitor, desk_registry, metrics_text
 
-AUDIT_KEPT = 1000
-"""Admin actions kept in memory for ``GET /admin/audit``."""
 SETTLE_TIMEOUT_S = 5.0
 """Longest a restart or stop request waits for its subtree to settle, seconds."""
 ASK_TIMEOUT_S = 5.0
@@ -68,49 +76,6 @@ def _dumps(value: Any) -> str:
     """JSON for admin responses: NaN/inf as null, unknown objects as their str()."""
     return json.dumps(_finite(value), default=str, allow_nan=False)
 _UNSETTLED = (ActorState.STARTING, ActorState.RESTARTING, ActorState.STOPPING)
-
-
-@dataclass(frozen=True)
-class AuditRecord:
-    """One admin action.
-
-    Attributes:
-        user: the token's ``sub``.
-        ts: when, ISO 8601 UTC.
-        ts_ns: when, UNIX timestamp (nanoseconds).
-        action: ``"restart"`` or ``"stop"``.
-        target: the actor path acted on.
-        result: ``"restarted"``, ``"stopped"``, ``"restarting"``, ``"stopping"``,
-            ``"forbidden"``, ``"unknown_path"``, ``"refused"``, ``"parent_down"``,
-            ``"timeout"``, ``"unknown_child"`` or ``"malformed"``.
-    """
-
-    user: str
-    ts: str
-    ts_ns: int
-    action: str
-    target: str
-    result: str
-
-
-class AuditLog:
-    """The last ``kept`` admin actions, in order (loop thread)."""
-
-    def __init__(self, kept: int = AUDIT_KEPT) -> None:
-        self._records: collections.deque[AuditRecord] = collections.deque(maxlen=kept)
-
-    def record(self, user: str, action: str, target: str, result: str) -> AuditRecord:
-        """Append and log one action; return it."""
-        now = time.time_ns()
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now // 1_000_000_000))
-        entry = AuditRecord(user, f"{stamp}.{now // 1_000_000 % 1000:03d}Z", now, action, target, result)
-        self._records.append(entry)
-        _log.info("admin_action_audited", user=user, action=action, target=target, result=result)
-        return entry
-
-    def records(self) -> list[AuditRecord]:
-        """Return every kept record, oldest first."""
-        return list(self._records)
 
 
 def _node(entry, runtime, children: list[dict]) -> dict:
@@ -171,27 +136,36 @@ class AdminApi:
     Args:
         desk: the :class:`transport.app.Desk` (``runtime``, ``principal(request)``,
             ``sockets``, ``bridge``).
-        audit_kept: admin actions kept in memory.
+        audit_kept: admin actions kept in memory (the journal keeps them durably).
     """
 
     def __init__(self, desk: Any, audit_kept: int = AUDIT_KEPT) -> None:
         self.desk = desk
-        self.audit = AuditLog(audit_kept)
+        self.audit = AuditLog(getattr(desk, "journal", None), audit_kept)
         self.lag = LoopLagMonitor()
         self.metrics = desk_registry(desk, self.lag)
+        self.reads = ReadSlots()
+        self._tree_body = CachedBody(self._build_tree)
+        self._metrics_body = CachedBody(self._build_metrics)
 
     def add_routes(self, app: web.Application) -> None:
-        """Add the admin routes to ``app`` and start the loop-lag monitor."""
+        """Add the admin guard and routes to ``app`` and start the loop-lag monitor."""
+        app.middlewares.append(admin_guard(self.desk))
         app.router.add_get("/admin/tree", self.tree)
         app.router.add_post("/admin/restart", self.restart)
         app.router.add_post("/admin/stop", self.stop)
         app.router.add_get("/admin/audit", self.audit_list)
         app.router.add_get("/metrics", self.metrics_page)
         self.lag.start()
+        self.audit.prune_soon()
 
     def close(self) -> None:
         """Stop the loop-lag monitor. Idempotent."""
         self.lag.stop()
+
+    async def wait_closed(self) -> None:
+        """Wait for the audit's background prune. Idempotent."""
+        await self.audit.close()
 
     @property
     def runtime(self):
@@ -201,7 +175,13 @@ class AdminApi:
     # -- auth ------------------------------------------------------------------
 
     def require_admin(self, request: web.Request, action: str = "", target: str = ""):
-        """Return the admin principal of the request, or raise 401/403 (a refused action is audited)."""
+        """Return the admin principal of the request, or raise 401/403 (a refused action is audited).
+
+        The admin guard has already checked a request under ``/admin/`` (``request[PRINCIPAL_KEY]``).
+        """
+        checked = request.get(PRINCIPAL_KEY)
+        if checked is not None:
+            return checked
         try:
             principal = self.desk.principal(request)
         except AuthError as exc:
@@ -217,25 +197,63 @@ class AdminApi:
     # -- routes ----------------------------------------------------------------
 
     async def tree(self, request: web.Request) -> web.Response:
-        """``GET /admin/tree``."""
+        """``GET /admin/tree`` (built at most every 250 ms, at most 4 reads at once: transport/admin_reads.py)."""
         self.require_admin(request)
+        async with self.reads.slot():
+            body = await self._tree_body.get()
+        return web.Response(body=body, content_type="application/json")
+
+    async def _build_tree(self) -> bytes:
+        """Collect the tree on the loop; encode it in a worker thread."""
         runtime = self.runtime
         body = {"ts_ns": time.time_ns(), "healthy": runtime.root_failure is None,
-                "runtime": asdict(runtime.statistics()), "tree": actor_tree(runtime)}
+                "runtime": asdict(runtime.statistics()), "tree": actor_tree(runtime),
+                "admin_reads": asdict(self.read_statistics())}
         links = getattr(self.desk, "links", None)
         if links is not None and links.bus is not None:
             body["nats"] = links.statistics_dict()  # role, ticks, orders, audit and connection counters
-        return web.json_response(body, dumps=_dumps)
+        return (await asyncio.to_thread(_dumps, body)).encode()
+
+    async def _build_metrics(self) -> bytes:
+        return metrics_text(self.metrics)
+
+    def invalidate_reads(self) -> None:
+        """Drop the cached tree and metrics: the next read shows an admin command's effect."""
+        self._tree_body.invalidate()
+        self._metrics_body.invalidate()
+
+    def read_statistics(self) -> ReadStatistics:
+        """Return the admin reads' counters (builds, cache hits, waits, 503s) now."""
+        bodies = (self._tree_body, self._metrics_body)
+        return ReadStatistics(sum(b.builds for b in bodies), sum(b.hits for b in bodies), self.reads.waited,
+                              self.reads.refused_busy)
 
     async def audit_list(self, request: web.Request) -> web.Response:
-        """``GET /admin/audit``."""
+        """``GET /admin/audit?since_ns=&until_ns=&user=&limit=``."""
         self.require_admin(request)
-        return web.json_response({"records": [asdict(r) for r in self.audit.records()]}, dumps=_dumps)
+        query = request.query
+        try:
+            since_ns = _int_param(query, "since_ns", 0)
+            until_ns = _int_param(query, "until_ns", 2**63 - 1)
+            limit = _int_param(query, "limit", MAX_QUERY_ROWS)
+        except ValueError as exc:
+            return web.json_response({"error": "malformed", "message": str(exc)}, status=400)
+        if not 1 <= limit <= MAX_QUERY_ROWS:
+            return web.json_response({"error": "malformed", "message": f"limit must be 1..{MAX_QUERY_ROWS}"},
+                                     status=400)
+        user = query.get("user")
+        if user is not None and not 0 < len(user) <= 256:
+            return web.json_response({"error": "malformed", "message": "user must be 1..256 characters"}, status=400)
+        async with self.reads.slot():
+            records = await self.audit.query(since_ns, until_ns, user, limit)
+        return web.json_response({"records": [asdict(r) for r in records]}, dumps=_dumps)
 
     async def metrics_page(self, request: web.Request) -> web.Response:
         """``GET /metrics``."""
         self.require_admin(request)
-        return web.Response(body=metrics_text(self.metrics), headers={"Content-Type": CONTENT_TYPE})
+        async with self.reads.slot():
+            body = await self._metrics_body.get()
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
     async def restart(self, request: web.Request) -> web.Response:
         """``POST /admin/restart {"path": P}``."""
@@ -246,8 +264,8 @@ class AdminApi:
         return await self._command(request, "stop")
 
     async def _command(self, request: web.Request, action: str) -> web.Response:
-        target = await _target_path(request)
-        principal = self.require_admin(request, action, target or "?")
+        principal = self.require_admin(request, action, request.path)
+        target = _target_path(await read_json_body(request))
         if target is None:
             self.audit.record(principal.user, action, "?", "malformed")
             return _reply(400, action, "", "malformed", 'send {"path": "<actor path>"}')
@@ -276,6 +294,7 @@ class AdminApi:
 
     def _audited(self, user: str, status: int, action: str, target: str, result: str, message: str):
         self.audit.record(user, action, target, result)
+        self.invalidate_reads()
         entry = self.runtime.registry.get(target)
         return _reply(status, action, target, result, message,
                       state=entry.state.value if entry is not None else "removed",
@@ -303,14 +322,18 @@ class AdminApi:
         return True
 
 
-async def _target_path(request: web.Request) -> str | None:
-    """Return the ``path`` of a JSON body ``{"path": P}``, or ``None`` when malformed (≤ 4 KiB)."""
-    if request.content_length is not None and request.content_length > 4 * 1024:
-        return None
-    try:
-        body = json.loads(await request.content.read(4 * 1024 + 1) or b"null")
-    except (ValueError, UnicodeDecodeError):
-        return None
+def _int_param(query, name: str, default: int) -> int:
+    """Return the integer query parameter ``name`` (0 ≤ value < 2**63) or ``default``; ValueError when bad."""
+    text = query.get(name)
+    if text is None:
+        return default
+    if not (text.isdigit() and len(text) <= 19 and int(text) < 2**63):
+        raise ValueError(f"{name} must be an integer in 0 .. 2**63-1")
+    return int(text)
+
+
+def _target_path(body: Any) -> str | None:
+    """Return the ``path`` of a JSON body ``{"path": P}``, or ``None`` when malformed."""
     path = body.get("path") if isinstance(body, dict) else None
     return path.strip().strip("/") if isinstance(path, str) and 0 < len(path) <= 512 else None
 

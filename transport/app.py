@@ -38,13 +38,13 @@ from transport.flight_api import FlightApi
 from transport.auth import AuthConfig, Principal, TokenVerifier, principal_from_header
 from transport.auth_api import AuthApi
 from transport.issuer import IssuerConfig, development_secret
-from transport.errors import AuthError
+from transport.errors import AuthError, ConfigError
 from transport.nats_bus import NatsBus
 from transport.roles import VNPY_ROLES, RoleLinks, check_role
 from transport.vnpy_bridge import VnpyBridge
 from transport.risk_admin import RiskAdminApi
+from transport.state import StateFolder
 from transport.vnpy_engine import VnpyEngine
-from transport.vnpy_home import state_dir as default_state_dir
 from transport.vnpy_orders import OrderBridge
 from transport.ws import SocketGateway, SocketLimits
 
@@ -86,6 +86,12 @@ class DeskConfig:
             ``order_no_answer_probability`` ...).
         orders: accounts, risk rules and limits, journal, order timeouts
             (``[orders]``, ``[accounts]``, ``[risk]``).
+        state_dir: the desk's state folder (journal per trading day, admin audit;
+            transport/state.py); empty on the simulator: a fresh temporary folder,
+            removed at stop.
+        http_header_timeout_s: longest an HTTP connection may take to send a complete
+            request (and stay idle between requests), seconds; then the server closes it
+            (aiohttp's ``keepalive_timeout``, which also runs from the connection's start).
     """
 
     host: str = "127.0.0.1"
@@ -108,6 +114,16 @@ class DeskConfig:
     orders: OrdersConfig = field(default_factory=lambda: DEVELOPMENT_ORDERS)
     issuer: IssuerConfig = field(default_factory=IssuerConfig)
     state_dir: str = ""
+    http_header_timeout_s: float = 15.0
+
+    def __post_init__(self) -> None:
+        if not self.http_header_timeout_s > 0:
+            raise ConfigError(f"http_header_timeout_s must be > 0, not {self.http_header_timeout_s!r}")
+
+    @property
+    def simulated(self) -> bool:
+        """True: the desk trades on the simulator gateway (sim/gateway.py), the only venue of this build."""
+        return True
 
     def gateway_setting(self) -> dict[str, Any]:
         """Return the simulator gateway's vn.py connect setting."""
@@ -133,7 +149,8 @@ class Desk:
 
     def __init__(self, config: DeskConfig) -> None:
         self.config = config
-        self.state_dir = Path(config.state_dir).expanduser().resolve() if config.state_dir else default_state_dir()
+        self.state: StateFolder | None = StateFolder.open(config.state_dir, config.simulated)
+        self.state_dir: Path = self.state.path
         self.generated_secret = not config.jwt_secret and config.auth.algorithm == "HS256"
         self.jwt_secret = config.jwt_secret or (
             development_secret(self.state_dir) if self.generated_secret else secrets.token_urlsafe(32))
@@ -162,7 +179,14 @@ class Desk:
         return f"http://{self.config.host}:{self.port}/"
 
     async def start(self) -> None:
-        """Start actors, vn.py and the HTTP server (loop thread)."""
+        """Start actors, vn.py and the HTTP server (loop thread).
+
+        Raises:
+            ConfigError: no state folder for a desk on a real venue, or it cannot be created.
+        """
+        if self.state is None:   # started again after a stop
+            self.state = StateFolder.open(self.config.state_dir, self.config.simulated)
+            self.state_dir = self.state.path
         self.runtime = ActorRuntime()
         if self.config.nats:
             self.bus = NatsBus(self.config.nats, name=f"tickstage-{self.config.role}")
@@ -199,13 +223,13 @@ class Desk:
         app.router.add_get("/ops", self._ops)
         app.router.add_get("/", self._index)
         app.router.add_static("/", UI_DIR, show_index=False)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, keepalive_timeout=self.config.http_header_timeout_s)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port)
         await site.start()
         self.port = self._runner.addresses[0][1]
         if self.bridge is not None:
-            self.engine = VnpyEngine()
+            self.engine = VnpyEngine(None if self.state.temporary else self.state.path)
             self.engine.start(self.bridge, self.config.gateway_setting(), also=(self.order_bridge,))
         if self.config.progress_interval_s > 0:
             self._progress_task = asyncio.create_task(self._log_progress())
@@ -214,7 +238,9 @@ class Desk:
 
     async def _start_order_path(self) -> list:
         orders = self.config.orders
-        self.journal = await asyncio.to_thread(OrderJournal.open, orders.journal_path, orders.synchronous)
+        path = orders.journal_path or self.state.journal_path()
+        self.journal = await asyncio.to_thread(OrderJournal.open, path, orders.synchronous)
+        _log.info("journal_opened", path=str(path), state_dir=str(self.state.path), temporary=self.state.temporary)
         self.journal.start(self.runtime.loop)
         self.limit_store = LimitStore(orders, rule_defaults(), self.journal)
         self.order_bridge = OrderBridge(self.runtime, orders, self.journal)
@@ -240,6 +266,7 @@ class Desk:
             self._runner = None
         if self.admin:
             self.admin.close()
+            await self.admin.wait_closed()
         if self.auth_api:
             self.auth_api.close()
         if self.faults:
@@ -254,6 +281,9 @@ class Desk:
         if self.journal:
             await asyncio.to_thread(self.journal.close)
             self.journal = None
+        if self.state:
+            await asyncio.to_thread(self.state.close)
+            self.state = None
         _log.info("desk_stopped")
 
     async def _log_progress(self) -> None:

@@ -13,7 +13,11 @@ A desk verifies one algorithm, chosen by :class:`AuthConfig`:
   in a worker thread (:meth:`TokenVerifier.verify_async`), never on the loop.
 
 Registered claims checked: ``exp`` and ``iat`` (required), ``nbf`` (when
-present), ``iss`` and ``aud`` (required and checked when configured).
+present), ``iss`` and ``aud`` (required and checked when configured). The
+time claims must be integers or finite numbers within UNIX seconds 0 ..
+:data:`MAX_TIME_CLAIM_S` (else ``malformedToken``), and ``exp`` at most
+``max_lifetime_s`` (24 h by default) after now (else ``lifetimeTooLong``):
+a token that never expires is a credential that can never be withdrawn.
 tickstage claims: ``sub`` (user, required), ``role`` (``trader`` or
 ``admin``; absent means trader), ``accounts`` (list of account ids the user
 may trade; absent means none), ``groups`` (list of market groups the user
@@ -30,6 +34,7 @@ kind of failure.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +56,10 @@ MAX_CLAIM_ITEMS = 256
 """Most entries in the ``accounts`` or ``groups`` claim."""
 MAX_CLAIM_CHARS = 128
 """Longest ``sub``, account id or group name in a claim."""
+MAX_TIME_CLAIM_S = 2**41
+"""Largest ``exp`` / ``iat`` / ``nbf`` looked at, UNIX seconds (year ~71,700): bigger is malformed."""
+MAX_LIFETIME_S = 24 * 3600.0
+"""Default longest time from now to a token's ``exp``, seconds."""
 
 
 @dataclass(frozen=True)
@@ -125,10 +134,12 @@ class AuthConfig:
             ``public_key_file``.
         jwks_lifespan_s: how long fetched keys are used before the set is fetched again, seconds.
         jwks_cooldown_s: shortest time between two fetches for an unknown ``kid``, seconds.
+        max_lifetime_s: longest time from now to ``exp`` accepted, seconds (24 h); a token
+            reaching further is refused (``lifetimeTooLong``).
 
     Raises:
         ConfigError: unknown algorithm, RS256 without a key file or JWKS URL,
-            negative leeway or JWKS times.
+            negative leeway or JWKS times, a maximum lifetime not > 0.
     """
 
     algorithm: str = "HS256"
@@ -139,6 +150,7 @@ class AuthConfig:
     jwks_url: str = ""
     jwks_lifespan_s: float = 300.0
     jwks_cooldown_s: float = 30.0
+    max_lifetime_s: float = MAX_LIFETIME_S
 
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:
@@ -153,6 +165,8 @@ class AuthConfig:
             raise ConfigError("RS256 needs public_key_file (the issuer's RSA public key, PEM) or jwks_url")
         if self.leeway_s < 0:
             raise ConfigError("auth leeway_s must be ≥ 0")
+        if not 0 < self.max_lifetime_s <= MAX_TIME_CLAIM_S:
+            raise ConfigError(f"auth max_lifetime_s must be in (0, {MAX_TIME_CLAIM_S}]")
 
 
 class TokenVerifier:
@@ -202,7 +216,8 @@ class TokenVerifier:
         Raises:
             AuthError: ``code="tokenExpired"`` for an expired token,
                 ``code="unauthenticated"`` for anything else wrong (the message
-                names the failure, never the token or key).
+                names the failure, never the token or key; ``reason``
+                ``"malformedToken"`` or ``"lifetimeTooLong"`` for bad time claims).
         """
         if not token:
             raise AuthError("unauthenticated", "missing token")
@@ -228,7 +243,16 @@ class TokenVerifier:
             raise AuthError("unauthenticated", f"token lacks the {exc.claim!r} claim") from None
         except jwt.InvalidTokenError as exc:
             raise AuthError("unauthenticated", f"invalid token ({type(exc).__name__})") from None
-        return _principal(claims)
+        except (OverflowError, ValueError, TypeError) as exc:  # PyJWT on absurd numbers
+            raise AuthError("unauthenticated", f"malformed token ({type(exc).__name__})", "malformedToken") from None
+        expires_s = _time_claim(claims, "exp")
+        for name in ("iat", "nbf"):
+            if name in claims:
+                _time_claim(claims, name)
+        if expires_s - time.time() > config.max_lifetime_s + config.leeway_s:
+            raise AuthError("unauthenticated", f"token lifetime over the desk's maximum of "
+                            f"{config.max_lifetime_s:g} s (lifetimeTooLong)", "lifetimeTooLong")
+        return _principal(claims, expires_s)
 
     async def verify_async(self, token: str) -> Principal:
         """As :meth:`verify`, first fetching the JWKS (worker thread) when the token's ``kid`` is not cached.
@@ -305,7 +329,21 @@ def _log_jwks_failure(exc: Exception) -> None:
                                                    reason=str(exc)[:200])
 
 
-def _principal(claims: dict) -> Principal:
+def _time_claim(claims: dict, name: str) -> float:
+    """Return the time claim ``name`` as float seconds, or raise AuthError(malformedToken)."""
+    value = claims[name]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise AuthError("unauthenticated", f"malformed token ({name} claim)", "malformedToken")
+    if isinstance(value, int):
+        if not 0 <= value <= MAX_TIME_CLAIM_S:
+            raise AuthError("unauthenticated", f"malformed token ({name} claim out of range)", "malformedToken")
+        return float(value)
+    if not (math.isfinite(value) and 0 <= value <= MAX_TIME_CLAIM_S):
+        raise AuthError("unauthenticated", f"malformed token ({name} claim out of range)", "malformedToken")
+    return value
+
+
+def _principal(claims: dict, expires_s: float) -> Principal:
     user = claims["sub"]
     if not isinstance(user, str) or not 0 < len(user) <= MAX_CLAIM_CHARS:
         raise AuthError("unauthenticated", "invalid token (sub claim)")
@@ -314,7 +352,7 @@ def _principal(claims: dict) -> Principal:
         raise AuthError("unauthenticated", "invalid token (unknown role)")
     accounts = _string_list(claims.get("accounts"), "accounts")
     groups = claims.get("groups")
-    return Principal(user, role, float(claims["exp"]), tuple(accounts or ()),
+    return Principal(user, role, expires_s, tuple(accounts or ()),
                      None if groups is None else frozenset(_string_list(groups, "groups")))
 
 
@@ -417,6 +455,8 @@ __all__ = [
     "ALGORITHMS",
     "AuthConfig",
     "JwksKeys",
+    "MAX_LIFETIME_S",
+    "MAX_TIME_CLAIM_S",
     "MAX_TOKEN_CHARS",
     "MIN_SECRET_BYTES",
     "Principal",

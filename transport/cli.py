@@ -15,9 +15,11 @@
 The JWT secret comes from ``--jwt-secret`` or ``TICKSTAGE_JWT_SECRET``; with
 neither, ``run`` is in development mode: it keeps a generated secret in
 ``<state_dir>/jwt-secret`` (mode 0600, read by ``tickstage token`` too) and
-prints a trader URL and an admin (ops) URL carrying tokens. The state
-folder is ``--state-dir``, else ``TICKSTAGE_STATE_DIR``, else ``~/.tickstage``;
-the users file of the embedded issuer is ``<state_dir>/users.json``.
+prints a trader URL and an admin (ops) URL carrying tokens. The desk's state
+folder (journal per trading day, admin audit, the embedded issuer's users
+file ``users.json`` and refresh tokens; transport/state.py) comes from
+``--state-dir``, ``TICKSTAGE_STATE_DIR`` or ``[desk] state_dir``; on the
+simulator without one, a fresh temporary folder is used and removed at exit.
 """
 
 from __future__ import annotations
@@ -36,7 +38,10 @@ from typing import Any
 from transport.errors import ConfigError
 from transport.logs import configure_logging
 
-DEFAULT_CONFIG_KEYS = ("host", "port", "replay", "speed", "contracts", "rate", "seed", "role", "nats", "groups")
+DEFAULT_CONFIG_KEYS = ("host", "port", "replay", "speed", "contracts", "rate", "seed", "role", "nats", "groups",
+                       "state_dir")
+DESK_FILE_KEYS = (*DEFAULT_CONFIG_KEYS, "http_header_timeout_s")
+"""Keys of the TOML ``[desk]`` table."""
 
 
 def load_config(path: str | None) -> Any:
@@ -44,7 +49,8 @@ def load_config(path: str | None) -> Any:
 
     File layout::
 
-        [desk]        host, port, replay (list), speed, contracts, rate, seed
+        [desk]        host, port, replay (list), speed, contracts, rate, seed, state_dir,
+                      http_header_timeout_s
         [market]      window_ms, wide_window_ms, snapshot_interval_s, max_rows, heartbeat_interval_s,
                       hash_interval_s, trading_windows (list, or a table per group)
         [limits]      max_frame_bytes, auth_timeout_s, max_bad_frames, max_sockets_per_user,
@@ -69,7 +75,7 @@ def load_config(path: str | None) -> Any:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read config {path}: {exc}") from None
     desk = dict(data.get("desk", {}))
-    unknown = set(desk) - set(DEFAULT_CONFIG_KEYS)
+    unknown = set(desk) - set(DESK_FILE_KEYS)
     if unknown:
         raise ConfigError(f"unknown [desk] keys in {path}: {sorted(unknown)}")
     for key in ("replay", "nats", "groups"):
@@ -124,8 +130,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--nats", nargs="+", metavar="URL", help="NATS seed URLs (nats://127.0.0.1:4222 ...)")
     run.add_argument("--groups", nargs="+", metavar="GROUP", help="an aggregator's shard (default: every group)")
     run.add_argument("--jwt-secret", default=os.environ.get("TICKSTAGE_JWT_SECRET", ""))
-    run.add_argument("--state-dir", default=os.environ.get("TICKSTAGE_STATE_DIR", ""),
-                     help="desk state folder (default: TICKSTAGE_STATE_DIR, else ~/.tickstage)")
+    run.add_argument("--state-dir", default=os.environ.get("TICKSTAGE_STATE_DIR") or None, metavar="DIR",
+                     help="the desk's state folder: journal-<trading day>.sqlite3, audit, users.json (default: "
+                          "TICKSTAGE_STATE_DIR, [desk] state_dir; on the simulator, a temporary folder removed at exit)")
     token = sub.add_parser("token", help="print a development JWT signed with the desk's secret")
     token.add_argument("--user", required=True)
     token.add_argument("--role", choices=("trader", "admin"), default="trader")
@@ -179,12 +186,14 @@ async def _run(args: argparse.Namespace) -> int:
     for key in ("nats", "groups"):
         if key in overrides:
             overrides[key] = tuple(overrides[key])
-    config = replace(config, **overrides, jwt_secret=args.jwt_secret or config.jwt_secret,
-                     state_dir=args.state_dir or config.state_dir)
+    config = replace(config, **overrides, jwt_secret=args.jwt_secret or config.jwt_secret)
+    desk = None
     try:
         desk = Desk(config)
         await desk.start()
     except (ConfigError, ConnectionError) as exc:
+        if desk is not None:
+            await desk.stop()
         print(f"tickstage run: {exc}", file=sys.stderr)
         return 2
     print(f"tickstage: listening {desk.url}", flush=True)
@@ -227,7 +236,7 @@ def _token(args: argparse.Namespace) -> int:
         key = _development_secret(args.state_dir)
         if not key:
             print("tickstage token: give --jwt-secret or set TICKSTAGE_JWT_SECRET (or run a development desk "
-                  "first: its secret is kept in <state dir>/jwt-secret)", file=sys.stderr)
+                  "with a state folder first: its secret is kept in <state dir>/jwt-secret)", file=sys.stderr)
             return 2
     split = lambda text: None if text is None else [p.strip() for p in text.split(",") if p.strip()]  # noqa: E731
     try:
@@ -244,9 +253,10 @@ def _token(args: argparse.Namespace) -> int:
 def _development_secret(state_dir: str) -> str:
     """Return the development desk's secret from ``<state_dir>/jwt-secret``, or ``""`` when there is none."""
     from transport.issuer import development_secret
-    from transport.vnpy_home import state_dir as default_state_dir
 
-    folder = Path(state_dir).expanduser() if state_dir else default_state_dir()
+    if not state_dir:
+        return ""   # no state folder: a development desk's secret lived in its temporary folder
+    folder = Path(state_dir).expanduser()
     if not (folder / "jwt-secret").exists():
         return ""
     try:
@@ -258,10 +268,12 @@ def _development_secret(state_dir: str) -> str:
 
 def _users(args: argparse.Namespace) -> int:
     from transport.users import UsersFile
-    from transport.vnpy_home import state_dir as default_state_dir
 
-    folder = Path(args.state_dir).expanduser() if args.state_dir else default_state_dir()
-    path = Path(args.users_file) if args.users_file else folder / "users.json"
+    if not (args.users_file or args.state_dir):
+        print(f"tickstage users {args.action}: give the desk's state folder (--state-dir or TICKSTAGE_STATE_DIR, "
+              "as for `tickstage run`) or --users-file", file=sys.stderr)
+        return 2
+    path = Path(args.users_file) if args.users_file else Path(args.state_dir).expanduser() / "users.json"
     split = lambda text: None if text is None else [p.strip() for p in text.split(",") if p.strip()]  # noqa: E731
     try:
         users = UsersFile(path)

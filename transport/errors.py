@@ -14,11 +14,15 @@ class AuthError(TransportError, PermissionError):
 
     Attributes:
         code: the stream ``ErrorCode`` name: ``"unauthenticated"`` or ``"tokenExpired"``.
+        reason: the finer cause, for HTTP answers and logs: ``"malformedToken"`` (a claim of
+            the wrong type or out of range), ``"lifetimeTooLong"`` (``exp`` past the desk's
+            maximum token lifetime), or ``""``.
     """
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, reason: str = "") -> None:
         super().__init__(message)
         self.code = code
+        self.reason = reason
 
 
 class FrameTooLargeError(TransportError, ValueError):

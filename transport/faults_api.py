@@ -9,7 +9,8 @@ Answers ``202`` with the fault's record once injected (``index``, ``kind``,
 ``target``, ``status``, ``reason``), ``200`` when skipped (a NATS
 disconnect on a desk without NATS), ``409`` when it could not apply (unknown
 path, an actor without a crash handler), ``400`` for a malformed body, ``401``
-/ ``403`` without an admin token. Every call is recorded in the admin audit
+/ ``403`` without an admin token (checked before the body is read), ``413``
+for a body over 16 KiB (transport/admin_guard.py). Every call is recorded in the admin audit
 (``GET /admin/audit``, action ``fault``, target ``<kind> <target>``). A
 crash or kill then shows in ``GET /admin/tree`` as the target's restart count.
 ``GET /admin/faults`` lists the faults injected so far and how each ended.
@@ -25,6 +26,8 @@ import json
 from typing import Any
 
 from aiohttp import web
+
+from transport.admin_guard import read_json_body
 
 
 def _record_json(record: Any) -> dict[str, Any]:
@@ -51,6 +54,7 @@ class FaultsApi:
 
     def _audit(self, user: str, target: str, result: str) -> None:
         self.desk.admin.audit.record(user, "fault", target, result)
+        self.desk.admin.invalidate_reads()
 
     def _principal(self, request: web.Request, target: str) -> Any:
         return self.desk.admin.require_admin(request, "fault", target)
@@ -73,13 +77,10 @@ class FaultsApi:
         """``POST /admin/faults``."""
         from sim.scenario import FAULT_KINDS, FaultSpec
 
-        try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            body = None
+        principal = self._principal(request, request.path)
+        body = await read_json_body(request)
         kind = body.get("kind") if isinstance(body, dict) else None
         target = f"{kind} {body.get('target', '')}".strip() if isinstance(body, dict) else "?"
-        principal = self._principal(request, target)
         known = {f.name for f in dataclasses.fields(FaultSpec)} - {"at_s"}
         if not isinstance(body, dict) or kind not in FAULT_KINDS or set(body) - known:
             self._audit(principal.user, target, "malformed")

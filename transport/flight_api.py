@@ -33,6 +33,7 @@ import structlog
 from aiohttp import web
 
 from actors.market.frames import encode_actor_message
+from transport.admin_guard import read_json_body
 from transport.flight import DEFAULT_MAX_BYTES, DEFAULT_MAX_RECORDS, FlightRecorder, encode_recording
 
 KEPT_RECORDINGS = 16
@@ -99,11 +100,11 @@ class FlightApi:
         """``POST /admin/recordings``: start or stop recording a session."""
         principal = self._principal(request)
         try:
-            body = await request.json()
+            body = await read_json_body(request)
             path, action = str(body["session"]), str(body["action"])
             max_bytes = int(body.get("max_bytes", DEFAULT_MAX_BYTES))
             max_records = int(body.get("max_records", DEFAULT_MAX_RECORDS))
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, OverflowError):
             return _error(400, 'body must be {"session": path, "action": "start"|"stop"}')
         if action not in ("start", "stop") or not 0 < max_bytes <= MAX_BYTES_LIMIT or max_records <= 0:
             return _error(400, f"action start|stop, 0 < max_bytes ≤ {MAX_BYTES_LIMIT}, max_records > 0")

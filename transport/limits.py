@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from transport.errors import ConfigError
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
-"""Origin hosts allowed when no allow-list is configured (besides the request's own host)."""
+"""Loopback names: one desk reached on one of them has the same origin under the others (same port)."""
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,8 @@ class SocketLimits:
         message_burst: token-bucket capacity, frames; a frame finding it empty
             gets ``rateLimited`` and is not decoded.
         allowed_origins: ``scheme://host[:port]`` origins allowed to open a
-            socket; empty → the request's own host and localhost. A request
+            socket; empty → only the desk's own origin (the request's
+            ``host:port``, or a loopback name at that port). A request
             without ``Origin`` (not a browser) is allowed; it still needs a token.
         max_list_items: most entries in a client list (``subscribe.groups``);
             more gets ``limitExceeded``.
@@ -119,28 +120,44 @@ class TokenBucket:
 def origin_allowed(origin: str | None, host: str | None, allowed: tuple[str, ...]) -> bool:
     """Return whether a socket request from ``origin`` may be upgraded.
 
+    Without an allow-list only the desk's own origin is accepted: the same
+    ``host:port`` as the request's ``Host`` (the address the browser reached
+    the desk at), or, for a desk reached on a loopback name, another
+    loopback name at the same port (``localhost:8700`` for ``127.0.0.1:8700``).
+    Another port on localhost is another site (a development server, any
+    local program's page) and is refused. Pages served elsewhere (other
+    gateway nodes, ``?gateways=``) need ``allowed_origins``.
+
     Args:
         origin: the request's ``Origin`` header (``None`` when absent: not a browser).
         host: the request's ``Host`` header, ``"desk.lan:8700"``.
-        allowed: configured allow-list (lower case, no trailing slash); empty →
-            same host as the request, or a localhost origin.
+        allowed: configured allow-list (lower case, no trailing slash); empty → the desk's own origin.
 
-    Source: RFC 6455 §10.2 (servers check Origin against cross-site WebSocket hijacking).
+    Source: RFC 6455 §10.2 (servers check Origin against cross-site WebSocket
+    hijacking); RFC 6454 §4 (an origin is scheme, host and port).
     """
     if origin is None:
         return True
     origin = origin.strip().rstrip("/").lower()
     if allowed:
         return origin in allowed
+    if host is None:
+        return False
     try:
         parts = urlsplit(origin)
-        origin_host = parts.hostname
-        netloc = parts.netloc
+        origin_host, origin_port = parts.hostname, parts.port or _DEFAULT_PORTS.get(parts.scheme)
+        served = urlsplit(f"//{host.strip().lower()}")
+        host_name, host_port = served.hostname, served.port or _DEFAULT_PORTS.get(parts.scheme)
     except ValueError:
         return False
-    if parts.scheme not in ("http", "https") or not origin_host:
+    if parts.scheme not in ("http", "https") or not origin_host or not host_name:
         return False
-    return origin_host in LOCAL_HOSTS or (host is not None and netloc == host.lower())
+    if origin_port != host_port:
+        return False
+    return origin_host == host_name or (origin_host in LOCAL_HOSTS and host_name in LOCAL_HOSTS)
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 __all__ = ["LOCAL_HOSTS", "SocketLimits", "TokenBucket", "origin_allowed"]

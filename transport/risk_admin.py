@@ -1,7 +1,8 @@
 """Risk limits and kill switches at run time (actors/README.md, "Risk"), admin role only.
 
 Routes, behind ``Authorization: Bearer <JWT>`` with the ``admin`` role (401
-without a valid token, 403 for another role), audited in the admin API's log:
+without a valid token, 403 for another role, 413 for a body over 4 KiB;
+transport/admin_guard.py), audited in the admin API's log:
 
 * ``GET /admin/limits`` — every rule instance's effective limits, the kill
   switches not active, and the journaled changes (who, when, old, new);
@@ -22,7 +23,6 @@ for the journal's commit of a limit change (at most :data:`COMMIT_TIMEOUT_S`).
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 from typing import Any
 
@@ -32,6 +32,7 @@ from actors.orders.config import GLOBAL_SCOPE
 from actors.risk._rule import rule_path
 from actors.risk.events import encode_kill_switch_command, encode_limit_change
 from actors.risk.limits import KILL_SWITCH_SCOPES, KILL_SWITCH_STATES
+from transport.admin_guard import read_json_body
 
 COMMIT_TIMEOUT_S = 5.0
 """Longest a limit change waits for its journal commit, seconds."""
@@ -77,10 +78,10 @@ class RiskAdminApi:
 
     async def change_limit(self, request: web.Request) -> web.Response:
         """``POST /admin/limits {"rule", "scope", "name", "value"}``."""
+        principal = self.desk.admin.require_admin(request, "limit", request.path)
         body = await _json(request)
         rule, scope, name = str(body.get("rule", "")), str(body.get("scope", "")), str(body.get("name", ""))
         target = f"{rule}/{scope}.{name}"
-        principal = self.desk.admin.require_admin(request, "limit", target)
         audit = self.desk.admin.audit
         if scope not in self._scopes().get(rule, ()):
             audit.record(principal.user, "limit", target, "unknown_rule")
@@ -119,9 +120,9 @@ class RiskAdminApi:
 
     async def kill_switch(self, request: web.Request) -> web.Response:
         """``POST /admin/kill-switch {"scope", "target", "state", "reason"}``."""
+        principal = self.desk.admin.require_admin(request, "kill_switch", request.path)
         body = await _json(request)
         scope, target, state = str(body.get("scope", "")), str(body.get("target", "")), str(body.get("state", ""))
-        principal = self.desk.admin.require_admin(request, "kill_switch", f"{scope}/{target}")
         audit = self.desk.admin.audit
         if scope not in KILL_SWITCH_SCOPES or state not in KILL_SWITCH_STATES:
             audit.record(principal.user, "kill_switch", f"{scope}/{target}", "malformed")
@@ -143,10 +144,8 @@ class RiskAdminApi:
 
 
 async def _json(request: web.Request) -> dict:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
-        return {}
+    """The JSON object of the body, read within the route's limit (413 past it); ``{}`` when not one."""
+    body = await read_json_body(request)
     return body if isinstance(body, dict) else {}
 
 

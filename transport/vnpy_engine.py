@@ -8,6 +8,7 @@ events go to structlog, and ``MainEngine()``'s ``chdir`` is undone.
 from __future__ import annotations
 
 from dataclasses import asdict, is_dataclass
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -49,8 +50,9 @@ def without_offset_conversion(main_engine: Any) -> None:
 class VnpyEngine:
     """Owns vn.py's EventEngine, MainEngine and the simulator gateway."""
 
-    def __init__(self) -> None:
-        contain_vnpy()
+    def __init__(self, home: Path | None = None) -> None:
+        """Contain vn.py (its home folder under ``home``; see :func:`transport.vnpy_home.contain_vnpy`)."""
+        contain_vnpy(home)
         self.main_engine: Any = None
         self.event_engine: Any = None
 

@@ -10,15 +10,15 @@ there, and adds loguru sinks to stdout and a log file; ``MainEngine()``
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-
-DEFAULT_STATE_DIR = Path.home() / ".tickstage"
-"""Where tickstage keeps vn.py's folder when ``TICKSTAGE_STATE_DIR`` is unset."""
 
 
 @contextlib.contextmanager
@@ -32,8 +32,17 @@ def restoring_cwd() -> Iterator[None]:
 
 
 def state_dir() -> Path:
-    """Return tickstage's state folder: ``$TICKSTAGE_STATE_DIR`` or ``~/.tickstage``."""
-    return Path(os.environ.get("TICKSTAGE_STATE_DIR", DEFAULT_STATE_DIR)).expanduser().resolve()
+    """Return the folder for vn.py's home: ``$TICKSTAGE_STATE_DIR``, else a temporary folder for this process.
+
+    Nothing goes to a per-user default folder (``~/.tickstage``): a temporary
+    folder is removed when the process exits.
+    """
+    configured = os.environ.get("TICKSTAGE_STATE_DIR")
+    if configured:
+        return Path(configured).expanduser().resolve()
+    folder = Path(tempfile.mkdtemp(prefix="tickstage-vnpy-"))
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
 
 
 def contain_vnpy(folder: Path | None = None) -> Path:
@@ -43,7 +52,7 @@ def contain_vnpy(folder: Path | None = None) -> Path:
     and later calls return it unchanged.
 
     Args:
-        folder: state folder (default :func:`state_dir`); vn.py gets
+        folder: the desk's state folder (default :func:`state_dir`); vn.py gets
             ``folder/.vntrader``.
 
     Returns:
@@ -66,4 +75,4 @@ def contain_vnpy(folder: Path | None = None) -> Path:
     return TEMP_DIR
 
 
-__all__ = ["DEFAULT_STATE_DIR", "contain_vnpy", "restoring_cwd", "state_dir"]
+__all__ = ["contain_vnpy", "restoring_cwd", "state_dir"]

@@ -11,8 +11,9 @@ bucket (``rateLimited``, not decoded), text frame (``malformed``), size
 (``tooLarge``), decoding and contents (:mod:`transport.inbound`), rights
 (``forbidden``: a group the token does not allow), subscriptions per socket
 (``limitExceeded``). ``refresh`` is answered here: a valid token for the
-same user replaces the socket's token (``ack{of="refresh"}``) and re-arms
-the expiry timer; at ``exp`` a socket gets ``error(tokenExpired)`` and is
+same user and role replaces the socket's token (``ack{of="refresh"}``) and
+re-arms the expiry timer (another user or role: ``forbidden``, the socket
+keeps its token: a role decides the session's account fan-out at start); at ``exp`` a socket gets ``error(tokenExpired)`` and is
 closed with 1008. Every refusal counts towards ``max_bad_frames`` within
 ``bad_window_s``; one more closes the socket with 1008, as does a frame
 from a client that does not read its replies (``max_queued_bytes``).
@@ -235,10 +236,10 @@ class SocketGateway:
             principal = self.verifier.verify(frame.token)
         except AuthError as exc:
             raise FrameRefusedError(exc.code, str(exc), frame.correlation) from None
-        if principal.user != conn.state.user:
-            raise FrameRefusedError("forbidden", "refresh must carry a token for the same user", frame.correlation)
+        if principal.user != conn.state.user or principal.role != conn.state.role:
+            raise FrameRefusedError("forbidden", "refresh must carry a token for the same user and role; "
+                                    "open a new socket for another role", frame.correlation)
         conn.state.principal = principal
-        conn.state.role = principal.role
         revoked = sorted(g for g in conn.subscriptions if not principal.may_see_group(g))
         if revoked:
             conn.subscriptions.difference_update(revoked)

@@ -3,7 +3,7 @@
 From the desk's TOML file (``tickstage run --config desk.toml``)::
 
     [orders]
-    journal = "~/.tickstage/orders.sqlite3"   # SQLite, WAL mode
+    journal = "/srv/desk/orders.sqlite3"      # optional; default: the desk's state folder, one file a trading day
     answer_timeout_s = 2.0                    # no exchange answer → outcomeUnknown
     check_timeout_s = 5.0                     # a rule actor silent this long → refused (a restarted one refuses at once)
     query_interval_s = 0.5                    # outcomeUnknown: gateway queries this often
@@ -31,7 +31,6 @@ From the desk's TOML file (``tickstage run --config desk.toml``)::
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,12 +62,6 @@ GLOBAL_SCOPE = "global"
 
 MAX_CLIENT_ORDER_ID_BYTES = 64
 """Longest client order id accepted, UTF-8 bytes."""
-
-
-def default_journal_path() -> Path:
-    """Return ``$TICKSTAGE_STATE_DIR/orders.sqlite3`` (default ``~/.tickstage``)."""
-    state = Path(os.environ.get("TICKSTAGE_STATE_DIR", Path.home() / ".tickstage")).expanduser()
-    return state / "orders.sqlite3"
 
 
 @dataclass(frozen=True)
@@ -103,7 +96,8 @@ class OrdersConfig:
 
     Attributes:
         accounts: the strategy accounts, in order.
-        journal: SQLite journal file; ``None`` → :func:`default_journal_path`.
+        journal: SQLite journal file; ``None`` → the desk's state folder decides
+            (``<state>/journal-<YYYYMMDD>.sqlite3``, transport/state.py).
         answer_timeout_s: seconds without an exchange answer before outcomeUnknown.
         check_timeout_s: seconds without a rule's verdict before the order is refused.
         query_interval_s: seconds between gateway queries of outcomeUnknown orders.
@@ -149,9 +143,9 @@ class OrdersConfig:
             seen.add(spec.account)
 
     @property
-    def journal_path(self) -> Path:
-        """The journal file to open."""
-        return Path(self.journal).expanduser() if self.journal else default_journal_path()
+    def journal_path(self) -> Path | None:
+        """The journal file named by the configuration, or ``None`` (the desk's state folder decides)."""
+        return Path(self.journal).expanduser() if self.journal else None
 
     def account(self, account: str) -> AccountSpec | None:
         """Return the spec of ``account`` or ``None``."""
@@ -211,5 +205,4 @@ __all__ = [
     "GLOBAL_SCOPE",
     "MAX_CLIENT_ORDER_ID_BYTES",
     "OrdersConfig",
-    "default_journal_path",
 ]

@@ -26,7 +26,9 @@ A restarted order actor reads the mirror after committing what is queued; a
 new process loads it from the file once, at start (:meth:`OrderJournal.open`,
 blocking: call it off the loop, ``asyncio.to_thread``). Tables: ``orders``
 (one row per account and client order id, replaced on each change),
-``limit_changes`` and ``kill_switch_changes`` (append-only: who, when, what).
+``limit_changes`` and ``kill_switch_changes`` (append-only: who, when, what),
+``audit`` (append-only admin audit, pruned by :meth:`OrderJournal.prune_audit`;
+read with :meth:`OrderJournal.audit_rows`, off the loop; never mirrored in memory).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ import structlog
 
 from actors.orders.errors import JournalClosedError, JournalError
 from actors.orders.journal_tables import (
+    AUDIT_COLUMNS,
     KILL_SWITCH_COLUMNS,
     LIMIT_COLUMNS,
     MAX_ROWS_PER_STATEMENT,
@@ -227,6 +230,75 @@ class OrderJournal:
         """Queue a kill-switch change (columns :data:`KILL_SWITCH_COLUMNS`)."""
         self._put("kill_switch_changes", row, on_commit)
 
+    def append_audit_now(self, row: dict[str, Any]) -> tuple[bool, str]:
+        """Commit one admin audit row (columns :data:`AUDIT_COLUMNS`) now, with every queued row (loop thread).
+
+        Durable when this returns ``(True, "")``, before the admin's answer goes out; one WAL
+        append, as :meth:`write_orders_now`.
+
+        Raises:
+            JournalClosedError: after :meth:`close`.
+        """
+        if self._closed:
+            raise JournalClosedError(f"order journal {self.path} is closed")
+        batch, self._pending = self._pending, []
+        if self._flush_armed is not None:
+            self._flush_armed.cancel()
+            self._flush_armed, self._flush_soon = None, False
+        return self._commit([*batch, ("audit", row, None)])
+
+    def audit_rows(self, since_ns: int = 0, until_ns: int = 2**63 - 1, user: str | None = None,
+                   limit: int = 1000) -> list[dict[str, Any]]:
+        """Return committed audit rows with ``since_ns <= ts_ns < until_ns`` (and ``user``), oldest first.
+
+        The newest ``limit`` rows of the range. Blocking (its own connection): call it off the
+        loop, ``asyncio.to_thread``; call :meth:`flush` on the loop first to see queued rows.
+
+        Raises:
+            JournalError: the file cannot be read.
+        """
+        sql = f"SELECT {', '.join(AUDIT_COLUMNS)} FROM audit WHERE ts_ns >= ? AND ts_ns < ?"
+        params: list[Any] = [since_ns, until_ns]
+        if user is not None:
+            sql += " AND user = ?"
+            params.append(user)
+        sql += " ORDER BY seq DESC LIMIT ?"
+        params.append(limit)
+        try:
+            connection = self._connect()
+            try:
+                connection.row_factory = sqlite3.Row
+                rows = [dict(r) for r in connection.execute(sql, params)]
+            finally:
+                connection.close()
+        except sqlite3.Error as exc:
+            raise JournalError(self.path, f"{type(exc).__name__}: {exc}") from None
+        rows.reverse()
+        return rows
+
+    def prune_audit(self, keep_rows: int, min_ts_ns: int) -> int:
+        """Delete audit rows older than ``min_ts_ns`` (UNIX ns) or beyond the newest ``keep_rows``.
+
+        Blocking (its own connection, waits up to 5 s for the lock): call it off the loop.
+
+        Returns:
+            Rows deleted.
+
+        Raises:
+            JournalError: the file cannot be written.
+        """
+        try:
+            connection = sqlite3.connect(self.path, isolation_level=None, timeout=5.0)
+            try:
+                cursor = connection.execute(
+                    "DELETE FROM audit WHERE ts_ns < ? OR seq <= (SELECT MAX(seq) FROM audit) - ?",
+                    (min_ts_ns, keep_rows))
+                return cursor.rowcount
+            finally:
+                connection.close()
+        except sqlite3.Error as exc:
+            raise JournalError(self.path, f"{type(exc).__name__}: {exc}") from None
+
     def _put(self, table: str, row: dict[str, Any], on_commit: OnCommit | None, soon: bool = False) -> None:
         if self._closed:
             raise JournalClosedError(f"order journal {self.path} is closed")
@@ -344,7 +416,7 @@ class OrderJournal:
                         self._orders[(row["account"], row["client_order_id"])] = dict(row)
                     elif table == "limit_changes":
                         self._limit_changes.append(dict(row))
-                    else:
+                    elif table == "kill_switch_changes":
                         self._kill_switch_changes.append(dict(row))
             self._writes += len(batch)
             self._batches += 1
@@ -393,5 +465,5 @@ def _run_callbacks(callbacks: list) -> None:
             _log.error("journal_callback_failed", error_type=type(exc).__name__, exc_info=exc)
 
 
-__all__ = ["CHECKPOINT_EVERY_COMMITS", "FLUSH_DELAY_S", "JournalStatistics", "KILL_SWITCH_COLUMNS",
+__all__ = ["AUDIT_COLUMNS", "CHECKPOINT_EVERY_COMMITS", "FLUSH_DELAY_S", "JournalStatistics", "KILL_SWITCH_COLUMNS",
            "LIMIT_COLUMNS", "ORDER_COLUMNS", "OnCommit", "OrderJournal"]

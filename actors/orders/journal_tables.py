@@ -11,6 +11,9 @@ ORDER_COLUMNS = (
 )
 LIMIT_COLUMNS = ("ts_ns", "changed_by", "rule", "scope", "name", "old_value", "new_value")
 KILL_SWITCH_COLUMNS = ("ts_ns", "changed_by", "scope", "target", "state", "previous", "reason")
+AUDIT_COLUMNS = ("ts_ns", "user", "action", "target", "result", "repeated")
+"""The admin audit (transport/audit.py): UNIX ns, the token's ``sub``, what, on what, how it ended,
+refusals folded into this row."""
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS orders (
@@ -20,12 +23,17 @@ CREATE TABLE IF NOT EXISTS orders (
 CREATE TABLE IF NOT EXISTS limit_changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, {", ".join(LIMIT_COLUMNS)});
 CREATE TABLE IF NOT EXISTS kill_switch_changes (seq INTEGER PRIMARY KEY AUTOINCREMENT,
   {", ".join(KILL_SWITCH_COLUMNS)});
+CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, {", ".join(AUDIT_COLUMNS)});
+CREATE INDEX IF NOT EXISTS audit_by_time ON audit (ts_ns);
+CREATE INDEX IF NOT EXISTS audit_by_user ON audit (user, ts_ns);
 """
 MAX_ROWS_PER_STATEMENT = 1000
 """Most rows per statement (28 columns × 1,000 stays under SQLite's 32,766 parameters)."""
 
-_COLUMNS = {"orders": ORDER_COLUMNS, "limit_changes": LIMIT_COLUMNS, "kill_switch_changes": KILL_SWITCH_COLUMNS}
-_VERB = {"orders": "INSERT OR REPLACE INTO", "limit_changes": "INSERT INTO", "kill_switch_changes": "INSERT INTO"}
+_COLUMNS = {"orders": ORDER_COLUMNS, "limit_changes": LIMIT_COLUMNS, "kill_switch_changes": KILL_SWITCH_COLUMNS,
+            "audit": AUDIT_COLUMNS}
+_VERB = {"orders": "INSERT OR REPLACE INTO", "limit_changes": "INSERT INTO", "kill_switch_changes": "INSERT INTO",
+         "audit": "INSERT INTO"}
 
 
 def multi_insert(table: str, rows: list[dict]) -> tuple[str, list]:
@@ -36,4 +44,5 @@ def multi_insert(table: str, rows: list[dict]) -> tuple[str, list]:
     return sql, [row[c] for row in rows for c in columns]
 
 
-__all__ = ["KILL_SWITCH_COLUMNS", "LIMIT_COLUMNS", "MAX_ROWS_PER_STATEMENT", "ORDER_COLUMNS", "SCHEMA", "multi_insert"]
+__all__ = ["AUDIT_COLUMNS", "KILL_SWITCH_COLUMNS", "LIMIT_COLUMNS", "MAX_ROWS_PER_STATEMENT", "ORDER_COLUMNS", "SCHEMA",
+           "multi_insert"]

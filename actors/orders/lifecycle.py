@@ -63,6 +63,7 @@ class OrderLifecycle:
             record = self.orders.get(self.by_vt.get(trade.vt_orderid, ""))
             if record is not None and trade.vt_tradeid not in record.trade_ids:
                 self._add_fill(record, trade.vt_tradeid, trade.price, trade.volume)
+        self.rejections = sum(1 for record in self.orders.values() if record.state == "rejected")
         if self.orders:
             self.log.info("orders_recovered", orders=len(self.orders), unresolved=len(self.unresolved))
         if self.unresolved:
@@ -80,10 +81,15 @@ class OrderLifecycle:
         self.replay_to([rule_path])
 
     def _on_rule_status_request(self, _body, message, sender: ActorAddress) -> None:
-        """The account actor's 1 s poll: answer the order counts."""
+        """The account actor's 1 s poll: answer the order counts.
+
+        Every count comes from the records (the journal's rows after a restart, counted once by
+        :meth:`recover`), as the blotter does, so the account panel and the risk summary agree with
+        it across restarts; kept up to date per state change, never by scanning the day's orders.
+        """
         reply = encode_actor_message("orderCounts", {
             "open": len(self.open_ids), "unknownOutcomes": len(self.unknown_ids),
-            "rejections": self.rejections, "orders": self.new_orders}, source=self.path)
+            "rejections": self.rejections, "orders": len(self.orders)}, source=self.path)
         self.send(sender, reply)
 
     # -- events from the gateway --------------------------------------------------------------

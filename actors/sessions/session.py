@@ -30,7 +30,11 @@ for an account the token grants (``SessionState.may_trade``) go to
 Replies come back as ``outbound`` of kind ``control``, pushed unconditionally;
 order events, AccountStatus and RiskSummary arrive through the sessions
 supervisor's fan-out (``accountPush``), for which the session registers its
-accounts (``sessionAccounts``) at start.
+accounts (``sessionAccounts``) at start. Past the high-water mark they are
+conflated like frames: the latest AccountStatus and RiskSummary per account
+wins, and an account whose events were dropped gets an ``orderStatusReply``
+(asked for on the client's behalf) once the socket drains; an admin socket
+that does not read (every account) cannot grow the queue with pushes.
 
 Watchlist (issue 8): ``watchlistUpdate`` is checked here (1 or more
 vt_symbols of 1..64 bytes, none both added and removed: ``malformed``
@@ -66,6 +70,8 @@ ATTACH_RETRY_MAX_S = 4.0
 """Longest wait between attach retries (the wait doubles from ATTACH_RETRY_S), seconds."""
 ORDER_MEMBERS = frozenset({"submitOrder", "cancelOrder", "orderStatusRequest"})
 """ClientMessage members forwarded to ``orders/<account>``."""
+CONFLATED_PUSHES = frozenset({"accountStatus", "riskSummary"})
+"""Account pushes of which a slow socket gets only the latest per account (each is a whole state)."""
 GATEWAY_PATH = "gateway"
 """The GatewayActor, where the vn.py bridge runs: it applies watchlist edits."""
 DEFAULT_STALE_AFTER_S = 1.5
@@ -104,7 +110,9 @@ class SessionActor(TickstageActor):
         self._arm_watchdog()
         for group in self.state.groups:
             self._attach(group)
-        self.order_commands = self.pushes_sent = 0
+        self.order_commands = self.pushes_sent = self.pushes_conflated = 0
+        self._pending_pushes: dict[tuple[str, str], bytes] = {}  # (account, member) → latest payload
+        self._stale_accounts: set[str] = set()
         self.watchlist_updates = 0
         self.details_sent = self.details_dropped = 0
         self._register_accounts(attached=True)
@@ -208,12 +216,47 @@ class SessionActor(TickstageActor):
                           correlation=correlation)
 
     def _on_account_push(self, push, message, sender: ActorAddress) -> None:
-        """An order event or account status of an account this session may see: push it."""
-        if self.state.may_trade(push.account):
-            payload = push.payload
+        """An order event or account status of an account this session may see: push it, or conflate it
+        when the socket is past the high-water mark (see :meth:`_conflate_push`)."""
+        if not self.state.may_trade(push.account):
+            return
+        payload = push.payload
+        if self.outbox.queued_bytes > self.high_water or self._pending_pushes or self._stale_accounts:
+            self._conflate_push(push.account, payload)
+            return
+        self.outbox.put_nowait(payload)
+        self.pushes_sent += 1
+        self.bytes_sent += len(payload)
+
+    def _conflate_push(self, account: str, payload: bytes) -> None:
+        """Keep the latest ``accountStatus`` / ``riskSummary`` of each account; for anything else (order
+        and risk events) mark the account stale: once the socket drains it gets those latest statuses and an
+        ``orderStatusReply`` of the account (a snapshot, as a group's after conflated deltas)."""
+        self.pushes_conflated += 1
+        with schemas.stream.ServerMessage.from_bytes(
+            payload, traversal_limit_in_words=schemas.TRAVERSAL_LIMIT_WORDS, nesting_limit=schemas.NESTING_LIMIT,
+        ) as server:
+            member = server.which()
+        if member in CONFLATED_PUSHES:
+            self._pending_pushes[(account, member)] = payload
+        else:
+            self._stale_accounts.add(account)
+        if self.outbox.queued_bytes <= self.low_water:
+            self._flush_pushes()
+
+    def _flush_pushes(self) -> None:
+        """Push the kept statuses and ask for an order snapshot of every stale account (socket drained)."""
+        pending, self._pending_pushes = self._pending_pushes, {}
+        for payload in pending.values():
             self.outbox.put_nowait(payload)
             self.pushes_sent += 1
             self.bytes_sent += len(payload)
+        stale, self._stale_accounts = self._stale_accounts, set()
+        for account in sorted(stale):
+            request = schemas.stream.ClientMessage.new_message()
+            request.init("orderStatusRequest").account = account
+            self.send_path(f"orders/{account}", encode_order_command(self.path, self.state.user, request.to_bytes(),
+                                                                     self.path))
 
     def _subscribe(self, groups: list[str], correlation: int) -> None:
         registry = self.runtime.registry
@@ -274,8 +317,10 @@ class SessionActor(TickstageActor):
         self.bytes_sent += len(payload)
 
     def _on_socket_drained(self, _body, message, sender: ActorAddress) -> None:
-        """The socket caught up: ask every stale group for a fresh snapshot."""
+        """The socket caught up: ask every stale group for a fresh snapshot, push the conflated statuses."""
         self._request_stale_snapshots()
+        if self._pending_pushes or self._stale_accounts:
+            self._flush_pushes()
 
     def _on_group_restarted(self, group: str, message, sender: ActorAddress) -> None:
         """A group's aggregator restarted: attach again to get its info and a snapshot.
@@ -436,6 +481,7 @@ class SessionActor(TickstageActor):
             "order_commands": self.order_commands,
             "watchlist_updates": self.watchlist_updates,
             "pushes_sent": self.pushes_sent,
+            "pushes_conflated": self.pushes_conflated,
         }
 
 

@@ -81,7 +81,7 @@ async def test_post_admin_faults_when_crash_then_tree_counts_the_restart_and_aud
         assert status == 400
         _, audit = await _json(http, "GET", f"{running_desk}/admin/audit", admin)
         faults = [(r["user"], r["target"], r["result"]) for r in audit["records"] if r["action"] == "fault"]
-        assert faults == [("t1", "crash market/group/rb", "forbidden"),
+        assert faults == [("t1", "POST /admin/faults", "forbidden"),
                           ("ops", "crash market/group/rb", "injected"),
                           ("ops", "meteor", "malformed")]
         _, listed = await _json(http, "GET", f"{running_desk}/admin/faults", admin)

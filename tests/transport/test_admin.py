@@ -44,13 +44,13 @@ async def test_admin_route_when_trader_token_then_403(http, method, route):
 
 
 async def test_restart_when_trader_tries_then_forbidden_attempt_is_audited(http):
-    """A trader's refused restart is in the audit, with the user and the result."""
+    """A trader's refused restart is in the audit, with the user, the route (never the body) and the result."""
     async with http.post("/admin/restart", headers=http.trader, json={"path": "market"}):
         pass
     async with http.get("/admin/audit", headers=http.admin) as response:
         records = (await response.json())["records"]
     assert [(r["user"], r["action"], r["target"], r["result"]) for r in records] == [
-        ("trader1", "restart", "market", "forbidden")]
+        ("trader1", "restart", "POST /admin/restart", "forbidden")]
 
 
 async def test_tree_when_admin_then_root_with_columns_and_the_desk_subtrees(http, desk, eventually):

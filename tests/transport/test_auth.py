@@ -342,3 +342,52 @@ async def test_admin_routes_when_rs256_desk_then_trader_403_forged_admin_401_adm
             headers = {"Authorization": f"Bearer {mint_token(key, 'ann', role, algorithm='RS256')}"}
             async with http.get(url, headers=headers) as response:
                 assert response.status == status, (role, status)
+
+
+async def test_refresh_when_role_changes_then_forbidden_and_socket_keeps_its_role(desk, open_socket, jwt_secret):
+    """A trader's socket cannot become an admin's by refresh (nor an admin's a trader's): forbidden, role kept."""
+    client = await open_socket(desk, mint_token(jwt_secret, "ann", "trader"))
+    await client.send(refresh={"token": mint_token(jwt_secret, "ann", "admin")})
+    error = await client.recv_until(is_message("error"))
+    assert error["code"] == "forbidden" and "role" in error["message"]
+    (conn,) = [c for c in desk.sockets.connections.values() if c.state.user == "ann"]
+    assert (conn.state.role, conn.state.principal.role) == ("trader", "trader")
+    await client.send(refresh={"token": mint_token(jwt_secret, "ann", "trader")})
+    assert (await client.recv_until(is_message("ack", of="refresh")))["of"] == "refresh"
+
+
+def _token_with(claims: dict, secret: str) -> str:
+    now = int(time.time())
+    return jwt.encode({"sub": "ann", "iat": now, "exp": now + 60, **claims}, secret, "HS256")
+
+
+@pytest.mark.parametrize(("claims", "reason"), [
+    ({"exp": 10**400}, "malformedToken"),
+    ({"exp": 2**64}, "malformedToken"),
+    ({"nbf": -(10**30)}, "malformedToken"),
+    ({"exp": int(time.time()) + 25 * 3600}, "lifetimeTooLong"),
+])
+async def test_token_when_time_claim_absurd_or_too_long_then_refused_over_http_and_ws(
+        http, desk, open_socket, jwt_secret, claims, reason):
+    """Huge or out-of-range exp/iat/nbf are malformed, an exp past 24 h is lifetimeTooLong: 401 and close 1008."""
+    bad = _token_with(claims, jwt_secret)
+    async with http.get("/admin/tree", headers={"Authorization": f"Bearer {bad}"}) as response:
+        assert response.status == 401
+        body = await response.json()
+    assert (body["error"], body["reason"]) == ("unauthenticated", reason)
+    async with http.get("/api/groups", headers={"Authorization": f"Bearer {bad}"}) as response:
+        assert response.status == 401
+    error = await _refused(open_socket, desk, bad)
+    assert error["code"] == "unauthenticated"
+    assert ("malformed token" if reason == "malformedToken" else reason) in error["message"]
+
+
+def test_token_verifier_when_max_lifetime_configured_then_applied(jwt_secret):
+    """[auth] max_lifetime_s bounds exp - now; a longer-lived desk setting accepts a longer token."""
+    week = _token_with({"exp": int(time.time()) + 7 * 86400}, jwt_secret)
+    with pytest.raises(AuthError) as refused:
+        TokenVerifier(AuthConfig(), jwt_secret).verify(week)
+    assert refused.value.reason == "lifetimeTooLong"
+    assert TokenVerifier(AuthConfig(max_lifetime_s=8 * 86400), jwt_secret).verify(week).user == "ann"
+    with pytest.raises(ConfigError):
+        AuthConfig(max_lifetime_s=0)

@@ -124,3 +124,22 @@ def test_run_when_no_secret_then_prints_trader_and_admin_urls_and_token_signs_wi
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0
         server.stdout.close()
+def test_load_config_when_state_dir_and_header_timeout_then_desk_config(tmp_path):
+    """[desk] state_dir and http_header_timeout_s reach DeskConfig; [auth] max_lifetime_s reaches AuthConfig."""
+    path = tmp_path / "desk.toml"
+    path.write_text(f'[desk]\nstate_dir = "{tmp_path / "s"}"\nhttp_header_timeout_s = 2.5\n'
+                    '[auth]\nmax_lifetime_s = 3600\n')
+    config = load_config(str(path))
+    assert (config.state_dir, config.http_header_timeout_s) == (str(tmp_path / "s"), 2.5)
+    assert config.auth.max_lifetime_s == 3600
+
+
+def test_run_parser_when_state_dir_given_or_in_environment_then_flag_wins(monkeypatch):
+    """--state-dir overrides TICKSTAGE_STATE_DIR, which is the default of the flag."""
+    from transport.cli import _parser
+
+    monkeypatch.setenv("TICKSTAGE_STATE_DIR", "/from/env")
+    assert _parser().parse_args(["run"]).state_dir == "/from/env"
+    assert _parser().parse_args(["run", "--state-dir", "/from/flag"]).state_dir == "/from/flag"
+    monkeypatch.delenv("TICKSTAGE_STATE_DIR")
+    assert _parser().parse_args(["run"]).state_dir is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
 
@@ -40,16 +42,21 @@ def test_token_bucket_when_burst_spent_then_refused_until_refilled():
 @pytest.mark.parametrize("origin, host, allowed, ok", [
     (None, "desk:8700", (), True),
     ("http://desk:8700", "desk:8700", (), True),
-    ("http://localhost:3000", "desk:8700", (), True),
-    ("http://127.0.0.1:8700", "10.0.0.5:8700", (), True),
+    ("http://localhost:3000", "desk:8700", (), False),
+    ("http://localhost:3000", "127.0.0.1:8700", (), False),
+    ("http://localhost:8700", "127.0.0.1:8700", (), True),
+    ("http://[::1]:8700", "localhost:8700", (), True),
+    ("http://127.0.0.1:8700", "10.0.0.5:8700", (), False),
+    ("https://desk", "desk:443", (), True),
+    ("http://desk", "desk", (), True),
     ("http://evil.example", "desk:8700", (), False),
     ("http://desk:9999", "desk:8700", (), False),
     ("null", "desk:8700", (), False),
     ("https://desk.lan", "desk:8700", ("https://desk.lan",), True),
     ("http://localhost:3000", "desk:8700", ("https://desk.lan",), False),
 ])
-def test_origin_allowed_when_checked_then_same_host_localhost_or_allow_list(origin, host, allowed, ok):
-    """Without an allow-list the request's own host and localhost are allowed; with one, only its entries."""
+def test_origin_allowed_when_checked_then_own_origin_or_allow_list(origin, host, allowed, ok):
+    """Without an allow-list only the desk's own host:port (any loopback name at it); with one, only its entries."""
     assert origin_allowed(origin, host, allowed) is ok
 
 
@@ -155,9 +162,13 @@ async def test_origin_when_not_allowed_then_403_before_upgrade(desk, open_socket
         await open_socket(desk, origin="http://evil.example")
     assert refused.value.status == 403
     await open_socket(desk, origin=f"http://127.0.0.1:{desk.port}")
-    await open_socket(desk, origin="http://localhost:5173")
+    await open_socket(desk, origin=f"http://localhost:{desk.port}")
+    for other in ("http://localhost:5173", f"http://localhost:{desk.port + 1}"):  # another local site
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await open_socket(desk, origin=other)
+        assert refused.value.status == 403
     stats = desk.sockets.statistics()
-    assert stats.origins_refused == 1 and stats.refused["forbidden"] == 1
+    assert stats.origins_refused == 3 and stats.refused["forbidden"] == 3
 
 
 async def test_origin_when_allow_list_configured_then_only_listed_origins_upgraded(desk_factory, open_socket,
@@ -222,3 +233,29 @@ async def test_envelope_when_source_too_long_then_too_large(desk, open_socket, j
     message.init("envelope").source = "s" * 1000
     await client.ws.send_bytes(message.to_bytes())
     assert (await client.recv_until(is_message("error")))["code"] == "tooLarge"
+
+
+async def test_http_when_request_line_never_completes_then_server_closes_within_header_timeout(start_desk):
+    """A slowloris connection (a partial request line, then silence) is closed by the desk, not held forever."""
+    desk = await start_desk(contracts=20, rate=20.0, http_header_timeout_s=0.5)
+    reader, writer = await asyncio.open_connection("127.0.0.1", desk.port)
+    try:
+        writer.write(b"GET /healthz HTT")
+        await writer.drain()
+        assert await asyncio.wait_for(reader.read(), 10) == b""  # EOF: the server closed it
+    finally:
+        writer.close()
+    reader, writer = await asyncio.open_connection("127.0.0.1", desk.port)
+    try:  # a complete request is still served
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert (await asyncio.wait_for(reader.read(), 10)).startswith(b"HTTP/1.1 200")
+    finally:
+        writer.close()
+
+
+def test_desk_config_when_header_timeout_not_positive_then_config_error():
+    """http_header_timeout_s must be > 0 (0 would turn aiohttp's timeout off)."""
+    from transport.app import DeskConfig
+
+    with pytest.raises(ConfigError):
+        DeskConfig(http_header_timeout_s=0)
