@@ -74,3 +74,43 @@ async def test_restart_when_venue_lost_its_book_then_old_order_closed_and_its_ca
     assert cancel["status"] == "notActive"
     assert venue(second).query_order(new["vtOrderId"]).status.name == "NOTTRADED"
     assert venue(second).statistics().cancels == 0
+
+
+async def test_desk_when_journal_has_unreadable_rows_then_healthy_and_operators_see_the_quarantine(
+        desk_factory, open_socket, jwt_secret, tmp_path):
+    """A journal with a NULL price, garbage text and an unknown state: the desk starts healthy, the account
+    trades, and /admin/tree and /metrics count the quarantined rows."""
+    from actors.orders.journal import OrderJournal
+    from actors.orders.record import OrderRecord
+    from tests.actors.order_kit import damage_rows
+
+    config = orders_config(tmp_path)
+    journal = OrderJournal.open(config.journal_path)
+    journal.write_orders_now([OrderRecord("seed", "acct-01", "rb1801.SHFE", "long", "open", "limit", 3900.0, 1.0,
+                                          state="rejected", reply_status="rejected").row()])
+    journal.close()
+    damage_rows(config.journal_path, "seed", {"q-1": {"price": None, "state": "working"},
+                                              "q-2": {"volume": "lots"}, "q-3": {"state": "teleported"}})
+
+    desk = await desk_factory(orders=config, sim=venue_setting())
+    client = await open_socket(desk, token(jwt_secret, "trader1", ["acct-01"]))
+    last = await last_price(desk)
+    await client.send(**order("ok-1", last - 20))
+    accepted = await client.recv_until(_is("orderReply", clientOrderId="ok-1"), timeout_s=10)
+    headers = {"Authorization": f"Bearer {token(jwt_secret, 'ops', role='admin')}"}
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{desk.url}healthz") as health:
+            assert health.status == 200
+        async with http.get(f"{desk.url}admin/tree", headers=headers) as response:
+            tree = await response.json()
+        async with http.get(f"{desk.url}metrics", headers=headers) as response:
+            metrics = await response.text()
+
+    def find(node, path):
+        return node if node.get("path") == path else next(
+            (hit for child in node.get("children", []) if (hit := find(child, path))), None)
+
+    assert accepted["status"] == "accepted"
+    assert find(tree["tree"], "orders/acct-01")["stats"]["quarantined"] == 3
+    assert "tickstage_journal_quarantined 3.0" in metrics
+    assert 'tickstage_orders_quarantined{kind="OrderActor",path="orders/acct-01"} 3.0' in metrics
