@@ -276,7 +276,8 @@ class OrderLifecycle:
         while deadlines and deadlines[0][0] <= now:
             record = self.orders.get(deadlines.popleft()[1])
             if record is not None and record.reply_status is None and not record.final:
-                self.unknown(record, f"no exchange answer within {self.config.answer_timeout_s:g} s")
+                since = " since the desk restarted" if record.client_order_id in self.recovered else ""
+                self.unknown(record, f"no exchange answer within {self.config.answer_timeout_s:g} s{since}")
         if deadlines:
             self._arm_answer_timer(max(deadlines[0][0] - now, 0.001))
 
