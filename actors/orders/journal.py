@@ -54,7 +54,7 @@ from typing import Any
 import structlog
 
 from actors.orders.errors import JournalClosedError, JournalError
-from actors.orders.journal_rows import CHECKS, ROW_ERRORS, order_key, quarantine_row
+from actors.orders.journal_rows import CHECKS, order_key, quarantine_at_load, quarantine_row, read_checked
 from actors.orders.journal_tables import (
     KILL_SWITCH_COLUMNS,
     LIMIT_COLUMNS,
@@ -190,52 +190,16 @@ class OrderJournal:
                     for column in missing_columns(table, present):   # a journal of an earlier version
                         connection.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
                 bad: list[tuple[str, int, dict[str, Any]]] = []
-                orders = self._read(connection, "orders", "SELECT rowid AS _rowid, * FROM orders "
-                                    "ORDER BY created_ns", bad)
-                self._orders = {order_key(row): row for row in orders}
-                self._limit_changes = self._read(connection, "limit_changes", "SELECT rowid AS _rowid, * FROM "
-                                                 "limit_changes ORDER BY seq", bad)
-                self._kill_switch_changes = self._read(connection, "kill_switch_changes", "SELECT rowid AS _rowid, "
-                                                       "* FROM kill_switch_changes ORDER BY seq", bad)
-                self._quarantine_at_load(connection, bad)
+                self._orders = {order_key(row): row for row in read_checked(connection, "orders", "created_ns", bad)}
+                self._limit_changes = read_checked(connection, "limit_changes", "seq", bad)
+                self._kill_switch_changes = read_checked(connection, "kill_switch_changes", "seq", bad)
+                quarantine_at_load(connection, bad, self.path)
                 self._quarantined = [dict(r) for r in connection.execute(
                     "SELECT * FROM quarantined_rows ORDER BY seq")]
             finally:
                 connection.close()
         except sqlite3.Error as exc:
             raise JournalError(self.path, f"{type(exc).__name__}: {exc}") from None
-
-    @staticmethod
-    def _read(connection: sqlite3.Connection, table: str, sql: str,
-              bad: list[tuple[str, int, dict[str, Any]]]) -> list[dict[str, Any]]:
-        """Return the rows of ``table`` that pass its check; append the others to ``bad`` with the reason."""
-        good = []
-        for raw in connection.execute(sql):
-            row = dict(raw)
-            rowid = row.pop("_rowid")
-            try:
-                good.append(CHECKS[table](row))
-            except ROW_ERRORS as exc:
-                bad.append((table, rowid, quarantine_row(table, row, f"{type(exc).__name__}: {exc}")))
-        return good
-
-    def _quarantine_at_load(self, connection: sqlite3.Connection, bad: list[tuple[str, int, dict[str, Any]]]) -> None:
-        """Move unreadable rows to ``quarantined_rows`` (one transaction); log each with its key."""
-        for table, rowid, row in bad:
-            _log.error("journal_row_quarantined", path=str(self.path), table=table, rowid=rowid,
-                       account=row["account"], client_order_id=row["client_order_id"], reason=row["reason"])
-        if not bad:
-            return
-        try:
-            connection.execute("BEGIN")
-            for table, rowid, row in bad:
-                connection.execute(*multi_insert("quarantined_rows", [row]))
-                connection.execute(f"DELETE FROM {table} WHERE rowid = ?", (rowid,))
-            connection.execute("COMMIT")
-        except sqlite3.Error as exc:   # a read-only file: quarantined in memory; found again next time
-            _log.error("journal_quarantine_failed", path=str(self.path), rows=len(bad), error=str(exc))
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
 
     # -- loop thread -------------------------------------------------------------
 

@@ -15,12 +15,18 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 import time
+from pathlib import Path
 from typing import Any
+
+import structlog
 
 import schemas
 from actors.orders.errors import JournalRowError
 from actors.orders.record import INT64_MAX, OrderRecord, decode_real
+
+_log = structlog.get_logger("actors.orders.journal")
 
 KILL_SWITCH_SCOPE_NAMES = frozenset(schemas.accounts.KillSwitchScope.schema.enumerants)
 KILL_SWITCH_STATE_NAMES = frozenset(schemas.accounts.KillSwitchState.schema.enumerants)
@@ -112,6 +118,50 @@ def row_json(row: dict[str, Any]) -> str:
     return json.dumps({str(k): cell(v) for k, v in row.items()}, sort_keys=True, allow_nan=False)
 
 
+BadRows = list[tuple[str, int, dict[str, Any]]]
+"""(table, rowid, ``quarantined_rows`` row) of every row that failed its check."""
+
+
+def read_checked(connection: sqlite3.Connection, table: str, order_by: str, bad: BadRows) -> list[dict[str, Any]]:
+    """Return the rows of ``table`` (ordered by ``order_by``) that pass its check; append the others to ``bad``.
+
+    ``connection`` must have ``row_factory = sqlite3.Row``. Blocking: the journal's load, off the loop.
+    """
+    good = []
+    for raw in connection.execute(f"SELECT rowid AS _rowid, * FROM {table} ORDER BY {order_by}"):
+        row = dict(raw)
+        rowid = row.pop("_rowid")
+        try:
+            good.append(CHECKS[table](row))
+        except ROW_ERRORS as exc:
+            bad.append((table, rowid, quarantine_row(table, row, f"{type(exc).__name__}: {exc}")))
+    return good
+
+
+def quarantine_at_load(connection: sqlite3.Connection, bad: BadRows, path: str | Path) -> None:
+    """Move the ``bad`` rows to ``quarantined_rows`` in one transaction; log each with its key.
+
+    A file that cannot be written (read-only) keeps them where they are: logged, quarantined again at the next load.
+    """
+    for table, rowid, row in bad:
+        _log.error("journal_row_quarantined", path=str(path), table=table, rowid=rowid, account=row["account"],
+                   client_order_id=row["client_order_id"], reason=row["reason"])
+    if not bad:
+        return
+    try:
+        connection.execute("BEGIN")
+        for table, rowid, row in bad:
+            columns = ", ".join(row)
+            connection.execute(f"INSERT INTO quarantined_rows ({columns}) VALUES ({', '.join('?' * len(row))})",
+                               list(row.values()))
+            connection.execute(f"DELETE FROM {table} WHERE rowid = ?", (rowid,))
+        connection.execute("COMMIT")
+    except sqlite3.Error as exc:
+        _log.error("journal_quarantine_failed", path=str(path), rows=len(bad), error=str(exc))
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+
+
 def _text(table: str, row: dict[str, Any], column: str) -> str:
     value = row[column]
     if not isinstance(value, str):
@@ -126,5 +176,6 @@ def _count(table: str, row: dict[str, Any], column: str) -> int:
     return value
 
 
-__all__ = ["CHECKS", "KILL_SWITCH_SCOPE_NAMES", "KILL_SWITCH_STATE_NAMES", "ROW_ERRORS", "check_kill_switch_row",
-           "check_limit_row", "check_order_row", "order_key", "quarantine_row", "row_json"]
+__all__ = ["BadRows", "CHECKS", "KILL_SWITCH_SCOPE_NAMES", "KILL_SWITCH_STATE_NAMES", "ROW_ERRORS",
+           "check_kill_switch_row", "check_limit_row", "check_order_row", "order_key", "quarantine_at_load",
+           "quarantine_row", "read_checked", "row_json"]

@@ -62,7 +62,8 @@ def _corrupt(path) -> None:
     _write(path, _record("good-1", state="working", vt_orderid="SIM.9_1", reply_status="accepted"))
     damage_rows(path, "good-1", BAD_ORDER_CELLS)
     connection = sqlite3.connect(path)
-    limit = "INSERT INTO limit_changes (ts_ns, changed_by, rule, scope, name, old_value, new_value) VALUES (?,?,?,?,?,?,?)"
+    limit = ("INSERT INTO limit_changes (ts_ns, changed_by, rule, scope, name, old_value, new_value) "
+             "VALUES (?,?,?,?,?,?,?)")
     connection.execute(limit, (1, "ops", "order_flow", "acct-01", "limit", 50.0, 20.0))       # good
     connection.execute(limit, (2, "ops", "order_flow", "acct-01", "limit", 20.0, "lots"))     # garbage text
     connection.execute(limit, (3, "ops", "order_flow", "acct-01", "limit", 20.0, None))       # NULL
