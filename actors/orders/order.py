@@ -325,7 +325,9 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
     def cancel_now(self, record: OrderRecord) -> bool:
         """Send one cancel request for an order with a vt_orderid (idempotent); return False, sending
         nothing, when that vt_orderid also names another open order (it could cancel that one)."""
-        if record.vt_orderid in self.ambiguous_vt:
+        if record.vt_orderid in self.ambiguous_vt and any(   # rare: a scan only after a venue id collision
+                other is not record and other.vt_orderid == record.vt_orderid and not other.final
+                for other in self.orders.values()):
             self.cancels_refused += 1
             self.log.error("cancel_refused", client_order_id=record.client_order_id, vt_orderid=record.vt_orderid,
                            reason="the vt_orderid also names another open order of this account")
