@@ -48,7 +48,7 @@ enum OrderState {
   sent @1;             # MainEngine.send_order returned a vt_orderid; no exchange answer yet
   working @2;          # the exchange answered: NOTTRADED or PARTTRADED
   filled @3;           # ALLTRADED
-  cancelled @4;        # CANCELLED (possibly after partial fills)
+  cancelled @4;        # CANCELLED (possibly after partial fills), or closed by the desk (OrderView.reason)
   rejected @5;         # by a risk rule, by vn.py locally ("" from send_order) or by the exchange
   outcomeUnknown @6;   # sent, no answer within the timeout; resolved by queries and order events
 }
@@ -106,6 +106,7 @@ enum CancelStatus {
   unknownOrder @1;     # no such client order id in this account
   notActive @2;        # the order is already final (filled, cancelled, rejected)
   notSent @3;          # the order has no vt_orderid yet (pending); cancel again later
+  ambiguous @4;        # not sent: the order's vtOrderId also names another open order (a venue reusing ids)
 }
 
 struct CancelReply {
@@ -134,6 +135,9 @@ struct OrderView {
   createdTsNs @14 :Int64;     # first submission, ns since UNIX epoch
   updatedTsNs @15 :Int64;     # last change, ns since UNIX epoch
   reference @16 :Text;        # the client's tag
+  reason @17 :Text;           # why the desk put the order in its state, when the desk decided it: an
+                              # outcomeUnknown's cause, or why recovery closed an order the venue did not
+                              # know (state cancelled, never rejected: it may have reached the venue); "" otherwise
 }
 
 struct OrderStatusReply {

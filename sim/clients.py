@@ -110,6 +110,8 @@ class SimClient:
         self._read_interval_s = 0.0
         self._next_id = 0
         self._acked: asyncio.Future | None = None
+        self.connected = asyncio.Event()
+        """Set while the socket is open and authenticated (cleared by :meth:`disconnect`)."""
 
     async def send(self, **member: Any) -> None:
         """Send one ClientMessage (ignored once closed)."""
@@ -136,6 +138,7 @@ class SimClient:
                 if self.groups:
                     await self.send(subscribe={"groups": self.groups})
                     await self._acked
+                self.connected.set()
         except (TimeoutError, aiohttp.ClientError) as exc:
             await self.close()
             raise ConnectionError(f"client {self.name}: {type(exc).__name__}: {exc}") from None
@@ -257,6 +260,21 @@ class SimClient:
     def closed(self) -> bool:
         """Whether the socket is closed."""
         return self._ws is None or self._ws.closed
+
+    async def disconnect(self) -> None:
+        """Close the socket for a desk restart, keeping what was measured (:meth:`reconnect` follows)."""
+        self.connected.clear()
+        await SimClient.close(self)
+
+    async def reconnect(self, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+        """Connect again (a restarted desk on the same URL): authenticate, subscribe; group sequences
+        start afresh (a new desk numbers its frames from 0).
+
+        Raises:
+            ConnectionError: the desk refused or did not answer in time.
+        """
+        self.seqs = {}
+        await self.start(timeout_s)
 
     async def close(self) -> None:
         """Close the socket and the HTTP session. Idempotent."""

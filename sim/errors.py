@@ -97,7 +97,19 @@ class ScenarioError(SimError, ValueError):
         self.reason = reason
 
 
+class SimNotConnectedError(SimError, ConnectionError):
+    """The simulator gateway was asked about its venue before ``connect`` (or after ``close``).
+
+    Attributes:
+        gateway_name: the gateway asked.
+    """
+
+    def __init__(self, gateway_name: str) -> None:
+        super().__init__(f"simulator gateway {gateway_name} is not connected to a venue")
+        self.gateway_name = gateway_name
+
+
 __all__ = [
-    "InstrumentsFormatError", "ReplayFormatError", "ScenarioError", "SimError", "SimSettingError",
-    "TapeFormatError",
+    "InstrumentsFormatError", "ReplayFormatError", "ScenarioError", "SimError", "SimNotConnectedError",
+    "SimSettingError", "TapeFormatError",
 ]  # fmt: skip

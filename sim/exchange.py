@@ -19,11 +19,21 @@ market crosses them (a buy at or above the ask, a sell at or below the bid),
 at most the quoted size per tick (partial fills); FAK cancels the rest, FOK
 fills all or nothing. Cancels are answered after the same latency.
 
+Venue order ids are unique across restarts, as CTP's
+``frontid_sessionid_orderref``: every attach (a gateway's connect) opens a
+session numbered by the wall clock in ms (strictly increasing within the
+process: :func:`new_session`), and orders and trades are numbered within it:
+orderid ``"<session>_<n>"``, so vt_orderid ``"SIM.<session>_<n>"``. A desk
+restarted on its journal never gets the id of an order it sent before, in
+this process (the venue lives on) or a new one (a new venue, a later clock).
+
 Settings (keys of the gateway's connect setting, all optional):
 ``venue`` (name, default ``"SIM"``), ``order_latency_ms`` (0),
 ``order_no_answer_probability`` (0.0), ``order_seed`` (7),
 ``account_capital`` (10,000,000, quote currency), ``margin_rate`` (0.1),
-``price_limit_percent`` (10: limits ± that percent of the first price seen).
+``price_limit_percent`` (10: limits ± that percent of the first price seen),
+``drop_copy`` (a file that gets one line per received order, sim/drop_copy.py;
+default ``$TICKSTAGE_SIM_DROP_COPY``).
 """
 
 from __future__ import annotations
@@ -44,10 +54,22 @@ from typing import Any
 from vnpy.trader.constant import Direction, OrderType, Status
 from vnpy.trader.object import AccountData, CancelRequest, ContractData, OrderData, OrderRequest, TickData, TradeData
 
+from sim.drop_copy import DropCopy
 from sim.exchange_book import AccountBook, ExchangeSettings, ExchangeStatistics
 
 _GRID_TOLERANCE = 1e-6
 _ACTIVE = (Status.SUBMITTING, Status.NOTTRADED, Status.PARTTRADED)
+_session_lock = threading.Lock()
+_last_session = 0
+
+
+def new_session() -> int:
+    """Return a venue session number: UNIX time in ms, strictly greater than any returned before in this
+    process (a later process gets a later clock: ids stay unique unless the wall clock steps back)."""
+    global _last_session
+    with _session_lock:
+        _last_session = max(time.time_ns() // 1_000_000, _last_session + 1)
+        return _last_session
 
 
 class SimExchange:
@@ -70,8 +92,12 @@ class SimExchange:
         self.settings = ExchangeSettings(venue=name)
         self._lock = threading.RLock()
         self._gateway: Any = None
+        self.session = new_session()
+        """The current session number (orderids ``"<session>_<n>"``); a new one at every attach."""
         self._ids = itertools.count(1)
         self._trade_ids = itertools.count(1)
+        self._arrivals = itertools.count()
+        self._drop_copy: DropCopy | None = None
         self._orders: dict[str, OrderData] = {}
         self._trades: list[TradeData] = []
         self._resting: dict[str, tuple[list, list]] = {}   # vt_symbol → (buys best first, sells best first)
@@ -92,16 +118,21 @@ class SimExchange:
     # -- connection ---------------------------------------------------------------------------
 
     def configure(self, settings: ExchangeSettings) -> None:
-        """Apply settings (latency, no-answer probability, seed, capital ...)."""
+        """Apply settings (latency, no-answer probability, seed, capital, drop copy ...)."""
         with self._lock:
             self.settings = settings
             self._random = random.Random(settings.seed)
+            if settings.drop_copy and (self._drop_copy is None or str(self._drop_copy.path) != settings.drop_copy):
+                self._drop_copy = DropCopy(settings.drop_copy)
 
     def attach(self, gateway: Any) -> None:
         """Make ``gateway`` the one that hears this venue; replay the day's orders, trades and
-        account to it (as CTP does on every reconnect); start the answer thread."""
+        account to it (as CTP does on every reconnect); open a new session; start the answer thread."""
         with self._lock:
             self._gateway = gateway
+            self.session = new_session()
+            self._ids = itertools.count(1)
+            self._trade_ids = itertools.count(1)
             for order in self._orders.values():
                 gateway.on_order(copy.copy(order))
             for trade in self._trades:
@@ -147,12 +178,14 @@ class SimExchange:
     def send_order(self, gateway: Any, req: OrderRequest) -> str:
         """Take an order: emit SUBMITTING now, answer after the latency; return the vt_orderid."""
         with self._lock:
-            orderid = str(next(self._ids))
+            orderid = f"{self.session}_{next(self._ids)}"
             order = req.create_order_data(orderid, gateway.gateway_name)
             order.datetime = datetime.now().astimezone()
             self._orders[orderid] = order
             self._references[req.reference] += 1
             self._by_reference.setdefault(req.reference, orderid)
+            if self._drop_copy is not None:
+                self._drop_copy.record(order.vt_orderid, req.reference, time.time_ns())
             gateway.on_order(copy.copy(order))
             self._later(self._answer, orderid)
             return order.vt_orderid
@@ -233,10 +266,11 @@ class SimExchange:
         self._accepted += 1
         buys, sells = self._resting.setdefault(order.vt_symbol, ([], []))
         market = order.type == OrderType.MARKET
+        arrival = next(self._arrivals)   # time priority among equal prices
         if order.direction == Direction.LONG:
-            bisect.insort(buys, (-math.inf if market else -order.price, int(orderid), orderid))
+            bisect.insort(buys, (-math.inf if market else -order.price, arrival, orderid))
         else:
-            bisect.insort(sells, (-math.inf if market else order.price, int(orderid), orderid))
+            bisect.insort(sells, (-math.inf if market else order.price, arrival, orderid))
         if self._random.random() < self.settings.no_answer_probability:
             self._unanswered += 1
         else:
@@ -330,8 +364,8 @@ class SimExchange:
         self._fills += 1
         gateway_name = order.gateway_name
         trade = TradeData(symbol=order.symbol, exchange=order.exchange, orderid=order.orderid,
-                          tradeid=str(next(self._trade_ids)), direction=order.direction, offset=order.offset,
-                          price=price, volume=volume, datetime=datetime.now().astimezone(),
+                          tradeid=f"{self.session}_{next(self._trade_ids)}", direction=order.direction,
+                          offset=order.offset, price=price, volume=volume, datetime=datetime.now().astimezone(),
                           gateway_name=gateway_name)
         self._trades.append(trade)
         contract = self._contracts.get(order.vt_symbol)
@@ -357,4 +391,4 @@ class SimExchange:
                                        frozen=margin, gateway_name=gateway.gateway_name))
 
 
-__all__ = ["ExchangeSettings", "ExchangeStatistics", "SimExchange"]
+__all__ = ["ExchangeSettings", "ExchangeStatistics", "SimExchange", "new_session"]

@@ -7,11 +7,16 @@ docstring lists them); prices in quote currency, volumes in lots.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sim.errors import SimSettingError
+
+
+DROP_COPY_ENV = "TICKSTAGE_SIM_DROP_COPY"
+"""Environment variable naming the venue's drop-copy file when the ``drop_copy`` setting is empty."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +31,8 @@ class ExchangeSettings:
         capital: starting balance of each real account, quote currency.
         margin_rate: margin per position value, 0..1.
         price_limit_percent: price limits, ± percent of the first price seen of a contract.
+        drop_copy: append every received order to this file (sim/drop_copy.py); ``""``: none. Setting
+            ``drop_copy``, else the environment variable ``TICKSTAGE_SIM_DROP_COPY``.
     """
 
     venue: str = "SIM"
@@ -35,6 +42,7 @@ class ExchangeSettings:
     capital: float = 10_000_000.0
     margin_rate: float = 0.1
     price_limit_percent: float = 10.0
+    drop_copy: str = ""
 
     @classmethod
     def from_setting(cls, setting: Mapping[str, Any]) -> ExchangeSettings:
@@ -59,7 +67,8 @@ class ExchangeSettings:
         return cls(venue=str(setting.get("venue", "SIM") or "SIM"), latency_ms=number("order_latency_ms", 0.0),
                    no_answer_probability=probability, seed=int(number("order_seed", 7)),
                    capital=number("account_capital", 10_000_000.0), margin_rate=number("margin_rate", 0.1),
-                   price_limit_percent=number("price_limit_percent", 10.0))
+                   price_limit_percent=number("price_limit_percent", 10.0),
+                   drop_copy=str(setting.get("drop_copy") or os.environ.get(DROP_COPY_ENV, "")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,4 +115,4 @@ class AccountBook:
         self.positions[vt_symbol] = (new, avg, size)
 
 
-__all__ = ["AccountBook", "ExchangeSettings", "ExchangeStatistics"]
+__all__ = ["AccountBook", "DROP_COPY_ENV", "ExchangeSettings", "ExchangeStatistics"]

@@ -22,6 +22,9 @@ kind                          what happens
 ``nats_disconnect``           skipped: the in-process desk runs without NATS
 ``burst``                     the tick rate × ``factor`` for ``duration_ms``
 ``clock_skew``                exchange timestamps shifted ``skew_ms`` for ``duration_ms``
+``restart_desk``              every client disconnects, the whole desk stops (gracefully) and a
+                              new one starts on the same journal, port and simulator venue
+                              (whose book and drop copy live on); the clients reconnect
 ============================  ================================================================
 
 Each injection returns a :class:`FaultRecord`; its ``ended`` future resolves
@@ -125,15 +128,20 @@ class FaultInjector:
             connects a new slow or garbage client, or None (those kinds are skipped).
         seed: seed of route choices.
         groups: the probes' groups: whose next tick a fault without a group or client waits for.
+        restart_desk: ``async () -> Desk`` that stops the desk and starts a new one on the same
+            journal, port and venue (``restart_desk`` faults), or None (that kind fails).
     """
 
     def __init__(self, desk: Any, clients: dict[str, SimClient] | None = None,
-                 client_factory: Any = None, seed: int = 0, groups: tuple[str, ...] = ()) -> None:
+                 client_factory: Any = None, seed: int = 0, groups: tuple[str, ...] = (),
+                 restart_desk: Any = None) -> None:
         self.desk = desk
         self.groups = tuple(groups)
         self.runtime = desk.runtime
         self.clients = clients if clients is not None else {}
         self.client_factory = client_factory
+        self.seed = seed
+        self.restart_desk = restart_desk
         self.routes = RouteFaults(desk.runtime, seed)
         self.records: list[FaultRecord] = []
         self._tasks: set[asyncio.Task] = set()
@@ -346,6 +354,24 @@ class FaultInjector:
         gateway = self._gateway()
         gateway.set_clock_skew(int(record.spec.skew_ms * 1_000_000))
         self._after(record.spec.duration_ms / 1000, self._end_call, record, gateway.set_clock_skew, 0)
+
+    async def _restart_desk(self, record: FaultRecord) -> None:
+        """Disconnect every client, restart the whole desk on its journal, reconnect: the fault ends (and
+        recovery is timed from) when the clients are back; ``details.restart_ms`` is the whole outage."""
+        if self.restart_desk is None:
+            raise ValueError("restart_desk needs the runner's desk factory; none was given")
+        clients = [client for client in self.clients.values() if not client.closed]
+        for client in clients:
+            await client.disconnect()
+        self.routes.clear()
+        self.desk = await self.restart_desk()
+        self.runtime = self.desk.runtime
+        self.routes = RouteFaults(self.runtime, self.seed)
+        for client in clients:
+            await client.reconnect()
+        record.details.update(restart_ms=round((time.time_ns() - record.injected_ns) / 1e6, 3),
+                              clients=len(clients))
+        self._finish(record)
 
     async def close(self) -> None:
         """End every route fault, forget tick watches and cancel pending helpers."""

@@ -58,6 +58,7 @@ from vnpy.trader.gateway import BaseGateway
 from vnpy.trader.object import CancelRequest, OrderData, OrderRequest, SubscribeRequest
 
 from sim._convert import SIM_EXCHANGES, TickBuilder, contract_data, exchange_of
+from sim.errors import SimNotConnectedError
 from sim.exchange import ExchangeSettings, SimExchange
 from sim.feed import ReplayProgress, TickFeed
 from sim.instruments import InstrumentRef, derive_product, guess_price_tick, load_instruments
@@ -315,8 +316,14 @@ class SimGateway(BaseGateway):
             self.exchange.cancel_order(req)
 
     def query_order(self, vt_orderid: str = "", reference: str = "") -> OrderData | None:
-        """Return the venue's current view of an order (by vt_orderid or reference), or None; any thread."""
-        return self.exchange.query_order(vt_orderid, reference) if self.exchange is not None else None
+        """Return the venue's current view of an order (by vt_orderid or reference), or None; any thread.
+
+        Raises:
+            SimNotConnectedError: not connected to a venue (no answer either way).
+        """
+        if self.exchange is None:
+            raise SimNotConnectedError(self.gateway_name)
+        return self.exchange.query_order(vt_orderid, reference)
 
     def query_account(self) -> None:
         """Emit the account data of this gateway's real account (balance, margin as frozen)."""

@@ -10,6 +10,9 @@ process's (uvloop) loop:
    then for the loop to settle (:func:`wait_settled`);
 3. inject each fault at its ``at_s`` (sim/faults.py), sampling loop lag,
    memory and session conflation meanwhile;
+   A ``restart_desk`` fault replaces the desk with a new one on the same
+   journal, port and simulator venue (:func:`run_scenario`'s ``restart_desk``);
+   the report reads the desk running at the end, the venue's counters span both;
 4. wait for every fault to end, then find each one's recovery: the first
    healthy frame (a snapshot, or the next delta in sequence) built after the
    fault ended, at the client that shows it (:class:`sim.faults.FaultRecord`),
@@ -21,6 +24,7 @@ process's (uvloop) loop:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import resource
 import secrets
 import time
@@ -113,8 +117,6 @@ class ConflationMeter:
 
 
 def _desk_config(scenario: Scenario, secret: str, state_dir: Path) -> Any:
-    import dataclasses
-
     from actors.orders.config import AccountSpec
     from transport.app import DEVELOPMENT_ORDERS, DeskConfig
     from transport.limits import SocketLimits
@@ -278,8 +280,22 @@ async def run_scenario(scenario: Scenario, tape_path: str | Path | None = None) 
         if not await wait_settled(WARMUP_TIMEOUT_S):
             _log.warning("desk_not_settled", timeout_s=WARMUP_TIMEOUT_S, lag_ms=SETTLE_LAG_MS)
         lag.start()
+        carried_restarts = 0
+
+        async def restart_desk() -> Desk:
+            """Stop the desk, start a new one on the same journal, port and venue (a ``restart_desk`` fault)."""
+            nonlocal desk, carried_restarts
+            carried_restarts += sum(e.restarts for e in desk.runtime.registry.entries())
+            port = desk.port
+            await desk.stop()
+            desk = Desk(dataclasses.replace(config, port=port))
+            await desk.start()
+            meter.runtime = desk.runtime
+            await _wait(lambda: set(groups) <= set(desk.bridge.groups()), WARMUP_TIMEOUT_S, f"groups {groups}")
+            return desk
+
         injector = FaultInjector(desk, clients, ClientFactory(url, secret, groups, scenario.seed), scenario.seed,
-                                 groups=tuple(groups))
+                                 groups=tuple(groups), restart_desk=restart_desk)
         meter = ConflationMeter(desk.runtime)
         restarts_before = sum(e.restarts for e in desk.runtime.registry.entries())
         loop = asyncio.get_running_loop()
@@ -307,7 +323,7 @@ async def run_scenario(scenario: Scenario, tape_path: str | Path | None = None) 
             max_recovery_ms=scenario.max_recovery_ms,
             faults_injected=sum(1 for r in injector.records if r.status != "skipped"),
             faults=outcomes,
-            restarts=sum(e.restarts for e in desk.runtime.registry.entries()) - restarts_before,
+            restarts=sum(e.restarts for e in desk.runtime.registry.entries()) + carried_restarts - restarts_before,
             frames_conflated=meter.total,
             seq_gaps=sum(c.stats.seq_gaps for c in clients.values()),
             seq_gaps_healed=sum(c.stats.seq_gaps_healed for c in clients.values()),

@@ -47,7 +47,7 @@ from sim.errors import ScenarioError
 
 FAULT_KINDS = (
     "crash", "kill", "stall", "drop", "duplicate", "delay", "corrupt", "slow_client", "garbage_client",
-    "gateway_disconnect", "nats_disconnect", "burst", "clock_skew", "tamper",
+    "gateway_disconnect", "nats_disconnect", "burst", "clock_skew", "tamper", "restart_desk",
 )  # fmt: skip
 """Every fault kind a scenario may name."""
 

@@ -119,6 +119,7 @@ class TraderClient(SimClient):
         book = self.books.setdefault(coid, OrderBook())
         replied = self._replied.setdefault(coid, asyncio.Event())
         while book.attempts < self.max_attempts and not replied.is_set():
+            await self.connected.wait()   # a restarting desk: retry once it listens again, not into the void
             book.attempts += 1
             sent_ns = time.time_ns()
             self.sends_ns.append(sent_ns)

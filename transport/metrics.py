@@ -58,7 +58,14 @@ _SESSION_COUNTERS = {
     "conflated": "deltas dropped for a slow socket (conflation)",
     "snapshots_requested": "snapshots asked for after conflation",
 }
+_ORDER_COUNTERS = {
+    "closed_unknown": "open orders closed because the venue did not know them (recovery)",
+    "vt_orderid_collisions": "vt_orderids a venue gave to two open orders",
+    "cancels_refused": "cancels refused: their vt_orderid named two open orders",
+    "quarantined_resubmits": "submissions of a quarantined client order id (never sent)",
+}
 _RUNTIME_GAUGES = {"pending", "thespian_addresses"}
+_JOURNAL_GAUGES = {"queued", "orders", "max_batch", "commit_ns_max", "quarantined"}
 _WS_GAUGES = {"sockets_open", "users_connected"}
 _BRIDGE_GAUGES = {"contracts", "groups"}
 
@@ -144,6 +151,10 @@ class DeskCollector(Collector):
             for code, count in sorted(getattr(stats, "refused", {}).items()):
                 refused.add_metric([code], count)
             yield refused
+        journal = getattr(self.desk, "journal", None)
+        if journal is not None:
+            yield from _dataclass_families("tickstage_journal", journal.statistics(), _JOURNAL_GAUGES,
+                                           "order journal")
         bridge = getattr(self.desk, "bridge", None)
         if bridge is not None:
             yield from _dataclass_families("tickstage_bridge", bridge.statistics(), _BRIDGE_GAUGES,
@@ -183,6 +194,10 @@ class DeskCollector(Collector):
                                   labels=_ACTOR)
         liveness = GaugeMetricFamily("tickstage_group_liveness", "1 for the group's current liveness state",
                                      labels=["group", "state"])
+        orders = {name: CounterMetricFamily(f"tickstage_orders_{name}", f"order actor {doc}", labels=_ACTOR)
+                  for name, doc in _ORDER_COUNTERS.items()}
+        quarantined = GaugeMetricFamily("tickstage_orders_quarantined",
+                                        "client order ids whose journal row was quarantined", labels=_ACTOR)
         for entry in runtime.registry.entries():
             labels = [entry.path, entry.kind]
             current = group_liveness(entry)
@@ -214,8 +229,13 @@ class DeskCollector(Collector):
                     family.add_metric(labels, extra.get(name, 0))
                 queued.add_metric(labels, extra.get("queued_bytes", 0))
                 stale.add_metric(labels, len(extra.get("stale_groups", ())))
+            elif "unknown_outcomes" in extra:
+                for name, family in orders.items():
+                    family.add_metric(labels, extra.get(name, 0))
+                quarantined.add_metric(labels, extra.get("quarantined", 0))
         yield from (messages, unknown, restarts, mailbox, rate, handler_total, handler, state,
-                    *group.values(), subscribers, *session.values(), queued, stale, liveness)
+                    *group.values(), subscribers, *session.values(), queued, stale, liveness, *orders.values(),
+                    quarantined)
 
 
 def _dataclass_families(prefix: str, stats: Any, gauges: set[str], what: str):

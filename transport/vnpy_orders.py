@@ -25,7 +25,12 @@ It is also the order actors' :class:`~actors.orders.ports.OrderPort`:
 ``send`` calls ``MainEngine.send_order`` on the loop thread (the simulator's
 returns at once and answers from its own thread), ``cancel`` calls
 ``MainEngine.cancel_order``, ``query`` asks the gateway (``query_order`` when
-it has one, as the simulator does, else vn.py's OmsEngine cache).
+it has one, as the simulator does, else vn.py's OmsEngine cache). An order the
+venue returns for a vt_orderid but whose reference names another order is not
+this one (a venue reusing ids across restarts): the query falls back to the
+reference. A gateway that cannot be asked raises
+:class:`~actors.orders.errors.VenueUnavailableError`, so "not known" is only
+ever the venue's own answer.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ import structlog
 from actors.errors import RuntimeStoppedError
 from actors.orders.codec import encode_vnpy_account, encode_vnpy_order, encode_vnpy_trade
 from actors.orders.config import OrdersConfig
+from actors.orders.errors import VenueUnavailableError
 from actors.orders.ports import GatewayOrder, GatewayTrade
 from actors.orders.record import (
     DIRECTIONS,
@@ -72,6 +78,8 @@ class OrderBridgeStatistics:
         orders_in, trades_in, accounts_in: vn.py events received.
         drains: loop wake-ups that drained a batch.
         sent: ``send_order`` calls; local_rejects: of them returning ``""``.
+        vt_orderid_reused: ``send_order`` calls that returned a vt_orderid already mapped to another
+            account's order (a venue reusing ids; logged).
         cancels: ``cancel_order`` calls.
         queries: gateway queries.
         parked: events waiting for a route now; unrouted: dropped after :data:`PARK_S`.
@@ -89,6 +97,7 @@ class OrderBridgeStatistics:
     parked: int
     unrouted: int
     handler_errors: int
+    vt_orderid_reused: int = 0
 
 
 def _ts_ns(when: Any) -> int:
@@ -125,6 +134,7 @@ class OrderBridge:
         self._exchanges: dict[str, Any] = {}
         self._orders_in = self._trades_in = self._accounts_in = self._drains = 0
         self._sent = self._local_rejects = self._cancels = self._queries = self._unrouted = self._errors = 0
+        self._reused = 0
         if journal is not None:
             for spec in config.accounts:
                 for row in journal.orders(spec.account):
@@ -272,6 +282,11 @@ class OrderBridge:
                        error=str(exc))
             vt_orderid = ""
         if vt_orderid:
+            previous = self._account_of.get(vt_orderid)
+            if previous is not None and previous != record.account:
+                self._reused += 1
+                _log.error("vt_orderid_reused", vt_orderid=vt_orderid, account=record.account,
+                           previous_account=previous, client_order_id=record.client_order_id)
             self._account_of[vt_orderid] = record.account
         else:
             self._local_rejects += 1
@@ -291,19 +306,37 @@ class OrderBridge:
             _log.error("cancel_order_failed", client_order_id=record.client_order_id, error=str(exc))
 
     def query(self, record: OrderRecord) -> GatewayOrder | None:
-        """Ask the gateway what it knows of the order (by vt_orderid, else by reference)."""
+        """Ask the gateway what it knows of the order (by vt_orderid, else by reference).
+
+        Returns:
+            The venue's view, or ``None`` when the venue says it does not know the order (an order found
+            by vt_orderid whose non-empty reference names another order does not count).
+
+        Raises:
+            VenueUnavailableError: vn.py is not running, or the gateway is not there or not connected.
+        """
         self._queries += 1
-        if self.main_engine is None:
-            return None
         spec = self.config.account(record.account)
         gateway_name = record.vt_orderid.partition(".")[0] if record.vt_orderid else (
             spec.real[0] if spec else "SIM")
+        if self.main_engine is None:
+            raise VenueUnavailableError(gateway_name, "vn.py is not running")
         gateway = self.main_engine.get_gateway(gateway_name)
+        if gateway is None:
+            raise VenueUnavailableError(gateway_name, "no such gateway")
+        reference = reference_of(record.account, record.client_order_id)
         query_order = getattr(gateway, "query_order", None)
         if query_order is not None:
-            order = query_order(record.vt_orderid, reference_of(record.account, record.client_order_id))
+            try:
+                order = query_order(record.vt_orderid, reference)
+                if order is not None and order.reference and order.reference != reference:
+                    order = query_order("", reference)
+            except ConnectionError as exc:
+                raise VenueUnavailableError(gateway_name, str(exc)) from None
         else:
             order = self.main_engine.get_order(record.vt_orderid) if record.vt_orderid else None
+            if order is not None and order.reference and order.reference != reference:
+                order = None
         if order is None:
             return None
         return GatewayOrder(order.vt_orderid, STATUSES[order.status.name], float(order.traded))
@@ -320,7 +353,7 @@ class OrderBridge:
         """Return the bridge's counters now."""
         return OrderBridgeStatistics(self._orders_in, self._trades_in, self._accounts_in, self._drains, self._sent,
                                      self._local_rejects, self._cancels, self._queries, len(self._parked),
-                                     self._unrouted, self._errors)
+                                     self._unrouted, self._errors, self._reused)
 
 
 __all__ = ["OrderBridge", "OrderBridgeStatistics", "PARK_S"]

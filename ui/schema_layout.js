@@ -209,7 +209,7 @@ export const STRUCTS = deepFreeze({
     "id": "0xa0f286f5a199b7e7",
     "file": "orders.capnp",
     "dataWords": 8,
-    "pointerWords": 6,
+    "pointerWords": 7,
     "discriminantByteOffset": null,
     "union": [],
     "fields": {
@@ -229,7 +229,8 @@ export const STRUCTS = deepFreeze({
       "rejection": {"kind": "struct", "struct": "Rejection", "pointer": 4},
       "createdTsNs": {"kind": "int64", "byteOffset": 48},
       "updatedTsNs": {"kind": "int64", "byteOffset": 56},
-      "reference": {"kind": "text", "pointer": 5}
+      "reference": {"kind": "text", "pointer": 5},
+      "reason": {"kind": "text", "pointer": 6}
     }
   },
   "OrderStatusReply": {
@@ -679,7 +680,7 @@ export const ENUMS = deepFreeze({
   "OrderStatus": ["submitting", "notTraded", "partTraded", "allTraded", "cancelled", "rejected"],
   "OrderState": ["pending", "sent", "working", "filled", "cancelled", "rejected", "outcomeUnknown"],
   "ReplyStatus": ["accepted", "rejected", "outcomeUnknown"],
-  "CancelStatus": ["sent", "unknownOrder", "notActive", "notSent"],
+  "CancelStatus": ["sent", "unknownOrder", "notActive", "notSent", "ambiguous"],
   "Severity": ["info", "warning", "critical"],
   "KillSwitchScope": ["account", "group", "global"],
   "KillSwitchState": ["active", "reduceOnly", "halted"],

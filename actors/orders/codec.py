@@ -233,6 +233,7 @@ def fill_order_view(view, record: OrderRecord) -> None:
     view.createdTsNs = record.created_ns
     view.updatedTsNs = record.updated_ns
     view.reference = record.reference
+    view.reason = record.reason
 
 
 def encode_order_reply(record: OrderRecord, correlation_id: int, source: str) -> bytes:

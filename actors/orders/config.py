@@ -101,8 +101,9 @@ class OrdersConfig:
         answer_timeout_s: seconds without an exchange answer before outcomeUnknown.
         check_timeout_s: seconds without a rule's verdict before the order is refused.
         query_interval_s: seconds between gateway queries of outcomeUnknown orders.
-        unknown_after_queries: queries answered "unknown" before a never-sent order is
-            resolved as rejected (only orders without a vt_orderid).
+        unknown_after_queries: venue answers "unknown" (by vt_orderid and by reference) before an open
+            order is closed ``cancelled`` with the reason (it may have reached the venue: never ``rejected``);
+            a venue that cannot be asked gives no answer.
         synchronous: SQLite ``PRAGMA synchronous`` (``NORMAL`` or ``FULL``).
         rules: account-scoped rules instantiated per account.
         global_rules: desk-wide rules.

@@ -28,7 +28,17 @@ blocking: call it off the loop, ``asyncio.to_thread``). Tables: ``orders``
 (one row per account and client order id, replaced on each change),
 ``limit_changes`` and ``kill_switch_changes`` (append-only: who, when, what),
 ``audit`` (append-only admin audit, pruned by :meth:`OrderJournal.prune_audit`;
-read with :meth:`OrderJournal.audit_rows`, off the loop; never mirrored in memory).
+read with :meth:`OrderJournal.audit_rows`, off the loop; never mirrored in memory),
+``quarantined_rows`` (rows that could not be read back).
+
+Loading trusts no row (actors/orders/journal_rows.py): one that cannot be read
+as what its table holds (a wrong type, a NULL, text in a number column, an
+unknown state name) is quarantined — moved to ``quarantined_rows`` with its key
+and the reason, logged (``journal_row_quarantined``) and counted
+(:attr:`JournalStatistics.quarantined`) — and never reaches an actor; the rest
+of the journal loads. A quarantined order's client order id stays known
+(:meth:`OrderJournal.quarantined_orders`): its order actor refuses to send it
+again.
 """
 
 from __future__ import annotations
@@ -46,6 +56,7 @@ from typing import Any
 import structlog
 
 from actors.orders.errors import JournalClosedError, JournalError
+from actors.orders.journal_rows import CHECKS, order_key, quarantine_at_load, quarantine_row, read_checked
 from actors.orders.journal_tables import (
     AUDIT_COLUMNS,
     KILL_SWITCH_COLUMNS,
@@ -53,6 +64,7 @@ from actors.orders.journal_tables import (
     MAX_ROWS_PER_STATEMENT,
     ORDER_COLUMNS,
     SCHEMA,
+    missing_columns,
     multi_insert,
 )
 
@@ -89,6 +101,8 @@ class JournalStatistics:
         write_ahead: write-ahead commits (:meth:`OrderJournal.write_orders_now`).
         checkpoints: WAL checkpoints run by the checkpoint thread.
         commit_ns_recent: the last (up to 1,024) transaction times, ns, oldest first.
+        quarantined: rows kept in ``quarantined_rows`` because they could not be read back (all tables,
+            earlier runs included).
     """
 
     writes: int
@@ -102,6 +116,7 @@ class JournalStatistics:
     write_ahead: int = 0
     checkpoints: int = 0
     commit_ns_recent: tuple[int, ...] = ()
+    quarantined: int = 0
 
 
 class OrderJournal:
@@ -131,6 +146,7 @@ class OrderJournal:
         self._orders: dict[tuple[str, str], dict[str, Any]] = {}
         self._limit_changes: list[dict[str, Any]] = []
         self._kill_switch_changes: list[dict[str, Any]] = []
+        self._quarantined: list[dict[str, Any]] = []
         self._pending: list[tuple[str, dict[str, Any], OnCommit | None]] = []
         self._flush_armed: asyncio.Handle | None = None
         self._flush_soon = False
@@ -172,12 +188,17 @@ class OrderJournal:
             try:
                 connection.executescript(SCHEMA)
                 connection.row_factory = sqlite3.Row
-                for row in connection.execute("SELECT * FROM orders ORDER BY created_ns"):
-                    self._orders[(row["account"], row["client_order_id"])] = dict(row)
-                self._limit_changes = [dict(r) for r in connection.execute(
-                    "SELECT * FROM limit_changes ORDER BY seq")]
-                self._kill_switch_changes = [dict(r) for r in connection.execute(
-                    "SELECT * FROM kill_switch_changes ORDER BY seq")]
+                for table in CHECKS:
+                    present = {row["name"] for row in connection.execute(f"PRAGMA table_info({table})")}
+                    for column in missing_columns(table, present):   # a journal of an earlier version
+                        connection.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+                bad: list[tuple[str, int, dict[str, Any]]] = []
+                self._orders = {order_key(row): row for row in read_checked(connection, "orders", "created_ns", bad)}
+                self._limit_changes = read_checked(connection, "limit_changes", "seq", bad)
+                self._kill_switch_changes = read_checked(connection, "kill_switch_changes", "seq", bad)
+                quarantine_at_load(connection, bad, self.path)
+                self._quarantined = [dict(r) for r in connection.execute(
+                    "SELECT * FROM quarantined_rows ORDER BY seq")]
             finally:
                 connection.close()
         except sqlite3.Error as exc:
@@ -352,11 +373,33 @@ class OrderJournal:
         with self._lock:
             return [dict(row) for row in self._kill_switch_changes]
 
+    def quarantined_orders(self, account: str) -> dict[str, str]:
+        """Return client order id → why, of every quarantined order row of ``account`` (ids are still "seen")."""
+        with self._lock:
+            return {row["client_order_id"]: row["reason"] for row in self._quarantined
+                    if row["source_table"] == "orders" and row["account"] == account and row["client_order_id"]}
+
+    def quarantined(self) -> list[dict[str, Any]]:
+        """Return every quarantined row (columns of ``quarantined_rows``), oldest first (copies)."""
+        with self._lock:
+            return [dict(row) for row in self._quarantined]
+
+    def quarantine_order_nowait(self, row: dict[str, Any], reason: str) -> None:
+        """Queue moving an order row that an actor could not read to ``quarantined_rows`` (loop thread).
+
+        Raises:
+            JournalClosedError: after :meth:`close`.
+        """
+        account, client_order_id = order_key(row)
+        _log.error("journal_row_quarantined", path=str(self.path), table="orders", account=account,
+                   client_order_id=client_order_id, reason=reason)
+        self._put("quarantined_rows", quarantine_row("orders", row, reason), None, soon=True)
+
     def statistics(self) -> JournalStatistics:
         """Return the journal's counters now."""
         return JournalStatistics(self._writes, self._batches, self._max_batch, self._errors, len(self._pending),
                                  self._commit_ns_total, self._commit_ns_max, len(self._orders),
-                                 self._write_ahead, self._checkpoints, tuple(self._recent))
+                                 self._write_ahead, self._checkpoints, tuple(self._recent), len(self._quarantined))
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Commit what is queued, stop the checkpoint thread, close the file. Idempotent. Blocking: call it
@@ -389,12 +432,16 @@ class OrderJournal:
         statements = [multi_insert(table, rows[i:i + MAX_ROWS_PER_STATEMENT])
                       for table, rows in by_table.items() for i in range(0, len(rows), MAX_ROWS_PER_STATEMENT)]
         connection = self._connection
+        many = len(statements) > 1 or "quarantined_rows" in by_table
         try:
-            if len(statements) > 1:
+            if many:
                 connection.execute("BEGIN")
             for sql, params in statements:
                 connection.execute(sql, params)
-            if len(statements) > 1:
+            for row in by_table.get("quarantined_rows", ()):   # moved, not copied: nothing reads it again
+                connection.execute("DELETE FROM orders WHERE account = ? AND client_order_id = ?",
+                                   (row["account"], row["client_order_id"]))
+            if many:
                 connection.execute("COMMIT")
         except sqlite3.Error as exc:
             ok, error = False, f"{type(exc).__name__}: {exc}"
@@ -418,6 +465,10 @@ class OrderJournal:
                         self._limit_changes.append(dict(row))
                     elif table == "kill_switch_changes":
                         self._kill_switch_changes.append(dict(row))
+                    elif table == "quarantined_rows":
+                        self._orders.pop((row["account"], row["client_order_id"]), None)
+                        self._quarantined.append(dict(row))
+                    # audit rows are never mirrored: audit_rows() reads them from the file
             self._writes += len(batch)
             self._batches += 1
             self._max_batch = max(self._max_batch, len(batch))

@@ -9,11 +9,28 @@ arrive in either order; fills are deduplicated by vt_tradeid.
 
 ``outcomeUnknown``: an order sent without an exchange answer within
 ``answer_timeout_s``. It is replied as such and never re-sent; every
-``query_interval_s`` the actor asks the gateway about it (``OrderPort.query``)
-and takes its order events, until one says what happened. An order that never
-got a vt_orderid (the process died between journal and gateway) and that the
-gateway does not know after ``unknown_after_queries`` queries was never sent:
-it is resolved as rejected.
+``query_interval_s`` the actor asks the gateway about it (``OrderPort.query``,
+by vt_orderid and by reference ``tickstage:<account>:<client order id>``) and
+takes its order events and the trades the venue replays, until one says what
+happened.
+
+Recovery (:meth:`OrderLifecycle.recover`) rebuilds the orders from the
+journal's rows. A row that cannot be read is quarantined (kept in the journal,
+logged, counted) and its client order id stays seen: a resubmission is never
+sent. Every order the journal holds as open is asked about. The write-ahead
+row is committed before ``send_order`` is called, so an order journaled as
+``pending`` may have reached the venue whatever the kill point (a kill -9
+after the commit, during the call, or before its next row was written):
+it is ``outcomeUnknown``, never ``rejected``. When the venue, asked
+``unknown_after_queries`` times, knows it neither by vt_orderid nor by
+reference (a simulator's book does not survive the process), the order is
+closed ``cancelled`` with a ``reason`` saying so: not left open forever, not
+re-sent, and not called rejected. A query the venue cannot answer (not
+connected: ``VenueUnavailableError``) does not count.
+
+Two open orders mapped to one vt_orderid (a venue reusing ids across
+restarts) are a venue id collision: logged, counted, and a cancel of that
+vt_orderid is refused (it could cancel the other order).
 
 The reply is decided once and never changes: every retry gets the original
 (``outcomeUnknown`` included); the resolution reaches the trader as order
@@ -30,7 +47,9 @@ import time
 from thespian.actors import ActorAddress
 
 from actors.market.frames import encode_actor_message
-from actors.orders.record import STATE_OF_STATUS, OrderRecord, Rejection, parse_reference
+from actors.orders.errors import VenueUnavailableError
+from actors.orders.journal_rows import ROW_ERRORS
+from actors.orders.record import STATE_OF_STATUS, OrderRecord, Rejection, parse_reference, reference_of
 
 NAN = math.nan
 
@@ -42,20 +61,33 @@ class OrderLifecycle:
 
     def recover(self) -> None:
         """Rebuild the orders from the journal's committed rows; unanswered ones become outcomeUnknown
-        (resolved by queries and events; their reply waits for that, or the answer timeout)."""
+        (resolved by queries and events; their reply waits for that, or the answer timeout). A row that
+        cannot be read is quarantined: its client order id stays seen, the other orders load."""
         now = time.time_ns()
+        self.quarantined = self.journal.quarantined_orders(self.account)
         for row in self.journal.orders(self.account):
-            record = OrderRecord.from_row(row)
+            try:
+                record = OrderRecord.from_row(row)
+            except ROW_ERRORS as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+                client_order_id = row.get("client_order_id")
+                if isinstance(client_order_id, str):
+                    self.quarantined[client_order_id] = reason
+                self.journal.quarantine_order_nowait(row, reason)
+                continue
             record.trade_volume, record.avg_price = 0.0, 0.0   # rebuilt from the fills below (deduplicated)
             self.orders[record.client_order_id] = record
             self.track(record)
             if record.vt_orderid:
-                self.by_vt[record.vt_orderid] = record.client_order_id
+                self.map_vt(record, record.vt_orderid)
             if record.final:
                 continue
             self.unresolved.add(record.client_order_id)
+            self.recovered.add(record.client_order_id)
             if record.state in ("pending", "sent"):
                 record.state, record.updated_ns = "outcomeUnknown", now
+                record.reason = ("recovered from the journal: send_order may have been called before the desk "
+                                 "stopped; asking the venue")
                 self.write(record)
             if record.reply_status is None:
                 self._arm_answer(record)
@@ -64,10 +96,25 @@ class OrderLifecycle:
             if record is not None and trade.vt_tradeid not in record.trade_ids:
                 self._add_fill(record, trade.vt_tradeid, trade.price, trade.volume)
         self.rejections = sum(1 for record in self.orders.values() if record.state == "rejected")
-        if self.orders:
-            self.log.info("orders_recovered", orders=len(self.orders), unresolved=len(self.unresolved))
+        if self.orders or self.quarantined:
+            self.log.info("orders_recovered", orders=len(self.orders), unresolved=len(self.unresolved),
+                          quarantined=len(self.quarantined))
         if self.unresolved:
             self._arm_query()
+
+    def map_vt(self, record: OrderRecord, vt_orderid: str) -> None:
+        """Map ``vt_orderid`` to ``record``; one already naming another open order is a venue id collision
+        (logged, counted; cancels of that vt_orderid are refused from now on)."""
+        other_id = self.by_vt.get(vt_orderid)
+        if other_id is not None and other_id != record.client_order_id:
+            other = self.orders.get(other_id)
+            if other is not None and not other.final:
+                self.ambiguous_vt.add(vt_orderid)
+                self.vt_orderid_collisions += 1
+                self.log.error("vt_orderid_collision", vt_orderid=vt_orderid, client_order_id=record.client_order_id,
+                               other_client_order_id=other_id)
+        record.vt_orderid = vt_orderid
+        self.by_vt[vt_orderid] = record.client_order_id
 
     def _on_risk_resync_request(self, rule_path: str, message, sender: ActorAddress) -> None:
         """A rule actor (re)started: checks it had not answered are lost, refuse them (fail-closed);
@@ -105,8 +152,7 @@ class OrderLifecycle:
             self.unrouted += 1
             return None
         if not record.vt_orderid and vt_orderid:
-            record.vt_orderid = vt_orderid    # the SUBMITTING echo arrived first
-            self.by_vt[vt_orderid] = record.client_order_id
+            self.map_vt(record, vt_orderid)    # the SUBMITTING echo arrived first
         return record
 
     def _on_vnpy_order(self, order, message, sender: ActorAddress) -> None:
@@ -166,7 +212,7 @@ class OrderLifecycle:
             self.reject(record, Rejection("exchange", NAN, NAN, "rejected by the exchange (see the gateway log)"))
             self.notify("released", record)
             return
-        record.state = state
+        record.state, record.reason = state, ""
         self.decide(record, "accepted")
         if previous in ("pending", "sent", "outcomeUnknown"):
             self.push("orderAccepted", record)
@@ -206,7 +252,7 @@ class OrderLifecycle:
 
     def unknown(self, record: OrderRecord, reason: str) -> None:
         """Sent, unanswered: reply ``outcomeUnknown``, never re-send, start resolving."""
-        record.state = "outcomeUnknown"
+        record.state, record.reason = "outcomeUnknown", reason
         record.updated_ns = time.time_ns()
         self.unknown_outcomes += 1
         self.unresolved.add(record.client_order_id)
@@ -246,7 +292,8 @@ class OrderLifecycle:
         while deadlines and deadlines[0][0] <= cutoff:
             record = self.orders.get(deadlines.popleft()[1])
             if record is not None and record.reply_status is None and not record.final:
-                self.unknown(record, f"no exchange answer within {self.config.answer_timeout_s:g} s")
+                since = " since the desk restarted" if record.client_order_id in self.recovered else ""
+                self.unknown(record, f"no exchange answer within {self.config.answer_timeout_s:g} s{since}")
         if deadlines:
             self._arm_answer_timer(max(deadlines[0][0] - now, 0.001))
 
@@ -262,21 +309,41 @@ class OrderLifecycle:
             if record.final:
                 self.unresolved.discard(client_order_id)
                 continue
-            known = self.port.query(record)
+            try:
+                known = self.port.query(record)
+            except VenueUnavailableError:
+                continue    # not an answer: only a venue that was asked can say it does not know an order
             if known is not None:
+                record.unknown_queries = 0
                 if not record.vt_orderid:
-                    record.vt_orderid = known.vt_orderid
-                    self.by_vt[known.vt_orderid] = client_order_id
+                    self.map_vt(record, known.vt_orderid)
                 if known.status != "submitting":
                     self.apply_status(record, known.status, known.traded)
-            elif not record.vt_orderid:
-                record.unknown_queries += 1
-                if record.unknown_queries >= self.config.unknown_after_queries:
-                    self.reject(record, Rejection("gateway", NAN, NAN,
-                                                  "never reached the gateway (recovered from the journal)"))
-                    self.notify("released", record)
+                continue
+            record.unknown_queries += 1
+            if record.unknown_queries >= self.config.unknown_after_queries:
+                self.close_unknown(record)
         if self.unresolved:
             self._arm_query()
+
+    def close_unknown(self, record: OrderRecord) -> None:
+        """Close an open order the venue does not know: ``cancelled`` with the reason, reply
+        ``outcomeUnknown`` if none was decided (it may have reached the venue: never ``rejected``)."""
+        after = " after the desk restarted" if record.client_order_id in self.recovered else ""
+        record.reason = (
+            f"closed: the venue does not know this order{after} (asked {record.unknown_queries} times by "
+            f"vt_orderid {record.vt_orderid or '(none)'} and by reference "
+            f"{reference_of(record.account, record.client_order_id)}); send_order may have been called, "
+            "so it is not re-sent and not called rejected (a simulator's book does not survive a restart)")
+        record.state, record.updated_ns = "cancelled", time.time_ns()
+        self.closed_unknown += 1
+        self.unresolved.discard(record.client_order_id)
+        self.log.warning("order_closed_unknown", client_order_id=record.client_order_id,
+                         vt_orderid=record.vt_orderid, reason=record.reason)
+        self.decide(record, "outcomeUnknown")
+        self.push("orderUpdated", record)
+        self.notify("released", record)
+        self.write(record)
 
     # -- helpers ---------------------------------------------------------------------------------
 

@@ -24,9 +24,13 @@ Sends every order to the exchange exactly once (actors/README.md, "Orders, risk 
    queries and order events (actors/orders/lifecycle.py). A reply, once
    decided, is what every retry of that client order id gets.
 
-A (re)started actor rebuilds its orders from the journal's committed rows,
-marks unresolved ones ``outcomeUnknown``, and replays its orders to its
-stateful rules. Every handler runs on the loop thread.
+The write-ahead row carries ``sent_ns`` (the moment ``send_order`` is about to
+be called), so the journal says "the send may have happened" at any kill
+point. A (re)started actor rebuilds its orders from the journal's committed
+rows (quarantining any it cannot read: their client order ids stay seen and
+are never sent again), marks unresolved ones ``outcomeUnknown``, reconciles
+them with the venue, and replays its orders to its stateful rules. Every
+handler runs on the loop thread.
 """
 
 from __future__ import annotations
@@ -96,6 +100,9 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
         self.open_ids: set[str] = set()      # client order ids of orders not final (lifecycle.track)
         self.unknown_ids: set[str] = set()   # client order ids of orders outcomeUnknown now
         self.by_vt: dict[str, str] = {}
+        self.quarantined: dict[str, str] = {}      # client order id → why its journal row was quarantined
+        self.recovered: set[str] = set()           # open orders recovered from the journal
+        self.ambiguous_vt: set[str] = set()        # vt_orderids naming two open orders: cancels refused
         self.waiters: dict[str, list[tuple[str, int]]] = {}
         self.checks: dict[int, PendingCheck] = {}
         self._rule_marks: dict[str, int] = {}
@@ -109,6 +116,7 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
         self._query_armed = False
         self.submissions = self.duplicates = self.new_orders = self.rejections = 0
         self.sent = self.unknown_outcomes = self.unrouted = self.duplicate_trades = 0
+        self.vt_orderid_collisions = self.cancels_refused = self.closed_unknown = self.quarantined_resubmits = 0
         self.recover()
         self.replay_to(self.stateful_paths)
         # in-line calls wait until whatever a previous incarnation left queued to a rule was handled
@@ -149,6 +157,9 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
         """Start a new order, or answer a seen client order id with its (pending) reply."""
         client_order_id = order.clientOrderId
         self.submissions += 1
+        if client_order_id in self.quarantined:
+            self._refuse_quarantined(order, session, correlation, user)
+            return
         record = self.orders.get(client_order_id)
         if record is not None:
             self.duplicates += 1
@@ -175,6 +186,22 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
             self._approved(record)
             return
         self.ask_rules(record, quote)
+
+    def _refuse_quarantined(self, order, session: str, correlation: int, user: str) -> None:
+        """A client order id whose journal row was quarantined: never sent again; reply ``outcomeUnknown``
+        (the first order may have reached the venue) and push the reason to the account's sessions."""
+        self.quarantined_resubmits += 1
+        client_order_id, now = order.clientOrderId, time.time_ns()
+        record = OrderRecord(client_order_id, self.account, order.vtSymbol, str(order.direction),
+                             str(order.offset), str(order.orderType), order.price, order.volumeLots,
+                             order.reference, user, state="outcomeUnknown", reply_status="outcomeUnknown",
+                             decided_ns=now, created_ns=now, updated_ns=now)
+        record.reason = (f"not sent: the journal row of client order id {client_order_id} was quarantined "
+                         f"({self.quarantined[client_order_id]}); its first submission may have reached the "
+                         "venue, so this id is never sent again: check the venue, use a new client order id")
+        self.log.warning("quarantined_order_resubmitted", client_order_id=client_order_id, reason=record.reason)
+        self._reply(record, session, correlation)
+        self.push("outcomeUnknown", record, sinceTsNs=now, reason=record.reason)
 
     def _on_risk_verdict(self, verdict, message, sender: ActorAddress) -> None:
         """Collect one rule's verdict; all approved → journal; any refusal → reject."""
@@ -234,18 +261,22 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
         records, self._write_ahead = self._write_ahead, []
         if not records:
             return
+        sending_ns = time.time_ns()
+        for record in records:   # the write-ahead row says "send_order may be called from now on"
+            record.sent_ns = sending_ns
         ok, error = self.journal.write_orders_now([record.row() for record in records])
         for record in records:
             if ok:
                 self.send_to_gateway(record)
             else:
+                record.sent_ns = 0
                 self.refuse(record, Rejection("journal", NAN, NAN, f"journal write failed: {error}"))
 
     def send_to_gateway(self, record: OrderRecord) -> None:
         """Call ``MainEngine.send_order`` once for this order (loop thread)."""
         self.sent += 1
         vt_orderid = self.port.send(record, self.gateway_name)
-        record.sent_ns = record.updated_ns = time.time_ns()
+        record.updated_ns = time.time_ns()
         self.notify("sent", record)
         if not vt_orderid:
             record.rejected_by_gateway = True
@@ -253,8 +284,7 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
             self.refuse(record, Rejection("gateway", NAN, NAN,
                                           'vn.py refused the order locally (send_order returned "")'))
             return
-        record.vt_orderid = vt_orderid
-        self.by_vt[vt_orderid] = record.client_order_id
+        self.map_vt(record, vt_orderid)
         if record.state == "pending":
             record.state = "sent"
         self.write(record)
@@ -273,8 +303,8 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
         elif record.final:
             status, vt_orderid = "notActive", record.vt_orderid
         elif record.vt_orderid:
-            self.cancel_now(record)
-            status, vt_orderid = "sent", record.vt_orderid
+            status = "sent" if self.cancel_now(record) else "ambiguous"
+            vt_orderid = record.vt_orderid
         elif record.state == "pending":
             record.cancel_on_send = True
             status, vt_orderid = "sent", ""
@@ -283,15 +313,24 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
         self._to_session(session, encode_cancel_reply(client_order_id, self.account, status, vt_orderid,
                                                       correlation, self.path))
 
-    def cancel_now(self, record: OrderRecord) -> None:
-        """Send one cancel request for an order with a vt_orderid (idempotent)."""
+    def cancel_now(self, record: OrderRecord) -> bool:
+        """Send one cancel request for an order with a vt_orderid (idempotent); return False, sending
+        nothing, when that vt_orderid also names another open order (it could cancel that one)."""
+        if record.vt_orderid in self.ambiguous_vt and any(   # rare: a scan only after a venue id collision
+                other is not record and other.vt_orderid == record.vt_orderid and not other.final
+                for other in self.orders.values()):
+            self.cancels_refused += 1
+            self.log.error("cancel_refused", client_order_id=record.client_order_id, vt_orderid=record.vt_orderid,
+                           reason="the vt_orderid also names another open order of this account")
+            return False
         if record.cancel_requested:
-            return
+            return True
         record.cancel_requested = True
         record.updated_ns = time.time_ns()
         self.port.cancel(record)
         self.notify("cancelRequested", record)
         self.write(record)
+        return True
 
     def _on_cancel_open_orders(self, command, message, sender: ActorAddress) -> None:
         """Kill switch: cancel every open order (of one group, or all); pending ones on send."""
@@ -339,7 +378,9 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
             "unknown_outcomes": self.unknown_outcomes, "unresolved": len(self.unresolved),
             "open": len(self.open_ids), "checks_pending": len(self.checks),
             "unrouted_events": self.unrouted, "duplicate_trades": self.duplicate_trades,
-            "inline_checks": self.inline_checks,
+            "inline_checks": self.inline_checks, "quarantined": len(self.quarantined),
+            "quarantined_resubmits": self.quarantined_resubmits, "closed_unknown": self.closed_unknown,
+            "vt_orderid_collisions": self.vt_orderid_collisions, "cancels_refused": self.cancels_refused,
         }
 
 

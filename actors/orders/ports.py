@@ -89,7 +89,12 @@ class OrderPort(Protocol):
         """Ask the gateway to cancel the order (``MainEngine.cancel_order``)."""
 
     def query(self, record: OrderRecord) -> GatewayOrder | None:
-        """Return what the gateway knows of the order now, ``None`` when it does not know it."""
+        """Return what the venue knows of the order now (asked by vt_orderid and by reference
+        ``tickstage:<account>:<client order id>``), ``None`` when the venue says it does not know it.
+
+        Raises:
+            VenueUnavailableError: the venue cannot be asked now (ask again later; not an answer).
+        """
 
     def trades_for(self, account: str) -> list[GatewayTrade]:
         """Return every fill routed to ``account`` so far (a restarted actor rebuilds from them)."""

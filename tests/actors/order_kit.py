@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import sqlite3
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -219,5 +220,19 @@ async def stop_harness(harness: OrderHarness) -> None:
     await asyncio.to_thread(harness.journal.close)
 
 
-__all__ = ["OrderHarness", "RB", "ScriptedMarket", "ScriptedPort", "Sink", "harness_config", "start_harness",
-           "stop_harness"]
+def damage_rows(path, base_id: str, damaged: dict[str, dict], account: str = "acct-01") -> None:
+    """Insert, with plain SQL (as a bad tool would), copies of order ``base_id`` under new client order ids
+    with some cells replaced: ``{"bad-1": {"price": None}}``."""
+    connection = sqlite3.connect(path)
+    cursor = connection.execute("SELECT * FROM orders WHERE account = ? AND client_order_id = ?", (account, base_id))
+    base = dict(zip([d[0] for d in cursor.description], cursor.fetchone(), strict=True))
+    for client_order_id, cells in damaged.items():
+        row = base | {"client_order_id": client_order_id} | cells
+        connection.execute(f"INSERT INTO orders ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                           list(row.values()))
+    connection.commit()
+    connection.close()
+
+
+__all__ = ["OrderHarness", "RB", "ScriptedMarket", "ScriptedPort", "Sink", "damage_rows", "harness_config",
+           "start_harness", "stop_harness"]

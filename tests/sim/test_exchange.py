@@ -173,3 +173,41 @@ def test_exchange_settings_when_probability_over_1_then_refused():
     """A no-answer probability outside 0..1 is a setting error."""
     with pytest.raises(SimSettingError):
         ExchangeSettings.from_setting({"order_no_answer_probability": 2})
+
+
+def test_send_order_when_gateway_reconnects_or_venue_is_new_then_vt_orderids_never_repeat():
+    """Each connect opens a session: the first order of every session, of this venue or a new one (a restarted
+    process), gets a distinct vt_orderid ``SIM.<session>_<n>`` (the simulator used to restart at SIM.1)."""
+    exchange, first = _venue()
+    before = exchange.send_order(first, _order(3890))
+    exchange.detach(first)
+    second = FakeGateway()
+    exchange.attach(second)
+    again = exchange.send_order(second, _order(3890))
+    fresh, third = _venue()
+    other = fresh.send_order(third, _order(3890))
+
+    assert len({before, again, other}) == 3
+    assert again == f"SIM.{exchange.session}_1" and exchange.query_order(before).vt_orderid == before
+    exchange.cancel_order(CancelRequest(again.partition(".")[2], "rb1801", Exchange.SHFE))
+    assert second.wait(lambda: Status.CANCELLED in second.statuses(again))
+    assert exchange.query_order(before).status == Status.NOTTRADED   # the older order was not touched
+
+
+def test_drop_copy_when_set_then_every_received_order_is_one_line_written_by_the_venue(tmp_path):
+    """With ``drop_copy`` each order the venue receives is appended (vt_orderid, reference, time) and flushed."""
+    from sim.drop_copy import read_drop_copy
+
+    path = tmp_path / "venue" / "drop.jsonl"
+    exchange, gateway = _venue(drop_copy=str(path))
+    sent = [exchange.send_order(gateway, _order(3890, reference=f"tickstage:a:{i}")) for i in range(3)]
+
+    pause = threading.Event()
+    for _ in range(500):   # bounded: the venue's thread writes within moments
+        if len(read_drop_copy(path)) == 3:
+            break
+        pause.wait(0.01)
+    lines = read_drop_copy(path)
+    assert [(line["vt_orderid"], line["reference"]) for line in lines] == [
+        (vt, f"tickstage:a:{i}") for i, vt in enumerate(sent)]
+    assert all(line["ts_ns"] > 0 for line in lines)

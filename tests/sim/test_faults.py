@@ -132,6 +132,7 @@ async def test_inject_when_stall_ends_then_interceptor_is_removed(desk) -> None:
     (FaultSpec(0, "crash", "gateway"), "failed"),
     (FaultSpec(0, "nats_disconnect"), "skipped"),
     (FaultSpec(0, "slow_client"), "failed"),
+    (FaultSpec(0, "restart_desk"), "failed"),
 ])
 async def test_inject_when_fault_cannot_apply_then_record_says_why(desk, spec: FaultSpec, status: str) -> None:
     """An unknown path, an actor without a crash handler, NATS absent or no client factory: no exception."""

@@ -16,7 +16,8 @@ Invariants after every step (the order path's promises: sent at most once, every
 * an account's positions equal the sum of its fills at the venue;
 * no actor is down or crash-looping.
 
-:data:`KNOWN_RECOVERY_BUGS` holds back the one scenario a restart bug being fixed elsewhere breaks.
+It found that a NaN price journaled with a rejected order crash-looped the restarted order actor (the row came
+back from SQLite as NULL): restarts after such orders are generated on purpose.
 """
 
 from __future__ import annotations
@@ -48,11 +49,6 @@ from actors.risk.limits import LimitStore
 from actors.risk.rules import rule_defaults
 from tests.actors.order_kit import RB, CollectorActor, ScriptedMarket, Sink
 
-KNOWN_RECOVERY_BUGS = True
-"""A restart bug another branch fixes: a NaN price or volume journaled with a rejected order comes back from
-SQLite as NULL, and the restarted order actor crash-loops replaying it to its rules (``encode_risk_update``:
-capnp "Value type mismatch"; found by this test: submit volume NaN, then rebuild the desk). While True, no
-restart is generated once a NaN was journaled (:func:`_restartable`). The lead flips it after merging that fix."""
 
 ACCOUNTS = ("acct-01", "acct-02")
 SYMBOL = RB.vt_symbol
@@ -201,9 +197,8 @@ class Desk:
 
 
 def _restartable(machine: OrderPathMachine) -> bool:
-    """A restart may be generated now: at most two per example, and, while :data:`KNOWN_RECOVERY_BUGS`, none
-    once a NaN price or volume was journaled (recovery crash-loops on it: fixed on another branch)."""
-    return machine.disruptions < 2 and not (KNOWN_RECOVERY_BUGS and machine.nan_journaled)
+    """A restart may be generated now: at most two per example (a NaN price journaled before it included)."""
+    return machine.disruptions < 2
 
 
 class OrderPathMachine(RuleBasedStateMachine):
@@ -229,7 +224,6 @@ class OrderPathMachine(RuleBasedStateMachine):
         self.envelopes = itertools.count(1)
         self.disconnected = False
         self.disruptions = 0
-        self.nan_journaled = False
         self._run(self._settle())
 
     def _new_venue(self):
@@ -335,9 +329,7 @@ class OrderPathMachine(RuleBasedStateMachine):
                   "orderType": "limit", "price": price, "volumeLots": volume}
         if other_account:
             fields["account"] = ACCOUNTS[1 - ACCOUNTS.index(account)]
-        self._submit(account, client_order_id, fields)
-        if math.isnan(price) or math.isnan(volume):
-            self.nan_journaled = True   # journaled with the rejected order
+        self._submit(account, client_order_id, fields)   # a NaN is journaled with the rejected order
         self._run(self._settled_with_retries())
 
     @rule(account=st.sampled_from(ACCOUNTS), client_order_id=ids)
