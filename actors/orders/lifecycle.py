@@ -98,6 +98,7 @@ class OrderLifecycle:
         if record is None:
             self.unrouted += 1
             return None
+        self.adopt_correlation(record.correlation_id)   # the event belongs to that submission
         if not record.vt_orderid and vt_orderid:
             record.vt_orderid = vt_orderid    # the SUBMITTING echo arrived first
             self.by_vt[vt_orderid] = record.client_order_id
@@ -145,6 +146,7 @@ class OrderLifecycle:
         """Move the order to what vn.py reports; the first answer decides the reply."""
         if status == "submitting" or record.final:
             return
+        self.adopt_correlation(record.correlation_id)
         changed = status != record.status or traded > record.traded
         record.status = status
         record.traded = max(record.traded, traded)
@@ -175,6 +177,7 @@ class OrderLifecycle:
 
     def reject(self, record: OrderRecord, rejection: Rejection) -> None:
         """Make the order rejected, reply and tell the traders (a rejection is a value)."""
+        self.adopt_correlation(record.correlation_id)
         record.state, record.rejection = "rejected", rejection
         record.updated_ns = time.time_ns()
         self.rejections += 1
@@ -200,6 +203,7 @@ class OrderLifecycle:
 
     def unknown(self, record: OrderRecord, reason: str) -> None:
         """Sent, unanswered: reply ``outcomeUnknown``, never re-send, start resolving."""
+        self.adopt_correlation(record.correlation_id)
         record.state = "outcomeUnknown"
         record.updated_ns = time.time_ns()
         self.unknown_outcomes += 1

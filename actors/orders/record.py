@@ -85,6 +85,8 @@ class OrderRecord:
         cancel_on_send: cancel as soon as a vt_orderid is known (a kill switch tripped meanwhile).
         unknown_queries: gateway queries answered "unknown order".
         reply_journaled: a row carrying the decided reply was queued to the journal.
+        correlation_id: the desk correlation id of the submission (UInt64, 0: none or recovered from
+            the journal); every message and log line about the order carries it. Not journaled.
     """
 
     client_order_id: str
@@ -116,6 +118,7 @@ class OrderRecord:
     cancel_on_send: bool = False
     unknown_queries: int = 0
     reply_journaled: bool = False
+    correlation_id: int = 0
 
     @property
     def final(self) -> bool:
