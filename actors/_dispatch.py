@@ -20,15 +20,27 @@ of handler times and per-second counts); :meth:`TickstageActor.statistics`
 turns that, the registry entry and the runtime's mailbox count into one
 frozen :class:`ActorStatistics`.
 
+Correlation: while a handler runs, :attr:`TickstageActor.correlation_id` is
+the message's ``ActorMessage.correlationId`` (0: none) and
+:attr:`TickstageActor.log` is bound with ``actor_path``, ``msg_type`` and
+``correlation_id`` (``None`` when 0), so every log line about a client's
+command carries its id, crash lines included. A handler that learns the
+command behind a message from its own state (an order event of an order)
+adopts that command's id with :meth:`TickstageActor.adopt_correlation`; an
+actor called in-line by another one's handler takes the caller's id for the
+call with :meth:`TickstageActor.handling`. Messages caused by a command carry
+its id (``encode_actor_message(..., correlation_id=self.correlation_id)``).
+
 Only in-process control values (``Start``, ``ChildFailed``, supervisor
 commands) are Python objects; everything else is Cap'n Proto bytes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -165,7 +177,12 @@ class TickstageActor(Actor):
         super().__init__()
         self.context: ActorContext | None = None
         self.path = ""
-        self.log = structlog.get_logger("actors")
+        self._base_log = structlog.get_logger("actors")
+        self._message_log = None
+        self.msg_type = ""
+        """The union member of the message being handled (``""`` outside a handler)."""
+        self.correlation_id = 0
+        """The correlation id of the command behind the message being handled (0: none), UInt64."""
         self._crashed = False
         self._messages = self._unknown = 0
         self._handler_ns_total = self._handler_ns_max = 0
@@ -198,6 +215,41 @@ class TickstageActor(Actor):
         return {}
 
     # -- helpers for subclasses -------------------------------------------
+
+    @property
+    def log(self):
+        """structlog logger bound with ``actor_path``, and inside a handler ``msg_type`` and ``correlation_id``.
+
+        Bound lazily, once per message, when the handler first logs (the hot path logs nothing).
+        """
+        log = self._message_log
+        if log is None:
+            log = self._base_log
+            if self.msg_type or self.correlation_id:
+                log = log.bind(msg_type=self.msg_type, correlation_id=self.correlation_id or None)
+            self._message_log = log
+        return log
+
+    def adopt_correlation(self, correlation_id: int) -> None:
+        """Make ``correlation_id`` (UInt64, 0: none) the current message's for the rest of the handler.
+
+        For a message whose cause this actor knows from its own state: an order
+        event carries no id, but the order's submission had one.
+        """
+        if correlation_id != self.correlation_id:
+            self.correlation_id = correlation_id
+            self._message_log = None
+
+    @contextlib.contextmanager
+    def handling(self, msg_type: str, correlation_id: int) -> Iterator[None]:
+        """Run an in-line call (another actor's handler calling a method of this one) as if handling
+        ``msg_type`` with ``correlation_id``; the previous context is restored after it (loop thread)."""
+        saved = (self.msg_type, self.correlation_id, self._message_log)
+        self.msg_type, self.correlation_id, self._message_log = msg_type, correlation_id, None
+        try:
+            yield
+        finally:
+            self.msg_type, self.correlation_id, self._message_log = saved
 
     @property
     def runtime(self) -> ActorRuntime:
@@ -271,7 +323,8 @@ class TickstageActor(Actor):
     def _start(self, start: Start) -> None:
         self.context = start.context
         self.path = start.context.path
-        self.log = structlog.get_logger("actors").bind(actor_path=self.path)
+        self._base_log = structlog.get_logger("actors").bind(actor_path=self.path)
+        self._message_log = None
         entry = self.runtime.registry.get(self.path)
         mine = entry is not None and entry.address == self.myAddress
         if mine:
@@ -296,6 +349,7 @@ class TickstageActor(Actor):
                 member = message.which()
             except (capnp.KjException, ValueError):
                 member = "?"
+            self.msg_type, self.correlation_id, self._message_log = member, message.correlationId, None
             handler = self._handlers.get(member)
             if handler is None:
                 self._on_unknown(member, sender)
@@ -304,10 +358,11 @@ class TickstageActor(Actor):
             try:
                 handler(self, getattr(message, member), message, sender)
             except Exception:
-                self._failed_message = (member, message.correlationId)  # the reader dies below
+                self._failed_message = (member, self.correlation_id)  # the reader dies below
                 raise
         finally:
             self.current_bytes = b""
+            self.msg_type, self.correlation_id, self._message_log = "", 0, None
             opened.__exit__(None, None, None)
 
     def _on_unknown(self, member: str, sender: ActorAddress) -> None:
@@ -318,6 +373,7 @@ class TickstageActor(Actor):
             failure={"code": "unknown_message", "message": f"{type(self).__name__} does not take {member}"},
             source=self.path,
             sentTsNs=time.time_ns(),
+            correlationId=self.correlation_id,
         )
         self.send(sender, reply.to_bytes())
 
@@ -325,7 +381,8 @@ class TickstageActor(Actor):
         self._crashed = True
         now = time.time_ns()
         self._last_error = LastError(type(exc).__name__, str(exc), now)
-        msg_type, correlation_id = self._failed_message
+        msg_type, correlation_id = self._failed_message if self._failed_message[0] else (
+            self.msg_type, self.correlation_id)  # an in-line call (handling()) or a post-handler step
         self.log.error("actor_crashed", error_type=type(exc).__name__, msg_type=msg_type or None,
                        correlation_id=correlation_id or None, exc_info=exc)
         if self.context is None:

@@ -125,6 +125,11 @@ class TickFeed:
         """Emit rows again from the next one due (any thread)."""
         self._paused = False
 
+    @property
+    def paused(self) -> bool:
+        """Whether rows are being dropped (a simulated market-data disconnection); any thread."""
+        return self._paused
+
     def set_speed_factor(self, factor: float) -> None:
         """Play at ``speed × factor`` from the next row (any thread); 1.0 restores the speed.
 

@@ -121,6 +121,7 @@ class SimGateway(BaseGateway):
         self.subscriptions: dict[str, SubscribeRequest] = {}
         """vt_symbol → the last subscribe request for it (ticks flow regardless)."""
         self._feed: TickFeed | None = None
+        self._venue_attached = False
         self._builder = TickBuilder(gateway_name)
         self._instruments: dict[str, InstrumentRef] = {}
         self._known: dict[str, tuple[Exchange, str] | None] = {}
@@ -190,6 +191,7 @@ class SimGateway(BaseGateway):
             self._recorder.add_instruments(list(self._instruments.values()))
         emitted = sum(self._publish_contract(ref) for ref in refs)
         self.exchange.attach(self)
+        self._venue_attached = True
         self._feed = TickFeed(
             source=source,
             emit=self._emit,
@@ -209,6 +211,7 @@ class SimGateway(BaseGateway):
 
         Runs on the caller's thread (``MainEngine.close``). Idempotent.
         """
+        self._venue_attached = False
         if self._feed is not None and not self._feed.stop(CLOSE_TIMEOUT_S):
             self.write_log(f"feed thread did not stop within {CLOSE_TIMEOUT_S:g} s")
         if self.exchange is not None:
@@ -218,6 +221,17 @@ class SimGateway(BaseGateway):
             self._recorded = []
             self._recorder.close()
             self._recorder = None
+
+    def connection_state(self) -> str:
+        """Return the venue connection as ``/metrics`` reports it (any thread).
+
+        ``"connected"``: orders reach the venue and market data flows (or the tape ended);
+        ``"marketDataDown"``: orders reach the venue, ticks are cut (:meth:`disconnect_feed`);
+        ``"disconnected"``: not connected, or closed.
+        """
+        if not self._venue_attached:
+            return "disconnected"
+        return "marketDataDown" if self._feed is not None and self._feed.paused else "connected"
 
     def disconnect_feed(self) -> None:
         """Simulate a lost market-data connection: ticks stop, the market moves on (any thread)."""

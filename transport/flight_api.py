@@ -13,8 +13,11 @@ Routes (aiohttp), every one behind ``Authorization: Bearer <JWT>`` with the
   replacing an earlier recording of that session) or stop capturing; 404 for
   a session not open (start) or never recorded (stop), 400 for a bad body.
   On start the session's groups are re-attached, so the recording opens with
-  each group's ``groupInfo`` and a snapshot and replays on its own. Audited
-  (action ``record``) in the admin audit;
+  each group's ``groupInfo`` and a snapshot, and the order actor of every
+  account the session may trade sends it an ``orderStatusReply`` (envelope
+  correlation id 0: no request of the page's), so the recording opens with the
+  orders the trader saw; it replays on its own. Audited (action ``record``)
+  in the admin audit;
 * ``GET /admin/recordings/{id}`` — the recording of ``sessions/session/<id>``
   as a file (``application/octet-stream``, format in schemas/flight.capnp),
   encoded off the loop; 404 when there is none.
@@ -34,7 +37,11 @@ from aiohttp import web
 
 from actors.market.frames import encode_actor_message
 from transport.admin_guard import read_json_body
+from actors.orders.codec import encode_order_command
 from transport.flight import DEFAULT_MAX_BYTES, DEFAULT_MAX_RECORDS, FlightRecorder, encode_recording
+from transport.watch import client_message
+
+ORDERS_PREFIX = "orders/"
 
 KEPT_RECORDINGS = 16
 """Recordings kept in memory at once."""
@@ -123,9 +130,20 @@ class FlightApi:
         conn.outbox.recorder = recorder
         for group in conn.state.groups:  # info + snapshot: the recording replays on its own
             self.desk.runtime.tell_path(path, encode_actor_message("groupRestarted", group, source="flight"))
+        self._request_order_status(path, conn.state)
         self._audit(principal.user, path, "started")
         _log.info("flight_recording_started", session_path=path, user=conn.state.user, started_by=principal.user)
         return web.json_response({"session": path, "recording": True})
+
+    def _request_order_status(self, path: str, state: Any) -> None:
+        """Have every order actor of an account the session may trade answer it an orderStatusReply."""
+        runtime = self.desk.runtime
+        for entry in runtime.registry.entries():
+            account = entry.path[len(ORDERS_PREFIX):]
+            if not entry.path.startswith(ORDERS_PREFIX) or "/" in account or not state.may_trade(account):
+                continue
+            request = client_message(0, orderStatusRequest={"account": account, "finishedLimit": 0}, source="flight")
+            runtime.tell_path(entry.path, encode_order_command(path, "flight", request, "flight"))
 
     async def download(self, request: web.Request) -> web.Response:
         """``GET /admin/recordings/{id}``: the recording as a file."""

@@ -25,7 +25,22 @@ Families (labels ``path`` and ``kind`` on per-actor series):
   timeouts, timers, dropped, poison), ``tickstage_ws_*``,
   ``tickstage_bridge_*``, ``tickstage_root_failed``;
 * ``tickstage_loop_lag_seconds{quantile="0.5"|"0.99"|"1"}`` over the last
-  minute, from :class:`LoopLagMonitor`.
+  minute, from :class:`LoopLagMonitor`;
+* per account (label ``account``), from each order actor's statistics, which
+  count the order events the account's traders were sent
+  (actors/orders/tally.py): ``tickstage_account_orders_submitted_total``
+  (new client order ids), ``..._orders_accepted_total``,
+  ``..._orders_rejected_total{rule}`` (the rule the rejection names),
+  ``..._fills_total``, ``..._filled_lots_total`` (lots),
+  ``..._orders_cancelled_total``, ``..._orders_outcome_unknown_total``;
+* per risk rule instance (labels ``rule``, ``scope``: account or ``global``):
+  ``tickstage_risk_checks_total``, ``tickstage_risk_refusals_total``;
+* per vn.py gateway (label ``gateway``): ``tickstage_venue_connected`` (1
+  connected, 0 not) and ``tickstage_venue_state{state}`` (1 for the current
+  state: connected, marketDataDown, disconnected, unknown).
+
+Order and rule counters start at zero with each actor incarnation (a restart
+shows as a counter reset, which Prometheus' ``rate()`` handles).
 """
 
 from __future__ import annotations
@@ -39,6 +54,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from actors.market.liveness import SEVERITY, group_liveness
+from transport.vnpy_engine import VENUE_STATES
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 """Content type of the Prometheus text exposition format 0.0.4."""
@@ -137,6 +153,10 @@ class DeskCollector(Collector):
         if runtime is None:
             return
         yield from self._actor_families(runtime)
+        yield from _order_families(runtime)
+        engine = getattr(self.desk, "engine", None)
+        if engine is not None and hasattr(engine, "venue_states"):
+            yield from _venue_families(engine.venue_states())
         yield from _dataclass_families("tickstage_runtime", runtime.statistics(), _RUNTIME_GAUGES,
                                        "actor runtime")
         failed = GaugeMetricFamily("tickstage_root_failed", "1 once the root supervisor gave up")
@@ -236,6 +256,61 @@ class DeskCollector(Collector):
         yield from (messages, unknown, restarts, mailbox, rate, handler_total, handler, state,
                     *group.values(), subscribers, *session.values(), queued, stale, liveness, *orders.values(),
                     quarantined)
+
+
+def _order_families(runtime):
+    """Yield the per-account order outcome and per-rule refusal families (see the module docstring)."""
+    account = ["account"]
+    submitted = CounterMetricFamily("tickstage_account_orders_submitted",
+                                    "orders submitted: new client order ids", labels=account)
+    accepted = CounterMetricFamily("tickstage_account_orders_accepted", "orders the exchange accepted",
+                                   labels=account)
+    rejected = CounterMetricFamily("tickstage_account_orders_rejected",
+                                   "orders rejected, by the rule the rejection names", labels=[*account, "rule"])
+    fills = CounterMetricFamily("tickstage_account_fills", "fills, deduplicated by vt_tradeid", labels=account)
+    filled_lots = CounterMetricFamily("tickstage_account_filled_lots", "lots filled", labels=account)
+    cancelled = CounterMetricFamily("tickstage_account_orders_cancelled", "orders that ended cancelled",
+                                    labels=account)
+    unknown = CounterMetricFamily("tickstage_account_orders_outcome_unknown", "orders made outcomeUnknown",
+                                  labels=account)
+    rule_labels = ["rule", "scope"]
+    checks = CounterMetricFamily("tickstage_risk_checks", "orders checked by a rule instance", labels=rule_labels)
+    refusals = CounterMetricFamily("tickstage_risk_refusals", "orders refused by a rule instance",
+                                   labels=rule_labels)
+    for entry in runtime.registry.entries():
+        instance = entry.instance
+        if instance is None or not hasattr(instance, "extra_statistics") or entry.state.value != "running":
+            continue
+        extra = instance.statistics().extra
+        outcomes = extra.get("outcomes")
+        if outcomes is not None and "account" in extra:
+            labels = [extra["account"]]
+            submitted.add_metric(labels, extra.get("orders", 0))
+            accepted.add_metric(labels, outcomes["accepted"])
+            for rule, count in sorted(outcomes["rejected"].items()):
+                rejected.add_metric([*labels, rule], count)
+            fills.add_metric(labels, outcomes["fills"])
+            filled_lots.add_metric(labels, outcomes["filled_lots"])
+            cancelled.add_metric(labels, outcomes["cancelled"])
+            unknown.add_metric(labels, outcomes["outcome_unknown"])
+        elif "rule" in extra and "rejections" in extra:
+            labels = [extra["rule"], extra.get("scope", "")]
+            checks.add_metric(labels, extra.get("checks", 0))
+            refusals.add_metric(labels, extra["rejections"])
+    yield from (submitted, accepted, rejected, fills, filled_lots, cancelled, unknown, checks, refusals)
+
+
+def _venue_families(states: dict[str, str]):
+    """Yield ``tickstage_venue_connected`` and ``tickstage_venue_state`` from gateway name → state."""
+    connected = GaugeMetricFamily("tickstage_venue_connected", "1 when the vn.py gateway's venue is connected",
+                                  labels=["gateway"])
+    state = GaugeMetricFamily("tickstage_venue_state", "1 for the vn.py gateway's current connection state",
+                              labels=["gateway", "state"])
+    for gateway, current in sorted(states.items()):
+        connected.add_metric([gateway], 1 if current == "connected" else 0)
+        for name in VENUE_STATES:
+            state.add_metric([gateway, name], 1 if name == current else 0)
+    yield from (connected, state)
 
 
 def _dataclass_families(prefix: str, stats: Any, gauges: set[str], what: str):

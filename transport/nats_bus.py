@@ -109,7 +109,7 @@ class NatsBus:
         self._max_queued = max_queued
         self._nc: Any = None
         self._js: Any = None
-        self._queue: collections.deque[tuple[str, bytes]] = collections.deque()
+        self._queue: collections.deque[tuple[str, bytes, dict[str, str] | None]] = collections.deque()
         self._ready = asyncio.Event()
         self._writer: asyncio.Task | None = None
         self._subscriptions: list[Any] = []
@@ -162,8 +162,8 @@ class NatsBus:
         await self._nc.publish(subject, data, headers=headers)
         self._published += 1
 
-    def publish_nowait(self, subject: str, data: bytes) -> bool:
-        """Queue a publish for the writer task (actors call this; never blocks).
+    def publish_nowait(self, subject: str, data: bytes, headers: dict[str, str] | None = None) -> bool:
+        """Queue a publish (with NATS ``headers``, if any) for the writer task (actors call this; never blocks).
 
         Returns:
             False if the queue is full and the message was dropped (counted).
@@ -171,7 +171,7 @@ class NatsBus:
         if len(self._queue) >= self._max_queued:
             self._dropped += 1
             return False
-        self._queue.append((subject, data))
+        self._queue.append((subject, data, headers))
         self._ready.set()
         return True
 
@@ -180,9 +180,9 @@ class NatsBus:
             await self._ready.wait()
             self._ready.clear()
             while self._queue:
-                subject, data = self._queue.popleft()
+                subject, data, headers = self._queue.popleft()
                 try:
-                    await self._nc.publish(subject, data)
+                    await self._nc.publish(subject, data, headers=headers)
                     self._published += 1
                 except (nats.errors.ConnectionClosedError, nats.errors.OutboundBufferLimitError):
                     self._dropped += 1
@@ -205,15 +205,16 @@ class NatsBus:
         self._subscriptions.append(subscription)
         return subscription
 
-    async def request(self, subject: str, data: bytes, timeout_s: float = 1.0) -> bytes:
-        """Send a request and return the reply's bytes.
+    async def request(self, subject: str, data: bytes, timeout_s: float = 1.0,
+                      headers: dict[str, str] | None = None) -> bytes:
+        """Send a request (with NATS ``headers``, if any) and return the reply's bytes.
 
         Raises:
             NoRespondersError: nobody subscribes to ``subject``.
             RequestTimeoutError: no reply within ``timeout_s``.
         """
         try:
-            reply = await self._nc.request(subject, data, timeout=timeout_s)
+            reply = await self._nc.request(subject, data, timeout=timeout_s, headers=headers)
         except nats.errors.NoRespondersError:
             raise NoRespondersError(subject) from None
         except nats.errors.TimeoutError:

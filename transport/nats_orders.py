@@ -24,6 +24,13 @@ correlation id) until the order actor's reply arrives: every reply for one
 key carries the same decision, so FIFO per key is exact. Submits and
 cancels are stored on the ``AUDIT`` JetStream stream with ``Nats-Msg-Id`` =
 ``<member>:<account>:<client order id>``, off the reply path.
+
+Correlation: the request is the session's ``orderCommand`` ActorMessage,
+whose ``correlationId`` is the command's desk correlation id
+(actors/sessions/state.py); the same id also travels in the NATS header
+:data:`CORRELATION_HEADER` of the request and of the host's reply, for tools
+that read NATS without decoding Cap'n Proto. Both ends bind it in their log
+lines and set it on the actor messages they send for the command.
 """
 
 from __future__ import annotations
@@ -52,10 +59,23 @@ HOST_SESSION_PATH = f"sessions/{HOST_SESSION}"
 HOST_QUEUE = "order-host"
 AUDITED = ("submitOrder", "cancelOrder")
 _REPLY_MEMBERS = {"orderReply": "submitOrder", "cancelReply": "cancelOrder", "orderStatusReply": "orderStatusRequest"}
+CORRELATION_HEADER = "Tickstage-Correlation-Id"
+"""NATS header of an order request and its reply: the command's desk correlation id, decimal UInt64."""
 
 
-def read_command(data: bytes) -> tuple[str, str, bytes, str, str, str, int]:
-    """Return (session path, user, client bytes, member, account, client order id, correlation id).
+def _correlation_headers(correlation_id: int) -> dict[str, str] | None:
+    return {CORRELATION_HEADER: str(correlation_id)} if correlation_id else None
+
+
+def header_correlation_id(msg: Any) -> int:
+    """Return the :data:`CORRELATION_HEADER` of a NATS message as an int (0: absent or not a UInt64)."""
+    value = (getattr(msg, "headers", None) or {}).get(CORRELATION_HEADER, "")
+    return int(value) if value.isdigit() and int(value) < 2**64 else 0
+
+
+def read_command(data: bytes) -> tuple[str, str, bytes, str, str, str, int, int]:
+    """Return (session path, user, client bytes, member, account, client order id, envelope id,
+    desk correlation id).
 
     Args:
         data: ActorMessage ``orderCommand`` bytes.
@@ -69,6 +89,7 @@ def read_command(data: bytes) -> tuple[str, str, bytes, str, str, str, int]:
             raise ValueError(f"not an orderCommand: {message.which()}")
         command = message.orderCommand
         session, user, client_bytes = command.sessionPath, command.user, bytes(command.client)
+        desk_correlation = message.correlationId
     with schemas.stream.ClientMessage.from_bytes(client_bytes, traversal_limit_in_words=schemas.TRAVERSAL_LIMIT_WORDS,
                                                  nesting_limit=schemas.NESTING_LIMIT) as client:
         member = client.which()
@@ -76,7 +97,8 @@ def read_command(data: bytes) -> tuple[str, str, bytes, str, str, str, int]:
             raise ValueError(f"not an order command: {member}")
         body = getattr(client, member)
         client_order_id = "" if member == "orderStatusRequest" else body.clientOrderId
-        return session, user, client_bytes, member, body.account, client_order_id, client.envelope.id
+        return (session, user, client_bytes, member, body.account, client_order_id, client.envelope.id,
+                desk_correlation)
 
 
 def _reply_key(payload: bytes) -> tuple[str, str, str, int] | int | None:
@@ -147,49 +169,61 @@ class OrderHost:
 
     def _on_request(self, msg: Any) -> None:
         self.requests += 1
+        header_id = header_correlation_id(msg)
         try:
-            _, user, client, member, account, client_order_id, correlation = read_command(msg.data)
+            _, user, client, member, account, client_order_id, correlation, desk_correlation = read_command(msg.data)
             subject_matches = msg.subject == subjects.order_submit(account)
         except Exception as exc:  # noqa: BLE001 - capnp errors too: a bad request never reaches an actor
             self.refused += 1
+            _log.info("order_request_refused", code="malformed", error_type=type(exc).__name__,
+                      correlation_id=header_id or None)
             self._respond(msg.reply, encode_error("malformed", f"bad order request: {type(exc).__name__}", 0,
-                                                  "nats-orders"))
+                                                  "nats-orders"), header_id)
             return
+        desk_correlation = desk_correlation or header_id
+        log = _log.bind(correlation_id=desk_correlation or None, member=member, account=account)
         path = f"orders/{account}"
         if not subject_matches or path not in self.runtime.registry:
             self.refused += 1
+            log.info("order_request_refused", code="forbidden")
             self._respond(msg.reply, encode_error("forbidden", f"no order actor for account {account!r} "
-                                                  "on this order host", correlation, "nats-orders"))
+                                                  "on this order host", correlation, "nats-orders"), desk_correlation)
             return
+        log.debug("order_request_received", client_order_id=client_order_id)
         key = (member, account, client_order_id, correlation)
         self.pending.setdefault(key, collections.deque()).append((msg.reply, time.monotonic()))
-        if not self.runtime.tell_path(path, encode_order_command(HOST_SESSION_PATH, user, client, "nats-orders")):
+        if not self.runtime.tell_path(path, encode_order_command(HOST_SESSION_PATH, user, client, "nats-orders",
+                                                                 desk_correlation)):
             self.pending[key].pop()
             self.refused += 1
+            log.info("order_request_refused", code="internal", reason="order actor restarting")
             self._respond(msg.reply, encode_error("internal", f"the order actor of {account} is restarting; "
-                                                  "retry with the same clientOrderId", correlation, "nats-orders"))
+                                                  "retry with the same clientOrderId", correlation, "nats-orders"),
+                          desk_correlation)
             return
         if member in AUDITED:
             self._spawn_task(self._audit(subjects.audit_command(member, account), msg.data,
                                          f"{member}:{account}:{client_order_id}"))
 
-    def _respond(self, inbox: str, payload: bytes) -> None:
+    def _respond(self, inbox: str, payload: bytes, correlation_id: int = 0) -> None:
         if inbox:
-            self.bus.publish_nowait(inbox, payload)
+            self.bus.publish_nowait(inbox, payload, _correlation_headers(correlation_id))
 
-    def _on_reply(self, payload: bytes) -> None:
+    def _on_reply(self, payload: bytes, correlation_id: int = 0) -> None:
         key = _reply_key(payload)
         if isinstance(key, int):  # an error names only its correlation: the oldest command with it
             key = next((k for k in self.pending if k[3] == key), None)
         waiting = self.pending.get(key) if key is not None else None
         if not waiting:
             self.unmatched += 1
+            _log.info("order_reply_unmatched", correlation_id=correlation_id or None)
             return
         inbox, _ = waiting.popleft()
         if not waiting:
             del self.pending[key]
         self.replied += 1
-        self._respond(inbox, payload)
+        _log.debug("order_reply_sent", correlation_id=correlation_id or None)
+        self._respond(inbox, payload, correlation_id)
 
     def _on_push(self, account: str, data: bytes) -> None:
         self.bus.publish_nowait(subjects.order_update(account), data)
@@ -281,32 +315,39 @@ class OrderGatewayLink:
         task.add_done_callback(self._tasks.discard)
 
     async def _request(self, account: str, data: bytes) -> None:
-        session, _, _, member, _, client_order_id, correlation = read_command(data)
+        session, _, _, member, _, client_order_id, correlation, desk_correlation = read_command(data)
         subject = subjects.order_submit(account)
+        log = _log.bind(correlation_id=desk_correlation or None, member=member, account=account)
         self.sent += 1
+        log.debug("order_request_sent", subject=subject, client_order_id=client_order_id)
         try:
-            reply = await self.bus.request(subject, data, timeout_s=self.timeout_s)
+            reply = await self.bus.request(subject, data, timeout_s=self.timeout_s,
+                                           headers=_correlation_headers(desk_correlation))
         except NoRespondersError:
             self.no_responders += 1
+            log.warning("order_request_unanswered", reason="no responders", subject=subject)
             self._answer(session, encode_error(
                 "internal", f"no order host serves {account} (no responders on {subject}): the command was "
-                "not sent; retry with the same clientOrderId", correlation, "nats-orders"))
+                "not sent; retry with the same clientOrderId", correlation, "nats-orders"), desk_correlation)
             return
         except (RequestTimeoutError, nats.errors.Error, OSError) as exc:
             self.timeouts += 1
+            log.warning("order_request_unanswered", reason=type(exc).__name__, subject=subject)
             if member == "submitOrder":
-                self._answer(session, encode_unknown_reply(account, client_order_id, correlation, "nats-orders"))
+                self._answer(session, encode_unknown_reply(account, client_order_id, correlation, "nats-orders"),
+                             desk_correlation)
             self._answer(session, encode_error(
                 "internal", f"no reply from the order host for {account} ({type(exc).__name__}): the outcome "
                 "is unknown; retry with the same clientOrderId (it is never sent twice)", correlation,
-                "nats-orders"))
+                "nats-orders"), desk_correlation)
             return
         self.replies += 1
-        self._answer(session, reply)
+        log.debug("order_reply_received")
+        self._answer(session, reply, desk_correlation)
 
-    def _answer(self, session: str, payload: bytes) -> None:
+    def _answer(self, session: str, payload: bytes, correlation_id: int = 0) -> None:
         self.runtime.tell_path(session, encode_outbound(group="", seq=0, kind="control", payload=payload,
-                                                        source="nats-orders"))
+                                                        source="nats-orders", correlation_id=correlation_id))
 
     def statistics_dict(self) -> dict[str, int]:
         """Commands sent, replies, no-responder and timeout failures, pushes received."""
@@ -320,5 +361,5 @@ class OrderGatewayLink:
             task.cancel()
 
 
-__all__ = ["HOST_SESSION_PATH", "OrderGatewayLink", "OrderHost", "encode_error", "encode_unknown_reply",
-           "read_command"]
+__all__ = ["CORRELATION_HEADER", "HOST_SESSION_PATH", "OrderGatewayLink", "OrderHost", "encode_error",
+           "encode_unknown_reply", "header_correlation_id", "read_command"]

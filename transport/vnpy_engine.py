@@ -93,6 +93,24 @@ class VnpyEngine:
         """Return the simulator gateway instance."""
         return self.main_engine.get_gateway(GATEWAY_NAME) if self.main_engine else None
 
+    def venue_states(self) -> dict[str, str]:
+        """Return vn.py gateway name → venue connection state (loop thread; reads flags, never waits).
+
+        States: ``"connected"``, ``"marketDataDown"`` (orders pass, ticks do not),
+        ``"disconnected"``, ``"unknown"`` (the gateway does not say). A gateway's
+        ``connection_state()`` answers when it has one (the simulator's,
+        sim/gateway.py); otherwise the login flags of its trading and market-data
+        APIs, as vn.py's CTP-family gateways keep them (``td_api.login_status``,
+        ``md_api.login_status``; source: vnpy_ctp ``CtpTdApi`` / ``CtpMdApi``).
+        """
+        main_engine = self.main_engine
+        if main_engine is None:
+            return {}
+        states = {}
+        for name, gateway in dict(getattr(main_engine, "gateways", {})).items():
+            states[name] = _venue_state(gateway)
+        return states
+
     def progress(self) -> dict[str, Any] | None:
         """Return the replay/synthetic progress of the simulator as a dict, if it reports one."""
         gateway = self.gateway()
@@ -110,4 +128,24 @@ class VnpyEngine:
             self.main_engine = None
 
 
-__all__ = ["GATEWAY_NAME", "VnpyEngine", "without_offset_conversion"]
+VENUE_STATES = ("connected", "marketDataDown", "disconnected", "unknown")
+"""Every state :meth:`VnpyEngine.venue_states` reports."""
+
+
+def _venue_state(gateway: Any) -> str:
+    probe = getattr(gateway, "connection_state", None)
+    try:
+        if callable(probe):
+            state = str(probe())
+            return state if state in VENUE_STATES else "unknown"
+        td_api, md_api = getattr(gateway, "td_api", None), getattr(gateway, "md_api", None)
+        if td_api is None or not hasattr(td_api, "login_status"):
+            return "unknown"
+        if not td_api.login_status:
+            return "disconnected"
+        return "connected" if md_api is None or getattr(md_api, "login_status", True) else "marketDataDown"
+    except Exception:  # noqa: BLE001 - a gateway's own bug must not break a scrape
+        return "unknown"
+
+
+__all__ = ["GATEWAY_NAME", "VENUE_STATES", "VnpyEngine", "without_offset_conversion"]

@@ -279,8 +279,10 @@ class OrderBridge:
             vt_orderid = self.main_engine.send_order(request, gateway_name)
         except Exception as exc:  # noqa: BLE001 - a gateway bug is a local reject, not a crash
             _log.error("send_order_failed", client_order_id=record.client_order_id, error_type=type(exc).__name__,
-                       error=str(exc))
+                       error=str(exc), correlation_id=record.correlation_id or None)
             vt_orderid = ""
+        _log.debug("order_sent", client_order_id=record.client_order_id, vt_orderid=vt_orderid,
+                   gateway=gateway_name, correlation_id=record.correlation_id or None)
         if vt_orderid:
             previous = self._account_of.get(vt_orderid)
             if previous is not None and previous != record.account:
@@ -303,7 +305,8 @@ class OrderBridge:
             self.main_engine.cancel_order(CancelRequest(orderid, symbol, self._exchange(exchange_code)),
                                           gateway_name)
         except Exception as exc:  # noqa: BLE001 - logged; the order stays open and can be cancelled again
-            _log.error("cancel_order_failed", client_order_id=record.client_order_id, error=str(exc))
+            _log.error("cancel_order_failed", client_order_id=record.client_order_id, error=str(exc),
+                       correlation_id=record.correlation_id or None)
 
     def query(self, record: OrderRecord) -> GatewayOrder | None:
         """Ask the gateway what it knows of the order (by vt_orderid, else by reference).

@@ -33,6 +33,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from actors._supervisor import ChildSpec, Restart, StopChild, spawn
 from actors.market.frames import encode_actor_message
 from actors.sessions.session import SessionActor, SessionState, group_path
+from actors.sessions.state import command_correlation_id
 from transport.auth import AuthConfig, Principal, TokenVerifier
 from transport.errors import AuthError, FrameRefusedError
 from transport.gateway_stats import GatewayStatistics
@@ -52,13 +53,15 @@ _POLICY_VIOLATION = WSCloseCode.POLICY_VIOLATION  # 1008
 class _Connection:
     """One authenticated socket, as the gateway sees it (loop thread only)."""
 
-    __slots__ = ("ws", "outbox", "path", "state", "bucket", "subscriptions", "bad", "expiry", "expired", "task", "log")
+    __slots__ = ("ws", "outbox", "path", "number", "state", "bucket", "subscriptions", "bad", "expiry", "expired",
+                 "task", "log")
 
     def __init__(self, ws, outbox: SocketOutbox, path: str, state: SessionState, bucket: TokenBucket,
-                 log) -> None:
+                 log, number: int = 0) -> None:
         self.ws = ws
         self.outbox = outbox
         self.path = path
+        self.number = number
         self.state = state
         self.bucket = bucket
         self.subscriptions: set[str] = set()
@@ -143,7 +146,7 @@ class SocketGateway:
         self.sockets_opened += 1
         conn = _Connection(ws, outbox, path, state, TokenBucket(limits.messages_per_s, limits.message_burst,
                                                                 self.clock()),
-                           _log.bind(session_path=path, user=user))
+                           _log.bind(session_path=path, user=user), session_id)
         self.connections[path] = conn
         conn.log.info("session_opened", role=principal.role)
         outbox.put_nowait(server_message(0, ack={"of": "auth", "detail": path}))
@@ -273,6 +276,8 @@ class SocketGateway:
             except FrameRefusedError as exc:
                 self.frames_refused += 1
                 self._count(exc.code)
+                conn.log.debug("frame_refused", code=exc.code, reason=str(exc), correlation_id=command_correlation_id(
+                    conn.number, exc.correlation) if exc.correlation else None)
                 error = error_message(exc.code, str(exc), exc.correlation)
                 if not self._too_much_bad_input(conn):
                     conn.outbox.put_nowait(error)
@@ -317,7 +322,7 @@ class SocketGateway:
             raise FrameRefusedError("forbidden", "group not allowed by your token", frame.correlation)
         elif member in _ORDER_MEMBERS:
             self._check_order(conn, data, frame)
-        self._tell_session(conn, data)
+        self._tell_session(conn, data, command_correlation_id(conn.number, frame.correlation))
 
     def _check_order(self, conn: _Connection, data: bytes, frame: ClientFrame) -> None:
         """Refuse an order message for an account the token does not grant, or a bad client order id."""
@@ -347,8 +352,10 @@ class SocketGateway:
                                     frame.correlation)
         conn.subscriptions.update(new)
 
-    def _tell_session(self, conn: _Connection, data: bytes) -> None:
-        self.runtime.tell_path(conn.path, encode_actor_message("client", data, source="ws"))
+    def _tell_session(self, conn: _Connection, data: bytes, correlation_id: int) -> None:
+        """Hand a checked ClientMessage to the session with its desk correlation id (actors/sessions/state.py)."""
+        self.runtime.tell_path(conn.path, encode_actor_message("client", data, source="ws",
+                                                               correlation_id=correlation_id))
         self.frames_forwarded += 1
 
 

@@ -1,12 +1,24 @@
 // The flight recorder page (admins): start and stop recording a session
 // (POST /admin/recordings), download a recording (GET /admin/recordings/<id>)
-// or load a file, and replay it into watchlists (ui/replay.js) with the
-// commands the session sent alongside, to show what a trader saw when they
-// clicked. The token is the desk's (sessionStorage "tickstage.token" or #token=).
+// or load a file, and replay it (ui/replay.js) into the desk's own panels —
+// watchlists, account status, risk summary, the orders' blotter, risk alerts,
+// contract detail — with the commands the session sent alongside, to show what
+// a trader saw when they clicked. Every ServerMessage of the recording reaches
+// the panels as on the desk (ui/panels.js dispatchMessage); an orderStatusReply
+// (a reply on the desk, taken by the blotter) fills the order book the same way.
+// The panels are read-only here: a panel's send() is refused with code "replay".
+// The token is the desk's (sessionStorage "tickstage.token" or #token=).
 //
-// For tests: window.tickstageRecorder = {rows(group), groups(), state()}.
+// For tests: window.tickstageRecorder = {rows(group), groups(), state(), orders(), text(slot)}.
 
+import "./account_panel.js";
+import "./blotter.js";
+import "./detail.js";
+import { book } from "./order_book.js";
+import { dispatchMessage, dispatchSession, dispatchTicks, startPanels } from "./panels.js";
 import { Player, describeCommand, parseRecording } from "./replay.js";
+import "./risk_alerts.js";
+import "./risk_panel.js";
 import { TOKEN_KEY, tokenFromLocation } from "./session.js";
 import { Watchlist } from "./watchlist.js";
 
@@ -17,6 +29,14 @@ let player = null;
 let panels = new Map(); // group → Watchlist
 let lastFrameMs = null;
 let shownCommands = -1;
+let replayed = { signedIn: false, state: "replay" }; // the recorded session, as the panels see it
+
+startPanels({
+  send: async () => ({ member: "error", body: { code: "replay", message: "a replay sends nothing" } }),
+  session: () => replayed,
+  stats: () => (player === null ? {} : { ...player.feed.stats }),
+  follow: { subscribe: () => {}, unsubscribe: () => {} }, // the player follows every recorded contract
+});
 
 // -- session and API ---------------------------------------------------------------
 
@@ -115,13 +135,14 @@ function load(buffer, name) {
   }
   for (const panel of panels.values()) panel.destroy();
   panels = new Map();
-  player = new Player(recording, { post: onFeed });
+  const { header } = recording;
+  replayed = { signedIn: true, user: header.user, role: header.role, accounts: [], groups: [], state: "replay" };
+  player = new Player(recording, { post: onFeed, onReset: clearPanels });
   for (const group of player.groups) {
     const panel = new Watchlist(group, { onClose: () => {} });
     panels.set(group, panel);
     $("#replay-panels").append(panel.element);
   }
-  const { header } = recording;
   $("#replay-title").textContent = `${name} · ${header.user} · ${recording.entries.length} messages`;
   renderCommands();
   $("#play").disabled = false;
@@ -130,10 +151,27 @@ function load(buffer, name) {
   updateClock();
 }
 
+// The panels forget what they drew (a replay starting again), then take the recorded session; the detail
+// panel follows the first contract the session was sent ticks of.
+function clearPanels(replaying) {
+  dispatchSession({ signedIn: false, state: "replay" });
+  book.clear();
+  dispatchSession(replayed);
+  const [followed] = replaying.detailSymbols;
+  if (followed !== undefined) {
+    document.dispatchEvent(new CustomEvent("tickstage:instrument", { detail: { vtSymbol: followed } }));
+  }
+}
+
 function onFeed(message) {
   const nowMs = performance.now();
   if (message.type === "groupInfo") panels.get(message.group)?.setInstruments(message);
   else if (message.type === "rows") for (const batch of message.batches) panels.get(batch.group)?.apply(batch, nowMs);
+  else if (message.type === "ticks") dispatchTicks(message);
+  else if (message.type === "message") {
+    if (message.member === "orderStatusReply") for (const view of message.body.orders) book.view(view);
+    else dispatchMessage(message.member, message.body);
+  }
 }
 
 function renderCommands() {
@@ -210,6 +248,8 @@ $("#login").addEventListener("submit", (event) => {
 window.tickstageRecorder = {
   rows: (group) => panels.get(group)?.rows() ?? [],
   groups: () => [...panels.keys()],
+  orders: () => JSON.parse(JSON.stringify(book.list(), plain)),
+  text: (slot) => document.querySelector(`[data-slot="${slot}"] .slot-body`)?.textContent ?? "",
   state: () => (player === null ? null : {
     playing: player.playing, clockMs: player.clockMs, startMs: player.startMs, endMs: player.endMs,
     fed: player.next, entries: player.recording.entries.length, stats: { ...player.feed.stats },

@@ -1,7 +1,10 @@
 // Replays a flight recording (schemas/flight.capnp, written by transport/flight.py):
-// the frames the server sent one session go through the same Feed the worker
-// uses (seq checks, snapshots, typed-array L1 state), at the recorded pace or
-// faster, so a watchlist shows what the trader's worker had at every moment.
+// every ServerMessage the server sent one session goes through the same Feed the
+// worker uses (seq checks, snapshots, typed-array L1 state for group frames; every
+// other member — order replies and events, account status, risk summary and
+// events, contract detail, group status — posted as {type: "message", member,
+// correlationId, body} exactly as a tab gets it), at the recorded pace or faster,
+// so the desk's own panels show what the trader had at every moment.
 // No DOM here: ui/recorder.js draws.
 
 import { readMessage, toPlain } from "./capnp.js";
@@ -68,14 +71,28 @@ function groupOf(payload) {
   }
 }
 
+function detailSymbolOf(payload) {
+  try {
+    const message = readMessage(payload, "ServerMessage");
+    return message.which() === "tickDetail" ? message.get("tickDetail").get("vtSymbol") : null;
+  } catch {
+    return null;
+  }
+}
+
 // Drives a recording through a Feed. post(message) gets the Feed's page messages
 // ("groupInfo", "rows", "status", "error") exactly as a tab would from the worker.
+// onReset(player) runs before the replay starts from the first entry (at construction and on a seek
+// backwards): clear what was drawn.
 export class Player {
-  constructor(recording, { post }) {
+  constructor(recording, { post, onReset = () => {} }) {
     this.recording = recording;
     this.post = post;
-    this.groups = [...new Set(recording.entries.filter((e) => e.direction === "down").map((e) => groupOf(e.payload))
-      .filter((group) => group))];
+    this.onReset = onReset;
+    const down = recording.entries.filter((e) => e.direction === "down");
+    this.groups = [...new Set(down.map((e) => groupOf(e.payload)).filter((group) => group))];
+    // contracts whose every tick the session was sent (contract detail), in order of first tick
+    this.detailSymbols = [...new Set(down.map((e) => detailSymbolOf(e.payload)).filter((symbol) => symbol))];
     this.startMs = recording.entries.length ? recording.entries[0].ms : 0;
     this.endMs = recording.entries.length ? recording.entries.at(-1).ms : 0;
     this.speed = 1;
@@ -84,10 +101,12 @@ export class Player {
   }
 
   reset() {
+    this.onReset(this);
     this.clockMs = this.startMs;
     this.next = 0; // index of the next entry to feed
     this.feed = new Feed({ send: () => {}, post: (message) => this.post(message), now: () => this.clockMs });
     this.feed.subscribe(this.groups);
+    if (this.detailSymbols.length) this.feed.subscribeTicks(this.detailSymbols);
   }
 
   // Feed every entry up to epochMs (going back replays from the start); return the entries fed.

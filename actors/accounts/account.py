@@ -233,7 +233,7 @@ class AccountActor(TickstageActor):
         return message.to_bytes()
 
     def _push(self, payload: bytes) -> None:
-        self.send_path(self.sessions_path, encode_account_push(self.account, payload, self.path))
+        self.send_path(self.sessions_path, encode_account_push(self.account, payload, self.path, self.correlation_id))
 
     def extra_statistics(self) -> dict[str, Any]:
         """Positions, trades, duplicates, statuses sent, events forwarded."""

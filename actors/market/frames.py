@@ -278,11 +278,13 @@ def instruments_of(info_reader) -> list[InstrumentInfo]:
     ]
 
 
-def encode_outbound(*, group: str, seq: int, kind: str, payload: bytes, source: str) -> bytes:
+def encode_outbound(*, group: str, seq: int, kind: str, payload: bytes, source: str,
+                    correlation_id: int = 0) -> bytes:
     """Return an ``ActorMessage{outbound}`` wrapping ServerMessage bytes for sessions.
 
     Args:
         kind: ``"info"``, ``"snapshot"``, ``"delta"`` or ``"control"``.
+        correlation_id: the command a ``control`` reply answers (UInt64, 0: none).
     """
     message = _ActorMessage.new_message(num_first_segment_words=32 + len(payload) // 8)
     outbound = message.init("outbound")
@@ -292,6 +294,7 @@ def encode_outbound(*, group: str, seq: int, kind: str, payload: bytes, source: 
     outbound.payload = payload
     message.source = source
     message.sentTsNs = time.time_ns()
+    message.correlationId = correlation_id
     return message.to_bytes()
 
 

@@ -18,10 +18,11 @@ _ActorMessage = schemas.actor.ActorMessage
 _ServerMessage = schemas.stream.ServerMessage
 
 
-def _actor(member: str, source: str):
+def _actor(member: str, source: str, correlation_id: int = 0):
     message = _ActorMessage.new_message()
     message.source = source
     message.sentTsNs = time.time_ns()
+    message.correlationId = correlation_id
     return message, message.init(member)
 
 
@@ -41,9 +42,12 @@ def read_rejection(reader) -> Rejection:
 # -- between actors ----------------------------------------------------------------
 
 
-def encode_order_command(session_path: str, user: str, client: bytes, source: str) -> bytes:
-    """Return ``ActorMessage{orderCommand}``: a validated ClientMessage for ``orders/<account>``."""
-    message, body = _actor("orderCommand", source)
+def encode_order_command(session_path: str, user: str, client: bytes, source: str, correlation_id: int = 0) -> bytes:
+    """Return ``ActorMessage{orderCommand}``: a validated ClientMessage for ``orders/<account>``.
+
+    ``correlation_id`` (UInt64, 0: none) is the command's desk correlation id (actors/sessions/state.py).
+    """
+    message, body = _actor("orderCommand", source, correlation_id)
     body.sessionPath = session_path
     body.user = user
     body.client = client
@@ -59,7 +63,7 @@ def encode_risk_check(check_id: int, record: OrderRecord, last_price: float, pri
         price_tick: quote currency (0: unknown contract).
         multiplier: units per lot (0: unknown contract).
     """
-    message, body = _actor("riskCheck", source)
+    message, body = _actor("riskCheck", source, record.correlation_id)
     body.checkId = check_id
     body.clientOrderId = record.client_order_id
     body.account = record.account
@@ -77,9 +81,11 @@ def encode_risk_check(check_id: int, record: OrderRecord, last_price: float, pri
     return message.to_bytes()
 
 
-def encode_verdict(check_id: int, rule: str, rejection: Rejection | None, source: str) -> bytes:
-    """Return ``ActorMessage{riskVerdict}``: approved when ``rejection`` is ``None``."""
-    message, body = _actor("riskVerdict", source)
+def encode_verdict(check_id: int, rule: str, rejection: Rejection | None, source: str,
+                   correlation_id: int = 0) -> bytes:
+    """Return ``ActorMessage{riskVerdict}``: approved when ``rejection`` is ``None``; ``correlation_id``
+    is the checked order's."""
+    message, body = _actor("riskVerdict", source, correlation_id)
     body.checkId = check_id
     body.rule = rule
     body.approved = rejection is None
@@ -95,7 +101,7 @@ def encode_risk_update(kind: str, record: OrderRecord | None, source: str, *, pr
     ``price``/``volume`` override the order's (a fill's price and volume).
     A ``replayed`` update summarizes the record (traded, active, cancel, sent).
     """
-    message, body = _actor("riskUpdate", source)
+    message, body = _actor("riskUpdate", source, record.correlation_id if record is not None else 0)
     body.kind = kind
     body.tsNs = ts_ns or time.time_ns()
     if record is not None:
@@ -125,9 +131,10 @@ def encode_journaled(client_order_id: str, ok: bool, error: str, source: str = "
     return message.to_bytes()
 
 
-def encode_account_push(account: str, payload: bytes, source: str) -> bytes:
-    """Return ``ActorMessage{accountPush}``: ServerMessage bytes for every session granted ``account``."""
-    message, body = _actor("accountPush", source)
+def encode_account_push(account: str, payload: bytes, source: str, correlation_id: int = 0) -> bytes:
+    """Return ``ActorMessage{accountPush}``: ServerMessage bytes for every session granted ``account``;
+    ``correlation_id`` is the command that caused it (0: none, a periodic status)."""
+    message, body = _actor("accountPush", source, correlation_id)
     body.account = account
     body.payload = payload
     return message.to_bytes()

@@ -151,6 +151,7 @@ class OrderLifecycle:
         if record is None:
             self.unrouted += 1
             return None
+        self.adopt_correlation(record.correlation_id)   # the event belongs to that submission
         if not record.vt_orderid and vt_orderid:
             self.map_vt(record, vt_orderid)    # the SUBMITTING echo arrived first
         return record
@@ -197,6 +198,7 @@ class OrderLifecycle:
         """Move the order to what vn.py reports; the first answer decides the reply."""
         if status == "submitting" or record.final:
             return
+        self.adopt_correlation(record.correlation_id)
         changed = status != record.status or traded > record.traded
         record.status = status
         record.traded = max(record.traded, traded)
@@ -227,6 +229,7 @@ class OrderLifecycle:
 
     def reject(self, record: OrderRecord, rejection: Rejection) -> None:
         """Make the order rejected, reply and tell the traders (a rejection is a value)."""
+        self.adopt_correlation(record.correlation_id)
         record.state, record.rejection = "rejected", rejection
         record.updated_ns = time.time_ns()
         self.rejections += 1
@@ -252,6 +255,7 @@ class OrderLifecycle:
 
     def unknown(self, record: OrderRecord, reason: str) -> None:
         """Sent, unanswered: reply ``outcomeUnknown``, never re-send, start resolving."""
+        self.adopt_correlation(record.correlation_id)
         record.state, record.reason = "outcomeUnknown", reason
         record.updated_ns = time.time_ns()
         self.unknown_outcomes += 1

@@ -58,6 +58,7 @@ from actors.orders.config import OrdersConfig
 from actors.orders.lifecycle import OrderLifecycle
 from actors.orders.record import OrderRecord, Rejection
 from actors.orders.risk_link import PendingCheck, RiskLink
+from actors.orders.tally import OrderTally
 from actors.orders.validity import check_record
 
 NAN = math.nan
@@ -108,6 +109,7 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
         self._rule_marks: dict[str, int] = {}
         self._write_ahead: list[OrderRecord] = []
         self.inline_checks = 0
+        self.tally = OrderTally()
         self.unresolved: set[str] = set()
         self._check_ids = itertools.count(1)
         self._answer_deadlines: collections.deque[tuple[float, str]] = collections.deque()
@@ -174,8 +176,10 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
                              order.reference, user, created_ns=now, updated_ns=now)
         quote = self.market.quote(record.vt_symbol)
         record.group = quote.group if quote is not None else ""
+        record.correlation_id = self.correlation_id
         self.orders[client_order_id] = record
         self.track(record)
+        self.log.debug("order_submitted", client_order_id=client_order_id, vt_symbol=record.vt_symbol)
         self.waiters[client_order_id] = [(session, correlation)]
         self.new_orders += 1
         problem = check_record(record, order.account, quote)
@@ -266,11 +270,12 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
             record.sent_ns = sending_ns
         ok, error = self.journal.write_orders_now([record.row() for record in records])
         for record in records:
-            if ok:
-                self.send_to_gateway(record)
-            else:
-                record.sent_ns = 0
-                self.refuse(record, Rejection("journal", NAN, NAN, f"journal write failed: {error}"))
+            with self.handling(self.msg_type or "writeAhead", record.correlation_id):
+                if ok:
+                    self.send_to_gateway(record)
+                else:
+                    record.sent_ns = 0
+                    self.refuse(record, Rejection("journal", NAN, NAN, f"journal write failed: {error}"))
 
     def send_to_gateway(self, record: OrderRecord) -> None:
         """Call ``MainEngine.send_order`` once for this order (loop thread)."""
@@ -359,12 +364,14 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
 
     def _to_session(self, session: str, payload: bytes) -> None:
         self.send_path(session, encode_outbound(group="", seq=0, kind="control", payload=payload,
-                                                source=self.path))
+                                                source=self.path, correlation_id=self.correlation_id))
 
     def push(self, member: str, record: OrderRecord, **extra: Any) -> None:
         """Send an order event to every session granted this account (encoded once)."""
         payload = encode_order_event(member, record, self.path, **extra)
-        self.send_path(self.sessions_path, encode_account_push(self.account, payload, self.path))
+        self.tally.observe(member, record, extra)
+        self.send_path(self.sessions_path, encode_account_push(self.account, payload, self.path,
+                                                               record.correlation_id))
 
     def _on_crash(self, text: str, message, sender: ActorAddress) -> None:
         """Fault injection: raise inside the handler."""
@@ -381,6 +388,7 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
             "inline_checks": self.inline_checks, "quarantined": len(self.quarantined),
             "quarantined_resubmits": self.quarantined_resubmits, "closed_unknown": self.closed_unknown,
             "vt_orderid_collisions": self.vt_orderid_collisions, "cancels_refused": self.cancels_refused,
+            "outcomes": self.tally.statistics().as_dict(),
         }
 
 

@@ -109,6 +109,8 @@ class OrderRecord:
         reply_journaled: a row carrying the decided reply was queued to the journal.
         reason: why the desk put the order in its state, when the desk decided it (the cause of an
             ``outcomeUnknown``, why recovery closed an order the venue did not know); ``""`` otherwise.
+        correlation_id: the desk correlation id of the submission (UInt64, 0: none or recovered from
+            the journal); every message and log line about the order carries it. Not journaled.
     """
 
     client_order_id: str
@@ -141,6 +143,7 @@ class OrderRecord:
     unknown_queries: int = 0
     reply_journaled: bool = False
     reason: str = ""
+    correlation_id: int = 0
 
     @property
     def final(self) -> bool:

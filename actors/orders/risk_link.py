@@ -157,7 +157,7 @@ class RiskLink:
                 continue
             if view is None:
                 view = check_view(check_id, record, quote)
-            rejection = rule.check_now(view)
+            rejection = rule.check_now(view, record.correlation_id)
             if rejection is not None and refusal is None:
                 refusal = rejection
         self.inline_checks += len(entries) - len(by_message)
@@ -196,7 +196,7 @@ class RiskLink:
             if rule is not None:
                 if view is None:
                     view = update_view(kind, record, price=price, volume=volume, ts_ns=ts_ns)
-                rule.update_now(view)
+                rule.update_now(view, record.correlation_id)
                 continue
             if payload is None:
                 payload = encode_risk_update(kind, record, self.path, price=price, volume=volume, ts_ns=ts_ns)

@@ -165,7 +165,8 @@ class RiskRule(TickstageActor):
 
     def _on_risk_check(self, order, message, sender: ActorAddress) -> None:
         """Answer one check with a verdict (fail-closed while recovering)."""
-        self.send(sender, encode_verdict(order.checkId, self.rule, self._verdict(order), self.path))
+        self.send(sender, encode_verdict(order.checkId, self.rule, self._verdict(order), self.path,
+                                         self.correlation_id))
 
     def _verdict(self, order) -> Rejection | None:
         self.checks += 1
@@ -175,12 +176,14 @@ class RiskRule(TickstageActor):
             rejection = self.check(order)
         if rejection is not None:
             self.rejections += 1
+            self.log.info("order_refused", rule=self.rule, scope=self.scope, client_order_id=order.clientOrderId,
+                          limit=rejection.limit, observed=rejection.observed, reason=rejection.reason)
             self._report(order.account, order.clientOrderId, rejection)
         return rejection
 
     # -- in-line calls from an order actor's handler (actors/orders/risk_link.py) -------------
 
-    def check_now(self, order) -> Rejection | None:
+    def check_now(self, order, correlation_id: int = 0) -> Rejection | None:
         """Answer a check in-line, exactly as ``_on_risk_check`` would, and return the verdict.
 
         Runs on the loop thread inside the calling order actor's handler, when
@@ -191,29 +194,35 @@ class RiskRule(TickstageActor):
         Args:
             order: a ``RiskCheck`` reader, or a value with the same fields
                 (:class:`~actors.orders.risk_link.CheckView`).
+            correlation_id: the order's desk correlation id (UInt64, 0: none), bound in this rule's
+                log lines and set on the messages the check causes, as a ``riskCheck`` message's would be.
         """
         if self._crashed:
             return self.fail_closed(f"{self.rule} crashed; orders are refused until it restarts")
         self.direct_calls += 1
-        try:
-            return self._verdict(order)
-        except Exception as exc:  # noqa: BLE001 - a crash of this actor, reported to its supervisor
-            self._crash(exc)
-            return self.fail_closed(f"{self.rule} failed on this order ({type(exc).__name__}); refused (fail-closed)")
+        with self.handling("riskCheck", correlation_id):
+            try:
+                return self._verdict(order)
+            except Exception as exc:  # noqa: BLE001 - a crash of this actor, reported to its supervisor
+                self._crash(exc)
+                return self.fail_closed(
+                    f"{self.rule} failed on this order ({type(exc).__name__}); refused (fail-closed)")
 
-    def update_now(self, update) -> None:
+    def update_now(self, update, correlation_id: int = 0) -> None:
         """Take a ``riskUpdate`` in-line, as ``_on_risk_update`` would (loop thread; see :meth:`check_now`).
 
         Args:
             update: a ``RiskUpdate`` reader, or a :class:`~actors.orders.risk_link.UpdateView`.
+            correlation_id: the order's desk correlation id (UInt64, 0: none), as for :meth:`check_now`.
         """
         if self._crashed:
             return
         self.direct_calls += 1
-        try:
-            self._on_risk_update(update, None, None)
-        except Exception as exc:  # noqa: BLE001 - a crash of this actor, reported to its supervisor
-            self._crash(exc)
+        with self.handling("riskUpdate", correlation_id):
+            try:
+                self._on_risk_update(update, None, None)
+            except Exception as exc:  # noqa: BLE001 - a crash of this actor, reported to its supervisor
+                self._crash(exc)
 
     def _on_risk_update(self, update, message, sender: ActorAddress | None) -> None:
         """Take a lifecycle update, or a step of a replay."""
@@ -266,7 +275,7 @@ class RiskRule(TickstageActor):
         self.send_path(f"accounts/{account}", encode_risk_event(
             rule=self.rule, scope=self.scope, severity=severity, observed=rejection.observed,
             limit=rejection.limit, message=rejection.reason, account=account,
-            client_order_id=client_order_id, source=self.path))
+            client_order_id=client_order_id, source=self.path, correlation_id=self.correlation_id))
 
     def extra_statistics(self) -> dict[str, Any]:
         """Rule, scope, checks, rejections, in-line calls, recovering, limits, observed value."""

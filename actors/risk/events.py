@@ -15,10 +15,11 @@ import schemas
 _ActorMessage = schemas.actor.ActorMessage
 
 
-def _actor(member: str, source: str):
+def _actor(member: str, source: str, correlation_id: int = 0):
     message = _ActorMessage.new_message()
     message.source = source
     message.sentTsNs = time.time_ns()
+    message.correlationId = correlation_id
     return message, message.init(member)
 
 
@@ -49,9 +50,10 @@ def fill_risk_event(body, *, rule: str, scope: str, severity: str, observed: flo
     body.tsNs = ts_ns or time.time_ns()
 
 
-def encode_risk_event(*, source: str, **fields) -> bytes:
-    """Return ``ActorMessage{riskEvent}`` (fields of :func:`fill_risk_event`)."""
-    message, body = _actor("riskEvent", source)
+def encode_risk_event(*, source: str, correlation_id: int = 0, **fields) -> bytes:
+    """Return ``ActorMessage{riskEvent}`` (fields of :func:`fill_risk_event`); ``correlation_id`` is the
+    refused order's (UInt64, 0: none)."""
+    message, body = _actor("riskEvent", source, correlation_id)
     fill_risk_event(body, **fields)
     return message.to_bytes()
 

@@ -22,7 +22,8 @@ class OrderHostActor(TickstageActor):
     """Routes order replies to NATS requesters and account pushes to NATS subjects.
 
     Context args:
-        reply (Callable[[bytes], None]): takes a ServerMessage reply (loop thread, non-blocking).
+        reply (Callable[[bytes, int], None]): takes a ServerMessage reply and the desk correlation id of
+            the command it answers (UInt64, 0: none) (loop thread, non-blocking).
         push (Callable[[str, bytes], None]): takes (account, ActorMessage accountPush bytes).
     """
 
@@ -39,7 +40,7 @@ class OrderHostActor(TickstageActor):
         """An order actor's reply to a command sent on behalf of a NATS client."""
         if str(outbound.kind) == "control":
             self.replies += 1
-            self._reply(bytes(outbound.payload))
+            self._reply(bytes(outbound.payload), self.correlation_id)
 
     def _on_account_push(self, push, message, sender: ActorAddress) -> None:
         """An account's event: publish the push unchanged."""

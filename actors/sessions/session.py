@@ -146,6 +146,7 @@ class SessionActor(TickstageActor):
         ) as client:
             member = client.which()
             correlation = client.envelope.id
+            self.log.debug("command_received", member=member, envelope_id=correlation)
             if member == "subscribe":
                 self._subscribe(list(client.subscribe.groups), correlation)
             elif member == "unsubscribe":
@@ -191,7 +192,9 @@ class SessionActor(TickstageActor):
                           correlation=correlation)
             return
         self.order_commands += 1
-        if not self.send_path(path, encode_order_command(self.path, self.state.user, data, self.path)):
+        self.log.debug("order_command_forwarded", member=member, account=account, order_path=path)
+        if not self.send_path(path, encode_order_command(self.path, self.state.user, data, self.path,
+                                                         self.correlation_id)):
             self._control(error={"code": "internal", "message": f"the order actor of {account} is restarting; "
                                  "retry with the same clientOrderId"}, correlation=correlation)
 
@@ -211,7 +214,7 @@ class SessionActor(TickstageActor):
         self.watchlist_updates += 1
         if not self.send_path(GATEWAY_PATH, encode_actor_message("watchlistMembership", {
                 "group": watchlist_group(self.state.user), "add": add, "remove": remove, "sessionPath": self.path,
-                "correlationId": correlation}, source=self.path)):
+                "correlationId": correlation}, source=self.path, correlation_id=self.correlation_id)):
             self._control(error={"code": "internal", "message": "the gateway actor is restarting; retry"},
                           correlation=correlation)
 
@@ -449,10 +452,12 @@ class SessionActor(TickstageActor):
         groups = None if principal is None or principal.is_admin else principal.groups
         self.send_path(TICKS_PATH, encode_actor_message("tickSubscription", {
             "sessionPath": self.path, "vtSymbols": symbols, "subscribe": subscribe, "correlationId": correlation,
-            "allGroups": groups is None, "groups": sorted(groups or ())}, source=self.path))
+            "allGroups": groups is None, "groups": sorted(groups or ())}, source=self.path,
+            correlation_id=self.correlation_id))
 
     def _attach_message(self, member: str, group: str) -> bytes:
-        return encode_actor_message(member, {"sessionPath": self.path, "group": group}, source=self.path)
+        return encode_actor_message(member, {"sessionPath": self.path, "group": group}, source=self.path,
+                                    correlation_id=self.correlation_id)
 
     def _control(self, correlation: int = 0, **member: Any) -> None:
         """Push the session's own answer (``ack``/``error``/``pong``) to the socket: ``error={...}``."""

@@ -1,4 +1,18 @@
-"""What a session keeps across restarts of its actor (:class:`SessionState`), and group paths."""
+"""What a session keeps across restarts of its actor (:class:`SessionState`), group paths, correlation ids.
+
+Correlation ids: a client's command (any ``ClientMessage`` past ``auth``)
+gets a desk correlation id at the socket gateway (transport/ws.py), derived
+from the socket's session number and the command's envelope id:
+``session_number << 32 | (envelope id & 0xFFFFFFFF)`` (UInt64). It is set
+in ``ActorMessage.correlationId`` of every actor message the command causes
+and bound as ``correlation_id`` in every log line about it. A reply on the
+socket keeps ``envelope.correlationId`` = the command's envelope id (the
+browser matches replies by it), so a reply on ``sessions/session/<n>``
+relates to the log lines by :func:`command_correlation_id` ``(n,
+envelope.correlationId)``. Unique per gateway process while clients number
+their envelopes below 2**32 (the page counts from 1); nodes of a NATS desk
+number their sockets independently, so the logs also name the session path.
+"""
 
 from __future__ import annotations
 
@@ -44,9 +58,27 @@ class SessionState:
         return self.role == "admin"
 
 
+_LOW_32 = 0xFFFFFFFF
+
+
+def command_correlation_id(session_number: int, envelope_id: int) -> int:
+    """Return the desk correlation id of a command (UInt64; see the module docstring).
+
+    Args:
+        session_number: the socket's number, ``7`` for ``sessions/session/7`` (low 32 bits used).
+        envelope_id: the ClientMessage's ``envelope.id`` (low 32 bits used).
+    """
+    return (session_number & _LOW_32) << 32 | (envelope_id & _LOW_32)
+
+
+def split_correlation_id(correlation_id: int) -> tuple[int, int]:
+    """Return ``(session number, envelope id)`` of a desk correlation id (both low 32 bits)."""
+    return correlation_id >> 32 & _LOW_32, correlation_id & _LOW_32
+
+
 def group_path(group: str) -> str:
     """Return the path of a group's aggregator, ``market/group/rb``."""
     return f"market/group/{group}"
 
 
-__all__ = ["SessionState", "group_path"]
+__all__ = ["SessionState", "command_correlation_id", "group_path", "split_correlation_id"]

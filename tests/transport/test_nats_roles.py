@@ -177,7 +177,7 @@ def test_order_host_when_replies_arrive_then_each_waiting_request_answered_once_
         def __init__(self):
             self.sent = []
 
-        def publish_nowait(self, subject, data):
+        def publish_nowait(self, subject, data, headers=None):
             self.sent.append(subject)
             return True
 
