@@ -1,7 +1,7 @@
 """Hostile client frames for ``/ws`` and a driver that sends them over several sockets.
 
 Shared by ``perf/fuzz_stream.py`` (the long run) and
-``tests/transport/test_fuzz.py`` (≥ 100,000 frames in CI, imported as
+``tests/transport/edge/test_fuzz.py`` (≥ 100,000 frames in CI, imported as
 ``perf._fuzz_frames``); it imports only the packages, never perf's other
 modules. Frames are pre-generated from a seeded :class:`random.Random`, most
 of them tiny:

@@ -22,7 +22,7 @@ def free_port() -> int:
 
 
 class NodeProcess:
-    """One ``python -m transport.cli run --role ROLE --nats URL ...`` with its own state dir and log.
+    """One ``python -m transport.process.cli run --role ROLE --nats URL ...`` with its own state dir and log.
 
     Args:
         tmp: scratch folder (state dir ``tmp/<name>``, log ``tmp/<name>.log``).
@@ -41,7 +41,7 @@ class NodeProcess:
         env = {**os.environ, "TICKSTAGE_STATE_DIR": str(state), "TICKSTAGE_JWT_SECRET": secret}
         self._log = open(tmp / f"{name}.log", "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "transport.cli", "--log-level", "warning", "run", "--role", role,
+            [sys.executable, "-m", "transport.process.cli", "--log-level", "warning", "run", "--role", role,
              *(["--nats", *urls] if urls else []), "--port", str(self.port), *extra],
             cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT)
 

@@ -26,8 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("actors", "transport", "schemas", "sim", "perf", "tests")
 ACTOR_DOMAINS = ("actors.market", "actors.orders", "actors.risk", "actors.accounts", "actors.sessions",
                  "actors.gateway", "actors.root")
-SIM_HARNESS = ("sim/runner.py", "sim/faults.py", "sim/clients.py", "sim/traders.py", "sim/report.py",
-               "sim/scenario.py", "sim/routes.py", "sim/settings.py", "sim/multiplex.py", "sim/calibration.py")
+SIM_HARNESS = ("sim/harness/runner.py", "sim/harness/faults.py", "sim/harness/clients.py", "sim/harness/traders.py", "sim/harness/report.py",
+               "sim/harness/scenario.py", "sim/harness/routes.py", "sim/settings.py", "sim/multiplex.py", "sim/calibration.py")
 """The simulator's harness: it drives a whole desk, so it may import the desk; the rest of sim/ is the venue."""
 
 KNOWN: frozenset[tuple[str, str]] = frozenset({
@@ -39,29 +39,29 @@ KNOWN: frozenset[tuple[str, str]] = frozenset({
     ("perf/bench_orders.py", "actors._supervisor"),
     ("perf/bench_sim.py", "actors._runtime"),
     ("sim/errors.py", "actors.errors"),
-    ("sim/faults.py", "actors._registry"),
-    ("sim/faults.py", "actors._specs"),
-    ("sim/faults.py", "actors._supervisor"),
-    ("tests/sim/test_faults.py", "actors._runtime"),
-    ("tests/transport/test_fuzz.py", "actors._registry"),
-    ("tests/transport/test_fuzz.py", "perf._fuzz_frames"),
-    ("tests/transport/test_nats_nodes.py", "perf._nodes"),
-    ("transport/admin.py", "actors._registry"),
-    ("transport/admin.py", "actors._specs"),
-    ("transport/admin.py", "actors._supervisor"),
-    ("transport/app.py", "actors._runtime"),
-    ("transport/app.py", "actors._supervisor"),
-    ("transport/cli.py", "sim.runner"),
-    ("transport/faults_api.py", "sim.clients"),
-    ("transport/faults_api.py", "sim.faults"),
-    ("transport/faults_api.py", "sim.scenario"),
-    ("transport/nats_market.py", "actors._supervisor"),
-    ("transport/nats_orders.py", "actors._supervisor"),
-    ("transport/nats_ticks.py", "actors._supervisor"),
-    ("transport/risk_admin.py", "actors.risk._rule"),
-    ("transport/roles.py", "actors._supervisor"),
-    ("transport/vnpy_engine.py", "sim.gateway"),
-    ("transport/ws.py", "actors._supervisor"),
+    ("sim/harness/faults.py", "actors._registry"),
+    ("sim/harness/faults.py", "actors._specs"),
+    ("sim/harness/faults.py", "actors._supervisor"),
+    ("tests/sim/harness/test_faults.py", "actors._runtime"),
+    ("tests/transport/edge/test_fuzz.py", "actors._registry"),
+    ("tests/transport/edge/test_fuzz.py", "perf._fuzz_frames"),
+    ("tests/transport/cluster/test_nats_nodes.py", "perf._nodes"),
+    ("transport/admin/api.py", "actors._registry"),
+    ("transport/admin/api.py", "actors._specs"),
+    ("transport/admin/api.py", "actors._supervisor"),
+    ("transport/process/app.py", "actors._runtime"),
+    ("transport/process/app.py", "actors._supervisor"),
+    ("transport/process/cli.py", "sim.harness.runner"),
+    ("transport/process/faults_api.py", "sim.harness.clients"),
+    ("transport/process/faults_api.py", "sim.harness.faults"),
+    ("transport/process/faults_api.py", "sim.harness.scenario"),
+    ("transport/cluster/nats_market.py", "actors._supervisor"),
+    ("transport/cluster/nats_orders.py", "actors._supervisor"),
+    ("transport/cluster/nats_ticks.py", "actors._supervisor"),
+    ("transport/admin/risk_admin.py", "actors.risk._rule"),
+    ("transport/cluster/roles.py", "actors._supervisor"),
+    ("transport/venue/vnpy_engine.py", "sim.gateway"),
+    ("transport/edge/ws.py", "actors._supervisor"),
 })
 """(module file, imported module) breaches that exist today, each to go with the restructuring that fixes it."""
 
@@ -134,16 +134,16 @@ def test_known_breaches_when_scanned_then_each_still_exists():
 
 def test_rules_when_forbidden_imports_are_added_then_each_is_found():
     """The checker sees each kind of breach, at module and function level."""
-    source = "import transport.ws\ndef f():\n    from sim.gateway import SimGateway\n"
+    source = "import transport.edge.ws\ndef f():\n    from sim.gateway import SimGateway\n"
     assert breaches("actors/orders/order.py", imports_of(source)) == {
-        ("actors/orders/order.py", "transport.ws"), ("actors/orders/order.py", "sim.gateway")}
+        ("actors/orders/order.py", "transport.edge.ws"), ("actors/orders/order.py", "sim.gateway")}
     assert breaches("actors/_runtime.py", imports_of("from actors.market.frames import x")) >= {
         ("actors/_runtime.py", "actors.market.frames")}
     assert breaches("sim/exchange.py", imports_of("import actors.orders")) == {("sim/exchange.py", "actors.orders")}
-    assert breaches("sim/runner.py", imports_of("import actors.orders")) == set()
-    assert breaches("transport/ws.py", imports_of("from actors._runtime import ActorRuntime")) >= {
-        ("transport/ws.py", "actors._runtime")}
-    assert breaches("transport/ws.py", imports_of("from actors import ActorRuntime")) == set()
+    assert breaches("sim/harness/runner.py", imports_of("import actors.orders")) == set()
+    assert breaches("transport/edge/ws.py", imports_of("from actors._runtime import ActorRuntime")) >= {
+        ("transport/edge/ws.py", "actors._runtime")}
+    assert breaches("transport/edge/ws.py", imports_of("from actors import ActorRuntime")) == set()
     assert breaches("schemas/jslayout.py", imports_of("import actors")) == {("schemas/jslayout.py", "actors")}
     assert breaches("tests/x.py", imports_of("from perf._common import p")) == {("tests/x.py", "perf._common")}
     assert breaches("transport/x.py", imports_of("from actors import _runtime")) == {("transport/x.py", "actors._runtime")}

@@ -1,4 +1,4 @@
-// Replays a flight recording (schemas/flight.capnp, written by transport/flight.py):
+// Replays a flight recording (schemas/flight.capnp, written by transport/admin/flight.py):
 // the frames the server sent one session go through the same Feed the worker
 // uses (seq checks, snapshots, typed-array L1 state), at the recorded pace or
 // faster, so a watchlist shows what the trader's worker had at every moment.

@@ -1,7 +1,7 @@
 """RemoteGroupActor (``market/group/<group>`` on a gateway node): a group aggregated elsewhere.
 
 On a ``gateway`` node the aggregators run in other processes and publish
-``md.agg.33ms.<group>`` on NATS (transport/nats_market.py). This actor takes
+``md.agg.33ms.<group>`` on NATS (transport/cluster/nats_market.py). This actor takes
 the GroupActor's place for the local sessions: same path, same messages in
 (``attach``, ``detach``, ``snapshotRequest``) and out (``outbound``), so a
 session does not know where its group runs. Frames arrive already encoded

@@ -71,7 +71,7 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
     Context args:
         account (str): the strategy account.
         gateway_name (str): vn.py gateway of its primary real account.
-        port (OrderPort): the gateway (transport/vnpy_orders.py).
+        port (OrderPort): the gateway (transport/venue/vnpy_orders.py).
         market (MarketPort): reference data and last prices.
         journal (OrderJournal): the durable journal.
         config (OrdersConfig): timeouts.

@@ -5,7 +5,7 @@ to vn.py. This actor takes the OrderActor's place for the local sessions:
 same path, same ``orderCommand`` in, so a session does not know where the
 account runs. Each command's bytes go unchanged to ``forward``, which sends
 them as a NATS request on ``order.submit.<account>`` and routes the reply
-(or a clear failure) back to the session (transport/nats_orders.py).
+(or a clear failure) back to the session (transport/cluster/nats_orders.py).
 """
 
 from __future__ import annotations

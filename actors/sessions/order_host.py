@@ -5,7 +5,7 @@ order actors as if from this session, so their replies come here
 (``outbound`` of kind ``control``) and go to ``reply``, which answers the
 waiting NATS request. It registers for every account's pushes (order
 events, account status, risk events), which go to ``push`` and out on
-``order.update.<account>`` (transport/nats_orders.py).
+``order.update.<account>`` (transport/cluster/nats_orders.py).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ class SessionState:
         groups: subscribed group names, in order.
         ticks: contracts whose every tick the socket follows (``subscribeTicks``: detail panels).
         closed: the socket is gone; stopping must detach from groups.
-        principal: the socket's verified token (``transport.auth.Principal``:
+        principal: the socket's verified token (``transport.signin.auth.Principal``:
             ``accounts``, ``groups``, ``may_trade``); replaced by the socket
             handler on ``refresh``. ``None`` only for states built in tests.
     """

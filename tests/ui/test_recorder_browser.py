@@ -7,7 +7,7 @@ from playwright.async_api import async_playwright
 
 from tests.ui.test_desk_browser import GROUP, ROWS_LIVE, WAIT_MS
 from ui.chromium import CHROMIUM, CHROMIUM_ARGS
-from transport.auth import mint_token
+from transport.signin.auth import mint_token
 
 pytestmark = pytest.mark.browser
 
