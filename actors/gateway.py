@@ -32,6 +32,8 @@ class GatewayActor(TickstageActor):
         bridge: the :class:`transport.venue.vnpy_bridge.VnpyBridge` (in process).
     """
 
+    takes_crash = False   # not a crash target of the fault injector (it keeps no state of its own)
+
     def on_start(self, restarts: int) -> None:
         """Keep the bridge handle (loop thread)."""
         self.bridge = self.context.args["bridge"]

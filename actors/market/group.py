@@ -292,10 +292,6 @@ class GroupActor(TickstageActor):
                                         payload=self._frame_bytes(rows, snapshot=False, hashed=True),
                                         source=self.path))
 
-    def _on_crash(self, text: str, message, sender: ActorAddress) -> None:
-        """Fault injection: raise inside the handler."""
-        raise RuntimeError(f"injected crash: {text}")
-
     # -- frames ----------------------------------------------------------
 
     def _arm_timer(self) -> None:

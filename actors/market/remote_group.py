@@ -140,10 +140,6 @@ class RemoteGroupActor(TickstageActor):
         """A local session saw a gap: ask the aggregator to re-broadcast a snapshot."""
         self._ask_snapshot()
 
-    def _on_crash(self, text: str, message, sender: ActorAddress) -> None:
-        """Fault injection: raise inside the handler."""
-        raise RuntimeError(f"injected crash: {text}")
-
     def _ask_snapshot(self) -> None:
         self.snapshot_requests += 1
         self._request_snapshot(self.group)

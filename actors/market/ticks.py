@@ -192,10 +192,6 @@ class TickDetailActor(TickstageActor):
             self.send_path(session, payload)
             self.details_sent += 1
 
-    def _on_crash(self, text: str, message, sender: ActorAddress) -> None:
-        """Fault injection: raise inside the handler."""
-        raise RuntimeError(f"injected crash: {text}")
-
     def extra_statistics(self) -> dict[str, Any]:
         """Contracts watched and followed, ticks in, details sent, subscriptions refused."""
         return {"watched": len(self.history), "followed": sum(1 for s in self.subscribers.values() if s),

@@ -366,10 +366,6 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
         payload = encode_order_event(member, record, self.path, **extra)
         self.send_path(self.sessions_path, encode_account_push(self.account, payload, self.path))
 
-    def _on_crash(self, text: str, message, sender: ActorAddress) -> None:
-        """Fault injection: raise inside the handler."""
-        raise RuntimeError(f"injected crash: {text}")
-
     def extra_statistics(self) -> dict[str, Any]:
         """Orders, rejections, unknown outcomes and the rest of the order counters."""
         return {

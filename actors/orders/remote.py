@@ -37,10 +37,6 @@ class RemoteOrderActor(TickstageActor):
         self.forwarded += 1
         self._forward(self.account, self.current_bytes)
 
-    def _on_crash(self, text: str, message, sender: ActorAddress) -> None:
-        """Fault injection: raise inside the handler."""
-        raise RuntimeError(f"injected crash: {text}")
-
     def extra_statistics(self) -> dict[str, Any]:
         """Commands forwarded."""
         return {"account": self.account, "forwarded": self.forwarded, "remote": True}

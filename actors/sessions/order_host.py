@@ -26,6 +26,8 @@ class OrderHostActor(TickstageActor):
         push (Callable[[str, bytes], None]): takes (account, ActorMessage accountPush bytes).
     """
 
+    takes_crash = False   # not a crash target of the fault injector (it keeps no state of its own)
+
     def on_start(self, restarts: int) -> None:
         """Register for every account's pushes with the sessions supervisor (loop thread)."""
         self._reply = self.context.args["reply"]

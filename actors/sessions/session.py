@@ -353,10 +353,6 @@ class SessionActor(TickstageActor):
         self.attach_retries += 1
         self._attach(group, wait_s=min(pending[1] * 2, ATTACH_RETRY_MAX_S))
 
-    def _on_crash(self, text: str, message, sender: ActorAddress) -> None:
-        """Fault injection: raise inside the handler."""
-        raise RuntimeError(f"injected crash: {text}")
-
     # -- liveness ---------------------------------------------------------
 
     def _arm_watchdog(self) -> None:

@@ -240,7 +240,7 @@ class FaultInjector:
 
     async def _crash(self, record: FaultRecord) -> None:
         entry = self.runtime.registry.entry(record.target)
-        if not hasattr(entry.instance or self.runtime.instance(entry.address), "_on_crash"):
+        if not getattr(entry.instance or self.runtime.instance(entry.address), "takes_crash", False):
             raise ValueError(f"{record.target} ({entry.kind}) takes no crash message")
         record.restarts_before = entry.restarts
         self._scope(record)

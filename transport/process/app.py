@@ -33,7 +33,6 @@ from actors.risk.limits import LimitStore
 from actors.risk.rules import rule_defaults
 from actors.root import RootSupervisor, desk_children
 from transport.admin.api import AdminApi
-from transport.process.faults_api import FaultsApi
 from transport.admin.flight_api import FlightApi
 from transport.signin.auth import AuthConfig, Principal, TokenVerifier, principal_from_header
 from transport.signin.auth_api import AuthApi
@@ -44,7 +43,7 @@ from transport.cluster.roles import VNPY_ROLES, RoleLinks, check_role
 from transport.venue.vnpy_bridge import VnpyBridge
 from transport.admin.risk_admin import RiskAdminApi
 from transport.process.state import StateFolder
-from transport.venue.vnpy_engine import VnpyEngine
+from transport.venue.vnpy_engine import DEFAULT_GATEWAY, VnpyEngine, check_gateway_spec
 from transport.venue.vnpy_orders import OrderBridge
 from transport.edge.ws import SocketGateway, SocketLimits
 
@@ -84,6 +83,8 @@ class DeskConfig:
             ``instruments``, ``copies``, ``shift_s``, ``max_gap_s``, ``record``;
             sim/exchange.py keys: ``venue``, ``order_latency_ms``,
             ``order_no_answer_probability`` ...).
+        gateway: the vn.py gateway class, ``module:Class``; default the simulator's
+            (``sim.gateway:SimGateway``), imported by the venue engine at start.
         orders: accounts, risk rules and limits, journal, order timeouts
             (``[orders]``, ``[accounts]``, ``[risk]``).
         state_dir: the desk's state folder (journal per trading day, admin audit;
@@ -111,6 +112,7 @@ class DeskConfig:
     nats: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
     sim: dict[str, Any] = field(default_factory=dict)
+    gateway: str = DEFAULT_GATEWAY
     orders: OrdersConfig = field(default_factory=lambda: DEVELOPMENT_ORDERS)
     issuer: IssuerConfig = field(default_factory=IssuerConfig)
     state_dir: str = ""
@@ -119,11 +121,12 @@ class DeskConfig:
     def __post_init__(self) -> None:
         if not self.http_header_timeout_s > 0:
             raise ConfigError(f"http_header_timeout_s must be > 0, not {self.http_header_timeout_s!r}")
+        check_gateway_spec(self.gateway)
 
     @property
     def simulated(self) -> bool:
-        """True: the desk trades on the simulator gateway (sim/gateway.py), the only venue of this build."""
-        return True
+        """True: the desk trades on the simulator (its gateway class lives in the ``sim`` package)."""
+        return self.gateway.split(":")[0].split(".")[0] == "sim"
 
     def gateway_setting(self) -> dict[str, Any]:
         """Return the simulator gateway's vn.py connect setting."""
@@ -160,7 +163,8 @@ class Desk:
         self.engine: VnpyEngine | None = None
         self.sockets: SocketGateway | None = None
         self.admin: AdminApi | None = None
-        self.faults: FaultsApi | None = None
+        self.faults: Any = None
+        """The simulator's fault API (:class:`transport.process.faults_api.FaultsApi`), on a simulated desk."""
         self.flight: FlightApi | None = None
         self.auth_api: AuthApi | None = None
         self.journal: OrderJournal | None = None
@@ -211,8 +215,11 @@ class Desk:
         app.router.add_get("/healthz", self._healthz)
         self.admin = AdminApi(self)
         self.admin.add_routes(app)
-        self.faults = FaultsApi(self)
-        self.faults.add_routes(app)
+        if self.config.simulated:
+            from transport.process.faults_api import FaultsApi   # drives the simulator's harness
+
+            self.faults = FaultsApi(self)
+            self.faults.add_routes(app)
         self.flight = FlightApi(self)
         self.flight.add_routes(app)
         if self.limit_store is not None:
@@ -229,7 +236,7 @@ class Desk:
         await site.start()
         self.port = self._runner.addresses[0][1]
         if self.bridge is not None:
-            self.engine = VnpyEngine(None if self.state.temporary else self.state.path)
+            self.engine = VnpyEngine(None if self.state.temporary else self.state.path, self.config.gateway)
             self.engine.start(self.bridge, self.config.gateway_setting(), also=(self.order_bridge,))
         if self.config.progress_interval_s > 0:
             self._progress_task = asyncio.create_task(self._log_progress())

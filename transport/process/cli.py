@@ -40,7 +40,7 @@ from transport.process.logs import configure_logging
 
 DEFAULT_CONFIG_KEYS = ("host", "port", "replay", "speed", "contracts", "rate", "seed", "role", "nats", "groups",
                        "state_dir")
-DESK_FILE_KEYS = (*DEFAULT_CONFIG_KEYS, "http_header_timeout_s")
+DESK_FILE_KEYS = (*DEFAULT_CONFIG_KEYS, "http_header_timeout_s", "gateway")
 """Keys of the TOML ``[desk]`` table."""
 
 
@@ -50,7 +50,7 @@ def load_config(path: str | None) -> Any:
     File layout::
 
         [desk]        host, port, replay (list), speed, contracts, rate, seed, state_dir,
-                      http_header_timeout_s
+                      http_header_timeout_s, gateway ("module:Class", default "sim.gateway:SimGateway")
         [market]      window_ms, wide_window_ms, snapshot_interval_s, max_rows, heartbeat_interval_s,
                       hash_interval_s, trading_windows (list, or a table per group)
         [limits]      max_frame_bytes, auth_timeout_s, max_bad_frames, max_sockets_per_user,

@@ -1,4 +1,7 @@
-"""A headless vn.py MainEngine with the simulator gateway, contained.
+"""A headless vn.py MainEngine with one configured gateway, contained.
+
+The gateway class is named by configuration (``module:Class``, default :data:`DEFAULT_GATEWAY`, the
+simulator's) and imported here with importlib, so the venue room imports no venue of its own.
 
 vn.py's side effects are kept in check (transport/venue/vnpy_home.py): its folder
 lives under tickstage's state dir, its loguru sinks are off and its log
@@ -7,16 +10,51 @@ events go to structlog, and ``MainEngine()``'s ``chdir`` is undone.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
 import structlog
 
+from transport.errors import ConfigError
 from transport.venue.vnpy_home import contain_vnpy, restoring_cwd
 
 _log = structlog.get_logger("vnpy")
 GATEWAY_NAME = "SIM"
+DEFAULT_GATEWAY = "sim.gateway:SimGateway"
+"""The vn.py gateway class of this build, ``module:Class``: the simulator (sim/gateway.py)."""
+
+
+def check_gateway_spec(spec: str) -> tuple[str, str]:
+    """Return ``(module, class name)`` of a ``module:Class`` gateway spec, without importing it.
+
+    Raises:
+        ConfigError: ``spec`` is not ``dotted.module:ClassName``.
+    """
+    module, sep, name = spec.partition(":")
+    if not sep or not name.isidentifier() or not all(part.isidentifier() for part in module.split(".")):
+        raise ConfigError(f"gateway must be 'module:Class' (e.g. {DEFAULT_GATEWAY!r}), not {spec!r}")
+    return module, name
+
+
+def load_gateway_class(spec: str) -> type:
+    """Import and return the vn.py ``BaseGateway`` subclass named by ``spec`` (``module:Class``).
+
+    Import it only after :func:`transport.venue.vnpy_home.contain_vnpy` (a gateway module imports vn.py).
+
+    Raises:
+        ConfigError: a malformed spec, a module that does not import, or a name it does not define.
+    """
+    module_name, name = check_gateway_spec(spec)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"gateway {spec!r}: cannot import {module_name!r}: {exc}") from None
+    gateway_class = getattr(module, name, None)
+    if not isinstance(gateway_class, type):
+        raise ConfigError(f"gateway {spec!r}: {module_name!r} defines no class {name!r}")
+    return gateway_class
 
 
 class _NoOffsetConverters(dict):
@@ -48,31 +86,44 @@ def without_offset_conversion(main_engine: Any) -> None:
 
 
 class VnpyEngine:
-    """Owns vn.py's EventEngine, MainEngine and the simulator gateway."""
+    """Owns vn.py's EventEngine, MainEngine and the configured gateway."""
 
-    def __init__(self, home: Path | None = None) -> None:
-        """Contain vn.py (its home folder under ``home``; see :func:`transport.venue.vnpy_home.contain_vnpy`)."""
+    def __init__(self, home: Path | None = None, gateway: str = DEFAULT_GATEWAY) -> None:
+        """Contain vn.py (its home folder under ``home``; see :func:`transport.venue.vnpy_home.contain_vnpy`).
+
+        Args:
+            home: the folder vn.py's ``.vntrader`` goes in; None: ``$TICKSTAGE_STATE_DIR``.
+            gateway: the vn.py gateway class, ``module:Class`` (imported at :meth:`start`).
+
+        Raises:
+            ConfigError: ``gateway`` is not ``module:Class``.
+        """
+        check_gateway_spec(gateway)
         contain_vnpy(home)
+        self.gateway_spec = gateway
         self.main_engine: Any = None
         self.event_engine: Any = None
 
     def start(self, bridge: Any, setting: dict[str, Any], also: tuple[Any, ...] = ()) -> None:
-        """Start vn.py, attach the bridge's guarded handlers, connect the simulator.
+        """Start vn.py, attach the bridge's guarded handlers, connect the configured gateway.
 
         Args:
             bridge: :class:`transport.venue.vnpy_bridge.VnpyBridge`.
-            setting: the simulator gateway's connect setting.
+            setting: the gateway's connect setting.
             also: more bridges, each ``attach(event_engine, main_engine)``-ed before the
                 gateway connects (the order bridge: it must hear the orders a
                 reconnecting gateway replays).
+
+        Raises:
+            ConfigError: the gateway class does not import.
         """
         from vnpy.event import EventEngine
         from vnpy.trader.engine import MainEngine
         from vnpy.trader.event import EVENT_LOG
 
-        from sim.gateway import SimGateway
         from transport.venue.vnpy_bridge import guarded
 
+        gateway_class = load_gateway_class(self.gateway_spec)
         self.event_engine = EventEngine()
         with restoring_cwd():
             self.main_engine = MainEngine(self.event_engine)
@@ -81,7 +132,7 @@ class VnpyEngine:
         for extra in also:
             extra.attach(self.event_engine, self.main_engine)
         self.event_engine.register(EVENT_LOG, guarded(self._on_log, lambda exc: None))
-        self.main_engine.add_gateway(SimGateway, GATEWAY_NAME)
+        self.main_engine.add_gateway(gateway_class, GATEWAY_NAME)
         self.main_engine.connect(setting, GATEWAY_NAME)
 
     @staticmethod
@@ -90,7 +141,7 @@ class VnpyEngine:
         _log.info("vnpy_logged", gateway=getattr(log, "gateway_name", ""), message=getattr(log, "msg", ""))
 
     def gateway(self) -> Any:
-        """Return the simulator gateway instance."""
+        """Return the gateway instance (None before :meth:`start`)."""
         return self.main_engine.get_gateway(GATEWAY_NAME) if self.main_engine else None
 
     def progress(self) -> dict[str, Any] | None:
@@ -110,4 +161,5 @@ class VnpyEngine:
             self.main_engine = None
 
 
-__all__ = ["GATEWAY_NAME", "VnpyEngine", "without_offset_conversion"]
+__all__ = ["DEFAULT_GATEWAY", "GATEWAY_NAME", "VnpyEngine", "check_gateway_spec", "load_gateway_class",
+           "without_offset_conversion"]
