@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from actors._runtime import ActorRuntime
-from actors._supervisor import start_root
+from actors import ActorRuntime, start_root
 from actors.root import RootSupervisor, desk_children
 from transport.venue.vnpy_bridge import VnpyBridge, guarded
 from transport.edge.ws import SocketGateway, SocketLimits

@@ -38,7 +38,7 @@ import aiohttp
 import numpy as np
 import uvloop
 from _common import dump_json, machine, percentiles_ms, print_table, ratio
-from _nodes import NodeProcess
+from nodes import NodeProcess
 
 SECRET = "bench-secret-of-at-least-thirty-two-bytes"
 

@@ -154,9 +154,7 @@ class Harness:
         from vnpy.event import EventEngine
         from vnpy.trader.engine import MainEngine
 
-        from actors._dispatch import TickstageActor
-        from actors._runtime import ActorRuntime
-        from actors._supervisor import ChildSpec, Supervisor, start_root
+        from actors import ActorRuntime, ChildSpec, Supervisor, TickstageActor, start_root
         from actors.orders.config import AccountSpec, OrdersConfig
         from actors.orders.journal import OrderJournal
         from actors.orders.tree import order_path_children

@@ -99,7 +99,7 @@ async def _pump_rate(messages: int, hooked: bool) -> float:
     """Messages/s the runtime delivers to a trivial actor (interceptor installed or not)."""
     from thespian.actors import Actor
 
-    from actors._runtime import ActorRuntime
+    from actors import ActorRuntime
     from sim.harness.routes import RouteFaults, RouteRule
 
     class Sink(Actor):

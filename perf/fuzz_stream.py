@@ -3,7 +3,7 @@
 The long version of ``tests/transport/edge/test_fuzz.py``. By default it starts a
 desk in this process (synthetic market, the socket limits loosened so that
 every frame is decoded: no rate limit, no bad-input close) and sends seeded
-hostile frames (perf/_fuzz_frames.py) over several sockets concurrently, in
+hostile frames (perf/fuzz_frames.py) over several sockets concurrently, in
 rounds of ``--round`` frames so the pre-generated inputs stay small. After
 each round it prints frames/s, RSS and the gateway's refusals; at the end a
 table of errors by code, the invariants the CI test asserts (every frame
@@ -38,7 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from perf._fuzz_frames import HostileFrames, fuzz_sockets, rss_bytes  # noqa: E402
+from perf.fuzz_frames import HostileFrames, fuzz_sockets, rss_bytes  # noqa: E402
 
 
 def _rss(pid: int | None) -> int:

@@ -27,7 +27,7 @@ import aiohttp
 import capnp
 
 import schemas
-from transport.edge.client import client_message as watch_client_message
+from transport.edge.client import client_message as edge_client_message
 
 CONNECT_TIMEOUT_S = 10.0
 """Longest wait for the socket, the auth ack and the subscribe ack, seconds (default of
@@ -70,7 +70,7 @@ class ClientStats:
 
 def client_message(message_id: int, **member: Any) -> bytes:
     """Return a ClientMessage with one union member set and an envelope from ``sim``, as bytes."""
-    return watch_client_message(message_id, source="sim", **member)
+    return edge_client_message(message_id, source="sim", **member)
 
 
 class SimClient:

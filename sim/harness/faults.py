@@ -44,9 +44,7 @@ from typing import Any
 
 import structlog
 
-from actors._registry import ActorState
-from actors._specs import RestartChild
-from actors._supervisor import ROOT_PATH
+from actors import ROOT_PATH, ActorState, RestartChild
 from actors.market.frames import encode_actor_message
 from sim.harness.clients import GarbageClient, SimClient
 from sim.harness.routes import RouteFaults, RouteRule

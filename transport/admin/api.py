@@ -44,9 +44,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from actors._registry import ActorState
-from actors._specs import RestartChild, StopChild
-from actors._supervisor import ROOT_PATH
+from actors import ROOT_PATH, ActorState, RestartChild, StopChild
 from actors.errors import ActorDeadError, AskTimeoutError
 from actors.market.liveness import group_liveness
 from transport.admin.admin_guard import PRINCIPAL_KEY, admin_guard, read_json_body

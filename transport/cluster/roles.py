@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors._supervisor import ChildSpec
+from actors import ChildSpec
 from transport.errors import ConfigError
 from transport.cluster.nats_bus import NatsBus
 from transport.cluster.nats_market import MarketPublisher, MarketSubscriber

@@ -30,7 +30,7 @@ from collections import deque
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from actors._supervisor import ChildSpec, Restart, StopChild, spawn
+from actors import ChildSpec, Restart, StopChild, spawn
 from actors.market.frames import encode_actor_message
 from actors.sessions.session import SessionActor, SessionState, group_path
 from transport.signin.auth import AuthConfig, Principal, TokenVerifier

@@ -24,8 +24,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from actors._runtime import ActorRuntime
-from actors._supervisor import ROOT_PATH, start_root
+from actors import ROOT_PATH, ActorRuntime, start_root
 from actors.orders.config import AccountSpec, OrdersConfig
 from actors.orders.journal import OrderJournal
 from actors.orders.tree import order_path_children

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from thespian.actors import Actor
 
-from actors._runtime import ActorRuntime
+from actors import ActorRuntime
 from actors.market.frames import encode_tick_batch
 from sim.harness.faults import FaultInjector
 from sim.harness.routes import RouteFaults, RouteRule

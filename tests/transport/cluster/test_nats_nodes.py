@@ -15,7 +15,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from perf._nodes import NodeProcess
+from perf.nodes import NodeProcess
 from tests.conftest import JWT_SECRET
 from tests.transport.gateway_client import FailoverClient
 from transport.signin.auth import mint_token
@@ -26,7 +26,7 @@ SYMBOL = "rb1801.SHFE"
 
 
 class Node(NodeProcess):
-    """One ``tickstage run`` subprocess (perf/_nodes.py), with the test's admin reads and SIGKILL."""
+    """One ``tickstage run`` subprocess (perf/nodes.py), with the test's admin reads and SIGKILL."""
 
     def __init__(self, tmp_path: Path, name: str, role: str, urls: list[str], *extra: str) -> None:
         super().__init__(tmp_path, name, role, urls, JWT_SECRET, *extra)

@@ -8,8 +8,8 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from actors._registry import ActorState
-from perf._fuzz_frames import HostileFrames, client_message, fuzz_sockets, rss_bytes
+from actors import ActorState
+from perf.fuzz_frames import HostileFrames, client_message, fuzz_sockets, rss_bytes
 from tests.transport.conftest import wait_groups
 from transport.signin.auth import mint_token
 from transport.errors import FrameRefusedError

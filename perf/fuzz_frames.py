@@ -2,7 +2,7 @@
 
 Shared by ``perf/fuzz_stream.py`` (the long run) and
 ``tests/transport/edge/test_fuzz.py`` (≥ 100,000 frames in CI, imported as
-``perf._fuzz_frames``); it imports only the packages, never perf's other
+``perf.fuzz_frames``); it imports only the packages, never perf's other
 modules. Frames are pre-generated from a seeded :class:`random.Random`, most
 of them tiny:
 
@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 import aiohttp
 
 import schemas
+from transport.edge.client import client_message as edge_client_message
 
 KIND_WEIGHTS: dict[str, int] = {
     "random": 20, "aligned": 8, "truncated": 12, "bitflip": 14, "huge_segments": 6, "huge_list": 6,
@@ -50,14 +51,8 @@ SENTINEL_TS_NS = -424242
 
 
 def client_message(message_id: int = 1, source: str = "fuzz", **member) -> bytes:
-    """Return a ClientMessage with ``member`` set and an envelope, as bytes."""
-    message = schemas.stream.ClientMessage.new_message(**member)
-    envelope = message.init("envelope")
-    envelope.id = message_id
-    envelope.sentTsNs = time.time_ns()
-    envelope.schemaVersion = schemas.SCHEMA_VERSION
-    envelope.source = source
-    return message.to_bytes()
+    """Return a ClientMessage with ``member`` set and an envelope, as bytes (:mod:`transport.edge.client`)."""
+    return edge_client_message(message_id, source=source, **member)
 
 
 class HostileFrames:
