@@ -164,13 +164,16 @@ class TickstageActor(Actor):
     """
 
     _handlers: ClassVar[dict[str, Callable]] = {}
+    takes_crash: ClassVar[bool] = True
+    """Whether ``ActorMessage{crash}`` (fault injection) makes this actor raise; supervisors set False (a
+    supervisor's fault is ``kill``: its parent restarts the subtree)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._handlers = {
             member: getattr(cls, handler_name(member))
             for member in schemas.actor.ActorMessage.schema.union_fields
-            if hasattr(cls, handler_name(member))
+            if hasattr(cls, handler_name(member)) and (member != "crash" or cls.takes_crash)
         }
 
     def __init__(self) -> None:
@@ -213,6 +216,16 @@ class TickstageActor(Actor):
     def extra_statistics(self) -> Mapping[str, Any]:
         """Return the kind's own figures for :meth:`statistics`."""
         return {}
+
+    def _on_crash(self, text: str, message, sender: ActorAddress) -> None:
+        """Fault injection, defined once for every actor: raise inside the handler (loop thread).
+
+        The raise is an ordinary crash: logged, ``on_failure``, ``ChildFailed`` to the supervisor.
+
+        Raises:
+            RuntimeError: always, ``injected crash: <text>``.
+        """
+        raise RuntimeError(f"injected crash: {text}")
 
     # -- helpers for subclasses -------------------------------------------
 

@@ -271,7 +271,7 @@ class ActorRuntime:
         ``interceptor(pending)`` receives Thespian's ``PendingSend`` (``toActor``,
         ``msg``, ``sender``) and returns True when it took the message (dropped
         it, or holds it to :meth:`requeue` later); the pump then skips it.
-        sim/faults.py uses it to stall actors and to drop, duplicate, delay or
+        sim/harness/faults.py uses it to stall actors and to drop, duplicate, delay or
         corrupt messages on a route. Without a hook the pump runs its plain
         loop (perf/bench_sim.py measures both).
         """

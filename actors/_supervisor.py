@@ -69,6 +69,7 @@ class Supervisor(TickstageActor):
     so it recovers its state as after its own restart.
     """
 
+    takes_crash = False   # a supervisor's fault is ``kill`` (RestartChild to its parent), not ``crash``
     strategy: RestartStrategy = RestartStrategy.ONE_FOR_ONE
     intensity: RestartIntensity = RestartIntensity()
     backoff: Backoff = Backoff()

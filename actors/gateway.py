@@ -1,6 +1,6 @@
 """GatewayActor (``gateway``): the actor face of the vn.py bridge.
 
-The bridge itself (transport/vnpy_bridge.py) runs as loop callbacks fed by
+The bridge itself (transport/venue/vnpy_bridge.py) runs as loop callbacks fed by
 vn.py's EventEngine thread; this actor answers what actors ask of it: a
 restarted aggregator's ``resyncRequest`` gets the group's instruments and
 latest rows back, from which it rebuilds its state and sends snapshots; a
@@ -29,8 +29,10 @@ class GatewayActor(TickstageActor):
     """Serves resync requests from the bridge's latest-rows cache.
 
     Context args:
-        bridge: the :class:`transport.vnpy_bridge.VnpyBridge` (in process).
+        bridge: the :class:`transport.venue.vnpy_bridge.VnpyBridge` (in process).
     """
+
+    takes_crash = False   # not a crash target of the fault injector (it keeps no state of its own)
 
     def on_start(self, restarts: int) -> None:
         """Keep the bridge handle (loop thread)."""

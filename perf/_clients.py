@@ -33,7 +33,7 @@ import uvloop
 
 import schemas
 from actors.market.frames import frame_columns
-from transport.watch import client_message
+from transport.edge.client import client_message
 
 from _common import percentiles_ms
 

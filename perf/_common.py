@@ -58,7 +58,7 @@ def build_market(n_contracts: int, n_groups: int, pool_size: int, seed: int) -> 
 
     Activity per contract is lognormal (sigma 1.28: the busiest 10 % of
     contracts get half the ticks); each tick moves the bid by -1/0/+1 tick.
-    Import vn.py (``transport.vnpy_home.contain_vnpy``) before calling.
+    Import vn.py (``transport.venue.vnpy_home.contain_vnpy``) before calling.
     """
     from vnpy.trader.constant import Exchange, Product
     from vnpy.trader.object import ContractData, TickData

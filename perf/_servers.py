@@ -1,6 +1,6 @@
 """The two servers bench_pipeline.py compares, each fed by a real vn.py EventEngine.
 
-* :class:`TickstageServer`: the pieces of ``transport.app.Desk.start`` that
+* :class:`TickstageServer`: the pieces of ``transport.process.app.Desk.start`` that
   carry market data (actor runtime, vn.py bridge, root supervisor, socket
   gateway at ``/ws``) without the simulator gateway: the bench feeds ticks.
 * :class:`BaselineServer`: the per-tick push this design replaces. Each
@@ -22,11 +22,10 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from actors._runtime import ActorRuntime
-from actors._supervisor import start_root
+from actors import ActorRuntime, start_root
 from actors.root import RootSupervisor, desk_children
-from transport.vnpy_bridge import VnpyBridge, guarded
-from transport.ws import SocketGateway, SocketLimits
+from transport.venue.vnpy_bridge import VnpyBridge, guarded
+from transport.edge.ws import SocketGateway, SocketLimits
 
 EVENT_DONE = "eBenchDone."
 """vn.py event type of the sentinel an ingest run puts after its last tick."""

@@ -57,7 +57,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from perf._common import dump_json, fmt, machine, print_table  # noqa: E402
-from transport.auth import mint_token  # noqa: E402
+from transport.signin.auth import mint_token  # noqa: E402
 from ui.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 DATA = Path(os.environ.get("TICKSTAGE_DATA_DIR", REPO.parent / "shared" / "data"))
@@ -115,7 +115,7 @@ class Desk:
                   else f'replay = ["{REPLAY}"]\nspeed = {args.speed}\n')
         config.write_text(f"[desk]\n{source}\n[limits]\ncompress = {'true' if compress else 'false'}\n")
         env = {**os.environ, "TICKSTAGE_STATE_DIR": str(state_dir)}
-        command = [sys.executable, "-m", "transport.cli", "run", "--config", str(config), "--port", "0",
+        command = [sys.executable, "-m", "transport.process.cli", "run", "--config", str(config), "--port", "0",
                    "--jwt-secret", JWT_SECRET]
         if args.synthetic:
             command.append("--synthetic")

@@ -38,7 +38,7 @@ import aiohttp
 import numpy as np
 import uvloop
 from _common import dump_json, machine, percentiles_ms, print_table, ratio
-from _nodes import NodeProcess
+from nodes import NodeProcess
 
 SECRET = "bench-secret-of-at-least-thirty-two-bytes"
 
@@ -57,7 +57,7 @@ async def _nats_server(tmp: Path) -> tuple[subprocess.Popen, str]:
 
 
 async def _request_rtt_us(url: str, count: int) -> list[float]:
-    from transport.nats_bus import NatsBus
+    from transport.cluster.nats_bus import NatsBus
 
     bus = NatsBus([url], name="bench")
     await bus.connect()
@@ -98,8 +98,9 @@ async def _ask_rtt_us(count: int) -> list[float]:
 
 
 async def _watch(port: int, seconds: float) -> list[float]:
-    from transport.auth import mint_token
-    from transport.watch import StreamStats, client_message
+    from transport.signin.auth import mint_token
+    from transport.edge.client import client_message
+    from transport.process.watch import StreamStats
 
     stats = StreamStats()
     async with aiohttp.ClientSession() as http, http.ws_connect(f"ws://127.0.0.1:{port}/ws") as ws:
@@ -149,8 +150,8 @@ async def _price(port: int, vt_symbol: str = "rb1801.SHFE") -> float:
 
     import schemas
     from actors.market.frames import frame_columns
-    from transport.auth import mint_token
-    from transport.watch import client_message
+    from transport.signin.auth import mint_token
+    from transport.edge.client import client_message
 
     symbols: list[str] = []
     async with aiohttp.ClientSession() as http, http.ws_connect(f"ws://127.0.0.1:{port}/ws") as ws, \
@@ -185,8 +186,8 @@ def _reply_status(data: bytes, client_order_id: str) -> str | None:
 
 
 async def _ws_orders(port: int, count: int, price: float, prefix: str) -> tuple[list[float], dict]:
-    from transport.auth import mint_token
-    from transport.watch import client_message
+    from transport.signin.auth import mint_token
+    from transport.edge.client import client_message
 
     samples, statuses = [], {}
     async with aiohttp.ClientSession() as http, http.ws_connect(f"ws://127.0.0.1:{port}/ws") as ws:
@@ -206,9 +207,9 @@ async def _ws_orders(port: int, count: int, price: float, prefix: str) -> tuple[
 
 async def _nats_orders(url: str, count: int, price: float) -> tuple[list[float], dict]:
     from actors.orders.codec import encode_order_command
-    from transport import subjects
-    from transport.nats_bus import NatsBus
-    from transport.watch import client_message
+    from transport.cluster import subjects
+    from transport.cluster.nats_bus import NatsBus
+    from transport.edge.client import client_message
 
     bus = NatsBus([url], name="bench-orders")
     await bus.connect()
@@ -229,7 +230,7 @@ async def _nats_orders(url: str, count: int, price: float) -> tuple[list[float],
 
 
 async def _wait_group(port: int, group: str, timeout_s: float = 30.0) -> None:
-    from transport.auth import mint_token
+    from transport.signin.auth import mint_token
 
     headers = {"Authorization": f"Bearer {mint_token(SECRET, 'ops', 'admin')}"}
     async with aiohttp.ClientSession() as http, asyncio.timeout(timeout_s):
@@ -279,8 +280,8 @@ async def _nodes(args: argparse.Namespace, url: str, tmp: Path, count: int, seco
 
 
 async def run(args: argparse.Namespace) -> dict:
-    from transport.app import Desk, DeskConfig
-    from transport.vnpy_home import contain_vnpy
+    from transport.process.app import Desk, DeskConfig
+    from transport.venue.vnpy_home import contain_vnpy
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-nats-"))
     contain_vnpy(tmp)

@@ -154,9 +154,7 @@ class Harness:
         from vnpy.event import EventEngine
         from vnpy.trader.engine import MainEngine
 
-        from actors._dispatch import TickstageActor
-        from actors._runtime import ActorRuntime
-        from actors._supervisor import ChildSpec, Supervisor, start_root
+        from actors import ActorRuntime, ChildSpec, Supervisor, TickstageActor, start_root
         from actors.orders.config import AccountSpec, OrdersConfig
         from actors.orders.journal import OrderJournal
         from actors.orders.tree import order_path_children
@@ -164,9 +162,9 @@ class Harness:
         from actors.risk.rules import rule_defaults
         from sim.exchange import ExchangeSettings, SimExchange
         from sim.gateway import SimGateway
-        from transport.vnpy_engine import without_offset_conversion
-        from transport.vnpy_home import restoring_cwd
-        from transport.vnpy_orders import OrderBridge
+        from transport.venue.vnpy_engine import without_offset_conversion
+        from transport.venue.vnpy_home import restoring_cwd
+        from transport.venue.vnpy_orders import OrderBridge
 
         market = build_market(40, 40, 400, SEED)
         replies = self.replies
@@ -193,7 +191,7 @@ class Harness:
         with restoring_cwd():
             self.main_engine = main_engine = MainEngine(event_engine)
         if not args.vnpy_offset_converter:
-            without_offset_conversion(main_engine)   # as the desk does (transport/vnpy_engine.py)
+            without_offset_conversion(main_engine)   # as the desk does (transport/venue/vnpy_engine.py)
         gateway = main_engine.add_gateway(SimGateway, "SIM")
         gateway.exchange = SimExchange.venue(f"{name}-{os.getpid()}")
         gateway.exchange.configure(ExchangeSettings(venue=gateway.exchange.name, price_limit_percent=50))
@@ -222,7 +220,7 @@ class Harness:
         """Return the ``orderCommand`` of order ``b-<n>`` (a limit buy resting 2..21 ticks below the bid),
         or of its cancel (``member="cancelOrder"``)."""
         from actors.orders.codec import encode_order_command
-        from transport.watch import client_message
+        from transport.edge.client import client_message
 
         if member == "cancelOrder":
             data = client_message(n, cancelOrder={"clientOrderId": f"b-{n}", "account": "acct-01"})
@@ -281,7 +279,7 @@ class Harness:
 
     async def stop(self) -> None:
         """Shut the runtime, the journal and vn.py down."""
-        from transport.vnpy_home import restoring_cwd
+        from transport.venue.vnpy_home import restoring_cwd
 
         self.runtime.shutdown()
         await asyncio.to_thread(self.journal.close)
@@ -378,7 +376,7 @@ def plot_sweep(sweep: dict, path: Path) -> None:
 
 
 async def run(args) -> dict:
-    from transport.vnpy_home import contain_vnpy
+    from transport.venue.vnpy_home import contain_vnpy
 
     contain_vnpy(Path(os.environ["TICKSTAGE_STATE_DIR"]))
     import logging

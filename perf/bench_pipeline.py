@@ -55,9 +55,9 @@ import uvloop
 from _common import (LoopLag, build_market, dump_json, machine, percentiles_ms, print_table, ratio,
                      subscriptions)
 from _servers import EVENT_DONE, EVENT_PROBE, BaselineServer, TickstageServer
-from transport.auth import mint_token
-from transport.logs import configure_logging
-from transport.vnpy_home import contain_vnpy
+from transport.signin.auth import mint_token
+from transport.process.logs import configure_logging
+from transport.venue.vnpy_home import contain_vnpy
 
 CLIENTS_SCRIPT = Path(__file__).resolve().parent / "_clients.py"
 INGEST_GOAL_TICKS_PER_S = 100_000

@@ -12,7 +12,7 @@ ticks/s on one core. Each family has a baseline measured in the same run
   are compared with it;
 - ``pump``: the actor runtime delivering to a trivial actor with no
   interceptor installed (the plain loop, as in production); then with the
-  sim/routes.py interceptor installed and a rule on another path (the cost
+  sim/harness/routes.py interceptor installed and a rule on another path (the cost
   of an active fault to everyone else). Best of three alternating runs each.
 
 Sources stream rows in batches of 10,000, each batch timed with
@@ -99,8 +99,8 @@ async def _pump_rate(messages: int, hooked: bool) -> float:
     """Messages/s the runtime delivers to a trivial actor (interceptor installed or not)."""
     from thespian.actors import Actor
 
-    from actors._runtime import ActorRuntime
-    from sim.routes import RouteFaults, RouteRule
+    from actors import ActorRuntime
+    from sim.harness.routes import RouteFaults, RouteRule
 
     class Sink(Actor):
         def receiveMessage(self, msg, sender) -> None:  # noqa: N802 - Thespian's name
@@ -140,7 +140,7 @@ def main() -> None:
     args = parser.parse_args()
     args.rows = args.rows or (40_000 if args.quick else 200_000)
 
-    from transport.vnpy_home import contain_vnpy
+    from transport.venue.vnpy_home import contain_vnpy
 
     scratch = Path(tempfile.mkdtemp(prefix="tickstage-bench-"))
     contain_vnpy(scratch)

@@ -1,9 +1,9 @@
 """Fuzz a desk's /ws with hostile frames: frames/s, errors by code, RSS, survival.
 
-The long version of ``tests/transport/test_fuzz.py``. By default it starts a
+The long version of ``tests/transport/edge/test_fuzz.py``. By default it starts a
 desk in this process (synthetic market, the socket limits loosened so that
 every frame is decoded: no rate limit, no bad-input close) and sends seeded
-hostile frames (perf/_fuzz_frames.py) over several sockets concurrently, in
+hostile frames (perf/fuzz_frames.py) over several sockets concurrently, in
 rounds of ``--round`` frames so the pre-generated inputs stay small. After
 each round it prints frames/s, RSS and the gateway's refusals; at the end a
 table of errors by code, the invariants the CI test asserts (every frame
@@ -38,7 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from perf._fuzz_frames import HostileFrames, fuzz_sockets, rss_bytes  # noqa: E402
+from perf.fuzz_frames import HostileFrames, fuzz_sockets, rss_bytes  # noqa: E402
 
 
 def _rss(pid: int | None) -> int:
@@ -49,8 +49,8 @@ def _rss(pid: int | None) -> int:
 
 
 async def _start_desk(secret: str):
-    from transport.app import Desk, DeskConfig
-    from transport.ws import SocketLimits
+    from transport.process.app import Desk, DeskConfig
+    from transport.edge.ws import SocketLimits
 
     limits = SocketLimits(max_bad_frames=10**9, messages_per_s=1e9, message_burst=10**9)
     desk = Desk(DeskConfig(port=0, replay=(), contracts=2000, rate=2000.0, jwt_secret=secret,
@@ -63,7 +63,7 @@ async def _start_desk(secret: str):
 
 
 async def main(args: argparse.Namespace) -> int:
-    from transport.auth import mint_token
+    from transport.signin.auth import mint_token
 
     secret = args.jwt_secret or secrets.token_urlsafe(32)
     desk = None if args.url else await _start_desk(secret)
@@ -145,8 +145,8 @@ if __name__ == "__main__":
     if arguments.url and not arguments.jwt_secret:
         sys.exit("fuzz_stream: --url needs --jwt-secret (or TICKSTAGE_JWT_SECRET)")
     os.environ.setdefault("TICKSTAGE_STATE_DIR", tempfile.mkdtemp(prefix="tickstage-fuzz-"))
-    from transport.logs import configure_logging
-    from transport.vnpy_home import contain_vnpy
+    from transport.process.logs import configure_logging
+    from transport.venue.vnpy_home import contain_vnpy
 
     contain_vnpy(Path(os.environ["TICKSTAGE_STATE_DIR"]))
     configure_logging("warning")

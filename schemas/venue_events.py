@@ -6,7 +6,7 @@ back or ends (a replay's last tick) says so with :data:`EVENT_FEED_STATUS`, so
 the desk can mark its groups ``sourceDown`` / ``live`` / ``ended`` instead of
 showing frozen prices as live. Defined here, beside the wire schemas, because
 both sides use it: the simulator's venue (sim/gateway.py) emits it and the
-desk's vn.py bridge (transport/vnpy_bridge.py) reads it, and neither imports
+desk's vn.py bridge (transport/venue/vnpy_bridge.py) reads it, and neither imports
 the other.
 """
 

@@ -7,9 +7,9 @@
 - :mod:`sim.gateway`: ``SimGateway``, the vn.py ``BaseGateway``.
 - :mod:`sim.calibration`, :mod:`sim.universe`: the recorded day's figures; the desk-sized contracts.
 - :mod:`sim.multiplex`, :mod:`sim.tape`: replay at desk scale; runs on disk.
-- :mod:`sim.scenario`, :mod:`sim.faults`, :mod:`sim.routes`, :mod:`sim.clients`,
-  :mod:`sim.traders`, :mod:`sim.report`, :mod:`sim.runner`: faults on a timeline and ``tickstage sim``.
+- :mod:`sim.harness.scenario`, :mod:`sim.harness.faults`, :mod:`sim.harness.routes`, :mod:`sim.harness.clients`,
+  :mod:`sim.harness.traders`, :mod:`sim.harness.report`, :mod:`sim.harness.runner`: faults on a timeline and ``tickstage sim``.
 
 Nothing is imported here: :mod:`sim.gateway` imports vn.py, which must only
-happen after ``transport.vnpy_home.contain_vnpy()``.
+happen after ``transport.venue.vnpy_home.contain_vnpy()``.
 """

@@ -82,7 +82,7 @@ class TapeFormatError(SimError, ValueError):
 
 
 class ScenarioError(SimError, ValueError):
-    """A scenario file (sim/scenario.py) is unreadable or names an unknown kind, key or value.
+    """A scenario file (sim/harness/scenario.py) is unreadable or names an unknown kind, key or value.
 
     Attributes:
         path: the scenario file.

@@ -8,7 +8,7 @@ after the anchor. Between rows the thread waits on a ``threading.Event``, so
 without waiting, so everything due after a wait goes out in one go; a feed
 that falls behind catches up unpaced.
 
-Faults (sim/faults.py) steer a running feed from another thread:
+Faults (sim/harness/faults.py) steer a running feed from another thread:
 :meth:`TickFeed.pause` drops rows as they come due until :meth:`TickFeed.resume`
 (a disconnected gateway hears nothing; the market moves on), and
 :meth:`TickFeed.set_speed_factor` multiplies the speed from the next row (a burst).

@@ -26,7 +26,7 @@ Settings (:data:`sim.settings.DEFAULT_SETTING`):
 
 ``replay`` may name a ``.tape`` (sim/tape.py) as well as a CSV tape.
 
-Faults (sim/faults.py) steer a connected gateway from any thread:
+Faults (sim/harness/faults.py) steer a connected gateway from any thread:
 :meth:`SimGateway.disconnect_feed` / :meth:`SimGateway.reconnect_feed`
 (ticks stop while the market moves on; each puts an ``EVENT_FEED_STATUS``
 event, ``sourceDown`` / ``live``, as the end of a replay puts ``ended``:
@@ -84,7 +84,7 @@ _UNSEEN = object()
 class TickWatch:
     """Waits for the first tick of some products emitted from a given moment on (:meth:`SimGateway.watch_ticks`).
 
-    The fault report (sim/runner.py) starts a recovery clock here when the
+    The fault report (sim/harness/runner.py) starts a recovery clock here when the
     market was quiet after a fault: the desk cannot show a tick before the
     feed has emitted it.
 

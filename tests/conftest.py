@@ -12,9 +12,11 @@ import pytest
 _STATE = tempfile.mkdtemp(prefix="tickstage-test-state-")
 os.environ.setdefault("TICKSTAGE_STATE_DIR", _STATE)
 
-from transport.vnpy_home import contain_vnpy  # noqa: E402
+from transport.venue.vnpy_home import contain_vnpy  # noqa: E402
 
 contain_vnpy(Path(os.environ["TICKSTAGE_STATE_DIR"]))
+
+from transport.edge.client import DeskSocket, read_server_message  # noqa: E402,F401
 
 DATA_DIR = Path(os.environ.get("TICKSTAGE_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
 """Recorded CTP ticks (../shared/data beside the checkout)."""
@@ -32,63 +34,15 @@ JWT_SECRET = "test-secret-of-at-least-thirty-two-bytes!"
 """HS256 secret of test desks (≥ 32 bytes: PyJWT warns below, and warnings are errors)."""
 
 
-def read_server_message(data: bytes) -> dict:
-    """Return a ServerMessage as a plain dict (``which`` plus the member's fields); frames
-    also get ``columns`` (numpy copies)."""
-    import schemas
-    from actors.market.frames import frame_columns
-
-    with schemas.stream.ServerMessage.from_bytes(data) as message:
-        member = message.which()
-        body = getattr(message, member).to_dict()
-        body["which"] = member
-        body["envelope"] = message.envelope.to_dict()
-    if member == "groupFrame":
-        body["columns"] = {k: v.copy() for k, v in frame_columns(data).items()}
-    return body
-
-
-class WsClient:
-    """A test client of /ws: typed sends, bounded receives."""
-
-    def __init__(self, ws):
-        self.ws = ws
-        self._next_id = 0
-
-    async def send(self, **member) -> int:
-        """Send a ClientMessage with ``member`` set; return its envelope id."""
-        from transport.watch import client_message
-
-        self._next_id += 1
-        await self.ws.send_bytes(client_message(self._next_id, **member))
-        return self._next_id
-
-    async def recv(self, timeout_s: float = 5.0) -> dict:
-        """Return the next ServerMessage as a dict; ``{"which": "closed", "code": ...}`` when closed."""
-        import aiohttp
-
-        msg = await asyncio.wait_for(self.ws.receive(), timeout_s)
-        if msg.type != aiohttp.WSMsgType.BINARY:
-            return {"which": "closed", "code": self.ws.close_code}
-        return read_server_message(msg.data)
-
-    async def recv_until(self, predicate, timeout_s: float = 5.0, limit: int = 10_000) -> dict:
-        """Return the first message for which ``predicate(message)`` holds (bounded)."""
-        async with asyncio.timeout(timeout_s):
-            for _ in range(limit):
-                message = await self.recv(timeout_s)
-                if predicate(message):
-                    return message
-                if message["which"] == "closed":
-                    raise AssertionError(f"socket closed while waiting: {message}")
-        raise AssertionError("no matching message")
+class WsClient(DeskSocket):
+    """A test client of /ws (:class:`transport.edge.client.DeskSocket`), named as tests know it."""
 
 
 @pytest.fixture
 async def desk(data_dir):
     """A whole desk on loopback: actors, real vn.py MainEngine replaying real ticks at 20×, aiohttp."""
-    from transport.app import Desk, DeskConfig
-    from transport.ws import SocketLimits
+    from transport.process.app import Desk, DeskConfig
+    from transport.edge.ws import SocketLimits
 
     config = DeskConfig(port=0, replay=(str(data_dir / "cn_futopt_l1_20171113_0900-1000.csv.gz"),),
                         speed=20.0, jwt_secret=JWT_SECRET, progress_interval_s=0,
@@ -106,7 +60,7 @@ async def connect(desk):
     """Open authenticated (or not) /ws clients on the desk; all closed at the end."""
     import aiohttp
 
-    from transport.auth import mint_token
+    from transport.signin.auth import mint_token
 
     http = aiohttp.ClientSession()
     clients = []
@@ -264,7 +218,7 @@ async def start_desk():
     Defaults: port 0, the test JWT secret, no progress logs, replay at 20×
     (pass ``replay`` for recorded ticks, or nothing for the synthetic market).
     """
-    from transport.app import Desk, DeskConfig
+    from transport.process.app import Desk, DeskConfig
 
     desks = []
 

@@ -5,7 +5,7 @@
 // is down), the SAME submitOrder — same client order id — is sent again, until
 // a reply comes or TICKET.giveUpMs passes. The order actor answers a seen id
 // with the original reply and never sends it twice (actors/README.md), so a retry is
-// safe; tests/transport/test_order_storm.py's clients do the same.
+// safe; tests/transport/edge/test_order_storm.py's clients do the same.
 //
 // The ticket shows "sending…", then "retrying (n)…", then the decision:
 // accepted (with the vt_orderid), outcome unknown, or rejected naming the rule,

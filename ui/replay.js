@@ -1,4 +1,4 @@
-// Replays a flight recording (schemas/flight.capnp, written by transport/flight.py):
+// Replays a flight recording (schemas/flight.capnp, written by transport/admin/flight.py):
 // every ServerMessage the server sent one session goes through the same Feed the
 // worker uses (seq checks, snapshots, typed-array L1 state for group frames; every
 // other member — order replies and events, account status, risk summary and

@@ -2,13 +2,13 @@
 // or #token=… once, removed from the URL) and what the page shows about it,
 // read from the JWT's payload. Display only: the signature is not checked
 // here, the server checks every request against its own verification
-// (transport/auth.py). Also the embedded issuer's HTTP calls
-// (transport/auth_api.py), used by the pages and by the worker that renews
+// (transport/signin/auth.py). Also the embedded issuer's HTTP calls
+// (transport/signin/auth_api.py), used by the pages and by the worker that renews
 // the token (ui/hub.js); no DOM here, so workers may import it.
 
 export const TOKEN_KEY = "tickstage.token";
 export const FRESH_KEY = "tickstage.fresh"; // "1": the token was just signed in for (the login page)
-// The issuer's POSTs must carry this header: a cross-site form cannot (CSRF; transport/auth_api.py).
+// The issuer's POSTs must carry this header: a cross-site form cannot (CSRF; transport/signin/auth_api.py).
 export const AUTH_HEADERS = { "X-Tickstage": "1", "Content-Type": "application/json" };
 
 // The token from #token=… (kept in sessionStorage and removed from the URL) or the stored one; null if none.

@@ -1,5 +1,5 @@
 // The sign-in form: user and password for the desk's own issuer (POST /auth/login,
-// transport/auth_api.py), or a token pasted from an outside issuer. One form for
+// transport/signin/auth_api.py), or a token pasted from an outside issuer. One form for
 // the login page (ui/login.html) and for the overlay the desk shows when a
 // session ends (ui/index.html), so the layout stays behind it.
 //

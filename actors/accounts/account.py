@@ -132,10 +132,6 @@ class AccountActor(TickstageActor):
         setattr(server, member, reader)
         self._push(server.to_bytes())
 
-    def _on_crash(self, text: str, message, sender: ActorAddress) -> None:
-        """Fault injection: raise inside the handler."""
-        raise RuntimeError(f"injected crash: {text}")
-
     # -- every status period ---------------------------------------------------------------------
 
     def _on_timer(self, timer, message, sender: ActorAddress) -> None:

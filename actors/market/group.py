@@ -138,7 +138,7 @@ class GroupActor(TickstageActor):
         Sent after a restart, and when a tick batch names rows this
         incarnation was never told about (it was started afresh under a
         restarted supervisor, or a message was lost): state is rebuilt, not
-        crashed on (found by sim/scenarios: kill market, corrupt).
+        crashed on (found by sim/harness/scenarios: kill market, corrupt).
         """
         now = time.monotonic_ns()
         if self._resync_pending and now - self._resync_asked_ns < RESYNC_RETRY_NS:
@@ -292,10 +292,6 @@ class GroupActor(TickstageActor):
                                         payload=self._frame_bytes(rows, snapshot=False, hashed=True),
                                         source=self.path))
 
-    def _on_crash(self, text: str, message, sender: ActorAddress) -> None:
-        """Fault injection: raise inside the handler."""
-        raise RuntimeError(f"injected crash: {text}")
-
     # -- frames ----------------------------------------------------------
 
     def _arm_timer(self) -> None:
@@ -362,7 +358,7 @@ class GroupActor(TickstageActor):
 
         Encoding costs ~55 µs per instrument (41 ms for a 748-option chain), and
         every attach sends the full list: without the cache a sessions restart
-        re-encoded it per session and group (found by sim/scenarios/kill.toml).
+        re-encoded it per session and group (found by sim/harness/scenarios/kill.toml).
         """
         if first_index == 0 and self._full_info is not None and self._full_info[0] == self.info_version:
             return self._full_info[1]

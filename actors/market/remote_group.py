@@ -1,7 +1,7 @@
 """RemoteGroupActor (``market/group/<group>`` on a gateway node): a group aggregated elsewhere.
 
 On a ``gateway`` node the aggregators run in other processes and publish
-``md.agg.33ms.<group>`` on NATS (transport/nats_market.py). This actor takes
+``md.agg.33ms.<group>`` on NATS (transport/cluster/nats_market.py). This actor takes
 the GroupActor's place for the local sessions: same path, same messages in
 (``attach``, ``detach``, ``snapshotRequest``) and out (``outbound``), so a
 session does not know where its group runs. Frames arrive already encoded
@@ -139,10 +139,6 @@ class RemoteGroupActor(TickstageActor):
     def _on_snapshot_request(self, attach, message, sender: ActorAddress) -> None:
         """A local session saw a gap: ask the aggregator to re-broadcast a snapshot."""
         self._ask_snapshot()
-
-    def _on_crash(self, text: str, message, sender: ActorAddress) -> None:
-        """Fault injection: raise inside the handler."""
-        raise RuntimeError(f"injected crash: {text}")
 
     def _ask_snapshot(self) -> None:
         self.snapshot_requests += 1

@@ -4,7 +4,7 @@ A trader who opens a contract's detail panel wants each tick, not the 33 ms
 conflated L1 row of its group: the page sends ``subscribeTicks{vtSymbols}``
 and the session forwards a ``TickSubscription`` here. This actor asks the
 vn.py bridge to copy those contracts' ticks out of each drain
-(:attr:`transport.vnpy_bridge.VnpyBridge.detail_symbols`), keeps the last
+(:attr:`transport.venue.vnpy_bridge.VnpyBridge.detail_symbols`), keeps the last
 ``HISTORY_TICKS`` of each, and sends every subscriber one ``tickDetail``
 ``ServerMessage`` per drain that saw the contract tick (encoded once, the
 same bytes to every session; ``Outbound`` kind ``detail``, which a session
@@ -90,7 +90,7 @@ class TickDetailActor(TickstageActor):
     """Fans single-contract ticks out to the sessions that follow them.
 
     Context args:
-        bridge: the :class:`transport.vnpy_bridge.VnpyBridge` (in process):
+        bridge: the :class:`transport.venue.vnpy_bridge.VnpyBridge` (in process):
             ``detail_symbols`` (a set this actor fills), ``knows(vt_symbol)``,
             ``group_of(vt_symbol)``, ``latest_row(vt_symbol)``.
         sessions_path (str): the sessions supervisor, default ``"sessions"``.
@@ -191,10 +191,6 @@ class TickDetailActor(TickstageActor):
         for session in sessions:
             self.send_path(session, payload)
             self.details_sent += 1
-
-    def _on_crash(self, text: str, message, sender: ActorAddress) -> None:
-        """Fault injection: raise inside the handler."""
-        raise RuntimeError(f"injected crash: {text}")
 
     def extra_statistics(self) -> dict[str, Any]:
         """Contracts watched and followed, ticks in, details sent, subscriptions refused."""

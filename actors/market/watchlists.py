@@ -3,10 +3,10 @@
 Each user may keep one watchlist group, ``watch-<user>``, edited from the
 page with ``watchlistUpdate`` (schemas/stream.capnp @12): the session checks
 the request, the ``gateway`` actor has the vn.py bridge apply it
-(transport/watchlists.py) and the group then runs like any other, a
+(transport/venue/watchlists.py) and the group then runs like any other, a
 GroupActor at ``market/group/watch-<user>``. The ``watch-`` prefix is
 reserved: a group with it is seen only by its owner and by admins
-(``transport.auth.Principal.may_see_group``).
+(``transport.signin.auth.Principal.may_see_group``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ MAX_WATCHLIST = 200
 MAX_VT_SYMBOL_BYTES = 64
 """Longest vt_symbol in a ``watchlistUpdate``, UTF-8 bytes (``malformed`` past it)."""
 MAX_GROUP_NAME_CHARS = 64
-"""Longest group name a client may send (transport.limits ``max_name_chars`` default)."""
+"""Longest group name a client may send (transport.edge.limits ``max_name_chars`` default)."""
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _DIGEST_CHARS = 12
 
@@ -39,7 +39,7 @@ def watchlist_group(user: str) -> str:
     another's digest). The name is one NATS subject token and a valid group name.
 
     Args:
-        user: the JWT ``sub`` (1–128 characters, transport.auth checks it).
+        user: the JWT ``sub`` (1–128 characters, transport.signin.auth checks it).
 
     Returns:
         7–64 characters of ``A-Z a-z 0-9 _ -``.

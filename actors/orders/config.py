@@ -97,7 +97,7 @@ class OrdersConfig:
     Attributes:
         accounts: the strategy accounts, in order.
         journal: SQLite journal file; ``None`` → the desk's state folder decides
-            (``<state>/journal-<YYYYMMDD>.sqlite3``, transport/state.py).
+            (``<state>/journal-<YYYYMMDD>.sqlite3``, transport/process/state.py).
         answer_timeout_s: seconds without an exchange answer before outcomeUnknown.
         check_timeout_s: seconds without a rule's verdict before the order is refused.
         query_interval_s: seconds between gateway queries of outcomeUnknown orders.

@@ -19,7 +19,7 @@ ORDER_COLUMNS = (
 LIMIT_COLUMNS = ("ts_ns", "changed_by", "rule", "scope", "name", "old_value", "new_value")
 KILL_SWITCH_COLUMNS = ("ts_ns", "changed_by", "scope", "target", "state", "previous", "reason")
 AUDIT_COLUMNS = ("ts_ns", "user", "action", "target", "result", "repeated")
-"""The admin audit (transport/audit.py): UNIX ns, the token's ``sub``, what, on what, how it ended,
+"""The admin audit (transport/admin/audit.py): UNIX ns, the token's ``sub``, what, on what, how it ended,
 refusals folded into this row."""
 QUARANTINE_COLUMNS = ("quarantined_ns", "source_table", "account", "client_order_id", "row_json", "reason")
 """``quarantined_rows``: when (ns since UNIX epoch), from which table, the order's key (``""`` for other

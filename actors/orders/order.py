@@ -72,7 +72,7 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
     Context args:
         account (str): the strategy account.
         gateway_name (str): vn.py gateway of its primary real account.
-        port (OrderPort): the gateway (transport/vnpy_orders.py).
+        port (OrderPort): the gateway (transport/venue/vnpy_orders.py).
         market (MarketPort): reference data and last prices.
         journal (OrderJournal): the durable journal.
         config (OrdersConfig): timeouts.
@@ -372,10 +372,6 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
         self.tally.observe(member, record, extra)
         self.send_path(self.sessions_path, encode_account_push(self.account, payload, self.path,
                                                                record.correlation_id))
-
-    def _on_crash(self, text: str, message, sender: ActorAddress) -> None:
-        """Fault injection: raise inside the handler."""
-        raise RuntimeError(f"injected crash: {text}")
 
     def extra_statistics(self) -> dict[str, Any]:
         """Orders, rejections, unknown outcomes and the rest of the order counters."""

@@ -2,8 +2,8 @@
 
 Both are in-process objects used on the loop thread, handed to the actors in
 their context args (like the vn.py bridge to the gateway actor): calling them
-never blocks. transport/vnpy_orders.py implements :class:`OrderPort` over
-vn.py's ``MainEngine``; transport/vnpy_bridge.py implements
+never blocks. transport/venue/vnpy_orders.py implements :class:`OrderPort` over
+vn.py's ``MainEngine``; transport/venue/vnpy_bridge.py implements
 :class:`MarketPort` from the latest ticks it routed.
 """
 

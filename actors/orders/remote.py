@@ -5,7 +5,7 @@ to vn.py. This actor takes the OrderActor's place for the local sessions:
 same path, same ``orderCommand`` in, so a session does not know where the
 account runs. Each command's bytes go unchanged to ``forward``, which sends
 them as a NATS request on ``order.submit.<account>`` and routes the reply
-(or a clear failure) back to the session (transport/nats_orders.py).
+(or a clear failure) back to the session (transport/cluster/nats_orders.py).
 """
 
 from __future__ import annotations
@@ -36,10 +36,6 @@ class RemoteOrderActor(TickstageActor):
         """Hand a session's submit, cancel or status request to the order host (loop thread)."""
         self.forwarded += 1
         self._forward(self.account, self.current_bytes)
-
-    def _on_crash(self, text: str, message, sender: ActorAddress) -> None:
-        """Fault injection: raise inside the handler."""
-        raise RuntimeError(f"injected crash: {text}")
 
     def extra_statistics(self) -> dict[str, Any]:
         """Commands forwarded."""

@@ -39,7 +39,7 @@ def order_path_children(config: OrdersConfig, *, journal: Any, limits: Any, port
         config: accounts, rules, timeouts.
         journal: the :class:`~actors.orders.journal.OrderJournal` (started).
         limits: the :class:`~actors.risk.limits.LimitStore`.
-        port: the gateway port (transport/vnpy_orders.py ``OrderBridge``).
+        port: the gateway port (transport/venue/vnpy_orders.py ``OrderBridge``).
         market: the market port (``quote(vt_symbol)``).
         sessions_path: the sessions supervisor that fans pushes out.
     """

@@ -259,10 +259,6 @@ class RiskRule(TickstageActor):
                                              self.observed(), not self.recovering, self.rejections,
                                              self.path))
 
-    def _on_crash(self, text: str, message, sender: ActorAddress) -> None:
-        """Fault injection: raise inside the handler."""
-        raise RuntimeError(f"injected crash: {text}")
-
     # -- helpers -------------------------------------------------------------------------
 
     def _accounts_in_scope(self) -> tuple[str, ...]:

@@ -5,7 +5,7 @@ order actors as if from this session, so their replies come here
 (``outbound`` of kind ``control``) and go to ``reply``, which answers the
 waiting NATS request. It registers for every account's pushes (order
 events, account status, risk events), which go to ``push`` and out on
-``order.update.<account>`` (transport/nats_orders.py).
+``order.update.<account>`` (transport/cluster/nats_orders.py).
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ class OrderHostActor(TickstageActor):
             the command it answers (UInt64, 0: none) (loop thread, non-blocking).
         push (Callable[[str, bytes], None]): takes (account, ActorMessage accountPush bytes).
     """
+
+    takes_crash = False   # not a crash target of the fault injector (it keeps no state of its own)
 
     def on_start(self, restarts: int) -> None:
         """Register for every account's pushes with the sessions supervisor (loop thread)."""

@@ -1,10 +1,10 @@
 """SessionActor (``sessions/session/<id>``): one browser WebSocket connection.
 
-The socket itself stays in transport/ws.py, which authenticates the client,
+The socket itself stays in transport/edge/ws.py, which authenticates the client,
 validates every inbound frame and hands the session only well-formed
 ``ClientMessage`` bytes (``ActorMessage.client``). The session subscribes
 its groups, and pushes the frames its groups send (``outbound``) into the
-socket's :class:`~transport.outbox.SocketOutbox` without locks (same thread).
+socket's :class:`~transport.edge.outbox.SocketOutbox` without locks (same thread).
 
 Slow consumer (conflation): when the outbox holds more than
 ``high_water_bytes``, deltas for a group are dropped and the group is marked
@@ -15,7 +15,7 @@ An attach the group never answered (no info, snapshot or delta within
 ``ATTACH_RETRY_S``: the message was lost or refused as corrupt, or the group
 was restarting) is sent again, backing off to ``ATTACH_RETRY_MAX_S``; a group
 that had lost its subscriber list would otherwise stay silent for this
-session until something else restarted (found by sim/scenarios/corrupt.toml).
+session until something else restarted (found by sim/harness/scenarios/corrupt.toml).
 
 Liveness (issue 14): the session tells its socket each subscribed group's
 state (``groupStatus``) once known and on every change: the worst of what the
@@ -355,10 +355,6 @@ class SessionActor(TickstageActor):
             return
         self.attach_retries += 1
         self._attach(group, wait_s=min(pending[1] * 2, ATTACH_RETRY_MAX_S))
-
-    def _on_crash(self, text: str, message, sender: ActorAddress) -> None:
-        """Fault injection: raise inside the handler."""
-        raise RuntimeError(f"injected crash: {text}")
 
     # -- liveness ---------------------------------------------------------
 

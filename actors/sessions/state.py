@@ -1,7 +1,7 @@
 """What a session keeps across restarts of its actor (:class:`SessionState`), group paths, correlation ids.
 
 Correlation ids: a client's command (any ``ClientMessage`` past ``auth``)
-gets a desk correlation id at the socket gateway (transport/ws.py), derived
+gets a desk correlation id at the socket gateway (transport/edge/ws.py), derived
 from the socket's session number and the command's envelope id:
 ``session_number << 32 | (envelope id & 0xFFFFFFFF)`` (UInt64). It is set
 in ``ActorMessage.correlationId`` of every actor message the command causes
@@ -30,7 +30,7 @@ class SessionState:
         groups: subscribed group names, in order.
         ticks: contracts whose every tick the socket follows (``subscribeTicks``: detail panels).
         closed: the socket is gone; stopping must detach from groups.
-        principal: the socket's verified token (``transport.auth.Principal``:
+        principal: the socket's verified token (``transport.signin.auth.Principal``:
             ``accounts``, ``groups``, ``may_trade``); replaced by the socket
             handler on ``refresh``. ``None`` only for states built in tests.
     """

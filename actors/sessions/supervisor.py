@@ -1,6 +1,6 @@
 """SessionsSupervisor (``sessions``): one child per browser socket, ``session/<id>``.
 
-Sessions are transient children added by transport/ws.py as sockets
+Sessions are transient children added by transport/edge/ws.py as sockets
 authenticate. A restarted aggregator tells this supervisor
 (``groupRestarted``), which forwards it to every session so subscribed
 ones re-attach and receive a snapshot; the market supervisor's

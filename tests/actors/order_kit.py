@@ -24,7 +24,7 @@ from actors.orders.record import OrderRecord, reference_of
 from actors.orders.tree import order_path_children
 from actors.risk.limits import LimitStore
 from actors.risk.rules import rule_defaults
-from transport.watch import client_message
+from transport.edge.client import client_message
 
 RB = Quote("rb1801.SHFE", "rb", 1.0, 10.0, 3900.0)
 """A contract the scripted market knows: tick 1, multiplier 10, last 3,900."""

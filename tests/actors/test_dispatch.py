@@ -55,3 +55,24 @@ async def test_tell_when_actor_replies_then_reply_is_dropped_and_counted():
         assert runtime.statistics().replies_dropped == 1
     finally:
         runtime.shutdown()
+
+
+async def test_crash_message_when_told_to_any_actor_then_it_restarts_and_supervisors_refuse_it(eventually):
+    """The fault hook lives once in the dispatch base: an actor that defines no crash handler of its own still
+    raises on ``ActorMessage{crash}`` and restarts under its supervisor; a supervisor refuses it (unknown
+    message, counted), its fault being ``kill``."""
+    runtime = ActorRuntime()
+    start_root(runtime, Supervisor, {"children": [ChildSpec("counter", Counter), ChildSpec(
+        "inner", Supervisor, {"children": [ChildSpec("leaf", Counter)]})]})
+    await runtime.wait_idle()
+    try:
+        assert "_on_crash" not in Counter.__dict__ and Counter.takes_crash and not Supervisor.takes_crash
+        runtime.tell_path("counter", encode_actor_message("crash", "fault 0"))
+        await eventually(lambda: runtime.registry.entry("counter").restarts == 1, what="counter restarted")
+        assert runtime.registry.entry("counter").last_error.message == "injected crash: fault 0"
+        inner = runtime.registry.entry("inner").instance
+        runtime.tell_path("inner", encode_actor_message("crash", "fault 1"))
+        await runtime.wait_idle()
+        assert inner.statistics().unknown == 1 and runtime.registry.entry("inner").restarts == 0
+    finally:
+        runtime.shutdown()

@@ -18,7 +18,7 @@ from vnpy.trader.object import ContractData, OrderRequest, SubscribeRequest, Tic
 from sim.errors import ReplayFormatError, SimSettingError
 from sim.gateway import SimGateway
 from sim.replay import EXCHANGE_TZ, iter_ticks
-from transport.vnpy_home import restoring_cwd
+from transport.venue.vnpy_home import restoring_cwd
 
 SLICE = "cn_futopt_l1_20171113_0900-1000.csv.gz"
 WAIT_S = 5.0

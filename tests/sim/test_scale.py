@@ -19,7 +19,7 @@ from sim.instruments import load_instruments, option_terms
 from sim.multiplex import compress_gaps, copy_symbol, multiplex, multiplex_refs
 from sim.replay import ReplayTick, iter_ticks
 from sim.tape import iter_tape_ticks
-from transport.vnpy_home import restoring_cwd
+from transport.venue.vnpy_home import restoring_cwd
 
 SLICE = "cn_futopt_l1_20171113_0900-1000.csv.gz"
 WAIT_S = 10.0

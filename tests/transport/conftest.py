@@ -14,8 +14,8 @@ REPLAY = "cn_futopt_l1_20171113_0900-1000.csv.gz"
 @pytest.fixture
 async def desk_factory(data_dir, start_desk):
     """Start whole desks (real ticks replayed at 20×) with the given limits, auth and config; all stopped at the end."""
-    from transport.auth import AuthConfig
-    from transport.ws import SocketLimits
+    from transport.signin.auth import AuthConfig
+    from transport.edge.ws import SocketLimits
 
     async def _start(limits: SocketLimits | None = None, auth: AuthConfig | None = None,
                      jwt_secret: str = JWT_SECRET, **config):
@@ -73,7 +73,7 @@ async def http(desk, jwt_secret):
     """An aiohttp client of the ``desk``; ``http.admin`` and ``http.trader`` are bearer headers."""
     import aiohttp
 
-    from transport.auth import mint_token
+    from transport.signin.auth import mint_token
 
     async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{desk.port}") as session:
         session.admin = {"Authorization": f"Bearer {mint_token(jwt_secret, 'ops1', 'admin')}"}

@@ -40,7 +40,7 @@ class DeskProcess:
         """Start the process and wait (bounded) for its ``listening`` line."""
         with open(self.stderr_path, "ab") as stderr:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "transport.cli", "--log-level", "info", "run", "--port", "0", *self.args,
+                sys.executable, "-m", "transport.process.cli", "--log-level", "info", "run", "--port", "0", *self.args,
                 cwd=REPO, env=self.env, stdout=asyncio.subprocess.PIPE, stderr=stderr)
         async with asyncio.timeout(timeout_s):
             while True:

@@ -14,7 +14,7 @@ import aiohttp
 
 import schemas
 from tests.conftest import read_server_message
-from transport.watch import client_message
+from transport.edge.client import client_message
 
 
 class FailoverClient:

@@ -7,7 +7,7 @@ import itertools
 import math
 
 from actors.orders.config import AccountSpec, OrdersConfig
-from transport.auth import mint_token
+from transport.signin.auth import mint_token
 
 SYMBOL = "rb1801.SHFE"
 """Traded in the tests: ~2 ticks/s of exchange time in the recorded hour, tick 1, multiplier 10."""

@@ -11,8 +11,8 @@ from actors.risk.rules.order_volume import OrderVolumeRule
 from actors.sessions.state import command_correlation_id, split_correlation_id
 from tests.transport.conftest import is_message
 from tests.transport.orders_kit import last_price, order, orders_config, token, venue_setting
-from transport.nats_bus import NatsBus
-from transport.nats_orders import CORRELATION_HEADER
+from transport.cluster.nats_bus import NatsBus
+from transport.cluster.nats_orders import CORRELATION_HEADER
 
 SMALL_ORDERS = {"order_volume": {"limit": 3}}
 """order_volume refuses 5 lots."""

@@ -23,7 +23,7 @@ from playwright.async_api import async_playwright
 from tests.ui.test_detail_browser import FOLLOWING, _click_row
 from tests.ui.test_watchlist_browser import CHROMIUM, CHROMIUM_ARGS, REPLAY, SERVER_START_TIMEOUT_S
 from tests.ui.ui_frames import REPO, stop_server
-from transport.auth import mint_token
+from transport.signin.auth import mint_token
 
 pytestmark = pytest.mark.browser
 
@@ -146,7 +146,7 @@ def _free_port() -> int:
 def _start_desk(port: int, state_dir: Path, secret: str) -> subprocess.Popen:
     """Start `tickstage run` on ``port`` replaying the recorded ticks; return once it listens (bounded)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "transport.cli", "run", "--port", str(port), "--replay", str(REPLAY),
+        [sys.executable, "-m", "transport.process.cli", "run", "--port", str(port), "--replay", str(REPLAY),
          "--speed", "20", "--jwt-secret", secret],
         cwd=REPO, env={**os.environ, "TICKSTAGE_STATE_DIR": str(state_dir)},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -12,7 +12,7 @@ from playwright.async_api import async_playwright
 
 from actors.market.ticks import TICKS_PATH
 from tests.ui.test_watchlist_browser import CHROMIUM, CHROMIUM_ARGS
-from transport.auth import mint_token
+from transport.signin.auth import mint_token
 
 pytestmark = pytest.mark.browser
 

@@ -40,7 +40,7 @@ def _start(tmp_path: Path, *args: str) -> Server:
         pytest.fail(f"{CHROMIUM} not found: install Debian chromium")
     env = {**os.environ, "TICKSTAGE_STATE_DIR": str(tmp_path / "state")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "transport.cli", "run", "--port", "0", "--jwt-secret", JWT_SECRET, *args],
+        [sys.executable, "-m", "transport.process.cli", "run", "--port", "0", "--jwt-secret", JWT_SECRET, *args],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: queue.Queue = queue.Queue()
     output: list[str] = []

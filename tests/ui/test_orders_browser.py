@@ -31,7 +31,7 @@ AWAY = 100  # a buy this far under the last price stays working (20 under filled
 @pytest.fixture
 async def order_desk_factory(tmp_path, start_desk):
     """Start desks replaying recorded ticks at 20× with the order path of orders_kit; all stopped at the end."""
-    from transport.ws import SocketLimits
+    from transport.edge.ws import SocketLimits
 
     count = 0
 

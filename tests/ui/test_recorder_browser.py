@@ -8,7 +8,7 @@ from playwright.async_api import async_playwright
 from tests.ui.test_desk_browser import GROUP, ROWS_LIVE, WAIT_MS
 from tests.transport.conftest import REPLAY as REPLAY_FILE
 from ui.chromium import CHROMIUM, CHROMIUM_ARGS
-from transport.auth import mint_token
+from transport.signin.auth import mint_token
 
 pytestmark = pytest.mark.browser
 
@@ -103,7 +103,7 @@ async def test_recorder_when_trader_traded_then_replay_shows_orders_and_account_
 
     from tests.conftest import WsClient
     from tests.transport.orders_kit import last_price, order, orders_config, venue_setting
-    from transport.flight import read_recording
+    from transport.admin.flight import read_recording
 
     desk = await start_desk(replay=(str(data_dir / REPLAY_FILE),), sim=venue_setting(),
                             orders=orders_config(tmp_path, limits={"order_volume": {"limit": 3}}))

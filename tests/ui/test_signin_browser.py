@@ -7,9 +7,9 @@ import asyncio
 import pytest
 from playwright.async_api import async_playwright
 
-from tests.transport.test_users import CHEAP
-from transport.issuer import IssuerConfig
-from transport.users import UsersFile
+from tests.transport.signin.test_users import CHEAP
+from transport.signin.issuer import IssuerConfig
+from transport.signin.users import UsersFile
 from ui.chromium import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser

@@ -54,7 +54,7 @@ def server(tmp_path_factory) -> Iterator[Server]:
         pytest.fail(f"recorded data not found: {REPLAY}")
     env = {**os.environ, "TICKSTAGE_STATE_DIR": str(tmp_path_factory.mktemp("desk-state"))}
     process = subprocess.Popen(
-        [sys.executable, "-m", "transport.cli", "run", "--port", "0", "--replay", str(REPLAY),
+        [sys.executable, "-m", "transport.process.cli", "run", "--port", "0", "--replay", str(REPLAY),
          "--speed", "20", "--jwt-secret", JWT_SECRET],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )

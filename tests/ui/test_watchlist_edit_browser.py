@@ -10,7 +10,7 @@ import pytest
 from playwright.async_api import async_playwright
 
 from tests.ui.test_watchlist_browser import CHROMIUM, CHROMIUM_ARGS
-from transport.auth import mint_token
+from transport.signin.auth import mint_token
 
 pytestmark = pytest.mark.browser
 

@@ -7,7 +7,7 @@ import asyncio
 from actors.market.frames import encode_actor_message
 from actors.market.ticks import HISTORY_TICKS, MAX_PER_SESSION, TICKS_PATH
 from tests.conftest import JWT_SECRET
-from transport.auth import mint_token
+from transport.signin.auth import mint_token
 
 SYMBOL = "rb1801.SHFE"  # ticks every ~0.5 s of the recorded hour, 20× here
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from actors.market.watchlists import MAX_GROUP_NAME_CHARS, is_watchlist_group, watchlist_group
-from transport.subjects import token
+from transport.cluster.subjects import token
 
 
 def test_watchlist_group_when_user_is_safe_then_prefixed_as_is():

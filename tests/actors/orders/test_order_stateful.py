@@ -117,8 +117,8 @@ class Vnpy:
         from vnpy.trader.event import EVENT_ACCOUNT, EVENT_ORDER, EVENT_TRADE
 
         from sim.gateway import SimGateway
-        from transport.vnpy_engine import without_offset_conversion
-        from transport.vnpy_home import contain_vnpy, restoring_cwd
+        from transport.venue.vnpy_engine import without_offset_conversion
+        from transport.venue.vnpy_home import contain_vnpy, restoring_cwd
 
         contain_vnpy()
         self.event_engine = EventEngine()
@@ -144,7 +144,7 @@ class Vnpy:
         assert self._fenced.wait(timeout_s), "vn.py's EventEngine did not drain"
 
     def close(self) -> None:
-        from transport.vnpy_home import restoring_cwd
+        from transport.venue.vnpy_home import restoring_cwd
 
         with restoring_cwd():
             self.main_engine.close()
@@ -173,7 +173,7 @@ class Desk:
     """The order path of two accounts on a new runtime and journal, on a given venue."""
 
     def __init__(self, vnpy: Vnpy, loop, journal_path: Path, config: OrdersConfig, sink: Sink) -> None:
-        from transport.vnpy_orders import OrderBridge
+        from transport.venue.vnpy_orders import OrderBridge
 
         self.runtime = ActorRuntime(loop)
         self.journal = OrderJournal.open(journal_path)
@@ -276,7 +276,7 @@ class OrderPathMachine(RuleBasedStateMachine):
         """Send a submitOrder to ``orders/<account>`` as a session would (``fields["account"]`` may name
         another account); a submit the runtime dropped (the actor is restarting) is the client's to retry."""
         from actors.orders.codec import encode_order_command
-        from transport.watch import client_message
+        from transport.edge.client import client_message
 
         key = (account, client_order_id)
         self.sent.setdefault(key, fields)
@@ -336,7 +336,7 @@ class OrderPathMachine(RuleBasedStateMachine):
     def cancel(self, account, client_order_id):
         """A cancel of any id (known, unknown, final)."""
         from actors.orders.codec import encode_order_command
-        from transport.watch import client_message
+        from transport.edge.client import client_message
 
         data = client_message(next(self.envelopes), cancelOrder={"clientOrderId": client_order_id,
                                                                  "account": account})

@@ -13,8 +13,8 @@ from actors.market.group import GroupActor
 from actors.market.supervisor import MarketSupervisor
 from actors.sessions.session import SessionActor, SessionState
 from actors.sessions.supervisor import SessionsSupervisor
-from transport.outbox import SocketOutbox
-from transport.watch import client_message
+from transport.edge.outbox import SocketOutbox
+from transport.edge.client import client_message
 
 N_ROWS = 200
 HIGH_WATER = 16 * 1024
@@ -110,7 +110,7 @@ async def test_snapshot_when_dropped_over_high_water_then_asked_again_after_drai
 
     After a stall every subscribed group is stale; the drain asks each for a
     snapshot at once, and the first snapshots fill the socket past the
-    high-water mark, so the last is dropped. Found by sim/scenarios/matrix.toml
+    high-water mark, so the last is dropped. Found by sim/harness/scenarios/matrix.toml
     (five groups, three of them option chains): such a group stayed stale,
     its deltas conflated, until the next periodic snapshot (3 s).
     """
@@ -169,7 +169,7 @@ class ForgetfulGroupActor(GroupActor):
 async def test_attach_when_group_never_answers_then_sent_again_and_snapshot_arrives():
     """An attach lost on the way (no info, no snapshot back) is retried until the group answers.
 
-    Found by sim/scenarios/matrix.toml: the ``corrupt`` fault crashed
+    Found by sim/harness/scenarios/matrix.toml: the ``corrupt`` fault crashed
     market/group/m_o, whose restart made every session attach again while
     the fault still corrupted its inbound messages; a probe whose attach was
     lost got no m_o frame for 20 s, until that probe's own session restarted.

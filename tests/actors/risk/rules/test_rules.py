@@ -18,7 +18,7 @@ from actors.orders.ports import Quote
 from actors.risk.rules import RULES
 from actors.risk.rules.trading_hours import hhmm
 from tests.actors.order_kit import RB, ScriptedMarket, ScriptedPort, harness_config
-from transport.watch import client_message
+from transport.edge.client import client_message
 
 RB_MAX = Quote("rb1805.SHFE", "rb", 1.0, 10.0, 3900.0, 1.0, 100.0)
 """A contract whose ContractData says at most 100 lots per order."""

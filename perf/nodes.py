@@ -1,0 +1,76 @@
+"""``tickstage run`` node subprocesses for the NATS benches (one role each, loopback)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    """Return a free loopback TCP port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class NodeProcess:
+    """One ``python -m transport.process.cli run --role ROLE --nats URL ...`` with its own state dir and log.
+
+    Args:
+        tmp: scratch folder (state dir ``tmp/<name>``, log ``tmp/<name>.log``).
+        name: node name.
+        role: ``all``, ``gateway-host``, ``aggregator`` or ``gateway``.
+        urls: NATS seed URLs (none for an ``all`` node without NATS).
+        secret: the desk's JWT secret.
+        extra: more ``run`` arguments (``--replay FILE --speed 20``).
+    """
+
+    def __init__(self, tmp: Path, name: str, role: str, urls: list[str], secret: str, *extra: str) -> None:
+        self.name = name
+        self.port = free_port()
+        state = tmp / name
+        state.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "TICKSTAGE_STATE_DIR": str(state), "TICKSTAGE_JWT_SECRET": secret}
+        self._log = open(tmp / f"{name}.log", "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "transport.process.cli", "--log-level", "warning", "run", "--role", role,
+             *(["--nats", *urls] if urls else []), "--port", str(self.port), *extra],
+            cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+
+    async def wait_healthy(self, timeout_s: float = 30.0) -> None:
+        """Return once ``/healthz`` answers 200.
+
+        Raises:
+            RuntimeError: the process exited.
+            TimeoutError: not healthy within ``timeout_s``.
+        """
+        async with aiohttp.ClientSession() as http, asyncio.timeout(timeout_s):
+            while True:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"node {self.name} exited with {self.process.returncode}")
+                try:
+                    async with http.get(f"http://127.0.0.1:{self.port}/healthz") as response:
+                        if response.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+
+    def stop(self) -> None:
+        """Terminate (kill after 10 s) and close the log."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self._log.close()

@@ -1,0 +1,247 @@
+"""Scenario files: a desk to start, clients to attach, faults on a timeline (TOML).
+
+::
+
+    [scenario]
+    name = "matrix"
+    duration_s = 60          # run length after warm-up, seconds
+    seed = 7                 # route faults' choices, garbage bytes
+    max_recovery_ms = 1000   # a fault recovering later fails the run
+
+    [desk]                   # the in-process desk (keys of sim.settings plus socket water marks)
+    contracts = 2000         # synthetic market (no replay)
+    rate = 2000.0            # mean ticks/s
+    peak = 4000.0            # peak ticks/s outside bursts
+    instruments = "data:cn_futopt_instruments_20171113.csv"   # "data:" → the recorded-data folder
+    replay = ""              # a CSV or .tape instead of the synthetic market
+    speed = 20.0             # replay speed
+    copies = 1               # replay copies (sim/multiplex.py)
+    high_water_bytes = 262144
+
+    [clients]
+    probes = 2               # sessions subscribing and measuring recovery
+    groups = ["rb", "m_o"]   # every probe subscribes these (and every fault target's group)
+    traders = 2              # traders submitting orders with retries (synthetic market only)
+    orders_per_s = 5.0
+
+    [[fault]]
+    at_s = 3
+    kind = "crash"           # FAULT_KINDS
+    target = "market/group/rb"
+
+Targets are actor paths; ``session:<client>`` names the session of a
+simulated client (``session:probe1``). Paths relative to the scenario file
+are resolved beside it; ``data:NAME`` in the recorded-data folder
+(``TICKSTAGE_DATA_DIR``, default ``../shared/data`` beside the checkout).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from sim.errors import ScenarioError
+
+FAULT_KINDS = (
+    "crash", "kill", "stall", "drop", "duplicate", "delay", "corrupt", "slow_client", "garbage_client",
+    "gateway_disconnect", "nats_disconnect", "burst", "clock_skew", "tamper", "restart_desk",
+)  # fmt: skip
+"""Every fault kind a scenario may name."""
+
+TARGETED = frozenset({"crash", "kill", "stall", "drop", "duplicate", "delay", "corrupt", "tamper"})
+"""Kinds that need an actor ``target``."""
+
+TIMED = frozenset({"stall", "drop", "duplicate", "delay", "corrupt", "slow_client", "gateway_disconnect",
+                   "nats_disconnect", "burst", "clock_skew", "tamper"})
+"""Kinds that last ``duration_ms``."""
+
+
+def data_dir() -> Path:
+    """The recorded-data folder: ``TICKSTAGE_DATA_DIR`` or ``../shared/data`` beside the checkout."""
+    default = Path(__file__).resolve().parents[3] / "shared" / "data"
+    return Path(os.environ.get("TICKSTAGE_DATA_DIR", default))
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    """One fault of the timeline.
+
+    Attributes:
+        at_s: when, seconds after the warm-up.
+        kind: one of :data:`FAULT_KINDS`.
+        target: actor path or ``session:<client>`` (targeted kinds).
+        duration_ms: how long a timed fault lasts, ms.
+        probability: share of route messages affected (drop, duplicate, corrupt, tamper).
+        delay_ms: per-message delay (delay), ms.
+        factor: rate multiplier (burst).
+        skew_ms: exchange-time shift (clock_skew), ms.
+        frames: garbage frames sent (garbage_client).
+        read_interval_ms: slow client's pause between reads, ms (0: no reads at all).
+        groups: groups a slow or garbage client subscribes (default: the probes').
+    """
+
+    at_s: float
+    kind: str
+    target: str = ""
+    duration_ms: float = 500.0
+    probability: float = 1.0
+    delay_ms: float = 100.0
+    factor: float = 10.0
+    skew_ms: float = 5000.0
+    frames: int = 40
+    read_interval_ms: float = 0.0
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeskSpec:
+    """The in-process desk of a scenario (see the module docstring for keys)."""
+
+    contracts: int = 2000
+    rate: float = 2000.0
+    peak: float = 0.0
+    seed: int = 7
+    instruments: str = ""
+    replay: str = ""
+    speed: float = 20.0
+    copies: int = 1
+    shift_s: float = 3.0
+    max_gap_s: float = 0.0
+    high_water_bytes: int = 256 * 1024
+    low_water_bytes: int = 64 * 1024
+
+
+@dataclass(frozen=True)
+class ClientsSpec:
+    """Simulated clients.
+
+    Attributes:
+        probes: sessions subscribing ``groups`` that show recovery.
+        groups: groups every probe subscribes (fault targets' groups are added).
+        busiest: the N groups carrying the most ticks are added too.
+        traders: traders submitting orders with retries, one account each (sim/harness/traders.py).
+        orders_per_s: each trader's submission rate.
+    """
+
+    probes: int = 1
+    groups: tuple[str, ...] = ()
+    busiest: int = 3
+    traders: int = 0
+    orders_per_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A parsed scenario file."""
+
+    name: str
+    path: Path
+    duration_s: float
+    seed: int
+    max_recovery_ms: float
+    desk: DeskSpec
+    clients: ClientsSpec
+    faults: tuple[FaultSpec, ...] = field(default_factory=tuple)
+
+    def resolve(self, value: str) -> str:
+        """Resolve a file reference of the scenario: ``data:NAME``, relative to the file, or as given."""
+        if not value:
+            return ""
+        if value.startswith("data:"):
+            return str(data_dir() / value.removeprefix("data:"))
+        path = Path(value).expanduser()
+        return str(path if path.is_absolute() else self.path.parent / path)
+
+
+def _build(kind: type, table: dict[str, Any], path: Path, where: str) -> Any:
+    known = {f.name: f.type for f in fields(kind)}
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        raise ScenarioError(path, where, f"unknown keys {unknown}; known: {sorted(known)}")
+    values = {}
+    for key, value in table.items():
+        if isinstance(value, list):
+            value = tuple(value)
+        values[key] = value
+    try:
+        return kind(**values)
+    except TypeError as exc:
+        raise ScenarioError(path, where, str(exc)) from None
+
+
+def _check_fault(spec: FaultSpec, path: Path, where: str, duration_s: float) -> None:
+    if spec.kind not in FAULT_KINDS:
+        raise ScenarioError(path, where, f"unknown kind {spec.kind!r}; kinds: {', '.join(FAULT_KINDS)}")
+    if not isinstance(spec.at_s, int | float) or not 0 <= spec.at_s < duration_s:
+        raise ScenarioError(path, where, f"at_s must be within [0, duration_s={duration_s}), got {spec.at_s!r}")
+    if spec.kind in TARGETED and not spec.target:
+        raise ScenarioError(path, where, f"kind {spec.kind!r} needs a target (an actor path)")
+    if spec.kind in TIMED and not spec.duration_ms > 0:
+        raise ScenarioError(path, where, f"kind {spec.kind!r} needs duration_ms > 0")
+    if not 0.0 <= spec.probability <= 1.0:
+        raise ScenarioError(path, where, f"probability must be within [0, 1], got {spec.probability}")
+    if spec.kind == "burst" and not spec.factor > 0:
+        raise ScenarioError(path, where, f"factor must be > 0, got {spec.factor}")
+
+
+def parse_scenario(text: str, path: str | Path = "<scenario>") -> Scenario:
+    """Parse scenario TOML.
+
+    Raises:
+        ScenarioError: bad TOML, an unknown table, key, kind or value.
+    """
+    path = Path(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(path, "toml", str(exc)) from None
+    unknown = sorted(set(data) - {"scenario", "desk", "clients", "fault"})
+    if unknown:
+        raise ScenarioError(path, "file", f"unknown tables {unknown}; known: scenario, desk, clients, fault")
+    head = dict(data.get("scenario", {}))
+    extra = sorted(set(head) - {"name", "duration_s", "seed", "max_recovery_ms"})
+    if extra:
+        raise ScenarioError(path, "[scenario]", f"unknown keys {extra}")
+    duration_s = head.get("duration_s", 30.0)
+    if not isinstance(duration_s, int | float) or not duration_s > 0:
+        raise ScenarioError(path, "[scenario]", f"duration_s must be > 0, got {duration_s!r}")
+    faults = []
+    for i, table in enumerate(data.get("fault", [])):
+        where = f"fault[{i}]"
+        if "at_s" not in table or "kind" not in table:
+            raise ScenarioError(path, where, "needs at_s and kind")
+        spec = _build(FaultSpec, table, path, where)
+        _check_fault(spec, path, where, float(duration_s))
+        faults.append(spec)
+    return Scenario(
+        name=str(head.get("name", path.stem)),
+        path=path,
+        duration_s=float(duration_s),
+        seed=int(head.get("seed", 7)),
+        max_recovery_ms=float(head.get("max_recovery_ms", 1000.0)),
+        desk=_build(DeskSpec, dict(data.get("desk", {})), path, "[desk]"),
+        clients=_build(ClientsSpec, dict(data.get("clients", {})), path, "[clients]"),
+        faults=tuple(sorted(faults, key=lambda f: f.at_s)),
+    )
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and parse a scenario file.
+
+    Raises:
+        ScenarioError: unreadable file or bad content.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(path, "file", f"cannot read: {exc}") from None
+    return parse_scenario(text, path)
+
+
+__all__ = [
+    "FAULT_KINDS", "TARGETED", "TIMED", "ClientsSpec", "DeskSpec", "FaultSpec", "Scenario", "data_dir",
+    "load_scenario", "parse_scenario",
+]  # fmt: skip

@@ -1,0 +1,86 @@
+"""NatsBus against a real nats-server: publish/subscribe, request-reply errors, JetStream audit."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from actors.market.frames import encode_actor_message
+from transport.cluster import subjects
+from transport.cluster.nats_bus import NatsBus, NoRespondersError, RequestTimeoutError
+
+
+@pytest.fixture
+async def bus(nats_url):
+    """A connected bus; closed (drained) at the end."""
+    connected = NatsBus([nats_url], name="test")
+    await connected.connect()
+    try:
+        yield connected
+    finally:
+        await connected.close()
+
+
+async def test_publish_nowait_when_subscribed_then_same_bytes_in_order(bus):
+    """Actors' queued publishes arrive in order with the bytes unchanged."""
+    received: list[bytes] = []
+    await bus.subscribe(subjects.md_agg("rb"), lambda msg: received.append(msg.data))
+    payloads = [encode_actor_message("groupRestarted", f"rb{i}") for i in range(200)]
+    for payload in payloads:
+        assert bus.publish_nowait(subjects.md_agg("rb"), payload)
+    async with asyncio.timeout(5):
+        while len(received) < len(payloads):
+            await asyncio.sleep(0.005)
+    assert received == payloads
+    assert bus.statistics().published >= 200
+
+
+async def test_publish_nowait_when_queue_full_then_dropped_and_counted(nats_url):
+    """Past max_queued, publish_nowait drops and counts instead of growing memory."""
+    small = NatsBus([nats_url], name="small", max_queued=10)
+    await small.connect()
+    try:
+        accepted = [small.publish_nowait("ops.flood", b"x") for _ in range(25)]
+        assert accepted.count(False) == 15
+        assert small.statistics().dropped == 15
+    finally:
+        await small.close()
+
+
+async def test_request_when_served_then_reply_bytes(bus):
+    """Request-reply returns the responder's bytes."""
+    async def serve(msg):
+        await msg.respond(b"reply:" + msg.data)
+
+    await bus.subscribe(subjects.order_submit("acct-1"), serve)
+    assert await bus.request(subjects.order_submit("acct-1"), b"order", timeout_s=2) == b"reply:order"
+
+
+async def test_request_when_nobody_serves_then_no_responders_not_timeout(bus):
+    """No subscriber is reported as NoRespondersError, distinct from a timeout."""
+    with pytest.raises(NoRespondersError) as caught:
+        await bus.request(subjects.order_submit("nobody"), b"order", timeout_s=2)
+    assert not isinstance(caught.value, TimeoutError)
+
+
+async def test_request_when_responder_silent_then_request_timeout(bus):
+    """A subscriber that never answers gives RequestTimeoutError (also a TimeoutError)."""
+    await bus.subscribe(subjects.order_submit("silent"), lambda msg: None)
+    with pytest.raises(TimeoutError):
+        await bus.request(subjects.order_submit("silent"), b"order", timeout_s=0.2)
+
+
+async def test_audit_when_same_msg_id_twice_then_stored_once(bus):
+    """The AUDIT stream stores a command once per Nats-Msg-Id (client order id)."""
+    await bus.ensure_audit_stream()
+    assert await bus.audit("audit.order.acct-1", b"submit", msg_id="coid-1") is True
+    assert await bus.audit("audit.order.acct-1", b"submit", msg_id="coid-1") is False
+    assert await bus.audit("audit.order.acct-1", b"submit", msg_id="coid-2") is True
+    assert await bus.audit_count() == 2
+
+
+async def test_connect_when_no_server_then_connection_error():
+    """No reachable seed is a ConnectionError, quickly."""
+    with pytest.raises(ConnectionError):
+        await NatsBus(["nats://127.0.0.1:1"], name="none").connect(timeout_s=0.5)

@@ -1,0 +1,109 @@
+"""Frames across NATS: an aggregating desk publishes, a gateway desk fans out to its sockets."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import pytest
+
+from transport.process.app import Desk, DeskConfig
+from transport.signin.auth import mint_token
+from transport.errors import ConfigError
+
+
+def _is(which, **fields):
+    return lambda m: m["which"] == which and all(m.get(k) == v for k, v in fields.items())
+
+
+@pytest.fixture
+async def two_desks(data_dir, jwt_secret, nats_url):
+    """An `all` desk replaying real ticks and publishing on NATS, and a `gateway` desk fed from NATS."""
+    replay = (str(data_dir / "cn_futopt_l1_20171113_0900-1000.csv.gz"),)
+    publisher = Desk(DeskConfig(port=0, replay=replay, speed=20.0, jwt_secret=jwt_secret, progress_interval_s=0,
+                                nats=(nats_url,)))
+    gateway = Desk(DeskConfig(port=0, jwt_secret=jwt_secret, progress_interval_s=0, role="gateway",
+                              nats=(nats_url,)))
+    try:
+        await publisher.start()
+        await gateway.start()
+        yield publisher, gateway
+    finally:
+        await gateway.stop()
+        await publisher.stop()
+
+
+async def _client(http, desk, jwt_secret, ws_client_type):
+    ws = await http.ws_connect(f"ws://127.0.0.1:{desk.port}/ws", max_msg_size=64 * 1024 * 1024)
+    client = ws_client_type(ws)
+    await client.send(auth={"token": mint_token(jwt_secret, "trader1")})
+    assert (await client.recv())["which"] == "ack"
+    return client
+
+
+async def test_gateway_node_when_subscribed_then_same_frames_and_seq_as_aggregating_node(
+        two_desks, jwt_secret, ws_client_type):
+    """A client of the gateway node gets rb's info, a snapshot and deltas with the publisher's seq."""
+    publisher, gateway = two_desks
+    async with aiohttp.ClientSession() as http:
+        local = await _client(http, publisher, jwt_secret, ws_client_type)
+        remote = await _client(http, gateway, jwt_secret, ws_client_type)
+        await local.send(subscribe={"groups": ["rb"]})
+        await local.recv_until(_is("groupFrame", group="rb", kind="delta"))
+        async with asyncio.timeout(10):
+            while "rb" not in gateway.groups():
+                await asyncio.sleep(0.02)
+        await remote.send(subscribe={"groups": ["rb"]})
+        info = await remote.recv_until(_is("groupInfo", group="rb"), timeout_s=10)
+        assert "rb1801.SHFE" in [i["vtSymbol"] for i in info["instruments"]]
+        await remote.recv_until(_is("groupFrame", group="rb", kind="snapshot"), timeout_s=10)
+        remote_seqs = [(await remote.recv_until(_is("groupFrame", group="rb", kind="delta")))["seq"]
+                       for _ in range(5)]
+        local_seqs = set()
+        while len(local_seqs) < 200 and max(local_seqs, default=0) < max(remote_seqs):
+            local_seqs.add((await local.recv_until(_is("groupFrame", group="rb")))["seq"])
+        assert set(remote_seqs) & local_seqs
+        assert remote_seqs == sorted(remote_seqs)
+        await local.ws.close()
+        await remote.ws.close()
+
+
+def test_gateway_role_when_no_nats_then_config_error():
+    """A gateway node without NATS has nowhere to get its groups from."""
+    with pytest.raises(ConfigError):
+        Desk(DeskConfig(role="gateway"))
+
+
+async def test_cluster_when_one_server_killed_then_gateway_clients_keep_receiving(
+        data_dir, jwt_secret, nats_cluster, ws_client_type):
+    """With a 3-node cluster, killing the publisher's server does not stop the stream (it learns the others)."""
+    urls, processes = nats_cluster
+    replay = (str(data_dir / "cn_futopt_l1_20171113_0900-1000.csv.gz"),)
+    publisher = Desk(DeskConfig(port=0, replay=replay, speed=20.0, jwt_secret=jwt_secret, progress_interval_s=0,
+                                nats=(urls[0],)))
+    gateway = Desk(DeskConfig(port=0, jwt_secret=jwt_secret, progress_interval_s=0, role="gateway",
+                              nats=(urls[1], urls[2])))
+    try:
+        await publisher.start()
+        await gateway.start()
+        async with aiohttp.ClientSession() as http:
+            remote = await _client(http, gateway, jwt_secret, ws_client_type)
+            async with asyncio.timeout(10):
+                while "rb" not in gateway.groups():
+                    await asyncio.sleep(0.02)
+            await remote.send(subscribe={"groups": ["rb"]})
+            await remote.recv_until(_is("groupFrame", group="rb", kind="delta"), timeout_s=10)
+            processes[0].terminate()
+            processes[0].wait(timeout=10)
+            async with asyncio.timeout(15):
+                while publisher.bus.statistics().reconnects < 1:
+                    await asyncio.sleep(0.02)
+            before = (await remote.recv_until(_is("groupFrame", group="rb", kind="delta"), timeout_s=10))["seq"]
+            after = (await remote.recv_until(
+                lambda m: m["which"] == "groupFrame" and m["group"] == "rb" and m["seq"] > before, timeout_s=10))
+            assert after["seq"] > before
+            assert publisher.bus.statistics().connected
+            await remote.ws.close()
+    finally:
+        await gateway.stop()
+        await publisher.stop()

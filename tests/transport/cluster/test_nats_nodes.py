@@ -1,0 +1,203 @@
+"""Issue 7: a desk of real processes over a 3-node NATS cluster survives server, aggregator and gateway kills.
+
+One ``gateway-host`` (vn.py replaying real ticks, the order path), one
+``aggregator`` and two ``gateway`` nodes, each a ``tickstage run`` subprocess,
+over three clustered nats-servers with JetStream, all on loopback. Every
+wait is bounded and every process is killed in ``finally``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from perf.nodes import NodeProcess
+from tests.conftest import JWT_SECRET
+from tests.transport.gateway_client import FailoverClient
+from transport.signin.auth import mint_token
+from transport.cluster.nats_bus import NatsBus
+
+pytestmark = pytest.mark.nats
+SYMBOL = "rb1801.SHFE"
+
+
+class Node(NodeProcess):
+    """One ``tickstage run`` subprocess (perf/nodes.py), with the test's admin reads and SIGKILL."""
+
+    def __init__(self, tmp_path: Path, name: str, role: str, urls: list[str], *extra: str) -> None:
+        super().__init__(tmp_path, name, role, urls, JWT_SECRET, *extra)
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    async def groups(self, http: aiohttp.ClientSession) -> list[str]:
+        headers = {"Authorization": f"Bearer {mint_token(JWT_SECRET, 'ops', 'admin')}"}
+        async with http.get(f"http://127.0.0.1:{self.port}/api/groups", headers=headers) as response:
+            return [g["name"] for g in (await response.json())["groups"]]
+
+    async def admin_tree(self, http: aiohttp.ClientSession) -> dict:
+        headers = {"Authorization": f"Bearer {mint_token(JWT_SECRET, 'ops', 'admin')}"}
+        async with http.get(f"http://127.0.0.1:{self.port}/admin/tree", headers=headers) as response:
+            return await response.json()
+
+    async def actor_statistics(self, http: aiohttp.ClientSession, path: str) -> dict:
+        tree = await self.admin_tree(http)
+
+        def find(node):
+            if node.get("path") == path:
+                return node
+            for child in node.get("children", ()):
+                found = find(child)
+                if found:
+                    return found
+            return None
+
+        return find(tree["tree"])
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+def _order(client_order_id: str, price: float) -> dict:
+    return {"clientOrderId": client_order_id, "account": "acct-01", "vtSymbol": SYMBOL, "direction": "long",
+            "offset": "open", "orderType": "limit", "price": price, "volumeLots": 1.0}
+
+
+async def _last_price(client: FailoverClient, timeout_s: float = 15.0) -> float:
+    async with asyncio.timeout(timeout_s):
+        while SYMBOL not in client.last_prices:
+            await client.recv(timeout_s)
+    return client.last_prices[SYMBOL]
+
+
+async def _deltas(client: FailoverClient, count: int, timeout_s: float = 15.0) -> list[int]:
+    seqs = []
+    async with asyncio.timeout(timeout_s):
+        while len(seqs) < count:
+            message, _ = await client.recv(timeout_s)
+            if message["which"] == "groupFrame" and message["kind"] == "delta":
+                seqs.append(message["seq"])
+    return seqs
+
+
+def _stat(node_json: dict | None, key: str):
+    stats = (node_json or {}).get("stats", {})
+    assert key in stats, f"{key} not in {node_json}"
+    return stats[key]
+
+
+@pytest.mark.timeout(150)
+async def test_nodes_when_server_aggregator_and_gateway_killed_then_frames_resume_and_orders_sent_once(
+        nats_cluster, tmp_path, data_dir):
+    """Both gateways send the same frames (same seq, same bytes); a server kill, an aggregator replaced
+    and a gateway killed do not stop the streams; orders retried through both gateways are sent once and
+    audited once."""
+    urls, servers = nats_cluster
+    replay = str(data_dir / "cn_futopt_l1_20171113_0900-1000.csv.gz")
+    nodes = [Node(tmp_path, "host", "gateway-host", urls, "--replay", replay, "--speed", "10"),
+             Node(tmp_path, "aggregator-1", "aggregator", urls),
+             Node(tmp_path, "gateway-a", "gateway", urls), Node(tmp_path, "gateway-b", "gateway", urls)]
+    host, aggregator, gateway_a, gateway_b = nodes
+    try:
+        async with aiohttp.ClientSession() as http:
+            await asyncio.gather(*(node.wait_healthy() for node in nodes))
+            async with asyncio.timeout(30):
+                while not all(["rb" in await node.groups(http) for node in (gateway_a, gateway_b)]):
+                    await asyncio.sleep(0.2)
+            token = mint_token(JWT_SECRET, "trader1", accounts=["acct-01"])
+            client_a = FailoverClient(http, [gateway_a.ws_url, gateway_b.ws_url], token, ["rb"])
+            client_b = FailoverClient(http, [gateway_b.ws_url, gateway_a.ws_url], token, ["rb"])
+            await client_a.connect()
+            await client_b.connect()
+
+            # the same frames through both gateways: same seq, same bytes (encoded once, at the aggregator)
+            frames_a, frames_b = await asyncio.gather(client_a.frames("rb", 3.0), client_b.frames("rb", 3.0))
+            common = set(frames_a) & set(frames_b)
+            assert common, (sorted(frames_a)[:5], sorted(frames_b)[:5])
+            assert all(frames_a[seq] == frames_b[seq] for seq in common)
+
+            # orders through both gateways, each retried through the other; a nats-server dies halfway
+            last = await _last_price(client_a)
+            sent = []
+            for i in range(6):
+                if i == 3:
+                    servers[0].kill()
+                    servers[0].wait(timeout=10)
+                first, second = (client_a, client_b) if i % 2 == 0 else (client_b, client_a)
+                order = _order(f"n7-{i}", last - 20 - i)
+                reply, _ = await first.submit(order)
+                again, _ = await second.submit(order)
+                assert reply["status"] == "accepted", reply
+                assert again["vtOrderId"] == reply["vtOrderId"]
+                sent.append(order["clientOrderId"])
+
+            # without that server both streams continue
+            for client in (client_a, client_b):
+                seqs = await _deltas(client, 5, timeout_s=20)
+                assert seqs == sorted(seqs)
+
+            # the aggregator dies and another starts: frames resume with a snapshot
+            aggregator.kill()
+            replacement = Node(tmp_path, "aggregator-2", "aggregator", urls)
+            nodes.append(replacement)
+            await replacement.wait_healthy()
+            for client in (client_a, client_b):
+                await client.recv_until(lambda m: m["which"] == "groupFrame" and m["kind"] == "snapshot",
+                                        timeout_s=20)
+                await _deltas(client, 3, timeout_s=15)
+
+            # gateway A dies with an order in flight: its client moves to B, resumes, and its retry is sent once
+            order = _order("n7-inflight", last - 30)
+            await client_a.send(submitOrder=order)
+            gateway_a.kill()
+            reply, attempts = await client_a.submit(order)
+            assert reply["status"] == "accepted" and client_a.url == gateway_b.ws_url
+            sent.append(order["clientOrderId"])
+            await client_a.recv_until(lambda m: m["which"] == "groupFrame" and m["kind"] == "snapshot",
+                                      timeout_s=15)
+            await _deltas(client_a, 3, timeout_s=15)
+
+            orders = await host.actor_statistics(http, "orders/acct-01")
+            assert _stat(orders, "orders") == len(sent) and _stat(orders, "sent") == len(sent), orders
+            assert _stat(orders, "duplicates") >= len(sent) - 1  # every retry answered from the journal
+            links = (await host.admin_tree(http))["nats"]
+            assert links["role"] == "gateway-host" and links["tick_messages_published"] > 0
+            assert links["order_replies_unmatched"] == 0 and links["audit_failures"] == 0
+            # every submit stored once: the host retries a store JetStream refused while it re-elected
+            try:
+                async with asyncio.timeout(60):
+                    while links["audited"] < len(sent) and links["audit_failures"] == 0:
+                        await asyncio.sleep(0.5)
+                        links = (await host.admin_tree(http))["nats"]
+            except TimeoutError:
+                pytest.fail(f"the host stored {links['audited']} of {len(sent)} submits in 60 s: {links}")
+            assert links["audited"] == len(sent) and links["audit_failures"] == 0, links
+        bus = NatsBus(urls[1:], name="audit-reader")
+        await bus.connect()
+        try:
+            async with asyncio.timeout(45):  # JetStream may take a while to elect after the server kill
+                assert await _audit_count(bus) == len(sent)
+        finally:
+            await bus.close()
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+async def _audit_count(bus: NatsBus) -> int:
+    """The AUDIT stream's message count, asked again while JetStream re-elects after a server kill (503)."""
+    from nats.errors import TimeoutError as NatsTimeoutError
+    from nats.js.errors import ServiceUnavailableError
+
+    while True:
+        try:
+            return await bus.audit_count()
+        except (ServiceUnavailableError, NatsTimeoutError):
+            await asyncio.sleep(0.2)

@@ -1,0 +1,162 @@
+"""/ws end to end on loopback: real aiohttp, real actors, real vn.py replaying real ticks."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import numpy as np
+
+from transport.signin.auth import mint_token
+
+
+def _is(which, **fields):
+    return lambda m: m["which"] == which and all(m.get(k) == v for k, v in fields.items())
+
+
+async def _subscribe_rb(client):
+    await client.send(subscribe={"groups": ["rb"]})
+    info = await client.recv_until(_is("groupInfo", group="rb"))
+    snapshot = await client.recv_until(_is("groupFrame", group="rb"))
+    return info, snapshot
+
+
+async def test_subscribe_when_group_known_then_info_then_snapshot_then_increasing_deltas(connect):
+    """Subscribing sends groupInfo, a snapshot, then deltas whose seq rises by one."""
+    client = await connect()
+    info, snapshot = await _subscribe_rb(client)
+    symbols = [i["vtSymbol"] for i in info["instruments"]]
+    assert "rb1801.SHFE" in symbols
+    assert snapshot["kind"] == "snapshot"
+    assert len(snapshot["columns"]["indexes"]) == len(symbols)
+    seq = snapshot["seq"]
+    for _ in range(10):
+        frame = await client.recv_until(_is("groupFrame", group="rb"))
+        if frame["kind"] == "delta":
+            assert frame["seq"] == seq + 1
+            assert 0 < len(frame["columns"]["indexes"]) <= len(symbols)
+            assert np.all(frame["columns"]["gatewayRecvTsNs"] > 0)
+        seq = frame["seq"]
+
+
+async def test_deltas_when_rows_change_then_prices_of_rb1801_move(connect):
+    """Real instruments update: rb1801's last price is set and changes over the replay."""
+    client = await connect()
+    info, snapshot = await _subscribe_rb(client)
+    index = [i["vtSymbol"] for i in info["instruments"]].index("rb1801.SHFE")
+    prices = set()
+    for _ in range(300):
+        frame = await client.recv_until(_is("groupFrame", group="rb"))
+        rows = frame["columns"]["indexes"]
+        if index in rows:
+            prices.add(float(frame["columns"]["lastPrices"][list(rows).index(index)]))
+        if len(prices) >= 2:
+            break
+    assert len(prices) >= 2
+    assert all(3000 < p < 5000 for p in prices)
+
+
+async def test_snapshot_request_when_gap_then_snapshot_with_current_seq(connect):
+    """A client that saw a gap asks for a snapshot and gets one at the current seq."""
+    client = await connect()
+    await _subscribe_rb(client)
+    frame = await client.recv_until(_is("groupFrame", group="rb", kind="delta"))
+    await client.send(snapshotRequest={"group": "rb"})
+    snapshot = await client.recv_until(_is("groupFrame", group="rb", kind="snapshot"))
+    assert snapshot["seq"] >= frame["seq"]
+    later = await client.recv_until(_is("groupFrame", group="rb", kind="delta"))
+    assert later["seq"] > snapshot["seq"] - 1
+
+
+async def test_subscribe_when_group_unknown_then_error_and_socket_stays(connect):
+    """An unknown group gets error(unknownGroup); the socket keeps working."""
+    client = await connect()
+    await client.send(subscribe={"groups": ["no-such-group"]})
+    error = await client.recv_until(_is("error"))
+    assert error["code"] == "unknownGroup"
+    ping_id = await client.send(ping={"clientTsNs": 42})
+    pong = await client.recv_until(_is("pong"))
+    assert pong["clientTsNs"] == 42 and pong["envelope"]["correlationId"] == ping_id
+
+
+async def test_first_message_when_not_auth_then_error_and_close_1008(connect):
+    """A socket whose first message is not auth is refused and closed with 1008."""
+    client = await connect(auth=False)
+    await client.send(subscribe={"groups": ["rb"]})
+    error = await client.recv()
+    assert error["which"] == "error" and error["code"] == "unauthenticated"
+    closed = await client.recv()
+    assert closed == {"which": "closed", "code": 1008}
+
+
+async def test_auth_when_token_missing_in_time_then_closed_1008(connect):
+    """A socket that never authenticates is closed with 1008 after the auth timeout."""
+    client = await connect(auth=False)
+    error = await client.recv(timeout_s=5)
+    assert error["which"] == "error" and error["code"] == "unauthenticated"
+    assert (await client.recv())["code"] == 1008
+
+
+async def test_auth_when_signature_forged_then_unauthenticated(connect):
+    """A token signed with another secret is refused."""
+    client = await connect(auth=False)
+    await client.send(auth={"token": mint_token("another-secret-of-thirty-two-bytes!!", "mallory")})
+    error = await client.recv()
+    assert error["code"] == "unauthenticated"
+    assert "another-secret" not in error["message"]
+    assert (await client.recv())["code"] == 1008
+
+
+async def test_auth_when_token_expired_then_token_expired(connect, jwt_secret):
+    """An expired token is refused with tokenExpired."""
+    client = await connect(auth=False)
+    now = int(time.time())
+    token = jwt.encode({"sub": "t", "role": "trader", "iat": now - 100, "exp": now - 10}, jwt_secret, "HS256")
+    await client.send(auth={"token": token})
+    error = await client.recv()
+    assert error["code"] == "tokenExpired"
+    assert (await client.recv())["code"] == 1008
+
+
+async def test_auth_when_token_is_garbage_then_unauthenticated(connect):
+    """A string that is not a JWT is refused."""
+    client = await connect(auth=False)
+    await client.send(auth={"token": "not-a-jwt"})
+    assert (await client.recv())["code"] == "unauthenticated"
+
+
+async def test_frame_when_malformed_then_error_malformed_and_socket_stays(connect):
+    """Undecodable bytes get error(malformed); the next valid message still works."""
+    client = await connect()
+    await client.ws.send_bytes(b"\x07\x00\x00\x00garbage-that-is-not-capnp")
+    error = await client.recv_until(_is("error"))
+    assert error["code"] == "malformed"
+    await client.ws.send_str("text is not the protocol")
+    assert (await client.recv_until(_is("error")))["code"] == "malformed"
+    await client.send(ping={"clientTsNs": 7})
+    assert (await client.recv_until(_is("pong")))["clientTsNs"] == 7
+
+
+async def test_frame_when_oversized_then_error_too_large(connect):
+    """A frame over 64 KiB gets error(tooLarge) and is not decoded."""
+    client = await connect()
+    await client.ws.send_bytes(b"\x00" * (65 * 1024))
+    error = await client.recv_until(_is("error"))
+    assert error["code"] == "tooLarge"
+
+
+async def test_bad_input_when_repeated_then_closed_1008(connect, desk):
+    """More bad frames than the limit within the window closes the socket with 1008."""
+    client = await connect()
+    for _ in range(desk.config.limits.max_bad_frames + 1):
+        await client.ws.send_bytes(b"\xff" * 16)
+    closed = await client.recv_until(lambda m: m["which"] == "closed", timeout_s=5)
+    assert closed["code"] == 1008
+    assert desk.sockets.refused["malformed"] >= desk.config.limits.max_bad_frames
+
+
+async def test_auth_when_sent_twice_then_refused_as_unknown_message(connect, jwt_secret):
+    """A second auth on an open session is refused (refresh comes with its own message)."""
+    client = await connect()
+    await client.send(auth={"token": mint_token(jwt_secret, "trader1")})
+    assert (await client.recv_until(_is("error")))["code"] == "unknownMessage"

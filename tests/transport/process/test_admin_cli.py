@@ -1,0 +1,71 @@
+"""`tickstage admin` as a real process against a real desk: tree table, restart, audit, refusals."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from transport.process.admin_client import format_tree
+from transport.signin.auth import mint_token
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+async def _cli(*args: str, token: str | None = None) -> tuple[int, str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "TICKSTAGE_TOKEN"}
+    if token is not None:
+        env["TICKSTAGE_TOKEN"] = token
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "transport.process.cli", "admin", *args, cwd=REPO, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    return process.returncode, out.decode(), err.decode()
+
+
+def test_format_tree_when_nested_then_indented_rows_with_the_tree_columns():
+    """Children are indented two spaces per level under a header with the tree's columns."""
+    leaf = {"path": "market/group/rb", "kind": "GroupActor", "state": "restarting", "restarts": 2, "mailbox": 5,
+            "msgs_per_s": 210.4, "last_error": {"type": "RuntimeError", "message": "boom", "ts_ns": 1},
+            "children": []}
+    tree = {"path": "root", "kind": "RootSupervisor", "state": "running", "restarts": 0, "mailbox": 0,
+            "msgs_per_s": 0.0, "last_error": None, "children": [
+                {**leaf, "path": "market", "kind": "MarketSupervisor", "state": "running", "restarts": 0,
+                 "mailbox": 0, "msgs_per_s": 1.0, "last_error": None, "children": [leaf]}]}
+    lines = format_tree(tree).splitlines()
+    assert lines[0].split() == ["PATH", "KIND", "STATE", "RESTARTS", "MAILBOX", "MSGS/S", "LAST", "ERROR"]
+    assert lines[1].startswith("root ")
+    assert lines[2].startswith("  market ")
+    assert lines[3].startswith("    market/group/rb ")
+    assert lines[3].split()[2:7] == ["restarting", "2", "5", "210", "RuntimeError:"]
+
+
+async def test_admin_cli_when_admin_token_then_tree_restart_and_audit(desk, jwt_secret, eventually):
+    """tree prints the indented table; restart PATH restarts it; audit lists the action with the user."""
+    await eventually(lambda: desk.runtime.registry.get("market/group/rb"), timeout_s=20, what="rb group")
+    token = mint_token(jwt_secret, "ops-cli", "admin")
+    url = desk.url
+
+    code, out, err = await _cli("tree", "--url", url, "--token", token)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["PATH", "KIND", "STATE"]
+    assert any(line.startswith("  market ") and "MarketSupervisor" in line for line in lines)
+    assert any(line.startswith("    market/group/rb ") and "GroupActor" in line for line in lines)
+
+    code, out, err = await _cli("restart", "market/group/rb", "--url", url, token=token)
+    assert (code, out.strip()) == (0, "restart market/group/rb: restarted (state running, restarts 1)"), err
+
+    code, out, err = await _cli("audit", "--url", url, "--token", token)
+    assert code == 0, err
+    assert out.splitlines()[1].split()[1:] == ["ops-cli", "restart", "market/group/rb", "restarted"]
+
+
+async def test_admin_cli_when_trader_or_no_token_then_refused_with_nonzero_status(desk, jwt_secret):
+    """A trader token exits 1 naming HTTP 403; no token at all is a usage error (2)."""
+    trader = mint_token(jwt_secret, "trader1", "trader")
+    code, out, err = await _cli("tree", "--url", desk.url, "--token", trader)
+    assert code == 1 and "HTTP 403" in err and out == ""
+    code, out, err = await _cli("stop", "market", "--url", desk.url)
+    assert code == 2 and "TICKSTAGE_TOKEN" in err

@@ -1,0 +1,282 @@
+"""NATS on the desk's loop: publish, subscribe, request-reply, JetStream audit (nats-py).
+
+Named ``nats_bus`` (never ``nats``: it would shadow the package). The same
+Cap'n Proto bytes the in-process actors exchange are the payloads; subjects
+come only from :mod:`transport.cluster.subjects`.
+
+* Actors never await: :meth:`NatsBus.publish_nowait` queues a message that
+  one writer task publishes in order; past ``max_queued`` messages new ones
+  are dropped and counted (a slow NATS connection never grows memory).
+* The connection is cluster-aware (several seed URLs), reconnects forever
+  with a short wait, and counts disconnects, reconnects and slow-consumer
+  errors; :meth:`close` drains.
+* Requests map nats-py's errors to tickstage's: no responders is
+  :class:`NoRespondersError`, not a timeout; a timeout is
+  :class:`RequestTimeoutError` (also ``TimeoutError``).
+* The ``AUDIT`` JetStream stream (file storage) records commands with a
+  ``Nats-Msg-Id`` header: the client order id, so a retried command is
+  stored once within the dedup window (a second guard; the order journal is
+  the source of truth).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import nats.errors
+import nats.js.errors
+import structlog
+from nats.aio.client import Client as NATS
+from nats.js.api import StorageType, StreamConfig
+
+from transport.errors import TransportError
+
+_log = structlog.get_logger("transport.cluster.nats_bus")
+AUDIT_STREAM = "AUDIT"
+
+
+class NoRespondersError(TransportError, ConnectionError):
+    """Nobody serves this subject (NATS "no responders"), as opposed to a slow server.
+
+    Attributes:
+        subject: the request subject.
+    """
+
+    def __init__(self, subject: str) -> None:
+        super().__init__(f"no responders on {subject}")
+        self.subject = subject
+
+
+class RequestTimeoutError(TransportError, TimeoutError):
+    """A NATS request got no reply in time.
+
+    Attributes:
+        subject: the request subject.
+        timeout_s: the timeout, seconds.
+    """
+
+    def __init__(self, subject: str, timeout_s: float) -> None:
+        super().__init__(f"no reply on {subject} within {timeout_s} s")
+        self.subject = subject
+        self.timeout_s = timeout_s
+
+
+@dataclass(frozen=True)
+class BusStatistics:
+    """Counters of one NATS connection.
+
+    Attributes:
+        connected: connected now.
+        server: URL of the server in use.
+        published: messages published.
+        received: messages delivered to subscription handlers.
+        dropped: ``publish_nowait`` messages dropped over ``max_queued``.
+        queued: messages waiting for the writer task.
+        disconnects: disconnections seen.
+        reconnects: reconnections made.
+        slow_consumers: slow-consumer errors reported by nats-py.
+        errors: other asynchronous errors.
+    """
+
+    connected: bool
+    server: str
+    published: int
+    received: int
+    dropped: int
+    queued: int
+    disconnects: int
+    reconnects: int
+    slow_consumers: int
+    errors: int
+
+
+class NatsBus:
+    """One nats-py connection used from the asyncio loop thread.
+
+    Args:
+        servers: seed URLs of the cluster, ``["nats://127.0.0.1:4222", ...]``.
+        name: client name shown by the server (``tickstage-aggregator-1``).
+        max_queued: most messages ``publish_nowait`` holds before dropping.
+    """
+
+    def __init__(self, servers: Sequence[str], name: str = "tickstage", max_queued: int = 100_000) -> None:
+        self.servers = list(servers)
+        self.name = name
+        self._max_queued = max_queued
+        self._nc: Any = None
+        self._js: Any = None
+        self._queue: collections.deque[tuple[str, bytes, dict[str, str] | None]] = collections.deque()
+        self._ready = asyncio.Event()
+        self._writer: asyncio.Task | None = None
+        self._subscriptions: list[Any] = []
+        self._published = self._received = self._dropped = 0
+        self._disconnects = self._reconnects = self._slow = self._errors = 0
+
+    async def connect(self, timeout_s: float = 5.0) -> None:
+        """Connect to the first reachable seed (loop thread).
+
+        Raises:
+            ConnectionError: no seed reachable within ``timeout_s``.
+        """
+        client = NATS()
+        try:
+            await asyncio.wait_for(client.connect(
+                servers=self.servers, name=self.name, connect_timeout=timeout_s, allow_reconnect=True,
+                max_reconnect_attempts=-1, reconnect_time_wait=0.25, dont_randomize=False,
+                error_cb=self._on_error, disconnected_cb=self._on_disconnected,
+                reconnected_cb=self._on_reconnected), timeout_s)
+        except (nats.errors.NoServersError, OSError, asyncio.TimeoutError) as exc:
+            await client.close()
+            raise ConnectionError(f"no NATS server reachable at {self.servers}: {type(exc).__name__}") from None
+        self._nc = client
+        self._js = self._nc.jetstream()
+        self._writer = asyncio.create_task(self._write(), name=f"nats-writer-{self.name}")
+        _log.info("nats_connected", server=str(self._nc.connected_url.netloc), name=self.name)
+
+    async def _on_error(self, exc: Exception) -> None:
+        if self._nc is None:
+            return  # still connecting: the caller gets the outcome
+        if isinstance(exc, nats.errors.SlowConsumerError):
+            self._slow += 1
+            _log.warning("nats_slow_consumer", subject=getattr(exc, "subject", ""))
+        else:
+            self._errors += 1
+            _log.warning("nats_error_reported", error_type=type(exc).__name__)
+
+    async def _on_disconnected(self) -> None:
+        self._disconnects += 1
+        _log.warning("nats_disconnected", name=self.name)
+
+    async def _on_reconnected(self) -> None:
+        self._reconnects += 1
+        _log.info("nats_reconnected", server=str(self._nc.connected_url.netloc), name=self.name)
+
+    # -- publish ----------------------------------------------------------------
+
+    async def publish(self, subject: str, data: bytes, headers: dict[str, str] | None = None) -> None:
+        """Publish now (coroutine)."""
+        await self._nc.publish(subject, data, headers=headers)
+        self._published += 1
+
+    def publish_nowait(self, subject: str, data: bytes, headers: dict[str, str] | None = None) -> bool:
+        """Queue a publish (with NATS ``headers``, if any) for the writer task (actors call this; never blocks).
+
+        Returns:
+            False if the queue is full and the message was dropped (counted).
+        """
+        if len(self._queue) >= self._max_queued:
+            self._dropped += 1
+            return False
+        self._queue.append((subject, data, headers))
+        self._ready.set()
+        return True
+
+    async def _write(self) -> None:
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            while self._queue:
+                subject, data, headers = self._queue.popleft()
+                try:
+                    await self._nc.publish(subject, data, headers=headers)
+                    self._published += 1
+                except (nats.errors.ConnectionClosedError, nats.errors.OutboundBufferLimitError):
+                    self._dropped += 1
+
+    # -- subscribe / request ------------------------------------------------------
+
+    async def subscribe(self, subject: str, handler: Callable[[Any], Any], queue: str = "") -> Any:
+        """Deliver each message on ``subject`` to ``handler(msg)`` on the loop thread.
+
+        ``handler`` may be a plain function or a coroutine function; ``msg``
+        has ``subject``, ``data`` (bytes), ``reply`` and ``respond(bytes)``.
+        """
+        async def deliver(msg: Any) -> None:
+            self._received += 1
+            result = handler(msg)
+            if asyncio.iscoroutine(result):
+                await result
+
+        subscription = await self._nc.subscribe(subject, queue=queue, cb=deliver)
+        self._subscriptions.append(subscription)
+        return subscription
+
+    async def request(self, subject: str, data: bytes, timeout_s: float = 1.0,
+                      headers: dict[str, str] | None = None) -> bytes:
+        """Send a request (with NATS ``headers``, if any) and return the reply's bytes.
+
+        Raises:
+            NoRespondersError: nobody subscribes to ``subject``.
+            RequestTimeoutError: no reply within ``timeout_s``.
+        """
+        try:
+            reply = await self._nc.request(subject, data, timeout=timeout_s, headers=headers)
+        except nats.errors.NoRespondersError:
+            raise NoRespondersError(subject) from None
+        except nats.errors.TimeoutError:
+            raise RequestTimeoutError(subject, timeout_s) from None
+        return reply.data
+
+    # -- JetStream audit ----------------------------------------------------------
+
+    async def ensure_audit_stream(self, subjects: Sequence[str] = ("audit.>",), duplicate_window_s: float = 120.0,
+                                  name: str = AUDIT_STREAM, replicas: int = 1) -> None:
+        """Create (or update) the file-stored audit stream.
+
+        Args:
+            replicas: copies kept by a JetStream cluster (3 on three servers: one may die).
+        """
+        config = StreamConfig(name=name, subjects=list(subjects), storage=StorageType.FILE,
+                              duplicate_window=duplicate_window_s, num_replicas=replicas)
+        try:
+            await self._js.add_stream(config)
+        except nats.js.errors.BadRequestError:
+            await self._js.update_stream(config)
+
+    async def audit(self, subject: str, data: bytes, msg_id: str) -> bool:
+        """Store a command on the audit stream with ``Nats-Msg-Id`` = ``msg_id``.
+
+        Returns:
+            True if the stream stored it, False if it was a duplicate within the window.
+        """
+        ack = await self._js.publish(subject, data, headers={"Nats-Msg-Id": msg_id})
+        return not ack.duplicate
+
+    async def audit_count(self, name: str = AUDIT_STREAM) -> int:
+        """Return how many messages the audit stream holds."""
+        info = await self._js.stream_info(name)
+        return info.state.messages
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def statistics(self) -> BusStatistics:
+        """Return the connection's counters now."""
+        nc = self._nc
+        return BusStatistics(
+            connected=bool(nc and nc.is_connected),
+            server=str(nc.connected_url.netloc) if nc and nc.connected_url else "",
+            published=self._published, received=self._received, dropped=self._dropped,
+            queued=len(self._queue), disconnects=self._disconnects, reconnects=self._reconnects,
+            slow_consumers=self._slow, errors=self._errors)
+
+    async def close(self) -> None:
+        """Flush what is queued, drain subscriptions and close. Idempotent."""
+        if self._nc is None:
+            return
+        if self._writer is not None:
+            async with asyncio.timeout(5):
+                while self._queue and self._nc.is_connected:
+                    await asyncio.sleep(0.001)
+            self._writer.cancel()
+        try:
+            await asyncio.wait_for(self._nc.drain(), 5)
+        except (asyncio.TimeoutError, nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError):
+            await self._nc.close()  # no server to drain to (all gone, or reconnecting): close at once
+        self._nc = None
+
+
+__all__ = ["AUDIT_STREAM", "BusStatistics", "NatsBus", "NoRespondersError", "RequestTimeoutError"]

@@ -1,0 +1,365 @@
+"""Orders across NATS: gateway nodes send, the gateway-host's order actors answer (transport/README.md, "NATS").
+
+Gateway side (:class:`OrderGatewayLink`): a :class:`~actors.orders.remote.RemoteOrderActor`
+at ``orders/<account>`` hands each session's ``orderCommand`` (unchanged
+bytes) to :meth:`OrderGatewayLink.forward`, which sends it as a request on
+``order.submit.<account>`` and passes the reply to the session. Failures are
+clear and never duplicate an order:
+
+* no responders (no gateway-host subscribed): nothing was delivered, the
+  session gets ``error(internal)`` saying the order was not sent;
+* no reply in time (a node or route died mid-request): a submit gets an
+  ``orderReply`` with status ``outcomeUnknown`` and an ``error`` with the
+  reason; a retry with the same client order id is safe (the order actor
+  answers a seen id with its original reply and sends nothing).
+
+Pushes of every account come back on ``order.update.<account>`` and go to
+the local sessions supervisor, which fans them out as in one process.
+
+Host side (:class:`OrderHost`): one queue-group subscription to
+``order.submit.*`` tells ``orders/<account>`` the command as if from the
+session ``sessions/session/nats-orders`` (:class:`~actors.sessions.order_host.OrderHostActor`),
+and keeps the request's reply inbox under (member, account, client order id,
+correlation id) until the order actor's reply arrives: every reply for one
+key carries the same decision, so FIFO per key is exact. Submits and
+cancels are stored on the ``AUDIT`` JetStream stream with ``Nats-Msg-Id`` =
+``<member>:<account>:<client order id>``, off the reply path.
+
+Correlation: the request is the session's ``orderCommand`` ActorMessage,
+whose ``correlationId`` is the command's desk correlation id
+(actors/sessions/state.py); the same id also travels in the NATS header
+:data:`CORRELATION_HEADER` of the request and of the host's reply, for tools
+that read NATS without decoding Cap'n Proto. Both ends bind it in their log
+lines and set it on the actor messages they send for the command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from typing import Any
+
+import nats.errors
+import structlog
+
+import schemas
+from actors import ChildSpec, spawn
+from actors.market.frames import encode_outbound
+from actors.orders.codec import encode_order_command, new_server_message
+from actors.orders.remote import RemoteOrderActor
+from actors.orders.supervisor import OrdersSupervisor
+from actors.sessions.order_host import OrderHostActor
+from transport.cluster import subjects
+from transport.cluster.nats_bus import NatsBus, NoRespondersError, RequestTimeoutError
+
+_log = structlog.get_logger("transport.cluster.nats_orders")
+HOST_SESSION = "session/nats-orders"
+HOST_SESSION_PATH = f"sessions/{HOST_SESSION}"
+HOST_QUEUE = "order-host"
+AUDITED = ("submitOrder", "cancelOrder")
+_REPLY_MEMBERS = {"orderReply": "submitOrder", "cancelReply": "cancelOrder", "orderStatusReply": "orderStatusRequest"}
+CORRELATION_HEADER = "Tickstage-Correlation-Id"
+"""NATS header of an order request and its reply: the command's desk correlation id, decimal UInt64."""
+
+
+def _correlation_headers(correlation_id: int) -> dict[str, str] | None:
+    return {CORRELATION_HEADER: str(correlation_id)} if correlation_id else None
+
+
+def header_correlation_id(msg: Any) -> int:
+    """Return the :data:`CORRELATION_HEADER` of a NATS message as an int (0: absent or not a UInt64)."""
+    value = (getattr(msg, "headers", None) or {}).get(CORRELATION_HEADER, "")
+    return int(value) if value.isdigit() and int(value) < 2**64 else 0
+
+
+def read_command(data: bytes) -> tuple[str, str, bytes, str, str, str, int, int]:
+    """Return (session path, user, client bytes, member, account, client order id, envelope id,
+    desk correlation id).
+
+    Args:
+        data: ActorMessage ``orderCommand`` bytes.
+
+    Raises:
+        ValueError: not an orderCommand of submitOrder / cancelOrder / orderStatusRequest.
+    """
+    with schemas.actor.ActorMessage.from_bytes(data, traversal_limit_in_words=schemas.TRAVERSAL_LIMIT_WORDS,
+                                               nesting_limit=schemas.NESTING_LIMIT) as message:
+        if message.which() != "orderCommand":
+            raise ValueError(f"not an orderCommand: {message.which()}")
+        command = message.orderCommand
+        session, user, client_bytes = command.sessionPath, command.user, bytes(command.client)
+        desk_correlation = message.correlationId
+    with schemas.stream.ClientMessage.from_bytes(client_bytes, traversal_limit_in_words=schemas.TRAVERSAL_LIMIT_WORDS,
+                                                 nesting_limit=schemas.NESTING_LIMIT) as client:
+        member = client.which()
+        if member not in ("submitOrder", "cancelOrder", "orderStatusRequest"):
+            raise ValueError(f"not an order command: {member}")
+        body = getattr(client, member)
+        client_order_id = "" if member == "orderStatusRequest" else body.clientOrderId
+        return (session, user, client_bytes, member, body.account, client_order_id, client.envelope.id,
+                desk_correlation)
+
+
+def _reply_key(payload: bytes) -> tuple[str, str, str, int] | int | None:
+    """Return the pending key a reply answers; for an ``error`` only its correlation id; else ``None``."""
+    with schemas.stream.ServerMessage.from_bytes(payload) as message:
+        member = message.which()
+        if member == "error":
+            return message.envelope.correlationId
+        command = _REPLY_MEMBERS.get(member)
+        if command is None:
+            return None
+        body = getattr(message, member)
+        client_order_id = "" if command == "orderStatusRequest" else body.clientOrderId
+        return command, body.account, client_order_id, message.envelope.correlationId
+
+
+def encode_error(code: str, text: str, correlation_id: int, source: str) -> bytes:
+    """Return ServerMessage ``error`` with ``code`` (stream.capnp ErrorCode) and a reason."""
+    message, body = new_server_message("error", correlation_id, source)
+    body.code = code
+    body.message = text
+    return message.to_bytes()
+
+
+def encode_unknown_reply(account: str, client_order_id: str, correlation_id: int, source: str) -> bytes:
+    """Return ServerMessage ``orderReply`` with status ``outcomeUnknown`` (no vtOrderId)."""
+    message, body = new_server_message("orderReply", correlation_id, source)
+    body.clientOrderId = client_order_id
+    body.account = account
+    body.status = "outcomeUnknown"
+    body.decidedTsNs = time.time_ns()
+    return message.to_bytes()
+
+
+class OrderHost:
+    """Serves ``order.submit.<account>`` from the local order actors (gateway-host node).
+
+    Args:
+        runtime: the actor runtime (with the ``orders`` and ``sessions`` subtrees).
+        bus: a connected :class:`NatsBus`.
+        audit_replicas: replicas of the ``AUDIT`` stream (3 on a 3-node cluster).
+        pending_ttl_s: a request whose reply never came is forgotten after this long.
+    """
+
+    def __init__(self, runtime: Any, bus: NatsBus, audit_replicas: int = 1, pending_ttl_s: float = 30.0) -> None:
+        self.runtime = runtime
+        self.bus = bus
+        self.audit_replicas = audit_replicas
+        self.pending_ttl_s = pending_ttl_s
+        self.pending: dict[tuple[str, str, str, int], collections.deque] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self.requests = self.replied = self.unmatched = self.refused = 0
+        self.audit_ready = False
+        self.audited = self.audit_duplicates = self.audit_failures = 0
+
+    async def start(self) -> None:
+        """Create the audit stream, start the host session, serve the subject (loop thread)."""
+        self._spawn_task(self._ensure_audit_stream())
+        spawn(self.runtime, "sessions", ChildSpec(HOST_SESSION, OrderHostActor,
+                                                  {"reply": self._on_reply, "push": self._on_push}))
+        await self.bus.subscribe(subjects.order_submit_any(), self._on_request, queue=HOST_QUEUE)
+        self._spawn_task(self._expire())
+
+    def _spawn_task(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _on_request(self, msg: Any) -> None:
+        self.requests += 1
+        header_id = header_correlation_id(msg)
+        try:
+            _, user, client, member, account, client_order_id, correlation, desk_correlation = read_command(msg.data)
+            subject_matches = msg.subject == subjects.order_submit(account)
+        except Exception as exc:  # noqa: BLE001 - capnp errors too: a bad request never reaches an actor
+            self.refused += 1
+            _log.info("order_request_refused", code="malformed", error_type=type(exc).__name__,
+                      correlation_id=header_id or None)
+            self._respond(msg.reply, encode_error("malformed", f"bad order request: {type(exc).__name__}", 0,
+                                                  "nats-orders"), header_id)
+            return
+        desk_correlation = desk_correlation or header_id
+        log = _log.bind(correlation_id=desk_correlation or None, member=member, account=account)
+        path = f"orders/{account}"
+        if not subject_matches or path not in self.runtime.registry:
+            self.refused += 1
+            log.info("order_request_refused", code="forbidden")
+            self._respond(msg.reply, encode_error("forbidden", f"no order actor for account {account!r} "
+                                                  "on this order host", correlation, "nats-orders"), desk_correlation)
+            return
+        log.debug("order_request_received", client_order_id=client_order_id)
+        key = (member, account, client_order_id, correlation)
+        self.pending.setdefault(key, collections.deque()).append((msg.reply, time.monotonic()))
+        if not self.runtime.tell_path(path, encode_order_command(HOST_SESSION_PATH, user, client, "nats-orders",
+                                                                 desk_correlation)):
+            self.pending[key].pop()
+            self.refused += 1
+            log.info("order_request_refused", code="internal", reason="order actor restarting")
+            self._respond(msg.reply, encode_error("internal", f"the order actor of {account} is restarting; "
+                                                  "retry with the same clientOrderId", correlation, "nats-orders"),
+                          desk_correlation)
+            return
+        if member in AUDITED:
+            self._spawn_task(self._audit(subjects.audit_command(member, account), msg.data,
+                                         f"{member}:{account}:{client_order_id}"))
+
+    def _respond(self, inbox: str, payload: bytes, correlation_id: int = 0) -> None:
+        if inbox:
+            self.bus.publish_nowait(inbox, payload, _correlation_headers(correlation_id))
+
+    def _on_reply(self, payload: bytes, correlation_id: int = 0) -> None:
+        key = _reply_key(payload)
+        if isinstance(key, int):  # an error names only its correlation: the oldest command with it
+            key = next((k for k in self.pending if k[3] == key), None)
+        waiting = self.pending.get(key) if key is not None else None
+        if not waiting:
+            self.unmatched += 1
+            _log.info("order_reply_unmatched", correlation_id=correlation_id or None)
+            return
+        inbox, _ = waiting.popleft()
+        if not waiting:
+            del self.pending[key]
+        self.replied += 1
+        _log.debug("order_reply_sent", correlation_id=correlation_id or None)
+        self._respond(inbox, payload, correlation_id)
+
+    def _on_push(self, account: str, data: bytes) -> None:
+        self.bus.publish_nowait(subjects.order_update(account), data)
+
+    async def _ensure_audit_stream(self, attempts: int = 60) -> None:
+        """Create the AUDIT stream, retrying while a fresh JetStream cluster elects its leader (~0.5 s apart)."""
+        for _ in range(attempts):
+            try:
+                await self.bus.ensure_audit_stream(replicas=self.audit_replicas)
+                self.audit_ready = True
+                return
+            except (nats.errors.Error, asyncio.TimeoutError) as exc:
+                _log.info("audit_stream_waiting", error_type=type(exc).__name__)
+                await asyncio.sleep(0.5)
+        _log.error("audit_stream_unavailable", replicas=self.audit_replicas)
+
+    async def _audit(self, subject: str, data: bytes, msg_id: str) -> None:
+        for _ in range(40):
+            try:
+                if await self.bus.audit(subject, data, msg_id):
+                    self.audited += 1
+                else:
+                    self.audit_duplicates += 1
+                return
+            except (nats.errors.Error, asyncio.TimeoutError, OSError) as exc:
+                _log.warning("audit_retried", msg_id=msg_id, error_type=type(exc).__name__)
+                await asyncio.sleep(0.5)
+        self.audit_failures += 1
+        _log.error("audit_failed", msg_id=msg_id)
+
+    async def _expire(self) -> None:
+        while True:
+            await asyncio.sleep(self.pending_ttl_s / 3)
+            oldest = time.monotonic() - self.pending_ttl_s
+            for key in list(self.pending):
+                waiting = self.pending[key]
+                while waiting and waiting[0][1] < oldest:
+                    waiting.popleft()
+                if not waiting:
+                    del self.pending[key]
+
+    def statistics_dict(self) -> dict[str, int]:
+        """Requests, replies, refusals, audit outcomes, requests waiting."""
+        return {"order_requests": self.requests, "order_replies": self.replied, "order_refused": self.refused,
+                "order_replies_unmatched": self.unmatched, "audit_ready": self.audit_ready, "audited": self.audited,
+                "audit_duplicates": self.audit_duplicates, "audit_failures": self.audit_failures,
+                "order_requests_waiting": sum(len(w) for w in self.pending.values())}
+
+    async def close(self) -> None:
+        """Cancel the audit and expiry tasks."""
+        for task in list(self._tasks):
+            task.cancel()
+
+
+class OrderGatewayLink:
+    """Sends a gateway node's order commands to the order host and routes replies back.
+
+    Args:
+        runtime: the actor runtime.
+        bus: a connected :class:`NatsBus`.
+        timeout_s: how long a request may wait for its reply (above the host's answer timeout).
+    """
+
+    def __init__(self, runtime: Any, bus: NatsBus, timeout_s: float = 3.0) -> None:
+        self.runtime = runtime
+        self.bus = bus
+        self.timeout_s = timeout_s
+        self._tasks: set[asyncio.Task] = set()
+        self.sent = self.replies = self.no_responders = self.timeouts = self.pushes = 0
+
+    def orders_spec(self, accounts: tuple[str, ...]) -> ChildSpec:
+        """Return the ``orders`` subtree of a gateway node: one RemoteOrderActor per account."""
+        return ChildSpec("orders", OrdersSupervisor, {"children": [
+            ChildSpec(account, RemoteOrderActor, {"account": account, "forward": self.forward})
+            for account in accounts]})
+
+    async def start(self) -> None:
+        """Take every account's pushes from ``order.update.*`` (loop thread)."""
+        await self.bus.subscribe(subjects.order_update_any(), self._on_update)
+
+    def _on_update(self, msg: Any) -> None:
+        self.pushes += 1
+        self.runtime.tell_path("sessions", msg.data)
+
+    def forward(self, account: str, data: bytes) -> None:
+        """Send one orderCommand to the host; answer its session when the reply comes (non-blocking)."""
+        task = asyncio.get_running_loop().create_task(self._request(account, data))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _request(self, account: str, data: bytes) -> None:
+        session, _, _, member, _, client_order_id, correlation, desk_correlation = read_command(data)
+        subject = subjects.order_submit(account)
+        log = _log.bind(correlation_id=desk_correlation or None, member=member, account=account)
+        self.sent += 1
+        log.debug("order_request_sent", subject=subject, client_order_id=client_order_id)
+        try:
+            reply = await self.bus.request(subject, data, timeout_s=self.timeout_s,
+                                           headers=_correlation_headers(desk_correlation))
+        except NoRespondersError:
+            self.no_responders += 1
+            log.warning("order_request_unanswered", reason="no responders", subject=subject)
+            self._answer(session, encode_error(
+                "internal", f"no order host serves {account} (no responders on {subject}): the command was "
+                "not sent; retry with the same clientOrderId", correlation, "nats-orders"), desk_correlation)
+            return
+        except (RequestTimeoutError, nats.errors.Error, OSError) as exc:
+            self.timeouts += 1
+            log.warning("order_request_unanswered", reason=type(exc).__name__, subject=subject)
+            if member == "submitOrder":
+                self._answer(session, encode_unknown_reply(account, client_order_id, correlation, "nats-orders"),
+                             desk_correlation)
+            self._answer(session, encode_error(
+                "internal", f"no reply from the order host for {account} ({type(exc).__name__}): the outcome "
+                "is unknown; retry with the same clientOrderId (it is never sent twice)", correlation,
+                "nats-orders"), desk_correlation)
+            return
+        self.replies += 1
+        log.debug("order_reply_received")
+        self._answer(session, reply, desk_correlation)
+
+    def _answer(self, session: str, payload: bytes, correlation_id: int = 0) -> None:
+        self.runtime.tell_path(session, encode_outbound(group="", seq=0, kind="control", payload=payload,
+                                                        source="nats-orders", correlation_id=correlation_id))
+
+    def statistics_dict(self) -> dict[str, int]:
+        """Commands sent, replies, no-responder and timeout failures, pushes received."""
+        return {"order_commands_sent": self.sent, "order_replies": self.replies,
+                "order_no_responders": self.no_responders, "order_timeouts": self.timeouts,
+                "order_pushes": self.pushes}
+
+    async def close(self) -> None:
+        """Cancel requests still waiting."""
+        for task in list(self._tasks):
+            task.cancel()
+
+
+__all__ = ["CORRELATION_HEADER", "HOST_SESSION_PATH", "OrderGatewayLink", "OrderHost", "encode_error",
+           "encode_unknown_reply", "header_correlation_id", "read_command"]

@@ -1,0 +1,180 @@
+"""Ticks across NATS: a ``gateway-host`` publishes each group's batches, ``aggregator`` nodes run the groups.
+
+Gateway-host side (:class:`TickPublisher`): the vn.py bridge conflates ticks
+as in one process, but each drain's per-group ``InstrumentsAdded`` and
+``TickBatch`` ActorMessages go out on ``md.tick.<ex>.<group>`` instead of to a
+local GroupActor: one NATS message per group per drain (default every 5 ms),
+never one per tick, so a 4,000 ticks/s peak is a few hundred messages a
+second. ``ops.tickresync`` (an ActorMessage ``resyncRequest`` naming a group,
+or ``""`` for every group) makes it publish the group's whole instrument
+list and latest rows again on the same subject, in order with the live
+batches (one connection, one writer task).
+
+Aggregator side (:class:`TickSubscriber`): subscribes ``md.tick.*.<group>``
+for its shard (``--groups``) or every group, and creates a GroupActor at
+``market/group/<group>`` when it first sees the group's full instrument list
+(``instrumentsAdded`` from index 0); batches of a group not yet known are
+dropped and a resync is asked (at most once a second per group). A new
+aggregator asks every group's resync when it starts, so it rebuilds the
+latest state and its publishing session sends snapshots at once: that is
+failover. It also stands in for the vn.py bridge behind the ``gateway``
+actor: a restarted GroupActor's ``resyncRequest`` becomes ``ops.tickresync``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import structlog
+
+import schemas
+from actors import ChildSpec, spawn
+from actors.market.frames import encode_actor_message
+from actors.market.group import GroupActor
+from actors.sessions.session import group_path
+from transport.cluster import subjects
+from transport.cluster.nats_bus import NatsBus
+
+_log = structlog.get_logger("transport.cluster.nats_ticks")
+RESYNC_TOPIC = "tickresync"
+RESYNC_INTERVAL_S = 1.0
+
+
+def _resync_request(group: str, source: str) -> bytes:
+    return encode_actor_message("resyncRequest", group, source=source)
+
+
+class TickPublisher:
+    """The vn.py bridge's sink on a gateway-host: group batches onto ``md.tick.<ex>.<group>``.
+
+    Args:
+        bus: a connected :class:`NatsBus`.
+    """
+
+    def __init__(self, bus: NatsBus) -> None:
+        self.bus = bus
+        self.bridge: Any = None
+        self.published = self.dropped = self.resyncs = 0
+
+    def publish_group(self, group: str, exchange: str, payload: bytes) -> None:
+        """Queue one group message for NATS (loop thread; the bridge's ``sink``)."""
+        if self.bus.publish_nowait(subjects.md_tick_group(exchange, group), payload):
+            self.published += 1
+        else:
+            self.dropped += 1
+
+    async def start(self, bridge: Any) -> None:
+        """Serve ``ops.tickresync`` from ``bridge`` (a :class:`~transport.venue.vnpy_bridge.VnpyBridge`)."""
+        self.bridge = bridge
+        await self.bus.subscribe(subjects.ops(RESYNC_TOPIC), self._on_resync)
+
+    def _on_resync(self, msg: Any) -> None:
+        with schemas.actor.ActorMessage.from_bytes(msg.data) as message:
+            if message.which() != "resyncRequest":
+                return
+            wanted = message.resyncRequest
+        names = [wanted] if wanted else list(self.bridge.groups())
+        for name in names:
+            exchange = self.bridge.group_exchange(name)
+            if not exchange:
+                continue
+            self.resyncs += 1
+            for payload in self.bridge.resync_messages(name):
+                self.publish_group(name, exchange, payload)
+
+    def statistics_dict(self) -> dict[str, int]:
+        """Messages published and dropped, resyncs served."""
+        return {"tick_messages_published": self.published, "tick_messages_dropped": self.dropped,
+                "tick_resyncs_served": self.resyncs}
+
+
+class TickSubscriber:
+    """Feeds group batches from NATS to local GroupActors on an aggregator node.
+
+    Args:
+        runtime: the actor runtime.
+        bus: a connected :class:`NatsBus`.
+        groups: the groups this aggregator owns; empty: every group.
+        group_args: extra context args of every GroupActor (window_ms, ...).
+    """
+
+    def __init__(self, runtime: Any, bus: NatsBus, groups: tuple[str, ...] = (),
+                 group_args: Mapping[str, Any] | None = None) -> None:
+        self.runtime = runtime
+        self.bus = bus
+        self.owned = tuple(groups)
+        self._group_args = dict(group_args or {})
+        self._known: dict[str, bool] = {}       # group → announced to the listeners
+        self._asked: dict[str, float] = {}      # group → monotonic time of the last resync asked
+        self.group_listeners: list[Callable[[str], None]] = []
+        """Called with a group's name once its GroupActor holds instruments and rows (loop thread)."""
+        self.received = self.dropped = self.resyncs_requested = 0
+
+    async def start(self) -> None:
+        """Subscribe to the owned groups' batches and ask for every group's state (loop thread)."""
+        for subject in subjects.md_tick_groups(self.owned):
+            await self.bus.subscribe(subject, self._on_message)
+        for group in self.owned or ("",):
+            await self.bus.publish(subjects.ops(RESYNC_TOPIC), _resync_request(group, "aggregator"))
+
+    def _on_message(self, msg: Any) -> None:
+        self.received += 1
+        group = msg.subject.rsplit(".", 1)[-1]
+        announced = self._known.get(group)
+        if announced is None:
+            with schemas.actor.ActorMessage.from_bytes(msg.data) as message:
+                full = message.which() == "instrumentsAdded" and message.instrumentsAdded.firstIndex == 0
+            if not full:
+                self.dropped += 1
+                self._ask_resync(group)
+                return
+            spawn(self.runtime, "market", ChildSpec(f"group/{group}", GroupActor,
+                                                    {"group": group, **self._group_args}))
+            self._known[group] = False
+            self.runtime.tell_path(group_path(group), msg.data)
+            return
+        entry = self.runtime.registry.get(group_path(group))
+        if entry is not None and entry.instance is not None and not entry.instance.instruments:
+            self._ask_resync(group)  # restarted and its resync lost (a server died): ask again, at most 1/s
+        self.runtime.tell_path(group_path(group), msg.data)
+        if not announced:
+            self._known[group] = True
+            _log.info("aggregator_group_started", group=group)
+            for listener in self.group_listeners:
+                listener(group)
+
+    # -- the gateway actor's bridge ------------------------------------------------
+
+    def resync_messages(self, group: str) -> list[bytes]:
+        """Ask the gateway-host to publish ``group``'s state again; return ``[]`` (it arrives on NATS).
+
+        A restarted GroupActor asks once (it waits for the full instrument
+        list), so this asks at once; :meth:`_ask_resync` paces the other asks.
+        """
+        self._asked[group] = time.monotonic()
+        self.resyncs_requested += 1
+        self.bus.publish_nowait(subjects.ops(RESYNC_TOPIC), _resync_request(group, "aggregator"))
+        return []
+
+    def _ask_resync(self, group: str) -> None:
+        if time.monotonic() - self._asked.get(group, -RESYNC_INTERVAL_S) >= RESYNC_INTERVAL_S:
+            self.resync_messages(group)
+
+    def groups(self) -> dict[str, int]:
+        """Return group name → instruments of the groups running here."""
+        found = {}
+        for group in self._known:
+            entry = self.runtime.registry.get(group_path(group))
+            if entry is not None and entry.instance is not None:
+                found[group] = len(entry.instance.instruments)
+        return found
+
+    def statistics_dict(self) -> dict[str, int]:
+        """Messages received and dropped, resyncs asked, groups running."""
+        return {"tick_messages_received": self.received, "tick_messages_dropped": self.dropped,
+                "tick_resyncs_requested": self.resyncs_requested, "groups": len(self._known)}
+
+
+__all__ = ["RESYNC_TOPIC", "TickPublisher", "TickSubscriber"]

@@ -1,0 +1,333 @@
+"""The desk in one process: actor tree, vn.py MainEngine + simulator, aiohttp app.
+
+:class:`Desk` is what ``tickstage run`` starts (and what tests start on
+loopback): the runtime on the running (uvloop) loop, the root supervisor
+with gateway/market/sessions, the vn.py bridge, a real vn.py ``MainEngine``
+with the simulator gateway (replay or synthetic), and the HTTP server that
+serves the UI, ``/ws``, ``/api/groups``, ``/healthz`` and the admin API
+(``/admin/*``, ``/metrics``, the ops console at ``/ops``; transport/admin/api.py).
+The order path (issue 3): the order journal (SQLite), the risk limits, the
+order bridge and the ``accounts``/``risk``/``orders`` subtrees, with
+``/admin/limits`` and ``/admin/kill-switch`` (transport/admin/risk_admin.py). Per-session flight
+recordings at ``/admin/recordings`` (transport/admin/flight_api.py). Sign-in: the
+embedded issuer's ``/login`` and ``/auth/*`` (transport/signin/auth_api.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from actors import ROOT_PATH, ActorRuntime, start_root
+from actors.orders.config import AccountSpec, OrdersConfig
+from actors.orders.journal import OrderJournal
+from actors.orders.tree import order_path_children
+from actors.risk.limits import LimitStore
+from actors.risk.rules import rule_defaults
+from actors.root import RootSupervisor, desk_children
+from transport.admin.api import AdminApi
+from transport.admin.flight_api import FlightApi
+from transport.signin.auth import AuthConfig, Principal, TokenVerifier, principal_from_header
+from transport.signin.auth_api import AuthApi
+from transport.signin.issuer import IssuerConfig, development_secret
+from transport.errors import AuthError, ConfigError
+from transport.cluster.nats_bus import NatsBus
+from transport.cluster.roles import VNPY_ROLES, RoleLinks, check_role
+from transport.venue.vnpy_bridge import VnpyBridge
+from transport.admin.risk_admin import RiskAdminApi
+from transport.process.state import StateFolder
+from transport.venue.vnpy_engine import DEFAULT_GATEWAY, VnpyEngine, check_gateway_spec
+from transport.venue.vnpy_orders import OrderBridge
+from transport.edge.ws import SocketGateway, SocketLimits
+
+UI_DIR = Path(__file__).resolve().parents[2] / "ui"
+_log = structlog.get_logger("transport.process.app")
+
+
+@dataclass(frozen=True)
+class DeskConfig:
+    """Everything ``tickstage run`` can set (CLI flags override the TOML file).
+
+    Attributes:
+        host: listen address (loopback by default).
+        port: listen port; 0 picks a free one.
+        replay: recorded CTP CSV(.gz) files to replay; empty → synthetic market.
+        speed: replay speed, × real time (0: as fast as possible).
+        contracts: synthetic market size, contracts.
+        rate: synthetic market rate, ticks/s.
+        seed: synthetic market seed.
+        jwt_secret: HS256 secret; empty → development mode: the secret kept in
+            ``<state_dir>/jwt-secret`` (mode 0600), generated on first use.
+        issuer: the embedded issuer (``[issuer]``: users file, token lifetimes, sign-in lock-out).
+        state_dir: the desk's state folder; empty → ``$TICKSTAGE_STATE_DIR`` or ``~/.tickstage``.
+        auth: token verification: algorithm, RS256 public key file, iss, aud.
+        watchlists: watchlist group → vt_symbols.
+        market: GroupActor args (window_ms, wide_window_ms, snapshot_interval_s, max_rows).
+        limits: socket limits.
+        progress_interval_s: how often replay progress is logged (0: never).
+        role: ``"all"`` (vn.py, aggregators and sessions here; with ``nats``
+            also publishes its groups), ``"gateway"`` (sessions only; groups
+            and orders over NATS), ``"aggregator"`` (GroupActors fed by
+            ``md.tick.*``) or ``"gateway-host"`` (vn.py and the order path;
+            publishes ticks, serves ``order.submit.*``): transport/cluster/roles.py.
+        nats: NATS seed URLs; empty: no NATS (the in-process default).
+        groups: an aggregator's shard of groups; empty: every group.
+        sim: more simulator gateway settings (sim/settings.py keys: ``peak``,
+            ``instruments``, ``copies``, ``shift_s``, ``max_gap_s``, ``record``;
+            sim/exchange.py keys: ``venue``, ``order_latency_ms``,
+            ``order_no_answer_probability`` ...).
+        gateway: the vn.py gateway class, ``module:Class``; default the simulator's
+            (``sim.gateway:SimGateway``), imported by the venue engine at start.
+        orders: accounts, risk rules and limits, journal, order timeouts
+            (``[orders]``, ``[accounts]``, ``[risk]``).
+        state_dir: the desk's state folder (journal per trading day, admin audit;
+            transport/process/state.py); empty on the simulator: a fresh temporary folder,
+            removed at stop.
+        http_header_timeout_s: longest an HTTP connection may take to send a complete
+            request (and stay idle between requests), seconds; then the server closes it
+            (aiohttp's ``keepalive_timeout``, which also runs from the connection's start).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8700
+    replay: tuple[str, ...] = ()
+    speed: float = 20.0
+    contracts: int = 2000
+    rate: float = 2000.0
+    seed: int = 7
+    jwt_secret: str = ""
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    watchlists: dict[str, list[str]] = field(default_factory=dict)
+    market: dict[str, Any] = field(default_factory=dict)
+    limits: SocketLimits = field(default_factory=SocketLimits)
+    progress_interval_s: float = 5.0
+    role: str = "all"
+    nats: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    sim: dict[str, Any] = field(default_factory=dict)
+    gateway: str = DEFAULT_GATEWAY
+    orders: OrdersConfig = field(default_factory=lambda: DEVELOPMENT_ORDERS)
+    issuer: IssuerConfig = field(default_factory=IssuerConfig)
+    state_dir: str = ""
+    http_header_timeout_s: float = 15.0
+
+    def __post_init__(self) -> None:
+        if not self.http_header_timeout_s > 0:
+            raise ConfigError(f"http_header_timeout_s must be > 0, not {self.http_header_timeout_s!r}")
+        check_gateway_spec(self.gateway)
+
+    @property
+    def simulated(self) -> bool:
+        """True: the desk trades on the simulator (its gateway class lives in the ``sim`` package)."""
+        return self.gateway.split(":")[0].split(".")[0] == "sim"
+
+    def gateway_setting(self) -> dict[str, Any]:
+        """Return the simulator gateway's vn.py connect setting."""
+        return {"replay": self.replay[0] if self.replay else "", "speed": self.speed,
+                "contracts": self.contracts, "rate": self.rate, "seed": self.seed, **self.sim,
+                **self.orders.sim}
+
+
+DEVELOPMENT_ORDERS = OrdersConfig(
+    accounts=(AccountSpec("acct-01", "trader1", capital=1_000_000.0),
+              AccountSpec("acct-02", "trader2", capital=1_000_000.0)),
+    limits={"trading_hours": {"product_sessions": 0.0}})
+"""The order path without an ``[accounts]`` table: two simulator accounts of 1,000,000 each; trading hours
+by the default window (all day), not the products' sessions, since a replayed day runs at any time of day."""
+
+
+class Desk:
+    """One tickstage process: start with :meth:`start`, stop with :meth:`stop`.
+
+    Args:
+        config: the desk's configuration.
+    """
+
+    def __init__(self, config: DeskConfig) -> None:
+        self.config = config
+        self.state: StateFolder | None = StateFolder.open(config.state_dir, config.simulated)
+        self.state_dir: Path = self.state.path
+        self.generated_secret = not config.jwt_secret and config.auth.algorithm == "HS256"
+        self.jwt_secret = config.jwt_secret or (
+            development_secret(self.state_dir) if self.generated_secret else secrets.token_urlsafe(32))
+        self.verifier = TokenVerifier(config.auth, self.jwt_secret)
+        self.runtime: ActorRuntime | None = None
+        self.bridge: VnpyBridge | None = None
+        self.engine: VnpyEngine | None = None
+        self.sockets: SocketGateway | None = None
+        self.admin: AdminApi | None = None
+        self.faults: Any = None
+        """The simulator's fault API (:class:`transport.process.faults_api.FaultsApi`), on a simulated desk."""
+        self.flight: FlightApi | None = None
+        self.auth_api: AuthApi | None = None
+        self.journal: OrderJournal | None = None
+        self.limit_store: LimitStore | None = None
+        self.order_bridge: OrderBridge | None = None
+        self._runner: web.AppRunner | None = None
+        self._progress_task: asyncio.Task | None = None
+        self.bus: NatsBus | None = None
+        self.links: RoleLinks | None = None
+        self.port = 0
+        check_role(config.role, config.nats, config.groups)
+
+    @property
+    def url(self) -> str:
+        """``http://host:port/`` of the running desk."""
+        return f"http://{self.config.host}:{self.port}/"
+
+    async def start(self) -> None:
+        """Start actors, vn.py and the HTTP server (loop thread).
+
+        Raises:
+            ConfigError: no state folder for a desk on a real venue, or it cannot be created.
+        """
+        if self.state is None:   # started again after a stop
+            self.state = StateFolder.open(self.config.state_dir, self.config.simulated)
+            self.state_dir = self.state.path
+        self.runtime = ActorRuntime()
+        if self.config.nats:
+            self.bus = NatsBus(self.config.nats, name=f"tickstage-{self.config.role}")
+            await self.bus.connect()
+        self.links = RoleLinks(self.runtime, self.bus, self.config.role, groups=self.config.groups,
+                               group_args=self.config.market,
+                               accounts=tuple(spec.account for spec in self.config.orders.accounts),
+                               order_timeout_s=self.config.orders.answer_timeout_s + 1.0)
+        order_path = self.links.order_path()
+        if self.config.role in VNPY_ROLES:
+            self.bridge = VnpyBridge(self.runtime, self.config.watchlists, self.config.market,
+                                     sink=self.links.tick_sink())
+            order_path = await self._start_order_path()
+        start_root(self.runtime, RootSupervisor, {"children": desk_children(
+            self.bridge or self.links.gateway_source(), order_path=order_path, tick_detail=self.bridge is not None)})
+        await self.runtime.wait_idle()
+        await self.links.start(self.bridge)
+        self.sockets = SocketGateway(self.runtime, self.verifier, self.config.limits)
+        app = web.Application()
+        app.router.add_get("/ws", self.sockets.handle)
+        app.router.add_get("/api/groups", self._groups)
+        app.router.add_get("/healthz", self._healthz)
+        self.admin = AdminApi(self)
+        self.admin.add_routes(app)
+        if self.config.simulated:
+            from transport.process.faults_api import FaultsApi   # drives the simulator's harness
+
+            self.faults = FaultsApi(self)
+            self.faults.add_routes(app)
+        self.flight = FlightApi(self)
+        self.flight.add_routes(app)
+        if self.limit_store is not None:
+            RiskAdminApi(self).add_routes(app)
+        self.auth_api = AuthApi(self, self.config.issuer, self.state_dir, enabled=self.config.auth.algorithm == "HS256")
+        await self.auth_api.start()
+        self.auth_api.add_routes(app)
+        app.router.add_get("/ops", self._ops)
+        app.router.add_get("/", self._index)
+        app.router.add_static("/", UI_DIR, show_index=False)
+        self._runner = web.AppRunner(app, access_log=None, keepalive_timeout=self.config.http_header_timeout_s)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.host, self.config.port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        if self.bridge is not None:
+            self.engine = VnpyEngine(None if self.state.temporary else self.state.path, self.config.gateway)
+            self.engine.start(self.bridge, self.config.gateway_setting(), also=(self.order_bridge,))
+        if self.config.progress_interval_s > 0:
+            self._progress_task = asyncio.create_task(self._log_progress())
+        _log.info("desk_started", url=self.url, role=self.config.role,
+                  source=self.config.gateway_setting()["replay"] or "synthetic")
+
+    async def _start_order_path(self) -> list:
+        orders = self.config.orders
+        path = orders.journal_path or self.state.journal_path()
+        self.journal = await asyncio.to_thread(OrderJournal.open, path, orders.synchronous)
+        _log.info("journal_opened", path=str(path), state_dir=str(self.state.path), temporary=self.state.temporary)
+        self.journal.start(self.runtime.loop)
+        self.limit_store = LimitStore(orders, rule_defaults(), self.journal)
+        self.order_bridge = OrderBridge(self.runtime, orders, self.journal)
+        return order_path_children(orders, journal=self.journal, limits=self.limit_store, port=self.order_bridge,
+                                   market=self.bridge)
+
+    def groups(self) -> dict[str, int]:
+        """Return group name → number of instruments, local or learnt from NATS."""
+        remote = self.links.groups() if self.links else None
+        if remote is not None:
+            return remote
+        return self.bridge.groups() if self.bridge is not None else {}
+
+    async def stop(self) -> None:
+        """Stop vn.py, the HTTP server and the actors. Idempotent."""
+        if self._progress_task:
+            self._progress_task.cancel()
+        if self.engine:
+            await asyncio.to_thread(self.engine.close)
+            self.engine = None
+        if self._runner:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.admin:
+            self.admin.close()
+            await self.admin.wait_closed()
+        if self.auth_api:
+            self.auth_api.close()
+        if self.faults:
+            await self.faults.close()
+        if self.links:
+            await self.links.close()
+        if self.bus:
+            await self.bus.close()
+            self.bus = None
+        if self.runtime:
+            self.runtime.shutdown()
+        if self.journal:
+            await asyncio.to_thread(self.journal.close)
+            self.journal = None
+        if self.state:
+            await asyncio.to_thread(self.state.close)
+            self.state = None
+        _log.info("desk_stopped")
+
+    async def _log_progress(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.progress_interval_s)
+            progress = self.engine.progress() if self.engine else None
+            if progress is not None:
+                _log.info("replay_progress", **progress)
+
+    # -- HTTP ----------------------------------------------------------------
+
+    async def _index(self, request: web.Request) -> web.FileResponse:
+        return web.FileResponse(UI_DIR / "index.html")
+
+    async def _ops(self, request: web.Request) -> web.FileResponse:
+        return web.FileResponse(UI_DIR / "ops.html")
+
+    def principal(self, request: web.Request) -> Principal:
+        """Return who the request's ``Authorization: Bearer <JWT>`` speaks for.
+
+        Raises:
+            AuthError: no bearer token, or the token is refused (answer 401 with ``exc.code``).
+        """
+        return principal_from_header(self.verifier, request.headers.get("Authorization", ""))
+
+    async def _groups(self, request: web.Request) -> web.Response:
+        try:
+            principal = self.principal(request)
+        except AuthError as exc:
+            return web.json_response({"error": exc.code}, status=401)
+        groups = sorted((n, c) for n, c in self.groups().items() if principal.may_list_group(n))
+        return web.json_response({"groups": [{"name": n, "instruments": c} for n, c in groups],
+                                  "watchlist": principal.watchlist})
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        root = self.runtime.registry.get(ROOT_PATH) if self.runtime else None
+        healthy = root is not None and self.runtime.root_failure is None
+        return web.json_response({"ok": healthy}, status=200 if healthy else 503)
+
+
+__all__ = ["DEVELOPMENT_ORDERS", "Desk", "DeskConfig", "UI_DIR"]

@@ -1,0 +1,455 @@
+"""The bridge from vn.py's EventEngine thread to the actors on the loop thread.
+
+vn.py 4.5's EventEngine (measured): one dispatcher thread runs every handler, and an
+exception in a handler kills that thread for good; one
+``call_soon_threadsafe`` per event caps at 60–200k events/s while a deque
+plus one pending-wakeup flag reaches 200–439k. So:
+
+* each handler is wrapped by :func:`guarded` (an exception is logged and
+  counted; the dispatcher lives on);
+* ticks are conflated on the vn.py thread into a latest-per-``vt_symbol``
+  map, stamped with the gateway receive time, and the loop is woken at most
+  once per batch;
+* on the loop, :meth:`VnpyBridge.drain` turns the batch into numpy columns,
+  one ``TickBatch`` per touched group, and tells ``market/group/<group>``.
+
+Drains are at least ``drain_interval_ms`` apart (default 5 ms), so a busy
+group gets one TickBatch per interval rather than one per loop turn.
+
+Venue liveness: a gateway that puts an ``EVENT_FEED_STATUS`` event (data: a
+:class:`FeedStatus`; the simulator does on a disconnected or reconnected feed
+and at the end of a replay) has it sent, after the ticks queued before it,
+to every group as ``groupStatus`` (``sourceDown``, ``live``, ``ended``).
+
+Groups: one per exchange product (``rb``, ``IF``, ``m_o`` ... by ProductID),
+created under ``market`` as contracts appear, plus watchlists from config
+and users' own watchlist groups, edited at run time (transport/venue/watchlists.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import math
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import structlog
+
+from actors import ChildSpec, spawn
+from actors.market.frames import InstrumentInfo, encode_actor_message, encode_instruments_added, encode_tick_batch
+from actors.market.group import GroupActor
+from actors.market.l1 import L1Table
+from actors.market.ticks import TICK_FIELDS, TICKS_PATH, encode_tick_detail
+from schemas.venue_events import EVENT_FEED_STATUS, FeedStatus
+from transport.venue.watchlists import WatchlistGroups
+
+_log = structlog.get_logger("transport.venue.vnpy_bridge")
+_LEADING_LETTERS = re.compile(r"^[A-Za-z]+")
+_EMPTY_GROUP_EXCHANGE = "NONE"
+"""Subject token standing for the exchange of a group with no instruments (an emptied watchlist)."""
+_FLOAT_COLUMNS = ("lastPrices", "bidPrices", "askPrices", "bidVolumesLots", "askVolumesLots",
+                  "volumesLots", "openInterestsLots")
+
+
+def guarded(handler: Callable[[Any], None], on_error: Callable[[BaseException], None]) -> Callable:
+    """Wrap a vn.py event handler so an exception never reaches the EventEngine.
+
+    Args:
+        handler: ``handler(event)``, run on vn.py's dispatcher thread.
+        on_error: called with the exception (log and count it).
+    """
+
+    @functools.wraps(handler)
+    def wrapper(event: Any) -> None:
+        try:
+            handler(event)
+        except Exception as exc:  # noqa: BLE001 - the dispatcher thread must survive
+            on_error(exc)
+
+    return wrapper
+
+
+def product_of(contract: Any) -> str:
+    """Return a contract's ProductID: ``extra["product"]``, the option portfolio, or its leading letters."""
+    extra = getattr(contract, "extra", None) or {}
+    if extra.get("product"):
+        return str(extra["product"])
+    portfolio = getattr(contract, "option_portfolio", None)
+    if portfolio:
+        return str(portfolio)
+    match = _LEADING_LETTERS.match(contract.symbol)
+    return match.group(0) if match else contract.symbol
+
+
+def contract_terms(contract: Any) -> tuple[float, float, float, float]:
+    """Return a ContractData's order and margin terms for :class:`~actors.orders.ports.Quote`.
+
+    Returns:
+        ``(min_volume, max_volume, long_margin_ratio, short_margin_ratio)``: lots (min 1 when
+        not given), lots (0: none given), and 0..1 ratios from ``extra`` (0: none given;
+        vn.py's ContractData has no margin field, the simulator passes CTP's ratios there).
+    """
+    extra = getattr(contract, "extra", None) or {}
+
+    def number(value: Any, default: float) -> float:
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            return default
+        return value if 0 < value < math.inf else default
+
+    return (number(getattr(contract, "min_volume", 1), 1.0), number(getattr(contract, "max_volume", None), 0.0),
+            number(extra.get("long_margin_ratio"), 0.0), number(extra.get("short_margin_ratio"), 0.0))
+
+
+@dataclass
+class _Group:
+    name: str
+    instruments: list[InstrumentInfo] = field(default_factory=list)
+    table: L1Table = field(default_factory=L1Table)
+    announced: int = 0          # instruments already sent to the group actor
+    version: int = 0
+    rows: list = field(default_factory=list)   # (index, floats..., ints...) of this drain
+    seq: int = 0                # tick batches sent to the group actor (TickBatch.seq of the last)
+
+    @property
+    def path(self) -> str:
+        return f"market/group/{self.name}"
+
+
+@dataclass(frozen=True)
+class BridgeStatistics:
+    """Counters of the bridge.
+
+    Attributes:
+        ticks_in: ticks received from vn.py.
+        ticks_conflated: ticks replaced by a newer one of the same contract before a drain.
+        drains: loop wake-ups that drained a batch.
+        batches_sent: TickBatch messages sent to groups.
+        contracts: contracts known.
+        groups: groups created.
+        handler_errors: exceptions caught in vn.py handlers.
+    """
+
+    ticks_in: int
+    ticks_conflated: int
+    drains: int
+    batches_sent: int
+    contracts: int
+    groups: int
+    handler_errors: int
+
+
+class VnpyBridge(WatchlistGroups):
+    """Conflates vn.py ticks and routes them to the group aggregators.
+
+    Args:
+        runtime: the actor runtime (its loop is the target of the wake-ups).
+        watchlists: watchlist group name → vt_symbols (from the config file).
+        group_args: extra context args for every GroupActor (window_ms, ...).
+        drain_interval_ms: least time between two drains, ms.
+        sink: ``sink(group, exchange, payload)`` takes each group's
+            InstrumentsAdded and TickBatch messages instead of a local
+            GroupActor (a ``gateway-host`` node publishes them on NATS,
+            transport/cluster/nats_ticks.py); ``None``: GroupActors in this process.
+    """
+
+    def __init__(self, runtime: Any, watchlists: Mapping[str, Iterable[str]] | None = None,
+                 group_args: Mapping[str, Any] | None = None, drain_interval_ms: float = 5.0,
+                 sink: Callable[[str, str, bytes], None] | None = None) -> None:
+        self.runtime = runtime
+        self._sink = sink
+        self.loop: asyncio.AbstractEventLoop = runtime.loop
+        self._watchlists = {name: list(symbols) for name, symbols in (watchlists or {}).items()}
+        self._group_args = dict(group_args or {})
+        self._lock = threading.Lock()
+        self._ticks: dict[str, tuple[Any, int]] = {}
+        self._contracts: list[Any] = []
+        self._wake_pending = False
+        self._drain_interval_s = drain_interval_ms / 1000
+        self._last_drain = 0.0
+        self._groups: dict[str, _Group] = {}
+        self._routes: dict[str, list[tuple[_Group, int]]] = {}
+        self._terms: dict[str, tuple[float, float, float, float]] = {}
+        """vt_symbol → (min_volume, max_volume, long_margin_ratio, short_margin_ratio) for :meth:`quote`."""
+        self._ticks_in = self._conflated = self._drains = self._batches = self._errors = 0
+        self.detail_symbols: set[str] = set()
+        """Contracts whose every tick also goes to the ``ticks`` actor (actors/market/ticks.py fills it)."""
+        self.group_listeners: list[Callable[[str], None]] = []
+        """Called with a group's name right after its GroupActor is created (loop thread)."""
+        self._feed_statuses: list[FeedStatus] = []
+        self.feed_status: FeedStatus | None = None
+        """The venue feed's last reported state (None: never reported, presumed live)."""
+
+    # -- vn.py thread ------------------------------------------------------
+
+    def handlers(self) -> dict[str, Callable]:
+        """Return event type → guarded handler, to register on vn.py's EventEngine."""
+        from vnpy.trader.event import EVENT_CONTRACT, EVENT_TICK
+
+        return {
+            EVENT_TICK: guarded(self.on_tick_event, self._handler_failed),
+            EVENT_CONTRACT: guarded(self.on_contract_event, self._handler_failed),
+            EVENT_FEED_STATUS: guarded(self.on_feed_status_event, self._handler_failed),
+        }
+
+    def attach(self, event_engine: Any) -> None:
+        """Register the guarded handlers on a vn.py EventEngine."""
+        for event_type, handler in self.handlers().items():
+            event_engine.register(event_type, handler)
+
+    def on_tick_event(self, event: Any) -> None:
+        """Conflate one TickData (vn.py dispatcher thread)."""
+        tick = event.data
+        key = tick.vt_symbol
+        received_ns = time.time_ns()
+        with self._lock:
+            self._ticks_in += 1
+            if key in self._ticks:
+                self._conflated += 1
+            self._ticks[key] = (tick, received_ns)
+            wake = not self._wake_pending
+            self._wake_pending = True
+        if wake:
+            self._wake()
+
+    def on_contract_event(self, event: Any) -> None:
+        """Queue one ContractData (vn.py dispatcher thread)."""
+        with self._lock:
+            self._contracts.append(event.data)
+            wake = not self._wake_pending
+            self._wake_pending = True
+        if wake:
+            self._wake()
+
+    def on_feed_status_event(self, event: Any) -> None:
+        """Queue a FeedStatus; it reaches the groups after the ticks drained with it (vn.py dispatcher thread)."""
+        status = event.data
+        if not isinstance(status, FeedStatus):
+            return
+        with self._lock:
+            self._feed_statuses.append(status)
+            wake = not self._wake_pending
+            self._wake_pending = True
+        if wake:
+            self._wake()
+
+    def _wake(self) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self._arm_drain)
+        except RuntimeError:  # loop closed: the desk is shutting down
+            pass
+
+    def _arm_drain(self) -> None:
+        """Drain now, or once ``drain_interval_ms`` has passed since the last drain (loop thread).
+
+        Spacing drains lets each group's TickBatch carry more ticks: the
+        per-message cost, not the per-tick cost, dominates (perf/bench_pipeline.py).
+        """
+        delay = self._last_drain + self._drain_interval_s - self.loop.time()
+        if delay > 0:
+            self.loop.call_later(delay, self.drain)
+        else:
+            self.drain()
+
+    def _handler_failed(self, exc: BaseException) -> None:
+        self._errors += 1
+        _log.error("vnpy_handler_failed", error_type=type(exc).__name__, exc_info=exc)
+
+    # -- loop thread ---------------------------------------------------------
+
+    def drain(self) -> None:
+        """Route everything vn.py sent since the last drain (loop thread)."""
+        market = self.runtime.registry.get("market")
+        if market is None or market.instance is None:
+            self.loop.call_later(0.01, self.drain)  # the tree is still starting
+            return
+        with self._lock:
+            ticks, self._ticks = self._ticks, {}
+            contracts, self._contracts = self._contracts, []
+            statuses, self._feed_statuses = self._feed_statuses, []
+            self._wake_pending = False
+        self._drains += 1
+        self._last_drain = self.loop.time()
+        for contract in contracts:
+            self._add_contract(contract)
+        watched = self.detail_symbols
+        for tick, received_ns in ticks.values():
+            routes = self._routes.get(tick.vt_symbol)
+            if routes is None:
+                routes = self._add_contract(tick)
+            exchange_ns = int(tick.datetime.timestamp() * 1e9)
+            row = (tick.last_price, tick.bid_price_1, tick.ask_price_1, tick.bid_volume_1,
+                   tick.ask_volume_1, tick.volume, tick.open_interest, exchange_ns, received_ns)
+            for group, index in routes:
+                group.rows.append((index, row))
+            if watched and tick.vt_symbol in watched:
+                self.runtime.tell_path(TICKS_PATH, encode_tick_detail(tick.vt_symbol, [row]))
+        for group in self._groups.values():
+            self._flush_group(group)
+        for status in statuses:
+            self._announce_feed_status(status)
+        self.runtime._schedule()
+
+    def _announce_feed_status(self, status: FeedStatus) -> None:
+        """Tell every local group the venue feed's state (loop thread)."""
+        self.feed_status = status
+        _log.info("feed_status_changed", state=status.state, reason=status.reason)
+        if self._sink is not None:
+            return  # a gateway-host: the aggregators learn of silence from the stream itself
+        message = encode_actor_message("groupStatus", {"group": "", "state": status.state, "reason": status.reason,
+                                                       "sinceTsNs": status.ts_ns}, source="gateway")
+        for group in self._groups.values():
+            self.runtime.tell_path(group.path, message)
+
+    def knows(self, vt_symbol: str) -> bool:
+        """Return whether the gateway has seen this contract (loop thread)."""
+        return vt_symbol in self._routes
+
+    def group_of(self, vt_symbol: str) -> str | None:
+        """Return the contract's product group (``"rb"``), or None for an unknown contract."""
+        routes = self._routes.get(vt_symbol)
+        return routes[0][0].name if routes else None
+
+    def latest_row(self, vt_symbol: str) -> tuple | None:
+        """Return the contract's latest tick as a ``TICK_FIELDS`` tuple, or None before its first tick."""
+        routes = self._routes.get(vt_symbol)
+        if not routes:
+            return None
+        group, index = routes[0]
+        row = tuple(group.table.value(name, index) for name in TICK_FIELDS)
+        if row[-1] == 0:  # gatewayRecvTsNs: never ticked
+            return None
+        return row[:-2] + (int(row[-2]), int(row[-1]))
+
+    def _add_contract(self, contract: Any) -> list[tuple[_Group, int]]:
+        vt_symbol = contract.vt_symbol
+        if vt_symbol in self._routes:
+            return self._routes[vt_symbol]
+        exchange = getattr(contract.exchange, "name", str(contract.exchange))
+        product_class = "O" if getattr(contract, "option_type", None) else "F"
+        info = InstrumentInfo(
+            vt_symbol=vt_symbol, symbol=contract.symbol, exchange=exchange,
+            product=product_of(contract), product_class=product_class,
+            price_tick=float(getattr(contract, "pricetick", 0.0) or 0.0),
+            multiplier=float(getattr(contract, "size", 0.0) or 0.0),
+            name=getattr(contract, "name", "") or "",
+        )
+        self._terms[vt_symbol] = contract_terms(contract)
+        names = [info.product] + [w for w, symbols in self._watchlists.items() if vt_symbol in symbols]
+        routes = []
+        for name in names:
+            group = self._groups.get(name) or self._new_group(name)
+            group.instruments.append(info)
+            group.table.resize(len(group.instruments))
+            routes.append((group, len(group.instruments) - 1))
+        self._routes[vt_symbol] = routes
+        return routes
+
+    def _new_group(self, name: str) -> _Group:
+        group = _Group(name)
+        self._groups[name] = group
+        if self._sink is not None:
+            return group
+        spawn(self.runtime, "market", ChildSpec(f"group/{name}", GroupActor, {"group": name, **self._group_args}))
+        for listener in self.group_listeners:
+            listener(name)
+        return group
+
+    def _flush_group(self, group: _Group) -> None:
+        if group.announced < len(group.instruments):
+            group.version += 1
+            self._route(group, encode_instruments_added(
+                group=group.name, version=group.version, first_index=group.announced,
+                instruments=group.instruments[group.announced:], source="gateway"))
+            group.announced = len(group.instruments)
+        if not group.rows:
+            return
+        rows, group.rows = group.rows, []
+        columns = _columns(rows)
+        group.table.apply(columns)
+        self._send_rows(group, columns)
+
+    def _send_rows(self, group: _Group, columns: Mapping[str, np.ndarray]) -> None:
+        """Send L1 rows to a group as its next TickBatch (``seq`` + 1)."""
+        self._batches += 1
+        group.seq += 1
+        self._route(group, encode_tick_batch(group.name, columns, seq=group.seq))
+
+    def _route(self, group: _Group, payload: bytes) -> None:
+        if self._sink is None:
+            self.runtime.tell_path(group.path, payload)
+        else:
+            self._sink(group.name, group.instruments[0].exchange if group.instruments else _EMPTY_GROUP_EXCHANGE,
+                       payload)
+
+    def resync_messages(self, group_name: str) -> list[bytes]:
+        """Return the messages that rebuild a restarted group: all instruments, then all rows."""
+        group = self._groups.get(group_name)
+        if group is None:
+            return []
+        messages = [encode_instruments_added(group=group.name, version=group.version, first_index=0,
+                                             instruments=group.instruments, source="gateway")]
+        rows = group.table.peek_all()
+        seen = rows["gatewayRecvTsNs"] != 0
+        messages.append(encode_tick_batch(group.name, {k: v[seen] for k, v in rows.items()}, seq=group.seq))
+        return messages
+
+    def quote(self, vt_symbol: str):
+        """Return the contract's reference data and latest last price (the order path's market port).
+
+        Returns:
+            :class:`actors.orders.ports.Quote` (group = its exchange product), or
+            ``None`` for a contract not seen. Loop thread; a memory read.
+        """
+        from actors.orders.ports import Quote
+
+        routes = self._routes.get(vt_symbol)
+        if not routes:
+            return None
+        group, index = routes[0]
+        info = group.instruments[index]
+        return Quote(vt_symbol, info.product, info.price_tick, info.multiplier, group.table.value("lastPrices", index),
+                     *self._terms.get(vt_symbol, (1.0, 0.0, 0.0, 0.0)))
+
+    def group_exchange(self, group_name: str) -> str:
+        """Return the exchange of a group's first instrument (``""``: unknown group, ``"NONE"``: empty group)."""
+        group = self._groups.get(group_name)
+        if group is None:
+            return ""
+        return group.instruments[0].exchange if group.instruments else _EMPTY_GROUP_EXCHANGE
+
+    def groups(self) -> dict[str, int]:
+        """Return group name → number of instruments."""
+        return {name: len(group.instruments) for name, group in self._groups.items()}
+
+    def statistics(self) -> BridgeStatistics:
+        """Return the bridge's counters now."""
+        return BridgeStatistics(self._ticks_in, self._conflated, self._drains, self._batches,
+                                len(self._routes), len(self._groups), self._errors)
+
+    def statistics_dict(self) -> dict[str, int]:
+        """Return :meth:`statistics` as a plain dict (admin API, actor statistics)."""
+        return dict(self.statistics().__dict__)
+
+
+def _columns(rows: list) -> dict[str, np.ndarray]:
+    indexes = np.fromiter((r[0] for r in rows), dtype=np.uint32, count=len(rows))
+    values = np.array([r[1] for r in rows], dtype=np.float64)
+    stamps = np.array([r[1][7:] for r in rows], dtype=np.int64)
+    columns = {"indexes": indexes}
+    for i, name in enumerate(_FLOAT_COLUMNS):
+        columns[name] = values[:, i]
+    columns["exchangeTsNs"] = stamps[:, 0]
+    columns["gatewayRecvTsNs"] = stamps[:, 1]
+    return columns
+
+
+__all__ = ["BridgeStatistics", "VnpyBridge", "contract_terms", "guarded",
+           "product_of"]

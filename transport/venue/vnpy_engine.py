@@ -1,0 +1,203 @@
+"""A headless vn.py MainEngine with one configured gateway, contained.
+
+The gateway class is named by configuration (``module:Class``, default :data:`DEFAULT_GATEWAY`, the
+simulator's) and imported here with importlib, so the venue room imports no venue of its own.
+
+vn.py's side effects are kept in check (transport/venue/vnpy_home.py): its folder
+lives under tickstage's state dir, its loguru sinks are off and its log
+events go to structlog, and ``MainEngine()``'s ``chdir`` is undone.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from transport.errors import ConfigError
+from transport.venue.vnpy_home import contain_vnpy, restoring_cwd
+
+_log = structlog.get_logger("vnpy")
+GATEWAY_NAME = "SIM"
+DEFAULT_GATEWAY = "sim.gateway:SimGateway"
+"""The vn.py gateway class of this build, ``module:Class``: the simulator (sim/gateway.py)."""
+
+
+def check_gateway_spec(spec: str) -> tuple[str, str]:
+    """Return ``(module, class name)`` of a ``module:Class`` gateway spec, without importing it.
+
+    Raises:
+        ConfigError: ``spec`` is not ``dotted.module:ClassName``.
+    """
+    module, sep, name = spec.partition(":")
+    if not sep or not name.isidentifier() or not all(part.isidentifier() for part in module.split(".")):
+        raise ConfigError(f"gateway must be 'module:Class' (e.g. {DEFAULT_GATEWAY!r}), not {spec!r}")
+    return module, name
+
+
+def load_gateway_class(spec: str) -> type:
+    """Import and return the vn.py ``BaseGateway`` subclass named by ``spec`` (``module:Class``).
+
+    Import it only after :func:`transport.venue.vnpy_home.contain_vnpy` (a gateway module imports vn.py).
+
+    Raises:
+        ConfigError: a malformed spec, a module that does not import, or a name it does not define.
+    """
+    module_name, name = check_gateway_spec(spec)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"gateway {spec!r}: cannot import {module_name!r}: {exc}") from None
+    gateway_class = getattr(module, name, None)
+    if not isinstance(gateway_class, type):
+        raise ConfigError(f"gateway {spec!r}: {module_name!r} defines no class {name!r}")
+    return gateway_class
+
+
+class _NoOffsetConverters(dict):
+    """An ``OmsEngine.offset_converters`` that never keeps a converter (see :func:`without_offset_conversion`)."""
+
+    def __setitem__(self, gateway_name: str, converter: Any) -> None:
+        pass
+
+
+def without_offset_conversion(main_engine: Any) -> None:
+    """Stop vn.py's OmsEngine from keeping an ``OffsetConverter`` per gateway.
+
+    vn.py 4.5's OmsEngine creates one for every gateway that sends a contract
+    and, on vn.py's EventEngine thread, feeds it every order event of a
+    contract that is not ``net_position`` (CTP's SHFE/INE contracts, the
+    simulator's): ``PositionHolding.update_order`` then re-sums the frozen
+    volume over *all* active orders of that contract (``calculate_frozen``),
+    so each order event costs O(open orders) and a burst O(n²), holding the
+    GIL against the loop (10,000 resting orders: answers seconds late,
+    orders ``outcomeUnknown``, vn.py's event queue and RSS growing after the
+    burst). The desk never converts offsets (``convert_order_request`` is
+    not called: orders go out with the offset the trader chose), so nothing
+    reads those sums; without a converter vn.py's ``convert_order_request``
+    returns the request unchanged. Call before the gateways are added.
+    Source: vnpy/trader/engine.py ``OmsEngine.process_order_event``,
+    vnpy/trader/converter.py ``PositionHolding.calculate_frozen`` (4.5.0).
+    """
+    main_engine.get_engine("oms").offset_converters = _NoOffsetConverters()
+
+
+class VnpyEngine:
+    """Owns vn.py's EventEngine, MainEngine and the configured gateway."""
+
+    def __init__(self, home: Path | None = None, gateway: str = DEFAULT_GATEWAY) -> None:
+        """Contain vn.py (its home folder under ``home``; see :func:`transport.venue.vnpy_home.contain_vnpy`).
+
+        Args:
+            home: the folder vn.py's ``.vntrader`` goes in; None: ``$TICKSTAGE_STATE_DIR``.
+            gateway: the vn.py gateway class, ``module:Class`` (imported at :meth:`start`).
+
+        Raises:
+            ConfigError: ``gateway`` is not ``module:Class``.
+        """
+        check_gateway_spec(gateway)
+        contain_vnpy(home)
+        self.gateway_spec = gateway
+        self.main_engine: Any = None
+        self.event_engine: Any = None
+
+    def start(self, bridge: Any, setting: dict[str, Any], also: tuple[Any, ...] = ()) -> None:
+        """Start vn.py, attach the bridge's guarded handlers, connect the configured gateway.
+
+        Args:
+            bridge: :class:`transport.venue.vnpy_bridge.VnpyBridge`.
+            setting: the gateway's connect setting.
+            also: more bridges, each ``attach(event_engine, main_engine)``-ed before the
+                gateway connects (the order bridge: it must hear the orders a
+                reconnecting gateway replays).
+
+        Raises:
+            ConfigError: the gateway class does not import.
+        """
+        from vnpy.event import EventEngine
+        from vnpy.trader.engine import MainEngine
+        from vnpy.trader.event import EVENT_LOG
+
+        from transport.venue.vnpy_bridge import guarded
+
+        gateway_class = load_gateway_class(self.gateway_spec)
+        self.event_engine = EventEngine()
+        with restoring_cwd():
+            self.main_engine = MainEngine(self.event_engine)
+        without_offset_conversion(self.main_engine)
+        bridge.attach(self.event_engine)
+        for extra in also:
+            extra.attach(self.event_engine, self.main_engine)
+        self.event_engine.register(EVENT_LOG, guarded(self._on_log, lambda exc: None))
+        self.main_engine.add_gateway(gateway_class, GATEWAY_NAME)
+        self.main_engine.connect(setting, GATEWAY_NAME)
+
+    @staticmethod
+    def _on_log(event: Any) -> None:
+        log = event.data
+        _log.info("vnpy_logged", gateway=getattr(log, "gateway_name", ""), message=getattr(log, "msg", ""))
+
+    def gateway(self) -> Any:
+        """Return the gateway instance (None before :meth:`start`)."""
+        return self.main_engine.get_gateway(GATEWAY_NAME) if self.main_engine else None
+
+    def venue_states(self) -> dict[str, str]:
+        """Return vn.py gateway name → venue connection state (loop thread; reads flags, never waits).
+
+        States: ``"connected"``, ``"marketDataDown"`` (orders pass, ticks do not),
+        ``"disconnected"``, ``"unknown"`` (the gateway does not say). A gateway's
+        ``connection_state()`` answers when it has one (the simulator's,
+        sim/gateway.py); otherwise the login flags of its trading and market-data
+        APIs, as vn.py's CTP-family gateways keep them (``td_api.login_status``,
+        ``md_api.login_status``; source: vnpy_ctp ``CtpTdApi`` / ``CtpMdApi``).
+        """
+        main_engine = self.main_engine
+        if main_engine is None:
+            return {}
+        states = {}
+        for name, gateway in dict(getattr(main_engine, "gateways", {})).items():
+            states[name] = _venue_state(gateway)
+        return states
+
+    def progress(self) -> dict[str, Any] | None:
+        """Return the replay/synthetic progress of the simulator as a dict, if it reports one."""
+        gateway = self.gateway()
+        progress = getattr(gateway, "progress", None)
+        if progress is None:
+            return None
+        value = progress()
+        return asdict(value) if is_dataclass(value) else dict(value)
+
+    def close(self) -> None:
+        """Close gateways and stop vn.py's threads (blocking; run off the loop)."""
+        if self.main_engine is not None:
+            with restoring_cwd():
+                self.main_engine.close()
+            self.main_engine = None
+
+
+VENUE_STATES = ("connected", "marketDataDown", "disconnected", "unknown")
+"""Every state :meth:`VnpyEngine.venue_states` reports."""
+
+
+def _venue_state(gateway: Any) -> str:
+    probe = getattr(gateway, "connection_state", None)
+    try:
+        if callable(probe):
+            state = str(probe())
+            return state if state in VENUE_STATES else "unknown"
+        td_api, md_api = getattr(gateway, "td_api", None), getattr(gateway, "md_api", None)
+        if td_api is None or not hasattr(td_api, "login_status"):
+            return "unknown"
+        if not td_api.login_status:
+            return "disconnected"
+        return "connected" if md_api is None or getattr(md_api, "login_status", True) else "marketDataDown"
+    except Exception:  # noqa: BLE001 - a gateway's own bug must not break a scrape
+        return "unknown"
+
+
+__all__ = ["DEFAULT_GATEWAY", "GATEWAY_NAME", "VENUE_STATES", "VnpyEngine", "check_gateway_spec",
+           "load_gateway_class", "without_offset_conversion"]
