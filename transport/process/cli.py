@@ -201,13 +201,19 @@ async def _run(args: argparse.Namespace) -> int:
         trader = next(iter(config.orders.accounts), None)
         user = trader.trader if trader else "trader1"
         accounts = [spec.account for spec in config.orders.accounts if spec.trader == user]
-        print(f"tickstage: development mode (no --jwt-secret / TICKSTAGE_JWT_SECRET): the secret is in "
-              f"{desk.state_dir / 'jwt-secret'}; `tickstage token` signs with it.", flush=True)
+        if desk.state is not None and desk.state.temporary:
+            print("tickstage: development mode (no --jwt-secret / TICKSTAGE_JWT_SECRET, no state folder): a "
+                  "secret was generated for this run only; give --state-dir to keep it for `tickstage token`.",
+                  flush=True)
+        else:
+            print(f"tickstage: development mode (no --jwt-secret / TICKSTAGE_JWT_SECRET): the secret is in "
+                  f"{desk.state_dir / 'jwt-secret'}; `tickstage token --state-dir` signs with it.", flush=True)
         print(f"tickstage: trader {user}: open {desk.url}#token="
               f"{mint_token(desk.jwt_secret, user, 'trader', accounts=accounts)}", flush=True)
         print(f"tickstage: admin (ops): open {desk.url}ops#token={mint_token(desk.jwt_secret, 'dev', 'admin')}",
               flush=True)
-        print(f"tickstage: or sign in at {desk.url}login as a user of `tickstage users add`", flush=True)
+        if desk.state is not None and not desk.state.temporary:
+            print(f"tickstage: or sign in at {desk.url}login as a user of `tickstage users add`", flush=True)
     elif config.auth.algorithm == "RS256":
         print(f"tickstage: open {desk.url} and log in with an RS256 token from your issuer", flush=True)
     else:
