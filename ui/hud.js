@@ -50,12 +50,12 @@ export function mountHops(root) {
   };
   const title = document.createElement("span");
   title.className = "hops-title";
-  title.textContent = "LATENCY p50 / p95 / p99 ms";
+  title.textContent = "HOPS p50 / p95 / p99 ms";
   title.title = "per hop of a frame's newest tick, last 10 s; ⇄: the hop spans two clocks and is corrected";
   root.append(title, ...HOPS.map((hop) => item(`hop-${hop.key}`, hop.label, `${hop.label}: ${hop.clocks}`, hop.cross)),
-    item("skew", "SKEW exch→desk", "the exchange's clock skew: venue receive − exchange time, the desk's rolling "
+    item("skew", "SKEW", "exchange clock → desk clock: venue receive − exchange time, the desk's rolling "
       + "minimum over each exchange's recent ticks (a replay's recorded stamps are years old); per group in stats()"),
-    item("clock", "CLOCK desk−browser", "the browser's offset to the desk's clock from ping/pong (the exchange of "
+    item("clock", "CLOCK", "desk clock − browser clock: the browser's offset to the desk's clock from ping/pong (the exchange of "
       + "least round trip), ± half that round trip; cross-clock hops are corrected by it"));
 }
 
