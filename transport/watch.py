@@ -153,11 +153,15 @@ def format_skew(skew_ns: int) -> str:
     return f"{sign}{magnitude / 1e6:.1f} ms"
 
 
-def report_line(group: str, stats: StreamStats, last: StreamStats) -> str:
-    """Return one second's line: counts, tick→client p99, each hop's p50/p95/p99 (ms), skew and clock offset."""
+def report_line(group: str, stats: StreamStats, last: StreamStats, since: dict[str, int]) -> str:
+    """Return one second's line: counts, tick→client p99, each hop's p50/p95/p99 (ms), skew and clock offset.
+
+    Args:
+        last: the counts at the previous line (frames, rows, bytes, latencies).
+        since: hop → samples at the previous line.
+    """
     window = stats.latencies_ms[len(last.latencies_ms):]
     p99 = float(np.percentile(window, 99)) if window else float("nan")
-    since = {key: len(values) for key, values in last.hops_ns.items()}
     hops = []
     for key, figures in stats.hop_figures(since).items():
         name = HOPS[key][0]
@@ -189,6 +193,7 @@ async def watch(url: str, token: str, group: str, seconds: float, out=sys.stdout
         deadline = time.monotonic() + seconds
         next_report = time.monotonic() + 1.0
         last = StreamStats()
+        since: dict[str, int] = {}
         while (remaining := deadline - time.monotonic()) > 0:
             try:
                 msg = await asyncio.wait_for(ws.receive(), min(remaining, 1.0))
@@ -211,10 +216,10 @@ async def watch(url: str, token: str, group: str, seconds: float, out=sys.stdout
                     stats.observe_pong(msg.data, received_ns)
             if time.monotonic() >= next_report:
                 next_report += 1.0
-                print(report_line(group, stats, last), file=out, flush=True)
+                print(report_line(group, stats, last, since), file=out, flush=True)
                 last = StreamStats(frames=stats.frames, rows=stats.rows, bytes=stats.bytes,
-                                   latencies_ms=list(stats.latencies_ms),
-                                   hops_ns={key: list(values) for key, values in stats.hops_ns.items()})
+                                   latencies_ms=list(stats.latencies_ms))
+                since = {key: len(values) for key, values in stats.hops_ns.items()}
                 await ws.send_bytes(client_message(message_id := message_id + 1,
                                                    ping={"clientTsNs": time.time_ns()}))
     summary = {"group": group, **stats.summary()}
