@@ -253,8 +253,8 @@ class DeskCollector(Collector):
                     family.add_metric(labels, extra.get(name, 0))
                 quarantined.add_metric(labels, extra.get("quarantined", 0))
         yield from (messages, unknown, restarts, mailbox, rate, handler_total, handler, state,
-                    *group.values(), subscribers, *session.values(), queued, stale, send_latency, liveness, *orders.values(),
-                    quarantined)
+                    *group.values(), subscribers, *session.values(), queued, stale, send_latency, liveness,
+                    *orders.values(), quarantined)
 
 
 def _dataclass_families(prefix: str, stats: Any, gauges: set[str], what: str):

@@ -63,7 +63,7 @@ async def test_skew_when_clock_skew_fault_then_frames_show_the_step(desk, connec
 
 
 async def test_pong_when_frames_sent_then_carries_socket_send_percentiles_and_server_time(desk, connect):
-    """A pong echoes clientTsNs, is stamped by the desk and reports this socket's built → write p50 ≤ p95 ≤ p99."""
+    """A pong echoes clientTsNs, is stamped by the desk, and reports this socket's built → write percentiles."""
     client = await connect()
     await client.send(subscribe={"groups": ["rb"]})
     await _deltas(client, 5)
