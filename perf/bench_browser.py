@@ -20,7 +20,13 @@ meal options, 100 instruments) and shows all 100 rows. After a warm-up, for
   it (GC, this script's own ``evaluate()``, a descheduled renderer);
   ``app_long_tasks`` only scripts of the desk's origin over 50 ms (Long
   Animation Frames API), listed in ``app_long_task_sources``;
-* wire bytes/s down the relay ÷ subscribed groups (``bytes_per_s_per_group``).
+* wire bytes/s down the relay ÷ subscribed groups (``bytes_per_s_per_group``);
+* latency per hop (issue 14; ``hop_<hop>_p50_ms`` / ``_p95_ms`` / ``_p99_ms``): every
+  sample of ``samples().hops`` from every tab: exchange → venue (skew-corrected),
+  venue → built, built → decoded and tick → paint (both corrected by the worker's
+  ping/pong clock offset), decoded → painted; built → sent is the desk's own
+  per-socket figure from the last pong (``stats().hops.built_sent``, the worst tab's).
+  ``hop_tick_painted_*`` is the acceptance figure: tick → paint p99 ≤ 60 ms.
 
 Runs, in one invocation: ``shared`` (the SharedWorker: one socket for all
 tabs), ``shared_deflate`` (same, server ``[limits] compress = true``) and,
@@ -68,6 +74,9 @@ ROWS = 100
 ROW_HEIGHT_PX, HEADER_HEIGHT_PX = 22, 26
 START_TIMEOUT_S = 60
 WAIT_MS = 60_000
+HOP_KEYS = ("exchange_venue", "venue_built", "built_sent", "built_decoded", "decoded_painted", "tick_painted")
+WORKER_AND_TAB_HOPS = tuple(key for key in HOP_KEYS if key != "built_sent")
+CROSS_CLOCK = {"exchange_venue", "built_decoded", "tick_painted"}
 
 
 class Relay:
@@ -245,6 +254,15 @@ async def measure(browser, relay: Relay, desk: Desk, args, worker: str) -> dict:
     raf = np.concatenate([np.asarray(s["raf_ms"], dtype=float) for s in samples])
     paint = np.concatenate([np.asarray(s["paint_ms"], dtype=float) for s in samples])
     draw = np.concatenate([np.asarray(s["draw_ms"], dtype=float) for s in samples])
+    hops = {key: np.concatenate([np.asarray(s["hops"][key], dtype=float) for s in samples])
+            for key in WORKER_AND_TAB_HOPS}
+    sent = [s["hops"]["built_sent"] for s in stats if s["hops"]["built_sent"]["samples"]]
+    hop_figures = {}
+    for key in HOP_KEYS:
+        for q in (50, 95, 99):
+            hop_figures[f"hop_{key}_p{q}_ms"] = (
+                _pct(hops[key], q) if key in hops
+                else max((round(s[f"p{q}_ms"], 2) for s in sent), default=None))
     long_tasks = [d for s in samples for d in s["long_task_ms"]]
     app_long_tasks = [t for s in samples for t in s["app_long_tasks"]]
     all_fps = [f for tab in fps for f in tab]
@@ -266,6 +284,9 @@ async def measure(browser, relay: Relay, desk: Desk, args, worker: str) -> dict:
         "down_bytes_per_s": round(down / elapsed), "bytes_per_s_per_group": round(down / elapsed / (
             len(pages) if worker == "dedicated" else 1)),
         "ticks_per_s": desk.ticks_per_s(start, start + elapsed),
+        **hop_figures, "hop_samples": int(hops["tick_painted"].size),
+        "exchange_skew_ms": max((v for s in stats for v in s["exchange_skew_ms"].values()), default=None),
+        "clock_offset_ms": stats[0]["clock_offset_ms"], "clock_round_trip_ms": stats[0]["clock_round_trip_ms"],
     }
 
 
@@ -307,6 +328,7 @@ async def main(args) -> dict:
     shared = runs["shared"]
     result = {key: shared[key] for key in ("fps_p50", "raf_p99_ms", "paint_p50_ms", "paint_p99_ms",
                                            "bytes_per_s_per_group")}
+    result["hops"] = {key: {f"p{q}_ms": shared[f"hop_{key}_p{q}_ms"] for q in (50, 95, 99)} for key in HOP_KEYS}
     result["bytes_per_s_per_group_deflate"] = runs.get("shared_deflate", {}).get("bytes_per_s_per_group")
     result.update(runs=runs, machine=machine(), source="synthetic" if args.synthetic else str(REPLAY),
                   speed=None if args.synthetic else args.speed, quick=args.quick)
@@ -333,6 +355,11 @@ BUDGETS = (  # metric, required, goal (the desk's requirements and goals, perf/R
     ("bytes_per_s_per_group", "≤ 250,000 (2 Mbps)", "≤ 62,500 (0.5 Mbps)"),
     ("ticks_per_s", "4,000", "4,000"),
     ("visible_rows_per_tab", "100", "100"),
+    *((f"hop_{key}_p{q}_ms", "", ("≤ 60" if (key, q) == ("tick_painted", 99) else ""))
+      for key in HOP_KEYS for q in (50, 95, 99)),
+    ("hop_samples", "", ""),
+    ("clock_offset_ms", "", ""),
+    ("clock_round_trip_ms", "", ""),
 )
 
 
@@ -345,6 +372,10 @@ def report(result: dict) -> None:
     print(f"\nbytes/s per group on the wire: {fmt(result['bytes_per_s_per_group'])} plain, "
           f"{fmt(result['bytes_per_s_per_group_deflate'])} with permessage-deflate "
           f"(0.5 Mbps = 62,500 B/s); machine load {result['machine']['load_average_1m']}")
+    skew = result["runs"]["shared"].get("exchange_skew_ms")
+    print(f"hops marked cross-clock ({', '.join(sorted(CROSS_CLOCK))}) are corrected: exchange → venue by the "
+          f"exchange's clock skew ({'–' if skew is None else f'{skew / 86_400_000:.2f} days'}: the recorded tape's "
+          "stamps), the others by the browser's ping/pong offset to the desk")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -42,6 +42,9 @@ struct TickBatch {
   drainTsNs @2 :Int64;      # when the bridge drained them on the loop thread, ns since epoch
   seq @3 :UInt64;           # per-group batch sequence from the bridge, +1 per batch (0: unsequenced);
                             # a jump tells the aggregator a batch was lost: it resyncs
+  exchangeSkewNs @4 :Int64; # clock skew of the rows' exchange: venue receive − exchange time, the
+                            # bridge's rolling minimum over that exchange's last 128 ticks, ns
+                            # (transport/latency.py ExchangeClockSkew; 0: not measured yet)
 }
 
 struct GroupFrame {
@@ -56,6 +59,9 @@ struct GroupFrame {
                             # (valid when stateHashed; layout below, schemas/state_hash.py)
   stateHashed @8 :Bool;     # true: stateCrc32 is set (every snapshot, a delta at least every
                             # 250 ms, every heartbeat)
+  exchangeSkewNs @9 :Int64; # clock skew of the group's exchange (venue receive − exchange time) from
+                            # the latest TickBatch, ns (0: not measured yet); a row's exchange → venue
+                            # hop is gatewayRecvTsNs − exchangeTsNs − exchangeSkewNs
 }
 
 # Canonical L1 state for GroupFrame.stateCrc32 (schemas/state_hash.py computes it;

@@ -73,6 +73,17 @@ struct Error {
 
 struct Pong {
   clientTsNs @0 :Int64; # echoed from Ping
+  socketSend @1 :LatencyPercentiles; # frame built → written to this socket, the session's recent frames
+                                     # (server clock); the envelope's sentTsNs, with clientTsNs and the
+                                     # receive time, gives the client's clock offset (NTP-style)
+}
+
+struct LatencyPercentiles {
+  # Percentiles of one hop over a session's recent samples (transport/latency.py LatencyRing).
+  p50Ns @0 :Int64;      # ns
+  p95Ns @1 :Int64;      # ns
+  p99Ns @2 :Int64;      # ns
+  samples @3 :UInt32;   # samples the percentiles are over (0: none yet, the percentiles are 0)
 }
 
 struct ServerMessage {

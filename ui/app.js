@@ -8,7 +8,7 @@
 // For tests, tools and support: window.tickstage = {stats(), samples(), rows(group), groups(),
 // watchlist()} (watchlist: the user's watchlist group, its members, watchlistUpdates sent).
 
-import { HUD_INTERVAL_MS, Rates, renderHud } from "./hud.js";
+import { HUD_INTERVAL_MS, Rates, mountHops, renderHud } from "./hud.js";
 import { WorkerLink } from "./link.js";
 import { FrameMetrics } from "./metrics.js";
 import { dispatchMessage, dispatchSession, dispatchTicks, startPanels } from "./panels.js";
@@ -45,9 +45,11 @@ function onWorkerMessage(message) {
       const panel = panels.get(batch.group);
       if (panel === undefined) continue;
       panel.apply(batch, nowMs);
-      if (batch.gatewayMs) metrics.ticksApplied(batch.gatewayMs);
+      if (batch.gatewayMs) metrics.ticksApplied(batch.gatewayMs, batch.decodedMs ?? null);
     }
     for (const sample of message.latencyMs) metrics.latencyMs.push(sample, nowMs);
+    metrics.hops.pushAll(message.hopsMs, nowMs);
+    if (Number.isFinite(message.stats?.clockOffsetMs)) metrics.clockOffsetMs = message.stats.clockOffsetMs;
     for (const [group, heardMs] of Object.entries(message.heardMs ?? {})) {
       const panel = panels.get(group);
       if (panel !== undefined && Number.isFinite(heardMs)) panel.heardMs = heardMs;
@@ -303,10 +305,25 @@ function toast(text) {
 // -- metrics and painting -------------------------------------------------------
 
 // The HUD's numbers as one object (tests, support): latencies in ms, rates per s.
+// hops: {hop: {p50_ms, p95_ms, p99_ms, samples}} for every hop of ui/hops.js HOPS (built_sent: the desk's
+// figures for this socket, from the last pong); exchange_skew_ms: {group: ms}; clock_offset_ms: desk − browser.
 function stats() {
   const nowMs = performance.now();
+  const snapshot = metrics.snapshot(nowMs);
+  const send = workerStats.socketSend;
+  const hops = {
+    exchange_venue: snapshot.hops.exchange_venue, venue_built: snapshot.hops.venue_built,
+    built_sent: send ? { p50_ms: send.p50Ms, p95_ms: send.p95Ms, p99_ms: send.p99Ms, samples: send.samples }
+      : { p50_ms: null, p95_ms: null, p99_ms: null, samples: 0 },
+    built_decoded: snapshot.hops.built_decoded, decoded_painted: snapshot.hops.decoded_painted,
+    tick_painted: snapshot.hops.tick_painted,
+  };
   return {
-    ...metrics.snapshot(nowMs),
+    ...snapshot,
+    hops,
+    exchange_skew_ms: { ...(workerStats.exchangeSkewMs ?? {}) },
+    clock_offset_ms: Number.isFinite(workerStats.clockOffsetMs) ? workerStats.clockOffsetMs : null,
+    clock_round_trip_ms: Number.isFinite(workerStats.clockRoundTripMs) ? workerStats.clockRoundTripMs : null,
     frames: workerStats.frames,
     bytes: workerStats.bytes,
     gaps: workerStats.gaps,
@@ -381,6 +398,7 @@ window.tickstage = {
     updates: watchlistEditor.updates }),
 };
 
+mountHops(document.querySelector("#hops"));
 const signIn = mountSignIn($("#signin-overlay"), { onToken: login, title: "Sign in to the desk" });
 $("#session-signin").addEventListener("click", () => {
   document.body.dataset.session = "out";

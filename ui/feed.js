@@ -19,10 +19,18 @@
 // Contracts followed tick by tick (subscribeTicks, for detail panels) are
 // subscribed again after every auth; each tickDetail is posted as
 // {type: "ticks", vtSymbol, history, last ... openInterest, exchangeMs} (Float64Arrays).
+// Latency per hop (issue 14, ui/hops.js): each delta's newest tick gives one sample of
+// exchange → venue (skew-corrected), venue → built and built → decoded (corrected by the
+// ping/pong clock offset); they ride with each "rows" post as hopsMs {hop: Float64Array},
+// with the decode time of each delta in its batch (decodedMs) for the tab's paint hops.
+// Each pong updates the clock offset (stats.clockOffsetMs, clockRoundTripMs) and the
+// desk's built → sent figures of this socket (stats.socketSend {p50Ms, p95Ms, p99Ms, samples});
+// stats.exchangeSkewMs holds each group's exchange clock skew (ms; venue receive − exchange time).
 
 import { SCHEMA_VERSION } from "./schema_layout.js";
 import { buildMessage, readMessage, toPlain } from "./capnp.js";
 import { COLUMNS, GroupState, MAX_ROWS } from "./group_state.js";
+import { ClockOffset, WORKER_HOPS, frameHops, nsToMs } from "./hops.js";
 import { stateCrc32 } from "./state_hash.js";
 
 export const STATS_INTERVAL_MS = 250; // stats reach the page at least this often
@@ -46,12 +54,14 @@ export class Feed {
     this.authenticated = false;
     this.authFailed = false;
     this.latencySamplesMs = [];
+    this.hopSamplesMs = Object.fromEntries(WORKER_HOPS.map((key) => [key, []]));
+    this.clock = new ClockOffset();
     this.lastStatsMs = -Infinity;
     this.stats = {
       connected: false, frames: 0, bytes: 0, gaps: 0, decodeErrors: 0, snapshots: 0,
       ignoredDeltas: 0, staleDeltas: 0, reconnects: 0, lastLatencyMs: NaN, rttMs: NaN, lastError: "",
       conflations: 0, messages: 0, integrityChecks: 0, integrityMismatches: 0, integrityHeals: 0,
-      lastHealMs: NaN,
+      lastHealMs: NaN, clockOffsetMs: NaN, clockRoundTripMs: NaN, socketSend: null, exchangeSkewMs: {},
     };
   }
 
@@ -118,11 +128,28 @@ export class Feed {
       else if (member === "error") this.onError(message.get("error"), message.get("envelope").get("correlationId"));
       else if (member === "tickDetail") this.onTickDetail(message.get("tickDetail"));
       else if (member === "groupStatus") this.onGroupStatus(message.get("groupStatus"));
-      else if (member === "pong") this.stats.rttMs = this.now() - Number(message.get("pong").get("clientTsNs")) / 1e6;
+      else if (member === "pong") this.onPong(message.get("pong"), message.get("envelope"));
       else if (member !== null && member !== undefined) this.onOther(member, message);
     } catch (error) {
       this.stats.decodeErrors += 1;
       this.stats.lastError = `${error.name}: ${error.message}`;
+    }
+  }
+
+  // A pong: the round trip, a clock offset sample, and the desk's built → sent figures of this socket.
+  onPong(pong, envelope) {
+    const now = this.now();
+    const sentMs = nsToMs(pong.get("clientTsNs"));
+    this.stats.rttMs = now - sentMs;
+    this.clock.observe(sentMs, nsToMs(envelope.get("sentTsNs")), now);
+    if (this.clock.known) {
+      this.stats.clockOffsetMs = this.clock.offsetMs;
+      this.stats.clockRoundTripMs = this.clock.roundTripMs;
+    }
+    const send = pong.get("socketSend");
+    if (send !== null && send !== undefined) {
+      this.stats.socketSend = { p50Ms: nsToMs(send.get("p50Ns")), p95Ms: nsToMs(send.get("p95Ns")),
+        p99Ms: nsToMs(send.get("p99Ns")), samples: send.get("samples") };
     }
   }
 
@@ -258,21 +285,30 @@ export class Feed {
     if (Number.isFinite(newestMs) && !(group.heardMs >= newestMs)) group.heardMs = newestMs;
     this.stats.conflations += group.conflated - conflatedBefore;
     group.lastSeq = seq;
+    const skewMs = nsToMs(frame.get("exchangeSkewNs"));
+    if (skewMs !== 0) this.stats.exchangeSkewMs[group.name] = skewMs;
     if (frame.get("stateHashed")) this.checkIntegrity(group, frame);
     // Latency sample: deltas only. A snapshot carries every row, so its newest
     // tick can be arbitrarily old in a quiet group and would say nothing about delivery.
     if (isDelta && Number.isFinite(newestMs)) {
-      const latencyMs = this.now() - newestMs;
+      const decodedMs = this.now();
+      const latencyMs = decodedMs - newestMs;
       this.stats.lastLatencyMs = latencyMs;
       this.latencySamplesMs.push(latencyMs);
-      if (group.frameMs.length < MAX_FRAME_STAMPS) group.frameMs.push(newestMs);
+      if (group.frameMs.length < MAX_FRAME_STAMPS) {
+        group.frameMs.push(newestMs);
+        group.frameDecodedMs.push(decodedMs);
+      }
+      const hops = frameHops({ exchangeMs: group.newestExchangeMs, venueMs: newestMs, skewMs,
+        builtMs: nsToMs(frame.get("builtTsNs")), decodedMs, offsetMs: this.clock.offsetMs });
+      for (const key of WORKER_HOPS) if (Number.isFinite(hops[key])) this.hopSamplesMs[key].push(hops[key]);
     }
   }
 
   // -- timers (driven by ui/worker.js) -------------------------------------
 
   // Post changed rows (typed arrays, transferred) and stats; at most once per call.
-  // Each batch: {group, indexes: Uint32Array, last...openInterest: Float64Array, gatewayMs: Float64Array}.
+  // Each batch: {group, indexes: Uint32Array, last...openInterest: Float64Array, gatewayMs, decodedMs: Float64Array}.
   flush() {
     const batches = [], transfer = [];
     for (const group of this.groups.values()) {
@@ -287,8 +323,15 @@ export class Feed {
     this.latencySamplesMs = [];
     this.lastStatsMs = now;
     transfer.push(latencyMs.buffer);
+    const hopsMs = {};
+    for (const key of WORKER_HOPS) {
+      hopsMs[key] = Float64Array.from(this.hopSamplesMs[key]);
+      this.hopSamplesMs[key] = [];
+      transfer.push(hopsMs[key].buffer);
+    }
     const heardMs = Object.fromEntries([...this.groups.values()].map((group) => [group.name, group.heardMs]));
-    this.post({ type: "rows", batches, latencyMs, heardMs, stats: { ...this.stats } }, transfer);
+    this.post({ type: "rows", batches, latencyMs, hopsMs, heardMs,
+      stats: { ...this.stats, exchangeSkewMs: { ...this.stats.exchangeSkewMs } } }, transfer);
   }
 
   ping() {

@@ -18,6 +18,8 @@ export class GroupState {
     this.dirty = new Uint8Array(0);
     this.dirtyRows = [];
     this.frameMs = []; // newest gateway receive time (ms since epoch) of each delta since the last take
+    this.frameDecodedMs = []; // when the worker decoded each of those deltas (browser clock, ms since epoch)
+    this.newestExchangeMs = NaN; // exchange time of the last applied frame's newest tick (exchange clock, ms)
     this.conflated = 0; // row updates superseded before they reached a tab
     this.bytes = 0; // frame bytes received for this group
     this.lastSeq = null; // BigInt of the last applied frame; null until a snapshot
@@ -47,7 +49,8 @@ export class GroupState {
     this.dirtyRows.length = 0;
   }
 
-  // Apply one frame's L1Columns; return the newest gateway timestamp (ms since epoch) or NaN.
+  // Apply one frame's L1Columns; return the newest gateway timestamp (ms since epoch) or NaN,
+  // and keep that tick's exchange time in newestExchangeMs (NaN without one).
   apply(rows) {
     const indexes = rows.get("indexes");
     const n = indexes.length;
@@ -73,18 +76,24 @@ export class GroupState {
         this.conflated += 1;
       }
     }
-    return gateway.length === n ? newestMs(gateway) : NaN;
+    const newest = gateway.length === n ? newestIndex(gateway) : -1;
+    const exchange = rows.get("exchangeTsNs");
+    this.newestExchangeMs = newest >= 0 && exchange.length === n ? msAt(exchange, newest) : NaN;
+    return newest >= 0 ? msAt(gateway, newest) : NaN;
   }
 
   // Take the changed rows as compact typed arrays (transferable) and clear the dirty set.
-  // gatewayMs: newest tick's gateway receive time (ms since epoch) of each delta merged in.
+  // gatewayMs: newest tick's gateway receive time (ms since epoch) of each delta merged in;
+  // decodedMs: when the worker decoded each of those deltas (browser clock, same order).
   takeChanges() {
     const rows = this.dirtyRows;
     const batch = this.batchOf(rows);
     batch.gatewayMs = Float64Array.from(this.frameMs);
+    batch.decodedMs = Float64Array.from(this.frameDecodedMs);
     for (const row of rows) this.dirty[row] = 0;
     this.dirtyRows = [];
     this.frameMs = [];
+    this.frameDecodedMs = [];
     return batch;
   }
 
@@ -97,6 +106,7 @@ export class GroupState {
     }
     const batch = this.batchOf(rows);
     batch.gatewayMs = new Float64Array(0);
+    batch.decodedMs = new Float64Array(0);
     return batch;
   }
 
@@ -116,15 +126,25 @@ export class GroupState {
   }
 }
 
-// Newest non-zero Int64 ns timestamp as ms. Reads the BigInt64Array's bytes as
-// int32 pairs to avoid allocating a BigInt per row (ms precision is plenty;
+// Index of the newest non-zero Int64 ns timestamp (-1: none). Reads the BigInt64Array's
+// bytes as int32 pairs to avoid allocating a BigInt per row (ms precision is plenty;
 // ui/capnp.js only runs on little-endian hosts).
-function newestMs(timestamps) {
-  let newest = -Infinity;
+function newestIndex(timestamps) {
+  let newest = -Infinity, index = -1;
   const pairs = new Int32Array(timestamps.buffer, timestamps.byteOffset, timestamps.length * 2); // little-endian: low, high
   for (let i = 0; i < pairs.length; i += 2) {
     const ns = pairs[i + 1] * 4294967296 + (pairs[i] >>> 0);
-    if (ns > newest && ns !== 0) newest = ns;
+    if (ns > newest && ns !== 0) {
+      newest = ns;
+      index = i / 2;
+    }
   }
-  return newest === -Infinity ? NaN : newest / 1e6;
+  return index;
+}
+
+// One Int64 ns timestamp of a BigInt64Array as ms since epoch (NaN for 0: not stamped).
+function msAt(timestamps, i) {
+  const pairs = new Int32Array(timestamps.buffer, timestamps.byteOffset + i * 8, 2);
+  const ns = pairs[1] * 4294967296 + (pairs[0] >>> 0);
+  return ns === 0 ? NaN : ns / 1e6;
 }

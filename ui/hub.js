@@ -23,7 +23,8 @@
 //                 disconnected | reconnecting | authFailed; to every tab
 //             {type: "groupInfo", group, version, reset, instruments}
 //             {type: "groupStatus", group, state, reason, sinceMs, dataMs}   a group's liveness, to its holders
-//             {type: "rows", batches: [{group, indexes, last ... openInterest, gatewayMs}], latencyMs, heardMs, stats}
+//             {type: "rows", batches: [{group, indexes, last ... openInterest, gatewayMs, decodedMs}], latencyMs,
+//              hopsMs, heardMs, stats}
 //             {type: "message", member, correlationId, body}  server events (account status, risk ...)
 //             {type: "ticks", vtSymbol, history, last, bid, ask, bidVolume, askVolume, volume,
 //                 openInterest, exchangeMs}   to the tabs following vtSymbol (history: replace, else append)
@@ -292,7 +293,8 @@ export class Hub {
     }
     for (const tab of this.tabs.values()) {
       const batches = message.batches.filter((batch) => tab.groups.has(batch.group));
-      tab.port.postMessage({ type: "rows", batches, latencyMs: message.latencyMs, heardMs: message.heardMs, stats }); // cloned per tab
+      tab.port.postMessage({ type: "rows", batches, latencyMs: message.latencyMs, hopsMs: message.hopsMs,
+        heardMs: message.heardMs, stats }); // cloned per tab
     }
   }
 

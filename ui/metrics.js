@@ -1,8 +1,10 @@
 // What the HUD and window.tickstage.stats() report about this tab: frame rate,
 // requestAnimationFrame intervals, dropped frames, tick → paint latency (the
 // gateway's receive time of a frame's newest tick → the end of the animation
-// frame that painted it, both on the wall clock), long tasks. Rolling windows
-// of 10 s; raw samples can also be drained (perf/bench_browser.py reads them).
+// frame that painted it: the desk's clock against the browser's, corrected by the
+// worker's ping/pong clock offset), latency per hop (ui/hops.js: HopRings, p50/p95/p99
+// of each), long tasks. Rolling windows of 10 s; raw samples can also be drained
+// (perf/bench_browser.py reads them).
 //
 // Long tasks come in two counts. `long_tasks`: every main-thread task over
 // 50 ms (Long Tasks API), whatever ran in it: garbage collection, style, a
@@ -11,6 +13,8 @@
 // one go (Long Animation Frames API, PerformanceScriptTiming: an event
 // handler, a rAF callback, a message from the worker); the desk's budget of
 // "no long task attributed to the app" is about these.
+
+import { HOPS, WORKER_HOPS } from "./hops.js";
 
 export const WINDOW_MS = 10_000;
 export const LONG_TASK_MS = 50; // the Long Tasks API's threshold
@@ -51,6 +55,40 @@ export class RollingSamples {
   }
 }
 
+// One RollingSamples per hop of ui/hops.js HOPS (built → sent is the desk's, from pongs: not sampled here).
+export class HopRings {
+  constructor(capacity = 4096) {
+    this.rings = Object.fromEntries(HOPS.filter((hop) => hop.key !== "built_sent")
+      .map((hop) => [hop.key, new RollingSamples(capacity)]));
+  }
+
+  push(key, valueMs, nowMs) {
+    this.rings[key].push(valueMs, nowMs);
+  }
+
+  // The worker's samples of one "rows" post: {hop: Float64Array (ms)}.
+  pushAll(hopsMs, nowMs) {
+    for (const key of WORKER_HOPS) for (const value of hopsMs?.[key] ?? []) this.rings[key].push(value, nowMs);
+  }
+
+  // {hop: {p50_ms, p95_ms, p99_ms, samples}} over the last WINDOW_MS (null percentiles when empty).
+  snapshot(nowMs) {
+    const out = {};
+    for (const [key, ring] of Object.entries(this.rings)) {
+      const [p50, p95, p99] = ring.percentiles(nowMs, 0.5, 0.95, 0.99);
+      let samples = 0;
+      for (let i = 0; i < ring.count; i++) if (nowMs - ring.times[i] <= ring.maxAgeMs) samples += 1;
+      out[key] = { p50_ms: p50, p95_ms: p95, p99_ms: p99, samples };
+    }
+    return out;
+  }
+
+  // Raw samples since the last drain: {hop: [ms...]}.
+  drain() {
+    return Object.fromEntries(Object.entries(this.rings).map(([key, ring]) => [key, ring.drain()]));
+  }
+}
+
 export class FrameMetrics {
   constructor() {
     this.rafMs = new RollingSamples(1024); // ~17 s at 60 Hz
@@ -63,6 +101,9 @@ export class FrameMetrics {
     this.previousFrameMs = null;
     this.droppedFrames = 0;
     this.pendingTicksMs = []; // gateway receive times (epoch ms) applied since the last paint
+    this.pendingDecodedMs = []; // when the worker decoded each of them (browser clock, epoch ms)
+    this.hops = new HopRings();
+    this.clockOffsetMs = 0; // desk clock − browser clock (the worker's ping/pong estimate), ms
     this.longTasks = 0;
     this.longTaskMaxMs = 0;
     this.longTaskDrain = [];
@@ -112,9 +153,13 @@ export class FrameMetrics {
     }
   }
 
-  // Newest-tick gateway times (epoch ms) of frames whose rows were just applied.
-  ticksApplied(gatewayMs) {
-    for (let i = 0; i < gatewayMs.length; i++) this.pendingTicksMs.push(gatewayMs[i]);
+  // Newest-tick gateway times (desk clock, epoch ms) of frames whose rows were just applied, and
+  // when the worker decoded each (browser clock; same order, may be absent).
+  ticksApplied(gatewayMs, decodedMs = null) {
+    for (let i = 0; i < gatewayMs.length; i++) {
+      this.pendingTicksMs.push(gatewayMs[i]);
+      this.pendingDecodedMs.push(decodedMs !== null && i < decodedMs.length ? decodedMs[i] : NaN);
+    }
   }
 
   // Call at the start of each animation frame with rAF's timestamp.
@@ -140,37 +185,48 @@ export class FrameMetrics {
     this.drawMs.push(ms, nowMs);
   }
 
-  // Call once the frame's panels are drawn.
+  // Call once the frame's panels are drawn: tick → paint (end to end, corrected by the clock offset)
+  // and decoded → painted (browser clock) of every frame applied since the last paint.
   framePainted() {
     if (this.pendingTicksMs.length === 0) return;
     const now = performance.now();
     const paintedMs = performance.timeOrigin + now;
-    for (const tickMs of this.pendingTicksMs) this.paintMs.push(paintedMs - tickMs, now);
+    const offsetMs = this.clockOffsetMs;
+    for (let i = 0; i < this.pendingTicksMs.length; i++) {
+      const tickPaintedMs = paintedMs + offsetMs - this.pendingTicksMs[i];
+      this.paintMs.push(tickPaintedMs, now);
+      this.hops.push("tick_painted", tickPaintedMs, now);
+      const decodedMs = this.pendingDecodedMs[i];
+      if (Number.isFinite(decodedMs)) this.hops.push("decoded_painted", paintedMs - decodedMs, now);
+    }
     this.pendingTicksMs.length = 0;
+    this.pendingDecodedMs.length = 0;
   }
 
   snapshot(nowMs) {
     const [rafP50, rafP99] = this.rafMs.percentiles(nowMs, 0.5, 0.99);
-    const [paintP50, paintP99] = this.paintMs.percentiles(nowMs, 0.5, 0.99);
+    const [paintP50, paintP95, paintP99] = this.paintMs.percentiles(nowMs, 0.5, 0.95, 0.99);
     const [latencyP50, latencyP99] = this.latencyMs.percentiles(nowMs, 0.5, 0.99);
     const [drawP50, drawP99] = this.drawMs.percentiles(nowMs, 0.5, 0.99);
     return {
       draw_p50_ms: drawP50, draw_p99_ms: drawP99,
-      fps: this.fps, raf_p50_ms: rafP50, raf_p99_ms: rafP99, paint_p50_ms: paintP50, paint_p99_ms: paintP99,
+      fps: this.fps, raf_p50_ms: rafP50, raf_p99_ms: rafP99, paint_p50_ms: paintP50, paint_p95_ms: paintP95, paint_p99_ms: paintP99,
       latency_p50_ms: latencyP50, latency_p99_ms: latencyP99, dropped_frames: this.droppedFrames,
       long_tasks: this.longTasks, long_task_max_ms: this.longTaskMaxMs,
       app_long_tasks: this.appLongTasks, app_long_task_max_ms: this.appLongTaskMaxMs,
       app_long_tasks_observed: this.appLongTasksObserved,
+      hops: this.hops.snapshot(nowMs),
     };
   }
 
-  // Raw samples since the last call: {raf_ms, paint_ms, latency_ms, draw_ms, long_task_ms, app_long_tasks}.
+  // Raw samples since the last call: {raf_ms, paint_ms, latency_ms, draw_ms, long_task_ms, app_long_tasks,
+  // hops: {hop: [ms...]}}.
   drain() {
     const longTasks = this.longTaskDrain;
     const appLongTasks = this.appLongTaskDrain;
     this.longTaskDrain = [];
     this.appLongTaskDrain = [];
     return { raf_ms: this.rafMs.drain(), paint_ms: this.paintMs.drain(), latency_ms: this.latencyMs.drain(),
-      draw_ms: this.drawMs.drain(), long_task_ms: longTasks, app_long_tasks: appLongTasks };
+      draw_ms: this.drawMs.drain(), long_task_ms: longTasks, app_long_tasks: appLongTasks, hops: this.hops.drain() };
   }
 }

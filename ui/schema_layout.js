@@ -45,7 +45,7 @@ export const STRUCTS = deepFreeze({
   "TickBatch": {
     "id": "0x84adbdecbf0a1a06",
     "file": "market.capnp",
-    "dataWords": 2,
+    "dataWords": 3,
     "pointerWords": 2,
     "discriminantByteOffset": null,
     "union": [],
@@ -53,13 +53,14 @@ export const STRUCTS = deepFreeze({
       "group": {"kind": "text", "pointer": 0},
       "rows": {"kind": "struct", "struct": "L1Columns", "pointer": 1},
       "drainTsNs": {"kind": "int64", "byteOffset": 0},
-      "seq": {"kind": "uint64", "byteOffset": 8}
+      "seq": {"kind": "uint64", "byteOffset": 8},
+      "exchangeSkewNs": {"kind": "int64", "byteOffset": 16}
     }
   },
   "GroupFrame": {
     "id": "0x90e3cccddbf5c4b4",
     "file": "market.capnp",
-    "dataWords": 4,
+    "dataWords": 5,
     "pointerWords": 2,
     "discriminantByteOffset": null,
     "union": [],
@@ -72,7 +73,8 @@ export const STRUCTS = deepFreeze({
       "rows": {"kind": "struct", "struct": "L1Columns", "pointer": 1},
       "infoVersion": {"kind": "uint32", "byteOffset": 12},
       "stateCrc32": {"kind": "uint32", "byteOffset": 24},
-      "stateHashed": {"kind": "bool", "bitOffset": 224}
+      "stateHashed": {"kind": "bool", "bitOffset": 224},
+      "exchangeSkewNs": {"kind": "int64", "byteOffset": 32}
     }
   },
   "GroupStatus": {
@@ -588,11 +590,26 @@ export const STRUCTS = deepFreeze({
     "id": "0xd41f96dc067c5b47",
     "file": "stream.capnp",
     "dataWords": 1,
+    "pointerWords": 1,
+    "discriminantByteOffset": null,
+    "union": [],
+    "fields": {
+      "clientTsNs": {"kind": "int64", "byteOffset": 0},
+      "socketSend": {"kind": "struct", "struct": "LatencyPercentiles", "pointer": 0}
+    }
+  },
+  "LatencyPercentiles": {
+    "id": "0x8d3a8d2bc82c9a17",
+    "file": "stream.capnp",
+    "dataWords": 4,
     "pointerWords": 0,
     "discriminantByteOffset": null,
     "union": [],
     "fields": {
-      "clientTsNs": {"kind": "int64", "byteOffset": 0}
+      "p50Ns": {"kind": "int64", "byteOffset": 0},
+      "p95Ns": {"kind": "int64", "byteOffset": 8},
+      "p99Ns": {"kind": "int64", "byteOffset": 16},
+      "samples": {"kind": "uint32", "byteOffset": 24}
     }
   },
   "ServerMessage": {

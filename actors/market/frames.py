@@ -86,10 +86,12 @@ _TICK_BATCHES = SkeletonCache(_tick_batch_skeleton, _TICK_BATCH_ROWS, {
     "sent_ts_ns": ScalarSlot((), _ActorMessage, "sentTsNs"),
     "drain_ts_ns": ScalarSlot(_TICK_BATCH_ROWS[:1], schemas.market.TickBatch, "drainTsNs"),
     "seq": ScalarSlot(_TICK_BATCH_ROWS[:1], schemas.market.TickBatch, "seq"),
+    "exchange_skew_ns": ScalarSlot(_TICK_BATCH_ROWS[:1], schemas.market.TickBatch, "exchangeSkewNs"),
 })
 
 
-def encode_tick_batch(group: str, rows: Mapping[str, np.ndarray], source: str = "gateway", seq: int = 0) -> bytes:
+def encode_tick_batch(group: str, rows: Mapping[str, np.ndarray], source: str = "gateway", seq: int = 0,
+                      exchange_skew_ns: int = 0) -> bytes:
     """Return an ``ActorMessage{tickBatch}``.
 
     Args:
@@ -98,9 +100,12 @@ def encode_tick_batch(group: str, rows: Mapping[str, np.ndarray], source: str = 
             float64[n] quote currency, volumes float64[n] lots, ``*TsNs``
             int64[n] ns since epoch).
         seq: the bridge's per-group batch sequence (+1 per batch; 0: unsequenced).
+        exchange_skew_ns: clock skew of the rows' exchange, venue receive − exchange time, ns
+            (transport/latency.py ExchangeClockSkew; 0: not measured).
     """
     now = time.time_ns()
-    return _TICK_BATCHES.encode((group, source), rows, sent_ts_ns=now, drain_ts_ns=now, seq=seq)
+    return _TICK_BATCHES.encode((group, source), rows, sent_ts_ns=now, drain_ts_ns=now, seq=seq,
+                                exchange_skew_ns=exchange_skew_ns)
 
 
 def tick_batch_columns(data: bytes) -> dict[str, np.ndarray]:
@@ -144,6 +149,7 @@ _GROUP_FRAMES = SkeletonCache(_group_frame_skeleton, _FRAME_ROWS, {
     "window_ms": ScalarSlot(_FRAME_ROWS[:1], schemas.market.GroupFrame, "windowMs"),
     "info_version": ScalarSlot(_FRAME_ROWS[:1], schemas.market.GroupFrame, "infoVersion"),
     "state_crc32": ScalarSlot(_FRAME_ROWS[:1], schemas.market.GroupFrame, "stateCrc32"),
+    "exchange_skew_ns": ScalarSlot(_FRAME_ROWS[:1], schemas.market.GroupFrame, "exchangeSkewNs"),
 })
 
 
@@ -158,6 +164,7 @@ def encode_group_frame(
     source: str,
     message_id: int = 0,
     state_crc32: int | None = None,
+    exchange_skew_ns: int = 0,
 ) -> bytes:
     """Return a ``ServerMessage{groupFrame}`` ready for a socket.
 
@@ -172,12 +179,14 @@ def encode_group_frame(
         message_id: envelope id.
         state_crc32: CRC-32 of the group's whole state after this frame
             (schemas/state_hash.py), or None: the frame carries no hash.
+        exchange_skew_ns: clock skew of the group's exchange (venue receive − exchange time) from
+            the latest TickBatch, ns (0: not measured).
     """
     now = time.time_ns()
     hashed = state_crc32 is not None
     return _GROUP_FRAMES.encode((group, snapshot, source, hashed), rows, message_id=message_id, sent_ts_ns=now,
                                 seq=seq, built_ts_ns=now, window_ms=window_ms, info_version=info_version,
-                                state_crc32=state_crc32 if hashed else 0)
+                                state_crc32=state_crc32 if hashed else 0, exchange_skew_ns=exchange_skew_ns)
 
 
 def encode_group_status(*, group: str, state: str, reason: str, since_ts_ns: int, data_ts_ns: int,

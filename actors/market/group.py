@@ -26,6 +26,11 @@ attach and on every change: ``live``, ``closed`` outside the configured
 ``trading_windows``, or what the vn.py bridge reported of the venue
 (``sourceDown``, ``ended``).
 
+Clock skew (issue 14): every frame carries ``exchangeSkewNs``, the venue
+receive − exchange time the vn.py bridge measured for the group's exchange
+(the latest TickBatch's), so a client can tell the exchange → venue hop
+from the clocks' offset.
+
 Integrity: every snapshot, every heartbeat and a delta at least every
 ``hash_interval_s`` carry ``stateCrc32``, the CRC-32 of the whole table after
 the frame (schemas/state_hash.py), so a client whose state drifted asks a
@@ -114,6 +119,7 @@ class GroupActor(TickstageActor):
         self.rows_deferred = self.frames_over_budget = 0
         self.rows_unknown = self.resyncs_requested = 0
         self.tick_seq = self.tick_gaps = 0
+        self.exchange_skew_ns = 0  # the latest TickBatch's clock skew, carried by every frame
         self._full_info: tuple[int, bytes] | None = None
         self._snapshot_due = False  # the next flush is a snapshot (the instrument list was replaced)
         self._resync_pending = False
@@ -196,6 +202,8 @@ class GroupActor(TickstageActor):
                 self.tick_gaps += 1
                 self._request_resync()
             self.tick_seq = seq
+        if batch.exchangeSkewNs:
+            self.exchange_skew_ns = batch.exchangeSkewNs
         columns = tick_batch_columns(self.current_bytes)
         indexes = columns["indexes"]
         if len(indexes) == 0:
@@ -346,7 +354,8 @@ class GroupActor(TickstageActor):
         payload = encode_group_frame(group=self.group, seq=self.seq, snapshot=snapshot,
                                      window_ms=self._current_window_ms,
                                      info_version=self.info_version, rows=rows,
-                                     source=self.path, message_id=self._message_id, state_crc32=crc)
+                                     source=self.path, message_id=self._message_id, state_crc32=crc,
+                                     exchange_skew_ns=self.exchange_skew_ns)
         self.frames += 1
         self.snapshots += snapshot
         self.rows_sent += len(rows["indexes"])
@@ -395,6 +404,7 @@ class GroupActor(TickstageActor):
             "resyncs_requested": self.resyncs_requested,
             "tick_seq": self.tick_seq,
             "tick_gaps": self.tick_gaps,
+            "exchange_skew_ns": self.exchange_skew_ns,
             "window_ms": self._current_window_ms,
             "heartbeats": self.heartbeats,
             "hashed_frames": self.hashed_frames,

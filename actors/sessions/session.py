@@ -57,7 +57,7 @@ from actors.market.frames import encode_actor_message, encode_group_status
 from actors.market.liveness import RESTARTING, STOPPED, Liveness
 from actors.market.ticks import MAX_PER_SESSION, TICKS_PATH
 from actors.market.watchlists import MAX_VT_SYMBOL_BYTES, watchlist_group
-from actors.orders.codec import encode_order_command, encode_server_message
+from actors.orders.codec import encode_order_command, encode_server_message, new_server_message
 from actors.orders.config import MAX_CLIENT_ORDER_ID_BYTES
 from actors.sessions.liveness import LivenessBook, StatusChange
 from actors.sessions.state import SessionState, group_path
@@ -165,7 +165,7 @@ class SessionActor(TickstageActor):
                     self._control(error={"code": "unknownGroup", "message": f"not subscribed to {group!r}"},
                                   correlation=correlation)
             elif member == "ping":
-                self._control(pong={"clientTsNs": client.ping.clientTsNs}, correlation=correlation)
+                self._pong(client.ping.clientTsNs, correlation)
             elif member in ORDER_MEMBERS:
                 self._order_command(getattr(client, member), member, data, correlation)
             elif member in ("subscribeTicks", "unsubscribeTicks"):
@@ -315,7 +315,7 @@ class SessionActor(TickstageActor):
                 return
             self.stale.pop(group, None)
         payload = outbound.payload
-        self.outbox.put_nowait(payload)
+        self.outbox.put_nowait(payload, message.sentTsNs)  # the group's hand-off, µs after builtTsNs
         self.frames_sent += 1
         self.bytes_sent += len(payload)
 
@@ -455,6 +455,21 @@ class SessionActor(TickstageActor):
         return encode_actor_message(member, {"sessionPath": self.path, "group": group}, source=self.path,
                                     correlation_id=self.correlation_id)
 
+    def _pong(self, client_ts_ns: int, correlation: int) -> None:
+        """Answer a ping: its clientTsNs, and this socket's frame built → socket write percentiles.
+
+        The envelope's sentTsNs (desk clock) with the client's send and receive times gives
+        the client its clock offset (transport/latency.py ClockOffset).
+        """
+        self._message_id += 1
+        message, pong = new_server_message("pong", correlation, self.path, self._message_id)
+        pong.clientTsNs = client_ts_ns
+        figures = self.outbox.send_latency.percentiles()
+        send = pong.init("socketSend")
+        send.p50Ns, send.p95Ns, send.p99Ns, send.samples = (figures.p50_ns, figures.p95_ns, figures.p99_ns,
+                                                             min(figures.samples, 0xFFFFFFFF))
+        self.outbox.put_nowait(message.to_bytes())
+
     def _control(self, correlation: int = 0, **member: Any) -> None:
         """Push the session's own answer (``ack``/``error``/``pong``) to the socket: ``error={...}``."""
         self._message_id += 1
@@ -483,7 +498,16 @@ class SessionActor(TickstageActor):
             "watchlist_updates": self.watchlist_updates,
             "pushes_sent": self.pushes_sent,
             "pushes_conflated": self.pushes_conflated,
+            **_send_latency_statistics(self.outbox),
         }
+
+
+def _send_latency_statistics(outbox) -> dict[str, int]:
+    """``send_latency_p50_ns`` / ``_p95_ns`` / ``_p99_ns`` / ``send_latency_samples``: the socket's frame
+    built → socket write hop (:class:`transport.outbox.SocketOutbox`), ns."""
+    figures = outbox.send_latency.percentiles()
+    return {"send_latency_p50_ns": figures.p50_ns, "send_latency_p95_ns": figures.p95_ns,
+            "send_latency_p99_ns": figures.p99_ns, "send_latency_samples": figures.samples}
 
 
 __all__ = ["SessionActor", "SessionState", "group_path"]

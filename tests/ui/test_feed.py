@@ -151,7 +151,7 @@ def test_feed_when_flushed_then_posts_changed_rows_once_with_latency_and_transfe
     assert sorted(zip(batch["indexes"], batch["last"], strict=True)) == [(0, 3500), (2, 3521)]
     assert batch["bid"] == [value - 1 for value in batch["last"]]
     assert rows_posts[0]["latencyMs"] == pytest.approx([4.0], abs=1e-3)  # deltas only, not the snapshot
-    assert result["transferred"] == 10  # indexes + 7 columns + gateway stamps + latency samples
+    assert result["transferred"] == 14  # indexes + 7 columns + gateway and decode stamps + latency + 3 hop samples
     assert batch["gatewayMs"] == pytest.approx([NOW_MS - 4.0], abs=1e-3)
 
 

@@ -56,14 +56,16 @@ def envelope(message, message_id: int, correlation_id: int = 0) -> None:
 
 
 def group_frame_bytes(columns: dict[str, np.ndarray], kind: str = "snapshot", seq: int = 1, group: str = "rb",
-                      state_crc32: int | None = None) -> bytes:
+                      state_crc32: int | None = None, built_ts_ns: int = 1_510_534_800_200_000_000,
+                      exchange_skew_ns: int = 0) -> bytes:
     """Serialize a ServerMessage.groupFrame holding ``columns`` (unpacked bytes); ``state_crc32``: hashed."""
     message = schemas.stream.ServerMessage.new_message()
     frame = message.init("groupFrame")
     frame.group = group
     frame.seq = seq
     frame.kind = kind
-    frame.builtTsNs = 1_510_534_800_200_000_000
+    frame.builtTsNs = built_ts_ns
+    frame.exchangeSkewNs = exchange_skew_ns
     frame.windowMs = 33
     frame.infoVersion = 1
     if state_crc32 is not None:

@@ -41,6 +41,11 @@ Families (labels ``path`` and ``kind`` on per-actor series):
 
 Order and rule counters start at zero with each actor incarnation (a restart
 shows as a counter reset, which Prometheus' ``rate()`` handles).
+* latency per hop (issue 14): ``tickstage_exchange_clock_skew_seconds{exchange}``
+  (venue receive − exchange time, the bridge's rolling minimum: the exchange's
+  clock against the desk's, shown rather than hidden) and
+  ``tickstage_session_send_latency_seconds{path, kind, quantile="0.5"|"0.95"|"0.99"}``
+  (frame built → written to that session's socket, its recent frames, desk clock).
 """
 
 from __future__ import annotations
@@ -179,6 +184,14 @@ class DeskCollector(Collector):
         if bridge is not None:
             yield from _dataclass_families("tickstage_bridge", bridge.statistics(), _BRIDGE_GAUGES,
                                            "vn.py bridge")
+        skew = getattr(bridge, "clock_skew", None)
+        if skew is not None:
+            family = GaugeMetricFamily("tickstage_exchange_clock_skew_seconds",
+                                       "venue receive - exchange time of recent ticks (rolling minimum)",
+                                       labels=["exchange"])
+            for exchange, skew_ns in sorted(skew.skews_ns().items()):
+                family.add_metric([exchange], skew_ns / 1e9)
+            yield family
         if self.lag is not None:
             lag = GaugeMetricFamily("tickstage_loop_lag_seconds",
                                     "lateness of a periodic loop callback over the last minute",
@@ -212,6 +225,9 @@ class DeskCollector(Collector):
                                    labels=_ACTOR)
         stale = GaugeMetricFamily("tickstage_session_stale_groups", "groups waiting for a snapshot",
                                   labels=_ACTOR)
+        send_latency = GaugeMetricFamily("tickstage_session_send_latency_seconds",
+                                         "frame built -> written to the socket, recent frames",
+                                         labels=[*_ACTOR, "quantile"])
         liveness = GaugeMetricFamily("tickstage_group_liveness", "1 for the group's current liveness state",
                                      labels=["group", "state"])
         orders = {name: CounterMetricFamily(f"tickstage_orders_{name}", f"order actor {doc}", labels=_ACTOR)
@@ -249,13 +265,16 @@ class DeskCollector(Collector):
                     family.add_metric(labels, extra.get(name, 0))
                 queued.add_metric(labels, extra.get("queued_bytes", 0))
                 stale.add_metric(labels, len(extra.get("stale_groups", ())))
+                if extra.get("send_latency_samples"):
+                    for quantile, key in (("0.5", "p50"), ("0.95", "p95"), ("0.99", "p99")):
+                        send_latency.add_metric([*labels, quantile], extra[f"send_latency_{key}_ns"] / 1e9)
             elif "unknown_outcomes" in extra:
                 for name, family in orders.items():
                     family.add_metric(labels, extra.get(name, 0))
                 quarantined.add_metric(labels, extra.get("quarantined", 0))
         yield from (messages, unknown, restarts, mailbox, rate, handler_total, handler, state,
-                    *group.values(), subscribers, *session.values(), queued, stale, liveness, *orders.values(),
-                    quarantined)
+                    *group.values(), subscribers, *session.values(), queued, stale, send_latency, liveness,
+                    *orders.values(), quarantined)
 
 
 def _order_families(runtime):

@@ -13,6 +13,12 @@ plus one pending-wakeup flag reaches 200–439k. So:
 * on the loop, :meth:`VnpyBridge.drain` turns the batch into numpy columns,
   one ``TickBatch`` per touched group, and tells ``market/group/<group>``.
 
+Clock skew (issue 14): each drain adds its ticks' ``venue receive − exchange
+time`` to :attr:`VnpyBridge.clock_skew` per exchange (a rolling minimum, see
+transport/latency.py); each TickBatch carries the skew of its group's exchange
+(that of the group's first instrument: a watchlist spanning exchanges gets
+one of them), so frames, ``/metrics`` and ``tickstage watch`` show it.
+
 Drains are at least ``drain_interval_ms`` apart (default 5 ms), so a busy
 group gets one TickBatch per interval rather than one per loop turn.
 
@@ -47,6 +53,7 @@ from actors.market.group import GroupActor
 from actors.market.l1 import L1Table
 from actors.market.ticks import TICK_FIELDS, TICKS_PATH, encode_tick_detail
 from schemas.venue_events import EVENT_FEED_STATUS, FeedStatus
+from transport.latency import ExchangeClockSkew
 from transport.venue.watchlists import WatchlistGroups
 
 _log = structlog.get_logger("transport.venue.vnpy_bridge")
@@ -184,6 +191,9 @@ class VnpyBridge(WatchlistGroups):
         self.group_listeners: list[Callable[[str], None]] = []
         """Called with a group's name right after its GroupActor is created (loop thread)."""
         self._feed_statuses: list[FeedStatus] = []
+        self._exchanges: dict[str, str] = {}  # vt_symbol → exchange name
+        self.clock_skew = ExchangeClockSkew()
+        """Per exchange, venue receive − exchange time of recent ticks (loop thread)."""
         self.feed_status: FeedStatus | None = None
         """The venue feed's last reported state (None: never reported, presumed live)."""
 
@@ -280,17 +290,25 @@ class VnpyBridge(WatchlistGroups):
         for contract in contracts:
             self._add_contract(contract)
         watched = self.detail_symbols
+        offsets: dict[str, list[int]] = {}  # exchange → recv − exch of this drain's ticks, ns
         for tick, received_ns in ticks.values():
             routes = self._routes.get(tick.vt_symbol)
             if routes is None:
                 routes = self._add_contract(tick)
             exchange_ns = int(tick.datetime.timestamp() * 1e9)
+            exchange = self._exchanges[tick.vt_symbol]
+            if exchange in offsets:
+                offsets[exchange].append(received_ns - exchange_ns)
+            else:
+                offsets[exchange] = [received_ns - exchange_ns]
             row = (tick.last_price, tick.bid_price_1, tick.ask_price_1, tick.bid_volume_1,
                    tick.ask_volume_1, tick.volume, tick.open_interest, exchange_ns, received_ns)
             for group, index in routes:
                 group.rows.append((index, row))
             if watched and tick.vt_symbol in watched:
                 self.runtime.tell_path(TICKS_PATH, encode_tick_detail(tick.vt_symbol, [row]))
+        for exchange, values in offsets.items():
+            self.clock_skew.observe(exchange, values)
         for group in self._groups.values():
             self._flush_group(group)
         for status in statuses:
@@ -342,6 +360,7 @@ class VnpyBridge(WatchlistGroups):
             name=getattr(contract, "name", "") or "",
         )
         self._terms[vt_symbol] = contract_terms(contract)
+        self._exchanges[vt_symbol] = exchange
         names = [info.product] + [w for w, symbols in self._watchlists.items() if vt_symbol in symbols]
         routes = []
         for name in names:
@@ -380,7 +399,12 @@ class VnpyBridge(WatchlistGroups):
         """Send L1 rows to a group as its next TickBatch (``seq`` + 1)."""
         self._batches += 1
         group.seq += 1
-        self._route(group, encode_tick_batch(group.name, columns, seq=group.seq))
+        self._route(group, encode_tick_batch(group.name, columns, seq=group.seq,
+                                             exchange_skew_ns=self._skew_of(group)))
+
+    def _skew_of(self, group: _Group) -> int:
+        """The clock skew of the group's exchange (its first instrument's), ns (0: none measured)."""
+        return self.clock_skew.skew_ns(group.instruments[0].exchange) if group.instruments else 0
 
     def _route(self, group: _Group, payload: bytes) -> None:
         if self._sink is None:
@@ -398,7 +422,8 @@ class VnpyBridge(WatchlistGroups):
                                              instruments=group.instruments, source="gateway")]
         rows = group.table.peek_all()
         seen = rows["gatewayRecvTsNs"] != 0
-        messages.append(encode_tick_batch(group.name, {k: v[seen] for k, v in rows.items()}, seq=group.seq))
+        messages.append(encode_tick_batch(group.name, {k: v[seen] for k, v in rows.items()}, seq=group.seq,
+                                          exchange_skew_ns=self._skew_of(group)))
         return messages
 
     def quote(self, vt_symbol: str):

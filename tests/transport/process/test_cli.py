@@ -74,7 +74,8 @@ def test_token_when_no_secret_then_exit_2(monkeypatch, capsys):
 
 
 def test_run_and_watch_when_replaying_real_data_then_watch_reports_frames_without_gaps(data_dir, jwt_secret):
-    """`tickstage run --replay` serves frames that `tickstage watch` counts, with no seq gap."""
+    """`tickstage run --replay` serves frames that `tickstage watch` counts, with no seq gap; it prints each
+    hop's p50/p95/p99 up to receipt, the exchange's clock skew and its clock offset to the desk."""
     env = {**os.environ, "TICKSTAGE_JWT_SECRET": jwt_secret}
     server = subprocess.Popen(
         [*PYTHON, "run", "--port", "0", "--replay", str(data_dir / "cn_futopt_l1_20171113_0900-1000.csv.gz"),
@@ -92,6 +93,19 @@ def test_run_and_watch_when_replaying_real_data_then_watch_reports_frames_withou
         assert {"frames", "rows", "bytes", "seq_gaps", "latency_p50_ms", "latency_p99_ms"} <= set(summary)
         assert summary["frames"] > 0 and summary["rows"] > 0
         assert summary["seq_gaps"] == 0 and summary["seq_not_increasing"] == 0
+        hops = summary["hops"]
+        assert list(hops) == ["exchange_venue", "venue_built", "built_sent", "built_received"]
+        for name, figures in hops.items():
+            assert figures["samples"] > 0, name
+            assert figures["p50_ms"] <= figures["p95_ms"] <= figures["p99_ms"], (name, figures)
+        assert hops["exchange_venue"]["p50_ms"] >= 0 and hops["venue_built"]["p50_ms"] >= 0
+        assert summary["exchange_skew_ms"] > 8 * 365 * 86_400_000, "the replay's 2017 stamps: skew shown"
+        assert summary["clock_offset_ms"] is not None and summary["round_trip_ms"] >= 0
+        lines = watched.stdout.strip().splitlines()[:-1]
+        assert lines, watched.stdout
+        for text in ("exchange→venue*", "venue→built", "built→sent (server)", "built→received†",
+                     "exchange skew +", "clock offset"):
+            assert text in lines[-1], lines[-1]
     finally:
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0
