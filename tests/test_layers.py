@@ -30,7 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("actors", "transport", "schemas", "sim", "perf", "tests")
 ACTOR_DOMAINS = ("actors.market", "actors.orders", "actors.risk", "actors.accounts", "actors.sessions",
-                 "actors.gateway", "actors.root")
+                 "actors.market_source", "actors.root")
 SIM_HARNESS = "sim/harness/"
 """The simulator's harness: it drives a whole desk, so it may import the desk; the rest of sim/ is the venue."""
 ASSEMBLY = "transport/process/"

@@ -83,7 +83,7 @@ class GroupActor(TickstageActor):
         wide_window_ms (int): window while over the row budget, default 50.
         snapshot_interval_s (float): periodic snapshot, default 3 s (2–5 s).
         max_rows (int): row budget per frame, default 2,000.
-        gateway_path (str): where to ask for a resync, default ``"gateway"``.
+        market_source_path (str): where to ask for a resync, default ``"market-source"``.
         sessions_path (str): sessions supervisor, default ``"sessions"``.
         heartbeat_interval_s (float): empty delta after this long without a frame, default 0.5 s.
         hash_interval_s (float): a delta carries the state hash at least this often, default 0.25 s.
@@ -147,7 +147,7 @@ class GroupActor(TickstageActor):
         self._resync_asked_ns = now
         self.resyncs_requested += 1
         args = self.context.args
-        self.send_path(args.get("gateway_path", "gateway"), encode_actor_message(
+        self.send_path(args.get("market_source_path", "market-source"), encode_actor_message(
             "resyncRequest", self.group, source=self.path))
         self.send_path(args.get("sessions_path", "sessions"), encode_actor_message(
             "groupRestarted", self.group, source=self.path))

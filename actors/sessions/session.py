@@ -57,6 +57,7 @@ from actors.market.frames import encode_actor_message, encode_group_status
 from actors.market.liveness import RESTARTING, STOPPED, Liveness
 from actors.market.ticks import MAX_PER_SESSION, TICKS_PATH
 from actors.market.watchlists import MAX_VT_SYMBOL_BYTES, watchlist_group
+from actors.market_source import MARKET_SOURCE_PATH
 from actors.orders.codec import encode_order_command, encode_server_message
 from actors.orders.config import MAX_CLIENT_ORDER_ID_BYTES
 from actors.sessions.liveness import LivenessBook, StatusChange
@@ -72,8 +73,6 @@ ORDER_MEMBERS = frozenset({"submitOrder", "cancelOrder", "orderStatusRequest"})
 """ClientMessage members forwarded to ``orders/<account>``."""
 CONFLATED_PUSHES = frozenset({"accountStatus", "riskSummary"})
 """Account pushes of which a slow socket gets only the latest per account (each is a whole state)."""
-GATEWAY_PATH = "gateway"
-"""The GatewayActor, where the vn.py bridge runs: it applies watchlist edits."""
 DEFAULT_STALE_AFTER_S = 1.5
 """A group silent this long (no frame, no heartbeat: 3 heartbeat intervals) is ``stale``, seconds."""
 _DOWN_STATES = {ActorState.STOPPING: STOPPED, ActorState.STOPPED: STOPPED, ActorState.RESTARTING: RESTARTING,
@@ -207,12 +206,12 @@ class SessionActor(TickstageActor):
                 f"watchlistUpdate: 1 or more vt_symbols of 1..{MAX_VT_SYMBOL_BYTES} bytes, none both added and "
                 "removed")}, correlation=correlation)
             return
-        if GATEWAY_PATH not in self.runtime.registry:
-            self._control(error={"code": "internal", "message": "watchlists are edited on the gateway-host"},
+        if MARKET_SOURCE_PATH not in self.runtime.registry:
+            self._control(error={"code": "internal", "message": "watchlists are edited on the venue-host"},
                           correlation=correlation)
             return
         self.watchlist_updates += 1
-        if not self.send_path(GATEWAY_PATH, encode_actor_message("watchlistMembership", {
+        if not self.send_path(MARKET_SOURCE_PATH, encode_actor_message("watchlistMembership", {
                 "group": watchlist_group(self.state.user), "add": add, "remove": remove, "sessionPath": self.path,
                 "correlationId": correlation}, source=self.path, correlation_id=self.correlation_id)):
             self._control(error={"code": "internal", "message": "the gateway actor is restarting; retry"},

@@ -90,8 +90,8 @@ class RoleLinks:
         """Return the vn.py bridge's ``sink`` (a gateway-host publishes groups), or ``None``."""
         return self.ticks.publish_group if isinstance(self.ticks, TickPublisher) else None
 
-    def gateway_source(self) -> Any:
-        """Return what the ``gateway`` actor serves resyncs from on a node without vn.py, or ``None``."""
+    def market_source(self) -> Any:
+        """Return what the ``market-source`` actor serves resyncs from on a node without vn.py, or ``None``."""
         return self.ticks if isinstance(self.ticks, TickSubscriber) else None
 
     def order_path(self) -> list[ChildSpec]:

@@ -2,7 +2,7 @@
 
 :class:`Desk` is what ``tickstage run`` starts (and what tests start on
 loopback): the runtime on the running (uvloop) loop, the root supervisor
-with gateway/market/sessions, the vn.py bridge, a real vn.py ``MainEngine``
+with market-source/market/sessions, the vn.py bridge, a real vn.py ``MainEngine``
 with the simulator gateway (replay or synthetic), and the HTTP server that
 serves the UI, ``/ws``, ``/api/groups``, ``/healthz`` and the admin API
 (``/admin/*``, ``/metrics``, the ops console at ``/ops``; transport/admin/api.py).
@@ -204,7 +204,7 @@ class Desk:
                                      sink=self.links.tick_sink())
             order_path = await self._start_order_path()
         start_root(self.runtime, RootSupervisor, {"children": desk_children(
-            self.bridge or self.links.gateway_source(), order_path=order_path, tick_detail=self.bridge is not None)})
+            self.bridge or self.links.market_source(), order_path=order_path, tick_detail=self.bridge is not None)})
         await self.runtime.wait_idle()
         await self.links.start(self.bridge)
         self.sockets = SocketGateway(self.runtime, self.verifier, self.config.limits)

@@ -130,8 +130,8 @@ async def test_watchlist_update_when_empty_or_symbol_over_64_bytes_then_malforme
         sent = await _update(client, add=add)
         error = await client.recv_until(_answer(sent))
         assert (error["which"], error["code"]) == ("error", "malformed"), add
-    gateway = desk.runtime.registry.entry("gateway").instance.statistics().extra
-    assert gateway["watchlist_edits"] == 0 and GROUP not in desk.bridge.groups()
+    source = desk.runtime.registry.entry("market-source").instance.statistics().extra
+    assert source["watchlist_edits"] == 0 and GROUP not in desk.bridge.groups()
 
 
 async def test_watchlist_group_when_another_trader_subscribes_then_forbidden_owner_and_admin_may(
