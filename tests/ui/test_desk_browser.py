@@ -2,7 +2,7 @@
 
 One browser context is one user's browser: its tabs share one SharedWorker,
 so one WebSocket. The desk runs on the test's loop (the `desk` fixture), so
-the server side is read directly: the socket gateway's statistics and the
+the server side is read directly: the socket server's statistics and the
 groups' subscribers.
 """
 

@@ -44,7 +44,7 @@ from transport.admin.risk_admin import RiskAdminApi
 from transport.process.state import StateFolder
 from transport.venue.vnpy_engine import DEFAULT_GATEWAY, VnpyEngine, check_gateway_spec
 from transport.venue.vnpy_orders import OrderBridge
-from transport.edge.ws import SocketGateway, SocketLimits
+from transport.edge.ws import SocketLimits, SocketServer
 
 UI_DIR = Path(__file__).resolve().parents[2] / "ui"
 _log = structlog.get_logger("transport.process.app")
@@ -160,7 +160,7 @@ class Desk:
         self.runtime: ActorRuntime | None = None
         self.bridge: VnpyBridge | None = None
         self.engine: VnpyEngine | None = None
-        self.sockets: SocketGateway | None = None
+        self.sockets: SocketServer | None = None
         self.admin: AdminApi | None = None
         self.faults: Any = None
         """The simulator's fault API (:class:`transport.process.faults_api.FaultsApi`), on a simulated desk."""
@@ -207,7 +207,7 @@ class Desk:
             self.bridge or self.links.market_source(), order_path=order_path, tick_detail=self.bridge is not None)})
         await self.runtime.wait_idle()
         await self.links.start(self.bridge)
-        self.sockets = SocketGateway(self.runtime, self.verifier, self.config.limits)
+        self.sockets = SocketServer(self.runtime, self.verifier, self.config.limits)
         app = web.Application()
         app.router.add_get("/ws", self.sockets.handle)
         app.router.add_get("/api/groups", self._groups)
