@@ -38,7 +38,7 @@ from transport.signin.auth_api import AuthApi
 from transport.signin.issuer import IssuerConfig, development_secret
 from transport.errors import AuthError, ConfigError
 from transport.cluster.nats_bus import NatsBus
-from transport.cluster.roles import VNPY_ROLES, RoleLinks, check_role
+from transport.cluster.roles import VNPY_ROLES, RoleLinks, canonical_role, check_role
 from transport.venue.vnpy_bridge import VnpyBridge
 from transport.admin.risk_admin import RiskAdminApi
 from transport.process.state import StateFolder
@@ -72,10 +72,12 @@ class DeskConfig:
         limits: socket limits.
         progress_interval_s: how often replay progress is logged (0: never).
         role: ``"all"`` (vn.py, aggregators and sessions here; with ``nats``
-            also publishes its groups), ``"gateway"`` (sessions only; groups
+            also publishes its groups), ``"edge"`` (sessions only; groups
             and orders over NATS), ``"aggregator"`` (GroupActors fed by
-            ``md.tick.*``) or ``"gateway-host"`` (vn.py and the order path;
+            ``md.tick.*``) or ``"venue-host"`` (vn.py and the order path;
             publishes ticks, serves ``order.submit.*``): transport/cluster/roles.py.
+            The names before 0.2.0, ``"gateway"`` and ``"gateway-host"``, are
+            mapped to ``"edge"`` and ``"venue-host"`` with a ``DeprecationWarning``.
         nats: NATS seed URLs; empty: no NATS (the in-process default).
         groups: an aggregator's shard of groups; empty: every group.
         sim: more simulator gateway settings (sim/settings.py keys: ``peak``,
@@ -118,6 +120,7 @@ class DeskConfig:
     http_header_timeout_s: float = 15.0
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "role", canonical_role(self.role))   # deprecated role names, until 0.3.0
         if not self.http_header_timeout_s > 0:
             raise ConfigError(f"http_header_timeout_s must be > 0, not {self.http_header_timeout_s!r}")
         check_gateway_spec(self.gateway)

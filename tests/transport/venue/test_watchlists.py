@@ -173,7 +173,7 @@ async def test_api_groups_when_watchlists_exist_then_only_the_users_own_is_liste
 
 
 async def test_update_watchlist_when_groups_run_elsewhere_then_sink_gets_list_rows_and_an_emptied_group():
-    """On a NATS gateway-host (a ``sink`` instead of local GroupActors) an edit goes out at once: the new
+    """On a NATS venue-host (a ``sink`` instead of local GroupActors) an edit goes out at once: the new
     list from index 0 and the contracts' latest rows (seq 1) under their exchange; emptied, the group's
     list goes out empty under ``NONE`` and its contracts' next ticks no longer reach it."""
     sent: list[tuple[str, str, bytes]] = []
