@@ -10,7 +10,7 @@ session. A frame over ``max_rows`` keeps the rows changed most (the rest
 stay dirty for the next frame) and widens the window to ``wide_window_ms``
 until the backlog clears; each such decision is counted.
 
-After a restart it asks the gateway for the group's instruments and latest
+After a restart it asks ``market-source`` for the group's instruments and latest
 rows, tells the sessions supervisor so subscribed sessions re-attach, and
 those get a snapshot. It asks the same when a TickBatch's ``seq`` jumps (a
 batch was lost on the way: its rows would otherwise stay stale until their
@@ -133,7 +133,7 @@ class GroupActor(TickstageActor):
             self._request_resync()
 
     def _request_resync(self) -> None:
-        """Ask the gateway for every instrument and latest row, and the sessions to attach again.
+        """Ask ``market-source`` for every instrument and latest row, and the sessions to attach again.
 
         Sent after a restart, and when a tick batch names rows this
         incarnation was never told about (it was started afresh under a

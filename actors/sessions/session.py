@@ -38,7 +38,7 @@ that does not read (every account) cannot grow the queue with pushes.
 
 Watchlist (issue 8): ``watchlistUpdate`` is checked here (1 or more
 vt_symbols of 1..64 bytes, none both added and removed: ``malformed``
-otherwise) and sent to the ``gateway`` actor as ``watchlistMembership`` for
+otherwise) and sent to the ``market-source`` actor as ``watchlistMembership`` for
 the user's own group (``watch-<user>``), which answers this session; the
 page then subscribes that group like any other.
 """
@@ -198,7 +198,7 @@ class SessionActor(TickstageActor):
                                  "retry with the same clientOrderId"}, correlation=correlation)
 
     def _watchlist_update(self, add: list[str], remove: list[str], correlation: int) -> None:
-        """Check a watchlistUpdate and send it to the ``gateway`` actor for the user's own group."""
+        """Check a watchlistUpdate and send it to the ``market-source`` actor for the user's own group."""
         symbols = add + remove
         if (not symbols or set(add) & set(remove)
                 or not all(1 <= len(s.encode()) <= MAX_VT_SYMBOL_BYTES for s in symbols)):
@@ -214,7 +214,7 @@ class SessionActor(TickstageActor):
         if not self.send_path(MARKET_SOURCE_PATH, encode_actor_message("watchlistMembership", {
                 "group": watchlist_group(self.state.user), "add": add, "remove": remove, "sessionPath": self.path,
                 "correlationId": correlation}, source=self.path, correlation_id=self.correlation_id)):
-            self._control(error={"code": "internal", "message": "the gateway actor is restarting; retry"},
+            self._control(error={"code": "internal", "message": "the market-source actor is restarting; retry"},
                           correlation=correlation)
 
     def _on_account_push(self, push, message, sender: ActorAddress) -> None:

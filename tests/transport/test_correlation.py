@@ -103,7 +103,7 @@ async def test_rule_crash_when_checking_a_clients_order_then_crash_line_carries_
 @pytest.mark.nats
 async def test_submit_when_through_nats_then_both_nodes_log_and_send_one_correlation_id(
         nats_url, data_dir, jwt_secret, start_desk, open_socket, tmp_path):
-    """Gateway node → order.submit.<account> → venue-host and back: the request's header, the log lines of
+    """Edge node → order.submit.<account> → venue-host and back: the request's header, the log lines of
     both ends and the host's actors carry the id the edge node's socket gave the command."""
     host = await start_desk(jwt_secret=jwt_secret, role="venue-host", nats=(nats_url,),
                             replay=(str(data_dir / "cn_futopt_l1_20171113_0900-1000.csv.gz"),),

@@ -25,7 +25,7 @@ def _status(*states: str):
 
 
 @pytest.mark.timeout(120)
-async def test_aggregator_killed_when_gateway_client_subscribed_then_source_down_then_live_again(
+async def test_aggregator_killed_when_edge_client_subscribed_then_source_down_then_live_again(
         nats_url, tmp_path, data_dir, ws_client_type):
     """SIGKILL of the aggregator: the edge node's client gets groupStatus sourceDown (within 2 s of the
     last heartbeat's due time); a replacement aggregator makes rb live again, with a snapshot."""

@@ -74,7 +74,7 @@ def test_edge_role_when_no_nats_then_config_error():
         Desk(DeskConfig(role="edge"))
 
 
-async def test_cluster_when_one_server_killed_then_gateway_clients_keep_receiving(
+async def test_cluster_when_one_server_killed_then_edge_clients_keep_receiving(
         data_dir, jwt_secret, nats_cluster, ws_client_type):
     """With a 3-node cluster, killing the publisher's server does not stop the stream (it learns the others)."""
     urls, processes = nats_cluster

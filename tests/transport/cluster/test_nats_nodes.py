@@ -17,7 +17,7 @@ import pytest
 
 from perf.nodes import NodeProcess
 from tests.conftest import JWT_SECRET
-from tests.transport.gateway_client import FailoverClient
+from tests.transport.failover_client import FailoverClient
 from transport.signin.auth import mint_token
 from transport.cluster.nats_bus import NatsBus
 

@@ -45,7 +45,7 @@ async def _wait_group(desk, group: str, timeout_s: float = 15.0) -> None:
             await asyncio.sleep(0.02)
 
 
-async def test_roles_when_ticks_from_gateway_host_then_gateway_clients_get_aggregated_frames(
+async def test_roles_when_ticks_from_venue_host_then_edge_clients_get_aggregated_frames(
         three_nodes, open_socket, jwt_secret):
     """rb's ticks cross md.tick.* to the aggregator, whose frames reach an edge client: info, snapshot, deltas."""
     host, aggregator, edge = three_nodes
