@@ -49,10 +49,13 @@ DEPRECATED_ROLES = {"gateway": "edge", "gateway-host": "venue-host"}
 def canonical_role(role: str) -> str:
     """Return the role's current name: a deprecated name mapped to its new one, any other unchanged.
 
-    A deprecated name (:data:`DEPRECATED_ROLES`) raises a ``DeprecationWarning``
+    A deprecated name (:data:`DEPRECATED_ROLES`) issues a ``DeprecationWarning``
     (``warnings.warn``) and logs ``role_name_deprecated`` (warning) with
     ``role`` and ``replacement``. Unknown names are returned as given, for
     :func:`check_role` to refuse.
+
+    Args:
+        role: a node role as configured (``--role``, ``[desk] role``, ``DeskConfig.role``).
     """
     replacement = DEPRECATED_ROLES.get(role)
     if replacement is None:
