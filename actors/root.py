@@ -2,7 +2,7 @@
 
 ```
 root (one_for_one)
-├── gateway     GatewayActor: resyncs from the vn.py bridge
+├── market-source  MarketSourceActor: resyncs and watchlist edits from the vn.py bridge
 ├── market      MarketSupervisor ─ group/<group>   GroupActor, added by the bridge
 ├── ticks       TickDetailActor: every tick of the contracts open in detail panels
 ├── sessions    SessionsSupervisor ─ session/<id>  SessionActor, added by the socket handler
@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from actors._supervisor import ChildSpec, RestartIntensity, Supervisor
-from actors.gateway import GatewayActor
+from actors.market_source import MARKET_SOURCE_PATH, MarketSourceActor
 from actors.market.supervisor import MarketSupervisor
 from actors.market.ticks import TICKS_PATH, TickDetailActor
 from actors.sessions.supervisor import SessionsSupervisor
@@ -35,9 +35,9 @@ def desk_children(bridge: Any, market_args: Mapping[str, Any] | None = None,
     """Return the root's child specs, in start order.
 
     Args:
-        bridge: the vn.py bridge, handed to the gateway (and ticks) actor; on an
+        bridge: the vn.py bridge, handed to the market-source (and ticks) actor; on an
             aggregator node a stand-in that answers resyncs over NATS; ``None``
-            on a gateway node (no vn.py, no gateway actor).
+            on an edge node (no vn.py, no market-source actor).
         market_args: extra context args for the market supervisor.
         order_path: the ``accounts``, ``risk`` and ``orders`` specs
             (:func:`actors.orders.tree.order_path_children`), started after ``sessions``.
@@ -50,7 +50,7 @@ def desk_children(bridge: Any, market_args: Mapping[str, Any] | None = None,
         *order_path,
     ]
     if bridge is not None:
-        children.insert(0, ChildSpec("gateway", GatewayActor, {"bridge": bridge}))
+        children.insert(0, ChildSpec(MARKET_SOURCE_PATH, MarketSourceActor, {"bridge": bridge}))
     if tick_detail:
         children.insert(2, ChildSpec(TICKS_PATH, TickDetailActor, {"bridge": bridge}))
     return children

@@ -25,7 +25,7 @@ from aiohttp import web
 from actors import ActorRuntime, start_root
 from actors.root import RootSupervisor, desk_children
 from transport.venue.vnpy_bridge import VnpyBridge, guarded
-from transport.edge.ws import SocketGateway, SocketLimits
+from transport.edge.ws import SocketLimits, SocketServer
 
 EVENT_DONE = "eBenchDone."
 """vn.py event type of the sentinel an ingest run puts after its last tick."""
@@ -122,7 +122,7 @@ class TickstageServer(_Server):
         self.bridge: VnpyBridge | None = None
 
     async def start(self, contracts: list, n_groups: int) -> None:
-        """Start the actor tree, the socket gateway and vn.py; announce ``contracts``."""
+        """Start the actor tree, the socket server and vn.py; announce ``contracts``."""
         from vnpy.event import Event
         from vnpy.trader.event import EVENT_CONTRACT
 
@@ -132,7 +132,7 @@ class TickstageServer(_Server):
         start_root(self.runtime, RootSupervisor, {"children": desk_children(self.bridge)})
         await self.runtime.wait_idle()
         app = web.Application()
-        app.router.add_get("/ws", SocketGateway(self.runtime, self.jwt_secret, SocketLimits()).handle)
+        app.router.add_get("/ws", SocketServer(self.runtime, self.jwt_secret, SocketLimits()).handle)
         await self._serve(app)
         self._start_engine(self.bridge.attach)
         for contract in contracts:

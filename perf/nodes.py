@@ -27,7 +27,7 @@ class NodeProcess:
     Args:
         tmp: scratch folder (state dir ``tmp/<name>``, log ``tmp/<name>.log``).
         name: node name.
-        role: ``all``, ``gateway-host``, ``aggregator`` or ``gateway``.
+        role: ``all``, ``venue-host``, ``aggregator`` or ``edge``.
         urls: NATS seed URLs (none for an ``all`` node without NATS).
         secret: the desk's JWT secret.
         extra: more ``run`` arguments (``--replay FILE --speed 20``).

@@ -6,7 +6,7 @@ Layers, lowest first:
 
 - ``schemas``: imports nothing of the desk.
 - the actor kernel (``actors/_*.py``, ``actors/errors.py``, ``actors/__init__.py``): imports no actor domain
-  (market, orders, risk, accounts, sessions, the gateway and root actors), as trio's ``_core`` imports none of
+  (market, orders, risk, accounts, sessions, the market-source and root actors), as trio's ``_core`` imports none of
   the tools built on it.
 - ``actors``: imports neither ``transport`` nor ``sim``.
 - the simulator's venue (``sim/`` but ``sim/harness/``): imports nothing of ``actors`` or ``transport``;
@@ -30,7 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("actors", "transport", "schemas", "sim", "perf", "tests")
 ACTOR_DOMAINS = ("actors.market", "actors.orders", "actors.risk", "actors.accounts", "actors.sessions",
-                 "actors.gateway", "actors.root")
+                 "actors.market_source", "actors.root")
 SIM_HARNESS = "sim/harness/"
 """The simulator's harness: it drives a whole desk, so it may import the desk; the rest of sim/ is the venue."""
 ASSEMBLY = "transport/process/"

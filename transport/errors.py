@@ -40,7 +40,7 @@ class FrameTooLargeError(TransportError, ValueError):
 
 
 class FrameRefusedError(TransportError, ValueError):
-    """A client frame was refused at the gateway (it never reaches an actor).
+    """A client frame was refused at the socket server (it never reaches an actor).
 
     Attributes:
         code: the stream ``ErrorCode`` name, ``"malformed"``, ``"forbidden"`` ...

@@ -121,7 +121,7 @@ const watchlistEditor = new WatchlistEditor({
 
 // -- session ------------------------------------------------------------------
 
-// This desk's /ws, then any ?gateways=ws://a/ws,ws://b/ws (other gateway nodes of the
+// This desk's /ws, then any ?gateways=ws://a/ws,ws://b/ws (other edge nodes of the
 // desk, tried in turn when a socket drops: ui/hub.js).
 function socketUrl() {
   const url = new URL("./ws", location.href);

@@ -308,8 +308,8 @@ export class Hub {
 
   // -- socket -------------------------------------------------------------------
 
-  // url: one socket URL, or several separated by commas (gateway nodes of one desk):
-  // each retry after a drop goes to the next one, so a dead gateway's clients move on.
+  // url: one socket URL, or several separated by commas (edge nodes of one desk):
+  // each retry after a drop goes to the next one, so a dead edge node's clients move on.
   connect(url, token) {
     this.close();
     this.target = { url, token };

@@ -10,7 +10,7 @@ session. A frame over ``max_rows`` keeps the rows changed most (the rest
 stay dirty for the next frame) and widens the window to ``wide_window_ms``
 until the backlog clears; each such decision is counted.
 
-After a restart it asks the gateway for the group's instruments and latest
+After a restart it asks ``market-source`` for the group's instruments and latest
 rows, tells the sessions supervisor so subscribed sessions re-attach, and
 those get a snapshot. It asks the same when a TickBatch's ``seq`` jumps (a
 batch was lost on the way: its rows would otherwise stay stale until their
@@ -88,7 +88,7 @@ class GroupActor(TickstageActor):
         wide_window_ms (int): window while over the row budget, default 50.
         snapshot_interval_s (float): periodic snapshot, default 3 s (2–5 s).
         max_rows (int): row budget per frame, default 2,000.
-        gateway_path (str): where to ask for a resync, default ``"gateway"``.
+        market_source_path (str): where to ask for a resync, default ``"market-source"``.
         sessions_path (str): sessions supervisor, default ``"sessions"``.
         heartbeat_interval_s (float): empty delta after this long without a frame, default 0.5 s.
         hash_interval_s (float): a delta carries the state hash at least this often, default 0.25 s.
@@ -139,7 +139,7 @@ class GroupActor(TickstageActor):
             self._request_resync()
 
     def _request_resync(self) -> None:
-        """Ask the gateway for every instrument and latest row, and the sessions to attach again.
+        """Ask ``market-source`` for every instrument and latest row, and the sessions to attach again.
 
         Sent after a restart, and when a tick batch names rows this
         incarnation was never told about (it was started afresh under a
@@ -153,7 +153,7 @@ class GroupActor(TickstageActor):
         self._resync_asked_ns = now
         self.resyncs_requested += 1
         args = self.context.args
-        self.send_path(args.get("gateway_path", "gateway"), encode_actor_message(
+        self.send_path(args.get("market_source_path", "market-source"), encode_actor_message(
             "resyncRequest", self.group, source=self.path))
         self.send_path(args.get("sessions_path", "sessions"), encode_actor_message(
             "groupRestarted", self.group, source=self.path))

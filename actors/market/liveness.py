@@ -10,7 +10,7 @@ Who decides a group's state (``market.GroupLiveness``):
   ``restarting`` and tells the sessions (the actor cannot say it is dead);
 * a session marks a group ``stale`` when neither a frame nor a heartbeat
   came within ``stale_after_s``;
-* on a NATS gateway node the RemoteGroupActor marks ``sourceDown`` when the
+* on a NATS edge node the RemoteGroupActor marks ``sourceDown`` when the
   aggregator's frames and heartbeats stop.
 
 A session shows the worst of what it heard (:data:`SEVERITY`).

@@ -1,6 +1,6 @@
-"""RemoteGroupActor (``market/group/<group>`` on a gateway node): a group aggregated elsewhere.
+"""RemoteGroupActor (``market/group/<group>`` on an edge node): a group aggregated elsewhere.
 
-On a ``gateway`` node the aggregators run in other processes and publish
+On a ``edge`` node the aggregators run in other processes and publish
 ``md.agg.33ms.<group>`` on NATS (transport/cluster/nats_market.py). This actor takes
 the GroupActor's place for the local sessions: same path, same messages in
 (``attach``, ``detach``, ``snapshotRequest``) and out (``outbound``), so a

@@ -17,7 +17,7 @@ detail panel shows its recent ticks. After a restart the history is gone;
 the actor tells the sessions (``groupRestarted`` naming ``ticks``) and each
 subscribes its contracts again. (Planned: NATS ``md.tick.<ex>.<sym>`` for
 single-contract detail views; on NATS nodes the detail stream is not served
-yet: a gateway node answers ``subscribeTicks`` with an error.)
+yet: an edge node answers ``subscribeTicks`` with an error.)
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Each user may keep one watchlist group, ``watch-<user>``, edited from the
 page with ``watchlistUpdate`` (schemas/stream.capnp @12): the session checks
-the request, the ``gateway`` actor has the vn.py bridge apply it
+the request, the ``market-source`` actor has the vn.py bridge apply it
 (transport/venue/watchlists.py) and the group then runs like any other, a
 GroupActor at ``market/group/watch-<user>``. The ``watch-`` prefix is
 reserved: a group with it is seen only by its owner and by admins

@@ -1,7 +1,7 @@
 """What the order path needs from outside the actors: the gateway and the market.
 
 Both are in-process objects used on the loop thread, handed to the actors in
-their context args (like the vn.py bridge to the gateway actor): calling them
+their context args (like the vn.py bridge to the market-source actor): calling them
 never blocks. transport/venue/vnpy_orders.py implements :class:`OrderPort` over
 vn.py's ``MainEngine``; transport/venue/vnpy_bridge.py implements
 :class:`MarketPort` from the latest ticks it routed.

@@ -1,6 +1,6 @@
-"""RemoteOrderActor (``orders/<account>`` on a gateway node): the account's orders live elsewhere.
+"""RemoteOrderActor (``orders/<account>`` on an edge node): the account's orders live elsewhere.
 
-On a ``gateway`` node the order actors run on the ``gateway-host`` node, next
+On a ``edge`` node the order actors run on the ``venue-host`` node, next
 to vn.py. This actor takes the OrderActor's place for the local sessions:
 same path, same ``orderCommand`` in, so a session does not know where the
 account runs. Each command's bytes go unchanged to ``forward``, which sends

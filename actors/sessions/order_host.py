@@ -1,4 +1,4 @@
-"""OrderHostActor (``sessions/session/nats-orders`` on a gateway-host): the NATS clients' session.
+"""OrderHostActor (``sessions/session/nats-orders`` on a venue-host): the NATS clients' session.
 
 Order commands that arrive over NATS (``order.submit.<account>``) reach the
 order actors as if from this session, so their replies come here

@@ -38,7 +38,7 @@ that does not read (every account) cannot grow the queue with pushes.
 
 Watchlist (issue 8): ``watchlistUpdate`` is checked here (1 or more
 vt_symbols of 1..64 bytes, none both added and removed: ``malformed``
-otherwise) and sent to the ``gateway`` actor as ``watchlistMembership`` for
+otherwise) and sent to the ``market-source`` actor as ``watchlistMembership`` for
 the user's own group (``watch-<user>``), which answers this session; the
 page then subscribes that group like any other.
 """
@@ -57,6 +57,7 @@ from actors.market.frames import encode_actor_message, encode_group_status
 from actors.market.liveness import RESTARTING, STOPPED, Liveness
 from actors.market.ticks import MAX_PER_SESSION, TICKS_PATH
 from actors.market.watchlists import MAX_VT_SYMBOL_BYTES, watchlist_group
+from actors.market_source import MARKET_SOURCE_PATH
 from actors.orders.codec import encode_order_command, encode_server_message, new_server_message
 from actors.orders.config import MAX_CLIENT_ORDER_ID_BYTES
 from actors.sessions.liveness import LivenessBook, StatusChange
@@ -72,8 +73,6 @@ ORDER_MEMBERS = frozenset({"submitOrder", "cancelOrder", "orderStatusRequest"})
 """ClientMessage members forwarded to ``orders/<account>``."""
 CONFLATED_PUSHES = frozenset({"accountStatus", "riskSummary"})
 """Account pushes of which a slow socket gets only the latest per account (each is a whole state)."""
-GATEWAY_PATH = "gateway"
-"""The GatewayActor, where the vn.py bridge runs: it applies watchlist edits."""
 DEFAULT_STALE_AFTER_S = 1.5
 """A group silent this long (no frame, no heartbeat: 3 heartbeat intervals) is ``stale``, seconds."""
 _DOWN_STATES = {ActorState.STOPPING: STOPPED, ActorState.STOPPED: STOPPED, ActorState.RESTARTING: RESTARTING,
@@ -199,7 +198,7 @@ class SessionActor(TickstageActor):
                                  "retry with the same clientOrderId"}, correlation=correlation)
 
     def _watchlist_update(self, add: list[str], remove: list[str], correlation: int) -> None:
-        """Check a watchlistUpdate and send it to the ``gateway`` actor for the user's own group."""
+        """Check a watchlistUpdate and send it to the ``market-source`` actor for the user's own group."""
         symbols = add + remove
         if (not symbols or set(add) & set(remove)
                 or not all(1 <= len(s.encode()) <= MAX_VT_SYMBOL_BYTES for s in symbols)):
@@ -207,15 +206,15 @@ class SessionActor(TickstageActor):
                 f"watchlistUpdate: 1 or more vt_symbols of 1..{MAX_VT_SYMBOL_BYTES} bytes, none both added and "
                 "removed")}, correlation=correlation)
             return
-        if GATEWAY_PATH not in self.runtime.registry:
-            self._control(error={"code": "internal", "message": "watchlists are edited on the gateway-host"},
+        if MARKET_SOURCE_PATH not in self.runtime.registry:
+            self._control(error={"code": "internal", "message": "watchlists are edited on the venue-host"},
                           correlation=correlation)
             return
         self.watchlist_updates += 1
-        if not self.send_path(GATEWAY_PATH, encode_actor_message("watchlistMembership", {
+        if not self.send_path(MARKET_SOURCE_PATH, encode_actor_message("watchlistMembership", {
                 "group": watchlist_group(self.state.user), "add": add, "remove": remove, "sessionPath": self.path,
                 "correlationId": correlation}, source=self.path, correlation_id=self.correlation_id)):
-            self._control(error={"code": "internal", "message": "the gateway actor is restarting; retry"},
+            self._control(error={"code": "internal", "message": "the market-source actor is restarting; retry"},
                           correlation=correlation)
 
     def _on_account_push(self, push, message, sender: ActorAddress) -> None:

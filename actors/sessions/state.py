@@ -1,7 +1,7 @@
 """What a session keeps across restarts of its actor (:class:`SessionState`), group paths, correlation ids.
 
 Correlation ids: a client's command (any ``ClientMessage`` past ``auth``)
-gets a desk correlation id at the socket gateway (transport/edge/ws.py), derived
+gets a desk correlation id at the socket server (transport/edge/ws.py), derived
 from the socket's session number and the command's envelope id:
 ``session_number << 32 | (envelope id & 0xFFFFFFFF)`` (UInt64). It is set
 in ``ActorMessage.correlationId`` of every actor message the command causes
@@ -9,7 +9,7 @@ and bound as ``correlation_id`` in every log line about it. A reply on the
 socket keeps ``envelope.correlationId`` = the command's envelope id (the
 browser matches replies by it), so a reply on ``sessions/session/<n>``
 relates to the log lines by :func:`command_correlation_id` ``(n,
-envelope.correlationId)``. Unique per gateway process while clients number
+envelope.correlationId)``. Unique per desk process while clients number
 their envelopes below 2**32 (the page counts from 1); nodes of a NATS desk
 number their sockets independently, so the logs also name the session path.
 """

@@ -103,19 +103,19 @@ async def test_rule_crash_when_checking_a_clients_order_then_crash_line_carries_
 @pytest.mark.nats
 async def test_submit_when_through_nats_then_both_nodes_log_and_send_one_correlation_id(
         nats_url, data_dir, jwt_secret, start_desk, open_socket, tmp_path):
-    """Gateway node → order.submit.<account> → gateway-host and back: the request's header, the log lines of
-    both ends and the host's actors carry the id the gateway node's socket gave the command."""
-    host = await start_desk(jwt_secret=jwt_secret, role="gateway-host", nats=(nats_url,),
+    """Edge node → order.submit.<account> → venue-host and back: the request's header, the log lines of
+    both ends and the host's actors carry the id the edge node's socket gave the command."""
+    host = await start_desk(jwt_secret=jwt_secret, role="venue-host", nats=(nats_url,),
                             replay=(str(data_dir / "cn_futopt_l1_20171113_0900-1000.csv.gz"),),
                             orders=orders_config(tmp_path, limits=SMALL_ORDERS), sim=venue_setting())
-    gateway = await start_desk(jwt_secret=jwt_secret, role="gateway", nats=(nats_url,),
+    edge = await start_desk(jwt_secret=jwt_secret, role="edge", nats=(nats_url,),
                                orders=orders_config(tmp_path / "gw", limits=SMALL_ORDERS))
     watcher = NatsBus([nats_url], name="watcher")
     await watcher.connect()
     headers: list[dict] = []
     await watcher.subscribe("order.submit.*", lambda msg: headers.append(dict(msg.headers or {})))
     try:
-        client = await open_socket(gateway, token(jwt_secret, "trader1", ["acct-01"]))
+        client = await open_socket(edge, token(jwt_secret, "trader1", ["acct-01"]))
         last = await last_price(host)
         with capture_logs() as logs:
             envelope_id = await client.send(**order("nats-1", last - 20, volume=5))
@@ -126,7 +126,7 @@ async def test_submit_when_through_nats_then_both_nodes_log_and_send_one_correla
     finally:
         await watcher.close()
 
-    expected = command_correlation_id(_session_number(gateway), envelope_id)
+    expected = command_correlation_id(_session_number(edge), envelope_id)
     chain = (_lines(logs, "command_received", "sessions/session/") + _lines(logs, "order_request_sent")
              + _lines(logs, "order_request_received") + _lines(logs, "order_submitted", "orders/acct-01")
              + _lines(logs, "order_refused", "risk/order_volume/acct-01") + _lines(logs, "order_reply_sent")

@@ -2,7 +2,7 @@
 
 One browser context is one user's browser: its tabs share one SharedWorker,
 so one WebSocket. The desk runs on the test's loop (the `desk` fixture), so
-the server side is read directly: the socket gateway's statistics and the
+the server side is read directly: the socket server's statistics and the
 groups' subscribers.
 """
 
@@ -72,12 +72,12 @@ async def test_desk_when_five_tabs_of_one_user_subscribe_then_one_server_socket_
             await page.wait_for_function(HUD_LIVE, timeout=WAIT_MS)
         stats = [await page.evaluate("window.tickstage.stats()") for page in pages]
         counts = [len(await page.evaluate("(g) => window.tickstage.rows(g)", GROUP)) for page in pages]
-        gateway = desk.sockets.statistics()
+        sockets = desk.sockets.statistics()
         subscribers = _group_subscribers(desk, GROUP)
         await browser.close()
 
-    assert gateway.sockets_open == 1 and gateway.sockets_opened == 1
-    assert gateway.users_connected == 1
+    assert sockets.sockets_open == 1 and sockets.sockets_opened == 1
+    assert sockets.users_connected == 1
     assert subscribers == 1
     assert counts == [100] * TABS
     assert {s["worker"] for s in stats} == {"shared"}
@@ -128,13 +128,13 @@ async def test_desk_when_shared_worker_is_killed_then_tabs_show_reconnecting_and
         stats = [await page.evaluate("window.tickstage.stats()") for page in pages]
         await eventually(lambda: desk.sockets.statistics().sockets_open == 1, timeout_s=10,
                          what="the old worker's socket closed")
-        gateway = desk.sockets.statistics()
+        sockets = desk.sockets.statistics()
         await browser.close()
 
     assert killed == 1
     assert all(s["worker_restarts"] >= 1 and s["tabs"] == 2 for s in stats)
     assert all(s["snapshots"] >= 1 for s in stats)  # the new worker's groups came back as snapshots
-    assert gateway.sockets_opened == 2 and gateway.sockets_open == 1
+    assert sockets.sockets_opened == 2 and sockets.sockets_open == 1
 
 
 def _free_port() -> int:

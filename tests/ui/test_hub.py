@@ -129,8 +129,8 @@ def test_hub_when_socket_drops_then_every_tab_sees_reconnecting_and_groups_are_r
         assert "reconnecting" in states and states[-1] == "live"
 
 
-def test_hub_when_socket_drops_with_several_gateway_urls_then_next_url_and_groups_resubscribed(tmp_path):
-    """A comma-separated URL list: the retry after a drop opens the next gateway, authenticates and resubscribes."""
+def test_hub_when_socket_drops_with_several_edge_urls_then_next_url_and_groups_resubscribed(tmp_path):
+    """A comma-separated URL list: the retry after a drop opens the next edge node, authenticates and resubscribes."""
     hello = {"type": "hello", "tabId": "a", "url": "ws://gw-a/ws,ws://gw-b/ws", "token": "T", "groups": ["rb"]}
     script = Script(tmp_path).do("raw", tab="a", message=hello).live()
     script.do("drop", code=1006).do("fire").live().do("drop", code=1006).do("fire")

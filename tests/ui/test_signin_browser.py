@@ -69,11 +69,11 @@ async def _renewals_keep_one_socket(desk, access_ttl_s: float, renewals: int, op
         stats = await page.evaluate("window.tickstage.stats()")
         groups = await page.evaluate("window.tickstage.groups()")
         session = await page.evaluate("document.body.dataset.session")
-        gateway = desk.sockets.statistics()
+        sockets = desk.sockets.statistics()
         await browser.close()
 
-    assert gateway.sockets_opened == 1 and gateway.sockets_open == 1, gateway  # the same socket throughout
-    assert gateway.tokens_expired == 0
+    assert sockets.sockets_opened == 1 and sockets.sockets_open == 1, sockets  # the same socket throughout
+    assert sockets.tokens_expired == 0
     assert stats["reconnects"] == 0 and stats["worker_restarts"] == 0
     assert stats["renewals"] >= renewals and stats["token_expires_s"] > first_expiry
     assert stats["gaps"] == 0 and stats["decode_errors"] == 0

@@ -1,7 +1,7 @@
 """Editing the user's watchlist group from the stars of a watchlist, in a real headless Chromium.
 
 The desk runs in process (the `desk` fixture), so the server side is read
-directly: how many watchlistUpdates reached the gateway actor.
+directly: how many watchlistUpdates reached the market-source actor.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ async def _star_points(page, symbols: list[str]) -> list[tuple[float, float]]:
 
 
 def _updates_received(desk) -> int:
-    return desk.runtime.registry.get("gateway").instance.statistics().extra["watchlist_edits"]
+    return desk.runtime.registry.get("market-source").instance.statistics().extra["watchlist_edits"]
 
 
 async def test_stars_when_two_clicked_within_the_debounce_then_one_update_and_the_watch_panel_follows(

@@ -12,7 +12,7 @@ Where it lives: on a desk with an order path, in the journal's SQLite file
 a restart, a SIGTERM or a kill -9. Retention: the newest
 :data:`AUDIT_KEPT_ROWS` rows and at most :data:`AUDIT_MAX_AGE_S` old; older
 rows are deleted at start and every :data:`PRUNE_EVERY` records (off the
-loop). A node without an order path (``gateway`` or ``aggregator`` role)
+loop). A node without an order path (``edge`` or ``aggregator`` role)
 keeps the last :data:`AUDIT_KEPT` records in memory only.
 
 Refusals (result ``forbidden``) are folded: one record per user and action

@@ -1,6 +1,6 @@
 """Per-session flight recorder: the frames a socket was sent and the commands it sent, on request.
 
-A :class:`FlightRecorder` is attached to one socket by the gateway when an
+A :class:`FlightRecorder` is attached to one socket by the socket server when an
 admin asks (``POST /admin/recordings``, :mod:`transport.admin.flight_api`). While
 it records, the socket's outbox hands it every ``ServerMessage`` queued for
 the browser (``down``) and the read loop every frame received (``up``,

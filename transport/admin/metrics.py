@@ -3,7 +3,7 @@
 Nothing on the hot path calls a metric: :class:`DeskCollector` is a custom
 prometheus-client collector that, when scraped, walks the registry and
 turns each actor's frozen :class:`~actors.ActorStatistics`, the runtime's,
-the socket gateway's and the vn.py bridge's counters, and the loop lag
+the socket server's and the vn.py bridge's counters, and the loop lag
 into metric families. Each desk has its own ``CollectorRegistry`` (tests
 run several desks in one process; the global registry is never touched).
 
@@ -170,7 +170,7 @@ class DeskCollector(Collector):
         sockets = getattr(self.desk, "sockets", None)
         if sockets is not None and hasattr(sockets, "statistics"):
             stats = sockets.statistics()
-            yield from _dataclass_families("tickstage_ws", stats, _WS_GAUGES, "socket gateway")
+            yield from _dataclass_families("tickstage_ws", stats, _WS_GAUGES, "socket server")
             refused = CounterMetricFamily("tickstage_ws_refusals", "socket refusals by error code",
                                           labels=["code"])
             for code, count in sorted(getattr(stats, "refused", {}).items()):

@@ -1,4 +1,4 @@
-"""Group frames across NATS: aggregating nodes publish, gateway nodes fan out (transport/README.md, "NATS").
+"""Group frames across NATS: aggregating nodes publish, edge nodes fan out (transport/README.md, "NATS").
 
 Aggregating side (:class:`MarketPublisher`, on a node that runs GroupActors):
 a session actor like a browser's, ``sessions/session/nats``, is subscribed to
@@ -7,9 +7,9 @@ bytes unchanged on ``md.agg.33ms.<group>``, and the group's liveness
 (``groupStatus``, as that session sees it) on the same subject. It conflates like any session if
 NATS falls behind. A request (or publish) on ``md.snap.<group>`` makes the
 group send that session its GroupInfo and a snapshot again, so they are
-re-broadcast; ``ops.resync`` does it for every group (a gateway starting).
+re-broadcast; ``ops.resync`` does it for every group (an edge node starting).
 
-Gateway side (:class:`MarketSubscriber`): one wildcard subscription to
+Edge side (:class:`MarketSubscriber`): one wildcard subscription to
 ``md.agg.33ms.>``; each group gets a :class:`RemoteGroupActor` at
 ``market/group/<group>`` (created on its first message), to which local
 sessions attach exactly as they would to a local aggregator.
@@ -96,7 +96,7 @@ class MarketPublisher(_MarketLink):
         if kind != "control":
             try:
                 await self.bus.publish(subjects.md_agg(group), payload)
-            except nats.errors.Error:  # closing, or no server at all: a gateway asks a snapshot later
+            except nats.errors.Error:  # closing, or no server at all: an edge node asks a snapshot later
                 self.dropped += 1
                 return
             self.published += 1
@@ -119,7 +119,7 @@ class MarketPublisher(_MarketLink):
 
 
 class MarketSubscriber(_MarketLink):
-    """Feeds NATS group streams to local RemoteGroupActors on a gateway node.
+    """Feeds NATS group streams to local RemoteGroupActors on an edge node.
 
     Args:
         runtime: the actor runtime.

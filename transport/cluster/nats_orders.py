@@ -1,12 +1,12 @@
-"""Orders across NATS: gateway nodes send, the gateway-host's order actors answer (transport/README.md, "NATS").
+"""Orders across NATS: edge nodes send, the venue-host's order actors answer (transport/README.md, "NATS").
 
-Gateway side (:class:`OrderGatewayLink`): a :class:`~actors.orders.remote.RemoteOrderActor`
+Edge side (:class:`OrderEdgeLink`): a :class:`~actors.orders.remote.RemoteOrderActor`
 at ``orders/<account>`` hands each session's ``orderCommand`` (unchanged
-bytes) to :meth:`OrderGatewayLink.forward`, which sends it as a request on
+bytes) to :meth:`OrderEdgeLink.forward`, which sends it as a request on
 ``order.submit.<account>`` and passes the reply to the session. Failures are
 clear and never duplicate an order:
 
-* no responders (no gateway-host subscribed): nothing was delivered, the
+* no responders (no venue-host subscribed): nothing was delivered, the
   session gets ``error(internal)`` saying the order was not sent;
 * no reply in time (a node or route died mid-request): a submit gets an
   ``orderReply`` with status ``outcomeUnknown`` and an ``error`` with the
@@ -134,7 +134,7 @@ def encode_unknown_reply(account: str, client_order_id: str, correlation_id: int
 
 
 class OrderHost:
-    """Serves ``order.submit.<account>`` from the local order actors (gateway-host node).
+    """Serves ``order.submit.<account>`` from the local order actors (venue-host node).
 
     Args:
         runtime: the actor runtime (with the ``orders`` and ``sessions`` subtrees).
@@ -278,8 +278,8 @@ class OrderHost:
             task.cancel()
 
 
-class OrderGatewayLink:
-    """Sends a gateway node's order commands to the order host and routes replies back.
+class OrderEdgeLink:
+    """Sends an edge node's order commands to the order host and routes replies back.
 
     Args:
         runtime: the actor runtime.
@@ -295,7 +295,7 @@ class OrderGatewayLink:
         self.sent = self.replies = self.no_responders = self.timeouts = self.pushes = 0
 
     def orders_spec(self, accounts: tuple[str, ...]) -> ChildSpec:
-        """Return the ``orders`` subtree of a gateway node: one RemoteOrderActor per account."""
+        """Return the ``orders`` subtree of an edge node: one RemoteOrderActor per account."""
         return ChildSpec("orders", OrdersSupervisor, {"children": [
             ChildSpec(account, RemoteOrderActor, {"account": account, "forward": self.forward})
             for account in accounts]})
@@ -361,5 +361,5 @@ class OrderGatewayLink:
             task.cancel()
 
 
-__all__ = ["CORRELATION_HEADER", "HOST_SESSION_PATH", "OrderGatewayLink", "OrderHost", "encode_error",
+__all__ = ["CORRELATION_HEADER", "HOST_SESSION_PATH", "OrderEdgeLink", "OrderHost", "encode_error",
            "encode_unknown_reply", "header_correlation_id", "read_command"]

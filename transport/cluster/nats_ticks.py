@@ -1,6 +1,6 @@
-"""Ticks across NATS: a ``gateway-host`` publishes each group's batches, ``aggregator`` nodes run the groups.
+"""Ticks across NATS: a ``venue-host`` publishes each group's batches, ``aggregator`` nodes run the groups.
 
-Gateway-host side (:class:`TickPublisher`): the vn.py bridge conflates ticks
+Venue-host side (:class:`TickPublisher`): the vn.py bridge conflates ticks
 as in one process, but each drain's per-group ``InstrumentsAdded`` and
 ``TickBatch`` ActorMessages go out on ``md.tick.<ex>.<group>`` instead of to a
 local GroupActor: one NATS message per group per drain (default every 5 ms),
@@ -17,7 +17,7 @@ for its shard (``--groups``) or every group, and creates a GroupActor at
 dropped and a resync is asked (at most once a second per group). A new
 aggregator asks every group's resync when it starts, so it rebuilds the
 latest state and its publishing session sends snapshots at once: that is
-failover. It also stands in for the vn.py bridge behind the ``gateway``
+failover. It also stands in for the vn.py bridge behind the ``market-source``
 actor: a restarted GroupActor's ``resyncRequest`` becomes ``ops.tickresync``.
 """
 
@@ -47,7 +47,7 @@ def _resync_request(group: str, source: str) -> bytes:
 
 
 class TickPublisher:
-    """The vn.py bridge's sink on a gateway-host: group batches onto ``md.tick.<ex>.<group>``.
+    """The vn.py bridge's sink on a venue-host: group batches onto ``md.tick.<ex>.<group>``.
 
     Args:
         bus: a connected :class:`NatsBus`.
@@ -145,10 +145,10 @@ class TickSubscriber:
             for listener in self.group_listeners:
                 listener(group)
 
-    # -- the gateway actor's bridge ------------------------------------------------
+    # -- the market-source actor's bridge ------------------------------------------
 
     def resync_messages(self, group: str) -> list[bytes]:
-        """Ask the gateway-host to publish ``group``'s state again; return ``[]`` (it arrives on NATS).
+        """Ask the venue-host to publish ``group``'s state again; return ``[]`` (it arrives on NATS).
 
         A restarted GroupActor asks once (it waits for the full instrument
         list), so this asks at once; :meth:`_ask_resync` paces the other asks.

@@ -2,34 +2,68 @@
 
 * ``all`` (default): vn.py, the order path, GroupActors and sessions; with
   NATS it also publishes ``md.agg.33ms.<group>`` and answers ``md.snap.<group>``.
-* ``gateway-host``: vn.py and the order path, no GroupActors; publishes
+* ``venue-host``: vn.py and the order path, no GroupActors; publishes
   ``md.tick.<ex>.<group>``, serves ``ops.tickresync`` and ``order.submit.*``,
   publishes ``order.update.<account>``, writes the ``AUDIT`` stream.
 * ``aggregator``: GroupActors of its shard (``--groups``, default every
   group) fed by ``md.tick.*``; publishes ``md.agg.33ms.<group>``.
-* ``gateway``: sessions with RemoteGroupActors (``md.agg.33ms.>``) and
-  RemoteOrderActors (``order.submit.<account>``, ``order.update.*``).
+* ``edge``: sessions (the WebSocket edge) with RemoteGroupActors
+  (``md.agg.33ms.>``) and RemoteOrderActors (``order.submit.<account>``,
+  ``order.update.*``).
+
+The names before 0.2.0, ``gateway`` (now ``edge``) and ``gateway-host`` (now
+``venue-host``), are accepted for one more release: :func:`canonical_role`
+maps them to the new names with a ``DeprecationWarning`` and a
+``role_name_deprecated`` log line. "Gateway" is kept for the vn.py gateway
+(the venue adapter class, ``[desk] gateway``).
 
 :class:`RoleLinks` builds the NATS side of a :class:`~transport.process.app.Desk`
-for its role: the vn.py bridge's sink on a gateway-host, the actor that
-stands in for the bridge on an aggregator, the gateway's ``orders`` subtree,
+for its role: the vn.py bridge's sink on a venue-host, the actor that
+stands in for the bridge on an aggregator, an edge node's ``orders`` subtree,
 and, once the tree runs, the publishers and subscribers.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
+
+import structlog
 
 from actors import ChildSpec
 from transport.errors import ConfigError
 from transport.cluster.nats_bus import NatsBus
 from transport.cluster.nats_market import MarketPublisher, MarketSubscriber
-from transport.cluster.nats_orders import OrderGatewayLink, OrderHost
+from transport.cluster.nats_orders import OrderEdgeLink, OrderHost
 from transport.cluster.nats_ticks import TickPublisher, TickSubscriber
 
-ROLES = ("all", "gateway", "aggregator", "gateway-host")
-VNPY_ROLES = ("all", "gateway-host")
+_log = structlog.get_logger("transport.cluster.roles")
+
+ROLES = ("all", "edge", "aggregator", "venue-host")
+VNPY_ROLES = ("all", "venue-host")
 """Roles that run vn.py's MainEngine, the simulator gateway and the order path."""
+DEPRECATED_ROLES = {"gateway": "edge", "gateway-host": "venue-host"}
+"""Role names before 0.2.0 → their new names; accepted until 0.3.0 (issue 13: "gateway" is the vn.py gateway)."""
+
+
+def canonical_role(role: str) -> str:
+    """Return the role's current name: a deprecated name mapped to its new one, any other unchanged.
+
+    A deprecated name (:data:`DEPRECATED_ROLES`) issues a ``DeprecationWarning``
+    (``warnings.warn``) and logs ``role_name_deprecated`` (warning) with
+    ``role`` and ``replacement``. Unknown names are returned as given, for
+    :func:`check_role` to refuse.
+
+    Args:
+        role: a node role as configured (``--role``, ``[desk] role``, ``DeskConfig.role``).
+    """
+    replacement = DEPRECATED_ROLES.get(role)
+    if replacement is None:
+        return role
+    warnings.warn(f"node role {role!r} is deprecated and will be removed in 0.3.0: use {replacement!r}",
+                  DeprecationWarning, stacklevel=2)
+    _log.warning("role_name_deprecated", role=role, replacement=replacement)
+    return replacement
 
 
 def check_role(role: str, nats: tuple[str, ...], groups: tuple[str, ...] = ()) -> None:
@@ -41,8 +75,8 @@ def check_role(role: str, nats: tuple[str, ...], groups: tuple[str, ...] = ()) -
     """
     if role not in ROLES:
         raise ConfigError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
-    if role == "gateway" and not nats:
-        raise ConfigError("role 'gateway' needs --nats: its groups come from aggregating nodes")
+    if role == "edge" and not nats:
+        raise ConfigError("role 'edge' needs --nats: its groups come from aggregating nodes")
     if role != "all" and not nats:
         raise ConfigError(f"role {role!r} needs --nats: it talks to the other nodes through NATS")
     if groups and role != "aggregator":
@@ -58,8 +92,8 @@ class RoleLinks:
         role: one of :data:`ROLES`.
         groups: an aggregator's shard (empty: every group).
         group_args: GroupActor args (window_ms ...).
-        accounts: the desk's strategy accounts (a gateway's ``orders`` subtree).
-        order_timeout_s: a gateway's order request timeout, seconds.
+        accounts: the desk's strategy accounts (an edge node's ``orders`` subtree).
+        order_timeout_s: an edge node's order request timeout, seconds.
     """
 
     def __init__(self, runtime: Any, bus: NatsBus | None, role: str, *, groups: tuple[str, ...] = (),
@@ -71,32 +105,32 @@ class RoleLinks:
         self.accounts = accounts
         self.ticks: TickPublisher | TickSubscriber | None = None
         self.market: MarketPublisher | MarketSubscriber | None = None
-        self.orders: OrderHost | OrderGatewayLink | None = None
+        self.orders: OrderHost | OrderEdgeLink | None = None
         if bus is None:
             return
-        if role == "gateway-host":
+        if role == "venue-host":
             self.ticks = TickPublisher(bus)
             self.orders = OrderHost(runtime, bus, audit_replicas=3 if len(bus.servers) >= 3 else 1)
         elif role == "aggregator":
             self.ticks = TickSubscriber(runtime, bus, groups, group_args)
             self.market = MarketPublisher(runtime, bus)
-        elif role == "gateway":
+        elif role == "edge":
             self.market = MarketSubscriber(runtime, bus)
-            self.orders = OrderGatewayLink(runtime, bus, order_timeout_s)
+            self.orders = OrderEdgeLink(runtime, bus, order_timeout_s)
         else:
             self.market = MarketPublisher(runtime, bus)
 
     def tick_sink(self) -> Any:
-        """Return the vn.py bridge's ``sink`` (a gateway-host publishes groups), or ``None``."""
+        """Return the vn.py bridge's ``sink`` (a venue-host publishes groups), or ``None``."""
         return self.ticks.publish_group if isinstance(self.ticks, TickPublisher) else None
 
-    def gateway_source(self) -> Any:
-        """Return what the ``gateway`` actor serves resyncs from on a node without vn.py, or ``None``."""
+    def market_source(self) -> Any:
+        """Return what the ``market-source`` actor serves resyncs from on a node without vn.py, or ``None``."""
         return self.ticks if isinstance(self.ticks, TickSubscriber) else None
 
     def order_path(self) -> list[ChildSpec]:
-        """Return the ``orders`` subtree of a gateway node (RemoteOrderActors), else ``[]``."""
-        if isinstance(self.orders, OrderGatewayLink):
+        """Return the ``orders`` subtree of an edge node (RemoteOrderActors), else ``[]``."""
+        if isinstance(self.orders, OrderEdgeLink):
             return [self.orders.orders_spec(self.accounts)]
         return []
 
@@ -145,4 +179,4 @@ class RoleLinks:
             await self.orders.close()
 
 
-__all__ = ["ROLES", "RoleLinks", "VNPY_ROLES", "check_role"]
+__all__ = ["DEPRECATED_ROLES", "ROLES", "RoleLinks", "VNPY_ROLES", "canonical_role", "check_role"]

@@ -60,7 +60,7 @@ def md_tick(exchange: str, symbol: str) -> str:
 
 
 def md_tick_group(exchange: str, group: str) -> str:
-    """``md.tick.<ex>.<group>``: a group's TickBatch and InstrumentsAdded messages (gateway-host → aggregator).
+    """``md.tick.<ex>.<group>``: a group's TickBatch and InstrumentsAdded messages (venue-host → aggregator).
 
     One message per group per drain of the vn.py bridge, never one per tick
     (batches, as in process). ``<ex>`` is the exchange of the group's first contract.
@@ -114,7 +114,7 @@ def order_submit_any() -> str:
 
 
 def order_update_any() -> str:
-    """``order.update.*``: a gateway node's subscription to every account's events."""
+    """``order.update.*``: an edge node's subscription to every account's events."""
     return "order.update.*"
 
 

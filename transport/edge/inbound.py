@@ -1,8 +1,8 @@
-"""Decode and validate one client frame at the gateway, before any actor sees it.
+"""Decode and validate one client frame at the socket server, before any actor sees it.
 
 Hostile input stops here. A frame is opened inside ``with from_bytes`` with a
 traversal budget (:attr:`SocketLimits.reader_traversal_words`) and
-:data:`schemas.NESTING_LIMIT`; everything the gateway needs is copied out
+:data:`schemas.NESTING_LIMIT`; everything the socket server needs is copied out
 inside the block. Every pycapnp failure (``KjException``, ``ValueError``,
 ``UnicodeDecodeError`` of a Text field, ``RuntimeError`` of an enum value
 out of range, anything else) becomes ``malformed``. Then the
@@ -50,7 +50,7 @@ decoding is mapped to ``malformed`` as well (never raised into the socket handle
 
 @dataclass(frozen=True)
 class ClientFrame:
-    """What the gateway keeps of one decoded, validated client frame.
+    """What the socket server keeps of one decoded, validated client frame.
 
     Attributes:
         member: the ClientMessage union member, ``"subscribe"``.
@@ -119,7 +119,7 @@ def read_client_frame(data: bytes, limits: SocketLimits) -> ClientFrame:
         raise
     except _DECODE_ERRORS as exc:
         raise FrameRefusedError("malformed", f"malformed ClientMessage: {type(exc).__name__}", correlation) from None
-    except Exception as exc:  # noqa: BLE001 - hostile bytes must never raise past the gateway
+    except Exception as exc:  # noqa: BLE001 - hostile bytes must never raise past the socket server
         raise FrameRefusedError("malformed", f"malformed ClientMessage: {type(exc).__name__}", correlation) from None
     for group in groups:
         check_group_name(group, limits, correlation)

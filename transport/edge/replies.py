@@ -1,4 +1,4 @@
-"""The ServerMessages the socket gateway answers with itself: ``ack``, ``error``, ``pong``.
+"""The ServerMessages the socket server answers with itself: ``ack``, ``error``, ``pong``.
 
 Everything else a socket receives is built by actors (frames by GroupActors,
 order replies by order actors); these come from transport/edge/ws.py at the

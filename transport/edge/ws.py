@@ -36,7 +36,7 @@ from actors.sessions.session import SessionActor, SessionState, group_path
 from actors.sessions.state import command_correlation_id
 from transport.signin.auth import AuthConfig, Principal, TokenVerifier
 from transport.errors import AuthError, FrameRefusedError
-from transport.edge.gateway_stats import GatewayStatistics
+from transport.edge.socket_stats import SocketStatistics
 from transport.edge.inbound import ClientFrame, read_client_frame
 from transport.edge.limits import SocketLimits, TokenBucket, origin_allowed
 from transport.edge.outbox import SocketOutbox
@@ -51,7 +51,7 @@ _POLICY_VIOLATION = WSCloseCode.POLICY_VIOLATION  # 1008
 
 
 class _Connection:
-    """One authenticated socket, as the gateway sees it (loop thread only)."""
+    """One authenticated socket, as the socket server sees it (loop thread only)."""
 
     __slots__ = ("ws", "outbox", "path", "number", "state", "bucket", "subscriptions", "bad", "expiry", "expired",
                  "task", "log")
@@ -72,7 +72,7 @@ class _Connection:
         self.log = log
 
 
-class SocketGateway:
+class SocketServer:
     """Serves ``/ws``: checks origin, authenticates, enforces limits, validates, starts a session per socket.
 
     Args:
@@ -99,9 +99,9 @@ class SocketGateway:
         self.origins_refused = self.tokens_refreshed = self.tokens_expired = self.closed_bad_input = 0
         self.refused: dict[str, int] = {}
 
-    def statistics(self) -> GatewayStatistics:
-        """Return the gateway's counters now (loop thread)."""
-        return GatewayStatistics(
+    def statistics(self) -> SocketStatistics:
+        """Return the socket server's counters now (loop thread)."""
+        return SocketStatistics(
             self.sockets_open, self.sockets_opened, len(self._user_sockets), self.frames_received,
             self.frames_forwarded, self.frames_handled, self.frames_refused, dict(self.refused),
             self.origins_refused, self.tokens_refreshed, self.tokens_expired, self.closed_bad_input)
@@ -370,4 +370,4 @@ async def _send_and_close(ws: web.WebSocketResponse, error: bytes, reason: bytes
     await ws.close(code=_POLICY_VIOLATION, message=reason)
 
 
-__all__ = ["GatewayStatistics", "SocketGateway", "SocketLimits", "error_message", "server_message"]
+__all__ = ["SocketLimits", "SocketServer", "SocketStatistics", "error_message", "server_message"]

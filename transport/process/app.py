@@ -2,7 +2,7 @@
 
 :class:`Desk` is what ``tickstage run`` starts (and what tests start on
 loopback): the runtime on the running (uvloop) loop, the root supervisor
-with gateway/market/sessions, the vn.py bridge, a real vn.py ``MainEngine``
+with market-source/market/sessions, the vn.py bridge, a real vn.py ``MainEngine``
 with the simulator gateway (replay or synthetic), and the HTTP server that
 serves the UI, ``/ws``, ``/api/groups``, ``/healthz`` and the admin API
 (``/admin/*``, ``/metrics``, the ops console at ``/ops``; transport/admin/api.py).
@@ -38,13 +38,13 @@ from transport.signin.auth_api import AuthApi
 from transport.signin.issuer import IssuerConfig, development_secret
 from transport.errors import AuthError, ConfigError
 from transport.cluster.nats_bus import NatsBus
-from transport.cluster.roles import VNPY_ROLES, RoleLinks, check_role
+from transport.cluster.roles import VNPY_ROLES, RoleLinks, canonical_role, check_role
 from transport.venue.vnpy_bridge import VnpyBridge
 from transport.admin.risk_admin import RiskAdminApi
 from transport.process.state import StateFolder
 from transport.venue.vnpy_engine import DEFAULT_GATEWAY, VnpyEngine, check_gateway_spec
 from transport.venue.vnpy_orders import OrderBridge
-from transport.edge.ws import SocketGateway, SocketLimits
+from transport.edge.ws import SocketLimits, SocketServer
 
 UI_DIR = Path(__file__).resolve().parents[2] / "ui"
 _log = structlog.get_logger("transport.process.app")
@@ -72,10 +72,12 @@ class DeskConfig:
         limits: socket limits.
         progress_interval_s: how often replay progress is logged (0: never).
         role: ``"all"`` (vn.py, aggregators and sessions here; with ``nats``
-            also publishes its groups), ``"gateway"`` (sessions only; groups
+            also publishes its groups), ``"edge"`` (sessions only; groups
             and orders over NATS), ``"aggregator"`` (GroupActors fed by
-            ``md.tick.*``) or ``"gateway-host"`` (vn.py and the order path;
+            ``md.tick.*``) or ``"venue-host"`` (vn.py and the order path;
             publishes ticks, serves ``order.submit.*``): transport/cluster/roles.py.
+            The names before 0.2.0, ``"gateway"`` and ``"gateway-host"``, are
+            mapped to ``"edge"`` and ``"venue-host"`` with a ``DeprecationWarning``.
         nats: NATS seed URLs; empty: no NATS (the in-process default).
         groups: an aggregator's shard of groups; empty: every group.
         sim: more simulator gateway settings (sim/settings.py keys: ``peak``,
@@ -118,6 +120,7 @@ class DeskConfig:
     http_header_timeout_s: float = 15.0
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "role", canonical_role(self.role))   # deprecated role names, until 0.3.0
         if not self.http_header_timeout_s > 0:
             raise ConfigError(f"http_header_timeout_s must be > 0, not {self.http_header_timeout_s!r}")
         check_gateway_spec(self.gateway)
@@ -160,7 +163,7 @@ class Desk:
         self.runtime: ActorRuntime | None = None
         self.bridge: VnpyBridge | None = None
         self.engine: VnpyEngine | None = None
-        self.sockets: SocketGateway | None = None
+        self.sockets: SocketServer | None = None
         self.admin: AdminApi | None = None
         self.faults: Any = None
         """The simulator's fault API (:class:`transport.process.faults_api.FaultsApi`), on a simulated desk."""
@@ -204,10 +207,10 @@ class Desk:
                                      sink=self.links.tick_sink())
             order_path = await self._start_order_path()
         start_root(self.runtime, RootSupervisor, {"children": desk_children(
-            self.bridge or self.links.gateway_source(), order_path=order_path, tick_detail=self.bridge is not None)})
+            self.bridge or self.links.market_source(), order_path=order_path, tick_detail=self.bridge is not None)})
         await self.runtime.wait_idle()
         await self.links.start(self.bridge)
-        self.sockets = SocketGateway(self.runtime, self.verifier, self.config.limits)
+        self.sockets = SocketServer(self.runtime, self.verifier, self.config.limits)
         app = web.Application()
         app.router.add_get("/ws", self.sockets.handle)
         app.router.add_get("/api/groups", self._groups)

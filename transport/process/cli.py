@@ -2,7 +2,7 @@
 
     tickstage run [--config FILE] [--host 127.0.0.1] [--port 8700] [--replay FILE ...]
                   [--speed N] [--synthetic --contracts N --rate TICKS_PER_S] [--jwt-secret S]
-                  [--role all|gateway|aggregator|gateway-host] [--nats URL ...] [--groups G ...]
+                  [--role all|edge|aggregator|venue-host] [--nats URL ...] [--groups G ...]
                   [--state-dir DIR]
     tickstage token --user U [--role trader|admin] [--ttl-s S] [--accounts A,B] [--groups G,H]
                     [--iss ISSUER] [--aud AUDIENCE] [--jwt-secret S | --private-key-file PEM] [--state-dir DIR]
@@ -111,6 +111,8 @@ def load_config(path: str | None) -> Any:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from transport.cluster.roles import DEPRECATED_ROLES, ROLES
+
     parser = argparse.ArgumentParser(prog="tickstage", description=__doc__.split("\n")[0])
     parser.add_argument("--log-level", default="info")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -124,9 +126,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--contracts", type=int)
     run.add_argument("--rate", type=float, metavar="TICKS_PER_S")
     run.add_argument("--seed", type=int)
-    run.add_argument("--role", choices=("all", "gateway", "aggregator", "gateway-host"),
-                     help="all: vn.py, aggregators and sessions (default); gateway: sessions fed from NATS; "
-                          "aggregator: groups fed by md.tick.*; gateway-host: vn.py and the order path")
+    run.add_argument("--role", choices=(*ROLES, *DEPRECATED_ROLES),
+                     help="all: vn.py, aggregators and sessions (default); edge: sessions fed from NATS; "
+                          "aggregator: groups fed by md.tick.*; venue-host: vn.py and the order path "
+                          "(gateway, gateway-host: deprecated names of edge, venue-host)")
     run.add_argument("--nats", nargs="+", metavar="URL", help="NATS seed URLs (nats://127.0.0.1:4222 ...)")
     run.add_argument("--groups", nargs="+", metavar="GROUP", help="an aggregator's shard (default: every group)")
     run.add_argument("--jwt-secret", default=os.environ.get("TICKSTAGE_JWT_SECRET", ""))

@@ -163,7 +163,7 @@ class VnpyBridge(WatchlistGroups):
         drain_interval_ms: least time between two drains, ms.
         sink: ``sink(group, exchange, payload)`` takes each group's
             InstrumentsAdded and TickBatch messages instead of a local
-            GroupActor (a ``gateway-host`` node publishes them on NATS,
+            GroupActor (a ``venue-host`` node publishes them on NATS,
             transport/cluster/nats_ticks.py); ``None``: GroupActors in this process.
     """
 
@@ -320,7 +320,7 @@ class VnpyBridge(WatchlistGroups):
         self.feed_status = status
         _log.info("feed_status_changed", state=status.state, reason=status.reason)
         if self._sink is not None:
-            return  # a gateway-host: the aggregators learn of silence from the stream itself
+            return  # a venue-host: the aggregators learn of silence from the stream itself
         message = encode_actor_message("groupStatus", {"group": "", "state": status.state, "reason": status.reason,
                                                        "sinceTsNs": status.ts_ns}, source="gateway")
         for group in self._groups.values():

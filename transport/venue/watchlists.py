@@ -3,7 +3,7 @@
 A user's watchlist group (``watch-<user>``, actors/market/watchlists.py) is a
 bridge group like the configured watchlists: each member contract's ticks are
 routed to it as well as to its product group (``VnpyBridge._routes``). An
-edit runs on the loop thread, between two drains (the ``gateway`` actor calls
+edit runs on the loop thread, between two drains (the ``market-source`` actor calls
 :meth:`WatchlistGroups.update_watchlist`), and reaches the GroupActor at once:
 
 * adding appends the contracts, announces them (``instrumentsAdded`` from the

@@ -151,22 +151,22 @@ async def test_tick_batch_when_subscribers_none_then_no_frame_and_state_kept():
         runtime.shutdown()
 
 
-class GatewayProbe(TickstageActor):
-    """Stands in for the gateway: records the groups whose resync was asked."""
+class MarketSourceProbe(TickstageActor):
+    """Stands in for the MarketSourceActor: records the groups whose resync was asked."""
 
     def _on_resync_request(self, group, message, sender):
         self.context.args["asked"].append(group)
 
 
 async def test_tick_batch_when_seq_jumps_then_gap_counted_and_resync_asked_duplicates_not():
-    """A lost TickBatch (seq 2 → 4) makes the group ask the gateway for its rows; a repeat (seq 4 again) is
+    """A lost TickBatch (seq 2 → 4) makes the group ask the market source for its rows; a repeat (seq 4 again) is
     applied (latest value wins) and is no gap. Without the seq, the lost batch's rows stayed stale until
     their contracts ticked again."""
     runtime = ActorRuntime()
     asked = []
     market = ChildSpec("market", MarketSupervisor, {"children": [
         ChildSpec("group/rb", GroupActor, {"group": "rb", "window_ms": 5})]})
-    start_root(runtime, Supervisor, {"children": [ChildSpec("gateway", GatewayProbe, {"asked": asked}), market]})
+    start_root(runtime, Supervisor, {"children": [ChildSpec("market-source", MarketSourceProbe, {"asked": asked}), market]})
     try:
         await runtime.wait_idle()
         runtime.tell_path("market/group/rb", encode_instruments_added(

@@ -13,7 +13,7 @@ def _book(down=None, stale_after_s=0.0):
 
 
 def test_group_said_when_tracked_then_pushed_and_repeated_word_pushed_again():
-    """The group's answer to an attach is always passed on (a NATS gateway may be listening anew)."""
+    """The group's answer to an attach is always passed on (a NATS edge node may be listening anew)."""
     book = _book()
     book.track("rb")
     first = book.group_said("rb", Liveness("live", "", 1))

@@ -129,7 +129,7 @@ async def test_inject_when_stall_ends_then_interceptor_is_removed(desk) -> None:
 
 @pytest.mark.parametrize(("spec", "status"), [
     (FaultSpec(0, "crash", "market/group/nosuch"), "failed"),
-    (FaultSpec(0, "crash", "gateway"), "failed"),
+    (FaultSpec(0, "crash", "market-source"), "failed"),
     (FaultSpec(0, "nats_disconnect"), "skipped"),
     (FaultSpec(0, "slow_client"), "failed"),
     (FaultSpec(0, "restart_desk"), "failed"),

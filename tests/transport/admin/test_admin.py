@@ -58,7 +58,7 @@ async def test_tree_when_admin_then_root_with_columns_and_the_desk_subtrees(http
     await eventually(lambda: desk.runtime.registry.get("market/group/rb"), timeout_s=20, what="rb group")
     tree = await _tree(http)
     assert tree["path"] == "root" and tree["state"] == "running"
-    assert [c["path"] for c in tree["children"]][:4] == ["gateway", "market", "ticks", "sessions"]
+    assert [c["path"] for c in tree["children"]][:4] == ["market-source", "market", "ticks", "sessions"]
     rb = _find(tree, "market/group/rb")
     assert rb["kind"] == "GroupActor"
     for column in ("state", "restarts", "mailbox", "msgs_per_s", "last_error", "stats", "children"):

@@ -1,4 +1,4 @@
-"""Frames across NATS: an aggregating desk publishes, a gateway desk fans out to its sockets."""
+"""Frames across NATS: an aggregating desk publishes, an edge desk fans out to its sockets."""
 
 from __future__ import annotations
 
@@ -18,18 +18,18 @@ def _is(which, **fields):
 
 @pytest.fixture
 async def two_desks(data_dir, jwt_secret, nats_url):
-    """An `all` desk replaying real ticks and publishing on NATS, and a `gateway` desk fed from NATS."""
+    """An `all` desk replaying real ticks and publishing on NATS, and an `edge` desk fed from NATS."""
     replay = (str(data_dir / "cn_futopt_l1_20171113_0900-1000.csv.gz"),)
     publisher = Desk(DeskConfig(port=0, replay=replay, speed=20.0, jwt_secret=jwt_secret, progress_interval_s=0,
                                 nats=(nats_url,)))
-    gateway = Desk(DeskConfig(port=0, jwt_secret=jwt_secret, progress_interval_s=0, role="gateway",
+    edge = Desk(DeskConfig(port=0, jwt_secret=jwt_secret, progress_interval_s=0, role="edge",
                               nats=(nats_url,)))
     try:
         await publisher.start()
-        await gateway.start()
-        yield publisher, gateway
+        await edge.start()
+        yield publisher, edge
     finally:
-        await gateway.stop()
+        await edge.stop()
         await publisher.stop()
 
 
@@ -41,17 +41,17 @@ async def _client(http, desk, jwt_secret, ws_client_type):
     return client
 
 
-async def test_gateway_node_when_subscribed_then_same_frames_and_seq_as_aggregating_node(
+async def test_edge_node_when_subscribed_then_same_frames_and_seq_as_aggregating_node(
         two_desks, jwt_secret, ws_client_type):
-    """A client of the gateway node gets rb's info, a snapshot and deltas with the publisher's seq."""
-    publisher, gateway = two_desks
+    """A client of the edge node gets rb's info, a snapshot and deltas with the publisher's seq."""
+    publisher, edge = two_desks
     async with aiohttp.ClientSession() as http:
         local = await _client(http, publisher, jwt_secret, ws_client_type)
-        remote = await _client(http, gateway, jwt_secret, ws_client_type)
+        remote = await _client(http, edge, jwt_secret, ws_client_type)
         await local.send(subscribe={"groups": ["rb"]})
         await local.recv_until(_is("groupFrame", group="rb", kind="delta"))
         async with asyncio.timeout(10):
-            while "rb" not in gateway.groups():
+            while "rb" not in edge.groups():
                 await asyncio.sleep(0.02)
         await remote.send(subscribe={"groups": ["rb"]})
         info = await remote.recv_until(_is("groupInfo", group="rb"), timeout_s=10)
@@ -68,28 +68,28 @@ async def test_gateway_node_when_subscribed_then_same_frames_and_seq_as_aggregat
         await remote.ws.close()
 
 
-def test_gateway_role_when_no_nats_then_config_error():
-    """A gateway node without NATS has nowhere to get its groups from."""
+def test_edge_role_when_no_nats_then_config_error():
+    """An edge node without NATS has nowhere to get its groups from."""
     with pytest.raises(ConfigError):
-        Desk(DeskConfig(role="gateway"))
+        Desk(DeskConfig(role="edge"))
 
 
-async def test_cluster_when_one_server_killed_then_gateway_clients_keep_receiving(
+async def test_cluster_when_one_server_killed_then_edge_clients_keep_receiving(
         data_dir, jwt_secret, nats_cluster, ws_client_type):
     """With a 3-node cluster, killing the publisher's server does not stop the stream (it learns the others)."""
     urls, processes = nats_cluster
     replay = (str(data_dir / "cn_futopt_l1_20171113_0900-1000.csv.gz"),)
     publisher = Desk(DeskConfig(port=0, replay=replay, speed=20.0, jwt_secret=jwt_secret, progress_interval_s=0,
                                 nats=(urls[0],)))
-    gateway = Desk(DeskConfig(port=0, jwt_secret=jwt_secret, progress_interval_s=0, role="gateway",
+    edge = Desk(DeskConfig(port=0, jwt_secret=jwt_secret, progress_interval_s=0, role="edge",
                               nats=(urls[1], urls[2])))
     try:
         await publisher.start()
-        await gateway.start()
+        await edge.start()
         async with aiohttp.ClientSession() as http:
-            remote = await _client(http, gateway, jwt_secret, ws_client_type)
+            remote = await _client(http, edge, jwt_secret, ws_client_type)
             async with asyncio.timeout(10):
-                while "rb" not in gateway.groups():
+                while "rb" not in edge.groups():
                     await asyncio.sleep(0.02)
             await remote.send(subscribe={"groups": ["rb"]})
             await remote.recv_until(_is("groupFrame", group="rb", kind="delta"), timeout_s=10)
@@ -105,5 +105,5 @@ async def test_cluster_when_one_server_killed_then_gateway_clients_keep_receivin
             assert publisher.bus.statistics().connected
             await remote.ws.close()
     finally:
-        await gateway.stop()
+        await edge.stop()
         await publisher.stop()

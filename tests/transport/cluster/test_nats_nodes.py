@@ -1,7 +1,7 @@
-"""Issue 7: a desk of real processes over a 3-node NATS cluster survives server, aggregator and gateway kills.
+"""Issue 7: a desk of real processes over a 3-node NATS cluster survives server, aggregator and edge kills.
 
-One ``gateway-host`` (vn.py replaying real ticks, the order path), one
-``aggregator`` and two ``gateway`` nodes, each a ``tickstage run`` subprocess,
+One ``venue-host`` (vn.py replaying real ticks, the order path), one
+``aggregator`` and two ``edge`` nodes, each a ``tickstage run`` subprocess,
 over three clustered nats-servers with JetStream, all on loopback. Every
 wait is bounded and every process is killed in ``finally``.
 """
@@ -17,7 +17,7 @@ import pytest
 
 from perf.nodes import NodeProcess
 from tests.conftest import JWT_SECRET
-from tests.transport.gateway_client import FailoverClient
+from tests.transport.failover_client import FailoverClient
 from transport.signin.auth import mint_token
 from transport.cluster.nats_bus import NatsBus
 
@@ -94,36 +94,36 @@ def _stat(node_json: dict | None, key: str):
 
 
 @pytest.mark.timeout(150)
-async def test_nodes_when_server_aggregator_and_gateway_killed_then_frames_resume_and_orders_sent_once(
+async def test_nodes_when_server_aggregator_and_edge_killed_then_frames_resume_and_orders_sent_once(
         nats_cluster, tmp_path, data_dir):
-    """Both gateways send the same frames (same seq, same bytes); a server kill, an aggregator replaced
-    and a gateway killed do not stop the streams; orders retried through both gateways are sent once and
+    """Both edge nodes send the same frames (same seq, same bytes); a server kill, an aggregator replaced
+    and an edge killed do not stop the streams; orders retried through both edge nodes are sent once and
     audited once."""
     urls, servers = nats_cluster
     replay = str(data_dir / "cn_futopt_l1_20171113_0900-1000.csv.gz")
-    nodes = [Node(tmp_path, "host", "gateway-host", urls, "--replay", replay, "--speed", "10"),
+    nodes = [Node(tmp_path, "host", "venue-host", urls, "--replay", replay, "--speed", "10"),
              Node(tmp_path, "aggregator-1", "aggregator", urls),
-             Node(tmp_path, "gateway-a", "gateway", urls), Node(tmp_path, "gateway-b", "gateway", urls)]
-    host, aggregator, gateway_a, gateway_b = nodes
+             Node(tmp_path, "edge-a", "edge", urls), Node(tmp_path, "edge-b", "edge", urls)]
+    host, aggregator, edge_a, edge_b = nodes
     try:
         async with aiohttp.ClientSession() as http:
             await asyncio.gather(*(node.wait_healthy() for node in nodes))
             async with asyncio.timeout(30):
-                while not all(["rb" in await node.groups(http) for node in (gateway_a, gateway_b)]):
+                while not all(["rb" in await node.groups(http) for node in (edge_a, edge_b)]):
                     await asyncio.sleep(0.2)
             token = mint_token(JWT_SECRET, "trader1", accounts=["acct-01"])
-            client_a = FailoverClient(http, [gateway_a.ws_url, gateway_b.ws_url], token, ["rb"])
-            client_b = FailoverClient(http, [gateway_b.ws_url, gateway_a.ws_url], token, ["rb"])
+            client_a = FailoverClient(http, [edge_a.ws_url, edge_b.ws_url], token, ["rb"])
+            client_b = FailoverClient(http, [edge_b.ws_url, edge_a.ws_url], token, ["rb"])
             await client_a.connect()
             await client_b.connect()
 
-            # the same frames through both gateways: same seq, same bytes (encoded once, at the aggregator)
+            # the same frames through both edge nodes: same seq, same bytes (encoded once, at the aggregator)
             frames_a, frames_b = await asyncio.gather(client_a.frames("rb", 3.0), client_b.frames("rb", 3.0))
             common = set(frames_a) & set(frames_b)
             assert common, (sorted(frames_a)[:5], sorted(frames_b)[:5])
             assert all(frames_a[seq] == frames_b[seq] for seq in common)
 
-            # orders through both gateways, each retried through the other; a nats-server dies halfway
+            # orders through both edge nodes, each retried through the other; a nats-server dies halfway
             last = await _last_price(client_a)
             sent = []
             for i in range(6):
@@ -153,12 +153,12 @@ async def test_nodes_when_server_aggregator_and_gateway_killed_then_frames_resum
                                         timeout_s=20)
                 await _deltas(client, 3, timeout_s=15)
 
-            # gateway A dies with an order in flight: its client moves to B, resumes, and its retry is sent once
+            # edge A dies with an order in flight: its client moves to B, resumes, and its retry is sent once
             order = _order("n7-inflight", last - 30)
             await client_a.send(submitOrder=order)
-            gateway_a.kill()
+            edge_a.kill()
             reply, attempts = await client_a.submit(order)
-            assert reply["status"] == "accepted" and client_a.url == gateway_b.ws_url
+            assert reply["status"] == "accepted" and client_a.url == edge_b.ws_url
             sent.append(order["clientOrderId"])
             await client_a.recv_until(lambda m: m["which"] == "groupFrame" and m["kind"] == "snapshot",
                                       timeout_s=15)
@@ -168,7 +168,7 @@ async def test_nodes_when_server_aggregator_and_gateway_killed_then_frames_resum
             assert _stat(orders, "orders") == len(sent) and _stat(orders, "sent") == len(sent), orders
             assert _stat(orders, "duplicates") >= len(sent) - 1  # every retry answered from the journal
             links = (await host.admin_tree(http))["nats"]
-            assert links["role"] == "gateway-host" and links["tick_messages_published"] > 0
+            assert links["role"] == "venue-host" and links["tick_messages_published"] > 0
             assert links["order_replies_unmatched"] == 0 and links["audit_failures"] == 0
             # every submit stored once: the host retries a store JetStream refused while it re-elected
             try:

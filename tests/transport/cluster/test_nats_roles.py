@@ -1,4 +1,4 @@
-"""Node roles in one process over one nats-server: gateway-host → aggregator → gateway, and orders back."""
+"""Node roles in one process over one nats-server: venue-host → aggregator → edge, and orders back."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ async def node_factory(nats_url, data_dir, jwt_secret, start_desk):
     """Start desks of any role on one nats-server (stopped before the server)."""
 
     async def _start(role: str, **config) -> Desk:
-        if role == "gateway-host":
+        if role == "venue-host":
             config.setdefault("replay", (str(data_dir / "cn_futopt_l1_20171113_0900-1000.csv.gz"),))
         return await start_desk(jwt_secret=jwt_secret, role=role, nats=(nats_url,), **config)
 
@@ -32,11 +32,11 @@ async def node_factory(nats_url, data_dir, jwt_secret, start_desk):
 
 @pytest.fixture
 async def three_nodes(node_factory, tmp_path):
-    """A gateway-host replaying real ticks, an aggregator and a gateway node on one nats-server."""
-    host = await node_factory("gateway-host", orders=orders_config(tmp_path), sim=venue_setting())
+    """A venue-host replaying real ticks, an aggregator and an edge node on one nats-server."""
+    host = await node_factory("venue-host", orders=orders_config(tmp_path), sim=venue_setting())
     aggregator = await node_factory("aggregator")
-    gateway = await node_factory("gateway", orders=orders_config(tmp_path))
-    return host, aggregator, gateway
+    edge = await node_factory("edge", orders=orders_config(tmp_path))
+    return host, aggregator, edge
 
 
 async def _wait_group(desk, group: str, timeout_s: float = 15.0) -> None:
@@ -45,13 +45,13 @@ async def _wait_group(desk, group: str, timeout_s: float = 15.0) -> None:
             await asyncio.sleep(0.02)
 
 
-async def test_roles_when_ticks_from_gateway_host_then_gateway_clients_get_aggregated_frames(
+async def test_roles_when_ticks_from_venue_host_then_edge_clients_get_aggregated_frames(
         three_nodes, open_socket, jwt_secret):
-    """rb's ticks cross md.tick.* to the aggregator, whose frames reach a gateway client: info, snapshot, deltas."""
-    host, aggregator, gateway = three_nodes
+    """rb's ticks cross md.tick.* to the aggregator, whose frames reach an edge client: info, snapshot, deltas."""
+    host, aggregator, edge = three_nodes
     await _wait_group(aggregator, "rb")
-    await _wait_group(gateway, "rb")
-    client = await open_socket(gateway, token(jwt_secret, "trader1", ["acct-01"]))
+    await _wait_group(edge, "rb")
+    client = await open_socket(edge, token(jwt_secret, "trader1", ["acct-01"]))
     await client.send(subscribe={"groups": ["rb"]})
     info = await client.recv_until(is_message("groupInfo", group="rb"), timeout_s=10)
     await client.recv_until(is_message("groupFrame", group="rb", kind="snapshot"), timeout_s=10)
@@ -66,11 +66,11 @@ async def test_roles_when_ticks_from_gateway_host_then_gateway_clients_get_aggre
         assert all(entry.restarts == 0 for entry in node.runtime.registry.entries()), node.config.role
 
 
-async def test_roles_when_order_through_gateway_then_host_sends_once_and_audits_once(
+async def test_roles_when_order_through_edge_then_host_sends_once_and_audits_once(
         three_nodes, open_socket, jwt_secret, nats_url):
-    """An order and its retry through the gateway: one send at the host, same reply twice, one AUDIT entry."""
-    host, _, gateway = three_nodes
-    client = await open_socket(gateway, token(jwt_secret, "trader1", ["acct-01"]))
+    """An order and its retry through the edge: one send at the host, same reply twice, one AUDIT entry."""
+    host, _, edge = three_nodes
+    client = await open_socket(edge, token(jwt_secret, "trader1", ["acct-01"]))
     last = await last_price(host)
     await client.send(**order("g-1", last - 20))
     seen = {}
@@ -94,10 +94,10 @@ async def test_roles_when_order_through_gateway_then_host_sends_once_and_audits_
         await bus.close()
 
 
-async def test_roles_when_no_order_host_then_gateway_says_not_sent(node_factory, open_socket, jwt_secret, tmp_path):
-    """Without a gateway-host, a submit gets an error saying the order was not sent (no responders)."""
-    gateway = await node_factory("gateway", orders=orders_config(tmp_path))
-    client = await open_socket(gateway, token(jwt_secret, "trader1", ["acct-01"]))
+async def test_roles_when_no_order_host_then_edge_says_not_sent(node_factory, open_socket, jwt_secret, tmp_path):
+    """Without a venue-host, a submit gets an error saying the order was not sent (no responders)."""
+    edge = await node_factory("edge", orders=orders_config(tmp_path))
+    client = await open_socket(edge, token(jwt_secret, "trader1", ["acct-01"]))
     await client.send(**order("n-1", 3900.0))
     error = await client.recv_until(is_message("error"), timeout_s=10)
     assert error["code"] == "internal" and "not sent" in error["message"]
@@ -105,29 +105,29 @@ async def test_roles_when_no_order_host_then_gateway_says_not_sent(node_factory,
 
 def test_roles_when_misconfigured_then_config_error():
     """Roles other than all need NATS; --groups only on an aggregator; unknown roles refused."""
-    for config in (DeskConfig(role="aggregator"), DeskConfig(role="gateway-host"), DeskConfig(role="x", nats=("n",)),
-                   DeskConfig(role="gateway", nats=("n",), groups=("rb",))):
+    for config in (DeskConfig(role="aggregator"), DeskConfig(role="venue-host"), DeskConfig(role="x", nats=("n",)),
+                   DeskConfig(role="edge", nats=("n",), groups=("rb",))):
         with pytest.raises(ConfigError):
             Desk(config)
 
 
-async def test_roles_when_aggregators_own_shards_then_each_runs_its_groups_and_gateway_sees_all(
+async def test_roles_when_aggregators_own_shards_then_each_runs_its_groups_and_edge_sees_all(
         node_factory, tmp_path):
-    """Two aggregators with --groups shards: each runs only its groups; one gateway serves both shards."""
-    host = await node_factory("gateway-host", orders=orders_config(tmp_path), sim=venue_setting())
+    """Two aggregators with --groups shards: each runs only its groups; one edge serves both shards."""
+    host = await node_factory("venue-host", orders=orders_config(tmp_path), sim=venue_setting())
     async with asyncio.timeout(15):
         while len(host.groups()) < 3:
             await asyncio.sleep(0.05)
     other = sorted(g for g in host.groups() if g != "rb")[0]
     first = await node_factory("aggregator", groups=("rb",))
     second = await node_factory("aggregator", groups=(other,))
-    gateway = await node_factory("gateway", orders=orders_config(tmp_path))
+    edge = await node_factory("edge", orders=orders_config(tmp_path))
     for group in ("rb", other):
-        await _wait_group(gateway, group)
+        await _wait_group(edge, group)
     assert set(first.groups()) == {"rb"} and set(second.groups()) == {other}
 
 
-async def test_roles_when_aggregator_group_crashes_then_rebuilt_from_gateway_host(three_nodes):
+async def test_roles_when_aggregator_group_crashes_then_rebuilt_from_venue_host(three_nodes):
     """A crashed GroupActor on an aggregator asks ops.tickresync and gets every instrument and row back."""
     from actors.market.frames import encode_actor_message
 
@@ -151,14 +151,14 @@ async def test_roles_when_aggregator_group_crashes_then_rebuilt_from_gateway_hos
 
 async def test_roles_when_order_host_never_answers_then_outcome_unknown_with_reason(
         node_factory, nats_url, open_socket, jwt_secret, tmp_path):
-    """A responder that never replies: the gateway answers outcomeUnknown and says why; nothing is re-sent."""
-    gateway = await node_factory("gateway", orders=orders_config(tmp_path, answer_timeout_s=0.5))
+    """A responder that never replies: the edge answers outcomeUnknown and says why; nothing is re-sent."""
+    edge = await node_factory("edge", orders=orders_config(tmp_path, answer_timeout_s=0.5))
     silent = NatsBus([nats_url], name="silent-host")
     await silent.connect()
     received = []
     try:
         await silent.subscribe("order.submit.*", received.append)
-        client = await open_socket(gateway, token(jwt_secret, "trader1", ["acct-01"]))
+        client = await open_socket(edge, token(jwt_secret, "trader1", ["acct-01"]))
         await client.send(**order("u-1", 3900.0))
         reply = await client.recv_until(is_message("orderReply"), timeout_s=10)
         error = await client.recv_until(is_message("error"), timeout_s=10)

@@ -17,7 +17,7 @@ from transport.edge.inbound import GROUP_NAME_CHARS, read_client_frame
 from transport.edge.limits import SocketLimits
 
 LIMITS = SocketLimits()
-GATEWAY_CODES = {"malformed", "tooLarge", "limitExceeded"}
+SOCKET_SERVER_CODES = {"malformed", "tooLarge", "limitExceeded"}
 FUZZ_FRAMES = int(os.environ.get("TICKSTAGE_FUZZ_FRAMES", "100000"))
 """Hostile frames of the socket fuzz (CI: 100,000; perf/fuzz_stream.py runs millions)."""
 FUZZ_SOCKETS = 8
@@ -32,21 +32,21 @@ def _decode(data: bytes):
     try:
         return read_client_frame(data, LIMITS)
     except FrameRefusedError as refused:
-        assert refused.code in GATEWAY_CODES, refused.code
+        assert refused.code in SOCKET_SERVER_CODES, refused.code
         return None
 
 
 @FUZZ
 @given(st.binary(max_size=1024))
 def test_read_client_frame_when_random_bytes_then_decoded_or_refused_with_code(data):
-    """Random bytes decode or are refused with a gateway code; nothing else escapes."""
+    """Random bytes decode or are refused with a socket server code; nothing else escapes."""
     _decode(data)
 
 
 @FUZZ
 @given(st.sampled_from(BASES), st.lists(st.integers(min_value=0), min_size=1, max_size=8), st.integers(0, 1))
 def test_read_client_frame_when_bits_flipped_or_truncated_then_decoded_or_refused(base, bits, truncate):
-    """Valid messages with flipped bits or cut short decode or are refused with a gateway code."""
+    """Valid messages with flipped bits or cut short decode or are refused with a socket server code."""
     data = bytearray(base)
     for bit in bits:
         bit %= 8 * len(data)
@@ -81,13 +81,13 @@ def test_read_client_frame_when_enum_outside_its_enumerants_then_malformed():
 
 
 ACTOR_CODES = frozenset({"unknownGroup", "unknownContract", "forbidden", "limitExceeded"})
-"""Codes an actor may answer a forwarded frame with, besides the gateway's own refusals."""
+"""Codes an actor may answer a forwarded frame with, besides the socket server's own refusals."""
 
 
 async def test_fuzz_when_100k_hostile_frames_then_every_actor_survives_counts_match_memory_bounded(
         desk_factory, jwt_secret):
     """≥ 100,000 hostile frames over 8 sockets: the desk and every actor survive, every frame is
-    counted by the gateway and answered code for code, and RSS stays under a bound."""
+    counted by the socket server and answered code for code, and RSS stays under a bound."""
     desk = await desk_factory(limits=SocketLimits(max_bad_frames=10**9, messages_per_s=1e9, message_burst=10**9,
                                                   auth_timeout_s=5.0))
     await wait_groups(desk, 2)
@@ -102,7 +102,7 @@ async def test_fuzz_when_100k_hostile_frames_then_every_actor_survives_counts_ma
     rss_growth = rss_bytes() - rss_before
     stats = desk.sockets.statistics()
     assert report.frames_sent == FUZZ_FRAMES and report.closed_early == 0
-    # every frame read by the gateway: the hostile ones, plus one auth and one sentinel ping per socket
+    # every frame read by the socket server: the hostile ones, plus one auth and one sentinel ping per socket
     assert stats.frames_received == FUZZ_FRAMES + 2 * FUZZ_SOCKETS
     assert stats.frames_received == stats.frames_forwarded + stats.frames_handled + stats.frames_refused
     # every refusal reached its client as an error with the same code; forwarded frames may get more from the

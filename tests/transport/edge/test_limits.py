@@ -217,7 +217,7 @@ async def test_refusals_when_under_bad_input_limit_then_socket_survives_then_100
     ({"auth": {"token": "again"}}, "unknownMessage"),
 ])
 async def test_message_when_valid_but_wrong_then_refused_with_code(desk, open_socket, jwt_secret, member, code):
-    """Decodable messages with wrong contents are refused at the gateway with a stable code."""
+    """Decodable messages with wrong contents are refused at the socket server with a stable code."""
     client = await open_socket(desk, mint_token(jwt_secret, "ann"))
     message_id = await client.send(**member)
     error = await client.recv_until(is_message("error"))

@@ -55,8 +55,8 @@ def test_load_config_when_order_tables_then_orders_config(tmp_path):
     assert [spec.account for spec in config.orders.accounts] == ["acct-01", "acct-02"]
 
 
-@pytest.mark.parametrize("argv", [["--role", "aggregator"], ["--role", "gateway-host"],
-                                  ["--role", "gateway", "--nats", "nats://127.0.0.1:1", "--groups", "rb"]])
+@pytest.mark.parametrize("argv", [["--role", "aggregator"], ["--role", "venue-host"],
+                                  ["--role", "edge", "--nats", "nats://127.0.0.1:1", "--groups", "rb"]])
 def test_run_when_node_role_misconfigured_then_exit_2_with_reason(argv, tmp_path):
     """Node roles need --nats and only an aggregator takes --groups: exit 2 with the reason, before any I/O."""
     env = {**os.environ, "TICKSTAGE_STATE_DIR": str(tmp_path)}

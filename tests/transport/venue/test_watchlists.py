@@ -130,8 +130,8 @@ async def test_watchlist_update_when_empty_or_symbol_over_64_bytes_then_malforme
         sent = await _update(client, add=add)
         error = await client.recv_until(_answer(sent))
         assert (error["which"], error["code"]) == ("error", "malformed"), add
-    gateway = desk.runtime.registry.entry("gateway").instance.statistics().extra
-    assert gateway["watchlist_edits"] == 0 and GROUP not in desk.bridge.groups()
+    source = desk.runtime.registry.entry("market-source").instance.statistics().extra
+    assert source["watchlist_edits"] == 0 and GROUP not in desk.bridge.groups()
 
 
 async def test_watchlist_group_when_another_trader_subscribes_then_forbidden_owner_and_admin_may(
@@ -173,7 +173,7 @@ async def test_api_groups_when_watchlists_exist_then_only_the_users_own_is_liste
 
 
 async def test_update_watchlist_when_groups_run_elsewhere_then_sink_gets_list_rows_and_an_emptied_group():
-    """On a NATS gateway-host (a ``sink`` instead of local GroupActors) an edit goes out at once: the new
+    """On a NATS venue-host (a ``sink`` instead of local GroupActors) an edit goes out at once: the new
     list from index 0 and the contracts' latest rows (seq 1) under their exchange; emptied, the group's
     list goes out empty under ``NONE`` and its contracts' next ticks no longer reach it."""
     sent: list[tuple[str, str, bytes]] = []

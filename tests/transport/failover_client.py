@@ -1,4 +1,4 @@
-"""A /ws test client given several gateway URLs: when its socket dies it goes to the next one.
+"""A /ws test client given several edge node URLs: when its socket dies it goes to the next one.
 
 On a new socket it authenticates and subscribes its groups again; the
 aggregator's snapshot then resumes the stream (sequence gap → snapshot). Orders are the
@@ -18,11 +18,11 @@ from transport.edge.client import client_message
 
 
 class FailoverClient:
-    """One trader's socket over a list of gateway nodes.
+    """One trader's socket over a list of edge nodes.
 
     Args:
         http: an aiohttp client session.
-        urls: ``ws://host:port/ws`` of every gateway node, in preference order.
+        urls: ``ws://host:port/ws`` of every edge node, in preference order.
         token: the trader's JWT.
         groups: groups to (re-)subscribe on every socket.
     """

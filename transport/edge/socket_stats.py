@@ -1,4 +1,4 @@
-"""The socket gateway's counters (:meth:`transport.edge.ws.SocketGateway.statistics`)."""
+"""The socket server's counters (:meth:`transport.edge.ws.SocketServer.statistics`)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class GatewayStatistics:
-    """Counters of the socket gateway (``SocketGateway.statistics()``).
+class SocketStatistics:
+    """Counters of the socket server (``SocketServer.statistics()``).
 
     Every data frame read is exactly one of forwarded, handled or refused:
     ``frames_received == frames_forwarded + frames_handled + frames_refused``.
@@ -19,7 +19,7 @@ class GatewayStatistics:
         users_connected: distinct users with an open socket now.
         frames_received: client data frames read (binary or text, auth included).
         frames_forwarded: frames handed to session actors.
-        frames_handled: frames answered by the gateway (``auth``, ``refresh``).
+        frames_handled: frames answered by the socket server itself (``auth``, ``refresh``).
         frames_refused: frames answered with ``error``.
         refused: every refusal by ``ErrorCode`` name: frames, auth timeouts,
             wrong origins (``forbidden``), expiries (``tokenExpired``).
@@ -43,4 +43,4 @@ class GatewayStatistics:
     closed_bad_input: int
 
 
-__all__ = ["GatewayStatistics"]
+__all__ = ["SocketStatistics"]

@@ -1,4 +1,4 @@
-"""GatewayActor (``gateway``): the actor face of the vn.py bridge.
+"""MarketSourceActor (``market-source``): the actor face of the vn.py bridge.
 
 The bridge itself (transport/venue/vnpy_bridge.py) runs as loop callbacks fed by
 vn.py's EventEngine thread; this actor answers what actors ask of it: a
@@ -21,11 +21,13 @@ from actors.market.errors import WatchlistLimitError
 from actors.market.frames import encode_outbound
 from actors.orders.codec import encode_server_message
 
+MARKET_SOURCE_PATH = "market-source"
+"""Where the MarketSourceActor runs (a root child): GroupActors ask it for resyncs, sessions send it watchlist edits."""
 MAX_NAMED_CONTRACTS = 10
 """Unknown vt_symbols named in one ``unknownContract`` error message (the rest are counted)."""
 
 
-class GatewayActor(TickstageActor):
+class MarketSourceActor(TickstageActor):
     """Serves resync requests from the bridge's latest-rows cache.
 
     Context args:
@@ -60,7 +62,7 @@ class GatewayActor(TickstageActor):
         self.watchlist_edits += 1
         update = getattr(self.bridge, "update_watchlist", None)  # an aggregator node's stand-in has none
         if update is None:
-            self._refuse(session, correlation, "internal", "watchlists are edited on the gateway-host")
+            self._refuse(session, correlation, "internal", "watchlists are edited on the venue-host")
             return
         try:
             edit = update(group, list(membership.add), list(membership.remove))
@@ -94,4 +96,4 @@ class GatewayActor(TickstageActor):
                 "watchlist_refusals": self.watchlist_refusals, **self.bridge.statistics_dict()}
 
 
-__all__ = ["GatewayActor"]
+__all__ = ["MARKET_SOURCE_PATH", "MarketSourceActor"]
