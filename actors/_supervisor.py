@@ -35,6 +35,7 @@ from typing import Any
 from thespian.actors import ActorAddress, ActorExitRequest, ChildActorExited
 
 from actors._dispatch import ActorContext, ChildFailed, Start, TickstageActor
+from actors._envelope import encode_actor_message
 from actors._registry import DOWN_STATES, ActorState
 from actors._specs import (
     Backoff,
@@ -49,7 +50,6 @@ from actors._specs import (
 )
 from actors._stats import LastError
 from actors.errors import ActorDeadError
-from actors.market.frames import encode_actor_message
 
 ROOT_PATH = "root"
 """Path of the root supervisor; its children's paths omit it (``market``)."""

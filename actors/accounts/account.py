@@ -33,8 +33,8 @@ from typing import Any
 from thespian.actors import ActorAddress
 
 from actors._dispatch import TickstageActor
+from actors._envelope import encode_actor_message
 from actors.accounts.positions import PositionBook
-from actors.market.frames import encode_actor_message
 from actors.orders.codec import encode_account_push, new_server_message
 from actors.risk.events import encode_pnl_update
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import time
 
+from actors._envelope import encode_actor_message
 from actors._registry import ActorState
 from actors._supervisor import RestartIntensity, Supervisor
-from actors.market.frames import encode_actor_message
 from actors.market.liveness import RESTARTING, STOPPED
 
 SESSIONS_PATH = "sessions"

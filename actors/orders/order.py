@@ -45,7 +45,7 @@ from thespian.actors import ActorAddress
 
 import schemas
 from actors._dispatch import TickstageActor
-from actors.market.frames import encode_outbound
+from actors._envelope import encode_outbound
 from actors.orders.codec import (
     encode_account_push,
     encode_cancel_reply,

@@ -38,8 +38,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from actors._envelope import encode_actor_message
 from actors._registry import DOWN_STATES, ActorState
-from actors.market.frames import encode_actor_message
 from actors.orders.codec import encode_risk_check, encode_risk_update
 from actors.orders.record import OrderRecord, Rejection
 from actors.risk._rule import RiskRule

@@ -111,7 +111,7 @@ class RiskRule(TickstageActor):
                 self.send_path(f"orders/{account}", self._resync_request())
 
     def _resync_request(self) -> bytes:
-        from actors.market.frames import encode_actor_message
+        from actors._envelope import encode_actor_message
 
         return encode_actor_message("riskResyncRequest", self.path, source=self.path)
 

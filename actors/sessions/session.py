@@ -52,8 +52,9 @@ from thespian.actors import ActorAddress
 
 import schemas
 from actors._dispatch import TickstageActor
+from actors._envelope import encode_actor_message
 from actors._registry import ActorState
-from actors.market.frames import encode_actor_message, encode_group_status
+from actors.market.frames import encode_group_status
 from actors.market.liveness import RESTARTING, STOPPED, Liveness
 from actors.market.ticks import MAX_PER_SESSION, TICKS_PATH
 from actors.market.watchlists import MAX_VT_SYMBOL_BYTES, watchlist_group

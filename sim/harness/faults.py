@@ -44,8 +44,7 @@ from typing import Any
 
 import structlog
 
-from actors import ROOT_PATH, ActorState, RestartChild
-from actors.market.frames import encode_actor_message
+from actors import ROOT_PATH, ActorState, RestartChild, encode_actor_message
 from sim.harness.clients import GarbageClient, SimClient
 from sim.harness.routes import RouteFaults, RouteRule
 from sim.harness.scenario import FaultSpec

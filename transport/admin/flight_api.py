@@ -35,8 +35,8 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from actors.market.frames import encode_actor_message
 from transport.admin.admin_guard import read_json_body
+from actors import encode_actor_message
 from actors.orders.codec import encode_order_command
 from transport.admin.flight import DEFAULT_MAX_BYTES, DEFAULT_MAX_RECORDS, FlightRecorder, encode_recording
 from transport.edge.client import client_message

@@ -23,8 +23,7 @@ import nats.errors
 import structlog
 
 import schemas
-from actors import ChildSpec, spawn
-from actors.market.frames import encode_actor_message, encode_outbound
+from actors import ChildSpec, spawn, encode_actor_message, encode_outbound
 from actors.market.remote_group import RemoteGroupActor
 from actors.sessions.session import SessionActor, SessionState, group_path
 from transport.cluster import subjects

@@ -44,8 +44,7 @@ import nats.errors
 import structlog
 
 import schemas
-from actors import ChildSpec, spawn
-from actors.market.frames import encode_outbound
+from actors import ChildSpec, spawn, encode_outbound
 from actors.orders.codec import encode_order_command, new_server_message
 from actors.orders.remote import RemoteOrderActor
 from actors.orders.supervisor import OrdersSupervisor

@@ -30,8 +30,7 @@ from typing import Any
 import structlog
 
 import schemas
-from actors import ChildSpec, spawn
-from actors.market.frames import encode_actor_message
+from actors import ChildSpec, spawn, encode_actor_message
 from actors.market.group import GroupActor
 from actors.sessions.session import group_path
 from transport.cluster import subjects

@@ -30,8 +30,7 @@ from collections import deque
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from actors import ChildSpec, Restart, StopChild, spawn
-from actors.market.frames import encode_actor_message
+from actors import ChildSpec, Restart, StopChild, spawn, encode_actor_message
 from actors.sessions.session import SessionActor, SessionState, group_path
 from actors.sessions.state import command_correlation_id
 from transport.signin.auth import AuthConfig, Principal, TokenVerifier

@@ -41,8 +41,8 @@ from typing import Any
 import numpy as np
 import structlog
 
-from actors import ChildSpec, spawn
-from actors.market.frames import InstrumentInfo, encode_actor_message, encode_instruments_added, encode_tick_batch
+from actors import ChildSpec, spawn, encode_actor_message
+from actors.market.frames import InstrumentInfo, encode_instruments_added, encode_tick_batch
 from actors.market.group import GroupActor
 from actors.market.l1 import L1Table
 from actors.market.ticks import TICK_FIELDS, TICKS_PATH, encode_tick_detail

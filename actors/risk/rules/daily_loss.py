@@ -35,7 +35,7 @@ class DailyLossRule(RiskRule):
         self.loss: float | None = None
         self.tripped = False
         if self.scope != GLOBAL_SCOPE:
-            from actors.market.frames import encode_actor_message
+            from actors._envelope import encode_actor_message
 
             self.send_path(f"accounts/{self.scope}", encode_actor_message("riskResyncRequest", self.path,
                                                                           source=self.path))

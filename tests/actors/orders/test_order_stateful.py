@@ -37,10 +37,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
+from actors._envelope import encode_actor_message
 from actors._registry import ActorState
 from actors._runtime import ActorRuntime
 from actors._supervisor import ChildSpec, RestartChild, Supervisor, start_root
-from actors.market.frames import encode_actor_message
 from actors.orders.config import AccountSpec, OrdersConfig
 from actors.orders.journal import OrderJournal
 from actors.orders.record import reference_of
