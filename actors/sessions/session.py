@@ -60,8 +60,9 @@ from actors.market.ticks import MAX_PER_SESSION, TICKS_PATH
 from actors.market.watchlists import MAX_VT_SYMBOL_BYTES, watchlist_group
 from actors.orders.codec import encode_order_command, encode_server_message
 from actors.orders.config import MAX_CLIENT_ORDER_ID_BYTES
+from actors.paths import group_path, is_token, orders_path
 from actors.sessions.liveness import LivenessBook, StatusChange
-from actors.sessions.state import SessionState, group_path
+from actors.sessions.state import SessionState
 
 DEFAULT_HIGH_WATER_BYTES = 1024 * 1024
 DEFAULT_LOW_WATER_BYTES = 256 * 1024
@@ -187,7 +188,7 @@ class SessionActor(TickstageActor):
                 self._control(error={"code": "malformed", "message": "clientOrderId must be 1..64 bytes"},
                               correlation=correlation)
                 return
-        path = f"orders/{account}"
+        path = orders_path(account) if is_token(account) else ""
         if not self.state.may_trade(account) or path not in self.runtime.registry:
             self._control(error={"code": "forbidden", "message": f"account {account!r} is not yours"},
                           correlation=correlation)
@@ -259,12 +260,12 @@ class SessionActor(TickstageActor):
         for account in sorted(stale):
             request = schemas.stream.ClientMessage.new_message()
             request.init("orderStatusRequest").account = account
-            self.send_path(f"orders/{account}", encode_order_command(self.path, self.state.user, request.to_bytes(),
+            self.send_path(orders_path(account), encode_order_command(self.path, self.state.user, request.to_bytes(),
                                                                      self.path))
 
     def _subscribe(self, groups: list[str], correlation: int) -> None:
         registry = self.runtime.registry
-        unknown = [g for g in groups if group_path(g) not in registry]
+        unknown = [g for g in groups if not is_token(g) or group_path(g) not in registry]
         for group in groups:
             if group not in unknown and group not in self.state.groups:
                 self.state.groups[group] = None

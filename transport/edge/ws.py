@@ -31,7 +31,8 @@ import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from actors import ChildSpec, Restart, StopChild, spawn, encode_actor_message
-from actors.sessions.session import SessionActor, SessionState, group_path
+from actors.paths import group_path, is_token, orders_path, session_child, session_path
+from actors.sessions.session import SessionActor, SessionState
 from actors.sessions.state import command_correlation_id
 from transport.signin.auth import AuthConfig, Principal, TokenVerifier
 from transport.errors import AuthError, FrameRefusedError
@@ -131,8 +132,8 @@ class SocketGateway:
         self.frames_handled += 1
         self._user_sockets[user] = self._user_sockets.get(user, 0) + 1
         session_id = next(self._ids)
-        name = f"session/{session_id}"
-        path = f"sessions/{name}"
+        name = session_child(session_id)
+        path = session_path(session_id)
         outbox = SocketOutbox(ws.send_bytes, lambda: self.runtime.tell_path(
             path, encode_actor_message("socketDrained", None, source="ws")), limits.low_water_bytes)
         writer = asyncio.create_task(outbox.run(), name=f"ws-writer-{session_id}")
@@ -332,7 +333,7 @@ class SocketGateway:
         if client_order_id is not None and not 1 <= len(client_order_id.encode()) <= MAX_CLIENT_ORDER_ID_BYTES:
             raise FrameRefusedError("malformed", f"clientOrderId must be 1..{MAX_CLIENT_ORDER_ID_BYTES} bytes",
                                     frame.correlation)
-        if not conn.state.may_trade(account) or f"orders/{account}" not in self.runtime.registry:
+        if not (conn.state.may_trade(account) and is_token(account) and orders_path(account) in self.runtime.registry):
             raise FrameRefusedError("forbidden", f"account {account[:64]!r} is not granted by your token",
                                     frame.correlation)
 
@@ -344,7 +345,7 @@ class SocketGateway:
                                     frame.correlation)
         registry = self.runtime.registry
         new = [g for g in dict.fromkeys(frame.groups)
-               if g not in conn.subscriptions and group_path(g) in registry]
+               if g not in conn.subscriptions and is_token(g) and group_path(g) in registry]
         limit = self.limits.max_subscriptions
         if len(conn.subscriptions) + len(new) > limit:
             raise FrameRefusedError("limitExceeded", f"more than {limit} subscriptions on one socket",

@@ -46,6 +46,7 @@ from actors.market.frames import InstrumentInfo, encode_instruments_added, encod
 from actors.market.group import GroupActor
 from actors.market.l1 import L1Table
 from actors.market.ticks import TICK_FIELDS, TICKS_PATH, encode_tick_detail
+from actors.paths import group_child, group_path
 from schemas.venue_events import EVENT_FEED_STATUS, FeedStatus
 from transport.venue.watchlists import WatchlistGroups
 
@@ -120,7 +121,7 @@ class _Group:
 
     @property
     def path(self) -> str:
-        return f"market/group/{self.name}"
+        return group_path(self.name)
 
 
 @dataclass(frozen=True)
@@ -357,7 +358,7 @@ class VnpyBridge(WatchlistGroups):
         self._groups[name] = group
         if self._sink is not None:
             return group
-        spawn(self.runtime, "market", ChildSpec(f"group/{name}", GroupActor, {"group": name, **self._group_args}))
+        spawn(self.runtime, "market", ChildSpec(group_child(name), GroupActor, {"group": name, **self._group_args}))
         for listener in self.group_listeners:
             listener(name)
         return group
