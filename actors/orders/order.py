@@ -56,10 +56,11 @@ from actors.orders.codec import (
 )
 from actors.orders.config import OrdersConfig
 from actors.orders.lifecycle import OrderLifecycle
-from actors.orders.record import OrderRecord, Rejection
+from actors.orders.record import OrderRecord
 from actors.orders.risk_link import PendingCheck, RiskLink
 from actors.orders.tally import OrderTally
 from actors.orders.validity import check_record
+from actors.risk.rejection import Rejection
 
 NAN = math.nan
 WRITE_AHEAD_GROUP = 64

@@ -41,8 +41,9 @@ from typing import Any, NamedTuple
 from actors._envelope import encode_actor_message
 from actors._registry import DOWN_STATES, ActorState
 from actors.orders.codec import encode_risk_check, encode_risk_update
-from actors.orders.record import OrderRecord, Rejection
+from actors.orders.record import OrderRecord
 from actors.risk._rule import RiskRule
+from actors.risk.rejection import Rejection
 
 NAN = math.nan
 

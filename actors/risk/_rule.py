@@ -38,9 +38,9 @@ from thespian.actors import ActorAddress
 from actors._dispatch import TickstageActor
 from actors.orders.codec import encode_verdict
 from actors.orders.config import GLOBAL_SCOPE
-from actors.orders.record import Rejection
 from actors.paths import accounts_path, orders_path, rule_path
 from actors.risk.limits import LimitStore
+from actors.risk.rejection import Rejection
 
 NAN = math.nan
 EXCHANGE_TZ = dt.timezone(dt.timedelta(hours=8))

@@ -18,10 +18,10 @@ import math
 from thespian.actors import ActorAddress
 
 from actors.orders.config import GLOBAL_SCOPE
-from actors.orders.record import Rejection
 from actors.paths import accounts_path, rule_path
 from actors.risk._rule import RiskRule
 from actors.risk.events import encode_kill_switch_command
+from actors.risk.rejection import Rejection
 
 
 class DailyLossRule(RiskRule):

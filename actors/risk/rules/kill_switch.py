@@ -16,11 +16,11 @@ from __future__ import annotations
 from thespian.actors import ActorAddress
 
 from actors.orders.config import GLOBAL_SCOPE
-from actors.orders.record import Rejection
 from actors.paths import accounts_path, orders_path
 from actors.risk._rule import RiskRule
 from actors.risk.events import encode_cancel_open_orders, encode_kill_switch_changed
 from actors.risk.limits import KILL_SWITCH_STATES
+from actors.risk.rejection import Rejection
 
 _CLOSING = frozenset({"close", "closeToday", "closeYesterday"})
 
