@@ -334,12 +334,12 @@ def spawn(runtime, parent_path: str, spec: ChildSpec) -> str:
     """
     entry = runtime.registry.entry(parent_path)
     supervisor = entry.instance
-    if entry.state in DOWN_STATES or getattr(supervisor, "_crashed", False):
+    if entry.state in DOWN_STATES or getattr(supervisor, "crashed", False):
         raise ActorDeadError(parent_path, entry.state.value)
     if not isinstance(supervisor, Supervisor):
         raise TypeError(f"{parent_path!r} is not a running Supervisor")
     path = supervisor.start_child(spec)
-    runtime._schedule()
+    runtime.schedule()
     return path
 
 

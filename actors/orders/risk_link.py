@@ -141,7 +141,7 @@ class RiskLink:
         for name, path in self.rule_paths:
             entry = registry.get(path)
             if entry is None or (entry.state is not running and entry.state in DOWN_STATES) or \
-                    getattr(entry.instance, "_crashed", False):
+                    getattr(entry.instance, "crashed", False):
                 rule = entry.instance if entry is not None and isinstance(entry.instance, RiskRule) else None
                 self.refuse(record, Rejection(name, rule.main_limit_value() if rule else NAN, NAN,
                                               f"risk rule actor {path} is down or restarting: "
@@ -191,7 +191,7 @@ class RiskLink:
         for path in paths:
             entry = runtime.registry.get(path)
             if entry is None or (entry.state is not ActorState.RUNNING and entry.state in DOWN_STATES):
-                runtime._dropped += 1
+                runtime.count_dropped()
                 continue
             rule = self._rule_to_call(entry, path) if inline else None
             if rule is not None:

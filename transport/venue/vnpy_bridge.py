@@ -296,7 +296,7 @@ class VnpyBridge(WatchlistGroups):
             self._flush_group(group)
         for status in statuses:
             self._announce_feed_status(status)
-        self.runtime._schedule()
+        self.runtime.schedule()
 
     def _announce_feed_status(self, status: FeedStatus) -> None:
         """Tell every local group the venue feed's state (loop thread)."""

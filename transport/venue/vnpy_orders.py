@@ -203,7 +203,7 @@ class OrderBridge:
             # routes any more, and a raise here would only be logged by the loop on every later batch
             self._parked.clear()
             return
-        self.runtime._schedule()
+        self.runtime.schedule()
 
     def _route(self, kind: str, data: Any) -> bool:
         if kind == "account":

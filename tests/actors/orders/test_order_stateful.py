@@ -257,7 +257,7 @@ class OrderPathMachine(RuleBasedStateMachine):
                 return f"{entry.path} is {entry.state.value}"
         for account in ACCOUNTS:
             actor = self.desk.order_actor(account)
-            if actor is None or actor._crashed:
+            if actor is None or actor.crashed:
                 return f"orders/{account} down"
             if answers and (actor.waiters or actor.unresolved or actor.checks):
                 return f"orders/{account}: waiters {list(actor.waiters)}, unresolved {actor.unresolved}"
