@@ -11,6 +11,7 @@ from actors._dispatch import (
     Start,
     TickstageActor,
 )
+from actors._envelope import encode_actor_message, encode_outbound
 from actors._registry import DOWN_STATES, ActorState, Registry, RegistryEntry
 from actors._runtime import THESPIAN_VERSION, ActorRuntime, RuntimeStatistics
 from actors._supervisor import (
@@ -56,6 +57,8 @@ __all__ = [
     "THESPIAN_VERSION",
     "TickstageActor",
     "child_path",
+    "encode_actor_message",
+    "encode_outbound",
     "spawn",
     "start_root",
 ]

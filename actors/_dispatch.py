@@ -265,6 +265,11 @@ class TickstageActor(Actor):
             self.msg_type, self.correlation_id, self._message_log = saved
 
     @property
+    def crashed(self) -> bool:
+        """Whether this instance crashed and waits for its supervisor to restart it (it handles nothing more)."""
+        return self._crashed
+
+    @property
     def runtime(self) -> ActorRuntime:
         """The driver that runs this actor."""
         assert self.context is not None
@@ -274,7 +279,7 @@ class TickstageActor(Actor):
         """Send to the actor currently at ``path``; False if it is down (counted)."""
         entry = self.runtime.registry.get(path)
         if entry is None or entry.state in DOWN_STATES:
-            self.runtime._dropped += 1
+            self.runtime.count_dropped()
             return False
         self.send(entry.address, msg)
         return True

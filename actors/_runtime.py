@@ -126,7 +126,7 @@ class ActorRuntime:
         if self._stopped:
             raise RuntimeStoppedError("actor runtime is shut down")
         self._queue.append(PendingSend(sender or self._external, msg, address))
-        self._schedule()
+        self.schedule()
 
     def tell_path(self, path: str, msg: Any) -> bool:
         """Queue ``msg`` for the actor at ``path``; drop it if that actor is down.
@@ -188,7 +188,7 @@ class ActorRuntime:
     def create_top_level(self, actor_class: type) -> ActorAddress:
         """Create an actor directly under the actor system (the root supervisor)."""
         address = self._system.createActor(actor_class)
-        self._schedule()
+        self.schedule()
         return address
 
     def instance(self, address: ActorAddress) -> Actor | None:
@@ -198,7 +198,12 @@ class ActorRuntime:
 
     # -- the pump --------------------------------------------------------
 
-    def _schedule(self) -> None:
+    def schedule(self) -> None:
+        """Have the pump deliver the queued messages soon (loop thread).
+
+        For code that queues outside a handler (a bridge draining vn.py's events, :func:`~actors.spawn`): the
+        pump runs once per loop turn, never re-entrantly.
+        """
         if not self._scheduled and not self._stopped:
             self._scheduled = True
             self.loop.call_soon(self._pump)
@@ -232,7 +237,7 @@ class ActorRuntime:
         self._delivered += delivered
         if queue:
             self._slices_cut += 1
-            self._schedule()
+            self.schedule()
 
     def _deliver(self, pending: PendingSend) -> None:
         """Hand one message to its actor: a first delivery of ``bytes`` to a live actor directly (~1 µs, not
@@ -281,6 +286,14 @@ class ActorRuntime:
 
     # -- delivery order ----------------------------------------------------
 
+    def count_dropped(self) -> None:
+        """Count one message not sent because its path was down or unknown (``dropped_dead``; loop thread)."""
+        self._dropped += 1
+
+    def count_reply_dropped(self) -> None:
+        """Count one reply to a tell-only sender that nobody takes (``replies_dropped``; loop thread)."""
+        self._replies_dropped += 1
+
     def queued_mark(self) -> int:
         """Return the mark of the message queued last (pops so far + queue length; loop thread).
 
@@ -307,7 +320,7 @@ class ActorRuntime:
         if self._stopped:
             return
         self._queue.append(pending)
-        self._schedule()
+        self.schedule()
 
     def _wakeup_after(self, address: ActorAddress, period, payload: Any) -> None:
         """Replacement for ``ActorSystemBase.wakeupAfter``: arm the loop's timer."""
@@ -319,7 +332,7 @@ class ActorRuntime:
         if self._stopped:
             return
         self._queue.append(PendingSend(address, msg, address))
-        self._schedule()
+        self.schedule()
 
     def report_poison(self, failed: ActorAddress, poison: PoisonMessage) -> None:
         """Report a message that failed three deliveries as a crash of the actor at ``failed``.

@@ -42,7 +42,7 @@ class TellSink(Actor):
         if isinstance(msg, PoisonMessage):
             self.runtime.report_poison(sender, msg)
         else:
-            self.runtime._replies_dropped += 1
+            self.runtime.count_reply_dropped()
 
 
 __all__ = ["AskProxy", "TellSink"]

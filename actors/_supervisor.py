@@ -35,6 +35,7 @@ from typing import Any
 from thespian.actors import ActorAddress, ActorExitRequest, ChildActorExited
 
 from actors._dispatch import ActorContext, ChildFailed, Start, TickstageActor
+from actors._envelope import encode_actor_message
 from actors._registry import DOWN_STATES, ActorState
 from actors._specs import (
     Backoff,
@@ -49,7 +50,6 @@ from actors._specs import (
 )
 from actors._stats import LastError
 from actors.errors import ActorDeadError
-from actors.market.frames import encode_actor_message
 
 ROOT_PATH = "root"
 """Path of the root supervisor; its children's paths omit it (``market``)."""
@@ -334,12 +334,12 @@ def spawn(runtime, parent_path: str, spec: ChildSpec) -> str:
     """
     entry = runtime.registry.entry(parent_path)
     supervisor = entry.instance
-    if entry.state in DOWN_STATES or getattr(supervisor, "_crashed", False):
+    if entry.state in DOWN_STATES or getattr(supervisor, "crashed", False):
         raise ActorDeadError(parent_path, entry.state.value)
     if not isinstance(supervisor, Supervisor):
         raise TypeError(f"{parent_path!r} is not a running Supervisor")
     path = supervisor.start_child(spec)
-    runtime._schedule()
+    runtime.schedule()
     return path
 
 

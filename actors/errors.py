@@ -75,6 +75,20 @@ class AskTimeoutError(ActorError, TimeoutError):
         self.timeout_s = timeout_s
 
 
+class PathTokenError(ActorError, ValueError):
+    """A token of an actor path is empty, over 128 characters, or holds ``/``, ``*`` or whitespace.
+
+    Such a token would change the path's shape (``orders/a/b``) or turn it into a glob (``sessions/session/*``).
+
+    Attributes:
+        token: the refused token.
+    """
+
+    def __init__(self, token: str) -> None:
+        super().__init__(f"invalid actor path token {token!r}")
+        self.token = token
+
+
 class RuntimeStoppedError(ActorError, RuntimeError):
     """The runtime was shut down; nothing more can be sent."""
 
@@ -84,6 +98,7 @@ __all__ = [
     "ActorError",
     "AskTimeoutError",
     "IncompatibleThespianError",
+    "PathTokenError",
     "RuntimeStoppedError",
     "TickstageError",
     "UnknownPathError",

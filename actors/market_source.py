@@ -16,9 +16,9 @@ from typing import Any
 from thespian.actors import ActorAddress
 
 from actors._dispatch import TickstageActor
+from actors._envelope import encode_outbound
 from actors.errors import ActorDeadError
 from actors.market.errors import WatchlistLimitError
-from actors.market.frames import encode_outbound
 from actors.orders.codec import encode_server_message
 
 MARKET_SOURCE_PATH = "market-source"

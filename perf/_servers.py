@@ -159,7 +159,7 @@ class TickstageServer(_Server):
         vnpy_dropped = await self._settle_engine(timeout_s)
         await self.wait_absorbed(timeout_s)
         await asyncio.sleep(0.1)
-        return {"vnpy_events_dropped": vnpy_dropped, "backlog_msgs": len(self.runtime._queue)}
+        return {"vnpy_events_dropped": vnpy_dropped, "backlog_msgs": self.runtime.queued()}
 
     def statistics(self) -> dict:
         """Counters of the bridge, the runtime, the groups and the sessions."""

@@ -22,7 +22,8 @@ import numpy as np
 from _common import dump_json, machine, print_table, ratio
 
 import schemas
-from actors.market.frames import encode_group_frame, encode_outbound, frame_columns
+from actors import encode_outbound
+from actors.market.frames import encode_group_frame, frame_columns
 from schemas._columns import L1_DTYPES
 
 

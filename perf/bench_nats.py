@@ -78,7 +78,7 @@ async def _request_rtt_us(url: str, count: int) -> list[float]:
 
 async def _ask_rtt_us(count: int) -> list[float]:
     from actors import ActorRuntime, ChildSpec, Supervisor, TickstageActor, start_root
-    from actors.market.frames import encode_actor_message
+    from actors import encode_actor_message
 
     class Echo(TickstageActor):
         def _on_group_restarted(self, text, message, sender):

@@ -29,8 +29,7 @@ import uvloop
 from _common import dump_json, machine, print_table, ratio
 from thespian.actors import Actor, ActorSystem, WakeupMessage
 
-from actors import ActorRuntime, ChildSpec, Supervisor, TickstageActor, start_root
-from actors.market.frames import encode_actor_message
+from actors import ActorRuntime, ChildSpec, Supervisor, TickstageActor, start_root, encode_actor_message
 
 
 class StockSink(Actor):

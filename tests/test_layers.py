@@ -37,7 +37,6 @@ ASSEMBLY = "transport/process/"
 """The process assembly: app, cli, the watcher, the faults API; it may import the simulator."""
 
 KNOWN: frozenset[tuple[str, str]] = frozenset({
-    ("actors/_supervisor.py", "actors.market.frames"),
     ("sim/errors.py", "actors.errors"),
 })
 """(module file, imported module) breaches that exist today, each to go with the restructuring that fixes it."""
@@ -129,3 +128,14 @@ def test_rules_when_forbidden_imports_are_added_then_each_is_found():
     assert breaches("schemas/jslayout.py", imports_of("import actors")) == {("schemas/jslayout.py", "actors")}
     assert breaches("tests/x.py", imports_of("from perf._common import p")) == {("tests/x.py", "perf._common")}
     assert breaches("transport/x.py", imports_of("from actors import _runtime")) == {("transport/x.py", "actors._runtime")}
+
+
+def test_kernel_when_imported_alone_then_no_domain_module_is_loaded():
+    """``import actors`` loads the kernel only: no market, orders, risk, accounts or sessions module (issue 13)."""
+    import subprocess
+    import sys
+
+    code = "import actors, sys; print('\\n'.join(sorted(m for m in sys.modules if m.startswith('actors.'))))"
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60,
+                            check=True).stdout.split()
+    assert [m for m in loaded if _under(m, *ACTOR_DOMAINS)] == []

@@ -33,9 +33,10 @@ from typing import Any
 from thespian.actors import ActorAddress
 
 from actors._dispatch import TickstageActor
+from actors._envelope import encode_actor_message
 from actors.accounts.positions import PositionBook
-from actors.market.frames import encode_actor_message
 from actors.orders.codec import encode_account_push, new_server_message
+from actors.paths import orders_path, rule_path
 from actors.risk.events import encode_pnl_update
 
 NAN = math.nan
@@ -145,11 +146,11 @@ class AccountActor(TickstageActor):
         self._push(self._status_bytes(marks, realized, unrealized))
         self._push(self._summary_bytes())
         self.statuses_sent += 1
-        self.send_path(f"risk/daily_loss/{self.account}", self._pnl_bytes(marks, realized, unrealized))
+        self.send_path(rule_path("daily_loss", self.account), self._pnl_bytes(marks, realized, unrealized))
         poll = encode_actor_message("ruleStatusRequest", None, source=self.path)
         for path in self.rule_paths:
             self.send_path(path, poll)
-        self.send_path(f"orders/{self.account}", poll)
+        self.send_path(orders_path(self.account), poll)
 
     def _on_risk_resync_request(self, path: str, message, sender: ActorAddress) -> None:
         """Send the PnL now to a (re)started ``risk/daily_loss/<account>``, which refuses orders until it has it."""

@@ -287,55 +287,13 @@ def instruments_of(info_reader) -> list[InstrumentInfo]:
     ]
 
 
-def encode_outbound(*, group: str, seq: int, kind: str, payload: bytes, source: str,
-                    correlation_id: int = 0) -> bytes:
-    """Return an ``ActorMessage{outbound}`` wrapping ServerMessage bytes for sessions.
-
-    Args:
-        kind: ``"info"``, ``"snapshot"``, ``"delta"`` or ``"control"``.
-        correlation_id: the command a ``control`` reply answers (UInt64, 0: none).
-    """
-    message = _ActorMessage.new_message(num_first_segment_words=32 + len(payload) // 8)
-    outbound = message.init("outbound")
-    outbound.group = group
-    outbound.seq = seq
-    outbound.kind = kind
-    outbound.payload = payload
-    message.source = source
-    message.sentTsNs = time.time_ns()
-    message.correlationId = correlation_id
-    return message.to_bytes()
-
-
-def encode_actor_message(member: str, value=None, *, source: str = "", correlation_id: int = 0) -> bytes:
-    """Return an ``ActorMessage`` with union ``member`` set to ``value``.
-
-    ``value`` is a dict for struct members, ``str``/``bytes`` for Text/Data
-    members and ``None`` for Void members. Fields are set one by one: pycapnp's
-    ``new_message(**fields)`` is ~10× slower (perf/bench_codec.py).
-    """
-    message = _ActorMessage.new_message()
-    if isinstance(value, dict):
-        body = message.init(member)
-        for field_name, field_value in value.items():
-            setattr(body, field_name, field_value)
-    else:
-        setattr(message, member, value)
-    message.source = source
-    message.sentTsNs = time.time_ns()
-    message.correlationId = correlation_id
-    return message.to_bytes()
-
-
 __all__ = [
     "InstrumentInfo",
     "LIVENESS_STATES",
-    "encode_actor_message",
     "encode_group_frame",
     "encode_group_info",
     "encode_group_status",
     "encode_instruments_added",
-    "encode_outbound",
     "encode_tick_batch",
     "frame_columns",
     "instruments_of",

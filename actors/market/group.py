@@ -52,13 +52,12 @@ import numpy as np
 from thespian.actors import ActorAddress
 
 from actors._dispatch import TickstageActor
+from actors._envelope import encode_actor_message, encode_outbound
 from actors.market.frames import (
     InstrumentInfo,
-    encode_actor_message,
     encode_group_frame,
     encode_group_info,
     encode_group_status,
-    encode_outbound,
     instruments_of,
     tick_batch_columns,
 )

@@ -29,6 +29,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
+from actors.paths import group_of
 
 LIVE, STALE, STOPPED, RESTARTING, SOURCE_DOWN, CLOSED, ENDED = (
     "live", "stale", "stopped", "restarting", "sourceDown", "closed", "ended")
@@ -104,9 +105,6 @@ class TradingWindows:
         return ", ".join(f"{s // 60:02d}:{s % 60:02d}-{e // 60:02d}:{e % 60:02d}" for s, e in self.windows)
 
 
-_GROUP_PREFIX = "market/group/"
-
-
 def group_liveness(entry) -> str | None:
     """Return the liveness of the group at a registry entry, or None when the entry is not a group.
 
@@ -118,7 +116,7 @@ def group_liveness(entry) -> str | None:
     Args:
         entry: an ``actors._registry`` entry (``path``, ``state``, ``instance``).
     """
-    if not entry.path.startswith(_GROUP_PREFIX):
+    if group_of(entry.path) is None:
         return None
     state = entry.state.value
     if state in ("stopping", "stopped"):

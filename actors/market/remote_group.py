@@ -26,7 +26,8 @@ from thespian.actors import ActorAddress
 
 import schemas
 from actors._dispatch import TickstageActor
-from actors.market.frames import encode_actor_message, encode_group_status, encode_outbound
+from actors._envelope import encode_actor_message, encode_outbound
+from actors.market.frames import encode_group_status
 from actors.market.liveness import SOURCE_DOWN
 
 DEFAULT_SOURCE_TIMEOUT_S = 1.2

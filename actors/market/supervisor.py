@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import time
 
+from actors._envelope import encode_actor_message
 from actors._registry import ActorState
 from actors._supervisor import RestartIntensity, Supervisor
-from actors.market.frames import encode_actor_message
 from actors.market.liveness import RESTARTING, STOPPED
+from actors.paths import group_of_child
 
 SESSIONS_PATH = "sessions"
 """Where liveness changes of the groups go (the sessions supervisor fans them out)."""
-_GROUP_PREFIX = "group/"
 
 
 class MarketSupervisor(Supervisor):
@@ -31,9 +31,9 @@ class MarketSupervisor(Supervisor):
 
     def on_child_down(self, name: str, state: ActorState) -> None:
         """Tell the sessions a group is ``stopped`` or ``restarting`` (loop thread)."""
-        if not name.startswith(_GROUP_PREFIX):
+        group = group_of_child(name)
+        if group is None:
             return
-        group = name[len(_GROUP_PREFIX):]
         if state is ActorState.RESTARTING:
             liveness, reason = RESTARTING, f"{self.path}/{name} is restarting"
         else:

@@ -19,11 +19,19 @@ WATCHLIST_PREFIX = "watch-"
 MAX_WATCHLIST = 200
 """Most contracts in one user's watchlist group; an edit going past it is refused whole (limitExceeded)."""
 MAX_VT_SYMBOL_BYTES = 64
-"""Longest vt_symbol in a ``watchlistUpdate``, UTF-8 bytes (``malformed`` past it)."""
+"""Longest vt_symbol a client may send (watchlistUpdate, subscribeTicks, orders), UTF-8 bytes (``malformed`` past it)."""
 MAX_GROUP_NAME_CHARS = 64
 """Longest group name a client may send (transport.edge.limits ``max_name_chars`` default)."""
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _DIGEST_CHARS = 12
+
+
+def vt_symbol_fits(vt_symbol: str) -> bool:
+    """Return whether a vt_symbol (``"rb1801.SHFE"``) is 1..:data:`MAX_VT_SYMBOL_BYTES` (64) UTF-8 bytes.
+
+    The one bound every door checks: the socket gateway, the session and the order actor's validity rule.
+    """
+    return 1 <= len(vt_symbol.encode()) <= MAX_VT_SYMBOL_BYTES
 
 
 def watchlist_group(user: str) -> str:
@@ -57,4 +65,5 @@ def is_watchlist_group(group: str) -> bool:
     return group.startswith(WATCHLIST_PREFIX)
 
 
-__all__ = ["MAX_VT_SYMBOL_BYTES", "MAX_WATCHLIST", "WATCHLIST_PREFIX", "is_watchlist_group", "watchlist_group"]
+__all__ = ["MAX_VT_SYMBOL_BYTES", "MAX_WATCHLIST", "WATCHLIST_PREFIX", "is_watchlist_group", "vt_symbol_fits",
+           "watchlist_group"]

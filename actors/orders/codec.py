@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import schemas
-from actors.orders.record import OrderRecord, Rejection
+from actors.orders.record import OrderRecord
+from actors.risk.rejection import Rejection
 
 _ActorMessage = schemas.actor.ActorMessage
 _ServerMessage = schemas.stream.ServerMessage

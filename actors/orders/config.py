@@ -63,6 +63,17 @@ GLOBAL_SCOPE = "global"
 MAX_CLIENT_ORDER_ID_BYTES = 64
 """Longest client order id accepted, UTF-8 bytes."""
 
+ORDER_MEMBERS = frozenset({"submitOrder", "cancelOrder", "orderStatusRequest"})
+"""The ClientMessage members (schemas/stream.capnp) that go to an account's order actor, ``orders/<account>``."""
+
+
+def client_order_id_fits(client_order_id: str) -> bool:
+    """Return whether a client order id is 1..:data:`MAX_CLIENT_ORDER_ID_BYTES` (64) UTF-8 bytes.
+
+    The one bound every door checks: the socket gateway, the session and the order actor's validity rule.
+    """
+    return 1 <= len(client_order_id.encode()) <= MAX_CLIENT_ORDER_ID_BYTES
+
 
 @dataclass(frozen=True)
 class AccountSpec:
@@ -205,5 +216,7 @@ __all__ = [
     "GLOBAL_RULES",
     "GLOBAL_SCOPE",
     "MAX_CLIENT_ORDER_ID_BYTES",
+    "ORDER_MEMBERS",
     "OrdersConfig",
+    "client_order_id_fits",
 ]

@@ -46,10 +46,11 @@ import time
 
 from thespian.actors import ActorAddress
 
-from actors.market.frames import encode_actor_message
+from actors._envelope import encode_actor_message
 from actors.orders.errors import VenueUnavailableError
 from actors.orders.journal_rows import ROW_ERRORS
-from actors.orders.record import STATE_OF_STATUS, OrderRecord, Rejection, parse_reference, reference_of
+from actors.orders.record import STATE_OF_STATUS, OrderRecord, parse_reference, reference_of
+from actors.risk.rejection import Rejection
 
 NAN = math.nan
 

@@ -45,7 +45,7 @@ from thespian.actors import ActorAddress
 
 import schemas
 from actors._dispatch import TickstageActor
-from actors.market.frames import encode_outbound
+from actors._envelope import encode_outbound
 from actors.orders.codec import (
     encode_account_push,
     encode_cancel_reply,
@@ -56,10 +56,11 @@ from actors.orders.codec import (
 )
 from actors.orders.config import OrdersConfig
 from actors.orders.lifecycle import OrderLifecycle
-from actors.orders.record import OrderRecord, Rejection
+from actors.orders.record import OrderRecord
 from actors.orders.risk_link import PendingCheck, RiskLink
 from actors.orders.tally import OrderTally
 from actors.orders.validity import check_record
+from actors.risk.rejection import Rejection
 
 NAN = math.nan
 WRITE_AHEAD_GROUP = 64

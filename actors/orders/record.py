@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import schemas
 from actors.orders.errors import JournalRowError
+from actors.risk.rejection import Rejection  # re-exported: the order path's users import it from here
 
 DIRECTIONS = {"LONG": "long", "SHORT": "short", "NET": "net"}
 """vn.py ``Direction`` member name → orders.capnp ``Direction``."""
@@ -55,23 +56,6 @@ NAN = math.nan
 INT64_MAX = 2**63 - 1
 NON_FINITE_NAMES = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 """How the journal spells the floats SQLite cannot keep (a NaN parameter becomes NULL)."""
-
-
-class Rejection(NamedTuple):
-    """Why an order was refused: a value, not an exception (orders.capnp ``Rejection``).
-
-    Attributes:
-        rule: the rule that refused it (``"active_order"``, ``"order_validity"``), or
-            ``"gateway"``, ``"exchange"``, ``"journal"``.
-        limit: the limit in the rule's unit (NaN: none).
-        observed: the observed value, this order included, same unit (NaN: none).
-        reason: human-readable.
-    """
-
-    rule: str
-    limit: float
-    observed: float
-    reason: str
 
 
 @dataclass(slots=True)

@@ -38,11 +38,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from actors._envelope import encode_actor_message
 from actors._registry import DOWN_STATES, ActorState
-from actors.market.frames import encode_actor_message
 from actors.orders.codec import encode_risk_check, encode_risk_update
-from actors.orders.record import OrderRecord, Rejection
+from actors.orders.record import OrderRecord
 from actors.risk._rule import RiskRule
+from actors.risk.rejection import Rejection
 
 NAN = math.nan
 
@@ -140,7 +141,7 @@ class RiskLink:
         for name, path in self.rule_paths:
             entry = registry.get(path)
             if entry is None or (entry.state is not running and entry.state in DOWN_STATES) or \
-                    getattr(entry.instance, "_crashed", False):
+                    getattr(entry.instance, "crashed", False):
                 rule = entry.instance if entry is not None and isinstance(entry.instance, RiskRule) else None
                 self.refuse(record, Rejection(name, rule.main_limit_value() if rule else NAN, NAN,
                                               f"risk rule actor {path} is down or restarting: "
@@ -190,7 +191,7 @@ class RiskLink:
         for path in paths:
             entry = runtime.registry.get(path)
             if entry is None or (entry.state is not ActorState.RUNNING and entry.state in DOWN_STATES):
-                runtime._dropped += 1
+                runtime.count_dropped()
                 continue
             rule = self._rule_to_call(entry, path) if inline else None
             if rule is not None:

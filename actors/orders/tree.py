@@ -23,7 +23,7 @@ from actors.accounts.supervisor import AccountsSupervisor
 from actors.orders.config import GLOBAL_SCOPE, OrdersConfig
 from actors.orders.order import OrderActor
 from actors.orders.supervisor import OrdersSupervisor
-from actors.risk._rule import rule_path
+from actors.paths import rule_child, rule_path
 from actors.risk.rules import RULES
 from actors.risk.supervisor import RiskSupervisor
 
@@ -46,14 +46,14 @@ def order_path_children(config: OrdersConfig, *, journal: Any, limits: Any, port
     accounts = tuple(spec.account for spec in config.accounts)
     risk: list[ChildSpec] = []
     for rule in config.global_rules:
-        risk.append(ChildSpec(f"{rule}/{GLOBAL_SCOPE}", RULES[rule],
+        risk.append(ChildSpec(rule_child(rule, GLOBAL_SCOPE), RULES[rule],
                               {"scope": GLOBAL_SCOPE, "limits": limits, "accounts": accounts}))
     orders: list[ChildSpec] = []
     books: list[ChildSpec] = []
     for spec in config.accounts:
         rules = [(rule, spec.account) for rule in config.rules] + [(rule, GLOBAL_SCOPE) for rule in config.global_rules]
         for rule in config.rules:
-            risk.append(ChildSpec(f"{rule}/{spec.account}", RULES[rule],
+            risk.append(ChildSpec(rule_child(rule, spec.account), RULES[rule],
                                   {"scope": spec.account, "limits": limits, "accounts": accounts}))
         observers: dict[str, tuple[str, ...]] = {
             kind: tuple(rule_path(rule, scope) for rule, scope in rules if kind in RULES[rule].observes)

@@ -34,9 +34,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from actors.market.watchlists import MAX_VT_SYMBOL_BYTES
-from actors.orders.config import MAX_CLIENT_ORDER_ID_BYTES
-from actors.orders.record import Rejection
+from actors.market.watchlists import MAX_VT_SYMBOL_BYTES, vt_symbol_fits
+from actors.orders.config import MAX_CLIENT_ORDER_ID_BYTES, client_order_id_fits
+from actors.risk.rejection import Rejection
 
 RULE = "order_validity"
 """The rule name every validity refusal carries."""
@@ -67,12 +67,12 @@ def check_order(*, account: str, expected_account: str, client_order_id: str, vt
     """
     if account != expected_account:
         return Rejection(RULE, NAN, NAN, f"order for {account[:64]!r} sent to {expected_account}")
-    size = len(client_order_id.encode())
-    if not 1 <= size <= MAX_CLIENT_ORDER_ID_BYTES:
+    if not client_order_id_fits(client_order_id):
+        size = len(client_order_id.encode())
         return Rejection(RULE, float(MAX_CLIENT_ORDER_ID_BYTES), float(size),
                          f"client order id must be 1..{MAX_CLIENT_ORDER_ID_BYTES} bytes, not {size}")
-    symbol_bytes = len(vt_symbol.encode())
-    if symbol_bytes > MAX_VT_SYMBOL_BYTES:
+    if vt_symbol and not vt_symbol_fits(vt_symbol):   # an empty one is refused just below, as malformed
+        symbol_bytes = len(vt_symbol.encode())
         return Rejection(RULE, float(MAX_VT_SYMBOL_BYTES), float(symbol_bytes),
                          f"vt_symbol of {symbol_bytes} bytes, over {MAX_VT_SYMBOL_BYTES}")
     if not vt_symbol or "." not in vt_symbol.strip("."):

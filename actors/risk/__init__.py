@@ -1,8 +1,8 @@
 """Pre-trade risk: one actor per rule and scope under ``risk/<rule>/<scope>``, their limits and events.
 
-Public surface (the underscore module holds the rule base): :func:`rule_path`.
+Public surface (the underscore module holds the rule base): :func:`rule_path` (built in actors/paths.py).
 """
 
-from actors.risk._rule import rule_path
+from actors.paths import rule_path
 
 __all__ = ["rule_path"]

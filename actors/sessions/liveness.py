@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from actors.market.liveness import LIVE, SEVERITY, STALE, Liveness
+from actors.paths import group_path
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ class LivenessBook:
             if down is not None:
                 if view.overlay is not None and view.overlay.state == down:
                     continue
-                view.overlay = Liveness(down, f"market/group/{group} is {down}", time.time_ns())
+                view.overlay = Liveness(down, f"{group_path(group)} is {down}", time.time_ns())
             elif view.overlay is None:
                 view.overlay = Liveness(STALE, f"no frame or heartbeat for {silent_ns / 1e9:.1f} s", time.time_ns())
             else:

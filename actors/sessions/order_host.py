@@ -15,7 +15,7 @@ from typing import Any
 from thespian.actors import ActorAddress
 
 from actors._dispatch import TickstageActor
-from actors.market.frames import encode_actor_message
+from actors._envelope import encode_actor_message
 
 
 class OrderHostActor(TickstageActor):

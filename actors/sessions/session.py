@@ -52,16 +52,18 @@ from thespian.actors import ActorAddress
 
 import schemas
 from actors._dispatch import TickstageActor
+from actors._envelope import encode_actor_message
 from actors._registry import ActorState
-from actors.market.frames import encode_actor_message, encode_group_status
+from actors.market.frames import encode_group_status
 from actors.market.liveness import RESTARTING, STOPPED, Liveness
 from actors.market.ticks import MAX_PER_SESSION, TICKS_PATH
-from actors.market.watchlists import MAX_VT_SYMBOL_BYTES, watchlist_group
+from actors.market.watchlists import MAX_VT_SYMBOL_BYTES, vt_symbol_fits, watchlist_group
 from actors.market_source import MARKET_SOURCE_PATH
 from actors.orders.codec import encode_order_command, encode_server_message, new_server_message
-from actors.orders.config import MAX_CLIENT_ORDER_ID_BYTES
+from actors.orders.config import MAX_CLIENT_ORDER_ID_BYTES, ORDER_MEMBERS, client_order_id_fits
+from actors.paths import group_path, is_token, orders_path
 from actors.sessions.liveness import LivenessBook, StatusChange
-from actors.sessions.state import SessionState, group_path
+from actors.sessions.state import SessionState
 
 DEFAULT_HIGH_WATER_BYTES = 1024 * 1024
 DEFAULT_LOW_WATER_BYTES = 256 * 1024
@@ -69,7 +71,6 @@ ATTACH_RETRY_S = 0.25
 """First wait for a group's answer to ``attach`` before sending it again, seconds."""
 ATTACH_RETRY_MAX_S = 4.0
 """Longest wait between attach retries (the wait doubles from ATTACH_RETRY_S), seconds."""
-ORDER_MEMBERS = frozenset({"submitOrder", "cancelOrder", "orderStatusRequest"})
 """ClientMessage members forwarded to ``orders/<account>``."""
 CONFLATED_PUSHES = frozenset({"accountStatus", "riskSummary"})
 """Account pushes of which a slow socket gets only the latest per account (each is a whole state)."""
@@ -180,12 +181,12 @@ class SessionActor(TickstageActor):
         """Forward an order message to ``orders/<account>`` if the token grants the account."""
         account = body.account
         if member != "orderStatusRequest":
-            size = len(body.clientOrderId.encode())
-            if not 1 <= size <= MAX_CLIENT_ORDER_ID_BYTES:
-                self._control(error={"code": "malformed", "message": "clientOrderId must be 1..64 bytes"},
+            if not client_order_id_fits(body.clientOrderId):
+                self._control(error={"code": "malformed", "message": (
+                    f"clientOrderId must be 1..{MAX_CLIENT_ORDER_ID_BYTES} bytes")},
                               correlation=correlation)
                 return
-        path = f"orders/{account}"
+        path = orders_path(account) if is_token(account) else ""
         if not self.state.may_trade(account) or path not in self.runtime.registry:
             self._control(error={"code": "forbidden", "message": f"account {account!r} is not yours"},
                           correlation=correlation)
@@ -201,7 +202,7 @@ class SessionActor(TickstageActor):
         """Check a watchlistUpdate and send it to the ``market-source`` actor for the user's own group."""
         symbols = add + remove
         if (not symbols or set(add) & set(remove)
-                or not all(1 <= len(s.encode()) <= MAX_VT_SYMBOL_BYTES for s in symbols)):
+                or not all(vt_symbol_fits(s) for s in symbols)):
             self._control(error={"code": "malformed", "message": (
                 f"watchlistUpdate: 1 or more vt_symbols of 1..{MAX_VT_SYMBOL_BYTES} bytes, none both added and "
                 "removed")}, correlation=correlation)
@@ -257,12 +258,12 @@ class SessionActor(TickstageActor):
         for account in sorted(stale):
             request = schemas.stream.ClientMessage.new_message()
             request.init("orderStatusRequest").account = account
-            self.send_path(f"orders/{account}", encode_order_command(self.path, self.state.user, request.to_bytes(),
+            self.send_path(orders_path(account), encode_order_command(self.path, self.state.user, request.to_bytes(),
                                                                      self.path))
 
     def _subscribe(self, groups: list[str], correlation: int) -> None:
         registry = self.runtime.registry
-        unknown = [g for g in groups if group_path(g) not in registry]
+        unknown = [g for g in groups if not is_token(g) or group_path(g) not in registry]
         for group in groups:
             if group not in unknown and group not in self.state.groups:
                 self.state.groups[group] = None
@@ -425,9 +426,9 @@ class SessionActor(TickstageActor):
 
     def _follow_ticks(self, symbols: list[str], subscribe: bool, correlation: int) -> None:
         """subscribeTicks / unsubscribeTicks: checked here, answered by the ``ticks`` actor (or here)."""
-        if not 1 <= len(symbols) <= MAX_PER_SESSION or not all(1 <= len(s.encode()) <= 64 for s in symbols):
+        if not 1 <= len(symbols) <= MAX_PER_SESSION or not all(vt_symbol_fits(s) for s in symbols):
             self._control(error={"code": "malformed", "message": (
-                f"1..{MAX_PER_SESSION} vtSymbols of 1..64 bytes each")}, correlation=correlation)
+                f"1..{MAX_PER_SESSION} vtSymbols of 1..{MAX_VT_SYMBOL_BYTES} bytes each")}, correlation=correlation)
             return
         if TICKS_PATH not in self.runtime.registry:
             self._control(error={"code": "internal", "message": "contract detail is served where the vn.py "

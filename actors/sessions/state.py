@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from actors.paths import group_path
 
 
 @dataclass
@@ -74,11 +75,6 @@ def command_correlation_id(session_number: int, envelope_id: int) -> int:
 def split_correlation_id(correlation_id: int) -> tuple[int, int]:
     """Return ``(session number, envelope id)`` of a desk correlation id (both low 32 bits)."""
     return correlation_id >> 32 & _LOW_32, correlation_id & _LOW_32
-
-
-def group_path(group: str) -> str:
-    """Return the path of a group's aggregator, ``market/group/rb``."""
-    return f"market/group/{group}"
 
 
 __all__ = ["SessionState", "command_correlation_id", "group_path", "split_correlation_id"]

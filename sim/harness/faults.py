@@ -44,8 +44,8 @@ from typing import Any
 
 import structlog
 
-from actors import ROOT_PATH, ActorState, RestartChild
-from actors.market.frames import encode_actor_message
+from actors import ROOT_PATH, ActorState, RestartChild, encode_actor_message
+from actors.paths import group_of
 from sim.harness.clients import GarbageClient, SimClient
 from sim.harness.routes import RouteFaults, RouteRule
 from sim.harness.scenario import FaultSpec
@@ -95,12 +95,6 @@ class FaultRecord:
     details: dict[str, Any] = field(default_factory=dict)
     ended: asyncio.Future | None = field(default=None, repr=False)
     market: Any = field(default=None, repr=False)
-
-
-def group_of(path: str) -> str | None:
-    """Return the group of one aggregator's path (``market/group/rb`` → ``rb``), else None (globs too)."""
-    prefix = "market/group/"
-    return path[len(prefix):] if path.startswith(prefix) and "*" not in path else None
 
 
 def parent_and_name(registry: Any, path: str) -> tuple[str, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from actors import ActorRuntime, ChildSpec, Supervisor, TickstageActor, start_root
-from actors.market.frames import encode_actor_message
+from actors._envelope import encode_actor_message
 
 
 class Counter(TickstageActor):

@@ -11,9 +11,9 @@ from thespian.actors import Actor, ActorSystem, WakeupMessage
 from thespian.system import simpleSystemBase
 
 from actors import ActorRuntime, ChildSpec, Supervisor, TickstageActor, start_root
+from actors._envelope import encode_actor_message
 from actors._runtime import check_thespian_version
 from actors.errors import ActorDeadError, AskTimeoutError, IncompatibleThespianError, UnknownPathError
-from actors.market.frames import encode_actor_message
 
 
 class Echo(TickstageActor):

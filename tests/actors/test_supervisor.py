@@ -24,8 +24,8 @@ from actors import (
     TickstageActor,
     start_root,
 )
+from actors._envelope import encode_actor_message
 from actors.errors import ActorDeadError
-from actors.market.frames import encode_actor_message
 
 
 class Worker(TickstageActor):

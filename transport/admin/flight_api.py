@@ -35,13 +35,13 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from actors.market.frames import encode_actor_message
 from transport.admin.admin_guard import read_json_body
+from actors import encode_actor_message
 from actors.orders.codec import encode_order_command
+from actors.paths import is_token, orders_account, session_path
 from transport.admin.flight import DEFAULT_MAX_BYTES, DEFAULT_MAX_RECORDS, FlightRecorder, encode_recording
 from transport.edge.client import client_message
 
-ORDERS_PREFIX = "orders/"
 
 KEPT_RECORDINGS = 16
 """Recordings kept in memory at once."""
@@ -139,8 +139,8 @@ class FlightApi:
         """Have every order actor of an account the session may trade answer it an orderStatusReply."""
         runtime = self.desk.runtime
         for entry in runtime.registry.entries():
-            account = entry.path[len(ORDERS_PREFIX):]
-            if not entry.path.startswith(ORDERS_PREFIX) or "/" in account or not state.may_trade(account):
+            account = orders_account(entry.path)
+            if account is None or not state.may_trade(account):
                 continue
             request = client_message(0, orderStatusRequest={"account": account, "finishedLimit": 0}, source="flight")
             runtime.tell_path(entry.path, encode_order_command(path, "flight", request, "flight"))
@@ -148,7 +148,8 @@ class FlightApi:
     async def download(self, request: web.Request) -> web.Response:
         """``GET /admin/recordings/{id}``: the recording as a file."""
         self._principal(request)
-        path = f"sessions/session/{request.match_info['id']}"
+        session_id = request.match_info["id"]
+        path = session_path(session_id) if is_token(session_id) else f"sessions/session/{session_id}"
         recorder = self.recordings.get(path)
         if recorder is None:
             return _error(404, f"no recording of {path}")

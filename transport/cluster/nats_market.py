@@ -23,17 +23,17 @@ import nats.errors
 import structlog
 
 import schemas
-from actors import ChildSpec, spawn
-from actors.market.frames import encode_actor_message, encode_outbound
+from actors import ChildSpec, spawn, encode_actor_message, encode_outbound
 from actors.market.remote_group import RemoteGroupActor
-from actors.sessions.session import SessionActor, SessionState, group_path
+from actors.paths import group_child, group_path, session_child
+from actors.sessions.session import SessionActor, SessionState
 from transport.cluster import subjects
 from transport.cluster.nats_bus import NatsBus
 from transport.edge.outbox import SocketOutbox
 from transport.edge.client import client_message
 
 _log = structlog.get_logger("transport.cluster.nats_market")
-PUBLISHER_SESSION = "session/nats"
+PUBLISHER_SESSION = session_child("nats")
 _AGG_PREFIX = "md.agg.33ms."
 
 
@@ -153,7 +153,7 @@ class MarketSubscriber(_MarketLink):
         group, kind, seq = frame_head(payload)
         path = group_path(group)
         if path not in self.runtime.registry:
-            spawn(self.runtime, "market", ChildSpec(f"group/{group}", RemoteGroupActor, {
+            spawn(self.runtime, "market", ChildSpec(group_child(group), RemoteGroupActor, {
                 "group": group, "request_snapshot": self.request_snapshot}))
         self.runtime.tell_path(path, encode_outbound(group=group, seq=seq, kind=kind, payload=payload,
                                                      source="nats"))

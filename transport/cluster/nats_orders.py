@@ -44,17 +44,17 @@ import nats.errors
 import structlog
 
 import schemas
-from actors import ChildSpec, spawn
-from actors.market.frames import encode_outbound
+from actors import ChildSpec, spawn, encode_outbound
 from actors.orders.codec import encode_order_command, new_server_message
 from actors.orders.remote import RemoteOrderActor
 from actors.orders.supervisor import OrdersSupervisor
+from actors.paths import is_token, orders_path, session_child
 from actors.sessions.order_host import OrderHostActor
 from transport.cluster import subjects
 from transport.cluster.nats_bus import NatsBus, NoRespondersError, RequestTimeoutError
 
 _log = structlog.get_logger("transport.cluster.nats_orders")
-HOST_SESSION = "session/nats-orders"
+HOST_SESSION = session_child("nats-orders")
 HOST_SESSION_PATH = f"sessions/{HOST_SESSION}"
 HOST_QUEUE = "order-host"
 AUDITED = ("submitOrder", "cancelOrder")
@@ -182,7 +182,7 @@ class OrderHost:
             return
         desk_correlation = desk_correlation or header_id
         log = _log.bind(correlation_id=desk_correlation or None, member=member, account=account)
-        path = f"orders/{account}"
+        path = orders_path(account) if is_token(account) else ""
         if not subject_matches or path not in self.runtime.registry:
             self.refused += 1
             log.info("order_request_refused", code="forbidden")

@@ -30,10 +30,9 @@ from typing import Any
 import structlog
 
 import schemas
-from actors import ChildSpec, spawn
-from actors.market.frames import encode_actor_message
+from actors import ChildSpec, spawn, encode_actor_message
 from actors.market.group import GroupActor
-from actors.sessions.session import group_path
+from actors.paths import group_child, group_path
 from transport.cluster import subjects
 from transport.cluster.nats_bus import NatsBus
 
@@ -130,7 +129,7 @@ class TickSubscriber:
                 self.dropped += 1
                 self._ask_resync(group)
                 return
-            spawn(self.runtime, "market", ChildSpec(f"group/{group}", GroupActor,
+            spawn(self.runtime, "market", ChildSpec(group_child(group), GroupActor,
                                                     {"group": group, **self._group_args}))
             self._known[group] = False
             self.runtime.tell_path(group_path(group), msg.data)

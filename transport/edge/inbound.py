@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import capnp
 
 import schemas
-from actors.market.watchlists import MAX_VT_SYMBOL_BYTES
+from actors.market.watchlists import MAX_VT_SYMBOL_BYTES, vt_symbol_fits
 from transport.errors import FrameRefusedError
 from transport.edge.limits import SocketLimits
 
@@ -153,7 +153,7 @@ def _check_contracts(member: str, contracts: list[str], limits: SocketLimits, co
         raise FrameRefusedError("limitExceeded", f"{len(contracts)} contracts in one message, over "
                                 f"{limits.max_list_items}", correlation)
     for vt_symbol in contracts:
-        if not 1 <= len(vt_symbol.encode()) <= MAX_VT_SYMBOL_BYTES:
+        if not vt_symbol_fits(vt_symbol):
             raise FrameRefusedError("malformed", f"a vt_symbol must be 1..{MAX_VT_SYMBOL_BYTES} bytes",
                                     correlation)
 

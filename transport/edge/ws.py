@@ -30,9 +30,10 @@ from collections import deque
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from actors import ChildSpec, Restart, StopChild, spawn
-from actors.market.frames import encode_actor_message
-from actors.sessions.session import SessionActor, SessionState, group_path
+from actors import ChildSpec, Restart, StopChild, spawn, encode_actor_message
+from actors.orders.config import MAX_CLIENT_ORDER_ID_BYTES, ORDER_MEMBERS, client_order_id_fits
+from actors.paths import group_path, is_token, orders_path, session_child, session_path
+from actors.sessions.session import SessionActor, SessionState
 from actors.sessions.state import command_correlation_id
 from transport.signin.auth import AuthConfig, Principal, TokenVerifier
 from transport.errors import AuthError, FrameRefusedError
@@ -44,9 +45,8 @@ from transport.edge.replies import error_message, server_message
 from transport.edge.client import client_message
 
 _log = structlog.get_logger("transport.edge.ws")
-_ORDER_MEMBERS = frozenset({"submitOrder", "cancelOrder", "orderStatusRequest"})
 _SESSION_MEMBERS = frozenset({"subscribe", "unsubscribe", "snapshotRequest", "ping", "subscribeTicks",
-                              "unsubscribeTicks", "watchlistUpdate"}) | _ORDER_MEMBERS
+                              "unsubscribeTicks", "watchlistUpdate"}) | ORDER_MEMBERS
 _POLICY_VIOLATION = WSCloseCode.POLICY_VIOLATION  # 1008
 
 
@@ -132,8 +132,8 @@ class SocketServer:
         self.frames_handled += 1
         self._user_sockets[user] = self._user_sockets.get(user, 0) + 1
         session_id = next(self._ids)
-        name = f"session/{session_id}"
-        path = f"sessions/{name}"
+        name = session_child(session_id)
+        path = session_path(session_id)
         outbox = SocketOutbox(ws.send_bytes, lambda: self.runtime.tell_path(
             path, encode_actor_message("socketDrained", None, source="ws")), limits.low_water_bytes)
         writer = asyncio.create_task(outbox.run(), name=f"ws-writer-{session_id}")
@@ -320,20 +320,19 @@ class SocketServer:
             conn.subscriptions.difference_update(frame.groups)
         elif member == "snapshotRequest" and not conn.state.principal.may_see_group(frame.groups[0]):
             raise FrameRefusedError("forbidden", "group not allowed by your token", frame.correlation)
-        elif member in _ORDER_MEMBERS:
+        elif member in ORDER_MEMBERS:
             self._check_order(conn, data, frame)
         self._tell_session(conn, data, command_correlation_id(conn.number, frame.correlation))
 
     def _check_order(self, conn: _Connection, data: bytes, frame: ClientFrame) -> None:
         """Refuse an order message for an account the token does not grant, or a bad client order id."""
-        from actors.orders.config import MAX_CLIENT_ORDER_ID_BYTES
         from transport.edge.inbound import order_target
 
         account, client_order_id = order_target(data, frame, self.limits)
-        if client_order_id is not None and not 1 <= len(client_order_id.encode()) <= MAX_CLIENT_ORDER_ID_BYTES:
+        if client_order_id is not None and not client_order_id_fits(client_order_id):
             raise FrameRefusedError("malformed", f"clientOrderId must be 1..{MAX_CLIENT_ORDER_ID_BYTES} bytes",
                                     frame.correlation)
-        if not conn.state.may_trade(account) or f"orders/{account}" not in self.runtime.registry:
+        if not (conn.state.may_trade(account) and is_token(account) and orders_path(account) in self.runtime.registry):
             raise FrameRefusedError("forbidden", f"account {account[:64]!r} is not granted by your token",
                                     frame.correlation)
 
@@ -345,7 +344,7 @@ class SocketServer:
                                     frame.correlation)
         registry = self.runtime.registry
         new = [g for g in dict.fromkeys(frame.groups)
-               if g not in conn.subscriptions and group_path(g) in registry]
+               if g not in conn.subscriptions and is_token(g) and group_path(g) in registry]
         limit = self.limits.max_subscriptions
         if len(conn.subscriptions) + len(new) > limit:
             raise FrameRefusedError("limitExceeded", f"more than {limit} subscriptions on one socket",

@@ -47,11 +47,12 @@ from typing import Any
 import numpy as np
 import structlog
 
-from actors import ChildSpec, spawn
-from actors.market.frames import InstrumentInfo, encode_actor_message, encode_instruments_added, encode_tick_batch
+from actors import ChildSpec, spawn, encode_actor_message
+from actors.market.frames import InstrumentInfo, encode_instruments_added, encode_tick_batch
 from actors.market.group import GroupActor
 from actors.market.l1 import L1Table
 from actors.market.ticks import TICK_FIELDS, TICKS_PATH, encode_tick_detail
+from actors.paths import group_child, group_path
 from schemas.venue_events import EVENT_FEED_STATUS, FeedStatus
 from transport.latency import ExchangeClockSkew
 from transport.venue.watchlists import WatchlistGroups
@@ -127,7 +128,7 @@ class _Group:
 
     @property
     def path(self) -> str:
-        return f"market/group/{self.name}"
+        return group_path(self.name)
 
 
 @dataclass(frozen=True)
@@ -313,7 +314,7 @@ class VnpyBridge(WatchlistGroups):
             self._flush_group(group)
         for status in statuses:
             self._announce_feed_status(status)
-        self.runtime._schedule()
+        self.runtime.schedule()
 
     def _announce_feed_status(self, status: FeedStatus) -> None:
         """Tell every local group the venue feed's state (loop thread)."""
@@ -376,7 +377,7 @@ class VnpyBridge(WatchlistGroups):
         self._groups[name] = group
         if self._sink is not None:
             return group
-        spawn(self.runtime, "market", ChildSpec(f"group/{name}", GroupActor, {"group": name, **self._group_args}))
+        spawn(self.runtime, "market", ChildSpec(group_child(name), GroupActor, {"group": name, **self._group_args}))
         for listener in self.group_listeners:
             listener(name)
         return group

@@ -62,6 +62,7 @@ from actors.orders.record import (
     parse_reference,
     reference_of,
 )
+from actors.paths import accounts_path, is_token, orders_path
 from transport.venue.vnpy_bridge import guarded
 
 PARK_S = 10.0
@@ -202,7 +203,7 @@ class OrderBridge:
             # routes any more, and a raise here would only be logged by the loop on every later batch
             self._parked.clear()
             return
-        self.runtime._schedule()
+        self.runtime.schedule()
 
     def _route(self, kind: str, data: Any) -> bool:
         if kind == "account":
@@ -212,18 +213,18 @@ class OrderBridge:
                                           balance=balance[0], frozen=balance[1], available=balance[2],
                                           ts_ns=time.time_ns())
             for account in self._accounts_on.get(data.gateway_name, ()):
-                self.runtime.tell_path(f"accounts/{account}", payload)
+                self.runtime.tell_path(accounts_path(account), payload)
             return True
         account = self._account_of.get(data.vt_orderid)
         if kind == "order":
             if account is None:
                 parsed = parse_reference(data.reference or "")
-                if parsed is None:
+                if parsed is None or not is_token(parsed[0]):
                     return False
                 account = self._account_of[data.vt_orderid] = parsed[0]
             elif data.status.name == "SUBMITTING":
                 return True   # the echo of a send_order that returned already: its order actor knows it
-            self.runtime.tell_path(f"orders/{account}", encode_vnpy_order(
+            self.runtime.tell_path(orders_path(account), encode_vnpy_order(
                 vt_orderid=data.vt_orderid, reference=data.reference or "", vt_symbol=data.vt_symbol,
                 direction=DIRECTIONS.get(getattr(data.direction, "name", ""), "long"),
                 offset=OFFSETS.get(data.offset.name, "none"), order_type=ORDER_TYPES.get(data.type.name, "limit"),
@@ -244,8 +245,8 @@ class OrderBridge:
                                     vt_symbol=trade.vt_symbol, direction=trade.direction, offset=trade.offset,
                                     price=trade.price, volume=trade.volume, ts_ns=trade.ts_ns,
                                     gateway_name=data.gateway_name, account=account)
-        self.runtime.tell_path(f"orders/{account}", payload)
-        self.runtime.tell_path(f"accounts/{account}", payload)
+        self.runtime.tell_path(orders_path(account), payload)
+        self.runtime.tell_path(accounts_path(account), payload)
         return True
 
     # -- loop thread: the OrderPort ----------------------------------------------------------------

@@ -11,8 +11,8 @@ limit of 3 approves exactly 3.
 
 from __future__ import annotations
 
-from actors.orders.record import Rejection
 from actors.risk._rule import RiskRule
+from actors.risk.rejection import Rejection
 
 
 class ActiveOrderRule(RiskRule):

@@ -18,9 +18,10 @@ import math
 from thespian.actors import ActorAddress
 
 from actors.orders.config import GLOBAL_SCOPE
-from actors.orders.record import Rejection
-from actors.risk._rule import RiskRule, rule_path
+from actors.paths import accounts_path, rule_path
+from actors.risk._rule import RiskRule
 from actors.risk.events import encode_kill_switch_command
+from actors.risk.rejection import Rejection
 
 
 class DailyLossRule(RiskRule):
@@ -35,9 +36,9 @@ class DailyLossRule(RiskRule):
         self.loss: float | None = None
         self.tripped = False
         if self.scope != GLOBAL_SCOPE:
-            from actors.market.frames import encode_actor_message
+            from actors._envelope import encode_actor_message
 
-            self.send_path(f"accounts/{self.scope}", encode_actor_message("riskResyncRequest", self.path,
+            self.send_path(accounts_path(self.scope), encode_actor_message("riskResyncRequest", self.path,
                                                                           source=self.path))
 
     def check(self, order) -> Rejection | None:

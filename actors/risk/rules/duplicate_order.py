@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections import deque
 
-from actors.orders.record import Rejection
 from actors.risk._rule import RiskRule
+from actors.risk.rejection import Rejection
 
 
 PRUNE_MIN_KEYS = 64

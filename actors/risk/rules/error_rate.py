@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 from collections import deque
 
-from actors.orders.record import Rejection
 from actors.risk._rule import RiskRule
+from actors.risk.rejection import Rejection
 
 
 class ErrorRateRule(RiskRule):

@@ -16,10 +16,11 @@ from __future__ import annotations
 from thespian.actors import ActorAddress
 
 from actors.orders.config import GLOBAL_SCOPE
-from actors.orders.record import Rejection
+from actors.paths import accounts_path, orders_path
 from actors.risk._rule import RiskRule
 from actors.risk.events import encode_cancel_open_orders, encode_kill_switch_changed
 from actors.risk.limits import KILL_SWITCH_STATES
+from actors.risk.rejection import Rejection
 
 _CLOSING = frozenset({"close", "closeToday", "closeYesterday"})
 
@@ -61,12 +62,12 @@ class KillSwitchRule(RiskRule):
                          previous=row["previous"], changed_by=command.by, reason=command.reason)
         changed = encode_kill_switch_changed(row, source=self.path)
         for account in self._accounts_in_scope():
-            self.send_path(f"accounts/{account}", changed)
+            self.send_path(accounts_path(account), changed)
         if state == "halted":
             cancel = encode_cancel_open_orders(target if scope == "group" else "", command.reason,
                                                command.by, source=self.path)
             for account in self._accounts_in_scope():
-                self.send_path(f"orders/{account}", cancel)
+                self.send_path(orders_path(account), cancel)
 
     def observed(self) -> float:
         """Rank of the strictest state this instance watches (0 active .. 2 halted)."""

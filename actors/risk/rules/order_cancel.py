@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from actors.orders.record import Rejection
 from actors.risk._rule import RiskRule, trading_day
+from actors.risk.rejection import Rejection
 
 
 class OrderCancelRule(RiskRule):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections import deque
 
-from actors.orders.record import Rejection
 from actors.risk._rule import RiskRule
+from actors.risk.rejection import Rejection
 
 
 class OrderFlowRule(RiskRule):

@@ -6,8 +6,8 @@ price × volume × contract multiplier, quote currency.
 
 from __future__ import annotations
 
-from actors.orders.record import Rejection
 from actors.risk._rule import RiskRule
+from actors.risk.rejection import Rejection
 
 
 class OrderNotionalRule(RiskRule):

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from actors.orders.record import Rejection
 from actors.orders.validity import check_order
 from actors.risk._rule import RiskRule
+from actors.risk.rejection import Rejection
 
 
 class _Contract(NamedTuple):

@@ -6,8 +6,8 @@ lots; 2.0 ``OrderSizeRule`` 500 lots).
 
 from __future__ import annotations
 
-from actors.orders.record import Rejection
 from actors.risk._rule import RiskRule
+from actors.risk.rejection import Rejection
 
 
 class OrderVolumeRule(RiskRule):

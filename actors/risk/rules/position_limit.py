@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from actors.orders.record import Rejection
 from actors.risk._rule import RiskRule
+from actors.risk.rejection import Rejection
 
 
 def _signed(direction, volume: float) -> float:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import math
 
-from actors.orders.record import Rejection
 from actors.risk._rule import RiskRule
+from actors.risk.rejection import Rejection
 
 
 class PriceBandRule(RiskRule):

@@ -10,8 +10,8 @@ refused by another rule), and each fill moves lots from working to traded.
 
 from __future__ import annotations
 
-from actors.orders.record import Rejection
 from actors.risk._rule import RiskRule, trading_day
+from actors.risk.rejection import Rejection
 
 
 class TradeLimitRule(RiskRule):

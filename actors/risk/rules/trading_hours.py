@@ -13,9 +13,9 @@ to every product (a desk replaying a recorded day at another time of day).
 
 from __future__ import annotations
 
-from actors.orders.record import Rejection
 from actors.risk._rule import EXCHANGE_UTC_OFFSET_NS, RiskRule
 from actors.risk.product_sessions import Window, inside, next_open, sessions_of
+from actors.risk.rejection import Rejection
 
 WINDOWS = 4
 

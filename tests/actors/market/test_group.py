@@ -8,9 +8,9 @@ import numpy as np
 
 import schemas
 from actors import ActorRuntime, ChildSpec, Supervisor, TickstageActor, start_root
+from actors._envelope import encode_actor_message
 from actors.market.frames import (
     InstrumentInfo,
-    encode_actor_message,
     encode_instruments_added,
     encode_tick_batch,
     frame_columns,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from actors.market.frames import encode_actor_message
+from actors._envelope import encode_actor_message
 from actors.market.ticks import HISTORY_TICKS, MAX_PER_SESSION, TICKS_PATH
 from tests.conftest import JWT_SECRET
 from transport.signin.auth import mint_token

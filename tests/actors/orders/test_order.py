@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from actors.market.frames import encode_actor_message
+from actors._envelope import encode_actor_message
 from tests.actors.order_kit import ScriptedPort, harness_config
 
 

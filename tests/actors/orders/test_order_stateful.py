@@ -37,10 +37,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
+from actors._envelope import encode_actor_message
 from actors._registry import ActorState
 from actors._runtime import ActorRuntime
 from actors._supervisor import ChildSpec, RestartChild, Supervisor, start_root
-from actors.market.frames import encode_actor_message
 from actors.orders.config import AccountSpec, OrdersConfig
 from actors.orders.journal import OrderJournal
 from actors.orders.record import reference_of
@@ -257,7 +257,7 @@ class OrderPathMachine(RuleBasedStateMachine):
                 return f"{entry.path} is {entry.state.value}"
         for account in ACCOUNTS:
             actor = self.desk.order_actor(account)
-            if actor is None or actor._crashed:
+            if actor is None or actor.crashed:
                 return f"orders/{account} down"
             if answers and (actor.waiters or actor.unresolved or actor.checks):
                 return f"orders/{account}: waiters {list(actor.waiters)}, unresolved {actor.unresolved}"

@@ -8,7 +8,8 @@ import numpy as np
 
 import schemas
 from actors import ActorRuntime, ChildSpec, Supervisor, start_root
-from actors.market.frames import InstrumentInfo, encode_actor_message, encode_instruments_added, encode_tick_batch
+from actors._envelope import encode_actor_message
+from actors.market.frames import InstrumentInfo, encode_instruments_added, encode_tick_batch
 from actors.market.group import GroupActor
 from actors.market.supervisor import MarketSupervisor
 from actors.sessions.session import SessionActor, SessionState

@@ -9,8 +9,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from structlog.testing import capture_logs
 
-from actors import ActorRuntime, Backoff, ChildSpec, RestartIntensity, start_root
-from actors.market.frames import encode_actor_message
+from actors import ActorRuntime, Backoff, ChildSpec, RestartIntensity, start_root, encode_actor_message
 from actors.market.group import GroupActor
 from actors.market.supervisor import MarketSupervisor
 from actors.root import RootSupervisor

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from actors.market.frames import encode_actor_message
+from actors import encode_actor_message
 from transport.cluster import subjects
 from transport.cluster.nats_bus import NatsBus, NoRespondersError, RequestTimeoutError
 

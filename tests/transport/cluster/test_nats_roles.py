@@ -129,7 +129,7 @@ async def test_roles_when_aggregators_own_shards_then_each_runs_its_groups_and_e
 
 async def test_roles_when_aggregator_group_crashes_then_rebuilt_from_venue_host(three_nodes):
     """A crashed GroupActor on an aggregator asks ops.tickresync and gets every instrument and row back."""
-    from actors.market.frames import encode_actor_message
+    from actors import encode_actor_message
 
     host, aggregator, _ = three_nodes
     await _wait_group(aggregator, "rb")

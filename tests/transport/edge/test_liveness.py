@@ -82,7 +82,7 @@ async def test_admin_stop_when_subscribed_then_stopped_within_2s_and_live_after_
 async def test_crash_when_group_actor_raises_then_restarting_then_live(desk, connect):
     """A crash of market/group/rb (the simulator's crash fault): its supervisor says restarting, the next
     incarnation live."""
-    from actors.market.frames import encode_actor_message
+    from actors import encode_actor_message
 
     client = await connect()
     await _subscribe_live(client)

@@ -14,7 +14,7 @@ import asyncio
 import random
 from collections import defaultdict
 
-from actors.market.frames import encode_actor_message
+from actors import encode_actor_message
 from tests.transport.orders_kit import HIGH_LIMITS, last_price, order, orders_config, token, venue, venue_setting
 from transport.edge.client import client_message
 from transport.edge.ws import SocketLimits

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from actors.market.frames import encode_actor_message
+from actors import encode_actor_message
 
 
 async def test_group_actor_when_crashed_then_restarted_at_same_path_and_session_gets_snapshot(connect, desk):

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from actors.market.frames import encode_actor_message
+from actors._envelope import encode_actor_message
 from actors.orders.codec import encode_order_command
 from actors.orders.ports import Quote
 from actors.risk.rules import RULES
