@@ -1,8 +1,10 @@
-"""Build the envelope of an actor message: ``ActorMessage`` with its source, send time and correlation id.
+"""Build envelopes: an ``ActorMessage`` (source, send time, correlation id) and a ``ServerMessage`` (envelope id,
+correlation id, send time, schema version, source).
 
-The kernel's one home for the actor-message envelope (schemas/actor.capnp ``ActorMessage``): every actor,
-of any domain, builds its control and data messages here, and the kernel's own timers (the supervisor's
-shutdown and restart ticks) use it without importing a domain.
+The kernel's one home for both envelopes (schemas/actor.capnp ``ActorMessage``, schemas/stream.capnp
+``ServerMessage``): every actor, of any domain, builds its control and data messages and its answers to
+clients here, and the kernel's own timers (the supervisor's shutdown and restart ticks) use it without
+importing a domain.
 
 Every builder returns immutable ``bytes``.
 """
@@ -10,10 +12,12 @@ Every builder returns immutable ``bytes``.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import schemas
 
 _ActorMessage = schemas.actor.ActorMessage
+_ServerMessage = schemas.stream.ServerMessage
 
 
 def encode_outbound(*, group: str, seq: int, kind: str, payload: bytes, source: str,
@@ -56,4 +60,30 @@ def encode_actor_message(member: str, value=None, *, source: str = "", correlati
     return message.to_bytes()
 
 
-__all__ = ["encode_actor_message", "encode_outbound"]
+
+def new_server_message(member: str, correlation_id: int, source: str, envelope_id: int = 0):
+    """Return ``(message, body)``: a ServerMessage with ``member`` initialised and its envelope set."""
+    message = _ServerMessage.new_message()
+    body = message.init(member)
+    envelope = message.init("envelope")
+    envelope.id = envelope_id
+    envelope.correlationId = correlation_id
+    envelope.sentTsNs = time.time_ns()
+    envelope.schemaVersion = schemas.SCHEMA_VERSION
+    envelope.source = source
+    return message, body
+
+
+def encode_server_message(member: str, correlation_id: int, source: str, envelope_id: int = 0,
+                          **fields: Any) -> bytes:
+    """Return a ServerMessage ``member`` with scalar/Text ``fields`` (``ack``, ``error``, ``pong`` ...) as bytes.
+
+    ``error``'s ``code`` is an ``ErrorCode`` name (``"malformed"``).
+    """
+    message, body = new_server_message(member, correlation_id, source, envelope_id)
+    for name, value in fields.items():
+        setattr(body, name, value)
+    return message.to_bytes()
+
+
+__all__ = ["encode_actor_message", "encode_outbound", "encode_server_message", "new_server_message"]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import schemas
+from actors._envelope import new_server_message
 from schemas._columns import column_views, init_columns, pointer_index
 from schemas._templates import ScalarSlot, SkeletonCache
 
@@ -208,13 +209,7 @@ def encode_group_status(*, group: str, state: str, reason: str, since_ts_ns: int
     """
     if state not in LIVENESS_STATES:
         raise ValueError(f"unknown group liveness {state!r}")
-    message = _ServerMessage.new_message()
-    envelope = message.init("envelope")
-    envelope.id = message_id
-    envelope.sentTsNs = time.time_ns()
-    envelope.schemaVersion = schemas.SCHEMA_VERSION
-    envelope.source = source
-    status = message.init("groupStatus")
+    message, status = new_server_message("groupStatus", 0, source, message_id)
     status.group = group
     status.state = state
     status.reason = reason
@@ -250,12 +245,8 @@ def encode_group_info(
     *, group: str, version: int, first_index: int, instruments: Sequence[InstrumentInfo], source: str
 ) -> bytes:
     """Return a ``ServerMessage{groupInfo}`` listing ``instruments`` from ``first_index``."""
-    message = _ServerMessage.new_message()
-    envelope = message.init("envelope")
-    envelope.sentTsNs = time.time_ns()
-    envelope.schemaVersion = schemas.SCHEMA_VERSION
-    envelope.source = source
-    _fill_group_info(message.init("groupInfo"), group, version, first_index, instruments)
+    message, info = new_server_message("groupInfo", 0, source)
+    _fill_group_info(info, group, version, first_index, instruments)
     return message.to_bytes()
 
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable
-from typing import Any
 
 import schemas
 from actors.orders.record import OrderRecord
+from actors._envelope import encode_server_message, new_server_message
 from actors.risk.rejection import Rejection
 
 _ActorMessage = schemas.actor.ActorMessage
-_ServerMessage = schemas.stream.ServerMessage
 
 
 def _actor(member: str, source: str, correlation_id: int = 0):
@@ -194,31 +193,6 @@ def encode_vnpy_account(*, vt_accountid: str, gateway_name: str, balance: float,
 
 
 # -- to the browser ------------------------------------------------------------------
-
-
-def new_server_message(member: str, correlation_id: int, source: str, envelope_id: int = 0):
-    """Return ``(message, body)``: a ServerMessage with ``member`` initialised and its envelope set."""
-    message = _ServerMessage.new_message()
-    body = message.init(member)
-    envelope = message.init("envelope")
-    envelope.id = envelope_id
-    envelope.correlationId = correlation_id
-    envelope.sentTsNs = time.time_ns()
-    envelope.schemaVersion = schemas.SCHEMA_VERSION
-    envelope.source = source
-    return message, body
-
-
-def encode_server_message(member: str, correlation_id: int, source: str, envelope_id: int = 0,
-                          **fields: Any) -> bytes:
-    """Return a ServerMessage ``member`` with scalar/Text ``fields`` (``ack``, ``error``, ``pong`` ...) as bytes.
-
-    ``error``'s ``code`` is an ``ErrorCode`` name (``"malformed"``).
-    """
-    message, body = new_server_message(member, correlation_id, source, envelope_id)
-    for name, value in fields.items():
-        setattr(body, name, value)
-    return message.to_bytes()
 
 
 def fill_order_view(view, record: OrderRecord) -> None:
