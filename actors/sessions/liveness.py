@@ -79,13 +79,18 @@ class LivenessBook:
         """Stop following ``group`` (unsubscribed)."""
         self._views.pop(group, None)
 
-    def heard(self, group: str) -> StatusChange | None:
-        """A frame (snapshot, delta, heartbeat) came from ``group``: it is not stale."""
+    def heard(self, group: str, sent_ts_ns: int = 0) -> StatusChange | None:
+        """A frame (snapshot, delta, heartbeat) came from ``group``: it is not stale.
+
+        Args:
+            sent_ts_ns: when the group handed the frame off, ns since UNIX epoch (the ActorMessage's
+                ``sentTsNs``, stamped once for every session); 0: now.
+        """
         view = self._views.get(group)
         if view is None:
             return None
         view.heard_ns = time.monotonic_ns()
-        view.data_ts_ns = time.time_ns()
+        view.data_ts_ns = sent_ts_ns or time.time_ns()
         if view.overlay is not None and view.overlay.state == STALE:
             view.overlay = None
             return self._change(group, view)

@@ -303,7 +303,7 @@ class SessionActor(TickstageActor):
             self._push_status(self.liveness.group_said(group, self._status_of(outbound.payload)))
             return
         if kind != "info":
-            self._push_status(self.liveness.heard(group))
+            self._push_status(self.liveness.heard(group, message.sentTsNs))   # no clock read per session
         if kind == "delta":
             if group in self.stale or self.outbox.queued_bytes > self.high_water:
                 self._conflate(group)
