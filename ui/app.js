@@ -26,6 +26,7 @@ const SEVERITY = { unknown: 0, live: 0, closed: 1, ended: 2, stale: 3, sourceDow
 const $ = (selector) => document.querySelector(selector);
 const panels = new Map(); // group → Watchlist, in subscription order
 let token = null;
+let refusedToken = null; // the last token the desk refused: a late echo of it from the worker is not a sign-in
 let connection = { state: "idle", detail: "" };
 let workerStats = { connected: false, frames: 0, bytes: 0, gaps: 0, decodeErrors: 0 };
 let availableGroups = [];
@@ -69,7 +70,7 @@ function onWorkerMessage(message) {
     toast(`${message.code}: ${message.message}`);
   } else if (message.type === "session") {
     if (message.renewed && message.token) renewed(message.token);
-    else if (message.token && message.token !== token) adopt(message.token);
+    else if (message.token && message.token !== token && message.token !== refusedToken) adopt(message.token);
     else if (!message.token && token) logout("Logged out in another tab", { local: true });
     else if (!message.token && document.body.dataset.session === "checking") resumeOrSignIn();
   } else if (message.type === "renewal") {
@@ -136,6 +137,7 @@ function socketUrl() {
 
 // Log in this tab with a token it was given: every tab follows (one socket).
 function login(newToken) {
+  refusedToken = null; // signing in again with the same token is the trader's choice
   adopt(newToken);
   link.login(newToken);
 }
@@ -156,6 +158,9 @@ async function resumeOrSignIn() {
   if (resuming) return;
   resuming = true;
   const { status, body } = await refreshAccessToken(REFRESH_URL);
+  resuming = false;
+  // Signed in on this page's own form while the refresh was in flight: that sign-in wins, no redirect.
+  if (document.body.dataset.session !== "checking") return;
   if (status === 200 && body.access_token) login(body.access_token);
   else location.replace(new URL("./login", location.href).href);
 }
@@ -183,6 +188,7 @@ function watchExpiry() {
 // Signed out without a sign-out (token refused or expired): keep the panels, show the sign-in overlay.
 function sessionEnded(reason) {
   if (token === null && document.body.dataset.session === "out") return; // already ended: keep its reason
+  refusedToken = token;
   token = null;
   sessionStorage.removeItem(TOKEN_KEY);
   watchExpiry();

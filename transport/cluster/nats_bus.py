@@ -203,6 +203,7 @@ class NatsBus:
 
         subscription = await self._nc.subscribe(subject, queue=queue, cb=deliver)
         self._subscriptions.append(subscription)
+        await self._nc.flush()  # the server has the interest when this returns: no "no responders" race
         return subscription
 
     async def request(self, subject: str, data: bytes, timeout_s: float = 1.0,
