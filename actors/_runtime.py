@@ -113,7 +113,7 @@ class ActorRuntime:
         self._interceptor: Any = None
         self._popped = 0
         self.fifo = True
-        """No interceptor was ever installed, so messages are delivered in queue order (actors/orders/risk_link.py)."""
+        """No interceptor was ever installed, so messages are delivered in queue order (actors/orders/risk_gate.py)."""
 
     # -- sending ---------------------------------------------------------
 

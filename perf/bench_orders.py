@@ -3,7 +3,7 @@
 The candidate is the production path on the loop thread: an ``orderCommand``
 (as a session sends it) to ``orders/<account>`` → a check by each of the 14
 account rule actors and the global kill switch (in-line calls, or
-``riskCheck`` messages when in-line is not exact: actors/orders/risk_link.py)
+``riskCheck`` messages when in-line is not exact: actors/orders/risk_gate.py)
 → the write-ahead journal (SQLite WAL, committed on the loop thread before
 the gateway call) → ``MainEngine.send_order`` of a real vn.py
 MainEngine into ``SimGateway`` and its exchange (latency 0: it answers inside

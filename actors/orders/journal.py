@@ -73,7 +73,7 @@ _log = structlog.get_logger("actors.orders.journal")
 FLUSH_DELAY_S = 0.05
 """Longest wait of a queued row nobody waits for, seconds. Each commit hands the GIL to vn.py's threads
 during its I/O: flushing every 2 ms raised the order path's p50 ~0.5 → 0.8–1.8 ms (perf/bench_orders.py).
-Such a row lost in a crash is rebuilt by the recovery's gateway queries (lifecycle.py)."""
+Such a row lost in a crash is rebuilt by the recovery's gateway queries (actors/orders/book.py)."""
 FLUSH_ROWS = 256
 """Queued rows that trigger a flush at once."""
 CHECKPOINT_EVERY_COMMITS = 500

@@ -9,7 +9,7 @@ Sends every order to the exchange exactly once (actors/README.md, "Orders, risk 
    approve. In process the check is an in-line call of the rule actor, when
    that sees exactly what a ``riskCheck`` message would; otherwise a
    ``riskCheck`` message (encoded once) and a ``riskVerdict`` back
-   (actors/orders/risk_link.py). A rule actor that is down or crashed refuses
+   (actors/orders/risk_gate.py). A rule actor that is down or crashed refuses
    by its absence; one that does not answer within ``check_timeout_s``
    refuses too (fail-closed). A refusal is a value naming rule, limit and
    observed value.
@@ -21,7 +21,7 @@ Sends every order to the exchange exactly once (actors/README.md, "Orders, risk 
 4. The reply waits for the exchange's answer (the first order event past
    SUBMITTING, or a fill); none within ``answer_timeout_s`` makes the order
    ``outcomeUnknown``: replied as such, never re-sent, and resolved by gateway
-   queries and order events (actors/orders/lifecycle.py). A reply, once
+   queries and order events (actors/orders/book.py). A reply, once
    decided, is what every retry of that client order id gets.
 
 The write-ahead row carries ``sent_ns`` (the moment ``send_order`` is about to
@@ -36,7 +36,6 @@ handler runs on the loop thread.
 from __future__ import annotations
 
 import collections
-import itertools
 import math
 import time
 from typing import Any
@@ -45,7 +44,8 @@ from thespian.actors import ActorAddress
 
 import schemas
 from actors._dispatch import TickstageActor
-from actors._envelope import encode_outbound
+from actors._envelope import encode_actor_message, encode_outbound
+from actors.orders.book import OrderBook
 from actors.orders.codec import (
     encode_account_push,
     encode_cancel_reply,
@@ -55,9 +55,10 @@ from actors.orders.codec import (
     read_rejection,
 )
 from actors.orders.config import OrdersConfig
-from actors.orders.lifecycle import OrderLifecycle
+from actors.orders.errors import VenueUnavailableError
+from actors.orders.ports import JournalPort, MarketPort, OrderPort
 from actors.orders.record import OrderRecord
-from actors.orders.risk_link import PendingCheck, RiskLink
+from actors.orders.risk_gate import PendingCheck, RiskGate
 from actors.orders.tally import OrderTally
 from actors.orders.validity import check_record
 from actors.risk.rejection import Rejection
@@ -67,15 +68,21 @@ WRITE_AHEAD_GROUP = 64
 """Most orders committed in one write-ahead transaction (group commit of a burst; bounds the first one's wait)."""
 
 
-class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
+class OrderActor(TickstageActor):
     """Idempotent submission, risk checks, write-ahead journal, one gateway call per order.
+
+    A table of handlers (``ActorMessage`` member → ``_on_<member>``) over two objects: the
+    :class:`~actors.orders.book.OrderBook` (the records, their transitions, the journal rows) and the
+    :class:`~actors.orders.risk_gate.RiskGate` (the rule checks and updates). The actor keeps what needs
+    the runtime: the sessions waiting for replies, the write-ahead group commit, the gateway calls and
+    the timers. It is the book's :class:`~actors.orders.book.OrderEvents`.
 
     Context args:
         account (str): the strategy account.
         gateway_name (str): vn.py gateway of its primary real account.
         port (OrderPort): the gateway (transport/venue/vnpy_orders.py).
         market (MarketPort): reference data and last prices.
-        journal (OrderJournal): the durable journal.
+        journal (JournalPort): the durable journal (actors/orders/journal.py).
         config (OrdersConfig): timeouts.
         rules (tuple[tuple[str, str], ...]): (rule name, path) of every rule to ask.
         observers (dict[str, tuple[str, ...]]): RiskUpdateKind → paths of the rules observing it.
@@ -90,45 +97,63 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
         args = self.context.args
         self.account: str = args["account"]
         self.gateway_name: str = args.get("gateway_name", "SIM")
-        self.port = args["port"]
-        self.market = args["market"]
-        self.journal = args["journal"]
+        self.port: OrderPort = args["port"]
+        self.market: MarketPort = args["market"]
+        self.journal: JournalPort = args["journal"]
         self.config: OrdersConfig = args.get("config") or OrdersConfig()
-        self.rule_paths: tuple[tuple[str, str], ...] = tuple(args.get("rules", ()))
-        self.observers: dict[str, tuple[str, ...]] = dict(args.get("observers", {}))
         self.stateful_paths: tuple[str, ...] = tuple(args.get("stateful", ()))
         self.sessions_path: str = args.get("sessions_path", "sessions")
-        self.orders: dict[str, OrderRecord] = {}
-        self.open_ids: set[str] = set()      # client order ids of orders not final (lifecycle.track)
-        self.unknown_ids: set[str] = set()   # client order ids of orders outcomeUnknown now
-        self.by_vt: dict[str, str] = {}
-        self.quarantined: dict[str, str] = {}      # client order id → why its journal row was quarantined
-        self.recovered: set[str] = set()           # open orders recovered from the journal
-        self.ambiguous_vt: set[str] = set()        # vt_orderids naming two open orders: cancels refused
+        self.book = OrderBook(self.account, self.journal, self,
+                              unknown_after_queries=self.config.unknown_after_queries)
+        self.gate = RiskGate(self.runtime, self, args.get("rules", ()), args.get("observers", {}))
         self.waiters: dict[str, list[tuple[str, int]]] = {}
-        self.checks: dict[int, PendingCheck] = {}
-        self._rule_marks: dict[str, int] = {}
         self._write_ahead: list[OrderRecord] = []
-        self.inline_checks = 0
         self.tally = OrderTally()
-        self.unresolved: set[str] = set()
-        self._check_ids = itertools.count(1)
         self._answer_deadlines: collections.deque[tuple[float, str]] = collections.deque()
         self._answer_armed = False
         self._answer_due = 0.0   # time.monotonic() at which the armed answer timer is due
         self._query_armed = False
-        self.submissions = self.duplicates = self.new_orders = self.rejections = 0
-        self.sent = self.unknown_outcomes = self.unrouted = self.duplicate_trades = 0
-        self.vt_orderid_collisions = self.cancels_refused = self.closed_unknown = self.quarantined_resubmits = 0
-        self.recover()
-        self.replay_to(self.stateful_paths)
+        self.submissions = self.duplicates = self.new_orders = 0
+        self.sent = self.cancels_refused = self.quarantined_resubmits = 0
+        for record in self.book.recover(self.port.trades_for(self.account)):
+            self._arm_answer(record)
+        if self.book.unresolved:
+            self._arm_query()
+        self.gate.replay_to(self.stateful_paths, self.book.orders.values())
         # in-line calls wait until whatever a previous incarnation left queued to a rule was handled
-        self._queued_to([path for _, path in self.rule_paths])
+        self.gate.queued_to([path for _, path in self.gate.rules])
 
-    # -- commands from sessions ----------------------------------------------------------
+    # -- the book's and the gate's state, for tests, benchmarks and statistics ----------------
+
+    @property
+    def orders(self) -> dict[str, OrderRecord]:
+        """Client order id → record, every order of the day (the book's; read only)."""
+        return self.book.orders
+
+    @property
+    def unresolved(self) -> set[str]:
+        """Client order ids the gateway is asked about (the book's; read only)."""
+        return self.book.unresolved
+
+    @property
+    def unknown_outcomes(self) -> int:
+        """Orders made ``outcomeUnknown`` by the answer timeout in this incarnation."""
+        return self.book.unknown_outcomes
+
+    @property
+    def checks(self) -> dict[int, PendingCheck]:
+        """Checks waiting for verdicts by message (the gate's; read only)."""
+        return self.gate.checks
+
+    @property
+    def inline_checks(self) -> int:
+        """Rule checks answered by an in-line call."""
+        return self.gate.inline_checks
+
+    # -- HANDLERS: commands from sessions ------------------------------------------------------
 
     def _on_order_command(self, command, message, sender: ActorAddress) -> None:
-        """Handle a validated submitOrder / cancelOrder / orderStatusRequest from a session."""
+        """Handle a validated submitOrder / cancelOrder / orderStatusRequest from a session (loop thread)."""
         session, user = command.sessionPath, command.user
         with schemas.stream.ClientMessage.from_bytes(
             command.client, traversal_limit_in_words=schemas.TRAVERSAL_LIMIT_WORDS,
@@ -143,27 +168,87 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
             elif member == "orderStatusRequest":
                 request = client.orderStatusRequest
                 wanted = list(request.clientOrderIds)
-                records = [self.orders[i] for i in wanted if i in self.orders] if wanted else \
-                    self.status_of_all(request.finishedLimit)
+                records = self.book.records(wanted) if wanted else self.book.status_of_all(request.finishedLimit)
                 self._to_session(session, encode_status_reply(self.account, records, correlation, self.path))
 
-    def status_of_all(self, finished_limit: int) -> list[OrderRecord]:
-        """Every open order and the newest ``finished_limit`` finished ones (0: all), oldest first."""
-        ordered = sorted(self.orders.values(), key=lambda r: r.created_ns)
-        if not finished_limit:
-            return ordered
-        finished = [r for r in ordered if r.final]
-        kept = {id(r) for r in finished[-finished_limit:]}
-        return [r for r in ordered if not r.final or id(r) in kept]
+    def _on_cancel_open_orders(self, command, message, sender: ActorAddress) -> None:
+        """Kill switch: cancel every open order (of one group, or all); pending ones on send (loop thread)."""
+        group, count = command.group, 0
+        for record in self.book.open_records(group):
+            if record.vt_orderid:
+                self.cancel_now(record)
+                count += 1
+            elif record.state == "pending":
+                record.cancel_on_send = True
+                count += 1
+        self.log.warning("open_orders_cancelled", group=group or "*", orders=count, by=command.by,
+                         reason=command.reason)
+
+    # -- HANDLERS: risk rules ------------------------------------------------------------------
+
+    def _on_risk_verdict(self, verdict, message, sender: ActorAddress) -> None:
+        """Collect one rule's verdict; all approved → journal; any refusal → reject (loop thread)."""
+        rejection = None if verdict.approved else read_rejection(verdict.rejection)
+        decided = self.gate.take_verdict(verdict.checkId, self.runtime.registry.path_of(sender), rejection)
+        if decided is None:
+            return
+        record = self.book.orders[decided[0]]
+        if decided[1] is None:
+            self._approved(record)
+        else:
+            self.book.refuse(record, decided[1])
+
+    def _on_risk_resync_request(self, rule_path: str, message, sender: ActorAddress) -> None:
+        """A rule actor (re)started: checks it had not answered are lost, refuse them (fail-closed);
+        replay the orders to it (loop thread)."""
+        for client_order_id, rejection in self.gate.rule_restarted(rule_path):
+            self.book.refuse(self.book.orders[client_order_id], rejection)
+        self.gate.replay_to([rule_path], self.book.orders.values())
+
+    def _on_rule_status_request(self, _body, message, sender: ActorAddress) -> None:
+        """The account actor's 1 s poll: answer the order counts (the book's, kept per state change;
+        loop thread)."""
+        self.send(sender, encode_actor_message("orderCounts", self.book.counts(), source=self.path))
+
+    # -- HANDLERS: events from the gateway -----------------------------------------------------
+
+    def _on_vnpy_order(self, order, message, sender: ActorAddress) -> None:
+        """Take one vn.py order update (routed by the order bridge; loop thread)."""
+        record = self.book.record_of(order.vtOrderId, order.reference)
+        if record is not None:
+            self.book.apply_status(record, str(order.status), order.tradedLots)
+
+    def _on_vnpy_trade(self, trade, message, sender: ActorAddress) -> None:
+        """Take one fill, once per vt_tradeid; a fill is also an answer (loop thread)."""
+        record = self.book.record_of(trade.vtOrderId)
+        if record is not None:
+            self.book.take_fill(record, trade.vtTradeId, trade.price, trade.volumeLots, trade.tsNs)
+
+    # -- HANDLERS: timers ----------------------------------------------------------------------
+
+    def _on_timer(self, timer, message, sender: ActorAddress) -> None:
+        """Check timeout, answer timeout, or the periodic query of unresolved orders (loop thread)."""
+        name = timer.name
+        if name == "check":
+            timed_out = self.gate.time_out(timer.generation, self.config.check_timeout_s)
+            if timed_out is not None:
+                self.book.refuse(self.book.orders[timed_out[0]], timed_out[1])
+        elif name == "answer":
+            self._answers_due()
+        elif name == "query":
+            self._query_armed = False
+            self._query_unresolved()
+
+    # -- submissions -----------------------------------------------------------------------------
 
     def submit(self, order, session: str, correlation: int, user: str) -> None:
         """Start a new order, or answer a seen client order id with its (pending) reply."""
         client_order_id = order.clientOrderId
         self.submissions += 1
-        if client_order_id in self.quarantined:
+        if client_order_id in self.book.quarantined:
             self._refuse_quarantined(order, session, correlation, user)
             return
-        record = self.orders.get(client_order_id)
+        record = self.book.get(client_order_id)
         if record is not None:
             self.duplicates += 1
             if record.reply_status is not None:
@@ -178,19 +263,25 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
         quote = self.market.quote(record.vt_symbol)
         record.group = quote.group if quote is not None else ""
         record.correlation_id = self.correlation_id
-        self.orders[client_order_id] = record
-        self.track(record)
+        self.book.add(record)
         self.log.debug("order_submitted", client_order_id=client_order_id, vt_symbol=record.vt_symbol)
         self.waiters[client_order_id] = [(session, correlation)]
         self.new_orders += 1
         problem = check_record(record, order.account, quote)
         if problem is not None:
-            self.reject(record, problem)
+            self.book.reject(record, problem)
             return
-        if not self.rule_paths:
+        if not self.gate.rules:
             self._approved(record)
             return
-        self.ask_rules(record, quote)
+        verdict = self.gate.check(record, quote)
+        if verdict is None:
+            self._approved(record)
+        elif isinstance(verdict, Rejection):
+            self.book.refuse(record, verdict)
+        else:
+            self.runtime.call_later(self.config.check_timeout_s, self.myAddress, encode_actor_message(
+                "timer", {"name": "check", "generation": verdict.check_id & 0xFFFFFFFF}, source=self.path))
 
     def _refuse_quarantined(self, order, session: str, correlation: int, user: str) -> None:
         """A client order id whose journal row was quarantined: never sent again; reply ``outcomeUnknown``
@@ -202,44 +293,11 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
                              order.reference, user, state="outcomeUnknown", reply_status="outcomeUnknown",
                              decided_ns=now, created_ns=now, updated_ns=now)
         record.reason = (f"not sent: the journal row of client order id {client_order_id} was quarantined "
-                         f"({self.quarantined[client_order_id]}); its first submission may have reached the "
-                         "venue, so this id is never sent again: check the venue, use a new client order id")
+                         f"({self.book.quarantined[client_order_id]}); its first submission may have reached "
+                         "the venue, so this id is never sent again: check the venue, use a new client order id")
         self.log.warning("quarantined_order_resubmitted", client_order_id=client_order_id, reason=record.reason)
         self._reply(record, session, correlation)
         self.push("outcomeUnknown", record, sinceTsNs=now, reason=record.reason)
-
-    def _on_risk_verdict(self, verdict, message, sender: ActorAddress) -> None:
-        """Collect one rule's verdict; all approved → journal; any refusal → reject."""
-        check = self.checks.get(verdict.checkId)
-        if check is None:
-            return  # late: the order was already refused (or this actor restarted)
-        path = self.runtime.registry.path_of(sender)
-        if path not in check.pending:
-            return  # not a rule this check waits for (a previous incarnation's answer)
-        record = self.orders[check.client_order_id]
-        if verdict.approved:
-            check.pending.discard(path)
-            if not check.pending:
-                del self.checks[verdict.checkId]
-                self._approved(record)
-            return
-        del self.checks[verdict.checkId]
-        self.refuse(record, read_rejection(verdict.rejection))
-
-    def _check_timed_out(self, check_id: int) -> None:
-        check = self.checks.pop(check_id, None)
-        if check is None:
-            return
-        silent = ", ".join(sorted(check.pending))
-        rule = dict((path, name) for name, path in self.rule_paths).get(min(check.pending), "risk")
-        waited_s = self.config.check_timeout_s
-        self.refuse(self.orders[check.client_order_id], Rejection(
-            rule, waited_s, waited_s, f"risk rule {silent} did not answer within {waited_s:g} s (fail-closed)"))
-
-    def refuse(self, record: OrderRecord, rejection: Rejection) -> None:
-        """Reject after (some) rules approved: they stop counting it (``released``)."""
-        self.reject(record, rejection)
-        self.notify("released", record)
 
     # -- write ahead, then send -------------------------------------------------------------
 
@@ -254,7 +312,7 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
         """Handle a message, then commit and send the approved orders unless this actor's next message is
         already next in the runtime's queue (loop thread)."""
         super().receiveMessage(msg, sender)
-        if self._write_ahead and not self._crashed and not self.runtime.next_is_for(self.myAddress):
+        if self._write_ahead and not self.crashed and not self.runtime.next_is_for(self.myAddress):
             try:
                 self._commit_and_send()
             except Exception as exc:  # noqa: BLE001 - a crash, as inside a handler
@@ -276,7 +334,7 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
                     self.send_to_gateway(record)
                 else:
                     record.sent_ns = 0
-                    self.refuse(record, Rejection("journal", NAN, NAN, f"journal write failed: {error}"))
+                    self.book.refuse(record, Rejection("journal", NAN, NAN, f"journal write failed: {error}"))
 
     def send_to_gateway(self, record: OrderRecord) -> None:
         """Call ``MainEngine.send_order`` once for this order (loop thread)."""
@@ -287,13 +345,13 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
         if not vt_orderid:
             record.rejected_by_gateway = True
             self.notify("gatewayRejected", record)
-            self.refuse(record, Rejection("gateway", NAN, NAN,
-                                          'vn.py refused the order locally (send_order returned "")'))
+            self.book.refuse(record, Rejection("gateway", NAN, NAN,
+                                               'vn.py refused the order locally (send_order returned "")'))
             return
-        self.map_vt(record, vt_orderid)
+        self.book.map_vt(record, vt_orderid)
         if record.state == "pending":
             record.state = "sent"
-        self.write(record)
+        self.book.write(record)
         if record.cancel_on_send:
             self.cancel_now(record)
         if record.reply_status is None:
@@ -303,7 +361,7 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
 
     def cancel(self, client_order_id: str, session: str, correlation: int) -> None:
         """Cancel one order for a session; reply ``cancelReply``."""
-        record = self.orders.get(client_order_id)
+        record = self.book.get(client_order_id)
         if record is None:
             status, vt_orderid = "unknownOrder", ""
         elif record.final:
@@ -322,9 +380,7 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
     def cancel_now(self, record: OrderRecord) -> bool:
         """Send one cancel request for an order with a vt_orderid (idempotent); return False, sending
         nothing, when that vt_orderid also names another open order (it could cancel that one)."""
-        if record.vt_orderid in self.ambiguous_vt and any(   # rare: a scan only after a venue id collision
-                other is not record and other.vt_orderid == record.vt_orderid and not other.final
-                for other in self.orders.values()):
+        if self.book.cancel_collides(record):
             self.cancels_refused += 1
             self.log.error("cancel_refused", client_order_id=record.client_order_id, vt_orderid=record.vt_orderid,
                            reason="the vt_orderid also names another open order of this account")
@@ -335,37 +391,83 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
         record.updated_ns = time.time_ns()
         self.port.cancel(record)
         self.notify("cancelRequested", record)
-        self.write(record)
+        self.book.write(record)
         return True
 
-    def _on_cancel_open_orders(self, command, message, sender: ActorAddress) -> None:
-        """Kill switch: cancel every open order (of one group, or all); pending ones on send."""
-        group, count = command.group, 0
-        for record in [self.orders[i] for i in self.open_ids]:
-            if record.final or (group and record.group != group):
+    # -- timeouts and queries ------------------------------------------------------------------
+
+    def _arm_answer(self, record: OrderRecord) -> None:
+        """Start the order's answer timeout: one deadline in a queue (every order waits the same
+        ``answer_timeout_s``, so deadlines come in order) and one loop timer for the earliest."""
+        self._answer_deadlines.append((time.monotonic() + self.config.answer_timeout_s, record.client_order_id))
+        if not self._answer_armed:
+            self._arm_answer_timer(self.config.answer_timeout_s)
+
+    def _arm_answer_timer(self, delay_s: float) -> None:
+        self._answer_armed = True
+        self._answer_due = time.monotonic() + delay_s
+        self.runtime.call_later(delay_s, self.myAddress, encode_actor_message(
+            "timer", {"name": "answer", "generation": 0}, source=self.path))
+
+    def _answers_due(self) -> None:
+        """Make every order whose answer deadline passed before this timer fired, and still unanswered,
+        ``outcomeUnknown``.
+
+        The cut-off is the timer's due time, not the time this message is handled: an answer that reached
+        this actor's mailbox before the timer fired is ahead of it in the runtime's FIFO queue, so it was
+        handled already. Behind a backlog (a burst of 10,000 orders) ``now`` is seconds past the deadlines
+        of orders whose answers are queued behind this message; comparing with ``now`` made hundreds of
+        answered orders ``outcomeUnknown`` (perf/bench_orders.py, the open-orders sweep).
+        """
+        self._answer_armed = False
+        deadlines, now = self._answer_deadlines, time.monotonic()
+        cutoff = min(now, self._answer_due)
+        while deadlines and deadlines[0][0] <= cutoff:
+            record = self.book.get(deadlines.popleft()[1])
+            if record is not None and record.reply_status is None and not record.final:
+                since = " since the desk restarted" if record.client_order_id in self.book.recovered else ""
+                self.book.unknown(record, f"no exchange answer within {self.config.answer_timeout_s:g} s{since}")
+                self._arm_query()
+        if deadlines:
+            self._arm_answer_timer(max(deadlines[0][0] - now, 0.001))
+
+    def _arm_query(self) -> None:
+        if not self._query_armed:
+            self._query_armed = True
+            self.runtime.call_later(self.config.query_interval_s, self.myAddress, encode_actor_message(
+                "timer", {"name": "query", "generation": 0}, source=self.path))
+
+    def _query_unresolved(self) -> None:
+        """Ask the gateway about every unresolved order; the book takes the answers."""
+        book = self.book
+        for client_order_id in list(book.unresolved):
+            record = book.orders[client_order_id]
+            if record.final:
+                book.unresolved.discard(client_order_id)
                 continue
-            if record.vt_orderid:
-                self.cancel_now(record)
-                count += 1
-            elif record.state == "pending":
-                record.cancel_on_send = True
-                count += 1
-        self.log.warning("open_orders_cancelled", group=group or "*", orders=count, by=command.by,
-                         reason=command.reason)
+            try:
+                known = self.port.query(record)
+            except VenueUnavailableError:
+                continue    # not an answer: only a venue that was asked can say it does not know an order
+            book.take_query_answer(record, known)
+        if book.unresolved:
+            self._arm_query()
 
-    # -- replies and pushes ------------------------------------------------------------------
+    # -- the book's events (OrderEvents) and replies ---------------------------------------------
 
-    def answer(self, record: OrderRecord) -> None:
+    def focus(self, record: OrderRecord) -> None:
+        """What the handler does next belongs to ``record``'s submission: adopt its correlation id."""
+        self.adopt_correlation(record.correlation_id)
+
+    def decided(self, record: OrderRecord) -> None:
         """Send the decided reply to every session waiting on this order."""
         for session, correlation in self.waiters.pop(record.client_order_id, ()):
             self._reply(record, session, correlation)
 
-    def _reply(self, record: OrderRecord, session: str, correlation: int) -> None:
-        self._to_session(session, encode_order_reply(record, correlation, self.path))
-
-    def _to_session(self, session: str, payload: bytes) -> None:
-        self.send_path(session, encode_outbound(group="", seq=0, kind="control", payload=payload,
-                                                source=self.path, correlation_id=self.correlation_id))
+    def notify(self, kind: str, record: OrderRecord, *, price: float | None = None,
+               volume: float | None = None, ts_ns: int = 0) -> None:
+        """Tell the rule actors observing ``kind`` (through the gate)."""
+        self.gate.notify(kind, record, price=price, volume=volume, ts_ns=ts_ns)
 
     def push(self, member: str, record: OrderRecord, **extra: Any) -> None:
         """Send an order event to every session granted this account (encoded once)."""
@@ -374,17 +476,25 @@ class OrderActor(OrderLifecycle, RiskLink, TickstageActor):
         self.send_path(self.sessions_path, encode_account_push(self.account, payload, self.path,
                                                                record.correlation_id))
 
+    def _reply(self, record: OrderRecord, session: str, correlation: int) -> None:
+        self._to_session(session, encode_order_reply(record, correlation, self.path))
+
+    def _to_session(self, session: str, payload: bytes) -> None:
+        self.send_path(session, encode_outbound(group="", seq=0, kind="control", payload=payload,
+                                                source=self.path, correlation_id=self.correlation_id))
+
     def extra_statistics(self) -> dict[str, Any]:
         """Orders, rejections, unknown outcomes and the rest of the order counters."""
+        book, gate = self.book, self.gate
         return {
             "account": self.account, "orders": self.new_orders, "submissions": self.submissions,
-            "duplicates": self.duplicates, "rejections": self.rejections, "sent": self.sent,
-            "unknown_outcomes": self.unknown_outcomes, "unresolved": len(self.unresolved),
-            "open": len(self.open_ids), "checks_pending": len(self.checks),
-            "unrouted_events": self.unrouted, "duplicate_trades": self.duplicate_trades,
-            "inline_checks": self.inline_checks, "quarantined": len(self.quarantined),
-            "quarantined_resubmits": self.quarantined_resubmits, "closed_unknown": self.closed_unknown,
-            "vt_orderid_collisions": self.vt_orderid_collisions, "cancels_refused": self.cancels_refused,
+            "duplicates": self.duplicates, "rejections": book.rejections, "sent": self.sent,
+            "unknown_outcomes": book.unknown_outcomes, "unresolved": len(book.unresolved),
+            "open": len(book.open_ids), "checks_pending": len(gate.checks),
+            "unrouted_events": book.unrouted, "duplicate_trades": book.duplicate_trades,
+            "inline_checks": gate.inline_checks, "quarantined": len(book.quarantined),
+            "quarantined_resubmits": self.quarantined_resubmits, "closed_unknown": book.closed_unknown,
+            "vt_orderid_collisions": book.vt_orderid_collisions, "cancels_refused": self.cancels_refused,
             "outcomes": self.tally.statistics().as_dict(),
         }
 

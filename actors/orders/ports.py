@@ -1,15 +1,16 @@
-"""What the order path needs from outside the actors: the gateway and the market.
+"""What the order path needs from outside the actors: the gateway, the market and the journal.
 
-Both are in-process objects used on the loop thread, handed to the actors in
+The gateway and the market are in-process objects used on the loop thread, handed to the actors in
 their context args (like the vn.py bridge to the market-source actor): calling them
 never blocks. transport/venue/vnpy_orders.py implements :class:`OrderPort` over
 vn.py's ``MainEngine``; transport/venue/vnpy_bridge.py implements
-:class:`MarketPort` from the latest ticks it routed.
+:class:`MarketPort` from the latest ticks it routed; actors/orders/journal.py's
+``OrderJournal`` implements :class:`JournalPort`.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from actors.orders.record import OrderRecord
 
@@ -110,6 +111,28 @@ class MarketPort(Protocol):
         """Return the contract's reference data and last price, ``None`` when unknown."""
 
 
+class JournalPort(Protocol):
+    """The order rows of the durable journal, as the order path reads and writes them (loop thread).
+
+    Rows are dicts of the journal's ``orders`` columns (:meth:`OrderRecord.row`).
+    """
+
+    def write_orders_now(self, rows: list[dict[str, Any]]) -> tuple[bool, str]:
+        """Commit the write-ahead rows now (one transaction); return ``(ok, error)``."""
+
+    def write_order_nowait(self, row: dict[str, Any], *, soon: bool = False) -> None:
+        """Queue an order row (insert or replace); ``soon``: commit it in the loop's next turn."""
+
+    def orders(self, account: str) -> list[dict[str, Any]]:
+        """Return the committed order rows of ``account``."""
+
+    def quarantined_orders(self, account: str) -> dict[str, str]:
+        """Return client order id → why, of every quarantined order row of ``account``."""
+
+    def quarantine_order_nowait(self, row: dict[str, Any], reason: str) -> None:
+        """Queue moving an order row that could not be read to the quarantine."""
+
+
 class NoMarket:
     """A :class:`MarketPort` that knows no contract (tests without a market)."""
 
@@ -118,4 +141,4 @@ class NoMarket:
         return None
 
 
-__all__ = ["GatewayOrder", "GatewayTrade", "MarketPort", "NoMarket", "OrderPort", "Quote"]
+__all__ = ["GatewayOrder", "GatewayTrade", "JournalPort", "MarketPort", "NoMarket", "OrderPort", "Quote"]

@@ -19,7 +19,7 @@ all its rules unasked.
 In process, an order actor calls :meth:`RiskRule.check_now` and
 :meth:`RiskRule.update_now` in-line instead of sending ``riskCheck`` /
 ``riskUpdate``, when that sees exactly the state a message would
-(actors/orders/risk_link.py); the rule stays an actor for everything else.
+(actors/orders/risk_gate.py); the rule stays an actor for everything else.
 
 Limits come from the :class:`~actors.risk.limits.LimitStore` at start and
 change at run time by ``limitChange`` (journaled by the admin route before it
@@ -177,7 +177,7 @@ class RiskRule(TickstageActor):
             self._report(order.account, order.clientOrderId, rejection)
         return rejection
 
-    # -- in-line calls from an order actor's handler (actors/orders/risk_link.py) -------------
+    # -- in-line calls from an order actor's handler (actors/orders/risk_gate.py) -------------
 
     def check_now(self, order, correlation_id: int = 0) -> Rejection | None:
         """Answer a check in-line, exactly as ``_on_risk_check`` would, and return the verdict.
@@ -189,7 +189,7 @@ class RiskRule(TickstageActor):
 
         Args:
             order: a ``RiskCheck`` reader, or a value with the same fields
-                (:class:`~actors.orders.risk_link.CheckView`).
+                (:class:`~actors.orders.risk_gate.CheckView`).
             correlation_id: the order's desk correlation id (UInt64, 0: none), bound in this rule's
                 log lines and set on the messages the check causes, as a ``riskCheck`` message's would be.
         """
@@ -208,7 +208,7 @@ class RiskRule(TickstageActor):
         """Take a ``riskUpdate`` in-line, as ``_on_risk_update`` would (loop thread; see :meth:`check_now`).
 
         Args:
-            update: a ``RiskUpdate`` reader, or a :class:`~actors.orders.risk_link.UpdateView`.
+            update: a ``RiskUpdate`` reader, or a :class:`~actors.orders.risk_gate.UpdateView`.
             correlation_id: the order's desk correlation id (UInt64, 0: none), as for :meth:`check_now`.
         """
         if self._crashed:

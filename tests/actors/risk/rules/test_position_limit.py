@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from actors.orders.record import OrderRecord
-from actors.orders.risk_link import check_view, update_view
+from actors.orders.risk_gate import check_view, update_view
 from actors.risk.rules.position_limit import PositionLimitRule
 from tests.actors.order_kit import RB
 

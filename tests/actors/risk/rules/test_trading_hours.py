@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from actors.orders.risk_link import CheckView
+from actors.orders.risk_gate import CheckView
 from actors.risk._rule import EXCHANGE_TZ
 from actors.risk.rules.trading_hours import TradingHoursRule
 
