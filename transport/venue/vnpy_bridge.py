@@ -55,7 +55,7 @@ from actors.market.ticks import TICK_FIELDS, TICKS_PATH, encode_tick_detail
 from actors.paths import group_child, group_path
 from schemas.venue_events import EVENT_FEED_STATUS, FeedStatus
 from transport.latency import ExchangeClockSkew
-from transport.venue.watchlists import WatchlistGroups
+from transport.venue.watchlists import WatchlistEdit, WatchlistGroups
 
 _log = structlog.get_logger("transport.venue.vnpy_bridge")
 _LEADING_LETTERS = re.compile(r"^[A-Za-z]+")
@@ -154,7 +154,7 @@ class BridgeStatistics:
     handler_errors: int
 
 
-class VnpyBridge(WatchlistGroups):
+class VnpyBridge:
     """Conflates vn.py ticks and routes them to the group aggregators.
 
     Args:
@@ -197,6 +197,9 @@ class VnpyBridge(WatchlistGroups):
         """Per exchange, venue receive − exchange time of recent ticks (loop thread)."""
         self.feed_status: FeedStatus | None = None
         """The venue feed's last reported state (None: never reported, presumed live)."""
+        self.watchlist_groups = WatchlistGroups(self._groups, self._routes, new_group=self._new_group,
+                                                route=self._route, send_rows=self._send_rows)
+        """Users' watchlist groups edited at run time (transport/venue/watchlists.py)."""
 
     # -- vn.py thread ------------------------------------------------------
 
@@ -326,6 +329,14 @@ class VnpyBridge(WatchlistGroups):
                                                        "sinceTsNs": status.ts_ns}, source="gateway")
         for group in self._groups.values():
             self.runtime.tell_path(group.path, message)
+
+    def update_watchlist(self, group_name: str, add: Iterable[str], remove: Iterable[str]) -> WatchlistEdit:
+        """Edit a user's watchlist group (loop thread): :meth:`WatchlistGroups.update`, whose errors it raises."""
+        return self.watchlist_groups.update(group_name, add, remove)
+
+    def watchlist_members(self, group_name: str) -> list[str]:
+        """Return a group's vt_symbols in row order (``[]`` for an unknown group)."""
+        return self.watchlist_groups.members(group_name)
 
     def knows(self, vt_symbol: str) -> bool:
         """Return whether the gateway has seen this contract (loop thread)."""

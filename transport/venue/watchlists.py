@@ -2,9 +2,12 @@
 
 A user's watchlist group (``watch-<user>``, actors/market/watchlists.py) is a
 bridge group like the configured watchlists: each member contract's ticks are
-routed to it as well as to its product group (``VnpyBridge._routes``). An
-edit runs on the loop thread, between two drains (the ``market-source`` actor calls
-:meth:`WatchlistGroups.update_watchlist`), and reaches the GroupActor at once:
+routed to it as well as to its product group. The bridge owns one
+:class:`WatchlistGroups`, handing it its group and route tables and the three
+ways it reaches a group (create, send a message, send rows). An edit runs on
+the loop thread, between two drains (the ``market-source`` actor calls
+``VnpyBridge.update_watchlist``, which calls :meth:`WatchlistGroups.update`),
+and reaches the GroupActor at once:
 
 * adding appends the contracts, announces them (``instrumentsAdded`` from the
   first new index) and sends their latest rows, copied from their product
@@ -22,21 +25,21 @@ again (not persisted).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 import numpy as np
 
 from actors.market.errors import WatchlistLimitError
-from actors.market.frames import encode_instruments_added
+from actors.market.frames import InstrumentInfo, encode_instruments_added
 from actors.market.l1 import L1Table
 from actors.market.watchlists import MAX_WATCHLIST
 
 
 @dataclass(frozen=True)
 class WatchlistEdit:
-    """What one :meth:`WatchlistGroups.update_watchlist` did.
+    """What one :meth:`WatchlistGroups.update` did.
 
     Attributes:
         group: the watchlist group, ``"watch-trader1"``.
@@ -53,19 +56,51 @@ class WatchlistEdit:
     size: int
 
 
-class WatchlistGroups:
-    """Run-time membership of watchlist groups, mixed into :class:`transport.venue.vnpy_bridge.VnpyBridge`.
+class BridgeGroup(Protocol):
+    """A bridge group as the watchlists edit it (``transport.venue.vnpy_bridge`` keeps them).
 
-    Works on the bridge's loop-thread state (``_groups``, ``_routes``,
-    ``_new_group``, ``_route``, ``_send_rows``); nothing here is touched by vn.py's thread, so
-    no lock is taken.
+    Attributes:
+        name: group name.
+        instruments: its contracts in row order (a row index is a position here).
+        table: its latest L1 rows.
+        version: InstrumentsAdded version last sent.
+        announced: instruments already sent to the group actor.
     """
 
-    _groups: dict[str, Any]
-    _routes: dict[str, list[tuple[Any, int]]]
-    _send_rows: Any
+    name: str
+    instruments: list[InstrumentInfo]
+    table: L1Table
+    version: int
+    announced: int
 
-    def update_watchlist(self, group_name: str, add: Iterable[str], remove: Iterable[str]) -> WatchlistEdit:
+
+Routes = dict[str, list[tuple[BridgeGroup, int]]]
+"""vt_symbol → (group, row index) of every group its ticks go to; the first is its product group."""
+
+
+class WatchlistGroups:
+    """Run-time membership of watchlist groups, over the bridge's group and route tables.
+
+    Args:
+        groups: group name → group, the bridge's table (shared: a new group is added to it).
+        routes: the bridge's routes (shared: an edit changes the routes into the group).
+        new_group: ``new_group(name)`` creates a group and its GroupActor.
+        route: ``route(group, payload)`` sends a message to a group.
+        send_rows: ``send_rows(group, columns)`` sends L1 rows as the group's next TickBatch.
+
+    Every method runs on the loop thread; vn.py's thread never touches these tables, so no lock is taken.
+    """
+
+    def __init__(self, groups: dict[str, BridgeGroup], routes: Routes, *,
+                 new_group: Callable[[str], BridgeGroup], route: Callable[[BridgeGroup, bytes], None],
+                 send_rows: Callable[[BridgeGroup, Mapping[str, np.ndarray]], None]) -> None:
+        self._groups = groups
+        self._routes = routes
+        self._new_group = new_group
+        self._route = route
+        self._send_rows = send_rows
+
+    def update(self, group_name: str, add: Iterable[str], remove: Iterable[str]) -> WatchlistEdit:
         """Add and remove contracts of a watchlist group; create it on its first addition (loop thread).
 
         Args:
@@ -116,12 +151,12 @@ class WatchlistGroups:
             self._send_rows(group, {k: v[sent] for k, v in rows.items()})
         return WatchlistEdit(group_name, tuple(adding), removed, unknown, len(group.instruments))
 
-    def watchlist_members(self, group_name: str) -> list[str]:
+    def members(self, group_name: str) -> list[str]:
         """Return a group's vt_symbols in row order (``[]`` for an unknown group)."""
         group = self._groups.get(group_name)
         return [info.vt_symbol for info in group.instruments] if group is not None else []
 
-    def _drop_members(self, group: Any, removing: set[str]) -> None:
+    def _drop_members(self, group: BridgeGroup, removing: set[str]) -> None:
         """Take ``removing`` out of ``group``: its instruments, its rows and every route into it."""
         kept = [i for i, info in enumerate(group.instruments) if info.vt_symbol not in removing]
         rows = group.table.peek_all()
@@ -139,7 +174,7 @@ class WatchlistGroups:
             routes = self._routes[info.vt_symbol]
             self._routes[info.vt_symbol] = [(g, index if g is group else i) for g, i in routes]
 
-    def _append_members(self, group: Any, adding: list[str]) -> None:
+    def _append_members(self, group: BridgeGroup, adding: list[str]) -> None:
         """Append ``adding`` (known contracts) to ``group`` with their latest rows from their product groups."""
         first = len(group.instruments)
         for vt_symbol in adding:
@@ -147,7 +182,7 @@ class WatchlistGroups:
             group.instruments.append(product.instruments[index])
             self._routes[vt_symbol].append((group, len(group.instruments) - 1))
         group.table.resize(len(group.instruments))
-        by_product: dict[int, tuple[Any, list[int], list[int]]] = {}
+        by_product: dict[int, tuple[BridgeGroup, list[int], list[int]]] = {}
         for offset, vt_symbol in enumerate(adding):
             product, index = self._routes[vt_symbol][0]
             _, sources, targets = by_product.setdefault(id(product), (product, [], []))
@@ -161,4 +196,4 @@ class WatchlistGroups:
             group.table.apply(columns)
 
 
-__all__ = ["WatchlistEdit", "WatchlistGroups"]
+__all__ = ["BridgeGroup", "Routes", "WatchlistEdit", "WatchlistGroups"]

@@ -213,3 +213,42 @@ async def test_update_watchlist_when_groups_run_elsewhere_then_sink_gets_list_ro
         assert len(watch()) == 3
     finally:
         runtime.shutdown()
+
+
+def test_watchlist_groups_when_composed_over_plain_tables_then_edits_routes_and_sends_without_a_bridge():
+    """WatchlistGroups works over the tables and callables it is handed (no bridge, no runtime): adding
+    routes a contract's ticks to the group and sends its latest row; removing re-indexes the rest."""
+    from dataclasses import dataclass, field
+
+    from actors.market.frames import InstrumentInfo
+    from actors.market.l1 import L1Table
+    from transport.venue.watchlists import WatchlistGroups
+
+    @dataclass
+    class Group:
+        name: str
+        instruments: list = field(default_factory=list)
+        table: L1Table = field(default_factory=L1Table)
+        version: int = 0
+        announced: int = 0
+
+    product = Group("rb", [InstrumentInfo(f"rb18{m}.SHFE", f"rb18{m}", "SHFE", "rb", "F", 1.0, 10.0)
+                           for m in ("01", "05", "10")])
+    product.table.resize(3)
+    product.table.apply({"indexes": np.arange(3, dtype=np.uint32), "lastPrices": np.array([3800.0, 3700.0, 3600.0]),
+                         "gatewayRecvTsNs": np.array([1, 2, 3], dtype=np.int64)})
+    groups = {"rb": product}
+    routes = {info.vt_symbol: [(product, i)] for i, info in enumerate(product.instruments)}
+    routed, rows = [], []
+    watchlists = WatchlistGroups(groups, routes, new_group=lambda name: groups.setdefault(name, Group(name)),
+                                 route=lambda group, payload: routed.append(group.name),
+                                 send_rows=lambda group, columns: rows.append(list(columns["lastPrices"])))
+
+    edit = watchlists.update("watch-t1", ["rb1805.SHFE", "rb1810.SHFE", "zz9999.X"], [])
+    assert (edit.added, edit.unknown, watchlists.members("watch-t1")) == (
+        ("rb1805.SHFE", "rb1810.SHFE"), ("zz9999.X",), ["rb1805.SHFE", "rb1810.SHFE"])
+    assert routes["rb1810.SHFE"] == [(product, 2), (groups["watch-t1"], 1)] and rows == [[3700.0, 3600.0]]
+
+    watchlists.update("watch-t1", [], ["rb1805.SHFE"])
+    assert routes["rb1810.SHFE"] == [(product, 2), (groups["watch-t1"], 0)] and routes["rb1805.SHFE"] == [(product, 1)]
+    assert routed == ["watch-t1", "watch-t1"] and rows[-1] == [3600.0]
