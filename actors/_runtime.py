@@ -50,7 +50,6 @@ from thespian.actors import Actor, ActorAddress, ActorSystem, ChildActorExited, 
 from thespian.system.simpleSystemBase import PendingSend
 
 from actors._registry import DOWN_STATES, Registry
-from actors._runtime_actors import AskProxy, TellSink
 from actors._stats import RuntimeStatistics
 from actors.errors import (
     AskTimeoutError,
@@ -74,6 +73,41 @@ def check_thespian_version(found: str | None = None) -> None:
     if found != THESPIAN_VERSION:
         raise IncompatibleThespianError(found, THESPIAN_VERSION)
 
+
+# -- HELPER ACTORS: the runtime's own two, on the loop thread inside its pump ---------------------
+
+class AskProxy(Actor):
+    """Receives the reply of one coroutine ask and resolves its future."""
+
+    future: asyncio.Future | None = None
+
+    runtime: ActorRuntime | None = None
+
+    def receiveMessage(self, msg: Any, sender: ActorAddress) -> None:
+        """Resolve the pending future (loop thread)."""
+        if isinstance(msg, PoisonMessage) and self.runtime is not None:
+            self.runtime.report_poison(sender, msg)
+        future, self.future = self.future, None
+        if future is not None and not future.done():
+            future.set_result(msg)
+
+
+class TellSink(Actor):
+    """Sender of the runtime's tells: drops replies, reports poison."""
+
+    runtime: ActorRuntime | None = None
+
+    def receiveMessage(self, msg: Any, sender: ActorAddress) -> None:
+        """Count a reply nobody waits for; report a PoisonMessage as a crash (loop thread)."""
+        if self.runtime is None:
+            return
+        if isinstance(msg, PoisonMessage):
+            self.runtime.report_poison(sender, msg)
+        else:
+            self.runtime.count_reply_dropped()
+
+
+# -- THE RUNTIME ----------------------------------------------------------------------------------
 
 class ActorRuntime:
     """Thespian's simple base, pumped by the running asyncio loop.

@@ -48,6 +48,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -55,12 +56,56 @@ from vnpy.trader.constant import Direction, OrderType, Status
 from vnpy.trader.object import AccountData, CancelRequest, ContractData, OrderData, OrderRequest, TickData, TradeData
 
 from sim.drop_copy import DropCopy
-from sim.exchange_book import AccountBook, ExchangeSettings, ExchangeStatistics
+from sim.settings import ExchangeSettings
 
 _GRID_TOLERANCE = 1e-6
 _ACTIVE = (Status.SUBMITTING, Status.NOTTRADED, Status.PARTTRADED)
 _session_lock = threading.Lock()
 _last_session = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeStatistics:
+    """What the exchange did since it was created.
+
+    Attributes:
+        orders_received: ``send_order`` calls.
+        distinct_references: distinct ``OrderRequest.reference`` values among them.
+        most_per_reference: most orders sent with one reference (1 when every order was sent once).
+        accepted, rejected, unanswered, fills, cancels: counts.
+    """
+
+    orders_received: int
+    distinct_references: int
+    most_per_reference: int
+    accepted: int
+    rejected: int
+    unanswered: int
+    fills: int
+    cancels: int
+
+
+class AccountBook:
+    """One real account's position per contract and its cash (quote currency)."""
+
+    def __init__(self, capital: float) -> None:
+        self.capital = capital
+        self.realized = 0.0
+        self.positions: dict[str, tuple[float, float, float]] = {}   # vt_symbol → (net lots, avg, size)
+
+    def fill(self, vt_symbol: str, signed: float, price: float, size: float) -> None:
+        net, avg, _ = self.positions.get(vt_symbol, (0.0, 0.0, size))
+        if net and (net > 0) != (signed > 0):
+            closed = min(abs(net), abs(signed))
+            self.realized += (price - avg) * closed * size * (1 if net > 0 else -1)
+        new = net + signed
+        if new == 0:
+            avg = 0.0
+        elif net == 0 or (net > 0) != (new > 0):
+            avg = price
+        elif abs(new) > abs(net):
+            avg = (avg * abs(net) + price * abs(signed)) / abs(new)
+        self.positions[vt_symbol] = (new, avg, size)
 
 
 def new_session() -> int:
@@ -391,4 +436,4 @@ class SimExchange:
                                        frozen=margin, gateway_name=gateway.gateway_name))
 
 
-__all__ = ["ExchangeSettings", "ExchangeStatistics", "SimExchange", "new_session"]
+__all__ = ["AccountBook", "ExchangeSettings", "ExchangeStatistics", "SimExchange", "new_session"]

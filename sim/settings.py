@@ -2,15 +2,19 @@
 
 vn.py hands a gateway a plain dict shaped like its ``default_setting``
 (values may arrive as strings from a JSON file or a form); :class:`SimSettings`
-turns it into typed, validated values.
+turns the market's keys into typed, validated values and :class:`ExchangeSettings`
+the exchange's (sim/exchange.py's docstring lists them; prices in quote
+currency, volumes in lots).
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sim.errors import SimSettingError
 
@@ -135,6 +139,62 @@ class SimSettings:
         )
 
 
+DROP_COPY_ENV = "TICKSTAGE_SIM_DROP_COPY"
+"""Environment variable naming the venue's drop-copy file when the ``drop_copy`` setting is empty."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeSettings:
+    """Typed exchange settings (keys listed in sim/exchange.py's docstring).
+
+    Attributes:
+        venue: venue name; gateways connecting with the same name share one exchange.
+        latency_ms: delay of each answer (accept, reject, cancel), milliseconds.
+        no_answer_probability: chance that an order's answer is never sent, 0..1.
+        seed: seed of the no-answer draws.
+        capital: starting balance of each real account, quote currency.
+        margin_rate: margin per position value, 0..1.
+        price_limit_percent: price limits, ± percent of the first price seen of a contract.
+        drop_copy: append every received order to this file (sim/drop_copy.py); ``""``: none. Setting
+            ``drop_copy``, else the environment variable ``TICKSTAGE_SIM_DROP_COPY``.
+    """
+
+    venue: str = "SIM"
+    latency_ms: float = 0.0
+    no_answer_probability: float = 0.0
+    seed: int = 7
+    capital: float = 10_000_000.0
+    margin_rate: float = 0.1
+    price_limit_percent: float = 10.0
+    drop_copy: str = ""
+
+    @classmethod
+    def from_setting(cls, setting: Mapping[str, Any]) -> ExchangeSettings:
+        """Read the exchange's keys of a gateway setting; missing keys take the defaults.
+
+        Raises:
+            SimSettingError: a value is of the wrong type or out of range.
+        """
+        def number(key: str, default: float) -> float:
+            value = setting.get(key, default)
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise SimSettingError(key, value, "must be a number") from None
+            if not math.isfinite(number) or number < 0:
+                raise SimSettingError(key, value, "must be a finite number >= 0")
+            return number
+
+        probability = number("order_no_answer_probability", 0.0)
+        if probability > 1:
+            raise SimSettingError("order_no_answer_probability", probability, "must be within 0..1")
+        return cls(venue=str(setting.get("venue", "SIM") or "SIM"), latency_ms=number("order_latency_ms", 0.0),
+                   no_answer_probability=probability, seed=int(number("order_seed", 7)),
+                   capital=number("account_capital", 10_000_000.0), margin_rate=number("margin_rate", 0.1),
+                   price_limit_percent=number("price_limit_percent", 10.0),
+                   drop_copy=str(setting.get("drop_copy") or os.environ.get(DROP_COPY_ENV, "")))
+
+
 def _path(setting: Mapping[str, object], key: str) -> Path | None:
     value = setting[key]
     if value is None or value == "":
@@ -171,4 +231,4 @@ def _flag(setting: Mapping[str, object], key: str) -> bool:
     raise SimSettingError(key, value, "must be a boolean")
 
 
-__all__ = ["DEFAULT_SETTING", "INSTRUMENTS_FILE_NAME", "SimSettings"]
+__all__ = ["DEFAULT_SETTING", "DROP_COPY_ENV", "INSTRUMENTS_FILE_NAME", "ExchangeSettings", "SimSettings"]

@@ -56,9 +56,9 @@ from typing import Any
 import structlog
 
 from actors.orders.errors import JournalClosedError, JournalError
-from actors.orders.journal_rows import CHECKS, order_key, quarantine_at_load, quarantine_row, read_checked
-from actors.orders.journal_tables import (
+from actors.orders.journal_rows import (
     AUDIT_COLUMNS,
+    CHECKS,
     KILL_SWITCH_COLUMNS,
     LIMIT_COLUMNS,
     MAX_ROWS_PER_STATEMENT,
@@ -66,6 +66,10 @@ from actors.orders.journal_tables import (
     SCHEMA,
     missing_columns,
     multi_insert,
+    order_key,
+    quarantine_at_load,
+    quarantine_row,
+    read_checked,
 )
 
 _log = structlog.get_logger("actors.orders.journal")
