@@ -19,6 +19,7 @@ from actors._dispatch import TickstageActor
 from actors._envelope import encode_outbound
 from actors.errors import ActorDeadError
 from actors.market.errors import WatchlistLimitError
+from actors.market.ports import MarketSource, WatchlistEditor
 from actors.orders.codec import encode_server_message
 
 MARKET_SOURCE_PATH = "market-source"
@@ -31,14 +32,15 @@ class MarketSourceActor(TickstageActor):
     """Serves resync requests from the bridge's latest-rows cache.
 
     Context args:
-        bridge: the :class:`transport.venue.vnpy_bridge.VnpyBridge` (in process).
+        bridge (MarketSource): the vn.py bridge (transport/venue/vnpy_bridge.py), which is also a
+            :class:`~actors.market.ports.WatchlistEditor`; on an aggregator node a stand-in that is not.
     """
 
     takes_crash = False   # not a crash target of the fault injector (it keeps no state of its own)
 
     def on_start(self, restarts: int) -> None:
         """Keep the bridge handle (loop thread)."""
-        self.bridge = self.context.args["bridge"]
+        self.bridge: MarketSource = self.context.args["bridge"]
         self.resyncs = 0
         self.watchlist_edits = self.watchlist_refusals = 0
 
@@ -60,12 +62,12 @@ class MarketSourceActor(TickstageActor):
         """
         group, session, correlation = membership.group, membership.sessionPath, membership.correlationId
         self.watchlist_edits += 1
-        update = getattr(self.bridge, "update_watchlist", None)  # an aggregator node's stand-in has none
-        if update is None:
+        bridge = self.bridge
+        if not isinstance(bridge, WatchlistEditor):   # an aggregator node's stand-in
             self._refuse(session, correlation, "internal", "watchlists are edited on the venue-host")
             return
         try:
-            edit = update(group, list(membership.add), list(membership.remove))
+            edit = bridge.update_watchlist(group, list(membership.add), list(membership.remove))
         except WatchlistLimitError as exc:
             self._refuse(session, correlation, "limitExceeded", str(exc))
             return

@@ -22,6 +22,7 @@ from actors.market_source import MARKET_SOURCE_PATH, MarketSourceActor
 from actors.market.supervisor import MarketSupervisor
 from actors.market.ticks import TICKS_PATH, TickDetailActor
 from actors.sessions.supervisor import SessionsSupervisor
+from actors.market.ports import MarketSource
 
 
 class RootSupervisor(Supervisor):
@@ -30,7 +31,7 @@ class RootSupervisor(Supervisor):
     intensity = RestartIntensity(max_restarts=5, within_s=30.0)
 
 
-def desk_children(bridge: Any, market_args: Mapping[str, Any] | None = None,
+def desk_children(bridge: MarketSource | None, market_args: Mapping[str, Any] | None = None,
                   order_path: Sequence[ChildSpec] = (), tick_detail: bool = False) -> list[ChildSpec]:
     """Return the root's child specs, in start order.
 

@@ -36,6 +36,7 @@ from actors._dispatch import TickstageActor
 from actors._envelope import encode_actor_message
 from actors.accounts.positions import PositionBook
 from actors.orders.codec import encode_account_push, new_server_message
+from actors.orders.ports import MarketPort, OrderPort
 from actors.paths import orders_path, rule_path
 from actors.risk.events import encode_pnl_update
 
@@ -62,8 +63,8 @@ class AccountActor(TickstageActor):
         self.trader: str = args.get("trader", "")
         self.real: tuple[str, ...] = tuple(args.get("real", ("SIM",)))
         self.capital: float = float(args.get("capital", 0.0))
-        self.market = args["market"]
-        self.port = args["port"]
+        self.market: MarketPort = args["market"]
+        self.port: OrderPort = args["port"]
         self.rule_paths: tuple[str, ...] = tuple(args.get("rules", ()))
         self.interval_s: float = args.get("status_interval_s", 1.0)
         self.sessions_path: str = args.get("sessions_path", "sessions")

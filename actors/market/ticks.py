@@ -33,6 +33,7 @@ import schemas
 from actors._dispatch import TickstageActor
 from actors._envelope import encode_actor_message, encode_outbound
 from actors.orders.codec import encode_server_message, new_server_message
+from actors.market.ports import TickDetailSource
 from schemas._columns import L1_DTYPES, fill_columns, init_columns, pointer_index
 
 TICKS_PATH = "ticks"
@@ -90,7 +91,7 @@ class TickDetailActor(TickstageActor):
     """Fans single-contract ticks out to the sessions that follow them.
 
     Context args:
-        bridge: the :class:`transport.venue.vnpy_bridge.VnpyBridge` (in process):
+        bridge (TickDetailSource): the vn.py bridge (transport/venue/vnpy_bridge.py, in process):
             ``detail_symbols`` (a set this actor fills), ``knows(vt_symbol)``,
             ``group_of(vt_symbol)``, ``latest_row(vt_symbol)``.
         sessions_path (str): the sessions supervisor, default ``"sessions"``.
@@ -98,7 +99,7 @@ class TickDetailActor(TickstageActor):
 
     def on_start(self, restarts: int) -> None:
         """Set up state; after a restart clear the watch list and have sessions subscribe again."""
-        self.bridge = self.context.args["bridge"]
+        self.bridge: TickDetailSource = self.context.args["bridge"]
         self.subscribers: dict[str, dict[str, None]] = {}   # vt_symbol → session paths
         self.history: OrderedDict[str, deque] = OrderedDict()  # watched contracts, least recently subscribed first
         self.ticks_in = self.details_sent = self.subscriptions = self.refused = 0

@@ -22,8 +22,10 @@ from actors.accounts.account import AccountActor
 from actors.accounts.supervisor import AccountsSupervisor
 from actors.orders.config import GLOBAL_SCOPE, OrdersConfig
 from actors.orders.order import OrderActor
+from actors.orders.ports import JournalPort, MarketPort, OrderPort
 from actors.orders.supervisor import OrdersSupervisor
 from actors.paths import rule_child, rule_path
+from actors.risk.limits import LimitStore
 from actors.risk.rules import RULES
 from actors.risk.supervisor import RiskSupervisor
 
@@ -31,7 +33,8 @@ UPDATE_KINDS = ("released", "sent", "filled", "cancelRequested", "gatewayRejecte
 """RiskUpdateKinds sent to observing rules as they happen (the replay kinds go to stateful rules)."""
 
 
-def order_path_children(config: OrdersConfig, *, journal: Any, limits: Any, port: Any, market: Any,
+def order_path_children(config: OrdersConfig, *, journal: JournalPort, limits: LimitStore, port: OrderPort,
+                        market: MarketPort,
                         sessions_path: str = "sessions") -> list[ChildSpec]:
     """Return the child specs of ``accounts``, ``risk`` and ``orders``, in start order.
 
@@ -40,7 +43,7 @@ def order_path_children(config: OrdersConfig, *, journal: Any, limits: Any, port
         journal: the :class:`~actors.orders.journal.OrderJournal` (started).
         limits: the :class:`~actors.risk.limits.LimitStore`.
         port: the gateway port (transport/venue/vnpy_orders.py ``OrderBridge``).
-        market: the market port (``quote(vt_symbol)``).
+        market: the market port (transport/venue/vnpy_bridge.py ``VnpyBridge``).
         sessions_path: the sessions supervisor that fans pushes out.
     """
     accounts = tuple(spec.account for spec in config.accounts)

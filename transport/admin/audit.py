@@ -27,11 +27,14 @@ import asyncio
 import collections
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from actors.errors import TickstageError
+
+if TYPE_CHECKING:
+    from actors.orders.journal import OrderJournal
 
 AUDIT_KEPT = 1000
 """Records kept in memory on a node without a journal."""
@@ -119,7 +122,7 @@ class AuditLog:
         max_age_s: see :data:`AUDIT_MAX_AGE_S`.
     """
 
-    def __init__(self, journal: Any = None, kept: int = AUDIT_KEPT, kept_rows: int = AUDIT_KEPT_ROWS,
+    def __init__(self, journal: OrderJournal | None = None, kept: int = AUDIT_KEPT, kept_rows: int = AUDIT_KEPT_ROWS,
                  max_age_s: float = AUDIT_MAX_AGE_S) -> None:
         self.journal = journal
         self.kept_rows = kept_rows

@@ -23,7 +23,7 @@ import nats.errors
 import structlog
 
 import schemas
-from actors import ChildSpec, spawn, encode_actor_message, encode_outbound
+from actors import ActorRuntime, ChildSpec, encode_actor_message, encode_outbound, spawn
 from actors.market.remote_group import RemoteGroupActor
 from actors.paths import group_child, group_path, session_child
 from actors.sessions.session import SessionActor, SessionState
@@ -54,7 +54,7 @@ def frame_head(payload: bytes) -> tuple[str, str, int]:
 class _MarketLink:
     """What both ends share: the runtime and a connected :class:`NatsBus`."""
 
-    def __init__(self, runtime: Any, bus: NatsBus) -> None:
+    def __init__(self, runtime: ActorRuntime, bus: NatsBus) -> None:
         self.runtime = runtime
         self.bus = bus
 
@@ -67,7 +67,7 @@ class MarketPublisher(_MarketLink):
         bus: a connected :class:`NatsBus`.
     """
 
-    def __init__(self, runtime: Any, bus: NatsBus) -> None:
+    def __init__(self, runtime: ActorRuntime, bus: NatsBus) -> None:
         super().__init__(runtime, bus)
         self.path = f"sessions/{PUBLISHER_SESSION}"
         self._ids = 0
@@ -126,7 +126,7 @@ class MarketSubscriber(_MarketLink):
         bus: a connected :class:`NatsBus`.
     """
 
-    def __init__(self, runtime: Any, bus: NatsBus) -> None:
+    def __init__(self, runtime: ActorRuntime, bus: NatsBus) -> None:
         super().__init__(runtime, bus)
         self.received = 0
 

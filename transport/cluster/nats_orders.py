@@ -44,7 +44,7 @@ import nats.errors
 import structlog
 
 import schemas
-from actors import ChildSpec, spawn, encode_outbound
+from actors import ActorRuntime, ChildSpec, encode_outbound, spawn
 from actors.orders.codec import encode_order_command, new_server_message
 from actors.orders.remote import RemoteOrderActor
 from actors.orders.supervisor import OrdersSupervisor
@@ -143,7 +143,7 @@ class OrderHost:
         pending_ttl_s: a request whose reply never came is forgotten after this long.
     """
 
-    def __init__(self, runtime: Any, bus: NatsBus, audit_replicas: int = 1, pending_ttl_s: float = 30.0) -> None:
+    def __init__(self, runtime: ActorRuntime, bus: NatsBus, audit_replicas: int = 1, pending_ttl_s: float = 30.0) -> None:
         self.runtime = runtime
         self.bus = bus
         self.audit_replicas = audit_replicas
@@ -287,7 +287,7 @@ class OrderEdgeLink:
         timeout_s: how long a request may wait for its reply (above the host's answer timeout).
     """
 
-    def __init__(self, runtime: Any, bus: NatsBus, timeout_s: float = 3.0) -> None:
+    def __init__(self, runtime: ActorRuntime, bus: NatsBus, timeout_s: float = 3.0) -> None:
         self.runtime = runtime
         self.bus = bus
         self.timeout_s = timeout_s

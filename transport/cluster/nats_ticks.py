@@ -25,16 +25,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 import schemas
-from actors import ChildSpec, spawn, encode_actor_message
+from actors import ActorRuntime, ChildSpec, encode_actor_message, spawn
 from actors.market.group import GroupActor
 from actors.paths import group_child, group_path
 from transport.cluster import subjects
 from transport.cluster.nats_bus import NatsBus
+
+if TYPE_CHECKING:
+    from transport.venue.vnpy_bridge import VnpyBridge
 
 _log = structlog.get_logger("transport.cluster.nats_ticks")
 RESYNC_TOPIC = "tickresync"
@@ -54,7 +57,7 @@ class TickPublisher:
 
     def __init__(self, bus: NatsBus) -> None:
         self.bus = bus
-        self.bridge: Any = None
+        self.bridge: VnpyBridge | None = None
         self.published = self.dropped = self.resyncs = 0
 
     def publish_group(self, group: str, exchange: str, payload: bytes) -> None:
@@ -64,7 +67,7 @@ class TickPublisher:
         else:
             self.dropped += 1
 
-    async def start(self, bridge: Any) -> None:
+    async def start(self, bridge: VnpyBridge) -> None:
         """Serve ``ops.tickresync`` from ``bridge`` (a :class:`~transport.venue.vnpy_bridge.VnpyBridge`)."""
         self.bridge = bridge
         await self.bus.subscribe(subjects.ops(RESYNC_TOPIC), self._on_resync)
@@ -99,7 +102,7 @@ class TickSubscriber:
         group_args: extra context args of every GroupActor (window_ms, ...).
     """
 
-    def __init__(self, runtime: Any, bus: NatsBus, groups: tuple[str, ...] = (),
+    def __init__(self, runtime: ActorRuntime, bus: NatsBus, groups: tuple[str, ...] = (),
                  group_args: Mapping[str, Any] | None = None) -> None:
         self.runtime = runtime
         self.bus = bus

@@ -26,16 +26,19 @@ and, once the tree runs, the publishers and subscribers.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from actors import ChildSpec
+from actors import ActorRuntime, ChildSpec
 from transport.errors import ConfigError
 from transport.cluster.nats_bus import NatsBus
 from transport.cluster.nats_market import MarketPublisher, MarketSubscriber
 from transport.cluster.nats_orders import OrderEdgeLink, OrderHost
 from transport.cluster.nats_ticks import TickPublisher, TickSubscriber
+
+if TYPE_CHECKING:
+    from transport.venue.vnpy_bridge import VnpyBridge
 
 _log = structlog.get_logger("transport.cluster.roles")
 
@@ -96,7 +99,7 @@ class RoleLinks:
         order_timeout_s: an edge node's order request timeout, seconds.
     """
 
-    def __init__(self, runtime: Any, bus: NatsBus | None, role: str, *, groups: tuple[str, ...] = (),
+    def __init__(self, runtime: ActorRuntime, bus: NatsBus | None, role: str, *, groups: tuple[str, ...] = (),
                  group_args: dict[str, Any] | None = None, accounts: tuple[str, ...] = (),
                  order_timeout_s: float = 3.0) -> None:
         self.runtime = runtime
@@ -134,7 +137,7 @@ class RoleLinks:
             return [self.orders.orders_spec(self.accounts)]
         return []
 
-    async def start(self, bridge: Any) -> None:
+    async def start(self, bridge: VnpyBridge | None) -> None:
         """Start publishers and subscribers once the actor tree runs (loop thread).
 
         Args:

@@ -42,12 +42,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import structlog
 
-from actors import ChildSpec, spawn, encode_actor_message
+from actors import ActorRuntime, ChildSpec, encode_actor_message, spawn
 from actors.market.frames import InstrumentInfo, encode_instruments_added, encode_tick_batch
 from actors.market.group import GroupActor
 from actors.market.l1 import L1Table
@@ -56,6 +56,9 @@ from actors.paths import group_child, group_path
 from schemas.venue_events import EVENT_FEED_STATUS, FeedStatus
 from transport.latency import ExchangeClockSkew
 from transport.venue.watchlists import WatchlistEdit, WatchlistGroups
+
+if TYPE_CHECKING:
+    from vnpy.event import EventEngine
 
 _log = structlog.get_logger("transport.venue.vnpy_bridge")
 _LEADING_LETTERS = re.compile(r"^[A-Za-z]+")
@@ -168,7 +171,7 @@ class VnpyBridge:
             transport/cluster/nats_ticks.py); ``None``: GroupActors in this process.
     """
 
-    def __init__(self, runtime: Any, watchlists: Mapping[str, Iterable[str]] | None = None,
+    def __init__(self, runtime: ActorRuntime, watchlists: Mapping[str, Iterable[str]] | None = None,
                  group_args: Mapping[str, Any] | None = None, drain_interval_ms: float = 5.0,
                  sink: Callable[[str, str, bytes], None] | None = None) -> None:
         self.runtime = runtime
@@ -213,7 +216,7 @@ class VnpyBridge:
             EVENT_FEED_STATUS: guarded(self.on_feed_status_event, self._handler_failed),
         }
 
-    def attach(self, event_engine: Any) -> None:
+    def attach(self, event_engine: EventEngine) -> None:
         """Register the guarded handlers on a vn.py EventEngine."""
         for event_type, handler in self.handlers().items():
             event_engine.register(event_type, handler)

@@ -13,12 +13,18 @@ from __future__ import annotations
 import importlib
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from transport.errors import ConfigError
 from transport.venue.vnpy_home import contain_vnpy, restoring_cwd
+
+if TYPE_CHECKING:
+    from vnpy.event import EventEngine
+    from vnpy.trader.engine import MainEngine
+
+    from transport.venue.vnpy_bridge import VnpyBridge
 
 _log = structlog.get_logger("vnpy")
 GATEWAY_NAME = "SIM"
@@ -64,7 +70,7 @@ class _NoOffsetConverters(dict):
         pass
 
 
-def without_offset_conversion(main_engine: Any) -> None:
+def without_offset_conversion(main_engine: MainEngine) -> None:
     """Stop vn.py's OmsEngine from keeping an ``OffsetConverter`` per gateway.
 
     vn.py 4.5's OmsEngine creates one for every gateway that sends a contract
@@ -101,10 +107,10 @@ class VnpyEngine:
         check_gateway_spec(gateway)
         contain_vnpy(home)
         self.gateway_spec = gateway
-        self.main_engine: Any = None
-        self.event_engine: Any = None
+        self.main_engine: MainEngine | None = None
+        self.event_engine: EventEngine | None = None
 
-    def start(self, bridge: Any, setting: dict[str, Any], also: tuple[Any, ...] = ()) -> None:
+    def start(self, bridge: VnpyBridge, setting: dict[str, Any], also: tuple[Any, ...] = ()) -> None:
         """Start vn.py, attach the bridge's guarded handlers, connect the configured gateway.
 
         Args:

@@ -41,10 +41,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from actors import ActorRuntime
 from actors.errors import RuntimeStoppedError
 from actors.orders.codec import encode_vnpy_account, encode_vnpy_order, encode_vnpy_trade
 from actors.orders.config import OrdersConfig
@@ -64,6 +65,12 @@ from actors.orders.record import (
 )
 from actors.paths import accounts_path, is_token, orders_path
 from transport.venue.vnpy_bridge import guarded
+
+if TYPE_CHECKING:
+    from vnpy.event import EventEngine
+    from vnpy.trader.engine import MainEngine
+
+    from actors.orders.journal import OrderJournal
 
 PARK_S = 10.0
 """How long an event without a known account waits for one, seconds."""
@@ -115,11 +122,11 @@ class OrderBridge:
             (a restarted process routes events of orders it sent before).
     """
 
-    def __init__(self, runtime: Any, config: OrdersConfig, journal: Any = None) -> None:
+    def __init__(self, runtime: ActorRuntime, config: OrdersConfig, journal: OrderJournal | None = None) -> None:
         self.runtime = runtime
         self.loop: asyncio.AbstractEventLoop = runtime.loop
         self.config = config
-        self.main_engine: Any = None
+        self.main_engine: MainEngine | None = None
         self._lock = threading.Lock()
         self._pending: list[tuple[str, Any]] = []
         self._wake_pending = False
@@ -144,7 +151,7 @@ class OrderBridge:
 
     # -- vn.py thread -----------------------------------------------------------------------
 
-    def attach(self, event_engine: Any, main_engine: Any = None) -> None:
+    def attach(self, event_engine: EventEngine, main_engine: MainEngine | None = None) -> None:
         """Register the guarded handlers on vn.py's EventEngine; keep the MainEngine for orders."""
         from vnpy.trader.event import EVENT_ACCOUNT, EVENT_ORDER, EVENT_TRADE
 
