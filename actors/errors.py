@@ -1,4 +1,4 @@
-"""Errors of the actor runtime, under one root :class:`TickstageError`.
+"""Errors of the actor runtime, under one root :class:`TickstageError` (schemas/errors.py, re-exported here).
 
 Each error also subclasses the builtin it means and carries its numbers, the
 way nats-py makes its timeout also the asyncio one.
@@ -6,9 +6,7 @@ way nats-py makes its timeout also the asyncio one.
 
 from __future__ import annotations
 
-
-class TickstageError(Exception):
-    """Root of every error tickstage raises on purpose."""
+from schemas.errors import TickstageError
 
 
 class ActorError(TickstageError):

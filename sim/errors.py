@@ -2,14 +2,14 @@
 
 Each error also subclasses the builtin it means and carries its numbers, as
 the project's errors do. ``SimError`` derives from the project's root
-:class:`actors.errors.TickstageError`.
+:class:`schemas.errors.TickstageError` (the venue imports nothing of the desk).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from actors.errors import TickstageError
+from schemas.errors import TickstageError
 
 
 class SimError(TickstageError):

@@ -36,9 +36,7 @@ SIM_HARNESS = "sim/harness/"
 ASSEMBLY = "transport/process/"
 """The process assembly: app, cli, the watcher, the faults API; it may import the simulator."""
 
-KNOWN: frozenset[tuple[str, str]] = frozenset({
-    ("sim/errors.py", "actors.errors"),
-})
+KNOWN: frozenset[tuple[str, str]] = frozenset()
 """(module file, imported module) breaches that exist today, each to go with the restructuring that fixes it."""
 
 

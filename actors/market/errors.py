@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actors.errors import TickstageError
+from schemas.errors import TickstageError
 
 
 class MarketError(TickstageError):

@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from actors.risk import GLOBAL_SCOPE
+
 ACCOUNT_RULES = (
     "order_validity",
     "trading_hours",
@@ -56,9 +58,6 @@ ACCOUNT_RULES = (
 
 GLOBAL_RULES = ("kill_switch",)
 """Rules with one instance for the whole desk (``risk/<rule>/global``)."""
-
-GLOBAL_SCOPE = "global"
-"""The scope name of desk-wide rule instances; not a valid account id."""
 
 MAX_CLIENT_ORDER_ID_BYTES = 64
 """Longest client order id accepted, UTF-8 bytes."""
@@ -214,7 +213,6 @@ __all__ = [
     "ACCOUNT_RULES",
     "AccountSpec",
     "GLOBAL_RULES",
-    "GLOBAL_SCOPE",
     "MAX_CLIENT_ORDER_ID_BYTES",
     "ORDER_MEMBERS",
     "OrdersConfig",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from actors.errors import TickstageError
+from schemas.errors import TickstageError
 
 
 class OrderError(TickstageError):

@@ -20,7 +20,8 @@ from typing import Any
 from actors._supervisor import ChildSpec
 from actors.accounts.account import AccountActor
 from actors.accounts.supervisor import AccountsSupervisor
-from actors.orders.config import GLOBAL_SCOPE, OrdersConfig
+from actors.orders.config import OrdersConfig
+from actors.risk import GLOBAL_SCOPE
 from actors.orders.order import OrderActor
 from actors.orders.ports import JournalPort, MarketPort, OrderPort
 from actors.orders.supervisor import OrdersSupervisor

@@ -37,7 +37,7 @@ from thespian.actors import ActorAddress
 
 from actors._dispatch import TickstageActor
 from actors.orders.codec import encode_verdict
-from actors.orders.config import GLOBAL_SCOPE
+from actors.risk import GLOBAL_SCOPE
 from actors.paths import accounts_path, orders_path, rule_path
 from actors.risk.limits import LimitStore
 from actors.risk.rejection import Rejection

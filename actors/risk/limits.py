@@ -19,7 +19,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from actors.orders.config import GLOBAL_SCOPE, OrdersConfig
+from actors.orders.config import OrdersConfig
+from actors.risk import GLOBAL_SCOPE
 from actors.orders.journal import OnCommit, OrderJournal
 
 KILL_SWITCH_STATES = ("active", "reduceOnly", "halted")

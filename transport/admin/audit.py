@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from actors.errors import TickstageError
+from schemas.errors import TickstageError
 
 if TYPE_CHECKING:
     from actors.orders.journal import OrderJournal

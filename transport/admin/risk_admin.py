@@ -28,7 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
-from actors.orders.config import GLOBAL_SCOPE
+from actors.risk import GLOBAL_SCOPE
 from actors.risk import rule_path
 from actors.risk.events import encode_kill_switch_command, encode_limit_change
 from actors.risk.limits import KILL_SWITCH_SCOPES, KILL_SWITCH_STATES

@@ -17,7 +17,7 @@ import math
 
 from thespian.actors import ActorAddress
 
-from actors.orders.config import GLOBAL_SCOPE
+from actors.risk import GLOBAL_SCOPE
 from actors.paths import accounts_path, rule_path
 from actors.risk._rule import RiskRule
 from actors.risk.events import encode_kill_switch_command

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from thespian.actors import ActorAddress
 
-from actors.orders.config import GLOBAL_SCOPE
+from actors.risk import GLOBAL_SCOPE
 from actors.paths import accounts_path, orders_path
 from actors.risk._rule import RiskRule
 from actors.risk.events import encode_cancel_open_orders, encode_kill_switch_changed
