@@ -11,7 +11,13 @@ from actors._dispatch import (
     Start,
     TickstageActor,
 )
-from actors._envelope import encode_actor_message, encode_outbound, encode_server_message, new_server_message
+from actors._envelope import (
+    encode_actor_message,
+    encode_error,
+    encode_outbound,
+    encode_server_message,
+    new_server_message,
+)
 from actors._registry import DOWN_STATES, ActorState, Registry, RegistryEntry
 from actors._runtime import THESPIAN_VERSION, ActorRuntime, RuntimeStatistics
 from actors._supervisor import (
@@ -59,6 +65,7 @@ __all__ = [
     "child_path",
     "encode_actor_message",
     "encode_outbound",
+    "encode_error",
     "encode_server_message",
     "new_server_message",
     "spawn",

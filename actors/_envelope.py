@@ -86,4 +86,17 @@ def encode_server_message(member: str, correlation_id: int, source: str, envelop
     return message.to_bytes()
 
 
-__all__ = ["encode_actor_message", "encode_outbound", "encode_server_message", "new_server_message"]
+def encode_error(code: str, text: str, correlation_id: int, source: str, envelope_id: int = 0) -> bytes:
+    """Return a ServerMessage ``error`` as bytes: the one builder of the refusal a client reads.
+
+    Args:
+        code: a stream.capnp ``ErrorCode`` name (``"malformed"``, ``"forbidden"``, ``"internal"`` ...).
+        text: the reason, for people.
+        correlation_id: the client message's envelope id it answers (UInt64, 0: none).
+        source: who refuses (an actor path, ``"ws"``, ``"nats-orders"``).
+        envelope_id: the sender's own message id (0: none).
+    """
+    return encode_server_message("error", correlation_id, source, envelope_id, code=code, message=text)
+
+
+__all__ = ["encode_actor_message", "encode_error", "encode_outbound", "encode_server_message", "new_server_message"]

@@ -16,11 +16,10 @@ from typing import Any
 from thespian.actors import ActorAddress
 
 from actors._dispatch import TickstageActor
-from actors._envelope import encode_outbound
+from actors._envelope import encode_error, encode_outbound, encode_server_message
 from actors.errors import ActorDeadError
 from actors.market.errors import WatchlistLimitError
 from actors.market.ports import MarketSource, WatchlistEditor
-from actors.orders.codec import encode_server_message
 
 MARKET_SOURCE_PATH = "market-source"
 """Where the MarketSourceActor runs (a root child): GroupActors ask it for resyncs, sessions send it watchlist edits."""
@@ -84,13 +83,14 @@ class MarketSourceActor(TickstageActor):
 
     def _refuse(self, session: str, correlation: int, code: str, text: str) -> None:
         self.watchlist_refusals += 1
-        self._answer(session, correlation, "error", code=code, message=text)
+        self._to_session(session, encode_error(code, text, correlation, self.path))
 
     def _answer(self, session: str, correlation: int, member: str, **fields: Any) -> None:
-        """Send a session a ServerMessage ``member`` (``ack``/``error``) as a ``control`` outbound."""
-        self.send_path(session, encode_outbound(
-            group="", seq=0, kind="control", source=self.path,
-            payload=encode_server_message(member, correlation, self.path, **fields)))
+        """Send a session a ServerMessage ``member`` (``ack``) as a ``control`` outbound."""
+        self._to_session(session, encode_server_message(member, correlation, self.path, **fields))
+
+    def _to_session(self, session: str, payload: bytes) -> None:
+        self.send_path(session, encode_outbound(group="", seq=0, kind="control", source=self.path, payload=payload))
 
     def extra_statistics(self) -> dict[str, Any]:
         """Resyncs served, watchlist edits handled and refused, and the bridge's counters."""

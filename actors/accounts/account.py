@@ -35,7 +35,8 @@ from thespian.actors import ActorAddress
 from actors._dispatch import TickstageActor
 from actors._envelope import encode_actor_message
 from actors.accounts.positions import PositionBook
-from actors.orders.codec import encode_account_push, new_server_message
+from actors._envelope import new_server_message
+from actors.orders.codec import encode_account_push
 from actors.orders.ports import MarketPort, OrderPort
 from actors.paths import orders_path, rule_path
 from actors.risk.events import encode_pnl_update

@@ -31,8 +31,7 @@ from thespian.actors import ActorAddress
 
 import schemas
 from actors._dispatch import TickstageActor
-from actors._envelope import encode_actor_message, encode_outbound
-from actors.orders.codec import encode_server_message, new_server_message
+from actors._envelope import encode_actor_message, encode_outbound, encode_server_message, new_server_message
 from actors.market.ports import TickDetailSource
 from schemas._columns import L1_DTYPES, fill_columns, init_columns, pointer_index
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import schemas
 from actors.orders.record import OrderRecord
-from actors._envelope import encode_server_message, new_server_message
+from actors._envelope import new_server_message
 from actors.risk.rejection import Rejection
 
 _ActorMessage = schemas.actor.ActorMessage
@@ -284,8 +284,6 @@ __all__ = [
     "encode_vnpy_trade",
     "fill_order_view",
     "finite_or_nan",
-    "encode_server_message",
-    "new_server_message",
     "read_rejection",
     "set_rejection",
 ]

@@ -59,7 +59,8 @@ from actors.market.liveness import RESTARTING, STOPPED, Liveness
 from actors.market.ticks import MAX_PER_SESSION, TICKS_PATH
 from actors.market.watchlists import MAX_VT_SYMBOL_BYTES, vt_symbol_fits, watchlist_group
 from actors.market_source import MARKET_SOURCE_PATH
-from actors.orders.codec import encode_order_command, encode_server_message, new_server_message
+from actors._envelope import encode_server_message, new_server_message
+from actors.orders.codec import encode_order_command
 from actors.orders.config import MAX_CLIENT_ORDER_ID_BYTES, ORDER_MEMBERS, client_order_id_fits
 from actors.paths import group_path, is_token, orders_path
 from actors.sessions.liveness import LivenessBook, StatusChange

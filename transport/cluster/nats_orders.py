@@ -44,8 +44,8 @@ import nats.errors
 import structlog
 
 import schemas
-from actors import ActorRuntime, ChildSpec, encode_outbound, spawn
-from actors.orders.codec import encode_order_command, new_server_message
+from actors import ActorRuntime, ChildSpec, encode_error, encode_outbound, new_server_message, spawn
+from actors.orders.codec import encode_order_command
 from actors.orders.remote import RemoteOrderActor
 from actors.orders.supervisor import OrdersSupervisor
 from actors.paths import is_token, orders_path, session_child
@@ -113,14 +113,6 @@ def _reply_key(payload: bytes) -> tuple[str, str, str, int] | int | None:
         body = getattr(message, member)
         client_order_id = "" if command == "orderStatusRequest" else body.clientOrderId
         return command, body.account, client_order_id, message.envelope.correlationId
-
-
-def encode_error(code: str, text: str, correlation_id: int, source: str) -> bytes:
-    """Return ServerMessage ``error`` with ``code`` (stream.capnp ErrorCode) and a reason."""
-    message, body = new_server_message("error", correlation_id, source)
-    body.code = code
-    body.message = text
-    return message.to_bytes()
 
 
 def encode_unknown_reply(account: str, client_order_id: str, correlation_id: int, source: str) -> bytes:
@@ -361,5 +353,5 @@ class OrderEdgeLink:
             task.cancel()
 
 
-__all__ = ["CORRELATION_HEADER", "HOST_SESSION_PATH", "OrderEdgeLink", "OrderHost", "encode_error",
+__all__ = ["CORRELATION_HEADER", "HOST_SESSION_PATH", "OrderEdgeLink", "OrderHost",
            "encode_unknown_reply", "header_correlation_id", "read_command"]

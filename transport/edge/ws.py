@@ -32,7 +32,15 @@ from dataclasses import dataclass
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from actors import ChildSpec, Restart, StopChild, spawn, encode_actor_message
+from actors import (
+    ChildSpec,
+    Restart,
+    StopChild,
+    encode_actor_message,
+    encode_error,
+    encode_server_message,
+    spawn,
+)
 from actors.orders.config import MAX_CLIENT_ORDER_ID_BYTES, ORDER_MEMBERS, client_order_id_fits
 from actors.paths import group_path, is_token, orders_path, session_child, session_path
 from actors.sessions.session import SessionActor, SessionState
@@ -42,13 +50,14 @@ from transport.errors import AuthError, FrameRefusedError
 from transport.edge.inbound import ClientFrame, read_client_frame
 from transport.edge.limits import SocketLimits, TokenBucket, origin_allowed
 from transport.edge.outbox import SocketOutbox
-from transport.edge.replies import error_message, server_message
 from transport.edge.client import client_message
 
 _log = structlog.get_logger("transport.edge.ws")
 _SESSION_MEMBERS = frozenset({"subscribe", "unsubscribe", "snapshotRequest", "ping", "subscribeTicks",
                               "unsubscribeTicks", "watchlistUpdate"}) | ORDER_MEMBERS
 _POLICY_VIOLATION = WSCloseCode.POLICY_VIOLATION  # 1008
+SOURCE = "ws"
+"""``Envelope.source`` of the ServerMessages the socket server answers with itself (``ack``, ``error``)."""
 
 
 class _Connection:
@@ -187,7 +196,7 @@ class SocketServer:
                            _log.bind(session_path=path, user=user), session_id)
         self.connections[path] = conn
         conn.log.info("session_opened", role=principal.role)
-        outbox.put_nowait(server_message(0, ack={"of": "auth", "detail": path}))
+        outbox.put_nowait(encode_server_message("ack", 0, SOURCE, of="auth", detail=path))
         self._arm_expiry(conn)
         try:
             try:
@@ -197,7 +206,7 @@ class SocketServer:
                 # close from another task while receive() waits makes aiohttp drop the TCP at once.
                 if not conn.expired or asyncio.current_task().uncancel() > 0:
                     raise
-                await _send_and_close(ws, error_message("tokenExpired", "token expired; refresh before exp"),
+                await _send_and_close(ws, encode_error("tokenExpired", "token expired; refresh before exp", 0, SOURCE),
                                       b"tokenExpired")
         finally:
             if conn.expiry is not None:
@@ -251,7 +260,7 @@ class SocketServer:
     async def _refuse(self, ws: web.WebSocketResponse, code: str, text: str, correlation: int = 0) -> None:
         self._count(code)
         _log.info("socket_refused", code=code, reason=text)
-        await _send_and_close(ws, error_message(code, text, correlation), code.encode())
+        await _send_and_close(ws, encode_error(code, text, correlation, SOURCE), code.encode())
         return None
 
     # -- token expiry and refresh -----------------------------------------
@@ -290,8 +299,8 @@ class SocketServer:
         self.tokens_refreshed += 1
         self.frames_handled += 1
         conn.log.info("token_refreshed", revoked_groups=revoked)
-        conn.outbox.put_nowait(server_message(frame.correlation, ack={
-            "of": "refresh", "detail": str(int(principal.expires_ts))}))
+        conn.outbox.put_nowait(encode_server_message("ack", frame.correlation, SOURCE, of="refresh",
+                                                     detail=str(int(principal.expires_ts))))
 
     # -- frames ---------------------------------------------------------------
 
@@ -316,7 +325,7 @@ class SocketServer:
                 self._count(exc.code)
                 conn.log.debug("frame_refused", code=exc.code, reason=str(exc), correlation_id=command_correlation_id(
                     conn.number, exc.correlation) if exc.correlation else None)
-                error = error_message(exc.code, str(exc), exc.correlation)
+                error = encode_error(exc.code, str(exc), exc.correlation, SOURCE)
                 if not self._too_much_bad_input(conn):
                     conn.outbox.put_nowait(error)
                     continue
@@ -407,4 +416,4 @@ async def _send_and_close(ws: web.WebSocketResponse, error: bytes, reason: bytes
     await ws.close(code=_POLICY_VIOLATION, message=reason)
 
 
-__all__ = ["SocketLimits", "SocketServer", "SocketStatistics", "error_message", "server_message"]
+__all__ = ["SOURCE", "SocketLimits", "SocketServer", "SocketStatistics"]

@@ -217,4 +217,4 @@ async def watch(url: str, token: str, group: str, seconds: float, out=sys.stdout
     return summary
 
 
-__all__ = ["HOPS", "StreamStats", "client_message", "format_skew", "report_line", "watch"]
+__all__ = ["HOPS", "StreamStats", "format_skew", "report_line", "watch"]

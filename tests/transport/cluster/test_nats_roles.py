@@ -170,8 +170,8 @@ async def test_roles_when_order_host_never_answers_then_outcome_unknown_with_rea
 
 def test_order_host_when_replies_arrive_then_each_waiting_request_answered_once_in_order():
     """Two requests for one order (same key) get one reply each, FIFO; an error finds its command by correlation."""
-    from actors.orders.codec import new_server_message
-    from transport.cluster.nats_orders import OrderHost, encode_error
+    from actors import encode_error, new_server_message
+    from transport.cluster.nats_orders import OrderHost
 
     class Bus:
         def __init__(self):
