@@ -9,7 +9,7 @@
 // watchlist()} (watchlist: the user's watchlist group, its members, watchlistUpdates sent).
 
 import { HUD_INTERVAL_MS, Rates, mountHops, renderHud } from "./hud.js";
-import { WorkerLink } from "./link.js";
+import { WorkerLink, deskSocketUrls } from "./link.js";
 import { FrameMetrics } from "./metrics.js";
 import { dispatchMessage, dispatchSession, dispatchTicks, startPanels } from "./panels.js";
 import { FRESH_KEY, TOKEN_KEY, authPost, claimsOf, refreshAccessToken, tokenFromLocation } from "./session.js";
@@ -122,16 +122,11 @@ const watchlistEditor = new WatchlistEditor({
 
 // -- session ------------------------------------------------------------------
 
-// This desk's /ws, then any ?gateways=ws://a/ws,ws://b/ws (other edge nodes of the
-// desk, tried in turn when a socket drops: ui/hub.js).
+// This desk's /ws, then any ?edges=ws://a/ws,ws://b/ws (other edge nodes of the desk, tried in turn
+// when a socket drops: ui/hub.js); read once per page, so a deprecated ?gateways= is noted once.
 function socketUrl() {
-  const url = new URL("./ws", location.href);
-  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-  url.hash = "";
-  url.search = "";
-  const others = (new URLSearchParams(location.search).get("gateways") ?? "").split(",")
-    .filter((item) => /^wss?:\/\//.test(item));
-  return [url.href, ...others].join(",");
+  socketUrl.urls ??= deskSocketUrls(location.href);
+  return socketUrl.urls;
 }
 
 

@@ -15,6 +15,26 @@ export const WATCHDOG_MS = 3000; // silent this long: the worker is replaced
 export const BEAT_INTERVAL_MS = 2000;
 export const REQUEST_TIMEOUT_MS = 10_000;
 
+// The desk's socket URLs, comma-separated, for the hub: this page's own /ws first, then the desk's
+// other edge nodes from ?edges=ws://a/ws,wss://b/ws (tried in turn when a socket drops: ui/hub.js).
+// ?gateways= is the old name of ?edges= ("gateway" now means the vn.py gateway only): still read when
+// ?edges= is absent, with a deprecation note through warn (the console).
+export function deskSocketUrls(pageHref, warn = (text) => console.warn(text)) {
+  const page = new URL(pageHref);
+  const own = new URL("./ws", page);
+  own.protocol = own.protocol === "https:" ? "wss:" : "ws:";
+  own.hash = "";
+  own.search = "";
+  let edges = page.searchParams.get("edges");
+  if (page.searchParams.has("gateways")) {
+    warn("tickstage: the ?gateways= URL parameter is deprecated, use ?edges= (the desk's other edge nodes)"
+      + (edges === null ? "" : "; ?gateways= ignored, ?edges= given"));
+    edges ??= page.searchParams.get("gateways");
+  }
+  const others = (edges ?? "").split(",").filter((item) => /^wss?:\/\//.test(item));
+  return [own.href, ...others].join(",");
+}
+
 export class WorkerLink {
   // onMessage(message): every hub → tab message, plus {type: "workerSilent" | "workerRestarted", reason}.
   constructor({ onMessage, socketUrl, kind = preferredKind() }) {

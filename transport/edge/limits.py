@@ -126,7 +126,7 @@ def origin_allowed(origin: str | None, host: str | None, allowed: tuple[str, ...
     loopback name at the same port (``localhost:8700`` for ``127.0.0.1:8700``).
     Another port on localhost is another site (a development server, any
     local program's page) and is refused. Pages served elsewhere (other
-    edge nodes, ``?gateways=``) need ``allowed_origins``.
+    edge nodes, ``?edges=``) need ``allowed_origins``.
 
     Args:
         origin: the request's ``Origin`` header (``None`` when absent: not a browser).
