@@ -155,6 +155,16 @@ class SimExchange:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout_s)
 
+    def cut(self, gateway: Any) -> None:
+        """Lose the connection to ``gateway`` without closing it (a dropped front, any thread).
+
+        The venue lives on: orders already taken are answered, filled and cancelled on schedule, and
+        nothing reaches the gateway until it attaches again (:meth:`attach` replays the day to it).
+        """
+        with self._lock:
+            if self._gateway is gateway:
+                self._gateway = None
+
     def on_contract(self, contract: ContractData) -> None:
         """Learn a contract (tick size, multiplier); any thread."""
         with self._lock:
@@ -243,8 +253,7 @@ class SimExchange:
                     self._wake.wait(delay)
                     continue
                 heapq.heappop(self._heap)
-                if self._gateway is not None:
-                    action(orderid)
+                action(orderid)   # the venue moves on while no gateway listens (emits only to one attached)
 
     def _emit_order(self, order: OrderData) -> None:
         if self._gateway is not None:

@@ -68,6 +68,20 @@ from sim.settings import DEFAULT_SETTING, SimSettings
 from sim.synthetic import SyntheticMarket
 from sim.tape import TapeWriter, is_tape, iter_tape_ticks, tape_instruments
 
+TD_CONNECTED = "交易服务器连接成功"
+TD_LOGGED_IN = "交易服务器登录成功"
+TD_CONTRACTS = "合约信息查询成功"
+TD_DISCONNECTED = "交易服务器连接断开，原因{reason}"
+MD_LOGGED_IN = "行情服务器登录成功"
+MD_DISCONNECTED = "行情服务器连接断开，原因{reason}"
+ORDER_NOT_SENT = "委托请求发送失败，错误代码：{code}"
+"""The connection log texts the simulator writes, as vnpy_ctp 6.7 writes them (``ctp_gateway.py``:
+``onFrontConnected``, ``onRspUserLogin``, ``onRspQryInstrument``, ``onFrontDisconnected``, ``send_order``),
+so a desk follows the simulator's connection exactly as a CTP one."""
+
+DISCONNECT_REASON = 4097
+"""``onFrontDisconnected`` reason of a simulated venue disconnection (CTP: 0x1001, network read failed)."""
+
 RECORD_BATCH_ROWS = 1000
 """Ticks per tape record when a run is recorded (``record`` setting)."""
 
@@ -135,6 +149,10 @@ class SimGateway(BaseGateway):
         """The venue this gateway's orders go to (sim/exchange.py), once connected."""
         self._watches: tuple[TickWatch, ...] = ()
         self._watch_lock = threading.Lock()
+        self._link_down = False
+        self._link_lock = threading.Lock()
+        self.venue_disconnects = 0
+        """Simulated venue disconnections so far (:meth:`disconnect_venue`)."""
 
     def connect(self, setting: dict) -> None:
         """Emit the contracts, then start the feed thread.
@@ -189,9 +207,14 @@ class SimGateway(BaseGateway):
         if settings.record is not None:
             self._recorder = TapeWriter(settings.record, self._source_name, time.time_ns())
             self._recorder.add_instruments(list(self._instruments.values()))
+        self._link_down = False
+        self.write_log(TD_CONNECTED)
+        self.write_log(TD_LOGGED_IN)
         emitted = sum(self._publish_contract(ref) for ref in refs)
+        self.write_log(TD_CONTRACTS)
         self.exchange.attach(self)
         self._venue_attached = True
+        self.write_log(MD_LOGGED_IN)
         self._feed = TickFeed(
             source=source,
             emit=self._emit,
@@ -222,6 +245,55 @@ class SimGateway(BaseGateway):
             self._recorder.close()
             self._recorder = None
 
+    def disconnect_venue(self) -> None:
+        """Simulate a lost connection to the venue, both fronts (any thread).
+
+        As a CTP front that drops: the desk hears ``交易服务器连接断开`` and ``行情服务器连接断开``, ticks
+        stop, the market-data subscriptions are forgotten (a new market-data session starts empty), orders
+        are refused locally (``send_order`` returns ``""``) and queries raise. The venue lives on: orders
+        already sent are answered and filled there, and the desk learns of it from the replay at
+        :meth:`reconnect_venue`. Idempotent.
+        """
+        with self._link_lock:
+            if self._link_down or self.exchange is None:
+                return
+            self._link_down = True
+            self.venue_disconnects += 1
+            self.exchange.cut(self)
+            if self._feed is not None:
+                self._feed.pause()
+            self.subscriptions.clear()
+        self.write_log(TD_DISCONNECTED.format(reason=DISCONNECT_REASON))
+        self.write_log(MD_DISCONNECTED.format(reason=DISCONNECT_REASON))
+
+    def reconnect_venue(self) -> None:
+        """End a simulated venue disconnection as CTP reconnects (any thread).
+
+        Logs in again (the CTP texts), sends every contract, writes ``合约信息查询成功``, then the venue
+        replays the day's orders, trades and account (sim/exchange.py ``attach``: a new session), the
+        market-data front logs in and ticks flow again. Idempotent.
+        """
+        with self._link_lock:
+            if not self._link_down or self.exchange is None:
+                return
+            self.write_log(TD_CONNECTED)
+            self.write_log(TD_LOGGED_IN)
+            for symbol, known in list(self._known.items()):
+                ref = self._instruments.get(symbol)
+                if known is not None and ref is not None:
+                    self.on_contract(contract_data(ref, known[0], self.gateway_name))
+            self.write_log(TD_CONTRACTS)
+            self._link_down = False
+            self.exchange.attach(self)
+            self.write_log(MD_LOGGED_IN)
+            if self._feed is not None:
+                self._feed.resume()
+
+    @property
+    def venue_connected(self) -> bool:
+        """False between :meth:`disconnect_venue` and :meth:`reconnect_venue` (any thread)."""
+        return not self._link_down
+
     def connection_state(self) -> str:
         """Return the venue connection as ``/metrics`` reports it (any thread).
 
@@ -229,7 +301,7 @@ class SimGateway(BaseGateway):
         ``"marketDataDown"``: orders reach the venue, ticks are cut (:meth:`disconnect_feed`);
         ``"disconnected"``: not connected, or closed.
         """
-        if not self._venue_attached:
+        if not self._venue_attached or self._link_down:
             return "disconnected"
         return "marketDataDown" if self._feed is not None and self._feed.paused else "connected"
 
@@ -308,8 +380,9 @@ class SimGateway(BaseGateway):
         return self._feed.progress()
 
     def subscribe(self, req: SubscribeRequest) -> None:
-        """Record a subscription. Every tick is emitted regardless of subscriptions."""
-        self.subscriptions[req.vt_symbol] = req
+        """Record a subscription (forgotten at a venue disconnection). Every tick is emitted regardless."""
+        if not self._link_down:
+            self.subscriptions[req.vt_symbol] = req
 
     def send_order(self, req: OrderRequest) -> str:
         """Send an order to the venue; quick and non-blocking (the answer comes from its thread).
@@ -322,11 +395,14 @@ class SimGateway(BaseGateway):
         if self.exchange is None:
             self.write_log(f"order for {req.vt_symbol} not sent: not connected")
             return ""
+        if self._link_down:
+            self.write_log(ORDER_NOT_SENT.format(code=-1))
+            return ""
         return self.exchange.send_order(self, req)
 
     def cancel_order(self, req: CancelRequest) -> None:
         """Ask the venue to cancel an order (answered after the order latency)."""
-        if self.exchange is not None:
+        if self.exchange is not None and not self._link_down:
             self.exchange.cancel_order(req)
 
     def query_order(self, vt_orderid: str = "", reference: str = "") -> OrderData | None:
@@ -335,7 +411,7 @@ class SimGateway(BaseGateway):
         Raises:
             SimNotConnectedError: not connected to a venue (no answer either way).
         """
-        if self.exchange is None:
+        if self.exchange is None or self._link_down:
             raise SimNotConnectedError(self.gateway_name)
         return self.exchange.query_order(vt_orderid, reference)
 
@@ -378,6 +454,8 @@ class SimGateway(BaseGateway):
                 self._recorder.write_rows(self._recorded, self._instruments)
                 self._recorded = []
         tick = self._builder.tick(row, exchange, name)
+        if self._link_down:
+            return False
         if self._watches:
             self._note_watches(row.product)  # before the bridge can receive it: emission ≤ receipt
         self.on_tick(tick)

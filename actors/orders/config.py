@@ -38,6 +38,7 @@ from typing import Any
 
 ACCOUNT_RULES = (
     "order_validity",
+    "venue",
     "trading_hours",
     "kill_switch",
     "order_flow",

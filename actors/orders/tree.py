@@ -32,7 +32,7 @@ UPDATE_KINDS = ("released", "sent", "filled", "cancelRequested", "gatewayRejecte
 
 
 def order_path_children(config: OrdersConfig, *, journal: Any, limits: Any, port: Any, market: Any,
-                        sessions_path: str = "sessions") -> list[ChildSpec]:
+                        sessions_path: str = "sessions", venues: Any = None) -> list[ChildSpec]:
     """Return the child specs of ``accounts``, ``risk`` and ``orders``, in start order.
 
     Args:
@@ -42,6 +42,8 @@ def order_path_children(config: OrdersConfig, *, journal: Any, limits: Any, port
         port: the gateway port (transport/venue/vnpy_orders.py ``OrderBridge``).
         market: the market port (``quote(vt_symbol)``).
         sessions_path: the sessions supervisor that fans pushes out.
+        venues: the venues' connection states (``venue_state(gateway_name)``; the ``venue`` rule reads them;
+            transport/venue/connection.py), or None: every venue presumed ready.
     """
     accounts = tuple(spec.account for spec in config.accounts)
     risk: list[ChildSpec] = []
@@ -54,7 +56,8 @@ def order_path_children(config: OrdersConfig, *, journal: Any, limits: Any, port
         rules = [(rule, spec.account) for rule in config.rules] + [(rule, GLOBAL_SCOPE) for rule in config.global_rules]
         for rule in config.rules:
             risk.append(ChildSpec(rule_child(rule, spec.account), RULES[rule],
-                                  {"scope": spec.account, "limits": limits, "accounts": accounts}))
+                                  {"scope": spec.account, "limits": limits, "accounts": accounts,
+                                   "venues": venues, "gateway_name": spec.real[0]}))
         observers: dict[str, tuple[str, ...]] = {
             kind: tuple(rule_path(rule, scope) for rule, scope in rules if kind in RULES[rule].observes)
             for kind in UPDATE_KINDS
