@@ -223,6 +223,12 @@ class SimExchange:
         with self._lock:
             self._emit_account()
 
+    def positions(self, gateway_name: str) -> dict[str, float]:
+        """Return the venue's net position per vt_symbol of one real account (lots, long positive); any thread."""
+        with self._lock:
+            book = self._books.get(gateway_name)
+            return {vt_symbol: net for vt_symbol, (net, _, _) in book.positions.items()} if book else {}
+
     def statistics(self) -> ExchangeStatistics:
         """Return the exchange's counters now."""
         with self._lock:

@@ -282,8 +282,8 @@ class SimGateway(BaseGateway):
                 ref = self._instruments.get(symbol)
                 if known is not None and ref is not None:
                     self.on_contract(contract_data(ref, known[0], self.gateway_name))
+            self._link_down = False   # before the desk can hear it is ready and subscribe
             self.write_log(TD_CONTRACTS)
-            self._link_down = False
             self.exchange.attach(self)
             self.write_log(MD_LOGGED_IN)
             if self._feed is not None:

@@ -141,7 +141,8 @@ class VenueConnections:
         self._connections = {name: GatewayConnection(name, spec) for name, spec in gateways}
         self._event_engine: Any = None
         self.on_ready: list[Callable[[GatewayConnection], None]] = []
-        """Called with a gateway's connection each time it becomes ready (vn.py's thread, lock not held)."""
+        """Called with a gateway's connection each time it is about to become ready, before the state says so
+        (vn.py's thread, lock not held; read its ``contracts`` with :meth:`contracts_of`)."""
         self.handler_errors = 0
 
     # -- vn.py thread ---------------------------------------------------------------------
@@ -169,19 +170,27 @@ class VenueConnections:
                 connection.contracts[contract.vt_symbol] = contract
 
     def on_log_event(self, event: Any) -> None:
-        """Move a gateway's state by a log text of the CTP family (vn.py's thread)."""
+        """Move a gateway's state by a log text of the CTP family (vn.py's thread).
+
+        On ``合约信息查询成功`` the :attr:`on_ready` listeners run first (the subscriptions are renewed), then
+        the gateway is ``contractsReady``: whoever sees it ready sees it subscribed.
+        """
         log = event.data
         message = str(getattr(log, "msg", ""))
         name = str(getattr(log, "gateway_name", ""))
+        connection = self._connections.get(name)
+        if connection is None:
+            return
+        if message.startswith(TD_CONTRACTS) and connection.state != READY_STATE:
+            for listener in self.on_ready:
+                listener(connection)
         with self._lock:
-            connection = self._connections.get(name)
-            if connection is None:
-                return
             before, market_before = connection.state, connection.market_data
             if message.startswith(TD_LOGGED_IN):
                 connection.move("connected")
             elif message.startswith(TD_CONTRACTS):
-                connection.move(READY_STATE)
+                if connection.move(READY_STATE):
+                    connection.connects += 1
             elif message.startswith(TD_DISCONNECTED):
                 connection.move("reconnecting", message)
             elif message.startswith(TD_FAILED):
@@ -193,13 +202,7 @@ class VenueConnections:
                 connection.last_error = message
             else:
                 return
-            became_ready = connection.state == READY_STATE and before != READY_STATE
-            if became_ready:
-                connection.connects += 1
         self._changed(connection, before, market_before)
-        if became_ready:
-            for listener in self.on_ready:
-                listener(connection)
 
     def _changed(self, connection: GatewayConnection, state_before: str, market_before: bool) -> None:
         if connection.state != state_before:
@@ -238,6 +241,12 @@ class VenueConnections:
             for connection in self._connections.values():
                 connection.move("disconnected")
                 connection.market_data = False
+
+    def contracts_of(self, name: str) -> list[Any]:
+        """Return the ContractData of every contract gateway ``name`` has sent (a copy)."""
+        with self._lock:
+            connection = self._connections.get(name)
+            return list(connection.contracts.values()) if connection is not None else []
 
     def note_subscriptions(self, name: str, count: int) -> None:
         """Record how many subscriptions were sent on ``name``'s latest (re)connection."""

@@ -57,8 +57,9 @@ class MarketSubscriptions:
             self._subscribe(contract.gateway_name, [contract])
 
     def renew(self, connection: GatewayConnection) -> None:
-        """Subscribe every contract ``connection``'s gateway has sent (vn.py's thread, on ``contractsReady``)."""
-        contracts = list(connection.contracts.values())
+        """Subscribe every contract ``connection``'s gateway has sent (vn.py's thread, just before it is
+        ``contractsReady``)."""
+        contracts = self.connections.contracts_of(connection.name)
         count = self._subscribe(connection.name, contracts)
         self.connections.note_subscriptions(connection.name, count)
         _log.info("subscriptions_renewed", gateway=connection.name, contracts=count)
@@ -66,12 +67,13 @@ class MarketSubscriptions:
     def _subscribe(self, gateway_name: str, contracts: list[Any]) -> int:
         from vnpy.trader.object import SubscribeRequest
 
-        if self.main_engine is None:
+        gateway = self.main_engine.get_gateway(gateway_name) if self.main_engine is not None else None
+        if gateway is None:
             return 0
         sent = 0
         for contract in contracts:
-            try:
-                self.main_engine.subscribe(SubscribeRequest(contract.symbol, contract.exchange), gateway_name)
+            try:   # the gateway's own subscribe: MainEngine.subscribe writes a log line per contract
+                gateway.subscribe(SubscribeRequest(contract.symbol, contract.exchange))
                 sent += 1
             except Exception as exc:  # noqa: BLE001 - one bad contract must not stop the others
                 self._failed(exc)
