@@ -12,7 +12,9 @@ disconnected   before ``connect``, and after ``close``
 connecting     ``MainEngine.connect`` was called; no login yet
 connected      the trading front logged in (``交易服务器登录成功``); contracts still being queried
 contractsReady the contract query finished (``合约信息查询成功``): orders may go out
-reconnecting   the trading front dropped (``交易服务器连接断开，原因<n>``); the API retries by itself
+reconnecting   the trading front dropped (``交易服务器连接断开，原因<n>``), or did not answer within
+               :data:`CONNECT_TIMEOUT_S` of ``connect`` (a CTP API that cannot reach its front retries
+               silently, with no callback); the API retries by itself
 failed         authentication or login was refused (``交易服务器授权验证失败``, ``交易服务器登录失败``: vnpy_ctp
                stops retrying), or ``connect`` raised
 ============== =============================================================================================
@@ -42,6 +44,9 @@ import structlog
 from schemas.venue_events import EVENT_FEED_STATUS, FeedStatus
 
 _log = structlog.get_logger("transport.venue.connection")
+
+CONNECT_TIMEOUT_S = 10.0
+"""How long a gateway may stay ``connecting`` before it is shown ``reconnecting`` (its API retrying), seconds."""
 
 GATEWAY_STATES = ("disconnected", "connecting", "connected", "contractsReady", "reconnecting", "failed")
 """Every state of a gateway's connection, in the order a clean start goes through them (the last two aside)."""
@@ -149,13 +154,27 @@ class VenueConnections:
 
     def attach(self, event_engine: Any) -> None:
         """Register the guarded log and contract handlers on vn.py's EventEngine."""
-        from vnpy.trader.event import EVENT_CONTRACT, EVENT_LOG
+        from vnpy.trader.event import EVENT_CONTRACT, EVENT_LOG, EVENT_TIMER
 
         from transport.venue.vnpy_bridge import guarded
 
         self._event_engine = event_engine
         event_engine.register(EVENT_LOG, guarded(self.on_log_event, self._handler_failed))
         event_engine.register(EVENT_CONTRACT, guarded(self.on_contract_event, self._handler_failed))
+        event_engine.register(EVENT_TIMER, guarded(self.on_timer_event, self._handler_failed))
+
+    def on_timer_event(self, event: Any) -> None:
+        """Show a gateway ``connecting`` for over :data:`CONNECT_TIMEOUT_S` as ``reconnecting`` (vn.py's 1 s timer)."""
+        now_ns = time.time_ns()
+        stalled = []
+        with self._lock:
+            for connection in self._connections.values():
+                if connection.state == "connecting" and now_ns - connection.since_ns > CONNECT_TIMEOUT_S * 1e9:
+                    connection.move("reconnecting", f"no login within {CONNECT_TIMEOUT_S:g} s of connecting; "
+                                    "the gateway's API keeps retrying its fronts")
+                    stalled.append(connection)
+        for connection in stalled:
+            self._changed(connection, "connecting", connection.market_data)
 
     def _handler_failed(self, exc: BaseException) -> None:
         self.handler_errors += 1
@@ -278,4 +297,4 @@ class VenueConnections:
             return (connection.state, connection.since_ns) if connection is not None else None
 
 
-__all__ = ["GATEWAY_STATES", "READY_STATE", "GatewayConnection", "GatewayStatus", "VenueConnections"]
+__all__ = ["CONNECT_TIMEOUT_S", "GATEWAY_STATES", "READY_STATE", "GatewayConnection", "GatewayStatus", "VenueConnections"]
