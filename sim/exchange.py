@@ -52,7 +52,8 @@ from datetime import datetime
 from typing import Any
 
 from vnpy.trader.constant import Direction, OrderType, Status
-from vnpy.trader.object import AccountData, CancelRequest, ContractData, OrderData, OrderRequest, TickData, TradeData
+from vnpy.trader.object import (AccountData, CancelRequest, ContractData, OrderData, OrderRequest, PositionData,
+                                TickData, TradeData)
 
 from sim.drop_copy import DropCopy
 from sim.exchange_book import AccountBook, ExchangeSettings, ExchangeStatistics
@@ -222,6 +223,23 @@ class SimExchange:
         """Emit the account data of the attached gateway."""
         with self._lock:
             self._emit_account()
+
+    def query_position(self) -> None:
+        """Emit the attached gateway's position in every contract it has traded (a snapshot, as CTP's
+        ``onRspQryInvestorPosition``: one ``PositionData`` per contract, long or short by the net's sign)."""
+        with self._lock:
+            gateway = self._gateway
+            if gateway is None:
+                return
+            book = self._books.get(gateway.gateway_name)
+            for vt_symbol, (net, avg, _) in (book.positions.items() if book else ()):
+                symbol, _, _ = vt_symbol.rpartition(".")
+                contract = self._contracts.get(vt_symbol)
+                if contract is None:
+                    continue
+                gateway.on_position(PositionData(
+                    symbol=symbol, exchange=contract.exchange, direction=Direction.LONG if net >= 0 else Direction.SHORT,
+                    volume=abs(net), price=avg, gateway_name=gateway.gateway_name))
 
     def positions(self, gateway_name: str) -> dict[str, float]:
         """Return the venue's net position per vt_symbol of one real account (lots, long positive); any thread."""

@@ -26,7 +26,15 @@ Settings (:data:`sim.settings.DEFAULT_SETTING`):
 
 ``replay`` may name a ``.tape`` (sim/tape.py) as well as a CSV tape.
 
+As CTP (vnpy_ctp 6.7), it writes the connection's log texts (``交易服务器连接成功``,
+``交易服务器登录成功``, ``合约信息查询成功``, ``行情服务器登录成功``; :data:`TD_CONNECTED` ...), sends
+the contracts, then the venue replays the day's orders and trades; every :data:`SNAPSHOT_INTERVAL_S`
+it sends an account or a position snapshot in turn.
+
 Faults (sim/harness/faults.py) steer a connected gateway from any thread:
+:meth:`SimGateway.disconnect_venue` / :meth:`SimGateway.reconnect_venue` (both fronts drop as a CTP
+front does: orders are refused locally, the venue answers those in flight unheard, and replays them
+at the reconnect; ``venue_disconnect``),
 :meth:`SimGateway.disconnect_feed` / :meth:`SimGateway.reconnect_feed`
 (ticks stop while the market moves on; each puts an ``EVENT_FEED_STATUS``
 event, ``sourceDown`` / ``live``, as the end of a replay puts ``ended``:
@@ -78,6 +86,9 @@ ORDER_NOT_SENT = "委托请求发送失败，错误代码：{code}"
 """The connection log texts the simulator writes, as vnpy_ctp 6.7 writes them (``ctp_gateway.py``:
 ``onFrontConnected``, ``onRspUserLogin``, ``onRspQryInstrument``, ``onFrontDisconnected``, ``send_order``),
 so a desk follows the simulator's connection exactly as a CTP one."""
+
+SNAPSHOT_INTERVAL_S = 2
+"""Seconds between two snapshot queries, the account and the positions in turn (vnpy_ctp: every 2 timer events)."""
 
 DISCONNECT_REASON = 4097
 """``onFrontDisconnected`` reason of a simulated venue disconnection (CTP: 0x1001, network read failed)."""
@@ -151,6 +162,9 @@ class SimGateway(BaseGateway):
         self._watch_lock = threading.Lock()
         self._link_down = False
         self._link_lock = threading.Lock()
+        self._timer_count = 0
+        self._snapshot_turn = False
+        self._timer_registered = False
         self.venue_disconnects = 0
         """Simulated venue disconnections so far (:meth:`disconnect_venue`)."""
 
@@ -215,6 +229,11 @@ class SimGateway(BaseGateway):
         self.exchange.attach(self)
         self._venue_attached = True
         self.write_log(MD_LOGGED_IN)
+        if not self._timer_registered:
+            from vnpy.trader.event import EVENT_TIMER
+
+            self.event_engine.register(EVENT_TIMER, self._on_timer)
+            self._timer_registered = True
         self._feed = TickFeed(
             source=source,
             emit=self._emit,
@@ -235,6 +254,11 @@ class SimGateway(BaseGateway):
         Runs on the caller's thread (``MainEngine.close``). Idempotent.
         """
         self._venue_attached = False
+        if self._timer_registered:
+            from vnpy.trader.event import EVENT_TIMER
+
+            self.event_engine.unregister(EVENT_TIMER, self._on_timer)
+            self._timer_registered = False
         if self._feed is not None and not self._feed.stop(CLOSE_TIMEOUT_S):
             self.write_log(f"feed thread did not stop within {CLOSE_TIMEOUT_S:g} s")
         if self.exchange is not None:
@@ -421,7 +445,22 @@ class SimGateway(BaseGateway):
             self.exchange.query_account()
 
     def query_position(self) -> None:
-        """Do nothing: simulated positions arrive with simulated orders."""
+        """Emit the position snapshot of this gateway's real account (one PositionData per contract traded)."""
+        if self.exchange is not None and not self._link_down:
+            self.exchange.query_position()
+
+    def _on_timer(self, event: object) -> None:
+        """Every :data:`SNAPSHOT_INTERVAL_S` (vn.py's 1 s timer), query the account or the positions in turn, as
+        vnpy_ctp's ``process_timer_event`` does (vn.py's EventEngine thread)."""
+        self._timer_count += 1
+        if self._timer_count < SNAPSHOT_INTERVAL_S or self._link_down:
+            return
+        self._timer_count = 0
+        self._snapshot_turn = not self._snapshot_turn
+        try:
+            (self.query_account if self._snapshot_turn else self.query_position)()
+        except Exception as exc:  # noqa: BLE001 - an exception would kill vn.py's dispatcher thread for good
+            self.write_log(f"snapshot query failed: {type(exc).__name__}: {exc}")
 
     def _publish_contract(self, ref: InstrumentRef) -> bool:
         """Emit a contract once and remember its exchange and name; False when vn.py cannot serve it."""

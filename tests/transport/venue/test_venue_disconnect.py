@@ -69,6 +69,8 @@ async def test_venue_disconnect_when_50_orders_in_flight_then_replay_settles_all
     refused = await clients["acct-01"].recv_until(_is("orderReply", clientOrderId="during-1"), timeout_s=5)
     assert refused["status"] == "rejected" and refused["rejection"]["rule"] == "venue", refused
     assert "SIM" in refused["rejection"]["reason"] and "reconnecting" in refused["rejection"]["reason"]
+    await eventually(lambda: desk.bridge.feed_status is not None and desk.bridge.feed_status.state == "sourceDown",
+                     what="the groups told the source is down")
     await record.ended
     reconnected_ns = time.time_ns()
 
@@ -94,6 +96,7 @@ async def test_venue_disconnect_when_50_orders_in_flight_then_replay_settles_all
     status = await eventually(lambda: (s := desk.engine.connections.status("SIM")).ready and s,
                               what="the venue ready again")
     assert status.connects == 2
+    await eventually(lambda: desk.bridge.feed_status.state == "live", what="the groups told the source is live")
     assert status.subscriptions > 0 and len(gateway.subscriptions) == status.contracts   # renewed: all again
     assert len(gateway.subscriptions) == CONTRACTS
     assert len(busy) >= CONTRACTS // 4
