@@ -267,7 +267,8 @@ class Desk:
         _log.info("journal_opened", path=str(path), state_dir=str(self.state.path), temporary=self.state.temporary)
         self.journal.start(self.runtime.loop)
         self.limit_store = LimitStore(orders, rule_defaults(), self.journal)
-        self.order_bridge = OrderBridge(self.runtime, orders, self.journal)
+        self.order_bridge = OrderBridge(self.runtime, orders, self.journal,
+                                        venues=self.engine.connections if self.engine else None)
         return order_path_children(orders, journal=self.journal, limits=self.limit_store, port=self.order_bridge,
                                    market=self.bridge, venues=self.engine.connections if self.engine else None)
 
