@@ -211,7 +211,8 @@ class VenueConnections:
                 if connection.move(READY_STATE):
                     connection.connects += 1
             elif message.startswith(TD_DISCONNECTED):
-                connection.move("reconnecting", message)
+                # a refused login is not retried by vnpy_ctp (``login_failed``): failed stays failed
+                connection.move("failed" if connection.state == "failed" else "reconnecting", message)
             elif message.startswith(TD_FAILED):
                 connection.move("failed", message)
             elif message.startswith(MD_LOGGED_IN):

@@ -63,6 +63,8 @@ def test_log_texts_when_login_refused_then_failed_with_the_error_and_other_gatew
     connections.on_log_event(_log("交易服务器登录失败，代码：3，信息：不合法的登录", "CTP"))
     connections.on_log_event(_log("交易服务器登录成功", "OTHER"))
     assert connections.status("CTP").state == "failed" and "不合法的登录" in connections.status("CTP").last_error
+    connections.on_log_event(_log("交易服务器连接断开，原因4097", "CTP"))
+    assert connections.status("CTP").state == "failed"   # vnpy_ctp never retries a refused login
     assert connections.status("SOPT").state == "disconnected"
     assert connections.venue_state("OTHER") is None
 
