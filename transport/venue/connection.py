@@ -235,7 +235,7 @@ class VenueConnections:
 
             reason = (f"venue {connection.name} {connection.state}" + (
                 "" if connection.market_data else ", market data down")) if not feed_now else (
-                f"venue {connection.name} reconnected")
+                f"venue {connection.name} ready")
             self._event_engine.put(Event(EVENT_FEED_STATUS, FeedStatus(
                 "live" if feed_now else "sourceDown", reason, time.time_ns())))
 
