@@ -53,7 +53,8 @@ from datetime import datetime
 from typing import Any
 
 from vnpy.trader.constant import Direction, OrderType, Status
-from vnpy.trader.object import AccountData, CancelRequest, ContractData, OrderData, OrderRequest, TickData, TradeData
+from vnpy.trader.object import (AccountData, CancelRequest, ContractData, OrderData, OrderRequest, PositionData,
+                                TickData, TradeData)
 
 from sim.drop_copy import DropCopy
 from sim.settings import ExchangeSettings
@@ -200,6 +201,16 @@ class SimExchange:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout_s)
 
+    def cut(self, gateway: Any) -> None:
+        """Lose the connection to ``gateway`` without closing it (a dropped front, any thread).
+
+        The venue lives on: orders already taken are answered, filled and cancelled on schedule, and
+        nothing reaches the gateway until it attaches again (:meth:`attach` replays the day to it).
+        """
+        with self._lock:
+            if self._gateway is gateway:
+                self._gateway = None
+
     def on_contract(self, contract: ContractData) -> None:
         """Learn a contract (tick size, multiplier); any thread."""
         with self._lock:
@@ -258,6 +269,29 @@ class SimExchange:
         with self._lock:
             self._emit_account()
 
+    def query_position(self) -> None:
+        """Emit the attached gateway's position in every contract it has traded (a snapshot, as CTP's
+        ``onRspQryInvestorPosition``: one ``PositionData`` per contract, long or short by the net's sign)."""
+        with self._lock:
+            gateway = self._gateway
+            if gateway is None:
+                return
+            book = self._books.get(gateway.gateway_name)
+            for vt_symbol, (net, avg, _) in (book.positions.items() if book else ()):
+                symbol, _, _ = vt_symbol.rpartition(".")
+                contract = self._contracts.get(vt_symbol)
+                if contract is None:
+                    continue
+                gateway.on_position(PositionData(
+                    symbol=symbol, exchange=contract.exchange, direction=Direction.LONG if net >= 0 else Direction.SHORT,
+                    volume=abs(net), price=avg, gateway_name=gateway.gateway_name))
+
+    def positions(self, gateway_name: str) -> dict[str, float]:
+        """Return the venue's net position per vt_symbol of one real account (lots, long positive); any thread."""
+        with self._lock:
+            book = self._books.get(gateway_name)
+            return {vt_symbol: net for vt_symbol, (net, _, _) in book.positions.items()} if book else {}
+
     def statistics(self) -> ExchangeStatistics:
         """Return the exchange's counters now."""
         with self._lock:
@@ -288,8 +322,7 @@ class SimExchange:
                     self._wake.wait(delay)
                     continue
                 heapq.heappop(self._heap)
-                if self._gateway is not None:
-                    action(orderid)
+                action(orderid)   # the venue moves on while no gateway listens (emits only to one attached)
 
     def _emit_order(self, order: OrderData) -> None:
         if self._gateway is not None:

@@ -26,7 +26,15 @@ Settings (:data:`sim.settings.DEFAULT_SETTING`):
 
 ``replay`` may name a ``.tape`` (sim/tape.py) as well as a CSV tape.
 
+As CTP (vnpy_ctp 6.7), it writes the connection's log texts (``交易服务器连接成功``,
+``交易服务器登录成功``, ``合约信息查询成功``, ``行情服务器登录成功``; :data:`TD_CONNECTED` ...), sends
+the contracts, then the venue replays the day's orders and trades; every :data:`SNAPSHOT_INTERVAL_S`
+it sends an account or a position snapshot in turn.
+
 Faults (sim/harness/faults.py) steer a connected gateway from any thread:
+:meth:`SimGateway.disconnect_venue` / :meth:`SimGateway.reconnect_venue` (both fronts drop as a CTP
+front does: orders are refused locally, the venue answers those in flight unheard, and replays them
+at the reconnect; ``venue_disconnect``),
 :meth:`SimGateway.disconnect_feed` / :meth:`SimGateway.reconnect_feed`
 (ticks stop while the market moves on; each puts an ``EVENT_FEED_STATUS``
 event, ``sourceDown`` / ``live``, as the end of a replay puts ``ended``:
@@ -67,6 +75,23 @@ from sim.replay import ReplayTick, iter_ticks
 from sim.settings import DEFAULT_SETTING, SimSettings
 from sim.synthetic import SyntheticMarket
 from sim.tape import TapeWriter, is_tape, iter_tape_ticks, tape_instruments
+
+TD_CONNECTED = "交易服务器连接成功"
+TD_LOGGED_IN = "交易服务器登录成功"
+TD_CONTRACTS = "合约信息查询成功"
+TD_DISCONNECTED = "交易服务器连接断开，原因{reason}"
+MD_LOGGED_IN = "行情服务器登录成功"
+MD_DISCONNECTED = "行情服务器连接断开，原因{reason}"
+ORDER_NOT_SENT = "委托请求发送失败，错误代码：{code}"
+"""The connection log texts the simulator writes, as vnpy_ctp 6.7 writes them (``ctp_gateway.py``:
+``onFrontConnected``, ``onRspUserLogin``, ``onRspQryInstrument``, ``onFrontDisconnected``, ``send_order``),
+so a desk follows the simulator's connection exactly as a CTP one."""
+
+SNAPSHOT_INTERVAL_S = 2
+"""Seconds between two snapshot queries, the account and the positions in turn (vnpy_ctp: every 2 timer events)."""
+
+DISCONNECT_REASON = 4097
+"""``onFrontDisconnected`` reason of a simulated venue disconnection (CTP: 0x1001, network read failed)."""
 
 RECORD_BATCH_ROWS = 1000
 """Ticks per tape record when a run is recorded (``record`` setting)."""
@@ -135,6 +160,13 @@ class SimGateway(BaseGateway):
         """The venue this gateway's orders go to (sim/exchange.py), once connected."""
         self._watches: tuple[TickWatch, ...] = ()
         self._watch_lock = threading.Lock()
+        self._link_down = False
+        self._link_lock = threading.Lock()
+        self._timer_count = 0
+        self._snapshot_turn = False
+        self._timer_registered = False
+        self.venue_disconnects = 0
+        """Simulated venue disconnections so far (:meth:`disconnect_venue`)."""
 
     def connect(self, setting: dict) -> None:
         """Emit the contracts, then start the feed thread.
@@ -189,9 +221,19 @@ class SimGateway(BaseGateway):
         if settings.record is not None:
             self._recorder = TapeWriter(settings.record, self._source_name, time.time_ns())
             self._recorder.add_instruments(list(self._instruments.values()))
+        self._link_down = False
+        self.write_log(TD_CONNECTED)
+        self.write_log(TD_LOGGED_IN)
         emitted = sum(self._publish_contract(ref) for ref in refs)
+        self.write_log(TD_CONTRACTS)
         self.exchange.attach(self)
         self._venue_attached = True
+        self.write_log(MD_LOGGED_IN)
+        if not self._timer_registered:
+            from vnpy.trader.event import EVENT_TIMER
+
+            self.event_engine.register(EVENT_TIMER, self._on_timer)
+            self._timer_registered = True
         self._feed = TickFeed(
             source=source,
             emit=self._emit,
@@ -212,6 +254,11 @@ class SimGateway(BaseGateway):
         Runs on the caller's thread (``MainEngine.close``). Idempotent.
         """
         self._venue_attached = False
+        if self._timer_registered:
+            from vnpy.trader.event import EVENT_TIMER
+
+            self.event_engine.unregister(EVENT_TIMER, self._on_timer)
+            self._timer_registered = False
         if self._feed is not None and not self._feed.stop(CLOSE_TIMEOUT_S):
             self.write_log(f"feed thread did not stop within {CLOSE_TIMEOUT_S:g} s")
         if self.exchange is not None:
@@ -222,6 +269,55 @@ class SimGateway(BaseGateway):
             self._recorder.close()
             self._recorder = None
 
+    def disconnect_venue(self) -> None:
+        """Simulate a lost connection to the venue, both fronts (any thread).
+
+        As a CTP front that drops: the desk hears ``交易服务器连接断开`` and ``行情服务器连接断开``, ticks
+        stop, the market-data subscriptions are forgotten (a new market-data session starts empty), orders
+        are refused locally (``send_order`` returns ``""``) and queries raise. The venue lives on: orders
+        already sent are answered and filled there, and the desk learns of it from the replay at
+        :meth:`reconnect_venue`. Idempotent.
+        """
+        with self._link_lock:
+            if self._link_down or self.exchange is None:
+                return
+            self._link_down = True
+            self.venue_disconnects += 1
+            self.exchange.cut(self)
+            if self._feed is not None:
+                self._feed.pause()
+            self.subscriptions.clear()
+        self.write_log(TD_DISCONNECTED.format(reason=DISCONNECT_REASON))
+        self.write_log(MD_DISCONNECTED.format(reason=DISCONNECT_REASON))
+
+    def reconnect_venue(self) -> None:
+        """End a simulated venue disconnection as CTP reconnects (any thread).
+
+        Logs in again (the CTP texts), sends every contract, writes ``合约信息查询成功``, then the venue
+        replays the day's orders, trades and account (sim/exchange.py ``attach``: a new session), the
+        market-data front logs in and ticks flow again. Idempotent.
+        """
+        with self._link_lock:
+            if not self._link_down or self.exchange is None:
+                return
+            self.write_log(TD_CONNECTED)
+            self.write_log(TD_LOGGED_IN)
+            for symbol, known in list(self._known.items()):
+                ref = self._instruments.get(symbol)
+                if known is not None and ref is not None:
+                    self.on_contract(contract_data(ref, known[0], self.gateway_name))
+            self._link_down = False   # before the desk can hear it is ready and subscribe
+            self.write_log(TD_CONTRACTS)
+            self.exchange.attach(self)
+            self.write_log(MD_LOGGED_IN)
+            if self._feed is not None:
+                self._feed.resume()
+
+    @property
+    def venue_connected(self) -> bool:
+        """False between :meth:`disconnect_venue` and :meth:`reconnect_venue` (any thread)."""
+        return not self._link_down
+
     def connection_state(self) -> str:
         """Return the venue connection as ``/metrics`` reports it (any thread).
 
@@ -229,7 +325,7 @@ class SimGateway(BaseGateway):
         ``"marketDataDown"``: orders reach the venue, ticks are cut (:meth:`disconnect_feed`);
         ``"disconnected"``: not connected, or closed.
         """
-        if not self._venue_attached:
+        if not self._venue_attached or self._link_down:
             return "disconnected"
         return "marketDataDown" if self._feed is not None and self._feed.paused else "connected"
 
@@ -308,8 +404,9 @@ class SimGateway(BaseGateway):
         return self._feed.progress()
 
     def subscribe(self, req: SubscribeRequest) -> None:
-        """Record a subscription. Every tick is emitted regardless of subscriptions."""
-        self.subscriptions[req.vt_symbol] = req
+        """Record a subscription (forgotten at a venue disconnection). Every tick is emitted regardless."""
+        if not self._link_down:
+            self.subscriptions[req.vt_symbol] = req
 
     def send_order(self, req: OrderRequest) -> str:
         """Send an order to the venue; quick and non-blocking (the answer comes from its thread).
@@ -322,11 +419,14 @@ class SimGateway(BaseGateway):
         if self.exchange is None:
             self.write_log(f"order for {req.vt_symbol} not sent: not connected")
             return ""
+        if self._link_down:
+            self.write_log(ORDER_NOT_SENT.format(code=-1))
+            return ""
         return self.exchange.send_order(self, req)
 
     def cancel_order(self, req: CancelRequest) -> None:
         """Ask the venue to cancel an order (answered after the order latency)."""
-        if self.exchange is not None:
+        if self.exchange is not None and not self._link_down:
             self.exchange.cancel_order(req)
 
     def query_order(self, vt_orderid: str = "", reference: str = "") -> OrderData | None:
@@ -335,7 +435,7 @@ class SimGateway(BaseGateway):
         Raises:
             SimNotConnectedError: not connected to a venue (no answer either way).
         """
-        if self.exchange is None:
+        if self.exchange is None or self._link_down:
             raise SimNotConnectedError(self.gateway_name)
         return self.exchange.query_order(vt_orderid, reference)
 
@@ -345,7 +445,22 @@ class SimGateway(BaseGateway):
             self.exchange.query_account()
 
     def query_position(self) -> None:
-        """Do nothing: simulated positions arrive with simulated orders."""
+        """Emit the position snapshot of this gateway's real account (one PositionData per contract traded)."""
+        if self.exchange is not None and not self._link_down:
+            self.exchange.query_position()
+
+    def _on_timer(self, event: object) -> None:
+        """Every :data:`SNAPSHOT_INTERVAL_S` (vn.py's 1 s timer), query the account or the positions in turn, as
+        vnpy_ctp's ``process_timer_event`` does (vn.py's EventEngine thread)."""
+        self._timer_count += 1
+        if self._timer_count < SNAPSHOT_INTERVAL_S or self._link_down:
+            return
+        self._timer_count = 0
+        self._snapshot_turn = not self._snapshot_turn
+        try:
+            (self.query_account if self._snapshot_turn else self.query_position)()
+        except Exception as exc:  # noqa: BLE001 - an exception would kill vn.py's dispatcher thread for good
+            self.write_log(f"snapshot query failed: {type(exc).__name__}: {exc}")
 
     def _publish_contract(self, ref: InstrumentRef) -> bool:
         """Emit a contract once and remember its exchange and name; False when vn.py cannot serve it."""
@@ -378,6 +493,8 @@ class SimGateway(BaseGateway):
                 self._recorder.write_rows(self._recorded, self._instruments)
                 self._recorded = []
         tick = self._builder.tick(row, exchange, name)
+        if self._link_down:
+            return False
         if self._watches:
             self._note_watches(row.product)  # before the bridge can receive it: emission ≤ receipt
         self.on_tick(tick)

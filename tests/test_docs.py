@@ -10,7 +10,7 @@ SCANNED_SUFFIXES = (".py", ".md", ".js", ".html", ".css", ".toml", ".cfg")
 SKIPPED_DIRS = {".venv", ".git", "__pycache__", "node_modules", "build", "dist", ".pytest_cache", ".hypothesis"}
 PACKAGE_READMES = ("actors", "transport", "sim", "schemas", "ui", "perf")
 README_MAX_LINES = 220
-TEST_COMMAND = "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/python -m pytest"
+TEST_COMMAND = "python3 -m venv .venv && .venv/bin/pip install -e '.[test,ctp]' && .venv/bin/python -m pytest"
 """The README's second command; .ci/run runs it word for word."""
 
 # Built from pieces so that this file does not cite what it forbids.

@@ -1,5 +1,6 @@
 // The ops console: the live actor tree (GET /admin/tree every second), restart and stop
-// buttons with a confirmation (POST /admin/restart|stop), and the audit (GET /admin/audit).
+// buttons with a confirmation (POST /admin/restart|stop), the audit (GET /admin/audit) and each
+// vn.py gateway's connection (GET /admin/venues: state, since, market data, contracts, last error).
 // The token comes from #token=… or the login field and is kept in sessionStorage under the
 // same key as the watchlist page, so one log-in serves both.
 //
@@ -66,8 +67,10 @@ async function refresh() {
   if (!token || inFlight) return;
   inFlight = true;
   try {
-    const [tree, audit] = await Promise.all([api("GET", "./admin/tree"), api("GET", "./admin/audit")]);
+    const [tree, audit, venues] = await Promise.all(
+      [api("GET", "./admin/tree"), api("GET", "./admin/audit"), api("GET", "./admin/venues")]);
     if (!token) return;
+    renderVenues(venues.data.venues || []);
     lastTree = tree.data;
     lastAudit = audit.data.records || [];
     renderStatus(tree.data);
@@ -185,6 +188,21 @@ function renderTree(root) {
     }
   }
   body.replaceChildren(...ordered);
+}
+
+function renderVenues(venues) {
+  const body = $("#venues tbody");
+  body.replaceChildren(...venues.map((venue) => {
+    const tr = document.createElement("tr");
+    tr.dataset.gateway = venue.name;
+    tr.append(cell("name", venue.name), cell("class", venue.class),
+              cell(`state state-${venue.state}`, venue.state),
+              cell("ts", new Date(venue.sinceTsNs / 1e6).toISOString().slice(11, 19)),
+              cell("market-data", venue.marketData ? "up" : "down"), cell("num", String(venue.contracts)),
+              cell("num", String(venue.subscriptions)), cell("num", String(venue.connects)),
+              cell("error", venue.lastError));
+    return tr;
+  }));
 }
 
 function renderAudit(records) {

@@ -40,6 +40,7 @@ from actors.risk import GLOBAL_SCOPE
 
 ACCOUNT_RULES = (
     "order_validity",
+    "venue",
     "trading_hours",
     "kill_switch",
     "order_flow",

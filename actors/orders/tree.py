@@ -28,6 +28,7 @@ from actors.orders.supervisor import OrdersSupervisor
 from actors.paths import rule_child, rule_path
 from actors.risk.limits import LimitStore
 from actors.risk.rules import RULES
+from actors.risk.rules.venue import VenueStatePort
 from actors.risk.supervisor import RiskSupervisor
 
 UPDATE_KINDS = ("released", "sent", "filled", "cancelRequested", "gatewayRejected")
@@ -35,8 +36,8 @@ UPDATE_KINDS = ("released", "sent", "filled", "cancelRequested", "gatewayRejecte
 
 
 def order_path_children(config: OrdersConfig, *, journal: JournalPort, limits: LimitStore, port: OrderPort,
-                        market: MarketPort,
-                        sessions_path: str = "sessions") -> list[ChildSpec]:
+                        market: MarketPort, sessions_path: str = "sessions",
+                        venues: VenueStatePort | None = None) -> list[ChildSpec]:
     """Return the child specs of ``accounts``, ``risk`` and ``orders``, in start order.
 
     Args:
@@ -46,6 +47,8 @@ def order_path_children(config: OrdersConfig, *, journal: JournalPort, limits: L
         port: the gateway port (transport/venue/vnpy_orders.py ``OrderBridge``).
         market: the market port (transport/venue/vnpy_bridge.py ``VnpyBridge``).
         sessions_path: the sessions supervisor that fans pushes out.
+        venues: the venues' connection states (``venue_state(gateway_name)``; the ``venue`` rule reads them;
+            transport/venue/connection.py), or None: every venue presumed ready.
     """
     accounts = tuple(spec.account for spec in config.accounts)
     risk: list[ChildSpec] = []
@@ -58,7 +61,8 @@ def order_path_children(config: OrdersConfig, *, journal: JournalPort, limits: L
         rules = [(rule, spec.account) for rule in config.rules] + [(rule, GLOBAL_SCOPE) for rule in config.global_rules]
         for rule in config.rules:
             risk.append(ChildSpec(rule_child(rule, spec.account), RULES[rule],
-                                  {"scope": spec.account, "limits": limits, "accounts": accounts}))
+                                  {"scope": spec.account, "limits": limits, "accounts": accounts,
+                                   "venues": venues, "gateway_name": spec.real[0]}))
         observers: dict[str, tuple[str, ...]] = {
             kind: tuple(rule_path(rule, scope) for rule, scope in rules if kind in RULES[rule].observes)
             for kind in UPDATE_KINDS

@@ -19,6 +19,9 @@ kind                          what happens
 ``slow_client``               a new client subscribes and stops reading for ``duration_ms``
 ``garbage_client``            a new client sends undecodable, oversized and unknown frames
 ``gateway_disconnect``        the simulator gateway's feed stops for ``duration_ms``
+``venue_disconnect``          the simulator gateway loses the venue (both fronts, as CTP does) for
+                              ``duration_ms``: orders in flight are answered at the venue unheard,
+                              then it logs in again and the venue replays the day's orders and trades
 ``nats_disconnect``           skipped: the in-process desk runs without NATS
 ``burst``                     the tick rate × ``factor`` for ``duration_ms``
 ``clock_skew``                exchange timestamps shifted ``skew_ms`` for ``duration_ms``
@@ -326,6 +329,13 @@ class FaultInjector:
         gateway = self._gateway()
         gateway.disconnect_feed()
         self._after(record.spec.duration_ms / 1000, self._end_call, record, gateway.reconnect_feed)
+
+    async def _venue_disconnect(self, record: FaultRecord) -> None:
+        gateway = self._gateway()
+        if not hasattr(gateway, "disconnect_venue"):
+            raise ValueError("the simulator gateway cannot lose its venue")
+        gateway.disconnect_venue()
+        self._after(record.spec.duration_ms / 1000, self._end_call, record, gateway.reconnect_venue)
 
     def _end_call(self, record: FaultRecord, undo: Any, *args: Any) -> None:
         undo(*args)

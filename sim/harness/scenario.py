@@ -47,7 +47,7 @@ from sim.errors import ScenarioError
 
 FAULT_KINDS = (
     "crash", "kill", "stall", "drop", "duplicate", "delay", "corrupt", "slow_client", "garbage_client",
-    "gateway_disconnect", "nats_disconnect", "burst", "clock_skew", "tamper", "restart_desk",
+    "gateway_disconnect", "venue_disconnect", "nats_disconnect", "burst", "clock_skew", "tamper", "restart_desk",
 )  # fmt: skip
 """Every fault kind a scenario may name."""
 
@@ -55,6 +55,7 @@ TARGETED = frozenset({"crash", "kill", "stall", "drop", "duplicate", "delay", "c
 """Kinds that need an actor ``target``."""
 
 TIMED = frozenset({"stall", "drop", "duplicate", "delay", "corrupt", "slow_client", "gateway_disconnect",
+                   "venue_disconnect",
                    "nats_disconnect", "burst", "clock_skew", "tamper"})
 """Kinds that last ``duration_ms``."""
 

@@ -12,8 +12,8 @@ async def order_harness(tmp_path):
     """Start order paths on real runtimes: ``await order_harness(config, port=None, market=None)``."""
     started = []
 
-    async def start(config, port=None, market=None, journal_path=None):
-        harness = await start_harness(tmp_path, config, port, market, journal_path)
+    async def start(config, port=None, market=None, journal_path=None, venues=None):
+        harness = await start_harness(tmp_path, config, port, market, journal_path, venues)
         started.append(harness)
         return harness
 

@@ -187,6 +187,25 @@ class OrderHarness:
         return self.runtime.registry.entry(path).instance
 
 
+class ScriptedVenues:
+    """The ``venue`` rule's port (``venue_state(gateway_name)``), with states set by the test.
+
+    Args:
+        states: gateway name → state (``"contractsReady"``, ``"reconnecting"`` ...).
+    """
+
+    def __init__(self, **states: str) -> None:
+        self.states = {name: (state, time.time_ns()) for name, state in states.items()}
+
+    def set(self, name: str, state: str) -> None:
+        """Move a gateway to ``state`` now."""
+        self.states[name] = (state, time.time_ns())
+
+    def venue_state(self, gateway_name: str) -> tuple[str, int] | None:
+        """Return ``(state, since_ns)``, or None for a gateway not set."""
+        return self.states.get(gateway_name)
+
+
 def harness_config(rules=("active_order",), limits=None, **kwargs) -> OrdersConfig:
     """An OrdersConfig with one account (acct-01, trader1) and the given rules."""
     return OrdersConfig(accounts=(AccountSpec("acct-01", "trader1"),), rules=tuple(rules),
@@ -195,7 +214,7 @@ def harness_config(rules=("active_order",), limits=None, **kwargs) -> OrdersConf
 
 
 async def start_harness(tmp_path, config: OrdersConfig, port: ScriptedPort | None = None, market=None,
-                        journal_path=None) -> OrderHarness:
+                        journal_path=None, venues=None) -> OrderHarness:
     """Start an order path on a new runtime on the running loop."""
     runtime = ActorRuntime()
     port = port or ScriptedPort()
@@ -208,7 +227,8 @@ async def start_harness(tmp_path, config: OrdersConfig, port: ScriptedPort | Non
     children = [ChildSpec("sessions", CollectorActor, {"sink": sink}),
                 ChildSpec("client", Supervisor, {"children": [
                     ChildSpec(str(i), CollectorActor, {"sink": sink}) for i in (1, 2, 3)]})]
-    children += order_path_children(config, journal=journal, limits=limits, port=port, market=market)
+    children += order_path_children(config, journal=journal, limits=limits, port=port, market=market,
+                                    venues=venues)
     start_root(runtime, Supervisor, {"children": children})
     await runtime.wait_idle()
     return OrderHarness(runtime, config, port, market, journal, limits, sink)

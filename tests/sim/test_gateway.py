@@ -321,3 +321,57 @@ def test_progress_when_never_connected_then_reports_nothing_emitted(
     _, gateway, _ = engine
     progress = gateway.progress()
     assert (progress.rows_emitted, progress.done) == (0, False)
+
+
+def test_venue_disconnect_when_orders_in_flight_then_answered_unheard_and_replayed_at_reconnect(
+        engine: tuple[MainEngine, SimGateway, Recorder]) -> None:
+    """As a dropped CTP front: the CTP texts in order, orders refused locally and queries raising while down,
+    subscriptions forgotten; the venue answers an order in flight meanwhile and replays it at the reconnect, after
+    ``合约信息查询成功``; a position snapshot follows on query."""
+    from vnpy.trader.event import EVENT_ORDER, EVENT_POSITION
+
+    from sim.errors import SimNotConnectedError
+    from sim.gateway import TD_CONTRACTS, TD_LOGGED_IN
+
+    main_engine, gateway, recorder = engine
+    orders, positions = [], []
+    main_engine.event_engine.register(EVENT_ORDER, lambda event: orders.append(event.data))
+    main_engine.event_engine.register(EVENT_POSITION, lambda event: positions.append(event.data))
+    main_engine.connect({"contracts": 5, "rate": 50.0, "venue": "test-venue-disconnect", "order_latency_ms": 300},
+                        "SIM")
+    assert recorder.wait_for(lambda r: TD_CONTRACTS in r.logs and r.ticks)
+    tick = recorder.ticks[-1]
+    gateway.subscribe(SubscribeRequest(tick.symbol, tick.exchange))
+    vt_orderid = gateway.send_order(OrderRequest(tick.symbol, tick.exchange, Direction.LONG, OrderType.LIMIT, 1,
+                                                 tick.ask_price_1 + 10 * gateway.exchange._contracts[
+                                                     tick.vt_symbol].pricetick, Offset.OPEN, "ref-1"))
+    assert vt_orderid
+
+    gateway.disconnect_venue()
+    assert recorder.wait_for(lambda r: any(log.startswith("行情服务器连接断开") for log in r.logs))
+    assert gateway.connection_state() == "disconnected" and gateway.subscriptions == {}
+    assert gateway.send_order(OrderRequest(tick.symbol, tick.exchange, Direction.LONG, OrderType.LIMIT, 1,
+                                           tick.bid_price_1, Offset.OPEN, "ref-2")) == ""
+    with pytest.raises(SimNotConnectedError):
+        gateway.query_order(vt_orderid)
+    answered = threading.Event()   # nothing reaches vn.py while down: poll the venue itself, bounded
+    for _ in range(int(WAIT_S / 0.01)):
+        if gateway.exchange.query_order(vt_orderid).status.name != "SUBMITTING":
+            answered.set()
+            break
+        answered.wait(0.01)
+    assert answered.is_set()
+    heard_before = [o.status.name for o in orders if o.vt_orderid == vt_orderid]
+    assert heard_before == ["SUBMITTING"]   # the answer happened at the venue, unheard
+
+    logs_before = len(recorder.logs)
+    gateway.reconnect_venue()
+    assert recorder.wait_for(lambda r: [o for o in orders if o.vt_orderid == vt_orderid][-1].status.name
+                             in ("ALLTRADED", "NOTTRADED", "PARTTRADED"))
+    texts = recorder.logs[logs_before:]
+    assert texts.index(TD_LOGGED_IN) < texts.index(TD_CONTRACTS)
+    assert gateway.exchange.statistics().orders_received == 1
+    gateway.query_position()
+    if gateway.exchange.positions("SIM"):
+        assert recorder.wait_for(lambda r: positions)
+        assert positions[-1].vt_symbol == tick.vt_symbol and positions[-1].volume == 1

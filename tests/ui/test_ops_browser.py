@@ -91,3 +91,24 @@ async def test_ops_console_when_trader_token_then_refused_with_a_reason(desk, jw
 
     assert "admin token" in message
     assert session == "out" and rows == 0
+
+
+async def test_ops_console_when_loaded_then_venues_table_shows_each_gateway_state(desk, jwt_secret):
+    """The Venues table lists the simulator gateway SIM, contractsReady, with its contracts and subscriptions
+    (GET /admin/venues)."""
+    token = mint_token(jwt_secret, "ops-browser", "admin")
+    page_errors: list[str] = []
+    async with async_playwright() as playwright:
+        browser = await _browser(playwright)
+        page = await browser.new_page(viewport={"width": 1400, "height": 820})
+        page.on("pageerror", lambda error: page_errors.append(str(error)))
+        await page.goto(f"{desk.url}ops#token={token}")
+        row = page.locator('#venues tr[data-gateway="SIM"]')
+        await page.wait_for_function(
+            """() => document.querySelector('#venues tr[data-gateway="SIM"] .state')?.textContent === "contractsReady" """,
+            timeout=WAIT_MS)
+        cells = await row.locator("td").all_inner_texts()
+        await browser.close()
+    assert cells[0] == "SIM" and cells[1] == "sim.gateway:SimGateway" and cells[4] == "up"
+    assert int(cells[5]) > 0 and int(cells[6]) == int(cells[5])
+    assert page_errors == []

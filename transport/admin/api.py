@@ -153,6 +153,7 @@ class AdminApi:
         app.router.add_post("/admin/restart", self.restart)
         app.router.add_post("/admin/stop", self.stop)
         app.router.add_get("/admin/audit", self.audit_list)
+        app.router.add_get("/admin/venues", self.venues)
         app.router.add_get("/metrics", self.metrics_page)
         self.lag.start()
         self.audit.prune_soon()
@@ -245,6 +246,24 @@ class AdminApi:
         async with self.reads.slot():
             records = await self.audit.query(since_ns, until_ns, user, limit)
         return web.json_response({"records": [asdict(r) for r in records]}, dumps=_dumps)
+
+    async def venues(self, request: web.Request) -> web.Response:
+        """``GET /admin/venues``: each vn.py gateway's connection (transport/venue/connection.py).
+
+        Answer: ``{"tsNs": int, "venues": [{"name", "class", "state", "sinceTsNs", "lastError", "marketData",
+        "contracts", "subscriptions", "connects", "settings"}]}``, in configuration order; ``settings`` shows
+        each secret as ``***`` and where it is read from (transport/venue/gateways.py), never its value. A
+        node without vn.py answers an empty list.
+        """
+        self.require_admin(request)
+        engine = getattr(self.desk, "engine", None)
+        venues = []
+        if engine is not None:
+            configs = {gateway.name: gateway for gateway in engine.gateways}
+            for status in engine.connections.statuses():
+                config = configs.get(status.name)
+                venues.append({**status.as_json(), "settings": config.public_settings() if config else {}})
+        return web.json_response({"tsNs": time.time_ns(), "venues": venues}, dumps=_dumps)
 
     async def metrics_page(self, request: web.Request) -> web.Response:
         """``GET /metrics``."""

@@ -162,6 +162,9 @@ class DeskCollector(Collector):
         engine = getattr(self.desk, "engine", None)
         if engine is not None and hasattr(engine, "venue_states"):
             yield from _venue_families(engine.venue_states())
+        connections = getattr(engine, "connections", None)
+        if connections is not None:
+            yield from _gateway_families(connections.statuses())
         yield from _dataclass_families("tickstage_runtime", runtime.statistics(), _RUNTIME_GAUGES,
                                        "actor runtime")
         failed = GaugeMetricFamily("tickstage_root_failed", "1 once the root supervisor gave up")
@@ -317,6 +320,34 @@ def _order_families(runtime):
             checks.add_metric(labels, extra.get("checks", 0))
             refusals.add_metric(labels, extra["rejections"])
     yield from (submitted, accepted, rejected, fills, filled_lots, cancelled, unknown, checks, refusals)
+
+
+def _gateway_families(statuses: list):
+    """Yield the gateways' lifecycle (transport/venue/connection.py ``GatewayStatus``) as gauges and counters."""
+    from transport.venue.connection import GATEWAY_STATES
+
+    state = GaugeMetricFamily("tickstage_gateway_state", "1 for the vn.py gateway's lifecycle state (connecting, "
+                              "connected, contractsReady, disconnected, reconnecting, failed)",
+                              labels=["gateway", "state"])
+    since = GaugeMetricFamily("tickstage_gateway_state_since_seconds", "when the gateway entered its state, "
+                              "UNIX time", labels=["gateway"])
+    market_data = GaugeMetricFamily("tickstage_gateway_market_data", "1 while the gateway's market-data front is "
+                                    "logged in", labels=["gateway"])
+    contracts = GaugeMetricFamily("tickstage_gateway_contracts", "contracts the gateway has sent",
+                                  labels=["gateway"])
+    subscriptions = GaugeMetricFamily("tickstage_gateway_subscriptions", "market-data subscriptions sent on the "
+                                      "gateway's latest (re)connection", labels=["gateway"])
+    connects = CounterMetricFamily("tickstage_gateway_connects", "times the gateway became ready (contractsReady)",
+                                   labels=["gateway"])
+    for status in statuses:
+        for name in GATEWAY_STATES:
+            state.add_metric([status.name, name], 1 if name == status.state else 0)
+        since.add_metric([status.name], status.since_ns / 1e9)
+        market_data.add_metric([status.name], 1 if status.market_data else 0)
+        contracts.add_metric([status.name], status.contracts)
+        subscriptions.add_metric([status.name], status.subscriptions)
+        connects.add_metric([status.name], status.connects)
+    yield from (state, since, market_data, contracts, subscriptions, connects)
 
 
 def _venue_families(states: dict[str, str]):

@@ -42,6 +42,7 @@ from transport.cluster.roles import VNPY_ROLES, RoleLinks, canonical_role, check
 from transport.venue.vnpy_bridge import VnpyBridge
 from transport.admin.risk_admin import RiskAdminApi
 from transport.process.state import StateFolder
+from transport.venue.gateways import GatewayConfig, simulator_gateway
 from transport.venue.vnpy_engine import DEFAULT_GATEWAY, VnpyEngine, check_gateway_spec
 from transport.venue.vnpy_orders import OrderBridge
 from transport.edge.ws import SocketLimits, SocketServer
@@ -84,8 +85,10 @@ class DeskConfig:
             ``instruments``, ``copies``, ``shift_s``, ``max_gap_s``, ``record``;
             sim/exchange.py keys: ``venue``, ``order_latency_ms``,
             ``order_no_answer_probability`` ...).
-        gateway: the vn.py gateway class, ``module:Class``; default the simulator's
-            (``sim.gateway:SimGateway``), imported by the venue engine at start.
+        gateway: deprecated (until 0.3.0; use ``gateways``): the class of the one gateway ``SIM``,
+            ``module:Class``; default the simulator's (``sim.gateway:SimGateway``).
+        gateways: the vn.py gateways (``[venue.gateways.<name>]``, transport/venue/gateways.py); empty: the
+            simulator as ``SIM`` (of class ``gateway``). Every account's ``real`` names one of them.
         orders: accounts, risk rules and limits, journal, order timeouts
             (``[orders]``, ``[accounts]``, ``[risk]``).
         state_dir: the desk's state folder (journal per trading day, admin audit;
@@ -114,6 +117,7 @@ class DeskConfig:
     groups: tuple[str, ...] = ()
     sim: dict[str, Any] = field(default_factory=dict)
     gateway: str = DEFAULT_GATEWAY
+    gateways: tuple[GatewayConfig, ...] = ()
     orders: OrdersConfig = field(default_factory=lambda: DEVELOPMENT_ORDERS)
     issuer: IssuerConfig = field(default_factory=IssuerConfig)
     state_dir: str = ""
@@ -124,11 +128,21 @@ class DeskConfig:
         if not self.http_header_timeout_s > 0:
             raise ConfigError(f"http_header_timeout_s must be > 0, not {self.http_header_timeout_s!r}")
         check_gateway_spec(self.gateway)
+        names = {gateway.name for gateway in self.venue_gateways()}
+        for spec in self.orders.accounts:
+            missing = [name for name in spec.real if name not in names]
+            if missing:
+                raise ConfigError(f"account {spec.account}: real = {list(spec.real)} names gateways not configured "
+                                  f"({missing}); configured: {sorted(names)}")
+
+    def venue_gateways(self) -> tuple[GatewayConfig, ...]:
+        """Return the gateways the desk connects: ``gateways``, else the simulator as ``SIM``."""
+        return self.gateways or (simulator_gateway(self.gateway),)
 
     @property
     def simulated(self) -> bool:
-        """True: the desk trades on the simulator (its gateway class lives in the ``sim`` package)."""
-        return self.gateway.split(":")[0].split(".")[0] == "sim"
+        """True: the desk trades on the simulator only (every gateway class lives in the ``sim`` package)."""
+        return all(gateway.simulated for gateway in self.venue_gateways())
 
     def gateway_setting(self) -> dict[str, Any]:
         """Return the simulator gateway's vn.py connect setting."""
@@ -203,6 +217,8 @@ class Desk:
                                order_timeout_s=self.config.orders.answer_timeout_s + 1.0)
         order_path = self.links.order_path()
         if self.config.role in VNPY_ROLES:
+            self.engine = VnpyEngine(None if self.state.temporary else self.state.path,
+                                     self.config.venue_gateways())
             self.bridge = VnpyBridge(self.runtime, self.config.watchlists, self.config.market,
                                      sink=self.links.tick_sink())
             order_path = await self._start_order_path()
@@ -238,7 +254,6 @@ class Desk:
         await site.start()
         self.port = self._runner.addresses[0][1]
         if self.bridge is not None:
-            self.engine = VnpyEngine(None if self.state.temporary else self.state.path, self.config.gateway)
             self.engine.start(self.bridge, self.config.gateway_setting(), also=(self.order_bridge,))
         if self.config.progress_interval_s > 0:
             self._progress_task = asyncio.create_task(self._log_progress())
@@ -252,9 +267,10 @@ class Desk:
         _log.info("journal_opened", path=str(path), state_dir=str(self.state.path), temporary=self.state.temporary)
         self.journal.start(self.runtime.loop)
         self.limit_store = LimitStore(orders, rule_defaults(), self.journal)
-        self.order_bridge = OrderBridge(self.runtime, orders, self.journal)
+        self.order_bridge = OrderBridge(self.runtime, orders, self.journal,
+                                        venues=self.engine.connections if self.engine else None)
         return order_path_children(orders, journal=self.journal, limits=self.limit_store, port=self.order_bridge,
-                                   market=self.bridge)
+                                   market=self.bridge, venues=self.engine.connections if self.engine else None)
 
     def groups(self) -> dict[str, int]:
         """Return group name → number of instruments, local or learnt from NATS."""

@@ -50,7 +50,8 @@ def load_config(path: str | None) -> Any:
     File layout::
 
         [desk]        host, port, replay (list), speed, contracts, rate, seed, state_dir,
-                      http_header_timeout_s, gateway ("module:Class", default "sim.gateway:SimGateway")
+                      http_header_timeout_s, gateway (deprecated: use [venue]; "module:Class" of the one
+                      gateway SIM, default "sim.gateway:SimGateway")
         [market]      window_ms, wide_window_ms, snapshot_interval_s, max_rows, heartbeat_interval_s,
                       hash_interval_s, trading_windows (list, or a table per group)
         [limits]      max_frame_bytes, auth_timeout_s, max_bad_frames, max_sockets_per_user,
@@ -59,6 +60,8 @@ def load_config(path: str | None) -> Any:
                       jwks_url, jwks_lifespan_s, jwks_cooldown_s
         [issuer]      enabled, users_file, access_ttl_s, refresh_ttl_s, max_failures, lockout_s
         [watchlists]  name = ["rb1801.SHFE", "IF1711.CFFEX"]
+        [venue.gateways.<name>]   class = "module:Class", [venue.gateways.<name>.settings] (the gateway's
+                      connect setting; secrets as { env = "NAME" } or { file = "PATH" }: transport/venue/gateways.py)
         [orders], [accounts.<id>], [risk]   the order path (actors/orders/config.py)
 
     Raises:
@@ -90,6 +93,18 @@ def load_config(path: str | None) -> Any:
     except TypeError as exc:
         raise ConfigError(f"bad [auth] in {path}: {exc}") from None
     extra = {}
+    if "gateway" in desk:
+        import structlog
+
+        structlog.get_logger("transport.process.cli").warning(
+            "desk_gateway_deprecated", path=str(path),
+            advice="name the gateway in [venue.gateways.<name>] (class, settings); [desk] gateway goes in 0.3.0")
+    if "venue" in data:
+        from transport.venue.gateways import parse_venue
+
+        if "gateway" in desk:
+            raise ConfigError(f"{path}: give the gateways in [venue] or the deprecated [desk] gateway, not both")
+        extra["gateways"] = parse_venue(data["venue"])
     if "issuer" in data:
         from transport.signin.issuer import IssuerConfig
 

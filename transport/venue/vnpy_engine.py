@@ -1,7 +1,9 @@
-"""A headless vn.py MainEngine with one configured gateway, contained.
+"""A headless vn.py MainEngine with the configured gateways, contained.
 
-The gateway class is named by configuration (``module:Class``, default :data:`DEFAULT_GATEWAY`, the
-simulator's) and imported here with importlib, so the venue room imports no venue of its own.
+The gateways are named by configuration (``[venue.gateways.<name>]``, transport/venue/gateways.py; without
+it the simulator, :data:`DEFAULT_GATEWAY`, as ``SIM``) and their classes imported here with importlib, so the
+venue room imports no venue of its own. Each gateway's connection is followed (transport/venue/connection.py)
+and its market data re-subscribed on every (re)connection (transport/venue/subscriptions.py).
 
 vn.py's side effects are kept in check (transport/venue/vnpy_home.py): its folder
 lives under tickstage's state dir, its loguru sinks are off and its log
@@ -12,12 +14,16 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import asdict, is_dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from transport.errors import ConfigError
+from transport.venue.connection import VenueConnections
+from transport.venue.gateways import SIMULATOR_CLASS, SIMULATOR_NAME, GatewayConfig, simulator_gateway
+from transport.venue.subscriptions import MarketSubscriptions
 from transport.venue.vnpy_home import contain_vnpy, restoring_cwd
 
 if TYPE_CHECKING:
@@ -27,8 +33,8 @@ if TYPE_CHECKING:
     from transport.venue.vnpy_bridge import VnpyBridge
 
 _log = structlog.get_logger("vnpy")
-GATEWAY_NAME = "SIM"
-DEFAULT_GATEWAY = "sim.gateway:SimGateway"
+GATEWAY_NAME = SIMULATOR_NAME
+DEFAULT_GATEWAY = SIMULATOR_CLASS
 """The vn.py gateway class of this build, ``module:Class``: the simulator (sim/gateway.py)."""
 
 
@@ -92,36 +98,47 @@ def without_offset_conversion(main_engine: MainEngine) -> None:
 
 
 class VnpyEngine:
-    """Owns vn.py's EventEngine, MainEngine and the configured gateway."""
+    """Owns vn.py's EventEngine, MainEngine and the configured gateways, and follows their connections.
 
-    def __init__(self, home: Path | None = None, gateway: str = DEFAULT_GATEWAY) -> None:
-        """Contain vn.py (its home folder under ``home``; see :func:`transport.venue.vnpy_home.contain_vnpy`).
+    Args:
+        home: the folder vn.py's ``.vntrader`` goes in; None: ``$TICKSTAGE_STATE_DIR``.
+        gateways: the vn.py gateways to add and connect, in order (transport/venue/gateways.py); a ``str``
+            is one ``module:Class`` connected as ``SIM`` (the form before 0.2.0).
 
-        Args:
-            home: the folder vn.py's ``.vntrader`` goes in; None: ``$TICKSTAGE_STATE_DIR``.
-            gateway: the vn.py gateway class, ``module:Class`` (imported at :meth:`start`).
+    Raises:
+        ConfigError: a gateway class is not ``module:Class``, or two gateways share a name.
+    """
 
-        Raises:
-            ConfigError: ``gateway`` is not ``module:Class``.
-        """
-        check_gateway_spec(gateway)
+    def __init__(self, home: Path | None = None, gateways: Sequence[GatewayConfig] | str = DEFAULT_GATEWAY) -> None:
+        if isinstance(gateways, str):
+            gateways = (simulator_gateway(gateways),)
+        names = [gateway.name for gateway in gateways]
+        if not names or len(set(names)) != len(names):
+            raise ConfigError(f"gateway names must be given and unique, not {names}")
+        for gateway in gateways:
+            check_gateway_spec(gateway.class_spec)
         contain_vnpy(home)
-        self.gateway_spec = gateway
+        self.gateways: tuple[GatewayConfig, ...] = tuple(gateways)
+        self.connections = VenueConnections((gateway.name, gateway.class_spec) for gateway in self.gateways)
+        """Each gateway's connection state (transport/venue/connection.py)."""
+        self.subscriptions = MarketSubscriptions(self.connections)
         self.main_engine: MainEngine | None = None
         self.event_engine: EventEngine | None = None
 
     def start(self, bridge: VnpyBridge, setting: dict[str, Any], also: tuple[Any, ...] = ()) -> None:
-        """Start vn.py, attach the bridge's guarded handlers, connect the configured gateway.
+        """Start vn.py, attach the bridge's guarded handlers, connect every configured gateway.
 
         Args:
             bridge: :class:`transport.venue.vnpy_bridge.VnpyBridge`.
-            setting: the gateway's connect setting.
+            setting: the simulator's connect setting: the base of every simulator gateway's own settings.
             also: more bridges, each ``attach(event_engine, main_engine)``-ed before the
-                gateway connects (the order bridge: it must hear the orders a
+                gateways connect (the order bridge: it must hear the orders a
                 reconnecting gateway replays).
 
         Raises:
-            ConfigError: the gateway class does not import.
+            ConfigError: a gateway class does not import, or a secret setting cannot be read (the message
+                names the key, never the value). A gateway whose ``connect`` raises is not an error here: its
+                state is ``failed`` with the exception's type as the last error.
         """
         from vnpy.event import EventEngine
         from vnpy.trader.engine import MainEngine
@@ -129,26 +146,42 @@ class VnpyEngine:
 
         from transport.venue.vnpy_bridge import guarded
 
-        gateway_class = load_gateway_class(self.gateway_spec)
+        classes = [load_gateway_class(gateway.class_spec) for gateway in self.gateways]
+        settings = [gateway.connect_setting(setting if gateway.takes_desk_setting else None) for gateway in self.gateways]
         self.event_engine = EventEngine()
         with restoring_cwd():
             self.main_engine = MainEngine(self.event_engine)
         without_offset_conversion(self.main_engine)
         bridge.attach(self.event_engine)
+        self.connections.attach(self.event_engine)
+        self.subscriptions.attach(self.event_engine, self.main_engine)
         for extra in also:
             extra.attach(self.event_engine, self.main_engine)
         self.event_engine.register(EVENT_LOG, guarded(self._on_log, lambda exc: None))
-        self.main_engine.add_gateway(gateway_class, GATEWAY_NAME)
-        self.main_engine.connect(setting, GATEWAY_NAME)
+        for gateway, gateway_class, gateway_setting in zip(self.gateways, classes, settings):
+            self.main_engine.add_gateway(gateway_class, gateway.name)
+            self.connections.connecting(gateway.name)
+            try:
+                with restoring_cwd():
+                    self.main_engine.connect(gateway_setting, gateway.name)
+            except ConfigError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a venue that cannot connect is a state, not a crash
+                if gateway.simulated:
+                    raise   # the simulator's setting errors are the operator's to fix at start
+                # the message may quote the setting it choked on: only the exception's type is shown
+                self.connections.connect_failed(gateway.name, f"connect raised {type(exc).__name__}")
+                _log.error("venue_connect_failed", gateway=gateway.name, error_type=type(exc).__name__)
+        del settings
 
     @staticmethod
     def _on_log(event: Any) -> None:
         log = event.data
         _log.info("vnpy_logged", gateway=getattr(log, "gateway_name", ""), message=getattr(log, "msg", ""))
 
-    def gateway(self) -> Any:
-        """Return the gateway instance (None before :meth:`start`)."""
-        return self.main_engine.get_gateway(GATEWAY_NAME) if self.main_engine else None
+    def gateway(self, name: str = "") -> Any:
+        """Return the gateway instance called ``name`` (default: the first configured; None before :meth:`start`)."""
+        return self.main_engine.get_gateway(name or self.gateways[0].name) if self.main_engine else None
 
     def venue_states(self) -> dict[str, str]:
         """Return vn.py gateway name → venue connection state (loop thread; reads flags, never waits).
@@ -183,6 +216,7 @@ class VnpyEngine:
             with restoring_cwd():
                 self.main_engine.close()
             self.main_engine = None
+            self.connections.closed()
 
 
 VENUE_STATES = ("connected", "marketDataDown", "disconnected", "unknown")

@@ -71,6 +71,7 @@ if TYPE_CHECKING:
     from vnpy.trader.engine import MainEngine
 
     from actors.orders.journal import OrderJournal
+    from transport.venue.connection import VenueConnections
 
 PARK_S = 10.0
 """How long an event without a known account waits for one, seconds."""
@@ -120,10 +121,15 @@ class OrderBridge:
         config: accounts and their real accounts.
         journal: when given, its committed orders seed the vt_orderid → account map
             (a restarted process routes events of orders it sent before).
+        venues: the gateways' connection states (transport/venue/connection.py ``VenueConnections``), or None:
+            a gateway not ``contractsReady`` cannot be asked (:meth:`query` raises), since vn.py's cached view
+            of a gateway that is away is not the venue's answer.
     """
 
-    def __init__(self, runtime: ActorRuntime, config: OrdersConfig, journal: OrderJournal | None = None) -> None:
+    def __init__(self, runtime: ActorRuntime, config: OrdersConfig, journal: OrderJournal | None = None,
+                 venues: VenueConnections | None = None) -> None:
         self.runtime = runtime
+        self.venues = venues
         self.loop: asyncio.AbstractEventLoop = runtime.loop
         self.config = config
         self.main_engine: MainEngine | None = None
@@ -324,7 +330,8 @@ class OrderBridge:
             by vt_orderid whose non-empty reference names another order does not count).
 
         Raises:
-            VenueUnavailableError: vn.py is not running, or the gateway is not there or not connected.
+            VenueUnavailableError: vn.py is not running, or the gateway is not there, not connected, or not
+                ``contractsReady`` (it dropped and has not logged in again: its replay is still to come).
         """
         self._queries += 1
         spec = self.config.account(record.account)
@@ -335,6 +342,9 @@ class OrderBridge:
         gateway = self.main_engine.get_gateway(gateway_name)
         if gateway is None:
             raise VenueUnavailableError(gateway_name, "no such gateway")
+        known = self.venues.venue_state(gateway_name) if self.venues is not None else None
+        if known is not None and known[0] != "contractsReady":
+            raise VenueUnavailableError(gateway_name, f"the gateway is {known[0]}")
         reference = reference_of(record.account, record.client_order_id)
         query_order = getattr(gateway, "query_order", None)
         if query_order is not None:

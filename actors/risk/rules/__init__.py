@@ -20,9 +20,10 @@ from actors.risk.rules.position_limit import PositionLimitRule
 from actors.risk.rules.price_band import PriceBandRule
 from actors.risk.rules.trade_limit import TradeLimitRule
 from actors.risk.rules.trading_hours import TradingHoursRule
+from actors.risk.rules.venue import VenueRule
 
 RULES = {cls.rule: cls for cls in (
-    OrderValidityRule, TradingHoursRule, KillSwitchRule, OrderFlowRule, OrderVolumeRule, OrderNotionalRule,
+    OrderValidityRule, VenueRule, TradingHoursRule, KillSwitchRule, OrderFlowRule, OrderVolumeRule, OrderNotionalRule,
     PriceBandRule, DuplicateOrderRule, ActiveOrderRule, OrderCancelRule, TradeLimitRule, PositionLimitRule,
     DailyLossRule, ErrorRateRule,
 )}
@@ -50,5 +51,6 @@ __all__ = [
     "RULES",
     "TradeLimitRule",
     "TradingHoursRule",
+    "VenueRule",
     "rule_defaults",
 ]

@@ -17,7 +17,7 @@ ADMIN_ROUTES_ALL = [
     ("GET", "/admin/tree"), ("POST", "/admin/restart"), ("POST", "/admin/stop"), ("GET", "/admin/audit"),
     ("GET", "/metrics"), ("GET", "/admin/faults"), ("POST", "/admin/faults"), ("GET", "/admin/limits"),
     ("POST", "/admin/limits"), ("POST", "/admin/kill-switch"), ("GET", "/admin/recordings"),
-    ("POST", "/admin/recordings"), ("GET", "/admin/recordings/1"),
+    ("POST", "/admin/recordings"), ("GET", "/admin/recordings/1"), ("GET", "/admin/venues"),
 ]
 """Every admin route of a desk with the order path (checked against the app's router below)."""
 

@@ -99,3 +99,23 @@ def test_query_when_vt_orderid_names_another_order_then_not_taken_for_this_one(b
     assert bridge.query(_record("old-1")).vt_orderid == vt_orderid
     assert bridge.query(_record("old-1", vt_orderid)).status == "notTraded"
     venue.detach(gateway)
+
+
+def test_query_when_gateway_without_query_order_is_not_ready_then_venue_unavailable_not_unknown():
+    """A CTP-like gateway (no ``query_order``) that dropped: vn.py's cache is not the venue's answer, so the query
+    raises VenueUnavailableError instead of saying "not known" (which would close a live order); once the gateway
+    is contractsReady again the cache answers."""
+    from tests.actors.order_kit import ScriptedVenues
+
+    venues = ScriptedVenues(CTP="reconnecting")
+    bridge = OrderBridge(SimpleNamespace(loop=asyncio.new_event_loop()),
+                         OrdersConfig(accounts=(AccountSpec("acct-01", "trader1", real=("CTP",)),)), venues=venues)
+    bridge.main_engine = SimpleNamespace(get_gateway=lambda name: SimpleNamespace() if name == "CTP" else None,
+                                         get_order=lambda vt_orderid: None)
+    try:
+        with pytest.raises(VenueUnavailableError, match="reconnecting"):
+            bridge.query(_record("o-1", "CTP.1_2_3"))
+        venues.set("CTP", "contractsReady")
+        assert bridge.query(_record("o-1", "CTP.1_2_3")) is None
+    finally:
+        bridge.loop.close()

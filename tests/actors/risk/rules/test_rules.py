@@ -17,7 +17,7 @@ from actors.orders.codec import encode_order_command
 from actors.orders.ports import Quote
 from actors.risk.rules import RULES
 from actors.risk.rules.trading_hours import hhmm
-from tests.actors.order_kit import RB, ScriptedMarket, ScriptedPort, harness_config
+from tests.actors.order_kit import RB, ScriptedMarket, ScriptedPort, ScriptedVenues, harness_config
 from transport.edge.client import client_message
 
 RB_MAX = Quote("rb1805.SHFE", "rb", 1.0, 10.0, 3900.0, 1.0, 100.0)
@@ -48,6 +48,7 @@ class Case:
     prepare: Callable[[Any], Awaitable[None]] | None = None
     port: Callable[[], ScriptedPort] = ScriptedPort
     config: dict = field(default_factory=dict)
+    venues: Callable[[], ScriptedVenues | None] = lambda: None
 
 
 async def _reply(harness, client_order_id: str, **order) -> dict:
@@ -151,6 +152,8 @@ RULE_CASES = [
          limits={"limit": 5}, passing=_order(volume=4.0), prepare=lambda h: _accepted(h, "p-1", volume=4.0)),
     Case("daily_loss", ("daily_loss",), _order(), "daily_loss", 1000.0, 2000.0, limits={"limit": 1000},
          prepare=_lost_2000, config={"status_interval_s": 0.05}),
+    Case("venue", ("venue",), _order(), "venue", 1.0, 0.0, passing=None,
+         venues=lambda: ScriptedVenues(SIM="reconnecting")),
     Case("error_rate", ("error_rate",), _order(), "error_rate", 50.0, 100.0,
          limits={"limit": 50, "min_orders": 2}, prepare=_two_gateway_rejections,
          port=lambda: ScriptedPort(refuse={"e-1", "e-2"})),
@@ -160,7 +163,8 @@ RULE_CASES = [
 
 async def _harness(order_harness, case: Case):
     config = harness_config(rules=case.rules, limits={rule: case.limits for rule in case.rules}, **case.config)
-    return await order_harness(config, port=case.port(), market=ScriptedMarket(RB, RB_MAX, RB_STEP, HC_NO_TICK))
+    return await order_harness(config, port=case.port(), market=ScriptedMarket(RB, RB_MAX, RB_STEP, HC_NO_TICK),
+                               venues=case.venues())
 
 
 def _numbers_equal(actual: float, expected: float) -> bool:
@@ -168,8 +172,8 @@ def _numbers_equal(actual: float, expected: float) -> bool:
 
 
 def test_rule_cases_when_listed_then_every_rule_has_one():
-    """The corpus holds a refused order for each of the 14 rules."""
-    assert {case.rule for case in RULE_CASES} == set(RULES) and len(RULES) == 14
+    """The corpus holds a refused order for each of the 15 rules."""
+    assert {case.rule for case in RULE_CASES} == set(RULES) and len(RULES) == 15
 
 
 @pytest.mark.parametrize("case", VALIDITY + RULE_CASES, ids=lambda case: case.id)
@@ -278,3 +282,21 @@ def _trade(vt_symbol: str):
     from actors.orders.ports import GatewayTrade
 
     return GatewayTrade("t-0", "SIM.0", vt_symbol, "long", "open", 3700.0, 1.0, time.time_ns())
+
+
+async def test_venue_when_gateway_not_ready_then_refused_naming_it_and_when_ready_then_sent(order_harness):
+    """The ``venue`` rule refuses at once, naming the gateway and its state, while the account's gateway is not
+    contractsReady (nothing sent); once it is, the same order goes out."""
+    venues = ScriptedVenues(SIM="connecting")
+    harness = await order_harness(harness_config(rules=("venue",)), venues=venues)
+
+    for state in ("connecting", "connected", "reconnecting", "failed", "disconnected"):
+        venues.set("SIM", state)
+        reply = await _reply(harness, f"v-{state}")
+        assert reply["status"] == "rejected" and reply["rejection"]["rule"] == "venue", reply
+        assert "SIM" in reply["rejection"]["reason"] and state in reply["rejection"]["reason"]
+    assert harness.port.sends == []
+
+    venues.set("SIM", "contractsReady")
+    assert (await _reply(harness, "v-ready"))["status"] == "accepted"
+    assert harness.port.sent_ids() == ["v-ready"]
