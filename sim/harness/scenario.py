@@ -17,6 +17,7 @@
     speed = 20.0             # replay speed
     copies = 1               # replay copies (sim/multiplex.py)
     high_water_bytes = 262144
+    nats = false             # true: the desk runs on a nats-server of its own (a nats_disconnect stops it)
 
     [clients]
     probes = 2               # sessions subscribing and measuring recovery
@@ -28,6 +29,7 @@
     at_s = 3
     kind = "crash"           # FAULT_KINDS
     target = "market/group/rb"
+    optional = false         # true: a fault that cannot apply here is skipped without failing the run
 
 Targets are actor paths; ``session:<client>`` names the session of a
 simulated client (``session:probe1``). Paths relative to the scenario file
@@ -81,6 +83,9 @@ class FaultSpec:
         frames: garbage frames sent (garbage_client).
         read_interval_ms: slow client's pause between reads, ms (0: no reads at all).
         groups: groups a slow or garbage client subscribes (default: the probes').
+        optional: when the fault cannot apply to this desk (a ``nats_disconnect`` on a desk
+            without NATS) it is skipped and the run may still pass; a skipped fault that is not
+            optional fails the run.
     """
 
     at_s: float
@@ -94,11 +99,17 @@ class FaultSpec:
     frames: int = 40
     read_interval_ms: float = 0.0
     groups: tuple[str, ...] = ()
+    optional: bool = False
 
 
 @dataclass(frozen=True)
 class DeskSpec:
-    """The in-process desk of a scenario (see the module docstring for keys)."""
+    """The in-process desk of a scenario (see the module docstring for keys).
+
+    ``nats``: run the desk (role ``all``) connected to a nats-server the run
+    starts and owns (sim/harness/nats_server.py), so ``nats_disconnect`` stops
+    and restarts that server; false (the default) runs it without NATS.
+    """
 
     contracts: int = 2000
     rate: float = 2000.0
@@ -112,6 +123,7 @@ class DeskSpec:
     max_gap_s: float = 0.0
     high_water_bytes: int = 256 * 1024
     low_water_bytes: int = 64 * 1024
+    nats: bool = False
 
 
 @dataclass(frozen=True)
@@ -183,6 +195,8 @@ def _check_fault(spec: FaultSpec, path: Path, where: str, duration_s: float) -> 
         raise ScenarioError(path, where, f"kind {spec.kind!r} needs duration_ms > 0")
     if not 0.0 <= spec.probability <= 1.0:
         raise ScenarioError(path, where, f"probability must be within [0, 1], got {spec.probability}")
+    if not isinstance(spec.optional, bool):
+        raise ScenarioError(path, where, f"optional must be true or false, got {spec.optional!r}")
     if spec.kind == "burst" and not spec.factor > 0:
         raise ScenarioError(path, where, f"factor must be > 0, got {spec.factor}")
 

@@ -111,15 +111,31 @@ def test_judge_when_a_bound_is_broken_then_fails_saying_which(overrides: dict, r
     assert report.render().splitlines()[-1].startswith("FAIL")
 
 
-def test_judge_when_fault_skipped_then_listed_but_not_failed(tmp_path: Path) -> None:
-    """A skipped NATS disconnect does not fail the run; the JSON report lists it."""
+def test_judge_when_optional_fault_skipped_then_listed_but_not_failed(tmp_path: Path) -> None:
+    """A skipped NATS disconnect marked optional does not fail the run; the JSON report lists it."""
     import json
 
-    skipped = FaultOutcome(1, 2.0, "nats_disconnect", "", "skipped", None, "no NATS")
+    skipped = FaultOutcome(1, 2.0, "nats_disconnect", "", "skipped", None, "no NATS", optional=True)
     report = _report(faults=[*_report().faults, skipped])
     assert report.passed
     report.write(tmp_path / "r.json")
     assert json.loads((tmp_path / "r.json").read_text())["faults"][1]["status"] == "skipped"
+
+
+def test_judge_when_fault_skipped_and_not_optional_then_fails_naming_it() -> None:
+    """A fault that could not apply fails the run unless the scenario says it is optional."""
+    skipped = FaultOutcome(1, 2.0, "nats_disconnect", "", "skipped", None, "no NATS")
+    report = _report(faults=[*_report().faults, skipped])
+    assert not report.passed
+    assert report.failures == ["fault 1 (nats_disconnect) skipped: no NATS (mark it optional = true to allow that)"]
+
+
+def test_parse_when_optional_not_a_boolean_then_scenario_error() -> None:
+    """optional must be a TOML boolean."""
+    from sim.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match="optional"):
+        parse_scenario('[[fault]]\nat_s = 1\nkind = "nats_disconnect"\noptional = "yes"\n', "o.toml")
 
 
 def test_order_figures_when_books_and_exchange_counts_then_lost_duplicated_and_unknown_follow() -> None:
