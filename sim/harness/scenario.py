@@ -39,8 +39,11 @@ are resolved beside it; ``data:NAME`` in the recorded-data folder
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import tomllib
+import dataclasses
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -255,7 +258,61 @@ def load_scenario(path: str | Path) -> Scenario:
     return parse_scenario(text, path)
 
 
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"a scenario value must be finite, got {value!r}")
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise ValueError(f"no TOML form for {type(value).__name__}")
+
+
+def _table(spec: Any, always: tuple[str, ...] = ()) -> list[str]:
+    """``key = value`` lines of a spec's fields that differ from their defaults (and those in ``always``)."""
+    lines = []
+    for f in fields(spec):
+        value = getattr(spec, f.name)
+        default = f.default if f.default is not dataclasses.MISSING else None
+        if f.name in always or value != default:
+            lines.append(f"{f.name} = {_toml_value(value)}")
+    return lines
+
+
+def scenario_toml(name: str, duration_s: float, desk: DeskSpec, faults: tuple[FaultSpec, ...] | list[FaultSpec],
+                  clients: ClientsSpec | None = None, seed: int = 7, max_recovery_ms: float = 1000.0,
+                  comment: str = "") -> str:
+    """Return scenario TOML that :func:`parse_scenario` reads back to the same desk, clients and faults.
+
+    Args:
+        name: the scenario's name.
+        duration_s: run length after the warm-up, seconds (> every fault's ``at_s``).
+        desk: the desk to start.
+        faults: the timeline (each fault's keys that differ from the defaults are written).
+        clients: the simulated clients (default :class:`ClientsSpec`).
+        seed: route faults' choices.
+        max_recovery_ms: a fault recovering later fails the run, ms.
+        comment: lines written as ``#`` comments at the top.
+
+    Raises:
+        ValueError: a value with no TOML form (a non-finite float, an unknown type).
+    """
+    lines = [f"# {line}" if line else "#" for line in comment.splitlines()]
+    lines += ["[scenario]", f"name = {_toml_value(name)}", f"duration_s = {_toml_value(float(duration_s))}",
+              f"seed = {_toml_value(int(seed))}", f"max_recovery_ms = {_toml_value(float(max_recovery_ms))}", "",
+              "[desk]", *_table(desk), "", "[clients]", *_table(clients or ClientsSpec())]
+    for spec in faults:
+        lines += ["", "[[fault]]", *_table(spec, always=("at_s", "kind"))]
+    return "\n".join(lines) + "\n"
+
+
 __all__ = [
     "FAULT_KINDS", "TARGETED", "TIMED", "ClientsSpec", "DeskSpec", "FaultSpec", "Scenario", "data_dir",
-    "load_scenario", "parse_scenario",
+    "load_scenario", "parse_scenario", "scenario_toml",
 ]  # fmt: skip

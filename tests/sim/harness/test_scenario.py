@@ -152,3 +152,18 @@ def test_order_figures_when_books_and_exchange_counts_then_lost_duplicated_and_u
     assert order_figures([trader], stats) == {
         "orders_submitted": 5, "orders_at_gateway": 4, "orders_duplicated": 1, "orders_lost": 1,
         "unknown_outcomes_unresolved": 1, "order_retries": 5}
+
+
+def test_scenario_toml_when_written_then_parses_back_to_the_same_desk_clients_and_faults(tmp_path: Path) -> None:
+    """scenario_toml writes what parse_scenario reads: every field, odd strings and tuples included."""
+    from sim.harness.scenario import ClientsSpec, DeskSpec, FaultSpec, scenario_toml
+
+    desk = DeskSpec(contracts=60, rate=60.0, seed=11, replay='/data/a "b" ü.csv', nats=True)
+    clients = ClientsSpec(probes=2, groups=("rb", "m_o"))
+    faults = (FaultSpec(0.5, "crash", "market/group/rb"),
+              FaultSpec(2.25, "stall", "market/group/m_o", duration_ms=250, groups=("rb",), optional=True))
+    text = scenario_toml("replayed", 9.0, desk, faults, clients, seed=3, comment="line one\nline two")
+    scenario = parse_scenario(text, tmp_path / "x.toml")
+    assert (scenario.name, scenario.duration_s, scenario.seed) == ("replayed", 9.0, 3)
+    assert (scenario.desk, scenario.clients, scenario.faults) == (desk, clients, faults)
+    assert text.startswith("# line one\n# line two\n")
