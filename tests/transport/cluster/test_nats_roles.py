@@ -194,3 +194,44 @@ def test_order_host_when_replies_arrive_then_each_waiting_request_answered_once_
         host._on_reply(payload)
     assert bus.sent == ["inbox.1", "inbox.2", "inbox.3"]
     assert host.unmatched == 1 and not host.pending
+
+
+async def _host_request(nats_url: str, data: bytes, account: str = "acct-01") -> dict:
+    """Send one order request straight to the order host over NATS, as a node would; return the decoded reply."""
+    from transport.cluster import subjects
+    from transport.edge.client import read_server_message
+
+    bus = NatsBus([nats_url], name="rogue-edge")
+    await bus.connect()
+    try:
+        return read_server_message(await bus.request(subjects.order_submit(account), data, timeout_s=5))
+    finally:
+        await bus.close()
+
+
+async def test_order_host_when_token_does_not_grant_the_account_then_forbidden_and_nothing_sent(
+        three_nodes, nats_url, open_socket, jwt_secret):
+    """The order host checks the sender's token claims, not the request: another user's account id is refused
+    (through an edge, and straight on order.submit), commands without claims too; nothing reaches the venue."""
+    from actors.orders.codec import encode_order_command
+    from transport.edge.client import client_message
+
+    host, _, edge = three_nodes
+    client = await open_socket(edge, token(jwt_secret, "trader2", ["acct-02"]))
+    await client.send(**order("x-1", 3900.0, account="acct-01"))
+    error = await client.recv_until(is_message("error"), timeout_s=10)
+    assert error["code"] == "forbidden"
+
+    submit = client_message(1, **order("x-2", 3900.0, account="acct-01"))
+    for accounts, all_accounts, user in ((("acct-02",), False, "trader2"), ((), False, "trader2"),
+                                         (("acct-01",), False, "")):
+        data = encode_order_command("sessions/session/1", user, submit, "rogue", 0, accounts, all_accounts)
+        reply = await _host_request(nats_url, data)
+        assert reply["which"] == "error" and reply["code"] == "forbidden", reply
+        assert "may not trade account 'acct-01'" in reply["message"]
+    assert host.links.orders.statistics_dict()["order_forbidden"] == 3
+    assert venue(host).statistics().orders_received == 0
+
+    data = encode_order_command("sessions/session/1", "ops", submit, "rogue", 0, (), True)  # an admin's token
+    reply = await _host_request(nats_url, data)
+    assert reply["which"] == "orderReply" and reply["clientOrderId"] == "x-2"
