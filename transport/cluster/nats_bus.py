@@ -252,6 +252,22 @@ class NatsBus:
         info = await self._js.stream_info(name)
         return info.state.messages
 
+    # -- JetStream key-value ------------------------------------------------------
+
+    async def key_value(self, bucket: str, ttl_s: float, replicas: int = 1) -> Any:
+        """Create (or bind) a key-value bucket whose entries expire ``ttl_s`` after their last put.
+
+        Returns:
+            nats-py's ``KeyValue`` of the bucket.
+
+        Raises:
+            nats.errors.Error: JetStream unavailable (no ``-js``, no meta leader yet).
+        """
+        try:
+            return await self._js.create_key_value(bucket=bucket, ttl=ttl_s, history=1, replicas=replicas)
+        except nats.js.errors.BadRequestError:  # made by another node with other settings: use it as it is
+            return await self._js.key_value(bucket)
+
     # -- lifecycle ---------------------------------------------------------------
 
     def statistics(self) -> BusStatistics:

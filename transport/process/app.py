@@ -38,6 +38,7 @@ from transport.signin.auth_api import AuthApi
 from transport.signin.issuer import IssuerConfig, development_secret
 from transport.errors import AuthError, ConfigError
 from transport.cluster.nats_bus import NatsBus
+from transport.cluster.nats_sockets import ClusterSocketLedger
 from transport.cluster.roles import VNPY_ROLES, RoleLinks, canonical_role, check_role
 from transport.venue.vnpy_bridge import VnpyBridge
 from transport.admin.risk_admin import RiskAdminApi
@@ -176,6 +177,8 @@ class Desk:
         self._progress_task: asyncio.Task | None = None
         self.bus: NatsBus | None = None
         self.links: RoleLinks | None = None
+        self.socket_ledger: ClusterSocketLedger | None = None
+        """The cluster-wide count of each user's sockets, on a NATS node with sockets."""
         self.port = 0
         check_role(config.role, config.nats, config.groups)
 
@@ -210,7 +213,11 @@ class Desk:
             self.bridge or self.links.market_source(), order_path=order_path, tick_detail=self.bridge is not None)})
         await self.runtime.wait_idle()
         await self.links.start(self.bridge)
-        self.sockets = SocketServer(self.runtime, self.verifier, self.config.limits)
+        if self.bus is not None and self.config.role in ("all", "edge"):  # sockets per user across edge nodes
+            self.socket_ledger = ClusterSocketLedger(self.bus, self.config.limits.socket_lease_ttl_s,
+                                                     replicas=3 if len(self.bus.servers) >= 3 else 1)
+            await self.socket_ledger.start()
+        self.sockets = SocketServer(self.runtime, self.verifier, self.config.limits, ledger=self.socket_ledger)
         app = web.Application()
         app.router.add_get("/ws", self.sockets.handle)
         app.router.add_get("/api/groups", self._groups)
@@ -282,6 +289,9 @@ class Desk:
             await self.faults.close()
         if self.links:
             await self.links.close()
+        if self.socket_ledger:
+            await self.socket_ledger.close()
+            self.socket_ledger = None
         if self.bus:
             await self.bus.close()
             self.bus = None
