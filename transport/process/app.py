@@ -39,6 +39,7 @@ from transport.signin.issuer import IssuerConfig, development_secret
 from transport.errors import AuthError, ConfigError
 from transport.cluster.nats_bus import NatsBus
 from transport.cluster.nats_sockets import ClusterSocketLedger
+from transport.cluster.nats_watchlists import WatchlistEdgeLink, WatchlistHost, watchlist_link
 from transport.cluster.roles import VNPY_ROLES, RoleLinks, canonical_role, check_role
 from transport.venue.vnpy_bridge import VnpyBridge
 from transport.admin.risk_admin import RiskAdminApi
@@ -177,6 +178,7 @@ class Desk:
         self._progress_task: asyncio.Task | None = None
         self.bus: NatsBus | None = None
         self.links: RoleLinks | None = None
+        self.watchlist_link: WatchlistHost | WatchlistEdgeLink | None = None
         self.socket_ledger: ClusterSocketLedger | None = None
         """The cluster-wide count of each user's sockets, on a NATS node with sockets."""
         self.port = 0
@@ -213,6 +215,9 @@ class Desk:
             self.bridge or self.links.market_source(), order_path=order_path, tick_detail=self.bridge is not None)})
         await self.runtime.wait_idle()
         await self.links.start(self.bridge)
+        self.watchlist_link = watchlist_link(self.runtime, self.bus, self.config.role)
+        if self.watchlist_link is not None:   # watchlists edited from edge nodes, applied on the venue-host
+            await self.watchlist_link.start()
         if self.bus is not None and self.config.role in ("all", "edge"):  # sockets per user across edge nodes
             self.socket_ledger = ClusterSocketLedger(self.bus, self.config.limits.socket_lease_ttl_s,
                                                      replicas=3 if len(self.bus.servers) >= 3 else 1)
@@ -289,6 +294,9 @@ class Desk:
             await self.faults.close()
         if self.links:
             await self.links.close()
+        if self.watchlist_link:
+            await self.watchlist_link.close()
+            self.watchlist_link = None
         if self.socket_ledger:
             await self.socket_ledger.close()
             self.socket_ledger = None

@@ -235,3 +235,40 @@ async def test_order_host_when_token_does_not_grant_the_account_then_forbidden_a
     data = encode_order_command("sessions/session/1", "ops", submit, "rogue", 0, (), True)  # an admin's token
     reply = await _host_request(nats_url, data)
     assert reply["which"] == "orderReply" and reply["clientOrderId"] == "x-2"
+
+
+def _answer(correlation: int):
+    return lambda m: m["which"] in ("ack", "error") and m["envelope"]["correlationId"] == correlation
+
+
+async def test_watchlist_when_edited_through_an_edge_then_applied_on_venue_host_and_group_served_at_edge(
+        three_nodes, open_socket, jwt_secret):
+    """watchlistUpdate on an edge node is applied by the venue-host's bridge (ack with the group), and the
+    user's watch- group then reaches the edge through the aggregator like any other; errors come back too."""
+    host, _, edge = three_nodes
+    await last_price(host)
+    client = await open_socket(edge, token(jwt_secret, "ann", ["acct-01"]))
+    sent = await client.send(watchlistUpdate={"add": ["rb1801.SHFE"], "remove": []})
+    ack = await client.recv_until(_answer(sent), timeout_s=10)
+    assert (ack["which"], ack["of"], ack["detail"]) == ("ack", "watchlistUpdate", "watch-ann"), ack
+    assert host.bridge.watchlist_members("watch-ann") == ["rb1801.SHFE"]
+
+    await _wait_group(edge, "watch-ann")
+    await client.send(subscribe={"groups": ["watch-ann"]})
+    info = await client.recv_until(is_message("groupInfo", group="watch-ann"), timeout_s=10)
+    assert [i["vtSymbol"] for i in info["instruments"]] == ["rb1801.SHFE"]
+    await client.recv_until(is_message("groupFrame", group="watch-ann", kind="snapshot"), timeout_s=10)
+
+    sent = await client.send(watchlistUpdate={"add": ["zz9999.NOWHERE"], "remove": []})
+    error = await client.recv_until(_answer(sent), timeout_s=10)
+    assert (error["which"], error["code"]) == ("error", "unknownContract") and "zz9999.NOWHERE" in error["message"]
+
+
+async def test_watchlist_when_no_venue_host_then_edge_says_not_applied(node_factory, open_socket, jwt_secret,
+                                                                        tmp_path):
+    """Without a venue-host an edit through an edge is refused at once (internal, nothing applied)."""
+    edge = await node_factory("edge", orders=orders_config(tmp_path))
+    client = await open_socket(edge, token(jwt_secret, "ann", ["acct-01"]))
+    sent = await client.send(watchlistUpdate={"add": ["rb1801.SHFE"], "remove": []})
+    error = await client.recv_until(_answer(sent), timeout_s=10)
+    assert error["which"] == "error" and error["code"] == "internal" and "not edited" in error["message"]
