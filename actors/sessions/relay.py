@@ -3,7 +3,10 @@
 Commands that arrive over NATS (a watchlist edit from an edge node) reach
 their actor as if from this session, so the ``ack`` / ``error`` answer comes
 here (``outbound`` of kind ``control``) and goes to ``reply``, which answers
-the waiting NATS request (transport/cluster/nats_watchlists.py).
+the waiting NATS request (transport/cluster/nats_watchlists.py). A contract
+detail relay (``sessions/session/nats-ticks``) also takes the ``ticks``
+actor's ``detail`` outbounds and hands them to ``detail``, which publishes
+them on ``md.tick.<ex>.<sym>`` (transport/cluster/nats_detail.py).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ class ReplyRelayActor(TickstageActor):
 
     Context args:
         reply (Callable[[bytes], None]): takes a ServerMessage reply (loop thread, non-blocking).
+        detail (Callable[[str, bytes], None]): optional; takes (vt_symbol, ServerMessage tickDetail bytes).
     """
 
     takes_crash = False   # not a crash target of the fault injector (it keeps no state of its own)
@@ -27,20 +31,25 @@ class ReplyRelayActor(TickstageActor):
     def on_start(self, restarts: int) -> None:
         """Keep the reply port (loop thread)."""
         self._reply = self.context.args["reply"]
-        self.replies = 0
+        self._detail = self.context.args.get("detail")
+        self.replies = self.details = 0
 
     def _on_outbound(self, outbound, message, sender: ActorAddress) -> None:
         """An actor's answer to a command sent on behalf of a NATS client."""
-        if str(outbound.kind) == "control":
+        kind = str(outbound.kind)
+        if kind == "control":
             self.replies += 1
             self._reply(bytes(outbound.payload))
+        elif kind == "detail" and self._detail is not None:
+            self.details += 1
+            self._detail(outbound.group, bytes(outbound.payload))
 
     def _on_group_restarted(self, group: str, message, sender: ActorAddress) -> None:
         """Not subscribed to groups: nothing to do."""
 
     def extra_statistics(self) -> dict[str, Any]:
-        """Replies routed."""
-        return {"replies": self.replies}
+        """Replies and details routed."""
+        return {"replies": self.replies, "details": self.details}
 
 
 __all__ = ["ReplyRelayActor"]

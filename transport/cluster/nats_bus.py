@@ -214,13 +214,22 @@ class NatsBus:
             NoRespondersError: nobody subscribes to ``subject``.
             RequestTimeoutError: no reply within ``timeout_s``.
         """
+        return (await self.request_message(subject, data, timeout_s, headers)).data
+
+    async def request_message(self, subject: str, data: bytes, timeout_s: float = 1.0,
+                              headers: dict[str, str] | None = None) -> Any:
+        """Send a request and return the whole reply (``data`` bytes and ``headers``, a dict or None).
+
+        Raises:
+            NoRespondersError: nobody subscribes to ``subject``.
+            RequestTimeoutError: no reply within ``timeout_s``.
+        """
         try:
-            reply = await self._nc.request(subject, data, timeout=timeout_s, headers=headers)
+            return await self._nc.request(subject, data, timeout=timeout_s, headers=headers)
         except nats.errors.NoRespondersError:
             raise NoRespondersError(subject) from None
         except nats.errors.TimeoutError:
             raise RequestTimeoutError(subject, timeout_s) from None
-        return reply.data
 
     # -- JetStream audit ----------------------------------------------------------
 

@@ -14,6 +14,7 @@ from tests.transport.orders_kit import last_price, order, orders_config, token, 
 from transport.process.app import Desk, DeskConfig
 from transport.errors import ConfigError
 from transport.cluster.nats_bus import NatsBus
+from transport.signin.auth import mint_token
 
 pytestmark = pytest.mark.nats
 
@@ -59,8 +60,9 @@ async def test_roles_when_ticks_from_venue_host_then_edge_clients_get_aggregated
     assert "rb1801.SHFE" in [i["vtSymbol"] for i in info["instruments"]]
     assert delta["seq"] > 0
     assert host.links.ticks.published > 0 and aggregator.links.ticks.received > 0
-    # the contract detail actor runs only where vn.py does; every node's tree is healthy, nothing restarted
-    assert [TICKS_PATH in node.runtime.registry for node in three_nodes] == [True, False, False]
+    # the contract detail actor runs where vn.py does, an edge has its stand-in; every node's tree is healthy
+    kinds = [node.runtime.registry.get(TICKS_PATH) for node in three_nodes]
+    assert [entry and entry.kind for entry in kinds] == ["TickDetailActor", None, "RemoteTickDetailActor"]
     for node in three_nodes:
         assert node.runtime.root_failure is None
         assert all(entry.restarts == 0 for entry in node.runtime.registry.entries()), node.config.role
@@ -272,3 +274,52 @@ async def test_watchlist_when_no_venue_host_then_edge_says_not_applied(node_fact
     sent = await client.send(watchlistUpdate={"add": ["rb1801.SHFE"], "remove": []})
     error = await client.recv_until(_answer(sent), timeout_s=10)
     assert error["which"] == "error" and error["code"] == "internal" and "not edited" in error["message"]
+
+
+def _details(message: dict) -> bool:
+    return message["which"] == "tickDetail"
+
+
+async def test_contract_detail_when_followed_on_two_edges_then_md_tick_stream_once_per_node_and_forbidden_refused(
+        node_factory, three_nodes, open_socket, jwt_secret, tmp_path):
+    """subscribeTicks on edge nodes: ack, history, every tick from md.tick.SHFE.rb1801 (one NATS subscription
+    per node however many sessions follow); a token without rb's group gets forbidden and no ticks;
+    once the last follower leaves, the venue-host stops following the contract."""
+    host, _, edge = three_nodes
+    other = await node_factory("edge", orders=orders_config(tmp_path))
+    await last_price(host)
+    first = await open_socket(edge, token(jwt_secret, "ann"))
+    second = await open_socket(edge, token(jwt_secret, "bob"))
+    third = await open_socket(other, token(jwt_secret, "cid"))
+    for client in (first, second, third):
+        sent = await client.send(subscribeTicks={"vtSymbols": ["rb1801.SHFE"]})
+        ack = await client.recv_until(lambda m: m["which"] in ("ack", "error"), timeout_s=10)
+        assert (ack["which"], ack["of"], ack["detail"], ack["envelope"]["correlationId"]) == (
+            "ack", "subscribeTicks", "rb1801.SHFE", sent), ack
+        history = await client.recv_until(_details, timeout_s=10)
+        assert history["vtSymbol"] == "rb1801.SHFE" and history["history"] is True and history["ticks"]["lastPrices"]
+    for client in (first, second, third):
+        live = await client.recv_until(lambda m: _details(m) and not m["history"], timeout_s=10)
+        assert live["ticks"]["lastPrices"][0] > 0
+    assert edge.detail_link.statistics_dict()["tick_detail_followed"] == 1
+    assert len(edge.detail_link._subscriptions) == 1  # one md.tick subscription for two sessions
+    assert host.detail_link.interest["rb1801.SHFE"].keys() == {edge.detail_link.node, other.detail_link.node}
+
+    cu_only = await open_socket(edge, mint_token(jwt_secret, "dan", groups=["cu"]))
+    await cu_only.send(subscribeTicks={"vtSymbols": ["rb1801.SHFE"]})
+    error = await cu_only.recv_until(lambda m: m["which"] == "error", timeout_s=10)
+    assert error["code"] == "forbidden" and "rb1801.SHFE" in error["message"]
+    await cu_only.send(subscribeTicks={"vtSymbols": ["nope9999.SHFE"]})
+    error = await cu_only.recv_until(lambda m: m["which"] == "error", timeout_s=10)
+    assert error["code"] == "unknownContract"
+    with pytest.raises(TimeoutError):
+        await cu_only.recv_until(_details, timeout_s=1.5)
+
+    for client in (first, second, third):
+        await client.send(unsubscribeTicks={"vtSymbols": ["rb1801.SHFE"]})
+    async with asyncio.timeout(10):
+        while "rb1801.SHFE" in host.detail_link.interest:
+            await asyncio.sleep(0.02)
+    assert not edge.detail_link._subscriptions and not other.detail_link._subscriptions
+    for node in (host, edge, other):
+        assert all(entry.restarts == 0 for entry in node.runtime.registry.entries()), node.config.role
