@@ -13,8 +13,15 @@ clear and never duplicate an order:
   reason; a retry with the same client order id is safe (the order actor
   answers a seen id with its original reply and sends nothing).
 
-Pushes of every account come back on ``order.update.<account>`` and go to
-the local sessions supervisor, which fans them out as in one process.
+Pushes of every account come back and go to the local sessions supervisor,
+which fans them out as in one process. The host publishes each on the
+subject of its kind (:func:`push_subject`): an account's 1 s status on
+``acct.status.1s.<trader>`` and risk summary on ``acct.risk.1s.<trader>``
+(``<trader>``: the account's owner, ``[accounts.<id>] trader``), a risk event
+on ``risk.event.<account>``, order and trade events on
+``order.update.<account>`` (also the status and summary of an account
+without a known trader, or whose trader is not a subject token). The edge
+subscribes all four.
 
 Host side (:class:`OrderHost`): one queue-group subscription to
 ``order.submit.*`` tells ``orders/<account>`` the command as if from the
@@ -145,6 +152,32 @@ def read_command(data: bytes) -> OrderRequest:
                             desk_correlation, accounts, all_accounts)
 
 
+def push_subject(account: str, push: bytes, traders: dict[str, str]) -> str:
+    """Return the subject of an account push: by the kind of its ServerMessage (module docstring).
+
+    Args:
+        account: the push's account.
+        push: ActorMessage ``accountPush`` bytes.
+        traders: account → its trader (JWT ``sub``).
+    """
+    with schemas.actor.ActorMessage.from_bytes(push, traversal_limit_in_words=schemas.TRAVERSAL_LIMIT_WORDS,
+                                               nesting_limit=schemas.NESTING_LIMIT) as message:
+        payload = message.accountPush.payload
+        with schemas.stream.ServerMessage.from_bytes(payload) as server:
+            member = server.which()
+    trader = traders.get(account, "")
+    try:
+        if member == "accountStatus" and trader:
+            return subjects.acct_status(trader)
+        if member == "riskSummary" and trader:
+            return subjects.acct_risk(trader)
+        if member == "riskEvent":
+            return subjects.risk_event(account)
+    except subjects.SubjectTokenError:
+        pass
+    return subjects.order_update(account)
+
+
 def _reply_key(payload: bytes) -> tuple[str, str, str, int] | int | None:
     """Return the pending key a reply answers; for an ``error`` only its correlation id; else ``None``."""
     with schemas.stream.ServerMessage.from_bytes(payload) as message:
@@ -188,6 +221,8 @@ class OrderHost:
     """
 
     def __init__(self, runtime: Any, bus: NatsBus, audit_replicas: int = 1, pending_ttl_s: float = 30.0) -> None:
+        self.traders: dict[str, str] = {}
+        """account → its trader (JWT ``sub``): status and risk summaries go to ``acct.*.1s.<trader>``."""
         self.runtime = runtime
         self.bus = bus
         self.audit_replicas = audit_replicas
@@ -279,8 +314,16 @@ class OrderHost:
         _log.debug("order_reply_sent", correlation_id=correlation_id or None)
         self._respond(inbox, payload, correlation_id)
 
+    def set_traders(self, traders: dict[str, str]) -> None:
+        """Set each account's trader (``AccountSpec.trader``), the ``<trader>`` of ``acct.*.1s.<trader>``."""
+        self.traders = dict(traders)
+
     def _on_push(self, account: str, data: bytes) -> None:
-        self.bus.publish_nowait(subjects.order_update(account), data)
+        try:
+            subject = push_subject(account, data, self.traders)
+        except Exception:  # noqa: BLE001 - capnp errors too: an unreadable push still reaches the edges
+            subject = subjects.order_update(account)
+        self.bus.publish_nowait(subject, data)
 
     async def _ensure_audit_stream(self, attempts: int = 60) -> None:
         """Create the AUDIT stream, retrying while a fresh JetStream cluster elects its leader (~0.5 s apart)."""
@@ -356,8 +399,10 @@ class OrderEdgeLink:
             for account in accounts]})
 
     async def start(self) -> None:
-        """Take every account's pushes from ``order.update.*`` (loop thread)."""
-        await self.bus.subscribe(subjects.order_update_any(), self._on_update)
+        """Take every account's pushes (loop thread): ``order.update.*``, ``acct.status.1s.*``,
+        ``acct.risk.1s.*``, ``risk.event.*``."""
+        for subject in subjects.account_pushes_any():
+            await self.bus.subscribe(subject, self._on_update)
 
     def _on_update(self, msg: Any) -> None:
         self.pushes += 1
@@ -417,4 +462,5 @@ class OrderEdgeLink:
 
 
 __all__ = ["CORRELATION_HEADER", "HOST_SESSION_PATH", "OrderEdgeLink", "OrderHost", "OrderRequest", "encode_error",
+           "push_subject",
            "encode_unknown_reply", "header_correlation_id", "read_command"]

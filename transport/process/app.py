@@ -38,6 +38,7 @@ from transport.signin.auth_api import AuthApi
 from transport.signin.issuer import IssuerConfig, development_secret
 from transport.errors import AuthError, ConfigError
 from transport.cluster.nats_bus import NatsBus
+from transport.cluster.nats_orders import OrderHost
 from transport.cluster.nats_detail import TickDetailEdgeLink, TickDetailHost, tick_detail_link
 from transport.cluster.nats_sockets import ClusterSocketLedger
 from transport.cluster.nats_watchlists import WatchlistEdgeLink, WatchlistHost, watchlist_link
@@ -217,6 +218,8 @@ class Desk:
             self.bridge or self.links.market_source(), order_path=order_path, tick_detail=self.bridge is not None)})
         await self.runtime.wait_idle()
         await self.links.start(self.bridge)
+        if isinstance(self.links.orders, OrderHost):  # status and risk summaries on acct.*.1s.<trader>
+            self.links.orders.set_traders({spec.account: spec.trader for spec in self.config.orders.accounts})
         self.watchlist_link = watchlist_link(self.runtime, self.bus, self.config.role)
         if self.watchlist_link is not None:   # watchlists edited from edge nodes, applied on the venue-host
             await self.watchlist_link.start()

@@ -323,3 +323,38 @@ async def test_contract_detail_when_followed_on_two_edges_then_md_tick_stream_on
     assert not edge.detail_link._subscriptions and not other.detail_link._subscriptions
     for node in (host, edge, other):
         assert all(entry.restarts == 0 for entry in node.runtime.registry.entries()), node.config.role
+
+
+async def test_account_pushes_when_on_nats_then_status_risk_and_events_on_their_own_subjects_and_at_the_edge(
+        node_factory, nats_url, open_socket, jwt_secret, tmp_path):
+    """The venue-host publishes an account's 1 s status on acct.status.1s.<trader>, its risk summary on
+    acct.risk.1s.<trader> and a rule's refusal on risk.event.<account>; the edge's trader gets all three."""
+    from tests.transport.orders_kit import orders_config as config_of
+    from transport.cluster import subjects
+
+    small = {"order_volume": {"limit": 3}}
+    host = await node_factory("venue-host", orders=config_of(tmp_path, limits=small), sim=venue_setting())
+    await node_factory("aggregator")
+    edge = await node_factory("edge", orders=config_of(tmp_path, limits=small))
+    seen: dict[str, list[str]] = collections.defaultdict(list)
+    watcher = NatsBus([nats_url], name="watcher")
+    await watcher.connect()
+    try:
+        for subject in (subjects.acct_status("trader1"), subjects.acct_risk("trader1"),
+                        subjects.risk_event("acct-01"), subjects.order_update("acct-01")):
+            await watcher.subscribe(subject, lambda msg, s=subject: seen[s].append(msg.subject))
+        client = await open_socket(edge, token(jwt_secret, "trader1", ["acct-01"]))
+        last = await last_price(host)
+        await client.send(**order("big-1", last - 20, volume=5))
+        wanted = {"accountStatus": is_message("accountStatus", account="acct-01"),
+                  "riskSummary": is_message("riskSummary", account="acct-01"),
+                  "riskEvent": is_message("riskEvent", rule="order_volume")}
+        got: set[str] = set()
+        await client.recv_until(lambda m: got.update(k for k, p in wanted.items() if p(m)) or got == set(wanted),
+                                timeout_s=10)
+        async with asyncio.timeout(5):
+            while not (seen[subjects.acct_status("trader1")] and seen[subjects.acct_risk("trader1")]
+                       and seen[subjects.risk_event("acct-01")]):
+                await asyncio.sleep(0.05)
+    finally:
+        await watcher.close()
