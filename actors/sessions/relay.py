@@ -24,6 +24,8 @@ class ReplyRelayActor(TickstageActor):
     Context args:
         reply (Callable[[bytes], None]): takes a ServerMessage reply (loop thread, non-blocking).
         detail (Callable[[str, bytes], None]): optional; takes (vt_symbol, ServerMessage tickDetail bytes).
+        restarted (Callable[[str], None]): optional; takes the name in a ``groupRestarted`` (``"ticks"``:
+            the ticks actor restarted and forgot this relay's subscriptions).
     """
 
     takes_crash = False   # not a crash target of the fault injector (it keeps no state of its own)
@@ -32,6 +34,7 @@ class ReplyRelayActor(TickstageActor):
         """Keep the reply port (loop thread)."""
         self._reply = self.context.args["reply"]
         self._detail = self.context.args.get("detail")
+        self._restarted = self.context.args.get("restarted")
         self.replies = self.details = 0
 
     def _on_outbound(self, outbound, message, sender: ActorAddress) -> None:
@@ -45,7 +48,9 @@ class ReplyRelayActor(TickstageActor):
             self._detail(outbound.group, bytes(outbound.payload))
 
     def _on_group_restarted(self, group: str, message, sender: ActorAddress) -> None:
-        """Not subscribed to groups: nothing to do."""
+        """Tell the link (a restarted ``ticks`` actor forgot what the relay followed); groups: nothing to do."""
+        if self._restarted is not None:
+            self._restarted(group)
 
     def extra_statistics(self) -> dict[str, Any]:
         """Replies and details routed."""

@@ -27,6 +27,12 @@ Every tick of a contract is seen only by the vn.py bridge on the venue-host.
   ``md.tick.<ex>.<sym>``. Interest is kept per (contract, node): a node's
   unsubscribe, or its silence for :data:`INTEREST_TTL_S` (a node that died),
   ends it; the relay stops following a contract nobody follows.
+* Recovery: a renewal naming a contract the host does not follow for that
+  node (the venue-host restarted, or its ``ticks`` actor did and the host
+  dropped every interest) is answered on ``ops.tickinterestlost`` (the node's
+  id and those contracts); the edge tells its sessions ``groupRestarted``
+  naming ``ticks``, as a restarted ``ticks`` actor does in one process, and
+  each session subscribes its contracts again (checked again, history again).
 
 Errors: no venue-host (no responders) or no answer in time is
 ``error(internal)`` for the session, and nothing is followed.
@@ -58,6 +64,8 @@ SUBSCRIBE_TOPIC = "ticksubscribe"
 """``ops.ticksubscribe``: an edge node's subscribe (request-reply) or unsubscribe (publish)."""
 INTEREST_TOPIC = "tickinterest"
 """``ops.tickinterest``: an edge node's followed contracts, again every third of INTEREST_TTL_S."""
+LOST_TOPIC = "tickinterestlost"
+"""``ops.tickinterestlost``: the host no longer follows these contracts for this node (venue-host → edge)."""
 INTEREST_TTL_S = 10.0
 """A node's interest in a contract not renewed within this ends, seconds."""
 VT_SYMBOLS_HEADER = "Tickstage-Vt-Symbols"
@@ -127,12 +135,12 @@ class TickDetailHost:
         self.interest: dict[str, dict[str, float]] = {}   # vt_symbol → node → last renewed (monotonic s)
         self.pending: dict[int, collections.deque] = {}   # correlation → (inbox, node, symbols, allowed)
         self._tasks: set[asyncio.Task] = set()
-        self.requests = self.published = self.unpublishable = self.expired = 0
+        self.requests = self.published = self.unpublishable = self.expired = self.lost = 0
 
     async def start(self) -> None:
         """Start the relay session, serve the subjects, expire silent nodes (loop thread)."""
-        spawn(self.runtime, "sessions", ChildSpec(RELAY_SESSION, ReplyRelayActor,
-                                                  {"reply": self._on_reply, "detail": self._on_detail}))
+        spawn(self.runtime, "sessions", ChildSpec(RELAY_SESSION, ReplyRelayActor, {
+            "reply": self._on_reply, "detail": self._on_detail, "restarted": self._on_restarted}))
         await self.bus.subscribe(subjects.ops(SUBSCRIBE_TOPIC), self._on_request, queue=HOST_QUEUE)
         await self.bus.subscribe(subjects.ops(INTEREST_TOPIC), self._on_interest)
         task = asyncio.get_running_loop().create_task(self._expire())
@@ -157,13 +165,20 @@ class TickDetailHost:
                 self._drop_interest(vt_symbol, node)
             return
         allowed = None if all_groups else frozenset(groups)
-        self.pending.setdefault(correlation, collections.deque()).append((msg.reply, node, symbols, allowed))
+        if correlation:  # the ticks actor answers it: the answer goes back when it comes
+            self.pending.setdefault(correlation, collections.deque()).append((msg.reply, node, symbols, allowed))
         if not self.runtime.tell_path(TICKS_PATH, _subscription(RELAY_PATH, symbols, True, correlation,
                                                                 all_groups, groups)):
-            self.pending[correlation].pop()
+            if correlation:
+                self.pending[correlation].pop()
             self._respond(msg.reply, encode_server_message(
                 "error", correlation, SOURCE, code="internal",
                 message="contract detail is restarting on the venue-host; retry"), [])
+            return
+        if not correlation:  # a session following again after a restart: no answer, only the history
+            wanted = split_symbols(self.bridge, symbols, allowed)[0]
+            self._follow_for(node, wanted)
+            self._respond(msg.reply, b"", wanted)
 
     def _on_reply(self, payload: bytes) -> None:
         correlation, code = _answer(payload)
@@ -174,10 +189,13 @@ class TickDetailHost:
         if not waiting:
             del self.pending[correlation]
         wanted = [] if code == "limitExceeded" else split_symbols(self.bridge, symbols, allowed)[0]
-        now = time.monotonic()
-        for vt_symbol in wanted:
-            self.interest.setdefault(vt_symbol, {})[node] = now
+        self._follow_for(node, wanted)
         self._respond(inbox, payload, wanted)
+
+    def _follow_for(self, node: str, symbols: list[str]) -> None:
+        now = time.monotonic()
+        for vt_symbol in symbols:
+            self.interest.setdefault(vt_symbol, {})[node] = now
 
     def _on_detail(self, vt_symbol: str, payload: bytes) -> None:
         if vt_symbol not in self.interest:
@@ -196,10 +214,23 @@ class TickDetailHost:
         except Exception:  # noqa: BLE001 - a bad renewal is ignored; the interest expires
             return
         now = time.monotonic()
+        lost = []
         for vt_symbol in symbols:
             nodes = self.interest.get(vt_symbol)
             if nodes is not None and node in nodes:
                 nodes[node] = now
+            else:
+                lost.append(vt_symbol)
+        if lost:
+            self.lost += len(lost)
+            _log.info("tick_interest_lost", node=node, contracts=len(lost))
+            self.bus.publish_nowait(subjects.ops(LOST_TOPIC), _subscription(node, lost, False))
+
+    def _on_restarted(self, name: str) -> None:
+        """The ``ticks`` actor restarted: it follows nothing for the relay now; nodes re-subscribe on renewal."""
+        if name == TICKS_PATH:
+            _log.info("tick_interest_dropped", contracts=len(self.interest))
+            self.interest.clear()
 
     def _drop_interest(self, vt_symbol: str, node: str) -> None:
         nodes = self.interest.get(vt_symbol)
@@ -225,7 +256,7 @@ class TickDetailHost:
         """Requests, contracts followed for edge nodes, details published, interests expired."""
         return {"tick_detail_requests": self.requests, "tick_detail_followed": len(self.interest),
                 "tick_details_published": self.published, "tick_details_unpublishable": self.unpublishable,
-                "tick_interest_expired": self.expired}
+                "tick_interest_expired": self.expired, "tick_interest_lost": self.lost}
 
     async def close(self) -> None:
         """Stop expiring."""
@@ -254,12 +285,25 @@ class TickDetailEdgeLink:
         self.held: dict[tuple[str, str], list[bytes]] = {}      # (session, vt_symbol) → details held
         self._subscriptions: dict[str, Any] = {}                # vt_symbol → NATS subscription
         self._tasks: set[asyncio.Task] = set()
-        self.details = self.delivered = self.failures = 0
+        self.details = self.delivered = self.failures = self.resubscribes = 0
 
     async def start(self) -> None:
         """Start the ``ticks`` stand-in and the interest renewal (loop thread)."""
         spawn(self.runtime, ROOT_PATH, ChildSpec(TICKS_PATH, RemoteTickDetailActor, {"forward": self.forward}))
+        await self.bus.subscribe(subjects.ops(LOST_TOPIC), self._on_lost)
         self._spawn(self._renew())
+
+    def _on_lost(self, msg: Any) -> None:
+        """The host lost this node's interest: have every session subscribe its contracts again."""
+        try:
+            node, symbols, _, _, _, _ = read_subscription(msg.data)
+        except Exception:  # noqa: BLE001 - not ours to judge: ignore a bad notice
+            return
+        if node != self.node:
+            return
+        self.resubscribes += 1
+        _log.info("tick_interest_resubscribing", contracts=len(symbols))
+        self.runtime.tell_path("sessions", encode_actor_message("groupRestarted", TICKS_PATH, source=SOURCE))
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -294,8 +338,9 @@ class TickDetailEdgeLink:
             self.failures += 1
             payload = encode_server_message("error", correlation, SOURCE, code="internal", message=(
                 f"no answer from the venue-host for contract detail ({type(exc).__name__}); retry"))
-        self.runtime.tell_path(session, encode_outbound(group="", seq=0, kind="control", payload=payload,
-                                                        source=SOURCE, correlation_id=correlation))
+        if payload:  # a session following again after a restart (correlation 0) gets no answer, as in one process
+            self.runtime.tell_path(session, encode_outbound(group="", seq=0, kind="control", payload=payload,
+                                                            source=SOURCE, correlation_id=correlation))
         for vt_symbol in symbols:
             held = self.held.pop((session, vt_symbol), [])
             if vt_symbol in wanted:
@@ -364,7 +409,7 @@ class TickDetailEdgeLink:
         """Contracts followed, details received and delivered, subscribe failures."""
         return {"tick_detail_followed": sum(1 for s in self.followers.values() if s),
                 "tick_details_received": self.details, "tick_details_delivered": self.delivered,
-                "tick_detail_failures": self.failures}
+                "tick_detail_failures": self.failures, "tick_detail_resubscribes": self.resubscribes}
 
     async def close(self) -> None:
         """Stop renewing; cancel subscribes in flight."""

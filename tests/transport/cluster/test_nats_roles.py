@@ -358,3 +358,25 @@ async def test_account_pushes_when_on_nats_then_status_risk_and_events_on_their_
                 await asyncio.sleep(0.05)
     finally:
         await watcher.close()
+
+
+async def test_contract_detail_when_venue_host_ticks_actor_restarts_then_edge_sessions_follow_again(
+        three_nodes, open_socket, jwt_secret):
+    """A restarted ticks actor on the venue-host forgets what it followed for edge nodes: the next renewal is
+    answered 'lost', the edge's sessions subscribe again (history again) and the ticks flow again."""
+    from actors import encode_actor_message
+
+    host, _, edge = three_nodes
+    await last_price(host)
+    edge.detail_link.interest_ttl_s = 1.5  # renew every 0.5 s from the next round on
+    client = await open_socket(edge, token(jwt_secret, "ann"))
+    await client.send(subscribeTicks={"vtSymbols": ["rb1801.SHFE"]})
+    await client.recv_until(lambda m: _details(m) and not m["history"], timeout_s=10)
+
+    host.runtime.tell_path(TICKS_PATH, encode_actor_message("crash", "test", source="test"))
+    history = await client.recv_until(lambda m: _details(m) and m["history"], timeout_s=15)
+    assert history["vtSymbol"] == "rb1801.SHFE"
+    await client.recv_until(lambda m: _details(m) and not m["history"], timeout_s=10)
+    assert host.runtime.registry.entry(TICKS_PATH).restarts == 1
+    assert edge.detail_link.statistics_dict()["tick_detail_resubscribes"] >= 1
+    assert host.detail_link.statistics_dict()["tick_interest_lost"] >= 1
