@@ -265,6 +265,12 @@ async def test_watchlist_when_edited_through_an_edge_then_applied_on_venue_host_
     error = await client.recv_until(_answer(sent), timeout_s=10)
     assert (error["which"], error["code"]) == ("error", "unknownContract") and "zz9999.NOWHERE" in error["message"]
 
+    from transport.process.admin_client import admin_request  # operators see the link's counters
+
+    _, tree = await admin_request(edge.url, mint_token(jwt_secret, "ops", "admin"), "tree")
+    assert tree["nats"]["watchlist_edits_sent"] == 2 and tree["nats"]["watchlist_replies"] == 2
+    assert tree["nats"]["socket_ledger_ready"] is True
+
 
 async def test_watchlist_when_no_venue_host_then_edge_says_not_applied(node_factory, open_socket, jwt_secret,
                                                                         tmp_path):
