@@ -71,3 +71,43 @@ async def test_sockets_when_user_at_limit_across_two_edges_then_refused_cluster_
         assert (await _refused(open_socket, edge_b, ann))["code"] == "limitExceeded"
     finally:
         await edge_a.stop(signal.SIGKILL)
+
+
+def test_push_subject_when_kind_and_trader_known_then_own_subject_else_order_update():
+    """Status and risk summaries go to acct.*.1s.<trader>, risk events to risk.event.<account>; without a
+    trader, or with one NATS cannot carry as a token, they fall back to order.update.<account>."""
+    from actors import encode_actor_message, encode_server_message
+    from transport.cluster.nats_orders import push_subject
+
+    def push(member: str) -> bytes:
+        payload = encode_server_message(member, 0, "test")
+        return encode_actor_message("accountPush", {"account": "acct-01", "payload": payload}, source="test")
+
+    traders = {"acct-01": "trader1"}
+    assert push_subject("acct-01", push("accountStatus"), traders) == "acct.status.1s.trader1"
+    assert push_subject("acct-01", push("riskSummary"), traders) == "acct.risk.1s.trader1"
+    assert push_subject("acct-01", push("riskEvent"), {}) == "risk.event.acct-01"
+    assert push_subject("acct-01", push("accountStatus"), {}) == "order.update.acct-01"
+    assert push_subject("acct-01", push("riskSummary"), {"acct-01": "a.b"}) == "order.update.acct-01"
+    assert push_subject("acct-01", push("orderUpdated"), traders) == "order.update.acct-01"
+
+
+async def test_sockets_when_cluster_count_unavailable_then_local_limit_holds_and_it_is_logged(
+        start_desk, open_socket):
+    """A node that cannot read the bucket (NATS down, no JetStream yet) admits on its own count, says so in the
+    log, and still refuses past the limit on this node."""
+    from structlog.testing import capture_logs
+
+    from transport.cluster.nats_sockets import ClusterSocketLedger
+
+    class DownBus:
+        servers = ["nats://127.0.0.1:1"]
+
+    desk = await start_desk(limits=SocketLimits(max_sockets_per_user=1))
+    desk.sockets.ledger = ClusterSocketLedger(DownBus())  # never bound: every count is unavailable
+    ann = token(JWT_SECRET, "ann")
+    with capture_logs() as logs:
+        await open_socket(desk, ann)
+    assert [line["reason"] for line in logs if line["event"] == "socket_limit_local_only"] == ["bucket not bound yet"]
+    error = await _refused(open_socket, desk, ann)
+    assert error["code"] == "limitExceeded" and "cluster-wide" not in error["message"]
