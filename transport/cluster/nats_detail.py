@@ -367,17 +367,23 @@ class TickDetailEdgeLink:
         except SubjectTokenError:
             return  # the host answers unknownContract
         self._subscriptions[vt_symbol] = None  # taken: a concurrent subscribe does not subscribe twice
-        self._subscriptions[vt_symbol] = await self.bus.subscribe(
+        subscription = await self.bus.subscribe(
             subject, lambda msg, vt_symbol=vt_symbol: self._on_detail(vt_symbol, msg.data))
+        if vt_symbol in self._subscriptions:
+            self._subscriptions[vt_symbol] = subscription
+        else:  # everyone left while it was being made
+            await subscription.unsubscribe()
 
     async def _maybe_unfollow(self, vt_symbol: str) -> None:
         if self.followers.get(vt_symbol) or any(key[1] == vt_symbol for key in self.held):
             return
         self.followers.pop(vt_symbol, None)
-        subscription = self._subscriptions.pop(vt_symbol, None)
-        if subscription is None:
+        if vt_symbol not in self._subscriptions:
             return
+        subscription = self._subscriptions.pop(vt_symbol)
         await self.bus.publish(subjects.ops(SUBSCRIBE_TOPIC), _subscription(self.node, [vt_symbol], False))
+        if subscription is None:
+            return  # still being made: _follow unsubscribes it when it is
         try:
             await subscription.unsubscribe()
         except nats.errors.Error:
