@@ -49,6 +49,9 @@ struct OrderCommand {
   sessionPath @0 :Text;   # where the reply goes, "sessions/session/7"
   user @1 :Text;          # JWT sub of the sender, journaled
   client @2 :Data;        # the ClientMessage bytes, unchanged
+  accounts @3 :List(Text); # the sender's verified token's accounts claim (an order host across NATS
+                           # checks the command's account against it: transport/cluster/nats_orders.py)
+  allAccounts @4 :Bool;   # the sender's verified token is an admin's: every account
 }
 
 struct RiskCheck {

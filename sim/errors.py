@@ -109,7 +109,19 @@ class SimNotConnectedError(SimError, ConnectionError):
         self.gateway_name = gateway_name
 
 
+class NatsServerError(SimError, RuntimeError):
+    """A scenario run's nats-server binary is missing, or the server did not come up in time.
+
+    Attributes:
+        url: the server's client URL (empty when it never had one).
+    """
+
+    def __init__(self, message: str, url: str = "") -> None:
+        super().__init__(message)
+        self.url = url
+
+
 __all__ = [
-    "InstrumentsFormatError", "ReplayFormatError", "ScenarioError", "SimError", "SimNotConnectedError",
+    "InstrumentsFormatError", "NatsServerError", "ReplayFormatError", "ScenarioError", "SimError", "SimNotConnectedError",
     "SimSettingError", "TapeFormatError",
 ]  # fmt: skip

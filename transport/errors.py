@@ -57,4 +57,18 @@ class ConfigError(TransportError, ValueError):
     """The configuration file or a command-line value is invalid."""
 
 
-__all__ = ["AuthError", "ConfigError", "FrameRefusedError", "FrameTooLargeError", "TransportError"]
+class LedgerUnavailableError(TransportError, ConnectionError):
+    """The cluster-wide socket count (transport/cluster/nats_sockets.py) cannot be read now:
+    no bucket yet, NATS down or slow.
+
+    Attributes:
+        reason: what failed.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"cluster-wide socket count unavailable: {reason}")
+        self.reason = reason
+
+
+__all__ = ["AuthError", "ConfigError", "FrameRefusedError", "FrameTooLargeError", "LedgerUnavailableError",
+           "TransportError"]

@@ -15,9 +15,13 @@ Contracts stay watched after their last subscriber leaves, up to
 ``MAX_WATCHED`` (least recently subscribed dropped first), so reopening a
 detail panel shows its recent ticks. After a restart the history is gone;
 the actor tells the sessions (``groupRestarted`` naming ``ticks``) and each
-subscribes its contracts again. (Planned: NATS ``md.tick.<ex>.<sym>`` for
-single-contract detail views; on NATS nodes the detail stream is not served
-yet: an edge node answers ``subscribeTicks`` with an error.)
+subscribes its contracts again.
+
+Across NATS (transport/cluster/nats_detail.py) the venue-host's relay session
+``sessions/session/nats-ticks`` follows the contracts that edge nodes' sessions
+follow, on their behalf; its details go out on ``md.tick.<ex>.<sym>``. A relay
+session (a path under :data:`RELAY_SESSION_PREFIX`) stands for many sessions
+of other nodes, each limited there, so it may follow up to :data:`MAX_WATCHED`.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ MAX_WATCHED = 256
 """Contracts whose ticks are copied out of the bridge at most (subscribed or recently)."""
 MAX_PER_SESSION = 16
 """Contracts one session may follow at once; more is ``limitExceeded``."""
+RELAY_SESSION_PREFIX = "sessions/session/nats-"
+"""Session paths under this are relays for other nodes' sessions: up to MAX_WATCHED contracts, not MAX_PER_SESSION."""
 TICK_FIELDS = tuple(name for name in L1_DTYPES if name != "indexes")
 """A tick row's fields, in L1Columns order: prices (quote currency), volumes (lots), stamps (ns)."""
 
@@ -86,6 +92,21 @@ def encode_server_tick_detail(vt_symbol: str, rows: list[tuple], history: bool, 
     return fill_columns(message, _SERVER_TICKS, _columns_of(rows))
 
 
+def split_symbols(bridge: Any, symbols: list[str], allowed: frozenset[str] | None) -> tuple[list, list, list]:
+    """Return (wanted, unknown, forbidden) of a subscription's contracts, each in the order given.
+
+    Args:
+        bridge: ``knows(vt_symbol)`` and ``group_of(vt_symbol)`` (the vn.py bridge).
+        symbols: vt_symbols asked for, without repeats.
+        allowed: the market groups the token may see, or None: every group.
+    """
+    unknown = [vt for vt in symbols if not bridge.knows(vt)]
+    forbidden = [vt for vt in symbols if vt not in unknown and allowed is not None
+                 and bridge.group_of(vt) not in allowed]
+    wanted = [vt for vt in symbols if vt not in unknown and vt not in forbidden]
+    return wanted, unknown, forbidden
+
+
 class TickDetailActor(TickstageActor):
     """Fans single-contract ticks out to the sessions that follow them.
 
@@ -121,16 +142,14 @@ class TickDetailActor(TickstageActor):
                 self.subscribers.get(vt_symbol, {}).pop(session, None)
             return
         allowed = None if sub.allGroups else frozenset(sub.groups)
-        unknown = [vt for vt in symbols if not self.bridge.knows(vt)]
-        forbidden = [vt for vt in symbols if vt not in unknown and allowed is not None
-                     and self.bridge.group_of(vt) not in allowed]
-        wanted = [vt for vt in symbols if vt not in unknown and vt not in forbidden]
+        wanted, unknown, forbidden = split_symbols(self.bridge, symbols, allowed)
         following = sum(1 for sessions in self.subscribers.values() if session in sessions)
         fresh = [vt for vt in wanted if session not in self.subscribers.get(vt, {})]
-        if following + len(fresh) > MAX_PER_SESSION:
+        limit = MAX_WATCHED if session.startswith(RELAY_SESSION_PREFIX) else MAX_PER_SESSION
+        if following + len(fresh) > limit:
             self.refused += 1
             self._reply(sub, "error", code="limitExceeded", message=(
-                f"{following + len(fresh)} contracts followed, over {MAX_PER_SESSION} per session"))
+                f"{following + len(fresh)} contracts followed, over {limit} per session"))
             return
         for vt_symbol in wanted:
             self.subscribers.setdefault(vt_symbol, {})[session] = None
@@ -199,5 +218,5 @@ class TickDetailActor(TickstageActor):
                 "subscriptions": self.subscriptions, "refused": self.refused}
 
 
-__all__ = ["HISTORY_TICKS", "MAX_PER_SESSION", "TICKS_PATH", "TickDetailActor", "encode_tick_detail",
-           "encode_server_tick_detail"]
+__all__ = ["HISTORY_TICKS", "MAX_PER_SESSION", "MAX_WATCHED", "RELAY_SESSION_PREFIX", "TICKS_PATH", "TickDetailActor",
+           "encode_server_tick_detail", "encode_tick_detail", "split_symbols"]

@@ -42,15 +42,21 @@ def read_rejection(reader) -> Rejection:
 # -- between actors ----------------------------------------------------------------
 
 
-def encode_order_command(session_path: str, user: str, client: bytes, source: str, correlation_id: int = 0) -> bytes:
+def encode_order_command(session_path: str, user: str, client: bytes, source: str, correlation_id: int = 0,
+                         accounts: tuple[str, ...] = (), all_accounts: bool = False) -> bytes:
     """Return ``ActorMessage{orderCommand}``: a validated ClientMessage for ``orders/<account>``.
 
     ``correlation_id`` (UInt64, 0: none) is the command's desk correlation id (actors/sessions/state.py).
+    ``accounts`` / ``all_accounts``: the sender's verified token's ``accounts`` claim and whether it is
+    an admin's, which an order host across NATS checks the command's account against.
     """
     message, body = _actor("orderCommand", source, correlation_id)
     body.sessionPath = session_path
     body.user = user
     body.client = client
+    if accounts:
+        body.accounts = list(accounts)
+    body.allAccounts = all_accounts
     return message.to_bytes()
 
 

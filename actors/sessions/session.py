@@ -195,7 +195,7 @@ class SessionActor(TickstageActor):
         self.order_commands += 1
         self.log.debug("order_command_forwarded", member=member, account=account, order_path=path)
         if not self.send_path(path, encode_order_command(self.path, self.state.user, data, self.path,
-                                                         self.correlation_id)):
+                                                         self.correlation_id, *self.state.grants())):
             self._control(error={"code": "internal", "message": f"the order actor of {account} is restarting; "
                                  "retry with the same clientOrderId"}, correlation=correlation)
 
@@ -260,7 +260,7 @@ class SessionActor(TickstageActor):
             request = schemas.stream.ClientMessage.new_message()
             request.init("orderStatusRequest").account = account
             self.send_path(orders_path(account), encode_order_command(self.path, self.state.user, request.to_bytes(),
-                                                                     self.path))
+                                                                     self.path, 0, *self.state.grants()))
 
     def _subscribe(self, groups: list[str], correlation: int) -> None:
         registry = self.runtime.registry

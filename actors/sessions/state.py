@@ -58,6 +58,15 @@ class SessionState:
             return bool(self.principal.may_trade(account))
         return self.role == "admin"
 
+    def grants(self) -> tuple[tuple[str, ...], bool]:
+        """Return (the token's ``accounts`` claim, whether it grants every account: an admin's).
+
+        Carried in every ``orderCommand`` (schemas/actor.capnp ``accounts``, ``allAccounts``) so an
+        order host across NATS checks the account against the verified token, not the request.
+        """
+        is_admin = bool(self.principal.is_admin) if self.principal is not None else self.role == "admin"
+        return self.accounts, is_admin
+
 
 _LOW_32 = 0xFFFFFFFF
 

@@ -22,7 +22,11 @@ kind                          what happens
 ``venue_disconnect``          the simulator gateway loses the venue (both fronts, as CTP does) for
                               ``duration_ms``: orders in flight are answered at the venue unheard,
                               then it logs in again and the venue replays the day's orders and trades
-``nats_disconnect``           skipped: the in-process desk runs without NATS
+``nats_disconnect``           the run's nats-server (``[desk] nats = true``) stops for
+                              ``duration_ms`` and starts again on its port; the fault ends once
+                              the desk's NATS connection is back. Skipped on a desk without NATS
+                              or without a server of the run's own (a skipped fault fails the run
+                              unless it is ``optional``)
 ``burst``                     the tick rate × ``factor`` for ``duration_ms``
 ``clock_skew``                exchange timestamps shifted ``skew_ms`` for ``duration_ms``
 ``restart_desk``              every client disconnects, the whole desk stops (gracefully) and a
@@ -58,6 +62,9 @@ RESTART_WAIT_S = 5.0
 
 GARBAGE_CLOSE_WAIT_S = 5.0
 """Longest wait for the desk to close a garbage client, seconds."""
+
+NATS_RECONNECT_WAIT_S = 10.0
+"""Longest wait for the desk's NATS connection to come back after its server restarted, seconds."""
 
 _log = structlog.get_logger("sim.harness.faults")
 
@@ -125,11 +132,13 @@ class FaultInjector:
         groups: the probes' groups: whose next tick a fault without a group or client waits for.
         restart_desk: ``async () -> Desk`` that stops the desk and starts a new one on the same
             journal, port and venue (``restart_desk`` faults), or None (that kind fails).
+        nats_servers: the nats-servers the run owns (:class:`sim.harness.nats_server.NatsServerProcess`)
+            that ``nats_disconnect`` stops and restarts, in turn; empty: that kind is skipped.
     """
 
     def __init__(self, desk: Any, clients: dict[str, SimClient] | None = None,
                  client_factory: Any = None, seed: int = 0, groups: tuple[str, ...] = (),
-                 restart_desk: Any = None) -> None:
+                 restart_desk: Any = None, nats_servers: tuple[Any, ...] = ()) -> None:
         self.desk = desk
         self.groups = tuple(groups)
         self.runtime = desk.runtime
@@ -137,6 +146,7 @@ class FaultInjector:
         self.client_factory = client_factory
         self.seed = seed
         self.restart_desk = restart_desk
+        self.nats_servers = tuple(nats_servers)
         self.routes = RouteFaults(desk.runtime, seed)
         self.records: list[FaultRecord] = []
         self._tasks: set[asyncio.Task] = set()
@@ -342,10 +352,44 @@ class FaultInjector:
         self._finish(record)
 
     async def _nats_disconnect(self, record: FaultRecord) -> None:
-        if getattr(self.desk, "bus", None) is None:
-            self._finish(record, "skipped", "the desk runs without NATS (in-process default); nothing to cut")
+        """Stop a nats-server of the run for ``duration_ms``, start it again, wait for the desk to reconnect."""
+        bus = getattr(self.desk, "bus", None)
+        if bus is None:
+            self._finish(record, "skipped", "the desk runs without NATS (in-process default; a scenario's "
+                                            "[desk] nats = true runs it on a nats-server): nothing to cut")
             return
-        self._finish(record, "skipped", "NATS disconnect is not simulated yet")
+        if not self.nats_servers:
+            self._finish(record, "skipped", "no nats-server owned by this run to stop")
+            return
+        server = self.nats_servers[sum(r.spec.kind == "nats_disconnect" for r in self.records[:-1])
+                                   % len(self.nats_servers)]
+        before = bus.statistics()
+        record.target = server.url
+        await server.stop()
+        self._after(record.spec.duration_ms / 1000, lambda: self._spawn(self._nats_restore(record, server, before)))
+
+    async def _nats_restore(self, record: FaultRecord, server: Any, before: Any) -> None:
+        try:
+            await server.start()
+        except (OSError, RuntimeError) as exc:
+            self._finish(record, "failed", f"nats-server {server.url} did not start again: {exc}")
+            return
+        record.ended_ns = time.time_ns()
+        bus = self.desk.bus
+        deadline = time.monotonic() + NATS_RECONNECT_WAIT_S
+        while time.monotonic() < deadline:
+            now = bus.statistics()
+            if now.connected and now.reconnects > before.reconnects:
+                record.details.update(disconnects=now.disconnects - before.disconnects,
+                                      reconnects=now.reconnects - before.reconnects,
+                                      reconnect_ms=round((time.time_ns() - record.ended_ns) / 1e6, 3))
+                self._finish(record)
+                return
+            await asyncio.sleep(0.01)  # nats-py reconnects on its own timer; this only notices it
+        now = bus.statistics()
+        self._finish(record, "failed", f"the desk's NATS connection did not come back within "
+                                       f"{NATS_RECONNECT_WAIT_S} s (disconnects {now.disconnects - before.disconnects}, "
+                                       f"reconnects {now.reconnects - before.reconnects})")
 
     async def _burst(self, record: FaultRecord) -> None:
         gateway = self._gateway()
@@ -386,4 +430,4 @@ class FaultInjector:
             task.cancel()
 
 
-__all__ = ["FaultInjector", "FaultRecord", "group_of", "parent_and_name"]
+__all__ = ["FaultInjector", "FaultRecord", "NATS_RECONNECT_WAIT_S", "group_of", "parent_and_name"]

@@ -3,9 +3,10 @@
 :class:`SimReport` is written as JSON (``tickstage sim --report FILE``) and
 printed as a table. :func:`judge` decides pass or fail: no order lost or
 duplicated, no unknown order outcome left, the process alive, and every
-injected fault recovered within the scenario's ``max_recovery_ms`` (a
-skipped fault, such as a NATS disconnect on a desk without NATS, is listed
-and does not fail the run).
+injected fault recovered within the scenario's ``max_recovery_ms``. A
+skipped fault (a NATS disconnect on a desk without NATS) fails the run
+unless the scenario marks it ``optional = true``; an optional one is listed
+and does not fail it.
 
 What ``recovery_ms`` measures, per fault (sim/harness/runner.py, sim/harness/clients.py):
 
@@ -60,6 +61,7 @@ class FaultOutcome:
             quiet: module docstring) to the next healthy frame at the client, ms; None when none came.
         reason: why it was skipped, failed or not recovered.
         details: kind-specific figures (messages held or dropped, close code, restarts ...).
+        optional: the scenario marked it ``optional``: skipped, it does not fail the run.
     """
 
     index: int
@@ -70,6 +72,7 @@ class FaultOutcome:
     recovery_ms: float | None
     reason: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    optional: bool = False
 
 
 @dataclass
@@ -175,6 +178,9 @@ def judge(report: SimReport) -> SimReport:
         failures.append("process not alive")
     for fault in report.faults:
         if fault.status == "skipped":
+            if not fault.optional:
+                failures.append(f"fault {fault.index} ({fault.kind}) skipped: {fault.reason} "
+                                "(mark it optional = true to allow that)")
             continue
         if fault.status != "recovered":
             failures.append(f"fault {fault.index} ({fault.kind}) {fault.status}: {fault.reason}")

@@ -37,6 +37,7 @@ import structlog
 
 from sim.harness.clients import ClientFactory, SimClient
 from sim.harness.faults import FaultInjector, FaultRecord, group_of
+from sim.harness.nats_server import NatsServerProcess
 from sim.harness.report import FaultOutcome, SimReport, judge
 from sim.harness.scenario import Scenario
 from sim.harness.traders import Quote, TraderClient, order_figures
@@ -200,7 +201,7 @@ def _outcome(record: FaultRecord, clients: dict[str, SimClient], probes: list[st
              lag: LoopLag | None = None) -> FaultOutcome:
     spec = record.spec
     outcome = FaultOutcome(record.index, at_s, spec.kind, record.target or spec.target, record.status, None,
-                           record.reason, dict(record.details))
+                           record.reason, dict(record.details), optional=spec.optional)
     if record.status != "injected":
         return outcome
     if not record.ended_ns:
@@ -248,6 +249,15 @@ async def run_scenario(scenario: Scenario, tape_path: str | Path | None = None) 
     config = _desk_config(scenario, secret, Path(state.name))
     if tape_path:
         config.sim["record"] = str(tape_path)
+    nats_servers: tuple[NatsServerProcess, ...] = ()
+    if scenario.desk.nats:  # the desk on a nats-server of the run's own, which nats_disconnect stops
+        nats_servers = (NatsServerProcess(Path(state.name) / "nats-js"),)
+        try:
+            config = dataclasses.replace(config, nats=(await nats_servers[0].start(),))
+        except BaseException:
+            await nats_servers[0].stop()
+            state.cleanup()
+            raise
     desk = Desk(config)
     clients: dict[str, SimClient] = {}
     traders: list[TraderClient] = []
@@ -295,7 +305,7 @@ async def run_scenario(scenario: Scenario, tape_path: str | Path | None = None) 
             return desk
 
         injector = FaultInjector(desk, clients, ClientFactory(url, secret, groups, scenario.seed), scenario.seed,
-                                 groups=tuple(groups), restart_desk=restart_desk)
+                                 groups=tuple(groups), restart_desk=restart_desk, nats_servers=nats_servers)
         meter = ConflationMeter(desk.runtime)
         restarts_before = sum(e.restarts for e in desk.runtime.registry.entries())
         loop = asyncio.get_running_loop()
@@ -356,6 +366,8 @@ async def run_scenario(scenario: Scenario, tape_path: str | Path | None = None) 
         for client in clients.values():
             await client.close()
         await desk.stop()
+        for server in nats_servers:
+            await server.stop()
         state.cleanup()
 
 

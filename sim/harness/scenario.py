@@ -17,6 +17,7 @@
     speed = 20.0             # replay speed
     copies = 1               # replay copies (sim/multiplex.py)
     high_water_bytes = 262144
+    nats = false             # true: the desk runs on a nats-server of its own (a nats_disconnect stops it)
 
     [clients]
     probes = 2               # sessions subscribing and measuring recovery
@@ -28,6 +29,7 @@
     at_s = 3
     kind = "crash"           # FAULT_KINDS
     target = "market/group/rb"
+    optional = false         # true: a fault that cannot apply here is skipped without failing the run
 
 Targets are actor paths; ``session:<client>`` names the session of a
 simulated client (``session:probe1``). Paths relative to the scenario file
@@ -37,8 +39,11 @@ are resolved beside it; ``data:NAME`` in the recorded-data folder
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import tomllib
+import dataclasses
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -82,6 +87,9 @@ class FaultSpec:
         frames: garbage frames sent (garbage_client).
         read_interval_ms: slow client's pause between reads, ms (0: no reads at all).
         groups: groups a slow or garbage client subscribes (default: the probes').
+        optional: when the fault cannot apply to this desk (a ``nats_disconnect`` on a desk
+            without NATS) it is skipped and the run may still pass; a skipped fault that is not
+            optional fails the run.
     """
 
     at_s: float
@@ -95,11 +103,17 @@ class FaultSpec:
     frames: int = 40
     read_interval_ms: float = 0.0
     groups: tuple[str, ...] = ()
+    optional: bool = False
 
 
 @dataclass(frozen=True)
 class DeskSpec:
-    """The in-process desk of a scenario (see the module docstring for keys)."""
+    """The in-process desk of a scenario (see the module docstring for keys).
+
+    ``nats``: run the desk (role ``all``) connected to a nats-server the run
+    starts and owns (sim/harness/nats_server.py), so ``nats_disconnect`` stops
+    and restarts that server; false (the default) runs it without NATS.
+    """
 
     contracts: int = 2000
     rate: float = 2000.0
@@ -113,6 +127,7 @@ class DeskSpec:
     max_gap_s: float = 0.0
     high_water_bytes: int = 256 * 1024
     low_water_bytes: int = 64 * 1024
+    nats: bool = False
 
 
 @dataclass(frozen=True)
@@ -184,6 +199,8 @@ def _check_fault(spec: FaultSpec, path: Path, where: str, duration_s: float) -> 
         raise ScenarioError(path, where, f"kind {spec.kind!r} needs duration_ms > 0")
     if not 0.0 <= spec.probability <= 1.0:
         raise ScenarioError(path, where, f"probability must be within [0, 1], got {spec.probability}")
+    if not isinstance(spec.optional, bool):
+        raise ScenarioError(path, where, f"optional must be true or false, got {spec.optional!r}")
     if spec.kind == "burst" and not spec.factor > 0:
         raise ScenarioError(path, where, f"factor must be > 0, got {spec.factor}")
 
@@ -242,7 +259,61 @@ def load_scenario(path: str | Path) -> Scenario:
     return parse_scenario(text, path)
 
 
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"a scenario value must be finite, got {value!r}")
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise ValueError(f"no TOML form for {type(value).__name__}")
+
+
+def _table(spec: Any, always: tuple[str, ...] = ()) -> list[str]:
+    """``key = value`` lines of a spec's fields that differ from their defaults (and those in ``always``)."""
+    lines = []
+    for f in fields(spec):
+        value = getattr(spec, f.name)
+        default = f.default if f.default is not dataclasses.MISSING else None
+        if f.name in always or value != default:
+            lines.append(f"{f.name} = {_toml_value(value)}")
+    return lines
+
+
+def scenario_toml(name: str, duration_s: float, desk: DeskSpec, faults: tuple[FaultSpec, ...] | list[FaultSpec],
+                  clients: ClientsSpec | None = None, seed: int = 7, max_recovery_ms: float = 1000.0,
+                  comment: str = "") -> str:
+    """Return scenario TOML that :func:`parse_scenario` reads back to the same desk, clients and faults.
+
+    Args:
+        name: the scenario's name.
+        duration_s: run length after the warm-up, seconds (> every fault's ``at_s``).
+        desk: the desk to start.
+        faults: the timeline (each fault's keys that differ from the defaults are written).
+        clients: the simulated clients (default :class:`ClientsSpec`).
+        seed: route faults' choices.
+        max_recovery_ms: a fault recovering later fails the run, ms.
+        comment: lines written as ``#`` comments at the top.
+
+    Raises:
+        ValueError: a value with no TOML form (a non-finite float, an unknown type).
+    """
+    lines = [f"# {line}" if line else "#" for line in comment.splitlines()]
+    lines += ["[scenario]", f"name = {_toml_value(name)}", f"duration_s = {_toml_value(float(duration_s))}",
+              f"seed = {_toml_value(int(seed))}", f"max_recovery_ms = {_toml_value(float(max_recovery_ms))}", "",
+              "[desk]", *_table(desk), "", "[clients]", *_table(clients or ClientsSpec())]
+    for spec in faults:
+        lines += ["", "[[fault]]", *_table(spec, always=("at_s", "kind"))]
+    return "\n".join(lines) + "\n"
+
+
 __all__ = [
     "FAULT_KINDS", "TARGETED", "TIMED", "ClientsSpec", "DeskSpec", "FaultSpec", "Scenario", "data_dir",
-    "load_scenario", "parse_scenario",
+    "load_scenario", "parse_scenario", "scenario_toml",
 ]  # fmt: skip

@@ -211,6 +211,10 @@ class AdminApi:
         links = getattr(self.desk, "links", None)
         if links is not None and links.bus is not None:
             body["nats"] = links.statistics_dict()  # role, ticks, orders, audit and connection counters
+            for name in ("watchlist_link", "detail_link", "socket_ledger"):  # the surface's links of this node
+                part = getattr(self.desk, name, None)
+                if part is not None:
+                    body["nats"].update(part.statistics_dict())
         return (await asyncio.to_thread(_dumps, body)).encode()
 
     async def _build_metrics(self) -> bytes:

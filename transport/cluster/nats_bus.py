@@ -214,13 +214,22 @@ class NatsBus:
             NoRespondersError: nobody subscribes to ``subject``.
             RequestTimeoutError: no reply within ``timeout_s``.
         """
+        return (await self.request_message(subject, data, timeout_s, headers)).data
+
+    async def request_message(self, subject: str, data: bytes, timeout_s: float = 1.0,
+                              headers: dict[str, str] | None = None) -> Any:
+        """Send a request and return the whole reply (``data`` bytes and ``headers``, a dict or None).
+
+        Raises:
+            NoRespondersError: nobody subscribes to ``subject``.
+            RequestTimeoutError: no reply within ``timeout_s``.
+        """
         try:
-            reply = await self._nc.request(subject, data, timeout=timeout_s, headers=headers)
+            return await self._nc.request(subject, data, timeout=timeout_s, headers=headers)
         except nats.errors.NoRespondersError:
             raise NoRespondersError(subject) from None
         except nats.errors.TimeoutError:
             raise RequestTimeoutError(subject, timeout_s) from None
-        return reply.data
 
     # -- JetStream audit ----------------------------------------------------------
 
@@ -251,6 +260,22 @@ class NatsBus:
         """Return how many messages the audit stream holds."""
         info = await self._js.stream_info(name)
         return info.state.messages
+
+    # -- JetStream key-value ------------------------------------------------------
+
+    async def key_value(self, bucket: str, ttl_s: float, replicas: int = 1) -> Any:
+        """Create (or bind) a key-value bucket whose entries expire ``ttl_s`` after their last put.
+
+        Returns:
+            nats-py's ``KeyValue`` of the bucket.
+
+        Raises:
+            nats.errors.Error: JetStream unavailable (no ``-js``, no meta leader yet).
+        """
+        try:
+            return await self._js.create_key_value(bucket=bucket, ttl=ttl_s, history=1, replicas=replicas)
+        except nats.js.errors.BadRequestError:  # made by another node with other settings: use it as it is
+            return await self._js.key_value(bucket)
 
     # -- lifecycle ---------------------------------------------------------------
 

@@ -13,8 +13,15 @@ clear and never duplicate an order:
   reason; a retry with the same client order id is safe (the order actor
   answers a seen id with its original reply and sends nothing).
 
-Pushes of every account come back on ``order.update.<account>`` and go to
-the local sessions supervisor, which fans them out as in one process.
+Pushes of every account come back and go to the local sessions supervisor,
+which fans them out as in one process. The host publishes each on the
+subject of its kind (:func:`push_subject`): an account's 1 s status on
+``acct.status.1s.<trader>`` and risk summary on ``acct.risk.1s.<trader>``
+(``<trader>``: the account's owner, ``[accounts.<id>] trader``), a risk event
+on ``risk.event.<account>``, order and trade events on
+``order.update.<account>`` (also the status and summary of an account
+without a known trader, or whose trader is not a subject token). The edge
+subscribes all four.
 
 Host side (:class:`OrderHost`): one queue-group subscription to
 ``order.submit.*`` tells ``orders/<account>`` the command as if from the
@@ -24,6 +31,14 @@ correlation id) until the order actor's reply arrives: every reply for one
 key carries the same decision, so FIFO per key is exact. Submits and
 cancels are stored on the ``AUDIT`` JetStream stream with ``Nats-Msg-Id`` =
 ``<member>:<account>:<client order id>``, off the reply path.
+
+Who may trade: the host does not trust a request's account. Each
+``orderCommand`` carries the sender's verified token's ``accounts`` claim and
+whether it is an admin's (schemas/actor.capnp ``OrderCommand.accounts`` @3,
+``allAccounts`` @4, set by the edge's session from the token it verified); a
+command whose account the token does not grant, or without a user, is refused
+with ``error(forbidden)`` naming the user and the account, counted in
+``order_forbidden``, and never reaches an order actor.
 
 Correlation: the request is the session's ``orderCommand`` ActorMessage,
 whose ``correlationId`` is the command's desk correlation id
@@ -38,7 +53,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import nats.errors
 import structlog
@@ -73,9 +88,44 @@ def header_correlation_id(msg: Any) -> int:
     return int(value) if value.isdigit() and int(value) < 2**64 else 0
 
 
-def read_command(data: bytes) -> tuple[str, str, bytes, str, str, str, int, int]:
-    """Return (session path, user, client bytes, member, account, client order id, envelope id,
-    desk correlation id).
+class OrderRequest(NamedTuple):
+    """One order command read from its ActorMessage bytes (:func:`read_command`).
+
+    Attributes:
+        session: the sending session's path.
+        user: the sender's JWT ``sub``.
+        client: the ClientMessage bytes, unchanged.
+        member: ``submitOrder``, ``cancelOrder`` or ``orderStatusRequest``.
+        account: the command's account.
+        client_order_id: ``""`` for a status request.
+        envelope_id: the ClientMessage's envelope id.
+        correlation_id: the desk correlation id (UInt64, 0: none).
+        accounts: the sender's verified token's ``accounts`` claim.
+        all_accounts: the sender's token is an admin's.
+    """
+
+    session: str
+    user: str
+    client: bytes
+    member: str
+    account: str
+    client_order_id: str
+    envelope_id: int
+    correlation_id: int
+    accounts: tuple[str, ...]
+    all_accounts: bool
+
+    def may_trade(self) -> bool:
+        """Return whether the sender's token grants the command's account (and names a user).
+
+        Source: issue 6, "a trader acts on only their own accounts; admin sees all" (as the edge's
+        session checks it; the order host checks again rather than trust the request).
+        """
+        return bool(self.user) and (self.all_accounts or self.account in self.accounts)
+
+
+def read_command(data: bytes) -> OrderRequest:
+    """Return the :class:`OrderRequest` of ActorMessage ``orderCommand`` bytes.
 
     Args:
         data: ActorMessage ``orderCommand`` bytes.
@@ -89,6 +139,7 @@ def read_command(data: bytes) -> tuple[str, str, bytes, str, str, str, int, int]
             raise ValueError(f"not an orderCommand: {message.which()}")
         command = message.orderCommand
         session, user, client_bytes = command.sessionPath, command.user, bytes(command.client)
+        accounts, all_accounts = tuple(command.accounts), bool(command.allAccounts)
         desk_correlation = message.correlationId
     with schemas.stream.ClientMessage.from_bytes(client_bytes, traversal_limit_in_words=schemas.TRAVERSAL_LIMIT_WORDS,
                                                  nesting_limit=schemas.NESTING_LIMIT) as client:
@@ -97,8 +148,34 @@ def read_command(data: bytes) -> tuple[str, str, bytes, str, str, str, int, int]
             raise ValueError(f"not an order command: {member}")
         body = getattr(client, member)
         client_order_id = "" if member == "orderStatusRequest" else body.clientOrderId
-        return (session, user, client_bytes, member, body.account, client_order_id, client.envelope.id,
-                desk_correlation)
+        return OrderRequest(session, user, client_bytes, member, body.account, client_order_id, client.envelope.id,
+                            desk_correlation, accounts, all_accounts)
+
+
+def push_subject(account: str, push: bytes, traders: dict[str, str]) -> str:
+    """Return the subject of an account push: by the kind of its ServerMessage (module docstring).
+
+    Args:
+        account: the push's account.
+        push: ActorMessage ``accountPush`` bytes.
+        traders: account → its trader (JWT ``sub``).
+    """
+    with schemas.actor.ActorMessage.from_bytes(push, traversal_limit_in_words=schemas.TRAVERSAL_LIMIT_WORDS,
+                                               nesting_limit=schemas.NESTING_LIMIT) as message:
+        payload = message.accountPush.payload
+        with schemas.stream.ServerMessage.from_bytes(payload) as server:
+            member = server.which()
+    trader = traders.get(account, "")
+    try:
+        if member == "accountStatus" and trader:
+            return subjects.acct_status(trader)
+        if member == "riskSummary" and trader:
+            return subjects.acct_risk(trader)
+        if member == "riskEvent":
+            return subjects.risk_event(account)
+    except subjects.SubjectTokenError:
+        pass
+    return subjects.order_update(account)
 
 
 def _reply_key(payload: bytes) -> tuple[str, str, str, int] | int | None:
@@ -136,13 +213,15 @@ class OrderHost:
     """
 
     def __init__(self, runtime: ActorRuntime, bus: NatsBus, audit_replicas: int = 1, pending_ttl_s: float = 30.0) -> None:
+        self.traders: dict[str, str] = {}
+        """account → its trader (JWT ``sub``): status and risk summaries go to ``acct.*.1s.<trader>``."""
         self.runtime = runtime
         self.bus = bus
         self.audit_replicas = audit_replicas
         self.pending_ttl_s = pending_ttl_s
         self.pending: dict[tuple[str, str, str, int], collections.deque] = {}
         self._tasks: set[asyncio.Task] = set()
-        self.requests = self.replied = self.unmatched = self.refused = 0
+        self.requests = self.replied = self.unmatched = self.refused = self.forbidden = 0
         self.audit_ready = False
         self.audited = self.audit_duplicates = self.audit_failures = 0
 
@@ -163,7 +242,8 @@ class OrderHost:
         self.requests += 1
         header_id = header_correlation_id(msg)
         try:
-            _, user, client, member, account, client_order_id, correlation, desk_correlation = read_command(msg.data)
+            request = read_command(msg.data)
+            _, user, client, member, account, client_order_id, correlation, desk_correlation = request[:8]
             subject_matches = msg.subject == subjects.order_submit(account)
         except Exception as exc:  # noqa: BLE001 - capnp errors too: a bad request never reaches an actor
             self.refused += 1
@@ -180,6 +260,15 @@ class OrderHost:
             log.info("order_request_refused", code="forbidden")
             self._respond(msg.reply, encode_error("forbidden", f"no order actor for account {account!r} "
                                                   "on this order host", correlation, "nats-orders"), desk_correlation)
+            return
+        if not request.may_trade():
+            self.refused += 1
+            self.forbidden += 1
+            log.warning("order_request_refused", code="forbidden", user=user or None,
+                        reason="the sender's token does not grant the account")
+            self._respond(msg.reply, encode_error("forbidden", f"user {user!r} may not trade account {account!r} "
+                                                  "(checked by the order host against the sender's token)",
+                                                  correlation, "nats-orders"), desk_correlation)
             return
         log.debug("order_request_received", client_order_id=client_order_id)
         key = (member, account, client_order_id, correlation)
@@ -217,8 +306,16 @@ class OrderHost:
         _log.debug("order_reply_sent", correlation_id=correlation_id or None)
         self._respond(inbox, payload, correlation_id)
 
+    def set_traders(self, traders: dict[str, str]) -> None:
+        """Set each account's trader (``AccountSpec.trader``), the ``<trader>`` of ``acct.*.1s.<trader>``."""
+        self.traders = dict(traders)
+
     def _on_push(self, account: str, data: bytes) -> None:
-        self.bus.publish_nowait(subjects.order_update(account), data)
+        try:
+            subject = push_subject(account, data, self.traders)
+        except Exception:  # noqa: BLE001 - capnp errors too: an unreadable push still reaches the edges
+            subject = subjects.order_update(account)
+        self.bus.publish_nowait(subject, data)
 
     async def _ensure_audit_stream(self, attempts: int = 60) -> None:
         """Create the AUDIT stream, retrying while a fresh JetStream cluster elects its leader (~0.5 s apart)."""
@@ -260,6 +357,7 @@ class OrderHost:
     def statistics_dict(self) -> dict[str, int]:
         """Requests, replies, refusals, audit outcomes, requests waiting."""
         return {"order_requests": self.requests, "order_replies": self.replied, "order_refused": self.refused,
+                "order_forbidden": self.forbidden,
                 "order_replies_unmatched": self.unmatched, "audit_ready": self.audit_ready, "audited": self.audited,
                 "audit_duplicates": self.audit_duplicates, "audit_failures": self.audit_failures,
                 "order_requests_waiting": sum(len(w) for w in self.pending.values())}
@@ -293,8 +391,10 @@ class OrderEdgeLink:
             for account in accounts]})
 
     async def start(self) -> None:
-        """Take every account's pushes from ``order.update.*`` (loop thread)."""
-        await self.bus.subscribe(subjects.order_update_any(), self._on_update)
+        """Take every account's pushes (loop thread): ``order.update.*``, ``acct.status.1s.*``,
+        ``acct.risk.1s.*``, ``risk.event.*``."""
+        for subject in subjects.account_pushes_any():
+            await self.bus.subscribe(subject, self._on_update)
 
     def _on_update(self, msg: Any) -> None:
         self.pushes += 1
@@ -307,7 +407,7 @@ class OrderEdgeLink:
         task.add_done_callback(self._tasks.discard)
 
     async def _request(self, account: str, data: bytes) -> None:
-        session, _, _, member, _, client_order_id, correlation, desk_correlation = read_command(data)
+        session, _, _, member, _, client_order_id, correlation, desk_correlation = read_command(data)[:8]
         subject = subjects.order_submit(account)
         log = _log.bind(correlation_id=desk_correlation or None, member=member, account=account)
         self.sent += 1
@@ -353,5 +453,6 @@ class OrderEdgeLink:
             task.cancel()
 
 
-__all__ = ["CORRELATION_HEADER", "HOST_SESSION_PATH", "OrderEdgeLink", "OrderHost",
+__all__ = ["CORRELATION_HEADER", "HOST_SESSION_PATH", "OrderEdgeLink", "OrderHost", "OrderRequest",
+           "push_subject",
            "encode_unknown_reply", "header_correlation_id", "read_command"]

@@ -11,9 +11,9 @@ checks its tokens and raises :class:`SubjectTokenError` otherwise.
 | ``md.tick.<ex>.<group>`` | ActorMessage{instrumentsAdded} / {tickBatch} of one group | publish |
 | ``md.agg.33ms.<group>`` | ServerMessage{groupFrame} / {groupInfo} | publish |
 | ``md.snap.<group>`` | request → ServerMessage{groupFrame} snapshot | request-reply |
-| ``acct.status.1s.<trader>`` | account status | publish |
-| ``acct.risk.1s.<trader>`` | risk summary | publish |
-| ``risk.event.<account>`` | risk event | publish |
+| ``acct.status.1s.<trader>`` | ActorMessage{accountPush} of a ServerMessage{accountStatus} | publish |
+| ``acct.risk.1s.<trader>`` | ActorMessage{accountPush} of a ServerMessage{riskSummary} | publish |
+| ``risk.event.<account>`` | ActorMessage{accountPush} of a ServerMessage{riskEvent} | publish |
 | ``order.submit.<account>`` | SubmitOrder → OrderReply | request-reply |
 | ``order.update.<account>`` | order events | publish |
 | ``algo.progress.1s.<job>`` | algo progress | publish |
@@ -118,6 +118,11 @@ def order_update_any() -> str:
     return "order.update.*"
 
 
+def account_pushes_any() -> list[str]:
+    """An edge node's subscriptions to every account push: order events, 1 s status and risk, risk events."""
+    return ["order.update.*", "acct.status.1s.*", "acct.risk.1s.*", "risk.event.*"]
+
+
 def algo_progress(job: str) -> str:
     """``algo.progress.1s.<job>``: an algo job's progress every second."""
     return f"algo.progress.1s.{token(job)}"
@@ -136,6 +141,7 @@ def ops(topic: str) -> str:
 __all__ = [
     "MAX_TOKEN_LENGTH",
     "SubjectTokenError",
+    "account_pushes_any",
     "acct_risk",
     "acct_status",
     "algo_progress",

@@ -32,7 +32,11 @@ class SocketLimits:
         low_water_bytes: queued bytes under which stale groups get snapshots.
         compress: permessage-deflate.
         max_sockets_per_user: open authenticated sockets per ``sub``; one more
-            gets ``limitExceeded`` and close 1008.
+            gets ``limitExceeded`` and close 1008. On NATS edge nodes the count is
+            cluster-wide (transport/cluster/nats_sockets.py).
+        socket_lease_ttl_s: on NATS, a socket's entry in the cluster-wide count
+            lives this long unless its node puts it again (every third of it):
+            the sockets of a node that died stop counting within it, seconds.
         max_subscriptions: groups subscribed at once per socket; a subscribe
             that would pass it gets ``limitExceeded`` (nothing subscribed).
         messages_per_s: token-bucket refill rate of client frames per socket, frames/s.
@@ -64,6 +68,7 @@ class SocketLimits:
     low_water_bytes: int = 256 * 1024
     compress: bool = False
     max_sockets_per_user: int = 5
+    socket_lease_ttl_s: float = 10.0
     max_subscriptions: int = 50
     messages_per_s: float = 100.0
     message_burst: int = 100

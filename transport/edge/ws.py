@@ -28,6 +28,7 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -46,7 +47,7 @@ from actors.paths import group_path, is_token, orders_path, session_child, sessi
 from actors.sessions.session import SessionActor, SessionState
 from actors.sessions.state import command_correlation_id
 from transport.signin.auth import AuthConfig, Principal, TokenVerifier
-from transport.errors import AuthError, FrameRefusedError
+from transport.errors import AuthError, FrameRefusedError, LedgerUnavailableError
 from transport.edge.inbound import ClientFrame, read_client_frame
 from transport.edge.limits import SocketLimits, TokenBucket, origin_allowed
 from transport.edge.outbox import SocketOutbox
@@ -132,8 +133,12 @@ class SocketServer:
             (tests may replace it to step time).
     """
 
-    def __init__(self, runtime, verifier: TokenVerifier | str, limits: SocketLimits | None = None) -> None:
+    def __init__(self, runtime, verifier: TokenVerifier | str, limits: SocketLimits | None = None,
+                 ledger: Any = None) -> None:
         self.runtime = runtime
+        self.ledger = ledger
+        """The cluster-wide count of a user's sockets (``ClusterSocketLedger``: ``acquire``,
+        ``release_nowait``, ``note_local_only``), or None: this process's count only."""
         self.verifier = verifier if isinstance(verifier, TokenVerifier) else TokenVerifier(AuthConfig(), verifier)
         self.limits = limits or SocketLimits()
         self.clock = time.monotonic
@@ -175,6 +180,12 @@ class SocketServer:
         if self._user_sockets.get(user, 0) >= limits.max_sockets_per_user:
             self.frames_refused += 1
             await self._refuse(ws, "limitExceeded", f"more than {limits.max_sockets_per_user} sockets for one user")
+            return ws
+        ticket = await self._acquire_cluster_slot(user)
+        if ticket is None:
+            self.frames_refused += 1
+            await self._refuse(ws, "limitExceeded", f"more than {limits.max_sockets_per_user} sockets for one user "
+                                                    "across the desk's edge nodes (a cluster-wide limit)")
             return ws
         self.frames_handled += 1
         self._user_sockets[user] = self._user_sockets.get(user, 0) + 1
@@ -221,11 +232,24 @@ class SocketServer:
             left = self._user_sockets.pop(user) - 1
             if left:
                 self._user_sockets[user] = left
+            if ticket:
+                self.ledger.release_nowait(ticket)
             sessions = self.runtime.registry.get("sessions")
             if sessions is not None:
                 self.runtime.tell(sessions.address, StopChild(name))
             conn.log.info("session_closed", close_code=ws.close_code)
         return ws
+
+    async def _acquire_cluster_slot(self, user: str) -> str | None:
+        """Take a slot of ``user`` in the cluster-wide count: its key, ``""`` (no count kept or it is
+        unavailable: this process's count held), or None (the user is at the limit across nodes)."""
+        if self.ledger is None:
+            return ""
+        try:
+            return await self.ledger.acquire(user, self.limits.max_sockets_per_user)
+        except LedgerUnavailableError as exc:
+            self.ledger.note_local_only(exc.reason)
+            return ""
 
     # -- authentication ----------------------------------------------------
 

@@ -1,4 +1,8 @@
-"""``tickstage admin tree|restart PATH|stop PATH|audit``: the admin API from a terminal (aiohttp client).
+"""``tickstage admin tree|restart PATH|stop PATH|audit|fault KIND [TARGET]``: the admin API from a terminal.
+
+``fault KIND [TARGET] [--duration-ms N] ...`` posts a simulator fault to
+``POST /admin/faults`` (transport/process/faults_api.py) and prints its record
+and the scenario file the desk appended it to (replay it with ``tickstage sim``).
 
 The tree prints as an indented table with the columns of ``GET /admin/tree``::
 
@@ -24,15 +28,16 @@ ERROR_WIDTH = 60
 
 
 async def admin_request(url: str, token: str, action: str, path: str | None = None,
-                        timeout_s: float = 15.0) -> tuple[int, Any]:
+                        timeout_s: float = 15.0, body: dict[str, Any] | None = None) -> tuple[int, Any]:
     """Call the admin API of the desk at ``url``.
 
     Args:
         url: the desk's base URL, ``http://127.0.0.1:8700``.
         token: an admin JWT.
-        action: ``"tree"``, ``"restart"``, ``"stop"`` or ``"audit"``.
+        action: ``"tree"``, ``"restart"``, ``"stop"``, ``"audit"`` or ``"fault"``.
         path: the actor path for ``restart`` / ``stop``.
         timeout_s: total request timeout, seconds.
+        body: the fault for ``fault`` (``{"kind": "crash", "target": "market/group/rb"}``).
 
     Returns:
         (HTTP status, decoded JSON body or the text of a non-JSON body).
@@ -47,6 +52,8 @@ async def admin_request(url: str, token: str, action: str, path: str | None = No
     async with aiohttp.ClientSession(timeout=timeout) as http:
         if action in ("restart", "stop"):
             request = http.post(f"{base}/admin/{action}", json={"path": path}, headers=headers)
+        elif action == "fault":
+            request = http.post(f"{base}/admin/faults", json=body or {}, headers=headers)
         else:
             request = http.get(f"{base}/admin/{action}", headers=headers)
         async with request as response:
@@ -100,15 +107,29 @@ def format_audit(records: list[dict]) -> str:
     return format_table(("TS", "USER", "ACTION", "TARGET", "RESULT"), rows)
 
 
-async def run_admin(url: str, token: str, action: str, path: str | None, as_json: bool = False) -> tuple[int, str]:
+def format_fault(record: dict) -> str:
+    """Return one line for a fault record of ``POST /admin/faults`` (and where it was recorded)."""
+    where = f" -> {record['target']}" if record.get("target") else ""
+    reason = f" ({record['reason']})" if record.get("reason") else ""
+    line = f"fault {record['index']} {record['kind']}{where}: {record['status']}{reason}"
+    return line + (f"\nscenario {record['scenario']}" if record.get("scenario") else "")
+
+
+async def run_admin(url: str, token: str, action: str, path: str | None, as_json: bool = False,
+                    fault: dict[str, Any] | None = None) -> tuple[int, str]:
     """Run one admin command; return (exit status, text to print).
 
     Text goes to stdout on success and to stderr on failure (the caller decides).
+
+    Args:
+        fault: for ``fault``, the fault's keys (``kind``, ``target``, ``duration_ms`` ...).
     """
     if action in ("restart", "stop") and not path:
         return 2, f"tickstage admin {action}: give the actor PATH (e.g. market/group/rb)"
+    if action == "fault" and not (fault or {}).get("kind"):
+        return 2, "tickstage admin fault: give the fault KIND (e.g. crash market/group/rb)"
     try:
-        status, body = await admin_request(url, token, action, path)
+        status, body = await admin_request(url, token, action, path, body=fault)
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         return 1, f"tickstage admin: cannot reach {url}: {exc or type(exc).__name__}"
     if as_json:
@@ -121,9 +142,11 @@ async def run_admin(url: str, token: str, action: str, path: str | None, as_json
             return 1, "tickstage admin tree: the desk has no actor tree"
         health = "healthy" if body.get("healthy") else "ROOT FAILED"
         return 0, f"{format_tree(body['tree'])}\n({health}; {body['runtime']['pending']} messages pending)"
+    if action == "fault":
+        return 0, format_fault(body)
     if action == "audit":
         return 0, format_audit(body["records"]) if body["records"] else "(no admin actions yet)"
     return 0, f"{action} {body['path']}: {body['result']} (state {body.get('state')}, restarts {body.get('restarts')})"
 
 
-__all__ = ["COLUMNS", "admin_request", "format_audit", "format_tree", "run_admin", "tree_rows"]
+__all__ = ["COLUMNS", "admin_request", "format_audit", "format_fault", "format_tree", "run_admin", "tree_rows"]

@@ -38,6 +38,10 @@ from transport.signin.auth_api import AuthApi
 from transport.signin.issuer import IssuerConfig, development_secret
 from transport.errors import AuthError, ConfigError
 from transport.cluster.nats_bus import NatsBus
+from transport.cluster.nats_orders import OrderHost
+from transport.cluster.nats_detail import TickDetailEdgeLink, TickDetailHost, tick_detail_link
+from transport.cluster.nats_sockets import ClusterSocketLedger
+from transport.cluster.nats_watchlists import WatchlistEdgeLink, WatchlistHost, watchlist_link
 from transport.cluster.roles import VNPY_ROLES, RoleLinks, canonical_role, check_role
 from transport.venue.vnpy_bridge import VnpyBridge
 from transport.admin.risk_admin import RiskAdminApi
@@ -190,6 +194,10 @@ class Desk:
         self._progress_task: asyncio.Task | None = None
         self.bus: NatsBus | None = None
         self.links: RoleLinks | None = None
+        self.watchlist_link: WatchlistHost | WatchlistEdgeLink | None = None
+        self.detail_link: TickDetailHost | TickDetailEdgeLink | None = None
+        self.socket_ledger: ClusterSocketLedger | None = None
+        """The cluster-wide count of each user's sockets, on a NATS node with sockets."""
         self.port = 0
         check_role(config.role, config.nats, config.groups)
 
@@ -226,7 +234,19 @@ class Desk:
             self.bridge or self.links.market_source(), order_path=order_path, tick_detail=self.bridge is not None)})
         await self.runtime.wait_idle()
         await self.links.start(self.bridge)
-        self.sockets = SocketServer(self.runtime, self.verifier, self.config.limits)
+        if isinstance(self.links.orders, OrderHost):  # status and risk summaries on acct.*.1s.<trader>
+            self.links.orders.set_traders({spec.account: spec.trader for spec in self.config.orders.accounts})
+        self.watchlist_link = watchlist_link(self.runtime, self.bus, self.config.role)
+        if self.watchlist_link is not None:   # watchlists edited from edge nodes, applied on the venue-host
+            await self.watchlist_link.start()
+        self.detail_link = tick_detail_link(self.runtime, self.bus, self.config.role, self.bridge)
+        if self.detail_link is not None:   # contract detail on edge nodes, md.tick.<ex>.<sym> from the venue-host
+            await self.detail_link.start()
+        if self.bus is not None and self.config.role in ("all", "edge"):  # sockets per user across edge nodes
+            self.socket_ledger = ClusterSocketLedger(self.bus, self.config.limits.socket_lease_ttl_s,
+                                                     replicas=3 if len(self.bus.servers) >= 3 else 1)
+            await self.socket_ledger.start()
+        self.sockets = SocketServer(self.runtime, self.verifier, self.config.limits, ledger=self.socket_ledger)
         app = web.Application()
         app.router.add_get("/ws", self.sockets.handle)
         app.router.add_get("/api/groups", self._groups)
@@ -298,6 +318,15 @@ class Desk:
             await self.faults.close()
         if self.links:
             await self.links.close()
+        if self.watchlist_link:
+            await self.watchlist_link.close()
+            self.watchlist_link = None
+        if self.detail_link:
+            await self.detail_link.close()
+            self.detail_link = None
+        if self.socket_ledger:
+            await self.socket_ledger.close()
+            self.socket_ledger = None
         if self.bus:
             await self.bus.close()
             self.bus = None

@@ -10,6 +10,8 @@
                     [--password-stdin] [--users-file FILE] [--state-dir DIR]
     tickstage watch --url ws://HOST:PORT/ws --token T --group G [--seconds N]
     tickstage admin tree|restart PATH|stop PATH|audit [--url http://HOST:PORT] [--token T] [--json]
+    tickstage admin fault KIND [TARGET] [--duration-ms N] [--probability P] [--delay-ms N] [--factor F]
+                    [--skew-ms N] [--frames N] [--read-interval-ms N] [--groups G ...]
     tickstage sim --scenario FILE [--report FILE] [--tape FILE]
 
 The JWT secret comes from ``--jwt-secret`` or ``TICKSTAGE_JWT_SECRET``; with
@@ -178,8 +180,14 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--group", required=True)
     watch.add_argument("--seconds", type=float, default=10.0)
     admin = sub.add_parser("admin", help="operate a running desk: actor tree, restart or stop a subtree, audit")
-    admin.add_argument("action", choices=("tree", "restart", "stop", "audit"))
-    admin.add_argument("path", nargs="?", help="actor path for restart/stop, e.g. market/group/rb")
+    admin.add_argument("action", choices=("tree", "restart", "stop", "audit", "fault"))
+    admin.add_argument("path", nargs="?", help="actor path for restart/stop, e.g. market/group/rb; "
+                                               "the fault KIND for fault (sim/README.md)")
+    admin.add_argument("target", nargs="?", help="fault: its target, an actor path (crash, kill, stall ...)")
+    for flag, kind in (("--duration-ms", float), ("--probability", float), ("--delay-ms", float),
+                       ("--factor", float), ("--skew-ms", float), ("--frames", int), ("--read-interval-ms", float)):
+        admin.add_argument(flag, type=kind, help=f"fault: {flag[2:].replace('-', '_')} (scenario key)")
+    admin.add_argument("--groups", nargs="+", metavar="GROUP", help="fault: groups of a slow or garbage client")
     admin.add_argument("--url", default="http://127.0.0.1:8700")
     admin.add_argument("--token", default=os.environ.get("TICKSTAGE_TOKEN", ""),
                        help="admin JWT (default: TICKSTAGE_TOKEN)")
@@ -343,7 +351,15 @@ def _admin(args: argparse.Namespace) -> int:
     if not args.token:
         print("tickstage admin: give --token or set TICKSTAGE_TOKEN (an admin JWT)", file=sys.stderr)
         return 2
-    status, text = asyncio.run(run_admin(args.url, args.token, args.action, args.path, args.json))
+    fault = None
+    if args.action == "fault":
+        keys = ("duration_ms", "probability", "delay_ms", "factor", "skew_ms", "frames", "read_interval_ms", "groups")
+        fault = {"kind": args.path, **({"target": args.target} if args.target else {}),
+                 **{key: getattr(args, key) for key in keys if getattr(args, key) is not None}}
+    elif args.target:
+        print(f"tickstage admin {args.action}: unexpected argument {args.target!r}", file=sys.stderr)
+        return 2
+    status, text = asyncio.run(run_admin(args.url, args.token, args.action, args.path, args.json, fault))
     print(text, file=sys.stdout if status == 0 else sys.stderr)
     return status
 

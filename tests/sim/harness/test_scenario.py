@@ -111,15 +111,31 @@ def test_judge_when_a_bound_is_broken_then_fails_saying_which(overrides: dict, r
     assert report.render().splitlines()[-1].startswith("FAIL")
 
 
-def test_judge_when_fault_skipped_then_listed_but_not_failed(tmp_path: Path) -> None:
-    """A skipped NATS disconnect does not fail the run; the JSON report lists it."""
+def test_judge_when_optional_fault_skipped_then_listed_but_not_failed(tmp_path: Path) -> None:
+    """A skipped NATS disconnect marked optional does not fail the run; the JSON report lists it."""
     import json
 
-    skipped = FaultOutcome(1, 2.0, "nats_disconnect", "", "skipped", None, "no NATS")
+    skipped = FaultOutcome(1, 2.0, "nats_disconnect", "", "skipped", None, "no NATS", optional=True)
     report = _report(faults=[*_report().faults, skipped])
     assert report.passed
     report.write(tmp_path / "r.json")
     assert json.loads((tmp_path / "r.json").read_text())["faults"][1]["status"] == "skipped"
+
+
+def test_judge_when_fault_skipped_and_not_optional_then_fails_naming_it() -> None:
+    """A fault that could not apply fails the run unless the scenario says it is optional."""
+    skipped = FaultOutcome(1, 2.0, "nats_disconnect", "", "skipped", None, "no NATS")
+    report = _report(faults=[*_report().faults, skipped])
+    assert not report.passed
+    assert report.failures == ["fault 1 (nats_disconnect) skipped: no NATS (mark it optional = true to allow that)"]
+
+
+def test_parse_when_optional_not_a_boolean_then_scenario_error() -> None:
+    """optional must be a TOML boolean."""
+    from sim.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match="optional"):
+        parse_scenario('[[fault]]\nat_s = 1\nkind = "nats_disconnect"\noptional = "yes"\n', "o.toml")
 
 
 def test_order_figures_when_books_and_exchange_counts_then_lost_duplicated_and_unknown_follow() -> None:
@@ -136,3 +152,18 @@ def test_order_figures_when_books_and_exchange_counts_then_lost_duplicated_and_u
     assert order_figures([trader], stats) == {
         "orders_submitted": 5, "orders_at_gateway": 4, "orders_duplicated": 1, "orders_lost": 1,
         "unknown_outcomes_unresolved": 1, "order_retries": 5}
+
+
+def test_scenario_toml_when_written_then_parses_back_to_the_same_desk_clients_and_faults(tmp_path: Path) -> None:
+    """scenario_toml writes what parse_scenario reads: every field, odd strings and tuples included."""
+    from sim.harness.scenario import ClientsSpec, DeskSpec, FaultSpec, scenario_toml
+
+    desk = DeskSpec(contracts=60, rate=60.0, seed=11, replay='/data/a "b" ü.csv', nats=True)
+    clients = ClientsSpec(probes=2, groups=("rb", "m_o"))
+    faults = (FaultSpec(0.5, "crash", "market/group/rb"),
+              FaultSpec(2.25, "stall", "market/group/m_o", duration_ms=250, groups=("rb",), optional=True))
+    text = scenario_toml("replayed", 9.0, desk, faults, clients, seed=3, comment="line one\nline two")
+    scenario = parse_scenario(text, tmp_path / "x.toml")
+    assert (scenario.name, scenario.duration_s, scenario.seed) == ("replayed", 9.0, 3)
+    assert (scenario.desk, scenario.clients, scenario.faults) == (desk, clients, faults)
+    assert text.startswith("# line one\n# line two\n")

@@ -14,6 +14,7 @@ from tests.transport.orders_kit import last_price, order, orders_config, token, 
 from transport.process.app import Desk, DeskConfig
 from transport.errors import ConfigError
 from transport.cluster.nats_bus import NatsBus
+from transport.signin.auth import mint_token
 
 pytestmark = pytest.mark.nats
 
@@ -59,8 +60,9 @@ async def test_roles_when_ticks_from_venue_host_then_edge_clients_get_aggregated
     assert "rb1801.SHFE" in [i["vtSymbol"] for i in info["instruments"]]
     assert delta["seq"] > 0
     assert host.links.ticks.published > 0 and aggregator.links.ticks.received > 0
-    # the contract detail actor runs only where vn.py does; every node's tree is healthy, nothing restarted
-    assert [TICKS_PATH in node.runtime.registry for node in three_nodes] == [True, False, False]
+    # the contract detail actor runs where vn.py does, an edge has its stand-in; every node's tree is healthy
+    kinds = [node.runtime.registry.get(TICKS_PATH) for node in three_nodes]
+    assert [entry and entry.kind for entry in kinds] == ["TickDetailActor", None, "RemoteTickDetailActor"]
     for node in three_nodes:
         assert node.runtime.root_failure is None
         assert all(entry.restarts == 0 for entry in node.runtime.registry.entries()), node.config.role
@@ -194,3 +196,193 @@ def test_order_host_when_replies_arrive_then_each_waiting_request_answered_once_
         host._on_reply(payload)
     assert bus.sent == ["inbox.1", "inbox.2", "inbox.3"]
     assert host.unmatched == 1 and not host.pending
+
+
+async def _host_request(nats_url: str, data: bytes, account: str = "acct-01") -> dict:
+    """Send one order request straight to the order host over NATS, as a node would; return the decoded reply."""
+    from transport.cluster import subjects
+    from transport.edge.client import read_server_message
+
+    bus = NatsBus([nats_url], name="rogue-edge")
+    await bus.connect()
+    try:
+        return read_server_message(await bus.request(subjects.order_submit(account), data, timeout_s=5))
+    finally:
+        await bus.close()
+
+
+async def test_order_host_when_token_does_not_grant_the_account_then_forbidden_and_nothing_sent(
+        three_nodes, nats_url, open_socket, jwt_secret):
+    """The order host checks the sender's token claims, not the request: another user's account id is refused
+    (through an edge, and straight on order.submit), commands without claims too; nothing reaches the venue."""
+    from actors.orders.codec import encode_order_command
+    from transport.edge.client import client_message
+
+    host, _, edge = three_nodes
+    client = await open_socket(edge, token(jwt_secret, "trader2", ["acct-02"]))
+    await client.send(**order("x-1", 3900.0, account="acct-01"))
+    error = await client.recv_until(is_message("error"), timeout_s=10)
+    assert error["code"] == "forbidden"
+
+    submit = client_message(1, **order("x-2", 3900.0, account="acct-01"))
+    for accounts, all_accounts, user in ((("acct-02",), False, "trader2"), ((), False, "trader2"),
+                                         (("acct-01",), False, "")):
+        data = encode_order_command("sessions/session/1", user, submit, "rogue", 0, accounts, all_accounts)
+        reply = await _host_request(nats_url, data)
+        assert reply["which"] == "error" and reply["code"] == "forbidden", reply
+        assert "may not trade account 'acct-01'" in reply["message"]
+    assert host.links.orders.statistics_dict()["order_forbidden"] == 3
+    assert venue(host).statistics().orders_received == 0
+
+    data = encode_order_command("sessions/session/1", "ops", submit, "rogue", 0, (), True)  # an admin's token
+    reply = await _host_request(nats_url, data)
+    assert reply["which"] == "orderReply" and reply["clientOrderId"] == "x-2"
+
+
+def _answer(correlation: int):
+    return lambda m: m["which"] in ("ack", "error") and m["envelope"]["correlationId"] == correlation
+
+
+async def test_watchlist_when_edited_through_an_edge_then_applied_on_venue_host_and_group_served_at_edge(
+        three_nodes, open_socket, jwt_secret):
+    """watchlistUpdate on an edge node is applied by the venue-host's bridge (ack with the group), and the
+    user's watch- group then reaches the edge through the aggregator like any other; errors come back too."""
+    host, _, edge = three_nodes
+    await last_price(host)
+    client = await open_socket(edge, token(jwt_secret, "ann", ["acct-01"]))
+    sent = await client.send(watchlistUpdate={"add": ["rb1801.SHFE"], "remove": []})
+    ack = await client.recv_until(_answer(sent), timeout_s=10)
+    assert (ack["which"], ack["of"], ack["detail"]) == ("ack", "watchlistUpdate", "watch-ann"), ack
+    assert host.bridge.watchlist_members("watch-ann") == ["rb1801.SHFE"]
+
+    await _wait_group(edge, "watch-ann")
+    await client.send(subscribe={"groups": ["watch-ann"]})
+    info = await client.recv_until(is_message("groupInfo", group="watch-ann"), timeout_s=10)
+    assert [i["vtSymbol"] for i in info["instruments"]] == ["rb1801.SHFE"]
+    await client.recv_until(is_message("groupFrame", group="watch-ann", kind="snapshot"), timeout_s=10)
+
+    sent = await client.send(watchlistUpdate={"add": ["zz9999.NOWHERE"], "remove": []})
+    error = await client.recv_until(_answer(sent), timeout_s=10)
+    assert (error["which"], error["code"]) == ("error", "unknownContract") and "zz9999.NOWHERE" in error["message"]
+
+    from transport.process.admin_client import admin_request  # operators see the link's counters
+
+    _, tree = await admin_request(edge.url, mint_token(jwt_secret, "ops", "admin"), "tree")
+    assert tree["nats"]["watchlist_edits_sent"] == 2 and tree["nats"]["watchlist_replies"] == 2
+    assert tree["nats"]["socket_ledger_ready"] is True
+
+
+async def test_watchlist_when_no_venue_host_then_edge_says_not_applied(node_factory, open_socket, jwt_secret,
+                                                                        tmp_path):
+    """Without a venue-host an edit through an edge is refused at once (internal, nothing applied)."""
+    edge = await node_factory("edge", orders=orders_config(tmp_path))
+    client = await open_socket(edge, token(jwt_secret, "ann", ["acct-01"]))
+    sent = await client.send(watchlistUpdate={"add": ["rb1801.SHFE"], "remove": []})
+    error = await client.recv_until(_answer(sent), timeout_s=10)
+    assert error["which"] == "error" and error["code"] == "internal" and "not edited" in error["message"]
+
+
+def _details(message: dict) -> bool:
+    return message["which"] == "tickDetail"
+
+
+async def test_contract_detail_when_followed_on_two_edges_then_md_tick_stream_once_per_node_and_forbidden_refused(
+        node_factory, three_nodes, open_socket, jwt_secret, tmp_path):
+    """subscribeTicks on edge nodes: ack, history, every tick from md.tick.SHFE.rb1801 (one NATS subscription
+    per node however many sessions follow); a token without rb's group gets forbidden and no ticks;
+    once the last follower leaves, the venue-host stops following the contract."""
+    host, _, edge = three_nodes
+    other = await node_factory("edge", orders=orders_config(tmp_path))
+    await last_price(host)
+    first = await open_socket(edge, token(jwt_secret, "ann"))
+    second = await open_socket(edge, token(jwt_secret, "bob"))
+    third = await open_socket(other, token(jwt_secret, "cid"))
+    for client in (first, second, third):
+        sent = await client.send(subscribeTicks={"vtSymbols": ["rb1801.SHFE"]})
+        ack = await client.recv_until(lambda m: m["which"] in ("ack", "error"), timeout_s=10)
+        assert (ack["which"], ack["of"], ack["detail"], ack["envelope"]["correlationId"]) == (
+            "ack", "subscribeTicks", "rb1801.SHFE", sent), ack
+        history = await client.recv_until(_details, timeout_s=10)
+        assert history["vtSymbol"] == "rb1801.SHFE" and history["history"] is True and history["ticks"]["lastPrices"]
+    for client in (first, second, third):
+        live = await client.recv_until(lambda m: _details(m) and not m["history"], timeout_s=10)
+        assert live["ticks"]["lastPrices"][0] > 0
+    assert edge.detail_link.statistics_dict()["tick_detail_followed"] == 1
+    assert len(edge.detail_link._subscriptions) == 1  # one md.tick subscription for two sessions
+    assert host.detail_link.interest["rb1801.SHFE"].keys() == {edge.detail_link.node, other.detail_link.node}
+
+    cu_only = await open_socket(edge, mint_token(jwt_secret, "dan", groups=["cu"]))
+    await cu_only.send(subscribeTicks={"vtSymbols": ["rb1801.SHFE"]})
+    error = await cu_only.recv_until(lambda m: m["which"] == "error", timeout_s=10)
+    assert error["code"] == "forbidden" and "rb1801.SHFE" in error["message"]
+    await cu_only.send(subscribeTicks={"vtSymbols": ["nope9999.SHFE"]})
+    error = await cu_only.recv_until(lambda m: m["which"] == "error", timeout_s=10)
+    assert error["code"] == "unknownContract"
+    with pytest.raises(TimeoutError):
+        await cu_only.recv_until(_details, timeout_s=1.5)
+
+    for client in (first, second, third):
+        await client.send(unsubscribeTicks={"vtSymbols": ["rb1801.SHFE"]})
+    async with asyncio.timeout(10):
+        while "rb1801.SHFE" in host.detail_link.interest:
+            await asyncio.sleep(0.02)
+    assert not edge.detail_link._subscriptions and not other.detail_link._subscriptions
+    for node in (host, edge, other):
+        assert all(entry.restarts == 0 for entry in node.runtime.registry.entries()), node.config.role
+
+
+async def test_account_pushes_when_on_nats_then_status_risk_and_events_on_their_own_subjects_and_at_the_edge(
+        node_factory, nats_url, open_socket, jwt_secret, tmp_path):
+    """The venue-host publishes an account's 1 s status on acct.status.1s.<trader>, its risk summary on
+    acct.risk.1s.<trader> and a rule's refusal on risk.event.<account>; the edge's trader gets all three."""
+    from tests.transport.orders_kit import orders_config as config_of
+    from transport.cluster import subjects
+
+    small = {"order_volume": {"limit": 3}}
+    host = await node_factory("venue-host", orders=config_of(tmp_path, limits=small), sim=venue_setting())
+    await node_factory("aggregator")
+    edge = await node_factory("edge", orders=config_of(tmp_path, limits=small))
+    seen: dict[str, list[str]] = collections.defaultdict(list)
+    watcher = NatsBus([nats_url], name="watcher")
+    await watcher.connect()
+    try:
+        for subject in (subjects.acct_status("trader1"), subjects.acct_risk("trader1"),
+                        subjects.risk_event("acct-01"), subjects.order_update("acct-01")):
+            await watcher.subscribe(subject, lambda msg, s=subject: seen[s].append(msg.subject))
+        client = await open_socket(edge, token(jwt_secret, "trader1", ["acct-01"]))
+        last = await last_price(host)
+        await client.send(**order("big-1", last - 20, volume=5))
+        wanted = {"accountStatus": is_message("accountStatus", account="acct-01"),
+                  "riskSummary": is_message("riskSummary", account="acct-01"),
+                  "riskEvent": is_message("riskEvent", rule="order_volume")}
+        got: set[str] = set()
+        await client.recv_until(lambda m: got.update(k for k, p in wanted.items() if p(m)) or got == set(wanted),
+                                timeout_s=10)
+        async with asyncio.timeout(5):
+            while not (seen[subjects.acct_status("trader1")] and seen[subjects.acct_risk("trader1")]
+                       and seen[subjects.risk_event("acct-01")]):
+                await asyncio.sleep(0.05)
+    finally:
+        await watcher.close()
+
+
+async def test_contract_detail_when_venue_host_ticks_actor_restarts_then_edge_sessions_follow_again(
+        three_nodes, open_socket, jwt_secret):
+    """A restarted ticks actor on the venue-host forgets what it followed for edge nodes: the next renewal is
+    answered 'lost', the edge's sessions subscribe again (history again) and the ticks flow again."""
+    from actors import encode_actor_message
+
+    host, _, edge = three_nodes
+    await last_price(host)
+    edge.detail_link.interest_ttl_s = 1.5  # renew every 0.5 s from the next round on
+    client = await open_socket(edge, token(jwt_secret, "ann"))
+    await client.send(subscribeTicks={"vtSymbols": ["rb1801.SHFE"]})
+    await client.recv_until(lambda m: _details(m) and not m["history"], timeout_s=10)
+
+    host.runtime.tell_path(TICKS_PATH, encode_actor_message("crash", "test", source="test"))
+    history = await client.recv_until(lambda m: _details(m) and m["history"], timeout_s=15)
+    assert history["vtSymbol"] == "rb1801.SHFE"
+    await client.recv_until(lambda m: _details(m) and not m["history"], timeout_s=10)
+    assert host.runtime.registry.entry(TICKS_PATH).restarts == 1
+    assert edge.detail_link.statistics_dict()["tick_detail_resubscribes"] >= 1
+    assert host.detail_link.statistics_dict()["tick_interest_lost"] >= 1

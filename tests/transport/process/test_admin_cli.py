@@ -69,3 +69,48 @@ async def test_admin_cli_when_trader_or_no_token_then_refused_with_nonzero_statu
     assert code == 1 and "HTTP 403" in err and out == ""
     code, out, err = await _cli("stop", "market", "--url", desk.url)
     assert code == 2 and "TICKSTAGE_TOKEN" in err
+
+
+async def test_admin_cli_fault_when_two_faults_injected_then_scenario_file_replays_the_same_faults(tmp_path):
+    """`tickstage admin fault` against a running desk process: each applied fault is appended to a scenario
+    file in its state folder, which parses back to the same faults, in order, on the same market."""
+    from sim.harness.scenario import load_scenario
+    from tests.conftest import JWT_SECRET
+    from tests.transport.desk_process import DeskProcess
+    from transport.process.admin_client import admin_request
+
+    state = tmp_path / "state"
+    desk = await DeskProcess(["--synthetic", "--contracts", "60", "--rate", "60", "--seed", "11",
+                              "--state-dir", str(state)], tmp_path / "desk.log").start()
+    try:
+        token = mint_token(JWT_SECRET, "ops-cli", "admin")
+        groups: list[str] = []
+        async with asyncio.timeout(30):
+            while not groups:
+                _, body = await admin_request(desk.url, token, "tree")
+                market = next(c for c in body["tree"]["children"] if c["path"] == "market")
+                groups = sorted(c["path"] for c in market["children"] if c["path"].startswith("market/group/"))
+                await asyncio.sleep(0.1)
+        code, out, err = await _cli("fault", "crash", groups[0], "--url", desk.url, token=token)
+        assert code == 0, err
+        assert out.splitlines()[0] == f"fault 0 crash -> {groups[0]}: injected"
+        code, out, err = await _cli("fault", "stall", groups[-1], "--duration-ms", "250", "--url", desk.url,
+                                    token=token)
+        assert code == 0, err
+        path = out.splitlines()[-1].removeprefix("scenario ")
+        code, _, err = await _cli("fault", "crash", "market/group/nosuch", "--url", desk.url, token=token)
+        assert code == 1 and "HTTP 409" in err  # not applied: not written
+    finally:
+        await desk.stop()
+    assert path.startswith(str(state)) and path.endswith(".toml")
+    scenario = load_scenario(path)
+    assert [(f.kind, f.target, f.duration_ms) for f in scenario.faults] == [
+        ("crash", groups[0], 500.0), ("stall", groups[-1], 250.0)]
+    assert 0 < scenario.faults[0].at_s <= scenario.faults[1].at_s < scenario.duration_s
+    assert (scenario.desk.contracts, scenario.desk.rate, scenario.desk.seed, scenario.desk.replay) == (60, 60.0, 11, "")
+
+
+async def test_admin_cli_fault_when_no_kind_then_usage_error():
+    """`tickstage admin fault` without a KIND is a usage error (2), nothing sent."""
+    code, out, err = await _cli("fault", "--url", "http://127.0.0.1:9", "--token", "t")
+    assert code == 2 and "KIND" in err
