@@ -22,6 +22,7 @@ yet: an edge node answers ``subscribeTicks`` with an error.)
 
 from __future__ import annotations
 
+import math
 import time
 from collections import OrderedDict, deque
 from typing import Any
@@ -44,12 +45,35 @@ MAX_WATCHED = 256
 MAX_PER_SESSION = 16
 """Contracts one session may follow at once; more is ``limitExceeded``."""
 TICK_FIELDS = tuple(name for name in L1_DTYPES if name != "indexes")
-"""A tick row's fields, in L1Columns order: prices (quote currency), volumes (lots), stamps (ns)."""
+"""A tick row's L1 fields, in L1Columns order: prices (quote currency), volumes (lots), stamps (ns)."""
+DEPTH_LEVELS = 5
+"""Price levels per side in a tick's depth (vn.py TickData: bid_price_1..5 ... ask_volume_5)."""
+DEPTH_FIELDS = ("bidPrices", "bidVolumesLots", "askPrices", "askVolumesLots")
+"""DepthColumns lists, in the order a tick row carries them after its :data:`TICK_FIELDS`."""
+ROW_WIDTH = len(TICK_FIELDS) + len(DEPTH_FIELDS) * DEPTH_LEVELS
+"""Values in one tick row: the L1 fields, then levels 1..5 of each of :data:`DEPTH_FIELDS`."""
+_L1_WIDTH = len(TICK_FIELDS)
 
 _ServerMessage = schemas.stream.ServerMessage
 _SERVER_TICKS = (pointer_index(_ServerMessage, "tickDetail"), pointer_index(schemas.market.TickDetail, "ticks"))
 _ACTOR_TICKS = (pointer_index(schemas.actor.ActorMessage, "tickDetail"),
                 pointer_index(schemas.market.TickDetail, "ticks"))
+
+
+def tick_row(l1: tuple, depth: tuple | None = None) -> tuple:
+    """Return one tick row: ``l1`` (:data:`TICK_FIELDS` order) then its five-level depth.
+
+    Args:
+        l1: last, bid, ask (quote currency); bid/ask/traded volume and open interest
+            (lots); exchange and gateway receive time (ns since epoch).
+        depth: 20 values, levels 1..5 of bid prices, bid volumes, ask prices, ask
+            volumes (vn.py's 0 where the venue has no such level); ``None``: not
+            known (level 1 is taken from ``l1``, levels 2..5 are NaN).
+    """
+    if depth is None:
+        unknown = (math.nan,) * (DEPTH_LEVELS - 1)
+        depth = ((l1[1],) + unknown + (l1[3],) + unknown + (l1[2],) + unknown + (l1[4],) + unknown)
+    return tuple(l1) + tuple(depth)
 
 
 def _columns_of(rows: list[tuple]) -> dict[str, np.ndarray]:
@@ -59,14 +83,39 @@ def _columns_of(rows: list[tuple]) -> dict[str, np.ndarray]:
     return columns
 
 
+def _set_depth(detail, rows: list[tuple]) -> None:
+    """Fill ``detail.depth`` with the rows' levels, tick-major (pycapnp's list API: few rows per drain)."""
+    depth = detail.init("depth")
+    if not rows:
+        return
+    values = np.array([row[_L1_WIDTH:] for row in rows], dtype=np.float64).reshape(
+        len(rows), len(DEPTH_FIELDS), DEPTH_LEVELS)
+    for i, name in enumerate(DEPTH_FIELDS):
+        setattr(depth, name, values[:, i, :].ravel().tolist())
+
+
+def depth_rows(detail) -> list[tuple]:
+    """Return a TickDetail's depth as one 20-tuple per tick (NaN-filled when the lists are empty or short).
+
+    Raises:
+        nothing: a depth list of the wrong length is read as unknown (NaN), never trusted.
+    """
+    n = len(detail.ticks.lastPrices)
+    depth = detail.depth
+    lists = [getattr(depth, name) for name in DEPTH_FIELDS]
+    if any(len(values) != n * DEPTH_LEVELS for values in lists):
+        return [(math.nan,) * (len(DEPTH_FIELDS) * DEPTH_LEVELS)] * n
+    levels = np.array([list(values) for values in lists], dtype=np.float64).reshape(
+        len(DEPTH_FIELDS), n, DEPTH_LEVELS).transpose(1, 0, 2).reshape(n, -1)
+    return [tuple(row) for row in levels.tolist()]
+
+
 def encode_tick_detail(vt_symbol: str, rows: list[tuple], source: str = "gateway") -> bytes:
     """Return an ``ActorMessage{tickDetail}`` (bridge → ticks).
 
     Args:
         vt_symbol: the contract, ``"rb1801.SHFE"``.
-        rows: ticks, oldest first, each a tuple in :data:`TICK_FIELDS` order (last,
-            bid, ask in quote currency; bid/ask/traded volume and open interest in
-            lots; exchange and gateway receive time in ns since epoch).
+        rows: ticks, oldest first, each a :func:`tick_row` (:data:`ROW_WIDTH` values).
     """
     message = schemas.actor.ActorMessage.new_message()
     message.source = source
@@ -74,6 +123,7 @@ def encode_tick_detail(vt_symbol: str, rows: list[tuple], source: str = "gateway
     detail = message.init("tickDetail")
     detail.vtSymbol = vt_symbol
     init_columns(detail.init("ticks"), len(rows))
+    _set_depth(detail, rows)
     return fill_columns(message, _ACTOR_TICKS, _columns_of(rows))
 
 
@@ -83,6 +133,7 @@ def encode_server_tick_detail(vt_symbol: str, rows: list[tuple], history: bool, 
     detail.vtSymbol = vt_symbol
     detail.history = history
     init_columns(detail.init("ticks"), len(rows))
+    _set_depth(detail, rows)
     return fill_columns(message, _SERVER_TICKS, _columns_of(rows))
 
 
@@ -153,7 +204,7 @@ class TickDetailActor(TickstageActor):
             history = self.history[vt_symbol] = deque(maxlen=HISTORY_TICKS)
             latest = self.bridge.latest_row(vt_symbol)
             if latest is not None:
-                history.append(latest)
+                history.append(tick_row(latest) if len(latest) == _L1_WIDTH else latest)
             self.bridge.detail_symbols.add(vt_symbol)
         self.history.move_to_end(vt_symbol)
         for old in list(self.history):
@@ -180,7 +231,7 @@ class TickDetailActor(TickstageActor):
             return
         ticks = detail.ticks
         columns = [getattr(ticks, name) for name in TICK_FIELDS]
-        rows = list(zip(*columns))
+        rows = [l1 + depth for l1, depth in zip(zip(*columns), depth_rows(detail))]
         self.ticks_in += len(rows)
         history.extend(rows)
         sessions = self.subscribers.get(vt_symbol)
@@ -199,5 +250,5 @@ class TickDetailActor(TickstageActor):
                 "subscriptions": self.subscriptions, "refused": self.refused}
 
 
-__all__ = ["HISTORY_TICKS", "MAX_PER_SESSION", "TICKS_PATH", "TickDetailActor", "encode_tick_detail",
+__all__ = ["DEPTH_FIELDS", "DEPTH_LEVELS", "HISTORY_TICKS", "ROW_WIDTH", "depth_rows", "tick_row", "MAX_PER_SESSION", "TICKS_PATH", "TickDetailActor", "encode_tick_detail",
            "encode_server_tick_detail"]
