@@ -93,6 +93,7 @@ class DetailPanel {
     this.vtSymbol = vtSymbol;
     this.series = new TickSeries();
     this.depth = null;
+    this.depthMs = this.depthShownMs = NaN; // exchange time of the tick whose levels are kept / on screen
     this.mirrorLiveness(instrument?.group ?? null);
     this.decimals = decimalsFor(instrument?.priceTick);
     this.element.querySelector(".detail-symbol").textContent = vtSymbol ?? "–";
@@ -108,6 +109,7 @@ class DetailPanel {
     if (n > 0 && ticks.bidLevels?.length === n * DEPTH_LEVELS) {
       const from = (n - 1) * DEPTH_LEVELS;
       this.depth = Object.fromEntries(DEPTH_KEYS.map((key) => [key, Array.from(ticks[key].subarray(from, from + DEPTH_LEVELS))]));
+      this.depthMs = ticks.exchangeMs[n - 1];
     }
     this.schedule();
   }
@@ -137,6 +139,7 @@ class DetailPanel {
   renderDepth(price, count) {
     const table = this.element.querySelector(".detail-depth");
     table.hidden = this.depth === null;
+    this.depthShownMs = this.depth === null ? NaN : this.depthMs;
     if (this.depth === null) return;
     for (let level = 0; level < DEPTH_LEVELS; level++) {
       const row = table.tBodies[0].rows[level];
@@ -232,7 +235,8 @@ class DetailPanel {
     return { vtSymbol: this.vtSymbol, points: series.length, received: series.received,
       last: series.latest("last"), bid: series.latest("bid"), ask: series.latest("ask"),
       depth: this.depth, depthShown: !this.element.querySelector(".detail-depth").hidden,
-      depthCells: Object.fromEntries(DEPTH_KEYS.map((key) => [key, cells(key)])),
+      depthCells: Object.fromEntries(DEPTH_KEYS.map((key) => [key, cells(key)])), depthShownMs: this.depthShownMs,
+      latestMs: series.latest("exchangeMs"),
       liveness: this.element.querySelector(".detail-liveness").dataset.state };
   }
 }
