@@ -15,7 +15,13 @@ Contracts stay watched after their last subscriber leaves, up to
 ``MAX_WATCHED`` (least recently subscribed dropped first), so reopening a
 detail panel shows its recent ticks. After a restart the history is gone;
 the actor tells the sessions (``groupRestarted`` naming ``ticks``) and each
-subscribes its contracts again. (Planned: NATS ``md.tick.<ex>.<sym>`` for
+subscribes its contracts again.
+
+Entitlements (issue 17): a ``tickSubscription`` carries the token's ``ent``
+claim; fields the user is not entitled to for the contract's exchange are sent
+as NaN (``l1``: prices, volumes and depth level 1; ``oi``: open interest;
+``depth``: levels 2..5), each drain's ticks encoded once per entitlement class
+among the contract's subscribers. (Planned: NATS ``md.tick.<ex>.<sym>`` for
 single-contract detail views; on NATS nodes the detail stream is not served
 yet: an edge node answers ``subscribeTicks`` with an error.)
 """
@@ -33,6 +39,7 @@ from thespian.actors import ActorAddress
 import schemas
 from actors._dispatch import TickstageActor
 from actors._envelope import encode_actor_message, encode_outbound
+from actors.market.entitlements import Entitlements
 from actors.orders.codec import encode_server_message, new_server_message
 from schemas._columns import L1_DTYPES, fill_columns, init_columns, pointer_index
 
@@ -53,6 +60,32 @@ DEPTH_FIELDS = ("bidPrices", "bidVolumesLots", "askPrices", "askVolumesLots")
 ROW_WIDTH = len(TICK_FIELDS) + len(DEPTH_FIELDS) * DEPTH_LEVELS
 """Values in one tick row: the L1 fields, then levels 1..5 of each of :data:`DEPTH_FIELDS`."""
 _L1_WIDTH = len(TICK_FIELDS)
+_MASKED_BY_CLASS = {
+    "l1": tuple(range(0, 6)) + tuple(_L1_WIDTH + side * DEPTH_LEVELS for side in range(4)),
+    "oi": (TICK_FIELDS.index("openInterestsLots"),),
+    "depth": tuple(_L1_WIDTH + side * DEPTH_LEVELS + level for side in range(4) for level in range(1, DEPTH_LEVELS)),
+}
+"""Field class → positions in a tick row blanked (NaN) for a user without it."""
+
+
+def mask_rows(rows: list[tuple], granted: frozenset[str]) -> list[tuple]:
+    """Return tick rows with the fields of every class not in ``granted`` set to NaN (``rows`` when nothing is)."""
+    blanked = sorted({i for field_class, positions in _MASKED_BY_CLASS.items() if field_class not in granted
+                      for i in positions})
+    if not blanked:
+        return rows
+    out = []
+    for row in rows:
+        values = list(row)
+        for i in blanked:
+            values[i] = math.nan
+        out.append(tuple(values))
+    return out
+
+
+def exchange_of(vt_symbol: str) -> str:
+    """Return the exchange of a vn.py vt_symbol (``"IF1609.CFFEX"`` → ``"CFFEX"``)."""
+    return vt_symbol.rpartition(".")[2]
 
 _ServerMessage = schemas.stream.ServerMessage
 _SERVER_TICKS = (pointer_index(_ServerMessage, "tickDetail"), pointer_index(schemas.market.TickDetail, "ticks"))
@@ -150,9 +183,9 @@ class TickDetailActor(TickstageActor):
     def on_start(self, restarts: int) -> None:
         """Set up state; after a restart clear the watch list and have sessions subscribe again."""
         self.bridge = self.context.args["bridge"]
-        self.subscribers: dict[str, dict[str, None]] = {}   # vt_symbol → session paths
+        self.subscribers: dict[str, dict[str, frozenset[str]]] = {}  # vt_symbol → session path → classes granted
         self.history: OrderedDict[str, deque] = OrderedDict()  # watched contracts, least recently subscribed first
-        self.ticks_in = self.details_sent = self.subscriptions = self.refused = 0
+        self.ticks_in = self.details_sent = self.subscriptions = self.refused = self.detail_encodes = 0
         self.bridge.detail_symbols.clear()
         if restarts:
             self.send_path(self.context.args.get("sessions_path", "sessions"), encode_actor_message(
@@ -183,8 +216,9 @@ class TickDetailActor(TickstageActor):
             self._reply(sub, "error", code="limitExceeded", message=(
                 f"{following + len(fresh)} contracts followed, over {MAX_PER_SESSION} per session"))
             return
+        entitlements = Entitlements.from_message(sub)
         for vt_symbol in wanted:
-            self.subscribers.setdefault(vt_symbol, {})[session] = None
+            self.subscribers.setdefault(vt_symbol, {})[session] = entitlements.classes(exchange_of(vt_symbol))
             self._watch(vt_symbol)
             self.subscriptions += 1
         if unknown or forbidden:
@@ -195,9 +229,11 @@ class TickDetailActor(TickstageActor):
         else:
             self._reply(sub, "ack", of="subscribeTicks", detail=",".join(wanted))
         for vt_symbol in wanted:  # after the answer: the page knows the subscription before its history
+            rows = mask_rows(list(self.history[vt_symbol]), self.subscribers[vt_symbol][session])
+            self.detail_encodes += 1
             self.send_path(session, encode_outbound(
                 group=vt_symbol, seq=0, kind="detail", source=self.path,
-                payload=encode_server_tick_detail(vt_symbol, list(self.history[vt_symbol]), True, self.path)))
+                payload=encode_server_tick_detail(vt_symbol, rows, True, self.path)))
 
     def _watch(self, vt_symbol: str) -> None:
         if vt_symbol not in self.history:
@@ -237,18 +273,23 @@ class TickDetailActor(TickstageActor):
         sessions = self.subscribers.get(vt_symbol)
         if not sessions:
             return
-        payload = encode_outbound(group=vt_symbol, seq=0, kind="detail", source=self.path,
-                                  payload=encode_server_tick_detail(vt_symbol, rows, False, self.path))
-        for session in sessions:
+        payloads: dict[frozenset[str], bytes] = {}  # one encode per entitlement class
+        for session, granted in sessions.items():
+            payload = payloads.get(granted)
+            if payload is None:
+                self.detail_encodes += 1
+                payload = payloads[granted] = encode_outbound(
+                    group=vt_symbol, seq=0, kind="detail", source=self.path,
+                    payload=encode_server_tick_detail(vt_symbol, mask_rows(rows, granted), False, self.path))
             self.send_path(session, payload)
             self.details_sent += 1
 
     def extra_statistics(self) -> dict[str, Any]:
         """Contracts watched and followed, ticks in, details sent, subscriptions refused."""
         return {"watched": len(self.history), "followed": sum(1 for s in self.subscribers.values() if s),
-                "ticks_in": self.ticks_in, "details_sent": self.details_sent,
+                "ticks_in": self.ticks_in, "details_sent": self.details_sent, "detail_encodes": self.detail_encodes,
                 "subscriptions": self.subscriptions, "refused": self.refused}
 
 
-__all__ = ["DEPTH_FIELDS", "DEPTH_LEVELS", "HISTORY_TICKS", "ROW_WIDTH", "depth_rows", "tick_row", "MAX_PER_SESSION", "TICKS_PATH", "TickDetailActor", "encode_tick_detail",
+__all__ = ["exchange_of", "mask_rows", "DEPTH_FIELDS", "DEPTH_LEVELS", "HISTORY_TICKS", "ROW_WIDTH", "depth_rows", "tick_row", "MAX_PER_SESSION", "TICKS_PATH", "TickDetailActor", "encode_tick_detail",
            "encode_server_tick_detail"]
