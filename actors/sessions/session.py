@@ -115,7 +115,7 @@ class SessionActor(TickstageActor):
         self.snapshots_requested = self.attach_retries = 0
         self._attaching: dict[str, tuple[int, float]] = {}  # group → (timer generation, wait s)
         self._attach_generation = 0
-        self._narrowing: dict[str, int] = {}  # group → first attach tag answering the new entitlements
+        self._narrowing: dict[str, int] = {}  # group → least attach tag answering the new entitlements
         self.frames_dropped_entitlements = 0
         self.stale_after_s: float = args.get("stale_after_s", DEFAULT_STALE_AFTER_S)
         self.liveness = LivenessBook(self.stale_after_s, self._actor_down)
@@ -351,8 +351,7 @@ class SessionActor(TickstageActor):
         """
         for group in self.state.groups:
             self._attach(group)
-            self._narrowing.setdefault(group, self._attach_generation)
-            self._narrowing[group] = min(self._narrowing[group], self._attach_generation)
+            self._narrowing[group] = self._attach_generation  # the answer to this attach (or a later retry)
         if self.state.ticks:
             self._tick_subscription(list(self.state.ticks), True)
         self._control(ack={"of": "refresh", "detail": str(changed.expiresTs)}, correlation=changed.correlationId)
