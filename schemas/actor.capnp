@@ -220,6 +220,7 @@ struct TickSubscription {
   groups @5 :List(Text);  # ... or only these: a contract of another group is refused (forbidden)
   limited @6 :Bool;       # the token has an "ent" claim (false: every field) ...
   entitlements @7 :List(Entitlement); # ... granting these: unentitled tick fields are sent as NaN
+  tag @8 :UInt32;         # subscribe: echoed in Outbound.tag of each contract's history (0: none)
 }
 
 struct EntitlementsChanged {

@@ -232,7 +232,7 @@ class TickDetailActor(TickstageActor):
             rows = mask_rows(list(self.history[vt_symbol]), self.subscribers[vt_symbol][session])
             self.detail_encodes += 1
             self.send_path(session, encode_outbound(
-                group=vt_symbol, seq=0, kind="detail", source=self.path,
+                group=vt_symbol, seq=0, kind="detail", source=self.path, tag=sub.tag,
                 payload=encode_server_tick_detail(vt_symbol, rows, True, self.path)))
 
     def _watch(self, vt_symbol: str) -> None:

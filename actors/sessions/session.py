@@ -43,7 +43,8 @@ as ``entitlementsChanged``: it attaches every group again and, until each
 group's answer (the ``info`` echoing that attach's tag), drops the group's
 frames, so no frame of the old class reaches the socket after the refresh's
 ack, which the session sends. Its contract detail streams are subscribed
-again with the new claim.
+again with the new claim, each contract's ticks dropped until its new history
+(echoing that subscription's tag).
 
 Watchlist (issue 8): ``watchlistUpdate`` is checked here (1 or more
 vt_symbols of 1..64 bytes, none both added and removed: ``malformed``
@@ -116,6 +117,8 @@ class SessionActor(TickstageActor):
         self._attaching: dict[str, tuple[int, float]] = {}  # group → (timer generation, wait s)
         self._attach_generation = 0
         self._narrowing: dict[str, int] = {}  # group → least attach tag answering the new entitlements
+        self._narrowing_ticks: dict[str, int] = {}  # vt_symbol → least history tag of the new entitlements
+        self._tick_tag = 0
         self.frames_dropped_entitlements = 0
         self.stale_after_s: float = args.get("stale_after_s", DEFAULT_STALE_AFTER_S)
         self.liveness = LivenessBook(self.stale_after_s, self._actor_down)
@@ -299,6 +302,11 @@ class SessionActor(TickstageActor):
         if kind == "detail":  # a contract's ticks: best effort
             if group not in self.state.ticks:
                 return
+            if self._narrowing_ticks and group in self._narrowing_ticks:
+                if not outbound.tag or outbound.tag < self._narrowing_ticks[group]:
+                    self.frames_dropped_entitlements += 1  # encoded for the old entitlement class
+                    return
+                del self._narrowing_ticks[group]  # the history of the subscription with the new entitlements
             if self.outbox.queued_bytes > self.high_water:
                 self.details_dropped += 1
                 return
@@ -354,6 +362,7 @@ class SessionActor(TickstageActor):
             self._narrowing[group] = self._attach_generation  # the answer to this attach (or a later retry)
         if self.state.ticks:
             self._tick_subscription(list(self.state.ticks), True)
+            self._narrowing_ticks.update(dict.fromkeys(self.state.ticks, self._tick_tag))
         self._control(ack={"of": "refresh", "detail": str(changed.expiresTs)}, correlation=changed.correlationId)
 
     def _on_group_restarted(self, group: str, message, sender: ActorAddress) -> None:
@@ -479,8 +488,13 @@ class SessionActor(TickstageActor):
         groups = None if principal is None or principal.is_admin else principal.groups
         self.send_path(TICKS_PATH, encode_actor_message("tickSubscription", {
             "sessionPath": self.path, "vtSymbols": symbols, "subscribe": subscribe, "correlationId": correlation,
-            "allGroups": groups is None, "groups": sorted(groups or ()), **self._entitlement_fields()},
+            "allGroups": groups is None, "groups": sorted(groups or ()), **self._entitlement_fields(),
+            "tag": self._next_tick_tag() if subscribe else 0},
             source=self.path, correlation_id=self.correlation_id))
+
+    def _next_tick_tag(self) -> int:
+        self._tick_tag = self._tick_tag % 0xFFFFFFFF + 1
+        return self._tick_tag
 
     def _entitlement_fields(self) -> dict[str, Any]:
         """``limited`` and ``entitlements`` of an Attach or TickSubscription, from the token's ``ent`` claim."""

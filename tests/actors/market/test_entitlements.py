@@ -245,3 +245,30 @@ async def test_tick_detail_when_depth_and_oi_unentitled_then_sent_as_nan_once_pe
     assert not np.isnan(levels[:, 0]).any() and np.isnan(levels[:, 1:]).all()
     sent, encodes = (after[k] - before[k] for k in ("details_sent", "detail_encodes"))
     assert sent > 0 and encodes * 3 == sent * 2  # per drain: ann's class, and one encode for bob and carl
+
+
+async def test_refresh_when_entitlement_narrowed_then_no_tick_detail_after_the_ack_carries_the_field(desk) -> None:
+    """A socket following a contract's ticks, refreshed without SHFE's open interest and depth, gets from the
+    ack on only details with those fields absent (NaN): the new history first, then live ticks."""
+    symbol = "rb1801.SHFE"
+    async with aiohttp.ClientSession() as http:
+        socket = await DeskSocket.connect(http, f"ws://127.0.0.1:{desk.port}/ws", token=mint_token(JWT_SECRET, "ann"))
+        async with asyncio.timeout(10):
+            while desk.bridge.latest_row(symbol) is None:
+                await asyncio.sleep(0.05)
+        await socket.send(subscribeTicks={"vtSymbols": [symbol]})
+        before = await socket.recv_until(lambda m: m["which"] == "tickDetail" and not m["history"], timeout_s=10)
+        sent = await socket.send(refresh={"token": mint_token(JWT_SECRET, "ann", entitlements={
+            "SHFE": ["l1"], "*": ["l1", "oi", "depth"]})})
+        await socket.recv_until(lambda m: m["which"] == "ack" and m["envelope"]["correlationId"] == sent)
+        after = []
+        await socket.recv_until(lambda m: m["which"] == "tickDetail" and not after.append(m)
+                                and sum(not d["history"] for d in after) >= 3, timeout_s=15)
+        await socket.close()
+
+    assert not any(math.isnan(v) for v in before["ticks"]["openInterestsLots"])
+    assert after[0]["history"]
+    for detail in after:
+        n = len(detail["ticks"]["lastPrices"])
+        assert all(math.isnan(v) for v in detail["ticks"]["openInterestsLots"])
+        assert np.isnan(np.array(detail["depth"]["bidPrices"]).reshape(n, 5)[:, 1:]).all()
