@@ -21,12 +21,13 @@ _ServerMessage = schemas.stream.ServerMessage
 
 
 def encode_outbound(*, group: str, seq: int, kind: str, payload: bytes, source: str,
-                    correlation_id: int = 0) -> bytes:
+                    correlation_id: int = 0, tag: int = 0) -> bytes:
     """Return an ``ActorMessage{outbound}`` wrapping ServerMessage bytes for sessions.
 
     Args:
         kind: ``"info"``, ``"snapshot"``, ``"delta"`` or ``"control"``.
         correlation_id: the command a ``control`` reply answers (UInt64, 0: none).
+        tag: the ``Attach.tag`` an ``info`` answers (UInt32, 0: none).
     """
     message = _ActorMessage.new_message(num_first_segment_words=32 + len(payload) // 8)
     outbound = message.init("outbound")
@@ -37,6 +38,8 @@ def encode_outbound(*, group: str, seq: int, kind: str, payload: bytes, source: 
     message.source = source
     message.sentTsNs = time.time_ns()
     message.correlationId = correlation_id
+    if tag:
+        outbound.tag = tag
     return message.to_bytes()
 
 

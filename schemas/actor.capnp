@@ -8,9 +8,18 @@ using Market = import "market.capnp";
 using Orders = import "orders.capnp";
 using Accounts = import "accounts.capnp";
 
+struct Entitlement {
+  # One entry of a token's "ent" claim (actors/market/entitlements.py).
+  exchange @0 :Text;            # vn.py Exchange name, "CFFEX"; "*": every exchange not listed
+  fieldClasses @1 :List(Text);  # "l1" (prices, volumes), "oi" (open interest), "depth" (levels 2..5)
+}
+
 struct Attach {
   sessionPath @0 :Text;   # "sessions/session/7"
   group @1 :Text;         # "rb"
+  limited @2 :Bool;       # attach: the token has an "ent" claim (false: every field of every exchange) ...
+  entitlements @3 :List(Entitlement); # ... granting these; the group sends this session its class's frames
+  tag @4 :UInt32;         # attach: echoed in Outbound.tag of the info that answers it (0: none)
 }
 
 enum OutboundKind {
@@ -29,6 +38,7 @@ struct Outbound {
   seq @1 :UInt64;
   kind @2 :OutboundKind;
   payload @3 :Data;       # ServerMessage bytes, sent unchanged to the socket
+  tag @4 :UInt32;         # info answering an attach: that Attach.tag (0 otherwise)
 }
 
 struct Timer {
@@ -211,6 +221,16 @@ struct TickSubscription {
   correlationId @3 :UInt64; # the ClientMessage's envelope id, quoted by the ack or error (0: none wanted)
   allGroups @4 :Bool;     # the token may see every market group ...
   groups @5 :List(Text);  # ... or only these: a contract of another group is refused (forbidden)
+  limited @6 :Bool;       # the token has an "ent" claim (false: every field) ...
+  entitlements @7 :List(Entitlement); # ... granting these: unentitled tick fields are sent as NaN
+  tag @8 :UInt32;         # subscribe: echoed in Outbound.tag of each contract's history (0: none)
+}
+
+struct EntitlementsChanged {
+  # ws gateway → session: a refresh changed the token's "ent" claim; the session
+  # attaches again with it (dropping frames of the old class until the answer) and acks.
+  correlationId @0 :UInt64; # the refresh's envelope id, quoted by the ack
+  expiresTs @1 :Int64;      # the new token's exp, seconds since UNIX epoch (the ack's detail)
 }
 
 struct WatchlistMembership {
@@ -263,6 +283,7 @@ struct ActorMessage {
     watchlistMembership @38 :WatchlistMembership; # session → gateway
     groupStatus @39 :Market.GroupStatus;    # market supervisor → sessions supervisor → sessions (stopped,
                                             # restarting); bridge → group (sourceDown, ended, live)
+    entitlementsChanged @40 :EntitlementsChanged; # ws gateway → session, after a refresh
   }
   correlationId @12 :UInt64;
   sentTsNs @13 :Int64;                     # ns since UNIX epoch

@@ -107,4 +107,18 @@ struct TickDetail {
   vtSymbol @0 :Text;        # "rb1801.SHFE"
   ticks @1 :L1Columns;      # oldest first; indexes unused (0)
   history @2 :Bool;         # true: the recent ticks sent once to a new subscriber
+  depth @3 :DepthColumns;   # five levels of bids and asks per tick (empty lists: level 1 only, in ticks)
+}
+
+struct DepthColumns {
+  # Five price levels of each tick of a TickDetail, tick-major: tick i's level k (1..5)
+  # at index 5*i + k - 1; every list 5 x the ticks' length, or empty when not sent.
+  # Values as vn.py's TickData bid_price_1..5 / bid_volume_1..5 / ask_price_1..5 /
+  # ask_volume_1..5: 0 where the venue sends no such level; NaN where the level is
+  # not known (a history row taken from the group's L1 state) or the user is not
+  # entitled to depth (levels 2..5 masked).
+  bidPrices @0 :List(Float64);        # bid price per level, quote currency
+  bidVolumesLots @1 :List(Float64);   # volume at that bid, lots
+  askPrices @2 :List(Float64);        # ask price per level, quote currency
+  askVolumesLots @3 :List(Float64);   # volume at that ask, lots
 }

@@ -14,6 +14,11 @@ from vnpy.trader.object import ContractData, TickData
 from sim.instruments import OPTIONS, InstrumentRef, option_terms
 from sim.replay import EXCHANGE_TZ, ReplayTick
 
+_DEPTH_ATTRIBUTES = tuple(f"{side}_{what}_{level}" for side, what in (("bid", "price"), ("bid", "volume"),
+                                                                      ("ask", "price"), ("ask", "volume"))
+                          for level in range(2, 6))
+"""vn.py TickData fields of levels 2..5, in :attr:`sim.replay.ReplayTick.depth` order."""
+
 SIM_EXCHANGES: tuple[Exchange, ...] = (
     Exchange.SHFE,
     Exchange.INE,
@@ -107,9 +112,10 @@ class TickBuilder:
             name: the contract's display name.
 
         Returns:
-            ``TickData`` with level-1 fields set and ``localtime`` None.
+            ``TickData`` with level-1 fields set, levels 2..5 when the row has them
+            (``bid_price_2`` ... ``ask_volume_5``), and ``localtime`` None.
         """
-        return TickData(
+        tick = TickData(
             symbol=row.symbol,
             exchange=exchange,
             datetime=self.datetime_of(row.ts_ns),
@@ -123,6 +129,10 @@ class TickBuilder:
             ask_volume_1=row.ask_volume,
             gateway_name=self._gateway_name,
         )
+        if row.depth is not None:
+            for name, value in zip(_DEPTH_ATTRIBUTES, row.depth, strict=True):
+                setattr(tick, name, value)
+        return tick
 
 
 __all__ = ["SIM_EXCHANGES", "TickBuilder", "contract_data", "exchange_of"]

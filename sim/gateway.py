@@ -56,7 +56,7 @@ import itertools
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -480,7 +480,7 @@ class SimGateway(BaseGateway):
         """Emit one row as a tick, its contract first when new; runs on the feed thread."""
         known = self._known.get(row.symbol, _UNSEEN)
         if known is _UNSEEN:
-            self._publish_contract(self._instruments.get(row.symbol) or _guess_instrument(row))
+            self._publish_contract(self._instruments.get(row.symbol) or _guess_instrument(row, self._instruments))
             known = self._known[row.symbol]
         if known is None:
             return False
@@ -529,15 +529,24 @@ def _replay_source(settings: SimSettings) -> Callable[[], Iterable[ReplayTick]]:
     return lambda: next(passes)
 
 
-def _guess_instrument(row: ReplayTick) -> InstrumentRef:
-    """Reference data for a symbol missing from the instruments file, from its first row."""
+def _guess_instrument(row: ReplayTick, known: Mapping[str, InstrumentRef] | None = None) -> InstrumentRef:
+    """Reference data for a symbol missing from the instruments file.
+
+    A contract of the same product and class in the file gives the price tick and
+    multiplier (a recording of another year names other expiries: T1612 takes
+    T1712's 0.005 and 10,000); otherwise they are guessed from the first row (a
+    guess from one price may be coarser than the contract's tick: 101.48 → 0.01).
+    """
+    product = row.product or derive_product(row.symbol)
+    sibling = next((ref for ref in (known or {}).values()
+                    if ref.product == product and ref.product_class == row.product_class), None)
     return InstrumentRef(
         symbol=row.symbol,
-        exchange=row.exchange,
-        product=row.product or derive_product(row.symbol),
+        exchange=row.exchange or (sibling.exchange if sibling else ""),
+        product=product,
         product_class=row.product_class,
-        price_tick=guess_price_tick(row.last, row.bid, row.ask),
-        multiplier=1.0,
+        price_tick=sibling.price_tick if sibling else guess_price_tick(row.last, row.bid, row.ask),
+        multiplier=sibling.multiplier if sibling else 1.0,
         name=row.symbol,
     )
 

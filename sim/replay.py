@@ -9,7 +9,8 @@ Two layouts are read by column name (sim/README.md, "Recorded data"):
 - raw CTP ``DepthMarketData`` dumps with the 44 CTP field names
   (``cffex_ctp_depthmd_20160818.csv.gz``), where an empty field means "no
   value" and ``ProductID``/``ProductClass`` are absent (derived from the
-  symbol) and ``ExchangeID`` may be empty (CFFEX products are recognised).
+  symbol) and ``ExchangeID`` may be empty (CFFEX products are recognised);
+  their levels 2..5 (``BidPrice2`` ... ``AskVolume5``) fill :attr:`ReplayTick.depth`.
 
 Rows stream one at a time; nothing is pre-scanned. Timestamp conversions are
 cached per exchange second, which keeps parsing above 100k rows/s on one core
@@ -72,6 +73,10 @@ class ReplayTick(NamedTuple):
         volume: traded volume of the trading day, cumulative, lots.
         open_interest: open interest, lots.
         in_session: False for pre-open, stale or post-close snapshots.
+        depth: levels 2..5 of the book when the source has them, else ``None``:
+            16 values, :data:`DEPTH_FIELDS` order (``BidPrice2..5``, ``BidVolume2..5``,
+            ``AskPrice2..5``, ``AskVolume2..5``: quote currency, lots; 0.0 where the
+            recording has no value, as CTP's empty field).
     """
 
     symbol: str
@@ -87,6 +92,12 @@ class ReplayTick(NamedTuple):
     volume: int
     open_interest: int
     in_session: bool
+    depth: tuple[float, ...] | None = None
+
+
+DEPTH_FIELDS = tuple(f"{side}{what}{level}" for side, what in (("Bid", "Price"), ("Bid", "Volume"), ("Ask", "Price"),
+                                                              ("Ask", "Volume")) for level in range(2, 6))
+"""CTP DepthMarketData columns of levels 2..5, in :attr:`ReplayTick.depth` order."""
 
 
 def open_text(path: str | Path) -> io.TextIOBase:
@@ -182,6 +193,7 @@ def _parse_rows(
     i_ask = column["AskPrice1"]
     i_ask_volume = column["AskVolume1"]
     i_session = column.get("InSession")
+    i_depth = [column[name] for name in DEPTH_FIELDS] if all(name in column for name in DEPTH_FIELDS) else None
 
     seconds: dict[tuple[str, str], int] = {}
     derived: dict[tuple[str, str], tuple[str, str, str]] = {}
@@ -213,6 +225,7 @@ def _parse_rows(
             last = row[i_last]
             bid = row[i_bid]
             ask = row[i_ask]
+            depth = None if i_depth is None else tuple(float(row[i]) if row[i] else 0.0 for i in i_depth)
             yield new_tick(
                 (
                     symbol,
@@ -228,6 +241,7 @@ def _parse_rows(
                     _to_int(row[i_volume]),
                     _to_int(row[i_oi]),
                     row[i_session] != "False" if i_session is not None else True,
+                    depth,
                 )
             )
     except ReplayFormatError:
@@ -254,4 +268,4 @@ def _fill_identity(
     return known
 
 
-__all__ = ["EXCHANGE_TZ", "REQUIRED_COLUMNS", "ReplayTick", "iter_ticks", "open_text"]
+__all__ = ["DEPTH_FIELDS", "EXCHANGE_TZ", "REQUIRED_COLUMNS", "ReplayTick", "iter_ticks", "open_text"]

@@ -296,23 +296,51 @@ class SyntheticMarket:
             :class:`ReplayTick` rows of :meth:`columns`: ``ts_ns`` from the
             virtual clock, prices on each contract's tick grid within its
             limits, ``bid < ask``, ``last`` at bid or ask, cumulative
-            ``volume`` rising per contract.
+            ``volume`` rising per contract; ``depth`` a simple book
+            (:meth:`depth_of`).
         """
         symbols = [ref.symbol for ref in self.instruments]
         exchanges = [ref.exchange for ref in self.instruments]
         products = [ref.product for ref in self.instruments]
         classes = [ref.product_class for ref in self.instruments]
         new_tick = ReplayTick._make
+        rng = np.random.default_rng([self.seed, 3])
         for batch in self.columns():
-            for i, ts_ns, last, bid, ask, bid_volume, ask_volume, vol, interest in zip(
-                *(column.tolist() for column in batch), strict=True
+            depth = self.depth_of(batch, rng).tolist()
+            for (i, ts_ns, last, bid, ask, bid_volume, ask_volume, vol, interest), levels in zip(
+                zip(*(column.tolist() for column in batch), strict=True), depth, strict=True
             ):
                 yield new_tick(
                     (
                         symbols[i], exchanges[i], products[i], classes[i], ts_ns,
-                        last, bid, ask, bid_volume, ask_volume, vol, interest, True,
+                        last, bid, ask, bid_volume, ask_volume, vol, interest, True, tuple(levels),
                     )
                 )  # fmt: skip
+
+    def depth_of(self, batch: TickColumns, rng: np.random.Generator) -> np.ndarray:
+        """Return levels 2..5 of each tick of ``batch``: a simple book one price tick apart.
+
+        Bid level k is ``bid - (k - 1)`` price ticks and ask level k ``ask + (k - 1)``,
+        each volume uniform in 1..199 lots from ``rng``; a level beyond the contract's
+        price limits is 0 (no level, as vn.py leaves it).
+
+        Returns:
+            float64[n, 16]: per tick ``bid_price_2..5, bid_volume_2..5, ask_price_2..5,
+            ask_volume_2..5`` (:data:`sim.replay.DEPTH_FIELDS` order), quote currency and lots.
+        """
+        universe = self.universe
+        index = batch.indexes
+        n = len(index)
+        tick = universe.price_ticks[index][:, None]
+        steps = np.arange(1, 5, dtype=np.float64)[None, :]
+        bids = np.round(batch.bid[:, None] - steps * tick, 8)
+        asks = np.round(batch.ask[:, None] + steps * tick, 8)
+        bids[bids < np.round(universe.lower_ticks[index] * tick[:, 0], 8)[:, None] - 1e-9] = 0.0
+        asks[asks > np.round(universe.upper_ticks[index] * tick[:, 0], 8)[:, None] + 1e-9] = 0.0
+        volumes = rng.integers(1, 200, (n, 8)).astype(np.float64)
+        bid_volumes = np.where(bids > 0, volumes[:, :4], 0.0)
+        ask_volumes = np.where(asks > 0, volumes[:, 4:], 0.0)
+        return np.concatenate([bids, bid_volumes, asks, ask_volumes], axis=1)
 
 
 __all__ = [

@@ -5,7 +5,8 @@ and one unpacked ``TapeRecord``: a header, instruments (before the first tick
 that indexes them), tick batches as numpy columns, and frames a simulated
 client received. Writing is deterministic: the same ticks give the same bytes
 (no wall-clock field is written unless a frame carries one), so the same
-synthetic seed gives a byte-identical tape.
+synthetic seed gives a byte-identical tape. A tape keeps level 1 only: rows
+read back have ``depth = None``.
 
 - :class:`TapeWriter`: ``add_instruments``, ``write_columns`` (numpy),
   ``write_rows`` (:class:`ReplayTick` rows, instruments added as met),
@@ -307,7 +308,7 @@ def iter_tape_ticks(path: str | Path) -> Iterator[ReplayTick]:
         for i, ts_ns, last, bid, ask, bid_volume, ask_volume, volume, interest in zip(indexes.tolist(), *lists):
             ref = refs[i]
             yield new_tick((ref.symbol, ref.exchange, ref.product, ref.product_class, ts_ns, last, bid, ask,
-                            int(bid_volume), int(ask_volume), int(volume), int(interest), True))
+                            int(bid_volume), int(ask_volume), int(volume), int(interest), True, None))
 
 
 def iter_tape_frames(path: str | Path) -> Iterator[TapeFrame]:

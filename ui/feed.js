@@ -30,6 +30,11 @@
 import { SCHEMA_VERSION } from "./schema_layout.js";
 import { buildMessage, readMessage, toPlain } from "./capnp.js";
 import { COLUMNS, GroupState, MAX_ROWS } from "./group_state.js";
+
+export const DEPTH_LEVELS = 5;
+// tick message key → DepthColumns list (schemas/market.capnp): levels 1..5 of each tick.
+const DEPTH_COLUMNS = { bidLevels: "bidPrices", bidLevelVolumes: "bidVolumesLots", askLevels: "askPrices",
+  askLevelVolumes: "askVolumesLots" };
 import { ClockOffset, WORKER_HOPS, frameHops, nsToMs } from "./hops.js";
 import { stateCrc32 } from "./state_hash.js";
 
@@ -171,6 +176,13 @@ export class Feed {
     if (stamps.length !== n) throw new RangeError(`tick stamps have ${stamps.length} rows, not ${n}`);
     message.exchangeMs = Float64Array.from(stamps, (ns) => Number(ns) / 1e6);
     transfer.push(message.exchangeMs.buffer);
+    // Five levels per tick, tick-major (DepthColumns); absent or of another length: not sent.
+    const depth = detail.get("depth");
+    for (const [key, list] of Object.entries(DEPTH_COLUMNS)) {
+      const values = depth ? depth.get(list) : null;
+      message[key] = values && values.length === n * DEPTH_LEVELS ? Float64Array.from(values) : new Float64Array(0);
+      transfer.push(message[key].buffer);
+    }
     this.post(message, transfer);
   }
 

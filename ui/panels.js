@@ -27,8 +27,10 @@
 //   desk.stats()             → window.tickstage.stats()
 //   desk.followTicks(vtSymbol, fn) → stop(): fn(ticks) for every tick of one contract
 //        ({vtSymbol, history, last, bid, ask, bidVolume, askVolume, volume, openInterest,
-//        exchangeMs}: Float64Arrays, oldest first; history true: the recent ticks, replace
-//        what you have); the worker follows the contract while any panel of any tab does
+//        exchangeMs, bidLevels, bidLevelVolumes, askLevels, askLevelVolumes}: Float64Arrays,
+//        oldest first; the *Levels arrays hold levels 1..5 of each tick, tick-major, or are
+//        empty when not sent; history true: the recent ticks, replace what you have); the
+//        worker follows the contract while any panel of any tab does
 
 export const SLOTS = Object.freeze(["account", "orderEntry", "risk", "detail", "blotter", "algo", "alerts"]);
 

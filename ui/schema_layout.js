@@ -110,13 +110,28 @@ export const STRUCTS = deepFreeze({
     "id": "0xcb6b02f3ad0ea11f",
     "file": "market.capnp",
     "dataWords": 1,
-    "pointerWords": 2,
+    "pointerWords": 3,
     "discriminantByteOffset": null,
     "union": [],
     "fields": {
       "vtSymbol": {"kind": "text", "pointer": 0},
       "ticks": {"kind": "struct", "struct": "L1Columns", "pointer": 1},
-      "history": {"kind": "bool", "bitOffset": 0}
+      "history": {"kind": "bool", "bitOffset": 0},
+      "depth": {"kind": "struct", "struct": "DepthColumns", "pointer": 2}
+    }
+  },
+  "DepthColumns": {
+    "id": "0xc53c89a303ea9ed7",
+    "file": "market.capnp",
+    "dataWords": 0,
+    "pointerWords": 4,
+    "discriminantByteOffset": null,
+    "union": [],
+    "fields": {
+      "bidPrices": {"kind": "list", "element": {"kind": "float64"}, "pointer": 0},
+      "bidVolumesLots": {"kind": "list", "element": {"kind": "float64"}, "pointer": 1},
+      "askPrices": {"kind": "list", "element": {"kind": "float64"}, "pointer": 2},
+      "askVolumesLots": {"kind": "list", "element": {"kind": "float64"}, "pointer": 3}
     }
   },
   "SubmitOrder": {

@@ -25,4 +25,16 @@ class WatchlistLimitError(MarketError, ValueError):
         self.limit = limit
 
 
-__all__ = ["MarketError", "WatchlistLimitError"]
+class EntitlementError(MarketError, ValueError):
+    """An ``ent`` claim of the wrong shape (not an object of exchange → list of field classes).
+
+    Attributes:
+        reason: what is wrong, without echoing the claim.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"invalid ent claim: {reason}")
+        self.reason = reason
+
+
+__all__ = ["EntitlementError", "MarketError", "WatchlistLimitError"]

@@ -166,6 +166,7 @@ def encode_group_frame(
     message_id: int = 0,
     state_crc32: int | None = None,
     exchange_skew_ns: int = 0,
+    built_ts_ns: int | None = None,
 ) -> bytes:
     """Return a ``ServerMessage{groupFrame}`` ready for a socket.
 
@@ -182,8 +183,10 @@ def encode_group_frame(
             (schemas/state_hash.py), or None: the frame carries no hash.
         exchange_skew_ns: clock skew of the group's exchange (venue receive − exchange time) from
             the latest TickBatch, ns (0: not measured).
+        built_ts_ns: the envelope's sentTsNs and the frame's builtTsNs, ns since epoch (None: now);
+            the encodes of one frame for several entitlement classes share it.
     """
-    now = time.time_ns()
+    now = time.time_ns() if built_ts_ns is None else built_ts_ns
     hashed = state_crc32 is not None
     return _GROUP_FRAMES.encode((group, snapshot, source, hashed), rows, message_id=message_id, sent_ts_ns=now,
                                 seq=seq, built_ts_ns=now, window_ms=window_ms, info_version=info_version,

@@ -37,6 +37,16 @@ the frame (schemas/state_hash.py), so a client whose state drifted asks a
 snapshot. A frame is hashed only when no row is left dirty after it (the
 table then equals what the client holds).
 
+Entitlements (issue 17): a session attaches with its token's ``ent`` claim
+(actors/market/entitlements.py). Sessions whose claims mask the same columns of
+the group's exchanges form one *entitlement class*; each frame is encoded once
+per class present (not per session), unentitled fields as NaN, with the CRC-32
+of the masked state that class sees, and the same envelope id and build time
+for every class. ``frame_encodes`` counts the encodes, ``entitlement_classes``
+the classes of the last frame. An attach from a subscribed session replaces
+its class (a refresh narrowed or widened its token) and is answered with info
+(echoing ``Attach.tag``) and a snapshot of the new class.
+
 A full list (``instrumentsAdded`` from index 0) that differs from the one it
 holds (a contract removed from a watchlist group moves the rows after it)
 replaces it: rows are carried over by vt_symbol, dropped rows go, and the
@@ -61,6 +71,7 @@ from actors.market.frames import (
     instruments_of,
     tick_batch_columns,
 )
+from actors.market.entitlements import Entitlements, MaskKey, apply_masks, mask_key, row_masks
 from actors.market.l1 import L1Table
 from actors.market.liveness import CLOSED, ENDED, LIVE, SOURCE_DOWN, Liveness, TradingWindows
 from schemas.state_hash import HASHED_COLUMNS, l1_state_crc32
@@ -106,7 +117,12 @@ class GroupActor(TickstageActor):
         self.table = L1Table()
         self.instruments: list[InstrumentInfo] = []
         self.info_version = 0
-        self.subscribers: dict[str, None] = {}
+        self.subscribers: dict[str, Entitlements] = {}
+        self._classes: dict[str, MaskKey] = {}    # session → its entitlement class in this group
+        self._masks: dict[MaskKey, dict[str, np.ndarray]] = {}  # class → column → rows to blank
+        self._exchange_names: list[str] = []      # distinct exchanges of the instruments
+        self._row_exchanges = np.zeros(0, np.int16)  # each row's exchange, an index into _exchange_names
+        self.frame_encodes = self.entitlement_classes = 0
         self.seq = 0
         self._current_window_ms = self.window_ms
         self._timer_armed = False
@@ -172,6 +188,7 @@ class GroupActor(TickstageActor):
         self.instruments[first:] = added
         self.table.resize(len(self.instruments))
         self.info_version += 1
+        self._reclassify()
         payload = self._info_bytes(first)
         self._broadcast(encode_outbound(group=self.group, seq=self.seq, kind="info",
                                         payload=payload, source=self.path))
@@ -218,17 +235,38 @@ class GroupActor(TickstageActor):
         self._arm_timer()
 
     def _on_attach(self, attach, message, sender: ActorAddress) -> None:
-        """Subscribe a session: send it GroupInfo and a snapshot of the current state."""
+        """Subscribe a session (or replace its entitlements): send it GroupInfo and a snapshot of its class."""
         session = attach.sessionPath
-        self.subscribers[session] = None
+        entitlements = Entitlements.from_message(attach)
+        self.subscribers[session] = entitlements
+        self._classes[session] = mask_key(entitlements, self._exchange_names)
         self.send_path(session, encode_outbound(group=self.group, seq=self.seq, kind="info",
-                                                payload=self._info_bytes(0), source=self.path))
+                                                payload=self._info_bytes(0), source=self.path, tag=attach.tag))
         self._send_snapshot_to(session)
         self.send_path(session, self._status_outbound())
 
     def _on_detach(self, attach, message, sender: ActorAddress) -> None:
         """Unsubscribe a session."""
         self.subscribers.pop(attach.sessionPath, None)
+        self._classes.pop(attach.sessionPath, None)
+
+    # -- entitlements ------------------------------------------------------
+
+    def _reclassify(self) -> None:
+        """After the instrument list changed: each row's exchange, and every subscriber's class again."""
+        names: dict[str, int] = {}
+        self._row_exchanges = np.fromiter((names.setdefault(info.exchange, len(names)) for info in self.instruments),
+                                          dtype=np.int16, count=len(self.instruments))
+        self._exchange_names = list(names)
+        self._masks.clear()
+        self._classes = {session: mask_key(entitlements, self._exchange_names)
+                         for session, entitlements in self.subscribers.items()}
+
+    def _masks_of(self, key: MaskKey) -> dict[str, np.ndarray]:
+        masks = self._masks.get(key)
+        if masks is None:
+            masks = self._masks[key] = row_masks(key, self._row_exchanges, self._exchange_names)
+        return masks
 
     def _on_snapshot_request(self, attach, message, sender: ActorAddress) -> None:
         """Send one session a snapshot now (after a gap or when it drained)."""
@@ -295,9 +333,7 @@ class GroupActor(TickstageActor):
         self.seq += 1
         self.heartbeats += 1
         rows = self.table.take_dirty(0)
-        self._broadcast(encode_outbound(group=self.group, seq=self.seq, kind="delta",
-                                        payload=self._frame_bytes(rows, snapshot=False, hashed=True),
-                                        source=self.path))
+        self._broadcast_frame(rows, snapshot=False, hashed=True)
 
     # -- frames ----------------------------------------------------------
 
@@ -329,10 +365,7 @@ class GroupActor(TickstageActor):
                 return
         self.seq += 1
         hashed = self.table.dirty_count == 0 and (snapshot or now - self._last_hash_ns >= self.hash_interval_ns)
-        payload = self._frame_bytes(rows, snapshot, hashed=hashed)
-        self._broadcast(encode_outbound(group=self.group, seq=self.seq,
-                                        kind="snapshot" if snapshot else "delta",
-                                        payload=payload, source=self.path))
+        self._broadcast_frame(rows, snapshot, hashed=hashed)
         backlog = self.table.dirty_count
         if backlog:
             self.rows_deferred += backlog
@@ -342,22 +375,52 @@ class GroupActor(TickstageActor):
         else:
             self._current_window_ms = self.window_ms
 
-    def _frame_bytes(self, rows: dict[str, np.ndarray], snapshot: bool, hashed: bool = True) -> bytes:
-        """Encode a frame; ``hashed``: carry the CRC-32 of the whole table (which must equal the client's)."""
+    def _broadcast_frame(self, rows: dict[str, np.ndarray], snapshot: bool, hashed: bool) -> None:
+        """Send one frame to every subscriber: encoded once per entitlement class present."""
+        by_class: dict[MaskKey, list[str]] = {}
+        for session in self.subscribers:
+            by_class.setdefault(self._classes.get(session, ()), []).append(session)
+        self._count_frame(rows, snapshot, hashed)
+        self.entitlement_classes = len(by_class)
+        built_ts_ns = time.time_ns()
+        kind = "snapshot" if snapshot else "delta"
+        for key, sessions in by_class.items():
+            outbound = encode_outbound(group=self.group, seq=self.seq, kind=kind, source=self.path,
+                                       payload=self._frame_bytes(rows, snapshot, hashed, key, built_ts_ns))
+            for session in sessions:
+                if not self.send_path(session, outbound):
+                    self.subscribers.pop(session, None)
+                    self._classes.pop(session, None)
+
+    def _count_frame(self, rows: dict[str, np.ndarray], snapshot: bool, hashed: bool) -> None:
+        """Count one frame (however many classes it is encoded for); the envelope id all its encodes share."""
         self._message_id += 1
-        crc = None
+        self.frames += 1
+        self.snapshots += snapshot
+        self.rows_sent += len(rows["indexes"])
         if hashed:
-            crc = l1_state_crc32(self.table.columns(HASHED_COLUMNS), self.table.size)
             self._last_hash_ns = time.monotonic_ns()
             self.hashed_frames += 1
+
+    def _frame_bytes(self, rows: dict[str, np.ndarray], snapshot: bool, hashed: bool, key: MaskKey = (),
+                     built_ts_ns: int | None = None) -> bytes:
+        """Encode a frame for one entitlement class ``key`` (``()``: unmasked), its fields masked as NaN.
+
+        ``hashed``: carry the CRC-32 of the whole table as that class sees it (which must equal the client's).
+        """
+        masks = self._masks_of(key) if key else {}
+        crc = None
+        if hashed:
+            state = self.table.columns(HASHED_COLUMNS)
+            crc = l1_state_crc32(apply_masks(state, masks) if masks else state, self.table.size)
+        if masks:
+            rows = apply_masks(rows, masks, rows["indexes"])
         payload = encode_group_frame(group=self.group, seq=self.seq, snapshot=snapshot,
                                      window_ms=self._current_window_ms,
                                      info_version=self.info_version, rows=rows,
                                      source=self.path, message_id=self._message_id, state_crc32=crc,
-                                     exchange_skew_ns=self.exchange_skew_ns)
-        self.frames += 1
-        self.snapshots += snapshot
-        self.rows_sent += len(rows["indexes"])
+                                     exchange_skew_ns=self.exchange_skew_ns, built_ts_ns=built_ts_ns)
+        self.frame_encodes += 1
         self.bytes_built += len(payload)
         return payload
 
@@ -377,7 +440,9 @@ class GroupActor(TickstageActor):
         return payload
 
     def _send_snapshot_to(self, session: str) -> None:
-        payload = self._frame_bytes(self.table.peek_all(), snapshot=True)
+        rows = self.table.peek_all()
+        self._count_frame(rows, snapshot=True, hashed=True)
+        payload = self._frame_bytes(rows, True, True, self._classes.get(session, ()))
         self.send_path(session, encode_outbound(group=self.group, seq=self.seq, kind="snapshot",
                                                 payload=payload, source=self.path))
 
@@ -385,9 +450,11 @@ class GroupActor(TickstageActor):
         for session in list(self.subscribers):
             if not self.send_path(session, outbound):
                 self.subscribers.pop(session, None)
+                self._classes.pop(session, None)
 
     def extra_statistics(self) -> dict[str, Any]:
-        """Frames, snapshots, rows, bytes, budget decisions, subscribers, seq."""
+        """Frames, encodes (one per entitlement class per frame), snapshots, rows, bytes, budget decisions,
+        subscribers, seq."""
         return {
             "group": self.group,
             "instruments": len(self.instruments),
@@ -397,6 +464,8 @@ class GroupActor(TickstageActor):
             "snapshots": self.snapshots,
             "rows_sent": self.rows_sent,
             "bytes_built": self.bytes_built,
+            "frame_encodes": self.frame_encodes,
+            "entitlement_classes": self.entitlement_classes,
             "rows_deferred": self.rows_deferred,
             "frames_over_budget": self.frames_over_budget,
             "rows_unknown": self.rows_unknown,

@@ -15,6 +15,13 @@ a frame or a heartbeat at least every 0.5 s; when nothing came for
 ``source_timeout_s`` the aggregator node is presumed gone and every local
 subscriber is told ``sourceDown``; the next message from the stream brings
 the group back (its last word, or ``live``).
+
+Entitlements (issue 17): frames arrive encoded for the unmasked class only, so
+a session whose ``ent`` claim masks a field of this group's exchanges is not
+served here (fail closed: it gets the group's info and a ``sourceDown`` status
+naming the reason, never an unentitled field); masking per class on edge nodes
+is not built yet. The info answering an attach echoes its ``Attach.tag`` (to
+that session alone, at once or with the next info when none is known yet).
 """
 
 from __future__ import annotations
@@ -27,7 +34,8 @@ from thespian.actors import ActorAddress
 import schemas
 from actors._dispatch import TickstageActor
 from actors._envelope import encode_actor_message, encode_outbound
-from actors.market.frames import encode_group_status
+from actors.market.entitlements import ANY_EXCHANGE, Entitlements, mask_key
+from actors.market.frames import encode_group_status, instruments_of
 from actors.market.liveness import SOURCE_DOWN
 
 DEFAULT_SOURCE_TIMEOUT_S = 1.2
@@ -49,6 +57,9 @@ class RemoteGroupActor(TickstageActor):
         self.group: str = self.context.args["group"]
         self._request_snapshot = self.context.args["request_snapshot"]
         self.subscribers: dict[str, None] = {}
+        self._tags: dict[str, int] = {}  # session → Attach.tag its next info answers
+        self.exchanges: set[str] = set()  # of the instruments in the infos
+        self.refused_entitlements = 0
         self.infos: list[bytes] = []   # the last full GroupInfo, then appends
         self.instruments = 0
         self.seq = 0
@@ -79,8 +90,19 @@ class RemoteGroupActor(TickstageActor):
             with schemas.stream.ServerMessage.from_bytes(payload) as server_message:
                 info = server_message.groupInfo
                 first, count = info.firstIndex, len(info.instruments)
+                exchanges = {instrument.exchange for instrument in instruments_of(info)}
             self.infos = [payload] if first == 0 else [*self.infos, payload]
+            self.exchanges = exchanges if first == 0 else self.exchanges | exchanges
             self.instruments = first + count
+            for session, tag in list(self._tags.items()):
+                if session in self.subscribers:
+                    self.send_path(session, encode_outbound(group=self.group, seq=self.seq, kind="info",
+                                                            payload=payload, source=self.path, tag=tag))
+            tagged, self._tags = set(self._tags), {}
+            for session in list(self.subscribers):
+                if session not in tagged and not self.send_path(session, self.current_bytes):
+                    self.subscribers.pop(session, None)
+            return
         else:
             self.seq = outbound.seq
             self.frames += 1
@@ -92,14 +114,42 @@ class RemoteGroupActor(TickstageActor):
                 self.subscribers.pop(session, None)
 
     def _on_attach(self, attach, message, sender: ActorAddress) -> None:
-        """Subscribe a local session: known GroupInfo and liveness now, a snapshot from the aggregator soon."""
-        self.subscribers[attach.sessionPath] = None
-        for info in self.infos:
-            self.send_path(attach.sessionPath, encode_outbound(group=self.group, seq=self.seq, kind="info",
-                                                               payload=info, source=self.path))
+        """Subscribe a local session: known GroupInfo and liveness now, a snapshot from the aggregator soon.
+
+        A session whose entitlements mask a field here is answered with the info and
+        ``sourceDown`` (fail closed), and not subscribed.
+        """
+        session = attach.sessionPath
+        for i, info in enumerate(self.infos):
+            self.send_path(session, encode_outbound(group=self.group, seq=self.seq, kind="info", payload=info,
+                                                    source=self.path,
+                                                    tag=attach.tag if i == len(self.infos) - 1 else 0))
+        entitlements = Entitlements.from_message(attach)
+        if self._masks_anything(entitlements):
+            self.subscribers.pop(session, None)
+            self.refused_entitlements += 1
+            self._message_id += 1
+            self.send_path(session, encode_outbound(group=self.group, seq=self.seq, kind="status", source=self.path,
+                                                    payload=encode_group_status(
+                group=self.group, state=SOURCE_DOWN, source=self.path, since_ts_ns=time.time_ns(), data_ts_ns=0,
+                reason="frames masked by field-level entitlements are served only where the group is aggregated",
+                message_id=self._message_id)))
+            return
+        self.subscribers[session] = None
+        if not self.infos and attach.tag:
+            self._tags[session] = attach.tag
         if self.source_down or self._status is not None:
             self.send_path(attach.sessionPath, self._status_outbound())
         self._ask_snapshot()
+
+    def _masks_anything(self, entitlements: Entitlements) -> bool:
+        """Whether ``entitlements`` mask a field of this group (its exchanges unknown yet: of any exchange)."""
+        if not entitlements.limited:
+            return False
+        if self.exchanges:
+            return bool(mask_key(entitlements, self.exchanges))
+        named = dict(entitlements.grants or ())
+        return ANY_EXCHANGE not in named or any(entitlements.masked_columns(exchange) for exchange in named)
 
     def _on_timer(self, timer, message, sender: ActorAddress) -> None:
         """The watchdog: no frame, heartbeat or status for ``source_timeout_s`` → ``sourceDown``."""
@@ -136,6 +186,7 @@ class RemoteGroupActor(TickstageActor):
     def _on_detach(self, attach, message, sender: ActorAddress) -> None:
         """Unsubscribe a local session."""
         self.subscribers.pop(attach.sessionPath, None)
+        self._tags.pop(attach.sessionPath, None)
 
     def _on_snapshot_request(self, attach, message, sender: ActorAddress) -> None:
         """A local session saw a gap: ask the aggregator to re-broadcast a snapshot."""
@@ -150,7 +201,7 @@ class RemoteGroupActor(TickstageActor):
         return {"group": self.group, "subscribers": len(self.subscribers), "seq": self.seq,
                 "frames": self.frames, "snapshot_requests": self.snapshot_requests, "remote": True,
                 "liveness": SOURCE_DOWN if self.source_down else self._aggregator_state(),
-                "source_down_events": self.source_down_events}
+                "source_down_events": self.source_down_events, "refused_entitlements": self.refused_entitlements}
 
     def _aggregator_state(self) -> str:
         if self._status is None:

@@ -6,6 +6,11 @@ this actor takes the TickDetailActor's place for the local sessions: each
 handed unchanged to ``forward`` (transport/cluster/nats_detail.py), which
 asks the venue-host, follows ``md.tick.<ex>.<sym>`` once per contract for
 the whole node, and passes each detail to the sessions that follow it.
+
+The venue-host relays details unmasked, so a subscribe from a session whose
+``ent`` claim withholds a field of a contract's exchange is refused here
+(``forbidden``, nothing forwarded): fail closed, as the edge does for group
+frames, rather than show a field the user is not licensed for.
 """
 
 from __future__ import annotations
@@ -15,6 +20,9 @@ from typing import Any
 from thespian.actors import ActorAddress
 
 from actors._dispatch import TickstageActor
+from actors._envelope import encode_outbound, encode_server_message
+from actors.market.entitlements import FIELD_CLASSES, Entitlements
+from actors.market.ticks import exchange_of
 
 
 class RemoteTickDetailActor(TickstageActor):
@@ -30,16 +38,30 @@ class RemoteTickDetailActor(TickstageActor):
     def on_start(self, restarts: int) -> None:
         """Keep the forward port (loop thread)."""
         self._forward = self.context.args["forward"]
-        self.forwarded = 0
+        self.forwarded = self.refused_entitlement = 0
 
     def _on_tick_subscription(self, sub, message, sender: ActorAddress) -> None:
-        """Hand a session's subscribe or unsubscribe to the link (loop thread)."""
+        """Hand a session's subscribe or unsubscribe to the link (loop thread); refuse a limited one."""
+        if sub.subscribe and sub.limited:
+            granted = Entitlements.from_message(sub)
+            withheld = sorted({vt for vt in sub.vtSymbols
+                               if granted.classes(exchange_of(vt)) != frozenset(FIELD_CLASSES)})
+            if withheld:
+                self.refused_entitlement += 1
+                if sub.correlationId:
+                    self.send_path(sub.sessionPath, encode_outbound(
+                        group="", seq=0, kind="control", source=self.path,
+                        payload=encode_server_message(
+                            "error", sub.correlationId, self.path, code="forbidden",
+                            message=(f"contract detail of {', '.join(withheld[:5])} is not served on this edge node "
+                                     "to a token whose entitlements withhold fields (the relay is unmasked)"))))
+                return
         self.forwarded += 1
         self._forward(self.current_bytes)
 
     def extra_statistics(self) -> dict[str, Any]:
         """Subscriptions forwarded."""
-        return {"subscriptions_forwarded": self.forwarded}
+        return {"subscriptions_forwarded": self.forwarded, "refused_entitlement": self.refused_entitlement}
 
 
 __all__ = ["RemoteTickDetailActor"]

@@ -22,10 +22,19 @@ Across NATS (transport/cluster/nats_detail.py) the venue-host's relay session
 follow, on their behalf; its details go out on ``md.tick.<ex>.<sym>``. A relay
 session (a path under :data:`RELAY_SESSION_PREFIX`) stands for many sessions
 of other nodes, each limited there, so it may follow up to :data:`MAX_WATCHED`.
+
+Entitlements (issue 17): a ``tickSubscription`` carries the token's ``ent``
+claim; fields the user is not entitled to for the contract's exchange are sent
+as NaN (``l1``: prices, volumes and depth level 1; ``oi``: open interest;
+``depth``: levels 2..5), each drain's ticks encoded once per entitlement class
+among the contract's subscribers. An edge node relays the venue-host's
+unmasked details, so it refuses ``subscribeTicks`` from a session whose claim
+limits any field (fail closed, as it does for group frames).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections import OrderedDict, deque
 from typing import Any
@@ -36,6 +45,7 @@ from thespian.actors import ActorAddress
 import schemas
 from actors._dispatch import TickstageActor
 from actors._envelope import encode_actor_message, encode_outbound, encode_server_message, new_server_message
+from actors.market.entitlements import Entitlements
 from actors.market.ports import TickDetailSource
 from schemas._columns import L1_DTYPES, fill_columns, init_columns, pointer_index
 
@@ -50,12 +60,61 @@ MAX_PER_SESSION = 16
 RELAY_SESSION_PREFIX = "sessions/session/nats-"
 """Session paths under this are relays for other nodes' sessions: up to MAX_WATCHED contracts, not MAX_PER_SESSION."""
 TICK_FIELDS = tuple(name for name in L1_DTYPES if name != "indexes")
-"""A tick row's fields, in L1Columns order: prices (quote currency), volumes (lots), stamps (ns)."""
+"""A tick row's L1 fields, in L1Columns order: prices (quote currency), volumes (lots), stamps (ns)."""
+DEPTH_LEVELS = 5
+"""Price levels per side in a tick's depth (vn.py TickData: bid_price_1..5 ... ask_volume_5)."""
+DEPTH_FIELDS = ("bidPrices", "bidVolumesLots", "askPrices", "askVolumesLots")
+"""DepthColumns lists, in the order a tick row carries them after its :data:`TICK_FIELDS`."""
+ROW_WIDTH = len(TICK_FIELDS) + len(DEPTH_FIELDS) * DEPTH_LEVELS
+"""Values in one tick row: the L1 fields, then levels 1..5 of each of :data:`DEPTH_FIELDS`."""
+_L1_WIDTH = len(TICK_FIELDS)
+_MASKED_BY_CLASS = {
+    "l1": tuple(range(0, 6)) + tuple(_L1_WIDTH + side * DEPTH_LEVELS for side in range(4)),
+    "oi": (TICK_FIELDS.index("openInterestsLots"),),
+    "depth": tuple(_L1_WIDTH + side * DEPTH_LEVELS + level for side in range(4) for level in range(1, DEPTH_LEVELS)),
+}
+"""Field class → positions in a tick row blanked (NaN) for a user without it."""
+
+
+def mask_rows(rows: list[tuple], granted: frozenset[str]) -> list[tuple]:
+    """Return tick rows with the fields of every class not in ``granted`` set to NaN (``rows`` when nothing is)."""
+    blanked = sorted({i for field_class, positions in _MASKED_BY_CLASS.items() if field_class not in granted
+                      for i in positions})
+    if not blanked:
+        return rows
+    out = []
+    for row in rows:
+        values = list(row)
+        for i in blanked:
+            values[i] = math.nan
+        out.append(tuple(values))
+    return out
+
+
+def exchange_of(vt_symbol: str) -> str:
+    """Return the exchange of a vn.py vt_symbol (``"IF1609.CFFEX"`` → ``"CFFEX"``)."""
+    return vt_symbol.rpartition(".")[2]
 
 _ServerMessage = schemas.stream.ServerMessage
 _SERVER_TICKS = (pointer_index(_ServerMessage, "tickDetail"), pointer_index(schemas.market.TickDetail, "ticks"))
 _ACTOR_TICKS = (pointer_index(schemas.actor.ActorMessage, "tickDetail"),
                 pointer_index(schemas.market.TickDetail, "ticks"))
+
+
+def tick_row(l1: tuple, depth: tuple | None = None) -> tuple:
+    """Return one tick row: ``l1`` (:data:`TICK_FIELDS` order) then its five-level depth.
+
+    Args:
+        l1: last, bid, ask (quote currency); bid/ask/traded volume and open interest
+            (lots); exchange and gateway receive time (ns since epoch).
+        depth: 20 values, levels 1..5 of bid prices, bid volumes, ask prices, ask
+            volumes (vn.py's 0 where the venue has no such level); ``None``: not
+            known (level 1 is taken from ``l1``, levels 2..5 are NaN).
+    """
+    if depth is None:
+        unknown = (math.nan,) * (DEPTH_LEVELS - 1)
+        depth = ((l1[1],) + unknown + (l1[3],) + unknown + (l1[2],) + unknown + (l1[4],) + unknown)
+    return tuple(l1) + tuple(depth)
 
 
 def _columns_of(rows: list[tuple]) -> dict[str, np.ndarray]:
@@ -65,14 +124,39 @@ def _columns_of(rows: list[tuple]) -> dict[str, np.ndarray]:
     return columns
 
 
+def _set_depth(detail, rows: list[tuple]) -> None:
+    """Fill ``detail.depth`` with the rows' levels, tick-major (pycapnp's list API: few rows per drain)."""
+    depth = detail.init("depth")
+    if not rows:
+        return
+    values = np.array([row[_L1_WIDTH:] for row in rows], dtype=np.float64).reshape(
+        len(rows), len(DEPTH_FIELDS), DEPTH_LEVELS)
+    for i, name in enumerate(DEPTH_FIELDS):
+        setattr(depth, name, values[:, i, :].ravel().tolist())
+
+
+def depth_rows(detail) -> list[tuple]:
+    """Return a TickDetail's depth as one 20-tuple per tick (NaN-filled when the lists are empty or short).
+
+    Raises:
+        nothing: a depth list of the wrong length is read as unknown (NaN), never trusted.
+    """
+    n = len(detail.ticks.lastPrices)
+    depth = detail.depth
+    lists = [getattr(depth, name) for name in DEPTH_FIELDS]
+    if any(len(values) != n * DEPTH_LEVELS for values in lists):
+        return [(math.nan,) * (len(DEPTH_FIELDS) * DEPTH_LEVELS)] * n
+    levels = np.array([list(values) for values in lists], dtype=np.float64).reshape(
+        len(DEPTH_FIELDS), n, DEPTH_LEVELS).transpose(1, 0, 2).reshape(n, -1)
+    return [tuple(row) for row in levels.tolist()]
+
+
 def encode_tick_detail(vt_symbol: str, rows: list[tuple], source: str = "gateway") -> bytes:
     """Return an ``ActorMessage{tickDetail}`` (bridge → ticks).
 
     Args:
         vt_symbol: the contract, ``"rb1801.SHFE"``.
-        rows: ticks, oldest first, each a tuple in :data:`TICK_FIELDS` order (last,
-            bid, ask in quote currency; bid/ask/traded volume and open interest in
-            lots; exchange and gateway receive time in ns since epoch).
+        rows: ticks, oldest first, each a :func:`tick_row` (:data:`ROW_WIDTH` values).
     """
     message = schemas.actor.ActorMessage.new_message()
     message.source = source
@@ -80,6 +164,7 @@ def encode_tick_detail(vt_symbol: str, rows: list[tuple], source: str = "gateway
     detail = message.init("tickDetail")
     detail.vtSymbol = vt_symbol
     init_columns(detail.init("ticks"), len(rows))
+    _set_depth(detail, rows)
     return fill_columns(message, _ACTOR_TICKS, _columns_of(rows))
 
 
@@ -89,6 +174,7 @@ def encode_server_tick_detail(vt_symbol: str, rows: list[tuple], history: bool, 
     detail.vtSymbol = vt_symbol
     detail.history = history
     init_columns(detail.init("ticks"), len(rows))
+    _set_depth(detail, rows)
     return fill_columns(message, _SERVER_TICKS, _columns_of(rows))
 
 
@@ -120,9 +206,9 @@ class TickDetailActor(TickstageActor):
     def on_start(self, restarts: int) -> None:
         """Set up state; after a restart clear the watch list and have sessions subscribe again."""
         self.bridge: TickDetailSource = self.context.args["bridge"]
-        self.subscribers: dict[str, dict[str, None]] = {}   # vt_symbol → session paths
+        self.subscribers: dict[str, dict[str, frozenset[str]]] = {}  # vt_symbol → session path → classes granted
         self.history: OrderedDict[str, deque] = OrderedDict()  # watched contracts, least recently subscribed first
-        self.ticks_in = self.details_sent = self.subscriptions = self.refused = 0
+        self.ticks_in = self.details_sent = self.subscriptions = self.refused = self.detail_encodes = 0
         self.bridge.detail_symbols.clear()
         if restarts:
             self.send_path(self.context.args.get("sessions_path", "sessions"), encode_actor_message(
@@ -151,8 +237,9 @@ class TickDetailActor(TickstageActor):
             self._reply(sub, "error", code="limitExceeded", message=(
                 f"{following + len(fresh)} contracts followed, over {limit} per session"))
             return
+        entitlements = Entitlements.from_message(sub)
         for vt_symbol in wanted:
-            self.subscribers.setdefault(vt_symbol, {})[session] = None
+            self.subscribers.setdefault(vt_symbol, {})[session] = entitlements.classes(exchange_of(vt_symbol))
             self._watch(vt_symbol)
             self.subscriptions += 1
         if unknown or forbidden:
@@ -163,16 +250,18 @@ class TickDetailActor(TickstageActor):
         else:
             self._reply(sub, "ack", of="subscribeTicks", detail=",".join(wanted))
         for vt_symbol in wanted:  # after the answer: the page knows the subscription before its history
+            rows = mask_rows(list(self.history[vt_symbol]), self.subscribers[vt_symbol][session])
+            self.detail_encodes += 1
             self.send_path(session, encode_outbound(
-                group=vt_symbol, seq=0, kind="detail", source=self.path,
-                payload=encode_server_tick_detail(vt_symbol, list(self.history[vt_symbol]), True, self.path)))
+                group=vt_symbol, seq=0, kind="detail", source=self.path, tag=sub.tag,
+                payload=encode_server_tick_detail(vt_symbol, rows, True, self.path)))
 
     def _watch(self, vt_symbol: str) -> None:
         if vt_symbol not in self.history:
             history = self.history[vt_symbol] = deque(maxlen=HISTORY_TICKS)
             latest = self.bridge.latest_row(vt_symbol)
             if latest is not None:
-                history.append(latest)
+                history.append(tick_row(latest) if len(latest) == _L1_WIDTH else latest)
             self.bridge.detail_symbols.add(vt_symbol)
         self.history.move_to_end(vt_symbol)
         for old in list(self.history):
@@ -199,24 +288,30 @@ class TickDetailActor(TickstageActor):
             return
         ticks = detail.ticks
         columns = [getattr(ticks, name) for name in TICK_FIELDS]
-        rows = list(zip(*columns))
+        rows = [l1 + depth for l1, depth in zip(zip(*columns), depth_rows(detail))]
         self.ticks_in += len(rows)
         history.extend(rows)
         sessions = self.subscribers.get(vt_symbol)
         if not sessions:
             return
-        payload = encode_outbound(group=vt_symbol, seq=0, kind="detail", source=self.path,
-                                  payload=encode_server_tick_detail(vt_symbol, rows, False, self.path))
-        for session in sessions:
+        payloads: dict[frozenset[str], bytes] = {}  # one encode per entitlement class
+        for session, granted in sessions.items():
+            payload = payloads.get(granted)
+            if payload is None:
+                self.detail_encodes += 1
+                payload = payloads[granted] = encode_outbound(
+                    group=vt_symbol, seq=0, kind="detail", source=self.path,
+                    payload=encode_server_tick_detail(vt_symbol, mask_rows(rows, granted), False, self.path))
             self.send_path(session, payload)
             self.details_sent += 1
 
     def extra_statistics(self) -> dict[str, Any]:
         """Contracts watched and followed, ticks in, details sent, subscriptions refused."""
         return {"watched": len(self.history), "followed": sum(1 for s in self.subscribers.values() if s),
-                "ticks_in": self.ticks_in, "details_sent": self.details_sent,
+                "ticks_in": self.ticks_in, "details_sent": self.details_sent, "detail_encodes": self.detail_encodes,
                 "subscriptions": self.subscriptions, "refused": self.refused}
 
 
-__all__ = ["HISTORY_TICKS", "MAX_PER_SESSION", "MAX_WATCHED", "RELAY_SESSION_PREFIX", "TICKS_PATH", "TickDetailActor",
-           "encode_server_tick_detail", "encode_tick_detail", "split_symbols"]
+__all__ = ["DEPTH_FIELDS", "DEPTH_LEVELS", "HISTORY_TICKS", "MAX_PER_SESSION", "MAX_WATCHED", "RELAY_SESSION_PREFIX",
+           "ROW_WIDTH", "TICKS_PATH", "TickDetailActor", "depth_rows", "encode_server_tick_detail", "encode_tick_detail",
+           "exchange_of", "mask_rows", "split_symbols", "tick_row"]

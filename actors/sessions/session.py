@@ -36,6 +36,16 @@ wins, and an account whose events were dropped gets an ``orderStatusReply``
 (asked for on the client's behalf) once the socket drains; an admin socket
 that does not read (every account) cannot grow the queue with pushes.
 
+Entitlements (issue 17): every ``attach`` carries the token's ``ent`` claim
+(actors/market/entitlements.py); the group sends this session the frames of
+its entitlement class. A refresh that changes the claim reaches the session
+as ``entitlementsChanged``: it attaches every group again and, until each
+group's answer (the ``info`` echoing that attach's tag), drops the group's
+frames, so no frame of the old class reaches the socket after the refresh's
+ack, which the session sends. Its contract detail streams are subscribed
+again with the new claim, each contract's ticks dropped until its new history
+(echoing that subscription's tag).
+
 Watchlist (issue 8): ``watchlistUpdate`` is checked here (1 or more
 vt_symbols of 1..64 bytes, none both added and removed: ``malformed``
 otherwise) and sent to the ``market-source`` actor as ``watchlistMembership`` for
@@ -54,6 +64,7 @@ import schemas
 from actors._dispatch import TickstageActor
 from actors._envelope import encode_actor_message
 from actors._registry import ActorState
+from actors.market.entitlements import EVERYTHING, Entitlements
 from actors.market.frames import encode_group_status
 from actors.market.liveness import RESTARTING, STOPPED, Liveness
 from actors.market.ticks import MAX_PER_SESSION, TICKS_PATH
@@ -106,6 +117,10 @@ class SessionActor(TickstageActor):
         self.snapshots_requested = self.attach_retries = 0
         self._attaching: dict[str, tuple[int, float]] = {}  # group → (timer generation, wait s)
         self._attach_generation = 0
+        self._narrowing: dict[str, int] = {}  # group → least attach tag answering the new entitlements
+        self._narrowing_ticks: dict[str, int] = {}  # vt_symbol → least history tag of the new entitlements
+        self._tick_tag = 0
+        self.frames_dropped_entitlements = 0
         self.stale_after_s: float = args.get("stale_after_s", DEFAULT_STALE_AFTER_S)
         self.liveness = LivenessBook(self.stale_after_s, self._actor_down)
         self._arm_watchdog()
@@ -288,6 +303,11 @@ class SessionActor(TickstageActor):
         if kind == "detail":  # a contract's ticks: best effort
             if group not in self.state.ticks:
                 return
+            if self._narrowing_ticks and group in self._narrowing_ticks:
+                if not outbound.tag or outbound.tag < self._narrowing_ticks[group]:
+                    self.frames_dropped_entitlements += 1  # encoded for the old entitlement class
+                    return
+                del self._narrowing_ticks[group]  # the history of the subscription with the new entitlements
             if self.outbox.queued_bytes > self.high_water:
                 self.details_dropped += 1
                 return
@@ -298,6 +318,12 @@ class SessionActor(TickstageActor):
             return
         if group not in self.state.groups:
             return
+        if self._narrowing and group in self._narrowing:
+            if kind == "info" and outbound.tag and outbound.tag >= self._narrowing[group]:
+                del self._narrowing[group]  # the answer to an attach with the new entitlements
+            elif kind in ("delta", "snapshot"):
+                self.frames_dropped_entitlements += 1  # encoded for the old entitlement class
+                return
         if self._attaching:  # any frame from the group: it has us as a subscriber
             self._attaching.pop(group, None)
         if kind == "status":
@@ -325,6 +351,20 @@ class SessionActor(TickstageActor):
         self._request_stale_snapshots()
         if self._pending_pushes or self._stale_accounts:
             self._flush_pushes()
+
+    def _on_entitlements_changed(self, changed, message, sender: ActorAddress) -> None:
+        """A refresh changed the token's ``ent`` claim: attach every group and follow the contracts again, then ack.
+
+        Frames already encoded for the old class (in flight now) are dropped until each
+        group answers the new attach, so none reaches the socket after the ack.
+        """
+        for group in self.state.groups:
+            self._attach(group)
+            self._narrowing[group] = self._attach_generation  # the answer to this attach (or a later retry)
+        if self.state.ticks:
+            self._tick_subscription(list(self.state.ticks), True)
+            self._narrowing_ticks.update(dict.fromkeys(self.state.ticks, self._tick_tag))
+        self._control(ack={"of": "refresh", "detail": str(changed.expiresTs)}, correlation=changed.correlationId)
 
     def _on_group_restarted(self, group: str, message, sender: ActorAddress) -> None:
         """A group's aggregator restarted: attach again to get its info and a snapshot.
@@ -449,12 +489,28 @@ class SessionActor(TickstageActor):
         groups = None if principal is None or principal.is_admin else principal.groups
         self.send_path(TICKS_PATH, encode_actor_message("tickSubscription", {
             "sessionPath": self.path, "vtSymbols": symbols, "subscribe": subscribe, "correlationId": correlation,
-            "allGroups": groups is None, "groups": sorted(groups or ())}, source=self.path,
-            correlation_id=self.correlation_id))
+            "allGroups": groups is None, "groups": sorted(groups or ()), **self._entitlement_fields(),
+            "tag": self._next_tick_tag() if subscribe else 0},
+            source=self.path, correlation_id=self.correlation_id))
+
+    def _next_tick_tag(self) -> int:
+        self._tick_tag = self._tick_tag % 0xFFFFFFFF + 1
+        return self._tick_tag
+
+    def _entitlement_fields(self) -> dict[str, Any]:
+        """``limited`` and ``entitlements`` of an Attach or TickSubscription, from the token's ``ent`` claim."""
+        entitlements: Entitlements = getattr(self.state.principal, "entitlements", None) or EVERYTHING
+        grants = entitlements.as_dict()
+        if grants is None:
+            return {"limited": False}
+        return {"limited": True, "entitlements": [{"exchange": exchange, "fieldClasses": classes}
+                                                  for exchange, classes in grants.items()]}
 
     def _attach_message(self, member: str, group: str) -> bytes:
-        return encode_actor_message(member, {"sessionPath": self.path, "group": group}, source=self.path,
-                                    correlation_id=self.correlation_id)
+        fields: dict[str, Any] = {"sessionPath": self.path, "group": group}
+        if member == "attach":
+            fields.update(self._entitlement_fields(), tag=self._attach_generation)
+        return encode_actor_message(member, fields, source=self.path, correlation_id=self.correlation_id)
 
     def _pong(self, client_ts_ns: int, correlation: int) -> None:
         """Answer a ping: its clientTsNs, and this socket's frame built → socket write percentiles.
@@ -487,6 +543,7 @@ class SessionActor(TickstageActor):
             "conflated": self.conflated,
             "snapshots_requested": self.snapshots_requested,
             "attach_retries": self.attach_retries,
+            "frames_dropped_entitlements": self.frames_dropped_entitlements,
             "ticks_followed": list(self.state.ticks),
             "details_sent": self.details_sent,
             "details_dropped": self.details_dropped,

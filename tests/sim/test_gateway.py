@@ -375,3 +375,18 @@ def test_venue_disconnect_when_orders_in_flight_then_answered_unheard_and_replay
     if gateway.exchange.positions("SIM"):
         assert recorder.wait_for(lambda r: positions)
         assert positions[-1].vt_symbol == tick.vt_symbol and positions[-1].volume == 1
+
+
+def test_guess_instrument_when_symbol_missing_but_product_known_then_takes_the_products_tick_and_size(
+        data_dir: Path) -> None:
+    """A recording of another year (T1612 in 2016) takes its product's price tick and multiplier from the
+    instruments file (T1712: 0.005, 10,000) instead of guessing from its first prices (101.48, 101.5 → 0.02)."""
+    from sim.gateway import _guess_instrument
+    from sim.instruments import load_instruments
+    from sim.replay import ReplayTick
+
+    known = load_instruments(data_dir / "cn_futopt_instruments_20171113.csv")
+    row = ReplayTick("T1612", "CFFEX", "T", "F", 0, 101.48, 101.48, 101.5, 1, 1, 0, 0, True)
+    guessed = _guess_instrument(row, known)
+    assert (guessed.price_tick, guessed.multiplier, guessed.product) == (0.005, 10000.0, "T")
+    assert _guess_instrument(row).price_tick == 0.02  # no reference data: guessed from the prices, too coarse

@@ -220,3 +220,36 @@ def test_guess_price_tick_when_prices_seen_then_picks_the_largest_step_dividing_
 ) -> None:
     """The guess is the coarsest step of 1, 0.5, 0.2, ... that every price sits on."""
     assert guess_price_tick(*prices) == tick
+
+
+def test_iter_ticks_when_ctp_dump_has_levels_two_to_five_then_depth_equals_the_recorded_fields(data_dir) -> None:
+    """A raw CTP DepthMarketData dump fills ReplayTick.depth from BidPrice2..AskVolume5 (empty → 0.0, as CTP's
+    no value); a cleaned L1 tape without those columns leaves it None."""
+    import csv
+    import itertools
+
+    from sim.replay import DEPTH_FIELDS, open_text
+
+    path = data_dir / "cffex_ctp_depthmd_20160818.csv.gz"
+    with open_text(path) as text:
+        raw = list(itertools.islice(csv.DictReader(text), 300))
+    for row, tick in zip(raw, itertools.islice(iter_ticks(path), 300), strict=True):
+        assert tick.depth == tuple(float(row[name]) if row[name] else 0.0 for name in DEPTH_FIELDS)
+    first_l1 = next(iter_ticks(data_dir / "cn_futopt_l1_20171113_0900-1000.csv.gz"))
+    assert first_l1.depth is None
+
+
+def test_iter_ticks_when_depth_fields_filled_then_read_as_numbers(tmp_path) -> None:
+    """Levels 2..5 of a CTP row with values are read as prices (quote currency) and volumes (lots)."""
+    from sim.replay import DEPTH_FIELDS, REQUIRED_COLUMNS
+
+    header = ["TradingDay", *REQUIRED_COLUMNS, *DEPTH_FIELDS]
+    values = {"TradingDay": "20160818", "ActionDay": "20160818", "UpdateTime": "09:30:00", "UpdateMillisec": "500",
+              "InstrumentID": "IF1609", "LastPrice": "3300.2", "Volume": "10", "OpenInterest": "5",
+              "BidPrice1": "3300", "BidVolume1": "3", "AskPrice1": "3300.4", "AskVolume1": "4"}
+    values.update({name: str(i + 1) for i, name in enumerate(DEPTH_FIELDS)})
+    values["AskVolume5"] = ""
+    path = tmp_path / "depth.csv"
+    path.write_text(",".join(header) + "\n" + ",".join(values[name] for name in header) + "\n")
+    (tick,) = list(iter_ticks(path))
+    assert tick.depth == tuple(float(i + 1) for i in range(15)) + (0.0,)

@@ -192,3 +192,21 @@ def test_synthetic_market_when_argument_out_of_range_then_raises_value_error(kwa
     """Zero contracts, a zero rate or no templates are refused."""
     with pytest.raises(ValueError):
         SyntheticMarket(**kwargs)
+
+
+def test_ticks_when_synthetic_then_depth_is_a_seeded_book_one_price_tick_apart() -> None:
+    """Every synthetic tick has levels 2..5: bids one price tick below each other, asks above, volumes in
+    1..199 lots (0 and no volume beyond the price limits), the same for the same seed."""
+    market = SyntheticMarket(contracts=300, seed=5)
+    ticks = {ref.symbol: ref.price_tick for ref in market.instruments}
+    rows = list(itertools.islice(market.ticks(), 2000))
+    assert rows == list(itertools.islice(SyntheticMarket(contracts=300, seed=5).ticks(), 2000))
+    for row in rows:
+        tick = ticks[row.symbol]
+        bids, bid_volumes, asks, ask_volumes = (row.depth[i:i + 4] for i in range(0, 16, 4))
+        for level, (bid, ask) in enumerate(zip(bids, asks, strict=True), start=1):
+            assert bid == 0 or bid == pytest.approx(row.bid - level * tick), row
+            assert ask == 0 or ask == pytest.approx(row.ask + level * tick), row
+        assert all((volume == 0) == (price == 0) for price, volume in zip(bids + asks, bid_volumes + ask_volumes))
+        assert all(0 <= volume < 200 for volume in bid_volumes + ask_volumes)
+    assert any(row.depth[0] > 0 for row in rows)

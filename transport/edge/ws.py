@@ -13,7 +13,9 @@ bucket (``rateLimited``, not decoded), text frame (``malformed``), size
 (``limitExceeded``). ``refresh`` is answered here: a valid token for the
 same user and role replaces the socket's token (``ack{of="refresh"}``) and
 re-arms the expiry timer (another user or role: ``forbidden``, the socket
-keeps its token: a role decides the session's account fan-out at start); at ``exp`` a socket gets ``error(tokenExpired)`` and is
+keeps its token: a role decides the session's account fan-out at start); a token whose
+``ent`` claim differs is acked by the session once it has attached its groups with it
+(``entitlementsChanged``: no frame of the old entitlement class follows the ack); at ``exp`` a socket gets ``error(tokenExpired)`` and is
 closed with 1008. Every refusal counts towards ``max_bad_frames`` within
 ``bad_window_s``; one more closes the socket with 1008, as does a frame
 from a client that does not read its replies (``max_queued_bytes``).
@@ -313,7 +315,7 @@ class SocketServer:
         if principal.user != conn.state.user or principal.role != conn.state.role:
             raise FrameRefusedError("forbidden", "refresh must carry a token for the same user and role; "
                                     "open a new socket for another role", frame.correlation)
-        conn.state.principal = principal
+        previous, conn.state.principal = conn.state.principal, principal
         revoked = sorted(g for g in conn.subscriptions if not principal.may_see_group(g))
         if revoked:
             conn.subscriptions.difference_update(revoked)
@@ -323,6 +325,11 @@ class SocketServer:
         self.tokens_refreshed += 1
         self.frames_handled += 1
         conn.log.info("token_refreshed", revoked_groups=revoked)
+        if previous is not None and previous.entitlements != principal.entitlements:
+            # the session attaches again with the new claim and acks once no frame of the old class can follow
+            self.runtime.tell_path(conn.path, encode_actor_message("entitlementsChanged", {
+                "correlationId": frame.correlation, "expiresTs": int(principal.expires_ts)}, source="ws"))
+            return
         conn.outbox.put_nowait(encode_server_message("ack", frame.correlation, SOURCE, of="refresh",
                                                      detail=str(int(principal.expires_ts))))
 

@@ -4,9 +4,9 @@
                   [--speed N] [--synthetic --contracts N --rate TICKS_PER_S] [--jwt-secret S]
                   [--role all|edge|aggregator|venue-host] [--nats URL ...] [--groups G ...]
                   [--state-dir DIR]
-    tickstage token --user U [--role trader|admin] [--ttl-s S] [--accounts A,B] [--groups G,H]
+    tickstage token --user U [--role trader|admin] [--ttl-s S] [--accounts A,B] [--groups G,H] [--ent JSON]
                     [--iss ISSUER] [--aud AUDIENCE] [--jwt-secret S | --private-key-file PEM] [--state-dir DIR]
-    tickstage users add|passwd|remove|list [USER] [--role trader|admin] [--accounts A,B] [--groups G,H]
+    tickstage users add|passwd|remove|list [USER] [--role trader|admin] [--accounts A,B] [--groups G,H] [--ent JSON]
                     [--password-stdin] [--users-file FILE] [--state-dir DIR]
     tickstage watch --url ws://HOST:PORT/ws --token T --group G [--seconds N]
     tickstage admin tree|restart PATH|stop PATH|audit [--url http://HOST:PORT] [--token T] [--json]
@@ -160,6 +160,8 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--jwt-secret", default=os.environ.get("TICKSTAGE_JWT_SECRET", ""))
     token.add_argument("--accounts", help="comma-separated account ids the user may trade (accounts claim)")
     token.add_argument("--groups", help="comma-separated market groups (groups claim; omitted: every group)")
+    token.add_argument("--ent", help='ent claim as JSON, {"CFFEX": ["l1"], "*": ["l1", "oi", "depth"]} '
+                       "(omitted: every field)")
     token.add_argument("--iss", default="", help="iss claim (for a desk with [auth] issuer)")
     token.add_argument("--aud", default="", help="aud claim (for a desk with [auth] audience)")
     token.add_argument("--private-key-file", help="sign RS256 with this RSA private key (PEM) instead")
@@ -171,6 +173,8 @@ def _parser() -> argparse.ArgumentParser:
     users.add_argument("--role", choices=("trader", "admin"), default="trader")
     users.add_argument("--accounts", default="", help="comma-separated account ids the user may trade")
     users.add_argument("--groups", help="comma-separated market groups (omitted: every group)")
+    users.add_argument("--ent", help='market data entitlements as JSON, {"CFFEX": ["l1"], "*": ["l1", "oi", '
+                       '"depth"]} (omitted: every field)')
     users.add_argument("--password-stdin", action="store_true", help="read the password from stdin (one line)")
     users.add_argument("--users-file", help="the users file (default: <state dir>/users.json)")
     users.add_argument("--state-dir", default=os.environ.get("TICKSTAGE_STATE_DIR", ""))
@@ -273,13 +277,29 @@ def _token(args: argparse.Namespace) -> int:
     split = lambda text: None if text is None else [p.strip() for p in text.split(",") if p.strip()]  # noqa: E731
     try:
         token = mint_token(key, args.user, args.role, args.ttl_s, accounts=split(args.accounts),
-                           groups=split(args.groups), issuer=args.iss, audience=args.aud, algorithm=algorithm)
+                           groups=split(args.groups), entitlements=_entitlements(args.ent), issuer=args.iss,
+                           audience=args.aud, algorithm=algorithm)
     except ValueError as exc:
         print(f"tickstage token: {exc}", file=sys.stderr)
         return 2
     print("# development token: for a desk whose key you hold; not for production", file=sys.stderr)
     print(token)
     return 0
+
+
+def _entitlements(text: str | None) -> dict | None:
+    """Parse ``--ent`` JSON and check its shape.
+
+    Raises:
+        ValueError: not JSON, or not an object of exchange → list of field classes.
+    """
+    if text is None:
+        return None
+    from actors.market.entitlements import Entitlements
+
+    claim = json.loads(text)
+    Entitlements.from_claim(claim)
+    return claim
 
 
 def _development_secret(state_dir: str) -> str:
@@ -323,7 +343,8 @@ def _users(args: argparse.Namespace) -> int:
             return 0
         password = _read_password(args.password_stdin)
         if args.action == "add":
-            users.add(args.user, password, args.role, split(args.accounts) or [], split(args.groups))
+            users.add(args.user, password, args.role, split(args.accounts) or [], split(args.groups),
+                      _entitlements(args.ent))
         else:
             users.set_password(args.user, password)
     except (ValueError, KeyError) as exc:

@@ -21,8 +21,11 @@ a token that never expires is a credential that can never be withdrawn.
 tickstage claims: ``sub`` (user, required), ``role`` (``trader`` or
 ``admin``; absent means trader), ``accounts`` (list of account ids the user
 may trade; absent means none), ``groups`` (list of market groups the user
-may subscribe to; absent or null means all). Admins may trade every account
-and see every group. A user's own watchlist group (``watch-<user>``,
+may subscribe to; absent or null means all), ``ent`` (field-level
+entitlements: exchange or ``"*"`` → field classes ``l1``, ``oi``, ``depth``;
+absent or null means every field, actors/market/entitlements.py). Admins may
+trade every account and see every group; an ``ent`` claim limits admins too
+(a data licence binds the person, not the role). A user's own watchlist group (``watch-<user>``,
 actors/market/watchlists.py) is seen by that user, whatever ``groups`` says,
 and by admins; no other user sees it. Minting here is for development and tests
 (``tickstage token``); production tokens come from the desk's issuer.
@@ -42,6 +45,8 @@ from pathlib import Path
 import jwt
 import structlog
 
+from actors.market.entitlements import EVERYTHING, Entitlements
+from actors.market.errors import EntitlementError
 from actors.market.watchlists import is_watchlist_group, watchlist_group
 from transport.errors import AuthError, ConfigError
 
@@ -73,6 +78,8 @@ class Principal:
         accounts: ``accounts`` claim: account ids this user may trade and see.
         groups: ``groups`` claim: market groups this user may subscribe to;
             ``None`` means every group.
+        entitlements: ``ent`` claim: the market data fields this user may receive, per
+            exchange (:data:`~actors.market.entitlements.EVERYTHING` without the claim).
     """
 
     user: str
@@ -80,6 +87,7 @@ class Principal:
     expires_ts: float
     accounts: tuple[str, ...] = ()
     groups: frozenset[str] | None = None
+    entitlements: Entitlements = EVERYTHING
 
     @property
     def is_admin(self) -> bool:
@@ -352,8 +360,12 @@ def _principal(claims: dict, expires_s: float) -> Principal:
         raise AuthError("unauthenticated", "invalid token (unknown role)")
     accounts = _string_list(claims.get("accounts"), "accounts")
     groups = claims.get("groups")
+    try:
+        entitlements = Entitlements.from_claim(claims.get("ent"))
+    except EntitlementError:
+        raise AuthError("unauthenticated", "invalid token (ent claim)") from None
     return Principal(user, role, expires_s, tuple(accounts or ()),
-                     None if groups is None else frozenset(_string_list(groups, "groups")))
+                     None if groups is None else frozenset(_string_list(groups, "groups")), entitlements)
 
 
 def _string_list(value: object, name: str) -> list[str] | None:
@@ -408,7 +420,7 @@ def principal_from_header(verifier: TokenVerifier, authorization: str) -> Princi
 
 def mint_token(key: str | bytes, user: str, role: str = "trader", ttl_s: float = 8 * 3600, *,
                accounts: list[str] | None = None, groups: list[str] | None = None,
-               issuer: str = "", audience: str = "", algorithm: str = "HS256",
+               entitlements: dict[str, list[str]] | None = None, issuer: str = "", audience: str = "", algorithm: str = "HS256",
                not_before_s: float = 0.0, now_s: float | None = None) -> str:
     """Return a signed token for ``user`` (development and tests only).
 
@@ -419,6 +431,8 @@ def mint_token(key: str | bytes, user: str, role: str = "trader", ttl_s: float =
         ttl_s: lifetime from ``now_s``, seconds (negative: already expired).
         accounts: ``accounts`` claim; ``None`` leaves it out.
         groups: ``groups`` claim; ``None`` leaves it out (every group).
+        entitlements: ``ent`` claim, exchange or ``"*"`` → field classes (``"l1"``, ``"oi"``,
+            ``"depth"``); ``None`` leaves it out (every field).
         issuer: ``iss`` claim when not empty.
         audience: ``aud`` claim when not empty.
         algorithm: ``"HS256"`` or ``"RS256"``.
@@ -442,6 +456,8 @@ def mint_token(key: str | bytes, user: str, role: str = "trader", ttl_s: float =
         claims["accounts"] = list(accounts)
     if groups is not None:
         claims["groups"] = list(groups)
+    if entitlements is not None:
+        claims["ent"] = {exchange: list(classes) for exchange, classes in entitlements.items()}
     if issuer:
         claims["iss"] = issuer
     if audience:

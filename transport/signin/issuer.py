@@ -372,7 +372,8 @@ class TokenIssuer:
         user = self.users.get(name)
         ttl_s = min(self.config.access_ttl_s, max(1.0, refresh_expires_ts - now_ts))
         token = mint_token(self._secret, user.name, user.role, ttl_s, accounts=list(user.accounts),
-                           groups=None if user.groups is None else list(user.groups), now_s=now_ts,
+                           groups=None if user.groups is None else list(user.groups),
+                           entitlements=user.entitlements.as_dict(), now_s=now_ts,
                            issuer=self.token_issuer, audience=self.audience)
         return Issued(token, int(now_ts) + int(ttl_s), refresh, refresh_expires_ts, user.name, user.role)
 

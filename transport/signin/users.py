@@ -1,10 +1,14 @@
-"""The desk's users file: who may sign in, with which role, accounts and groups.
+"""The desk's users file: who may sign in, with which role, accounts, groups and entitlements.
 
 A JSON document (``<state_dir>/users.json`` unless ``[issuer] users_file``
 says otherwise), written atomically with mode 0600::
 
     {"version": 1, "users": {"ann": {"role": "trader", "accounts": ["acct-01"],
-                                      "groups": null, "password": "$argon2id$v=19$..."}}}
+                                      "groups": null, "ent": {"CFFEX": ["l1"], "*": ["l1", "oi", "depth"]},
+                                      "password": "$argon2id$v=19$..."}}}
+
+``ent`` (optional; absent or null: every field) becomes the tokens' ``ent`` claim:
+market data field classes per exchange (actors/market/entitlements.py).
 
 Passwords are stored only as Argon2id hashes (argon2-cffi's
 ``PasswordHasher``, its RFC 9106 low-memory defaults). A name is 1 to
@@ -30,6 +34,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from actors.market.entitlements import EVERYTHING, Entitlements
 from transport.signin.auth import MAX_CLAIM_CHARS, MAX_CLAIM_ITEMS, ROLES
 from transport.errors import ConfigError
 
@@ -69,6 +74,7 @@ class User:
         accounts: account ids the user may trade (``accounts`` claim).
         groups: market groups the user may subscribe to; ``None``: every group.
         password_hash: the Argon2id hash (PHC string), never the password.
+        entitlements: market data fields the user may receive per exchange (``ent`` claim).
     """
 
     name: str
@@ -76,11 +82,12 @@ class User:
     accounts: tuple[str, ...] = ()
     groups: tuple[str, ...] | None = None
     password_hash: str = ""
+    entitlements: Entitlements = EVERYTHING
 
     def public(self) -> dict:
         """Return the user as JSON-ready fields without the hash (``tickstage users list``)."""
         return {"name": self.name, "role": self.role, "accounts": list(self.accounts),
-                "groups": None if self.groups is None else list(self.groups)}
+                "groups": None if self.groups is None else list(self.groups), "ent": self.entitlements.as_dict()}
 
 
 def check_name(name: object) -> str:
@@ -202,11 +209,15 @@ class UsersFile:
     # -- edits (tickstage users ...) ---------------------------------------------
 
     def add(self, name: str, password: str, role: str = "trader", accounts: list[str] | tuple[str, ...] = (),
-            groups: list[str] | tuple[str, ...] | None = None) -> User:
+            groups: list[str] | tuple[str, ...] | None = None,
+            entitlements: dict[str, list[str]] | None = None) -> User:
         """Add user ``name`` and write the file.
 
+        Args:
+            entitlements: the ``ent`` claim (exchange or ``"*"`` → field classes); ``None``: every field.
+
         Raises:
-            ValueError: invalid name, role, accounts, groups or password, or the user exists.
+            ValueError: invalid name, role, accounts, groups, entitlements or password, or the user exists.
             UsersFileError: the file cannot be written.
         """
         check_name(name)
@@ -216,7 +227,7 @@ class UsersFile:
             raise ValueError(f"at most {MAX_USERS} users")
         user = User(name, _check_role(role), _check_items(list(accounts), "accounts"),
                     None if groups is None else _check_items(list(groups), "groups"),
-                    self.hasher.hash(check_password(password)))
+                    self.hasher.hash(check_password(password)), Entitlements.from_claim(entitlements))
         self._users[name] = user
         self._write()
         return user
@@ -244,7 +255,7 @@ class UsersFile:
         if user is None:
             raise KeyError(f"no user {name[:MAX_NAME_CHARS]!r}")
         self._users[name] = User(user.name, user.role, user.accounts, user.groups,
-                                 self.hasher.hash(check_password(password)))
+                                 self.hasher.hash(check_password(password)), user.entitlements)
         self._write()
 
     def _write(self) -> None:
@@ -267,7 +278,8 @@ def _user(name: object, entry: object) -> User:
         raise ValueError("password must be an Argon2 hash")
     groups = entry.get("groups")
     return User(name, _check_role(entry.get("role", "trader")), _check_items(entry.get("accounts", []), "accounts"),
-                None if groups is None else _check_items(groups, "groups"), password)
+                None if groups is None else _check_items(groups, "groups"), password,
+                Entitlements.from_claim(entry.get("ent")))
 
 
 def _verify(hasher: PasswordHasher, password_hash: str, password: str) -> bool:

@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import math
+import operator
 import re
 import threading
 import time
@@ -51,7 +52,7 @@ from actors import ActorRuntime, ChildSpec, encode_actor_message, spawn
 from actors.market.frames import InstrumentInfo, encode_instruments_added, encode_tick_batch
 from actors.market.group import GroupActor
 from actors.market.l1 import L1Table
-from actors.market.ticks import TICK_FIELDS, TICKS_PATH, encode_tick_detail
+from actors.market.ticks import TICK_FIELDS, TICKS_PATH, encode_tick_detail, tick_row
 from actors.paths import group_child, group_path
 from schemas.venue_events import EVENT_FEED_STATUS, FeedStatus
 from transport.latency import ExchangeClockSkew
@@ -64,6 +65,9 @@ _log = structlog.get_logger("transport.venue.vnpy_bridge")
 _LEADING_LETTERS = re.compile(r"^[A-Za-z]+")
 _EMPTY_GROUP_EXCHANGE = "NONE"
 """Subject token standing for the exchange of a group with no instruments (an emptied watchlist)."""
+_DEPTH_OF = operator.attrgetter(*(f"{side}_{what}_{level}" for side, what in (
+    ("bid", "price"), ("bid", "volume"), ("ask", "price"), ("ask", "volume")) for level in range(1, 6)))
+"""vn.py TickData → its five levels (bid prices, bid volumes, ask prices, ask volumes; 0: no such level)."""
 _FLOAT_COLUMNS = ("lastPrices", "bidPrices", "askPrices", "bidVolumesLots", "askVolumesLots",
                   "volumesLots", "openInterestsLots")
 
@@ -313,7 +317,7 @@ class VnpyBridge:
             for group, index in routes:
                 group.rows.append((index, row))
             if watched and tick.vt_symbol in watched:
-                self.runtime.tell_path(TICKS_PATH, encode_tick_detail(tick.vt_symbol, [row]))
+                self.runtime.tell_path(TICKS_PATH, encode_tick_detail(tick.vt_symbol, [tick_row(row, _DEPTH_OF(tick))]))
         for exchange, values in offsets.items():
             self.clock_skew.observe(exchange, values)
         for group in self._groups.values():
@@ -351,7 +355,10 @@ class VnpyBridge:
         return routes[0][0].name if routes else None
 
     def latest_row(self, vt_symbol: str) -> tuple | None:
-        """Return the contract's latest tick as a ``TICK_FIELDS`` tuple, or None before its first tick."""
+        """Return the contract's latest tick as a ``TICK_FIELDS`` tuple, or None before its first tick.
+
+        Its depth is not kept here (the ``ticks`` actor marks levels 2..5 unknown).
+        """
         routes = self._routes.get(vt_symbol)
         if not routes:
             return None

@@ -105,3 +105,41 @@ async def test_ticks_actor_when_crashed_then_sessions_follow_again_and_ticks_res
     history = await client.recv_until(lambda m: _details(m) and m["history"], timeout_s=10)
     assert history["vtSymbol"] == SYMBOL
     assert not (await client.recv_until(_details, timeout_s=10))["history"]
+
+
+async def test_subscribe_ticks_when_venue_sends_five_levels_then_each_tick_carries_its_book(start_desk, ws_client_type):
+    """On the synthetic market (a book one price tick apart), every live tick detail carries levels 1..5 of
+    bids and asks, level 1 equal to the tick's best bid and ask; a history row from the group's L1 state has
+    level 1 and unknown (NaN) levels 2..5."""
+    import math
+
+    import aiohttp
+
+    desk = await start_desk(contracts=200, rate=400.0)
+    async with asyncio.timeout(10):
+        while not (symbols := [s for s in desk.bridge._routes if desk.bridge.latest_row(s)]):
+            await asyncio.sleep(0.05)
+    symbol = symbols[0]
+    tick = desk.bridge.quote(symbol).price_tick
+    async with aiohttp.ClientSession() as http:
+        client = await ws_client_type.connect(http, f"ws://127.0.0.1:{desk.port}/ws",
+                                              token=mint_token(JWT_SECRET, "trader1"))
+        await client.send(subscribeTicks={"vtSymbols": [symbol]})
+        history = await client.recv_until(_details)
+        live = await client.recv_until(lambda m: _details(m) and not m["history"], timeout_s=20)
+        await client.ws.close()
+
+    depth, ticks = history["depth"], history["ticks"]
+    assert len(depth["bidPrices"]) == 5 * len(ticks["lastPrices"])
+    assert depth["bidPrices"][-5] == ticks["bidPrices"][-1] and all(math.isnan(v) for v in depth["bidPrices"][-4:])
+    depth, ticks = live["depth"], live["ticks"]
+    n = len(ticks["lastPrices"])
+    assert n >= 1 and all(len(depth[name]) == 5 * n for name in depth)
+    for i in range(n):
+        bids, asks = depth["bidPrices"][5 * i:5 * i + 5], depth["askPrices"][5 * i:5 * i + 5]
+        assert bids[0] == ticks["bidPrices"][i] and asks[0] == ticks["askPrices"][i]
+        assert depth["bidVolumesLots"][5 * i] == ticks["bidVolumesLots"][i]
+        for level in range(1, 5):  # one price tick apart, or 0 beyond the price limits
+            assert bids[level] == 0 or abs(bids[level] - (bids[0] - level * tick)) < tick / 100, bids
+            assert asks[level] == 0 or abs(asks[level] - (asks[0] + level * tick)) < tick / 100, asks
+        assert all(v > 0 for v in depth["bidVolumesLots"][5 * i:5 * i + 5] if bids[0] > 0)

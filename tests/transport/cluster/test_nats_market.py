@@ -68,6 +68,39 @@ async def test_edge_node_when_subscribed_then_same_frames_and_seq_as_aggregating
         await remote.ws.close()
 
 
+async def test_edge_node_when_entitlements_mask_a_field_then_fail_closed_with_source_down_and_no_frame(
+        two_desks, jwt_secret, ws_client_type):
+    """Frames reach an edge node encoded for the unmasked class: a socket whose ent claim masks SHFE's open
+    interest gets rb's info and sourceDown naming the reason, never a frame; an unmasked one gets frames."""
+    publisher, edge = two_desks
+    async with aiohttp.ClientSession() as http:
+        async with asyncio.timeout(10):
+            while "rb" not in edge.groups():
+                await asyncio.sleep(0.02)
+        ws = await http.ws_connect(f"ws://127.0.0.1:{edge.port}/ws", max_msg_size=64 * 1024 * 1024)
+        narrow = ws_client_type(ws)
+        await narrow.send(auth={"token": mint_token(jwt_secret, "bob", entitlements={"SHFE": ["l1"],
+                                                                                      "*": ["l1", "oi"]})})
+        full = await _client(http, edge, jwt_secret, ws_client_type)
+        await full.send(subscribe={"groups": ["rb"]})
+        await full.recv_until(_is("groupFrame", group="rb", kind="delta"), timeout_s=10)
+        await narrow.send(subscribe={"groups": ["rb"]})
+        status = await narrow.recv_until(lambda m: m["which"] in ("groupStatus", "groupFrame")
+                                         and m.get("group") == "rb" and m.get("state") != "live", timeout_s=10)
+        assert status["which"] == "groupStatus" and status["state"] == "sourceDown"
+        assert "entitlements" in status["reason"]
+        for _ in range(20):  # frames keep flowing to the unmasked socket, none to the masked one
+            await full.recv_until(_is("groupFrame", group="rb"), timeout_s=10)
+        while True:
+            try:
+                message = await narrow.recv(timeout_s=0.5)
+            except TimeoutError:
+                break
+            assert message["which"] != "groupFrame", message
+        await narrow.ws.close()
+        await full.ws.close()
+
+
 def test_edge_role_when_no_nats_then_config_error():
     """An edge node without NATS has nowhere to get its groups from."""
     with pytest.raises(ConfigError):

@@ -386,3 +386,20 @@ async def test_contract_detail_when_venue_host_ticks_actor_restarts_then_edge_se
     assert host.runtime.registry.entry(TICKS_PATH).restarts == 1
     assert edge.detail_link.statistics_dict()["tick_detail_resubscribes"] >= 1
     assert host.detail_link.statistics_dict()["tick_interest_lost"] >= 1
+
+
+async def test_contract_detail_when_token_withholds_a_field_on_an_edge_then_forbidden_and_nothing_relayed(
+        three_nodes, open_socket, jwt_secret):
+    """The venue-host relays details unmasked: an edge refuses subscribeTicks from a token whose ``ent`` claim
+    withholds a field of the contract's exchange (fail closed), and follows nothing for it; a full claim works."""
+    host, _, edge = three_nodes
+    await last_price(host)
+    narrow = await open_socket(edge, mint_token(jwt_secret, "eve", entitlements={"*": ["l1"]}))
+    await narrow.send(subscribeTicks={"vtSymbols": ["rb1801.SHFE"]})
+    error = await narrow.recv_until(lambda m: m["which"] in ("ack", "error"), timeout_s=10)
+    assert error["which"] == "error" and error["code"] == "forbidden" and "rb1801.SHFE" in error["message"]
+    assert edge.detail_link.statistics_dict()["tick_detail_followed"] == 0
+    full = await open_socket(edge, mint_token(jwt_secret, "fay", entitlements={"*": ["l1", "oi", "depth"]}))
+    await full.send(subscribeTicks={"vtSymbols": ["rb1801.SHFE"]})
+    ack = await full.recv_until(lambda m: m["which"] in ("ack", "error"), timeout_s=10)
+    assert ack["which"] == "ack", ack

@@ -30,6 +30,7 @@ async def signin_desk(start_desk, tmp_path):
     users = UsersFile(tmp_path / "users.json", CHEAP)
     users.add("ann", PASSWORD, "trader", ["acct-01"], ["rb", "IF"])
     users.add("ops", PASSWORD, "admin")
+    users.add("cat", PASSWORD, "trader", entitlements={"CFFEX": ["l1"], "*": ["l1", "oi", "depth"]})
 
     async def _start(**issuer):
         config = IssuerConfig(**{"access_ttl_s": 60, "max_failures": 3, "lockout_s": 600, **issuer})
@@ -317,3 +318,20 @@ async def test_verify_async_when_jwks_unreachable_then_unauthenticated_not_raise
     verifier = TokenVerifier(AuthConfig(algorithm="RS256", jwks_url="http://127.0.0.1:9/jwks.json"))
     with pytest.raises(PermissionError):
         await asyncio.wait_for(verifier.verify_async(_rs256(_rsa_key(), "k1")), 10)
+
+
+async def test_login_when_user_has_entitlements_then_issued_and_refreshed_tokens_carry_the_ent_claim(
+        signin_desk, client):
+    """The users file's entitlements become the ent claim of every token the issuer signs (sign-in and
+    refresh), and the desk reads them back; a user without entitlements gets no claim (every field)."""
+    desk = await signin_desk()
+    http = client(desk)
+    status, body, _ = await _login(http, "cat")
+    assert status == 200, body
+    principal = desk.verifier.verify(body["access_token"])
+    assert principal.entitlements.as_dict() == {"*": ["depth", "l1", "oi"], "CFFEX": ["l1"]}
+    assert not principal.entitlements.allows("CFFEX", "oi") and principal.entitlements.allows("SHFE", "oi")
+    status, renewed = await _refresh(http)
+    assert status == 200 and desk.verifier.verify(renewed["access_token"]).entitlements == principal.entitlements
+    status, body, _ = await _login(client(desk), "ann")
+    assert "ent" not in jwt.decode(body["access_token"], options={"verify_signature": False})

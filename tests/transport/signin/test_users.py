@@ -102,7 +102,7 @@ def test_users_cli_when_add_with_password_stdin_then_list_shows_user_without_has
     assert added.returncode == 0, added.stderr
     listed = subprocess.run([*PYTHON, "users", "list"], env=env, capture_output=True, text=True, timeout=60)
     assert json.loads(listed.stdout) == {"name": "ann", "role": "admin", "accounts": ["acct-01", "acct-02"],
-                                         "groups": None}
+                                         "groups": None, "ent": None}
     assert "argon2" not in listed.stdout
     refused = subprocess.run([*PYTHON, "users", "add", "", "--password-stdin"], input="a good password\n", env=env,
                              capture_output=True, text=True, timeout=60)
@@ -110,3 +110,19 @@ def test_users_cli_when_add_with_password_stdin_then_list_shows_user_without_has
     (tmp_path / "users.json").write_text("{broken")
     broken = subprocess.run([*PYTHON, "users", "list"], env=env, capture_output=True, text=True, timeout=60)
     assert broken.returncode == 2 and "users.json" in broken.stderr and "Traceback" not in broken.stderr
+
+
+def test_users_cli_when_add_with_ent_then_kept_in_the_file_and_a_malformed_one_refused(tmp_path):
+    """`tickstage users add --ent JSON` keeps the user's market data entitlements (the tokens' ent claim);
+    JSON of the wrong shape is refused with exit 2 and nothing is written."""
+    env = {**os.environ, "TICKSTAGE_STATE_DIR": str(tmp_path)}
+    added = subprocess.run([*PYTHON, "users", "add", "bob", "--ent", '{"CFFEX": ["l1"], "*": ["l1", "oi"]}',
+                            "--password-stdin"], input="a good password\n", env=env, capture_output=True,
+                           text=True, timeout=60)
+    assert added.returncode == 0, added.stderr
+    assert UsersFile(tmp_path / "users.json").get("bob").entitlements.as_dict() == {"*": ["l1", "oi"],
+                                                                                   "CFFEX": ["l1"]}
+    refused = subprocess.run([*PYTHON, "users", "add", "eve", "--ent", '["l1"]', "--password-stdin"],
+                             input="a good password\n", env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "ent" in refused.stderr
+    assert UsersFile(tmp_path / "users.json").get("eve") is None
