@@ -63,8 +63,26 @@ GLOBAL_SCOPE = "global"
 MAX_CLIENT_ORDER_ID_BYTES = 64
 """Longest client order id accepted, UTF-8 bytes."""
 
-ORDER_MEMBERS = frozenset({"submitOrder", "cancelOrder", "orderStatusRequest"})
+ORDER_KEYS = {"submitOrder": "clientOrderId", "cancelOrder": "clientOrderId", "orderStatusRequest": "",
+              "replaceOrder": "newClientOrderId", "cancelAll": "requestId"}
+"""Order ClientMessage member → the field holding its client-chosen idempotency key (1..64 bytes; ``""``: none).
+
+One table for every door that checks the key: the socket server, the session, the NATS order link."""
+ORDER_MEMBERS = frozenset(ORDER_KEYS)
 """The ClientMessage members (schemas/stream.capnp) that go to an account's order actor, ``orders/<account>``."""
+ORDER_REPLIES = {"orderReply": "submitOrder", "cancelReply": "cancelOrder", "orderStatusReply": "orderStatusRequest",
+                 "replaceReply": "replaceOrder", "cancelAllReply": "cancelAll"}
+"""ServerMessage reply member → the order ClientMessage member it answers (its key field is the same name)."""
+
+
+def order_key(member: str, body) -> str:
+    """Return the idempotency key of order message ``body`` (a ClientMessage member or its reply), ``""`` for none.
+
+    Raises:
+        KeyError: ``member`` is not in :data:`ORDER_KEYS`.
+    """
+    field_name = ORDER_KEYS[member]
+    return getattr(body, field_name) if field_name else ""
 
 
 def client_order_id_fits(client_order_id: str) -> bool:
@@ -216,7 +234,10 @@ __all__ = [
     "GLOBAL_RULES",
     "GLOBAL_SCOPE",
     "MAX_CLIENT_ORDER_ID_BYTES",
+    "ORDER_KEYS",
     "ORDER_MEMBERS",
+    "ORDER_REPLIES",
+    "order_key",
     "OrdersConfig",
     "client_order_id_fits",
 ]
