@@ -114,6 +114,7 @@ class SimExchange:
         self._thread: threading.Thread | None = None
         self._stop = False
         self._accepted = self._rejected = self._unanswered = self._fills = self._cancels = 0
+        self._cancel_requests = 0
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -193,6 +194,7 @@ class SimExchange:
     def cancel_order(self, req: CancelRequest) -> None:
         """Cancel an order after the latency (if it is still live then)."""
         with self._lock:
+            self._cancel_requests += 1
             self._later(self._cancel, req.orderid)
 
     def query_order(self, vt_orderid: str = "", reference: str = "") -> OrderData | None:
@@ -219,7 +221,7 @@ class SimExchange:
             most = max(self._references.values(), default=0)
             return ExchangeStatistics(sum(self._references.values()), len(self._references), most,
                                       self._accepted, self._rejected, self._unanswered, self._fills,
-                                      self._cancels)
+                                      self._cancels, self._cancel_requests)
 
     # -- inside the lock -----------------------------------------------------------------------
 

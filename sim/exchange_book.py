@@ -79,7 +79,8 @@ class ExchangeStatistics:
         orders_received: ``send_order`` calls.
         distinct_references: distinct ``OrderRequest.reference`` values among them.
         most_per_reference: most orders sent with one reference (1 when every order was sent once).
-        accepted, rejected, unanswered, fills, cancels: counts.
+        accepted, rejected, unanswered, fills, cancels: counts (cancels: orders cancelled).
+        cancel_requests: ``cancel_order`` calls, whether or not the order was still live.
     """
 
     orders_received: int
@@ -90,6 +91,7 @@ class ExchangeStatistics:
     unanswered: int
     fills: int
     cancels: int
+    cancel_requests: int = 0
 
 
 class AccountBook:

@@ -163,9 +163,7 @@ class Replacements:
                 f"filled before replace: {filled:g} of {old.client_order_id!r}'s lots filled before its cancel, "
                 f"nothing left of the {record.volume:g} lots asked")))
             return True
-        if filled:
-            record.volume = left
-            record.reason = f"{filled:g} lots of {old.client_order_id!r} filled before replace"
+        record.volume = left
         return False
 
     def released(self, record: OrderRecord, approve) -> None:
@@ -186,18 +184,23 @@ class Replacements:
     # -- answers -------------------------------------------------------------------------------
 
     def decided(self, record: OrderRecord) -> None:
-        """The replacing order ``record`` has its decision: answer every session waiting on the replace."""
+        """The replacing order ``record`` has its decision: answer every session waiting on the replace. Refused
+        while the order it replaces still works, the link is dropped: that order may be replaced again."""
+        old = self.book.get(record.replaces)
+        if record.reply_status == "rejected" and old is not None and not old.final and \
+                old.replaced_by == record.client_order_id:
+            old.replaced_by = ""
         for session, correlation in self.waiters.pop(record.client_order_id, ()):
             self._reply(record, session, correlation)
 
     def recover(self) -> None:
         """Relink the pairs after :meth:`OrderBook.recover`; close a replacing order that was held (never sent:
         ``sent_ns`` 0) as ``rejected`` with the reason."""
-        for record in list(self.book.orders.values()):
+        for record in sorted(self.book.orders.values(), key=lambda r: r.created_ns):
             if not record.replaces:
                 continue
             old = self.book.get(record.replaces)
-            if old is not None:
+            if old is not None and (record.state != "rejected" or old.final):
                 old.replaced_by = record.client_order_id
             if not record.final and record.sent_ns == 0:
                 self.book.unresolved.discard(record.client_order_id)
