@@ -185,10 +185,11 @@ class Replacements:
 
     def decided(self, record: OrderRecord) -> None:
         """The replacing order ``record`` has its decision: answer every session waiting on the replace. Refused
-        while the order it replaces still works, the link is dropped: that order may be replaced again."""
+        before the replace cancelled the order it replaces, the link is dropped: that order may be replaced
+        again."""
         old = self.book.get(record.replaces)
         if record.reply_status == "rejected" and old is not None and not old.final and \
-                old.replaced_by == record.client_order_id:
+                not old.cancel_requested and old.replaced_by == record.client_order_id:
             old.replaced_by = ""
         for session, correlation in self.waiters.pop(record.client_order_id, ()):
             self._reply(record, session, correlation)
@@ -200,7 +201,7 @@ class Replacements:
             if not record.replaces:
                 continue
             old = self.book.get(record.replaces)
-            if old is not None and (record.state != "rejected" or old.final):
+            if old is not None and (record.state != "rejected" or old.final or old.cancel_requested):
                 old.replaced_by = record.client_order_id
             if not record.final and record.sent_ns == 0:
                 self.book.unresolved.discard(record.client_order_id)
