@@ -165,7 +165,7 @@ struct OutcomeUnknown {
   reason @2 :Text;           # "no exchange answer within 2.0 s", "recovered from the journal"
 }
 
-# -- Order functions (issue 17): replace, cancel-all, flatten. Same route as SubmitOrder. ---------------
+# -- Order functions (issue 17): replace and cancel-all. Same route as SubmitOrder. ---------------
 
 struct ReplaceOrder {
   # New price and/or volume for a working order. vn.py has no modify: the desk cancels the working order
@@ -210,26 +210,4 @@ struct CancelAllReply {
   requestId @0 :Text;
   account @1 :Text;
   clientOrderIds @2 :List(Text);   # the orders a cancel was sent for (or will be, once they have a vt_orderid)
-}
-
-enum Aggressiveness {
-  passive @0;          # at the own side of the book (bid to sell, ask to buy): waits
-  touch @1;            # at the other side (ask to buy, bid to sell): takes the best level
-  cross @2;            # through the other side by crossTicks price ticks
-}
-
-struct FlattenPosition {
-  # Close the account's position in one contract (or all), with the offsets the exchange needs.
-  clientOrderId @0 :Text;      # 1..64 bytes: the idempotency key; closing order i is "<id>.<i>"
-  account @1 :Text;
-  vtSymbol @2 :Text;           # "": every contract with a position
-  aggressiveness @3 :Aggressiveness;
-  crossTicks @4 :UInt32;       # price ticks through the touch when aggressiveness is cross
-}
-
-struct FlattenReply {
-  clientOrderId @0 :Text;
-  account @1 :Text;
-  orders @2 :List(OrderView);  # the closing orders sent (empty: nothing to close)
-  rejection @3 :Rejection;     # set when the flatten was refused as a whole
 }

@@ -196,3 +196,28 @@ async def test_cancel_all_when_another_users_account_or_bad_id_then_refused(desk
 
     assert forbidden["code"] == "forbidden" and malformed["code"] == "malformed"
     assert "requestId" in malformed["message"]
+
+
+async def test_submit_order_when_market_fak_or_fok_then_that_vnpy_order_type_reaches_the_exchange(
+        desk_factory, open_socket, jwt_secret, tmp_path):
+    """The ticket's order types (limit, market, FAK, FOK) reach vn.py's OrderRequest as that OrderType; a FAK or
+    FOK the market cannot fill is cancelled by the exchange, not left working."""
+    from vnpy.trader.constant import OrderType, Status
+
+    desk = await desk_factory(orders=orders_config(tmp_path, limits=HIGH_LIMITS), sim=venue_setting())
+    client = await open_socket(desk, token(jwt_secret, "trader1", ["acct-01"]))
+    price = await last_price(desk) - 50
+    replies = {}
+    for order_type, order_price in (("limit", price), ("market", 0.0), ("fak", price), ("fok", price)):
+        fields = order(f"t-{order_type}", order_price)
+        fields["submitOrder"]["orderType"] = order_type
+        await client.send(**fields)
+        replies[order_type] = await client.recv_until(_is("orderReply", clientOrderId=f"t-{order_type}"),
+                                                      timeout_s=10)
+
+    at_venue = {t: venue(desk).query_order(reply["vtOrderId"]) for t, reply in replies.items()}
+    assert {t: reply["status"] for t, reply in replies.items()} == dict.fromkeys(replies, "accepted")
+    assert {t: o.type for t, o in at_venue.items()} == {"limit": OrderType.LIMIT, "market": OrderType.MARKET,
+                                                         "fak": OrderType.FAK, "fok": OrderType.FOK}
+    assert at_venue["limit"].status == Status.NOTTRADED
+    assert (at_venue["fak"].status, at_venue["fok"].status) == (Status.CANCELLED, Status.CANCELLED)
