@@ -140,6 +140,8 @@ class OrdersConfig:
         account_limits: account → rule → limit name → value (overrides).
         status_interval_s: AccountStatus / RiskSummary period, seconds.
         sim: extra settings for the simulator gateway's exchange (sim/exchange.py).
+        default_lots: vt_symbol or product (the contract group, ``"rb"``) → the order ticket's default size,
+            lots (a whole number >= 1; a vt_symbol's entry wins over its product's; 1 when neither is given).
     """
 
     accounts: tuple[AccountSpec, ...] = ()
@@ -155,8 +157,12 @@ class OrdersConfig:
     account_limits: Mapping[str, Mapping[str, Mapping[str, float]]] = field(default_factory=dict)
     status_interval_s: float = 1.0
     sim: Mapping[str, Any] = field(default_factory=dict)
+    default_lots: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for key, lots in self.default_lots.items():
+            if isinstance(lots, bool) or not (isinstance(lots, int | float) and math.isfinite(lots) and lots >= 1 and float(lots).is_integer()):
+                raise ValueError(f"orders.default_lots.{key} must be a whole number of lots >= 1, not {lots!r}")
         for name in ("answer_timeout_s", "check_timeout_s", "query_interval_s", "status_interval_s"):
             value = getattr(self, name)
             if not (value > 0 and math.isfinite(value)):
@@ -176,6 +182,10 @@ class OrdersConfig:
     def journal_path(self) -> Path | None:
         """The journal file named by the configuration, or ``None`` (the desk's state folder decides)."""
         return Path(self.journal).expanduser() if self.journal else None
+
+    def default_lots_of(self, vt_symbol: str, product: str = "") -> float:
+        """Return the ticket's default size of ``vt_symbol`` (lots): its own entry, else its product's, else 1."""
+        return float(self.default_lots.get(vt_symbol, self.default_lots.get(product, 1.0)))
 
     def account(self, account: str) -> AccountSpec | None:
         """Return the spec of ``account`` or ``None``."""
@@ -207,6 +217,8 @@ class OrdersConfig:
             kwargs["journal"] = Path(str(orders["journal"]))
         if "sim" in orders:
             kwargs["sim"] = dict(orders["sim"])
+        if "default_lots" in orders:
+            kwargs["default_lots"] = dict(orders["default_lots"])
         if "rules" in risk:
             kwargs["rules"] = tuple(risk["rules"])
         if "global_rules" in risk:

@@ -14,14 +14,19 @@ pytestmark = pytest.mark.browser
 
 async def test_blotter_when_trader_modifies_then_cancels_all_then_one_replace_and_every_order_cancelled(
         order_desk_factory):
-    """Modify of a working order (price and lots inline) replaces it by one linked order at the venue, shown as
-    the pair in the blotter; Cancel all then cancels every open order of the trader's account."""
-    desk = await order_desk_factory(venue_setting(), limits=HIGH_LIMITS)
+    """The ticket shows the contract's default size; Modify of a working order (price and lots inline) replaces
+    it by one linked order at the venue, shown as the pair in the blotter; Cancel all then cancels every open
+    order of the trader's account."""
+    desk = await order_desk_factory(venue_setting(), limits=HIGH_LIMITS, default_lots={"rb": 4})
     last = await last_price(desk)
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = await _signed_in_page(browser, desk)
+            await page.fill('input[name="vtSymbol"]', "rb1801.SHFE")
+            await page.dispatch_event('input[name="vtSymbol"]', "change")
+            await page.wait_for_function("() => document.querySelector('input[name=\"volumeLots\"]').value === '4'",
+                                         timeout=WAIT_MS)   # [orders] default_lots: rb → 4 lots
             first = await _send(page, price=last - AWAY, lots=2)
             other = await _send(page, price=last - AWAY - 1, lots=1)
             await _blotter_state(page, first, "working")
