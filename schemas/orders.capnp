@@ -194,7 +194,7 @@ struct ReplaceReply {
   vtOrderId @4 :Text;          # the replacing order's vn.py vt_orderid ("" when not sent)
   volumeLots @5 :Float64;      # the replacing order's volume, lots (the request's less the lots filled)
   filledBeforeLots @6 :Float64; # lots of the replaced order filled before its cancel took effect
-  rejection @7 :Rejection;     # set when status is rejected
+  rejection @7 :Rejection;     # why, when status is rejected, unknownOrder or notWorking (rule "replace" for its own)
 }
 
 struct CancelAll {

@@ -277,7 +277,7 @@ def encode_replace_reply(replaced: str, account: str, new_client_order_id: str, 
         body.vtOrderId = new.vt_orderid
         body.volumeLots = new.volume
         rejection = rejection or new.rejection
-    if status == "rejected" and rejection is not None:
+    if status != "accepted" and status != "outcomeUnknown" and rejection is not None:
         set_rejection(body.init("rejection"), rejection)
     return message.to_bytes()
 

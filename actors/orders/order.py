@@ -184,7 +184,10 @@ class OrderActor(TickstageActor):
         """Kill switch: cancel every open order (of one group, or all); pending ones on send (loop thread)."""
         group, count = command.group, 0
         for record in self.book.open_records(group):
-            if record.vt_orderid:
+            if self.replacements.cancel_held(record, f"cancelled by the kill switch ({command.reason}) before it "
+                                                     "was sent"):
+                count += 1
+            elif record.vt_orderid:
                 self.cancel_now(record)
                 count += 1
             elif record.state == "pending":
@@ -385,6 +388,8 @@ class OrderActor(TickstageActor):
         record = self.book.get(client_order_id)
         if record is None:
             status, vt_orderid = "unknownOrder", ""
+        elif self.replacements.cancel_held(record, "cancelled before it was sent (held for its replace)"):
+            status, vt_orderid = "sent", ""
         elif record.final:
             status, vt_orderid = "notActive", record.vt_orderid
         elif record.vt_orderid:
