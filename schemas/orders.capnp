@@ -138,6 +138,8 @@ struct OrderView {
   reason @17 :Text;           # why the desk put the order in its state, when the desk decided it: an
                               # outcomeUnknown's cause, or why recovery closed an order the venue did not
                               # know (state cancelled, never rejected: it may have reached the venue); "" otherwise
+  replaces @18 :Text;         # the client order id this order replaces (replaceOrder); "" otherwise
+  replacedBy @19 :Text;       # the client order id of the order replacing this one; "" otherwise
 }
 
 struct OrderStatusReply {
@@ -161,4 +163,51 @@ struct OutcomeUnknown {
   order @0 :OrderView;       # state outcomeUnknown
   sinceTsNs @1 :Int64;       # when the order was sent, ns since UNIX epoch
   reason @2 :Text;           # "no exchange answer within 2.0 s", "recovered from the journal"
+}
+
+# -- Order functions (issue 17): replace and cancel-all. Same route as SubmitOrder. ---------------
+
+struct ReplaceOrder {
+  # New price and/or volume for a working order. vn.py has no modify: the desk cancels the working order
+  # and, once it is final, sends a linked new order (newClientOrderId) of volumeLots less what filled.
+  clientOrderId @0 :Text;      # the working order
+  account @1 :Text;
+  newClientOrderId @2 :Text;   # the replacing order's id, 1..64 bytes: the idempotency key of the replace
+  price @3 :Float64;           # new limit price, quote currency
+  volumeLots @4 :Float64;      # new total volume, lots; the new order gets this less the lots filled
+}
+
+enum ReplaceStatus {
+  accepted @0;         # the replacing order was accepted by the exchange
+  rejected @1;         # refused (rejection says who and why: a risk rule, "filled before replace" ...)
+  outcomeUnknown @2;   # the replacing order was sent, no answer within the timeout
+  unknownOrder @3;     # no such working order in this account
+  notWorking @4;       # the order is final, not yet at the exchange, outcomeUnknown, or already being replaced
+}
+
+struct ReplaceReply {
+  # The answer to a ReplaceOrder: every retry with the same newClientOrderId gets the same decision.
+  clientOrderId @0 :Text;      # the replaced order
+  account @1 :Text;
+  newClientOrderId @2 :Text;
+  status @3 :ReplaceStatus;
+  vtOrderId @4 :Text;          # the replacing order's vn.py vt_orderid ("" when not sent)
+  volumeLots @5 :Float64;      # the replacing order's volume, lots (the request's less the lots filled)
+  filledBeforeLots @6 :Float64; # lots of the replaced order filled before its cancel took effect
+  rejection @7 :Rejection;     # why, when status is rejected, unknownOrder or notWorking (rule "replace" for its own)
+}
+
+struct CancelAll {
+  # Cancel every open order of an account, optionally of one contract and/or one direction.
+  requestId @0 :Text;          # chosen by the client, 1..64 bytes: the idempotency key
+  account @1 :Text;
+  vtSymbol @2 :Text;           # "": every contract
+  direction @3 :Direction;     # read only when byDirection
+  byDirection @4 :Bool;        # false: both directions
+}
+
+struct CancelAllReply {
+  requestId @0 :Text;
+  account @1 :Text;
+  clientOrderIds @2 :List(Text);   # the orders a cancel was sent for (or will be, once they have a vt_orderid)
 }

@@ -43,6 +43,8 @@ struct ClientMessage {
     subscribeTicks @10 :ContractList;    # contract detail: every tick of these contracts (tickDetail)
     unsubscribeTicks @11 :ContractList;
     watchlistUpdate @12 :WatchlistUpdate; # membership of the user's watchlist group
+    replaceOrder @13 :Orders.ReplaceOrder;            # → orders/<account>; answered by replaceReply
+    cancelAll @14 :Orders.CancelAll;                  # → orders/<account>; answered by cancelAllReply
   }
   envelope @5 :Envelope;
 }
@@ -108,6 +110,8 @@ struct ServerMessage {
     killSwitchChanged @18 :Accounts.KillSwitchChanged;
     tickDetail @19 :Market.TickDetail;             # every tick of a contract the socket subscribed (subscribeTicks)
     groupStatus @20 :Market.GroupStatus;           # a subscribed group's liveness: on subscribe and on change
+    replaceReply @21 :Orders.ReplaceReply;         # to the replacing socket, once the new order is decided
+    cancelAllReply @22 :Orders.CancelAllReply;
   }
   envelope @5 :Envelope;
 }

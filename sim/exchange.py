@@ -73,7 +73,8 @@ class ExchangeStatistics:
         orders_received: ``send_order`` calls.
         distinct_references: distinct ``OrderRequest.reference`` values among them.
         most_per_reference: most orders sent with one reference (1 when every order was sent once).
-        accepted, rejected, unanswered, fills, cancels: counts.
+        accepted, rejected, unanswered, fills, cancels: counts (cancels: orders cancelled).
+        cancel_requests: ``cancel_order`` calls, whether or not the order was still live.
     """
 
     orders_received: int
@@ -84,6 +85,7 @@ class ExchangeStatistics:
     unanswered: int
     fills: int
     cancels: int
+    cancel_requests: int = 0
 
 
 class AccountBook:
@@ -160,6 +162,7 @@ class SimExchange:
         self._thread: threading.Thread | None = None
         self._stop = False
         self._accepted = self._rejected = self._unanswered = self._fills = self._cancels = 0
+        self._cancel_requests = 0
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -249,6 +252,7 @@ class SimExchange:
     def cancel_order(self, req: CancelRequest) -> None:
         """Cancel an order after the latency (if it is still live then)."""
         with self._lock:
+            self._cancel_requests += 1
             self._later(self._cancel, req.orderid)
 
     def query_order(self, vt_orderid: str = "", reference: str = "") -> OrderData | None:
@@ -298,7 +302,7 @@ class SimExchange:
             most = max(self._references.values(), default=0)
             return ExchangeStatistics(sum(self._references.values()), len(self._references), most,
                                       self._accepted, self._rejected, self._unanswered, self._fills,
-                                      self._cancels)
+                                      self._cancels, self._cancel_requests)
 
     # -- inside the lock -----------------------------------------------------------------------
 

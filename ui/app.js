@@ -205,6 +205,7 @@ function adopt(newToken) {
   const saved = JSON.parse(sessionStorage.getItem(GROUPS_KEY) || "[]");
   for (const group of saved) subscribe(group);
   loadGroups();
+  loadOrderDefaults();
 }
 
 function logout(reason = "", { local = false } = {}) {
@@ -219,6 +220,17 @@ function logout(reason = "", { local = false } = {}) {
   showSession();
   availableGroups = [];
   renderPicker();
+}
+
+// The ticket's default size per contract ([orders] default_lots): handed to the ticket as an event.
+async function loadOrderDefaults() {
+  try {
+    const response = await fetch("./api/order-defaults", { headers: { Authorization: `Bearer ${token}` } });
+    if (!response.ok) return; // the ticket keeps 1 lot
+    document.dispatchEvent(new CustomEvent("tickstage:order-defaults", { detail: await response.json() }));
+  } catch {
+    // the ticket keeps 1 lot
+  }
 }
 
 async function loadGroups() {

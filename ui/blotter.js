@@ -8,10 +8,15 @@
 // were missed while the socket was down show their current state. An order in
 // outcomeUnknown is drawn apart (amber, with why): it was sent, the exchange
 // has not answered, and it must not be entered again. Working orders have a
-// Cancel button (cancelOrder; the answer shows in the row).
+// Cancel button (cancelOrder; the answer shows in the row) and a Modify button:
+// price and lots inline, sent as replaceOrder (the desk cancels the order and
+// sends a linked new one; a retry of the same edit reuses its new client order
+// id, so it is one replace). The pair shows as "replaces"/"replaced by".
+// "Cancel all" sends cancelAll for every account the page may trade.
 
 import { book } from "./order_book.js";
 import { FINAL_STATES, STATE_LABELS, clockOfNs, el, lots, price, rejectionText, tradableAccounts } from "./order_format.js";
+import { newClientOrderId } from "./order_ticket.js";
 import { registerPanel } from "./panels.js";
 
 const EVENTS = ["orderAccepted", "orderRejected", "orderUpdated", "orderFilled", "outcomeUnknown"];
@@ -20,6 +25,10 @@ const CANCELLABLE = new Set(["pending", "sent", "working", "outcomeUnknown"]);
 const CANCEL_LABELS = {
   sent: "cancel sent", unknownOrder: "unknown order", notActive: "already final",
   notSent: "not sent yet: cancel again", error: "cancel refused",
+};
+const REPLACE_LABELS = {
+  accepted: "replaced", rejected: "replace rejected", outcomeUnknown: "replace sent, no answer yet",
+  unknownOrder: "unknown order", notWorking: "not working", error: "replace refused",
 };
 const COLUMNS = ["Time", "Account", "Symbol", "Side", "Price", "Lots", "State", "Status", ""];
 
@@ -32,14 +41,30 @@ class Blotter {
     this.filter = el("label", { className: "blotter-filter" },
       el("input", { attrs: { type: "checkbox", name: "openOnly" } }), " open only");
     this.note = el("span", { className: "blotter-note", data: { blotterNote: "" } });
+    this.cancelAllButton = el("button", { className: "blotter-cancel-all", text: "Cancel all",
+      attrs: { type: "button", title: "cancel every open order of your accounts" } });
+    this.cancelAllButton.addEventListener("click", () => this.cancelAll());
+    this.editing = null; // {account, clientOrderId, newClientOrderId}: the row whose Modify form is open
     this.body = el("tbody");
     const head = el("tr", {}, ...COLUMNS.map((title) => el("th", { text: title })));
     this.table = el("table", { className: "blotter", attrs: { "aria-label": "orders" } }, el("thead", {}, head), this.body);
-    element.append(el("div", { className: "blotter-bar" }, this.filter, this.note), this.table);
+    element.append(el("div", { className: "blotter-bar" }, this.filter, this.cancelAllButton, this.note), this.table);
     this.filter.querySelector("input").addEventListener("change", () => this.render());
     this.body.addEventListener("click", (event) => {
       const button = event.target.closest("button[data-cancel]");
       if (button) this.cancel(button.dataset.account, button.dataset.cancel);
+      const modify = event.target.closest("button[data-modify]");
+      if (modify) this.edit(modify.dataset.account, modify.dataset.modify);
+      const abandon = event.target.closest("button[data-modify-cancel]");
+      if (abandon) { this.editing = null; this.render(); }
+    });
+    this.body.addEventListener("input", (event) => { // keep what is typed across re-renders (order events)
+      const form = event.target.closest("form.blotter-modify");
+      if (form && this.editing) this.editing[event.target.name] = event.target.value;
+    });
+    this.body.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.replace(event.target.closest("form"));
     });
 
     for (const member of EVENTS) {
@@ -108,6 +133,50 @@ class Blotter {
     }
   }
 
+  edit(account, clientOrderId) {
+    this.editing = { account, clientOrderId, newClientOrderId: newClientOrderId(this.user ?? "") };
+    this.render();
+  }
+
+  // Send the open Modify form as replaceOrder; a second send of the same edit reuses its new id.
+  async replace(form) {
+    const edit = this.editing;
+    if (!edit || !form) return;
+    const price = Number(form.elements.price.value), volumeLots = Number(form.elements.volumeLots.value);
+    const show = (status, detail) => book.cancelled(edit.account, edit.clientOrderId, { status, detail });
+    if (!(Number.isFinite(price) && price > 0) || !(Number.isInteger(volumeLots) && volumeLots > 0)) {
+      show("error", "price must be > 0 and lots a whole number > 0");
+      return;
+    }
+    show("sending", "replacing…");
+    const reply = await this.desk.send("replaceOrder", { clientOrderId: edit.clientOrderId, account: edit.account,
+      newClientOrderId: edit.newClientOrderId, price, volumeLots });
+    if (reply.member === "replaceReply") {
+      const body = reply.body;
+      const filled = body.filledBeforeLots > 0 ? ` (${lots(body.filledBeforeLots)} filled first, new ${lots(body.volumeLots)})` : "";
+      const why = body.status === "rejected" && body.rejection ? `: ${rejectionText(body.rejection)}` : "";
+      show(`replace-${body.status}`, `${REPLACE_LABELS[body.status] ?? body.status}${filled}${why}`);
+      if (body.status !== "outcomeUnknown") this.editing = null;
+      this.render();
+    } else {
+      show("error", `${REPLACE_LABELS.error}: ${reply.body?.message ?? reply.body?.code}`);
+    }
+  }
+
+  async cancelAll() {
+    const accounts = tradableAccounts(this.desk.session(), [...this.seenAccounts]);
+    const requestId = newClientOrderId(this.user ?? "");
+    let named = 0;
+    this.note.textContent = "cancelling all…";
+    for (const account of accounts) {
+      const reply = await this.desk.send("cancelAll", { requestId, account, vtSymbol: "", direction: "long", byDirection: false });
+      if (reply.member === "cancelAllReply") named += reply.body.clientOrderIds.length;
+      else this.note.textContent = `cancel all of ${account}: ${reply.body?.code ?? reply.member} ${reply.body?.message ?? ""}`;
+    }
+    this.note.dataset.cancelAll = String(named);
+    if (this.note.textContent === "cancelling all…") this.note.textContent = `cancel all: ${named} order(s)`;
+  }
+
   render() {
     const openOnly = this.filter.querySelector("input").checked;
     const rows = book.list().filter((row) => !openOnly || !FINAL_STATES.has(row.state));
@@ -132,7 +201,24 @@ class Blotter {
       action.append(el("button", { text: "Cancel", data: { cancel: order.clientOrderId, account: order.account },
         attrs: { type: "button", title: `cancel ${order.clientOrderId}` } }));
     }
+    if (order.state === "working" && !order.replacedBy && order.cancel?.status !== "sent") {
+      action.append(el("button", { text: "Modify", data: { modify: order.clientOrderId, account: order.account },
+        attrs: { type: "button", title: `modify ${order.clientOrderId}: new price and/or lots` } }));
+    }
+    const editing = this.editing;
+    if (editing && editing.account === order.account && editing.clientOrderId === order.clientOrderId) {
+      const form = el("form", { className: "blotter-modify", data: { modifyFor: order.clientOrderId } },
+        el("input", { attrs: { name: "price", type: "number", step: "any", "aria-label": "new price" } }),
+        el("input", { attrs: { name: "volumeLots", type: "number", min: "1", step: "1", "aria-label": "new lots" } }),
+        el("button", { text: "Replace", attrs: { type: "submit" } }),
+        el("button", { text: "×", data: { modifyCancel: "" }, attrs: { type: "button", title: "close" } }));
+      form.elements.price.value = editing.price ?? String(order.price);
+      form.elements.volumeLots.value = editing.volumeLots ?? String(order.volumeLots);
+      action.append(form);
+    }
     if (order.cancel) action.append(el("small", { className: "blotter-cancel", text: order.cancel.detail, data: { cancelStatus: order.cancel.status } }));
+    if (order.replaces) action.append(el("small", { className: "blotter-link", text: `replaces ${order.replaces}` }));
+    if (order.replacedBy) action.append(el("small", { className: "blotter-link", text: `replaced by ${order.replacedBy}` }));
     const time = order.updatedTsNs > 0n ? clockOfNs(order.updatedTsNs) : new Date(order.createdMs).toLocaleTimeString("en-GB", { hour12: false });
     const side = `${order.direction === "long" ? "B" : order.direction === "short" ? "S" : "N"} ${order.offset}`;
     return el("tr", { data: { order: order.clientOrderId, account: order.account, state: order.state, direction: order.direction },

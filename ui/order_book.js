@@ -22,7 +22,7 @@ const RANK = {
   filled: 5, cancelled: 5, rejected: 5,
 };
 const VIEW_FIELDS = ["vtSymbol", "direction", "offset", "orderType", "price", "volumeLots", "state", "status",
-  "tradedLots", "avgPrice", "vtOrderId", "rejection", "reference"];
+  "tradedLots", "avgPrice", "vtOrderId", "rejection", "reference", "replaces", "replacedBy"];
 
 export class OrderBook {
   constructor() {

@@ -74,6 +74,12 @@ class OrderTicket {
       this.seenAccounts.add(status.account);
       this.renderAccounts();
     });
+    this.defaultLots = {}; // vt_symbol or product → lots (GET /api/order-defaults)
+    document.addEventListener("tickstage:order-defaults", (event) => {
+      this.defaultLots = event.detail?.defaultLots ?? {};
+      this.applyDefaultLots();
+    });
+    this.fields.vtSymbol.addEventListener("change", () => this.applyDefaultLots());
     document.addEventListener("tickstage:instrument", (event) => this.prefill(event.detail));
     this.renderAccounts();
   }
@@ -87,10 +93,20 @@ class OrderTicket {
     if (accounts.includes(current)) select.value = current;
   }
 
+  // The contract's default size: its vt_symbol's entry, else its product's ("rb" of "rb1801.SHFE"), else 1.
+  applyDefaultLots() {
+    const vtSymbol = this.fields.vtSymbol.value.trim();
+    const product = vtSymbol.split(".")[0].replace(/\d.*$/, "");
+    const lots = this.defaultLots[vtSymbol] ?? this.defaultLots[product] ?? 1;
+    this.fields.volumeLots.value = String(lots);
+    this.form.dataset.defaultLots = String(lots);
+  }
+
   // {vtSymbol, last, bid, ask, priceTick} of a clicked watchlist row.
   prefill({ vtSymbol, last, bid, ask, priceTick } = {}) {
     if (!vtSymbol) return;
     this.fields.vtSymbol.value = vtSymbol;
+    this.applyDefaultLots();
     const reference = Number.isFinite(last) ? last : this.fields.direction.value === "long" ? ask : bid;
     if (Number.isFinite(reference)) this.fields.price.value = String(reference);
     this.fields.price.step = priceTick > 0 ? String(priceTick) : "any";

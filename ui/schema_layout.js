@@ -226,7 +226,7 @@ export const STRUCTS = deepFreeze({
     "id": "0xa0f286f5a199b7e7",
     "file": "orders.capnp",
     "dataWords": 8,
-    "pointerWords": 7,
+    "pointerWords": 9,
     "discriminantByteOffset": null,
     "union": [],
     "fields": {
@@ -247,7 +247,9 @@ export const STRUCTS = deepFreeze({
       "createdTsNs": {"kind": "int64", "byteOffset": 48},
       "updatedTsNs": {"kind": "int64", "byteOffset": 56},
       "reference": {"kind": "text", "pointer": 5},
-      "reason": {"kind": "text", "pointer": 6}
+      "reason": {"kind": "text", "pointer": 6},
+      "replaces": {"kind": "text", "pointer": 7},
+      "replacedBy": {"kind": "text", "pointer": 8}
     }
   },
   "OrderStatusReply": {
@@ -321,6 +323,67 @@ export const STRUCTS = deepFreeze({
       "order": {"kind": "struct", "struct": "OrderView", "pointer": 0},
       "sinceTsNs": {"kind": "int64", "byteOffset": 0},
       "reason": {"kind": "text", "pointer": 1}
+    }
+  },
+  "ReplaceOrder": {
+    "id": "0xc9cfb0e70c738a10",
+    "file": "orders.capnp",
+    "dataWords": 2,
+    "pointerWords": 3,
+    "discriminantByteOffset": null,
+    "union": [],
+    "fields": {
+      "clientOrderId": {"kind": "text", "pointer": 0},
+      "account": {"kind": "text", "pointer": 1},
+      "newClientOrderId": {"kind": "text", "pointer": 2},
+      "price": {"kind": "float64", "byteOffset": 0},
+      "volumeLots": {"kind": "float64", "byteOffset": 8}
+    }
+  },
+  "ReplaceReply": {
+    "id": "0xa298d6863e6412d1",
+    "file": "orders.capnp",
+    "dataWords": 3,
+    "pointerWords": 5,
+    "discriminantByteOffset": null,
+    "union": [],
+    "fields": {
+      "clientOrderId": {"kind": "text", "pointer": 0},
+      "account": {"kind": "text", "pointer": 1},
+      "newClientOrderId": {"kind": "text", "pointer": 2},
+      "status": {"kind": "enum", "enum": "ReplaceStatus", "byteOffset": 0},
+      "vtOrderId": {"kind": "text", "pointer": 3},
+      "volumeLots": {"kind": "float64", "byteOffset": 8},
+      "filledBeforeLots": {"kind": "float64", "byteOffset": 16},
+      "rejection": {"kind": "struct", "struct": "Rejection", "pointer": 4}
+    }
+  },
+  "CancelAll": {
+    "id": "0xdb9692ceb69431ae",
+    "file": "orders.capnp",
+    "dataWords": 1,
+    "pointerWords": 3,
+    "discriminantByteOffset": null,
+    "union": [],
+    "fields": {
+      "requestId": {"kind": "text", "pointer": 0},
+      "account": {"kind": "text", "pointer": 1},
+      "vtSymbol": {"kind": "text", "pointer": 2},
+      "direction": {"kind": "enum", "enum": "Direction", "byteOffset": 0},
+      "byDirection": {"kind": "bool", "bitOffset": 16}
+    }
+  },
+  "CancelAllReply": {
+    "id": "0xc7730598f23278e7",
+    "file": "orders.capnp",
+    "dataWords": 0,
+    "pointerWords": 3,
+    "discriminantByteOffset": null,
+    "union": [],
+    "fields": {
+      "requestId": {"kind": "text", "pointer": 0},
+      "account": {"kind": "text", "pointer": 1},
+      "clientOrderIds": {"kind": "list", "element": {"kind": "text"}, "pointer": 2}
     }
   },
   "Position": {
@@ -560,7 +623,7 @@ export const STRUCTS = deepFreeze({
     "dataWords": 1,
     "pointerWords": 2,
     "discriminantByteOffset": 0,
-    "union": ["auth", "subscribe", "unsubscribe", "snapshotRequest", "ping", "refresh", "submitOrder", "cancelOrder", "orderStatusRequest", "subscribeTicks", "unsubscribeTicks", "watchlistUpdate"],
+    "union": ["auth", "subscribe", "unsubscribe", "snapshotRequest", "ping", "refresh", "submitOrder", "cancelOrder", "orderStatusRequest", "subscribeTicks", "unsubscribeTicks", "watchlistUpdate", "replaceOrder", "cancelAll"],
     "fields": {
       "auth": {"kind": "struct", "struct": "Auth", "pointer": 0, "discriminant": 0},
       "subscribe": {"kind": "struct", "struct": "Subscribe", "pointer": 0, "discriminant": 1},
@@ -574,7 +637,9 @@ export const STRUCTS = deepFreeze({
       "orderStatusRequest": {"kind": "struct", "struct": "OrderStatusRequest", "pointer": 0, "discriminant": 8},
       "subscribeTicks": {"kind": "struct", "struct": "ContractList", "pointer": 0, "discriminant": 9},
       "unsubscribeTicks": {"kind": "struct", "struct": "ContractList", "pointer": 0, "discriminant": 10},
-      "watchlistUpdate": {"kind": "struct", "struct": "WatchlistUpdate", "pointer": 0, "discriminant": 11}
+      "watchlistUpdate": {"kind": "struct", "struct": "WatchlistUpdate", "pointer": 0, "discriminant": 11},
+      "replaceOrder": {"kind": "struct", "struct": "ReplaceOrder", "pointer": 0, "discriminant": 12},
+      "cancelAll": {"kind": "struct", "struct": "CancelAll", "pointer": 0, "discriminant": 13}
     }
   },
   "Ack": {
@@ -633,7 +698,7 @@ export const STRUCTS = deepFreeze({
     "dataWords": 1,
     "pointerWords": 2,
     "discriminantByteOffset": 0,
-    "union": ["groupFrame", "groupInfo", "ack", "error", "pong", "orderReply", "cancelReply", "orderStatusReply", "orderAccepted", "orderRejected", "orderUpdated", "orderFilled", "outcomeUnknown", "accountStatus", "riskSummary", "riskEvent", "limitChanged", "killSwitchChanged", "tickDetail", "groupStatus"],
+    "union": ["groupFrame", "groupInfo", "ack", "error", "pong", "orderReply", "cancelReply", "orderStatusReply", "orderAccepted", "orderRejected", "orderUpdated", "orderFilled", "outcomeUnknown", "accountStatus", "riskSummary", "riskEvent", "limitChanged", "killSwitchChanged", "tickDetail", "groupStatus", "replaceReply", "cancelAllReply"],
     "fields": {
       "groupFrame": {"kind": "struct", "struct": "GroupFrame", "pointer": 0, "discriminant": 0},
       "groupInfo": {"kind": "struct", "struct": "GroupInfo", "pointer": 0, "discriminant": 1},
@@ -655,7 +720,9 @@ export const STRUCTS = deepFreeze({
       "limitChanged": {"kind": "struct", "struct": "LimitChanged", "pointer": 0, "discriminant": 16},
       "killSwitchChanged": {"kind": "struct", "struct": "KillSwitchChanged", "pointer": 0, "discriminant": 17},
       "tickDetail": {"kind": "struct", "struct": "TickDetail", "pointer": 0, "discriminant": 18},
-      "groupStatus": {"kind": "struct", "struct": "GroupStatus", "pointer": 0, "discriminant": 19}
+      "groupStatus": {"kind": "struct", "struct": "GroupStatus", "pointer": 0, "discriminant": 19},
+      "replaceReply": {"kind": "struct", "struct": "ReplaceReply", "pointer": 0, "discriminant": 20},
+      "cancelAllReply": {"kind": "struct", "struct": "CancelAllReply", "pointer": 0, "discriminant": 21}
     }
   },
   "FlightHeader": {
@@ -713,6 +780,7 @@ export const ENUMS = deepFreeze({
   "OrderState": ["pending", "sent", "working", "filled", "cancelled", "rejected", "outcomeUnknown"],
   "ReplyStatus": ["accepted", "rejected", "outcomeUnknown"],
   "CancelStatus": ["sent", "unknownOrder", "notActive", "notSent", "ambiguous"],
+  "ReplaceStatus": ["accepted", "rejected", "outcomeUnknown", "unknownOrder", "notWorking"],
   "Severity": ["info", "warning", "critical"],
   "KillSwitchScope": ["account", "group", "global"],
   "KillSwitchState": ["active", "reduceOnly", "halted"],

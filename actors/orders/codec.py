@@ -222,6 +222,8 @@ def fill_order_view(view, record: OrderRecord) -> None:
     view.updatedTsNs = record.updated_ns
     view.reference = record.reference
     view.reason = record.reason
+    view.replaces = record.replaces
+    view.replacedBy = record.replaced_by
 
 
 def encode_order_reply(record: OrderRecord, correlation_id: int, source: str) -> bytes:
@@ -258,6 +260,47 @@ def encode_cancel_reply(client_order_id: str, account: str, status: str, vt_orde
     return message.to_bytes()
 
 
+def encode_replace_reply(replaced: str, account: str, new_client_order_id: str, status: str, correlation_id: int,
+                         source: str, *, new: OrderRecord | None = None, filled_before_lots: float = 0.0,
+                         rejection: Rejection | None = None) -> bytes:
+    """Return ServerMessage ``replaceReply`` (orders.capnp ``ReplaceReply``).
+
+    Args:
+        replaced: the client order id of the order replaced.
+        new_client_order_id: the replacing order's client order id.
+        status: orders.capnp ``ReplaceStatus`` name.
+        new: the replacing order, when there is one (its vt_orderid, volume in lots and rejection).
+        filled_before_lots: lots of the replaced order filled before its cancel took effect.
+        rejection: the refusal when ``new`` carries none.
+    """
+    message, body = new_server_message("replaceReply", correlation_id, source)
+    body.clientOrderId = replaced
+    body.account = account
+    body.newClientOrderId = new_client_order_id
+    body.status = status
+    body.filledBeforeLots = filled_before_lots
+    if new is not None:
+        body.vtOrderId = new.vt_orderid
+        body.volumeLots = new.volume
+        rejection = rejection or new.rejection
+    if status != "accepted" and status != "outcomeUnknown" and rejection is not None:
+        set_rejection(body.init("rejection"), rejection)
+    return message.to_bytes()
+
+
+def encode_cancel_all_reply(request_id: str, account: str, client_order_ids: Iterable[str], correlation_id: int,
+                            source: str) -> bytes:
+    """Return ServerMessage ``cancelAllReply`` naming the orders a cancel was sent (or is due) for."""
+    ids = list(client_order_ids)
+    message, body = new_server_message("cancelAllReply", correlation_id, source)
+    body.requestId = request_id
+    body.account = account
+    listed = body.init("clientOrderIds", len(ids))
+    for i, client_order_id in enumerate(ids):
+        listed[i] = client_order_id
+    return message.to_bytes()
+
+
 def encode_status_reply(account: str, records: Iterable[OrderRecord], correlation_id: int, source: str) -> bytes:
     """Return ServerMessage ``orderStatusReply`` listing ``records``."""
     records = list(records)
@@ -276,11 +319,13 @@ def finite_or_nan(value: float) -> float:
 
 __all__ = [
     "encode_account_push",
+    "encode_cancel_all_reply",
     "encode_cancel_reply",
     "encode_journaled",
     "encode_order_command",
     "encode_order_event",
     "encode_order_reply",
+    "encode_replace_reply",
     "encode_risk_check",
     "encode_risk_update",
     "encode_status_reply",

@@ -63,8 +63,26 @@ GLOBAL_RULES = ("kill_switch",)
 MAX_CLIENT_ORDER_ID_BYTES = 64
 """Longest client order id accepted, UTF-8 bytes."""
 
-ORDER_MEMBERS = frozenset({"submitOrder", "cancelOrder", "orderStatusRequest"})
+ORDER_KEYS = {"submitOrder": "clientOrderId", "cancelOrder": "clientOrderId", "orderStatusRequest": "",
+              "replaceOrder": "newClientOrderId", "cancelAll": "requestId"}
+"""Order ClientMessage member → the field holding its client-chosen idempotency key (1..64 bytes; ``""``: none).
+
+One table for every door that checks the key: the socket server, the session, the NATS order link."""
+ORDER_MEMBERS = frozenset(ORDER_KEYS)
 """The ClientMessage members (schemas/stream.capnp) that go to an account's order actor, ``orders/<account>``."""
+ORDER_REPLIES = {"orderReply": "submitOrder", "cancelReply": "cancelOrder", "orderStatusReply": "orderStatusRequest",
+                 "replaceReply": "replaceOrder", "cancelAllReply": "cancelAll"}
+"""ServerMessage reply member → the order ClientMessage member it answers (its key field is the same name)."""
+
+
+def order_key(member: str, body) -> str:
+    """Return the idempotency key of order message ``body`` (a ClientMessage member or its reply), ``""`` for none.
+
+    Raises:
+        KeyError: ``member`` is not in :data:`ORDER_KEYS`.
+    """
+    field_name = ORDER_KEYS[member]
+    return getattr(body, field_name) if field_name else ""
 
 
 def client_order_id_fits(client_order_id: str) -> bool:
@@ -122,6 +140,8 @@ class OrdersConfig:
         account_limits: account → rule → limit name → value (overrides).
         status_interval_s: AccountStatus / RiskSummary period, seconds.
         sim: extra settings for the simulator gateway's exchange (sim/exchange.py).
+        default_lots: vt_symbol or product (the contract group, ``"rb"``) → the order ticket's default size,
+            lots (a whole number >= 1; a vt_symbol's entry wins over its product's; 1 when neither is given).
     """
 
     accounts: tuple[AccountSpec, ...] = ()
@@ -137,8 +157,12 @@ class OrdersConfig:
     account_limits: Mapping[str, Mapping[str, Mapping[str, float]]] = field(default_factory=dict)
     status_interval_s: float = 1.0
     sim: Mapping[str, Any] = field(default_factory=dict)
+    default_lots: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for key, lots in self.default_lots.items():
+            if isinstance(lots, bool) or not (isinstance(lots, int | float) and math.isfinite(lots) and lots >= 1 and float(lots).is_integer()):
+                raise ValueError(f"orders.default_lots.{key} must be a whole number of lots >= 1, not {lots!r}")
         for name in ("answer_timeout_s", "check_timeout_s", "query_interval_s", "status_interval_s"):
             value = getattr(self, name)
             if not (value > 0 and math.isfinite(value)):
@@ -158,6 +182,10 @@ class OrdersConfig:
     def journal_path(self) -> Path | None:
         """The journal file named by the configuration, or ``None`` (the desk's state folder decides)."""
         return Path(self.journal).expanduser() if self.journal else None
+
+    def default_lots_of(self, vt_symbol: str, product: str = "") -> float:
+        """Return the ticket's default size of ``vt_symbol`` (lots): its own entry, else its product's, else 1."""
+        return float(self.default_lots.get(vt_symbol, self.default_lots.get(product, 1.0)))
 
     def account(self, account: str) -> AccountSpec | None:
         """Return the spec of ``account`` or ``None``."""
@@ -189,6 +217,8 @@ class OrdersConfig:
             kwargs["journal"] = Path(str(orders["journal"]))
         if "sim" in orders:
             kwargs["sim"] = dict(orders["sim"])
+        if "default_lots" in orders:
+            kwargs["default_lots"] = dict(orders["default_lots"])
         if "rules" in risk:
             kwargs["rules"] = tuple(risk["rules"])
         if "global_rules" in risk:
@@ -215,7 +245,10 @@ __all__ = [
     "AccountSpec",
     "GLOBAL_RULES",
     "MAX_CLIENT_ORDER_ID_BYTES",
+    "ORDER_KEYS",
     "ORDER_MEMBERS",
+    "ORDER_REPLIES",
+    "order_key",
     "OrdersConfig",
     "client_order_id_fits",
 ]

@@ -42,7 +42,7 @@ ORDER_COLUMNS = (
     "volume", "reference", "grp", "state", "vt_orderid", "status", "traded", "avg_price",
     "rejection_rule", "rejection_limit", "rejection_observed", "rejection_reason", "reply_status",
     "decided_ns", "created_ns", "updated_ns", "sent_ns", "cancel_requested", "rejected_by_gateway",
-    "trade_volume", "reason",
+    "trade_volume", "reason", "replaces",
 )
 LIMIT_COLUMNS = ("ts_ns", "changed_by", "rule", "scope", "name", "old_value", "new_value")
 KILL_SWITCH_COLUMNS = ("ts_ns", "changed_by", "scope", "target", "state", "previous", "reason")
@@ -68,7 +68,7 @@ CREATE TABLE IF NOT EXISTS quarantined_rows (seq INTEGER PRIMARY KEY AUTOINCREME
   {", ".join(QUARANTINE_COLUMNS)});
 """
 MAX_ROWS_PER_STATEMENT = 1000
-"""Most rows per statement (29 columns × 1,000 stays under SQLite's 32,766 parameters)."""
+"""Most rows per statement (30 columns × 1,000 stays under SQLite's 32,766 parameters)."""
 
 _COLUMNS = {"orders": ORDER_COLUMNS, "limit_changes": LIMIT_COLUMNS, "kill_switch_changes": KILL_SWITCH_COLUMNS,
             "audit": AUDIT_COLUMNS, "quarantined_rows": QUARANTINE_COLUMNS}

@@ -48,6 +48,7 @@ from actors._envelope import encode_actor_message, encode_outbound
 from actors.orders.book import OrderBook
 from actors.orders.codec import (
     encode_account_push,
+    encode_cancel_all_reply,
     encode_cancel_reply,
     encode_order_event,
     encode_order_reply,
@@ -58,6 +59,7 @@ from actors.orders.config import OrdersConfig
 from actors.orders.errors import VenueUnavailableError
 from actors.orders.ports import JournalPort, MarketPort, OrderPort
 from actors.orders.record import OrderRecord
+from actors.orders.replace import Replacements
 from actors.orders.risk_gate import PendingCheck, RiskGate
 from actors.orders.tally import OrderTally
 from actors.orders.validity import check_record
@@ -106,6 +108,8 @@ class OrderActor(TickstageActor):
         self.book = OrderBook(self.account, self.journal, self,
                               unknown_after_queries=self.config.unknown_after_queries)
         self.gate = RiskGate(self.runtime, self, args.get("rules", ()), args.get("observers", {}))
+        self.replacements = Replacements(self.book, self)
+        self.cancel_alls: dict[str, list[str]] = {}   # cancelAll request id → the client order ids it cancelled
         self.waiters: dict[str, list[tuple[str, int]]] = {}
         self._write_ahead: list[OrderRecord] = []
         self.tally = OrderTally()
@@ -117,6 +121,7 @@ class OrderActor(TickstageActor):
         self.sent = self.cancels_refused = self.quarantined_resubmits = 0
         for record in self.book.recover(self.port.trades_for(self.account)):
             self._arm_answer(record)
+        self.replacements.recover()
         if self.book.unresolved:
             self._arm_query()
         self.gate.replay_to(self.stateful_paths, self.book.orders.values())
@@ -153,7 +158,7 @@ class OrderActor(TickstageActor):
     # -- HANDLERS: commands from sessions ------------------------------------------------------
 
     def _on_order_command(self, command, message, sender: ActorAddress) -> None:
-        """Handle a validated submitOrder / cancelOrder / orderStatusRequest from a session (loop thread)."""
+        """Handle a validated order ClientMessage (config.ORDER_KEYS) from a session (loop thread)."""
         session, user = command.sessionPath, command.user
         with schemas.stream.ClientMessage.from_bytes(
             command.client, traversal_limit_in_words=schemas.TRAVERSAL_LIMIT_WORDS,
@@ -170,12 +175,19 @@ class OrderActor(TickstageActor):
                 wanted = list(request.clientOrderIds)
                 records = self.book.records(wanted) if wanted else self.book.status_of_all(request.finishedLimit)
                 self._to_session(session, encode_status_reply(self.account, records, correlation, self.path))
+            elif member == "replaceOrder":
+                self.replacements.replace(client.replaceOrder, user, session, correlation)
+            elif member == "cancelAll":
+                self.cancel_all(client.cancelAll, session, correlation)
 
     def _on_cancel_open_orders(self, command, message, sender: ActorAddress) -> None:
         """Kill switch: cancel every open order (of one group, or all); pending ones on send (loop thread)."""
         group, count = command.group, 0
         for record in self.book.open_records(group):
-            if record.vt_orderid:
+            if self.replacements.cancel_held(record, f"cancelled by the kill switch ({command.reason}) before it "
+                                                     "was sent"):
+                count += 1
+            elif record.vt_orderid:
                 self.cancel_now(record)
                 count += 1
             elif record.state == "pending":
@@ -266,8 +278,17 @@ class OrderActor(TickstageActor):
         self.book.add(record)
         self.log.debug("order_submitted", client_order_id=client_order_id, vt_symbol=record.vt_symbol)
         self.waiters[client_order_id] = [(session, correlation)]
+        self._admit(record, order.account, quote)
+
+    def admit(self, record: OrderRecord, account_sent: str) -> None:
+        """Take a new order, already in the book, through validity and every risk rule; approved, it is queued
+        for the write-ahead commit (a replacing order: actors/orders/replace.py)."""
+        record.correlation_id = record.correlation_id or self.correlation_id
+        self._admit(record, account_sent, self.market.quote(record.vt_symbol))
+
+    def _admit(self, record: OrderRecord, account_sent: str, quote) -> None:
         self.new_orders += 1
-        problem = check_record(record, order.account, quote)
+        problem = check_record(record, account_sent, quote)
         if problem is not None:
             self.book.reject(record, problem)
             return
@@ -303,7 +324,10 @@ class OrderActor(TickstageActor):
 
     def _approved(self, record: OrderRecord) -> None:
         """Queue the order for the write-ahead commit at the end of this handler (or of the next ones, while
-        the runtime's next message is this actor's too: group commit of a burst)."""
+        the runtime's next message is this actor's too: group commit of a burst); a replacing order waits
+        for the order it replaces to end (:meth:`Replacements.hold`)."""
+        if self.replacements.hold(record):
+            return
         self._write_ahead.append(record)
         if len(self._write_ahead) >= WRITE_AHEAD_GROUP:
             self._commit_and_send()
@@ -364,6 +388,8 @@ class OrderActor(TickstageActor):
         record = self.book.get(client_order_id)
         if record is None:
             status, vt_orderid = "unknownOrder", ""
+        elif self.replacements.cancel_held(record, "cancelled before it was sent (held for its replace)"):
+            status, vt_orderid = "sent", ""
         elif record.final:
             status, vt_orderid = "notActive", record.vt_orderid
         elif record.vt_orderid:
@@ -376,6 +402,35 @@ class OrderActor(TickstageActor):
             status, vt_orderid = "notSent", ""
         self._to_session(session, encode_cancel_reply(client_order_id, self.account, status, vt_orderid,
                                                       correlation, self.path))
+
+    def cancel_all(self, request, session: str, correlation: int) -> None:
+        """Cancel every open order of the account, of ``request.vtSymbol`` (``""``: all) and of
+        ``request.direction`` when ``request.byDirection``; reply ``cancelAllReply`` with the orders named.
+
+        Idempotent by ``request.requestId``: a retry gets the first reply and sends nothing (within this
+        incarnation; each order's cancel is sent once whatever the retries, ``cancel_requested`` is journaled).
+        A held replacing order is refused (never sent); a pending one is cancelled once it has a vt_orderid.
+        """
+        request_id = request.requestId
+        done = self.cancel_alls.get(request_id)
+        if done is None:
+            vt_symbol, direction = request.vtSymbol, str(request.direction) if request.byDirection else ""
+            done = []
+            for record in sorted(self.book.open_records(), key=lambda r: r.created_ns):
+                if (vt_symbol and record.vt_symbol != vt_symbol) or (direction and record.direction != direction):
+                    continue
+                if self.replacements.cancel_held(record, f"cancelled by cancelAll {request_id!r} before it was sent"):
+                    done.append(record.client_order_id)
+                elif record.vt_orderid:
+                    if self.cancel_now(record):
+                        done.append(record.client_order_id)
+                elif record.state == "pending":
+                    record.cancel_on_send = True
+                    done.append(record.client_order_id)
+            self.cancel_alls[request_id] = done
+            self.log.info("cancel_all_sent", request_id=request_id, vt_symbol=vt_symbol or "*",
+                          direction=direction or "*", orders=len(done))
+        self._to_session(session, encode_cancel_all_reply(request_id, self.account, done, correlation, self.path))
 
     def cancel_now(self, record: OrderRecord) -> bool:
         """Send one cancel request for an order with a vt_orderid (idempotent); return False, sending
@@ -463,11 +518,16 @@ class OrderActor(TickstageActor):
         """Send the decided reply to every session waiting on this order."""
         for session, correlation in self.waiters.pop(record.client_order_id, ()):
             self._reply(record, session, correlation)
+        if record.replaces:
+            self.replacements.decided(record)
 
     def notify(self, kind: str, record: OrderRecord, *, price: float | None = None,
                volume: float | None = None, ts_ns: int = 0) -> None:
-        """Tell the rule actors observing ``kind`` (through the gate)."""
+        """Tell the rule actors observing ``kind`` (through the gate); an order released (final) may let the
+        order replacing it go."""
         self.gate.notify(kind, record, price=price, volume=volume, ts_ns=ts_ns)
+        if kind == "released" and record.replaced_by:
+            self.replacements.released(record, self._approved)
 
     def push(self, member: str, record: OrderRecord, **extra: Any) -> None:
         """Send an order event to every session granted this account (encoded once)."""
@@ -478,6 +538,10 @@ class OrderActor(TickstageActor):
 
     def _reply(self, record: OrderRecord, session: str, correlation: int) -> None:
         self._to_session(session, encode_order_reply(record, correlation, self.path))
+
+    def send_reply(self, session: str, payload: bytes) -> None:
+        """Send a ServerMessage (a reply) to one session (loop thread)."""
+        self._to_session(session, payload)
 
     def _to_session(self, session: str, payload: bytes) -> None:
         self.send_path(session, encode_outbound(group="", seq=0, kind="control", payload=payload,
@@ -495,7 +559,8 @@ class OrderActor(TickstageActor):
             "inline_checks": gate.inline_checks, "quarantined": len(book.quarantined),
             "quarantined_resubmits": self.quarantined_resubmits, "closed_unknown": book.closed_unknown,
             "vt_orderid_collisions": book.vt_orderid_collisions, "cancels_refused": self.cancels_refused,
-            "outcomes": self.tally.statistics().as_dict(),
+            "outcomes": self.tally.statistics().as_dict(), "replaces": self.replacements.replaces,
+            "replaces_filled_before": self.replacements.filled_before, "cancel_alls": len(self.cancel_alls),
         }
 
 

@@ -95,6 +95,9 @@ class OrderRecord:
             ``outcomeUnknown``, why recovery closed an order the venue did not know); ``""`` otherwise.
         correlation_id: the desk correlation id of the submission (UInt64, 0: none or recovered from
             the journal); every message and log line about the order carries it. Not journaled.
+        replaces: the client order id of the order this one replaces (``replaceOrder``), ``""`` otherwise.
+        replaced_by: the client order id of the order replacing this one; not journaled (rebuilt from the
+            replacing order's ``replaces`` on recovery).
     """
 
     client_order_id: str
@@ -128,6 +131,8 @@ class OrderRecord:
     reply_journaled: bool = False
     reason: str = ""
     correlation_id: int = 0
+    replaces: str = ""
+    replaced_by: str = ""
 
     @property
     def final(self) -> bool:
@@ -160,7 +165,7 @@ class OrderRecord:
             "updated_ns": self.updated_ns, "sent_ns": self.sent_ns,
             "cancel_requested": int(self.cancel_requested),
             "rejected_by_gateway": int(self.rejected_by_gateway),
-            "trade_volume": encode_real(self.trade_volume), "reason": self.reason,
+            "trade_volume": encode_real(self.trade_volume), "reason": self.reason, "replaces": self.replaces,
         }
 
     @classmethod
@@ -197,7 +202,7 @@ class OrderRecord:
             cancel_requested=bool(count("cancel_requested", maximum=1)),
             rejected_by_gateway=bool(count("rejected_by_gateway", maximum=1)),
             trade_volume=real("trade_volume", minimum=0.0), reply_journaled=bool(reply_status),
-            reason=text("reason", missing=""),
+            reason=text("reason", missing=""), replaces=text("replaces", missing=""),
         )
 
 

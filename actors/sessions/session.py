@@ -72,7 +72,13 @@ from actors.market.watchlists import MAX_VT_SYMBOL_BYTES, vt_symbol_fits, watchl
 from actors.market_source import MARKET_SOURCE_PATH
 from actors._envelope import encode_server_message, new_server_message
 from actors.orders.codec import encode_order_command
-from actors.orders.config import MAX_CLIENT_ORDER_ID_BYTES, ORDER_MEMBERS, client_order_id_fits
+from actors.orders.config import (
+    MAX_CLIENT_ORDER_ID_BYTES,
+    ORDER_KEYS,
+    ORDER_MEMBERS,
+    client_order_id_fits,
+    order_key,
+)
 from actors.paths import group_path, is_token, orders_path
 from actors.sessions.liveness import LivenessBook, StatusChange
 from actors.sessions.state import SessionState
@@ -196,12 +202,11 @@ class SessionActor(TickstageActor):
     def _order_command(self, body, member: str, data: bytes, correlation: int) -> None:
         """Forward an order message to ``orders/<account>`` if the token grants the account."""
         account = body.account
-        if member != "orderStatusRequest":
-            if not client_order_id_fits(body.clientOrderId):
-                self._control(error={"code": "malformed", "message": (
-                    f"clientOrderId must be 1..{MAX_CLIENT_ORDER_ID_BYTES} bytes")},
-                              correlation=correlation)
-                return
+        if ORDER_KEYS[member] and not client_order_id_fits(order_key(member, body)):
+            self._control(error={"code": "malformed", "message": (
+                f"{ORDER_KEYS[member]} must be 1..{MAX_CLIENT_ORDER_ID_BYTES} bytes")},
+                          correlation=correlation)
+            return
         path = orders_path(account) if is_token(account) else ""
         if not self.state.may_trade(account) or path not in self.runtime.registry:
             self._control(error={"code": "forbidden", "message": f"account {account!r} is not yours"},

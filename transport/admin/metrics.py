@@ -84,6 +84,9 @@ _ORDER_COUNTERS = {
     "vt_orderid_collisions": "vt_orderids a venue gave to two open orders",
     "cancels_refused": "cancels refused: their vt_orderid named two open orders",
     "quarantined_resubmits": "submissions of a quarantined client order id (never sent)",
+    "replaces": "replaceOrder operations started (retries not counted)",
+    "replaces_filled_before": "replaces rejected because the replaced order filled before its cancel",
+    "cancel_alls": "cancelAll requests taken (retries not counted)",
 }
 _RUNTIME_GAUGES = {"pending", "thespian_addresses"}
 _JOURNAL_GAUGES = {"queued", "orders", "max_batch", "commit_ns_max", "quarantined"}

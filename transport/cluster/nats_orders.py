@@ -61,6 +61,7 @@ import structlog
 import schemas
 from actors import ActorRuntime, ChildSpec, encode_error, encode_outbound, new_server_message, spawn
 from actors.orders.codec import encode_order_command
+from actors.orders.config import ORDER_KEYS, ORDER_REPLIES, order_key
 from actors.orders.remote import RemoteOrderActor
 from actors.orders.supervisor import OrdersSupervisor
 from actors.paths import is_token, orders_path, session_child
@@ -72,8 +73,8 @@ _log = structlog.get_logger("transport.cluster.nats_orders")
 HOST_SESSION = session_child("nats-orders")
 HOST_SESSION_PATH = f"sessions/{HOST_SESSION}"
 HOST_QUEUE = "order-host"
-AUDITED = ("submitOrder", "cancelOrder")
-_REPLY_MEMBERS = {"orderReply": "submitOrder", "cancelReply": "cancelOrder", "orderStatusReply": "orderStatusRequest"}
+AUDITED = ("submitOrder", "cancelOrder", "replaceOrder", "cancelAll")
+_REPLY_MEMBERS = ORDER_REPLIES
 CORRELATION_HEADER = "Tickstage-Correlation-Id"
 """NATS header of an order request and its reply: the command's desk correlation id, decimal UInt64."""
 
@@ -131,7 +132,7 @@ def read_command(data: bytes) -> OrderRequest:
         data: ActorMessage ``orderCommand`` bytes.
 
     Raises:
-        ValueError: not an orderCommand of submitOrder / cancelOrder / orderStatusRequest.
+        ValueError: not an orderCommand of a member of actors.orders.config.ORDER_KEYS.
     """
     with schemas.actor.ActorMessage.from_bytes(data, traversal_limit_in_words=schemas.TRAVERSAL_LIMIT_WORDS,
                                                nesting_limit=schemas.NESTING_LIMIT) as message:
@@ -144,10 +145,10 @@ def read_command(data: bytes) -> OrderRequest:
     with schemas.stream.ClientMessage.from_bytes(client_bytes, traversal_limit_in_words=schemas.TRAVERSAL_LIMIT_WORDS,
                                                  nesting_limit=schemas.NESTING_LIMIT) as client:
         member = client.which()
-        if member not in ("submitOrder", "cancelOrder", "orderStatusRequest"):
+        if member not in ORDER_KEYS:
             raise ValueError(f"not an order command: {member}")
         body = getattr(client, member)
-        client_order_id = "" if member == "orderStatusRequest" else body.clientOrderId
+        client_order_id = order_key(member, body)
         return OrderRequest(session, user, client_bytes, member, body.account, client_order_id, client.envelope.id,
                             desk_correlation, accounts, all_accounts)
 
@@ -188,7 +189,7 @@ def _reply_key(payload: bytes) -> tuple[str, str, str, int] | int | None:
         if command is None:
             return None
         body = getattr(message, member)
-        client_order_id = "" if command == "orderStatusRequest" else body.clientOrderId
+        client_order_id = order_key(command, body)
         return command, body.account, client_order_id, message.envelope.correlationId
 
 

@@ -32,6 +32,7 @@ import capnp
 
 import schemas
 from actors.market.watchlists import MAX_VT_SYMBOL_BYTES, vt_symbol_fits
+from actors.orders.config import ORDER_KEYS, order_key
 from transport.errors import FrameRefusedError
 from transport.edge.limits import SocketLimits
 
@@ -127,8 +128,9 @@ def read_client_frame(data: bytes, limits: SocketLimits) -> ClientFrame:
 
 
 def order_target(data: bytes, frame: ClientFrame, limits: SocketLimits) -> tuple[str, str | None]:
-    """Return ``(account, client order id or None)`` of an order frame (submitOrder, cancelOrder,
-    orderStatusRequest) already accepted by :func:`read_client_frame`.
+    """Return ``(account, idempotency key or None)`` of an order frame (a member of
+    actors.orders.config.ORDER_KEYS: the client order id, a replace's new client order id, a cancelAll's
+    request id; ``None`` for orderStatusRequest) already accepted by :func:`read_client_frame`.
 
     Raises:
         FrameRefusedError: ``malformed`` if it cannot be read again.
@@ -138,8 +140,8 @@ def order_target(data: bytes, frame: ClientFrame, limits: SocketLimits) -> tuple
             data, traversal_limit_in_words=limits.reader_traversal_words, nesting_limit=schemas.NESTING_LIMIT
         ) as message:
             body = getattr(message, frame.member)
-            client_order_id = body.clientOrderId if frame.member != "orderStatusRequest" else None
-            return body.account, client_order_id
+            key = order_key(frame.member, body) if ORDER_KEYS[frame.member] else None
+            return body.account, key
     except _DECODE_ERRORS as exc:
         raise FrameRefusedError("malformed", f"malformed ClientMessage: {type(exc).__name__}",
                                 frame.correlation) from None

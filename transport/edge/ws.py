@@ -44,7 +44,7 @@ from actors import (
     encode_server_message,
     spawn,
 )
-from actors.orders.config import MAX_CLIENT_ORDER_ID_BYTES, ORDER_MEMBERS, client_order_id_fits
+from actors.orders.config import MAX_CLIENT_ORDER_ID_BYTES, ORDER_KEYS, ORDER_MEMBERS, client_order_id_fits
 from actors.paths import group_path, is_token, orders_path, session_child, session_path
 from actors.sessions.session import SessionActor, SessionState
 from actors.sessions.state import command_correlation_id
@@ -408,8 +408,8 @@ class SocketServer:
 
         account, client_order_id = order_target(data, frame, self.limits)
         if client_order_id is not None and not client_order_id_fits(client_order_id):
-            raise FrameRefusedError("malformed", f"clientOrderId must be 1..{MAX_CLIENT_ORDER_ID_BYTES} bytes",
-                                    frame.correlation)
+            raise FrameRefusedError("malformed", f"{ORDER_KEYS[frame.member]} must be 1..{MAX_CLIENT_ORDER_ID_BYTES} "
+                                    "bytes", frame.correlation)
         if not (conn.state.may_trade(account) and is_token(account) and orders_path(account) in self.runtime.registry):
             raise FrameRefusedError("forbidden", f"account {account[:64]!r} is not granted by your token",
                                     frame.correlation)

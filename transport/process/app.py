@@ -250,6 +250,7 @@ class Desk:
         app = web.Application()
         app.router.add_get("/ws", self.sockets.handle)
         app.router.add_get("/api/groups", self._groups)
+        app.router.add_get("/api/order-defaults", self._order_defaults)
         app.router.add_get("/healthz", self._healthz)
         self.admin = AdminApi(self)
         self.admin.add_routes(app)
@@ -371,6 +372,14 @@ class Desk:
         groups = sorted((n, c) for n, c in self.groups().items() if principal.may_list_group(n))
         return web.json_response({"groups": [{"name": n, "instruments": c} for n, c in groups],
                                   "watchlist": principal.watchlist})
+
+    async def _order_defaults(self, request: web.Request) -> web.Response:
+        """``{"defaultLots": {vt_symbol or product: lots}}``: the order ticket's default sizes ([orders] default_lots)."""
+        try:
+            self.principal(request)
+        except AuthError as exc:
+            return web.json_response({"error": exc.code}, status=401)
+        return web.json_response({"defaultLots": dict(self.config.orders.default_lots)})
 
     async def _healthz(self, request: web.Request) -> web.Response:
         root = self.runtime.registry.get(ROOT_PATH) if self.runtime else None

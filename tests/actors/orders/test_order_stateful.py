@@ -1,5 +1,6 @@
-"""A stateful property test of the order path: random submits, cancels, fills, venue disconnects, crashes,
-graceful restarts and rebuilds of the desk from its journal, with the order path's invariants after every step.
+"""A stateful property test of the order path: random submits, cancels, replaces, cancel-alls, fills, venue
+disconnects, crashes, graceful restarts and rebuilds of the desk from its journal, with the order path's
+invariants after every step.
 
 The harness is real from the order actors to the venue: the actor runtime, the account, rule and order actors
 of two accounts, the SQLite journal (a temporary file), the order bridge, and one vn.py ``MainEngine`` with
@@ -14,6 +15,10 @@ Invariants after every step (the order path's promises: sent at most once, every
 * every submit is answered, and every answer to one client order id is the same;
 * an order that may have reached the venue is answered ``rejected`` only if the venue rejected it;
 * an account's positions equal the sum of its fills at the venue;
+* every replace is answered, once decided always the same way, and its new order reaches the venue only after
+  the replaced order ended, for the requested volume less what that order filled;
+* every order a cancelAll named is final or has its cancel requested, and a retry of a cancelAll in the same
+  incarnation gets the same reply;
 * no actor is down or crash-looping.
 
 It found that a NaN price journaled with a rejected order crash-looped the restarted order actor (the row came
@@ -221,6 +226,9 @@ class OrderPathMachine(RuleBasedStateMachine):
         self.desk = Desk(self.vnpy, self.loop, self.folder / "orders.sqlite3", self.config, self.sink)
         self.sent: dict[tuple[str, str], dict] = {}       # (account, client order id) → the first submit's fields
         self.unanswered: dict[tuple[str, str], dict] = {}  # submitted, no answer yet (retried after a crash)
+        self.replaces: dict[tuple[str, str], dict] = {}    # (account, new client order id) → the first replace
+        self.unanswered_replaces: dict[tuple[str, str], dict] = {}
+        self.cancel_alls: dict[tuple[str, str, int], list] = defaultdict(list)  # (account, id, epoch) → replies
         self.envelopes = itertools.count(1)
         self.disconnected = False
         self.disruptions = 0
@@ -261,8 +269,12 @@ class OrderPathMachine(RuleBasedStateMachine):
                 return f"orders/{account} down"
             if answers and (actor.waiters or actor.unresolved or actor.checks):
                 return f"orders/{account}: waiters {list(actor.waiters)}, unresolved {actor.unresolved}"
+            if answers and not self.disconnected and actor.replacements.waiters:
+                return f"orders/{account}: replaces waiting {list(actor.replacements.waiters)}"
         if answers and self.unanswered:
             return f"unanswered submits {sorted(self.unanswered)}"
+        if answers and not self.disconnected and self.unanswered_replaces:
+            return f"unanswered replaces {sorted(self.unanswered_replaces)}"
         return ""
 
     # -- client side -----------------------------------------------------------------------
@@ -271,6 +283,8 @@ class OrderPathMachine(RuleBasedStateMachine):
         for message in self.sink.replies["client/1"]:
             if message["which"] == "orderReply":
                 self.unanswered.pop((message["account"], message["clientOrderId"]), None)
+            elif message["which"] == "replaceReply":
+                self.unanswered_replaces.pop((message["account"], message["newClientOrderId"]), None)
 
     def _submit(self, account: str, client_order_id: str, fields: dict) -> None:
         """Send a submitOrder to ``orders/<account>`` as a session would (``fields["account"]`` may name
@@ -289,6 +303,25 @@ class OrderPathMachine(RuleBasedStateMachine):
         """What a client does after a timeout: send the same client order id again."""
         for (account, client_order_id), fields in list(self.unanswered.items()):
             self._submit(account, client_order_id, fields)
+        for (account, _), fields in list(self.unanswered_replaces.items()):
+            self._replace(account, fields)
+
+    def _tell(self, account: str, **member) -> bool:
+        """Send one order ClientMessage to ``orders/<account>`` as session ``client/1`` would."""
+        from actors.orders.codec import encode_order_command
+        from transport.edge.client import client_message
+
+        data = client_message(next(self.envelopes), **member)
+        return self.desk.runtime.tell_path(f"orders/{account}",
+                                           encode_order_command("client/1", "trader1", data, "client/1"))
+
+    def _replace(self, account: str, fields: dict) -> None:
+        """Send a replaceOrder; one the runtime dropped (the actor is restarting) is the client's to retry."""
+        key = (account, fields["newClientOrderId"])
+        self.replaces.setdefault(key, fields)
+        self.sent.setdefault(key, fields)
+        if self._tell(account, replaceOrder=fields):
+            self.unanswered_replaces.setdefault(key, fields)
 
     async def _settled_with_retries(self, disrupted: bool = False) -> None:
         """Settle; after a crash, restart or rebuild first wait for the actors, then retry what the dead
@@ -343,6 +376,30 @@ class OrderPathMachine(RuleBasedStateMachine):
         self.desk.runtime.tell_path(f"orders/{account}", encode_order_command("client/1", "trader1", data,
                                                                               "client/1"))
         self._run(self._settled_with_retries())
+
+    @rule(account=st.sampled_from(ACCOUNTS), old_id=ids, new_id=st.sampled_from([f"r-{i}" for i in range(4)] + ["c-0"]),
+          price=prices, volume=volumes)
+    def replace(self, account, old_id, new_id, price, volume):
+        """A replace of any id (working, final, unknown) by a new id (or one seen: a retry, or another order's),
+        at any price and volume (NaN, huge ... included)."""
+        fields = {"clientOrderId": old_id, "account": account, "newClientOrderId": new_id, "price": price,
+                  "volumeLots": volume}
+        self._replace(account, self.replaces.get((account, new_id), fields))
+        self._run(self._settled_with_retries())
+
+    @rule(account=st.sampled_from(ACCOUNTS), request_id=st.sampled_from(["a-0", "a-1"]), by_symbol=st.booleans(),
+          direction=st.sampled_from(["", "long", "short"]))
+    def cancel_all(self, account, request_id, by_symbol, direction):
+        """A cancelAll of every order, of one contract and/or one direction; ids repeat (retries)."""
+        self._tell(account, cancelAll={"requestId": request_id, "account": account,
+                                       "vtSymbol": SYMBOL if by_symbol else "", "direction": direction or "long",
+                                       "byDirection": bool(direction)})
+        self._run(self._settled_with_retries())
+        for message in self.sink.replies["client/1"]:
+            if message["which"] == "cancelAllReply" and message["requestId"] == request_id and \
+                    message["account"] == account and not message.get("_seen"):
+                message["_seen"] = True
+                self.cancel_alls[(account, request_id, self.disruptions)].append(message["clientOrderIds"])
 
     @rule(side=st.sampled_from(["buyers", "sellers"]), depth=st.integers(0, 3))
     def market_moves(self, side, depth):
@@ -447,6 +504,39 @@ class OrderPathMachine(RuleBasedStateMachine):
             assert held == expected, (account, held, expected)
 
     @invariant()
+    def every_replace_is_answered_the_same_way_once_decided(self):
+        if not self.disconnected:
+            assert not self.unanswered_replaces, sorted(self.unanswered_replaces)
+        decided: dict[tuple[str, str], set] = defaultdict(set)
+        for message in self.sink.replies["client/1"]:
+            if message["which"] == "replaceReply" and message["status"] in ("accepted", "rejected", "outcomeUnknown"):
+                decided[(message["account"], message["newClientOrderId"])].add(
+                    (message["clientOrderId"], message["status"], message["vtOrderId"], message["volumeLots"]))
+        assert {key: a for key, a in decided.items() if len(a) > 1} == {}
+
+    @invariant()
+    def a_replacing_order_is_sent_after_the_replaced_one_ended_for_the_volume_left(self):
+        for account in ACCOUNTS:
+            orders = self.desk.order_actor(account).orders
+            for record in orders.values():
+                if not record.replaces or not record.vt_orderid:
+                    continue
+                old = orders[record.replaces]
+                assert old.final and old.state != "filled", (record, old)
+                asked = self.replaces[(account, record.client_order_id)]["volumeLots"]
+                assert record.volume == asked - old.traded, (record, old, asked)
+
+    @invariant()
+    def orders_named_by_a_cancel_all_are_being_cancelled(self):
+        for (account, _, epoch), replies in self.cancel_alls.items():
+            assert all(r == replies[0] for r in replies), replies
+            orders = self.desk.order_actor(account).orders
+            for client_order_id in replies[0]:
+                record = orders[client_order_id]
+                assert record.final or record.cancel_requested or (
+                    epoch == self.disruptions and record.cancel_on_send), record
+
+    @invariant()
     def every_actor_is_running(self):
         runtime = self.desk.runtime
         assert runtime.root_failure is None
@@ -473,7 +563,8 @@ def _run_machine(max_examples: int, steps: int) -> None:
 
 @pytest.mark.timeout(600)   # ~30 s alone on 2 cores; the 120 s hang guard is too close on a loaded machine
 def test_order_path_when_random_commands_and_faults_then_invariants_hold():
-    """200 seeded examples of up to 8 steps: submits, cancels, fills, venue disconnects, crashes, restarts."""
+    """200 seeded examples of up to 8 steps: submits, cancels, replaces, cancel-alls, fills, venue disconnects,
+    crashes, restarts."""
     _run_machine(max_examples=EXAMPLES, steps=8)
 
 
