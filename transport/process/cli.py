@@ -10,6 +10,9 @@
                     [--password-stdin] [--users-file FILE] [--state-dir DIR]
     tickstage watch --url ws://HOST:PORT/ws --token T --group G [--seconds N]
     tickstage admin tree|restart PATH|stop PATH|audit [--url http://HOST:PORT] [--token T] [--json]
+    tickstage admin limits [--rule R --scope ACCOUNT|global --name LIMIT --value V]
+    tickstage admin kill-switch --scope account|group|global [--target T] --state halted|reduce-only|active
+                                [--reason TEXT]
     tickstage sim --scenario FILE [--report FILE] [--tape FILE]
 
 The JWT secret comes from ``--jwt-secret`` or ``TICKSTAGE_JWT_SECRET``; with
@@ -162,13 +165,21 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--token", required=True)
     watch.add_argument("--group", required=True)
     watch.add_argument("--seconds", type=float, default=10.0)
-    admin = sub.add_parser("admin", help="operate a running desk: actor tree, restart or stop a subtree, audit")
-    admin.add_argument("action", choices=("tree", "restart", "stop", "audit"))
+    admin = sub.add_parser("admin", help="operate a running desk: actor tree, restart or stop a subtree, audit, "
+                                         "risk limits, kill switches")
+    admin.add_argument("action", choices=("tree", "restart", "stop", "audit", "limits", "kill-switch"))
     admin.add_argument("path", nargs="?", help="actor path for restart/stop, e.g. market/group/rb")
     admin.add_argument("--url", default="http://127.0.0.1:8700")
     admin.add_argument("--token", default=os.environ.get("TICKSTAGE_TOKEN", ""),
                        help="admin JWT (default: TICKSTAGE_TOKEN)")
     admin.add_argument("--json", action="store_true", help="print the API's JSON instead of a table")
+    admin.add_argument("--rule", help="limits: the rule whose limit to change, e.g. order_volume")
+    admin.add_argument("--scope", help="limits: an account id or global; kill-switch: account, group or global")
+    admin.add_argument("--name", help="limits: the limit's name, e.g. limit")
+    admin.add_argument("--value", help="limits: the new value, in the rule's unit")
+    admin.add_argument("--target", help="kill-switch: the account or group (not for global)")
+    admin.add_argument("--state", help="kill-switch: halted, reduce-only or active (trading allowed)")
+    admin.add_argument("--reason", help="kill-switch: why, kept in the journal and shown to traders")
     simulate = sub.add_parser("sim", help="run a fault scenario on an in-process desk; print and write the verdict")
     simulate.add_argument("--scenario", required=True, help="scenario TOML (sim/harness/scenarios/*.toml)")
     simulate.add_argument("--report", help="write the report as JSON here")
@@ -323,12 +334,18 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def _admin(args: argparse.Namespace) -> int:
-    from transport.process.admin_client import run_admin
+    from transport.process.admin_client import kill_switch_body, limit_body, run_admin
 
     if not args.token:
         print("tickstage admin: give --token or set TICKSTAGE_TOKEN (an admin JWT)", file=sys.stderr)
         return 2
-    status, text = asyncio.run(run_admin(args.url, args.token, args.action, args.path, args.json))
+    try:
+        body = limit_body(args.rule, args.scope, args.name, args.value) if args.action == "limits" else \
+            kill_switch_body(args.scope, args.target, args.state, args.reason) if args.action == "kill-switch" else None
+    except ValueError as exc:
+        print(f"tickstage admin {args.action}: {exc}", file=sys.stderr)
+        return 2
+    status, text = asyncio.run(run_admin(args.url, args.token, args.action, args.path, args.json, body=body))
     print(text, file=sys.stdout if status == 0 else sys.stderr)
     return status
 
