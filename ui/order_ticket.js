@@ -13,7 +13,8 @@
 // through the page's order book (ui/order_book.js).
 //
 // Clicking a watchlist row (ui/watchlist.js dispatches "tickstage:instrument")
-// fills in the symbol and its last price.
+// fills in the symbol and its last price. The buy / sell hotkeys (ui/hotkeys.js,
+// "tickstage:trade") fill it in and send at once.
 
 import { book } from "./order_book.js";
 import { amount, el, rejectionText, ruleNumber, tradableAccounts } from "./order_format.js";
@@ -75,6 +76,7 @@ class OrderTicket {
       this.renderAccounts();
     });
     document.addEventListener("tickstage:instrument", (event) => this.prefill(event.detail));
+    document.addEventListener("tickstage:trade", (event) => this.trade(event.detail));
     this.renderAccounts();
   }
 
@@ -95,6 +97,21 @@ class OrderTicket {
     if (Number.isFinite(reference)) this.fields.price.value = String(reference);
     this.fields.price.step = priceTick > 0 ? String(priceTick) : "any";
     this.fields.price.focus({ preventScroll: true });
+  }
+
+  // A hotkey's order (ui/hotkeys.js): {vtSymbol, direction, price, lots}, an opening limit order sent
+  // at once from this ticket (its status and exactly-once retries as for Send).
+  trade({ vtSymbol, direction, price, lots, priceTick }) {
+    const f = this.fields;
+    f.vtSymbol.value = vtSymbol;
+    f.direction.value = direction;
+    this.form.dataset.direction = direction;
+    f.offset.value = "open";
+    f.orderType.value = "limit";
+    f.price.value = String(price);
+    f.price.step = priceTick > 0 ? String(priceTick) : "any";
+    f.volumeLots.value = String(lots);
+    return this.submit();
   }
 
   // The submitOrder body from the form, or throws RangeError naming the bad field.
