@@ -48,9 +48,10 @@ const MIN_BODY_HEIGHT_PX = 120;
 const MAX_BODY_HEIGHT_PX = 420;
 const FONT = "12px ui-monospace, 'JetBrains Mono', 'DejaVu Sans Mono', Menlo, Consolas, monospace";
 const SORT_INTERVAL_MS = 500;
+const MIN_SCALE = 0.62; // narrowest columns, × their listed widths
 const COLUMNS = [
   { key: "star", title: "", width: 24, align: "left", fixed: true }, // not widened: clicks right of it pick the row
-  { key: "symbol", title: "Symbol", width: 130, align: "left" },
+  { key: "symbol", title: "Symbol", width: 140, align: "left" },
   { key: "last", title: "Last", width: 92, price: true },
   { key: "bid", title: "Bid", width: 92, price: true },
   { key: "ask", title: "Ask", width: 92, price: true },
@@ -305,10 +306,15 @@ export class Watchlist {
       .filter((column) => column && !column.fixed)];
     const fixed = shown.reduce((sum, column) => sum + (column.fixed ? column.width : 0), 0);
     const flexible = shown.reduce((sum, column) => sum + (column.fixed ? 0 : column.width), 0) || 1;
-    const scale = Math.max(1, (width - fixed) / flexible);
+    // Wider panels widen the columns; narrower ones (1366×768) shrink the number columns to fit, down
+    // to MIN_SCALE, and keep the symbol's width (an option's "m1801-C-2550 DCE" must stay readable).
+    let scale = (width - fixed) / flexible;
+    const keep = scale < 1 ? shown.filter((column) => column.key === "symbol").reduce((sum, column) => sum + column.width, 0) : 0;
+    if (keep > 0) scale = (width - fixed - keep) / (flexible - keep);
+    scale = Math.max(MIN_SCALE, scale);
     let x = 0;
     return shown.map((column) => {
-      const w = column.fixed ? column.width : column.width * scale;
+      const w = column.fixed ? column.width : keep > 0 && column.key === "symbol" ? column.width : column.width * scale;
       const placed = { ...column, x, w, field: FIELDS.indexOf(column.key) };
       x += placed.w;
       return placed;
@@ -404,8 +410,12 @@ export class Watchlist {
       ctx.fillStyle = COLORS.text;
       const symbol = instrument?.symbol || instrument?.vtSymbol || `#${row}`;
       ctx.fillText(symbol, column.x + 10, midY);
-      ctx.fillStyle = COLORS.dim;
-      ctx.fillText(instrument?.exchange ?? "", column.x + 10 + ctx.measureText(symbol).width + 6, midY);
+      const exchange = instrument?.exchange ?? "";
+      const at = column.x + 10 + ctx.measureText(symbol).width + 6;
+      if (at + ctx.measureText(exchange).width <= column.x + column.w - 4) { // the exchange only where it fits
+        ctx.fillStyle = COLORS.dim;
+        ctx.fillText(exchange, at, midY);
+      }
       return;
     }
     const value = this.values[column.key][row];
