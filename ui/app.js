@@ -13,7 +13,8 @@
 // For tests, tools and support: window.tickstage = {stats(), samples(), rows(group), groups(),
 // watchlist(), view(group), displayed(group), layout()} (watchlist: the user's watchlist group, its
 // members, watchlistUpdates sent; view: a panel's sort, filter, columns; displayed: its rows in
-// display order; layout: the active layout's name, names and saves).
+// display order; columns: its painted columns' x and width in px; layout: the active layout's name,
+// names and saves).
 
 import { HUD_INTERVAL_MS, Rates, mountHops, renderHud } from "./hud.js";
 import { WorkerLink } from "./link.js";
@@ -484,6 +485,7 @@ window.tickstage = {
   groups: () => [...panels.keys()],
   view: (group) => panels.get(group)?.getView() ?? null,
   displayed: (group) => panels.get(group)?.displayed() ?? [],
+  columns: (group) => (panels.get(group)?.columns ?? []).map(({ key, x, w }) => ({ key, x, w })),
   layout: () => ({ name: layouts.name, names: [...layouts.names], saves: layouts.saves, loaded: layouts.loaded }),
   watchlist: () => ({ group: watchlistEditor.group, members: [...watchlistEditor.members].sort(),
     updates: watchlistEditor.updates }),
