@@ -24,6 +24,7 @@ import { FRESH_KEY, TOKEN_KEY, authPost, claimsOf, refreshAccessToken, tokenFrom
 import { mountSignIn } from "./signin.js";
 import { Hotkeys } from "./hotkeys.js";
 import { DEFAULT_LAYOUT_NAME, Layouts, PrefsClient, emptyLayout } from "./layout.js";
+import { NamedLists } from "./named_lists.js";
 import { Watchlist } from "./watchlist.js";
 import { WatchlistEditor } from "./watchlist_edit.js";
 
@@ -79,7 +80,7 @@ function onWorkerMessage(message) {
     toast(`${message.code}: ${message.message}`);
   } else if (message.type === "session") {
     if (message.renewed && message.token) renewed(message.token);
-    else if (message.token && message.token !== token && message.token !== refusedToken) adopt(message.token);
+    else if (message.token && message.token !== token && message.token !== refusedToken) adopt(message.token, { restore: false });
     else if (!message.token && token) logout("Logged out in another tab", { local: true });
     else if (!message.token && document.body.dataset.session === "checking") resumeOrSignIn();
   } else if (message.type === "renewal") {
@@ -130,6 +131,7 @@ function captureLayout() {
 
 const layouts = new Layouts({ prefs: new PrefsClient(() => token), capture: captureLayout, onError: (text) => toast(text) });
 let savedViews = {}; // group → view of the layout being applied, for panels subscribed later
+let namedLists = null; // the user's named watchlists (ui/named_lists.js), views of the watchlist group
 
 // Show `layout`: its groups in order with their views, its folded slots; the rest closed.
 // close: also close the panels the layout does not list (a switch or a reset; not the first load,
@@ -152,9 +154,12 @@ function setCollapsed(slot, collapsed) {
   slot.querySelector(".slot-toggle")?.setAttribute("aria-expanded", String(!collapsed));
 }
 
-async function loadLayout() {
+async function loadLayout(restore) {
   const layout = await layouts.load();
   if (token === null) return;
+  namedLists.load(layouts.watchlists);
+  if (!restore) return;
+  layouts.track = true;
   applyLayout(layout, { close: false });
 }
 
@@ -180,6 +185,8 @@ const watchlistEditor = new WatchlistEditor({
   },
   onError: (text) => toast(text),
 });
+namedLists = new NamedLists({ prefs: layouts.prefs, editor: watchlistEditor, onError: (text) => toast(text),
+  onChange: () => { for (const panel of panels.values()) { panel.dirty = true; panel.orderDirty = true; panel.renderLists(); } } });
 
 // -- session ------------------------------------------------------------------
 
@@ -258,8 +265,11 @@ function sessionEnded(reason) {
   showSession();
 }
 
-// Show the desk for a session: this tab's token, or the shared worker's.
-function adopt(newToken) {
+// Show the desk for a session: this tab's token, or the shared worker's. restore: show the user's saved
+// layout and keep it saved as it changes (a sign-in in this tab, or its reload); a tab that joins the
+// session another tab opened starts empty and saves nothing until a layout is chosen in it, so two
+// tabs never overwrite each other's arrangement.
+function adopt(newToken, { restore = true } = {}) {
   token = newToken;
   link.token = newToken;
   sessionStorage.setItem(TOKEN_KEY, token);
@@ -268,7 +278,7 @@ function adopt(newToken) {
   renewal = null;
   watchExpiry();
   showSession();
-  loadLayout();
+  loadLayout(restore);
   loadGroups();
 }
 
@@ -278,6 +288,7 @@ function logout(reason = "", { local = false } = {}) {
   if (!local) link.logout(reason);
   layouts.flush();
   layouts.reset();
+  namedLists.reset();
   for (const group of [...panels.keys()]) removePanel(group, { keepSaved: true });
   watchlistEditor.reset();
   watchExpiry();
@@ -315,7 +326,9 @@ async function loadGroups() {
 
 function subscribe(group, { quiet = false } = {}) {
   if (panels.has(group)) return;
-  const panel = new Watchlist(group, { onClose: unsubscribe, starred: watchlistEditor, onViewChange: () => layouts.changed() });
+  const own = group.startsWith("watch-") && (watchlistEditor.group === null || group === watchlistEditor.group);
+  const panel = new Watchlist(group, { onClose: unsubscribe, starred: namedLists, onViewChange: () => layouts.changed(),
+    lists: own ? namedLists : null });
   if (savedViews[group]) panel.setView(savedViews[group]);
   panels.set(group, panel);
   $("#panels").append(panel.element);
@@ -487,6 +500,7 @@ window.tickstage = {
   displayed: (group) => panels.get(group)?.displayed() ?? [],
   columns: (group) => (panels.get(group)?.columns ?? []).map(({ key, x, w }) => ({ key, x, w })),
   layout: () => ({ name: layouts.name, names: [...layouts.names], saves: layouts.saves, loaded: layouts.loaded }),
+  lists: () => Object.fromEntries(namedLists.names().map((name) => [name, [...namedLists.symbolsOf(name)].sort()])),
   watchlist: () => ({ group: watchlistEditor.group, members: [...watchlistEditor.members].sort(),
     updates: watchlistEditor.updates }),
 };
@@ -511,7 +525,8 @@ $("#group-filter").addEventListener("keydown", (event) => {
   $("#group-list button[tabindex='0']")?.focus();
 });
 $("#layout-name").addEventListener("change", async (event) => {
-  await layouts.saveNow(); // keep the layout being left
+  if (layouts.track) await layouts.saveNow(); // keep the layout being left
+  layouts.track = true;
   applyLayout(await layouts.use(event.target.value));
 });
 $("#layout-save").addEventListener("click", async () => {
@@ -521,12 +536,14 @@ $("#layout-save").addEventListener("click", async () => {
     return;
   }
   if (await layouts.saveNow(name)) {
+    layouts.track = true;
     await layouts.use(name);
     $("#layout-new").value = "";
     renderLayoutBar();
   }
 });
 $("#layout-reset").addEventListener("click", async () => {
+  layouts.track = true;
   applyLayout({ ...emptyLayout() });
   await layouts.saveNow();
 });

@@ -8,12 +8,14 @@
 // with one flattenPosition message when the server offers it; callers stay as they are.
 
 import { FINAL_STATES } from "./order_format.js";
-import { newClientOrderId, sendOnce } from "./order_ticket.js";
 
 // Cancel the working orders, then close the positions. Returns {cancelled, closing: [orders], missing: [why]}.
 // desk: the panels' desk; book: ui/order_book.js book; positions: AccountStatus.positions of `account`;
 // quote: {bid, ask} of the contract now.
 export async function flattenContract({ desk, book, account, vtSymbol, positions = [], quote = {} }) {
+  // Imported when used: the ticket module registers its panel on import, and pages without a ticket
+  // (the flight recorder's replay) load the blotter, hence this module, too.
+  const { newClientOrderId, sendOnce } = await import("./order_ticket.js");
   const working = book.list().filter((row) => row.account === account && row.vtSymbol === vtSymbol
     && !FINAL_STATES.has(row.state) && row.vtOrderId);
   const cancels = await Promise.all(working.map((row) => desk.send("cancelOrder", { account, clientOrderId: row.clientOrderId })));

@@ -76,9 +76,11 @@ export class Layouts {
     this.name = DEFAULT_LAYOUT_NAME;
     this.names = [];
     this.settings = {};
-    this.loaded = false;
+    this.loaded = false; // the user's document was read
+    this.track = false; // this tab shows the active layout: its changes are saved
     this.timer = null;
     this.saves = 0;
+    this.watchlists = {}; // the user's named watchlists as loaded (ui/named_lists.js)
   }
 
   // Read the user's document; return the active layout (the empty one when none was saved).
@@ -88,6 +90,7 @@ export class Layouts {
     if (status !== 200 || !body) return emptyLayout();
     this.settings = body.settings?.desk ?? {};
     this.layouts = body.layouts ?? {};
+    this.watchlists = body.watchlists ?? {};
     this.names = Object.keys(this.layouts).sort();
     this.name = typeof this.settings.layout === "string" && this.layouts[this.settings.layout]
       ? this.settings.layout : DEFAULT_LAYOUT_NAME;
@@ -96,7 +99,7 @@ export class Layouts {
 
   // The page changed: save the active layout soon (one PUT for a burst of changes).
   changed() {
-    if (!this.loaded) return;
+    if (!this.loaded || !this.track) return;
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.saveNow(), SAVE_DELAY_MS);
   }
@@ -139,8 +142,10 @@ export class Layouts {
     clearTimeout(this.timer);
     this.timer = null;
     this.loaded = false;
+    this.track = false;
     this.names = [];
     this.layouts = {};
+    this.watchlists = {};
     this.settings = {};
     this.name = DEFAULT_LAYOUT_NAME;
   }

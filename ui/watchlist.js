@@ -79,10 +79,13 @@ const OPEN_PANELS = new Set(); // every Watchlist of this tab, for lastOf()
 
 export class Watchlist {
   // starred: {has(vtSymbol), toggle(vtSymbol)} (ui/watchlist_edit.js WatchlistEditor), or null: no stars.
-  constructor(group, { onClose, starred = null, onViewChange = () => {} }) {
+  // lists: the user's named watchlists (ui/named_lists.js) for the user's own watchlist group's panel,
+  // which then shows one list at a time (view.list; null: the whole group); null for other groups.
+  constructor(group, { onClose, starred = null, onViewChange = () => {}, lists = null }) {
     this.group = group;
     this.onViewChange = onViewChange;
-    this.view = { sort: null, filter: "", columns: [...COLUMN_KEYS], chain: null };
+    this.lists = lists;
+    this.view = { sort: null, filter: "", columns: [...COLUMN_KEYS], chain: null, list: null };
     this.order = new Int32Array(0); // display position → row (instrument index), filtered and sorted
     this.orderDirty = true;
     this.sortedAtMs = -Infinity;
@@ -117,6 +120,9 @@ export class Watchlist {
         <input type="search" class="panel-filter" placeholder="filter" autocomplete="off" spellcheck="false">
         <button type="button" class="panel-columns" aria-haspopup="true" aria-expanded="false">Columns</button>
         <button type="button" class="panel-chain" hidden aria-pressed="false">Chain</button>
+        <span class="panel-lists" hidden><select class="panel-list"></select>
+          <input class="panel-list-new" placeholder="new list" maxlength="64" autocomplete="off">
+          <button type="button" class="panel-list-add">Add list</button></span>
         <button type="button" class="panel-close" title="Unsubscribe">×</button>
       </header>
       <div class="column-menu" role="group" hidden></div>
@@ -145,6 +151,30 @@ export class Watchlist {
     this.chainView = this.element.querySelector(".panel-chain-view");
     this.chainButton.addEventListener("click", () => this.changeView({ chain: this.view.chain ? null : {} }));
     this.aria = this.element.querySelector(".panel-aria");
+    this.listSelect = this.element.querySelector(".panel-list");
+    this.listSelect.setAttribute("aria-label", `named watchlist shown in ${group}`);
+    this.element.querySelector(".panel-list-new").setAttribute("aria-label", "new watchlist name");
+    if (this.lists !== null) {
+      this.element.querySelector(".panel-lists").hidden = false;
+      this.listSelect.addEventListener("change", () => this.changeView({ list: this.listSelect.value || null }));
+      const input = this.element.querySelector(".panel-list-new");
+      const add = async () => {
+        const name = input.value.trim();
+        if (!name) return;
+        if (await this.lists.create(name)) {
+          input.value = "";
+          this.changeView({ list: name });
+        }
+      };
+      this.element.querySelector(".panel-list-add").addEventListener("click", add);
+      input.addEventListener("keydown", (event) => {
+        if (event.key === "Enter") {
+          event.preventDefault();
+          add();
+        }
+      });
+      this.renderLists();
+    }
     this.meta = this.element.querySelector(".panel-meta");
     this.badge = this.element.querySelector(".panel-liveness");
     this.liveness = { state: "unknown", reason: "", sinceMs: NaN, dataMs: NaN };
@@ -482,7 +512,25 @@ export class Watchlist {
 
   getView() {
     return { sort: this.view.sort && { ...this.view.sort }, filter: this.view.filter,
-      columns: [...this.view.columns], chain: this.view.chain && { ...this.view.chain } };
+      columns: [...this.view.columns], chain: this.view.chain && { ...this.view.chain }, list: this.view.list };
+  }
+
+  // The named lists in the head's select ("all" first); the lists changed or one was chosen.
+  renderLists() {
+    if (this.lists === null) return;
+    const names = this.lists.names();
+    const wanted = ["", ...names];
+    if ([...this.listSelect.options].map((o) => o.value).join("\u0000") !== wanted.join("\u0000")) {
+      this.listSelect.replaceChildren(...wanted.map((name) => {
+        const option = document.createElement("option");
+        option.value = name;
+        option.textContent = name || "all (the whole group)";
+        return option;
+      }));
+    }
+    if (this.view.list !== null && !names.includes(this.view.list)) this.view.list = null;
+    this.listSelect.value = this.view.list ?? "";
+    this.orderDirty = true;
   }
 
   // Apply a saved view; unknown columns are dropped, a bad sort ignored.
@@ -491,7 +539,8 @@ export class Watchlist {
     const sort = view.sort && COLUMN_KEYS.includes(view.sort.key) ? { key: view.sort.key, descending: Boolean(view.sort.descending) } : null;
     this.view = { sort, filter: typeof view.filter === "string" ? view.filter.slice(0, 100) : "",
       columns: columns && columns.length ? [...new Set(columns)] : [...COLUMN_KEYS],
-      chain: view.chain && typeof view.chain === "object" ? { ...view.chain } : null };
+      chain: view.chain && typeof view.chain === "object" ? { ...view.chain } : null,
+      list: typeof view.list === "string" && view.list ? view.list : null };
     this.filterInput.value = this.view.filter;
     this.viewChanged(false);
   }
@@ -503,6 +552,10 @@ export class Watchlist {
 
   viewChanged(notify) {
     this.orderDirty = true;
+    if (this.lists !== null) {
+      this.lists.use(this.view.list);
+      this.renderLists();
+    }
     this.dirty = true;
     if (!this.columnMenu.hidden) this.renderColumnMenu();
     this.renderAriaHeader();
@@ -521,10 +574,12 @@ export class Watchlist {
   // Rebuild the display order: filter rows by every word of the filter, then sort (NaN last).
   refreshOrder(nowMs) {
     const words = this.view.filter.trim().toLowerCase().split(/\s+/).filter(Boolean);
+    const listed = this.lists !== null && this.view.list !== null ? this.lists.symbolsOf(this.view.list) : null;
     const rows = [];
     for (let row = 0; row < this.instruments.length; row++) {
       const item = this.instruments[row];
       if (!item) continue;
+      if (listed !== null && !listed.has(item.vtSymbol)) continue;
       if (words.length) {
         const text = `${item.symbol ?? ""} ${item.vtSymbol ?? ""} ${item.name ?? ""} ${item.product ?? ""}`.toLowerCase();
         if (!words.every((word) => text.includes(word))) continue;

@@ -219,3 +219,44 @@ async def test_layout_when_browser_closed_then_a_new_browser_gets_it_and_named_l
     assert "openInterest" not in views["m_o"]["columns"]
     assert collapsed == "true"
     assert errors == []
+
+
+async def _star(page, group: str, vt_symbol: str) -> None:
+    """Click the star of ``vt_symbol``'s row in ``group``'s watchlist."""
+    box = await page.locator(f'.panel[data-group="{group}"] .panel-viewport').bounding_box()
+    position = (await page.evaluate("(g) => window.tickstage.displayed(g)", group)).index(vt_symbol)
+    await page.mouse.click(box["x"] + 12, box["y"] + 26 + position * 22 + 11)
+
+
+async def test_named_watchlists_when_made_and_starred_then_each_shows_its_own_and_they_last(desk):
+    """Two named lists of the user's watchlist group: a star adds to the chosen list; the group's panel shows
+    one list or all; a new browser context gets both lists back from the server."""
+    watch = "watch-trader1"
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = await _page(browser, desk)
+        await _subscribe(page, "rb")
+        await _star(page, "rb", "rb1801.SHFE")
+        await page.locator(f'.panel[data-group="{watch}"] .panel-list-new').wait_for(timeout=WAIT_MS)
+        for name, symbol in (("spreads", "rb1805.SHFE"), ("outrights", "rb1810.SHFE")):
+            await page.fill(f'.panel[data-group="{watch}"] .panel-list-new', name)
+            await page.press(f'.panel[data-group="{watch}"] .panel-list-new', "Enter")
+            await page.wait_for_function("(n) => window.tickstage.view('watch-trader1').list === n", arg=name,
+                                         timeout=WAIT_MS)
+            await _star(page, "rb", symbol)
+        await page.wait_for_function("""() => window.tickstage.rows('watch-trader1').length === 3""", timeout=WAIT_MS)
+        await page.select_option(f'.panel[data-group="{watch}"] .panel-list', "spreads")
+        await page.wait_for_function("() => window.tickstage.displayed('watch-trader1').join() === 'rb1805.SHFE'",
+                                     timeout=WAIT_MS)
+        await page.select_option(f'.panel[data-group="{watch}"] .panel-list', "")
+        await page.wait_for_function("() => window.tickstage.displayed('watch-trader1').length === 3", timeout=WAIT_MS)
+        await page.wait_for_timeout(600)   # the layout's debounced save
+        await page.context.close()
+
+        again = await _page(browser, desk)
+        lists = await again.evaluate("window.tickstage.lists()")
+        errors = again.errors
+        await browser.close()
+
+    assert lists == {"outrights": ["rb1810.SHFE"], "spreads": ["rb1805.SHFE"]}
+    assert errors == []
