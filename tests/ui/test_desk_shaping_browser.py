@@ -260,3 +260,78 @@ async def test_named_watchlists_when_made_and_starred_then_each_shows_its_own_an
 
     assert lists == {"outrights": ["rb1810.SHFE"], "spreads": ["rb1805.SHFE"]}
     assert errors == []
+
+
+PLACE_ORDERS = """async (count) => {
+  const row = window.tickstage.rows('rb').find((r) => r.vtSymbol === 'rb1801.SHFE');
+  for (let i = 0; i < count; i++) {
+    document.dispatchEvent(new CustomEvent('tickstage:trade', { detail: {
+      vtSymbol: 'rb1801.SHFE', direction: 'long', price: row.bid - 10 - i, lots: 1, priceTick: 1 } }));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}"""
+OVERLAPS = """() => {
+  const boxes = [...document.querySelectorAll('.account-figures dd, .account-figures dt')].map((e) => e.getBoundingClientRect());
+  let overlaps = 0;
+  for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+    const a = boxes[i], b = boxes[j];
+    if (a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1) overlaps += 1;
+  }
+  return overlaps;
+}"""
+ORDERS_SHOWN = """() => {
+  const body = document.querySelector('[data-slot="blotter"] .slot-body').getBoundingClientRect();
+  return [...document.querySelectorAll('.blotter tr[data-order]')].filter((row) => {
+    const box = row.getBoundingClientRect();
+    return box.top >= body.top && box.bottom <= body.bottom + 1 && box.bottom <= window.innerHeight;
+  }).length;
+}"""
+CLIPPED = """() => {
+  const out = [];
+  for (const panel of document.querySelectorAll('.panel')) {
+    const columns = window.tickstage.columns(panel.dataset.group);
+    const width = panel.querySelector('.panel-viewport').clientWidth;
+    const last = columns[columns.length - 1];
+    if (last && last.x + last.w > width + 1) out.push(panel.dataset.group);
+  }
+  for (const cell of document.querySelectorAll('.rules td.num, .ticket input, .ticket select, #layout-save, #layout-name')) {
+    const box = cell.getBoundingClientRect(), slot = cell.closest('.slot-body, .sidebar')?.getBoundingClientRect();
+    if (slot && box.right > slot.right + 1) out.push(cell.name || cell.id || cell.textContent);
+  }
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (1366, 768)], ids=["1920x1080", "1366x768"])
+async def test_desk_when_1920x1080_or_1366x768_then_nothing_overlaps_or_clips_and_ten_orders_show(desk, screenshot, size):
+    """Account figures never overlap, watchlist columns and the ticket, risk and sidebar controls fit their
+    panels, and at 1920×1080 the blotter shows at least ten orders; the README's screenshot is taken."""
+    width, height = size
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = await _page(browser, desk, viewport=size)
+        await _subscribe(page, "rb")
+        await _subscribe(page, "m_o")
+        await page.wait_for_function("""() => document.querySelector('.account-figures dd')
+          && document.querySelector('.rules tbody tr')""", timeout=WAIT_MS)
+        await page.evaluate(PLACE_ORDERS, 12)
+        await page.wait_for_function("() => document.querySelectorAll('.blotter tr[data-order]').length >= 12",
+                                     timeout=WAIT_MS)
+        await page.wait_for_timeout(300)
+        overlaps = await page.evaluate(OVERLAPS)
+        clipped = await page.evaluate(CLIPPED)
+        shown = await page.evaluate(ORDERS_SHOWN)
+        box = await page.locator('.panel[data-group="rb"] .panel-viewport').bounding_box()
+        position = (await page.evaluate("window.tickstage.displayed('rb')")).index("rb1801.SHFE")
+        await page.mouse.click(box["x"] + 120, box["y"] + 26 + position * 22 + 11)   # the detail panel follows it
+        await page.evaluate("document.querySelector('.sidebar').scrollTop = 0")
+        await page.wait_for_timeout(1500)
+        await page.screenshot(path=screenshot(f"desk-{width}x{height}.png"))
+        errors = page.errors
+        await browser.close()
+
+    assert overlaps == 0
+    assert clipped == []
+    if height >= 1080:
+        assert shown >= 10
+    assert errors == []
