@@ -15,6 +15,10 @@ struct Instrument {
   priceTick @5 :Float64;    # minimum price step, quote currency
   multiplier @6 :Float64;   # contract size (CTP VolumeMultiple), units per lot
   name @7 :Text;            # display name
+  optionStrike @8 :Float64;      # option strike price, quote currency (0: not an option); vn.py ContractData.option_strike
+  optionExpiryTsNs @9 :Int64;    # option expiry, ns since UNIX epoch (0: not an option, or unknown); vn.py option_expiry
+  optionType @10 :Text;          # "call", "put", or "" for a future; vn.py ContractData.option_type
+  optionUnderlying @11 :Text;    # the underlying's vt_symbol, "m1801.DCE" ("": none); vn.py option_underlying
 }
 
 struct L1Columns {

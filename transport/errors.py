@@ -70,5 +70,22 @@ class LedgerUnavailableError(TransportError, ConnectionError):
         self.reason = reason
 
 
+
+
+class PrefsError(TransportError, ValueError):
+    """A user preference refused (transport/process/prefs_store.py): bad kind or name, wrong type, too large.
+
+    Attributes:
+        status: the HTTP status it answers (400 bad input, 404 unknown, 409 too many, 413 too large).
+        code: a short machine-readable code (``badKind``, ``badName``, ``wrongType``, ``tooLarge``,
+            ``tooDeep``, ``tooMany``, ``notFound``).
+    """
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
 __all__ = ["AuthError", "ConfigError", "FrameRefusedError", "FrameTooLargeError", "LedgerUnavailableError",
-           "TransportError"]
+           "PrefsError", "TransportError"]

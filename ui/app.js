@@ -5,8 +5,16 @@
 // by every tab (ui/link.js, ui/hub.js); this thread only copies changed rows
 // into each panel and paints on requestAnimationFrame.
 //
+// The layout (open groups in their order, each watchlist's sort, filter and columns, folded slots)
+// is the user's, kept on the server (ui/layout.js): it comes back in a new browser or on another
+// machine; named layouts are saved, switched and reset from the sidebar. Hotkeys: ui/hotkeys.js.
+// The group list is one tab stop (arrow keys move in it, the filter above narrows it).
+//
 // For tests, tools and support: window.tickstage = {stats(), samples(), rows(group), groups(),
-// watchlist()} (watchlist: the user's watchlist group, its members, watchlistUpdates sent).
+// watchlist(), view(group), displayed(group), layout()} (watchlist: the user's watchlist group, its
+// members, watchlistUpdates sent; view: a panel's sort, filter, columns; displayed: its rows in
+// display order; columns: its painted columns' x and width in px; layout: the active layout's name,
+// names and saves).
 
 import { HUD_INTERVAL_MS, Rates, mountHops, renderHud } from "./hud.js";
 import { WorkerLink, deskSocketUrls } from "./link.js";
@@ -14,10 +22,12 @@ import { FrameMetrics } from "./metrics.js";
 import { dispatchMessage, dispatchSession, dispatchTicks, startPanels } from "./panels.js";
 import { FRESH_KEY, TOKEN_KEY, authPost, claimsOf, refreshAccessToken, tokenFromLocation } from "./session.js";
 import { mountSignIn } from "./signin.js";
+import { Hotkeys } from "./hotkeys.js";
+import { DEFAULT_LAYOUT_NAME, Layouts, PrefsClient, emptyLayout } from "./layout.js";
+import { NamedLists } from "./named_lists.js";
 import { Watchlist } from "./watchlist.js";
 import { WatchlistEditor } from "./watchlist_edit.js";
 
-const GROUPS_KEY = "tickstage.groups";
 const WARN_BEFORE_S = 60; // a session that cannot be renewed is announced this long before it ends
 const REFRESH_URL = new URL("./auth/refresh", location.href).href;
 // How bad each group liveness is (actors/market/liveness.py SEVERITY): the header's dot shows the worst watched.
@@ -70,7 +80,7 @@ function onWorkerMessage(message) {
     toast(`${message.code}: ${message.message}`);
   } else if (message.type === "session") {
     if (message.renewed && message.token) renewed(message.token);
-    else if (message.token && message.token !== token && message.token !== refusedToken) adopt(message.token);
+    else if (message.token && message.token !== token && message.token !== refusedToken) adopt(message.token, { restore: false });
     else if (!message.token && token) logout("Logged out in another tab", { local: true });
     else if (!message.token && document.body.dataset.session === "checking") resumeOrSignIn();
   } else if (message.type === "renewal") {
@@ -109,6 +119,62 @@ function setConnection(state, detail = "") {
 
 const link = new WorkerLink({ onMessage: onWorkerMessage, socketUrl });
 
+// The page's layout now, as the server keeps it (ui/layout.js).
+function captureLayout() {
+  return {
+    version: 1,
+    groups: [...panels.keys()],
+    views: Object.fromEntries([...panels].map(([group, panel]) => [group, panel.getView()])),
+    collapsed: [...document.querySelectorAll(".slot[data-collapsed='true']")].map((slot) => slot.dataset.slot),
+  };
+}
+
+const layouts = new Layouts({ prefs: new PrefsClient(() => token), capture: captureLayout, onError: (text) => toast(text) });
+let savedViews = {}; // group → view of the layout being applied, for panels subscribed later
+let namedLists = null; // the user's named watchlists (ui/named_lists.js), views of the watchlist group
+
+// Show `layout`: its groups in order with their views, its folded slots; the rest closed.
+// close: also close the panels the layout does not list (a switch or a reset; not the first load,
+// which keeps what the page opened meanwhile).
+function applyLayout(layout, { close = true } = {}) {
+  savedViews = { ...layout.views };
+  if (close) for (const group of [...panels.keys()]) if (!layout.groups.includes(group)) unsubscribe(group, { quiet: true });
+  for (const group of layout.groups) subscribe(group, { quiet: true });
+  for (const group of layout.groups) {
+    const panel = panels.get(group);
+    if (panel && savedViews[group]) panel.setView(savedViews[group]);
+    if (panel) $("#panels").append(panel.element); // the layout's order
+  }
+  for (const slot of document.querySelectorAll(".slot")) setCollapsed(slot, layout.collapsed.includes(slot.dataset.slot));
+  renderLayoutBar();
+}
+
+function setCollapsed(slot, collapsed) {
+  slot.dataset.collapsed = String(collapsed);
+  slot.querySelector(".slot-toggle")?.setAttribute("aria-expanded", String(!collapsed));
+}
+
+async function loadLayout(restore) {
+  const layout = await layouts.load();
+  if (token === null) return;
+  namedLists.load(layouts.watchlists);
+  if (!restore) return;
+  layouts.track = true;
+  applyLayout(layout, { close: false });
+}
+
+function renderLayoutBar() {
+  const select = $("#layout-name");
+  const names = [...new Set([DEFAULT_LAYOUT_NAME, ...layouts.names, layouts.name])].sort();
+  select.replaceChildren(...names.map((name) => {
+    const option = document.createElement("option");
+    option.value = name;
+    option.textContent = name;
+    return option;
+  }));
+  select.value = layouts.name;
+}
+
 // The user's watchlist group (watch-<user>): stars in every panel; an applied edit shows its panel.
 const watchlistEditor = new WatchlistEditor({
   send: (member, body, options) => link.request(member, body, options),
@@ -119,6 +185,8 @@ const watchlistEditor = new WatchlistEditor({
   },
   onError: (text) => toast(text),
 });
+namedLists = new NamedLists({ prefs: layouts.prefs, editor: watchlistEditor, onError: (text) => toast(text),
+  onChange: () => { for (const panel of panels.values()) { panel.dirty = true; panel.orderDirty = true; panel.renderLists(); } } });
 
 // -- session ------------------------------------------------------------------
 
@@ -192,8 +260,11 @@ function sessionEnded(reason) {
   showSession();
 }
 
-// Show the desk for a session: this tab's token, or the shared worker's.
-function adopt(newToken) {
+// Show the desk for a session: this tab's token, or the shared worker's. restore: show the user's saved
+// layout and keep it saved as it changes (a sign-in in this tab, or its reload); a tab that joins the
+// session another tab opened starts empty and saves nothing until a layout is chosen in it, so two
+// tabs never overwrite each other's arrangement.
+function adopt(newToken, { restore = true } = {}) {
   token = newToken;
   link.token = newToken;
   sessionStorage.setItem(TOKEN_KEY, token);
@@ -202,8 +273,7 @@ function adopt(newToken) {
   renewal = null;
   watchExpiry();
   showSession();
-  const saved = JSON.parse(sessionStorage.getItem(GROUPS_KEY) || "[]");
-  for (const group of saved) subscribe(group);
+  loadLayout(restore);
   loadGroups();
   loadOrderDefaults();
 }
@@ -212,6 +282,9 @@ function logout(reason = "", { local = false } = {}) {
   token = null;
   sessionStorage.removeItem(TOKEN_KEY);
   if (!local) link.logout(reason);
+  layouts.flush();
+  layouts.reset();
+  namedLists.reset();
   for (const group of [...panels.keys()]) removePanel(group, { keepSaved: true });
   watchlistEditor.reset();
   watchExpiry();
@@ -258,36 +331,39 @@ async function loadGroups() {
 
 // -- panels -------------------------------------------------------------------
 
-function subscribe(group) {
+function subscribe(group, { quiet = false } = {}) {
   if (panels.has(group)) return;
-  const panel = new Watchlist(group, { onClose: unsubscribe, starred: watchlistEditor });
+  const own = group.startsWith("watch-") && (watchlistEditor.group === null || group === watchlistEditor.group);
+  const panel = new Watchlist(group, { onClose: unsubscribe, starred: namedLists, onViewChange: () => layouts.changed(),
+    lists: own ? namedLists : null });
+  if (savedViews[group]) panel.setView(savedViews[group]);
   panels.set(group, panel);
   $("#panels").append(panel.element);
   link.subscribe([group]);
-  saveGroups();
+  if (!quiet) layouts.changed();
   renderPicker();
 }
 
-function unsubscribe(group) {
+function unsubscribe(group, { quiet = false } = {}) {
   if (!panels.has(group)) return;
   link.unsubscribe([group]);
-  removePanel(group);
+  removePanel(group, { keepSaved: quiet });
 }
 
 function removePanel(group, { keepSaved = false } = {}) {
   panels.get(group)?.destroy();
   panels.delete(group);
-  if (!keepSaved) saveGroups();
+  if (!keepSaved) layouts.changed();
   renderPicker();
 }
 
-function saveGroups() {
-  sessionStorage.setItem(GROUPS_KEY, JSON.stringify([...panels.keys()]));
-}
-
+// The group list: one tab stop (roving tabindex); the arrow keys move, Enter or Space subscribes.
 function renderPicker() {
   const list = $("#group-list");
-  list.replaceChildren(...availableGroups.map(({ name, instruments }) => {
+  const words = ($("#group-filter")?.value ?? "").trim().toLowerCase();
+  const focused = list.contains(document.activeElement) ? document.activeElement.dataset.subscribe : null;
+  const shown = availableGroups.filter(({ name }) => !words || name.toLowerCase().includes(words));
+  list.replaceChildren(...shown.map(({ name, instruments }) => {
     const item = document.createElement("li");
     const label = document.createElement("span");
     label.className = "group-name";
@@ -301,10 +377,30 @@ function renderPicker() {
     button.dataset.subscribe = name;
     button.className = subscribed ? "subscribed" : "";
     button.textContent = subscribed ? "Unsubscribe" : "Subscribe";
+    button.tabIndex = -1;
+    button.setAttribute("aria-label", `${subscribed ? "Unsubscribe" : "Subscribe"} ${name}`);
     button.addEventListener("click", () => (panels.has(name) ? unsubscribe(name) : subscribe(name)));
     item.append(label, count, button);
     return item;
   }));
+  const buttons = [...list.querySelectorAll("button")];
+  const current = buttons.find((button) => button.dataset.subscribe === (focused ?? pickerAt)) ?? buttons[0];
+  if (current) current.tabIndex = 0;
+  if (focused && current) current.focus();
+}
+
+let pickerAt = null; // the group list's tab stop
+function onPickerKey(event) {
+  const buttons = [...$("#group-list").querySelectorAll("button")];
+  const index = buttons.indexOf(document.activeElement);
+  if (index < 0) return;
+  const next = { ArrowDown: index + 1, ArrowUp: index - 1, Home: 0, End: buttons.length - 1 }[event.key];
+  if (next === undefined) return;
+  event.preventDefault();
+  const target = buttons[Math.max(0, Math.min(buttons.length - 1, next))];
+  for (const button of buttons) button.tabIndex = button === target ? 0 : -1;
+  pickerAt = target.dataset.subscribe;
+  target.focus();
 }
 
 function toast(text) {
@@ -407,6 +503,11 @@ window.tickstage = {
   visibleRows: () => [...panels.values()].reduce((n, panel) => n + panel.visibleRows(), 0),
   fitRows: (heightPx) => { for (const panel of panels.values()) panel.body.style.height = `${heightPx}px`; },
   groups: () => [...panels.keys()],
+  view: (group) => panels.get(group)?.getView() ?? null,
+  displayed: (group) => panels.get(group)?.displayed() ?? [],
+  columns: (group) => (panels.get(group)?.columns ?? []).map(({ key, x, w }) => ({ key, x, w })),
+  layout: () => ({ name: layouts.name, names: [...layouts.names], saves: layouts.saves, loaded: layouts.loaded }),
+  lists: () => Object.fromEntries(namedLists.names().map((name) => [name, [...namedLists.symbolsOf(name)].sort()])),
   watchlist: () => ({ group: watchlistEditor.group, members: [...watchlistEditor.members].sort(),
     updates: watchlistEditor.updates }),
 };
@@ -418,12 +519,58 @@ $("#session-signin").addEventListener("click", () => {
   signIn.show("Sign in again before your session ends; your layout is kept.");
 });
 $("#logout").addEventListener("click", async () => {
-  sessionStorage.removeItem(GROUPS_KEY);
   logout();
   await authPost(new URL("./auth/logout", location.href).href); // revoke the refresh cookie's sign-in
   location.replace(new URL("./login", location.href).href);
 });
 $("#refresh-groups").addEventListener("click", () => token && loadGroups());
+$("#group-list").addEventListener("keydown", onPickerKey);
+$("#group-filter").addEventListener("input", () => renderPicker());
+$("#group-filter").addEventListener("keydown", (event) => {
+  if (event.key !== "ArrowDown" && event.key !== "Enter") return;
+  event.preventDefault();
+  $("#group-list button[tabindex='0']")?.focus();
+});
+$("#layout-name").addEventListener("change", async (event) => {
+  if (layouts.track) await layouts.saveNow(); // keep the layout being left
+  layouts.track = true;
+  applyLayout(await layouts.use(event.target.value));
+});
+$("#layout-save").addEventListener("click", async () => {
+  const name = $("#layout-new").value.trim();
+  if (!name) {
+    toast("give the new layout a name");
+    return;
+  }
+  if (await layouts.saveNow(name)) {
+    layouts.track = true;
+    await layouts.use(name);
+    $("#layout-new").value = "";
+    renderLayoutBar();
+  }
+});
+$("#layout-reset").addEventListener("click", async () => {
+  layouts.track = true;
+  applyLayout({ ...emptyLayout() });
+  await layouts.saveNow();
+});
+// Each desk slot folds to its title (kept in the layout); the title is a button.
+for (const slot of document.querySelectorAll(".slot")) {
+  const title = slot.querySelector("h2");
+  const toggle = document.createElement("button");
+  toggle.type = "button";
+  toggle.className = "slot-toggle";
+  toggle.setAttribute("aria-expanded", "true");
+  toggle.textContent = title.textContent;
+  title.replaceChildren(toggle);
+  toggle.addEventListener("click", () => {
+    setCollapsed(slot, slot.dataset.collapsed !== "true");
+    layouts.changed();
+  });
+}
+addEventListener("pagehide", () => layouts.flush());
+const hotkeys = new Hotkeys({ settings: () => layouts.settings, save: (change) => layouts.saveSettings(change), toast });
+$("#hotkeys-help").addEventListener("click", () => hotkeys.help());
 
 startPanels({
   send: (member, body, options) => link.request(member, body, options),

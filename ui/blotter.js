@@ -13,11 +13,19 @@
 // sends a linked new one; a retry of the same edit reuses its new client order
 // id, so it is one replace). The pair shows as "replaces"/"replaced by".
 // "Cancel all" sends cancelAll for every account the page may trade.
+//
+// Keyboard (ui/hotkeys.js): rows are focusable, the arrow keys move between them and the
+// focused (or last clicked) row is the selected order: "tickstage:cancel-selected" cancels it,
+// "tickstage:cancel-all" {account} sends cancelAll for the account (every account the page may
+// trade when none is given), "tickstage:flatten" {account, vtSymbol, quote} runs ui/flatten.js
+// with the account's last positions. Reasons show in a line under the state and on hover; rows
+// are one line high, so at 1920×1080 more than ten orders show.
 
 import { book } from "./order_book.js";
 import { FINAL_STATES, STATE_LABELS, clockOfNs, el, lots, price, rejectionText, tradableAccounts } from "./order_format.js";
 import { newClientOrderId } from "./order_ticket.js";
 import { registerPanel } from "./panels.js";
+import { flattenContract } from "./flatten.js";
 
 const EVENTS = ["orderAccepted", "orderRejected", "orderUpdated", "orderFilled", "outcomeUnknown"];
 const RECENT_FINAL = 50; // final orders of a status reply shown after a reload, newest first
@@ -47,7 +55,7 @@ class Blotter {
     this.editing = null; // {account, clientOrderId, newClientOrderId}: the row whose Modify form is open
     this.body = el("tbody");
     const head = el("tr", {}, ...COLUMNS.map((title) => el("th", { text: title })));
-    this.table = el("table", { className: "blotter", attrs: { "aria-label": "orders" } }, el("thead", {}, head), this.body);
+    this.table = el("table", { className: "blotter", attrs: { "aria-label": "orders", role: "grid" } }, el("thead", {}, head), this.body);
     element.append(el("div", { className: "blotter-bar" }, this.filter, this.cancelAllButton, this.note), this.table);
     this.filter.querySelector("input").addEventListener("change", () => this.render());
     this.body.addEventListener("click", (event) => {
@@ -57,6 +65,8 @@ class Blotter {
       if (modify) this.edit(modify.dataset.account, modify.dataset.modify);
       const abandon = event.target.closest("button[data-modify-cancel]");
       if (abandon) { this.editing = null; this.render(); }
+      const row = event.target.closest("tr[data-order]");
+      if (row) this.selectRow(row);
     });
     this.body.addEventListener("input", (event) => { // keep what is typed across re-renders (order events)
       const form = event.target.closest("form.blotter-modify");
@@ -66,6 +76,16 @@ class Blotter {
       event.preventDefault();
       this.replace(event.target.closest("form"));
     });
+    this.body.addEventListener("focusin", (event) => {
+      const row = event.target.closest("tr[data-order]");
+      if (row) this.selectRow(row);
+    });
+    this.body.addEventListener("keydown", (event) => this.onKey(event));
+    this.positions = new Map(); // account → AccountStatus.positions
+    this.selected = null; // {account, clientOrderId}
+    document.addEventListener("tickstage:cancel-selected", () => this.cancelSelected());
+    document.addEventListener("tickstage:cancel-all", (event) => this.cancelAll(event.detail?.account));
+    document.addEventListener("tickstage:flatten", (event) => this.flatten(event.detail ?? {}));
 
     for (const member of EVENTS) {
       desk.on(member, (body) => book.view(body.order, member === "outcomeUnknown" ? { reason: body.reason }
@@ -73,6 +93,7 @@ class Blotter {
     }
     desk.on("orderReply", (reply) => book.reply(reply)); // a reply that came after its request timed out
     desk.on("accountStatus", (status) => {
+      this.positions.set(status.account, status.positions ?? []);
       if (this.seenAccounts.has(status.account)) return;
       this.seenAccounts.add(status.account);
       if (this.wasLive) this.requestStatus([status.account]); // an account learnt after connecting (admins)
@@ -163,8 +184,9 @@ class Blotter {
     }
   }
 
-  async cancelAll() {
-    const accounts = tradableAccounts(this.desk.session(), [...this.seenAccounts]);
+  // cancelAll for `account`, or for every account the page may trade when none is given.
+  async cancelAll(account) {
+    const accounts = account ? [account] : tradableAccounts(this.desk.session(), [...this.seenAccounts]);
     const requestId = newClientOrderId(this.user ?? "");
     let named = 0;
     this.note.textContent = "cancelling all…";
@@ -177,10 +199,50 @@ class Blotter {
     if (this.note.textContent === "cancelling all…") this.note.textContent = `cancel all: ${named} order(s)`;
   }
 
+  selectRow(row) {
+    this.selected = { account: row.dataset.account, clientOrderId: row.dataset.order };
+    for (const other of this.body.querySelectorAll("tr[aria-selected='true']")) other.setAttribute("aria-selected", "false");
+    row.setAttribute("aria-selected", "true");
+  }
+
+  onKey(event) {
+    const row = event.target.closest("tr[data-order]");
+    if (!row || !["ArrowDown", "ArrowUp", "Home", "End"].includes(event.key)) return;
+    event.preventDefault();
+    const rows = [...this.body.querySelectorAll("tr[data-order]")];
+    const index = rows.indexOf(row);
+    const next = { ArrowDown: index + 1, ArrowUp: index - 1, Home: 0, End: rows.length - 1 }[event.key];
+    rows[Math.max(0, Math.min(rows.length - 1, next))]?.focus();
+  }
+
+  cancelSelected() {
+    const order = this.selected && book.get(this.selected.account, this.selected.clientOrderId);
+    if (!order || !CANCELLABLE.has(order.state)) {
+      this.note.textContent = "no working order selected (arrow keys in the blotter, or a click)";
+      return;
+    }
+    this.cancel(order.account, order.clientOrderId);
+  }
+
+  async flatten({ account, vtSymbol, quote }) {
+    if (!account || !vtSymbol) return;
+    const result = await flattenContract({ desk: this.desk, book, account, vtSymbol,
+      positions: this.positions.get(account) ?? [], quote: quote ?? {} });
+    this.note.textContent = `flatten ${vtSymbol} (${account}): ${result.cancelled} cancelled, `
+      + `${result.closing.length} closing order${result.closing.length === 1 ? "" : "s"}`
+      + (result.missing.length ? `; ${result.missing.join("; ")}` : "");
+  }
+
   render() {
     const openOnly = this.filter.querySelector("input").checked;
     const rows = book.list().filter((row) => !openOnly || !FINAL_STATES.has(row.state));
+    const focused = this.body.contains(document.activeElement) ? document.activeElement.closest("tr[data-order]") : null;
     this.body.replaceChildren(...rows.map((row) => this.row(row)));
+    if (focused) {
+      const again = [...this.body.querySelectorAll("tr[data-order]")].find((row) =>
+        row.dataset.order === focused.dataset.order && row.dataset.account === focused.dataset.account);
+      again?.focus({ preventScroll: true });
+    }
     if (rows.length === 0) this.body.append(el("tr", {}, el("td", { className: "slot-empty", text: "no orders", attrs: { colspan: COLUMNS.length } })));
   }
 
@@ -221,8 +283,10 @@ class Blotter {
     if (order.replacedBy) action.append(el("small", { className: "blotter-link", text: `replaced by ${order.replacedBy}` }));
     const time = order.updatedTsNs > 0n ? clockOfNs(order.updatedTsNs) : new Date(order.createdMs).toLocaleTimeString("en-GB", { hour12: false });
     const side = `${order.direction === "long" ? "B" : order.direction === "short" ? "S" : "N"} ${order.offset}`;
+    const selected = this.selected?.account === order.account && this.selected?.clientOrderId === order.clientOrderId;
     return el("tr", { data: { order: order.clientOrderId, account: order.account, state: order.state, direction: order.direction },
-      title: `${order.clientOrderId}${order.vtOrderId ? ` · ${order.vtOrderId}` : ""}` },
+      title: `${order.clientOrderId}${order.vtOrderId ? ` · ${order.vtOrderId}` : ""}${state.title ? ` — ${state.title}` : ""}`,
+      attrs: { tabindex: "0", "aria-selected": String(selected) } },
     el("td", { text: time }), el("td", { text: order.account }), el("td", { text: order.vtSymbol }),
     el("td", { className: "blotter-side", text: side }),
     el("td", { className: "num", text: `${price(order.price)}${order.avgPrice > 0 ? ` (${price(order.avgPrice)})` : ""}` }),

@@ -229,6 +229,8 @@ export class Feed {
       vtSymbol: item.get("vtSymbol"), symbol: item.get("symbol"), exchange: item.get("exchange"),
       product: item.get("product"), productClass: item.get("productClass"),
       priceTick: item.get("priceTick"), multiplier: item.get("multiplier"), name: item.get("name"),
+      optionStrike: item.get("optionStrike"), optionExpiryMs: Number(item.get("optionExpiryTsNs") / 1_000_000n),
+      optionType: item.get("optionType"), optionUnderlying: item.get("optionUnderlying"),
     }));
     if (firstIndex === 0) {
       group.instruments = instruments;

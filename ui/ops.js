@@ -1,20 +1,24 @@
 // The ops console: the live actor tree (GET /admin/tree every second), restart and stop
-// buttons with a confirmation (POST /admin/restart|stop), the audit (GET /admin/audit) and each
-// vn.py gateway's connection (GET /admin/venues: state, since, market data, contracts, last error).
+// buttons with a confirmation (POST /admin/restart|stop), the kill switches and risk limits
+// (ui/ops_risk.js, every RISK_REFRESH_MS), the audit (GET /admin/audit) and each vn.py
+// gateway's connection (GET /admin/venues: state, since, market data, contracts, last error).
 // The token comes from #token=… or the login field and is kept in sessionStorage under the
 // same key as the watchlist page, so one log-in serves both.
 //
-// For tests and tooling: window.tickstageOps = {tree(), refreshes(), audit()}.
+// For tests and tooling: window.tickstageOps = {tree(), refreshes(), audit(), risk()}.
 
+import { RiskControls } from "./ops_risk.js";
 import { TOKEN_KEY, tokenFromLocation } from "./session.js";
 
 const REFRESH_MS = 1000;
+const RISK_REFRESH_MS = 5000;
 const ERROR_CHARS = 120;
 
 const $ = (selector) => document.querySelector(selector);
 const rows = new Map(); // path → <tr>, kept across refreshes so buttons stay put
 let token = null;
 let timer = null;
+let riskTimer = null;
 let lastTree = null;
 let lastAudit = [];
 let refreshes = 0;
@@ -29,14 +33,19 @@ function login(newToken) {
   document.body.dataset.session = "in";
   $("#login-message").textContent = "";
   refresh();
+  risk.refresh().catch(() => {});
   clearInterval(timer);
   timer = setInterval(refresh, REFRESH_MS);
+  clearInterval(riskTimer);
+  riskTimer = setInterval(() => risk.refresh().catch(() => {}), RISK_REFRESH_MS);
 }
 
 function logout(reason = "") {
   token = null;
   clearInterval(timer);
   timer = null;
+  clearInterval(riskTimer);
+  riskTimer = null;
   sessionStorage.removeItem(TOKEN_KEY);
   document.body.dataset.session = "out";
   $("#login-message").textContent = reason;
@@ -243,7 +252,10 @@ function toast(text, ok) {
 
 // -- start ------------------------------------------------------------------------
 
+const risk = new RiskControls($("#risk-controls"), { api, toast, onChange: () => refresh() });
+
 window.tickstageOps = {
+  risk: () => risk.data,
   tree: () => lastTree,
   audit: () => lastAudit,
   refreshes: () => refreshes,

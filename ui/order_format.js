@@ -49,12 +49,31 @@ export function ruleNumber(value) {
   return Number.isInteger(value) ? value.toLocaleString("en-US") : String(Number(value.toFixed(4)));
 }
 
-// One line naming who refused an order and why: "order_volume: observed 10, limit 5 — 10 lots over ...".
+// What a kill switch's state means to a trader (schemas/accounts.capnp KillSwitchState).
+export const KILL_SWITCH_LABELS = Object.freeze({ active: "trading allowed", reduceOnly: "reduce-only", halted: "halted" });
+
+// A rule's limit or observed value as the rule means it: trading_hours counts exchange time as HHMM
+// (shown "09:00"), kill_switch the state's rank (0 active, 1 reduceOnly, 2 halted: shown in words);
+// every other rule a plain number (ruleNumber).
+export function ruleValue(rule, value) {
+  if (!Number.isFinite(value)) return DASH;
+  if (rule === "trading_hours") {
+    const hhmm = Math.round(value);
+    return `${String(Math.floor(hhmm / 100)).padStart(2, "0")}:${String(hhmm % 100).padStart(2, "0")}`;
+  }
+  if (rule === "kill_switch") return Object.values(KILL_SWITCH_LABELS)[Math.round(value)] ?? ruleNumber(value);
+  return ruleNumber(value);
+}
+
+// One line naming who refused an order and why: "order_volume: observed 10, limit 5 — 10 lots over ...";
+// a kill switch's refusal is its reason alone (who halted it and when), trading hours' in times.
 export function rejectionText(rejection) {
   if (!rejection || !rejection.rule) return "rejected";
+  if (rejection.rule === "kill_switch") return `kill switch: ${rejection.reason || "not trading"}`;
   const numbers = [];
-  if (Number.isFinite(rejection.observed)) numbers.push(`observed ${ruleNumber(rejection.observed)}`);
-  if (Number.isFinite(rejection.limit)) numbers.push(`limit ${ruleNumber(rejection.limit)}`);
+  const hours = rejection.rule === "trading_hours";
+  if (Number.isFinite(rejection.observed)) numbers.push(`${hours ? "at" : "observed"} ${ruleValue(rejection.rule, rejection.observed)}`);
+  if (Number.isFinite(rejection.limit)) numbers.push(`${hours ? "next open" : "limit"} ${ruleValue(rejection.rule, rejection.limit)}`);
   const head = numbers.length ? `${rejection.rule}: ${numbers.join(", ")}` : rejection.rule;
   return rejection.reason ? `${head} — ${rejection.reason}` : head;
 }

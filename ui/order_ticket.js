@@ -13,10 +13,11 @@
 // through the page's order book (ui/order_book.js).
 //
 // Clicking a watchlist row (ui/watchlist.js dispatches "tickstage:instrument")
-// fills in the symbol and its last price.
+// fills in the symbol and its last price. The buy / sell hotkeys (ui/hotkeys.js,
+// "tickstage:trade") fill it in and send at once.
 
 import { book } from "./order_book.js";
-import { amount, el, rejectionText, ruleNumber, tradableAccounts } from "./order_format.js";
+import { amount, el, rejectionText, ruleValue, tradableAccounts } from "./order_format.js";
 import { registerPanel } from "./panels.js";
 
 // Timings (ms); tests may lower retryMs: `(await import("./order_ticket.js")).TICKET.retryMs = 300`.
@@ -81,6 +82,7 @@ class OrderTicket {
     });
     this.fields.vtSymbol.addEventListener("change", () => this.applyDefaultLots());
     document.addEventListener("tickstage:instrument", (event) => this.prefill(event.detail));
+    document.addEventListener("tickstage:trade", (event) => this.trade(event.detail));
     this.renderAccounts();
   }
 
@@ -111,6 +113,21 @@ class OrderTicket {
     if (Number.isFinite(reference)) this.fields.price.value = String(reference);
     this.fields.price.step = priceTick > 0 ? String(priceTick) : "any";
     this.fields.price.focus({ preventScroll: true });
+  }
+
+  // A hotkey's order (ui/hotkeys.js): {vtSymbol, direction, price, lots}, an opening limit order sent
+  // at once from this ticket (its status and exactly-once retries as for Send).
+  trade({ vtSymbol, direction, price, lots, priceTick }) {
+    const f = this.fields;
+    f.vtSymbol.value = vtSymbol;
+    f.direction.value = direction;
+    this.form.dataset.direction = direction;
+    f.offset.value = "open";
+    f.orderType.value = "limit";
+    f.price.value = String(price);
+    f.price.step = priceTick > 0 ? String(priceTick) : "any";
+    f.volumeLots.value = String(lots);
+    return this.submit();
   }
 
   // The submitOrder body from the form, or throws RangeError naming the bad field.
@@ -200,10 +217,12 @@ export async function sendOnce(desk, order, progress = () => {}) {
 
 function rejectionDetails(rejection) {
   const list = el("dl", { className: "rejection", data: { rule: rejection?.rule ?? "" } });
-  const rows = [["Rule", rejection?.rule || "–"], ["Limit", ruleNumber(rejection?.limit)],
-    ["Observed", ruleNumber(rejection?.observed)], ["Reason", rejection?.reason || "–"]];
+  const rule = rejection?.rule ?? "";
+  const rows = rule === "kill_switch" ? [["Rule", "kill switch"], ["Reason", rejection?.reason || "–"]]
+    : [["Rule", rule || "–"], [rule === "trading_hours" ? "Next open" : "Limit", ruleValue(rule, rejection?.limit)],
+      [rule === "trading_hours" ? "At" : "Observed", ruleValue(rule, rejection?.observed)], ["Reason", rejection?.reason || "–"]];
   for (const [term, value] of rows) {
-    list.append(el("dt", { text: term }), el("dd", { text: value, data: { field: term.toLowerCase() } }));
+    list.append(el("dt", { text: term }), el("dd", { text: value, data: { field: term.toLowerCase().replace(" ", "-") } }));
   }
   list.title = rejectionText(rejection);
   return list;

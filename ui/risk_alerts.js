@@ -3,7 +3,7 @@
 // and limitChanged, newest first, at most MAX_ALERTS. A kill switch that is not
 // active stays in a banner above the list until it is active again.
 
-import { clockOfNs, el, ruleNumber } from "./order_format.js";
+import { KILL_SWITCH_LABELS, clockOfNs, el, ruleValue } from "./order_format.js";
 import { registerPanel } from "./panels.js";
 
 export const MAX_ALERTS = 200;
@@ -20,7 +20,7 @@ class RiskAlerts {
     desk.on("limitChanged", (change) => this.add(el("li", { className: "alert", data: { severity: "info", rule: change.rule } },
       el("span", { className: "alert-time", text: clockOfNs(change.tsNs) }),
       el("b", { text: `${change.rule} ${change.name}` }),
-      el("span", { text: ` ${change.scope}: ${ruleNumber(change.oldValue)} → ${ruleNumber(change.newValue)} by ${change.changedBy}` }))));
+      el("span", { text: ` ${change.scope}: ${ruleValue(change.rule, change.oldValue)} → ${ruleValue(change.rule, change.newValue)} by ${change.changedBy}` }))));
     desk.onSession((session) => {
       if (session.signedIn !== false) return;
       this.switches.clear();
@@ -32,8 +32,10 @@ class RiskAlerts {
 
   riskEvent(event) {
     const numbers = [];
-    if (Number.isFinite(event.observed)) numbers.push(`observed ${ruleNumber(event.observed)}`);
-    if (Number.isFinite(event.limit)) numbers.push(`limit ${ruleNumber(event.limit)}`);
+    if (event.rule !== "kill_switch") {
+      if (Number.isFinite(event.observed)) numbers.push(`observed ${ruleValue(event.rule, event.observed)}`);
+      if (Number.isFinite(event.limit)) numbers.push(`limit ${ruleValue(event.rule, event.limit)}`);
+    }
     return el("li", { className: "alert", data: { severity: event.severity, rule: event.rule, account: event.account },
       title: event.clientOrderId ? `order ${event.clientOrderId}` : "" },
     el("span", { className: "alert-time", text: clockOfNs(event.tsNs) }),
@@ -53,15 +55,15 @@ class RiskAlerts {
     this.add(el("li", { className: "alert", data: { severity, rule: "kill_switch", killSwitch: change.state } },
       el("span", { className: "alert-time", text: clockOfNs(change.tsNs) }),
       el("span", { className: "alert-severity", text: severity }),
-      el("b", { text: `kill switch ${change.state}` }),
-      el("span", { className: "alert-scope", text: ` ${change.scope} ${change.target} (was ${change.previous}) by ${change.changedBy}` }),
+      el("b", { text: `kill switch: ${KILL_SWITCH_LABELS[change.state] ?? change.state}` }),
+      el("span", { className: "alert-scope", text: ` ${change.scope} ${change.target} (was ${KILL_SWITCH_LABELS[change.previous] ?? change.previous}) by ${change.changedBy} at ${clockOfNs(change.tsNs)}` }),
       change.reason ? el("div", { className: "alert-message", text: change.reason }) : null));
   }
 
   renderBanner() {
     this.banner.replaceChildren(...[...this.switches.values()].map((change) => el("div", {
       className: "kill-banner-item", data: { state: change.state },
-      text: `${change.state === "halted" ? "HALTED" : "REDUCE ONLY"}: ${change.scope} ${change.target} — ${change.reason || change.changedBy}`,
+      text: `${change.state === "halted" ? "HALTED" : "REDUCE-ONLY"}: ${change.scope} ${change.target} by ${change.changedBy} at ${clockOfNs(change.tsNs)}${change.reason ? ` — ${change.reason}` : ""}`,
     })));
   }
 

@@ -2,12 +2,14 @@
 // 1 s, schemas/accounts.capnp RiskSummary): the account's kill switch, orders
 // rejected and outcomes unknown, and each rule's limit against its observed
 // value (rules near their limit first; a rule actor that did not answer is
-// marked down). Limits are changed by operators (POST /admin/limits); the next
+// marked down). The kill switch says what it means ("trading allowed", "reduce-only",
+// "halted"); trading hours show times ("09:00"), not HHMM numbers. Limits are changed by operators (POST /admin/limits); the next
 // summary shows the new value.
 
-import { el, ruleNumber } from "./order_format.js";
+import { KILL_SWITCH_LABELS, el, ruleValue } from "./order_format.js";
 import { registerPanel } from "./panels.js";
 
+const SHORT_STATES = ["allowed", "reduce-only", "halted"]; // a kill switch rule's observed rank, in the table
 const NEAR = 0.8; // observed / limit at or over this: the row is highlighted
 
 class RiskPanel {
@@ -35,7 +37,8 @@ class RiskPanel {
   card(summary) {
     const head = el("header", { className: "risk-head" },
       el("b", { text: summary.account }),
-      el("span", { className: "kill-switch", data: { state: summary.killSwitch }, text: `kill switch: ${summary.killSwitch}` }),
+      el("span", { className: "kill-switch", data: { state: summary.killSwitch },
+        title: `kill switch: ${summary.killSwitch}`, text: KILL_SWITCH_LABELS[summary.killSwitch] ?? summary.killSwitch }),
       el("span", { className: "account-meta", text: `${summary.rejections} rejected` }),
       el("span", { className: summary.unknownOutcomes > 0 ? "account-meta warn" : "account-meta",
         text: `${summary.unknownOutcomes} unknown` }));
@@ -44,8 +47,11 @@ class RiskPanel {
       className: !rule.healthy ? "down" : usage(rule) >= NEAR ? "near" : "",
       data: { rule: rule.rule }, title: `${rule.rule} (${rule.scope}): ${rule.rejections} rejected since start` },
     el("td", { text: rule.scope === summary.account ? rule.rule : `${rule.rule} (${rule.scope})` }),
-    el("td", { className: "num", text: ruleNumber(rule.observed) }),
-    el("td", { className: "num", text: ruleNumber(rule.limit) }), el("td", { text: rule.healthy ? "" : "down" })));
+    el("td", { className: "num", text: rule.rule === "kill_switch" ? SHORT_STATES[Math.round(rule.observed)] ?? ruleValue(rule.rule, rule.observed)
+      : ruleValue(rule.rule, rule.observed) }),
+    el("td", { className: "num", text: rule.rule === "kill_switch" ? "" : ruleValue(rule.rule, rule.limit),
+      title: rule.rule === "trading_hours" ? "the first trading window opens (exchange time)" : "" }),
+    el("td", { text: rule.healthy ? "" : "down" })));
     const table = el("table", { className: "rules" },
       el("thead", {}, el("tr", {}, ...["Rule", "Observed", "Limit", ""].map((title) => el("th", { text: title })))),
       el("tbody", {}, ...rows));

@@ -7,8 +7,8 @@ export const STRUCTS = deepFreeze({
   "Instrument": {
     "id": "0xda73396a7574b32f",
     "file": "market.capnp",
-    "dataWords": 2,
-    "pointerWords": 6,
+    "dataWords": 4,
+    "pointerWords": 8,
     "discriminantByteOffset": null,
     "union": [],
     "fields": {
@@ -19,7 +19,11 @@ export const STRUCTS = deepFreeze({
       "productClass": {"kind": "text", "pointer": 4},
       "priceTick": {"kind": "float64", "byteOffset": 0},
       "multiplier": {"kind": "float64", "byteOffset": 8},
-      "name": {"kind": "text", "pointer": 5}
+      "name": {"kind": "text", "pointer": 5},
+      "optionStrike": {"kind": "float64", "byteOffset": 16},
+      "optionExpiryTsNs": {"kind": "int64", "byteOffset": 24},
+      "optionType": {"kind": "text", "pointer": 6},
+      "optionUnderlying": {"kind": "text", "pointer": 7}
     }
   },
   "L1Columns": {

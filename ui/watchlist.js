@@ -19,6 +19,20 @@
 // (section[data-liveness], ui/style.css). A contract with no value yet shows
 // why in its Last cell ("pre-open": no quote nor trade yet; "no trade": quoted,
 // not traded) instead of bare dashes.
+//
+// A trader shapes each watchlist (issue 17): a click on a column header sorts by it (again: reversed;
+// a live column is re-sorted at most every SORT_INTERVAL_MS), the filter box keeps the rows whose
+// symbol, vt_symbol, name or product contains every word typed, and the Columns menu shows, hides and
+// reorders columns and sorts from the keyboard. getView()/setView() carry {sort, filter, columns, chain}
+// for the user's saved layout (ui/layout.js); onViewChange(group) is called after each change.
+// The rows are a grid for the keyboard and screen readers: the viewport is focusable (role=grid),
+// the arrow keys, Page Up/Down, Home and End move the selected row (document gets
+// "tickstage:selected"), Enter opens it (the "tickstage:instrument" of a click). A visually hidden
+// mirror holds the header (columnheader, aria-sort) and the selected row (row, gridcell) for screen
+// readers; aria-activedescendant points at it.
+// An option group can show its chain (ui/option_chain.js) per underlying and expiry instead.
+
+import { OptionChain } from "./option_chain.js";
 
 export const FIELDS = ["last", "bid", "ask", "bidVolume", "askVolume", "volume", "openInterest"];
 const ROW_HEIGHT_PX = 22;
@@ -33,9 +47,11 @@ const ALL_CELLS = 0xff;
 const MIN_BODY_HEIGHT_PX = 120;
 const MAX_BODY_HEIGHT_PX = 420;
 const FONT = "12px ui-monospace, 'JetBrains Mono', 'DejaVu Sans Mono', Menlo, Consolas, monospace";
+const SORT_INTERVAL_MS = 500;
+const MIN_SCALE = 0.62; // narrowest columns, × their listed widths
 const COLUMNS = [
   { key: "star", title: "", width: 24, align: "left", fixed: true }, // not widened: clicks right of it pick the row
-  { key: "symbol", title: "Symbol", width: 130, align: "left" },
+  { key: "symbol", title: "Symbol", width: 140, align: "left" },
   { key: "last", title: "Last", width: 92, price: true },
   { key: "bid", title: "Bid", width: 92, price: true },
   { key: "ask", title: "Ask", width: 92, price: true },
@@ -44,7 +60,10 @@ const COLUMNS = [
   { key: "volume", title: "Volume", width: 92 },
   { key: "openInterest", title: "Open int", width: 92 },
 ];
+export const COLUMN_KEYS = COLUMNS.filter((column) => !column.fixed).map((column) => column.key);
+const COLUMN_TITLES = Object.fromEntries(COLUMNS.map((column) => [column.key, column.title]));
 const COLORS = {
+  selected: "#1d2d44",
   background: "#0d1117", zebra: "#11161e", header: "#161c25", grid: "#1f2733", text: "#c9d1d9",
   dim: "#5c6a7a", star: "#e3b341", up: "#26c281", down: "#f0506e", bid: "#58a6ff", ask: "#f2a65a",
   upFlash: "38, 194, 129", downFlash: "240, 80, 110", flash: "201, 209, 217",
@@ -56,10 +75,23 @@ export function decimalsFor(priceTick) {
   return Math.min(6, Math.max(0, Math.ceil(-Math.log10(priceTick) - 1e-9)));
 }
 
+const OPEN_PANELS = new Set(); // every Watchlist of this tab, for lastOf()
+
 export class Watchlist {
   // starred: {has(vtSymbol), toggle(vtSymbol)} (ui/watchlist_edit.js WatchlistEditor), or null: no stars.
-  constructor(group, { onClose, starred = null }) {
+  // lists: the user's named watchlists (ui/named_lists.js) for the user's own watchlist group's panel,
+  // which then shows one list at a time (view.list; null: the whole group); null for other groups.
+  constructor(group, { onClose, starred = null, onViewChange = () => {}, lists = null }) {
     this.group = group;
+    this.onViewChange = onViewChange;
+    this.lists = lists;
+    this.view = { sort: null, filter: "", columns: [...COLUMN_KEYS], chain: null, list: null };
+    this.order = new Int32Array(0); // display position → row (instrument index), filtered and sorted
+    this.orderDirty = true;
+    this.sortedAtMs = -Infinity;
+    this.selected = null; // vtSymbol of the selected row
+    this.rowByVtSymbol = new Map();
+    OPEN_PANELS.add(this);
     this.starred = starred;
     this.version = 0;
     this.instruments = [];
@@ -85,13 +117,64 @@ export class Watchlist {
       <header class="panel-head">
         <h2></h2><span class="panel-liveness" data-state="unknown" title="waiting for the group's status">…</span>
         <span class="panel-meta">waiting for instruments…</span>
+        <input type="search" class="panel-filter" placeholder="filter" autocomplete="off" spellcheck="false">
+        <button type="button" class="panel-columns" aria-haspopup="true" aria-expanded="false">Columns</button>
+        <button type="button" class="panel-chain" hidden aria-pressed="false">Chain</button>
+        <span class="panel-lists" hidden><select class="panel-list"></select>
+          <input class="panel-list-new" placeholder="new list" maxlength="64" autocomplete="off">
+          <button type="button" class="panel-list-add">Add list</button></span>
         <button type="button" class="panel-close" title="Unsubscribe">×</button>
       </header>
+      <div class="column-menu" role="group" hidden></div>
+      <div class="panel-chain-view" hidden></div>
       <div class="panel-body">
-        <div class="panel-viewport"><div class="panel-spacer"></div></div>
-        <canvas class="panel-canvas"></canvas>
+        <div class="panel-viewport" tabindex="0" role="grid"><div class="panel-spacer" role="presentation"></div>
+          <div class="sr-only panel-aria"></div></div>
+        <canvas class="panel-canvas" aria-hidden="true"></canvas>
       </div>`;
     this.element.querySelector("h2").textContent = group;
+    this.filterInput = this.element.querySelector(".panel-filter");
+    this.filterInput.setAttribute("aria-label", `filter ${group}`);
+    this.filterInput.addEventListener("input", () => this.changeView({ filter: this.filterInput.value }));
+    this.filterInput.addEventListener("keydown", (event) => {
+      if (event.key === "ArrowDown" || event.key === "Enter") {
+        event.preventDefault();
+        this.viewport.focus();
+        if (this.selectedPosition() < 0) this.moveSelection(0, true);
+      }
+    });
+    this.columnsButton = this.element.querySelector(".panel-columns");
+    this.columnMenu = this.element.querySelector(".column-menu");
+    this.columnMenu.setAttribute("aria-label", `columns of ${group}`);
+    this.columnsButton.addEventListener("click", () => this.toggleColumnMenu());
+    this.chainButton = this.element.querySelector(".panel-chain");
+    this.chainView = this.element.querySelector(".panel-chain-view");
+    this.chainButton.addEventListener("click", () => this.changeView({ chain: this.view.chain ? null : {} }));
+    this.aria = this.element.querySelector(".panel-aria");
+    this.listSelect = this.element.querySelector(".panel-list");
+    this.listSelect.setAttribute("aria-label", `named watchlist shown in ${group}`);
+    this.element.querySelector(".panel-list-new").setAttribute("aria-label", "new watchlist name");
+    if (this.lists !== null) {
+      this.element.querySelector(".panel-lists").hidden = false;
+      this.listSelect.addEventListener("change", () => this.changeView({ list: this.listSelect.value || null }));
+      const input = this.element.querySelector(".panel-list-new");
+      const add = async () => {
+        const name = input.value.trim();
+        if (!name) return;
+        if (await this.lists.create(name)) {
+          input.value = "";
+          this.changeView({ list: name });
+        }
+      };
+      this.element.querySelector(".panel-list-add").addEventListener("click", add);
+      input.addEventListener("keydown", (event) => {
+        if (event.key === "Enter") {
+          event.preventDefault();
+          add();
+        }
+      });
+      this.renderLists();
+    }
     this.meta = this.element.querySelector(".panel-meta");
     this.badge = this.element.querySelector(".panel-liveness");
     this.liveness = { state: "unknown", reason: "", sinceMs: NaN, dataMs: NaN };
@@ -104,11 +187,14 @@ export class Watchlist {
     this.element.querySelector(".panel-close").addEventListener("click", () => onClose(group));
     this.viewport.addEventListener("scroll", () => { this.dirty = true; }, { passive: true });
     this.viewport.addEventListener("click", (event) => this.pick(event));
+    this.viewport.setAttribute("aria-label", `${group} watchlist`);
+    this.viewport.addEventListener("keydown", (event) => this.onKey(event));
     this.resizeObserver = new ResizeObserver(() => { this.dirty = true; });
     this.resizeObserver.observe(this.body);
   }
 
   destroy() {
+    OPEN_PANELS.delete(this);
     this.resizeObserver.disconnect();
     this.element.remove();
   }
@@ -136,6 +222,7 @@ export class Watchlist {
     this.version = version;
     this.instruments = instruments;
     this.decimals = instruments.map((item) => decimalsFor(item?.priceTick));
+    this.rowByVtSymbol = new Map(instruments.map((item, row) => [item?.vtSymbol, row]));
     this.ensure(instruments.length);
     if (reset) {
       for (const key of FIELDS) this.values[key].fill(NaN);
@@ -143,7 +230,9 @@ export class Watchlist {
       this.direction.fill(0);
     }
     this.meta.textContent = `${instruments.length} instruments · v${version}`;
-    this.spacer.style.height = `${HEADER_HEIGHT_PX + instruments.length * ROW_HEIGHT_PX}px`;
+    this.chainButton.hidden = !instruments.some((item) => item?.productClass === "O");
+    this.orderDirty = true;
+    this.refreshOrder(performance.now());
     if (reset) {
       const fitted = HEADER_HEIGHT_PX + instruments.length * ROW_HEIGHT_PX + 2;
       this.body.style.height = `${Math.min(MAX_BODY_HEIGHT_PX, Math.max(MIN_BODY_HEIGHT_PX, fitted))}px`;
@@ -214,6 +303,11 @@ export class Watchlist {
       this.canvas.style.height = `${height}px`;
       this.dirty = true;
     }
+    const live = this.view.sort !== null && this.view.sort.key !== "symbol";
+    if (this.orderDirty || (live && this.rowsDirty && nowMs - this.sortedAtMs >= SORT_INTERVAL_MS)) {
+      this.refreshOrder(nowMs);
+    }
+    if (this.view.chain) this.chain?.draw(nowMs);
     const ctx = this.context;
     if (this.dirty) {
       this.dirty = false;
@@ -236,13 +330,21 @@ export class Watchlist {
     return painted;
   }
 
+  // The columns shown, in the trader's order (the star always first), placed across `width` px.
   layout(width) {
-    const fixed = COLUMNS.reduce((sum, column) => sum + (column.fixed ? column.width : 0), 0);
-    const flexible = COLUMNS.reduce((sum, column) => sum + (column.fixed ? 0 : column.width), 0);
-    const scale = Math.max(1, (width - fixed) / flexible);
+    const shown = [COLUMNS[0], ...this.view.columns.map((key) => COLUMNS.find((column) => column.key === key))
+      .filter((column) => column && !column.fixed)];
+    const fixed = shown.reduce((sum, column) => sum + (column.fixed ? column.width : 0), 0);
+    const flexible = shown.reduce((sum, column) => sum + (column.fixed ? 0 : column.width), 0) || 1;
+    // Wider panels widen the columns; narrower ones (1366×768) shrink the number columns to fit, down
+    // to MIN_SCALE, and keep the symbol's width (an option's "m1801-C-2550 DCE" must stay readable).
+    let scale = (width - fixed) / flexible;
+    const keep = scale < 1 ? shown.filter((column) => column.key === "symbol").reduce((sum, column) => sum + column.width, 0) : 0;
+    if (keep > 0) scale = (width - fixed - keep) / (flexible - keep);
+    scale = Math.max(MIN_SCALE, scale);
     let x = 0;
-    return COLUMNS.map((column) => {
-      const w = column.fixed ? column.width : column.width * scale;
+    return shown.map((column) => {
+      const w = column.fixed ? column.width : keep > 0 && column.key === "symbol" ? column.width : column.width * scale;
       const placed = { ...column, x, w, field: FIELDS.indexOf(column.key) };
       x += placed.w;
       return placed;
@@ -254,10 +356,13 @@ export class Watchlist {
     ctx.fillRect(0, 0, width, HEADER_HEIGHT_PX);
     ctx.fillStyle = COLORS.grid;
     ctx.fillRect(0, HEADER_HEIGHT_PX - 1, width, 1);
-    ctx.fillStyle = COLORS.dim;
+    const sort = this.view.sort;
     for (const column of columns) {
+      const sorted = sort !== null && sort.key === column.key;
+      ctx.fillStyle = sorted ? COLORS.text : COLORS.dim;
       ctx.textAlign = column.align === "left" ? "left" : "right";
-      ctx.fillText(column.title.toUpperCase(), column.align === "left" ? column.x + 10 : column.x + column.w - 10, HEADER_HEIGHT_PX / 2);
+      const title = column.title.toUpperCase() + (sorted ? (sort.descending ? " ▼" : " ▲") : "");
+      ctx.fillText(title, column.align === "left" ? column.x + 10 : column.x + column.w - 10, HEADER_HEIGHT_PX / 2);
     }
   }
 
@@ -266,10 +371,12 @@ export class Watchlist {
     const scrollTop = this.viewport.scrollTop;
     const first = Math.floor(scrollTop / ROW_HEIGHT_PX);
     const count = Math.ceil((height - HEADER_HEIGHT_PX) / ROW_HEIGHT_PX) + 1;
-    const last = Math.min(this.instruments.length - 1, first + count);
+    const last = Math.min(this.order.length - 1, first + count);
     this.visible = [first, last];
+    const selectedRow = this.selectedRow();
     let painted = 0;
-    for (let row = first; row <= last; row++) {
+    for (let position = first; position <= last; position++) {
+      const row = this.order[position];
       const age = nowMs - this.changedAt[row];
       const step = age >= FADE_MS || this.changedMask[row] === 0 ? 0 : Math.ceil((1 - age / FADE_MS) * FADE_STEPS);
       const highlight = step > 0 ? this.changedMask[row] : 0;
@@ -289,8 +396,8 @@ export class Watchlist {
       this.cellDirty[row] = 0;
       this.paintedStep[row] = step;
       this.paintedMask[row] = highlight;
-      const y = HEADER_HEIGHT_PX + row * ROW_HEIGHT_PX - scrollTop;
-      const background = row % 2 === 1 ? COLORS.zebra : COLORS.background;
+      const y = HEADER_HEIGHT_PX + position * ROW_HEIGHT_PX - scrollTop;
+      const background = row === selectedRow ? COLORS.selected : position % 2 === 1 ? COLORS.zebra : COLORS.background;
       const fade = step / FADE_STEPS;
       const direction = this.direction[row];
       if (all) {
@@ -333,8 +440,12 @@ export class Watchlist {
       ctx.fillStyle = COLORS.text;
       const symbol = instrument?.symbol || instrument?.vtSymbol || `#${row}`;
       ctx.fillText(symbol, column.x + 10, midY);
-      ctx.fillStyle = COLORS.dim;
-      ctx.fillText(instrument?.exchange ?? "", column.x + 10 + ctx.measureText(symbol).width + 6, midY);
+      const exchange = instrument?.exchange ?? "";
+      const at = column.x + 10 + ctx.measureText(symbol).width + 6;
+      if (at + ctx.measureText(exchange).width <= column.x + column.w - 4) { // the exchange only where it fits
+        ctx.fillStyle = COLORS.dim;
+        ctx.fillText(exchange, at, midY);
+      }
       return;
     }
     const value = this.values[column.key][row];
@@ -364,26 +475,335 @@ export class Watchlist {
   pick(event) {
     const box = this.viewport.getBoundingClientRect();
     const y = event.clientY - box.top;
-    const row = Math.floor((y - HEADER_HEIGHT_PX + this.viewport.scrollTop) / ROW_HEIGHT_PX);
-    const instrument = this.instruments[row];
-    if (y < HEADER_HEIGHT_PX || row < 0 || !instrument?.vtSymbol) return;
-    const star = this.columns?.[0];
     const x = event.clientX - box.left;
+    if (y < HEADER_HEIGHT_PX) {
+      const column = this.columns?.find((placed) => x >= placed.x && x < placed.x + placed.w);
+      if (column && !column.fixed) this.sortBy(column.key);
+      return;
+    }
+    const position = Math.floor((y - HEADER_HEIGHT_PX + this.viewport.scrollTop) / ROW_HEIGHT_PX);
+    const row = position >= 0 && position < this.order.length ? this.order[position] : -1;
+    const instrument = this.instruments[row];
+    if (row < 0 || !instrument?.vtSymbol) return;
+    const star = this.columns?.[0];
     if (this.starred !== null && star?.key === "star" && x >= star.x && x < star.x + star.w) {
       this.starred.toggle(instrument.vtSymbol);
       return;
     }
+    this.select(position);
+    this.open(row);
+  }
+
+  // The instrument detail a row hands to the ticket, the detail panel and the hotkeys.
+  detailOf(row) {
+    const instrument = this.instruments[row];
     const value = (key) => (row < this.capacity ? this.values[key][row] : NaN);
-    document.dispatchEvent(new CustomEvent("tickstage:instrument", { detail: {
-      group: this.group, vtSymbol: instrument.vtSymbol, last: value("last"), bid: value("bid"), ask: value("ask"),
-      priceTick: instrument.priceTick,
-    } }));
+    return { group: this.group, vtSymbol: instrument.vtSymbol, last: value("last"), bid: value("bid"),
+      ask: value("ask"), priceTick: instrument.priceTick };
+  }
+
+  // Open a row: the order ticket fills itself in and the detail panel follows it.
+  open(row) {
+    if (!this.instruments[row]?.vtSymbol) return;
+    document.dispatchEvent(new CustomEvent("tickstage:instrument", { detail: this.detailOf(row) }));
+  }
+
+  // -- view: sort, filter, columns, chain --------------------------------------------
+
+  getView() {
+    return { sort: this.view.sort && { ...this.view.sort }, filter: this.view.filter,
+      columns: [...this.view.columns], chain: this.view.chain && { ...this.view.chain }, list: this.view.list };
+  }
+
+  // The named lists in the head's select ("all" first); the lists changed or one was chosen.
+  renderLists() {
+    if (this.lists === null) return;
+    const names = this.lists.names();
+    const wanted = ["", ...names];
+    if ([...this.listSelect.options].map((o) => o.value).join("\u0000") !== wanted.join("\u0000")) {
+      this.listSelect.replaceChildren(...wanted.map((name) => {
+        const option = document.createElement("option");
+        option.value = name;
+        option.textContent = name || "all (the whole group)";
+        return option;
+      }));
+    }
+    if (this.view.list !== null && !names.includes(this.view.list)) this.view.list = null;
+    this.listSelect.value = this.view.list ?? "";
+    this.orderDirty = true;
+  }
+
+  // Apply a saved view; unknown columns are dropped, a bad sort ignored.
+  setView(view = {}) {
+    const columns = Array.isArray(view.columns) ? view.columns.filter((key) => COLUMN_KEYS.includes(key)) : null;
+    const sort = view.sort && COLUMN_KEYS.includes(view.sort.key) ? { key: view.sort.key, descending: Boolean(view.sort.descending) } : null;
+    this.view = { sort, filter: typeof view.filter === "string" ? view.filter.slice(0, 100) : "",
+      columns: columns && columns.length ? [...new Set(columns)] : [...COLUMN_KEYS],
+      chain: view.chain && typeof view.chain === "object" ? { ...view.chain } : null,
+      list: typeof view.list === "string" && view.list ? view.list : null };
+    this.filterInput.value = this.view.filter;
+    this.viewChanged(false);
+  }
+
+  changeView(change) {
+    this.view = { ...this.view, ...change };
+    this.viewChanged(true);
+  }
+
+  viewChanged(notify) {
+    this.orderDirty = true;
+    if (this.lists !== null) {
+      this.lists.use(this.view.list);
+      this.renderLists();
+    }
+    this.dirty = true;
+    if (!this.columnMenu.hidden) this.renderColumnMenu();
+    this.renderAriaHeader();
+    this.showChain();
+    if (notify) this.onViewChange(this.group);
+  }
+
+  // A header click: sort by `key`; the same column again reverses it; a third time, as listed.
+  sortBy(key) {
+    const sort = this.view.sort;
+    const next = sort?.key !== key ? { key, descending: key !== "symbol" }
+      : sort.descending === (key !== "symbol") ? { key, descending: !sort.descending } : null;
+    this.changeView({ sort: next });
+  }
+
+  // Rebuild the display order: filter rows by every word of the filter, then sort (NaN last).
+  refreshOrder(nowMs) {
+    const words = this.view.filter.trim().toLowerCase().split(/\s+/).filter(Boolean);
+    const listed = this.lists !== null && this.view.list !== null ? this.lists.symbolsOf(this.view.list) : null;
+    const rows = [];
+    for (let row = 0; row < this.instruments.length; row++) {
+      const item = this.instruments[row];
+      if (!item) continue;
+      if (listed !== null && !listed.has(item.vtSymbol)) continue;
+      if (words.length) {
+        const text = `${item.symbol ?? ""} ${item.vtSymbol ?? ""} ${item.name ?? ""} ${item.product ?? ""}`.toLowerCase();
+        if (!words.every((word) => text.includes(word))) continue;
+      }
+      rows.push(row);
+    }
+    const sort = this.view.sort;
+    if (sort !== null) {
+      const sign = sort.descending ? -1 : 1;
+      if (sort.key === "symbol") {
+        rows.sort((a, b) => sign * String(this.instruments[a].symbol || this.instruments[a].vtSymbol)
+          .localeCompare(String(this.instruments[b].symbol || this.instruments[b].vtSymbol), "en", { numeric: true }));
+      } else {
+        const column = this.values[sort.key];
+        const at = (row) => (row < this.capacity ? column[row] : NaN);
+        rows.sort((a, b) => {
+          const x = at(a), y = at(b);
+          if (x !== x) return y !== y ? a - b : 1;
+          if (y !== y) return -1;
+          return sign * (x - y) || a - b;
+        });
+      }
+    }
+    const changed = rows.length !== this.order.length || rows.some((row, i) => row !== this.order[i]);
+    this.orderDirty = false;
+    this.sortedAtMs = nowMs;
+    if (!changed) return;
+    this.order = Int32Array.from(rows);
+    this.spacer.style.height = `${HEADER_HEIGHT_PX + this.order.length * ROW_HEIGHT_PX}px`;
+    this.viewport.setAttribute("aria-rowcount", String(this.order.length + 1));
+    this.dirty = true;
+    this.renderAriaRow();
+  }
+
+  toggleColumnMenu() {
+    const open = this.columnMenu.hidden;
+    this.columnMenu.hidden = !open;
+    this.columnsButton.setAttribute("aria-expanded", String(open));
+    if (open) {
+      this.renderColumnMenu();
+      this.columnMenu.querySelector("input")?.focus();
+    }
+  }
+
+  // One line per column: shown (checkbox), move earlier / later, sort by it.
+  renderColumnMenu() {
+    const shown = this.view.columns;
+    const order = [...shown, ...COLUMN_KEYS.filter((key) => !shown.includes(key))];
+    const focusedKey = document.activeElement?.closest?.("[data-column]")?.dataset.column;
+    const focusedAction = document.activeElement?.dataset?.action;
+    this.columnMenu.replaceChildren(...order.map((key) => {
+      const line = document.createElement("div");
+      line.className = "column-line";
+      line.dataset.column = key;
+      const label = document.createElement("label");
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.checked = shown.includes(key);
+      box.dataset.action = "show";
+      box.addEventListener("change", () => {
+        const columns = box.checked ? [...this.view.columns, key] : this.view.columns.filter((item) => item !== key);
+        if (columns.length) this.changeView({ columns });
+        else box.checked = true; // one column at least
+      });
+      label.append(box, ` ${COLUMN_TITLES[key]}`);
+      const button = (text, action, title, handler) => {
+        const item = document.createElement("button");
+        item.type = "button";
+        item.textContent = text;
+        item.title = title;
+        item.dataset.action = action;
+        item.setAttribute("aria-label", `${title}: ${COLUMN_TITLES[key]}`);
+        item.addEventListener("click", handler);
+        return item;
+      };
+      const move = (delta) => () => {
+        const columns = [...this.view.columns];
+        const index = columns.indexOf(key);
+        const target = index + delta;
+        if (index < 0 || target < 0 || target >= columns.length) return;
+        [columns[index], columns[target]] = [columns[target], columns[index]];
+        this.changeView({ columns });
+      };
+      const sort = this.view.sort?.key === key ? (this.view.sort.descending ? " ▼" : " ▲") : "";
+      line.append(label, button("↑", "up", "move earlier", move(-1)), button("↓", "down", "move later", move(1)),
+        button(`sort${sort}`, "sort", "sort by", () => this.sortBy(key)));
+      return line;
+    }));
+    if (focusedKey) {
+      this.columnMenu.querySelector(`[data-column="${focusedKey}"] [data-action="${focusedAction}"]`)?.focus();
+    }
+  }
+
+  // -- selection and keyboard ------------------------------------------------------------
+
+  selectedRow() {
+    if (this.selected === null) return -1;
+    return this.instruments.findIndex((item) => item?.vtSymbol === this.selected);
+  }
+
+  selectedPosition() {
+    const row = this.selectedRow();
+    return row < 0 ? -1 : this.order.indexOf(row);
+  }
+
+  // Select the row at display `position` (scrolled into view); document gets "tickstage:selected".
+  select(position) {
+    if (this.order.length === 0) return;
+    const clamped = Math.max(0, Math.min(this.order.length - 1, position));
+    const row = this.order[clamped];
+    this.selected = this.instruments[row]?.vtSymbol ?? null;
+    const top = clamped * ROW_HEIGHT_PX;
+    const room = this.body.clientHeight - HEADER_HEIGHT_PX;
+    if (top < this.viewport.scrollTop) this.viewport.scrollTop = top;
+    else if (top + ROW_HEIGHT_PX > this.viewport.scrollTop + room) this.viewport.scrollTop = top + ROW_HEIGHT_PX - room;
+    this.dirty = true;
+    this.renderAriaRow();
+    if (this.selected !== null) {
+      document.dispatchEvent(new CustomEvent("tickstage:selected", { detail: { ...this.detailOf(row), panel: this } }));
+    }
+  }
+
+  moveSelection(delta, absolute = false) {
+    const current = this.selectedPosition();
+    this.select(absolute ? delta : current < 0 ? 0 : current + delta);
+  }
+
+  onKey(event) {
+    if (event.altKey || event.ctrlKey || event.metaKey) return;
+    const page = Math.max(1, Math.floor((this.body.clientHeight - HEADER_HEIGHT_PX) / ROW_HEIGHT_PX) - 1);
+    const moves = { ArrowDown: [1], ArrowUp: [-1], PageDown: [page], PageUp: [-page], Home: [0, true],
+      End: [this.order.length - 1, true] };
+    if (moves[event.key]) {
+      event.preventDefault();
+      this.moveSelection(...moves[event.key]);
+    } else if (event.key === "Enter") {
+      event.preventDefault();
+      const row = this.selectedRow();
+      if (row >= 0) this.open(row);
+    } else if (event.key === "*") {
+      event.preventDefault();
+      const row = this.selectedRow();
+      if (row >= 0 && this.starred !== null) this.starred.toggle(this.instruments[row].vtSymbol);
+    }
+  }
+
+  // The screen readers' copy: the header (aria-sort) and the selected row.
+  renderAriaHeader() {
+    const header = document.createElement("div");
+    header.setAttribute("role", "row");
+    header.setAttribute("aria-rowindex", "1");
+    for (const key of ["symbol", ...this.view.columns.filter((item) => item !== "symbol")]) {
+      const cell = document.createElement("span");
+      cell.setAttribute("role", "columnheader");
+      cell.textContent = COLUMN_TITLES[key];
+      const sort = this.view.sort;
+      cell.setAttribute("aria-sort", sort?.key === key ? (sort.descending ? "descending" : "ascending") : "none");
+      header.append(cell);
+    }
+    this.viewport.setAttribute("aria-colcount", String(header.children.length));
+    this.aria.replaceChildren(header, ...[...this.aria.children].slice(1));
+  }
+
+  renderAriaRow() {
+    if (this.aria.children.length === 0) this.renderAriaHeader();
+    const position = this.selectedPosition();
+    const rows = [this.aria.children[0]];
+    if (position >= 0) {
+      const row = this.order[position];
+      const line = document.createElement("div");
+      line.setAttribute("role", "row");
+      line.id = `row-${this.group}-${row}`.replace(/[^A-Za-z0-9_-]/g, "_");
+      line.setAttribute("aria-rowindex", String(position + 2));
+      line.setAttribute("aria-selected", "true");
+      const item = this.instruments[row];
+      for (const key of ["symbol", ...this.view.columns.filter((column) => column !== "symbol")]) {
+        const cell = document.createElement("span");
+        cell.setAttribute("role", "gridcell");
+        const value = key === "symbol" ? NaN : this.values[key][row];
+        cell.textContent = key === "symbol" ? item?.vtSymbol ?? "" : Number.isFinite(value)
+          ? (COLUMNS.find((column) => column.key === key)?.price ? value.toFixed(this.decimals[row] ?? 2) : String(Math.round(value)))
+          : "none";
+        line.append(cell);
+      }
+      rows.push(line);
+      this.viewport.setAttribute("aria-activedescendant", line.id);
+    } else {
+      this.viewport.removeAttribute("aria-activedescendant");
+    }
+    this.aria.replaceChildren(...rows);
+  }
+
+  // -- option chain ------------------------------------------------------------------------
+
+  // Show the chain instead of the rows while view.chain is set (ui/option_chain.js draws it).
+  showChain() {
+    const on = Boolean(this.view.chain);
+    this.chainButton.setAttribute("aria-pressed", String(on));
+    this.chainView.hidden = !on;
+    this.body.hidden = on;
+    if (on) {
+      this.chain ??= new OptionChain(this);
+      this.chain.render();
+    }
+  }
+
+  // The last price of `vtSymbol` in any open watchlist of this tab (NaN when none holds it).
+  lastOf(vtSymbol) {
+    for (const panel of OPEN_PANELS) {
+      const row = panel.rowByVtSymbol.get(vtSymbol);
+      if (row !== undefined && row < panel.capacity && Number.isFinite(panel.values.last[row])) return panel.values.last[row];
+    }
+    return NaN;
   }
 
   // Rows wholly inside the canvas now (header excluded).
   visibleRows() {
     const height = this.body.clientHeight - HEADER_HEIGHT_PX;
-    return Math.max(0, Math.min(this.instruments.length, Math.floor(height / ROW_HEIGHT_PX)));
+    return Math.max(0, Math.min(this.order.length, Math.floor(height / ROW_HEIGHT_PX)));
+  }
+
+  // The rows in display order (filtered, sorted): vtSymbols, for tests and tools.
+  displayed() {
+    return Array.from(this.order, (row) => this.instruments[row]?.vtSymbol ?? null);
   }
 
   // Current state as plain rows (window.tickstage.rows): NaN → null.

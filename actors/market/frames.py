@@ -44,6 +44,10 @@ class InstrumentInfo:
         price_tick: minimum price step, quote currency.
         multiplier: contract size per lot.
         name: display name.
+        option_strike: an option's strike price, quote currency (0.0: not an option).
+        option_expiry_ts_ns: an option's expiry, UNIX timestamp (nanoseconds); 0: none or unknown.
+        option_type: ``"call"``, ``"put"`` or ``""`` (not an option).
+        option_underlying: the underlying's vt_symbol, ``"m1801.DCE"`` (``""``: none).
     """
 
     vt_symbol: str
@@ -54,6 +58,10 @@ class InstrumentInfo:
     price_tick: float
     multiplier: float
     name: str = ""
+    option_strike: float = 0.0
+    option_expiry_ts_ns: int = 0
+    option_type: str = ""
+    option_underlying: str = ""
 
     def as_fields(self) -> dict:
         """Return the Cap'n Proto field dict of ``market.Instrument``."""
@@ -66,6 +74,10 @@ class InstrumentInfo:
             "priceTick": self.price_tick,
             "multiplier": self.multiplier,
             "name": self.name,
+            "optionStrike": self.option_strike,
+            "optionExpiryTsNs": self.option_expiry_ts_ns,
+            "optionType": self.option_type,
+            "optionUnderlying": self.option_underlying,
         }
 
 
@@ -242,6 +254,11 @@ def _fill_group_info(info, group: str, version: int, first_index: int,
         element.priceTick = instrument.price_tick
         element.multiplier = instrument.multiplier
         element.name = instrument.name
+        if instrument.option_type:
+            element.optionStrike = instrument.option_strike
+            element.optionExpiryTsNs = instrument.option_expiry_ts_ns
+            element.optionType = instrument.option_type
+            element.optionUnderlying = instrument.option_underlying
 
 
 def encode_group_info(
@@ -276,6 +293,10 @@ def instruments_of(info_reader) -> list[InstrumentInfo]:
             price_tick=i.priceTick,
             multiplier=i.multiplier,
             name=i.name,
+            option_strike=i.optionStrike,
+            option_expiry_ts_ns=i.optionExpiryTsNs,
+            option_type=i.optionType,
+            option_underlying=i.optionUnderlying,
         )
         for i in info_reader.instruments
     ]

@@ -45,11 +45,13 @@ class LimitStore:
         self._journal = journal
         self._changes: dict[tuple[str, str], dict[str, float]] = {}
         self._kill_switches: dict[tuple[str, str], str] = {}
+        self._kill_switch_rows: dict[tuple[str, str], dict[str, Any]] = {}
         if journal is not None:
             for row in journal.limit_changes():
                 self._changes.setdefault((row["rule"], row["scope"]), {})[row["name"]] = row["new_value"]
             for row in journal.kill_switch_changes():
                 self._kill_switches[(row["scope"], row["target"])] = row["state"]
+                self._kill_switch_rows[(row["scope"], row["target"])] = dict(row)
 
     def limits(self, rule: str, scope: str) -> dict[str, float]:
         """Return the effective limits of ``rule`` for ``scope`` (an account id or ``"global"``).
@@ -105,6 +107,12 @@ class LimitStore:
         """Return the state (``active``, ``reduceOnly``, ``halted``) of one kill switch."""
         return self._kill_switches.get((scope, target), "active")
 
+    def kill_switch_change(self, scope: str, target: str) -> dict[str, Any] | None:
+        """Return the last change of one kill switch (``ts_ns``, ``changed_by``, ``state``, ``previous``,
+        ``reason``), or ``None`` when it never changed."""
+        row = self._kill_switch_rows.get((scope, target))
+        return dict(row) if row is not None else None
+
     def kill_switches(self) -> dict[tuple[str, str], str]:
         """Return every kill switch that is not ``active``: (scope, target) → state."""
         return {key: state for key, state in self._kill_switches.items() if state != "active"}
@@ -124,6 +132,7 @@ class LimitStore:
         row = {"ts_ns": time.time_ns(), "changed_by": changed_by, "scope": scope, "target": target,
                "state": state, "previous": self.kill_switch(scope, target), "reason": reason}
         self._kill_switches[(scope, target)] = state
+        self._kill_switch_rows[(scope, target)] = row
         if self._journal is not None:
             self._journal.append_kill_switch_change_nowait(row, on_commit)
         elif on_commit is not None:

@@ -112,3 +112,57 @@ async def test_ops_console_when_loaded_then_venues_table_shows_each_gateway_stat
     assert cells[0] == "SIM" and cells[1] == "sim.gateway:SimGateway" and cells[4] == "up"
     assert int(cells[5]) > 0 and int(cells[6]) == int(cells[5])
     assert page_errors == []
+async def test_ops_risk_controls_when_admin_halts_and_changes_a_limit_then_applied_with_who_and_audited(
+        desk, jwt_secret, screenshot):
+    """From the ops page, with a confirmation each: halt acct-01 (its row says halted, by whom, why), change a
+    limit through the form (the desk's limit changes), allow trading again; the audit shows old → new."""
+    token = mint_token(jwt_secret, "ops-risk", "admin")
+    confirmations: list[str] = []
+    async with async_playwright() as playwright:
+        browser = await _browser(playwright)
+        page = await browser.new_page(viewport={"width": 1600, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+
+        async def confirm(dialog):
+            confirmations.append(dialog.message)
+            await dialog.accept()
+
+        page.on("dialog", confirm)
+        await page.goto(f"{desk.url}ops#token={token}")
+        account = page.locator('#kill-switches tr[data-scope="account"][data-target="acct-01"]')
+        await account.wait_for(timeout=WAIT_MS)
+        label_before = await account.locator(".kill-switch").inner_text()
+        await page.fill("#kill-reason", "fat finger")
+        await account.locator('button[data-state="halted"]').click()
+        await page.wait_for_function("""() => document.querySelector(
+          '#kill-switches tr[data-target="acct-01"]')?.dataset.state === 'halted'""", timeout=WAIT_MS)
+        halted_text = await account.inner_text()
+
+        await page.locator('#limits tr[data-limit="order_volume/acct-01.limit"] button').click()
+        current = await page.locator(".limit-current").inner_text()
+        await page.fill('#limit-form input[name="value"]', "3")
+        await page.click('#limit-form button[type="submit"]')
+        await page.wait_for_function("""() => document.querySelector(
+          '#limits tr[data-limit="order_volume/acct-01.limit"] td.num')?.textContent === '3'""", timeout=WAIT_MS)
+        hours = await page.locator('#limits tr[data-limit="trading_hours/acct-01.window_1_close"] td.num').inner_text()
+
+        await account.locator('button[data-state="active"]').click()
+        await page.wait_for_function("""() => document.querySelector(
+          '#kill-switches tr[data-target="acct-01"]')?.dataset.state === 'active'""", timeout=WAIT_MS)
+        await page.locator('#audit tbody tr:has-text("halted -> active")').wait_for(timeout=WAIT_MS)
+        audit = await page.locator("#audit tbody").inner_text()
+        await page.screenshot(path=screenshot("ops-risk.png"))
+        await browser.close()
+
+    assert label_before == "trading allowed"
+    assert "halted" in halted_text and "ops-risk at " in halted_text and "fat finger" in halted_text
+    assert current == "now 500"
+    assert hours == "24:00"
+    assert desk.limit_store.limits("order_volume", "acct-01")["limit"] == 3.0
+    assert desk.limit_store.kill_switch("account", "acct-01") == "active"
+    assert [c.split(":")[0] for c in confirmations] == ["Set the kill switch of account acct-01",
+                                                        "Change order_volume limit of acct-01 from 500 to 3?",
+                                                        "Set the kill switch of account acct-01"]
+    assert "changed 500 -> 3" in audit and "active -> halted" in audit
+    assert errors == []

@@ -5,7 +5,8 @@ without a valid token, 403 for another role, 413 for a body over 4 KiB;
 transport/admin/admin_guard.py), audited in the admin API's log:
 
 * ``GET /admin/limits`` — every rule instance's effective limits, the kill
-  switches not active, and the journaled changes (who, when, old, new);
+  switches not active (with who set each, when and why), the accounts, and the
+  journaled changes (who, when, old, new);
 * ``POST /admin/limits {"rule", "scope", "name", "value"}`` — change one limit
   of ``risk/<rule>/<scope>`` (scope: an account id or ``"global"``). The change
   is journaled (``limit_changes``: who and when) and durable before the rule
@@ -14,7 +15,10 @@ transport/admin/admin_guard.py), audited in the admin API's log:
 * ``POST /admin/kill-switch {"scope", "target", "state", "reason"}`` — set a
   kill switch (scope ``account`` / ``group`` / ``global``; state ``active`` /
   ``reduceOnly`` / ``halted``). Its actor journals the change and, on
-  ``halted``, cancels the scope's open orders (202).
+  ``halted``, cancels the scope's open orders (202, with the ``previous`` state).
+
+The audit records a limit change's old and new values (``changed 500 -> 2``)
+and a kill switch's old and new states (``active -> halted``).
 
 Handlers run on the loop thread and never wait on an actor; the only wait is
 for the journal's commit of a limit change (at most :data:`COMMIT_TIMEOUT_S`).
@@ -70,8 +74,9 @@ class RiskAdminApi:
         body = {
             "limits": {rule: {scope: store.limits(rule, scope) for scope in scopes}
                        for rule, scopes in self._scopes().items()},
-            "kill_switches": [{"scope": scope, "target": target, "state": state}
+            "kill_switches": [_switch_row(store, scope, target, state)
                               for (scope, target), state in store.kill_switches().items()],
+            "accounts": sorted({spec.account for spec in self.desk.config.orders.accounts}),
             "changes": self.desk.journal.limit_changes(),
         }
         return web.json_response(body)
@@ -114,7 +119,7 @@ class RiskAdminApi:
             audit.record(principal.user, "limit", target, "journal_failed")
             return _error(503, error)
         self.desk.runtime.tell_path(rule_path(rule, scope), encode_limit_change(row, source="admin"))
-        audit.record(principal.user, "limit", target, "changed")
+        audit.record(principal.user, "limit", target, f"changed {_number(row['old_value'])} -> {_number(value)}")
         return web.json_response({"ok": True, "change": {k: (None if isinstance(v, float) and math.isnan(v) else v)
                                                          for k, v in row.items()}})
 
@@ -134,19 +139,37 @@ class RiskAdminApi:
             audit.record(principal.user, "kill_switch", f"{scope}/{target}", "unknown_account")
             return _error(404, f"no account {target!r}")
         path = rule_path("kill_switch", target if scope == "account" else GLOBAL_SCOPE)
+        previous = self.desk.limit_store.kill_switch(scope, target)
         command = encode_kill_switch_command(scope, target, state, principal.user, str(body.get("reason", "")),
                                              source="admin")
         if not self.desk.runtime.tell_path(path, command):
             audit.record(principal.user, "kill_switch", f"{scope}/{target}", "actor_down")
             return _error(409, f"{path} is down or restarting; try again")
-        audit.record(principal.user, "kill_switch", f"{scope}/{target}", state)
-        return web.json_response({"ok": True, "scope": scope, "target": target, "state": state}, status=202)
+        audit.record(principal.user, "kill_switch", f"{scope}/{target}", f"{previous} -> {state}")
+        return web.json_response({"ok": True, "scope": scope, "target": target, "state": state,
+                                  "previous": previous}, status=202)
 
 
 async def _json(request: web.Request) -> dict:
     """The JSON object of the body, read within the route's limit (413 past it); ``{}`` when not one."""
     body = await read_json_body(request)
     return body if isinstance(body, dict) else {}
+
+
+def _number(value: Any) -> str:
+    """A limit for the audit: ``5``, ``0.25``; ``none`` for a missing (NaN) one."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return "none" if math.isnan(value) else f"{value:g}"
+
+
+def _switch_row(store: Any, scope: str, target: str, state: str) -> dict[str, Any]:
+    """One kill switch not active, with who set it, when (UNIX ns) and why."""
+    change = store.kill_switch_change(scope, target) or {}
+    return {"scope": scope, "target": target, "state": state, "changed_by": change.get("changed_by", ""),
+            "ts_ns": change.get("ts_ns", 0), "reason": change.get("reason", "")}
 
 
 def _error(status: int, message: str) -> web.Response:

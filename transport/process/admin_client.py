@@ -1,8 +1,17 @@
-"""``tickstage admin tree|restart PATH|stop PATH|audit|fault KIND [TARGET]``: the admin API from a terminal.
+"""``tickstage admin tree|restart PATH|stop PATH|audit|limits|kill-switch|fault KIND [TARGET]``: the admin API
+from a terminal.
 
 ``fault KIND [TARGET] [--duration-ms N] ...`` posts a simulator fault to
 ``POST /admin/faults`` (transport/process/faults_api.py) and prints its record
 and the scenario file the desk appended it to (replay it with ``tickstage sim``).
+
+``limits`` lists every rule instance's limits and the kill switches not
+active (``GET /admin/limits``); with ``--rule --scope --name --value`` it
+changes one limit (``POST /admin/limits``). ``kill-switch --scope
+account|group|global [--target T] --state halted|reduce-only|active
+--reason R`` sets a kill switch (``POST /admin/kill-switch``). Both go through
+the desk's admin API (transport/admin/risk_admin.py), which audits them with
+the old and new values.
 
 The tree prints as an indented table with the columns of ``GET /admin/tree``::
 
@@ -27,6 +36,13 @@ ERROR_WIDTH = 60
 """Characters of the last error shown in the table."""
 
 
+STATE_NAMES = {"active": "active", "allowed": "active", "reduce-only": "reduceOnly", "reduceOnly": "reduceOnly",
+               "halted": "halted"}
+"""Kill-switch state as typed → the API's name (``reduce-only`` and ``allowed`` are the desk's words)."""
+STATE_WORDS = {"active": "trading allowed", "reduceOnly": "reduce-only", "halted": "halted"}
+"""The API's kill-switch state → what it means to a trader."""
+
+
 async def admin_request(url: str, token: str, action: str, path: str | None = None,
                         timeout_s: float = 15.0, body: dict[str, Any] | None = None) -> tuple[int, Any]:
     """Call the admin API of the desk at ``url``.
@@ -34,10 +50,11 @@ async def admin_request(url: str, token: str, action: str, path: str | None = No
     Args:
         url: the desk's base URL, ``http://127.0.0.1:8700``.
         token: an admin JWT.
-        action: ``"tree"``, ``"restart"``, ``"stop"``, ``"audit"`` or ``"fault"``.
+        action: ``"tree"``, ``"restart"``, ``"stop"``, ``"audit"``, ``"limits"``, ``"kill-switch"`` or ``"fault"``.
         path: the actor path for ``restart`` / ``stop``.
+        body: a JSON body to POST to ``/admin/<action>`` (``limits``, ``kill-switch``; ``fault`` posts to
+            ``/admin/faults``, e.g. ``{"kind": "crash", "target": "market/group/rb"}``); None: GET.
         timeout_s: total request timeout, seconds.
-        body: the fault for ``fault`` (``{"kind": "crash", "target": "market/group/rb"}``).
 
     Returns:
         (HTTP status, decoded JSON body or the text of a non-JSON body).
@@ -51,9 +68,10 @@ async def admin_request(url: str, token: str, action: str, path: str | None = No
     timeout = aiohttp.ClientTimeout(total=timeout_s)
     async with aiohttp.ClientSession(timeout=timeout) as http:
         if action in ("restart", "stop"):
-            request = http.post(f"{base}/admin/{action}", json={"path": path}, headers=headers)
-        elif action == "fault":
-            request = http.post(f"{base}/admin/faults", json=body or {}, headers=headers)
+            body = {"path": path}
+        if body is not None:
+            target = "faults" if action == "fault" else action
+            request = http.post(f"{base}/admin/{target}", json=body, headers=headers)
         else:
             request = http.get(f"{base}/admin/{action}", headers=headers)
         async with request as response:
@@ -115,21 +133,90 @@ def format_fault(record: dict) -> str:
     return line + (f"\nscenario {record['scenario']}" if record.get("scenario") else "")
 
 
+def format_limits(body: dict) -> str:
+    """Return ``GET /admin/limits`` as a table of RULE SCOPE LIMIT VALUE, then the kill switches not active."""
+    rows = [(rule, scope, name, _number(value))
+            for rule, scopes in sorted(body.get("limits", {}).items())
+            for scope, limits in sorted(scopes.items())
+            for name, value in sorted(limits.items())]
+    lines = [format_table(("RULE", "SCOPE", "LIMIT", "VALUE"), rows, right=frozenset({3}))]
+    switches = body.get("kill_switches") or []
+    if not switches:
+        lines.append("kill switches: trading allowed everywhere")
+    for switch in switches:
+        when = iso_of_ns(switch.get("ts_ns", 0))
+        who = f" by {switch['changed_by']}" if switch.get("changed_by") else ""
+        why = f": {switch['reason']}" if switch.get("reason") else ""
+        lines.append(f"kill switch {switch['scope']} {switch['target']}: {STATE_WORDS.get(switch['state'], switch['state'])}"
+                     f"{who}{f' at {when}' if when else ''}{why}")
+    return "\n".join(lines)
+
+
+def iso_of_ns(ts_ns: int) -> str:
+    """``2026-12-04 21:30:01 UTC`` of a UNIX ns timestamp; ``""`` for 0."""
+    from datetime import datetime, timezone
+
+    if not ts_ns:
+        return ""
+    return datetime.fromtimestamp(ts_ns / 1e9, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _number(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def limit_body(rule: str | None, scope: str | None, name: str | None, value: str | None) -> dict | None:
+    """Return the ``POST /admin/limits`` body, None to list (no option given).
+
+    Raises:
+        ValueError: some but not all of rule, scope, name and value given, or a value that is not a number.
+    """
+    given = {"rule": rule, "scope": scope, "name": name, "value": value}
+    if all(v is None for v in given.values()):
+        return None
+    missing = [f"--{k}" for k, v in given.items() if v is None]
+    if missing:
+        raise ValueError(f"to change a limit give --rule, --scope, --name and --value (missing {', '.join(missing)})")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"--value must be a number, not {value!r}") from None
+    return {"rule": rule, "scope": scope, "name": name, "value": number}
+
+
+def kill_switch_body(scope: str | None, target: str | None, state: str | None, reason: str | None) -> dict:
+    """Return the ``POST /admin/kill-switch`` body.
+
+    Raises:
+        ValueError: no scope or state, an unknown state word, or no target for an account or group switch.
+    """
+    if scope not in ("account", "group", "global"):
+        raise ValueError("give --scope account, group or global")
+    if state not in STATE_NAMES:
+        raise ValueError(f"give --state, one of {', '.join(sorted(STATE_NAMES))}")
+    if scope != "global" and not target:
+        raise ValueError(f"give --target: the {scope} whose switch to set")
+    return {"scope": scope, "target": target or "global", "state": STATE_NAMES[state], "reason": reason or ""}
+
+
 async def run_admin(url: str, token: str, action: str, path: str | None, as_json: bool = False,
-                    fault: dict[str, Any] | None = None) -> tuple[int, str]:
+                    body: dict[str, Any] | None = None) -> tuple[int, str]:
     """Run one admin command; return (exit status, text to print).
 
     Text goes to stdout on success and to stderr on failure (the caller decides).
 
     Args:
-        fault: for ``fault``, the fault's keys (``kind``, ``target``, ``duration_ms`` ...).
+        body: the JSON body of a ``limits`` change or a ``kill-switch`` (None: list the limits), or for
+            ``fault`` the fault's keys (``kind``, ``target``, ``duration_ms`` ...).
     """
     if action in ("restart", "stop") and not path:
         return 2, f"tickstage admin {action}: give the actor PATH (e.g. market/group/rb)"
-    if action == "fault" and not (fault or {}).get("kind"):
+    if action == "fault" and not (body or {}).get("kind"):
         return 2, "tickstage admin fault: give the fault KIND (e.g. crash market/group/rb)"
     try:
-        status, body = await admin_request(url, token, action, path, body=fault)
+        status, body = await admin_request(url, token, action, path, body=body)
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         return 1, f"tickstage admin: cannot reach {url}: {exc or type(exc).__name__}"
     if as_json:
@@ -146,7 +233,18 @@ async def run_admin(url: str, token: str, action: str, path: str | None, as_json
         return 0, format_fault(body)
     if action == "audit":
         return 0, format_audit(body["records"]) if body["records"] else "(no admin actions yet)"
+    if action == "limits" and "change" in body:
+        change = body["change"]
+        return 0, (f"limit {change['rule']}/{change['scope']} {change['name']}: {_number(change['old_value'])} -> "
+                   f"{_number(change['new_value'])} (changed by {change['changed_by']})")
+    if action == "limits":
+        return 0, format_limits(body)
+    if action == "kill-switch":
+        return 0, (f"kill switch {body['scope']} {body['target']}: {STATE_WORDS.get(body.get('previous'), '?')} -> "
+                   f"{STATE_WORDS.get(body['state'], body['state'])}"
+                   + (" (its open orders are being cancelled)" if body["state"] == "halted" else ""))
     return 0, f"{action} {body['path']}: {body['result']} (state {body.get('state')}, restarts {body.get('restarts')})"
 
 
-__all__ = ["COLUMNS", "admin_request", "format_audit", "format_fault", "format_tree", "run_admin", "tree_rows"]
+__all__ = ["COLUMNS", "STATE_NAMES", "STATE_WORDS", "admin_request", "format_audit", "format_fault", "format_limits",
+           "format_tree", "iso_of_ns", "kill_switch_body", "limit_body", "run_admin", "tree_rows"]

@@ -4,7 +4,8 @@
 loopback): the runtime on the running (uvloop) loop, the root supervisor
 with market-source/market/sessions, the vn.py bridge, a real vn.py ``MainEngine``
 with the simulator gateway (replay or synthetic), and the HTTP server that
-serves the UI, ``/ws``, ``/api/groups``, ``/healthz`` and the admin API
+serves the UI, ``/ws``, ``/api/groups``, ``/healthz``, the per-user preferences at ``/api/prefs``
+(transport/process/prefs_api.py) and the admin API
 (``/admin/*``, ``/metrics``, the ops console at ``/ops``; transport/admin/api.py).
 The order path (issue 3): the order journal (SQLite), the risk limits, the
 order bridge and the ``accounts``/``risk``/``orders`` subtrees, with
@@ -45,6 +46,8 @@ from transport.cluster.nats_watchlists import WatchlistEdgeLink, WatchlistHost, 
 from transport.cluster.roles import VNPY_ROLES, RoleLinks, canonical_role, check_role
 from transport.venue.vnpy_bridge import VnpyBridge
 from transport.admin.risk_admin import RiskAdminApi
+from transport.process.prefs_api import PrefsApi
+from transport.process.prefs_store import PrefsStore
 from transport.process.state import StateFolder
 from transport.venue.gateways import GatewayConfig, simulator_gateway
 from transport.venue.vnpy_engine import DEFAULT_GATEWAY, VnpyEngine, check_gateway_spec
@@ -252,6 +255,7 @@ class Desk:
         app.router.add_get("/api/groups", self._groups)
         app.router.add_get("/api/order-defaults", self._order_defaults)
         app.router.add_get("/healthz", self._healthz)
+        PrefsApi(self, PrefsStore(self.state.prefs_path())).add_routes(app)
         self.admin = AdminApi(self)
         self.admin.add_routes(app)
         if self.config.simulated:

@@ -10,6 +10,9 @@
                     [--password-stdin] [--users-file FILE] [--state-dir DIR]
     tickstage watch --url ws://HOST:PORT/ws --token T --group G [--seconds N]
     tickstage admin tree|restart PATH|stop PATH|audit [--url http://HOST:PORT] [--token T] [--json]
+    tickstage admin limits [--rule R --scope ACCOUNT|global --name LIMIT --value V]
+    tickstage admin kill-switch --scope account|group|global [--target T] --state halted|reduce-only|active
+                                [--reason TEXT]
     tickstage admin fault KIND [TARGET] [--duration-ms N] [--probability P] [--delay-ms N] [--factor F]
                     [--skew-ms N] [--frames N] [--read-interval-ms N] [--groups G ...]
     tickstage sim --scenario FILE [--report FILE] [--tape FILE]
@@ -183,11 +186,13 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--token", required=True)
     watch.add_argument("--group", required=True)
     watch.add_argument("--seconds", type=float, default=10.0)
-    admin = sub.add_parser("admin", help="operate a running desk: actor tree, restart or stop a subtree, audit")
-    admin.add_argument("action", choices=("tree", "restart", "stop", "audit", "fault"))
+    admin = sub.add_parser("admin", help="operate a running desk: actor tree, restart or stop a subtree, audit, "
+                                         "risk limits, kill switches, simulator faults")
+    admin.add_argument("action", choices=("tree", "restart", "stop", "audit", "limits", "kill-switch", "fault"))
     admin.add_argument("path", nargs="?", help="actor path for restart/stop, e.g. market/group/rb; "
                                                "the fault KIND for fault (sim/README.md)")
-    admin.add_argument("target", nargs="?", help="fault: its target, an actor path (crash, kill, stall ...)")
+    admin.add_argument("fault_target", nargs="?", metavar="TARGET",
+                       help="fault: its target, an actor path (crash, kill, stall ...)")
     for flag, kind in (("--duration-ms", float), ("--probability", float), ("--delay-ms", float),
                        ("--factor", float), ("--skew-ms", float), ("--frames", int), ("--read-interval-ms", float)):
         admin.add_argument(flag, type=kind, help=f"fault: {flag[2:].replace('-', '_')} (scenario key)")
@@ -196,6 +201,13 @@ def _parser() -> argparse.ArgumentParser:
     admin.add_argument("--token", default=os.environ.get("TICKSTAGE_TOKEN", ""),
                        help="admin JWT (default: TICKSTAGE_TOKEN)")
     admin.add_argument("--json", action="store_true", help="print the API's JSON instead of a table")
+    admin.add_argument("--rule", help="limits: the rule whose limit to change, e.g. order_volume")
+    admin.add_argument("--scope", help="limits: an account id or global; kill-switch: account, group or global")
+    admin.add_argument("--name", help="limits: the limit's name, e.g. limit")
+    admin.add_argument("--value", help="limits: the new value, in the rule's unit")
+    admin.add_argument("--target", help="kill-switch: the account or group (not for global)")
+    admin.add_argument("--state", help="kill-switch: halted, reduce-only or active (trading allowed)")
+    admin.add_argument("--reason", help="kill-switch: why, kept in the journal and shown to traders")
     simulate = sub.add_parser("sim", help="run a fault scenario on an in-process desk; print and write the verdict")
     simulate.add_argument("--scenario", required=True, help="scenario TOML (sim/harness/scenarios/*.toml)")
     simulate.add_argument("--report", help="write the report as JSON here")
@@ -367,20 +379,31 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def _admin(args: argparse.Namespace) -> int:
-    from transport.process.admin_client import run_admin
+    from transport.process.admin_client import kill_switch_body, limit_body, run_admin
 
     if not args.token:
         print("tickstage admin: give --token or set TICKSTAGE_TOKEN (an admin JWT)", file=sys.stderr)
         return 2
-    fault = None
-    if args.action == "fault":
-        keys = ("duration_ms", "probability", "delay_ms", "factor", "skew_ms", "frames", "read_interval_ms", "groups")
-        fault = {"kind": args.path, **({"target": args.target} if args.target else {}),
-                 **{key: getattr(args, key) for key in keys if getattr(args, key) is not None}}
-    elif args.target:
-        print(f"tickstage admin {args.action}: unexpected argument {args.target!r}", file=sys.stderr)
+    if args.fault_target and args.action != "fault":
+        print(f"tickstage admin {args.action}: unexpected argument {args.fault_target!r}", file=sys.stderr)
         return 2
-    status, text = asyncio.run(run_admin(args.url, args.token, args.action, args.path, args.json, fault))
+    try:
+        if args.action == "fault":
+            keys = ("duration_ms", "probability", "delay_ms", "factor", "skew_ms", "frames", "read_interval_ms",
+                    "groups")
+            target = args.fault_target or args.target
+            body = {"kind": args.path, **({"target": target} if target else {}),
+                    **{key: getattr(args, key) for key in keys if getattr(args, key) is not None}}
+        elif args.action == "limits":
+            body = limit_body(args.rule, args.scope, args.name, args.value)
+        elif args.action == "kill-switch":
+            body = kill_switch_body(args.scope, args.target, args.state, args.reason)
+        else:
+            body = None
+    except ValueError as exc:
+        print(f"tickstage admin {args.action}: {exc}", file=sys.stderr)
+        return 2
+    status, text = asyncio.run(run_admin(args.url, args.token, args.action, args.path, args.json, body=body))
     print(text, file=sys.stdout if status == 0 else sys.stderr)
     return status
 

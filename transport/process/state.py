@@ -1,4 +1,5 @@
-"""A desk's state folder: where its journal (orders, limit and kill-switch changes, admin audit) lives.
+"""A desk's state folder: where its journal (orders, limit and kill-switch changes, admin audit) and the users'
+preferences (``prefs/``: layouts, watchlists, settings) live.
 
 Each desk's state belongs to that desk and its venue; nothing is shared
 through a per-user default folder any more (desks on one machine used to
@@ -111,6 +112,10 @@ class StateFolder:
     def journal_path(self, ts_ns: int | None = None) -> Path:
         """Return the journal file of the trading day of ``ts_ns`` (UNIX ns; default now)."""
         return journal_file(self.path, trading_day(ts_ns))
+
+    def prefs_path(self) -> Path:
+        """Return the folder of the users' preferences, ``<state>/prefs`` (transport/process/prefs_store.py)."""
+        return self.path / "prefs"
 
     def close(self) -> None:
         """Remove a temporary folder (blocking; call it once the journal is closed). Idempotent."""

@@ -373,13 +373,20 @@ class VnpyBridge:
         if vt_symbol in self._routes:
             return self._routes[vt_symbol]
         exchange = getattr(contract.exchange, "name", str(contract.exchange))
-        product_class = "O" if getattr(contract, "option_type", None) else "F"
+        option_type = getattr(contract, "option_type", None)
+        product_class = "O" if option_type else "F"
+        expiry = getattr(contract, "option_expiry", None) if option_type else None
         info = InstrumentInfo(
             vt_symbol=vt_symbol, symbol=contract.symbol, exchange=exchange,
             product=product_of(contract), product_class=product_class,
             price_tick=float(getattr(contract, "pricetick", 0.0) or 0.0),
             multiplier=float(getattr(contract, "size", 0.0) or 0.0),
             name=getattr(contract, "name", "") or "",
+            option_strike=float(getattr(contract, "option_strike", 0.0) or 0.0) if option_type else 0.0,
+            option_expiry_ts_ns=int(expiry.timestamp() * 1_000_000_000) if expiry is not None else 0,
+            option_type=("call" if getattr(option_type, "name", str(option_type)) == "CALL" else "put")
+            if option_type else "",
+            option_underlying=(getattr(contract, "option_underlying", "") or "") if option_type else "",
         )
         self._terms[vt_symbol] = contract_terms(contract)
         self._exchanges[vt_symbol] = exchange

@@ -13,6 +13,8 @@ restarts.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from thespian.actors import ActorAddress
 
 from actors.risk import GLOBAL_SCOPE
@@ -23,6 +25,23 @@ from actors.risk.limits import KILL_SWITCH_STATES
 from actors.risk.rejection import Rejection
 
 _CLOSING = frozenset({"close", "closeToday", "closeYesterday"})
+STATE_WORDS = {"active": "trading allowed", "reduceOnly": "reduce-only", "halted": "halted"}
+"""What each kill-switch state means to a trader (the words the desk shows)."""
+
+
+def refusal_reason(scope: str, target: str, state: str, change: dict | None) -> str:
+    """Return a refusal's reason naming the switch, its state, who set it, when (UTC) and why.
+
+    ``"account acct-01 is halted by ops1 at 2026-12-04 21:30:01 UTC: fat finger"``; without a
+    journaled change (a state from config) only the switch and its state.
+    """
+    text = f"{scope} {target} is {STATE_WORDS.get(state, state)}"
+    if change:
+        when = datetime.fromtimestamp(change["ts_ns"] / 1e9, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        text += f" by {change.get('changed_by') or 'unknown'} at {when}"
+        if change.get("reason"):
+            text += f": {change['reason']}"
+    return text
 
 
 class KillSwitchRule(RiskRule):
@@ -47,7 +66,8 @@ class KillSwitchRule(RiskRule):
                 continue
             if state == "halted" or (state == "reduceOnly" and str(order.offset) not in _CLOSING):
                 rank = KILL_SWITCH_STATES.index(state)
-                return self.rejection("limit", rank, f"kill switch of {scope} {target} is {state}")
+                return self.rejection("limit", rank, refusal_reason(scope, target, state,
+                                                                    self.store.kill_switch_change(scope, target)))
         return None
 
     def _on_kill_switch_command(self, command, message, sender: ActorAddress) -> None:
@@ -79,4 +99,4 @@ class KillSwitchRule(RiskRule):
         return float(max(KILL_SWITCH_STATES.index(state) for state in states))
 
 
-__all__ = ["KillSwitchRule"]
+__all__ = ["STATE_WORDS", "KillSwitchRule", "refusal_reason"]

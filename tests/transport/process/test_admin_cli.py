@@ -114,3 +114,53 @@ async def test_admin_cli_fault_when_no_kind_then_usage_error():
     """`tickstage admin fault` without a KIND is a usage error (2), nothing sent."""
     code, out, err = await _cli("fault", "--url", "http://127.0.0.1:9", "--token", "t")
     assert code == 2 and "KIND" in err
+async def test_admin_cli_limits_and_kill_switch_when_changed_then_applied_and_audited_old_and_new(desk, jwt_secret):
+    """limits lists and changes a limit; kill-switch halts an account and lifts it; the audit has old → new."""
+    token = mint_token(jwt_secret, "ops-cli", "admin")
+    url = desk.url
+
+    code, out, err = await _cli("limits", "--url", url, "--token", token)
+    assert code == 0, err
+    assert out.splitlines()[0].split() == ["RULE", "SCOPE", "LIMIT", "VALUE"]
+    volume = next(line.split() for line in out.splitlines() if line.split()[:3] == ["order_volume", "acct-01", "limit"])
+    assert "kill switches: trading allowed everywhere" in out
+
+    code, out, err = await _cli("limits", "--rule", "order_volume", "--scope", "acct-01", "--name", "limit",
+                                "--value", "7", "--url", url, "--token", token)
+    assert (code, out.strip()) == (0, f"limit order_volume/acct-01 limit: {volume[3]} -> 7 (changed by ops-cli)"), err
+    assert desk.limit_store.limits("order_volume", "acct-01")["limit"] == 7.0
+
+    code, out, err = await _cli("kill-switch", "--scope", "account", "--target", "acct-01", "--state", "halted",
+                                "--reason", "fat finger", "--url", url, "--token", token)
+    assert code == 0, err
+    assert out.strip() == ("kill switch account acct-01: trading allowed -> halted "
+                           "(its open orders are being cancelled)")
+    async with asyncio.timeout(5):
+        while desk.limit_store.kill_switch("account", "acct-01") != "halted":
+            await asyncio.sleep(0.02)
+    code, out, err = await _cli("limits", "--url", url, "--token", token)
+    assert "kill switch account acct-01: halted by ops-cli at " in out and out.rstrip().endswith(": fat finger")
+
+    code, out, err = await _cli("kill-switch", "--scope", "account", "--target", "acct-01", "--state", "active",
+                                "--url", url, "--token", token)
+    assert (code, out.strip()) == (0, "kill switch account acct-01: halted -> trading allowed"), err
+
+    code, out, err = await _cli("audit", "--url", url, "--token", token)
+    results = [line.split(None, 4)[4] for line in out.splitlines()[1:]]
+    assert results == [f"changed {volume[3]} -> 7", "active -> halted", "halted -> active"]
+
+
+async def test_admin_cli_limits_when_incomplete_or_bad_then_usage_error_or_http_error(desk, jwt_secret):
+    """A change missing options or with a non-number is a usage error (2); an unknown rule exits 1 with the 404."""
+    token = mint_token(jwt_secret, "ops-cli", "admin")
+    code, out, err = await _cli("limits", "--rule", "order_volume", "--url", desk.url, "--token", token)
+    assert code == 2 and "--scope" in err
+    code, out, err = await _cli("limits", "--rule", "order_volume", "--scope", "acct-01", "--name", "limit",
+                                "--value", "lots", "--url", desk.url, "--token", token)
+    assert code == 2 and "must be a number" in err
+    code, out, err = await _cli("limits", "--rule", "nope", "--scope", "acct-01", "--name", "limit",
+                                "--value", "1", "--url", desk.url, "--token", token)
+    assert code == 1 and "HTTP 404" in err
+    code, out, err = await _cli("kill-switch", "--scope", "account", "--state", "halted", "--url", desk.url,
+                                "--token", token)
+    assert code == 2 and "--target" in err

@@ -104,3 +104,28 @@ async def test_tick_batches_when_drained_then_numbered_per_group_and_resync_carr
         assert batches >= 2 and group.tick_seq == batches and group.tick_gaps == 0
         with schemas.actor.ActorMessage.from_bytes(bridge.resync_messages("rb")[1]) as message:
             assert message.tickBatch.seq == batches
+
+
+async def test_option_contract_when_added_then_its_group_carries_strike_expiry_type_and_underlying():
+    """vn.py ContractData's option_* fields reach the option group's instruments (groupInfo) through the
+    bridge's encoding; a future's stay empty."""
+    from vnpy.trader.constant import OptionType
+
+    expiry = datetime(2017, 12, 7, 15, 0, tzinfo=TZ)
+    option = ContractData(gateway_name="T", symbol="m1801-C-2800", exchange=Exchange.DCE, name="", product=Product.OPTION,
+                          size=10, pricetick=0.5, option_portfolio="m_o", option_strike=2800.0,
+                          option_underlying="m1801.DCE", option_type=OptionType.CALL, option_expiry=expiry)
+    async with _bridge_on_engine() as (runtime, bridge, engine):
+        engine.put(Event(EVENT_CONTRACT, option))
+        engine.put(Event(EVENT_CONTRACT, _contract("rb1801")))
+        await _wait(lambda: bridge.statistics().contracts == 2)
+        await runtime.wait_idle()
+        await _wait(lambda: runtime.registry.get("market/group/m_o").instance.instruments)
+        (listed,) = runtime.registry.get("market/group/m_o").instance.instruments
+        await _wait(lambda: runtime.registry.get("market/group/rb").instance.instruments)
+        (future,) = runtime.registry.get("market/group/rb").instance.instruments
+
+    assert (listed.option_strike, listed.option_type, listed.option_underlying) == (2800.0, "call", "m1801.DCE")
+    assert listed.option_expiry_ts_ns == int(expiry.timestamp()) * 1_000_000_000
+    assert (future.option_strike, future.option_type, future.option_underlying, future.option_expiry_ts_ns) == \
+        (0.0, "", "", 0)

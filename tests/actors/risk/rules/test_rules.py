@@ -300,3 +300,13 @@ async def test_venue_when_gateway_not_ready_then_refused_naming_it_and_when_read
     venues.set("SIM", "contractsReady")
     assert (await _reply(harness, "v-ready"))["status"] == "accepted"
     assert harness.port.sent_ids() == ["v-ready"]
+async def test_kill_switch_when_halted_then_refusal_names_who_when_and_why(order_harness):
+    """A halted account's refusal says "halted by <user> at <UTC time>: <reason>", not only a state's rank."""
+    harness = await order_harness(harness_config(rules=("kill_switch",)))
+    row = harness.limits.set_kill_switch_nowait("account", "acct-01", "halted", "ops1", "fat finger")
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(row["ts_ns"] // 1_000_000_000))
+
+    reply = await _reply(harness, "k-1")
+
+    assert reply["rejection"]["rule"] == "kill_switch"
+    assert reply["rejection"]["reason"] == f"account acct-01 is halted by ops1 at {when}: fat finger"
