@@ -30,9 +30,11 @@ announces itself on ``ops.node.<node>`` and keeps the cluster view
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 from typing import Any
 
+import nats.errors
 import structlog
 
 from actors import ChildSpec
@@ -117,6 +119,7 @@ class RoleLinks:
         self.leases: LeaseKeeper | None = None
         self.announcer: NodeAnnouncer | None = None
         self.cluster: ClusterView | None = None
+        self._bind_task: asyncio.Task | None = None
         self.ticks: TickPublisher | TickSubscriber | None = None
         self.market: MarketPublisher | MarketSubscriber | None = None
         self.orders: OrderHost | OrderEdgeLink | None = None
@@ -167,16 +170,30 @@ class RoleLinks:
             await self.orders.start()
         if self.bus is None:
             return
-        kv = await self.bus.key_value(LEASE_BUCKET, self.lease_ttl_s, replicas=3 if len(self.bus.servers) >= 3 else 1)
         if self.role == "aggregator":
             publisher = self.market
-            self.leases = LeaseKeeper(kv, self.node, lambda: list(publisher.state.groups), on_gained=publisher.lead,
+            self.leases = LeaseKeeper(None, self.node, lambda: list(publisher.state.groups), on_gained=publisher.lead,
                                       ttl_s=self.lease_ttl_s)
-            self.leases.start()
         self.announcer = NodeAnnouncer(self.bus, self.node, self.role, self._lease_groups)
         self.announcer.start()
-        self.cluster = ClusterView(self.bus, kv)
+        self.cluster = ClusterView(self.bus)
         await self.cluster.start()
+        self._bind_task = asyncio.get_running_loop().create_task(self._bind_leases(), name="lease-bucket")
+
+    async def _bind_leases(self) -> None:
+        """Bind the lease bucket (JetStream may still be electing its meta leader: retry), then start electing."""
+        replicas = 3 if len(self.bus.servers) >= 3 else 1
+        while True:
+            try:
+                kv = await self.bus.key_value(LEASE_BUCKET, self.lease_ttl_s, replicas=replicas)
+                break
+            except (nats.errors.Error, asyncio.TimeoutError, OSError) as exc:
+                _log.warning("lease_bucket_unavailable", error_type=type(exc).__name__)
+                await asyncio.sleep(self.lease_ttl_s / 2)
+        self.cluster.kv = kv
+        if self.leases is not None:
+            self.leases.kv = kv
+            self.leases.start()
 
     def _lease_epoch(self, group: str) -> int:
         """This node's lease epoch on ``group`` now (0: not the leader, or no keeper yet)."""
@@ -215,6 +232,8 @@ class RoleLinks:
 
     async def close(self) -> None:
         """Cancel the order links', lease keeper's and announcer's tasks (held leases then expire)."""
+        if self._bind_task is not None:
+            self._bind_task.cancel()
         for part in (self.leases, self.announcer, self.orders):
             if part is not None:
                 await part.close()
