@@ -30,8 +30,14 @@ from actors._envelope import encode_actor_message, encode_outbound
 from actors.market.frames import encode_group_status
 from actors.market.liveness import SOURCE_DOWN
 
-DEFAULT_SOURCE_TIMEOUT_S = 1.2
-"""The aggregator's stream silent this long (frames and heartbeats) means its node is gone, seconds."""
+DEFAULT_SOURCE_TIMEOUT_S = 0.9
+"""The aggregator's stream silent this long (frames and heartbeats) means its node is gone, seconds.
+
+The aggregator sends a frame or a heartbeat at least every 0.5 s; 0.9 s (checked every 0.1 s) tells
+clients ``sourceDown`` before a standby aggregator can take the group's lease over (0.75 × the lease
+TTL of 1.5 s at the earliest: transport/cluster/leases.py), issue 16."""
+WATCHDOG_PERIOD_S = 0.1
+"""How often the silence is checked, seconds."""
 
 
 class RemoteGroupActor(TickstageActor):
@@ -41,7 +47,7 @@ class RemoteGroupActor(TickstageActor):
         group (str): group name.
         request_snapshot (Callable[[str], None]): asks the aggregator to
             re-broadcast the group's info and snapshot (loop thread, non-blocking).
-        source_timeout_s (float): silence after which the group is ``sourceDown``, default 1.2 s.
+        source_timeout_s (float): silence after which the group is ``sourceDown``, default 0.9 s.
     """
 
     def on_start(self, restarts: int) -> None:
@@ -117,7 +123,7 @@ class RemoteGroupActor(TickstageActor):
         self._ask_snapshot()  # a standby aggregator, or the restarted one, answers with info and a snapshot
 
     def _arm_watchdog(self) -> None:
-        self.runtime.call_later(max(0.05, self.source_timeout_s / 4), self.myAddress, encode_actor_message(
+        self.runtime.call_later(min(WATCHDOG_PERIOD_S, max(0.02, self.source_timeout_s / 4)), self.myAddress, encode_actor_message(
             "timer", {"name": "liveness", "generation": 0}, source=self.path))
 
     def _status_outbound(self) -> bytes:

@@ -10,7 +10,7 @@ The election is the pattern NATS documents for leader election with KV
 * **take**: ``create(group)`` succeeds only if the key does not exist; the
   revision it returns is the lease's **epoch**, a fencing token: bucket
   revisions only grow, so a later leader's epoch is always higher.
-* **renew**: ``update(group, last=revision)`` every ``ttl_s / 3``; it
+* **renew**: ``update(group, last=revision)`` every ``ttl_s / 4``; it
   succeeds only if nobody wrote the key since, and restarts its age.
 * **expire**: a leader that stops renewing (killed, paused, cut off) loses the
   key ``ttl_s`` after its last write; a follower's next ``create`` takes it.
@@ -45,8 +45,16 @@ _log = structlog.get_logger("transport.cluster.leases")
 
 LEASE_BUCKET = "tickstage_leases"
 """The JetStream KV bucket of group leases: key = group, value = ``LeaseRecord``."""
-DEFAULT_LEASE_TTL_S = 1.0
-"""A lease not renewed for this long expires, seconds (renewed every third of it)."""
+DEFAULT_LEASE_TTL_S = 1.5
+"""A lease not renewed for this long expires, seconds (renewed every quarter of it).
+
+A follower takes over between ``0.75 × ttl`` and ``ttl`` after the leader's
+death, plus the server's expiry granularity (~0.25 s measured, nats-server
+2.15): 1.1–1.8 s, inside the 2 s budget of issue 16 and after an edge node's
+sourceDown (actors/market/remote_group.py, 0.9 s of silence), so clients are
+told the source is down before the new leader's snapshot arrives."""
+TICK_S = 0.05
+"""The keeper's loop period, seconds: how late past its due time a renewal or a take may be."""
 _REFUSED = (nats.js.errors.KeyWrongLastSequenceError, nats.js.errors.KeyNotFoundError,
             nats.js.errors.KeyDeletedError)
 """The KV's answers that mean "the key is not as you think": someone else holds it, or it expired."""
@@ -151,12 +159,14 @@ class LeaseKeeper:
         on_lost: ``(group, epoch, reason)`` after a held lease is refused on renewal.
         ttl_s: lease TTL, seconds (the bucket's max age).
         clock: monotonic clock, seconds.
+        wall_clock: UNIX time, ns (lease records; a follower's schedule reads the leader's renewal time).
     """
 
     def __init__(self, kv: Any, node: str, groups: Callable[[], Iterable[str]], *,
                  on_gained: Callable[[str, int], None] = lambda group, epoch: None,
                  on_lost: Callable[[str, int, str], None] = lambda group, epoch, reason: None,
-                 ttl_s: float = DEFAULT_LEASE_TTL_S, clock: Callable[[], float] = time.monotonic) -> None:
+                 ttl_s: float = DEFAULT_LEASE_TTL_S, clock: Callable[[], float] = time.monotonic,
+                 wall_clock: Callable[[], int] = time.time_ns) -> None:
         self.kv = kv
         self.node = node
         self.ttl_s = ttl_s
@@ -164,6 +174,9 @@ class LeaseKeeper:
         self._on_gained = on_gained
         self._on_lost = on_lost
         self._clock = clock
+        self._wall_clock = wall_clock
+        self._next_try_s: dict[str, float] = {}  # group → when a follower tries to take it next (monotonic s)
+        self._seen_renewal_ns: dict[str, int] = {}  # group → the leader's last renewal it read
         self.states: dict[str, LeaseState] = {}
         self._taken_ts_ns: dict[str, int] = {}
         self._task: asyncio.Task | None = None
@@ -194,28 +207,37 @@ class LeaseKeeper:
     # -- the loop ------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start renewing every ``ttl_s / 3`` (loop thread)."""
+        """Start the keeper's loop: renew every ``ttl_s / 4``, try to take a lease when it is due (loop thread)."""
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"leases-{self.node}")
 
     async def _run(self) -> None:
-        interval_s = self.ttl_s / 3
         while True:
             started = self._clock()
             await self.step()
-            await asyncio.sleep(max(0.0, interval_s - (self._clock() - started)))
+            await asyncio.sleep(max(0.0, TICK_S - (self._clock() - started)))
 
-    async def step(self) -> None:
-        """Renew every held lease and try to take every other group once (coroutine)."""
+    async def step(self, force: bool = False) -> None:
+        """Renew every held lease due for renewal and try to take every group whose lease may have expired
+        (coroutine); ``force``: renew and try every group now."""
         groups = list(dict.fromkeys([*self.states, *self._groups()]))
-        await asyncio.gather(*(self.step_group(group) for group in groups))
+        await asyncio.gather(*(self.step_group(group, force) for group in groups))
 
-    async def step_group(self, group: str) -> None:
+    async def step_group(self, group: str, force: bool = True) -> None:
         """Renew ``group``'s lease if ours (even past its TTL: a refusal is how a paused leader learns it lost
-        the lease), else try to take it."""
+        the lease), else try to take it; without ``force`` only when due.
+
+        A follower whose ``create`` is refused reads the lease and tries again
+        when that renewal expires (``renewedTsNs + ttl_s``, then every
+        :data:`TICK_S` until the server has dropped the key), so it takes over
+        at most ``ttl_s`` plus the server's expiry granularity after the
+        leader's last renewal, at two KV requests per group per renewal.
+        """
         state = self.states.setdefault(group, LeaseState(self.ttl_s))
         sent_at_s = self._clock()
-        now_ns = time.time_ns()
+        now_ns = self._wall_clock()
         if state.epoch:
+            if not force and sent_at_s - state.written_at_s < self.ttl_s / 4:
+                return
             value = encode_lease_record(self.node, state.epoch, self._taken_ts_ns.get(group, now_ns), now_ns)
             try:
                 revision = await asyncio.wait_for(self.kv.update(group, value, last=state.revision), self.ttl_s)
@@ -228,13 +250,14 @@ class LeaseKeeper:
             state.renewed(revision, sent_at_s)
             self.renewals += 1
             return
-        if group not in set(self._groups()):
+        if group not in set(self._groups()) or (not force and sent_at_s < self._next_try_s.get(group, 0.0)):
             return
         try:
             revision = await asyncio.wait_for(
                 self.kv.create(group, encode_lease_record(self.node, 0, now_ns, now_ns)), self.ttl_s)
         except _REFUSED:
-            return  # another node leads
+            await self._follow(group, sent_at_s, now_ns)
+            return
         except _UNREACHABLE:
             self.unreachable += 1
             return
@@ -243,6 +266,22 @@ class LeaseKeeper:
         self.taken += 1
         _log.info("lease_taken", group=group, node=self.node, epoch=revision)
         self._on_gained(group, revision)
+
+    async def _follow(self, group: str, now_s: float, now_ns: int) -> None:
+        """Another node leads ``group``: schedule the next take when its last renewal expires."""
+        retry_s = now_s + TICK_S
+        try:
+            entry = await asyncio.wait_for(self.kv.get(group), self.ttl_s)
+        except (*_REFUSED, *_UNREACHABLE):
+            self._next_try_s[group] = retry_s
+            return
+        lease = decode_lease(group, entry.value or b"", entry.revision)
+        if lease.renewed_ts_ns == self._seen_renewal_ns.get(group):
+            self._next_try_s[group] = retry_s  # unchanged since we last looked: due, the server has not dropped it
+            return
+        self._seen_renewal_ns[group] = lease.renewed_ts_ns
+        expires_in_s = (lease.renewed_ts_ns - now_ns) / 1e9 + self.ttl_s
+        self._next_try_s[group] = max(retry_s, now_s + min(expires_in_s, self.ttl_s))
 
     def _lose(self, group: str, state: LeaseState, reason: str) -> None:
         epoch = state.lost()
@@ -277,5 +316,5 @@ async def read_leases(kv: Any) -> list[LeaseView]:
     return sorted(found, key=lambda lease: lease.group)
 
 
-__all__ = ["DEFAULT_LEASE_TTL_S", "LEASE_BUCKET", "LeaseKeeper", "LeaseState", "LeaseView", "decode_lease",
+__all__ = ["DEFAULT_LEASE_TTL_S", "LEASE_BUCKET", "TICK_S", "LeaseKeeper", "LeaseState", "LeaseView", "decode_lease",
            "encode_lease_record", "read_leases"]

@@ -104,7 +104,7 @@ class RoleLinks:
         accounts: the desk's strategy accounts (an edge node's ``orders`` subtree).
         order_timeout_s: an edge node's order request timeout, seconds.
         node: this node's name in announcements and leases; default ``<role>-<host>-<pid>``.
-        lease_ttl_s: an aggregator's group lease TTL, seconds (renewed every third of it).
+        lease_ttl_s: an aggregator's group lease TTL, seconds (renewed every quarter of it).
     """
 
     def __init__(self, runtime: Any, bus: NatsBus | None, role: str, *, groups: tuple[str, ...] = (),
