@@ -1,5 +1,7 @@
 // The ops console: the live actor tree (GET /admin/tree every second), restart and stop
 // buttons with a confirmation (POST /admin/restart|stop), and the audit (GET /admin/audit).
+// Over NATS, the cluster (GET /admin/cluster, issue 16): every node (role, host, uptime,
+// loop lag, groups led) and every group's leading aggregator, lease epoch and lease age.
 // The token comes from #token=… or the login field and is kept in sessionStorage under the
 // same key as the watchlist page, so one log-in serves both.
 //
@@ -66,8 +68,10 @@ async function refresh() {
   if (!token || inFlight) return;
   inFlight = true;
   try {
-    const [tree, audit] = await Promise.all([api("GET", "./admin/tree"), api("GET", "./admin/audit")]);
+    const [tree, audit, cluster] = await Promise.all([api("GET", "./admin/tree"), api("GET", "./admin/audit"),
+      api("GET", "./admin/cluster")]);
     if (!token) return;
+    renderCluster(cluster.status === 200 ? cluster.data : null);
     lastTree = tree.data;
     lastAudit = audit.data.records || [];
     renderStatus(tree.data);
@@ -185,6 +189,30 @@ function renderTree(root) {
     }
   }
   body.replaceChildren(...ordered);
+}
+
+function renderCluster(body) {
+  const section = $("#cluster");
+  section.hidden = !(body && body.nats);
+  if (section.hidden) return;
+  $("#cluster-nodes tbody").replaceChildren(...body.nodes.map((node) => {
+    const tr = document.createElement("tr");
+    tr.dataset.node = node.node;
+    tr.dataset.state = node.state;
+    tr.append(cell("node", node.node + (node.node === body.node ? " (this)" : "")), cell("role", node.role),
+              cell("host", node.host), cell("num", node.uptimeS.toFixed(0)), cell("num", node.lagMs.toFixed(1)),
+              cell(`state state-${node.state}`, node.state), cell("groups", node.groupsLed.join(" ")));
+    return tr;
+  }));
+  $("#cluster-groups tbody").replaceChildren(...body.groups.map((lease) => {
+    const tr = document.createElement("tr");
+    tr.dataset.group = lease.group;
+    const age = lease.ageS === null ? "–" : lease.ageS.toFixed(2);
+    const held = lease.heldS === null ? "–" : lease.heldS.toFixed(0);
+    tr.append(cell("group", lease.group), cell("node", lease.leader), cell("num", String(lease.epoch)),
+              cell("num", age), cell("num", held));
+    return tr;
+  }));
 }
 
 function renderAudit(records) {

@@ -79,6 +79,14 @@ def frame_head(payload: bytes) -> FrameHead:
         return FrameHead("", "control", 0, 0)
 
 
+def stamp_epoch(payload: bytes, epoch: int) -> bytes:
+    """Return a ``ServerMessage{groupStatus}`` with ``epoch`` set (the lease it is published under)."""
+    with schemas.stream.ServerMessage.from_bytes(payload) as message:
+        builder = message.as_builder()
+    builder.groupStatus.epoch = epoch
+    return builder.to_bytes()
+
+
 class _MarketLink:
     """What both ends share: the runtime and a connected :class:`NatsBus`."""
 
@@ -107,6 +115,7 @@ class MarketPublisher(_MarketLink):
         self._ids = 0
         self._leases = leases
         self._reattached_ns: dict[str, int] = {}
+        self._statuses: dict[str, bytes] = {}  # group → the publishing session's latest groupStatus
         self.published = self.dropped = 0
         self.not_leader = self.stale_epoch = 0
 
@@ -133,6 +142,9 @@ class MarketPublisher(_MarketLink):
         self._reattached_ns[group] = time.monotonic_ns()
         self.runtime.tell_path(group_path(group), encode_actor_message(
             "attach", {"sessionPath": self.path, "group": group, "epoch": epoch}, source="nats"))
+        status = self._statuses.get(group)
+        if status is not None:  # the session speaks only on a change: say the group's liveness as the new leader
+            self.bus.publish_nowait(subjects.md_agg(group), stamp_epoch(status, epoch))
 
     def _leads(self, group: str, epoch: int) -> bool:
         """True if a message of ``group`` at ``epoch`` may be published (counts the ones that may not)."""
@@ -152,6 +164,14 @@ class MarketPublisher(_MarketLink):
 
     async def _publish(self, payload: bytes) -> None:
         group, kind, _, epoch = frame_head(payload)
+        if kind == "status" and self._leases is not None:
+            # the session encodes its own groupStatus (epoch 0): it speaks for this node's lease
+            self._statuses[group] = payload
+            epoch = self._leases(group)
+            if not epoch:
+                self.not_leader += 1
+                return
+            payload = stamp_epoch(payload, epoch)
         if kind != "control" and self._leads(group, epoch):
             try:
                 await self.bus.publish(subjects.md_agg(group), payload)
@@ -229,4 +249,4 @@ class MarketSubscriber(_MarketLink):
                                                      source="nats"))
 
 
-__all__ = ["FrameHead", "MarketPublisher", "MarketSubscriber", "PUBLISHER_SESSION", "frame_head"]
+__all__ = ["FrameHead", "MarketPublisher", "MarketSubscriber", "PUBLISHER_SESSION", "frame_head", "stamp_epoch"]
