@@ -30,12 +30,12 @@ from actors._envelope import encode_actor_message, encode_outbound
 from actors.market.frames import encode_group_status
 from actors.market.liveness import SOURCE_DOWN
 
-DEFAULT_SOURCE_TIMEOUT_S = 0.9
+DEFAULT_SOURCE_TIMEOUT_S = 0.8
 """The aggregator's stream silent this long (frames and heartbeats) means its node is gone, seconds.
 
-The aggregator sends a frame or a heartbeat at least every 0.5 s; 0.9 s (checked every 0.1 s) tells
+The aggregator sends a frame or a heartbeat at least every 0.5 s; 0.8 s (checked every 0.1 s) tells
 clients ``sourceDown`` before a standby aggregator can take the group's lease over (0.75 × the lease
-TTL of 1.5 s at the earliest: transport/cluster/leases.py), issue 16."""
+TTL of 1.2 s plus the server's expiry granularity at the earliest: transport/cluster/leases.py), issue 16."""
 WATCHDOG_PERIOD_S = 0.1
 """How often the silence is checked, seconds."""
 
@@ -47,7 +47,7 @@ class RemoteGroupActor(TickstageActor):
         group (str): group name.
         request_snapshot (Callable[[str], None]): asks the aggregator to
             re-broadcast the group's info and snapshot (loop thread, non-blocking).
-        source_timeout_s (float): silence after which the group is ``sourceDown``, default 0.9 s.
+        source_timeout_s (float): silence after which the group is ``sourceDown``, default 0.8 s.
     """
 
     def on_start(self, restarts: int) -> None:

@@ -45,14 +45,15 @@ _log = structlog.get_logger("transport.cluster.leases")
 
 LEASE_BUCKET = "tickstage_leases"
 """The JetStream KV bucket of group leases: key = group, value = ``LeaseRecord``."""
-DEFAULT_LEASE_TTL_S = 1.5
+DEFAULT_LEASE_TTL_S = 1.2
 """A lease not renewed for this long expires, seconds (renewed every quarter of it).
 
 A follower takes over between ``0.75 × ttl`` and ``ttl`` after the leader's
 death, plus the server's expiry granularity (~0.25 s measured, nats-server
-2.15): 1.1–1.8 s, inside the 2 s budget of issue 16 and after an edge node's
-sourceDown (actors/market/remote_group.py, 0.9 s of silence), so clients are
-told the source is down before the new leader's snapshot arrives."""
+2.15): 1.15–1.45 s, inside the 2 s budget of issue 16 (perf/bench_nats.py
+measures it) and after an edge node's sourceDown (actors/market/remote_group.py,
+0.8 s of silence), so clients are told the source is down before the new
+leader's snapshot arrives."""
 TICK_S = 0.05
 """The keeper's loop period, seconds: how late past its due time a renewal or a take may be."""
 _REFUSED = (nats.js.errors.KeyWrongLastSequenceError, nats.js.errors.KeyNotFoundError,
