@@ -123,7 +123,8 @@ class RemoteGroupActor(TickstageActor):
         self._ask_snapshot()  # a standby aggregator, or the restarted one, answers with info and a snapshot
 
     def _arm_watchdog(self) -> None:
-        self.runtime.call_later(min(WATCHDOG_PERIOD_S, max(0.02, self.source_timeout_s / 4)), self.myAddress, encode_actor_message(
+        period_s = min(WATCHDOG_PERIOD_S, max(0.02, self.source_timeout_s / 4))
+        self.runtime.call_later(period_s, self.myAddress, encode_actor_message(
             "timer", {"name": "liveness", "generation": 0}, source=self.path))
 
     def _status_outbound(self) -> bytes:

@@ -116,7 +116,7 @@ def _check_stream(frames: list[dict]) -> None:
     last_epoch, last_seq, resyncing = 0, None, False
     for frame in frames:
         epoch = frame.get("epoch", 0)
-        assert epoch >= last_epoch, f"a frame of epoch {epoch} after epoch {last_epoch}: a stale leader reached the client"
+        assert epoch >= last_epoch, f"a frame of epoch {epoch} after epoch {last_epoch}: a stale leader spoke"
         if epoch > last_epoch:
             last_epoch, last_seq = epoch, None
             resyncing = frame["kind"] != "snapshot"
