@@ -219,3 +219,24 @@ async def test_leases_when_leader_stops_renewing_then_follower_takes_higher_epoc
         assert [lease.node for lease in await read_leases(kv)] == ["agg-b"]
     finally:
         await bus.close()
+
+
+@pytest.mark.nats
+async def test_leases_when_leader_closes_then_follower_takes_over_without_waiting_for_the_ttl(nats_url):
+    """A stopping node gives its leases up: the follower's next take succeeds at once, with a higher epoch."""
+    bus = NatsBus([nats_url], name="lease-close-test")
+    await bus.connect()
+    try:
+        kv = await bus.key_value(LEASE_BUCKET, 60.0)
+        first = LeaseKeeper(kv, "agg-a", lambda: ["rb"], ttl_s=60.0)
+        second = LeaseKeeper(kv, "agg-b", lambda: ["rb"], ttl_s=60.0)
+        await first.step(force=True)
+        epoch = first.epoch_of("rb")
+        await second.step(force=True)
+        assert not second.epoch_of("rb")
+        await first.close()
+        assert not first.epoch_of("rb")
+        await second.step(force=True)
+        assert second.epoch_of("rb") > epoch
+    finally:
+        await bus.close()
