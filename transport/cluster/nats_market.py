@@ -36,7 +36,7 @@ import structlog
 
 import schemas
 from actors import ChildSpec, spawn, encode_actor_message, encode_outbound
-from actors.market.remote_group import RemoteGroupActor
+from actors.market.remote_group import DEFAULT_SOURCE_TIMEOUT_S, RemoteGroupActor
 from actors.paths import group_child, group_path, session_child
 from actors.sessions.session import SessionActor, SessionState
 from transport.cluster import subjects
@@ -203,10 +203,12 @@ class MarketSubscriber(_MarketLink):
     Args:
         runtime: the actor runtime.
         bus: a connected :class:`NatsBus`.
+        source_timeout_s: a group's stream silent this long is ``sourceDown`` (``[market] source_timeout_s``).
     """
 
-    def __init__(self, runtime: Any, bus: NatsBus) -> None:
+    def __init__(self, runtime: Any, bus: NatsBus, source_timeout_s: float = DEFAULT_SOURCE_TIMEOUT_S) -> None:
         super().__init__(runtime, bus)
+        self.source_timeout_s = source_timeout_s
         self.received = 0
         self.stale_epoch_dropped = 0
         self.epochs: dict[str, int] = {}
@@ -244,7 +246,8 @@ class MarketSubscriber(_MarketLink):
         path = group_path(group)
         if path not in self.runtime.registry:
             spawn(self.runtime, "market", ChildSpec(group_child(group), RemoteGroupActor, {
-                "group": group, "request_snapshot": self.request_snapshot}))
+                "group": group, "request_snapshot": self.request_snapshot,
+                "source_timeout_s": self.source_timeout_s}))
         self.runtime.tell_path(path, encode_outbound(group=group, seq=seq, kind=kind, payload=payload,
                                                      source="nats"))
 

@@ -38,6 +38,7 @@ import nats.errors
 import structlog
 
 from actors import ChildSpec
+from actors.market.remote_group import DEFAULT_SOURCE_TIMEOUT_S
 from transport.errors import ConfigError
 from transport.cluster.leases import DEFAULT_LEASE_TTL_S, LEASE_BUCKET, LeaseKeeper
 from transport.cluster.membership import ClusterView, NodeAnnouncer, default_node_name
@@ -100,11 +101,13 @@ class RoleLinks:
         bus: a connected :class:`NatsBus`, or ``None`` (an ``all`` node without NATS).
         role: one of :data:`ROLES`.
         groups: an aggregator's shard (empty: every group).
-        group_args: GroupActor args (window_ms ...).
+        group_args: GroupActor args (window_ms ...), the ``[market]`` table; also ``lease_ttl_s`` (an
+            aggregator's group lease TTL) and ``source_timeout_s`` (an edge node's silence → ``sourceDown``).
         accounts: the desk's strategy accounts (an edge node's ``orders`` subtree).
         order_timeout_s: an edge node's order request timeout, seconds.
         node: this node's name in announcements and leases; default ``<role>-<host>-<pid>``.
-        lease_ttl_s: an aggregator's group lease TTL, seconds (renewed every quarter of it).
+        lease_ttl_s: an aggregator's group lease TTL, seconds (renewed every quarter of it), unless
+            ``group_args`` gives one.
     """
 
     def __init__(self, runtime: Any, bus: NatsBus | None, role: str, *, groups: tuple[str, ...] = (),
@@ -115,7 +118,8 @@ class RoleLinks:
         self.role = role
         self.accounts = accounts
         self.node = node or default_node_name(role)
-        self.lease_ttl_s = lease_ttl_s
+        market = group_args or {}
+        self.lease_ttl_s = float(market.get("lease_ttl_s", lease_ttl_s))
         self.leases: LeaseKeeper | None = None
         self.announcer: NodeAnnouncer | None = None
         self.cluster: ClusterView | None = None
@@ -132,7 +136,8 @@ class RoleLinks:
             self.ticks = TickSubscriber(runtime, bus, groups, group_args)
             self.market = MarketPublisher(runtime, bus, leases=self._lease_epoch)
         elif role == "edge":
-            self.market = MarketSubscriber(runtime, bus)
+            self.market = MarketSubscriber(runtime, bus, float(market.get("source_timeout_s",
+                                                                         DEFAULT_SOURCE_TIMEOUT_S)))
             self.orders = OrderEdgeLink(runtime, bus, order_timeout_s)
         else:
             self.market = MarketPublisher(runtime, bus)
