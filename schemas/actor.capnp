@@ -20,6 +20,8 @@ struct Attach {
   limited @2 :Bool;       # attach: the token has an "ent" claim (false: every field of every exchange) ...
   entitlements @3 :List(Entitlement); # ... granting these; the group sends this session its class's frames
   tag @4 :UInt32;         # attach: echoed in Outbound.tag of the info that answers it (0: none)
+  epoch @5 :UInt64;       # attach only: the NATS publisher's lease revision on the group (issue 16); a
+                          # higher one than the group's makes it stamp every later frame with it (0: keep)
 }
 
 enum OutboundKind {
@@ -288,4 +290,27 @@ struct ActorMessage {
   correlationId @12 :UInt64;
   sentTsNs @13 :Int64;                     # ns since UNIX epoch
   source @14 :Text;                        # sender actor path
+}
+
+# -- the cluster (issue 16): NATS KV leases and node announcements (transport/cluster/leases.py, nodes.py)
+
+struct LeaseRecord {
+  # The value of one key (a group) in the JetStream KV bucket tickstage_leases.
+  node @0 :Text;          # the leading aggregator node's name, "aggregator-1"
+  epoch @1 :UInt64;       # the KV revision its create got: the fencing token frames carry (0: just taken)
+  takenTsNs @2 :Int64;    # when it took the lease, ns since UNIX epoch
+  renewedTsNs @3 :Int64;  # when it last renewed it, ns since UNIX epoch
+}
+
+struct NodeAnnouncement {
+  # A node's heartbeat on ops.node.<node>, every second.
+  node @0 :Text;           # node name, "aggregator-1"
+  role @1 :Text;           # "all", "edge", "aggregator", "venue-host"
+  host @2 :Text;           # host name
+  pid @3 :UInt32;          # process id
+  startedTsNs @4 :Int64;   # process start, ns since UNIX epoch
+  sentTsNs @5 :Int64;      # when announced, ns since UNIX epoch
+  loopLagNs @6 :Int64;     # how late the announcement timer fired on the node's loop, ns
+  groupsLed @7 :List(Text); # groups whose lease this node holds
+  groupsFollowed @8 :List(Text); # groups it keeps warm as a follower
 }

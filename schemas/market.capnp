@@ -66,6 +66,9 @@ struct GroupFrame {
   exchangeSkewNs @9 :Int64; # clock skew of the group's exchange (venue receive − exchange time) from
                             # the latest TickBatch, ns (0: not measured yet); a row's exchange → venue
                             # hop is gatewayRecvTsNs − exchangeTsNs − exchangeSkewNs
+  epoch @10 :UInt64;        # the aggregator's lease revision over NATS (issue 16; 0: in process, no
+                            # lease); a client drops a lower epoch and resyncs (asks a snapshot) on a
+                            # higher one; seq restarts at a new epoch's snapshot
 }
 
 # Canonical L1 state for GroupFrame.stateCrc32 (schemas/state_hash.py computes it;
@@ -95,6 +98,7 @@ struct GroupStatus {
   reason @2 :Text;             # human-readable cause, "no frame for 1.5 s"
   sinceTsNs @3 :Int64;         # when the group entered this state, ns since UNIX epoch
   dataTsNs @4 :Int64;          # last frame or heartbeat seen from the group, ns since epoch (0: none)
+  epoch @5 :UInt64;            # the speaking aggregator's lease revision (GroupFrame.epoch; 0: no lease)
 }
 
 struct GroupInfo {
@@ -102,6 +106,7 @@ struct GroupInfo {
   version @1 :UInt32;               # bumps when instruments are appended
   instruments @2 :List(Instrument); # index i here is row index i in frames
   firstIndex @3 :UInt32;            # index of instruments[0] (0 for a full list; >0 for an append)
+  epoch @4 :UInt64;                 # the sending aggregator's lease revision (GroupFrame.epoch; 0: no lease)
 }
 
 struct TickDetail {

@@ -7,6 +7,10 @@
 // list, > 0 = appended instruments), then a snapshot, then deltas with seq + 1
 // each. A delta whose seq is not last + 1 is a gap: count it, send
 // snapshotRequest, and ignore that group's deltas until a snapshot arrives.
+// Epochs (issue 16): over NATS each frame carries its aggregator's lease epoch;
+// a frame of an older epoch than the group's newest is dropped (staleEpochFrames),
+// and a delta of a newer one is handled as a gap (the new leader's seqs are its
+// own): a snapshot is asked and the new epoch starts with it.
 // Other ServerMessage members (order replies, account status, risk events)
 // are posted as {type: "message", member, correlationId, body} (plain objects).
 // Liveness (issue 14): each groupStatus is kept per group and posted as
@@ -64,7 +68,7 @@ export class Feed {
     this.lastStatsMs = -Infinity;
     this.stats = {
       connected: false, frames: 0, bytes: 0, gaps: 0, decodeErrors: 0, snapshots: 0,
-      ignoredDeltas: 0, staleDeltas: 0, reconnects: 0, lastLatencyMs: NaN, rttMs: NaN, lastError: "",
+      ignoredDeltas: 0, staleDeltas: 0, staleEpochFrames: 0, epochChanges: 0, reconnects: 0, lastLatencyMs: NaN, rttMs: NaN, lastError: "",
       conflations: 0, messages: 0, integrityChecks: 0, integrityMismatches: 0, integrityHeals: 0,
       lastHealMs: NaN, clockOffsetMs: NaN, clockRoundTripMs: NaN, socketSend: null, exchangeSkewMs: {},
     };
@@ -278,6 +282,21 @@ export class Feed {
     if (group === undefined) return; // a frame for a group unsubscribed meanwhile
     group.bytes += size;
     const seq = frame.get("seq");
+    const epoch = frame.get("epoch");
+    if (epoch < group.epoch) {
+      this.stats.staleEpochFrames += 1; // an old leader still speaking
+      return;
+    }
+    if (epoch > group.epoch) {
+      const hadState = group.lastSeq !== null;
+      if (group.epoch !== 0n) this.stats.epochChanges += 1;
+      group.epoch = epoch;
+      if (hadState && frame.get("kind") !== "snapshot") { // the new leader's seqs are not ours: resync as on a gap
+        group.awaitingSnapshot = true;
+        this.message({ snapshotRequest: { group: group.name } });
+        return;
+      }
+    }
     if (frame.get("kind") === "snapshot") {
       this.stats.snapshots += 1;
       group.awaitingSnapshot = false;

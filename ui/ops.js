@@ -2,6 +2,8 @@
 // buttons with a confirmation (POST /admin/restart|stop), the kill switches and risk limits
 // (ui/ops_risk.js, every RISK_REFRESH_MS), the audit (GET /admin/audit) and each vn.py
 // gateway's connection (GET /admin/venues: state, since, market data, contracts, last error).
+// Over NATS, the cluster (GET /admin/cluster, issue 16): every node (role, host, uptime,
+// loop lag, groups led) and every group's leading aggregator, lease epoch and lease age.
 // The token comes from #token=… or the login field and is kept in sessionStorage under the
 // same key as the watchlist page, so one log-in serves both.
 //
@@ -76,10 +78,12 @@ async function refresh() {
   if (!token || inFlight) return;
   inFlight = true;
   try {
-    const [tree, audit, venues] = await Promise.all(
-      [api("GET", "./admin/tree"), api("GET", "./admin/audit"), api("GET", "./admin/venues")]);
+    const [tree, audit, venues, cluster] = await Promise.all(
+      [api("GET", "./admin/tree"), api("GET", "./admin/audit"), api("GET", "./admin/venues"),
+        api("GET", "./admin/cluster")]);
     if (!token) return;
     renderVenues(venues.data.venues || []);
+    renderCluster(cluster.status === 200 ? cluster.data : null);
     lastTree = tree.data;
     lastAudit = audit.data.records || [];
     renderStatus(tree.data);
@@ -210,6 +214,30 @@ function renderVenues(venues) {
               cell("market-data", venue.marketData ? "up" : "down"), cell("num", String(venue.contracts)),
               cell("num", String(venue.subscriptions)), cell("num", String(venue.connects)),
               cell("error", venue.lastError));
+    return tr;
+  }));
+}
+
+function renderCluster(body) {
+  const section = $("#cluster");
+  section.hidden = !(body && body.nats);
+  if (section.hidden) return;
+  $("#cluster-nodes tbody").replaceChildren(...body.nodes.map((node) => {
+    const tr = document.createElement("tr");
+    tr.dataset.node = node.node;
+    tr.dataset.state = node.state;
+    tr.append(cell("node", node.node + (node.node === body.node ? " (this)" : "")), cell("role", node.role),
+              cell("host", node.host), cell("num", node.uptimeS.toFixed(0)), cell("num", node.lagMs.toFixed(1)),
+              cell(`state state-${node.state}`, node.state), cell("groups", node.groupsLed.join(" ")));
+    return tr;
+  }));
+  $("#cluster-groups tbody").replaceChildren(...body.groups.map((lease) => {
+    const tr = document.createElement("tr");
+    tr.dataset.group = lease.group;
+    const age = lease.ageS === null ? "–" : lease.ageS.toFixed(2);
+    const held = lease.heldS === null ? "–" : lease.heldS.toFixed(0);
+    tr.append(cell("group", lease.group), cell("node", lease.leader), cell("num", String(lease.epoch)),
+              cell("num", age), cell("num", held));
     return tr;
   }));
 }

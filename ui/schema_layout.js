@@ -64,7 +64,7 @@ export const STRUCTS = deepFreeze({
   "GroupFrame": {
     "id": "0x90e3cccddbf5c4b4",
     "file": "market.capnp",
-    "dataWords": 5,
+    "dataWords": 6,
     "pointerWords": 2,
     "discriminantByteOffset": null,
     "union": [],
@@ -78,13 +78,14 @@ export const STRUCTS = deepFreeze({
       "infoVersion": {"kind": "uint32", "byteOffset": 12},
       "stateCrc32": {"kind": "uint32", "byteOffset": 24},
       "stateHashed": {"kind": "bool", "bitOffset": 224},
-      "exchangeSkewNs": {"kind": "int64", "byteOffset": 32}
+      "exchangeSkewNs": {"kind": "int64", "byteOffset": 32},
+      "epoch": {"kind": "uint64", "byteOffset": 40}
     }
   },
   "GroupStatus": {
     "id": "0x9eb3a47754407293",
     "file": "market.capnp",
-    "dataWords": 3,
+    "dataWords": 4,
     "pointerWords": 2,
     "discriminantByteOffset": null,
     "union": [],
@@ -93,13 +94,14 @@ export const STRUCTS = deepFreeze({
       "state": {"kind": "enum", "enum": "GroupLiveness", "byteOffset": 0},
       "reason": {"kind": "text", "pointer": 1},
       "sinceTsNs": {"kind": "int64", "byteOffset": 8},
-      "dataTsNs": {"kind": "int64", "byteOffset": 16}
+      "dataTsNs": {"kind": "int64", "byteOffset": 16},
+      "epoch": {"kind": "uint64", "byteOffset": 24}
     }
   },
   "GroupInfo": {
     "id": "0xf82a32a8c85d7c00",
     "file": "market.capnp",
-    "dataWords": 1,
+    "dataWords": 2,
     "pointerWords": 2,
     "discriminantByteOffset": null,
     "union": [],
@@ -107,7 +109,8 @@ export const STRUCTS = deepFreeze({
       "group": {"kind": "text", "pointer": 0},
       "version": {"kind": "uint32", "byteOffset": 0},
       "instruments": {"kind": "list", "element": {"kind": "struct", "struct": "Instrument"}, "pointer": 1},
-      "firstIndex": {"kind": "uint32", "byteOffset": 4}
+      "firstIndex": {"kind": "uint32", "byteOffset": 4},
+      "epoch": {"kind": "uint64", "byteOffset": 8}
     }
   },
   "TickDetail": {

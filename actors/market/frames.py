@@ -163,6 +163,7 @@ _GROUP_FRAMES = SkeletonCache(_group_frame_skeleton, _FRAME_ROWS, {
     "info_version": ScalarSlot(_FRAME_ROWS[:1], schemas.market.GroupFrame, "infoVersion"),
     "state_crc32": ScalarSlot(_FRAME_ROWS[:1], schemas.market.GroupFrame, "stateCrc32"),
     "exchange_skew_ns": ScalarSlot(_FRAME_ROWS[:1], schemas.market.GroupFrame, "exchangeSkewNs"),
+    "epoch": ScalarSlot(_FRAME_ROWS[:1], schemas.market.GroupFrame, "epoch"),
 })
 
 
@@ -179,6 +180,7 @@ def encode_group_frame(
     state_crc32: int | None = None,
     exchange_skew_ns: int = 0,
     built_ts_ns: int | None = None,
+    epoch: int = 0,
 ) -> bytes:
     """Return a ``ServerMessage{groupFrame}`` ready for a socket.
 
@@ -197,16 +199,18 @@ def encode_group_frame(
             the latest TickBatch, ns (0: not measured).
         built_ts_ns: the envelope's sentTsNs and the frame's builtTsNs, ns since epoch (None: now);
             the encodes of one frame for several entitlement classes share it.
+        epoch: the aggregator's NATS lease revision on the group (0: in process, no lease).
     """
     now = time.time_ns() if built_ts_ns is None else built_ts_ns
     hashed = state_crc32 is not None
     return _GROUP_FRAMES.encode((group, snapshot, source, hashed), rows, message_id=message_id, sent_ts_ns=now,
                                 seq=seq, built_ts_ns=now, window_ms=window_ms, info_version=info_version,
-                                state_crc32=state_crc32 if hashed else 0, exchange_skew_ns=exchange_skew_ns)
+                                state_crc32=state_crc32 if hashed else 0, exchange_skew_ns=exchange_skew_ns,
+                                epoch=epoch)
 
 
 def encode_group_status(*, group: str, state: str, reason: str, since_ts_ns: int, data_ts_ns: int,
-                        source: str, message_id: int = 0) -> bytes:
+                        source: str, message_id: int = 0, epoch: int = 0) -> bytes:
     """Return a ``ServerMessage{groupStatus}``: a group's liveness for a socket.
 
     Args:
@@ -218,6 +222,7 @@ def encode_group_status(*, group: str, state: str, reason: str, since_ts_ns: int
         data_ts_ns: last frame or heartbeat seen from the group, ns since epoch (0: none).
         source: sending actor path.
         message_id: envelope id.
+        epoch: the speaking aggregator's NATS lease revision on the group (0: no lease).
 
     Raises:
         ValueError: ``state`` is not a GroupLiveness name.
@@ -230,6 +235,7 @@ def encode_group_status(*, group: str, state: str, reason: str, since_ts_ns: int
     status.reason = reason
     status.sinceTsNs = since_ts_ns
     status.dataTsNs = data_ts_ns
+    status.epoch = epoch
     return message.to_bytes()
 
 
@@ -262,11 +268,16 @@ def _fill_group_info(info, group: str, version: int, first_index: int,
 
 
 def encode_group_info(
-    *, group: str, version: int, first_index: int, instruments: Sequence[InstrumentInfo], source: str
+    *, group: str, version: int, first_index: int, instruments: Sequence[InstrumentInfo], source: str,
+    epoch: int = 0,
 ) -> bytes:
-    """Return a ``ServerMessage{groupInfo}`` listing ``instruments`` from ``first_index``."""
+    """Return a ``ServerMessage{groupInfo}`` listing ``instruments`` from ``first_index``.
+
+    ``epoch``: the sending aggregator's NATS lease revision on the group (0: no lease).
+    """
     message, info = new_server_message("groupInfo", 0, source)
     _fill_group_info(info, group, version, first_index, instruments)
+    info.epoch = epoch
     return message.to_bytes()
 
 

@@ -47,6 +47,12 @@ the classes of the last frame. An attach from a subscribed session replaces
 its class (a refresh narrowed or widened its token) and is answered with info
 (echoing ``Attach.tag``) and a snapshot of the new class.
 
+Epoch (issue 16): over NATS, the aggregator node that holds the group's
+lease attaches its publishing session with ``Attach.epoch``, the lease
+revision; a higher epoch than the actor's is adopted and every later
+GroupFrame, GroupInfo and GroupStatus carries it, so edge nodes and clients
+drop frames of an older leader. In process the epoch stays 0.
+
 A full list (``instrumentsAdded`` from index 0) that differs from the one it
 holds (a contract removed from a watchlist group moves the rows after it)
 replaces it: rows are carried over by vt_symbol, dropped rows go, and the
@@ -124,6 +130,7 @@ class GroupActor(TickstageActor):
         self._row_exchanges = np.zeros(0, np.int16)  # each row's exchange, an index into _exchange_names
         self.frame_encodes = self.entitlement_classes = 0
         self.seq = 0
+        self.epoch = 0  # the NATS lease revision this group's frames carry (issue 16; 0: no lease)
         self._current_window_ms = self.window_ms
         self._timer_armed = False
         self._timer_generation = 0
@@ -135,7 +142,7 @@ class GroupActor(TickstageActor):
         self.rows_unknown = self.resyncs_requested = 0
         self.tick_seq = self.tick_gaps = 0
         self.exchange_skew_ns = 0  # the latest TickBatch's clock skew, carried by every frame
-        self._full_info: tuple[int, bytes] | None = None
+        self._full_info: tuple[tuple[int, int], bytes] | None = None  # ((info version, epoch), bytes)
         self._snapshot_due = False  # the next flush is a snapshot (the instrument list was replaced)
         self._resync_pending = False
         self._resync_asked_ns = 0
@@ -235,8 +242,14 @@ class GroupActor(TickstageActor):
         self._arm_timer()
 
     def _on_attach(self, attach, message, sender: ActorAddress) -> None:
-        """Subscribe a session (or replace its entitlements): send it GroupInfo and a snapshot of its class."""
+        """Subscribe a session (or replace its entitlements): send it GroupInfo and a snapshot of its class.
+
+        ``attach.epoch`` above the actor's (a NATS publisher that just took the
+        group's lease) is adopted first, so that snapshot starts the new epoch.
+        """
         session = attach.sessionPath
+        if attach.epoch > self.epoch:
+            self.epoch = attach.epoch
         entitlements = Entitlements.from_message(attach)
         self.subscribers[session] = entitlements
         self._classes[session] = mask_key(entitlements, self._exchange_names)
@@ -314,7 +327,7 @@ class GroupActor(TickstageActor):
         live = self.liveness
         payload = encode_group_status(group=self.group, state=live.state, reason=live.reason,
                                       since_ts_ns=live.since_ts_ns, data_ts_ns=time.time_ns(), source=self.path,
-                                      message_id=self._message_id)
+                                      message_id=self._message_id, epoch=self.epoch)
         return encode_outbound(group=self.group, seq=self.seq, kind="status", payload=payload, source=self.path)
 
     def _arm_heartbeat(self) -> None:
@@ -419,7 +432,8 @@ class GroupActor(TickstageActor):
                                      window_ms=self._current_window_ms,
                                      info_version=self.info_version, rows=rows,
                                      source=self.path, message_id=self._message_id, state_crc32=crc,
-                                     exchange_skew_ns=self.exchange_skew_ns, built_ts_ns=built_ts_ns)
+                                     exchange_skew_ns=self.exchange_skew_ns, built_ts_ns=built_ts_ns,
+                                     epoch=self.epoch)
         self.frame_encodes += 1
         self.bytes_built += len(payload)
         return payload
@@ -431,12 +445,13 @@ class GroupActor(TickstageActor):
         every attach sends the full list: without the cache a sessions restart
         re-encoded it per session and group (found by sim/harness/scenarios/kill.toml).
         """
-        if first_index == 0 and self._full_info is not None and self._full_info[0] == self.info_version:
+        key = (self.info_version, self.epoch)
+        if first_index == 0 and self._full_info is not None and self._full_info[0] == key:
             return self._full_info[1]
         payload = encode_group_info(group=self.group, version=self.info_version, first_index=first_index,
-                                    instruments=self.instruments[first_index:], source=self.path)
+                                    instruments=self.instruments[first_index:], source=self.path, epoch=self.epoch)
         if first_index == 0:
-            self._full_info = (self.info_version, payload)
+            self._full_info = (key, payload)
         return payload
 
     def _send_snapshot_to(self, session: str) -> None:
@@ -460,6 +475,7 @@ class GroupActor(TickstageActor):
             "instruments": len(self.instruments),
             "subscribers": len(self.subscribers),
             "seq": self.seq,
+            "epoch": self.epoch,
             "frames": self.frames,
             "snapshots": self.snapshots,
             "rows_sent": self.rows_sent,

@@ -38,8 +38,14 @@ from actors.market.entitlements import ANY_EXCHANGE, Entitlements, mask_key
 from actors.market.frames import encode_group_status, instruments_of
 from actors.market.liveness import SOURCE_DOWN
 
-DEFAULT_SOURCE_TIMEOUT_S = 1.2
-"""The aggregator's stream silent this long (frames and heartbeats) means its node is gone, seconds."""
+DEFAULT_SOURCE_TIMEOUT_S = 0.8
+"""The aggregator's stream silent this long (frames and heartbeats) means its node is gone, seconds.
+
+The aggregator sends a frame or a heartbeat at least every 0.5 s; 0.8 s (checked every 0.1 s) tells
+clients ``sourceDown`` before a standby aggregator can take the group's lease over (0.75 × the lease
+TTL of 1.2 s plus the server's expiry granularity at the earliest: transport/cluster/leases.py), issue 16."""
+WATCHDOG_PERIOD_S = 0.1
+"""How often the silence is checked, seconds."""
 
 
 class RemoteGroupActor(TickstageActor):
@@ -49,7 +55,7 @@ class RemoteGroupActor(TickstageActor):
         group (str): group name.
         request_snapshot (Callable[[str], None]): asks the aggregator to
             re-broadcast the group's info and snapshot (loop thread, non-blocking).
-        source_timeout_s (float): silence after which the group is ``sourceDown``, default 1.2 s.
+        source_timeout_s (float): silence after which the group is ``sourceDown``, default 0.8 s.
     """
 
     def on_start(self, restarts: int) -> None:
@@ -167,7 +173,8 @@ class RemoteGroupActor(TickstageActor):
         self._ask_snapshot()  # a standby aggregator, or the restarted one, answers with info and a snapshot
 
     def _arm_watchdog(self) -> None:
-        self.runtime.call_later(max(0.05, self.source_timeout_s / 4), self.myAddress, encode_actor_message(
+        period_s = min(WATCHDOG_PERIOD_S, max(0.02, self.source_timeout_s / 4))
+        self.runtime.call_later(period_s, self.myAddress, encode_actor_message(
             "timer", {"name": "liveness", "generation": 0}, source=self.path))
 
     def _status_outbound(self) -> bytes:

@@ -106,6 +106,26 @@ def test_feed_when_delta_seq_skips_then_counts_gap_requests_snapshot_and_ignores
     assert [row["vtSymbol"] for row in result["rows"]["rb"]] == [f"{s}.SHFE" for s in SYMBOLS]
 
 
+def test_feed_when_epoch_changes_then_resyncs_by_snapshot_and_drops_the_old_epoch(tmp_path):
+    """Issue 16: a delta of a newer aggregator epoch is a resync (one snapshotRequest, ignored, even at seq + 1);
+    the new epoch's snapshot restores state; the old leader's later frames are dropped."""
+    script = Script(tmp_path).live("rb").frame(group_info_bytes("rb", SYMBOLS))
+    script.frame(group_frame_bytes(_rows([0, 1, 2], [3500, 3510, 3520]), kind="snapshot", seq=5, epoch=3))
+    script.frame(group_frame_bytes(_rows([1], [3511]), kind="delta", seq=6, epoch=3))
+    script.frame(group_frame_bytes(_rows([2], [9999]), kind="delta", seq=7, epoch=9))  # new leader, no snapshot
+    script.frame(group_frame_bytes(_rows([0, 1, 2], [3502, 3512, 3522]), kind="snapshot", seq=2, epoch=9))
+    script.frame(group_frame_bytes(_rows([0], [7777]), kind="delta", seq=7, epoch=3))  # the old leader wakes up
+    script.frame(group_frame_bytes(_rows([0, 1, 2], [1, 1, 1]), kind="snapshot", seq=8, epoch=3))
+    script.frame(group_frame_bytes(_rows([1], [3513]), kind="delta", seq=3, epoch=9))
+    result = script.do("rows", group="rb").run()
+
+    requests = [message["snapshotRequest"] for message in _sent(result) if "snapshotRequest" in message]
+    assert requests == [{"group": "rb"}]
+    stats = result["stats"]
+    assert (stats["epochChanges"], stats["staleEpochFrames"], stats["gaps"]) == (1, 2, 0)
+    assert _last(result["rows"]["rb"]) == [3502, 3513, 3522]
+
+
 def test_feed_when_delta_seq_repeats_then_drops_it_without_a_gap(tmp_path):
     """A delta at or below the last seq (sent before a snapshot) is stale, not a gap."""
     script = Script(tmp_path).live("rb").frame(group_info_bytes("rb", SYMBOLS))

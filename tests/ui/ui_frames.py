@@ -57,8 +57,9 @@ def envelope(message, message_id: int, correlation_id: int = 0) -> None:
 
 def group_frame_bytes(columns: dict[str, np.ndarray], kind: str = "snapshot", seq: int = 1, group: str = "rb",
                       state_crc32: int | None = None, built_ts_ns: int = 1_510_534_800_200_000_000,
-                      exchange_skew_ns: int = 0) -> bytes:
-    """Serialize a ServerMessage.groupFrame holding ``columns`` (unpacked bytes); ``state_crc32``: hashed."""
+                      exchange_skew_ns: int = 0, epoch: int = 0) -> bytes:
+    """Serialize a ServerMessage.groupFrame holding ``columns`` (unpacked bytes); ``state_crc32``: hashed;
+    ``epoch``: the aggregator's lease epoch."""
     message = schemas.stream.ServerMessage.new_message()
     frame = message.init("groupFrame")
     frame.group = group
@@ -67,6 +68,7 @@ def group_frame_bytes(columns: dict[str, np.ndarray], kind: str = "snapshot", se
     frame.builtTsNs = built_ts_ns
     frame.exchangeSkewNs = exchange_skew_ns
     frame.windowMs = 33
+    frame.epoch = epoch
     frame.infoVersion = 1
     if state_crc32 is not None:
         frame.stateCrc32 = state_crc32

@@ -17,6 +17,9 @@ Routes (aiohttp), every one behind ``Authorization: Bearer <JWT>`` with the
   supervisor of ``P`` and answers once the subtree is running again (or
   stopped), at most :data:`SETTLE_TIMEOUT_S` later. Unknown path → 404; the
   root → 400; its supervisor down → 409;
+* ``GET /admin/cluster`` — the NATS cluster (issue 16): every node heard on
+  ``ops.node.*`` (role, host, uptime, loop lag, groups led and followed), every
+  group's leading aggregator, lease epoch and lease age;
 * ``GET /admin/audit?since_ns=&until_ns=&user=&limit=`` — admin actions
   (``user``, ``ts``, ``ts_ns``, ``action``, ``target``, ``result``,
   ``repeated``) with ``since_ns <= ts_ns < until_ns`` (UNIX ns) of ``user``,
@@ -154,6 +157,7 @@ class AdminApi:
         app.router.add_post("/admin/stop", self.stop)
         app.router.add_get("/admin/audit", self.audit_list)
         app.router.add_get("/admin/venues", self.venues)
+        app.router.add_get("/admin/cluster", self.cluster)
         app.router.add_get("/metrics", self.metrics_page)
         self.lag.start()
         self.audit.prune_soon()
@@ -268,6 +272,22 @@ class AdminApi:
                 config = configs.get(status.name)
                 venues.append({**status.as_json(), "settings": config.public_settings() if config else {}})
         return web.json_response({"tsNs": time.time_ns(), "venues": venues}, dumps=_dumps)
+
+    async def cluster(self, request: web.Request) -> web.Response:
+        """``GET /admin/cluster``: every node heard on NATS, every group's leader, epoch and lease age (issue 16).
+
+        ``{"nats": bool, "node": this node's name, "nodes": [...], "groups": [...]}`` (transport/cluster/
+        membership.py ``ClusterView.describe``); without NATS the lists are empty.
+        """
+        self.require_admin(request)
+        links = getattr(self.desk, "links", None)
+        view = getattr(links, "cluster", None)
+        if view is None:
+            return web.json_response({"nats": False, "node": getattr(links, "node", ""), "nodes": [], "groups": []},
+                                     dumps=_dumps)
+        async with self.reads.slot():
+            body = await view.describe()
+        return web.json_response({"nats": True, "node": links.node, **body}, dumps=_dumps)
 
     async def metrics_page(self, request: web.Request) -> web.Response:
         """``GET /metrics``."""

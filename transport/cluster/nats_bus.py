@@ -31,7 +31,7 @@ import nats.errors
 import nats.js.errors
 import structlog
 from nats.aio.client import Client as NATS
-from nats.js.api import StorageType, StreamConfig
+from nats.js.api import KeyValueConfig, StorageType, StreamConfig
 
 from transport.errors import TransportError
 
@@ -264,17 +264,22 @@ class NatsBus:
     # -- JetStream key-value ------------------------------------------------------
 
     async def key_value(self, bucket: str, ttl_s: float, replicas: int = 1) -> Any:
-        """Create (or bind) a key-value bucket whose entries expire ``ttl_s`` after their last put.
+        """Bind (creating it if missing) a file-stored KV bucket whose keys expire ``ttl_s`` after their
+        last write; return nats-py's ``KeyValue``.
 
-        Returns:
-            nats-py's ``KeyValue`` of the bucket.
+        The bucket keeps one revision per key; revisions grow across the whole
+        bucket, so a key's revision is a fencing token (transport/cluster/leases.py).
 
-        Raises:
-            nats.errors.Error: JetStream unavailable (no ``-js``, no meta leader yet).
+        Args:
+            bucket: bucket name (``[A-Za-z0-9_-]``).
+            ttl_s: the bucket's max age, seconds.
+            replicas: copies kept by a JetStream cluster.
         """
+        config = KeyValueConfig(bucket=bucket, ttl=ttl_s, history=1, storage=StorageType.FILE,
+                                replicas=replicas)
         try:
-            return await self._js.create_key_value(bucket=bucket, ttl=ttl_s, history=1, replicas=replicas)
-        except nats.js.errors.BadRequestError:  # made by another node with other settings: use it as it is
+            return await self._js.create_key_value(config)
+        except nats.js.errors.BadRequestError:  # exists with another config: use it as it is
             return await self._js.key_value(bucket)
 
     # -- lifecycle ---------------------------------------------------------------

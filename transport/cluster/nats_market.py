@@ -9,22 +9,35 @@ NATS falls behind. A request (or publish) on ``md.snap.<group>`` makes the
 group send that session its GroupInfo and a snapshot again, so they are
 re-broadcast; ``ops.resync`` does it for every group (an edge node starting).
 
+With leases (issue 16, an ``aggregator`` node; transport/cluster/leases.py)
+several aggregators serve the same groups and only a group's leader
+publishes it: a frame goes out only if its ``epoch`` is the lease this node
+holds on the group now. On taking a lease the publisher attaches again with
+the lease's epoch, so the GroupActor stamps it on its next info, snapshot and
+status and the new epoch starts with a snapshot; a follower answers no
+snapshot request. Without leases (an ``all`` node) every frame is published
+(epoch 0).
+
 Edge side (:class:`MarketSubscriber`): one wildcard subscription to
 ``md.agg.33ms.>``; each group gets a :class:`RemoteGroupActor` at
 ``market/group/<group>`` (created on its first message), to which local
-sessions attach exactly as they would to a local aggregator.
+sessions attach exactly as they would to a local aggregator. It drops every
+message of an epoch below the newest it has seen for the group (a paused old
+leader that wakes up can never interleave) and counts them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import nats.errors
 import structlog
 
 import schemas
 from actors import ActorRuntime, ChildSpec, encode_actor_message, encode_outbound, spawn
-from actors.market.remote_group import RemoteGroupActor
+from actors.market.remote_group import DEFAULT_SOURCE_TIMEOUT_S, RemoteGroupActor
 from actors.paths import group_child, group_path, session_child
 from actors.sessions.session import SessionActor, SessionState
 from transport.cluster import subjects
@@ -37,18 +50,42 @@ PUBLISHER_SESSION = session_child("nats")
 _AGG_PREFIX = "md.agg.33ms."
 
 
-def frame_head(payload: bytes) -> tuple[str, str, int]:
-    """Return (group, kind, seq) of a ServerMessage frame: kind is info, snapshot, delta, status or control."""
+class FrameHead(NamedTuple):
+    """What the NATS links read of a ServerMessage without its rows.
+
+    Attributes:
+        group: the group, ``""`` for anything else.
+        kind: ``info``, ``snapshot``, ``delta``, ``status`` or ``control``.
+        seq: the frame's per-group sequence (0 unless a frame).
+        epoch: the sending aggregator's lease revision (0: none; issue 16).
+    """
+
+    group: str
+    kind: str
+    seq: int
+    epoch: int
+
+
+def frame_head(payload: bytes) -> FrameHead:
+    """Return the :class:`FrameHead` of a ServerMessage."""
     with schemas.stream.ServerMessage.from_bytes(payload) as message:
         member = message.which()
         if member == "groupFrame":
             frame = message.groupFrame
-            return frame.group, str(frame.kind), frame.seq
+            return FrameHead(frame.group, str(frame.kind), frame.seq, frame.epoch)
         if member == "groupInfo":
-            return message.groupInfo.group, "info", 0
+            return FrameHead(message.groupInfo.group, "info", 0, message.groupInfo.epoch)
         if member == "groupStatus":
-            return message.groupStatus.group, "status", 0
-        return "", "control", 0
+            return FrameHead(message.groupStatus.group, "status", 0, message.groupStatus.epoch)
+        return FrameHead("", "control", 0, 0)
+
+
+def stamp_epoch(payload: bytes, epoch: int) -> bytes:
+    """Return a ``ServerMessage{groupStatus}`` with ``epoch`` set (the lease it is published under)."""
+    with schemas.stream.ServerMessage.from_bytes(payload) as message:
+        builder = message.as_builder()
+    builder.groupStatus.epoch = epoch
+    return builder.to_bytes()
 
 
 class _MarketLink:
@@ -59,19 +96,29 @@ class _MarketLink:
         self.bus = bus
 
 
+_REATTACH_INTERVAL_NS = 250_000_000
+"""A led group whose frames still carry an older epoch is attached again at most this often, ns."""
+
+
 class MarketPublisher(_MarketLink):
     """Publishes every local group's frames on NATS and answers snapshot requests.
 
     Args:
         runtime: the actor runtime.
         bus: a connected :class:`NatsBus`.
+        leases: returns this node's lease epoch on a group now (0: not the leader), or ``None``: publish every
+            group (no election). :meth:`~transport.cluster.leases.LeaseKeeper.epoch_of` on an aggregator.
     """
 
-    def __init__(self, runtime: ActorRuntime, bus: NatsBus) -> None:
+    def __init__(self, runtime: ActorRuntime, bus: NatsBus, leases: Callable[[str], int] | None = None) -> None:
         super().__init__(runtime, bus)
         self.path = f"sessions/{PUBLISHER_SESSION}"
         self._ids = 0
+        self._leases = leases
+        self._reattached_ns: dict[str, int] = {}
+        self._statuses: dict[str, bytes] = {}  # group → the publishing session's latest groupStatus
         self.published = self.dropped = 0
+        self.not_leader = self.stale_epoch = 0
 
     async def start(self) -> None:
         """Start the publishing session and the snapshot responders (loop thread)."""
@@ -91,9 +138,42 @@ class MarketPublisher(_MarketLink):
         self.runtime.tell_path(self.path, encode_actor_message(
             "client", client_message(self._ids, subscribe={"groups": [group]}), source="nats"))
 
+    def lead(self, group: str, epoch: int) -> None:
+        """This node took ``group``'s lease at ``epoch``: attach again with it, so a snapshot starts the epoch."""
+        self._reattached_ns[group] = time.monotonic_ns()
+        self.runtime.tell_path(group_path(group), encode_actor_message(
+            "attach", {"sessionPath": self.path, "group": group, "epoch": epoch}, source="nats"))
+        status = self._statuses.get(group)
+        if status is not None:  # the session speaks only on a change: say the group's liveness as the new leader
+            self.bus.publish_nowait(subjects.md_agg(group), stamp_epoch(status, epoch))
+
+    def _leads(self, group: str, epoch: int) -> bool:
+        """True if a message of ``group`` at ``epoch`` may be published (counts the ones that may not)."""
+        if self._leases is None:
+            return True
+        held = self._leases(group)
+        if held == 0:
+            self.not_leader += 1
+            return False
+        if epoch != held:
+            self.stale_epoch += 1
+            now = time.monotonic_ns()
+            if epoch < held and now - self._reattached_ns.get(group, 0) >= _REATTACH_INTERVAL_NS:
+                self.lead(group, held)  # the GroupActor restarted (epoch 0) or missed the attach
+            return False
+        return True
+
     async def _publish(self, payload: bytes) -> None:
-        group, kind, _ = frame_head(payload)
-        if kind != "control":
+        group, kind, _, epoch = frame_head(payload)
+        if kind == "status" and self._leases is not None:
+            # the session encodes its own groupStatus (epoch 0): it speaks for this node's lease
+            self._statuses[group] = payload
+            epoch = self._leases(group)
+            if not epoch:
+                self.not_leader += 1
+                return
+            payload = stamp_epoch(payload, epoch)
+        if kind != "control" and self._leads(group, epoch):
             try:
                 await self.bus.publish(subjects.md_agg(group), payload)
             except nats.errors.Error:  # closing, or no server at all: an edge node asks a snapshot later
@@ -102,7 +182,7 @@ class MarketPublisher(_MarketLink):
             self.published += 1
 
     def _rebroadcast(self, group: str) -> None:
-        if group in self.state.groups:
+        if group in self.state.groups and (self._leases is None or self._leases(group)):
             self.runtime.tell_path(group_path(group), encode_actor_message(
                 "attach", {"sessionPath": self.path, "group": group}, source="nats"))
 
@@ -124,11 +204,16 @@ class MarketSubscriber(_MarketLink):
     Args:
         runtime: the actor runtime.
         bus: a connected :class:`NatsBus`.
+        source_timeout_s: a group's stream silent this long is ``sourceDown`` (``[market] source_timeout_s``).
     """
 
-    def __init__(self, runtime: ActorRuntime, bus: NatsBus) -> None:
+    def __init__(self, runtime: ActorRuntime, bus: NatsBus, source_timeout_s: float = DEFAULT_SOURCE_TIMEOUT_S) -> None:
         super().__init__(runtime, bus)
+        self.source_timeout_s = source_timeout_s
         self.received = 0
+        self.stale_epoch_dropped = 0
+        self.epochs: dict[str, int] = {}
+        """group → the newest epoch seen; a message of a lower one is dropped."""
 
     async def start(self) -> None:
         """Subscribe to every group stream and ask the aggregators to re-broadcast (loop thread)."""
@@ -150,13 +235,22 @@ class MarketSubscriber(_MarketLink):
     def _on_frame(self, msg: Any) -> None:
         self.received += 1
         payload = msg.data
-        group, kind, seq = frame_head(payload)
+        group, kind, seq, epoch = frame_head(payload)
+        newest = self.epochs.get(group, 0)
+        if epoch < newest:
+            self.stale_epoch_dropped += 1  # an old leader still speaking: never forwarded
+            return
+        if epoch > newest:
+            self.epochs[group] = epoch
+            if newest:
+                _log.info("group_epoch_changed", group=group, epoch=epoch, previous=newest)
         path = group_path(group)
         if path not in self.runtime.registry:
             spawn(self.runtime, "market", ChildSpec(group_child(group), RemoteGroupActor, {
-                "group": group, "request_snapshot": self.request_snapshot}))
+                "group": group, "request_snapshot": self.request_snapshot,
+                "source_timeout_s": self.source_timeout_s}))
         self.runtime.tell_path(path, encode_outbound(group=group, seq=seq, kind=kind, payload=payload,
                                                      source="nats"))
 
 
-__all__ = ["MarketPublisher", "MarketSubscriber", "PUBLISHER_SESSION", "frame_head"]
+__all__ = ["FrameHead", "MarketPublisher", "MarketSubscriber", "PUBLISHER_SESSION", "frame_head", "stamp_epoch"]

@@ -6,7 +6,10 @@
   ``md.tick.<ex>.<group>``, serves ``ops.tickresync`` and ``order.submit.*``,
   publishes ``order.update.<account>``, writes the ``AUDIT`` stream.
 * ``aggregator``: GroupActors of its shard (``--groups``, default every
-  group) fed by ``md.tick.*``; publishes ``md.agg.33ms.<group>``.
+  group) fed by ``md.tick.*``; publishes ``md.agg.33ms.<group>`` for the
+  groups whose lease it holds (transport/cluster/leases.py): any number of
+  aggregators may serve the same groups, one leads each, the others keep
+  their GroupActors warm and take over when the leader's lease expires.
 * ``edge``: sessions (the WebSocket edge) with RemoteGroupActors
   (``md.agg.33ms.>``) and RemoteOrderActors (``order.submit.<account>``,
   ``order.update.*``).
@@ -20,18 +23,25 @@ maps them to the new names with a ``DeprecationWarning`` and a
 :class:`RoleLinks` builds the NATS side of a :class:`~transport.process.app.Desk`
 for its role: the vn.py bridge's sink on a venue-host, the actor that
 stands in for the bridge on an aggregator, an edge node's ``orders`` subtree,
-and, once the tree runs, the publishers and subscribers.
+and, once the tree runs, the publishers and subscribers. Every node with NATS
+announces itself on ``ops.node.<node>`` and keeps the cluster view
+(transport/cluster/membership.py) that ``GET /admin/cluster`` shows.
 """
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 from typing import TYPE_CHECKING, Any
 
+import nats.errors
 import structlog
 
 from actors import ActorRuntime, ChildSpec
+from actors.market.remote_group import DEFAULT_SOURCE_TIMEOUT_S
 from transport.errors import ConfigError
+from transport.cluster.leases import DEFAULT_LEASE_TTL_S, LEASE_BUCKET, LeaseKeeper
+from transport.cluster.membership import ClusterView, NodeAnnouncer, default_node_name
 from transport.cluster.nats_bus import NatsBus
 from transport.cluster.nats_market import MarketPublisher, MarketSubscriber
 from transport.cluster.nats_orders import OrderEdgeLink, OrderHost
@@ -94,18 +104,29 @@ class RoleLinks:
         bus: a connected :class:`NatsBus`, or ``None`` (an ``all`` node without NATS).
         role: one of :data:`ROLES`.
         groups: an aggregator's shard (empty: every group).
-        group_args: GroupActor args (window_ms ...).
+        group_args: GroupActor args (window_ms ...), the ``[market]`` table; also ``lease_ttl_s`` (an
+            aggregator's group lease TTL) and ``source_timeout_s`` (an edge node's silence → ``sourceDown``).
         accounts: the desk's strategy accounts (an edge node's ``orders`` subtree).
         order_timeout_s: an edge node's order request timeout, seconds.
+        node: this node's name in announcements and leases; default ``<role>-<host>-<pid>``.
+        lease_ttl_s: an aggregator's group lease TTL, seconds (renewed every quarter of it), unless
+            ``group_args`` gives one.
     """
 
     def __init__(self, runtime: ActorRuntime, bus: NatsBus | None, role: str, *, groups: tuple[str, ...] = (),
                  group_args: dict[str, Any] | None = None, accounts: tuple[str, ...] = (),
-                 order_timeout_s: float = 3.0) -> None:
+                 order_timeout_s: float = 3.0, node: str = "", lease_ttl_s: float = DEFAULT_LEASE_TTL_S) -> None:
         self.runtime = runtime
         self.bus = bus
         self.role = role
         self.accounts = accounts
+        self.node = node or default_node_name(role)
+        market = group_args or {}
+        self.lease_ttl_s = float(market.get("lease_ttl_s", lease_ttl_s))
+        self.leases: LeaseKeeper | None = None
+        self.announcer: NodeAnnouncer | None = None
+        self.cluster: ClusterView | None = None
+        self._bind_task: asyncio.Task | None = None
         self.ticks: TickPublisher | TickSubscriber | None = None
         self.market: MarketPublisher | MarketSubscriber | None = None
         self.orders: OrderHost | OrderEdgeLink | None = None
@@ -116,9 +137,10 @@ class RoleLinks:
             self.orders = OrderHost(runtime, bus, audit_replicas=3 if len(bus.servers) >= 3 else 1)
         elif role == "aggregator":
             self.ticks = TickSubscriber(runtime, bus, groups, group_args)
-            self.market = MarketPublisher(runtime, bus)
+            self.market = MarketPublisher(runtime, bus, leases=self._lease_epoch)
         elif role == "edge":
-            self.market = MarketSubscriber(runtime, bus)
+            self.market = MarketSubscriber(runtime, bus, float(market.get("source_timeout_s",
+                                                                         DEFAULT_SOURCE_TIMEOUT_S)))
             self.orders = OrderEdgeLink(runtime, bus, order_timeout_s)
         else:
             self.market = MarketPublisher(runtime, bus)
@@ -154,6 +176,41 @@ class RoleLinks:
             await self.ticks.start()
         if self.orders is not None:
             await self.orders.start()
+        if self.bus is None:
+            return
+        if self.role == "aggregator":
+            publisher = self.market
+            self.leases = LeaseKeeper(None, self.node, lambda: list(publisher.state.groups), on_gained=publisher.lead,
+                                      ttl_s=self.lease_ttl_s)
+        self.announcer = NodeAnnouncer(self.bus, self.node, self.role, self._lease_groups)
+        self.announcer.start()
+        self.cluster = ClusterView(self.bus)
+        await self.cluster.start()
+        self._bind_task = asyncio.get_running_loop().create_task(self._bind_leases(), name="lease-bucket")
+
+    async def _bind_leases(self) -> None:
+        """Bind the lease bucket (JetStream may still be electing its meta leader: retry), then start electing."""
+        replicas = 3 if len(self.bus.servers) >= 3 else 1
+        while True:
+            try:
+                kv = await self.bus.key_value(LEASE_BUCKET, self.lease_ttl_s, replicas=replicas)
+                break
+            except (nats.errors.Error, asyncio.TimeoutError, OSError) as exc:
+                _log.warning("lease_bucket_unavailable", error_type=type(exc).__name__)
+                await asyncio.sleep(self.lease_ttl_s / 2)
+        self.cluster.kv = kv
+        if self.leases is not None:
+            self.leases.kv = kv
+            self.leases.start()
+
+    def _lease_epoch(self, group: str) -> int:
+        """This node's lease epoch on ``group`` now (0: not the leader, or no keeper yet)."""
+        return self.leases.epoch_of(group) if self.leases is not None else 0
+
+    def _lease_groups(self) -> tuple[list[str], list[str]]:
+        if self.leases is None:
+            return [], []
+        return self.leases.led(), self.leases.followed()
 
     def groups(self) -> dict[str, int] | None:
         """Return the groups this node serves from NATS or aggregates from NATS; ``None``: ask the bridge."""
@@ -166,20 +223,28 @@ class RoleLinks:
     def statistics_dict(self) -> dict[str, Any]:
         """Counters of every link of this node."""
         found: dict[str, Any] = {"role": self.role}
-        for part in (self.ticks, self.orders):
+        found["node"] = self.node
+        for part in (self.ticks, self.orders, self.leases):
             if part is not None:
                 found.update(part.statistics_dict())
-        if self.market is not None:
-            found["frames_published" if isinstance(self.market, MarketPublisher) else "frames_received"] = (
-                getattr(self.market, "published", None) or getattr(self.market, "received", 0))
+        if isinstance(self.market, MarketPublisher):
+            found.update(frames_published=self.market.published, frames_not_leader=self.market.not_leader,
+                         frames_stale_epoch=self.market.stale_epoch)
+        elif isinstance(self.market, MarketSubscriber):
+            found.update(frames_received=self.market.received,
+                         frames_stale_epoch_dropped=self.market.stale_epoch_dropped,
+                         group_epochs=dict(self.market.epochs))
         if self.bus is not None:
             found["bus"] = dict(self.bus.statistics().__dict__)
         return found
 
     async def close(self) -> None:
-        """Cancel the order links' tasks."""
-        if self.orders is not None:
-            await self.orders.close()
+        """Cancel the order links', lease keeper's and announcer's tasks (held leases then expire)."""
+        if self._bind_task is not None:
+            self._bind_task.cancel()
+        for part in (self.leases, self.announcer, self.orders):
+            if part is not None:
+                await part.close()
 
 
 __all__ = ["DEPRECATED_ROLES", "ROLES", "RoleLinks", "VNPY_ROLES", "canonical_role", "check_role"]

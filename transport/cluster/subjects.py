@@ -18,6 +18,7 @@ checks its tokens and raises :class:`SubjectTokenError` otherwise.
 | ``order.update.<account>`` | order events | publish |
 | ``algo.progress.1s.<job>`` | algo progress | publish |
 | ``audit.<command>.<account>`` | the command's OrderCommand (JetStream ``AUDIT``) | publish |
+| ``ops.node.<node>`` | NodeAnnouncement, every second (issue 16) | publish |
 | ``ops.<topic>`` | operations (node liveness, shard map) | publish / request |
 """
 
@@ -133,6 +134,16 @@ def audit_command(command: str, account: str) -> str:
     return f"audit.{token(command)}.{token(account)}"
 
 
+def ops_node(node: str) -> str:
+    """``ops.node.<node>``: one node's announcement (a heartbeat with its role, host, uptime, lag, leases)."""
+    return f"ops.node.{token(node)}"
+
+
+def ops_node_any() -> str:
+    """``ops.node.*``: every node's announcements (the cluster view)."""
+    return "ops.node.*"
+
+
 def ops(topic: str) -> str:
     """``ops.<topic>``: operations traffic between nodes."""
     return f"ops.{token(topic)}"
@@ -152,6 +163,8 @@ __all__ = [
     "md_tick_group",
     "md_tick_groups",
     "ops",
+    "ops_node",
+    "ops_node_any",
     "order_submit",
     "order_submit_any",
     "order_update",

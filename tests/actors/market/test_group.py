@@ -288,3 +288,31 @@ async def test_attach_when_outside_trading_windows_then_status_closed_and_venue_
         assert [_status_of(p) for p in statuses[1:]] == [("sourceDown", "venue sourceDown"), ("ended", "venue ended")]
     finally:
         runtime.shutdown()
+
+
+def _epoch_of(payload):
+    with schemas.stream.ServerMessage.from_bytes(payload) as message:
+        return getattr(message, message.which()).epoch
+
+
+async def test_attach_when_higher_epoch_then_info_snapshot_status_and_later_frames_carry_it_lower_ignored():
+    """Issue 16: an attach with a higher lease epoch is adopted before its info, snapshot and status, so the new
+    epoch starts with a snapshot and every later frame carries it; a lower epoch does not take it back."""
+    runtime, received = await _start()
+    statuses = runtime.registry.get("probe").instance.context.args.setdefault("statuses", [])
+    try:
+        await _wait_for(received, 2)
+        assert [_epoch_of(p) for _, _, p in received[:2]] == [0, 0]
+        runtime.tell_path("market/group/rb", encode_actor_message(
+            "attach", {"sessionPath": "probe", "group": "rb", "epoch": 7}))
+        await _wait_for(received, 4)
+        assert [(k, _epoch_of(p)) for k, _, p in received[2:4]] == [("info", 7), ("snapshot", 7)]
+        assert _epoch_of(statuses[-1]) == 7
+        runtime.tell_path("market/group/rb", encode_actor_message(
+            "attach", {"sessionPath": "probe", "group": "rb", "epoch": 3}))
+        runtime.tell_path("market/group/rb", encode_tick_batch("rb", _rows([1], [101.0])))
+        await _wait_for(received, 7)
+        assert [_epoch_of(p) for _, _, p in received[4:7]] == [7, 7, 7]
+        assert received[6][0] == "delta"
+    finally:
+        runtime.shutdown()

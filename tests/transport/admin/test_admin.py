@@ -7,7 +7,7 @@ import pytest
 from transport.signin.auth import mint_token
 
 ROUTES = [("GET", "/admin/tree"), ("POST", "/admin/restart"), ("POST", "/admin/stop"),
-          ("GET", "/admin/audit"), ("GET", "/metrics")]
+          ("GET", "/admin/audit"), ("GET", "/admin/cluster"), ("GET", "/metrics")]
 
 
 def _find(node, path):
@@ -41,6 +41,14 @@ async def test_admin_route_when_trader_token_then_403(http, method, route):
     """A valid trader token is forbidden on every admin route."""
     async with http.request(method, route, headers=http.trader, json={"path": "market"}) as response:
         assert response.status == 403
+
+
+async def test_cluster_when_no_nats_then_empty_lists(http):
+    """An in-process desk has no cluster: GET /admin/cluster says so with empty node and group lists."""
+    async with http.get("/admin/cluster", headers=http.admin) as response:
+        assert response.status == 200
+        body = await response.json()
+    assert (body["nats"], body["nodes"], body["groups"]) == (False, [], [])
 
 
 async def test_restart_when_trader_tries_then_forbidden_attempt_is_audited(http):

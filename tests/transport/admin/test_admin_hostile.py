@@ -15,6 +15,7 @@ from transport.signin.auth import mint_token
 
 ADMIN_ROUTES_ALL = [
     ("GET", "/admin/tree"), ("POST", "/admin/restart"), ("POST", "/admin/stop"), ("GET", "/admin/audit"),
+    ("GET", "/admin/cluster"),
     ("GET", "/metrics"), ("GET", "/admin/faults"), ("POST", "/admin/faults"), ("GET", "/admin/limits"),
     ("POST", "/admin/limits"), ("POST", "/admin/kill-switch"), ("GET", "/admin/recordings"),
     ("POST", "/admin/recordings"), ("GET", "/admin/recordings/1"), ("GET", "/admin/venues"),

@@ -403,3 +403,37 @@ async def test_contract_detail_when_token_withholds_a_field_on_an_edge_then_forb
     await full.send(subscribeTicks={"vtSymbols": ["rb1801.SHFE"]})
     ack = await full.recv_until(lambda m: m["which"] in ("ack", "error"), timeout_s=10)
     assert ack["which"] == "ack", ack
+
+
+async def test_roles_when_two_aggregators_serve_rb_then_one_leads_and_the_other_takes_over_when_it_stops(
+        node_factory, tmp_path):
+    """Issue 16 in one process: of two aggregators for the same groups exactly one leads rb; the edge's groups
+    follow the [market] settings (source_timeout_s, lease_ttl_s); when the leader's node stops, its lease is
+    given up and the other leads rb at a higher epoch, which the edge then forwards."""
+    market = {"source_timeout_s": 0.6, "lease_ttl_s": 1.0}
+    await node_factory("venue-host", orders=orders_config(tmp_path), sim=venue_setting())
+    aggregators = [await node_factory("aggregator", market=market) for _ in range(2)]
+    edge = await node_factory("edge", orders=orders_config(tmp_path), market=market)
+    await _wait_group(edge, "rb")
+    assert all(a.links.lease_ttl_s == 1.0 for a in aggregators)
+    async with asyncio.timeout(15):
+        while not any(a.links.leases.epoch_of("rb") for a in aggregators):
+            await asyncio.sleep(0.02)
+    leaders = [a for a in aggregators if a.links.leases.epoch_of("rb")]
+    assert len(leaders) == 1
+    (leader,) = leaders
+    follower = next(a for a in aggregators if a is not leader)
+    epoch = leader.links.leases.epoch_of("rb")
+    async with asyncio.timeout(10):
+        while edge.links.market.epochs.get("rb") != epoch:
+            await asyncio.sleep(0.02)
+    assert edge.runtime.registry.get("market/group/rb").instance.source_timeout_s == 0.6
+
+    await leader.stop()
+    async with asyncio.timeout(10):
+        while not follower.links.leases.epoch_of("rb"):
+            await asyncio.sleep(0.02)
+    assert follower.links.leases.epoch_of("rb") > epoch
+    async with asyncio.timeout(10):
+        while edge.links.market.epochs.get("rb", 0) <= epoch:
+            await asyncio.sleep(0.02)
