@@ -70,6 +70,8 @@ class Recorder:
                 message = await self.client.recv(1.0)
             except TimeoutError:
                 continue
+            if message["which"] == "closed":
+                return  # a closed socket answers at once: looping on it would spin until the loop closes
             if message.get("group") != GROUP:
                 continue
             message.pop("columns", None)
