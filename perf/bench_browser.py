@@ -223,8 +223,11 @@ async def measure(browser, relay: Relay, desk: Desk, args, worker: str) -> dict:
         for i in range(args.tabs):
             page = await new_window(browser, context, cdp)
             await page.goto(f"{url}#token={token}" if i == 0 or worker == "dedicated" else url)
-            await page.wait_for_function("() => document.body.dataset.session === 'in'", timeout=WAIT_MS)
-            await page.click(f'button[data-subscribe="{group}"]', timeout=WAIT_MS)
+            await page.wait_for_function("() => document.body.dataset.session === 'in'"
+                                         " && (window.tickstage.layout?.().loaded ?? true)", timeout=WAIT_MS)
+            # the user's layout, kept by the desk, may have opened the group already: a click would close it
+            if not await page.evaluate("(g) => window.tickstage.groups().includes(g)", group):
+                await page.click(f'button[data-subscribe="{group}"]', timeout=WAIT_MS)
             pages.append(page)
         for page in pages:
             await page.evaluate("(h) => window.tickstage.fitRows(h)", height)

@@ -145,6 +145,13 @@ function applyLayout(layout, { close = true } = {}) {
     if (panel && savedViews[group]) panel.setView(savedViews[group]);
     if (panel) $("#panels").append(panel.element); // the layout's order
   }
+  for (const group of layout.groups) { // the panels map in the layout's order too (saved as it is)
+    const panel = panels.get(group);
+    if (panel) {
+      panels.delete(group);
+      panels.set(group, panel);
+    }
+  }
   for (const slot of document.querySelectorAll(".slot")) setCollapsed(slot, layout.collapsed.includes(slot.dataset.slot));
   renderLayoutBar();
 }
@@ -335,13 +342,30 @@ function subscribe(group, { quiet = false } = {}) {
   if (panels.has(group)) return;
   const own = group.startsWith("watch-") && (watchlistEditor.group === null || group === watchlistEditor.group);
   const panel = new Watchlist(group, { onClose: unsubscribe, starred: namedLists, onViewChange: () => layouts.changed(),
-    lists: own ? namedLists : null });
+    lists: own ? namedLists : null, onMove: movePanel });
   if (savedViews[group]) panel.setView(savedViews[group]);
   panels.set(group, panel);
   $("#panels").append(panel.element);
   link.subscribe([group]);
   if (!quiet) layouts.changed();
   renderPicker();
+}
+
+// Move a watchlist up (-1) or down (+1): the page's order is the layout's.
+function movePanel(group, delta) {
+  const order = [...panels.keys()];
+  const index = order.indexOf(group);
+  const target = index + delta;
+  if (index < 0 || target < 0 || target >= order.length) return;
+  [order[index], order[target]] = [order[target], order[index]];
+  const moved = new Map(order.map((name) => [name, panels.get(name)]));
+  panels.clear();
+  for (const [name, panel] of moved) {
+    panels.set(name, panel);
+    $("#panels").append(panel.element);
+  }
+  panels.get(group).element.querySelector(`.panel-move[data-move="${delta}"]`)?.focus();
+  layouts.changed();
 }
 
 function unsubscribe(group, { quiet = false } = {}) {

@@ -81,7 +81,8 @@ export class Watchlist {
   // starred: {has(vtSymbol), toggle(vtSymbol)} (ui/watchlist_edit.js WatchlistEditor), or null: no stars.
   // lists: the user's named watchlists (ui/named_lists.js) for the user's own watchlist group's panel,
   // which then shows one list at a time (view.list; null: the whole group); null for other groups.
-  constructor(group, { onClose, starred = null, onViewChange = () => {}, lists = null }) {
+  // onMove(group, delta): move this panel up (-1) or down (+1) among the watchlists.
+  constructor(group, { onClose, starred = null, onViewChange = () => {}, lists = null, onMove = () => {} }) {
     this.group = group;
     this.onViewChange = onViewChange;
     this.lists = lists;
@@ -123,6 +124,8 @@ export class Watchlist {
         <span class="panel-lists" hidden><select class="panel-list"></select>
           <input class="panel-list-new" placeholder="new list" maxlength="64" autocomplete="off">
           <button type="button" class="panel-list-add">Add list</button></span>
+        <button type="button" class="panel-move" data-move="-1" title="Move up">↑</button>
+        <button type="button" class="panel-move" data-move="1" title="Move down">↓</button>
         <button type="button" class="panel-close" title="Unsubscribe">×</button>
       </header>
       <div class="column-menu" role="group" hidden></div>
@@ -185,6 +188,11 @@ export class Watchlist {
     this.canvas = this.element.querySelector("canvas");
     this.context = this.canvas.getContext("2d", { alpha: false, desynchronized: true });
     this.element.querySelector(".panel-close").addEventListener("click", () => onClose(group));
+    this.element.querySelector(".panel-close").setAttribute("aria-label", `unsubscribe ${group}`);
+    for (const button of this.element.querySelectorAll(".panel-move")) {
+      button.setAttribute("aria-label", `move ${group} ${button.dataset.move === "1" ? "down" : "up"}`);
+      button.addEventListener("click", () => onMove(group, Number(button.dataset.move)));
+    }
     this.viewport.addEventListener("scroll", () => { this.dirty = true; }, { passive: true });
     this.viewport.addEventListener("click", (event) => this.pick(event));
     this.viewport.setAttribute("aria-label", `${group} watchlist`);

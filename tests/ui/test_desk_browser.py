@@ -223,8 +223,9 @@ BOXES = """() => Object.fromEntries([...document.querySelectorAll("[data-slot]")
 
 
 async def test_desk_layout_when_admin_signs_in_then_slots_sit_in_place_and_panels_mount_and_send(desk, screenshot):
-    """Watchlists left, account top right, order entry and risk in the middle, algo and alerts at the
-    bottom; registerPanel mounts into a slot; desk.send gets its correlated reply; ops only for admins."""
+    """Watchlists left, account top right, order entry and risk in the middle, contract detail beside algo and
+    alerts, the blotter below them all (it takes the height left); registerPanel mounts into a slot; desk.send
+    gets its correlated reply; ops only for admins."""
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = await browser.new_context(viewport={"width": 1600, "height": 900})
@@ -247,10 +248,11 @@ async def test_desk_layout_when_admin_signs_in_then_slots_sit_in_place_and_panel
         await browser.close()
 
     watch, account, entry, risk = boxes["watchlists"], boxes["account"], boxes["orderEntry"], boxes["risk"]
-    algo, alerts, detail = boxes["algo"], boxes["alerts"], boxes["detail"]
+    algo, alerts, detail, blotter = boxes["algo"], boxes["alerts"], boxes["detail"], boxes["blotter"]
     assert watch["x"] + watch["width"] <= account["x"]  # watchlists left of everything else
-    assert account["y"] < entry["y"] == risk["y"] < detail["y"] < algo["y"] == alerts["y"]
-    assert entry["x"] < risk["x"] and algo["x"] < alerts["x"]
+    assert account["y"] < entry["y"] == risk["y"] < detail["y"] == algo["y"] < alerts["y"] < blotter["y"]
+    assert entry["x"] < risk["x"] and detail["x"] < algo["x"] == alerts["x"]
+    assert blotter["y"] >= detail["y"] + detail["height"]
     assert mounted["mounted"] == "alerts"
     assert mounted["session"]["user"] == "ops" and mounted["session"]["role"] == "admin"
     assert mounted["reply"] == {"member": "error", "body": {"code": "unknownGroup", "message": "not subscribed to 'zz'"}}

@@ -171,7 +171,7 @@ async def test_keyboard_only_when_trader_finds_buys_and_flattens_then_fills_show
 
 
 async def test_layout_when_browser_closed_then_a_new_browser_gets_it_and_named_layouts_switch(desk):
-    """Groups in order, a sort, a filter and hidden columns come back in a NEW browser context (kept on the
+    """Groups in their (moved) order, a sort, a filter and hidden columns come back in a NEW browser context (kept on the
     server per user); a named layout is saved and switched with the default; reset empties the active one."""
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -183,6 +183,7 @@ async def test_layout_when_browser_closed_then_a_new_browser_gets_it_and_named_l
         await first.click('.panel[data-group="m_o"] .panel-columns')
         await first.uncheck('.panel[data-group="m_o"] .column-line[data-column="openInterest"] input')
         await first.click('[data-slot="algo"] .slot-toggle')
+        await first.click('.panel[data-group="rb"] .panel-move[data-move="-1"]')
         await first.wait_for_function("() => window.tickstage.layout().saves >= 1", timeout=WAIT_MS)
         await first.wait_for_timeout(600)   # the last change's debounced save
         views = {g: await first.evaluate("(g) => window.tickstage.view(g)", g) for g in ("m_o", "rb")}
@@ -212,7 +213,7 @@ async def test_layout_when_browser_closed_then_a_new_browser_gets_it_and_named_l
         errors = second.errors
         await browser.close()
 
-    assert groups == ["m_o", "rb"] == back
+    assert groups == ["rb", "m_o"] == back
     assert after_reset[0] == [] and after_reset[1]["name"] == "night" and after_reset[1]["names"] == ["default", "night"]
     assert restored == views
     assert views["rb"]["sort"] == {"key": "last", "descending": True} and views["m_o"]["filter"] == "C-"
