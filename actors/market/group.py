@@ -6,9 +6,12 @@ It keeps each contract's latest L1 state in numpy arrays with a dirty mask
 on the loop; when it fires the actor emits one GroupFrame: a **delta** of
 the changed rows or, every ``snapshot_interval_s``, a **snapshot** of all
 rows. The frame is encoded once and the same bytes go to every subscribed
-session. A frame over ``max_rows`` keeps the rows changed most (the rest
-stay dirty for the next frame) and widens the window to ``wide_window_ms``
-until the backlog clears; each such decision is counted.
+session. Each delta is budgeted by rows, bytes and build time
+(actors/market/budget.py): over budget it keeps the rows changed most (the
+rest stay dirty for the next frame); the window widens to ``wide_window_ms``
+while rows are left over, a frame took longer than its build budget or the
+flush timer fired late (loop lag), and narrows back when none holds. Each
+decision is counted.
 
 After a restart it asks ``market-source`` for the group's instruments and latest
 rows, tells the sessions supervisor so subscribed sessions re-attach, and
@@ -45,6 +48,7 @@ next frame to every subscriber is a snapshot. A group may hold no instruments.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -60,6 +64,12 @@ from actors.market.frames import (
     encode_group_status,
     instruments_of,
     tick_batch_columns,
+)
+from actors.market.budget import (
+    DEFAULT_LATE_MS,
+    DEFAULT_MAX_BUILD_MS,
+    DEFAULT_MAX_FRAME_BYTES,
+    FrameBudget,
 )
 from actors.market.l1 import L1Table
 from actors.market.liveness import CLOSED, ENDED, LIVE, SOURCE_DOWN, Liveness, TradingWindows
@@ -87,6 +97,9 @@ class GroupActor(TickstageActor):
         wide_window_ms (int): window while over the row budget, default 50.
         snapshot_interval_s (float): periodic snapshot, default 3 s (2–5 s).
         max_rows (int): row budget per frame, default 2,000.
+        max_frame_bytes (int): byte budget per delta frame, default 32 KiB.
+        max_build_ms (float): build-time budget per frame, ms, default 2.
+        late_ms (float): flush timer lateness that widens the window, ms, default 10.
         market_source_path (str): where to ask for a resync, default ``"market-source"``.
         sessions_path (str): sessions supervisor, default ``"sessions"``.
         heartbeat_interval_s (float): empty delta after this long without a frame, default 0.5 s.
@@ -108,7 +121,11 @@ class GroupActor(TickstageActor):
         self.info_version = 0
         self.subscribers: dict[str, None] = {}
         self.seq = 0
-        self._current_window_ms = self.window_ms
+        self.budget = FrameBudget(self.window_ms, self.wide_window_ms, self.max_rows,
+                                  args.get("max_frame_bytes", DEFAULT_MAX_FRAME_BYTES),
+                                  args.get("max_build_ms", DEFAULT_MAX_BUILD_MS),
+                                  args.get("late_ms", DEFAULT_LATE_MS))
+        self._flush_due_ns = 0
         self._timer_armed = False
         self._timer_generation = 0
         self._last_emit_ns = 0
@@ -242,6 +259,7 @@ class GroupActor(TickstageActor):
         if timer.generation != self._timer_generation:
             return
         self._timer_armed = False
+        self.budget.observe_lateness(time.monotonic_ns() - self._flush_due_ns)
         self._flush()
 
     def _on_group_status(self, status, message, sender: ActorAddress) -> None:
@@ -307,7 +325,8 @@ class GroupActor(TickstageActor):
         self._timer_armed = True
         self._timer_generation += 1
         now = time.monotonic_ns()
-        due = self._last_emit_ns + self._current_window_ms * 1_000_000
+        due = self._last_emit_ns + self.budget.current_window_ms * 1_000_000
+        self._flush_due_ns = max(due, now)
         delay_s = max(0.0, (due - now) / 1e9)
         self.runtime.call_later(delay_s, self.myAddress, encode_actor_message(
             "timer", {"name": "flush", "generation": self._timer_generation}, source=self.path))
@@ -324,7 +343,8 @@ class GroupActor(TickstageActor):
             self._last_snapshot_ns = now
             self._snapshot_due = False
         else:
-            rows = self.table.take_dirty(self.max_rows)
+            cap, _ = self.budget.row_cap(self.table.dirty_count)
+            rows = self.table.take_dirty(cap)
             if len(rows["indexes"]) == 0:
                 return
         self.seq += 1
@@ -333,14 +353,13 @@ class GroupActor(TickstageActor):
         self._broadcast(encode_outbound(group=self.group, seq=self.seq,
                                         kind="snapshot" if snapshot else "delta",
                                         payload=payload, source=self.path))
+        self.budget.observe_frame(len(rows["indexes"]), len(payload), time.monotonic_ns() - now)
         backlog = self.table.dirty_count
+        self.budget.next_window_ms(backlog)
         if backlog:
             self.rows_deferred += backlog
             self.frames_over_budget += 1
-            self._current_window_ms = self.wide_window_ms
             self._arm_timer()
-        else:
-            self._current_window_ms = self.window_ms
 
     def _frame_bytes(self, rows: dict[str, np.ndarray], snapshot: bool, hashed: bool = True) -> bytes:
         """Encode a frame; ``hashed``: carry the CRC-32 of the whole table (which must equal the client's)."""
@@ -351,7 +370,7 @@ class GroupActor(TickstageActor):
             self._last_hash_ns = time.monotonic_ns()
             self.hashed_frames += 1
         payload = encode_group_frame(group=self.group, seq=self.seq, snapshot=snapshot,
-                                     window_ms=self._current_window_ms,
+                                     window_ms=self.budget.current_window_ms,
                                      info_version=self.info_version, rows=rows,
                                      source=self.path, message_id=self._message_id, state_crc32=crc,
                                      exchange_skew_ns=self.exchange_skew_ns)
@@ -404,7 +423,9 @@ class GroupActor(TickstageActor):
             "tick_seq": self.tick_seq,
             "tick_gaps": self.tick_gaps,
             "exchange_skew_ns": self.exchange_skew_ns,
-            "window_ms": self._current_window_ms,
+            "window_ms": self.budget.current_window_ms,
+            **{f"budget_{name}": value for name, value in dataclasses.asdict(self.budget.statistics()).items()
+               if name != "window_ms"},
             "heartbeats": self.heartbeats,
             "hashed_frames": self.hashed_frames,
             "liveness": self.liveness.state,

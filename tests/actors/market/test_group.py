@@ -288,3 +288,35 @@ async def test_attach_when_outside_trading_windows_then_status_closed_and_venue_
         assert [_status_of(p) for p in statuses[1:]] == [("sourceDown", "venue sourceDown"), ("ended", "venue ended")]
     finally:
         runtime.shutdown()
+
+
+async def test_frame_when_over_byte_budget_then_rows_deferred_and_window_widens():
+    """Under the row budget but over the byte budget the delta is cut, the rest follow, and it is counted."""
+    runtime, received = await _start(max_frame_bytes=1)
+    try:
+        await _wait_for(received, 2)
+        runtime.tell_path("market/group/rb", encode_tick_batch("rb", _rows([0], [1.0])))
+        await _wait_for(received, 3)
+        runtime.tell_path("market/group/rb", encode_tick_batch("rb", _rows([0, 1, 2], [1.0, 2, 3])))
+        await _wait_for(received, 6)
+        sizes = [len(_frame(p)[1]["indexes"]) for _, _, p in received[3:6]]
+        assert sizes == [1, 1, 1]
+        stats = runtime.registry.entry("market/group/rb").instance.statistics().extra
+        assert stats["budget_frames_cut_bytes"] == 2 and stats["budget_widened_backlog"] == 2
+        assert stats["frames_over_budget"] == 2
+    finally:
+        runtime.shutdown()
+
+
+async def test_flush_when_timer_fires_late_then_window_widens_and_lag_counted():
+    """A flush timer later than late_ms (loop lag) widens the next window; the decision is counted."""
+    runtime, received = await _start(late_ms=1e-6, wide_window_ms=7)
+    try:
+        await _wait_for(received, 2)
+        runtime.tell_path("market/group/rb", encode_tick_batch("rb", _rows([0], [1.0])))
+        await _wait_for(received, 3)
+        await runtime.wait_idle()
+        stats = runtime.registry.entry("market/group/rb").instance.statistics().extra
+        assert stats["budget_widened_loop_lag"] == 1 and stats["window_ms"] == 7
+    finally:
+        runtime.shutdown()
