@@ -223,6 +223,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup-s", type=float, default=1.0)
     parser.add_argument("--client-processes", type=int, default=2, help="processes the clients are spread over")
     parser.add_argument("--no-baseline", action="store_true", help="skip the per-session-encode baseline")
+    parser.add_argument("--switch-interval", type=float, help="sys.setswitchinterval(s) (default 0.005)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     args.steps = args.steps or ([50, 200] if args.quick else [50, 200, 500, 1000])
@@ -233,6 +234,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 if __name__ == "__main__":
     arguments = parse_args()
     configure_logging("warning")
+    if arguments.switch_interval:
+        sys.setswitchinterval(arguments.switch_interval)
     document = uvloop.run(main(arguments))
     if arguments.json:
         dump_json(arguments.json, document)

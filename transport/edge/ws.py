@@ -135,7 +135,8 @@ class SocketServer:
         name = session_child(session_id)
         path = session_path(session_id)
         outbox = SocketOutbox(ws.send_bytes, lambda: self.runtime.tell_path(
-            path, encode_actor_message("socketDrained", None, source="ws")), limits.low_water_bytes)
+            path, encode_actor_message("socketDrained", None, source="ws")), limits.low_water_bytes,
+            transport=None if limits.compress else request.transport, is_closed=lambda: ws.closed)
         writer = asyncio.create_task(outbox.run(), name=f"ws-writer-{session_id}")
         state = SessionState(user, principal.role, principal=principal)
         spawn(self.runtime, "sessions", ChildSpec(name, SessionActor, {
