@@ -132,6 +132,35 @@ class LoopLag:
         self._task.cancel()
 
 
+class GcPauses:
+    """Times every garbage collection of this process (``gc.callbacks``), ms, per generation."""
+
+    def __init__(self) -> None:
+        import gc
+
+        self._gc = gc
+        self._started = 0
+        self.pauses_ms: list[tuple[int, float]] = []  # (generation, ms)
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter_ns()
+        elif self._started:
+            self.pauses_ms.append((info["generation"], (time.perf_counter_ns() - self._started) / 1e6))
+
+    def take(self) -> dict:
+        """Return ``{gc_collections, gc_gen2_collections, gc_pause_total_ms, gc_pause_max_ms}`` and start over."""
+        pauses, self.pauses_ms = self.pauses_ms, []
+        return {"gc_collections": len(pauses), "gc_gen2_collections": sum(g == 2 for g, _ in pauses),
+                "gc_pause_total_ms": round(sum(ms for _, ms in pauses), 2),
+                "gc_pause_max_ms": round(max((ms for _, ms in pauses), default=0.0), 2)}
+
+    def stop(self) -> None:
+        """Stop timing."""
+        self._gc.callbacks.remove(self._on_gc)
+
+
 def machine() -> dict:
     """Return what the numbers depend on: CPUs, Python, platform, switch interval, load now."""
     import aiohttp
@@ -186,8 +215,9 @@ def write_png(path: str, title: str, panels: list[tuple]) -> None:
     Args:
         path: the PNG's path.
         title: the figure's title (name the machine's load: figures are from a shared box).
-        panels: ``(y_label, x_label, {series: (xs, ys)}, goal)``, one per panel; ``goal`` (a number or
-            None) draws a dashed horizontal line. None values in ``ys`` are skipped.
+        panels: ``(y_label, x_label, {series: (xs, ys)}, goal)`` or the same with a fifth item ``"log"``
+            (log y axis), one per panel; ``goal`` (a number or None) draws a dashed horizontal line. None
+            values in ``ys`` are skipped.
     """
     import matplotlib
 
@@ -195,13 +225,15 @@ def write_png(path: str, title: str, panels: list[tuple]) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(len(panels), 1, figsize=(8, 2.6 * len(panels)), squeeze=False)
-    for ax, (y_label, x_label, series, goal) in zip(axes[:, 0], panels):
+    for ax, (y_label, x_label, series, goal, *scale) in zip(axes[:, 0], panels):
         for name, (xs, ys) in series.items():
             points = [(x, y) for x, y in zip(xs, ys) if y is not None]
             if points:
                 ax.plot(*zip(*points), marker="o", markersize=3, label=name)
         if goal is not None:
             ax.axhline(goal, linestyle="--", color="grey", linewidth=1, label="goal")
+        if scale == ["log"]:
+            ax.set_yscale("log")
         ax.set_ylabel(y_label)
         ax.set_xlabel(x_label)
         ax.grid(True, alpha=0.3)

@@ -16,12 +16,18 @@ subscribe to 3 groups each and are measured for ``--seconds``. Per step:
   subscribed groups built (1.0: every frame reached every subscriber;
   below: sessions conflated or clients fell behind);
 * ``rss_mb`` (server process, VmRSS), ``cpu_percent`` (server process) and
-  the clients' CPU (a saturated client process inflates lag).
+  the clients' CPU (a saturated client process inflates lag);
+* ``gc_*``: the server's garbage collections in the window, their total
+  and longest pause (``--gc-freeze``: ``gc.freeze()`` once the desk started).
 
-Baseline, same run, same sessions: every session gets its own encoding of
-each frame (the ServerMessage decoded and re-encoded per session, as a
-per-session encoder would), the design the shared bytes replace. The machine
-is shared: read ratios, not absolute figures. A PNG of lag and delivery
+Baselines, same run, same sessions: ``baseline``, every session gets its own
+encoding of each frame (the ServerMessage decoded and re-encoded per session,
+as a per-session encoder would), the design the shared bytes replace; and
+``baseline_aiohttp_send``, the socket outbox without direct writes (a writer
+task wake-up and an aiohttp ``send_bytes`` per frame, as before issue 18).
+``cpu_us_per_frame`` (server CPU per frame the clients received) is the
+figure least bent by a loaded machine: a starved process shows lag, not CPU.
+The machine is shared: read ratios, not absolute figures. A PNG of lag and delivery
 against sessions goes next to ``--json`` (or to ``--png``).
 
 Usage::
@@ -34,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import secrets
 import sys
@@ -43,7 +50,8 @@ from pathlib import Path
 
 import uvloop
 
-from _common import build_market, dump_json, machine, print_table, ratio, rss_mb, subscriptions, write_png
+from _common import (GcPauses, build_market, dump_json, machine, print_table, ratio, rss_mb, subscriptions,
+                     write_png)
 from _servers import TickstageServer
 from bench_pipeline import ClientProcess, Feeder
 from transport.process.logs import configure_logging
@@ -52,6 +60,17 @@ from transport.venue.vnpy_home import contain_vnpy
 
 LAG_P99_GOAL_MS = 100.0
 """Issue 18: 1,000 sessions, send lag p99 ≤ 100 ms with full delivery."""
+
+
+def per_socket_send():
+    """Return a SocketOutbox subclass without direct writes: a writer-task wake-up and aiohttp send per frame."""
+    from transport.edge.outbox import SocketOutbox
+
+    class AiohttpSendOutbox(SocketOutbox):
+        def __init__(self, send, on_drained, low_water_bytes=256 * 1024, **_direct) -> None:
+            super().__init__(send, on_drained, low_water_bytes)
+
+    return AiohttpSendOutbox
 
 
 def per_session_encoding():
@@ -113,7 +132,9 @@ async def measure_step(server: TickstageServer, subs: list[list[str]], args) -> 
         for c in clients:
             await c.reset()
         before, cpu_before, started = desk.counters(), time.process_time(), time.perf_counter()
+        gc_pauses = GcPauses()
         await asyncio.sleep(args.seconds)
+        gc_pauses.stop()
         reports = [await c.report() for c in clients]
         elapsed_s = time.perf_counter() - started
         after, cpu_s = desk.counters(), time.process_time() - cpu_before
@@ -128,12 +149,14 @@ async def measure_step(server: TickstageServer, subs: list[list[str]], args) -> 
     lag99 = max((r["e2e_p99_ms"] for r in reports if r["e2e_p99_ms"] is not None), default=None)
     return {"sessions": len(subs), "lag_p50_ms": lag50, "lag_p99_ms": lag99, **sends,
             "msgs_per_session_per_s": round(received / len(subs) / elapsed_s, 2),
+            "cpu_us_per_frame": round(cpu_s * 1e6 / received, 2) if received else None,
             "delivery": round(received / owed, 3) if owed else None,
             "conflated": after["conflated"] - before["conflated"],
             "frames_over_budget": after["frames_over_budget"] - before["frames_over_budget"],
             "rss_mb": rss_mb(), "cpu_percent": round(100 * cpu_s / elapsed_s, 1),
             "client_cpu_percent": [r["client_cpu_pct"] for r in reports], "latency_samples": sum(weights),
-            "client_errors": sum(r["errors"] for r in reports), "load_average_1m": round(os.getloadavg()[0], 2)}
+            "client_errors": sum(r["errors"] for r in reports), **gc_pauses.take(),
+            "load_average_1m": round(os.getloadavg()[0], 2)}
 
 
 async def run_system(name: str, market, args) -> list[dict]:
@@ -143,10 +166,15 @@ async def run_system(name: str, market, args) -> list[dict]:
     original = ws_module.SocketOutbox
     if name == "baseline":
         ws_module.SocketOutbox = per_session_encoding()
+    elif name == "aiohttp_send":
+        ws_module.SocketOutbox = per_socket_send()
     server = TickstageServer(secrets.token_urlsafe(32))
     steps: list[dict] = []
     try:
         await server.start(market.contracts, len(market.groups))
+        if args.gc_freeze:
+            gc.collect()
+            gc.freeze()
         feeder = Feeder(server.event_engine.put, market.ticks, rate=args.rate)
         feeder.start()
         try:
@@ -169,15 +197,19 @@ async def run_system(name: str, market, args) -> list[dict]:
 
 def plot(document: dict, path: str) -> None:
     """Lag p99 and delivery against sessions, tickstage and baseline."""
-    series = {name: document[key] for name, key in (("tickstage", "steps"), ("baseline", "baseline"))}
+    series = {name: document[key] for name, key in (("tickstage", "steps"), ("per-session encode", "baseline"),
+                                                    ("aiohttp send per frame", "baseline_aiohttp_send"))}
     write_png(path, f"bench_sessions: {document['args']['contracts']:,} contracts, "
                     f"{document['args']['rate']:,} ticks/s (shared 2-core machine)", [
         ("lag p99 ms (tick → client)", "sessions", {
             name: ([s["sessions"] for s in steps], [s["lag_p99_ms"] for s in steps])
-            for name, steps in series.items()}, LAG_P99_GOAL_MS),
+            for name, steps in series.items()}, LAG_P99_GOAL_MS, "log"),
         ("delivery (received / owed)", "sessions", {
             name: ([s["sessions"] for s in steps], [s["delivery"] for s in steps])
             for name, steps in series.items()}, 1.0),
+        ("server CPU µs per frame delivered", "sessions", {
+            name: ([s["sessions"] for s in steps], [s["cpu_us_per_frame"] for s in steps])
+            for name, steps in series.items()}, None),
         ("server RSS MB", "sessions", {
             name: ([s["sessions"] for s in steps], [s["rss_mb"] for s in steps])
             for name, steps in series.items()}, 300.0),
@@ -193,17 +225,19 @@ async def main(args) -> dict:
               flush=True)
         steps = await run_system("tickstage", market, args)
         baseline = [] if args.no_baseline else await run_system("baseline", market, args)
+        aiohttp_send = [] if args.no_baseline else await run_system("aiohttp_send", market, args)
     rows = []
     for i, step in enumerate(steps):
         base = baseline[i] if i < len(baseline) else {}
-        for key in ("lag_p50_ms", "lag_p99_ms", "send_p99_ms", "msgs_per_session_per_s", "delivery", "rss_mb",
-                    "cpu_percent"):
+        send = aiohttp_send[i] if i < len(aiohttp_send) else {}
+        for key in ("lag_p50_ms", "lag_p99_ms", "send_p99_ms", "msgs_per_session_per_s", "delivery",
+                    "cpu_us_per_frame", "rss_mb", "cpu_percent", "gc_pause_max_ms"):
             rows.append((f"{step['sessions']:,} sessions {key}", step[key], base.get(key),
-                         ratio(step[key], base.get(key)),
+                         ratio(step[key], base.get(key)), send.get(key), ratio(step[key], send.get(key)),
                          f"≤ {LAG_P99_GOAL_MS:g}" if key == "lag_p99_ms" and step["sessions"] == 1000 else ""))
     print()
-    print_table(rows, ("metric", "tickstage", "per-session encode", "ratio", "goal"))
-    return {"steps": steps, "baseline": baseline, "machine": machine(),
+    print_table(rows, ("metric", "tickstage", "per-session encode", "ratio", "aiohttp send", "ratio", "goal"))
+    return {"steps": steps, "baseline": baseline, "baseline_aiohttp_send": aiohttp_send, "machine": machine(),
             "args": {k: v for k, v in vars(args).items() if k not in ("json", "png")}}
 
 
@@ -222,7 +256,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, help="measured seconds per step (default 10, quick 3)")
     parser.add_argument("--warmup-s", type=float, default=1.0)
     parser.add_argument("--client-processes", type=int, default=2, help="processes the clients are spread over")
-    parser.add_argument("--no-baseline", action="store_true", help="skip the per-session-encode baseline")
+    parser.add_argument("--no-baseline", action="store_true", help="skip both baselines")
+    parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() once the desk has started")
     parser.add_argument("--switch-interval", type=float, help="sys.setswitchinterval(s) (default 0.005)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)

@@ -17,7 +17,7 @@ def test_bench_sessions_when_quick_then_steps_baseline_json_and_png_written(tmp_
                     "--seconds", "1", "--contracts", "800", "--warmup-s", "0.5", "--json", str(out)],
                    cwd=REPO, check=True, timeout=100, capture_output=True)
     document = json.loads(out.read_text())
-    for key in ("steps", "baseline"):
+    for key in ("steps", "baseline", "baseline_aiohttp_send"):
         assert [step["sessions"] for step in document[key]] == [5, 10]
         for step in document[key]:
             assert {"sessions", "lag_p50_ms", "lag_p99_ms", "msgs_per_session_per_s", "rss_mb",
