@@ -15,7 +15,9 @@ subscribe to 3 groups each and are measured for ``--seconds``. Per step:
 * ``msgs_per_session_per_s`` and ``delivery``: frames received / frames the
   subscribed groups built (1.0: every frame reached every subscriber;
   below: sessions conflated or clients fell behind);
-* ``rss_mb`` (server process, VmRSS), ``cpu_percent`` (server process) and
+* ``rss_mb`` (server process, VmRSS; it holds the bench's own 20,000
+  ContractData and tick pool too: ``desk_rss_mb`` is the growth since just
+  before the desk started), ``cpu_percent`` (server process) and
   the clients' CPU (a saturated client process inflates lag);
 * ``gc_*``: the server's garbage collections in the window, their total
   and longest pause (``--gc-freeze``: ``gc.freeze()`` once the desk started).
@@ -41,6 +43,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import tracemalloc
 import os
 import secrets
 import sys
@@ -153,14 +156,28 @@ async def measure_step(server: TickstageServer, subs: list[list[str]], args) -> 
             "delivery": round(received / owed, 3) if owed else None,
             "conflated": after["conflated"] - before["conflated"],
             "frames_over_budget": after["frames_over_budget"] - before["frames_over_budget"],
-            "rss_mb": rss_mb(), "cpu_percent": round(100 * cpu_s / elapsed_s, 1),
+            "rss_mb": rss_mb(), "desk_rss_mb": round(rss_mb() - args.rss_before_desk_mb, 1),
+            "cpu_percent": round(100 * cpu_s / elapsed_s, 1),
             "client_cpu_percent": [r["client_cpu_pct"] for r in reports], "latency_samples": sum(weights),
             "client_errors": sum(r["errors"] for r in reports), **gc_pauses.take(),
             "load_average_1m": round(os.getloadavg()[0], 2)}
 
 
-async def run_system(name: str, market, args) -> list[dict]:
-    """Start a desk (per-session encoding when ``name == "baseline"``), feed it, measure every step."""
+def top_allocations(limit: int = 15) -> list[dict]:
+    """Return the files holding the most traced Python memory now (tracemalloc), MB; stop tracing."""
+    snapshot = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    root = str(Path(__file__).resolve().parents[1]) + "/"
+    top = snapshot.statistics("filename")[:limit]
+    return [{"file": stat.traceback[0].filename.replace(root, ""), "mb": round(stat.size / 2**20, 1),
+             "blocks": stat.count} for stat in top]
+
+
+async def run_system(name: str, market, args, memory: list | None = None) -> list[dict]:
+    """Start a desk (per-session encoding when ``name == "baseline"``), feed it, measure every step.
+
+    With tracemalloc tracing, ``memory`` gets the top files by traced memory, desk still up.
+    """
     import transport.edge.ws as ws_module
 
     original = ws_module.SocketOutbox
@@ -186,6 +203,8 @@ async def run_system(name: str, market, args) -> list[dict]:
                       f"delivery {step['delivery']}, rss {step['rss_mb']} MB, cpu {step['cpu_percent']} %",
                       file=sys.stderr, flush=True)
                 await server.wait_absorbed(5)
+            if memory is not None and tracemalloc.is_tracing():
+                memory.extend(top_allocations())
         finally:
             feeder.stop()
             await asyncio.to_thread(feeder.join, 10)
@@ -221,9 +240,14 @@ async def main(args) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-sessions-") as state_dir:
         contain_vnpy(Path(state_dir))
         market = build_market(args.contracts, args.groups, args.pool, args.seed)
-        print(f"market: {len(market.contracts):,} contracts, {len(market.groups)} groups", file=sys.stderr,
-              flush=True)
-        steps = await run_system("tickstage", market, args)
+        gc.collect()
+        args.rss_before_desk_mb = rss_mb()  # the bench's own contracts and tick pool, vn.py and imports
+        print(f"market: {len(market.contracts):,} contracts, {len(market.groups)} groups; "
+              f"RSS before the desk {args.rss_before_desk_mb} MB", file=sys.stderr, flush=True)
+        if args.tracemalloc:
+            tracemalloc.start(1)
+        memory: list[dict] = []
+        steps = await run_system("tickstage", market, args, memory)
         baseline = [] if args.no_baseline else await run_system("baseline", market, args)
         aiohttp_send = [] if args.no_baseline else await run_system("aiohttp_send", market, args)
     rows = []
@@ -231,13 +255,13 @@ async def main(args) -> dict:
         base = baseline[i] if i < len(baseline) else {}
         send = aiohttp_send[i] if i < len(aiohttp_send) else {}
         for key in ("lag_p50_ms", "lag_p99_ms", "send_p99_ms", "msgs_per_session_per_s", "delivery",
-                    "cpu_us_per_frame", "rss_mb", "cpu_percent", "gc_pause_max_ms"):
+                    "cpu_us_per_frame", "rss_mb", "desk_rss_mb", "cpu_percent", "gc_pause_max_ms"):
             rows.append((f"{step['sessions']:,} sessions {key}", step[key], base.get(key),
                          ratio(step[key], base.get(key)), send.get(key), ratio(step[key], send.get(key)),
                          f"≤ {LAG_P99_GOAL_MS:g}" if key == "lag_p99_ms" and step["sessions"] == 1000 else ""))
     print()
     print_table(rows, ("metric", "tickstage", "per-session encode", "ratio", "aiohttp send", "ratio", "goal"))
-    return {"steps": steps, "baseline": baseline, "baseline_aiohttp_send": aiohttp_send, "machine": machine(),
+    return {"steps": steps, "tracemalloc_top": memory, "baseline": baseline, "baseline_aiohttp_send": aiohttp_send, "machine": machine(),
             "args": {k: v for k, v in vars(args).items() if k not in ("json", "png")}}
 
 
@@ -257,6 +281,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup-s", type=float, default=1.0)
     parser.add_argument("--client-processes", type=int, default=2, help="processes the clients are spread over")
     parser.add_argument("--no-baseline", action="store_true", help="skip both baselines")
+    parser.add_argument("--tracemalloc", action="store_true",
+                        help="trace Python allocations; report the top files after the last step (slow)")
     parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() once the desk has started")
     parser.add_argument("--switch-interval", type=float, help="sys.setswitchinterval(s) (default 0.005)")
     parser.add_argument("--seed", type=int, default=7)
