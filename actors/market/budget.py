@@ -84,22 +84,20 @@ class FrameBudget:
         max_build_ms: build time per frame, ms, estimated from recent frames' time per row.
         late_ms: flush timer lateness that counts as loop lag, ms.
 
-    Raises:
-        ValueError: a budget or window is not positive, or ``wide_window_ms < window_ms``.
+    Values come from the desk config's ``[market]`` table unchecked, so none raises (a raise in
+    ``GroupActor.on_start`` would restart the actor in a loop): a window or budget below 1 is taken as
+    1, and ``wide_window_ms`` below ``window_ms`` as ``window_ms`` (no widening).
     """
 
     def __init__(self, window_ms: int, wide_window_ms: int, max_rows: int = DEFAULT_MAX_ROWS,
                  max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES, max_build_ms: float = DEFAULT_MAX_BUILD_MS,
                  late_ms: float = DEFAULT_LATE_MS) -> None:
-        if min(window_ms, max_rows, max_frame_bytes, max_build_ms, late_ms) <= 0:
-            raise ValueError("frame budget: windows and budgets must be positive")
-        if wide_window_ms < window_ms:
-            raise ValueError(f"frame budget: wide_window_ms {wide_window_ms} < window_ms {window_ms}")
-        self.window_ms, self.wide_window_ms = window_ms, wide_window_ms
-        self.max_rows, self.max_frame_bytes = max_rows, max_frame_bytes
-        self.max_build_ns = int(max_build_ms * 1e6)
-        self.late_ns = int(late_ms * 1e6)
-        self.current_window_ms = window_ms
+        self.window_ms = max(1, window_ms)
+        self.wide_window_ms = max(self.window_ms, wide_window_ms)
+        self.max_rows, self.max_frame_bytes = max(1, max_rows), max(1, max_frame_bytes)
+        self.max_build_ns = max(1, int(max_build_ms * 1e6))
+        self.late_ns = max(1, int(late_ms * 1e6))
+        self.current_window_ms = self.window_ms
         self._bytes_per_row = 0.0
         self._ns_per_row = 0.0
         self._last_build_ns = 0

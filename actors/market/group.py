@@ -57,6 +57,12 @@ from thespian.actors import ActorAddress
 
 from actors._dispatch import TickstageActor
 from actors._envelope import encode_actor_message, encode_outbound
+from actors.market.budget import (
+    DEFAULT_LATE_MS,
+    DEFAULT_MAX_BUILD_MS,
+    DEFAULT_MAX_FRAME_BYTES,
+    FrameBudget,
+)
 from actors.market.frames import (
     InstrumentInfo,
     encode_group_frame,
@@ -64,12 +70,6 @@ from actors.market.frames import (
     encode_group_status,
     instruments_of,
     tick_batch_columns,
-)
-from actors.market.budget import (
-    DEFAULT_LATE_MS,
-    DEFAULT_MAX_BUILD_MS,
-    DEFAULT_MAX_FRAME_BYTES,
-    FrameBudget,
 )
 from actors.market.l1 import L1Table
 from actors.market.liveness import CLOSED, ENDED, LIVE, SOURCE_DOWN, Liveness, TradingWindows

@@ -56,7 +56,9 @@ def test_next_window_when_load_measured_then_wide_and_counted_then_narrows(backl
     assert budget.statistics().narrowed == 1
 
 
-def test_budget_when_wide_window_below_window_then_value_error():
-    """A wide window narrower than the normal one is refused."""
-    with pytest.raises(ValueError, match="wide_window_ms"):
-        FrameBudget(33, 20)
+def test_budget_when_config_values_out_of_range_then_clamped_not_raised():
+    """A wide window below the normal one means no widening; budgets below 1 count as 1 (never a raise)."""
+    budget = FrameBudget(33, 20, max_rows=0, max_frame_bytes=-5, max_build_ms=0.0, late_ms=-1.0)
+    assert (budget.window_ms, budget.wide_window_ms, budget.max_rows, budget.max_frame_bytes) == (33, 33, 1, 1)
+    assert budget.row_cap(10) == (1, "rows")
+    assert budget.next_window_ms(5) == 33
