@@ -218,8 +218,8 @@ def plot(document: dict, path: str) -> None:
     """Lag p99 and delivery against sessions, tickstage and baseline."""
     series = {name: document[key] for name, key in (("tickstage", "steps"), ("per-session encode", "baseline"),
                                                     ("aiohttp send per frame", "baseline_aiohttp_send"))}
-    write_png(path, f"bench_sessions: {document['args']['contracts']:,} contracts, "
-                    f"{document['args']['rate']:,} ticks/s (shared 2-core machine)", [
+    write_png(path, f"bench_sessions: {document['args']['contracts']:,} contracts, {document['args']['rate']:,} "
+                    f"ticks/s (shared 2-core machine, load {document['machine']['load_average_1m']})", [
         ("lag p99 ms (tick → client)", "sessions", {
             name: ([s["sessions"] for s in steps], [s["lag_p99_ms"] for s in steps])
             for name, steps in series.items()}, LAG_P99_GOAL_MS, "log"),
