@@ -260,6 +260,7 @@ struct ActorMessage {
     watchlistMembership @38 :WatchlistMembership; # session → gateway
     groupStatus @39 :Market.GroupStatus;    # market supervisor → sessions supervisor → sessions (stopped,
                                             # restarting); bridge → group (sourceDown, ended, live)
+    viewport @40 :Market.Viewport;          # session → market/group/<group> (source: the session path)
   }
   correlationId @12 :UInt64;
   sentTsNs @13 :Int64;                     # ns since UNIX epoch

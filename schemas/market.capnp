@@ -108,3 +108,13 @@ struct TickDetail {
   ticks @1 :L1Columns;      # oldest first; indexes unused (0)
   history @2 :Bool;         # true: the recent ticks sent once to a new subscriber
 }
+
+struct Viewport {
+  # The rows of one group a client shows (its visible window of the watchlist):
+  # ClientMessage.viewport (browser → session) and ActorMessage.viewport
+  # (session → market/group/<group>, the session's path in ActorMessage.source).
+  # A delta cut by its frame budget keeps these rows first (actors/market/budget.py).
+  group @0 :Text;         # group name, "rb"
+  firstRow @1 :UInt32;    # first visible row, an index into GroupInfo.instruments
+  rowCount @2 :UInt32;    # visible rows from firstRow (0: none shown; rows past the group's end are ignored)
+}

@@ -43,6 +43,7 @@ struct ClientMessage {
     subscribeTicks @10 :ContractList;    # contract detail: every tick of these contracts (tickDetail)
     unsubscribeTicks @11 :ContractList;
     watchlistUpdate @12 :WatchlistUpdate; # membership of the user's watchlist group
+    viewport @13 :Market.Viewport;        # rows of a group the client shows: kept first in a cut frame
   }
   envelope @5 :Envelope;
 }

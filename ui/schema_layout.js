@@ -119,6 +119,19 @@ export const STRUCTS = deepFreeze({
       "history": {"kind": "bool", "bitOffset": 0}
     }
   },
+  "Viewport": {
+    "id": "0x91ec709b5702ef70",
+    "file": "market.capnp",
+    "dataWords": 1,
+    "pointerWords": 1,
+    "discriminantByteOffset": null,
+    "union": [],
+    "fields": {
+      "group": {"kind": "text", "pointer": 0},
+      "firstRow": {"kind": "uint32", "byteOffset": 0},
+      "rowCount": {"kind": "uint32", "byteOffset": 4}
+    }
+  },
   "SubmitOrder": {
     "id": "0xce3454ac95929b4c",
     "file": "orders.capnp",
@@ -545,7 +558,7 @@ export const STRUCTS = deepFreeze({
     "dataWords": 1,
     "pointerWords": 2,
     "discriminantByteOffset": 0,
-    "union": ["auth", "subscribe", "unsubscribe", "snapshotRequest", "ping", "refresh", "submitOrder", "cancelOrder", "orderStatusRequest", "subscribeTicks", "unsubscribeTicks", "watchlistUpdate"],
+    "union": ["auth", "subscribe", "unsubscribe", "snapshotRequest", "ping", "refresh", "submitOrder", "cancelOrder", "orderStatusRequest", "subscribeTicks", "unsubscribeTicks", "watchlistUpdate", "viewport"],
     "fields": {
       "auth": {"kind": "struct", "struct": "Auth", "pointer": 0, "discriminant": 0},
       "subscribe": {"kind": "struct", "struct": "Subscribe", "pointer": 0, "discriminant": 1},
@@ -559,7 +572,8 @@ export const STRUCTS = deepFreeze({
       "orderStatusRequest": {"kind": "struct", "struct": "OrderStatusRequest", "pointer": 0, "discriminant": 8},
       "subscribeTicks": {"kind": "struct", "struct": "ContractList", "pointer": 0, "discriminant": 9},
       "unsubscribeTicks": {"kind": "struct", "struct": "ContractList", "pointer": 0, "discriminant": 10},
-      "watchlistUpdate": {"kind": "struct", "struct": "WatchlistUpdate", "pointer": 0, "discriminant": 11}
+      "watchlistUpdate": {"kind": "struct", "struct": "WatchlistUpdate", "pointer": 0, "discriminant": 11},
+      "viewport": {"kind": "struct", "struct": "Viewport", "pointer": 0, "discriminant": 12}
     }
   },
   "Ack": {

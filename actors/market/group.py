@@ -11,7 +11,9 @@ session. Each delta is budgeted by rows, bytes and build time
 rest stay dirty for the next frame); the window widens to ``wide_window_ms``
 while rows are left over, a frame took longer than its build budget or the
 flush timer fired late (loop lag), and narrows back when none holds. Each
-decision is counted.
+decision is counted. A cut keeps first the rows some subscriber shows: a
+session forwards its client's ``viewport`` (schemas/market.capnp Viewport)
+and the group keeps the latest per session.
 
 After a restart it asks ``market-source`` for the group's instruments and latest
 rows, tells the sessions supervisor so subscribed sessions re-attach, and
@@ -120,6 +122,9 @@ class GroupActor(TickstageActor):
         self.instruments: list[InstrumentInfo] = []
         self.info_version = 0
         self.subscribers: dict[str, None] = {}
+        self.viewports: dict[str, tuple[int, int]] = {}  # session path → (first row, row count)
+        self._visible: np.ndarray | None = None  # bool[size]: rows some viewport shows (None: rebuild)
+        self.viewport_rows_kept = 0
         self.seq = 0
         self.budget = FrameBudget(self.window_ms, self.wide_window_ms, self.max_rows,
                                   args.get("max_frame_bytes", DEFAULT_MAX_FRAME_BYTES),
@@ -246,6 +251,30 @@ class GroupActor(TickstageActor):
     def _on_detach(self, attach, message, sender: ActorAddress) -> None:
         """Unsubscribe a session."""
         self.subscribers.pop(attach.sessionPath, None)
+        self._forget_viewport(attach.sessionPath)
+
+    def _on_viewport(self, viewport, message, sender: ActorAddress) -> None:
+        """A subscriber's client shows rows ``firstRow`` .. ``firstRow + rowCount - 1`` (loop thread)."""
+        session = message.source
+        if session not in self.subscribers:
+            return
+        self.viewports[session] = (viewport.firstRow, viewport.rowCount)
+        self._visible = None
+
+    def _forget_viewport(self, session: str) -> None:
+        if self.viewports.pop(session, None) is not None:
+            self._visible = None
+
+    def _visible_rows(self) -> np.ndarray | None:
+        """bool[size]: rows some subscriber's viewport shows, or None without viewports."""
+        if not self.viewports:
+            return None
+        if self._visible is None or len(self._visible) != self.table.size:
+            visible = np.zeros(self.table.size, dtype=bool)
+            for first, count in self.viewports.values():
+                visible[first:first + count] = True
+            self._visible = visible
+        return self._visible
 
     def _on_snapshot_request(self, attach, message, sender: ActorAddress) -> None:
         """Send one session a snapshot now (after a gap or when it drained)."""
@@ -343,8 +372,11 @@ class GroupActor(TickstageActor):
             self._last_snapshot_ns = now
             self._snapshot_due = False
         else:
-            cap, _ = self.budget.row_cap(self.table.dirty_count)
-            rows = self.table.take_dirty(cap)
+            cap, cut = self.budget.row_cap(self.table.dirty_count)
+            visible = self._visible_rows() if cut else None
+            rows = self.table.take_dirty(cap, first=visible)
+            if visible is not None:
+                self.viewport_rows_kept += int(visible[rows["indexes"]].sum())
             if len(rows["indexes"]) == 0:
                 return
         self.seq += 1
@@ -404,6 +436,7 @@ class GroupActor(TickstageActor):
         for session in list(self.subscribers):
             if not self.send_path(session, outbound):
                 self.subscribers.pop(session, None)
+                self._forget_viewport(session)
 
     def extra_statistics(self) -> dict[str, Any]:
         """Frames, snapshots, rows, bytes, budget decisions, subscribers, seq."""
@@ -424,6 +457,8 @@ class GroupActor(TickstageActor):
             "tick_gaps": self.tick_gaps,
             "exchange_skew_ns": self.exchange_skew_ns,
             "window_ms": self.budget.current_window_ms,
+            "viewports": len(self.viewports),
+            "viewport_rows_kept": self.viewport_rows_kept,
             **{f"budget_{name}": value for name, value in dataclasses.asdict(self.budget.statistics()).items()
                if name != "window_ms"},
             "heartbeats": self.heartbeats,

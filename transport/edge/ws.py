@@ -46,7 +46,7 @@ from transport.edge.client import client_message
 
 _log = structlog.get_logger("transport.edge.ws")
 _SESSION_MEMBERS = frozenset({"subscribe", "unsubscribe", "snapshotRequest", "ping", "subscribeTicks",
-                              "unsubscribeTicks", "watchlistUpdate"}) | ORDER_MEMBERS
+                              "unsubscribeTicks", "watchlistUpdate", "viewport"}) | ORDER_MEMBERS
 _POLICY_VIOLATION = WSCloseCode.POLICY_VIOLATION  # 1008
 
 

@@ -320,3 +320,26 @@ async def test_flush_when_timer_fires_late_then_window_widens_and_lag_counted():
         assert stats["budget_widened_loop_lag"] == 1 and stats["window_ms"] == 7
     finally:
         runtime.shutdown()
+
+
+async def test_frame_when_cut_and_a_subscriber_shows_rows_then_shown_rows_go_first():
+    """A cut delta keeps the rows a subscriber's viewport shows, though others changed more; it is counted."""
+    runtime, received = await _start(max_rows=2)
+    try:
+        await _wait_for(received, 2)
+        runtime.tell_path("market/group/rb", encode_actor_message(
+            "viewport", {"group": "rb", "firstRow": 0, "rowCount": 2}, source="probe"))
+        runtime.tell_path("market/group/rb", encode_tick_batch("rb", _rows([0, 1, 2, 3], [1.0, 2, 3, 4])))
+        runtime.tell_path("market/group/rb", encode_tick_batch("rb", _rows([2, 3], [30.0, 40])))
+        await _wait_for(received, 4)
+        (_, _), first = _frame(received[2][2])
+        (_, _), second = _frame(received[3][2])
+        assert list(first["indexes"]) == [0, 1] and list(second["indexes"]) == [2, 3]
+        stats = runtime.registry.entry("market/group/rb").instance.statistics().extra
+        assert stats["viewports"] == 1 and stats["viewport_rows_kept"] == 2
+        runtime.tell_path("market/group/rb", encode_actor_message(
+            "detach", {"sessionPath": "probe", "group": "rb"}))
+        await runtime.wait_idle()
+        assert runtime.registry.entry("market/group/rb").instance.statistics().extra["viewports"] == 0
+    finally:
+        runtime.shutdown()
