@@ -35,6 +35,9 @@ DEFAULT_MAX_BUILD_MS = 2.0
 """Build time per frame before rows are deferred and the window widens, ms."""
 DEFAULT_LATE_MS = 10.0
 """Flush timer lateness that widens the window, ms (a third of the 33 ms window)."""
+DEFAULT_SAMPLE_ROWS = 32
+"""Frames with fewer rows do not update the per-row estimates: their fixed cost (envelope, hash,
+fan-out) would pass for a per-row cost and cut the next large frame for nothing."""
 _SMOOTHING = 0.25
 """Weight of the newest frame in the per-row cost averages (exponential moving average)."""
 
@@ -83,6 +86,7 @@ class FrameBudget:
         max_frame_bytes: bytes per delta frame, estimated from recent frames' bytes per row.
         max_build_ms: build time per frame, ms, estimated from recent frames' time per row.
         late_ms: flush timer lateness that counts as loop lag, ms.
+        sample_rows: fewest rows of a frame that updates the per-row estimates.
 
     Values come from the desk config's ``[market]`` table unchecked, so none raises (a raise in
     ``GroupActor.on_start`` would restart the actor in a loop): a window or budget below 1 is taken as
@@ -91,12 +95,13 @@ class FrameBudget:
 
     def __init__(self, window_ms: int, wide_window_ms: int, max_rows: int = DEFAULT_MAX_ROWS,
                  max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES, max_build_ms: float = DEFAULT_MAX_BUILD_MS,
-                 late_ms: float = DEFAULT_LATE_MS) -> None:
+                 late_ms: float = DEFAULT_LATE_MS, sample_rows: int = DEFAULT_SAMPLE_ROWS) -> None:
         self.window_ms = max(1, window_ms)
         self.wide_window_ms = max(self.window_ms, wide_window_ms)
         self.max_rows, self.max_frame_bytes = max(1, max_rows), max(1, max_frame_bytes)
         self.max_build_ns = max(1, int(max_build_ms * 1e6))
         self.late_ns = max(1, int(late_ms * 1e6))
+        self.sample_rows = max(1, sample_rows)
         self.current_window_ms = self.window_ms
         self._bytes_per_row = 0.0
         self._ns_per_row = 0.0
@@ -130,7 +135,7 @@ class FrameBudget:
     def observe_frame(self, rows: int, frame_bytes: int, build_ns: int) -> None:
         """Record one built frame: its rows, encoded size (bytes) and build time (ns)."""
         self._last_build_ns = build_ns
-        if rows <= 0:
+        if rows < self.sample_rows:
             return
         bytes_per_row, ns_per_row = frame_bytes / rows, build_ns / rows
         if not self._bytes_per_row:

@@ -63,6 +63,7 @@ from actors.market.budget import (
     DEFAULT_LATE_MS,
     DEFAULT_MAX_BUILD_MS,
     DEFAULT_MAX_FRAME_BYTES,
+    DEFAULT_SAMPLE_ROWS,
     FrameBudget,
 )
 from actors.market.frames import (
@@ -102,6 +103,7 @@ class GroupActor(TickstageActor):
         max_frame_bytes (int): byte budget per delta frame, default 32 KiB.
         max_build_ms (float): build-time budget per frame, ms, default 2.
         late_ms (float): flush timer lateness that widens the window, ms, default 10.
+        budget_sample_rows (int): fewest rows of a frame that updates the budget's per-row costs, default 32.
         market_source_path (str): where to ask for a resync, default ``"market-source"``.
         sessions_path (str): sessions supervisor, default ``"sessions"``.
         heartbeat_interval_s (float): empty delta after this long without a frame, default 0.5 s.
@@ -129,7 +131,8 @@ class GroupActor(TickstageActor):
         self.budget = FrameBudget(self.window_ms, self.wide_window_ms, self.max_rows,
                                   args.get("max_frame_bytes", DEFAULT_MAX_FRAME_BYTES),
                                   args.get("max_build_ms", DEFAULT_MAX_BUILD_MS),
-                                  args.get("late_ms", DEFAULT_LATE_MS))
+                                  args.get("late_ms", DEFAULT_LATE_MS),
+                                  args.get("budget_sample_rows", DEFAULT_SAMPLE_ROWS))
         self._flush_due_ns = 0
         self._timer_armed = False
         self._timer_generation = 0

@@ -25,7 +25,7 @@ def test_row_cap_when_recent_frames_show_bytes_per_row_then_byte_budget_cuts():
 def test_row_cap_when_rows_are_slow_to_build_then_build_time_budget_cuts():
     """At 100 µs a row and a 2 ms budget the cap is 20 rows, counted as build time."""
     budget = FrameBudget(33, 50, max_rows=2000, max_frame_bytes=1 << 30, max_build_ms=2.0)
-    budget.observe_frame(rows=10, frame_bytes=100, build_ns=1_000_000)
+    budget.observe_frame(rows=40, frame_bytes=100, build_ns=4_000_000)
     assert budget.row_cap(500) == (20, "build_time")
     assert budget.statistics().frames_cut_build_time == 1
 
@@ -33,7 +33,7 @@ def test_row_cap_when_rows_are_slow_to_build_then_build_time_budget_cuts():
 def test_row_cap_when_budget_below_one_row_then_one_row_still_goes():
     """A frame always makes progress: the cap is at least one row."""
     budget = FrameBudget(33, 50, max_frame_bytes=10)
-    budget.observe_frame(rows=1, frame_bytes=1000, build_ns=1)
+    budget.observe_frame(rows=40, frame_bytes=40_000, build_ns=1)
     assert budget.row_cap(5) == (1, "bytes")
 
 
@@ -62,3 +62,11 @@ def test_budget_when_config_values_out_of_range_then_clamped_not_raised():
     assert (budget.window_ms, budget.wide_window_ms, budget.max_rows, budget.max_frame_bytes) == (33, 33, 1, 1)
     assert budget.row_cap(10) == (1, "rows")
     assert budget.next_window_ms(5) == 33
+
+
+def test_observe_frame_when_few_rows_then_per_row_costs_not_estimated():
+    """A frame under ``sample_rows`` rows (its fixed cost would pass for a per-row cost) cuts nothing later."""
+    budget = FrameBudget(33, 50, max_frame_bytes=1000, max_build_ms=1.0, sample_rows=32)
+    budget.observe_frame(rows=2, frame_bytes=800, build_ns=5_000_000)
+    assert budget.row_cap(500) == (2000, None)
+    assert budget.statistics().bytes_per_row == 0
