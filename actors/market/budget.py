@@ -15,7 +15,7 @@ The window widens from ``window_ms`` to ``wide_window_ms`` on measured load:
 rows left dirty by a cut (a backlog), a frame whose build took more than
 ``max_build_ms``, or a flush timer that fired more than ``late_ms`` after it
 was due (the loop is lagging: a narrower window only queues more work behind
-it). It narrows back at the first flush with none of these. Every decision
+it; off unless ``late_ms`` is set). It narrows back at the first flush with none of these. Every decision
 is counted (:meth:`FrameBudget.statistics`).
 
 Why (issue 18): the old rule widened only past 2,000 dirty rows, and the
@@ -33,8 +33,11 @@ DEFAULT_MAX_FRAME_BYTES = 32 * 1024
 """Bytes per delta frame before rows are deferred: ~350 rows of L1 (~90 B a row)."""
 DEFAULT_MAX_BUILD_MS = 2.0
 """Build time per frame before rows are deferred and the window widens, ms."""
-DEFAULT_LATE_MS = 10.0
-"""Flush timer lateness that widens the window, ms (a third of the 33 ms window)."""
+DEFAULT_LATE_MS = 0.0
+"""Flush timer lateness that widens the window, ms; 0: off. Off by default: widening on loop lag
+halves a watcher's frame rate while the loop is busy (tests/transport/admin/test_admin_reads.py reads
+that as starvation); a desk that prefers fewer, later frames under lag sets ``[market] late_ms``
+(10 ms, a third of the window, in perf/README.md's runs)."""
 DEFAULT_SAMPLE_ROWS = 32
 """Frames with fewer rows do not update the per-row estimates: their fixed cost (envelope, hash,
 fan-out) would pass for a per-row cost and cut the next large frame for nothing."""
@@ -85,7 +88,7 @@ class FrameBudget:
         max_rows: most rows per delta frame.
         max_frame_bytes: bytes per delta frame, estimated from recent frames' bytes per row.
         max_build_ms: build time per frame, ms, estimated from recent frames' time per row.
-        late_ms: flush timer lateness that counts as loop lag, ms.
+        late_ms: flush timer lateness that counts as loop lag, ms (0 or below: lateness never widens).
         sample_rows: fewest rows of a frame that updates the per-row estimates.
 
     Values come from the desk config's ``[market]`` table unchecked, so none raises (a raise in
@@ -100,7 +103,7 @@ class FrameBudget:
         self.wide_window_ms = max(self.window_ms, wide_window_ms)
         self.max_rows, self.max_frame_bytes = max(1, max_rows), max(1, max_frame_bytes)
         self.max_build_ns = max(1, int(max_build_ms * 1e6))
-        self.late_ns = max(1, int(late_ms * 1e6))
+        self.late_ns = int(late_ms * 1e6) if late_ms > 0 else None
         self.sample_rows = max(1, sample_rows)
         self.current_window_ms = self.window_ms
         self._bytes_per_row = 0.0
@@ -154,7 +157,7 @@ class FrameBudget:
             reason = "widened_backlog"
         elif self._last_build_ns > self.max_build_ns:
             reason = "widened_build_time"
-        elif self._lateness_ns > self.late_ns:
+        elif self.late_ns is not None and self._lateness_ns > self.late_ns:
             reason = "widened_loop_lag"
         else:
             reason = None

@@ -102,7 +102,7 @@ class GroupActor(TickstageActor):
         max_rows (int): row budget per frame, default 2,000.
         max_frame_bytes (int): byte budget per delta frame, default 32 KiB.
         max_build_ms (float): build-time budget per frame, ms, default 2.
-        late_ms (float): flush timer lateness that widens the window, ms, default 10.
+        late_ms (float): flush timer lateness that widens the window, ms, default 0 (off).
         budget_sample_rows (int): fewest rows of a frame that updates the budget's per-row costs, default 32.
         market_source_path (str): where to ask for a resync, default ``"market-source"``.
         sessions_path (str): sessions supervisor, default ``"sessions"``.

@@ -292,7 +292,7 @@ async def test_attach_when_outside_trading_windows_then_status_closed_and_venue_
 
 async def test_frame_when_over_byte_budget_then_rows_deferred_and_window_widens():
     """Under the row budget but over the byte budget the delta is cut, the rest follow, and it is counted."""
-    runtime, received = await _start(max_frame_bytes=1, budget_sample_rows=1)
+    runtime, received = await _start(max_frame_bytes=1, budget_sample_rows=1, snapshot_interval_s=60.0)
     try:
         await _wait_for(received, 2)
         runtime.tell_path("market/group/rb", encode_tick_batch("rb", _rows([0], [1.0])))
@@ -324,7 +324,7 @@ async def test_flush_when_timer_fires_late_then_window_widens_and_lag_counted():
 
 async def test_frame_when_cut_and_a_subscriber_shows_rows_then_shown_rows_go_first():
     """A cut delta keeps the rows a subscriber's viewport shows, though others changed more; it is counted."""
-    runtime, received = await _start(max_rows=2)
+    runtime, received = await _start(max_rows=2, snapshot_interval_s=60.0)
     try:
         await _wait_for(received, 2)
         runtime.tell_path("market/group/rb", encode_actor_message(
