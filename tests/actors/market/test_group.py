@@ -292,7 +292,8 @@ async def test_attach_when_outside_trading_windows_then_status_closed_and_venue_
 
 async def test_frame_when_over_byte_budget_then_rows_deferred_and_window_widens():
     """Under the row budget but over the byte budget the delta is cut, the rest follow, and it is counted."""
-    runtime, received = await _start(max_frame_bytes=1, budget_sample_rows=1, snapshot_interval_s=60.0)
+    runtime, received = await _start(max_frame_bytes=1, max_build_ms=1e6, budget_sample_rows=1,
+                                     snapshot_interval_s=60.0)
     try:
         await _wait_for(received, 2)
         runtime.tell_path("market/group/rb", encode_tick_batch("rb", _rows([0], [1.0])))
