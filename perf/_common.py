@@ -132,6 +132,35 @@ class LoopLag:
         self._task.cancel()
 
 
+class GcPauses:
+    """Times every garbage collection of this process (``gc.callbacks``), ms, per generation."""
+
+    def __init__(self) -> None:
+        import gc
+
+        self._gc = gc
+        self._started = 0
+        self.pauses_ms: list[tuple[int, float]] = []  # (generation, ms)
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter_ns()
+        elif self._started:
+            self.pauses_ms.append((info["generation"], (time.perf_counter_ns() - self._started) / 1e6))
+
+    def take(self) -> dict:
+        """Return ``{gc_collections, gc_gen2_collections, gc_pause_total_ms, gc_pause_max_ms}`` and start over."""
+        pauses, self.pauses_ms = self.pauses_ms, []
+        return {"gc_collections": len(pauses), "gc_gen2_collections": sum(g == 2 for g, _ in pauses),
+                "gc_pause_total_ms": round(sum(ms for _, ms in pauses), 2),
+                "gc_pause_max_ms": round(max((ms for _, ms in pauses), default=0.0), 2)}
+
+    def stop(self) -> None:
+        """Stop timing."""
+        self._gc.callbacks.remove(self._on_gc)
+
+
 def machine() -> dict:
     """Return what the numbers depend on: CPUs, Python, platform, switch interval, load now."""
     import aiohttp
@@ -169,6 +198,59 @@ def print_table(rows: list[tuple], header: tuple[str, ...], out=sys.stdout) -> N
               file=out)
         if n == 0:
             print("  ".join("-" * w for w in widths), file=out)
+
+
+def rss_mb() -> float:
+    """Return this process's resident set size (``VmRSS`` of /proc/self/status), MB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def write_png(path: str, title: str, panels: list[tuple]) -> None:
+    """Write one PNG of stacked line plots with matplotlib (Agg backend: no display needed).
+
+    Args:
+        path: the PNG's path.
+        title: the figure's title (name the machine's load: figures are from a shared box).
+        panels: ``(y_label, x_label, {series: (xs, ys)}, goal)`` or the same with a fifth item ``"log"``
+            (log y axis), one per panel; ``goal`` (a number or None) draws a dashed horizontal line. None
+            values in ``ys`` are skipped.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(panels), 1, figsize=(8, 2.6 * len(panels)), squeeze=False)
+    for ax, (y_label, x_label, series, goal, *scale) in zip(axes[:, 0], panels):
+        for name, (xs, ys) in series.items():
+            points = [(x, y) for x, y in zip(xs, ys) if y is not None]
+            if points:
+                ax.plot(*zip(*points), marker="o", markersize=3, label=name)
+        if goal is not None:
+            ax.axhline(goal, linestyle="--", color="grey", linewidth=1, label="goal")
+        if scale == ["log"]:
+            ax.set_yscale("log")
+        ax.set_ylabel(y_label)
+        ax.set_xlabel(x_label)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def cdf_series(values) -> tuple[list[float], list[float]]:
+    """Return ``(sorted values, cumulative fraction)`` of ``values`` for a CDF panel (≤ 2,000 points)."""
+    data = np.sort(np.asarray(values, dtype=np.float64))
+    if data.size == 0:
+        return [], []
+    picks = np.unique(np.linspace(0, data.size - 1, min(data.size, 2000)).astype(np.int64))
+    return data[picks].tolist(), ((picks + 1) / data.size).tolist()
 
 
 def dump_json(path: str, data: dict) -> None:

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
-from _common import dump_json, machine, print_table, ratio
+from _common import dump_json, machine, print_table, ratio, write_png
 
 import schemas
 from actors import encode_outbound
@@ -63,10 +64,23 @@ def _time_us(fn, repeat: int) -> tuple[float, float]:
     return float(p50), float(p99)
 
 
+def plot(results: dict, path: str) -> None:
+    """p50 µs of each operation against rows per frame, numpy columns and pycapnp's list API."""
+    sizes = sorted(int(n) for n in results["sizes"])
+    panels = []
+    for op in ("build", "read", "outbound"):
+        panels.append((f"{op} p50 µs", "rows per frame", {
+            "numpy columns": (sizes, [results["sizes"][str(n)][op]["p50_us"] for n in sizes]),
+            "baseline": (sizes, [results["sizes"][str(n)][op]["baseline_p50_us"] for n in sizes]),
+        }, None, "log"))
+    write_png(path, f"bench_codec (shared 2-core machine, load {results['machine']['load_average_1m']})", panels)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--json")
+    parser.add_argument("--json", help="write the results to this file (and a PNG beside it)")
+    parser.add_argument("--png", help="write the plot here (default: --json with .png)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     repeat = 200 if args.quick else 2000
@@ -98,6 +112,9 @@ def main() -> None:
     print_table(table, ("operation", "p50 µs", "p99 µs", "baseline p50", "baseline p99", "ratio p50"))
     if args.json:
         dump_json(args.json, results)
+    png = args.png or (str(Path(args.json).with_suffix(".png")) if args.json else None)
+    if png:
+        plot(results, png)
 
 
 if __name__ == "__main__":

@@ -53,7 +53,7 @@ from pathlib import Path
 import uvloop
 
 from _common import (LoopLag, build_market, dump_json, machine, percentiles_ms, print_table, ratio,
-                     subscriptions)
+                     subscriptions, write_png)
 from _servers import EVENT_DONE, EVENT_PROBE, BaselineServer, TickstageServer
 from transport.signin.auth import mint_token
 from transport.process.logs import configure_logging
@@ -337,14 +337,31 @@ async def main(args) -> dict:
     print()
     print_table(rows, ("metric", "tickstage", "baseline", "ratio", "budget"))
     return {**results, "ratios": ratios, "machine": machine(),
-            "args": {k: v for k, v in vars(args).items() if k != "json"}}
+            "args": {k: v for k, v in vars(args).items() if k not in ("json", "png")}}
+
+
+def plot(document: dict, path: str) -> None:
+    """Tick → client p50/p99 and loop lag p99 against the feed rate, tickstage and baseline."""
+    rates = sorted(int(r) for r in document["tickstage"]["rates"])
+
+    def series(key: str) -> dict:
+        return {f"{name} {key.split('_')[1]}": (rates, [document[name]["rates"][str(r)].get(key) for r in rates])
+                for name in ("tickstage", "baseline")}
+
+    write_png(path, f"bench_pipeline: {document['args']['clients']} clients, load "
+                    f"{document['machine']['load_average_1m']} (shared 2-core machine)", [
+        ("tick → client ms (newest row)", "ticks/s", {**series("e2e_p50_ms"), **series("e2e_p99_ms")},
+         E2E_P99_GOAL_MS, "log"),
+        ("loop lag p99 ms", "ticks/s", series("loop_lag_p99_ms"), None, "log"),
+    ])
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse the command line; ``--quick`` shrinks sizes and durations."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="50k ticks, 1 + 6 s per rate (< 1 min)")
-    parser.add_argument("--json", help="write the results to this file")
+    parser.add_argument("--json", help="write the results to this file (and a PNG beside it)")
+    parser.add_argument("--png", help="write the plot here (default: --json with .png)")
     parser.add_argument("--ticks", type=int, help="ticks per ingest run (default 200k, quick 50k)")
     parser.add_argument("--pool", type=int, default=50_000, help="distinct TickData objects, cycled")
     parser.add_argument("--contracts", type=int, default=2000)
@@ -376,3 +393,6 @@ if __name__ == "__main__":
     document = uvloop.run(main(arguments))
     if arguments.json:
         dump_json(arguments.json, document)
+    png = arguments.png or (str(Path(arguments.json).with_suffix(".png")) if arguments.json else None)
+    if png:
+        plot(document, png)

@@ -286,6 +286,7 @@ struct ActorMessage {
     groupStatus @39 :Market.GroupStatus;    # market supervisor → sessions supervisor → sessions (stopped,
                                             # restarting); bridge → group (sourceDown, ended, live)
     entitlementsChanged @40 :EntitlementsChanged; # ws gateway → session, after a refresh
+    viewport @41 :Market.Viewport;          # session → market/group/<group> (source: the session path)
   }
   correlationId @12 :UInt64;
   sentTsNs @13 :Int64;                     # ns since UNIX epoch

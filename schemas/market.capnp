@@ -131,3 +131,13 @@ struct DepthColumns {
   askPrices @2 :List(Float64);        # ask price per level, quote currency
   askVolumesLots @3 :List(Float64);   # volume at that ask, lots
 }
+
+struct Viewport {
+  # The rows of one group a client shows (its visible window of the watchlist):
+  # ClientMessage.viewport (browser → session) and ActorMessage.viewport
+  # (session → market/group/<group>, the session's path in ActorMessage.source).
+  # A delta cut by its frame budget keeps these rows first (actors/market/budget.py).
+  group @0 :Text;         # group name, "rb"
+  firstRow @1 :UInt32;    # first visible row, an index into GroupInfo.instruments
+  rowCount @2 :UInt32;    # visible rows from firstRow (0: none shown; rows past the group's end are ignored)
+}

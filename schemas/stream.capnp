@@ -45,6 +45,7 @@ struct ClientMessage {
     watchlistUpdate @12 :WatchlistUpdate; # membership of the user's watchlist group
     replaceOrder @13 :Orders.ReplaceOrder;            # → orders/<account>; answered by replaceReply
     cancelAll @14 :Orders.CancelAll;                  # → orders/<account>; answered by cancelAllReply
+    viewport @15 :Market.Viewport;        # rows of a group the client shows: kept first in a cut frame
   }
   envelope @5 :Envelope;
 }

@@ -141,6 +141,19 @@ export const STRUCTS = deepFreeze({
       "askVolumesLots": {"kind": "list", "element": {"kind": "float64"}, "pointer": 3}
     }
   },
+  "Viewport": {
+    "id": "0x91ec709b5702ef70",
+    "file": "market.capnp",
+    "dataWords": 1,
+    "pointerWords": 1,
+    "discriminantByteOffset": null,
+    "union": [],
+    "fields": {
+      "group": {"kind": "text", "pointer": 0},
+      "firstRow": {"kind": "uint32", "byteOffset": 0},
+      "rowCount": {"kind": "uint32", "byteOffset": 4}
+    }
+  },
   "SubmitOrder": {
     "id": "0xce3454ac95929b4c",
     "file": "orders.capnp",
@@ -630,7 +643,7 @@ export const STRUCTS = deepFreeze({
     "dataWords": 1,
     "pointerWords": 2,
     "discriminantByteOffset": 0,
-    "union": ["auth", "subscribe", "unsubscribe", "snapshotRequest", "ping", "refresh", "submitOrder", "cancelOrder", "orderStatusRequest", "subscribeTicks", "unsubscribeTicks", "watchlistUpdate", "replaceOrder", "cancelAll"],
+    "union": ["auth", "subscribe", "unsubscribe", "snapshotRequest", "ping", "refresh", "submitOrder", "cancelOrder", "orderStatusRequest", "subscribeTicks", "unsubscribeTicks", "watchlistUpdate", "replaceOrder", "cancelAll", "viewport"],
     "fields": {
       "auth": {"kind": "struct", "struct": "Auth", "pointer": 0, "discriminant": 0},
       "subscribe": {"kind": "struct", "struct": "Subscribe", "pointer": 0, "discriminant": 1},
@@ -646,7 +659,8 @@ export const STRUCTS = deepFreeze({
       "unsubscribeTicks": {"kind": "struct", "struct": "ContractList", "pointer": 0, "discriminant": 10},
       "watchlistUpdate": {"kind": "struct", "struct": "WatchlistUpdate", "pointer": 0, "discriminant": 11},
       "replaceOrder": {"kind": "struct", "struct": "ReplaceOrder", "pointer": 0, "discriminant": 12},
-      "cancelAll": {"kind": "struct", "struct": "CancelAll", "pointer": 0, "discriminant": 13}
+      "cancelAll": {"kind": "struct", "struct": "CancelAll", "pointer": 0, "discriminant": 13},
+      "viewport": {"kind": "struct", "struct": "Viewport", "pointer": 0, "discriminant": 14}
     }
   },
   "Ack": {

@@ -6,9 +6,14 @@ It keeps each contract's latest L1 state in numpy arrays with a dirty mask
 on the loop; when it fires the actor emits one GroupFrame: a **delta** of
 the changed rows or, every ``snapshot_interval_s``, a **snapshot** of all
 rows. The frame is encoded once and the same bytes go to every subscribed
-session. A frame over ``max_rows`` keeps the rows changed most (the rest
-stay dirty for the next frame) and widens the window to ``wide_window_ms``
-until the backlog clears; each such decision is counted.
+session. Each delta is budgeted by rows, bytes and build time
+(actors/market/budget.py): over budget it keeps the rows changed most (the
+rest stay dirty for the next frame); the window widens to ``wide_window_ms``
+while rows are left over, a frame took longer than its build budget or the
+flush timer fired late (loop lag), and narrows back when none holds. Each
+decision is counted. A cut keeps first the rows some subscriber shows: a
+session forwards its client's ``viewport`` (schemas/market.capnp Viewport)
+and the group keeps the latest per session.
 
 After a restart it asks ``market-source`` for the group's instruments and latest
 rows, tells the sessions supervisor so subscribed sessions re-attach, and
@@ -61,6 +66,7 @@ next frame to every subscriber is a snapshot. A group may hold no instruments.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -69,6 +75,13 @@ from thespian.actors import ActorAddress
 
 from actors._dispatch import TickstageActor
 from actors._envelope import encode_actor_message, encode_outbound
+from actors.market.budget import (
+    DEFAULT_LATE_MS,
+    DEFAULT_MAX_BUILD_MS,
+    DEFAULT_MAX_FRAME_BYTES,
+    DEFAULT_SAMPLE_ROWS,
+    FrameBudget,
+)
 from actors.market.frames import (
     InstrumentInfo,
     encode_group_frame,
@@ -104,6 +117,10 @@ class GroupActor(TickstageActor):
         wide_window_ms (int): window while over the row budget, default 50.
         snapshot_interval_s (float): periodic snapshot, default 3 s (2–5 s).
         max_rows (int): row budget per frame, default 2,000.
+        max_frame_bytes (int): byte budget per delta frame, default 32 KiB.
+        max_build_ms (float): build-time budget per frame, ms, default 2.
+        late_ms (float): flush timer lateness that widens the window, ms, default 0 (off).
+        budget_sample_rows (int): fewest rows of a frame that updates the budget's per-row costs, default 32.
         market_source_path (str): where to ask for a resync, default ``"market-source"``.
         sessions_path (str): sessions supervisor, default ``"sessions"``.
         heartbeat_interval_s (float): empty delta after this long without a frame, default 0.5 s.
@@ -131,7 +148,15 @@ class GroupActor(TickstageActor):
         self.frame_encodes = self.entitlement_classes = 0
         self.seq = 0
         self.epoch = 0  # the NATS lease revision this group's frames carry (issue 16; 0: no lease)
-        self._current_window_ms = self.window_ms
+        self.viewports: dict[str, tuple[int, int]] = {}  # session path → (first row, row count)
+        self._visible: np.ndarray | None = None  # bool[size]: rows some viewport shows (None: rebuild)
+        self.viewport_rows_kept = 0
+        self.budget = FrameBudget(self.window_ms, self.wide_window_ms, self.max_rows,
+                                  args.get("max_frame_bytes", DEFAULT_MAX_FRAME_BYTES),
+                                  args.get("max_build_ms", DEFAULT_MAX_BUILD_MS),
+                                  args.get("late_ms", DEFAULT_LATE_MS),
+                                  args.get("budget_sample_rows", DEFAULT_SAMPLE_ROWS))
+        self._flush_due_ns = 0
         self._timer_armed = False
         self._timer_generation = 0
         self._last_emit_ns = 0
@@ -263,6 +288,8 @@ class GroupActor(TickstageActor):
         self.subscribers.pop(attach.sessionPath, None)
         self._classes.pop(attach.sessionPath, None)
 
+        self._forget_viewport(attach.sessionPath)
+
     # -- entitlements ------------------------------------------------------
 
     def _reclassify(self) -> None:
@@ -281,6 +308,31 @@ class GroupActor(TickstageActor):
             masks = self._masks[key] = row_masks(key, self._row_exchanges, self._exchange_names)
         return masks
 
+    # -- viewports ---------------------------------------------------------
+
+    def _on_viewport(self, viewport, message, sender: ActorAddress) -> None:
+        """A subscriber's client shows rows ``firstRow`` .. ``firstRow + rowCount - 1`` (loop thread)."""
+        session = message.source
+        if session not in self.subscribers:
+            return
+        self.viewports[session] = (viewport.firstRow, viewport.rowCount)
+        self._visible = None
+
+    def _forget_viewport(self, session: str) -> None:
+        if self.viewports.pop(session, None) is not None:
+            self._visible = None
+
+    def _visible_rows(self) -> np.ndarray | None:
+        """bool[size]: rows some subscriber's viewport shows, or None without viewports."""
+        if not self.viewports:
+            return None
+        if self._visible is None or len(self._visible) != self.table.size:
+            visible = np.zeros(self.table.size, dtype=bool)
+            for first, count in self.viewports.values():
+                visible[first:first + count] = True
+            self._visible = visible
+        return self._visible
+
     def _on_snapshot_request(self, attach, message, sender: ActorAddress) -> None:
         """Send one session a snapshot now (after a gap or when it drained)."""
         self._send_snapshot_to(attach.sessionPath)
@@ -293,6 +345,7 @@ class GroupActor(TickstageActor):
         if timer.generation != self._timer_generation:
             return
         self._timer_armed = False
+        self.budget.observe_lateness(time.monotonic_ns() - self._flush_due_ns)
         self._flush()
 
     def _on_group_status(self, status, message, sender: ActorAddress) -> None:
@@ -356,7 +409,8 @@ class GroupActor(TickstageActor):
         self._timer_armed = True
         self._timer_generation += 1
         now = time.monotonic_ns()
-        due = self._last_emit_ns + self._current_window_ms * 1_000_000
+        due = self._last_emit_ns + self.budget.current_window_ms * 1_000_000
+        self._flush_due_ns = max(due, now)
         delay_s = max(0.0, (due - now) / 1e9)
         self.runtime.call_later(delay_s, self.myAddress, encode_actor_message(
             "timer", {"name": "flush", "generation": self._timer_generation}, source=self.path))
@@ -373,23 +427,27 @@ class GroupActor(TickstageActor):
             self._last_snapshot_ns = now
             self._snapshot_due = False
         else:
-            rows = self.table.take_dirty(self.max_rows)
+            cap, cut = self.budget.row_cap(self.table.dirty_count)
+            visible = self._visible_rows() if cut else None
+            rows = self.table.take_dirty(cap, first=visible)
+            if visible is not None:
+                self.viewport_rows_kept += int(visible[rows["indexes"]].sum())
             if len(rows["indexes"]) == 0:
                 return
         self.seq += 1
         hashed = self.table.dirty_count == 0 and (snapshot or now - self._last_hash_ns >= self.hash_interval_ns)
-        self._broadcast_frame(rows, snapshot, hashed=hashed)
+        payload_bytes = self._broadcast_frame(rows, snapshot, hashed=hashed)
+        self.budget.observe_frame(len(rows["indexes"]), payload_bytes, time.monotonic_ns() - now)
         backlog = self.table.dirty_count
+        self.budget.next_window_ms(backlog)
         if backlog:
             self.rows_deferred += backlog
             self.frames_over_budget += 1
-            self._current_window_ms = self.wide_window_ms
             self._arm_timer()
-        else:
-            self._current_window_ms = self.window_ms
 
-    def _broadcast_frame(self, rows: dict[str, np.ndarray], snapshot: bool, hashed: bool) -> None:
-        """Send one frame to every subscriber: encoded once per entitlement class present."""
+    def _broadcast_frame(self, rows: dict[str, np.ndarray], snapshot: bool, hashed: bool) -> int:
+        """Send one frame to every subscriber, encoded once per entitlement class present; return the bytes of
+        the largest encode (what the frame budget measures)."""
         by_class: dict[MaskKey, list[str]] = {}
         for session in self.subscribers:
             by_class.setdefault(self._classes.get(session, ()), []).append(session)
@@ -397,13 +455,17 @@ class GroupActor(TickstageActor):
         self.entitlement_classes = len(by_class)
         built_ts_ns = time.time_ns()
         kind = "snapshot" if snapshot else "delta"
+        largest = 0
         for key, sessions in by_class.items():
-            outbound = encode_outbound(group=self.group, seq=self.seq, kind=kind, source=self.path,
-                                       payload=self._frame_bytes(rows, snapshot, hashed, key, built_ts_ns))
+            payload = self._frame_bytes(rows, snapshot, hashed, key, built_ts_ns)
+            largest = max(largest, len(payload))
+            outbound = encode_outbound(group=self.group, seq=self.seq, kind=kind, source=self.path, payload=payload)
             for session in sessions:
                 if not self.send_path(session, outbound):
                     self.subscribers.pop(session, None)
                     self._classes.pop(session, None)
+                    self._forget_viewport(session)
+        return largest
 
     def _count_frame(self, rows: dict[str, np.ndarray], snapshot: bool, hashed: bool) -> None:
         """Count one frame (however many classes it is encoded for); the envelope id all its encodes share."""
@@ -429,7 +491,7 @@ class GroupActor(TickstageActor):
         if masks:
             rows = apply_masks(rows, masks, rows["indexes"])
         payload = encode_group_frame(group=self.group, seq=self.seq, snapshot=snapshot,
-                                     window_ms=self._current_window_ms,
+                                     window_ms=self.budget.current_window_ms,
                                      info_version=self.info_version, rows=rows,
                                      source=self.path, message_id=self._message_id, state_crc32=crc,
                                      exchange_skew_ns=self.exchange_skew_ns, built_ts_ns=built_ts_ns,
@@ -466,6 +528,7 @@ class GroupActor(TickstageActor):
             if not self.send_path(session, outbound):
                 self.subscribers.pop(session, None)
                 self._classes.pop(session, None)
+                self._forget_viewport(session)
 
     def extra_statistics(self) -> dict[str, Any]:
         """Frames, encodes (one per entitlement class per frame), snapshots, rows, bytes, budget decisions,
@@ -489,7 +552,11 @@ class GroupActor(TickstageActor):
             "tick_seq": self.tick_seq,
             "tick_gaps": self.tick_gaps,
             "exchange_skew_ns": self.exchange_skew_ns,
-            "window_ms": self._current_window_ms,
+            "window_ms": self.budget.current_window_ms,
+            "viewports": len(self.viewports),
+            "viewport_rows_kept": self.viewport_rows_kept,
+            **{f"budget_{name}": value for name, value in dataclasses.asdict(self.budget.statistics()).items()
+               if name != "window_ms"},
             "heartbeats": self.heartbeats,
             "hashed_frames": self.hashed_frames,
             "liveness": self.liveness.state,

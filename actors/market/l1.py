@@ -91,19 +91,23 @@ class L1Table:
         """Rows changed and not yet taken."""
         return int(np.count_nonzero(self._dirty[: self.size]))
 
-    def take_dirty(self, max_rows: int | None = None) -> dict[str, np.ndarray]:
+    def take_dirty(self, max_rows: int | None = None, first: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Return the changed rows (copies) and clear their dirty marks.
 
         Args:
             max_rows: keep at most this many rows, those changed most often
                 since they were last taken; the rest stay dirty for later.
+            first: bool[>= size]: rows kept before any other when ``max_rows`` cuts (rows a client
+                shows), the most changed of them first.
 
         Returns:
             ``indexes`` uint32[k] ascending and every value column [k].
         """
         indexes = np.flatnonzero(self._dirty[: self.size])
         if max_rows is not None and len(indexes) > max_rows:
-            counts = self._changes[indexes]
+            counts = self._changes[indexes].astype(np.int64)
+            if first is not None:
+                counts = counts + first[indexes] * (int(counts.max()) + 1)
             top = np.argpartition(counts, len(indexes) - max_rows)[len(indexes) - max_rows :]
             indexes = np.sort(indexes[top])
         self._dirty[indexes] = False

@@ -186,6 +186,8 @@ class SessionActor(TickstageActor):
                 else:
                     self._control(error={"code": "unknownGroup", "message": f"not subscribed to {group!r}"},
                                   correlation=correlation)
+            elif member == "viewport":
+                self._viewport(client.viewport, correlation)
             elif member == "ping":
                 self._pong(client.ping.clientTsNs, correlation)
             elif member in ORDER_MEMBERS:
@@ -198,6 +200,16 @@ class SessionActor(TickstageActor):
             else:
                 self._control(error={"code": "unknownMessage", "message": f"{member} is not taken here"},
                               correlation=correlation)
+
+    def _viewport(self, viewport, correlation: int) -> None:
+        """Tell a subscribed group which of its rows this client shows (no ack: it follows every scroll)."""
+        group = viewport.group
+        if group not in self.state.groups:
+            self._control(error={"code": "unknownGroup", "message": f"not subscribed to {group!r}"},
+                          correlation=correlation)
+            return
+        self.send_path(group_path(group), encode_actor_message("viewport", {
+            "group": group, "firstRow": viewport.firstRow, "rowCount": viewport.rowCount}, source=self.path))
 
     def _order_command(self, body, member: str, data: bytes, correlation: int) -> None:
         """Forward an order message to ``orders/<account>`` if the token grants the account."""

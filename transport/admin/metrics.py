@@ -72,6 +72,13 @@ _GROUP_COUNTERS = {
     "bytes_built": "frame bytes built (encoded once per frame)",
     "rows_deferred": "rows left dirty for a later frame by the row budget",
     "frames_over_budget": "frames that hit the row budget",
+    "budget_frames_cut_rows": "delta frames cut at the row budget",
+    "budget_frames_cut_bytes": "delta frames cut by the byte budget",
+    "budget_frames_cut_build_time": "delta frames cut by the build-time budget",
+    "budget_widened_backlog": "flushes after which the window was wide: rows left dirty",
+    "budget_widened_build_time": "flushes after which the window was wide: the frame took over its build budget",
+    "budget_widened_loop_lag": "flushes after which the window was wide: the flush timer fired late",
+    "budget_narrowed": "flushes that brought the window back to normal",
 }
 _SESSION_COUNTERS = {
     "frames_sent": "frames pushed to the socket",

@@ -57,7 +57,7 @@ class ClientFrame:
         member: the ClientMessage union member, ``"subscribe"``.
         correlation: the envelope id (echoed as ``correlationId`` in replies).
         token: the JWT of ``auth`` / ``refresh``; ``""`` otherwise.
-        groups: group names of ``subscribe`` / ``unsubscribe`` / ``snapshotRequest``, in order.
+        groups: group names of ``subscribe`` / ``unsubscribe`` / ``snapshotRequest`` / ``viewport``, in order.
     """
 
     member: str
@@ -105,6 +105,10 @@ def read_client_frame(data: bytes, limits: SocketLimits) -> ClientFrame:
                 groups = tuple(items)
             elif member == "snapshotRequest":
                 groups = (message.snapshotRequest.group,)
+            elif member == "viewport":
+                viewport = message.viewport
+                viewport.rowCount  # noqa: B018 - read it: proves the struct is in bounds
+                groups = (viewport.group,)
             elif member == "ping":
                 message.ping.clientTsNs  # noqa: B018 - read it: proves the struct is in bounds
                 groups = ()

@@ -57,7 +57,7 @@ from transport.edge.client import client_message
 
 _log = structlog.get_logger("transport.edge.ws")
 _SESSION_MEMBERS = frozenset({"subscribe", "unsubscribe", "snapshotRequest", "ping", "subscribeTicks",
-                              "unsubscribeTicks", "watchlistUpdate"}) | ORDER_MEMBERS
+                              "unsubscribeTicks", "watchlistUpdate", "viewport"}) | ORDER_MEMBERS
 _POLICY_VIOLATION = WSCloseCode.POLICY_VIOLATION  # 1008
 SOURCE = "ws"
 """``Envelope.source`` of the ServerMessages the socket server answers with itself (``ack``, ``error``)."""
@@ -195,7 +195,8 @@ class SocketServer:
         name = session_child(session_id)
         path = session_path(session_id)
         outbox = SocketOutbox(ws.send_bytes, lambda: self.runtime.tell_path(
-            path, encode_actor_message("socketDrained", None, source="ws")), limits.low_water_bytes)
+            path, encode_actor_message("socketDrained", None, source="ws")), limits.low_water_bytes,
+            transport=None if limits.compress else request.transport, is_closed=lambda: ws.closed)
         writer = asyncio.create_task(outbox.run(), name=f"ws-writer-{session_id}")
         state = SessionState(user, principal.role, principal=principal)
         spawn(self.runtime, "sessions", ChildSpec(name, SessionActor, {

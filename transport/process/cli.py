@@ -57,9 +57,9 @@ def load_config(path: str | None) -> Any:
         [desk]        host, port, replay (list), speed, contracts, rate, seed, state_dir,
                       http_header_timeout_s, gateway (deprecated: use [venue]; "module:Class" of the one
                       gateway SIM, default "sim.gateway:SimGateway")
-        [market]      window_ms, wide_window_ms, snapshot_interval_s, max_rows, heartbeat_interval_s,
-                      hash_interval_s, trading_windows (list, or a table per group), lease_ttl_s
-                      (aggregators), source_timeout_s (edge nodes)
+        [market]      window_ms, wide_window_ms, snapshot_interval_s, max_rows, max_frame_bytes,
+                      max_build_ms, late_ms, heartbeat_interval_s, hash_interval_s, trading_windows (list,
+                      or a table per group), lease_ttl_s (aggregators), source_timeout_s (edge nodes)
         [limits]      max_frame_bytes, auth_timeout_s, max_bad_frames, max_sockets_per_user,
                       max_subscriptions, messages_per_s, allowed_origins, ... (SocketLimits)
         [auth]        algorithm ("HS256" | "RS256"), public_key_file, issuer, audience, leeway_s,

@@ -314,5 +314,57 @@ async def test_attach_when_higher_epoch_then_info_snapshot_status_and_later_fram
         await _wait_for(received, 7)
         assert [_epoch_of(p) for _, _, p in received[4:7]] == [7, 7, 7]
         assert received[6][0] == "delta"
+async def test_frame_when_over_byte_budget_then_rows_deferred_and_window_widens():
+    """Under the row budget but over the byte budget the delta is cut, the rest follow, and it is counted."""
+    runtime, received = await _start(max_frame_bytes=1, max_build_ms=1e6, budget_sample_rows=1,
+                                     snapshot_interval_s=60.0)
+    try:
+        await _wait_for(received, 2)
+        runtime.tell_path("market/group/rb", encode_tick_batch("rb", _rows([0], [1.0])))
+        await _wait_for(received, 3)
+        runtime.tell_path("market/group/rb", encode_tick_batch("rb", _rows([0, 1, 2], [1.0, 2, 3])))
+        await _wait_for(received, 6)
+        sizes = [len(_frame(p)[1]["indexes"]) for _, _, p in received[3:6]]
+        assert sizes == [1, 1, 1]
+        stats = runtime.registry.entry("market/group/rb").instance.statistics().extra
+        assert stats["budget_frames_cut_bytes"] == 2 and stats["budget_widened_backlog"] == 2
+        assert stats["frames_over_budget"] == 2
+    finally:
+        runtime.shutdown()
+
+
+async def test_flush_when_timer_fires_late_then_window_widens_and_lag_counted():
+    """A flush timer later than late_ms (loop lag) widens the next window; the decision is counted."""
+    runtime, received = await _start(late_ms=1e-6, wide_window_ms=7)
+    try:
+        await _wait_for(received, 2)
+        runtime.tell_path("market/group/rb", encode_tick_batch("rb", _rows([0], [1.0])))
+        await _wait_for(received, 3)
+        await runtime.wait_idle()
+        stats = runtime.registry.entry("market/group/rb").instance.statistics().extra
+        assert stats["budget_widened_loop_lag"] == 1 and stats["window_ms"] == 7
+    finally:
+        runtime.shutdown()
+
+
+async def test_frame_when_cut_and_a_subscriber_shows_rows_then_shown_rows_go_first():
+    """A cut delta keeps the rows a subscriber's viewport shows, though others changed more; it is counted."""
+    runtime, received = await _start(max_rows=2, snapshot_interval_s=60.0)
+    try:
+        await _wait_for(received, 2)
+        runtime.tell_path("market/group/rb", encode_actor_message(
+            "viewport", {"group": "rb", "firstRow": 0, "rowCount": 2}, source="probe"))
+        runtime.tell_path("market/group/rb", encode_tick_batch("rb", _rows([0, 1, 2, 3], [1.0, 2, 3, 4])))
+        runtime.tell_path("market/group/rb", encode_tick_batch("rb", _rows([2, 3], [30.0, 40])))
+        await _wait_for(received, 4)
+        (_, _), first = _frame(received[2][2])
+        (_, _), second = _frame(received[3][2])
+        assert list(first["indexes"]) == [0, 1] and list(second["indexes"]) == [2, 3]
+        stats = runtime.registry.entry("market/group/rb").instance.statistics().extra
+        assert stats["viewports"] == 1 and stats["viewport_rows_kept"] == 2
+        runtime.tell_path("market/group/rb", encode_actor_message(
+            "detach", {"sessionPath": "probe", "group": "rb"}))
+        await runtime.wait_idle()
+        assert runtime.registry.entry("market/group/rb").instance.statistics().extra["viewports"] == 0
     finally:
         runtime.shutdown()

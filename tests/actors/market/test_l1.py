@@ -40,3 +40,15 @@ def test_take_dirty_when_budget_then_most_changed_rows_first():
         table.apply({"indexes": np.array(idx, np.uint32), "lastPrices": np.ones(len(idx))})
     assert table.take_dirty(2)["indexes"].tolist() == [2, 3]
     assert table.take_dirty()["indexes"].tolist() == [0, 1]
+
+
+def test_take_dirty_when_cut_with_rows_first_then_those_kept_before_more_changed_rows():
+    """Rows marked ``first`` (a client shows them) win a cut over rows that changed more often."""
+    table = L1Table()
+    table.resize(4)
+    for _ in range(3):
+        table.apply({"indexes": np.array([2, 3], np.uint32), "lastPrices": np.array([1.0, 2.0])})
+    table.apply({"indexes": np.array([0, 1], np.uint32), "lastPrices": np.array([1.0, 2.0])})
+    rows = table.take_dirty(2, first=np.array([True, True, False, False]))
+    assert list(rows["indexes"]) == [0, 1]
+    assert list(table.take_dirty()["indexes"]) == [2, 3]

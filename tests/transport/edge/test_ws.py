@@ -160,3 +160,16 @@ async def test_auth_when_sent_twice_then_refused_as_unknown_message(connect, jwt
     client = await connect()
     await client.send(auth={"token": mint_token(jwt_secret, "trader1")})
     assert (await client.recv_until(_is("error")))["code"] == "unknownMessage"
+
+
+async def test_viewport_when_subscribed_then_group_holds_it_and_when_not_then_unknown_group(connect, desk):
+    """A viewport of a subscribed group reaches the group actor; one of another group is refused."""
+    client = await connect()
+    await _subscribe_rb(client)
+    await client.send(viewport={"group": "rb", "firstRow": 0, "rowCount": 20})
+    await client.send(viewport={"group": "cu", "firstRow": 0, "rowCount": 20})
+    error = await client.recv_until(_is("error"))
+    assert error["code"] == "unknownGroup"
+    group = desk.runtime.registry.entry("market/group/rb").instance
+    await desk.runtime.wait_idle(5)
+    assert group.statistics().extra["viewports"] == 1

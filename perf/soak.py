@@ -1,0 +1,211 @@
+"""Soak: the recorded trading day at 10× with faults, watching memory, loop stalls and latency over time.
+
+Issue 18's memory row: RSS flat (growth < 2 % after warm-up) over an hour,
+and no loop stall over 50 ms. Runs sim/harness/scenarios/trading-day.toml
+through ``sim.harness.runner.run_scenario`` (a full in-process desk on
+loopback: simulator gateway replaying the recorded day, vn.py, actors,
+probes over WebSocket), at ``--speed`` (default 10×) for ``--minutes``
+(default 60; ``--quick``: 2), its faults spread evenly over the run. Once
+a second it samples, on the desk's loop:
+
+* ``rss_mb``: VmRSS of the process;
+* ``loop_lag_max_ms``: the latest a 10 ms loop timer ran in that second;
+* ``send_p99_ms``: the worst socket's frame built → written p99 (the
+  sessions' ``SocketOutbox.send_latency``).
+
+Verdict (``passed``): after ``--warmup-s`` (default a quarter of the run,
+at most 5 minutes) the mean RSS of the last tenth of the run is within
+``--max-growth`` (2 %) of the first tenth after warm-up, and no loop stall
+after warm-up exceeds ``--max-stall-ms`` (50 ms), outside the seconds the
+scenario's own faults stall or restart things (from 3 s before each ``at_s``
+to 3 s after its end, excluded and listed). Writes ``--json`` and a PNG of the three series
+against time beside it. Exit status 1 when the verdict fails. The machine is
+shared: a neighbour's burst shows up as loop lag; read the plot.
+
+Usage::
+
+    .venv/bin/python perf/soak.py --quick --json soak.json     # ~2.5 min
+    .venv/bin/python perf/soak.py --json soak.json             # ~62 min
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import os
+import sys
+import time
+from pathlib import Path
+
+import uvloop
+
+from _common import dump_json, machine, rss_mb, write_png
+from transport.process.logs import configure_logging
+
+SCENARIO = Path(__file__).resolve().parents[1] / "sim" / "harness" / "scenarios" / "trading-day.toml"
+LAG_PERIOD_S = 0.01
+"""Period of the loop-lag probe's timer, seconds."""
+_SKIPPED_IN_PROCESS = {"nats_disconnect", "restart_desk"}
+"""Faults left out: the in-process desk has no NATS, and a desk restart starts a second desk (RSS jumps)."""
+
+
+class Sampler:
+    """Once a second: RSS, the second's worst loop lag and the sockets' send p99 (loop thread)."""
+
+    def __init__(self, desks: list) -> None:
+        self.desks = desks
+        self.rows: list[dict] = []
+        self._loop = asyncio.get_running_loop()
+        self._lag_max_ms = 0.0
+        self._started = time.monotonic()
+        self._tasks = [asyncio.create_task(self._lag()), asyncio.create_task(self._sample())]
+
+    async def _lag(self) -> None:
+        while True:
+            due = self._loop.time() + LAG_PERIOD_S
+            await asyncio.sleep(LAG_PERIOD_S)
+            self._lag_max_ms = max(self._lag_max_ms, (self._loop.time() - due) * 1e3)
+
+    def _send_p99_ms(self) -> float | None:
+        if not self.desks:
+            return None
+        registry = self.desks[-1].runtime.registry
+        worst = [s.outbox.send_latency.percentiles() for e in registry.children("sessions")
+                 if (s := e.instance) is not None and getattr(s, "outbox", None) is not None]
+        worst = [h.p99_ns for h in worst if h.samples]
+        return round(max(worst) / 1e6, 3) if worst else None
+
+    async def _sample(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            lag, self._lag_max_ms = self._lag_max_ms, 0.0
+            self.rows.append({"t_s": round(time.monotonic() - self._started, 1), "rss_mb": rss_mb(),
+                              "loop_lag_max_ms": round(lag, 2), "send_p99_ms": self._send_p99_ms()})
+
+    def stop(self) -> None:
+        """Cancel both probes."""
+        for task in self._tasks:
+            task.cancel()
+
+
+def soak_scenario(minutes: float, speed: float):
+    """Return trading-day.toml at ``speed``× for ``minutes``, its faults spread evenly over the run."""
+    from sim.harness.scenario import load_scenario
+
+    scenario = load_scenario(SCENARIO)
+    duration_s = minutes * 60
+    faults = [f for f in scenario.faults if f.kind not in _SKIPPED_IN_PROCESS]
+    spacing = duration_s / (len(faults) + 1)
+    faults = tuple(dataclasses.replace(f, at_s=round((i + 1) * spacing, 1)) for i, f in enumerate(faults))
+    return dataclasses.replace(scenario, name="soak", duration_s=duration_s, faults=faults,
+                               desk=dataclasses.replace(scenario.desk, speed=speed))
+
+
+def judge(rows: list[dict], faults, warmup_s: float, offset_s: float, args) -> dict:
+    """Return the verdict: RSS growth after warm-up, the worst loop stall outside fault windows."""
+    excluded = [(offset_s + f.at_s - 3.0, offset_s + f.at_s + f.duration_ms / 1e3 + 3.0) for f in faults]
+    after = [r for r in rows if r["t_s"] >= warmup_s]
+    if len(after) < 10:
+        return {"passed": False, "failures": [f"only {len(after)} samples after the {warmup_s} s warm-up"]}
+    tenth = max(1, len(after) // 10)
+    first = sum(r["rss_mb"] for r in after[:tenth]) / tenth
+    last = sum(r["rss_mb"] for r in after[-tenth:]) / tenth
+    growth = (last - first) / first
+    calm = [r for r in after if not any(a <= r["t_s"] <= b for a, b in excluded)]
+    stall = max((r["loop_lag_max_ms"] for r in calm), default=0.0)
+    failures = []
+    if growth > args.max_growth:
+        failures.append(f"RSS grew {growth:.1%} after warm-up ({first:.1f} → {last:.1f} MB), over "
+                        f"{args.max_growth:.0%}")
+    if stall > args.max_stall_ms:
+        failures.append(f"a loop stall of {stall:.1f} ms outside fault windows, over {args.max_stall_ms} ms")
+    return {"passed": not failures, "failures": failures, "rss_growth": round(growth, 4),
+            "rss_first_mb": round(first, 1), "rss_last_mb": round(last, 1), "max_stall_ms": round(stall, 2),
+            "fault_windows_s": [(round(a, 1), round(b, 1)) for a, b in excluded]}
+
+
+async def main(args) -> dict:
+    """Run the soak and return the JSON document."""
+    import sim.harness.runner as runner
+    import transport.process.app as app
+
+    scenario = soak_scenario(args.minutes, args.speed)
+    desks: list = []
+    start = app.Desk.start
+
+    async def start_and_keep(desk, *a, **k):  # the runner builds its Desk inside: keep a handle to sample it
+        desks.append(desk)
+        return await start(desk, *a, **k)
+
+    settled = runner.wait_settled
+    timeline_started: list[float] = []
+
+    async def settled_and_mark(*a, **k):  # the timeline (fault at_s) starts when the runner's warm-up ends
+        result = await settled(*a, **k)
+        timeline_started.append(time.monotonic())
+        return result
+
+    app.Desk.start, runner.wait_settled = start_and_keep, settled_and_mark
+    sampler = Sampler(desks)
+    started = time.monotonic()
+    try:
+        report = await runner.run_scenario(scenario)
+    finally:
+        sampler.stop()
+        app.Desk.start, runner.wait_settled = start, settled
+    timeline_offset_s = (timeline_started[0] if timeline_started else started) - started
+    warmup_s = args.warmup_s if args.warmup_s is not None else min(300.0, scenario.duration_s / 4)
+    # warm-up counts from the timeline's start: the desk's own start (replay load, probes) comes before it
+    verdict = judge(sampler.rows, scenario.faults, timeline_offset_s + warmup_s, timeline_offset_s, args)
+    print(f"soak {args.minutes} min at {args.speed}×: {'passed' if verdict['passed'] else 'FAILED'} "
+          f"{verdict.get('failures') or ''} rss {verdict.get('rss_first_mb')} → {verdict.get('rss_last_mb')} MB, "
+          f"max stall {verdict.get('max_stall_ms')} ms; scenario {'passed' if report.passed else 'failed'} "
+          f"{report.failures}", file=sys.stderr, flush=True)
+    return {"verdict": verdict, "samples": sampler.rows, "scenario_passed": report.passed,
+            "scenario_failures": report.failures, "faults": [f.kind for f in scenario.faults],
+            "max_rss_mb": report.max_rss_mb, "loop_lag_p99_ms": report.loop_lag_p99_ms,
+            "machine": machine(), "load_average_1m": round(os.getloadavg()[0], 2),
+            "args": {k: v for k, v in vars(args).items() if k not in ("json", "png")}}
+
+
+def plot(document: dict, path: str) -> None:
+    """RSS, loop lag and send p99 against time."""
+    rows = document["samples"]
+    t = [r["t_s"] for r in rows]
+    write_png(path, f"soak: trading day at {document['args']['speed']}× with faults, "
+                    f"{document['args']['minutes']} min (shared 2-core machine)", [
+        ("RSS MB", "seconds", {"rss": (t, [r["rss_mb"] for r in rows])}, None),
+        ("loop lag max ms / s", "seconds", {"loop lag": (t, [r["loop_lag_max_ms"] for r in rows])},
+         document["args"]["max_stall_ms"]),
+        ("send p99 ms (built → written)", "seconds", {"worst socket": (t, [r["send_p99_ms"] for r in rows])},
+         None),
+    ])
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line; ``--quick`` runs 2 minutes."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="2 minutes")
+    parser.add_argument("--minutes", type=float, help="run length (default 60, quick 2)")
+    parser.add_argument("--speed", type=float, default=10.0, help="replay speed of the recorded day")
+    parser.add_argument("--warmup-s", type=float, help="excluded from the verdict (default a quarter, ≤ 300 s)")
+    parser.add_argument("--max-growth", type=float, default=0.02, help="RSS growth allowed after warm-up")
+    parser.add_argument("--max-stall-ms", type=float, default=50.0, help="worst loop stall allowed, ms")
+    parser.add_argument("--json", help="write the results here (and a PNG beside it)")
+    parser.add_argument("--png", help="write the plot here (default: --json with .png)")
+    args = parser.parse_args(argv)
+    args.minutes = args.minutes or (2.0 if args.quick else 60.0)
+    return args
+
+
+if __name__ == "__main__":
+    arguments = parse_args()
+    configure_logging("warning")
+    document = uvloop.run(main(arguments))
+    if arguments.json:
+        dump_json(arguments.json, document)
+    png = arguments.png or (str(Path(arguments.json).with_suffix(".png")) if arguments.json else None)
+    if png:
+        plot(document, png)
+    sys.exit(0 if document["verdict"]["passed"] else 1)

@@ -1,0 +1,71 @@
+"""SocketOutbox over a real aiohttp WebSocket on loopback: direct writes, flow-control fallback, order."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from transport.edge.outbox import SocketOutbox, websocket_header
+
+SIZES = (10, 125, 126, 200, 65_535, 65_536, 70_000)
+"""Payload sizes across the three length forms of RFC 6455 §5.2 (7-bit, 16-bit, 64-bit)."""
+
+
+async def _serve(direct_limit_bytes: int, frames: list[bytes], outboxes: list[SocketOutbox]):
+    async def handle(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        outbox = SocketOutbox(ws.send_bytes, lambda: None, transport=request.transport,
+                              is_closed=lambda: ws.closed, direct_limit_bytes=direct_limit_bytes)
+        outboxes.append(outbox)
+        writer = asyncio.create_task(outbox.run())
+        for frame in frames:  # one loop turn
+            outbox.put_nowait(frame, 1)
+        try:
+            async for _ in ws:
+                pass
+        finally:
+            outbox.close()
+            writer.cancel()
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/ws", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/ws"
+
+
+@pytest.mark.parametrize(("direct_limit_bytes", "direct_writes"), [(1 << 20, 1), (1, 0)])
+async def test_frames_when_queued_in_one_turn_then_arrive_whole_in_order(direct_limit_bytes, direct_writes):
+    """Frames of every length form arrive intact and in order: in one direct write, or through aiohttp."""
+    frames = [bytes([i]) * size for i, size in enumerate(SIZES)]
+    outboxes: list[SocketOutbox] = []
+    runner, url = await _serve(direct_limit_bytes, frames, outboxes)
+    try:
+        async with aiohttp.ClientSession() as http, http.ws_connect(url, max_msg_size=1 << 20) as ws:
+            received = []
+            async with asyncio.timeout(5):
+                while len(received) < len(frames):
+                    msg = await ws.receive()
+                    assert msg.type == aiohttp.WSMsgType.BINARY
+                    received.append(msg.data)
+        assert received == frames
+        outbox = outboxes[0]
+        assert outbox.direct_writes == direct_writes
+        assert outbox.frames_sent == len(frames) and outbox.bytes_sent == sum(SIZES)
+        assert outbox.send_latency.count == len(frames) and outbox.queued_bytes == 0
+    finally:
+        await runner.cleanup()
+
+
+def test_websocket_header_when_lengths_cross_forms_then_rfc6455_encoding():
+    """7-bit, 16-bit (126) and 64-bit (127) payload lengths, FIN and binary opcode set, no mask."""
+    assert websocket_header(125) == b"\x82\x7d"
+    assert websocket_header(126) == b"\x82\x7e\x00\x7e"
+    assert websocket_header(65_536) == b"\x82\x7f" + (65_536).to_bytes(8, "big")
