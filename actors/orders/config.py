@@ -11,7 +11,8 @@ From the desk's TOML file (``tickstage run --config desk.toml``)::
 
     [accounts.acct-01]
     trader = "trader1"                        # owning trader (JWT sub), shown in AccountStatus
-    real = ["SIM"]                            # vn.py gateway names of its 1–2 real accounts; orders go to the first
+    real = ["SIM"]                            # vn.py gateway names of its 1–2 real accounts
+    route = { etf_options = "SIM" }           # optional: contract class or exchange → real account (actors/orders/routing.py); else the first
     capital = 1_000_000                       # funds allocated to it (balance = capital + PnL); default 0
 
     [risk]
@@ -36,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from actors.orders.routing import check_route, route_gateway
 from actors.risk import GLOBAL_SCOPE
 
 ACCOUNT_RULES = (
@@ -82,14 +84,21 @@ class AccountSpec:
     Attributes:
         account: account id, ``"acct-01"`` (letters, digits, ``-``, ``_``).
         trader: owning trader (JWT ``sub``).
-        real: vn.py gateway names of its real accounts (1–2); orders go to the first.
+        real: vn.py gateway names of its real accounts (1–2).
         capital: funds allocated to it, quote currency (0: none; its balance is then its PnL).
+        route: contract class (``futures``, ``etf_options``) or exchange (``SSE``) → one of ``real``; an order
+            matching no key goes to the first real account (actors/orders/routing.py).
     """
 
     account: str
     trader: str
     real: tuple[str, ...] = ("SIM",)
     capital: float = 0.0
+    route: Mapping[str, str] = field(default_factory=dict)
+
+    def gateway_for(self, vt_symbol: str) -> str:
+        """Return the vn.py gateway name an order of ``vt_symbol`` goes to (actors/orders/routing.py)."""
+        return route_gateway(self.real, self.route, vt_symbol)
 
     def __post_init__(self) -> None:
         if not self.account or self.account == GLOBAL_SCOPE or not all(
@@ -99,6 +108,7 @@ class AccountSpec:
             raise ValueError(f"account {self.account}: 1 or 2 real accounts, not {len(self.real)}")
         if not (math.isfinite(self.capital) and self.capital >= 0):
             raise ValueError(f"account {self.account}: capital must be a finite number >= 0, not {self.capital!r}")
+        check_route(self.account, self.real, self.route)
 
 
 @dataclass(frozen=True)
@@ -174,7 +184,7 @@ class OrdersConfig:
         risk = dict(document.get("risk", {}))
         accounts = tuple(
             AccountSpec(name, str(spec.get("trader", "")), tuple(spec.get("real", ("SIM",))),
-                        float(spec.get("capital", 0.0)))
+                        float(spec.get("capital", 0.0)), _route(name, spec.get("route", {})))
             for name, spec in dict(document.get("accounts", {})).items()
         )
         kwargs: dict[str, Any] = {"accounts": accounts}
@@ -199,6 +209,12 @@ class OrdersConfig:
             for account, rules in dict(risk.get("accounts", {})).items()
         }
         return cls(**kwargs)
+
+
+def _route(account: str, table: Any) -> dict[str, str]:
+    if not isinstance(table, Mapping) or not all(isinstance(v, str) for v in table.values()):
+        raise ValueError(f"account {account}: route must be a table of contract class or exchange = \"gateway\"")
+    return {str(key): value for key, value in table.items()}
 
 
 def _numbers(values: Mapping[str, Any]) -> dict[str, float]:
