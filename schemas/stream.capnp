@@ -43,6 +43,10 @@ struct ClientMessage {
     subscribeTicks @10 :ContractList;    # contract detail: every tick of these contracts (tickDetail)
     unsubscribeTicks @11 :ContractList;
     watchlistUpdate @12 :WatchlistUpdate; # membership of the user's watchlist group
+    startAlgo @13 :Orders.StartAlgo;     # → the desk's algo engine; answered by ack (detail: the jobId) or error
+    pauseAlgo @14 :Orders.AlgoJobRef;
+    resumeAlgo @15 :Orders.AlgoJobRef;
+    stopAlgo @16 :Orders.AlgoJobRef;
   }
   envelope @5 :Envelope;
 }
@@ -108,6 +112,7 @@ struct ServerMessage {
     killSwitchChanged @18 :Accounts.KillSwitchChanged;
     tickDetail @19 :Market.TickDetail;             # every tick of a contract the socket subscribed (subscribeTicks)
     groupStatus @20 :Market.GroupStatus;           # a subscribed group's liveness: on subscribe and on change
+    algoProgress @21 :Orders.AlgoProgress;         # every 1 s per running algo job, to its account's traders
   }
   envelope @5 :Envelope;
 }

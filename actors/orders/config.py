@@ -68,6 +68,9 @@ MAX_CLIENT_ORDER_ID_BYTES = 64
 ORDER_MEMBERS = frozenset({"submitOrder", "cancelOrder", "orderStatusRequest"})
 """The ClientMessage members (schemas/stream.capnp) that go to an account's order actor, ``orders/<account>``."""
 
+ALGO_MEMBERS = frozenset({"startAlgo", "pauseAlgo", "resumeAlgo", "stopAlgo"})
+"""The ClientMessage members that go to the desk's algo engine (the actor ``algos``, actors/sessions/algo_host.py)."""
+
 
 def client_order_id_fits(client_order_id: str) -> bool:
     """Return whether a client order id is 1..:data:`MAX_CLIENT_ORDER_ID_BYTES` (64) UTF-8 bytes.
@@ -228,6 +231,7 @@ def _numbers(values: Mapping[str, Any]) -> dict[str, float]:
 
 __all__ = [
     "ACCOUNT_RULES",
+    "ALGO_MEMBERS",
     "AccountSpec",
     "GLOBAL_RULES",
     "MAX_CLIENT_ORDER_ID_BYTES",

@@ -32,6 +32,7 @@ import capnp
 
 import schemas
 from actors.market.watchlists import MAX_VT_SYMBOL_BYTES, vt_symbol_fits
+from actors.orders.config import ALGO_MEMBERS
 from transport.errors import FrameRefusedError
 from transport.edge.limits import SocketLimits
 
@@ -128,7 +129,8 @@ def read_client_frame(data: bytes, limits: SocketLimits) -> ClientFrame:
 
 def order_target(data: bytes, frame: ClientFrame, limits: SocketLimits) -> tuple[str, str | None]:
     """Return ``(account, client order id or None)`` of an order frame (submitOrder, cancelOrder,
-    orderStatusRequest) already accepted by :func:`read_client_frame`.
+    orderStatusRequest) already accepted by :func:`read_client_frame`; of an algo frame (startAlgo, pauseAlgo,
+    resumeAlgo, stopAlgo), ``(account, jobId)``.
 
     Raises:
         FrameRefusedError: ``malformed`` if it cannot be read again.
@@ -138,6 +140,8 @@ def order_target(data: bytes, frame: ClientFrame, limits: SocketLimits) -> tuple
             data, traversal_limit_in_words=limits.reader_traversal_words, nesting_limit=schemas.NESTING_LIMIT
         ) as message:
             body = getattr(message, frame.member)
+            if frame.member in ALGO_MEMBERS:
+                return body.account, body.jobId
             client_order_id = body.clientOrderId if frame.member != "orderStatusRequest" else None
             return body.account, client_order_id
     except _DECODE_ERRORS as exc:

@@ -41,7 +41,7 @@ from actors import (
     encode_server_message,
     spawn,
 )
-from actors.orders.config import MAX_CLIENT_ORDER_ID_BYTES, ORDER_MEMBERS, client_order_id_fits
+from actors.orders.config import ALGO_MEMBERS, MAX_CLIENT_ORDER_ID_BYTES, ORDER_MEMBERS, client_order_id_fits
 from actors.paths import group_path, is_token, orders_path, session_child, session_path
 from actors.sessions.session import SessionActor, SessionState
 from actors.sessions.state import command_correlation_id
@@ -54,7 +54,7 @@ from transport.edge.client import client_message
 
 _log = structlog.get_logger("transport.edge.ws")
 _SESSION_MEMBERS = frozenset({"subscribe", "unsubscribe", "snapshotRequest", "ping", "subscribeTicks",
-                              "unsubscribeTicks", "watchlistUpdate"}) | ORDER_MEMBERS
+                              "unsubscribeTicks", "watchlistUpdate"}) | ORDER_MEMBERS | ALGO_MEMBERS
 _POLICY_VIOLATION = WSCloseCode.POLICY_VIOLATION  # 1008
 SOURCE = "ws"
 """``Envelope.source`` of the ServerMessages the socket server answers with itself (``ack``, ``error``)."""
@@ -367,7 +367,7 @@ class SocketServer:
             conn.subscriptions.difference_update(frame.groups)
         elif member == "snapshotRequest" and not conn.state.principal.may_see_group(frame.groups[0]):
             raise FrameRefusedError("forbidden", "group not allowed by your token", frame.correlation)
-        elif member in ORDER_MEMBERS:
+        elif member in ORDER_MEMBERS or member in ALGO_MEMBERS:
             self._check_order(conn, data, frame)
         self._tell_session(conn, data, command_correlation_id(conn.number, frame.correlation))
 

@@ -24,7 +24,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from actors import ROOT_PATH, ActorRuntime, start_root
+from actors import ROOT_PATH, ActorRuntime, spawn, start_root
 from actors.orders.config import AccountSpec, OrdersConfig
 from actors.orders.journal import OrderJournal
 from actors.orders.tree import order_path_children
@@ -45,6 +45,7 @@ from transport.process.state import StateFolder
 from transport.venue.gateways import GatewayConfig, simulator_gateway
 from transport.venue.vnpy_engine import DEFAULT_GATEWAY, VnpyEngine, check_gateway_spec
 from transport.venue.vnpy_orders import OrderBridge
+from transport.venue.vnpy_algos import DeskAlgos
 from transport.edge.ws import SocketLimits, SocketServer
 
 UI_DIR = Path(__file__).resolve().parents[2] / "ui"
@@ -186,6 +187,7 @@ class Desk:
         self.journal: OrderJournal | None = None
         self.limit_store: LimitStore | None = None
         self.order_bridge: OrderBridge | None = None
+        self.algos: DeskAlgos | None = None
         self._runner: web.AppRunner | None = None
         self._progress_task: asyncio.Task | None = None
         self.bus: NatsBus | None = None
@@ -225,6 +227,9 @@ class Desk:
         start_root(self.runtime, RootSupervisor, {"children": desk_children(
             self.bridge or self.links.market_source(), order_path=order_path, tick_detail=self.bridge is not None)})
         await self.runtime.wait_idle()
+        if self.bridge is not None:
+            self.algos = DeskAlgos(self.runtime, self.config.orders)
+            self.algos.start(lambda spec: spawn(self.runtime, ROOT_PATH, spec))
         await self.links.start(self.bridge)
         self.sockets = SocketServer(self.runtime, self.verifier, self.config.limits)
         app = web.Application()
@@ -254,7 +259,7 @@ class Desk:
         await site.start()
         self.port = self._runner.addresses[0][1]
         if self.bridge is not None:
-            self.engine.start(self.bridge, self.config.gateway_setting(), also=(self.order_bridge,))
+            self.engine.start(self.bridge, self.config.gateway_setting(), also=(self.order_bridge, self.algos))
         if self.config.progress_interval_s > 0:
             self._progress_task = asyncio.create_task(self._log_progress())
         _log.info("desk_started", url=self.url, role=self.config.role,
