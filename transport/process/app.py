@@ -228,7 +228,7 @@ class Desk:
             self.bridge or self.links.market_source(), order_path=order_path, tick_detail=self.bridge is not None)})
         await self.runtime.wait_idle()
         if self.bridge is not None:
-            self.algos = DeskAlgos(self.runtime, self.config.orders)
+            self.algos = DeskAlgos(self.runtime, self.config.orders, self.journal)
             self.algos.start(lambda spec: spawn(self.runtime, ROOT_PATH, spec))
         await self.links.start(self.bridge)
         self.sockets = SocketServer(self.runtime, self.verifier, self.config.limits)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import hashlib
+import json
 import math
 import threading
 import time
@@ -75,7 +76,10 @@ class AlgoJob:
         vt_symbol, volume: the contract and the total volume, lots.
         algo: the running template instance (None once ended and reported).
         message: the latest event (why it paused, a refusal, "finished").
-        children: client order ids of its child orders.
+        children: client order ids of its child orders (this incarnation's).
+        request: the parsed ``startAlgo`` (direction, offset, price, setting …), journaled.
+        child_seq: child orders sent over the job's life (the next child is ``-<child_seq + 1>``).
+        restore: the journal row of a job to resume paused after a restart, until its contract is known.
         open_children: child orders not yet final.
         ended_reported: its final progress has been sent.
     """
@@ -91,6 +95,10 @@ class AlgoJob:
     children: set[str] = field(default_factory=set)
     open_children: set[str] = field(default_factory=set)
     ended_reported: bool = False
+    request: dict[str, Any] = field(default_factory=dict)
+    child_seq: int = 0
+    restore: dict[str, Any] | None = None
+    last_row: tuple = ()
 
 
 def _twap_class() -> type:
@@ -138,6 +146,9 @@ def _engine_class() -> type:
         """vnpy_algotrading's AlgoEngine whose orders go through the desk (module docstring)."""
 
         desk: DeskAlgos
+
+        def close(self) -> None:
+            """Leave the algos as they are: a stopping desk keeps its jobs in the journal (resumed paused)."""
 
         def load_algo_template(self) -> None:
             super().load_algo_template()
@@ -209,11 +220,15 @@ class DeskAlgos:
     Args:
         runtime: the actor runtime (``tell_path``, ``registry``).
         config: the accounts (who owns which).
+        journal: the order journal (actors/orders/journal.py): each job's row (``algo_jobs``) is written when it
+            changes; at start the unfinished jobs of the trading day's journal are resumed **paused** (never re-run
+            on their own), their traded lots and average price restored.
     """
 
-    def __init__(self, runtime: Any, config: OrdersConfig) -> None:
+    def __init__(self, runtime: Any, config: OrdersConfig, journal: Any = None) -> None:
         self.runtime = runtime
         self.config = config
+        self.journal = journal
         self.loop: asyncio.AbstractEventLoop | None = None
         self.engine: Any = None
         self.event_engine: Any = None
@@ -242,6 +257,23 @@ class DeskAlgos:
         from actors.sessions.algo_host import AlgoHostActor
 
         self.loop = asyncio.get_running_loop()
+        for row in self.journal.algo_jobs() if self.journal is not None else ():
+            job = AlgoJob(row["job_id"], row["account"], row["user"], row["template"], row["vt_symbol"],
+                          float(row["volume"]), message=row["message"] or "", child_seq=int(row["children"] or 0))
+            try:
+                job.request = {**{k: row[k] for k in ("job_id", "account", "template", "vt_symbol", "direction",
+                                                     "offset", "price", "volume")},
+                               "setting": json.loads(row["setting_json"])}
+            except (TypeError, ValueError) as exc:
+                _log.warning("algo_job_unreadable", job_id=row["job_id"], error=repr(exc))
+                job.ended_reported = True
+            self.jobs[job.job_id] = job
+            if row["status"] in ("stopped", "finished") or job.ended_reported:
+                job.ended_reported = True
+                continue
+            job.restore = row
+            job.message = "resumed paused after a desk restart: resume or stop it"
+            _log.info("algo_job_restored", job_id=job.job_id, account=job.account, traded=row["traded"])
         spawn_host(ChildSpec(ALGO_HOST_CHILD, AlgoHostActor, {"command": self.on_command, "reply": self.on_reply}))
 
     def _call(self, fn: Callable[[], None]) -> None:
@@ -286,7 +318,7 @@ class DeskAlgos:
                     else:
                         self._check_contract(request["vt_symbol"])
                         job = AlgoJob(request["job_id"], request["account"], user, request["template"],
-                                      request["vt_symbol"], request["volume"], message="starting")
+                                      request["vt_symbol"], request["volume"], message="starting", request=request)
                         self.jobs[job.job_id] = job
                         self._call(lambda: self._start(job, request))
                         detail = job.job_id
@@ -350,7 +382,7 @@ class DeskAlgos:
 
     # -- on vn.py's EventEngine thread -----------------------------------------------------------
 
-    def _start(self, job: AlgoJob, request: dict[str, Any]) -> None:
+    def _start(self, job: AlgoJob, request: dict[str, Any], publish: bool = True) -> None:
         from vnpy.trader.constant import Direction, Offset
 
         direction = Direction.LONG if request["direction"] == "long" else Direction.SHORT
@@ -366,6 +398,23 @@ class DeskAlgos:
         self._by_algo[name] = job
         job.message = "running"
         self.started += 1
+        if publish:
+            self._publish(job)
+
+    def _restore(self, job: AlgoJob) -> None:
+        """Start a journaled job again and pause it at once, its fills restored (EventEngine thread)."""
+        row, job.restore = job.restore, None
+        request = job.request
+        self._start(job, request, publish=False)
+        algo = job.algo
+        if algo is None:
+            return
+        algo.pause()
+        algo.traded = float(row["traded"] or 0.0)
+        algo.traded_price = float(row["avg_price"]) if row["avg_price"] is not None and math.isfinite(
+            float(row["avg_price"])) else 0.0
+        job.message = "resumed paused after a desk restart: resume or stop it"
+        self._publish(job)
 
     def _control(self, job: AlgoJob, action: str, user: str) -> None:
         algo = job.algo
@@ -390,7 +439,8 @@ class DeskAlgos:
             self._seq += 1
             seq = self._seq
         digest = hashlib.sha1(f"{job.account}\0{job.job_id}".encode()).hexdigest()[:16]
-        client_order_id = f"a{digest}-{len(job.children) + 1}"
+        job.child_seq += 1
+        client_order_id = f"a{digest}-{job.child_seq}"
         job.children.add(client_order_id)
         job.open_children.add(client_order_id)
         self._child_job[client_order_id] = job
@@ -467,6 +517,8 @@ class DeskAlgos:
     def _on_timer(self, event: Any) -> None:
         try:
             for job in list(self.jobs.values()):
+                if job.restore is not None and self.engine.main_engine.get_contract(job.vt_symbol) is not None:
+                    self._restore(job)
                 if not job.ended_reported:
                     self._publish(job)
         except Exception as exc:  # noqa: BLE001 - never the EventEngine's thread
@@ -477,7 +529,10 @@ class DeskAlgos:
     def progress(self, job: AlgoJob) -> dict[str, Any]:
         """Return a job's ``AlgoProgress`` fields (EventEngine thread)."""
         algo = job.algo
-        status = _STATUS.get(algo.status.name, "paused") if algo is not None else "paused"
+        if algo is not None:
+            status = _STATUS.get(algo.status.name, "paused")
+        else:
+            status = "stopped" if job.message.startswith("not started") else "paused"
         traded = float(algo.traded) if algo is not None else 0.0
         avg = float(algo.traded_price) if algo is not None and traded else math.nan
         if status == "finished" and not job.message.startswith("finished"):
@@ -499,6 +554,18 @@ class DeskAlgos:
             setattr(body, key, value)
         self.progress_sent += 1
         self.runtime.tell_path("sessions", encode_account_push(account, message.to_bytes(), SOURCE))
+        job = self.jobs.get(fields["jobId"])
+        if self.journal is not None and job is not None and job.request:
+            request = job.request
+            row = {"job_id": job.job_id, "account": job.account, "user": job.user, "template": job.template,
+                   "vt_symbol": job.vt_symbol, "direction": request["direction"], "offset": request["offset"],
+                   "price": request["price"], "volume": job.volume, "setting_json": json.dumps(request["setting"]),
+                   "status": fields["status"], "traded": fields["tradedLots"], "avg_price": fields["avgPrice"],
+                   "children": job.child_seq, "message": fields["message"]}
+            key = tuple(row.values())
+            if key != job.last_row:
+                job.last_row = key
+                self.journal.write_algo_job_nowait({**row, "updated_ns": time.time_ns()})
 
     def statistics(self) -> dict[str, int]:
         """Jobs, starts, refused children and progress messages sent."""
