@@ -316,7 +316,7 @@ class DeskAlgos:
                             raise AlgoCommandError("forbidden", f"jobId {request['job_id']!r} is another account's")
                         detail = job.job_id   # idempotent: the job already runs (or ran)
                     else:
-                        self._check_contract(request["vt_symbol"])
+                        self._check_contract(request)
                         job = AlgoJob(request["job_id"], request["account"], user, request["template"],
                                       request["vt_symbol"], request["volume"], message="starting", request=request)
                         self.jobs[job.job_id] = job
@@ -375,10 +375,20 @@ class DeskAlgos:
                 "direction": str(body.direction), "offset": str(body.offset), "price": price, "volume": volume,
                 "setting": setting}
 
-    def _check_contract(self, vt_symbol: str) -> None:
+    def _check_contract(self, request: dict[str, Any]) -> None:
+        from vnpy.trader.utility import round_to
+
+        vt_symbol = request["vt_symbol"]
         main_engine = self.engine.main_engine if self.engine is not None else None
-        if main_engine is None or main_engine.get_contract(vt_symbol) is None:
+        contract = main_engine.get_contract(vt_symbol) if main_engine is not None else None
+        if contract is None:
             raise AlgoCommandError("unknownContract", f"{vt_symbol[:64]!r} is not a contract the gateways know")
+        setting = request["setting"]
+        if request["template"] == "TwapAlgo":   # vnpy_algotrading rounds each slice to the contract's lot step
+            per_slice = request["volume"] / (setting["time"] / setting["interval"])
+            if not round_to(per_slice, contract.min_volume or 1):
+                raise AlgoCommandError("malformed", f"TwapAlgo slices of {per_slice:g} lots round to 0 lots "
+                                       f"(lot step {contract.min_volume:g}): fewer slices (time / interval) or more lots")
 
     # -- on vn.py's EventEngine thread -----------------------------------------------------------
 

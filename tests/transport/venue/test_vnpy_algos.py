@@ -75,11 +75,13 @@ async def test_twap_when_a_child_is_refused_by_a_risk_rule_then_paused_with_the_
     ({"volume": math.inf}, "malformed", "volumeLots"),
     ({"account": "acct-02"}, "forbidden", "acct-02"),
     ({"vt_symbol": "nope.SHFE"}, "unknownContract", "nope"),
+    ({"settings": (("time", "60"), ("interval", "1"))}, "malformed", "round to 0 lots"),
 ])
 async def test_start_algo_when_hostile_then_clear_error_and_nothing_started(
         desk_factory, open_socket, tmp_path, change, code, text):
     """Unknown template, NaN or huge settings, unknown keys, infinite volume, another trader's account, an unknown
-    contract: an error with the reason, no job, no order."""
+    contract, TWAP slices that round to 0 lots (vn.py would run and never trade): an error with the reason, no job,
+    no order."""
     desk, price = await _desk(desk_factory, tmp_path)
     client = await open_socket(desk, token(JWT_SECRET, "trader1", ["acct-01"]))
     await client.send(**_start("bad-1", price, **change))
