@@ -13,6 +13,7 @@ of another kind.
 | ``accounts/<account>`` | AccountActor |
 | ``market/group/<group>`` | GroupActor (RemoteGroupActor on a gateway node) |
 | ``sessions/session/<id>`` | SessionActor (``nats``, ``nats-orders``: the NATS sessions) |
+| ``algos`` | AlgoHostActor: the algo engine's session (child of the root) |
 | ``risk/<rule>/<scope>`` | one risk rule (``scope``: an account, or ``global``) |
 """
 
@@ -119,6 +120,12 @@ def session_of(path: str) -> str | None:
     return _one_after(path, f"{SESSIONS}/{SESSION_CHILD}/")
 
 
+ALGO_HOST_CHILD = "algos"
+"""The algo engine's session, a child of the root (actors/sessions/algo_host.py)."""
+ALGO_HOST_PATH = ALGO_HOST_CHILD
+"""``algos``: where sessions forward algo commands, and whose replies the algos' child orders get."""
+
+
 # -- risk/<rule>/<scope>
 
 def rule_child(rule: str, scope: str) -> str:
@@ -140,6 +147,8 @@ def rule_of(path: str) -> tuple[str, str] | None:
 
 
 __all__ = [
+    "ALGO_HOST_CHILD",
+    "ALGO_HOST_PATH",
     "MAX_TOKEN_LENGTH",
     "PathTokenError",
     "accounts_account",

@@ -211,3 +211,48 @@ struct CancelAllReply {
   account @1 :Text;
   clientOrderIds @2 :List(Text);   # the orders a cancel was sent for (or will be, once they have a vt_orderid)
 }
+
+# -- vn.py algos (vnpy_algotrading) run by the desk; every child order goes through the order path ----------
+
+struct AlgoSetting {
+  key @0 :Text;              # a key of the template's default_setting, "time"
+  value @1 :Text;            # its value as text, "10" (parsed as a finite number)
+}
+
+struct StartAlgo {
+  jobId @0 :Text;            # chosen by the client, 1..64 bytes; idempotent like a client order id
+  account @1 :Text;          # strategy account
+  template @2 :Text;         # vnpy_algotrading template class, "TwapAlgo", "IcebergAlgo", "SniperAlgo", "StopAlgo", "BestLimitAlgo"
+  vtSymbol @3 :Text;
+  direction @4 :Direction;
+  offset @5 :Offset;
+  price @6 :Float64;         # limit price, quote currency
+  volumeLots @7 :Float64;    # total volume, lots
+  settings @8 :List(AlgoSetting);   # TwapAlgo: time and interval in seconds
+}
+
+struct AlgoJobRef {
+  jobId @0 :Text;
+  account @1 :Text;
+}
+
+enum AlgoStatus {
+  running @0;
+  paused @1;
+  stopped @2;
+  finished @3;
+}
+
+struct AlgoProgress {
+  jobId @0 :Text;
+  account @1 :Text;
+  template @2 :Text;
+  status @3 :AlgoStatus;
+  tradedLots @4 :Float64;
+  volumeLots @5 :Float64;
+  avgPrice @6 :Float64;      # average fill price, quote currency (NaN: nothing traded)
+  openChildren @7 :UInt32;   # child orders not yet final
+  message @8 :Text;          # the latest event, e.g. why it paused (a child refused by a risk rule)
+  tsNs @9 :Int64;            # when built, ns since UNIX epoch
+  vtSymbol @10 :Text;
+}

@@ -46,6 +46,10 @@ struct ClientMessage {
     replaceOrder @13 :Orders.ReplaceOrder;            # → orders/<account>; answered by replaceReply
     cancelAll @14 :Orders.CancelAll;                  # → orders/<account>; answered by cancelAllReply
     viewport @15 :Market.Viewport;        # rows of a group the client shows: kept first in a cut frame
+    startAlgo @16 :Orders.StartAlgo;     # → the desk's algo engine; answered by ack (detail: the jobId) or error
+    pauseAlgo @17 :Orders.AlgoJobRef;
+    resumeAlgo @18 :Orders.AlgoJobRef;
+    stopAlgo @19 :Orders.AlgoJobRef;
   }
   envelope @5 :Envelope;
 }
@@ -113,6 +117,7 @@ struct ServerMessage {
     groupStatus @20 :Market.GroupStatus;           # a subscribed group's liveness: on subscribe and on change
     replaceReply @21 :Orders.ReplaceReply;         # to the replacing socket, once the new order is decided
     cancelAllReply @22 :Orders.CancelAllReply;
+    algoProgress @23 :Orders.AlgoProgress;         # every 1 s per running algo job, to its account's traders
   }
   envelope @5 :Envelope;
 }

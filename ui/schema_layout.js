@@ -406,6 +406,70 @@ export const STRUCTS = deepFreeze({
       "clientOrderIds": {"kind": "list", "element": {"kind": "text"}, "pointer": 2}
     }
   },
+  "AlgoSetting": {
+    "id": "0x925653c7d3ceb0bb",
+    "file": "orders.capnp",
+    "dataWords": 0,
+    "pointerWords": 2,
+    "discriminantByteOffset": null,
+    "union": [],
+    "fields": {
+      "key": {"kind": "text", "pointer": 0},
+      "value": {"kind": "text", "pointer": 1}
+    }
+  },
+  "StartAlgo": {
+    "id": "0xa1f04e9f45172c0a",
+    "file": "orders.capnp",
+    "dataWords": 3,
+    "pointerWords": 5,
+    "discriminantByteOffset": null,
+    "union": [],
+    "fields": {
+      "jobId": {"kind": "text", "pointer": 0},
+      "account": {"kind": "text", "pointer": 1},
+      "template": {"kind": "text", "pointer": 2},
+      "vtSymbol": {"kind": "text", "pointer": 3},
+      "direction": {"kind": "enum", "enum": "Direction", "byteOffset": 0},
+      "offset": {"kind": "enum", "enum": "Offset", "byteOffset": 2},
+      "price": {"kind": "float64", "byteOffset": 8},
+      "volumeLots": {"kind": "float64", "byteOffset": 16},
+      "settings": {"kind": "list", "element": {"kind": "struct", "struct": "AlgoSetting"}, "pointer": 4}
+    }
+  },
+  "AlgoJobRef": {
+    "id": "0xbc864eb0ef41e87f",
+    "file": "orders.capnp",
+    "dataWords": 0,
+    "pointerWords": 2,
+    "discriminantByteOffset": null,
+    "union": [],
+    "fields": {
+      "jobId": {"kind": "text", "pointer": 0},
+      "account": {"kind": "text", "pointer": 1}
+    }
+  },
+  "AlgoProgress": {
+    "id": "0xfe77e52a758e5ef9",
+    "file": "orders.capnp",
+    "dataWords": 5,
+    "pointerWords": 5,
+    "discriminantByteOffset": null,
+    "union": [],
+    "fields": {
+      "jobId": {"kind": "text", "pointer": 0},
+      "account": {"kind": "text", "pointer": 1},
+      "template": {"kind": "text", "pointer": 2},
+      "status": {"kind": "enum", "enum": "AlgoStatus", "byteOffset": 0},
+      "tradedLots": {"kind": "float64", "byteOffset": 8},
+      "volumeLots": {"kind": "float64", "byteOffset": 16},
+      "avgPrice": {"kind": "float64", "byteOffset": 24},
+      "openChildren": {"kind": "uint32", "byteOffset": 4},
+      "message": {"kind": "text", "pointer": 3},
+      "tsNs": {"kind": "int64", "byteOffset": 32},
+      "vtSymbol": {"kind": "text", "pointer": 4}
+    }
+  },
   "Position": {
     "id": "0xbb91f6a7607bfaf5",
     "file": "accounts.capnp",
@@ -643,7 +707,7 @@ export const STRUCTS = deepFreeze({
     "dataWords": 1,
     "pointerWords": 2,
     "discriminantByteOffset": 0,
-    "union": ["auth", "subscribe", "unsubscribe", "snapshotRequest", "ping", "refresh", "submitOrder", "cancelOrder", "orderStatusRequest", "subscribeTicks", "unsubscribeTicks", "watchlistUpdate", "replaceOrder", "cancelAll", "viewport"],
+    "union": ["auth", "subscribe", "unsubscribe", "snapshotRequest", "ping", "refresh", "submitOrder", "cancelOrder", "orderStatusRequest", "subscribeTicks", "unsubscribeTicks", "watchlistUpdate", "replaceOrder", "cancelAll", "viewport", "startAlgo", "pauseAlgo", "resumeAlgo", "stopAlgo"],
     "fields": {
       "auth": {"kind": "struct", "struct": "Auth", "pointer": 0, "discriminant": 0},
       "subscribe": {"kind": "struct", "struct": "Subscribe", "pointer": 0, "discriminant": 1},
@@ -660,7 +724,11 @@ export const STRUCTS = deepFreeze({
       "watchlistUpdate": {"kind": "struct", "struct": "WatchlistUpdate", "pointer": 0, "discriminant": 11},
       "replaceOrder": {"kind": "struct", "struct": "ReplaceOrder", "pointer": 0, "discriminant": 12},
       "cancelAll": {"kind": "struct", "struct": "CancelAll", "pointer": 0, "discriminant": 13},
-      "viewport": {"kind": "struct", "struct": "Viewport", "pointer": 0, "discriminant": 14}
+      "viewport": {"kind": "struct", "struct": "Viewport", "pointer": 0, "discriminant": 14},
+      "startAlgo": {"kind": "struct", "struct": "StartAlgo", "pointer": 0, "discriminant": 15},
+      "pauseAlgo": {"kind": "struct", "struct": "AlgoJobRef", "pointer": 0, "discriminant": 16},
+      "resumeAlgo": {"kind": "struct", "struct": "AlgoJobRef", "pointer": 0, "discriminant": 17},
+      "stopAlgo": {"kind": "struct", "struct": "AlgoJobRef", "pointer": 0, "discriminant": 18}
     }
   },
   "Ack": {
@@ -719,7 +787,7 @@ export const STRUCTS = deepFreeze({
     "dataWords": 1,
     "pointerWords": 2,
     "discriminantByteOffset": 0,
-    "union": ["groupFrame", "groupInfo", "ack", "error", "pong", "orderReply", "cancelReply", "orderStatusReply", "orderAccepted", "orderRejected", "orderUpdated", "orderFilled", "outcomeUnknown", "accountStatus", "riskSummary", "riskEvent", "limitChanged", "killSwitchChanged", "tickDetail", "groupStatus", "replaceReply", "cancelAllReply"],
+    "union": ["groupFrame", "groupInfo", "ack", "error", "pong", "orderReply", "cancelReply", "orderStatusReply", "orderAccepted", "orderRejected", "orderUpdated", "orderFilled", "outcomeUnknown", "accountStatus", "riskSummary", "riskEvent", "limitChanged", "killSwitchChanged", "tickDetail", "groupStatus", "replaceReply", "cancelAllReply", "algoProgress"],
     "fields": {
       "groupFrame": {"kind": "struct", "struct": "GroupFrame", "pointer": 0, "discriminant": 0},
       "groupInfo": {"kind": "struct", "struct": "GroupInfo", "pointer": 0, "discriminant": 1},
@@ -743,7 +811,8 @@ export const STRUCTS = deepFreeze({
       "tickDetail": {"kind": "struct", "struct": "TickDetail", "pointer": 0, "discriminant": 18},
       "groupStatus": {"kind": "struct", "struct": "GroupStatus", "pointer": 0, "discriminant": 19},
       "replaceReply": {"kind": "struct", "struct": "ReplaceReply", "pointer": 0, "discriminant": 20},
-      "cancelAllReply": {"kind": "struct", "struct": "CancelAllReply", "pointer": 0, "discriminant": 21}
+      "cancelAllReply": {"kind": "struct", "struct": "CancelAllReply", "pointer": 0, "discriminant": 21},
+      "algoProgress": {"kind": "struct", "struct": "AlgoProgress", "pointer": 0, "discriminant": 22}
     }
   },
   "FlightHeader": {
@@ -802,6 +871,7 @@ export const ENUMS = deepFreeze({
   "ReplyStatus": ["accepted", "rejected", "outcomeUnknown"],
   "CancelStatus": ["sent", "unknownOrder", "notActive", "notSent", "ambiguous"],
   "ReplaceStatus": ["accepted", "rejected", "outcomeUnknown", "unknownOrder", "notWorking"],
+  "AlgoStatus": ["running", "paused", "stopped", "finished"],
   "Severity": ["info", "warning", "critical"],
   "KillSwitchScope": ["account", "group", "global"],
   "KillSwitchState": ["active", "reduceOnly", "halted"],

@@ -11,7 +11,8 @@ From the desk's TOML file (``tickstage run --config desk.toml``)::
 
     [accounts.acct-01]
     trader = "trader1"                        # owning trader (JWT sub), shown in AccountStatus
-    real = ["SIM"]                            # vn.py gateway names of its 1–2 real accounts; orders go to the first
+    real = ["SIM"]                            # vn.py gateway names of its 1–2 real accounts
+    route = { etf_options = "SIM" }           # optional: contract class or exchange → real account (actors/orders/routing.py); else the first
     capital = 1_000_000                       # funds allocated to it (balance = capital + PnL); default 0
 
     [risk]
@@ -36,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from actors.orders.routing import check_route, route_gateway
 from actors.risk import GLOBAL_SCOPE
 
 ACCOUNT_RULES = (
@@ -84,6 +86,9 @@ def order_key(member: str, body) -> str:
     field_name = ORDER_KEYS[member]
     return getattr(body, field_name) if field_name else ""
 
+ALGO_MEMBERS = frozenset({"startAlgo", "pauseAlgo", "resumeAlgo", "stopAlgo"})
+"""The ClientMessage members that go to the desk's algo engine (the actor ``algos``, actors/sessions/algo_host.py)."""
+
 
 def client_order_id_fits(client_order_id: str) -> bool:
     """Return whether a client order id is 1..:data:`MAX_CLIENT_ORDER_ID_BYTES` (64) UTF-8 bytes.
@@ -100,14 +105,21 @@ class AccountSpec:
     Attributes:
         account: account id, ``"acct-01"`` (letters, digits, ``-``, ``_``).
         trader: owning trader (JWT ``sub``).
-        real: vn.py gateway names of its real accounts (1–2); orders go to the first.
+        real: vn.py gateway names of its real accounts (1–2).
         capital: funds allocated to it, quote currency (0: none; its balance is then its PnL).
+        route: contract class (``futures``, ``etf_options``) or exchange (``SSE``) → one of ``real``; an order
+            matching no key goes to the first real account (actors/orders/routing.py).
     """
 
     account: str
     trader: str
     real: tuple[str, ...] = ("SIM",)
     capital: float = 0.0
+    route: Mapping[str, str] = field(default_factory=dict)
+
+    def gateway_for(self, vt_symbol: str) -> str:
+        """Return the vn.py gateway name an order of ``vt_symbol`` goes to (actors/orders/routing.py)."""
+        return route_gateway(self.real, self.route, vt_symbol)
 
     def __post_init__(self) -> None:
         if not self.account or self.account == GLOBAL_SCOPE or not all(
@@ -117,6 +129,7 @@ class AccountSpec:
             raise ValueError(f"account {self.account}: 1 or 2 real accounts, not {len(self.real)}")
         if not (math.isfinite(self.capital) and self.capital >= 0):
             raise ValueError(f"account {self.account}: capital must be a finite number >= 0, not {self.capital!r}")
+        check_route(self.account, self.real, self.route)
 
 
 @dataclass(frozen=True)
@@ -202,7 +215,7 @@ class OrdersConfig:
         risk = dict(document.get("risk", {}))
         accounts = tuple(
             AccountSpec(name, str(spec.get("trader", "")), tuple(spec.get("real", ("SIM",))),
-                        float(spec.get("capital", 0.0)))
+                        float(spec.get("capital", 0.0)), _route(name, spec.get("route", {})))
             for name, spec in dict(document.get("accounts", {})).items()
         )
         kwargs: dict[str, Any] = {"accounts": accounts}
@@ -231,6 +244,12 @@ class OrdersConfig:
         return cls(**kwargs)
 
 
+def _route(account: str, table: Any) -> dict[str, str]:
+    if not isinstance(table, Mapping) or not all(isinstance(v, str) for v in table.values()):
+        raise ValueError(f"account {account}: route must be a table of contract class or exchange = \"gateway\"")
+    return {str(key): value for key, value in table.items()}
+
+
 def _numbers(values: Mapping[str, Any]) -> dict[str, float]:
     out = {}
     for key, value in dict(values).items():
@@ -242,6 +261,7 @@ def _numbers(values: Mapping[str, Any]) -> dict[str, float]:
 
 __all__ = [
     "ACCOUNT_RULES",
+    "ALGO_MEMBERS",
     "AccountSpec",
     "GLOBAL_RULES",
     "MAX_CLIENT_ORDER_ID_BYTES",

@@ -57,6 +57,7 @@ import structlog
 
 from actors.orders.errors import JournalClosedError, JournalError
 from actors.orders.journal_rows import (
+    ALGO_JOB_COLUMNS,
     AUDIT_COLUMNS,
     CHECKS,
     KILL_SWITCH_COLUMNS,
@@ -150,6 +151,7 @@ class OrderJournal:
         self._orders: dict[tuple[str, str], dict[str, Any]] = {}
         self._limit_changes: list[dict[str, Any]] = []
         self._kill_switch_changes: list[dict[str, Any]] = []
+        self._algo_jobs: dict[str, dict[str, Any]] = {}
         self._quarantined: list[dict[str, Any]] = []
         self._pending: list[tuple[str, dict[str, Any], OnCommit | None]] = []
         self._flush_armed: asyncio.Handle | None = None
@@ -203,6 +205,7 @@ class OrderJournal:
                 quarantine_at_load(connection, bad, self.path)
                 self._quarantined = [dict(r) for r in connection.execute(
                     "SELECT * FROM quarantined_rows ORDER BY seq")]
+                self._algo_jobs = {r["job_id"]: dict(r) for r in connection.execute("SELECT * FROM algo_jobs")}
             finally:
                 connection.close()
         except sqlite3.Error as exc:
@@ -366,6 +369,17 @@ class OrderJournal:
         with self._lock:
             row = self._orders.get((account, client_order_id))
             return dict(row) if row is not None else None
+
+    def write_algo_job_nowait(self, row: dict[str, Any]) -> None:
+        """Queue an algo job's row (columns :data:`ALGO_JOB_COLUMNS`), replacing the job's previous one (loop thread)."""
+        with self._lock:
+            self._algo_jobs[row["job_id"]] = dict(row)
+        self._put("algo_jobs", row, None)
+
+    def algo_jobs(self) -> list[dict[str, Any]]:
+        """Return every algo job's latest row (copies)."""
+        with self._lock:
+            return [dict(row) for row in self._algo_jobs.values()]
 
     def limit_changes(self) -> list[dict[str, Any]]:
         """Return every committed limit change, oldest first."""

@@ -52,6 +52,11 @@ refusals folded into this row."""
 QUARANTINE_COLUMNS = ("quarantined_ns", "source_table", "account", "client_order_id", "row_json", "reason")
 """``quarantined_rows``: when (ns since UNIX epoch), from which table, the order's key (``""`` for other
 tables, or when unreadable), the row as JSON (non-finite floats by name, blobs as hex), why."""
+ALGO_JOB_COLUMNS = ("job_id", "account", "user", "template", "vt_symbol", "direction", "offset", "price", "volume",
+                    "setting_json", "status", "traded", "avg_price", "children", "message", "updated_ns")
+"""``algo_jobs``: one row per algo job (transport/venue/vnpy_algos.py), replaced on change: its request, the
+template's settings as JSON, its status, lots traded and their average price, child orders sent, the latest message,
+when written (ns since UNIX epoch). A restarted desk resumes the unfinished ones paused."""
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS orders (
@@ -66,14 +71,15 @@ CREATE INDEX IF NOT EXISTS audit_by_time ON audit (ts_ns);
 CREATE INDEX IF NOT EXISTS audit_by_user ON audit (user, ts_ns);
 CREATE TABLE IF NOT EXISTS quarantined_rows (seq INTEGER PRIMARY KEY AUTOINCREMENT,
   {", ".join(QUARANTINE_COLUMNS)});
+CREATE TABLE IF NOT EXISTS algo_jobs ({", ".join(ALGO_JOB_COLUMNS)}, PRIMARY KEY (job_id));
 """
 MAX_ROWS_PER_STATEMENT = 1000
 """Most rows per statement (30 columns × 1,000 stays under SQLite's 32,766 parameters)."""
 
 _COLUMNS = {"orders": ORDER_COLUMNS, "limit_changes": LIMIT_COLUMNS, "kill_switch_changes": KILL_SWITCH_COLUMNS,
-            "audit": AUDIT_COLUMNS, "quarantined_rows": QUARANTINE_COLUMNS}
+            "audit": AUDIT_COLUMNS, "quarantined_rows": QUARANTINE_COLUMNS, "algo_jobs": ALGO_JOB_COLUMNS}
 _VERB = {"orders": "INSERT OR REPLACE INTO", "limit_changes": "INSERT INTO", "kill_switch_changes": "INSERT INTO",
-         "audit": "INSERT INTO", "quarantined_rows": "INSERT INTO"}
+         "audit": "INSERT INTO", "quarantined_rows": "INSERT INTO", "algo_jobs": "INSERT OR REPLACE INTO"}
 
 
 def multi_insert(table: str, rows: list[dict]) -> tuple[str, list]:

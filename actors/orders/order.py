@@ -61,6 +61,7 @@ from actors.orders.ports import JournalPort, MarketPort, OrderPort
 from actors.orders.record import OrderRecord
 from actors.orders.replace import Replacements
 from actors.orders.risk_gate import PendingCheck, RiskGate
+from actors.orders.routing import route_gateway
 from actors.orders.tally import OrderTally
 from actors.orders.validity import check_record
 from actors.risk.rejection import Rejection
@@ -82,6 +83,8 @@ class OrderActor(TickstageActor):
     Context args:
         account (str): the strategy account.
         gateway_name (str): vn.py gateway of its primary real account.
+        real (tuple[str, ...]), route (dict[str, str]): its real accounts and routing rule; each order goes to
+            ``route_gateway(real, route, vt_symbol)`` (actors/orders/routing.py).
         port (OrderPort): the gateway (transport/venue/vnpy_orders.py).
         market (MarketPort): reference data and last prices.
         journal (JournalPort): the durable journal (actors/orders/journal.py).
@@ -99,6 +102,8 @@ class OrderActor(TickstageActor):
         args = self.context.args
         self.account: str = args["account"]
         self.gateway_name: str = args.get("gateway_name", "SIM")
+        self.real: tuple[str, ...] = tuple(args.get("real") or (self.gateway_name,))
+        self.route: dict[str, str] = dict(args.get("route") or {})
         self.port: OrderPort = args["port"]
         self.market: MarketPort = args["market"]
         self.journal: JournalPort = args["journal"]
@@ -363,7 +368,7 @@ class OrderActor(TickstageActor):
     def send_to_gateway(self, record: OrderRecord) -> None:
         """Call ``MainEngine.send_order`` once for this order (loop thread)."""
         self.sent += 1
-        vt_orderid = self.port.send(record, self.gateway_name)
+        vt_orderid = self.port.send(record, route_gateway(self.real, self.route, record.vt_symbol))
         record.updated_ns = time.time_ns()
         self.notify("sent", record)
         if not vt_orderid:

@@ -62,7 +62,8 @@ def order_path_children(config: OrdersConfig, *, journal: JournalPort, limits: L
         for rule in config.rules:
             risk.append(ChildSpec(rule_child(rule, spec.account), RULES[rule],
                                   {"scope": spec.account, "limits": limits, "accounts": accounts,
-                                   "venues": venues, "gateway_name": spec.real[0]}))
+                                   "venues": venues, "gateway_name": spec.real[0], "real": spec.real,
+                                   "route": dict(spec.route)}))
         observers: dict[str, tuple[str, ...]] = {
             kind: tuple(rule_path(rule, scope) for rule, scope in rules if kind in RULES[rule].observes)
             for kind in UPDATE_KINDS
@@ -70,7 +71,8 @@ def order_path_children(config: OrdersConfig, *, journal: JournalPort, limits: L
         stateful = tuple(rule_path(rule, scope) for rule, scope in rules
                          if RULES[rule].stateful and scope != GLOBAL_SCOPE)
         orders.append(ChildSpec(spec.account, OrderActor, {
-            "account": spec.account, "gateway_name": spec.real[0], "port": port, "market": market,
+            "account": spec.account, "gateway_name": spec.real[0], "real": spec.real,
+            "route": dict(spec.route), "port": port, "market": market,
             "journal": journal, "config": config, "sessions_path": sessions_path,
             "rules": tuple((rule, rule_path(rule, scope)) for rule, scope in rules),
             "observers": observers, "stateful": stateful,

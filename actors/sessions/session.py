@@ -73,13 +73,14 @@ from actors.market_source import MARKET_SOURCE_PATH
 from actors._envelope import encode_server_message, new_server_message
 from actors.orders.codec import encode_order_command
 from actors.orders.config import (
+    ALGO_MEMBERS,
     MAX_CLIENT_ORDER_ID_BYTES,
     ORDER_KEYS,
     ORDER_MEMBERS,
     client_order_id_fits,
     order_key,
 )
-from actors.paths import group_path, is_token, orders_path
+from actors.paths import ALGO_HOST_PATH, group_path, is_token, orders_path
 from actors.sessions.liveness import LivenessBook, StatusChange
 from actors.sessions.state import SessionState
 
@@ -192,6 +193,8 @@ class SessionActor(TickstageActor):
                 self._pong(client.ping.clientTsNs, correlation)
             elif member in ORDER_MEMBERS:
                 self._order_command(getattr(client, member), member, data, correlation)
+            elif member in ALGO_MEMBERS:
+                self._algo_command(getattr(client, member), member, data, correlation)
             elif member in ("subscribeTicks", "unsubscribeTicks"):
                 self._follow_ticks(list(getattr(client, member).vtSymbols), member == "subscribeTicks", correlation)
             elif member == "watchlistUpdate":
@@ -210,6 +213,22 @@ class SessionActor(TickstageActor):
             return
         self.send_path(group_path(group), encode_actor_message("viewport", {
             "group": group, "firstRow": viewport.firstRow, "rowCount": viewport.rowCount}, source=self.path))
+
+    def _algo_command(self, body, member: str, data: bytes, correlation: int) -> None:
+        """Forward an algo command to the algo engine's session if the token grants the account."""
+        account = body.account
+        if not client_order_id_fits(body.jobId):
+            self._control(error={"code": "malformed", "message": f"jobId must be 1..{MAX_CLIENT_ORDER_ID_BYTES} bytes"},
+                          correlation=correlation)
+            return
+        if not self.state.may_trade(account) or not is_token(account) or orders_path(account) not in self.runtime.registry:
+            self._control(error={"code": "forbidden", "message": f"account {account!r} is not yours"},
+                          correlation=correlation)
+            return
+        if not self.send_path(ALGO_HOST_PATH, encode_order_command(self.path, self.state.user, data, self.path,
+                                                                   self.correlation_id)):
+            self._control(error={"code": "internal", "message": "the desk runs no algo engine"},
+                          correlation=correlation)
 
     def _order_command(self, body, member: str, data: bytes, correlation: int) -> None:
         """Forward an order message to ``orders/<account>`` if the token grants the account."""

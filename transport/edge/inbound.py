@@ -32,7 +32,7 @@ import capnp
 
 import schemas
 from actors.market.watchlists import MAX_VT_SYMBOL_BYTES, vt_symbol_fits
-from actors.orders.config import ORDER_KEYS, order_key
+from actors.orders.config import ALGO_MEMBERS, ORDER_KEYS, order_key
 from transport.errors import FrameRefusedError
 from transport.edge.limits import SocketLimits
 
@@ -134,7 +134,8 @@ def read_client_frame(data: bytes, limits: SocketLimits) -> ClientFrame:
 def order_target(data: bytes, frame: ClientFrame, limits: SocketLimits) -> tuple[str, str | None]:
     """Return ``(account, idempotency key or None)`` of an order frame (a member of
     actors.orders.config.ORDER_KEYS: the client order id, a replace's new client order id, a cancelAll's
-    request id; ``None`` for orderStatusRequest) already accepted by :func:`read_client_frame`.
+    request id; ``None`` for orderStatusRequest) already accepted by :func:`read_client_frame`; of an algo
+    frame (startAlgo, pauseAlgo, resumeAlgo, stopAlgo), ``(account, jobId)``.
 
     Raises:
         FrameRefusedError: ``malformed`` if it cannot be read again.
@@ -144,6 +145,8 @@ def order_target(data: bytes, frame: ClientFrame, limits: SocketLimits) -> tuple
             data, traversal_limit_in_words=limits.reader_traversal_words, nesting_limit=schemas.NESTING_LIMIT
         ) as message:
             body = getattr(message, frame.member)
+            if frame.member in ALGO_MEMBERS:
+                return body.account, body.jobId
             key = order_key(frame.member, body) if ORDER_KEYS[frame.member] else None
             return body.account, key
     except _DECODE_ERRORS as exc:

@@ -44,7 +44,7 @@ from actors import (
     encode_server_message,
     spawn,
 )
-from actors.orders.config import MAX_CLIENT_ORDER_ID_BYTES, ORDER_KEYS, ORDER_MEMBERS, client_order_id_fits
+from actors.orders.config import ALGO_MEMBERS, MAX_CLIENT_ORDER_ID_BYTES, ORDER_KEYS, ORDER_MEMBERS, client_order_id_fits
 from actors.paths import group_path, is_token, orders_path, session_child, session_path
 from actors.sessions.session import SessionActor, SessionState
 from actors.sessions.state import command_correlation_id
@@ -57,7 +57,7 @@ from transport.edge.client import client_message
 
 _log = structlog.get_logger("transport.edge.ws")
 _SESSION_MEMBERS = frozenset({"subscribe", "unsubscribe", "snapshotRequest", "ping", "subscribeTicks",
-                              "unsubscribeTicks", "watchlistUpdate", "viewport"}) | ORDER_MEMBERS
+                              "unsubscribeTicks", "watchlistUpdate", "viewport"}) | ORDER_MEMBERS | ALGO_MEMBERS
 _POLICY_VIOLATION = WSCloseCode.POLICY_VIOLATION  # 1008
 SOURCE = "ws"
 """``Envelope.source`` of the ServerMessages the socket server answers with itself (``ack``, ``error``)."""
@@ -399,7 +399,7 @@ class SocketServer:
             conn.subscriptions.difference_update(frame.groups)
         elif member == "snapshotRequest" and not conn.state.principal.may_see_group(frame.groups[0]):
             raise FrameRefusedError("forbidden", "group not allowed by your token", frame.correlation)
-        elif member in ORDER_MEMBERS:
+        elif member in ORDER_MEMBERS or member in ALGO_MEMBERS:
             self._check_order(conn, data, frame)
         self._tell_session(conn, data, command_correlation_id(conn.number, frame.correlation))
 
@@ -409,7 +409,7 @@ class SocketServer:
 
         account, client_order_id = order_target(data, frame, self.limits)
         if client_order_id is not None and not client_order_id_fits(client_order_id):
-            raise FrameRefusedError("malformed", f"{ORDER_KEYS[frame.member]} must be 1..{MAX_CLIENT_ORDER_ID_BYTES} "
+            raise FrameRefusedError("malformed", f"{ORDER_KEYS.get(frame.member, 'jobId')} must be 1..{MAX_CLIENT_ORDER_ID_BYTES} "
                                     "bytes", frame.correlation)
         if not (conn.state.may_trade(account) and is_token(account) and orders_path(account) in self.runtime.registry):
             raise FrameRefusedError("forbidden", f"account {account[:64]!r} is not granted by your token",

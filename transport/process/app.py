@@ -26,7 +26,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from actors import ROOT_PATH, ActorRuntime, start_root
+from actors import ROOT_PATH, ActorRuntime, spawn, start_root
 from actors.orders.config import AccountSpec, OrdersConfig
 from actors.orders.journal import OrderJournal
 from actors.orders.tree import order_path_children
@@ -53,6 +53,7 @@ from transport.process.state import StateFolder
 from transport.venue.gateways import GatewayConfig, simulator_gateway
 from transport.venue.vnpy_engine import DEFAULT_GATEWAY, VnpyEngine, check_gateway_spec
 from transport.venue.vnpy_orders import OrderBridge
+from transport.venue.vnpy_algos import DeskAlgos
 from transport.edge.ws import SocketLimits, SocketServer
 
 UI_DIR = Path(__file__).resolve().parents[2] / "ui"
@@ -201,6 +202,7 @@ class Desk:
         self.journal: OrderJournal | None = None
         self.limit_store: LimitStore | None = None
         self.order_bridge: OrderBridge | None = None
+        self.algos: DeskAlgos | None = None
         self._runner: web.AppRunner | None = None
         self._progress_task: asyncio.Task | None = None
         self._gc_freeze: asyncio.TimerHandle | None = None
@@ -245,6 +247,9 @@ class Desk:
         start_root(self.runtime, RootSupervisor, {"children": desk_children(
             self.bridge or self.links.market_source(), order_path=order_path, tick_detail=self.bridge is not None)})
         await self.runtime.wait_idle()
+        if self.bridge is not None:
+            self.algos = DeskAlgos(self.runtime, self.config.orders, self.journal)
+            self.algos.start(lambda spec: spawn(self.runtime, ROOT_PATH, spec))
         await self.links.start(self.bridge)
         if isinstance(self.links.orders, OrderHost):  # status and risk summaries on acct.*.1s.<trader>
             self.links.orders.set_traders({spec.account: spec.trader for spec in self.config.orders.accounts})
@@ -288,7 +293,7 @@ class Desk:
         await site.start()
         self.port = self._runner.addresses[0][1]
         if self.bridge is not None:
-            self.engine.start(self.bridge, self.config.gateway_setting(), also=(self.order_bridge,))
+            self.engine.start(self.bridge, self.config.gateway_setting(), also=(self.order_bridge, self.algos))
         if self.config.progress_interval_s > 0:
             self._progress_task = asyncio.create_task(self._log_progress())
         gc.freeze()  # see GC_FREEZE_AFTER_S

@@ -336,7 +336,7 @@ class OrderBridge:
         self._queries += 1
         spec = self.config.account(record.account)
         gateway_name = record.vt_orderid.partition(".")[0] if record.vt_orderid else (
-            spec.real[0] if spec else "SIM")
+            spec.gateway_for(record.vt_symbol) if spec else "SIM")
         if self.main_engine is None:
             raise VenueUnavailableError(gateway_name, "vn.py is not running")
         gateway = self.main_engine.get_gateway(gateway_name)

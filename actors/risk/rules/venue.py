@@ -4,7 +4,8 @@ Source: the desk's requirements (issue 15: an order for a venue that is not conn
 never sent and never left hanging) and vnpy_ctp's own guard (``CtpTdApi`` drops the order events of a
 session whose contract query has not finished: ``contract_inited``). A gateway is ready in one state,
 ``contractsReady``: its trading front logged in and its contracts are known (transport/venue/connection.py
-derives the state from the gateway's events). The account's orders go to its first real account's gateway.
+derives the state from the gateway's events). An order is checked against the gateway it is routed to
+(actors/orders/routing.py: by contract class or exchange, else the account's first real account).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any, Protocol
 
+from actors.orders.routing import route_gateway
 from actors.risk._rule import RiskRule
 from actors.risk.rejection import Rejection
 
@@ -31,7 +33,7 @@ class VenueRule(RiskRule):
 
     Context args (beyond :class:`~actors.risk._rule.RiskRule`'s): ``venues`` (a :class:`VenueStatePort`;
     absent: no venue is followed and every order passes), ``gateway_name`` (the vn.py gateway the account's
-    orders go to). Limits: ``limit`` (1: on; 0: off). Observed value: 1 when the gateway is ready, else 0.
+    orders go to when no route matches), ``real`` and ``route`` (the account's routing rule). Limits: ``limit`` (1: on; 0: off). Observed value: 1 when the gateway is ready, else 0.
     """
 
     rule = "venue"
@@ -42,19 +44,22 @@ class VenueRule(RiskRule):
         args = self.context.args
         self.venues: Any = args.get("venues")
         self.gateway_name: str = str(args.get("gateway_name", ""))
+        self.real: tuple[str, ...] = tuple(args.get("real") or (self.gateway_name,))
+        self.route: dict[str, str] = dict(args.get("route") or {})
 
     def check(self, order) -> Rejection | None:
         """Refuse when the gateway is in any state but ``contractsReady`` (or is not configured)."""
         if self.venues is None or not self.limits["limit"]:
             return None
-        known = self.venues.venue_state(self.gateway_name)
+        gateway = route_gateway(self.real, self.route, str(order.vtSymbol))
+        known = self.venues.venue_state(gateway)
         if known is None:
-            return self.rejection("limit", 0.0, f"venue {self.gateway_name} is not configured: order not sent")
+            return self.rejection("limit", 0.0, f"venue {gateway} is not configured: order not sent")
         state, since_ns = known
         if state == READY_STATE:
             return None
         for_s = max(0.0, (time.time_ns() - since_ns) / 1e9) if since_ns else 0.0
-        return self.rejection("limit", 0.0, f"venue {self.gateway_name} is {state} (for {for_s:.0f} s), not "
+        return self.rejection("limit", 0.0, f"venue {gateway} is {state} (for {for_s:.0f} s), not "
                               f"{READY_STATE}: order not sent")
 
     def observed(self) -> float:
