@@ -314,6 +314,10 @@ async def test_attach_when_higher_epoch_then_info_snapshot_status_and_later_fram
         await _wait_for(received, 7)
         assert [_epoch_of(p) for _, _, p in received[4:7]] == [7, 7, 7]
         assert received[6][0] == "delta"
+    finally:
+        runtime.shutdown()
+
+
 async def test_frame_when_over_byte_budget_then_rows_deferred_and_window_widens():
     """Under the row budget but over the byte budget the delta is cut, the rest follow, and it is counted."""
     runtime, received = await _start(max_frame_bytes=1, max_build_ms=1e6, budget_sample_rows=1,
