@@ -64,6 +64,7 @@ from actors.orders.risk_gate import PendingCheck, RiskGate
 from actors.orders.tally import OrderTally
 from actors.orders.validity import check_record
 from actors.risk.rejection import Rejection
+from actors.risk.rules.venue import VenueStatePort, venue_refusal
 
 NAN = math.nan
 WRITE_AHEAD_GROUP = 64
@@ -90,6 +91,9 @@ class OrderActor(TickstageActor):
         observers (dict[str, tuple[str, ...]]): RiskUpdateKind → paths of the rules observing it.
         stateful (tuple[str, ...]): paths of the rules that rebuild from a replay.
         sessions_path (str): the sessions supervisor (fan-out), default ``"sessions"``.
+        venues (VenueStatePort | None): the venues' states when the account has the ``venue`` rule: asked
+            before the contract check, so an order for a gateway not ``contractsReady`` (one that never
+            logged in knows no contract) is refused by rule ``venue`` naming the gateway and its state.
     """
 
     _write_ahead: list[OrderRecord] | tuple = ()   # a list from on_start; read after every message
@@ -105,6 +109,7 @@ class OrderActor(TickstageActor):
         self.config: OrdersConfig = args.get("config") or OrdersConfig()
         self.stateful_paths: tuple[str, ...] = tuple(args.get("stateful", ()))
         self.sessions_path: str = args.get("sessions_path", "sessions")
+        self.venues: VenueStatePort | None = args.get("venues")
         self.book = OrderBook(self.account, self.journal, self,
                               unknown_after_queries=self.config.unknown_after_queries)
         self.gate = RiskGate(self.runtime, self, args.get("rules", ()), args.get("observers", {}))
@@ -288,7 +293,7 @@ class OrderActor(TickstageActor):
 
     def _admit(self, record: OrderRecord, account_sent: str, quote) -> None:
         self.new_orders += 1
-        problem = check_record(record, account_sent, quote)
+        problem = self._venue_refusal() or check_record(record, account_sent, quote)
         if problem is not None:
             self.book.reject(record, problem)
             return
@@ -303,6 +308,17 @@ class OrderActor(TickstageActor):
         else:
             self.runtime.call_later(self.config.check_timeout_s, self.myAddress, encode_actor_message(
                 "timer", {"name": "check", "generation": verdict.check_id & 0xFFFFFFFF}, source=self.path))
+
+    def _venue_refusal(self) -> Rejection | None:
+        """The ``venue`` rule's refusal, asked before the contract check; ``None`` when the gateway is ready,
+        no venue is followed, or the rule's ``limit`` is 0 (off; read from the in-process rule actor)."""
+        if self.venues is None:
+            return None
+        path = next((path for name, path in self.gate.rules if name == "venue"), None)
+        entry = self.runtime.registry.get(path) if path else None
+        limits = getattr(entry.instance, "limits", None) if entry is not None else None
+        limit = float(limits.get("limit", 1.0)) if limits else 1.0
+        return venue_refusal(self.venues, self.gateway_name, limit) if limit else None
 
     def _refuse_quarantined(self, order, session: str, correlation: int, user: str) -> None:
         """A client order id whose journal row was quarantined: never sent again; reply ``outcomeUnknown``
