@@ -45,6 +45,7 @@ struct ClientMessage {
     watchlistUpdate @12 :WatchlistUpdate; # membership of the user's watchlist group
     replaceOrder @13 :Orders.ReplaceOrder;            # → orders/<account>; answered by replaceReply
     cancelAll @14 :Orders.CancelAll;                  # → orders/<account>; answered by cancelAllReply
+    flattenPosition @15 :Orders.FlattenPosition;      # → orders/<account>; answered by flattenReply
   }
   envelope @5 :Envelope;
 }
@@ -112,6 +113,7 @@ struct ServerMessage {
     groupStatus @20 :Market.GroupStatus;           # a subscribed group's liveness: on subscribe and on change
     replaceReply @21 :Orders.ReplaceReply;         # to the replacing socket, once the new order is decided
     cancelAllReply @22 :Orders.CancelAllReply;
+    flattenReply @23 :Orders.FlattenReply;         # to the flattening socket, once its closing orders are admitted
   }
   envelope @5 :Envelope;
 }

@@ -386,6 +386,37 @@ export const STRUCTS = deepFreeze({
       "clientOrderIds": {"kind": "list", "element": {"kind": "text"}, "pointer": 2}
     }
   },
+  "FlattenPosition": {
+    "id": "0x858d2c9454c4f7ad",
+    "file": "orders.capnp",
+    "dataWords": 2,
+    "pointerWords": 3,
+    "discriminantByteOffset": null,
+    "union": [],
+    "fields": {
+      "clientOrderId": {"kind": "text", "pointer": 0},
+      "account": {"kind": "text", "pointer": 1},
+      "vtSymbol": {"kind": "text", "pointer": 2},
+      "aggressiveness": {"kind": "enum", "enum": "Aggressiveness", "byteOffset": 0},
+      "ticks": {"kind": "float64", "byteOffset": 8}
+    }
+  },
+  "FlattenReply": {
+    "id": "0xcc439ff5bf90455c",
+    "file": "orders.capnp",
+    "dataWords": 1,
+    "pointerWords": 5,
+    "discriminantByteOffset": null,
+    "union": [],
+    "fields": {
+      "clientOrderId": {"kind": "text", "pointer": 0},
+      "account": {"kind": "text", "pointer": 1},
+      "vtSymbol": {"kind": "text", "pointer": 2},
+      "status": {"kind": "enum", "enum": "FlattenStatus", "byteOffset": 0},
+      "clientOrderIds": {"kind": "list", "element": {"kind": "text"}, "pointer": 3},
+      "rejection": {"kind": "struct", "struct": "Rejection", "pointer": 4}
+    }
+  },
   "Position": {
     "id": "0xbb91f6a7607bfaf5",
     "file": "accounts.capnp",
@@ -623,7 +654,7 @@ export const STRUCTS = deepFreeze({
     "dataWords": 1,
     "pointerWords": 2,
     "discriminantByteOffset": 0,
-    "union": ["auth", "subscribe", "unsubscribe", "snapshotRequest", "ping", "refresh", "submitOrder", "cancelOrder", "orderStatusRequest", "subscribeTicks", "unsubscribeTicks", "watchlistUpdate", "replaceOrder", "cancelAll"],
+    "union": ["auth", "subscribe", "unsubscribe", "snapshotRequest", "ping", "refresh", "submitOrder", "cancelOrder", "orderStatusRequest", "subscribeTicks", "unsubscribeTicks", "watchlistUpdate", "replaceOrder", "cancelAll", "flattenPosition"],
     "fields": {
       "auth": {"kind": "struct", "struct": "Auth", "pointer": 0, "discriminant": 0},
       "subscribe": {"kind": "struct", "struct": "Subscribe", "pointer": 0, "discriminant": 1},
@@ -639,7 +670,8 @@ export const STRUCTS = deepFreeze({
       "unsubscribeTicks": {"kind": "struct", "struct": "ContractList", "pointer": 0, "discriminant": 10},
       "watchlistUpdate": {"kind": "struct", "struct": "WatchlistUpdate", "pointer": 0, "discriminant": 11},
       "replaceOrder": {"kind": "struct", "struct": "ReplaceOrder", "pointer": 0, "discriminant": 12},
-      "cancelAll": {"kind": "struct", "struct": "CancelAll", "pointer": 0, "discriminant": 13}
+      "cancelAll": {"kind": "struct", "struct": "CancelAll", "pointer": 0, "discriminant": 13},
+      "flattenPosition": {"kind": "struct", "struct": "FlattenPosition", "pointer": 0, "discriminant": 14}
     }
   },
   "Ack": {
@@ -698,7 +730,7 @@ export const STRUCTS = deepFreeze({
     "dataWords": 1,
     "pointerWords": 2,
     "discriminantByteOffset": 0,
-    "union": ["groupFrame", "groupInfo", "ack", "error", "pong", "orderReply", "cancelReply", "orderStatusReply", "orderAccepted", "orderRejected", "orderUpdated", "orderFilled", "outcomeUnknown", "accountStatus", "riskSummary", "riskEvent", "limitChanged", "killSwitchChanged", "tickDetail", "groupStatus", "replaceReply", "cancelAllReply"],
+    "union": ["groupFrame", "groupInfo", "ack", "error", "pong", "orderReply", "cancelReply", "orderStatusReply", "orderAccepted", "orderRejected", "orderUpdated", "orderFilled", "outcomeUnknown", "accountStatus", "riskSummary", "riskEvent", "limitChanged", "killSwitchChanged", "tickDetail", "groupStatus", "replaceReply", "cancelAllReply", "flattenReply"],
     "fields": {
       "groupFrame": {"kind": "struct", "struct": "GroupFrame", "pointer": 0, "discriminant": 0},
       "groupInfo": {"kind": "struct", "struct": "GroupInfo", "pointer": 0, "discriminant": 1},
@@ -722,7 +754,8 @@ export const STRUCTS = deepFreeze({
       "tickDetail": {"kind": "struct", "struct": "TickDetail", "pointer": 0, "discriminant": 18},
       "groupStatus": {"kind": "struct", "struct": "GroupStatus", "pointer": 0, "discriminant": 19},
       "replaceReply": {"kind": "struct", "struct": "ReplaceReply", "pointer": 0, "discriminant": 20},
-      "cancelAllReply": {"kind": "struct", "struct": "CancelAllReply", "pointer": 0, "discriminant": 21}
+      "cancelAllReply": {"kind": "struct", "struct": "CancelAllReply", "pointer": 0, "discriminant": 21},
+      "flattenReply": {"kind": "struct", "struct": "FlattenReply", "pointer": 0, "discriminant": 22}
     }
   },
   "FlightHeader": {
@@ -781,6 +814,8 @@ export const ENUMS = deepFreeze({
   "ReplyStatus": ["accepted", "rejected", "outcomeUnknown"],
   "CancelStatus": ["sent", "unknownOrder", "notActive", "notSent", "ambiguous"],
   "ReplaceStatus": ["accepted", "rejected", "outcomeUnknown", "unknownOrder", "notWorking"],
+  "Aggressiveness": ["passive", "touch", "cross"],
+  "FlattenStatus": ["sent", "nothingHeld", "rejected"],
   "Severity": ["info", "warning", "critical"],
   "KillSwitchScope": ["account", "group", "global"],
   "KillSwitchState": ["active", "reduceOnly", "halted"],

@@ -57,6 +57,7 @@ from actors.orders.codec import (
 )
 from actors.orders.config import OrdersConfig
 from actors.orders.errors import VenueUnavailableError
+from actors.orders.flatten import Flattens
 from actors.orders.ports import JournalPort, MarketPort, OrderPort
 from actors.orders.record import OrderRecord
 from actors.orders.replace import Replacements
@@ -114,6 +115,7 @@ class OrderActor(TickstageActor):
                               unknown_after_queries=self.config.unknown_after_queries)
         self.gate = RiskGate(self.runtime, self, args.get("rules", ()), args.get("observers", {}))
         self.replacements = Replacements(self.book, self)
+        self.flattens = Flattens(self.book, self)
         self.cancel_alls: dict[str, list[str]] = {}   # cancelAll request id → the client order ids it cancelled
         self.waiters: dict[str, list[tuple[str, int]]] = {}
         self._write_ahead: list[OrderRecord] = []
@@ -184,6 +186,8 @@ class OrderActor(TickstageActor):
                 self.replacements.replace(client.replaceOrder, user, session, correlation)
             elif member == "cancelAll":
                 self.cancel_all(client.cancelAll, session, correlation)
+            elif member == "flattenPosition":
+                self.flattens.flatten(client.flattenPosition, user, session, correlation)
 
     def _on_cancel_open_orders(self, command, message, sender: ActorAddress) -> None:
         """Kill switch: cancel every open order (of one group, or all); pending ones on send (loop thread)."""
@@ -577,6 +581,7 @@ class OrderActor(TickstageActor):
             "vt_orderid_collisions": book.vt_orderid_collisions, "cancels_refused": self.cancels_refused,
             "outcomes": self.tally.statistics().as_dict(), "replaces": self.replacements.replaces,
             "replaces_filled_before": self.replacements.filled_before, "cancel_alls": len(self.cancel_alls),
+            "flattens": self.flattens.flattens,
         }
 
 
