@@ -12,8 +12,10 @@ from vnpy.trader.converter import PositionHolding
 from vnpy.trader.object import ContractData, OrderRequest, PositionData
 
 from actors.orders.flatten import Holding, closing_price, holdings_of, request_problem, split_close
+from actors.orders.journal import OrderJournal
 from actors.orders.ports import Quote
 from actors.orders.record import OrderRecord
+from tests.actors.order_kit import RB, ScriptedMarket, ScriptedPort, harness_config, stop_harness
 
 _OFFSETS = {"closeToday": Offset.CLOSETODAY, "closeYesterday": Offset.CLOSEYESTERDAY, "close": Offset.CLOSE}
 
@@ -106,3 +108,38 @@ def test_request_problem_when_bad_ticks_or_id_then_named(client_order_id, aggres
     """NaN, negative, fractional or infinite ticks and an id leaving no room for '.<n>' are malformed."""
     found = request_problem(client_order_id, aggressiveness, ticks)
     assert (problem in found and found) if problem else found == ""
+
+
+def _journal(path, *records: OrderRecord) -> None:
+    journal = OrderJournal.open(path)
+    assert journal.write_orders_now([record.row() for record in records])[0]
+    journal.close()
+
+
+async def test_flatten_when_retried_after_a_restart_then_same_orders_and_nothing_sent(order_harness, tmp_path):
+    """A flatten's closing orders carry its id in their journaled reference: after the order actor restarts
+    from the journal, a retry answers with the same orders and sends nothing."""
+    path = tmp_path / "orders.sqlite3"
+    _journal(path, OrderRecord("o-1", "acct-01", "rb1801.SHFE", "long", "open", "limit", 3900.0, 3.0, group="rb",
+                               state="filled", status="allTraded", traded=3.0, vt_orderid="SIM.9",
+                               reply_status="accepted", created_ns=1, updated_ns=1))
+    market = ScriptedMarket(RB._replace(bid_price=3899.0, ask_price=3901.0))
+    flatten = {"flattenPosition": {"clientOrderId": "f-1", "account": "acct-01", "vtSymbol": "",
+                                   "aggressiveness": "touch", "ticks": 0.0}}
+
+    first = await order_harness(harness_config(), market=market, journal_path=path)
+    first.command(**flatten)
+    await first.sink.wait(lambda: first.replies(which="flattenReply"))
+    child = first.actor("orders/acct-01").orders["f-1.1"]
+    await stop_harness(first)
+    port = ScriptedPort()
+    again = await order_harness(harness_config(), port=port, market=market, journal_path=path)
+    again.command(**flatten)
+    await again.sink.wait(lambda: again.replies(which="flattenReply"))
+
+    (answer,) = first.replies(which="flattenReply")
+    (retried,) = again.replies(which="flattenReply")
+    assert (answer["status"], answer["clientOrderIds"]) == ("sent", ["f-1.1"]) == \
+        (retried["status"], retried["clientOrderIds"])
+    assert first.port.sent_ids() == ["f-1.1"] and port.sent_ids() == []
+    assert (child.direction, child.offset, child.volume, child.price) == ("short", "closeToday", 3.0, 3899.0)
