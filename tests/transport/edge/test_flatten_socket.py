@@ -34,6 +34,17 @@ def _offer(desk, price: float, lots: float) -> None:
                                  bid_volume_1=1, ask_volume_1=lots))
 
 
+async def _until_state(client, client_order_id: str, state: str, timeout_s: float = 10.0) -> dict:
+    """Ask orderStatusRequest until ``client_order_id`` is in ``state`` (events may have been read past)."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            await client.send(orderStatusRequest={"account": "acct-01", "clientOrderIds": [client_order_id]})
+            (view,) = (await client.recv_until(_is("orderStatusReply"), timeout_s=timeout_s))["orders"]
+            if view["state"] == state:
+                return view
+            await asyncio.sleep(0.05)
+
+
 async def _bought(desk, client, client_order_id: str, lots: float) -> None:
     """Open a long of ``lots`` in rb1801 today: a buy above the market, filled by an offer at the exchange."""
     price = await last_price(desk)
@@ -41,7 +52,7 @@ async def _bought(desk, client, client_order_id: str, lots: float) -> None:
     reply = await client.recv_until(_is("orderReply", clientOrderId=client_order_id), timeout_s=10)
     assert reply["status"] in ("accepted", "outcomeUnknown"), reply
     _offer(desk, price, lots)
-    await client.recv_until(_state(client_order_id, "filled"), timeout_s=10)
+    await _until_state(client, client_order_id, "filled")
 
 
 async def test_flatten_when_long_opened_today_on_shfe_then_one_close_today_sell_and_retries_send_nothing(
@@ -75,7 +86,7 @@ async def test_flatten_when_long_opened_today_on_shfe_then_one_close_today_sell_
     venue(desk).on_tick(TickData(symbol="rb1801", exchange=Exchange.SHFE, datetime=datetime.now().astimezone(),
                                  gateway_name="SIM", last_price=sent.price, bid_price_1=sent.price,
                                  ask_price_1=sent.price + 1, bid_volume_1=10, ask_volume_1=1))
-    await client.recv_until(_state("f-1.1", "filled"), timeout_s=10)
+    await _until_state(client, "f-1.1", "filled")
     await client.send(**_flatten("f-2", vt_symbol=""))
     flat = await client.recv_until(_is("flattenReply", clientOrderId="f-2"), timeout_s=10)
     assert (flat["status"], flat["clientOrderIds"]) == ("nothingHeld", []), flat
