@@ -256,3 +256,38 @@ struct AlgoProgress {
   tsNs @9 :Int64;            # when built, ns since UNIX epoch
   vtSymbol @10 :Text;
 }
+
+# -- flattenPosition (issue 17): close an account's position, one closing order per contract and side held. ----
+
+enum Aggressiveness {
+  passive @0;   # the closing order's own side of the book (a sell at the best ask, a buy at the best bid)
+  touch @1;     # the opposite best (a sell at the best bid, a buy at the best ask)
+  cross @2;     # ticks price ticks beyond the touch (a sell at bid - ticks x tick, a buy at ask + ticks x tick)
+}
+
+struct FlattenPosition {
+  # Close what the account holds (one contract, or every contract held) with limit orders through the risk
+  # rules and the journal like any order. Child client order ids are "<clientOrderId>.1", ".2" ... (so the
+  # id is 1..60 bytes); on SHFE/INE a side held today and yesterday gets a closeToday and a closeYesterday order.
+  clientOrderId @0 :Text;       # 1..60 bytes: the idempotency key of the flatten
+  account @1 :Text;
+  vtSymbol @2 :Text;            # "": every contract held
+  aggressiveness @3 :Aggressiveness;
+  ticks @4 :Float64;            # cross only: a whole number of price ticks >= 0 beyond the touch (NaN: malformed)
+}
+
+enum FlattenStatus {
+  sent @0;          # closing orders were admitted (clientOrderIds; each is decided on its own: order events)
+  nothingHeld @1;   # no position to close in the account (in vtSymbol)
+  rejected @2;      # nothing sent: rejection says why (rule "flatten": no bid/ask, id too long ...)
+}
+
+struct FlattenReply {
+  # The answer to a FlattenPosition: every retry with the same clientOrderId gets the same answer, sends nothing.
+  clientOrderId @0 :Text;
+  account @1 :Text;
+  vtSymbol @2 :Text;
+  status @3 :FlattenStatus;
+  clientOrderIds @4 :List(Text);  # the closing orders, "<clientOrderId>.<n>"
+  rejection @5 :Rejection;        # when status is rejected
+}

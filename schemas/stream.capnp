@@ -50,6 +50,7 @@ struct ClientMessage {
     pauseAlgo @17 :Orders.AlgoJobRef;
     resumeAlgo @18 :Orders.AlgoJobRef;
     stopAlgo @19 :Orders.AlgoJobRef;
+    flattenPosition @20 :Orders.FlattenPosition;      # → orders/<account>; answered by flattenReply
   }
   envelope @5 :Envelope;
 }
@@ -118,6 +119,7 @@ struct ServerMessage {
     replaceReply @21 :Orders.ReplaceReply;         # to the replacing socket, once the new order is decided
     cancelAllReply @22 :Orders.CancelAllReply;
     algoProgress @23 :Orders.AlgoProgress;         # every 1 s per running algo job, to its account's traders
+    flattenReply @24 :Orders.FlattenReply;         # to the flattening socket, once its closing orders are admitted
   }
   envelope @5 :Envelope;
 }

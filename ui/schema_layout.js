@@ -470,6 +470,37 @@ export const STRUCTS = deepFreeze({
       "vtSymbol": {"kind": "text", "pointer": 4}
     }
   },
+  "FlattenPosition": {
+    "id": "0x858d2c9454c4f7ad",
+    "file": "orders.capnp",
+    "dataWords": 2,
+    "pointerWords": 3,
+    "discriminantByteOffset": null,
+    "union": [],
+    "fields": {
+      "clientOrderId": {"kind": "text", "pointer": 0},
+      "account": {"kind": "text", "pointer": 1},
+      "vtSymbol": {"kind": "text", "pointer": 2},
+      "aggressiveness": {"kind": "enum", "enum": "Aggressiveness", "byteOffset": 0},
+      "ticks": {"kind": "float64", "byteOffset": 8}
+    }
+  },
+  "FlattenReply": {
+    "id": "0xcc439ff5bf90455c",
+    "file": "orders.capnp",
+    "dataWords": 1,
+    "pointerWords": 5,
+    "discriminantByteOffset": null,
+    "union": [],
+    "fields": {
+      "clientOrderId": {"kind": "text", "pointer": 0},
+      "account": {"kind": "text", "pointer": 1},
+      "vtSymbol": {"kind": "text", "pointer": 2},
+      "status": {"kind": "enum", "enum": "FlattenStatus", "byteOffset": 0},
+      "clientOrderIds": {"kind": "list", "element": {"kind": "text"}, "pointer": 3},
+      "rejection": {"kind": "struct", "struct": "Rejection", "pointer": 4}
+    }
+  },
   "Position": {
     "id": "0xbb91f6a7607bfaf5",
     "file": "accounts.capnp",
@@ -707,7 +738,7 @@ export const STRUCTS = deepFreeze({
     "dataWords": 1,
     "pointerWords": 2,
     "discriminantByteOffset": 0,
-    "union": ["auth", "subscribe", "unsubscribe", "snapshotRequest", "ping", "refresh", "submitOrder", "cancelOrder", "orderStatusRequest", "subscribeTicks", "unsubscribeTicks", "watchlistUpdate", "replaceOrder", "cancelAll", "viewport", "startAlgo", "pauseAlgo", "resumeAlgo", "stopAlgo"],
+    "union": ["auth", "subscribe", "unsubscribe", "snapshotRequest", "ping", "refresh", "submitOrder", "cancelOrder", "orderStatusRequest", "subscribeTicks", "unsubscribeTicks", "watchlistUpdate", "replaceOrder", "cancelAll", "viewport", "startAlgo", "pauseAlgo", "resumeAlgo", "stopAlgo", "flattenPosition"],
     "fields": {
       "auth": {"kind": "struct", "struct": "Auth", "pointer": 0, "discriminant": 0},
       "subscribe": {"kind": "struct", "struct": "Subscribe", "pointer": 0, "discriminant": 1},
@@ -728,7 +759,8 @@ export const STRUCTS = deepFreeze({
       "startAlgo": {"kind": "struct", "struct": "StartAlgo", "pointer": 0, "discriminant": 15},
       "pauseAlgo": {"kind": "struct", "struct": "AlgoJobRef", "pointer": 0, "discriminant": 16},
       "resumeAlgo": {"kind": "struct", "struct": "AlgoJobRef", "pointer": 0, "discriminant": 17},
-      "stopAlgo": {"kind": "struct", "struct": "AlgoJobRef", "pointer": 0, "discriminant": 18}
+      "stopAlgo": {"kind": "struct", "struct": "AlgoJobRef", "pointer": 0, "discriminant": 18},
+      "flattenPosition": {"kind": "struct", "struct": "FlattenPosition", "pointer": 0, "discriminant": 19}
     }
   },
   "Ack": {
@@ -787,7 +819,7 @@ export const STRUCTS = deepFreeze({
     "dataWords": 1,
     "pointerWords": 2,
     "discriminantByteOffset": 0,
-    "union": ["groupFrame", "groupInfo", "ack", "error", "pong", "orderReply", "cancelReply", "orderStatusReply", "orderAccepted", "orderRejected", "orderUpdated", "orderFilled", "outcomeUnknown", "accountStatus", "riskSummary", "riskEvent", "limitChanged", "killSwitchChanged", "tickDetail", "groupStatus", "replaceReply", "cancelAllReply", "algoProgress"],
+    "union": ["groupFrame", "groupInfo", "ack", "error", "pong", "orderReply", "cancelReply", "orderStatusReply", "orderAccepted", "orderRejected", "orderUpdated", "orderFilled", "outcomeUnknown", "accountStatus", "riskSummary", "riskEvent", "limitChanged", "killSwitchChanged", "tickDetail", "groupStatus", "replaceReply", "cancelAllReply", "algoProgress", "flattenReply"],
     "fields": {
       "groupFrame": {"kind": "struct", "struct": "GroupFrame", "pointer": 0, "discriminant": 0},
       "groupInfo": {"kind": "struct", "struct": "GroupInfo", "pointer": 0, "discriminant": 1},
@@ -812,7 +844,8 @@ export const STRUCTS = deepFreeze({
       "groupStatus": {"kind": "struct", "struct": "GroupStatus", "pointer": 0, "discriminant": 19},
       "replaceReply": {"kind": "struct", "struct": "ReplaceReply", "pointer": 0, "discriminant": 20},
       "cancelAllReply": {"kind": "struct", "struct": "CancelAllReply", "pointer": 0, "discriminant": 21},
-      "algoProgress": {"kind": "struct", "struct": "AlgoProgress", "pointer": 0, "discriminant": 22}
+      "algoProgress": {"kind": "struct", "struct": "AlgoProgress", "pointer": 0, "discriminant": 22},
+      "flattenReply": {"kind": "struct", "struct": "FlattenReply", "pointer": 0, "discriminant": 23}
     }
   },
   "FlightHeader": {
@@ -872,6 +905,8 @@ export const ENUMS = deepFreeze({
   "CancelStatus": ["sent", "unknownOrder", "notActive", "notSent", "ambiguous"],
   "ReplaceStatus": ["accepted", "rejected", "outcomeUnknown", "unknownOrder", "notWorking"],
   "AlgoStatus": ["running", "paused", "stopped", "finished"],
+  "Aggressiveness": ["passive", "touch", "cross"],
+  "FlattenStatus": ["sent", "nothingHeld", "rejected"],
   "Severity": ["info", "warning", "critical"],
   "KillSwitchScope": ["account", "group", "global"],
   "KillSwitchState": ["active", "reduceOnly", "halted"],

@@ -301,6 +301,32 @@ def encode_cancel_all_reply(request_id: str, account: str, client_order_ids: Ite
     return message.to_bytes()
 
 
+def encode_flatten_reply(client_order_id: str, account: str, vt_symbol: str, status: str,
+                         client_order_ids: Iterable[str], correlation_id: int, source: str, *,
+                         rejection: Rejection | None = None) -> bytes:
+    """Return ServerMessage ``flattenReply`` (orders.capnp ``FlattenReply``).
+
+    Args:
+        client_order_id: the flatten's client order id.
+        vt_symbol: the contract flattened (``""``: every contract held).
+        status: orders.capnp ``FlattenStatus`` name.
+        client_order_ids: the closing orders' client order ids.
+        rejection: why, when ``status`` is ``rejected``.
+    """
+    ids = list(client_order_ids)
+    message, body = new_server_message("flattenReply", correlation_id, source)
+    body.clientOrderId = client_order_id
+    body.account = account
+    body.vtSymbol = vt_symbol
+    body.status = status
+    listed = body.init("clientOrderIds", len(ids))
+    for i, child in enumerate(ids):
+        listed[i] = child
+    if rejection is not None:
+        set_rejection(body.init("rejection"), rejection)
+    return message.to_bytes()
+
+
 def encode_status_reply(account: str, records: Iterable[OrderRecord], correlation_id: int, source: str) -> bytes:
     """Return ServerMessage ``orderStatusReply`` listing ``records``."""
     records = list(records)
@@ -321,6 +347,7 @@ __all__ = [
     "encode_account_push",
     "encode_cancel_all_reply",
     "encode_cancel_reply",
+    "encode_flatten_reply",
     "encode_journaled",
     "encode_order_command",
     "encode_order_event",

@@ -66,14 +66,14 @@ MAX_CLIENT_ORDER_ID_BYTES = 64
 """Longest client order id accepted, UTF-8 bytes."""
 
 ORDER_KEYS = {"submitOrder": "clientOrderId", "cancelOrder": "clientOrderId", "orderStatusRequest": "",
-              "replaceOrder": "newClientOrderId", "cancelAll": "requestId"}
+              "replaceOrder": "newClientOrderId", "cancelAll": "requestId", "flattenPosition": "clientOrderId"}
 """Order ClientMessage member → the field holding its client-chosen idempotency key (1..64 bytes; ``""``: none).
 
 One table for every door that checks the key: the socket server, the session, the NATS order link."""
 ORDER_MEMBERS = frozenset(ORDER_KEYS)
 """The ClientMessage members (schemas/stream.capnp) that go to an account's order actor, ``orders/<account>``."""
 ORDER_REPLIES = {"orderReply": "submitOrder", "cancelReply": "cancelOrder", "orderStatusReply": "orderStatusRequest",
-                 "replaceReply": "replaceOrder", "cancelAllReply": "cancelAll"}
+                 "replaceReply": "replaceOrder", "cancelAllReply": "cancelAll", "flattenReply": "flattenPosition"}
 """ServerMessage reply member → the order ClientMessage member it answers (its key field is the same name)."""
 
 

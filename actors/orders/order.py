@@ -57,6 +57,7 @@ from actors.orders.codec import (
 )
 from actors.orders.config import OrdersConfig
 from actors.orders.errors import VenueUnavailableError
+from actors.orders.flatten import Flattens
 from actors.orders.ports import JournalPort, MarketPort, OrderPort
 from actors.orders.record import OrderRecord
 from actors.orders.replace import Replacements
@@ -65,6 +66,7 @@ from actors.orders.routing import route_gateway
 from actors.orders.tally import OrderTally
 from actors.orders.validity import check_record
 from actors.risk.rejection import Rejection
+from actors.risk.rules.venue import VenueStatePort, venue_refusal
 
 NAN = math.nan
 WRITE_AHEAD_GROUP = 64
@@ -93,6 +95,9 @@ class OrderActor(TickstageActor):
         observers (dict[str, tuple[str, ...]]): RiskUpdateKind → paths of the rules observing it.
         stateful (tuple[str, ...]): paths of the rules that rebuild from a replay.
         sessions_path (str): the sessions supervisor (fan-out), default ``"sessions"``.
+        venues (VenueStatePort | None): the venues' states when the account has the ``venue`` rule: asked
+            before the contract check, so an order for a gateway not ``contractsReady`` (one that never
+            logged in knows no contract) is refused by rule ``venue`` naming the gateway and its state.
     """
 
     _write_ahead: list[OrderRecord] | tuple = ()   # a list from on_start; read after every message
@@ -110,10 +115,12 @@ class OrderActor(TickstageActor):
         self.config: OrdersConfig = args.get("config") or OrdersConfig()
         self.stateful_paths: tuple[str, ...] = tuple(args.get("stateful", ()))
         self.sessions_path: str = args.get("sessions_path", "sessions")
+        self.venues: VenueStatePort | None = args.get("venues")
         self.book = OrderBook(self.account, self.journal, self,
                               unknown_after_queries=self.config.unknown_after_queries)
         self.gate = RiskGate(self.runtime, self, args.get("rules", ()), args.get("observers", {}))
         self.replacements = Replacements(self.book, self)
+        self.flattens = Flattens(self.book, self)
         self.cancel_alls: dict[str, list[str]] = {}   # cancelAll request id → the client order ids it cancelled
         self.waiters: dict[str, list[tuple[str, int]]] = {}
         self._write_ahead: list[OrderRecord] = []
@@ -184,6 +191,8 @@ class OrderActor(TickstageActor):
                 self.replacements.replace(client.replaceOrder, user, session, correlation)
             elif member == "cancelAll":
                 self.cancel_all(client.cancelAll, session, correlation)
+            elif member == "flattenPosition":
+                self.flattens.flatten(client.flattenPosition, user, session, correlation)
 
     def _on_cancel_open_orders(self, command, message, sender: ActorAddress) -> None:
         """Kill switch: cancel every open order (of one group, or all); pending ones on send (loop thread)."""
@@ -293,7 +302,7 @@ class OrderActor(TickstageActor):
 
     def _admit(self, record: OrderRecord, account_sent: str, quote) -> None:
         self.new_orders += 1
-        problem = check_record(record, account_sent, quote)
+        problem = self._venue_refusal(record) or check_record(record, account_sent, quote)
         if problem is not None:
             self.book.reject(record, problem)
             return
@@ -308,6 +317,19 @@ class OrderActor(TickstageActor):
         else:
             self.runtime.call_later(self.config.check_timeout_s, self.myAddress, encode_actor_message(
                 "timer", {"name": "check", "generation": verdict.check_id & 0xFFFFFFFF}, source=self.path))
+
+    def _venue_refusal(self, record: OrderRecord) -> Rejection | None:
+        """The ``venue`` rule's refusal for the gateway ``record`` is routed to, asked before the contract check;
+        ``None`` when the gateway is ready,
+        no venue is followed, or the rule's ``limit`` is 0 (off; read from the in-process rule actor)."""
+        if self.venues is None:
+            return None
+        path = next((path for name, path in self.gate.rules if name == "venue"), None)
+        entry = self.runtime.registry.get(path) if path else None
+        limits = getattr(entry.instance, "limits", None) if entry is not None else None
+        limit = float(limits.get("limit", 1.0)) if limits else 1.0
+        return (venue_refusal(self.venues, route_gateway(self.real, self.route, record.vt_symbol), limit)
+                if limit else None)
 
     def _refuse_quarantined(self, order, session: str, correlation: int, user: str) -> None:
         """A client order id whose journal row was quarantined: never sent again; reply ``outcomeUnknown``
@@ -566,6 +588,7 @@ class OrderActor(TickstageActor):
             "vt_orderid_collisions": book.vt_orderid_collisions, "cancels_refused": self.cancels_refused,
             "outcomes": self.tally.statistics().as_dict(), "replaces": self.replacements.replaces,
             "replaces_filled_before": self.replacements.filled_before, "cancel_alls": len(self.cancel_alls),
+            "flattens": self.flattens.flattens,
         }
 
 

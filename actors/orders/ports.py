@@ -10,6 +10,7 @@ vn.py's ``MainEngine``; transport/venue/vnpy_bridge.py implements
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple, Protocol
 
 from actors.orders.record import OrderRecord
@@ -29,6 +30,8 @@ class Quote(NamedTuple):
         long_margin_ratio: margin per unit of long position value, 0..1; 0: none given (CTP
             ``InstrumentField.LongMarginRatio``, passed in ``ContractData.extra``).
         short_margin_ratio: the same for short positions (``ShortMarginRatio``).
+        bid_price: latest best bid, quote currency (NaN: none yet, or none in the book).
+        ask_price: latest best ask, quote currency (NaN: none yet, or none in the book).
     """
 
     vt_symbol: str
@@ -40,6 +43,8 @@ class Quote(NamedTuple):
     max_volume: float = 0.0
     long_margin_ratio: float = 0.0
     short_margin_ratio: float = 0.0
+    bid_price: float = math.nan
+    ask_price: float = math.nan
 
 
 class GatewayOrder(NamedTuple):

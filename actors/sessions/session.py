@@ -80,6 +80,7 @@ from actors.orders.config import (
     client_order_id_fits,
     order_key,
 )
+from actors.orders.flatten import request_problem
 from actors.paths import ALGO_HOST_PATH, group_path, is_token, orders_path
 from actors.sessions.liveness import LivenessBook, StatusChange
 from actors.sessions.state import SessionState
@@ -236,6 +237,12 @@ class SessionActor(TickstageActor):
         if ORDER_KEYS[member] and not client_order_id_fits(order_key(member, body)):
             self._control(error={"code": "malformed", "message": (
                 f"{ORDER_KEYS[member]} must be 1..{MAX_CLIENT_ORDER_ID_BYTES} bytes")},
+                          correlation=correlation)
+            return
+        problem = request_problem(body.clientOrderId, str(body.aggressiveness), body.ticks) \
+            if member == "flattenPosition" else ""
+        if problem:
+            self._control(error={"code": "malformed", "message": f"flattenPosition: {problem}"},
                           correlation=correlation)
             return
         path = orders_path(account) if is_token(account) else ""

@@ -58,3 +58,37 @@ async def test_blotter_when_trader_modifies_then_cancels_all_then_one_replace_an
 
     stats = venue(desk).statistics()
     assert (stats.orders_received, stats.cancel_requests, stats.cancels) == (3, 3, 3)
+
+
+async def test_account_panel_when_trader_clicks_flatten_then_one_close_today_order_at_the_venue(order_desk_factory):
+    """A long bought today shows in the account panel with a Flatten button; a click sends flattenPosition
+    (touch): one closing sell of its lots with CLOSETODAY reaches the venue, and the card's bar says so."""
+    from datetime import datetime
+
+    from vnpy.trader.constant import Direction, Exchange, Offset
+    from vnpy.trader.object import TickData
+
+    desk = await order_desk_factory(venue_setting(), limits=HIGH_LIMITS)
+    last = await last_price(desk)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await _signed_in_page(browser, desk)
+            bought = await _send(page, price=last + 20, lots=2)
+            venue(desk).on_tick(TickData(symbol="rb1801", exchange=Exchange.SHFE, datetime=datetime.now().astimezone(),
+                                         gateway_name="SIM", last_price=last, bid_price_1=last - 1, ask_price_1=last,
+                                         bid_volume_1=1, ask_volume_1=2))
+            await _blotter_state(page, bought, "filled")
+            button = '[data-account="acct-01"] tr[data-position="rb1801.SHFE long"] button[data-flatten="rb1801.SHFE"]'
+            await page.wait_for_selector(button, timeout=WAIT_MS)
+            await page.click(button)
+            note = '[data-account="acct-01"] [data-flatten-status="sent"][data-flatten-orders="1"]'
+            await page.wait_for_selector(note, timeout=WAIT_MS)
+            (child,) = (await page.get_attribute(note, "data-flatten-order-ids")).split()
+            assert page.errors == []
+        finally:
+            await browser.close()
+
+    closing = venue(desk).query_order(reference=f"tickstage:acct-01:{child}")
+    assert closing is not None and venue(desk).statistics().orders_received == 2
+    assert (closing.direction, closing.offset, closing.volume) == (Direction.SHORT, Offset.CLOSETODAY, 2)

@@ -73,7 +73,7 @@ _log = structlog.get_logger("transport.cluster.nats_orders")
 HOST_SESSION = session_child("nats-orders")
 HOST_SESSION_PATH = f"sessions/{HOST_SESSION}"
 HOST_QUEUE = "order-host"
-AUDITED = ("submitOrder", "cancelOrder", "replaceOrder", "cancelAll")
+AUDITED = ("submitOrder", "cancelOrder", "replaceOrder", "cancelAll", "flattenPosition")
 _REPLY_MEMBERS = ORDER_REPLIES
 CORRELATION_HEADER = "Tickstage-Correlation-Id"
 """NATS header of an order request and its reply: the command's desk correlation id, decimal UInt64."""

@@ -459,7 +459,7 @@ class VnpyBridge:
         """Return the contract's reference data and latest last price (the order path's market port).
 
         Returns:
-            :class:`actors.orders.ports.Quote` (group = its exchange product), or
+            :class:`actors.orders.ports.Quote` (group = its exchange product; best bid and ask), or
             ``None`` for a contract not seen. Loop thread; a memory read.
         """
         from actors.orders.ports import Quote
@@ -469,8 +469,10 @@ class VnpyBridge:
             return None
         group, index = routes[0]
         info = group.instruments[index]
-        return Quote(vt_symbol, info.product, info.price_tick, info.multiplier, group.table.value("lastPrices", index),
-                     *self._terms.get(vt_symbol, (1.0, 0.0, 0.0, 0.0)))
+        table = group.table
+        return Quote(vt_symbol, info.product, info.price_tick, info.multiplier, table.value("lastPrices", index),
+                     *self._terms.get(vt_symbol, (1.0, 0.0, 0.0, 0.0)), bid_price=table.value("bidPrices", index),
+                     ask_price=table.value("askPrices", index))
 
     def group_exchange(self, group_name: str) -> str:
         """Return the exchange of a group's first instrument (``""``: unknown group, ``"NONE"``: empty group)."""

@@ -28,6 +28,24 @@ class VenueStatePort(Protocol):
         """Return ``(state, since_ns)`` of a gateway (ns since UNIX epoch), or None when it is not configured."""
 
 
+def venue_refusal(venues: VenueStatePort, gateway_name: str, limit: float = 1.0) -> Rejection | None:
+    """Return the ``venue`` refusal of an order for ``gateway_name``, or ``None`` when it is ``contractsReady``.
+
+    The one place the rule's refusal is worded: the rule's check, and the order actor's ask before its
+    contract check (a gateway that never logged in knows no contract; the refusal names the gateway and its
+    state rather than "unknown contract"). ``limit`` is the rule's (1: on), carried in the refusal; observed 0.
+    """
+    known = venues.venue_state(gateway_name)
+    if known is None:
+        return Rejection(VenueRule.rule, limit, 0.0, f"venue {gateway_name} is not configured: order not sent")
+    state, since_ns = known
+    if state == READY_STATE:
+        return None
+    for_s = max(0.0, (time.time_ns() - since_ns) / 1e9) if since_ns else 0.0
+    return Rejection(VenueRule.rule, limit, 0.0, f"venue {gateway_name} is {state} (for {for_s:.0f} s), not "
+                     f"{READY_STATE}: order not sent")
+
+
 class VenueRule(RiskRule):
     """Refuse an order while the account's gateway is not ``contractsReady``.
 
@@ -51,16 +69,8 @@ class VenueRule(RiskRule):
         """Refuse when the gateway is in any state but ``contractsReady`` (or is not configured)."""
         if self.venues is None or not self.limits["limit"]:
             return None
-        gateway = route_gateway(self.real, self.route, str(order.vtSymbol))
-        known = self.venues.venue_state(gateway)
-        if known is None:
-            return self.rejection("limit", 0.0, f"venue {gateway} is not configured: order not sent")
-        state, since_ns = known
-        if state == READY_STATE:
-            return None
-        for_s = max(0.0, (time.time_ns() - since_ns) / 1e9) if since_ns else 0.0
-        return self.rejection("limit", 0.0, f"venue {gateway} is {state} (for {for_s:.0f} s), not "
-                              f"{READY_STATE}: order not sent")
+        return venue_refusal(self.venues, route_gateway(self.real, self.route, str(order.vtSymbol)),
+                             self.limits["limit"])
 
     def observed(self) -> float:
         """1 when the account's gateway is ready (or no venue is followed), else 0."""
@@ -71,4 +81,4 @@ class VenueRule(RiskRule):
         return 1.0 if known is not None and known[0] == READY_STATE else 0.0
 
 
-__all__ = ["READY_STATE", "VenueRule", "VenueStatePort"]
+__all__ = ["READY_STATE", "VenueRule", "VenueStatePort", "venue_refusal"]

@@ -35,7 +35,8 @@ def test_doors_when_imported_then_share_one_function_and_one_member_set():
     assert ws.client_order_id_fits is session.client_order_id_fits is validity.client_order_id_fits
     assert inbound.vt_symbol_fits is session.vt_symbol_fits is validity.vt_symbol_fits is vt_symbol_fits
     assert ws.ORDER_MEMBERS is session.ORDER_MEMBERS is ORDER_MEMBERS
-    assert ORDER_MEMBERS == {"submitOrder", "cancelOrder", "orderStatusRequest", "replaceOrder", "cancelAll"}
+    assert ORDER_MEMBERS == {"submitOrder", "cancelOrder", "orderStatusRequest", "replaceOrder", "cancelAll",
+                             "flattenPosition"}
 
 
 @pytest.mark.parametrize(("cid", "symbol", "limit", "observed"), [

@@ -95,9 +95,10 @@ async def _run_ctp_desk(tmp_path: Path, open_socket, healthy_for_s: float) -> No
             answered_s = (time.monotonic_ns() - sent_ns) / 1e9
             await ws.ws.close()
             assert reply["status"] == "rejected", reply
-            # never sent; the order actor checks the contract before any rule (actors/orders/order.py), and a venue
-            # that never logged in has sent no contract: today that check refuses first ("unknown contract")
-            assert reply["rejection"]["rule"] in ("venue", "order_validity"), reply
+            # never sent; the order actor asks the venue's state before its contract check, so the refusal names the
+            # gateway and its state (rule venue), not the "unknown contract" of a venue that never logged in
+            assert reply["rejection"]["rule"] == "venue", reply
+            assert "CTP" in reply["rejection"]["reason"] and "reconnecting" in reply["rejection"]["reason"], reply
             assert reply["vtOrderId"] == ""
             print(f"refused in {answered_s:.3f} s: {reply['rejection']}")
 

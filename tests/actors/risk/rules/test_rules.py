@@ -310,3 +310,20 @@ async def test_kill_switch_when_halted_then_refusal_names_who_when_and_why(order
 
     assert reply["rejection"]["rule"] == "kill_switch"
     assert reply["rejection"]["reason"] == f"account acct-01 is halted by ops1 at {when}: fat finger"
+
+
+async def test_venue_when_gateway_never_logged_in_then_refused_by_venue_before_the_contract_check(order_harness):
+    """A gateway that never logged in knows no contract: the order actor asks the venue's state before its
+    contract check, so the refusal is rule ``venue`` naming the gateway and its state, not "unknown contract";
+    with the rule off (limit 0) the contract check answers as before."""
+    venues = ScriptedVenues(SIM="reconnecting")
+    harness = await order_harness(harness_config(rules=("venue",)), venues=venues)
+
+    reply = await _reply(harness, "v-unknown", vt_symbol="zz9999.SHFE")
+    assert reply["status"] == "rejected" and reply["rejection"]["rule"] == "venue", reply
+    assert "SIM" in reply["rejection"]["reason"] and "reconnecting" in reply["rejection"]["reason"], reply
+
+    harness.actor("risk/venue/acct-01").limits["limit"] = 0.0
+    reply = await _reply(harness, "v-off", vt_symbol="zz9999.SHFE")
+    assert reply["rejection"]["rule"] == "order_validity", reply
+    assert harness.port.sends == []
