@@ -17,8 +17,8 @@
 // Keyboard (ui/hotkeys.js): rows are focusable, the arrow keys move between them and the
 // focused (or last clicked) row is the selected order: "tickstage:cancel-selected" cancels it,
 // "tickstage:cancel-all" {account} sends cancelAll for the account (every account the page may
-// trade when none is given), "tickstage:flatten" {account, vtSymbol, quote} runs ui/flatten.js
-// with the account's last positions. Reasons show in a line under the state and on hover; rows
+// trade when none is given), "tickstage:flatten" {account, vtSymbol} runs ui/flatten.js (its
+// working orders cancelled, then flattenPosition at the touch). Reasons show in a line under the state and on hover; rows
 // are one line high, so at 1920×1080 more than ten orders show.
 
 import { book } from "./order_book.js";
@@ -81,7 +81,6 @@ class Blotter {
       if (row) this.selectRow(row);
     });
     this.body.addEventListener("keydown", (event) => this.onKey(event));
-    this.positions = new Map(); // account → AccountStatus.positions
     this.selected = null; // {account, clientOrderId}
     document.addEventListener("tickstage:cancel-selected", () => this.cancelSelected());
     document.addEventListener("tickstage:cancel-all", (event) => this.cancelAll(event.detail?.account));
@@ -93,7 +92,6 @@ class Blotter {
     }
     desk.on("orderReply", (reply) => book.reply(reply)); // a reply that came after its request timed out
     desk.on("accountStatus", (status) => {
-      this.positions.set(status.account, status.positions ?? []);
       if (this.seenAccounts.has(status.account)) return;
       this.seenAccounts.add(status.account);
       if (this.wasLive) this.requestStatus([status.account]); // an account learnt after connecting (admins)
@@ -224,10 +222,9 @@ class Blotter {
     this.cancel(order.account, order.clientOrderId);
   }
 
-  async flatten({ account, vtSymbol, quote }) {
+  async flatten({ account, vtSymbol }) {
     if (!account || !vtSymbol) return;
-    const result = await flattenContract({ desk: this.desk, book, account, vtSymbol,
-      positions: this.positions.get(account) ?? [], quote: quote ?? {} });
+    const result = await flattenContract({ desk: this.desk, book, account, vtSymbol });
     this.note.textContent = `flatten ${vtSymbol} (${account}): ${result.cancelled} cancelled, `
       + `${result.closing.length} closing order${result.closing.length === 1 ? "" : "s"}`
       + (result.missing.length ? `; ${result.missing.join("; ")}` : "");
