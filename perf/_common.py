@@ -258,3 +258,15 @@ def dump_json(path: str, data: dict) -> None:
     with open(path, "w") as f:
         json.dump(data, f, indent=2, sort_keys=False)
         f.write("\n")
+
+
+def write_outputs(json_path: str | None, png_path: str | None, document: dict, plot) -> None:
+    """Write a benchmark's ``document`` as JSON to ``json_path`` (if given) and ``plot(document, png)`` to
+    ``png_path``, or beside the JSON with a ``.png`` suffix when only ``json_path`` is given."""
+    from pathlib import Path
+
+    if json_path:
+        dump_json(json_path, document)
+    png = png_path or (str(Path(json_path).with_suffix(".png")) if json_path else None)
+    if png:
+        plot(document, png)

@@ -52,7 +52,7 @@ from pathlib import Path
 
 import uvloop
 
-from _common import (LoopLag, build_market, dump_json, machine, percentiles_ms, print_table, ratio,
+from _common import (write_outputs, LoopLag, build_market, dump_json, machine, percentiles_ms, print_table, ratio,
                      subscriptions, write_png)
 from _servers import EVENT_DONE, EVENT_PROBE, BaselineServer, TickstageServer
 from transport.signin.auth import mint_token
@@ -391,8 +391,4 @@ if __name__ == "__main__":
     if arguments.switch_interval:
         sys.setswitchinterval(arguments.switch_interval)
     document = uvloop.run(main(arguments))
-    if arguments.json:
-        dump_json(arguments.json, document)
-    png = arguments.png or (str(Path(arguments.json).with_suffix(".png")) if arguments.json else None)
-    if png:
-        plot(document, png)
+    write_outputs(arguments.json, arguments.png, document, plot)

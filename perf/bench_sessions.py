@@ -53,7 +53,7 @@ from pathlib import Path
 
 import uvloop
 
-from _common import (GcPauses, build_market, dump_json, machine, print_table, ratio, rss_mb, subscriptions,
+from _common import (write_outputs, GcPauses, build_market, dump_json, machine, print_table, ratio, rss_mb, subscriptions,
                      write_png)
 from _servers import TickstageServer
 from bench_pipeline import ClientProcess, Feeder
@@ -298,8 +298,4 @@ if __name__ == "__main__":
     if arguments.switch_interval:
         sys.setswitchinterval(arguments.switch_interval)
     document = uvloop.run(main(arguments))
-    if arguments.json:
-        dump_json(arguments.json, document)
-    png = arguments.png or (str(Path(arguments.json).with_suffix(".png")) if arguments.json else None)
-    if png:
-        plot(document, png)
+    write_outputs(arguments.json, arguments.png, document, plot)

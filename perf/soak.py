@@ -40,7 +40,7 @@ from pathlib import Path
 
 import uvloop
 
-from _common import dump_json, machine, rss_mb, write_png
+from _common import write_outputs, dump_json, machine, rss_mb, write_png
 from transport.process.logs import configure_logging
 
 SCENARIO = Path(__file__).resolve().parents[1] / "sim" / "harness" / "scenarios" / "trading-day.toml"
@@ -203,9 +203,5 @@ if __name__ == "__main__":
     arguments = parse_args()
     configure_logging("warning")
     document = uvloop.run(main(arguments))
-    if arguments.json:
-        dump_json(arguments.json, document)
-    png = arguments.png or (str(Path(arguments.json).with_suffix(".png")) if arguments.json else None)
-    if png:
-        plot(document, png)
+    write_outputs(arguments.json, arguments.png, document, plot)
     sys.exit(0 if document["verdict"]["passed"] else 1)
