@@ -48,6 +48,7 @@ export function registerPanel(slot, mount) {
 
 function mountInto(slot, mount) {
   const section = document.querySelector(`[data-slot="${slot}"]`);
+  if (section === null) return; // a page with a subset of the slots (the flight recorder's replay)
   const body = section.querySelector(".slot-body");
   body.replaceChildren();
   section.dataset.mounted = "true";

@@ -811,6 +811,7 @@ export class Watchlist {
 
   // The rows in display order (filtered, sorted): vtSymbols, for tests and tools.
   displayed() {
+    if (this.orderDirty) this.refreshOrder(performance.now()); // a view change not yet painted
     return Array.from(this.order, (row) => this.instruments[row]?.vtSymbol ?? null);
   }
 

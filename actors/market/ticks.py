@@ -129,8 +129,9 @@ def _set_depth(detail, rows: list[tuple]) -> None:
     depth = detail.init("depth")
     if not rows:
         return
-    values = np.array([row[_L1_WIDTH:] for row in rows], dtype=np.float64).reshape(
-        len(rows), len(DEPTH_FIELDS), DEPTH_LEVELS)
+    width = len(DEPTH_FIELDS) * DEPTH_LEVELS  # a row without levels (L1 only) gets NaN levels
+    values = np.array([tuple(row[_L1_WIDTH:_L1_WIDTH + width]) + (math.nan,) * (width - len(row[_L1_WIDTH:]))
+                       for row in rows], dtype=np.float64).reshape(len(rows), len(DEPTH_FIELDS), DEPTH_LEVELS)
     for i, name in enumerate(DEPTH_FIELDS):
         setattr(depth, name, values[:, i, :].ravel().tolist())
 
