@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow  # ~17 s: a benchmark run; the default suite stays under 15 min
 def test_bench_sessions_when_quick_then_steps_baseline_json_and_png_written(tmp_path):
     """A CI-sized run reports every step's keys for tickstage and baseline, with delivery, and plots them."""
     out = tmp_path / "sessions.json"

@@ -11,9 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow  # ~35 s: a soak is a long run by nature
 def test_soak_when_short_run_then_samples_verdict_and_png_written(tmp_path):
     """A 30 s soak samples RSS, loop lag and send p99 every second and judges them."""
     out = tmp_path / "soak.json"

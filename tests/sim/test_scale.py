@@ -142,6 +142,7 @@ def test_replay_when_tape_file_then_gateway_plays_it_like_a_csv(
     assert gateway.progress().rows_emitted == written
 
 
+@pytest.mark.slow  # ~10 s at 20,000 contracts
 def test_disconnect_feed_when_paused_then_rows_are_dropped_until_reconnect(
     engine: tuple[MainEngine, SimGateway, Ticks],
 ) -> None:

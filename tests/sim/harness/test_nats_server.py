@@ -70,6 +70,7 @@ async def test_run_when_desk_on_nats_then_disconnect_cuts_its_connection_and_it_
     assert report.passed, report.failures
 
 
+@pytest.mark.slow  # ~18 s: two whole runs; the judging is unit-tested in test_scenario.py
 async def test_run_when_nats_disconnect_cannot_apply_then_fails_unless_optional(tmp_path) -> None:
     """On a desk without NATS the fault is skipped: the run fails, unless the scenario marks it optional."""
     report = await run_scenario(_scenario(tmp_path, nats=False))

@@ -14,6 +14,8 @@ import asyncio
 import random
 from collections import defaultdict
 
+import pytest
+
 from actors import encode_actor_message
 from tests.transport.orders_kit import HIGH_LIMITS, last_price, order, orders_config, token, venue, venue_setting
 from transport.edge.client import client_message
@@ -140,6 +142,7 @@ async def test_retry_storm_when_order_actor_crashes_mid_storm_then_still_one_gat
     assert {r.state for r in actor.orders.values()} <= {"working", "filled"}
 
 
+@pytest.mark.slow  # ~48 s; the same property in the default run: tests/transport/process/test_kill_restart.py
 async def test_retry_storm_when_process_restarts_mid_storm_then_still_one_gateway_order_per_id(
         desk_factory, open_socket, jwt_secret, tmp_path):
     """The desk stops after ~300 replies; a new desk on the same journal and venue takes every retry:
