@@ -65,6 +65,7 @@ from actors.orders.risk_gate import PendingCheck, RiskGate
 from actors.orders.routing import route_gateway
 from actors.orders.tally import OrderTally
 from actors.orders.validity import check_record
+from actors.risk.limits import LimitStore
 from actors.risk.rejection import Rejection
 from actors.risk.rules.venue import VenueStatePort, venue_refusal
 
@@ -116,6 +117,7 @@ class OrderActor(TickstageActor):
         self.stateful_paths: tuple[str, ...] = tuple(args.get("stateful", ()))
         self.sessions_path: str = args.get("sessions_path", "sessions")
         self.venues: VenueStatePort | None = args.get("venues")
+        self.limit_store: LimitStore | None = args.get("limits")
         self.book = OrderBook(self.account, self.journal, self,
                               unknown_after_queries=self.config.unknown_after_queries)
         self.gate = RiskGate(self.runtime, self, args.get("rules", ()), args.get("observers", {}))
@@ -320,14 +322,11 @@ class OrderActor(TickstageActor):
 
     def _venue_refusal(self, record: OrderRecord) -> Rejection | None:
         """The ``venue`` rule's refusal for the gateway ``record`` is routed to, asked before the contract check;
-        ``None`` when the gateway is ready,
-        no venue is followed, or the rule's ``limit`` is 0 (off; read from the in-process rule actor)."""
+        ``None`` when the gateway is ready, no venue is followed, or the rule's ``limit`` is 0 (off), read from
+        the LimitStore the rule reads too."""
         if self.venues is None:
             return None
-        path = next((path for name, path in self.gate.rules if name == "venue"), None)
-        entry = self.runtime.registry.get(path) if path else None
-        limits = getattr(entry.instance, "limits", None) if entry is not None else None
-        limit = float(limits.get("limit", 1.0)) if limits else 1.0
+        limit = float(self.limit_store.limits("venue", self.account).get("limit", 1.0)) if self.limit_store else 1.0
         return (venue_refusal(self.venues, route_gateway(self.real, self.route, record.vt_symbol), limit)
                 if limit else None)
 

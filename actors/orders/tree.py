@@ -76,7 +76,7 @@ def order_path_children(config: OrdersConfig, *, journal: JournalPort, limits: L
             "journal": journal, "config": config, "sessions_path": sessions_path,
             "rules": tuple((rule, rule_path(rule, scope)) for rule, scope in rules),
             "observers": observers, "stateful": stateful,
-            "venues": venues if "venue" in config.rules else None,
+            "venues": venues if "venue" in config.rules else None, "limits": limits,
         }))
         books.append(ChildSpec(spec.account, AccountActor, {
             "account": spec.account, "trader": spec.trader, "real": spec.real, "capital": spec.capital,

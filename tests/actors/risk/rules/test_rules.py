@@ -323,7 +323,7 @@ async def test_venue_when_gateway_never_logged_in_then_refused_by_venue_before_t
     assert reply["status"] == "rejected" and reply["rejection"]["rule"] == "venue", reply
     assert "SIM" in reply["rejection"]["reason"] and "reconnecting" in reply["rejection"]["reason"], reply
 
-    harness.actor("risk/venue/acct-01").limits["limit"] = 0.0
+    harness.limits.change_nowait("venue", "acct-01", "limit", 0.0, "test")  # as the admin API turns it off
     reply = await _reply(harness, "v-off", vt_symbol="zz9999.SHFE")
     assert reply["rejection"]["rule"] == "order_validity", reply
     assert harness.port.sends == []
