@@ -270,3 +270,19 @@ def write_outputs(json_path: str | None, png_path: str | None, document: dict, p
     png = png_path or (str(Path(json_path).with_suffix(".png")) if json_path else None)
     if png:
         plot(document, png)
+
+
+def run_benchmark(parse_args, main, plot) -> dict:
+    """The ``__main__`` of a benchmark: parse, quiet logging, apply ``--switch-interval`` if the script has it,
+    run ``main(arguments)`` on uvloop, write its JSON and PNG (:func:`write_outputs`); return the document."""
+    import uvloop
+
+    from transport.process.logs import configure_logging
+
+    arguments = parse_args()
+    configure_logging("warning")
+    if getattr(arguments, "switch_interval", None):
+        sys.setswitchinterval(arguments.switch_interval)
+    document = uvloop.run(main(arguments))
+    write_outputs(arguments.json, arguments.png, document, plot)
+    return document

@@ -50,13 +50,11 @@ import threading
 import time
 from pathlib import Path
 
-import uvloop
 
-from _common import (write_outputs, LoopLag, build_market, dump_json, machine, percentiles_ms, print_table, ratio,
+from _common import (run_benchmark, LoopLag, build_market, machine, percentiles_ms, print_table, ratio,
                      subscriptions, write_png)
 from _servers import EVENT_DONE, EVENT_PROBE, BaselineServer, TickstageServer
 from transport.signin.auth import mint_token
-from transport.process.logs import configure_logging
 from transport.venue.vnpy_home import contain_vnpy
 
 CLIENTS_SCRIPT = Path(__file__).resolve().parent / "_clients.py"
@@ -386,9 +384,4 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    arguments = parse_args()
-    configure_logging("warning")
-    if arguments.switch_interval:
-        sys.setswitchinterval(arguments.switch_interval)
-    document = uvloop.run(main(arguments))
-    write_outputs(arguments.json, arguments.png, document, plot)
+    run_benchmark(parse_args, main, plot)

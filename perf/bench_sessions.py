@@ -51,13 +51,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import uvloop
 
-from _common import (write_outputs, GcPauses, build_market, dump_json, machine, print_table, ratio, rss_mb, subscriptions,
+from _common import (run_benchmark, GcPauses, build_market, machine, print_table, ratio, rss_mb, subscriptions,
                      write_png)
 from _servers import TickstageServer
 from bench_pipeline import ClientProcess, Feeder
-from transport.process.logs import configure_logging
 from transport.signin.auth import mint_token
 from transport.venue.vnpy_home import contain_vnpy
 
@@ -293,9 +291,4 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    arguments = parse_args()
-    configure_logging("warning")
-    if arguments.switch_interval:
-        sys.setswitchinterval(arguments.switch_interval)
-    document = uvloop.run(main(arguments))
-    write_outputs(arguments.json, arguments.png, document, plot)
+    run_benchmark(parse_args, main, plot)

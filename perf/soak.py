@@ -38,10 +38,8 @@ import sys
 import time
 from pathlib import Path
 
-import uvloop
 
-from _common import write_outputs, dump_json, machine, rss_mb, write_png
-from transport.process.logs import configure_logging
+from _common import run_benchmark, machine, rss_mb, write_png
 
 SCENARIO = Path(__file__).resolve().parents[1] / "sim" / "harness" / "scenarios" / "trading-day.toml"
 LAG_PERIOD_S = 0.01
@@ -200,8 +198,5 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    arguments = parse_args()
-    configure_logging("warning")
-    document = uvloop.run(main(arguments))
-    write_outputs(arguments.json, arguments.png, document, plot)
+    document = run_benchmark(parse_args, main, plot)
     sys.exit(0 if document["verdict"]["passed"] else 1)
