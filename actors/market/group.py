@@ -142,6 +142,7 @@ class GroupActor(TickstageActor):
         self.info_version = 0
         self.subscribers: dict[str, Entitlements] = {}
         self._classes: dict[str, MaskKey] = {}    # session → its entitlement class in this group
+        self._by_class: dict[MaskKey, list[str]] | None = None  # class → its sessions (None: rebuild)
         self._masks: dict[MaskKey, dict[str, np.ndarray]] = {}  # class → column → rows to blank
         self._exchange_names: list[str] = []      # distinct exchanges of the instruments
         self._row_exchanges = np.zeros(0, np.int16)  # each row's exchange, an index into _exchange_names
@@ -278,6 +279,7 @@ class GroupActor(TickstageActor):
         entitlements = Entitlements.from_message(attach)
         self.subscribers[session] = entitlements
         self._classes[session] = mask_key(entitlements, self._exchange_names)
+        self._by_class = None
         self.send_path(session, encode_outbound(group=self.group, seq=self.seq, kind="info",
                                                 payload=self._info_bytes(0), source=self.path, tag=attach.tag))
         self._send_snapshot_to(session)
@@ -287,6 +289,7 @@ class GroupActor(TickstageActor):
         """Unsubscribe a session."""
         self.subscribers.pop(attach.sessionPath, None)
         self._classes.pop(attach.sessionPath, None)
+        self._by_class = None
 
         self._forget_viewport(attach.sessionPath)
 
@@ -301,6 +304,7 @@ class GroupActor(TickstageActor):
         self._masks.clear()
         self._classes = {session: mask_key(entitlements, self._exchange_names)
                          for session, entitlements in self.subscribers.items()}
+        self._by_class = None
 
     def _masks_of(self, key: MaskKey) -> dict[str, np.ndarray]:
         masks = self._masks.get(key)
@@ -448,9 +452,11 @@ class GroupActor(TickstageActor):
     def _broadcast_frame(self, rows: dict[str, np.ndarray], snapshot: bool, hashed: bool) -> int:
         """Send one frame to every subscriber, encoded once per entitlement class present; return the bytes of
         the largest encode (what the frame budget measures)."""
-        by_class: dict[MaskKey, list[str]] = {}
-        for session in self.subscribers:
-            by_class.setdefault(self._classes.get(session, ()), []).append(session)
+        if self._by_class is None:   # sessions grouped by class once per attach/detach, not per frame
+            self._by_class = {}
+            for session in self.subscribers:
+                self._by_class.setdefault(self._classes.get(session, ()), []).append(session)
+        by_class = self._by_class
         self._count_frame(rows, snapshot, hashed)
         self.entitlement_classes = len(by_class)
         built_ts_ns = time.time_ns()
@@ -460,11 +466,9 @@ class GroupActor(TickstageActor):
             payload = self._frame_bytes(rows, snapshot, hashed, key, built_ts_ns)
             largest = max(largest, len(payload))
             outbound = encode_outbound(group=self.group, seq=self.seq, kind=kind, source=self.path, payload=payload)
-            for session in sessions:
+            for session in list(sessions):
                 if not self.send_path(session, outbound):
-                    self.subscribers.pop(session, None)
-                    self._classes.pop(session, None)
-                    self._forget_viewport(session)
+                    self._drop_subscriber(session)
         return largest
 
     def _count_frame(self, rows: dict[str, np.ndarray], snapshot: bool, hashed: bool) -> None:
@@ -526,9 +530,14 @@ class GroupActor(TickstageActor):
     def _broadcast(self, outbound: bytes) -> None:
         for session in list(self.subscribers):
             if not self.send_path(session, outbound):
-                self.subscribers.pop(session, None)
-                self._classes.pop(session, None)
-                self._forget_viewport(session)
+                self._drop_subscriber(session)
+
+    def _drop_subscriber(self, session: str) -> None:
+        """Forget a session whose mailbox is gone (its class, its viewport)."""
+        self.subscribers.pop(session, None)
+        self._classes.pop(session, None)
+        self._by_class = None
+        self._forget_viewport(session)
 
     def extra_statistics(self) -> dict[str, Any]:
         """Frames, encodes (one per entitlement class per frame), snapshots, rows, bytes, budget decisions,
