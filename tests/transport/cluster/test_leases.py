@@ -197,10 +197,11 @@ async def test_leases_when_leader_stops_renewing_then_follower_takes_higher_epoc
     bus = NatsBus([nats_url], name="lease-test")
     await bus.connect()
     try:
-        kv = await bus.key_value(LEASE_BUCKET, 1.0)
+        # a TTL of 3 s: long enough that a loaded CI machine still reads the held lease before it expires
+        kv = await bus.key_value(LEASE_BUCKET, 3.0)
         lost = []
-        first = LeaseKeeper(kv, "agg-a", lambda: ["rb"], ttl_s=1.0, on_lost=lambda g, e, r: lost.append((g, e)))
-        second = LeaseKeeper(kv, "agg-b", lambda: ["rb"], ttl_s=1.0)
+        first = LeaseKeeper(kv, "agg-a", lambda: ["rb"], ttl_s=3.0, on_lost=lambda g, e, r: lost.append((g, e)))
+        second = LeaseKeeper(kv, "agg-b", lambda: ["rb"], ttl_s=3.0)
         await first.step(force=True)
         await second.step(force=True)
         epoch = first.epoch_of("rb")
@@ -208,7 +209,7 @@ async def test_leases_when_leader_stops_renewing_then_follower_takes_higher_epoc
         await first.step(force=True)  # renewed: still the same epoch
         assert first.epoch_of("rb") == epoch and first.renewals == 1
         assert [(lease.node, lease.epoch) for lease in await read_leases(kv)] == [("agg-a", epoch)]
-        async with asyncio.timeout(10):  # first is "paused": the key expires, second takes it
+        async with asyncio.timeout(20):  # first is "paused": the key expires, second takes it
             while not second.epoch_of("rb"):
                 await second.step()
                 await asyncio.sleep(0.05)
