@@ -281,7 +281,7 @@ class Blotter {
     const time = order.updatedTsNs > 0n ? clockOfNs(order.updatedTsNs) : new Date(order.createdMs).toLocaleTimeString("en-GB", { hour12: false });
     const side = `${order.direction === "long" ? "B" : order.direction === "short" ? "S" : "N"} ${order.offset}`;
     const selected = this.selected?.account === order.account && this.selected?.clientOrderId === order.clientOrderId;
-    return el("tr", { data: { order: order.clientOrderId, account: order.account, state: order.state, direction: order.direction },
+    return el("tr", { data: { order: order.clientOrderId, account: order.account, state: order.state, direction: order.direction, price: String(order.price) },
       title: `${order.clientOrderId}${order.vtOrderId ? ` · ${order.vtOrderId}` : ""}${state.title ? ` — ${state.title}` : ""}`,
       attrs: { tabindex: "0", "aria-selected": String(selected) } },
     el("td", { text: time }), el("td", { text: order.account }), el("td", { text: order.vtSymbol }),

@@ -7,7 +7,10 @@
 // selected in the blotter; they go through the panels' own paths by DOM events:
 //
 //   buyAsk / sellBid   "tickstage:trade" {vtSymbol, direction, price, lots}: the order ticket sends it
-//                      (same exactly-once retries as its Send button), buy at the ask, sell at the bid
+//                      (same exactly-once retries as its Send button), buy at the ask, sell at the bid,
+//                      or crossTicks price ticks beyond it (the user's setting, 0 by default: a limit at
+//                      the touch rests when the market moves away before it arrives; a few ticks through
+//                      the touch make it marketable, still bounded by its limit price)
 //   cancelSelected     "tickstage:cancel-selected": the blotter cancels its selected order
 //   cancelAll          "tickstage:cancel-all" {account}: the blotter sends one cancelOrder per working
 //                      order of the ticket's account (until the desk has a cancelAll message)
@@ -30,6 +33,7 @@ export const HOTKEYS = Object.freeze({
   help: { key: "?", title: "List the hotkeys" },
 });
 export const DESTRUCTIVE = Object.freeze(["cancelSelected", "cancelAll", "flatten"]);
+export const MAX_CROSS_TICKS = 50;
 const TYPING = new Set(["INPUT", "SELECT", "TEXTAREA"]);
 
 export class Hotkeys {
@@ -60,6 +64,12 @@ export class Hotkeys {
   lots() {
     const lots = Number(this.settings().lots);
     return Number.isInteger(lots) && lots > 0 ? lots : 1;
+  }
+
+  // Price ticks beyond the touch for buyAsk / sellBid (an integer 0..MAX_CROSS_TICKS, 0 by default).
+  crossTicks() {
+    const ticks = Number(this.settings().crossTicks);
+    return Number.isInteger(ticks) && ticks >= 0 && ticks <= MAX_CROSS_TICKS ? ticks : 0;
   }
 
   onKey(event) {
@@ -99,11 +109,15 @@ export class Hotkeys {
       this.toast("select a contract first (a watchlist row: arrow keys or a click)");
       return;
     }
-    const price = direction === "long" ? quote.ask : quote.bid;
-    if (!Number.isFinite(price)) {
+    const touch = direction === "long" ? quote.ask : quote.bid;
+    if (!Number.isFinite(touch)) {
       this.toast(`${quote.vtSymbol}: no ${direction === "long" ? "ask" : "bid"} to trade at`);
       return;
     }
+    const tick = Number.isFinite(quote.priceTick) && quote.priceTick > 0 ? quote.priceTick : 0;
+    const beyond = (direction === "long" ? 1 : -1) * this.crossTicks() * tick;
+    // on the tick grid: the venue refuses a price that is not a multiple of the tick
+    const price = tick ? Math.round((touch + beyond) / tick) * tick : touch;
     document.dispatchEvent(new CustomEvent("tickstage:trade", { detail: {
       vtSymbol: quote.vtSymbol, direction, price, lots: this.lots(), priceTick: quote.priceTick } }));
   }
@@ -225,12 +239,21 @@ export class Hotkeys {
     lots.name = "lots";
     const lotsLabel = document.createElement("label");
     lotsLabel.append("Default size (lots) ", lots);
+    const cross = document.createElement("input");
+    cross.type = "number";
+    cross.min = "0";
+    cross.max = String(MAX_CROSS_TICKS);
+    cross.step = "1";
+    cross.value = String(this.crossTicks());
+    cross.name = "crossTicks";
+    const crossLabel = document.createElement("label");
+    crossLabel.append(" Buy/sell keys cross the touch by (ticks) ", cross);
     const save = button("Save", "save");
     const close = button("Close", "close");
     const buttons = document.createElement("div");
     buttons.className = "dialog-buttons";
     buttons.append(save, close);
-    this.dialog.replaceChildren(title, table, lotsLabel, buttons);
+    this.dialog.replaceChildren(title, table, lotsLabel, crossLabel, buttons);
     save.addEventListener("click", async () => {
       const hotkeys = Object.fromEntries(Object.entries(inputs).map(([action, input]) => [action, input.value || HOTKEYS[action].key]));
       const used = Object.values(hotkeys);
@@ -239,7 +262,8 @@ export class Hotkeys {
         return;
       }
       const confirm = Object.fromEntries(Object.entries(boxes).map(([action, box]) => [action, box.checked]));
-      await this.save({ hotkeys, confirm, lots: Math.max(1, Math.round(Number(lots.value) || 1)) });
+      const crossTicks = Math.min(MAX_CROSS_TICKS, Math.max(0, Math.round(Number(cross.value) || 0)));
+      await this.save({ hotkeys, confirm, lots: Math.max(1, Math.round(Number(lots.value) || 1)), crossTicks });
       this.dialog.close();
     });
     close.addEventListener("click", () => this.dialog.close());

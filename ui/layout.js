@@ -7,8 +7,8 @@
 //    collapsed: ["algo"]}                           desk slots folded to their title
 //
 // The settings ("settings/desk") are {layout: "<active layout name>", hotkeys: {action: key},
-// confirm: {action: bool}, lots: default size}. The active layout is saved SAVE_DELAY_MS after
-// each change; named layouts are saved, switched and reset from the sidebar (ui/app.js).
+// confirm: {action: bool}, lots: default size, crossTicks: ticks the buy/sell keys cross the touch
+// by}. The active layout is saved SAVE_DELAY_MS after each change; named layouts are saved, switched and reset from the sidebar (ui/app.js).
 
 export const LAYOUT_VERSION = 1;
 export const DEFAULT_LAYOUT_NAME = "default";

@@ -150,9 +150,22 @@ async def test_keyboard_only_when_trader_finds_buys_and_flattens_then_fills_show
         selected = await page.evaluate("document.activeElement?.getAttribute('aria-activedescendant')")
         await page.wait_for_function("""() => { const r = window.tickstage.rows('rb').find((r) => r.vtSymbol === 'rb1801.SHFE');
           return r && r.ask !== null && r.bid !== null; }""", timeout=WAIT_MS)
+        # the replay moves the ask while the order travels: the buy key crosses the touch by 5 ticks, set in
+        # the "?" dialog, so the limit is marketable (a limit at the touch may rest, as at a venue)
+        await page.keyboard.press("?")
+        await page.locator(".hotkeys-dialog[open]").wait_for(timeout=WAIT_MS)
+        await page.focus('.hotkeys-dialog input[name="crossTicks"]')
+        await page.keyboard.press("Control+A")
+        await page.keyboard.type("5")
+        await page.focus('.hotkeys-dialog button[data-action="save"]')
+        await page.keyboard.press("Enter")
+        await page.wait_for_function("() => !document.querySelector('dialog[open]')", timeout=WAIT_MS)
+        ask = await page.evaluate("""() => window.tickstage.rows('rb').find((r) => r.vtSymbol === 'rb1801.SHFE').ask""")
         await page.keyboard.press("b")
         await page.wait_for_function("""() => [...document.querySelectorAll('.blotter tr[data-order]')]
           .some((row) => row.dataset.state === 'filled' && row.dataset.direction === 'long')""", timeout=WAIT_MS)
+        sent_price = await page.evaluate("""() => Number([...document.querySelectorAll('.blotter tr[data-order]')]
+          .find((row) => row.dataset.direction === 'long').dataset.price)""")
         await page.wait_for_function("""() => document.querySelector('[data-position="rb1801.SHFE long"]')""",
                                      timeout=WAIT_MS)
         await page.keyboard.press("f")
@@ -166,6 +179,7 @@ async def test_keyboard_only_when_trader_finds_buys_and_flattens_then_fills_show
         await browser.close()
 
     assert focused == "rb" and selected
+    assert sent_price >= ask  # at or through the ask on screen when b was pressed
     assert listed >= 10
     assert errors == []
 
