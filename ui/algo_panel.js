@@ -3,6 +3,8 @@
 // again unchanged on a retry: the desk treats it idempotently); algoProgress (every 1 s per job, to the traders of
 // its account) draws one row per job: a progress bar of tradedLots / volumeLots, the status, the average price,
 // the open child orders, the latest message (why it paused), and pause / resume / stop buttons.
+// The start form is a dialog ("New algo…", prefilled with the contract selected in a watchlist): the slot
+// itself keeps the room for the jobs a trader follows.
 
 import { el, tradableAccounts } from "./order_format.js";
 import { registerPanel } from "./panels.js";
@@ -20,7 +22,7 @@ class AlgoPanel {
     this.desk = desk;
     this.jobs = new Map(); // jobId → {row, bar, text, progress}
     this.seenAccounts = new Set();
-    this.form = el("form", { className: "algo-form", attrs: { "aria-label": "start an algo" } });
+    this.form = el("form", { className: "algo-form", attrs: { "aria-label": "start an algo", method: "dialog" } });
     this.form.innerHTML = `
       <label>Account<select name="algoAccount" required></select></label>
       <label>Template<select name="algoTemplate">${Object.keys(TEMPLATES).map((t) => `<option>${t}</option>`).join("")}</select></label>
@@ -30,15 +32,24 @@ class AlgoPanel {
       <label>Price<input name="algoPrice" type="number" step="any" required></label>
       <label>Lots<input name="algoLots" type="number" step="1" min="1" required></label>
       <label>Settings<input name="algoSettings" placeholder="time=600 interval=60"></label>
-      <button type="submit" class="algo-start">Start algo</button>
-      <output name="algoResult"></output>`;
+      <div class="dialog-buttons"><button type="button" class="algo-cancel">Cancel</button>
+      <button type="submit" class="algo-start">Start algo</button></div>`;
+    this.dialog = el("dialog", { className: "algo-dialog", attrs: { "aria-label": "new algo" } },
+      el("h2", { text: "New algo" }), this.form);
+    document.body.append(this.dialog);
+    const open = el("button", { className: "algo-new", text: "New algo…", attrs: { type: "button" } });
+    open.addEventListener("click", () => this.open());
+    this.form.querySelector(".algo-cancel").addEventListener("click", () => this.dialog.close());
+    this.result = el("output", { className: "algo-result", attrs: { name: "algoResult", "aria-live": "polite" } });
     this.empty = el("p", { className: "slot-empty", text: "no running algos" });
     this.list = el("ol", { className: "algo-jobs", attrs: { "aria-live": "polite" } });
-    element.replaceChildren(this.form, this.empty, this.list);
+    element.replaceChildren(el("div", { className: "algo-bar" }, open, this.result), this.empty, this.list);
+    this.selected = "";
+    document.addEventListener("tickstage:selected", (event) => { this.selected = event.detail?.vtSymbol ?? ""; });
     const f = this.form.elements;
     f.algoTemplate.addEventListener("change", () => { f.algoSettings.value = this.defaultSettings(); });
     f.algoSettings.value = this.defaultSettings();
-    this.form.addEventListener("submit", (event) => { event.preventDefault(); this.start(); });
+    this.form.addEventListener("submit", (event) => { event.preventDefault(); this.dialog.close(); this.start(); });
     desk.on("algoProgress", (progress) => this.update(progress));
     desk.on("accountStatus", (status) => {
       if (this.seenAccounts.has(status.account)) return;
@@ -47,6 +58,14 @@ class AlgoPanel {
     });
     desk.onSession(() => this.renderAccounts());
     this.renderAccounts();
+  }
+
+  // Show the start form, the contract prefilled from the selected watchlist row when the field is empty.
+  open() {
+    const symbol = this.form.elements.algoSymbol;
+    if (!symbol.value && this.selected) symbol.value = this.selected;
+    this.dialog.showModal();
+    (symbol.value ? this.form.elements.algoPrice : symbol).focus();
   }
 
   defaultSettings() {
@@ -73,14 +92,14 @@ class AlgoPanel {
       direction: f.algoDirection.value, offset: f.algoOffset.value, price: Number(f.algoPrice.value),
       volumeLots: Number(f.algoLots.value), settings,
     };
-    f.algoResult.value = "starting…";
+    this.result.value = "starting…";
     const reply = await this.desk.send("startAlgo", body);
-    f.algoResult.value = reply.member === "ack" ? `started ${reply.body.detail}` : `refused: ${reply.body.message}`;
+    this.result.value = reply.member === "ack" ? `started ${reply.body.detail}` : `refused: ${reply.body.message}`;
   }
 
   async control(member, progress) {
     const reply = await this.desk.send(member, { jobId: progress.jobId, account: progress.account });
-    if (reply.member === "error") this.form.elements.algoResult.value = `${member} refused: ${reply.body.message}`;
+    if (reply.member === "error") this.result.value = `${member} refused: ${reply.body.message}`;
   }
 
   update(progress) {

@@ -22,6 +22,8 @@ async def test_algo_panel_when_twap_started_then_progress_shown_and_stop_ends_it
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = await _signed_in_page(browser, desk)
+            await page.click(".algo-new")
+            await page.locator("dialog.algo-dialog[open]").wait_for(timeout=WAIT_MS)
             await page.select_option('select[name="algoTemplate"]', "TwapAlgo")
             await page.fill('input[name="algoSymbol"]', SYMBOL)
             await page.fill('input[name="algoPrice"]', str(price))
@@ -29,6 +31,7 @@ async def test_algo_panel_when_twap_started_then_progress_shown_and_stop_ends_it
             await page.fill('input[name="algoSettings"]', "time=60 interval=6")
             await page.click(".algo-start")
             await page.wait_for_selector('.algo-job[data-status="running"] progress', timeout=WAIT_MS)
+            assert not await page.locator("dialog.algo-dialog[open]").count()   # closed on start
             job_id = await page.get_attribute(".algo-job", "data-job")
             assert job_id in desk.algos.jobs
             await page.click('.algo-job button[data-action="stopAlgo"]')
