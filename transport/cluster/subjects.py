@@ -8,7 +8,7 @@ checks its tokens and raises :class:`SubjectTokenError` otherwise.
 | subject | payload (Cap'n Proto) | pattern |
 | --- | --- | --- |
 | ``md.tick.<ex>.<sym>`` | ActorMessage{tickBatch} of one contract | publish |
-| ``md.tick.<ex>.<group>`` | ActorMessage{instrumentsAdded} / {tickBatch} of one group | publish |
+| ``md.batch.<ex>.<group>`` | ActorMessage{instrumentsAdded} / {tickBatch} of one group | publish |
 | ``md.agg.33ms.<group>`` | ServerMessage{groupFrame} / {groupInfo} | publish |
 | ``md.snap.<group>`` | request → ServerMessage{groupFrame} snapshot | request-reply |
 | ``acct.status.1s.<trader>`` | ActorMessage{accountPush} of a ServerMessage{accountStatus} | publish |
@@ -60,18 +60,22 @@ def md_tick(exchange: str, symbol: str) -> str:
     return f"md.tick.{token(exchange)}.{token(symbol)}"
 
 
-def md_tick_group(exchange: str, group: str) -> str:
-    """``md.tick.<ex>.<group>``: a group's TickBatch and InstrumentsAdded messages (venue-host → aggregator).
+def md_batch(exchange: str, group: str) -> str:
+    """``md.batch.<ex>.<group>``: a group's TickBatch and InstrumentsAdded messages (venue-host → aggregator).
 
     One message per group per drain of the vn.py bridge, never one per tick
     (batches, as in process). ``<ex>`` is the exchange of the group's first contract.
+    Its own first token, not ``md.tick``: a contract's detail subject
+    ``md.tick.<ex>.<sym>`` has the same shape, so an aggregator subscribed to
+    every group's batches would otherwise receive every followed contract's
+    ticks as a batch of an unknown "group" named after the symbol.
     """
-    return f"md.tick.{token(exchange)}.{token(group)}"
+    return f"md.batch.{token(exchange)}.{token(group)}"
 
 
-def md_tick_groups(groups: tuple[str, ...] = ()) -> list[str]:
-    """Return the subscriptions of an aggregator: ``md.tick.*.<group>`` per group, or every group."""
-    return [f"md.tick.*.{token(g)}" for g in groups] if groups else ["md.tick.*.*"]
+def md_batch_subscriptions(groups: tuple[str, ...] = ()) -> list[str]:
+    """Return the subscriptions of an aggregator: ``md.batch.*.<group>`` per group, or every group."""
+    return [f"md.batch.*.{token(g)}" for g in groups] if groups else ["md.batch.*.*"]
 
 
 def md_agg(group: str) -> str:
@@ -160,8 +164,8 @@ __all__ = [
     "md_agg",
     "md_snap",
     "md_tick",
-    "md_tick_group",
-    "md_tick_groups",
+    "md_batch",
+    "md_batch_subscriptions",
     "ops",
     "ops_node",
     "ops_node_any",

@@ -91,7 +91,7 @@ class DeskConfig:
         role: ``"all"`` (vn.py, aggregators and sessions here; with ``nats``
             also publishes its groups), ``"edge"`` (sessions only; groups
             and orders over NATS), ``"aggregator"`` (GroupActors fed by
-            ``md.tick.*``) or ``"venue-host"`` (vn.py and the order path;
+            ``md.batch.*``) or ``"venue-host"`` (vn.py and the order path;
             publishes ticks, serves ``order.submit.*``): transport/cluster/roles.py.
             The names before 0.2.0, ``"gateway"`` and ``"gateway-host"``, are
             mapped to ``"edge"`` and ``"venue-host"`` with a ``DeprecationWarning``.

@@ -149,7 +149,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int)
     run.add_argument("--role", choices=(*ROLES, *DEPRECATED_ROLES),
                      help="all: vn.py, aggregators and sessions (default); edge: sessions fed from NATS; "
-                          "aggregator: groups fed by md.tick.*; venue-host: vn.py and the order path "
+                          "aggregator: groups fed by md.batch.*; venue-host: vn.py and the order path "
                           "(gateway, gateway-host: deprecated names of edge, venue-host)")
     run.add_argument("--nats", nargs="+", metavar="URL", help="NATS seed URLs (nats://127.0.0.1:4222 ...)")
     run.add_argument("--groups", nargs="+", metavar="GROUP", help="an aggregator's shard (default: every group)")

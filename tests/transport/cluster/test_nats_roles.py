@@ -48,7 +48,7 @@ async def _wait_group(desk, group: str, timeout_s: float = 15.0) -> None:
 
 async def test_roles_when_ticks_from_venue_host_then_edge_clients_get_aggregated_frames(
         three_nodes, open_socket, jwt_secret):
-    """rb's ticks cross md.tick.* to the aggregator, whose frames reach an edge client: info, snapshot, deltas."""
+    """rb's ticks cross md.batch.* to the aggregator, whose frames reach an edge client: info, snapshot, deltas."""
     host, aggregator, edge = three_nodes
     await _wait_group(aggregator, "rb")
     await _wait_group(edge, "rb")
