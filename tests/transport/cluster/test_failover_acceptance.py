@@ -132,6 +132,11 @@ class Storm:
         self._stop.set()
         await asyncio.wait_for(self._task, timeout_s)
 
+    async def cancel(self) -> None:
+        """Stop at once (a failed test's teardown)."""
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
 
 async def _badge(page, state: str) -> None:
     await page.wait_for_function(
@@ -231,6 +236,8 @@ async def test_failover_acceptance_when_each_role_killed_in_turn_then_frames_res
     nodes = [*hosts, *aggregators, edge_a, edge_b]
     gaps: dict[str, float] = {}
     stopped: Node | None = None
+    storm: Storm | None = None
+    recorder: Recorder | None = None
     try:
         async with aiohttp.ClientSession() as http, async_playwright() as playwright:
             await asyncio.gather(*(node.wait_healthy() for node in nodes))
@@ -393,6 +400,10 @@ async def test_failover_acceptance_when_each_role_killed_in_turn_then_frames_res
         print(f"acceptance: {len(ids)} ids, {storm.attempts} submits, gaps {gaps}, "
               f"stale-epoch frames dropped at edge A {stale_dropped}")
     finally:
+        if storm is not None:
+            await storm.cancel()
+        if recorder is not None:
+            await asyncio.gather(recorder.stop(), return_exceptions=True)
         if stopped is not None and stopped.process.poll() is None:
             stopped.process.send_signal(signal.SIGCONT)
         for node in nodes:
