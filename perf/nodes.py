@@ -31,14 +31,16 @@ class NodeProcess:
         urls: NATS seed URLs (none for an ``all`` node without NATS).
         secret: the desk's JWT secret.
         extra: more ``run`` arguments (``--replay FILE --speed 20``).
+        env: more environment variables of the process (``TICKSTAGE_SIM_DROP_COPY``).
     """
 
-    def __init__(self, tmp: Path, name: str, role: str, urls: list[str], secret: str, *extra: str) -> None:
+    def __init__(self, tmp: Path, name: str, role: str, urls: list[str], secret: str, *extra: str,
+                 env: dict[str, str] | None = None) -> None:
         self.name = name
         self.port = free_port()
         state = tmp / name
         state.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "TICKSTAGE_STATE_DIR": str(state), "TICKSTAGE_JWT_SECRET": secret}
+        env = {**os.environ, "TICKSTAGE_STATE_DIR": str(state), "TICKSTAGE_JWT_SECRET": secret, **(env or {})}
         self._log = open(tmp / f"{name}.log", "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "transport.process.cli", "--log-level", "warning", "run", "--role", role,

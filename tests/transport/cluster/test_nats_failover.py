@@ -15,136 +15,19 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
 
 import aiohttp
 import pytest
 
 from tests.conftest import JWT_SECRET
-from tests.transport.cluster.test_nats_nodes import Node
+from tests.transport.cluster.nodes_kit import (GROUP, Node, Recorder, check_stream, cluster_view, is_frame, is_status,
+                                               settled, wait_leader)
 from transport.cluster import subjects
 from transport.cluster.nats_bus import NatsBus
 from transport.cluster.nats_market import frame_head
 from transport.signin.auth import mint_token
 
 pytestmark = pytest.mark.nats
-GROUP = "rb"
-
-
-async def _cluster(http: aiohttp.ClientSession, node: Node) -> dict:
-    headers = {"Authorization": f"Bearer {mint_token(JWT_SECRET, 'ops', 'admin')}"}
-    async with http.get(f"http://127.0.0.1:{node.port}/admin/cluster", headers=headers) as response:
-        assert response.status == 200, await response.text()
-        return await response.json()
-
-
-async def _lease(http: aiohttp.ClientSession, edge: Node, aggregators: list[Node], above: int = 0,
-                 timeout_s: float = 30.0) -> tuple[Node, int]:
-    """Wait until /admin/cluster shows a leader of rb with an epoch above ``above``; return (its Node, epoch)."""
-    by_pid = {node.process.pid: node for node in aggregators}
-    async with asyncio.timeout(timeout_s):
-        while True:
-            view = await _cluster(http, edge)
-            pids = {n["node"]: n["pid"] for n in view["nodes"]}
-            for lease in view["groups"]:
-                if lease["group"] == GROUP and lease["epoch"] > above and pids.get(lease["leader"]) in by_pid:
-                    return by_pid[pids[lease["leader"]]], lease["epoch"]
-            await asyncio.sleep(0.2)
-
-
-class Recorder:
-    """Reads the client's socket in the background and keeps every rb message with its receive time; like a
-    browser's feed, it asks a snapshot when a delta skips a seq or starts a newer epoch (a loaded machine may
-    drop a frame: the client resyncs)."""
-
-    def __init__(self, client) -> None:
-        self.client = client
-        self.messages: list[tuple[float, dict]] = []
-        self.resyncs = 0
-        self._epoch, self._seq = 0, None
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                message = await self.client.recv(1.0)
-            except TimeoutError:
-                continue
-            if message["which"] == "closed":
-                return  # a closed socket answers at once: looping on it would spin until the loop closes
-            if message.get("group") != GROUP:
-                continue
-            message.pop("columns", None)
-            self.messages.append((time.monotonic(), message))
-            if message["which"] == "groupFrame" and message.get("epoch", 0) >= self._epoch:
-                if message["kind"] == "snapshot":
-                    self._epoch, self._seq = message.get("epoch", 0), message["seq"]
-                elif self._seq is not None and (message.get("epoch", 0) > self._epoch
-                                                or message["seq"] != self._seq + 1):
-                    self._seq = None
-                    self.resyncs += 1
-                    await self.client.send(snapshotRequest={"group": GROUP})
-                elif self._seq is not None:
-                    self._seq = message["seq"]
-
-    @property
-    def in_sync(self) -> bool:
-        """True once a snapshot came after the last skip (the client holds the group's state)."""
-        return self._seq is not None
-
-    async def wait_for(self, predicate, timeout_s: float, after: int = 0) -> int:
-        """Return the index of the first message at or after ``after`` matching ``predicate`` (bounded)."""
-        async with asyncio.timeout(timeout_s):
-            while True:
-                for index in range(after, len(self.messages)):
-                    if predicate(self.messages[index][1]):
-                        return index
-                await asyncio.sleep(0.02)
-
-    async def stop(self) -> None:
-        self._task.cancel()
-        try:
-            await self._task
-        except asyncio.CancelledError:
-            pass
-
-    def frames(self) -> list[dict]:
-        return [m for _, m in self.messages if m["which"] == "groupFrame"]
-
-
-def _check_stream(frames: list[dict]) -> None:
-    """Epochs never decrease; within an epoch a delta follows the previous frame by one, or the client
-    resynced: after a skip, deltas are ignored until a snapshot comes, and one must come."""
-    last_epoch, last_seq, resyncing = 0, None, False
-    for frame in frames:
-        epoch = frame.get("epoch", 0)
-        assert epoch >= last_epoch, f"a frame of epoch {epoch} after epoch {last_epoch}: a stale leader spoke"
-        if epoch > last_epoch:
-            last_epoch, last_seq = epoch, None
-            resyncing = frame["kind"] != "snapshot"
-        if frame["kind"] == "snapshot":
-            last_seq, resyncing = frame["seq"], False
-        elif last_seq is not None and not resyncing:
-            if frame["seq"] != last_seq + 1:
-                resyncing = True  # the client asked a snapshot
-            last_seq = frame["seq"]
-    assert not resyncing, "a skipped seq was never healed by a snapshot"
-
-
-async def _settled(recorder: Recorder) -> None:
-    """Stop recording once the stream is in sync (a resync asked has been answered by a snapshot)."""
-    async with asyncio.timeout(20):
-        while not recorder.in_sync:
-            await asyncio.sleep(0.05)
-    await recorder.stop()
-
-
-def _is_frame(epoch_above: int):
-    return lambda m: m["which"] == "groupFrame" and m.get("epoch", 0) > epoch_above
-
-
-def _status(*states: str):
-    return lambda m: m["which"] == "groupStatus" and m["state"] in states
 
 
 async def _start(tmp_path, data_dir, nats_url, http) -> tuple[list[Node], Node, list[Node]]:
@@ -177,28 +60,28 @@ async def test_failover_when_leading_aggregator_killed_then_follower_leads_with_
     try:
         async with aiohttp.ClientSession() as http:
             nodes, edge, aggregators = await _start(tmp_path, data_dir, nats_url, http)
-            leader, epoch = await _lease(http, edge, aggregators)
+            leader, epoch = await wait_leader(http, edge, aggregators)
             recorder = await _subscribe(http, edge, ws_client_type)
             await recorder.wait_for(lambda m: m["which"] == "groupFrame" and m["kind"] == "delta"
                                     and m.get("epoch") == epoch, timeout_s=20)
 
             killed_at = len(recorder.messages)
             leader.kill()
-            down = await recorder.wait_for(_status("sourceDown"), timeout_s=10, after=killed_at)
-            resumed = await recorder.wait_for(_is_frame(epoch), timeout_s=15, after=killed_at)
+            down = await recorder.wait_for(is_status("sourceDown"), timeout_s=10, after=killed_at)
+            resumed = await recorder.wait_for(is_frame(epoch), timeout_s=15, after=killed_at)
             assert down < resumed, "the client must hear sourceDown before the new leader's frames"
             first = recorder.messages[resumed][1]
             assert first["kind"] == "snapshot", first  # the new epoch starts with a snapshot
             await recorder.wait_for(lambda m: m["which"] == "groupFrame" and m["kind"] == "delta"
                                     and m.get("epoch", 0) > epoch, timeout_s=10, after=resumed)
-            await recorder.wait_for(_status("live"), timeout_s=10, after=down)
-            await _settled(recorder)
-            _check_stream(recorder.frames())
+            await recorder.wait_for(is_status("live"), timeout_s=10, after=down)
+            await settled(recorder)
+            check_stream(recorder.frames())
 
             follower = next(node for node in aggregators if node is not leader)
-            new_leader, new_epoch = await _lease(http, edge, aggregators, above=epoch)
+            new_leader, new_epoch = await wait_leader(http, edge, aggregators, above=epoch)
             assert new_leader is follower and new_epoch == first["epoch"]
-            view = await _cluster(http, edge)
+            view = await cluster_view(http, edge)
             roles = {n["role"] for n in view["nodes"] if n["state"] == "up"}
             assert {"venue-host", "aggregator", "edge"} <= roles
             assert all(n["uptimeS"] > 0 and n["lagMs"] >= 0 for n in view["nodes"])
@@ -222,7 +105,7 @@ async def test_failover_when_leader_paused_past_ttl_then_its_old_epoch_is_droppe
     try:
         async with aiohttp.ClientSession() as http:
             nodes, edge, aggregators = await _start(tmp_path, data_dir, nats_url, http)
-            leader, epoch = await _lease(http, edge, aggregators)
+            leader, epoch = await wait_leader(http, edge, aggregators)
 
             def keep(msg) -> None:
                 head = frame_head(msg.data)   # a delta of the old epoch if one comes, else any of its frames
@@ -231,13 +114,13 @@ async def test_failover_when_leader_paused_past_ttl_then_its_old_epoch_is_droppe
 
             await bus.subscribe(subjects.md_agg(GROUP), keep)
             recorder = await _subscribe(http, edge, ws_client_type)
-            await recorder.wait_for(_is_frame(epoch - 1), timeout_s=20)
+            await recorder.wait_for(is_frame(epoch - 1), timeout_s=20)
 
             paused_at = len(recorder.messages)
             leader.process.send_signal(signal.SIGSTOP)
             try:
-                await recorder.wait_for(_status("sourceDown"), timeout_s=10, after=paused_at)
-                resumed = await recorder.wait_for(_is_frame(epoch), timeout_s=15, after=paused_at)
+                await recorder.wait_for(is_status("sourceDown"), timeout_s=10, after=paused_at)
+                resumed = await recorder.wait_for(is_frame(epoch), timeout_s=15, after=paused_at)
             finally:
                 leader.process.send_signal(signal.SIGCONT)
             assert old_frames, "no frame of the old epoch was seen on NATS"
@@ -255,12 +138,12 @@ async def test_failover_when_leader_paused_past_ttl_then_its_old_epoch_is_droppe
             mark = len(recorder.messages)
             await recorder.wait_for(lambda m: m["which"] == "groupFrame" and m["kind"] == "delta", timeout_s=10,
                                     after=mark)
-            await _settled(recorder)
+            await settled(recorder)
             frames = recorder.frames()
-            _check_stream(frames)
+            check_stream(frames)
             assert all(f.get("epoch", 0) > epoch for f in frames[len(frames) - 1:])
             assert recorder.messages[resumed][1]["kind"] == "snapshot"
-            new_leader, _ = await _lease(http, edge, aggregators, above=epoch)
+            new_leader, _ = await wait_leader(http, edge, aggregators, above=epoch)
             assert new_leader is not leader
     finally:
         await bus.close()

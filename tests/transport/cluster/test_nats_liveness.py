@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import JWT_SECRET
-from tests.transport.cluster.test_nats_nodes import Node
+from tests.transport.cluster.nodes_kit import Node
 from transport.signin.auth import mint_token
 
 pytestmark = pytest.mark.nats

@@ -9,60 +9,18 @@ wait is bounded and every process is killed in ``finally``.
 from __future__ import annotations
 
 import asyncio
-import signal
-from pathlib import Path
 
 import aiohttp
 import pytest
 
-from perf.nodes import NodeProcess
 from tests.conftest import JWT_SECRET
+from tests.transport.cluster.nodes_kit import Node
 from tests.transport.failover_client import FailoverClient
 from transport.signin.auth import mint_token
 from transport.cluster.nats_bus import NatsBus
 
 pytestmark = pytest.mark.nats
 SYMBOL = "rb1801.SHFE"
-
-
-class Node(NodeProcess):
-    """One ``tickstage run`` subprocess (perf/nodes.py), with the test's admin reads and SIGKILL."""
-
-    def __init__(self, tmp_path: Path, name: str, role: str, urls: list[str], *extra: str) -> None:
-        super().__init__(tmp_path, name, role, urls, JWT_SECRET, *extra)
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
-
-    async def groups(self, http: aiohttp.ClientSession) -> list[str]:
-        headers = {"Authorization": f"Bearer {mint_token(JWT_SECRET, 'ops', 'admin')}"}
-        async with http.get(f"http://127.0.0.1:{self.port}/api/groups", headers=headers) as response:
-            return [g["name"] for g in (await response.json())["groups"]]
-
-    async def admin_tree(self, http: aiohttp.ClientSession) -> dict:
-        headers = {"Authorization": f"Bearer {mint_token(JWT_SECRET, 'ops', 'admin')}"}
-        async with http.get(f"http://127.0.0.1:{self.port}/admin/tree", headers=headers) as response:
-            return await response.json()
-
-    async def actor_statistics(self, http: aiohttp.ClientSession, path: str) -> dict:
-        tree = await self.admin_tree(http)
-
-        def find(node):
-            if node.get("path") == path:
-                return node
-            for child in node.get("children", ()):
-                found = find(child)
-                if found:
-                    return found
-            return None
-
-        return find(tree["tree"])
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
 
 
 def _order(client_order_id: str, price: float) -> dict:
