@@ -31,7 +31,7 @@ import { WatchlistEditor } from "./watchlist_edit.js";
 const WARN_BEFORE_S = 60; // a session that cannot be renewed is announced this long before it ends
 const REFRESH_URL = new URL("./auth/refresh", location.href).href;
 // How bad each group liveness is (actors/market/liveness.py SEVERITY): the header's dot shows the worst watched.
-const SEVERITY = { unknown: 0, live: 0, closed: 1, ended: 2, stale: 3, sourceDown: 4, restarting: 5, stopped: 6 };
+const SEVERITY = { unknown: 0, live: 0, preOpen: 1, closed: 1, ended: 2, stale: 3, sourceDown: 4, restarting: 5, stopped: 6 };
 
 const $ = (selector) => document.querySelector(selector);
 const panels = new Map(); // group → Watchlist, in subscription order

@@ -895,7 +895,7 @@ export const STRUCTS = deepFreeze({
 });
 export const ENUMS = deepFreeze({
   "FrameKind": ["delta", "snapshot"],
-  "GroupLiveness": ["live", "stale", "stopped", "restarting", "sourceDown", "closed", "ended"],
+  "GroupLiveness": ["live", "stale", "stopped", "restarting", "sourceDown", "closed", "ended", "preOpen"],
   "Direction": ["long", "short", "net"],
   "Offset": ["none", "open", "close", "closeToday", "closeYesterday"],
   "OrderType": ["limit", "market", "stop", "fak", "fok", "rfq", "etf"],

@@ -13,7 +13,7 @@
 // every panel dirty (one full repaint) when membership changes.
 //
 // Liveness (issue 14): a badge in the panel head shows the group's state
-// (groupStatus: live, stale, stopped, restarting, sourceDown, closed, ended),
+// (groupStatus: live, stale, stopped, restarting, sourceDown, closed, preOpen, ended),
 // its reason (the badge's title) and the age of the data (since the gateway
 // received its newest tick: a quiet market's heartbeats keep it live, not fresh); a panel that is not live is dimmed
 // (section[data-liveness], ui/style.css). A contract with no value yet shows
@@ -470,9 +470,11 @@ export class Watchlist {
   }
 
   // Why a contract's Last is empty: "pre-open" (no quote nor trade yet), "no trade" (quoted only),
-  // "closed" (its group is outside its trading windows).
+  // "closed" (its group is outside its contracts' trading sessions), "pre-open" too when the group is
+  // preOpen (none of its contracts has opened yet this trading day).
   whyEmpty(row) {
     if (this.liveness.state === "closed") return "closed";
+    if (this.liveness.state === "preOpen") return "pre-open";
     const quoted = Number.isFinite(this.values.bid[row]) || Number.isFinite(this.values.ask[row]);
     return quoted ? "no trade" : "pre-open";
   }
