@@ -141,4 +141,6 @@ struct Viewport {
   group @0 :Text;         # group name, "rb"
   firstRow @1 :UInt32;    # first visible row, an index into GroupInfo.instruments
   rowCount @2 :UInt32;    # visible rows from firstRow (0: none shown; rows past the group's end are ignored)
+  rowIndexes @3 :List(UInt32);  # the visible rows when they are not one run (a sorted view), indexes into
+                                # GroupInfo.instruments; non-empty: firstRow and rowCount are ignored
 }

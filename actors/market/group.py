@@ -162,7 +162,7 @@ class GroupActor(TickstageActor):
         self.frame_encodes = self.entitlement_classes = 0
         self.seq = 0
         self.epoch = 0  # the NATS lease revision this group's frames carry (issue 16; 0: no lease)
-        self.viewports: dict[str, tuple[int, int]] = {}  # session path → (first row, row count)
+        self.viewports: dict[str, tuple[int, int] | np.ndarray] = {}  # session → (first, count) or its row indexes
         self._visible: np.ndarray | None = None  # bool[size]: rows some viewport shows (None: rebuild)
         self.viewport_rows_kept = 0
         self.budget = FrameBudget(self.window_ms, self.wide_window_ms, self.max_rows,
@@ -337,11 +337,16 @@ class GroupActor(TickstageActor):
     # -- viewports ---------------------------------------------------------
 
     def _on_viewport(self, viewport, message, sender: ActorAddress) -> None:
-        """A subscriber's client shows rows ``firstRow`` .. ``firstRow + rowCount - 1`` (loop thread)."""
+        """A subscriber's client shows rows ``firstRow`` .. ``firstRow + rowCount - 1``, or the rows
+        ``rowIndexes`` when given (a sorted view); indexes past the group's end are ignored (loop thread)."""
         session = message.source
         if session not in self.subscribers:
             return
-        self.viewports[session] = (viewport.firstRow, viewport.rowCount)
+        indexes = viewport.rowIndexes
+        if len(indexes):
+            self.viewports[session] = np.fromiter(indexes, dtype=np.int64, count=len(indexes))
+        else:
+            self.viewports[session] = (viewport.firstRow, viewport.rowCount)
         self._visible = None
 
     def _forget_viewport(self, session: str) -> None:
@@ -354,10 +359,22 @@ class GroupActor(TickstageActor):
             return None
         if self._visible is None or len(self._visible) != self.table.size:
             visible = np.zeros(self.table.size, dtype=bool)
-            for first, count in self.viewports.values():
-                visible[first:first + count] = True
+            for shown in self.viewports.values():
+                if isinstance(shown, np.ndarray):
+                    visible[shown[shown < self.table.size]] = True
+                else:
+                    first, count = shown
+                    visible[first:first + count] = True
             self._visible = visible
         return self._visible
+
+    def _viewport_statistics(self) -> dict[str, int]:
+        """``viewport_rows``: rows some subscriber's viewport shows now; ``viewport_first_row`` and
+        ``viewport_last_row``: the lowest and highest of them (-1 without any)."""
+        visible = self._visible_rows()
+        shown = np.flatnonzero(visible) if visible is not None else np.zeros(0, np.int64)
+        return {"viewport_rows": len(shown), "viewport_first_row": int(shown[0]) if len(shown) else -1,
+                "viewport_last_row": int(shown[-1]) if len(shown) else -1}
 
     def _on_snapshot_request(self, attach, message, sender: ActorAddress) -> None:
         """Send one session a snapshot now (after a gap or when it drained)."""
@@ -591,6 +608,7 @@ class GroupActor(TickstageActor):
             "exchange_skew_ns": self.exchange_skew_ns,
             "window_ms": self.budget.current_window_ms,
             "viewports": len(self.viewports),
+            **self._viewport_statistics(),
             "viewport_rows_kept": self.viewport_rows_kept,
             **{f"budget_{name}": value for name, value in dataclasses.asdict(self.budget.statistics()).items()
                if name != "window_ms"},

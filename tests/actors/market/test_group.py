@@ -407,6 +407,24 @@ async def test_flush_when_timer_fires_late_then_window_widens_and_lag_counted():
         runtime.shutdown()
 
 
+async def test_frame_when_cut_and_a_sorted_view_shows_scattered_rows_then_those_rows_go_first():
+    """Issue 18: a sorted watchlist shows rows that are not one run (``rowIndexes``); a cut delta keeps those,
+    rows past the group's end are ignored, and the statistics count the rows shown."""
+    runtime, received = await _start(max_rows=2, snapshot_interval_s=60.0)
+    try:
+        await _wait_for(received, 2)
+        runtime.tell_path("market/group/rb", encode_actor_message(
+            "viewport", {"group": "rb", "firstRow": 0, "rowCount": 0, "rowIndexes": [4, 1, 99]}, source="probe"))
+        runtime.tell_path("market/group/rb", encode_tick_batch("rb", _rows([0, 1, 2, 3, 4], [1.0, 2, 3, 4, 5])))
+        await _wait_for(received, 3)
+        (_, _), first = _frame(received[2][2])
+        assert sorted(first["indexes"]) == [1, 4]
+        stats = runtime.registry.entry("market/group/rb").instance.statistics().extra
+        assert stats["viewports"] == 1 and stats["viewport_rows"] == 2
+    finally:
+        runtime.shutdown()
+
+
 async def test_frame_when_cut_and_a_subscriber_shows_rows_then_shown_rows_go_first():
     """A cut delta keeps the rows a subscriber's viewport shows, though others changed more; it is counted."""
     runtime, received = await _start(max_rows=2, snapshot_interval_s=60.0)
