@@ -244,6 +244,44 @@ def write_png(path: str, title: str, panels: list[tuple]) -> None:
     plt.close(fig)
 
 
+def write_bar_png(path: str, title: str, panels: list[tuple]) -> None:
+    """Write one PNG of stacked grouped bar charts with matplotlib (Agg backend), for figures by case.
+
+    Args:
+        path: the PNG's path.
+        title: the figure's title (name the machine's load: figures are from a shared box).
+        panels: ``(y_label, {series: {category: value}}, goal)`` or the same with a fourth item ``"log"``
+            (log y axis), one per panel; ``goal`` (a number or None) draws a dashed horizontal line. None
+            values are left out.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(panels), 1, figsize=(9, 3.0 * len(panels)), squeeze=False)
+    for ax, (y_label, series, goal, *scale) in zip(axes[:, 0], panels):
+        categories = list(dict.fromkeys(category for values in series.values() for category in values))
+        width = 0.8 / max(1, len(series))
+        for offset, (name, values) in enumerate(series.items()):
+            xs = [i + offset * width for i, category in enumerate(categories) if values.get(category) is not None]
+            ys = [values[category] for category in categories if values.get(category) is not None]
+            ax.bar(xs, ys, width=width, label=name)
+        ax.set_xticks([i + width * (len(series) - 1) / 2 for i in range(len(categories))])
+        ax.set_xticklabels(categories, rotation=20, ha="right", fontsize=7)
+        if goal is not None:
+            ax.axhline(goal, linestyle="--", color="grey", linewidth=1, label="goal")
+        if scale == ["log"]:
+            ax.set_yscale("log")
+        ax.set_ylabel(y_label)
+        ax.grid(True, axis="y", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
 def cdf_series(values) -> tuple[list[float], list[float]]:
     """Return ``(sorted values, cumulative fraction)`` of ``values`` for a CDF panel (≤ 2,000 points)."""
     data = np.sort(np.asarray(values, dtype=np.float64))

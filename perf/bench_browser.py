@@ -31,9 +31,13 @@ meal options, 100 instruments) and shows all 100 rows. After a warm-up, for
 Runs, in one invocation: ``shared`` (the SharedWorker: one socket for all
 tabs), ``shared_deflate`` (same, server ``[limits] compress = true``) and,
 as the baseline, ``dedicated`` (``?worker=dedicated``: one worker and one
-socket per tab, what the desk had before). Prints a table with the
-budgets of perf/README.md; ``--json FILE`` writes the figures (top-level keys
-from the ``shared`` run, plus ``bytes_per_s_per_group_deflate``).
+socket per tab, what the desk had before), and ``quiet`` (the baseline of
+the per-hop figures: the same page, shared worker, on a quiet synthetic market
+of ``--quiet-rate`` ticks/s, 200 by default, so every hop shows its floor
+when nothing queues). Prints a table with the budgets of perf/README.md;
+``--json FILE`` writes the figures (top-level keys from the ``shared`` run,
+plus ``bytes_per_s_per_group_deflate`` and ``hops_quiet``) and a PNG of the
+hops' p50/p95/p99 per run beside it.
 Headless on a shared machine is noisy: read medians; p99s vary run to run.
 
 Usage::
@@ -62,7 +66,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from perf._common import dump_json, fmt, machine, print_table  # noqa: E402
+from perf._common import fmt, machine, print_table, write_bar_png, write_outputs  # noqa: E402
 from transport.signin.auth import mint_token  # noqa: E402
 from ui.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
@@ -326,6 +330,12 @@ async def main(args) -> dict:
                                              ["shared"] + ([] if args.no_baseline else ["dedicated"]), Path(state)))
                 if not args.no_deflate:
                     runs.update(await run_server(browser, args, True, ["shared"], Path(state)))
+                if args.quiet_rate > 0:
+                    quiet = argparse.Namespace(**{**vars(args), "synthetic": True, "rate": args.quiet_rate,
+                                                  "contracts": 2000})
+                    (Path(state) / "quiet").mkdir()
+                    runs["quiet"] = (await run_server(browser, quiet, False, ["shared"], Path(state) / "quiet"))[
+                        "shared"]
             finally:
                 await browser.close()
     shared = runs["shared"]
@@ -333,6 +343,9 @@ async def main(args) -> dict:
                                            "bytes_per_s_per_group")}
     result["hops"] = {key: {f"p{q}_ms": shared[f"hop_{key}_p{q}_ms"] for q in (50, 95, 99)} for key in HOP_KEYS}
     result["bytes_per_s_per_group_deflate"] = runs.get("shared_deflate", {}).get("bytes_per_s_per_group")
+    if "quiet" in runs:
+        result["hops_quiet"] = {key: {f"p{q}_ms": runs["quiet"][f"hop_{key}_p{q}_ms"] for q in (50, 95, 99)}
+                                for key in HOP_KEYS}
     result.update(runs=runs, machine=machine(), source="synthetic" if args.synthetic else str(REPLAY),
                   speed=None if args.synthetic else args.speed, quick=args.quick)
     return result
@@ -381,6 +394,15 @@ def report(result: dict) -> None:
           "stamps), the others by the browser's ping/pong offset to the desk")
 
 
+def plot(result: dict, path: str) -> None:
+    """Bars of every hop's p50, p95 and p99 per run (tick → paint's goal, 60 ms, on the p99 panel)."""
+    runs = result["runs"]
+    panels = [(f"hop p{q}, ms", {name: {key: run.get(f"hop_{key}_p{q}_ms") for key in HOP_KEYS}
+                                  for name, run in runs.items()}, 60.0 if q == 99 else None) for q in (50, 95, 99)]
+    write_bar_png(path, f"bench_browser: {result['runs']['shared']['tabs']} tabs, {result['source'].rsplit('/', 1)[-1]}"
+                        f" (shared 2-core machine, load {result['machine']['load_average_1m']})", panels)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -395,6 +417,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--contracts", type=int, default=20000, help="synthetic contracts")
     parser.add_argument("--no-baseline", action="store_true", help="skip the one-socket-per-tab run")
     parser.add_argument("--no-deflate", action="store_true", help="skip the permessage-deflate run")
+    parser.add_argument("--quiet-rate", type=float, default=200.0,
+                        help="ticks/s of the quiet synthetic baseline run (0: skip it)")
+    parser.add_argument("--png", help="write the plot here (default: --json with .png)")
     args = parser.parse_args(argv)
     if args.seconds is None:
         args.seconds = 10.0 if args.quick else 30.0
@@ -405,5 +430,4 @@ if __name__ == "__main__":
     arguments = parse_args()
     outcome = asyncio.run(main(arguments))
     report(outcome)
-    if arguments.json:
-        dump_json(arguments.json, outcome)
+    write_outputs(arguments.json, arguments.png, outcome, plot)

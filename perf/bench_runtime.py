@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 import uvloop
-from _common import dump_json, machine, print_table, ratio
+from _common import machine, print_table, ratio, write_bar_png, write_outputs
 from thespian.actors import Actor, ActorSystem, WakeupMessage
 
 from actors import ActorRuntime, ChildSpec, Supervisor, TickstageActor, start_root, encode_actor_message
@@ -146,7 +146,8 @@ async def driver_figures(n_tells: int, n_asks: int, n_timers: int, timer_seconds
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--json")
+    parser.add_argument("--json", help="write the figures here (and a PNG beside it)")
+    parser.add_argument("--png", help="write the plot here (default: --json with .png)")
     args = parser.parse_args()
     n_tells, n_asks, n_timers = (20_000, 500, 1_000) if args.quick else (200_000, 5_000, 1_000)
     stock = stock_figures(n_tells, n_asks, n_timers)
@@ -155,8 +156,22 @@ def main() -> None:
             for name in ("tells_per_s", "tells_per_s_with_timers", "tells_per_s_capnp_dispatch", "ask_p50_us", "ask_p99_us",
                          "timer_late_p50_ms", "timer_late_p99_ms")]
     print_table(rows, ("metric", "driver", "stock simple base", "ratio"))
-    if args.json:
-        dump_json(args.json, {"driver": driver, "stock": stock, "machine": machine(), "args": vars(args)})
+    write_outputs(args.json, args.png, {"driver": driver, "stock": stock, "machine": machine(), "args": vars(args)},
+                  plot)
+
+
+def plot(document: dict, path: str) -> None:
+    """Bars of the driver beside Thespian's stock simple base: throughput, ask round trip, timer lateness."""
+    runs = {"driver": document["driver"], "stock simple base": document["stock"]}
+
+    def pick(*names):
+        return {run: {name: figures.get(name) for name in names} for run, figures in runs.items()}
+
+    write_bar_png(path, f"bench_runtime (shared 2-core machine, load {document['machine']['load_average_1m']})", [
+        ("messages/s", pick("tells_per_s", "tells_per_s_with_timers", "tells_per_s_capnp_dispatch"), None),
+        ("ask round trip, µs", pick("ask_p50_us", "ask_p99_us"), None),
+        ("33 ms timer lateness, ms", pick("timer_late_p50_ms", "timer_late_p99_ms"), None),
+    ])
 
 
 if __name__ == "__main__":

@@ -19,8 +19,9 @@ Sources stream rows in batches of 10,000, each batch timed with
 ``time.perf_counter_ns``; the table shows rows/s over the run and the
 p50/p99 cost per row across batches.
 
-Run: ``python perf/bench_sim.py [--data ../shared/data] [--rows 200000]``; ``--quick``
-(~20 s): the synthetic family and the pump only, 40,000 rows, one pump run each.
+Run: ``python perf/bench_sim.py [--data ../shared/data] [--rows 200000] [--json FILE] [--png FILE]``;
+``--quick`` (~20 s): the synthetic family and the pump only, 40,000 rows, one pump run each. ``--json``
+writes every case's rows/s, ns per row, baseline and budget ratios, and a PNG beside it.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
+from _common import machine, write_bar_png, write_outputs
 
 BATCH_ROWS = 10_000
 INGEST_BUDGET = 100_000
@@ -123,9 +125,16 @@ async def _pump_rate(messages: int, hooked: bool) -> float:
     return messages * 1e9 / elapsed
 
 
+CASES: list[dict] = []
+"""Every printed case as a dict, for ``--json``."""
+
+
 def _row(name: str, count: int, rate: float, per_row_ns: np.ndarray, baseline: float, budget: float) -> str:
     p50 = np.percentile(per_row_ns, 50) if len(per_row_ns) else 1e9 / rate
     p99 = np.percentile(per_row_ns, 99) if len(per_row_ns) else 1e9 / rate
+    CASES.append({"case": name, "rows": count, "rows_per_s": round(rate), "p50_ns_per_row": round(float(p50)),
+                  "p99_ns_per_row": round(float(p99)), "baseline_ratio": round(rate / baseline, 3),
+                  "budget_ratio": round(rate / budget, 3), "budget_rows_per_s": budget})
     return (f"{name:40} {count:>9,} {rate:>11,.0f} {p50:>11,.0f} {p99:>11,.0f} "
             f"{rate / baseline:>10.2f} {rate / budget:>8.2f}")
 
@@ -137,6 +146,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=default_data)
     parser.add_argument("--rows", type=int, default=None, help="rows per case (200,000; --quick 40,000)")
     parser.add_argument("--quick", action="store_true", help="synthetic cases and the pump only, fewer rows")
+    parser.add_argument("--json", help="write the figures here (and a PNG beside it)")
+    parser.add_argument("--png", help="write the plot here (default: --json with .png)")
     args = parser.parse_args()
     args.rows = args.rows or (40_000 if args.quick else 200_000)
 
@@ -189,6 +200,19 @@ def main() -> None:
         hooked = max(hooked, asyncio.run(_pump_rate(messages, hooked=True)))
     print(_row("runtime pump, no fault hook (production)", messages, plain, np.array([]), plain, INGEST_BUDGET))
     print(_row("runtime pump, fault hook on another path", messages, hooked, np.array([]), plain, INGEST_BUDGET))
+    write_outputs(args.json, args.png, {"cases": CASES, "machine": machine(),
+                                        "args": {**vars(args), "data": str(args.data)}}, plot)
+
+
+def plot(document: dict, path: str) -> None:
+    """Bars of rows/s per case (log axis) beside its budget, and the ns per row p50/p99."""
+    cases = document["cases"]
+    write_bar_png(path, f"bench_sim (shared 2-core machine, load {document['machine']['load_average_1m']})", [
+        ("rows/s (one core)", {"measured": {c["case"]: c["rows_per_s"] for c in cases},
+                               "budget": {c["case"]: c["budget_rows_per_s"] for c in cases}}, None, "log"),
+        ("ns per row", {"p50": {c["case"]: c["p50_ns_per_row"] for c in cases},
+                        "p99": {c["case"]: c["p99_ns_per_row"] for c in cases}}, None, "log"),
+    ])
 
 
 if __name__ == "__main__":

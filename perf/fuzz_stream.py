@@ -38,6 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from perf._common import machine, write_png, write_outputs  # noqa: E402
 from perf.fuzz_frames import HostileFrames, fuzz_sockets, rss_bytes  # noqa: E402
 
 
@@ -74,6 +75,7 @@ async def main(args: argparse.Namespace) -> int:
     pid = args.pid if args.url else None
     rss_start = rss_peak = _rss(pid)
     sent, seconds, errors, kinds, closed = 0, 0.0, Counter(), Counter(), 0
+    rounds: list[dict] = []
     print(f"fuzz_stream: {args.frames:,} frames over {args.sockets} sockets to {url} (seed {args.seed})")
     print(f"{'frames':>10} {'frames/s':>10} {'RSS MiB':>8} {'closed':>6}")
     try:
@@ -86,6 +88,8 @@ async def main(args: argparse.Namespace) -> int:
             kinds.update(report.kinds)
             closed += report.closed_early
             rss_peak = max(rss_peak, _rss(pid))
+            rounds.append({"frames": sent, "frames_per_s": round(report.frames_per_s),
+                           "rss_mib": round(_rss(pid) / 2**20, 1), "closed_early": closed})
             print(f"{sent:>10,} {report.frames_per_s:>10,.0f} {_rss(pid) / 2**20:>8.1f} {closed:>6}", flush=True)
         summary = {"frames": sent, "sockets": args.sockets, "seconds": round(seconds, 2),
                    "frames_per_s": round(sent / seconds) if seconds else 0, "errors": dict(errors),
@@ -121,10 +125,21 @@ async def main(args: argparse.Namespace) -> int:
                 if entry.state.value != "running" or entry.restarts:
                     print(f"     {entry.path}: {entry.state.value}, {entry.restarts} restarts")
         print(json.dumps(summary))
+        write_outputs(args.json, args.png, {**summary, "rounds": rounds, "machine": machine()}, plot)
         return 0 if ok and not closed else 1
     finally:
         if desk is not None:
             await desk.stop()
+
+
+def plot(document: dict, path: str) -> None:
+    """Frames/s and RSS after each round, against frames sent."""
+    frames = [r["frames"] for r in document["rounds"]]
+    write_png(path, f"fuzz_stream: {document['frames']:,} hostile frames "
+              f"(shared 2-core machine, load {document['machine']['load_average_1m']})", [
+        ("frames/s", "frames sent", {"round": (frames, [r["frames_per_s"] for r in document["rounds"]])}, None),
+        ("RSS, MiB", "frames sent", {"process": (frames, [r["rss_mib"] for r in document["rounds"]])}, None),
+    ])
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -137,6 +152,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--url", help="fuzz a running desk instead of one started here")
     parser.add_argument("--jwt-secret", default=os.environ.get("TICKSTAGE_JWT_SECRET", ""))
     parser.add_argument("--pid", type=int, help="with --url: the desk's process id, for its RSS")
+    parser.add_argument("--json", help="write the summary and every round here (and a PNG beside it)")
+    parser.add_argument("--png", help="write the plot here (default: --json with .png)")
     return parser
 
 

@@ -18,7 +18,10 @@ at most 5 minutes) the mean RSS of the last tenth of the run is within
 ``--max-growth`` (2 %) of the first tenth after warm-up, and no loop stall
 after warm-up exceeds ``--max-stall-ms`` (50 ms), outside the seconds the
 scenario's own faults stall or restart things (from 3 s before each ``at_s``
-to 3 s after its end, excluded and listed). Writes ``--json`` and a PNG of the three series
+to 3 s after its end, excluded and listed). With ``--tracemalloc N`` it traces allocations (N frames each;
+slower: read its RSS and stalls as a diagnosis, not a verdict), snapshots the heap when the warm-up ends and
+at the end, and writes the top ``--tracemalloc-top`` differences by traceback (``tracemalloc_top``) and by
+file (``tracemalloc_files``). Writes ``--json`` and a PNG of the three series
 against time beside it. Exit status 1 when the verdict fails. The machine is
 shared: a neighbour's burst shows up as loop lag; read the plot.
 
@@ -26,6 +29,7 @@ Usage::
 
     .venv/bin/python perf/soak.py --quick --json soak.json     # ~2.5 min
     .venv/bin/python perf/soak.py --json soak.json             # ~62 min
+    .venv/bin/python perf/soak.py --minutes 6 --tracemalloc 12 --json soak-heap.json  # where memory goes
 """
 
 from __future__ import annotations
@@ -87,6 +91,61 @@ class Sampler:
             task.cancel()
 
 
+class HeapDiff:
+    """tracemalloc snapshots at the warm-up's end and at the end, and their difference (loop thread)."""
+
+    def __init__(self, frames: int, warmup_s: float, top: int) -> None:
+        import tracemalloc
+
+        self.top = top
+        self.first = None
+        self.warmup_rss_mb = 0.0
+        tracemalloc.start(frames)
+        self._task = asyncio.create_task(self._first(warmup_s))
+
+    async def _first(self, warmup_s: float) -> None:
+        await asyncio.sleep(warmup_s)
+        self.first = self._snapshot()
+        self.warmup_rss_mb = rss_mb()
+
+    @staticmethod
+    def _snapshot():
+        import tracemalloc
+
+        return tracemalloc.take_snapshot().filter_traces((
+            tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<frozen importlib._bootstrap>")))
+
+    def finish(self) -> dict:
+        """Stop tracing; return the top differences by traceback and by file, bytes and allocation counts."""
+        import tracemalloc
+
+        self._task.cancel()
+        last = self._snapshot()
+        traced_mb = round(tracemalloc.get_traced_memory()[0] / 2**20, 1)
+        tracemalloc.stop()
+        if self.first is None:
+            return {"tracemalloc_error": "the run ended before the warm-up did"}
+        by_trace = sorted(last.compare_to(self.first, "traceback"), key=lambda d: -d.size_diff)[:self.top]
+        by_file = sorted(last.compare_to(self.first, "filename"), key=lambda d: -d.size_diff)[:self.top]
+        return {
+            "tracemalloc_traced_mb": traced_mb, "tracemalloc_warmup_rss_mb": self.warmup_rss_mb,
+            "tracemalloc_top": [{"size_diff_kb": round(d.size_diff / 1024, 1), "count_diff": d.count_diff,
+                                 "size_kb": round(d.size / 1024, 1),
+                                 "traceback": [f"{_short(f.filename)}:{f.lineno}" for f in d.traceback]}
+                                for d in by_trace],
+            "tracemalloc_files": [{"file": _short(d.traceback[0].filename), "size_diff_kb": round(d.size_diff / 1024, 1),
+                                   "count_diff": d.count_diff} for d in by_file],
+        }
+
+
+def _short(filename: str) -> str:
+    """A traced file's path from the repository or site-packages, not the machine's."""
+    for marker in ("site-packages/", "/truth/", "/lib/python3"):
+        if marker in filename:
+            return filename.split(marker, 1)[1]
+    return filename
+
+
 def soak_scenario(minutes: float, speed: float):
     """Return trading-day.toml at ``speed``× for ``minutes``, its faults spread evenly over the run."""
     from sim.harness.scenario import load_scenario
@@ -146,9 +205,12 @@ async def main(args) -> dict:
 
     app.Desk.start, runner.wait_settled = start_and_keep, settled_and_mark
     sampler = Sampler(desks)
+    default_warmup_s = args.warmup_s if args.warmup_s is not None else min(300.0, scenario.duration_s / 4)
+    heap = HeapDiff(args.tracemalloc, default_warmup_s + 10.0, args.tracemalloc_top) if args.tracemalloc else None
     started = time.monotonic()
     try:
         report = await runner.run_scenario(scenario)
+        heap_figures = heap.finish() if heap is not None else {}
     finally:
         sampler.stop()
         app.Desk.start, runner.wait_settled = start, settled
@@ -164,7 +226,7 @@ async def main(args) -> dict:
             "scenario_failures": report.failures, "faults": [f.kind for f in scenario.faults],
             "max_rss_mb": report.max_rss_mb, "loop_lag_p99_ms": report.loop_lag_p99_ms,
             "machine": machine(), "load_average_1m": round(os.getloadavg()[0], 2),
-            "args": {k: v for k, v in vars(args).items() if k not in ("json", "png")}}
+            "args": {k: v for k, v in vars(args).items() if k not in ("json", "png")}, **heap_figures}
 
 
 def plot(document: dict, path: str) -> None:
@@ -192,6 +254,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-stall-ms", type=float, default=50.0, help="worst loop stall allowed, ms")
     parser.add_argument("--json", help="write the results here (and a PNG beside it)")
     parser.add_argument("--png", help="write the plot here (default: --json with .png)")
+    parser.add_argument("--tracemalloc", type=int, default=0, metavar="FRAMES",
+                        help="trace allocations with this many frames; diff the heap after warm-up vs the end")
+    parser.add_argument("--tracemalloc-top", type=int, default=25, help="differences kept in the JSON")
     args = parser.parse_args(argv)
     args.minutes = args.minutes or (2.0 if args.quick else 60.0)
     return args

@@ -86,8 +86,9 @@ enum GroupLiveness {
   stopped @2;      # the group's actor was stopped (operator)
   restarting @3;   # the group's actor crashed or is being restarted
   sourceDown @4;   # the venue feed, or over NATS the aggregator node, is gone
-  closed @5;       # outside the configured trading windows
+  closed @5;       # none of the group's contracts is in a trading session (or outside configured windows)
   ended @6;        # a replay finished: no more ticks will come
+  preOpen @7;      # closed, and none of its contracts has opened yet this trading day (not yet trading)
 }
 
 struct GroupStatus {
@@ -140,4 +141,6 @@ struct Viewport {
   group @0 :Text;         # group name, "rb"
   firstRow @1 :UInt32;    # first visible row, an index into GroupInfo.instruments
   rowCount @2 :UInt32;    # visible rows from firstRow (0: none shown; rows past the group's end are ignored)
+  rowIndexes @3 :List(UInt32);  # the visible rows when they are not one run (a sorted view), indexes into
+                                # GroupInfo.instruments; non-empty: firstRow and rowCount are ignored
 }

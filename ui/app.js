@@ -11,10 +11,11 @@
 // The group list is one tab stop (arrow keys move in it, the filter above narrows it).
 //
 // For tests, tools and support: window.tickstage = {stats(), samples(), rows(group), groups(),
-// watchlist(), view(group), displayed(group), layout()} (watchlist: the user's watchlist group, its
-// members, watchlistUpdates sent; view: a panel's sort, filter, columns; displayed: its rows in
-// display order; columns: its painted columns' x and width in px; layout: the active layout's name,
-// names and saves).
+// watchlist(), view(group), displayed(group), viewport(group), layout()} (watchlist: the user's
+// watchlist group, its members, watchlistUpdates sent; view: a panel's sort, filter, columns;
+// displayed: its rows in display order; viewport: the rows of a group last reported to the desk as
+// shown; columns: its painted columns' x and width in px; layout: the active layout's name, names
+// and saves).
 
 import { HUD_INTERVAL_MS, Rates, mountHops, renderHud } from "./hud.js";
 import { WorkerLink, deskSocketUrls } from "./link.js";
@@ -31,7 +32,7 @@ import { WatchlistEditor } from "./watchlist_edit.js";
 const WARN_BEFORE_S = 60; // a session that cannot be renewed is announced this long before it ends
 const REFRESH_URL = new URL("./auth/refresh", location.href).href;
 // How bad each group liveness is (actors/market/liveness.py SEVERITY): the header's dot shows the worst watched.
-const SEVERITY = { unknown: 0, live: 0, closed: 1, ended: 2, stale: 3, sourceDown: 4, restarting: 5, stopped: 6 };
+const SEVERITY = { unknown: 0, live: 0, preOpen: 1, closed: 1, ended: 2, stale: 3, sourceDown: 4, restarting: 5, stopped: 6 };
 
 const $ = (selector) => document.querySelector(selector);
 const panels = new Map(); // group → Watchlist, in subscription order
@@ -342,7 +343,7 @@ function subscribe(group, { quiet = false } = {}) {
   if (panels.has(group)) return;
   const own = group.startsWith("watch-") && (watchlistEditor.group === null || group === watchlistEditor.group);
   const panel = new Watchlist(group, { onClose: unsubscribe, starred: namedLists, onViewChange: () => layouts.changed(),
-    lists: own ? namedLists : null, onMove: movePanel });
+    lists: own ? namedLists : null, onMove: movePanel, onViewport: (name, rows) => link.viewport(name, rows) });
   if (savedViews[group]) panel.setView(savedViews[group]);
   panels.set(group, panel);
   $("#panels").append(panel.element);
@@ -529,6 +530,7 @@ window.tickstage = {
   groups: () => [...panels.keys()],
   view: (group) => panels.get(group)?.getView() ?? null,
   displayed: (group) => panels.get(group)?.displayed() ?? [],
+  viewport: (group) => [...(panels.get(group)?.viewportSent ?? [])],
   columns: (group) => (panels.get(group)?.columns ?? []).map(({ key, x, w }) => ({ key, x, w })),
   layout: () => ({ name: layouts.name, names: [...layouts.names], saves: layouts.saves, loaded: layouts.loaded }),
   lists: () => Object.fromEntries(namedLists.names().map((name) => [name, [...namedLists.symbolsOf(name)].sort()])),

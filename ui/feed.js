@@ -59,6 +59,8 @@ export class Feed {
     this.groups = new Map(); // wanted groups, in subscription order
     this.pending = new Map(); // subscribe envelope id → group
     this.ticks = new Set(); // contracts followed tick by tick
+    this.viewports = new Map(); // group → {rows, key}: the rows the tabs show, last sent
+    this.viewportsSent = 0;
     this.nextId = 0;
     this.authenticated = false;
     this.authFailed = false;
@@ -85,8 +87,28 @@ export class Feed {
   }
 
   unsubscribe(groups) {
+    for (const name of groups) this.viewports.delete(name);
     const known = groups.filter((name) => this.groups.delete(name));
     if (known.length && this.authenticated) this.message({ unsubscribe: { groups: known } });
+  }
+
+  // The rows of a subscribed group the tabs show (sorted instrument indexes); sent on change only, and
+  // again after each (re)subscribe: a new session knows none.
+  viewport(group, rows) {
+    const key = rows.join(",");
+    if (!this.groups.has(group) || this.viewports.get(group)?.key === key) return;
+    this.viewports.set(group, { rows, key });
+    if (this.authenticated) this.sendViewport(group);
+  }
+
+  sendViewport(group) {
+    const shown = this.viewports.get(group);
+    if (shown === undefined) return;
+    const { rows } = shown;
+    const run = rows.length > 0 && rows[rows.length - 1] - rows[0] === rows.length - 1;
+    this.viewportsSent += 1;
+    this.message({ viewport: run ? { group, firstRow: rows[0], rowCount: rows.length }
+      : { group, firstRow: 0, rowCount: 0, rowIndexes: rows } });
   }
 
   // again: ask for contracts already followed, so the server sends their history again.
@@ -380,6 +402,7 @@ export class Feed {
   sendSubscribe(name) {
     const id = this.message({ subscribe: { groups: [name] } });
     this.pending.set(id, name);
+    this.sendViewport(name);
   }
 
   message(body) {

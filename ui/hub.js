@@ -15,6 +15,8 @@
 //             {type: "subscribe"|"unsubscribe", groups}
 //             {type: "subscribeTicks"|"unsubscribeTicks", vtSymbols}   a contract's every tick (detail
 //                 panel), reference-counted like groups; hello may carry ticks: [vtSymbol]
+//             {type: "viewport", group, rows}   the rows of a group the tab shows (instrument indexes); the
+//                 hub sends the desk the union over its tabs (ClientMessage.viewport), on change only
 //             {type: "send", requestId, member, body}   any other ClientMessage member (orders ...);
 //                 answered by {type: "reply", requestId, member, body} (member "error" on refusal)
 //             {type: "beat"} (every few s)     {type: "bye"} (pagehide)
@@ -58,6 +60,7 @@ class Tab {
     this.id = id;
     this.groups = new Set();
     this.ticks = new Set();
+    this.viewports = new Map(); // group → rows it shows (instrument indexes)
     this.seenMs = nowMs;
   }
 }
@@ -181,6 +184,7 @@ export class Hub {
       case "unsubscribe": this.release(tab, request.groups); return;
       case "subscribeTicks": this.acquireTicks(tab, request.vtSymbols ?? []); return;
       case "unsubscribeTicks": this.releaseTicks(tab, request.vtSymbols ?? []); return;
+      case "viewport": this.viewport(tab, String(request.group), request.rows ?? []); return;
       case "login":
         if (this.target?.token !== request.token || this.target?.url !== request.url || this.feed.authFailed) {
           this.connect(request.url, request.token);
@@ -208,7 +212,23 @@ export class Hub {
 
   release(tab, groups) {
     const last = letGo(this.refs, tab.groups, tab, groups);
+    for (const group of groups) {
+      if (tab.viewports.delete(group) && !last.includes(group)) this.sendViewport(group);
+    }
     if (last.length) this.feed.unsubscribe(last);
+  }
+
+  // A tab shows these rows of a group it holds: the desk keeps the union over the tabs first in a cut frame.
+  viewport(tab, group, rows) {
+    if (!tab.groups.has(group)) return;
+    tab.viewports.set(group, Array.from(rows, Number).filter((row) => Number.isInteger(row) && row >= 0));
+    this.sendViewport(group);
+  }
+
+  sendViewport(group) {
+    const union = new Set();
+    for (const tab of this.tabs.values()) for (const row of tab.viewports.get(group) ?? []) union.add(row);
+    this.feed.viewport(group, [...union].sort((a, b) => a - b));
   }
 
   acquireTicks(tab, vtSymbols) {

@@ -183,6 +183,11 @@ export class WorkerLink {
     this.post({ type: "unsubscribe", groups });
   }
 
+  // The rows of `group` this tab shows (instrument indexes): the hub tells the desk (ClientMessage.viewport).
+  viewport(group, rows) {
+    this.post({ type: "viewport", group, rows: [...rows] });
+  }
+
   // Follow every tick of these contracts ({type: "ticks"} messages; history first).
   subscribeTicks(vtSymbols) {
     for (const symbol of vtSymbols) this.ticks.add(symbol);

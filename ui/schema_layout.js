@@ -145,13 +145,14 @@ export const STRUCTS = deepFreeze({
     "id": "0x91ec709b5702ef70",
     "file": "market.capnp",
     "dataWords": 1,
-    "pointerWords": 1,
+    "pointerWords": 2,
     "discriminantByteOffset": null,
     "union": [],
     "fields": {
       "group": {"kind": "text", "pointer": 0},
       "firstRow": {"kind": "uint32", "byteOffset": 0},
-      "rowCount": {"kind": "uint32", "byteOffset": 4}
+      "rowCount": {"kind": "uint32", "byteOffset": 4},
+      "rowIndexes": {"kind": "list", "element": {"kind": "uint32"}, "pointer": 1}
     }
   },
   "SubmitOrder": {
@@ -895,7 +896,7 @@ export const STRUCTS = deepFreeze({
 });
 export const ENUMS = deepFreeze({
   "FrameKind": ["delta", "snapshot"],
-  "GroupLiveness": ["live", "stale", "stopped", "restarting", "sourceDown", "closed", "ended"],
+  "GroupLiveness": ["live", "stale", "stopped", "restarting", "sourceDown", "closed", "ended", "preOpen"],
   "Direction": ["long", "short", "net"],
   "Offset": ["none", "open", "close", "closeToday", "closeYesterday"],
   "OrderType": ["limit", "market", "stop", "fak", "fok", "rfq", "etf"],

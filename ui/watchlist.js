@@ -13,7 +13,7 @@
 // every panel dirty (one full repaint) when membership changes.
 //
 // Liveness (issue 14): a badge in the panel head shows the group's state
-// (groupStatus: live, stale, stopped, restarting, sourceDown, closed, ended),
+// (groupStatus: live, stale, stopped, restarting, sourceDown, closed, preOpen, ended),
 // its reason (the badge's title) and the age of the data (since the gateway
 // received its newest tick: a quiet market's heartbeats keep it live, not fresh); a panel that is not live is dimmed
 // (section[data-liveness], ui/style.css). A contract with no value yet shows
@@ -77,14 +77,29 @@ export function decimalsFor(priceTick) {
 
 const OPEN_PANELS = new Set(); // every Watchlist of this tab, for lastOf()
 
+export const VIEWPORT_DEBOUNCE_MS = 150; // rows shown must hold still this long before a viewport is sent
+
+function sameRows(a, b) {
+  if (a === b) return true;
+  if (a === null || b === null || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 export class Watchlist {
   // starred: {has(vtSymbol), toggle(vtSymbol)} (ui/watchlist_edit.js WatchlistEditor), or null: no stars.
   // lists: the user's named watchlists (ui/named_lists.js) for the user's own watchlist group's panel,
   // which then shows one list at a time (view.list; null: the whole group); null for other groups.
   // onMove(group, delta): move this panel up (-1) or down (+1) among the watchlists.
-  constructor(group, { onClose, starred = null, onViewChange = () => {}, lists = null, onMove = () => {} }) {
+  // onViewport(group, rows): the rows (instrument indexes, display order) the panel shows changed and
+  // held still for VIEWPORT_DEBOUNCE_MS (scroll, resize, sort, filter): the page sends a `viewport`.
+  constructor(group, { onClose, starred = null, onViewChange = () => {}, lists = null, onMove = () => {},
+    onViewport = () => {} }) {
     this.group = group;
     this.onViewChange = onViewChange;
+    this.onViewport = onViewport;
+    this.viewportSent = null; // Int32Array of the rows last reported (null: none yet)
+    this.viewportTimer = null;
     this.lists = lists;
     this.view = { sort: null, filter: "", columns: [...COLUMN_KEYS], chain: null, list: null };
     this.order = new Int32Array(0); // display position → row (instrument index), filtered and sorted
@@ -203,6 +218,7 @@ export class Watchlist {
 
   destroy() {
     OPEN_PANELS.delete(this);
+    clearTimeout(this.viewportTimer);
     this.resizeObserver.disconnect();
     this.element.remove();
   }
@@ -381,6 +397,7 @@ export class Watchlist {
     const count = Math.ceil((height - HEADER_HEIGHT_PX) / ROW_HEIGHT_PX) + 1;
     const last = Math.min(this.order.length - 1, first + count);
     this.visible = [first, last];
+    this.noteViewport();
     const selectedRow = this.selectedRow();
     let painted = 0;
     for (let position = first; position <= last; position++) {
@@ -469,10 +486,31 @@ export class Watchlist {
     ctx.fillText(text, column.x + column.w - 10, midY);
   }
 
+  // The rows shown now (instrument indexes, display order); once they differ from the last reported and
+  // stay so for VIEWPORT_DEBOUNCE_MS, report them (only on change: a scroll of 1 px that shows the same
+  // rows sends nothing).
+  noteViewport() {
+    if (this.viewportTimer !== null || sameRows(this.shownRows(), this.viewportSent)) return;
+    this.viewportTimer = setTimeout(() => {
+      this.viewportTimer = null;
+      const rows = this.shownRows();
+      if (sameRows(rows, this.viewportSent)) return;
+      this.viewportSent = rows;
+      this.onViewport(this.group, rows);
+    }, VIEWPORT_DEBOUNCE_MS);
+  }
+
+  shownRows() {
+    const [first, last] = this.visible;
+    return this.order.slice(first, Math.max(first, last + 1));
+  }
+
   // Why a contract's Last is empty: "pre-open" (no quote nor trade yet), "no trade" (quoted only),
-  // "closed" (its group is outside its trading windows).
+  // "closed" (its group is outside its contracts' trading sessions), "pre-open" too when the group is
+  // preOpen (none of its contracts has opened yet this trading day).
   whyEmpty(row) {
     if (this.liveness.state === "closed") return "closed";
+    if (this.liveness.state === "preOpen") return "pre-open";
     const quoted = Number.isFinite(this.values.bid[row]) || Number.isFinite(this.values.ask[row]);
     return quoted ? "no trade" : "pre-open";
   }

@@ -216,7 +216,7 @@ def encode_group_status(*, group: str, state: str, reason: str, since_ts_ns: int
     Args:
         group: group name.
         state: a ``market.GroupLiveness`` name (``"live"``, ``"stale"``, ``"stopped"``,
-            ``"restarting"``, ``"sourceDown"``, ``"closed"``, ``"ended"``).
+            ``"restarting"``, ``"sourceDown"``, ``"closed"``, ``"ended"``, ``"preOpen"``).
         reason: why, for people.
         since_ts_ns: when the group entered ``state``, ns since UNIX epoch.
         data_ts_ns: last frame or heartbeat seen from the group, ns since epoch (0: none).

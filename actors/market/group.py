@@ -27,9 +27,15 @@ Liveness (actors/market/liveness.py): every ``heartbeat_interval_s`` without
 a frame the actor sends an empty delta (a heartbeat: alive, nothing changed),
 so a session that hears nothing knows the group is in trouble. It tells each
 subscriber its state (``status`` outbound, a ServerMessage ``groupStatus``) on
-attach and on every change: ``live``, ``closed`` outside the configured
-``trading_windows``, or what the vn.py bridge reported of the venue
-(``sourceDown``, ``ended``).
+attach and on every change: ``live``; ``closed`` when none of its contracts is
+in one of its product's published trading sessions and ``preOpen`` when none
+has opened yet this trading day (actors/market/trading_sessions.py; configured
+``trading_windows`` override the products' sessions); or what the vn.py bridge
+reported of the venue (``sourceDown``, ``ended``). The sessions are read at the
+exchange's clock: ``exchange_clock = "wall"`` (a live venue) is the desk's wall
+clock; ``"ticks"`` (a replay) is the wall clock minus the latest TickBatch's
+``exchangeSkewNs`` (the replay's clock; before the first batch the group is
+not judged).
 
 Clock skew (issue 14): every frame carries ``exchangeSkewNs``, the venue
 receive − exchange time the vn.py bridge measured for the group's exchange
@@ -92,7 +98,8 @@ from actors.market.frames import (
 )
 from actors.market.entitlements import Entitlements, MaskKey, apply_masks, mask_key, row_masks
 from actors.market.l1 import L1Table
-from actors.market.liveness import CLOSED, ENDED, LIVE, SOURCE_DOWN, Liveness, TradingWindows
+from actors.market.liveness import CLOSED, ENDED, LIVE, PRE_OPEN, SOURCE_DOWN, Liveness, TradingWindows
+from actors.market.trading_sessions import GroupSessions
 from schemas.state_hash import HASHED_COLUMNS, l1_state_crc32
 
 DEFAULT_WINDOW_MS = 33
@@ -126,7 +133,13 @@ class GroupActor(TickstageActor):
         heartbeat_interval_s (float): empty delta after this long without a frame, default 0.5 s.
         hash_interval_s (float): a delta carries the state hash at least this often, default 0.25 s.
         trading_windows (list[str] | dict[str, list[str]]): ``"HH:MM-HH:MM"`` exchange local time, for
-            every group or per group name (``"*"``: the others); outside them the group is ``closed``.
+            every group or per group name (``"*"``: the others); outside them the group is ``closed``
+            (they override the products' sessions).
+        product_sessions (bool): judge ``closed`` / ``preOpen`` from the contracts' published trading
+            sessions, default False here; the desk turns it on for a replay or a live venue, not for the
+            synthetic market, which trades all day (transport/process/app.py ``DeskConfig.group_args``).
+        exchange_clock (str): ``"wall"`` (a live venue, default) or ``"ticks"`` (a replay: the wall clock
+            minus the latest TickBatch's ``exchangeSkewNs``).
     """
 
     def on_start(self, restarts: int) -> None:
@@ -149,7 +162,7 @@ class GroupActor(TickstageActor):
         self.frame_encodes = self.entitlement_classes = 0
         self.seq = 0
         self.epoch = 0  # the NATS lease revision this group's frames carry (issue 16; 0: no lease)
-        self.viewports: dict[str, tuple[int, int]] = {}  # session path → (first row, row count)
+        self.viewports: dict[str, tuple[int, int] | np.ndarray] = {}  # session → (first, count) or its row indexes
         self._visible: np.ndarray | None = None  # bool[size]: rows some viewport shows (None: rebuild)
         self.viewport_rows_kept = 0
         self.budget = FrameBudget(self.window_ms, self.wide_window_ms, self.max_rows,
@@ -178,6 +191,10 @@ class GroupActor(TickstageActor):
         if isinstance(windows, dict):  # per group, "*" for the rest
             windows = windows.get(self.group, windows.get("*"))
         self.windows = TradingWindows.parse(windows)
+        self.product_sessions = bool(args.get("product_sessions", False))
+        self.exchange_clock: str = "ticks" if args.get("exchange_clock") == "ticks" else "wall"
+        self.sessions = GroupSessions(())
+        self._clock_known = self.exchange_clock == "wall"   # "ticks": known from the first TickBatch
         self._last_hash_ns = 0
         self.heartbeats = self.hashed_frames = self.status_changes = 0
         self._source = Liveness(LIVE, "", time.time_ns())  # what the bridge said of the venue
@@ -222,6 +239,8 @@ class GroupActor(TickstageActor):
         self.table.resize(len(self.instruments))
         self.info_version += 1
         self._reclassify()
+        self.sessions = GroupSessions(info.product for info in self.instruments)
+        self._update_liveness()
         payload = self._info_bytes(first)
         self._broadcast(encode_outbound(group=self.group, seq=self.seq, kind="info",
                                         payload=payload, source=self.path))
@@ -253,6 +272,9 @@ class GroupActor(TickstageActor):
             self.tick_seq = seq
         if batch.exchangeSkewNs:
             self.exchange_skew_ns = batch.exchangeSkewNs
+            if not self._clock_known:   # a replay's clock is known from its first batch: judge at once
+                self._clock_known = True
+                self._update_liveness()
         columns = tick_batch_columns(self.current_bytes)
         indexes = columns["indexes"]
         if len(indexes) == 0:
@@ -315,11 +337,16 @@ class GroupActor(TickstageActor):
     # -- viewports ---------------------------------------------------------
 
     def _on_viewport(self, viewport, message, sender: ActorAddress) -> None:
-        """A subscriber's client shows rows ``firstRow`` .. ``firstRow + rowCount - 1`` (loop thread)."""
+        """A subscriber's client shows rows ``firstRow`` .. ``firstRow + rowCount - 1``, or the rows
+        ``rowIndexes`` when given (a sorted view); indexes past the group's end are ignored (loop thread)."""
         session = message.source
         if session not in self.subscribers:
             return
-        self.viewports[session] = (viewport.firstRow, viewport.rowCount)
+        indexes = viewport.rowIndexes
+        if len(indexes):
+            self.viewports[session] = np.fromiter(indexes, dtype=np.int64, count=len(indexes))
+        else:
+            self.viewports[session] = (viewport.firstRow, viewport.rowCount)
         self._visible = None
 
     def _forget_viewport(self, session: str) -> None:
@@ -332,10 +359,22 @@ class GroupActor(TickstageActor):
             return None
         if self._visible is None or len(self._visible) != self.table.size:
             visible = np.zeros(self.table.size, dtype=bool)
-            for first, count in self.viewports.values():
-                visible[first:first + count] = True
+            for shown in self.viewports.values():
+                if isinstance(shown, np.ndarray):
+                    visible[shown[shown < self.table.size]] = True
+                else:
+                    first, count = shown
+                    visible[first:first + count] = True
             self._visible = visible
         return self._visible
+
+    def _viewport_statistics(self) -> dict[str, int]:
+        """``viewport_rows``: rows some subscriber's viewport shows now; ``viewport_first_row`` and
+        ``viewport_last_row``: the lowest and highest of them (-1 without any)."""
+        visible = self._visible_rows()
+        shown = np.flatnonzero(visible) if visible is not None else np.zeros(0, np.int64)
+        return {"viewport_rows": len(shown), "viewport_first_row": int(shown[0]) if len(shown) else -1,
+                "viewport_last_row": int(shown[-1]) if len(shown) else -1}
 
     def _on_snapshot_request(self, attach, message, sender: ActorAddress) -> None:
         """Send one session a snapshot now (after a gap or when it drained)."""
@@ -366,8 +405,14 @@ class GroupActor(TickstageActor):
         if self._source.state != LIVE:
             return self._source
         now = time.time_ns()
-        if not self.windows.is_open(now):
-            return Liveness(CLOSED, f"outside trading windows {self.windows.describe()} (exchange time)", now)
+        if self.windows.windows:
+            if not self.windows.is_open(now):
+                return Liveness(CLOSED, f"outside trading windows {self.windows.describe()} (exchange time)", now)
+        elif self.product_sessions and self._clock_known:
+            exchange_now = now - self.exchange_skew_ns if self.exchange_clock == "ticks" else now
+            verdict = self.sessions.verdict(exchange_now)
+            if verdict is not None:
+                return Liveness(PRE_OPEN if verdict.pre_open else CLOSED, verdict.reason(), now)
         return Liveness(LIVE, "", now)
 
     def _update_liveness(self) -> None:
@@ -392,7 +437,7 @@ class GroupActor(TickstageActor):
             "timer", {"name": "heartbeat", "generation": 0}, source=self.path))
 
     def _heartbeat(self) -> None:
-        """Re-arm; recheck the trading windows; send an empty hashed delta if the group was quiet."""
+        """Re-arm; recheck the trading windows or sessions; send an empty hashed delta if the group was quiet."""
         self._arm_heartbeat()
         self._update_liveness()
         now = time.monotonic_ns()
@@ -563,6 +608,7 @@ class GroupActor(TickstageActor):
             "exchange_skew_ns": self.exchange_skew_ns,
             "window_ms": self.budget.current_window_ms,
             "viewports": len(self.viewports),
+            **self._viewport_statistics(),
             "viewport_rows_kept": self.viewport_rows_kept,
             **{f"budget_{name}": value for name, value in dataclasses.asdict(self.budget.statistics()).items()
                if name != "window_ms"},

@@ -2,8 +2,8 @@
 
 Who decides a group's state (``market.GroupLiveness``):
 
-* the GroupActor knows ``live``, ``closed`` (outside its configured trading
-  windows) and what the vn.py bridge tells it of the venue (``sourceDown``,
+* the GroupActor knows ``live``, ``closed`` (none of its contracts is in a
+  trading session), ``preOpen`` (none has opened yet this trading day) and what the vn.py bridge tells it of the venue (``sourceDown``,
   ``ended`` when a replay finished); it sends a heartbeat frame when
   nothing changed, so silence means trouble;
 * the market supervisor knows when a group's actor is ``stopped`` or
@@ -15,12 +15,15 @@ Who decides a group's state (``market.GroupLiveness``):
 
 A session shows the worst of what it heard (:data:`SEVERITY`).
 
-Trading windows: per-product trading sessions are not in vn.py's
-ContractData, so ``closed`` is driven by configured windows (``[market]
-trading_windows = ["09:00-11:30", "13:30-15:00", "21:00-23:00"]``, exchange
-local time, Asia/Shanghai for the Chinese exchanges, or a table per group:
-``[market.trading_windows] rb = [...]``, ``"*"`` for the rest); no windows:
-always open. The clock is the desk's wall clock, not a replay's exchange time.
+Trading sessions: per-product trading sessions are not in vn.py's
+ContractData; the group reads its products' published sessions
+(actors/market/trading_sessions.py; ``[market] product_sessions``, on by default
+for a replay or a live venue, off on the synthetic market)
+at the exchange's clock (the replay's for a replay, the wall clock for a live
+venue). Configured windows override them (``[market] trading_windows =
+["09:00-11:30", "13:30-15:00", "21:00-23:00"]``, exchange local time,
+Asia/Shanghai for the Chinese exchanges, or a table per group:
+``[market.trading_windows] rb = [...]``, ``"*"`` for the rest).
 """
 
 from __future__ import annotations
@@ -31,10 +34,10 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 from actors.paths import group_of
 
-LIVE, STALE, STOPPED, RESTARTING, SOURCE_DOWN, CLOSED, ENDED = (
-    "live", "stale", "stopped", "restarting", "sourceDown", "closed", "ended")
+LIVE, STALE, STOPPED, RESTARTING, SOURCE_DOWN, CLOSED, ENDED, PRE_OPEN = (
+    "live", "stale", "stopped", "restarting", "sourceDown", "closed", "ended", "preOpen")
 
-SEVERITY = {LIVE: 0, CLOSED: 1, ENDED: 2, STALE: 3, SOURCE_DOWN: 4, RESTARTING: 5, STOPPED: 6}
+SEVERITY = {LIVE: 0, PRE_OPEN: 1, CLOSED: 1, ENDED: 2, STALE: 3, SOURCE_DOWN: 4, RESTARTING: 5, STOPPED: 6}
 """How bad each state is for a trader watching the group: the worst one heard is shown."""
 
 EXCHANGE_TZ = ZoneInfo("Asia/Shanghai")
@@ -137,5 +140,5 @@ def _minute(text: str) -> int:
     return hour * 60 + minute
 
 
-__all__ = ["CLOSED", "ENDED", "EXCHANGE_TZ", "LIVE", "Liveness", "RESTARTING", "SEVERITY", "SOURCE_DOWN", "STALE",
+__all__ = ["CLOSED", "ENDED", "EXCHANGE_TZ", "LIVE", "Liveness", "PRE_OPEN", "RESTARTING", "SEVERITY", "SOURCE_DOWN", "STALE",
            "STOPPED", "TradingWindows", "group_liveness", "worst"]

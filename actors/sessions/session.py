@@ -213,7 +213,8 @@ class SessionActor(TickstageActor):
                           correlation=correlation)
             return
         self.send_path(group_path(group), encode_actor_message("viewport", {
-            "group": group, "firstRow": viewport.firstRow, "rowCount": viewport.rowCount}, source=self.path))
+            "group": group, "firstRow": viewport.firstRow, "rowCount": viewport.rowCount,
+            "rowIndexes": list(viewport.rowIndexes)}, source=self.path))
 
     def _algo_command(self, body, member: str, data: bytes, correlation: int) -> None:
         """Forward an algo command to the algo engine's session if the token grants the account."""

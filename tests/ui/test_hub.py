@@ -238,3 +238,32 @@ def test_hub_when_renewal_succeeds_then_refresh_sent_on_the_same_socket_and_tabs
         assert {"type": "session", "token": second, "renewed": True} in posts
         failed = [post for post in posts if post["type"] == "renewal"]
         assert failed and failed[-1]["state"] == "failed" and failed[-1]["code"] == "refreshRevoked"
+
+
+def _viewports(result: dict, socket: int = -1) -> list[dict]:
+    """The ``viewport`` ClientMessages a socket was sent, as dicts."""
+    out = []
+    for item in result["sockets"][socket]["sent"]:
+        message = pycapnp_dict(bytes.fromhex(item), schemas.stream.ClientMessage)
+        if "viewport" in message:
+            out.append(message["viewport"])
+    return out
+
+
+def test_hub_when_tabs_show_rows_then_desk_hears_their_union_on_change_only_and_again_after_reconnect(tmp_path):
+    """Issue 18: the desk hears one viewport per change, the union of the tabs' rows (a run as firstRow/rowCount,
+    scattered rows as rowIndexes); the same rows again send nothing; a tab leaving narrows it; a new socket gets it."""
+    script = Script(tmp_path).do("hello", tab="a", token="T", groups=["m_o"]).live().do("hello", tab="b", groups=["m_o"])
+    script.do("raw", tab="a", message={"type": "viewport", "group": "m_o", "rows": [3, 4, 5]})
+    script.do("raw", tab="a", message={"type": "viewport", "group": "m_o", "rows": [3, 4, 5]})     # unchanged
+    script.do("raw", tab="b", message={"type": "viewport", "group": "m_o", "rows": [40, 9]})       # sorted view
+    script.do("raw", tab="b", message={"type": "viewport", "group": "zz", "rows": [1]})            # not held
+    script.do("bye", tab="b")
+    script.do("drop", code=1006).do("fire").live()
+    result = script.run()
+
+    sent = _viewports(result, socket=0)
+    assert [v["rowIndexes"] or (v["firstRow"], v["rowCount"]) for v in sent] == [(3, 3), [3, 4, 5, 9, 40], (3, 3)]
+    assert all(v["group"] == "m_o" for v in sent)
+    assert [(v["firstRow"], v["rowCount"]) for v in _viewports(result)] == [(3, 3)]   # resent on the new socket
+    assert result["hubErrors"] == 0

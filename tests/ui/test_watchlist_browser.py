@@ -164,3 +164,59 @@ async def test_page_when_token_is_refused_then_shows_the_login_form_with_a_reaso
 
     assert "refused" in message
     assert stats["connected"] is False
+
+
+async def _group_stats(server: Server, group: str) -> dict:
+    """The desk's own statistics of market/group/<group> (GET /admin/tree)."""
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http, http.get(
+            f"{server.url}admin/tree", headers={"Authorization": f"Bearer {_token('admin')}"}) as response:
+        tree = await response.json()
+
+    def find(node):
+        if node["path"] == f"market/group/{group}":
+            return node
+        return next((found for child in node["children"] if (found := find(child))), None)
+
+    return find(tree["tree"])["stats"]
+
+
+async def _desk_shows(server: Server, group: str, rows: list[int], timeout_s: float = 20.0) -> dict:
+    """Poll (bounded) until the desk's group holds ``rows`` as the viewport; return its statistics."""
+    import asyncio
+
+    expected = {"viewport_rows": len(rows), "viewport_first_row": min(rows), "viewport_last_row": max(rows)}
+    async with asyncio.timeout(timeout_s):
+        while True:
+            stats = await _group_stats(server, group)
+            if {key: stats.get(key) for key in expected} == expected and stats["viewports"] == 1:
+                return stats
+            await asyncio.sleep(0.1)
+
+
+async def test_watchlist_when_scrolled_then_desk_holds_the_visible_rows_as_viewport(server):
+    """Issue 18: the watchlist sends ``viewport`` (debounced, on change): the desk's group holds the rows the
+    panel shows; scrolled to the end, the desk holds the new rows."""
+    async with async_playwright() as playwright:
+        browser = await _browser(playwright)
+        page = await browser.new_page(viewport={"width": 1280, "height": 760})
+        page_errors: list[str] = []
+        page.on("pageerror", lambda error: page_errors.append(str(error)))
+        await page.goto(f"{server.url}#token={_token()}")
+        await page.click('button[data-subscribe="m_o"]', timeout=WAIT_MS)
+        await page.wait_for_function("() => window.tickstage.viewport('m_o').length > 0", timeout=WAIT_MS)
+        top = await page.evaluate("window.tickstage.viewport('m_o')")
+        assert 0 < len(top) < 100    # 100 m options: the panel shows some of them
+        await _desk_shows(server, "m_o", top)
+
+        await page.evaluate("""() => {
+            const box = document.querySelector('section.panel[data-group="m_o"] .panel-viewport');
+            box.scrollTop = box.scrollHeight; }""")
+        await page.wait_for_function("(before) => window.tickstage.viewport('m_o').join() !== before.join()",
+                                     arg=top, timeout=WAIT_MS)
+        bottom = await page.evaluate("window.tickstage.viewport('m_o')")
+        assert max(bottom) > max(top)
+        await _desk_shows(server, "m_o", bottom)
+        await browser.close()
+    assert page_errors == []

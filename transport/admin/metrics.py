@@ -18,7 +18,7 @@ Families (labels ``path`` and ``kind`` on per-actor series):
 * ``tickstage_group_liveness{group, state}`` (1 for each market group's current
   liveness, 0 for the other states: actors/market/liveness.py ``group_liveness``);
 * ``tickstage_group_*`` (frames, snapshots, rows, bytes, deferred rows,
-  frames over budget, subscribers) and ``tickstage_session_*`` (frames and
+  frames over budget, subscribers, viewports, viewport rows) and ``tickstage_session_*`` (frames and
   bytes sent, conflated deltas, snapshots requested, queued bytes, stale
   groups);
 * ``tickstage_runtime_*`` (pending, delivered, pumps, slices cut, asks, ask
@@ -232,6 +232,11 @@ class DeskCollector(Collector):
         group = {name: CounterMetricFamily(f"tickstage_group_{name}", f"aggregator {doc}", labels=_ACTOR)
                  for name, doc in _GROUP_COUNTERS.items()}
         subscribers = GaugeMetricFamily("tickstage_group_subscribers", "sessions subscribed", labels=_ACTOR)
+        viewports = GaugeMetricFamily("tickstage_group_viewports", "subscribed sessions whose client sent a viewport",
+                                      labels=_ACTOR)
+        viewport_rows = GaugeMetricFamily("tickstage_group_viewport_rows",
+                                          "rows some client's viewport shows (kept first in a cut frame)",
+                                          labels=_ACTOR)
         session = {name: CounterMetricFamily(f"tickstage_session_{name}", f"session {doc}", labels=_ACTOR)
                    for name, doc in _SESSION_COUNTERS.items()}
         queued = GaugeMetricFamily("tickstage_session_queued_bytes", "bytes queued for the socket",
@@ -273,6 +278,8 @@ class DeskCollector(Collector):
                 for name, family in group.items():
                     family.add_metric(labels, extra.get(name, 0))
                 subscribers.add_metric(labels, extra.get("subscribers", 0))
+                viewports.add_metric(labels, extra.get("viewports", 0))
+                viewport_rows.add_metric(labels, extra.get("viewport_rows", 0))
             elif "frames_sent" in extra:
                 for name, family in session.items():
                     family.add_metric(labels, extra.get(name, 0))
@@ -286,7 +293,7 @@ class DeskCollector(Collector):
                     family.add_metric(labels, extra.get(name, 0))
                 quarantined.add_metric(labels, extra.get("quarantined", 0))
         yield from (messages, unknown, restarts, mailbox, rate, handler_total, handler, state,
-                    *group.values(), subscribers, *session.values(), queued, stale, send_latency, liveness,
+                    *group.values(), subscribers, viewports, viewport_rows, *session.values(), queued, stale, send_latency, liveness,
                     *orders.values(), quarantined)
 
 

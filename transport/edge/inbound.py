@@ -108,6 +108,9 @@ def read_client_frame(data: bytes, limits: SocketLimits) -> ClientFrame:
             elif member == "viewport":
                 viewport = message.viewport
                 viewport.rowCount  # noqa: B018 - read it: proves the struct is in bounds
+                if len(viewport.rowIndexes) > limits.max_viewport_rows:
+                    raise FrameRefusedError("limitExceeded", f"{len(viewport.rowIndexes)} viewport rows, over "
+                                            f"{limits.max_viewport_rows}", correlation)
                 groups = (viewport.group,)
             elif member == "ping":
                 message.ping.clientTsNs  # noqa: B018 - read it: proves the struct is in bounds

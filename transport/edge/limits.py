@@ -48,6 +48,8 @@ class SocketLimits:
             without ``Origin`` (not a browser) is allowed; it still needs a token.
         max_list_items: most entries in a client list (``subscribe.groups``);
             more gets ``limitExceeded``.
+        max_viewport_rows: most rows in one ``viewport.rowIndexes`` (a screen shows ~50 per
+            watchlist); more gets ``limitExceeded``.
         max_name_chars: longest group name; longer gets ``tooLarge``.
         max_text_chars: longest other client text (``envelope.source``),
             characters; longer gets ``tooLarge``.
@@ -74,6 +76,7 @@ class SocketLimits:
     message_burst: int = 100
     allowed_origins: tuple[str, ...] = ()
     max_list_items: int = 64
+    max_viewport_rows: int = 1024
     max_name_chars: int = 64
     max_text_chars: int = 256
     max_token_chars: int = 8 * 1024

@@ -160,6 +160,18 @@ class DeskConfig:
         """True: the desk trades on the simulator only (every gateway class lives in the ``sim`` package)."""
         return all(gateway.simulated for gateway in self.venue_gateways())
 
+    def group_args(self) -> dict[str, Any]:
+        """Return every GroupActor's args: the ``[market]`` table over the venue's defaults.
+
+        Liveness ``closed``/``preOpen`` from the contracts' trading sessions (actors/market/group.py) reads
+        a replay's clock (``exchange_clock = "ticks"``), a live venue's wall clock (``"wall"``), and is off
+        on the synthetic market (``product_sessions = false``: it trades at any hour). ``[market]`` keys
+        override these defaults.
+        """
+        synthetic = self.simulated and not self.replay
+        return {"product_sessions": not synthetic, "exchange_clock": "ticks" if self.replay else "wall",
+                **self.market}
+
     def gateway_setting(self) -> dict[str, Any]:
         """Return the simulator gateway's vn.py connect setting."""
         return {"replay": self.replay[0] if self.replay else "", "speed": self.speed,
@@ -234,14 +246,14 @@ class Desk:
             self.bus = NatsBus(self.config.nats, name=f"tickstage-{self.config.role}")
             await self.bus.connect()
         self.links = RoleLinks(self.runtime, self.bus, self.config.role, groups=self.config.groups,
-                               group_args=self.config.market,
+                               group_args=self.config.group_args(),
                                accounts=tuple(spec.account for spec in self.config.orders.accounts),
                                order_timeout_s=self.config.orders.answer_timeout_s + 1.0)
         order_path = self.links.order_path()
         if self.config.role in VNPY_ROLES:
             self.engine = VnpyEngine(None if self.state.temporary else self.state.path,
                                      self.config.venue_gateways())
-            self.bridge = VnpyBridge(self.runtime, self.config.watchlists, self.config.market,
+            self.bridge = VnpyBridge(self.runtime, self.config.watchlists, self.config.group_args(),
                                      sink=self.links.tick_sink())
             order_path = await self._start_order_path()
         start_root(self.runtime, RootSupervisor, {"children": desk_children(

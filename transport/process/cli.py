@@ -59,7 +59,9 @@ def load_config(path: str | None) -> Any:
                       gateway SIM, default "sim.gateway:SimGateway")
         [market]      window_ms, wide_window_ms, snapshot_interval_s, max_rows, max_frame_bytes,
                       max_build_ms, late_ms, heartbeat_interval_s, hash_interval_s, trading_windows (list,
-                      or a table per group), lease_ttl_s (aggregators), source_timeout_s (edge nodes)
+                      or a table per group: override the sessions), product_sessions (bool: closed/preOpen
+                      from the contracts' trading sessions; default off on the synthetic market only),
+                      exchange_clock ("wall" | "ticks": default "ticks" for a replay), lease_ttl_s (aggregators), source_timeout_s (edge nodes)
         [limits]      max_frame_bytes, auth_timeout_s, max_bad_frames, max_sockets_per_user,
                       max_subscriptions, messages_per_s, allowed_origins, ... (SocketLimits)
         [auth]        algorithm ("HS256" | "RS256"), public_key_file, issuer, audience, leeway_s,
@@ -127,7 +129,10 @@ def load_config(path: str | None) -> Any:
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"bad [orders]/[accounts]/[risk] in {path}: {exc}") from None
         extra["orders"] = orders if orders.accounts else replace(orders, accounts=DEVELOPMENT_ORDERS.accounts)
-    return DeskConfig(**desk, limits=limits, auth=auth, market=dict(data.get("market", {})),
+    market = dict(data.get("market", {}))
+    if market.get("exchange_clock", "wall") not in ("wall", "ticks"):
+        raise ConfigError(f"[market] exchange_clock in {path} is 'wall' or 'ticks', not {market['exchange_clock']!r}")
+    return DeskConfig(**desk, limits=limits, auth=auth, market=market,
                       watchlists={k: list(v) for k, v in data.get("watchlists", {}).items()}, **extra)
 
 

@@ -290,6 +290,62 @@ async def test_attach_when_outside_trading_windows_then_status_closed_and_venue_
         runtime.shutdown()
 
 
+def _skew_to(hhmm: str) -> int:
+    """The TickBatch skew that puts the exchange clock at 2017-11-13 ``hhmm`` Asia/Shanghai now (a fake clock)."""
+    import datetime as dt
+    import time
+
+    from actors.market.trading_sessions import EXCHANGE_TZ
+
+    hour, minute = (int(part) for part in hhmm.split(":"))
+    exchange = int(dt.datetime(2017, 11, 13, hour, minute, 30, tzinfo=EXCHANGE_TZ).timestamp() * 1e9)
+    return time.time_ns() - exchange
+
+
+async def _statuses(probe, count: int) -> list[tuple[str, str]]:
+    async with asyncio.timeout(5):
+        while len(probe.context.args.get("statuses", [])) < count:
+            await asyncio.sleep(0.001)
+    return [_status_of(payload) for payload in probe.context.args["statuses"]]
+
+
+async def test_status_when_replay_clock_outside_rb_sessions_then_closed_or_pre_open_and_live_inside():
+    """Issue 14: with the replay's clock (``exchange_clock = "ticks"``) the group judges rb's published
+    sessions: unjudged (live) before the first batch, closed at 12:00 (lunch) with the next opening, preOpen at
+    16:00 (rb's trading day has not opened), live again at 13:31; configured windows would override it."""
+    runtime, received = await _start(exchange_clock="ticks", product_sessions=True, heartbeat_interval_s=0.02)
+    probe = runtime.registry.get("probe").instance
+    try:
+        assert (await _statuses(probe, 1))[0] == ("live", "")
+        runtime.tell_path("market/group/rb", encode_tick_batch("rb", _rows([0], [1.0]), exchange_skew_ns=_skew_to("12:00")))
+        state, reason = (await _statuses(probe, 2))[1]
+        assert state == "closed" and "rb" in reason and "next opens at 13:30" in reason
+        runtime.tell_path("market/group/rb", encode_tick_batch("rb", _rows([1], [1.0]), exchange_skew_ns=_skew_to("16:00")))
+        state, reason = (await _statuses(probe, 3))[2]
+        assert state == "preOpen" and reason.startswith("pre-open:") and "20:55" in reason
+        runtime.tell_path("market/group/rb", encode_tick_batch("rb", _rows([2], [1.0]), exchange_skew_ns=_skew_to("13:31")))
+        assert (await _statuses(probe, 4))[3] == ("live", "")
+        stats = runtime.registry.get("market/group/rb").instance.statistics().extra
+        assert stats["liveness"] == "live"
+    finally:
+        runtime.shutdown()
+
+
+async def test_status_when_wall_clock_and_product_sessions_off_then_live_at_any_hour():
+    """``product_sessions = false`` (the synthetic market) never judges sessions: live whatever the clock says."""
+    runtime, received = await _start(exchange_clock="ticks", product_sessions=False, heartbeat_interval_s=0.02)
+    probe = runtime.registry.get("probe").instance
+    try:
+        runtime.tell_path("market/group/rb", encode_tick_batch("rb", _rows([0], [1.0]), exchange_skew_ns=_skew_to("12:00")))
+        group = runtime.registry.get("market/group/rb").instance
+        async with asyncio.timeout(5):   # a few heartbeats, each rechecks the sessions
+            while group.heartbeats < 3:
+                await asyncio.sleep(0.005)
+        assert {state for state, _ in await _statuses(probe, 1)} == {"live"}
+    finally:
+        runtime.shutdown()
+
+
 def _epoch_of(payload):
     with schemas.stream.ServerMessage.from_bytes(payload) as message:
         return getattr(message, message.which()).epoch
@@ -347,6 +403,24 @@ async def test_flush_when_timer_fires_late_then_window_widens_and_lag_counted():
         await runtime.wait_idle()
         stats = runtime.registry.entry("market/group/rb").instance.statistics().extra
         assert stats["budget_widened_loop_lag"] == 1 and stats["window_ms"] == 7
+    finally:
+        runtime.shutdown()
+
+
+async def test_frame_when_cut_and_a_sorted_view_shows_scattered_rows_then_those_rows_go_first():
+    """Issue 18: a sorted watchlist shows rows that are not one run (``rowIndexes``); a cut delta keeps those,
+    rows past the group's end are ignored, and the statistics count the rows shown."""
+    runtime, received = await _start(max_rows=2, snapshot_interval_s=60.0)
+    try:
+        await _wait_for(received, 2)
+        runtime.tell_path("market/group/rb", encode_actor_message(
+            "viewport", {"group": "rb", "firstRow": 0, "rowCount": 0, "rowIndexes": [4, 1, 99]}, source="probe"))
+        runtime.tell_path("market/group/rb", encode_tick_batch("rb", _rows([0, 1, 2, 3, 4], [1.0, 2, 3, 4, 5])))
+        await _wait_for(received, 3)
+        (_, _), first = _frame(received[2][2])
+        assert sorted(first["indexes"]) == [1, 4]
+        stats = runtime.registry.entry("market/group/rb").instance.statistics().extra
+        assert stats["viewports"] == 1 and stats["viewport_rows"] == 2
     finally:
         runtime.shutdown()
 

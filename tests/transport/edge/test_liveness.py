@@ -234,3 +234,20 @@ async def test_state_hash_when_frames_applied_then_every_hash_matches_and_a_tamp
     finally:
         faults.remove(rule)
     assert rule.affected >= 1
+
+
+async def test_replay_clock_when_exchange_time_in_lunch_break_then_closed_with_reason_then_live(desk, connect):
+    """Issue 14: the group judges its contracts' published sessions at the replay's clock: the simulator's
+    clock_skew fault moves the exchange stamps of the 09:00 tape 3 h on (12:0x, rb's lunch break): groupStatus
+    closed, the reason naming the next opening; the skew removed: live again."""
+    client = await connect()
+    assert (await _subscribe_live(client))["state"] == "live"
+    gateway = desk.engine.gateway()
+    gateway.set_clock_skew(3 * 3600 * 1_000_000_000)
+    try:
+        closed = await client.recv_until(_status("rb", "closed"), timeout_s=10.0)
+        assert "rb" in closed["reason"] and "next opens at 13:30" in closed["reason"]
+        assert "exchange time" in closed["reason"]
+    finally:
+        gateway.set_clock_skew(0)
+    await client.recv_until(_status("rb", "live"), timeout_s=10.0)

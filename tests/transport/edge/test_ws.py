@@ -162,7 +162,8 @@ async def test_auth_when_sent_twice_then_refused_as_unknown_message(connect, jwt
     assert (await client.recv_until(_is("error")))["code"] == "unknownMessage"
 
 
-async def test_viewport_when_subscribed_then_group_holds_it_and_when_not_then_unknown_group(connect, desk):
+async def test_viewport_when_subscribed_then_group_holds_it_and_when_not_then_unknown_group(connect, desk,
+                                                                                          eventually):
     """A viewport of a subscribed group reaches the group actor; one of another group is refused."""
     client = await connect()
     await _subscribe_rb(client)
@@ -173,3 +174,10 @@ async def test_viewport_when_subscribed_then_group_holds_it_and_when_not_then_un
     group = desk.runtime.registry.entry("market/group/rb").instance
     await desk.runtime.wait_idle(5)
     assert group.statistics().extra["viewports"] == 1
+    assert group.statistics().extra["viewport_rows"] == min(20, group.statistics().extra["instruments"])
+    await client.send(viewport={"group": "rb", "rowIndexes": [5, 2, 9]})     # a sorted view: scattered rows
+    await eventually(lambda: group.statistics().extra["viewport_rows"] == 3, what="3 viewport rows")
+    await client.send(viewport={"group": "rb", "rowIndexes": list(range(1025))})
+    refused = await client.recv_until(_is("error"))
+    assert refused["code"] == "limitExceeded" and "viewport rows" in refused["message"]
+    assert group.statistics().extra["viewport_rows"] == 3

@@ -29,7 +29,21 @@ def test_load_config_when_file_valid_then_desk_config(tmp_path):
     assert config.watchlists == {"front": ["rb1801.SHFE"]}
 
 
-@pytest.mark.parametrize("text", ['[desk]\nprot = 1\n', '[limits]\nmax_frames = 1\n', 'not toml ['])
+def test_group_args_when_replay_synthetic_or_overridden_then_sessions_and_clock_follow_the_venue(tmp_path):
+    """Issue 14: a replay judges its contracts' sessions at the replay's clock, the synthetic market (trading at any
+    hour) does not; ``[market]`` keys override either default."""
+    from transport.process.app import DeskConfig
+
+    assert DeskConfig(replay=("a.csv.gz",)).group_args() == {"product_sessions": True, "exchange_clock": "ticks"}
+    assert DeskConfig().group_args()["product_sessions"] is False
+    path = tmp_path / "desk.toml"
+    path.write_text('[market]\nproduct_sessions = true\nwindow_ms = 40\n')
+    assert load_config(str(path)).group_args() == {"product_sessions": True, "exchange_clock": "wall",
+                                                   "window_ms": 40}
+
+
+@pytest.mark.parametrize("text", ['[desk]\nprot = 1\n', '[limits]\nmax_frames = 1\n', 'not toml [',
+                                  '[market]\nexchange_clock = "sundial"\n'])
 def test_load_config_when_file_invalid_then_config_error(tmp_path, text):
     """Unknown keys and bad TOML are refused with a ConfigError naming the file."""
     path = tmp_path / "bad.toml"
