@@ -10,7 +10,10 @@
 // Epochs (issue 16): over NATS each frame carries its aggregator's lease epoch;
 // a frame of an older epoch than the group's newest is dropped (staleEpochFrames),
 // and a delta of a newer one is handled as a gap (the new leader's seqs are its
-// own): a snapshot is asked and the new epoch starts with it.
+// own): a snapshot is asked and the new epoch starts with it. An epoch reset (the lease
+// bucket began again from revision 1) is the one lower epoch let in: after the group's
+// epoch has been silent for EPOCH_RESET_MS, a lower one is its new epoch (epochResets),
+// resynced as a change; the edge node lets it through by the same rule.
 // Other ServerMessage members (order replies, account status, risk events)
 // are posted as {type: "message", member, correlationId, body} (plain objects).
 // Liveness (issue 14): each groupStatus is kept per group and posted as
@@ -43,6 +46,7 @@ import { ClockOffset, WORKER_HOPS, frameHops, nsToMs } from "./hops.js";
 import { stateCrc32 } from "./state_hash.js";
 
 export const STATS_INTERVAL_MS = 250; // stats reach the page at least this often
+export const EPOCH_RESET_MS = 1000; // a group's epoch silent this long lets a lower one in (an epoch reset; the edge waits ≥ one lease TTL first)
 const AUTH_FAILURES = new Set(["unauthenticated", "tokenExpired", "forbidden"]);
 // Acks of what the feed sends itself; any other ack (watchlistUpdate ...) answers a tab's request
 // and is posted as {type: "message", member: "ack", correlationId, body: {of, detail}}.
@@ -70,7 +74,7 @@ export class Feed {
     this.lastStatsMs = -Infinity;
     this.stats = {
       connected: false, frames: 0, bytes: 0, gaps: 0, decodeErrors: 0, snapshots: 0,
-      ignoredDeltas: 0, staleDeltas: 0, staleEpochFrames: 0, epochChanges: 0, reconnects: 0, lastLatencyMs: NaN, rttMs: NaN, lastError: "",
+      ignoredDeltas: 0, staleDeltas: 0, staleEpochFrames: 0, epochChanges: 0, epochResets: 0, reconnects: 0, lastLatencyMs: NaN, rttMs: NaN, lastError: "",
       conflations: 0, messages: 0, integrityChecks: 0, integrityMismatches: 0, integrityHeals: 0,
       lastHealMs: NaN, clockOffsetMs: NaN, clockRoundTripMs: NaN, socketSend: null, exchangeSkewMs: {},
     };
@@ -305,11 +309,15 @@ export class Feed {
     group.bytes += size;
     const seq = frame.get("seq");
     const epoch = frame.get("epoch");
-    if (epoch < group.epoch) {
+    const now = this.now();
+    const reset = epoch < group.epoch && now - group.epochHeardMs >= EPOCH_RESET_MS;
+    if (epoch < group.epoch && !reset) {
       this.stats.staleEpochFrames += 1; // an old leader still speaking
       return;
     }
-    if (epoch > group.epoch) {
+    group.epochHeardMs = now;
+    if (reset) this.stats.epochResets += 1;
+    if (epoch > group.epoch || reset) {
       const hadState = group.lastSeq !== null;
       if (group.epoch !== 0n) this.stats.epochChanges += 1;
       group.epoch = epoch;

@@ -25,6 +25,7 @@ export class GroupState {
     this.lastSeq = null; // BigInt of the last applied frame; null until a snapshot
     this.awaitingSnapshot = false;
     this.epoch = 0n; // BigInt: the newest aggregator lease epoch seen (GroupFrame.epoch; 0 in process)
+    this.epochHeardMs = NaN; // browser clock of the last frame of that epoch (ms since epoch): an epoch reset's silence
     this.liveness = null; // the last groupStatus, as posted to the page
     this.heardMs = NaN; // gateway receive time of the newest tick applied, ms since epoch
     this.mismatchMs = null; // when an integrity mismatch was seen and not yet healed, ms since epoch

@@ -4,7 +4,7 @@
 //
 // script: {nowMs, steps: [{do: "open", token} | {do: "subscribe"|"unsubscribe", groups}
 //          | {do: "frame", file} | {do: "text", data} | {do: "flush"} | {do: "ping"}
-//          | {do: "close", code} | {do: "rows", group}]}
+//          | {do: "close", code} | {do: "rows", group} | {do: "clock", nowMs}]}
 // Prints {sent: [hex ClientMessage...], posts: [...], rows: {group: [...]}, stats}. BigInt → "12n",
 // typed arrays → arrays, NaN → "NaN".
 
@@ -43,6 +43,7 @@ for (const step of script.steps) {
   else if (step.do === "ping") feed.ping();
   else if (step.do === "close") feed.onClose(step.code, "");
   else if (step.do === "rows") out.rows[step.group] = jsonable(feed.rows(step.group));
+  else if (step.do === "clock") script.nowMs = step.nowMs;
   else throw new Error(`unknown step ${step.do}`);
 }
 out.stats = jsonable(feed.stats);

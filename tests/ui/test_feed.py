@@ -126,6 +126,27 @@ def test_feed_when_epoch_changes_then_resyncs_by_snapshot_and_drops_the_old_epoc
     assert _last(result["rows"]["rb"]) == [3502, 3513, 3522]
 
 
+def test_feed_when_epoch_silent_past_reset_then_a_lower_epoch_resyncs_instead_of_freezing(tmp_path):
+    """An epoch reset (the lease bucket began again at revision 1): while epoch 57 speaks, epoch 1 is an old leader
+    and dropped; once 57 has been silent for EPOCH_RESET_MS, epoch 1 is the group's new one: one snapshotRequest,
+    its snapshot restores state and its deltas apply (before, every frame after the reset was dropped forever)."""
+    script = Script(tmp_path).live("rb").frame(group_info_bytes("rb", SYMBOLS))
+    script.frame(group_frame_bytes(_rows([0, 1, 2], [3500, 3510, 3520]), kind="snapshot", seq=5, epoch=57))
+    script.do("clock", nowMs=NOW_MS + 400)
+    script.frame(group_frame_bytes(_rows([0], [1]), kind="delta", seq=9, epoch=1))   # 57 spoke 0.4 s ago
+    script.do("clock", nowMs=NOW_MS + 1500)
+    script.frame(group_frame_bytes(_rows([0], [3501]), kind="delta", seq=2, epoch=1))  # 57 silent 1.5 s: reset
+    script.frame(group_frame_bytes(_rows([0, 1, 2], [3502, 3512, 3522]), kind="snapshot", seq=2, epoch=1))
+    script.frame(group_frame_bytes(_rows([1], [3513]), kind="delta", seq=3, epoch=1))
+    result = script.do("rows", group="rb").run()
+
+    requests = [message["snapshotRequest"] for message in _sent(result) if "snapshotRequest" in message]
+    assert requests == [{"group": "rb"}]
+    stats = result["stats"]
+    assert (stats["epochResets"], stats["staleEpochFrames"], stats["gaps"]) == (1, 1, 0)
+    assert _last(result["rows"]["rb"]) == [3502, 3513, 3522]
+
+
 def test_feed_when_delta_seq_repeats_then_drops_it_without_a_gap(tmp_path):
     """A delta at or below the last seq (sent before a snapshot) is stale, not a gap."""
     script = Script(tmp_path).live("rb").frame(group_info_bytes("rb", SYMBOLS))

@@ -41,6 +41,7 @@ from actors.market.remote_group import DEFAULT_SOURCE_TIMEOUT_S, RemoteGroupActo
 from actors.paths import group_child, group_path, session_child
 from actors.sessions.session import SessionActor, SessionState
 from transport.cluster import subjects
+from transport.cluster.leases import DEFAULT_LEASE_TTL_S
 from transport.cluster.nats_bus import NatsBus
 from transport.edge.outbox import SocketOutbox
 from transport.edge.client import client_message
@@ -201,19 +202,40 @@ class MarketPublisher(_MarketLink):
 class MarketSubscriber(_MarketLink):
     """Feeds NATS group streams to local RemoteGroupActors on an edge node.
 
+    Epochs: a message of a lower epoch than the group's newest is an old
+    leader still speaking and is dropped, with one exception, the **epoch
+    reset**: the epoch is the revision of the group's lease key, so a lease
+    bucket created anew (deleted by an operator, lost with a server's storage)
+    starts again from 1. Once the newest epoch has been silent for
+    ``reset_after_s`` (by default the larger of the source timeout and the
+    lease TTL; the leader sends a heartbeat when nothing changed, and a leader
+    whose lease lapsed stops publishing within one TTL by its own clock), no
+    holder of that epoch can still publish, so a lower epoch is taken as the
+    group's new one (``epoch_resets``, ``group_epoch_reset`` logged) instead
+    of freezing the group until the edge restarts.
+
     Args:
         runtime: the actor runtime.
         bus: a connected :class:`NatsBus`.
         source_timeout_s: a group's stream silent this long is ``sourceDown`` (``[market] source_timeout_s``).
+        reset_after_s: the newest epoch silent this long lets a lower epoch in (an epoch reset), seconds;
+            ``None``: ``max(source_timeout_s, DEFAULT_LEASE_TTL_S)``.
+        clock: monotonic seconds (tests pass a fake one).
     """
 
-    def __init__(self, runtime: ActorRuntime, bus: NatsBus, source_timeout_s: float = DEFAULT_SOURCE_TIMEOUT_S) -> None:
+    def __init__(self, runtime: ActorRuntime, bus: NatsBus, source_timeout_s: float = DEFAULT_SOURCE_TIMEOUT_S,
+                 reset_after_s: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(runtime, bus)
         self.source_timeout_s = source_timeout_s
+        self.reset_after_s = max(source_timeout_s, DEFAULT_LEASE_TTL_S) if reset_after_s is None else reset_after_s
+        self.clock = clock
         self.received = 0
         self.stale_epoch_dropped = 0
+        self.epoch_resets = 0
         self.epochs: dict[str, int] = {}
-        """group → the newest epoch seen; a message of a lower one is dropped."""
+        """group → the newest epoch seen; a message of a lower one is dropped (unless it is an epoch reset)."""
+        self.epoch_heard_s: dict[str, float] = {}
+        """group → monotonic time of the last message of its newest epoch."""
 
     async def start(self) -> None:
         """Subscribe to every group stream and ask the aggregators to re-broadcast (loop thread)."""
@@ -237,13 +259,20 @@ class MarketSubscriber(_MarketLink):
         payload = msg.data
         group, kind, seq, epoch = frame_head(payload)
         newest = self.epochs.get(group, 0)
+        now_s = self.clock()
         if epoch < newest:
-            self.stale_epoch_dropped += 1  # an old leader still speaking: never forwarded
-            return
-        if epoch > newest:
+            if now_s - self.epoch_heard_s.get(group, now_s) < self.reset_after_s:
+                self.stale_epoch_dropped += 1  # an old leader still speaking: never forwarded
+                return
+            self.epoch_resets += 1   # no holder of `newest` can still publish: the lease bucket began again
+            _log.warning("group_epoch_reset", group=group, epoch=epoch, previous=newest,
+                         silent_s=round(now_s - self.epoch_heard_s[group], 3))
+            self.epochs[group] = epoch
+        elif epoch > newest:
             self.epochs[group] = epoch
             if newest:
                 _log.info("group_epoch_changed", group=group, epoch=epoch, previous=newest)
+        self.epoch_heard_s[group] = now_s
         path = group_path(group)
         if path not in self.runtime.registry:
             spawn(self.runtime, "market", ChildSpec(group_child(group), RemoteGroupActor, {

@@ -139,8 +139,9 @@ class RoleLinks:
             self.ticks = TickSubscriber(runtime, bus, groups, group_args)
             self.market = MarketPublisher(runtime, bus, leases=self._lease_epoch)
         elif role == "edge":
-            self.market = MarketSubscriber(runtime, bus, float(market.get("source_timeout_s",
-                                                                         DEFAULT_SOURCE_TIMEOUT_S)))
+            source_timeout_s = float(market.get("source_timeout_s", DEFAULT_SOURCE_TIMEOUT_S))
+            self.market = MarketSubscriber(runtime, bus, source_timeout_s,
+                                           reset_after_s=max(source_timeout_s, self.lease_ttl_s))
             self.orders = OrderEdgeLink(runtime, bus, order_timeout_s)
         else:
             self.market = MarketPublisher(runtime, bus)
@@ -233,6 +234,7 @@ class RoleLinks:
         elif isinstance(self.market, MarketSubscriber):
             found.update(frames_received=self.market.received,
                          frames_stale_epoch_dropped=self.market.stale_epoch_dropped,
+                         group_epoch_resets=self.market.epoch_resets,
                          group_epochs=dict(self.market.epochs))
         if self.bus is not None:
             found["bus"] = dict(self.bus.statistics().__dict__)

@@ -7,6 +7,8 @@ import asyncio
 import aiohttp
 import pytest
 
+import schemas
+from transport.cluster.nats_market import MarketSubscriber
 from transport.process.app import Desk, DeskConfig
 from transport.signin.auth import mint_token
 from transport.errors import ConfigError
@@ -140,3 +142,43 @@ async def test_cluster_when_one_server_killed_then_edge_clients_keep_receiving(
     finally:
         await edge.stop()
         await publisher.stop()
+
+
+class _Runtime:
+    """The two things MarketSubscriber asks of a runtime: is the group's actor there, and tell it."""
+
+    def __init__(self) -> None:
+        self.registry = {"market/group/rb"}
+        self.told: list[bytes] = []
+
+    def tell_path(self, path: str, payload: bytes) -> None:
+        self.told.append(payload)
+
+
+class _Msg:
+    def __init__(self, epoch: int) -> None:
+        message = schemas.stream.ServerMessage.new_message()
+        status = message.init("groupStatus")
+        status.group, status.epoch = "rb", epoch
+        self.data = message.to_bytes()
+
+
+def test_subscriber_when_newest_epoch_silent_past_reset_then_a_lower_epoch_is_the_new_one():
+    """A lower epoch is dropped while the newest one speaks (an old leader, paused then resumed); once the newest
+    has been silent past ``reset_after_s`` it is an epoch reset (the lease bucket began again from revision 1) and
+    becomes the group's epoch, instead of every later frame being dropped forever."""
+    now = [100.0]
+    runtime = _Runtime()
+    subscriber = MarketSubscriber(runtime, bus=None, source_timeout_s=0.8, reset_after_s=1.2, clock=lambda: now[0])
+    subscriber._on_frame(_Msg(57))
+    now[0] += 1.0
+    subscriber._on_frame(_Msg(3))            # the newest spoke 1.0 s ago: an old leader, dropped
+    assert (subscriber.stale_epoch_dropped, subscriber.epoch_resets, subscriber.epochs["rb"]) == (1, 0, 57)
+    now[0] += 0.5
+    subscriber._on_frame(_Msg(57))           # still speaking
+    now[0] += 1.3
+    subscriber._on_frame(_Msg(1))            # 57 silent for 1.3 s > 1.2 s: a reset
+    now[0] += 0.1
+    subscriber._on_frame(_Msg(1))
+    assert (subscriber.stale_epoch_dropped, subscriber.epoch_resets) == (1, 1)
+    assert len(runtime.told) == 4 and subscriber.epochs["rb"] == 1
