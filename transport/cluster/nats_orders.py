@@ -211,9 +211,12 @@ class OrderHost:
         bus: a connected :class:`NatsBus`.
         audit_replicas: replicas of the ``AUDIT`` stream (3 on a 3-node cluster).
         pending_ttl_s: a request whose reply never came is forgotten after this long.
+        serve: subscribe ``order.submit.*`` at start; ``False`` on a venue-host with a standby, which serves
+            only while it holds the venue-host lease (:meth:`activate`, transport/cluster/venue_standby.py).
     """
 
-    def __init__(self, runtime: ActorRuntime, bus: NatsBus, audit_replicas: int = 1, pending_ttl_s: float = 30.0) -> None:
+    def __init__(self, runtime: ActorRuntime, bus: NatsBus, audit_replicas: int = 1, pending_ttl_s: float = 30.0,
+                 serve: bool = True) -> None:
         self.traders: dict[str, str] = {}
         """account → its trader (JWT ``sub``): status and risk summaries go to ``acct.*.1s.<trader>``."""
         self.runtime = runtime
@@ -225,14 +228,32 @@ class OrderHost:
         self.requests = self.replied = self.unmatched = self.refused = self.forbidden = 0
         self.audit_ready = False
         self.audited = self.audit_duplicates = self.audit_failures = 0
+        self.serve = serve
+        self._subscription: Any = None
 
     async def start(self) -> None:
         """Create the audit stream, start the host session, serve the subject (loop thread)."""
         self._spawn_task(self._ensure_audit_stream())
         spawn(self.runtime, "sessions", ChildSpec(HOST_SESSION, OrderHostActor,
                                                   {"reply": self._on_reply, "push": self._on_push}))
-        await self.bus.subscribe(subjects.order_submit_any(), self._on_request, queue=HOST_QUEUE)
+        if self.serve:
+            await self.activate()
         self._spawn_task(self._expire())
+
+    async def activate(self) -> None:
+        """Serve ``order.submit.*`` (queue ``order-host``) from now on; idempotent (loop thread)."""
+        if self._subscription is None:
+            self._subscription = await self.bus.subscribe(subjects.order_submit_any(), self._on_request,
+                                                          queue=HOST_QUEUE)
+
+    async def deactivate(self) -> None:
+        """Stop serving ``order.submit.*`` (a standby venue-host); idempotent (loop thread)."""
+        subscription, self._subscription = self._subscription, None
+        if subscription is not None:
+            try:
+                await subscription.unsubscribe()
+            except (nats.errors.Error, OSError) as exc:
+                _log.info("order_host_unsubscribe_failed", error_type=type(exc).__name__)
 
     def _spawn_task(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -361,7 +382,8 @@ class OrderHost:
                 "order_forbidden": self.forbidden,
                 "order_replies_unmatched": self.unmatched, "audit_ready": self.audit_ready, "audited": self.audited,
                 "audit_duplicates": self.audit_duplicates, "audit_failures": self.audit_failures,
-                "order_requests_waiting": sum(len(w) for w in self.pending.values())}
+                "order_requests_waiting": sum(len(w) for w in self.pending.values()),
+                "order_host_serving": self._subscription is not None}
 
     async def close(self) -> None:
         """Cancel the audit and expiry tasks."""
