@@ -68,7 +68,7 @@ import nats.errors
 import structlog
 
 import schemas
-from actors.orders.journal_rows import ROW_ERRORS, check_order_row
+from actors.orders.journal_rows import ORDER_COLUMNS, ROW_ERRORS, check_order_row
 from transport.cluster import subjects
 from transport.cluster.nats_bus import NatsBus
 from transport.errors import JournalStreamError
@@ -146,6 +146,7 @@ def decode_stream_row(data: bytes) -> StreamRow:
         raise JournalStreamError(f"rowJson is not JSON ({exc})") from None
     if not isinstance(row, dict):
         raise JournalStreamError("rowJson is not an object")
+    row = {column: row.get(column) for column in ORDER_COLUMNS}   # exactly the journal's columns
     try:
         check_order_row(row)
     except ROW_ERRORS as exc:
@@ -372,15 +373,17 @@ class ReplicatedJournal:
             self.journal.write_order_nowait(found.row)
             self.counters.applied += 1
 
-    def adopt(self) -> int:
+    def adopt(self) -> dict[str, int]:
         """This host becomes the active one: stop following and write every order's latest row of the stream
-        into SQLite (over any row this host wrote while it was not the holder); return how many (loop thread)."""
+        into SQLite (over any row this host wrote while it was not the holder); return account → rows written
+        (loop thread)."""
         self.following = False
-        rows = self.rebuild.latest_rows()
-        for row in rows:
+        accounts: dict[str, int] = {}
+        for row in self.rebuild.latest_rows():
             self.journal.write_order_nowait(dict(row))
+            accounts[row["account"]] = accounts.get(row["account"], 0) + 1
         self.journal.flush()
-        return len(rows)
+        return accounts
 
     def follow(self) -> None:
         """This host is no longer the active one: write the stream's rows into SQLite again (loop thread)."""

@@ -16,9 +16,10 @@ States (:attr:`VenueHostLease.state`):
   rows go into the local SQLite journal; order actors refuse to send.
 * ``takingOver``: the lease is taken (its revision is the new **epoch**); the
   host takes every row stored so far from the stream, writes each order's
-  latest row into its journal, restarts its order actors (they rebuild from
-  the journal: in-flight orders become ``outcomeUnknown`` and are resolved
-  by venue queries, as after a restart), then subscribes.
+  latest row into its journal, restarts the order actors of the accounts the
+  stream has orders of (they rebuild from the journal: in-flight orders
+  become ``outcomeUnknown`` and are resolved by venue queries, as after a
+  restart), then subscribes.
 * ``active``: serves ``order.submit.*``; each order is sent only after its
   write-ahead row is acknowledged by the stream and only while the lease of
   that epoch is held by the host's own clock (``SendFence``); a host past
@@ -103,8 +104,10 @@ class VenueHostLease:
         caught_up = await self.journal.wait_caught_up(CATCH_UP_TIMEOUT_S)
         if generation != self._generation:
             return
-        rows = self.journal.adopt()
-        for account in self.accounts:   # rebuild from the journal, as after a restart
+        adopted = self.journal.adopt()
+        rows = sum(adopted.values())
+        for account in (account for account in self.accounts if account in adopted):
+            # the stream knows orders of this account: its order actor rebuilds from the journal, as after a restart
             try:
                 await self.runtime.ask("orders", RestartChild(account), timeout_s=RESTART_TIMEOUT_S)
             except (ActorDeadError, AskTimeoutError) as exc:
