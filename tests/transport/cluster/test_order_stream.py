@@ -132,7 +132,7 @@ async def test_replicated_journal_when_holder_writes_then_follower_knows_every_i
         standby.write_order_nowait(_row("o-9", state="sent"))   # not the holder: SQLite only
         assert await standby.wait_caught_up(5)
         async with asyncio.timeout(10):
-            while standby.counters.applied < 4:
+            while standby.counters.applied < 4 or active.counters.stored < 4:
                 await asyncio.sleep(0.01)
         journals[1].flush()
         states = {row["client_order_id"]: row["state"] for row in journals[1].orders("acct-01")}
