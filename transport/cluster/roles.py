@@ -144,7 +144,7 @@ class RoleLinks:
         if bus is None:
             return
         if role == "venue-host":
-            self.ticks = TickPublisher(bus)
+            self.ticks = TickPublisher(bus, active=lambda: self.venue_lease is None or self.venue_lease.epoch() > 0)
             self.orders = OrderHost(runtime, bus, audit_replicas=self._replicas(), serve=False)
         elif role == "aggregator":
             self.ticks = TickSubscriber(runtime, bus, groups, group_args)
