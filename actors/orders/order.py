@@ -401,6 +401,8 @@ class OrderActor(TickstageActor):
 
     def _send_batch(self, records: list[OrderRecord], refusal: Rejection | None) -> None:
         """Send each write-ahead order, or refuse each with ``refusal`` (never sent; loop thread)."""
+        if refusal is not None and refusal.rule == "lease":
+            self.fenced += len(records)
         for record in records:
             with self.handling(self.msg_type or "writeAhead", record.correlation_id):
                 if refusal is None:
@@ -441,7 +443,6 @@ class OrderActor(TickstageActor):
 
     def _fenced(self, epoch: int, held: int) -> Rejection:
         """The refusal of an order this host may not send: it does not hold the venue-host lease (now)."""
-        self.fenced += 1
         self.log.warning("order_fenced", epoch=epoch, held=held)
         return Rejection("lease", float(epoch), float(held),
                          f"not sent: this venue-host does not hold the venue-host lease "

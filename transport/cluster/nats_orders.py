@@ -230,6 +230,10 @@ class OrderHost:
         self.audited = self.audit_duplicates = self.audit_failures = 0
         self.serve = serve
         self._subscription: Any = None
+        self.replicated: Any = None
+        """The replicated order journal (transport/cluster/order_stream.py) on a venue-host with a standby: a
+        submit's reply waits until the order's latest row is on the stream (``wait_stored``)."""
+        self.replies_unreplicated = 0
 
     async def start(self) -> None:
         """Create the audit stream, start the host session, serve the subject (loop thread)."""
@@ -326,6 +330,17 @@ class OrderHost:
             del self.pending[key]
         self.replied += 1
         _log.debug("order_reply_sent", correlation_id=correlation_id or None)
+        if self.replicated is not None and key[2]:
+            self._spawn_task(self._respond_replicated(inbox, payload, correlation_id, key[1], key[2]))
+            return
+        self._respond(inbox, payload, correlation_id)
+
+    async def _respond_replicated(self, inbox: str, payload: bytes, correlation_id: int, account: str,
+                                  client_order_id: str) -> None:
+        """Answer once the order's decision is on the replicated journal (bounded: then answer anyway)."""
+        if not await self.replicated.wait_stored(account, client_order_id):
+            self.replies_unreplicated += 1
+            _log.warning("order_reply_unreplicated", account=account, client_order_id=client_order_id)
         self._respond(inbox, payload, correlation_id)
 
     def set_traders(self, traders: dict[str, str]) -> None:
@@ -383,7 +398,8 @@ class OrderHost:
                 "order_replies_unmatched": self.unmatched, "audit_ready": self.audit_ready, "audited": self.audited,
                 "audit_duplicates": self.audit_duplicates, "audit_failures": self.audit_failures,
                 "order_requests_waiting": sum(len(w) for w in self.pending.values()),
-                "order_host_serving": self._subscription is not None}
+                "order_host_serving": self._subscription is not None,
+                "order_replies_unreplicated": self.replies_unreplicated}
 
     async def close(self) -> None:
         """Cancel the audit and expiry tasks."""

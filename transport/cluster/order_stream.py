@@ -18,7 +18,10 @@ takeover its order actors rebuild from that journal as after a restart
   calls ``send_order`` (:meth:`ReplicatedJournal.replicate_ahead`, the
   ``SendFence`` of actors/orders/ports.py): a standby never takes over
   without knowing an id the venue may have. Later rows (sent, venue events,
-  final) are stored without holding anything up, in the order written.
+  final) are stored without holding the order actor up; the order host
+  answers a submit only once the order's latest row is acknowledged
+  (:meth:`ReplicatedJournal.wait_stored`, at most ``ack_timeout_s``), so a
+  retry that reaches the standby after a takeover gets the same decision.
 * **Fenced.** Only the holder of the venue-host lease writes: a row is stored
   under the epoch held *now* (by the host's own clock); a host whose lease
   lapsed stores nothing and its order actors refuse to send (rule ``lease``).
@@ -253,6 +256,7 @@ class ReplicatedJournal:
         self._seq_epoch = 0
         self._seq = 0
         self._tasks: set[asyncio.Task] = set()
+        self._latest: dict[tuple[str, str], asyncio.Task] = {}   # order → the store of its latest row
         self._subscription: Any = None
 
     # -- JournalPort (loop thread) ---------------------------------------------------
@@ -269,7 +273,7 @@ class ReplicatedJournal:
             self.counters.not_holder += 1
             return
         seq = self._next_seq(epoch, row)
-        self._spawn(self._store_later(row, epoch, seq))
+        self._track((row["account"], row["client_order_id"]), self._spawn(self._store_later(row, epoch, seq)))
 
     def orders(self, account: str) -> list[dict[str, Any]]:
         """Return the committed order rows of ``account`` (SQLite: this host's and the stream's)."""
@@ -293,7 +297,29 @@ class ReplicatedJournal:
         """Store the write-ahead ``rows`` under ``epoch``; call ``done(ok, error)`` on the loop once every row
         is acknowledged (``ok``) or one is not within ``ack_timeout_s``."""
         stamped = [(row, self._next_seq(epoch, row)) for row in rows]
-        self._spawn(self._store_ahead(stamped, epoch, done))
+        task = self._spawn(self._store_ahead(stamped, epoch, done))
+        for row in rows:
+            self._track((row["account"], row["client_order_id"]), task)
+
+    def _track(self, key: tuple[str, str], task: asyncio.Task) -> None:
+        """Remember the store of an order's latest row (the one a reply waits for)."""
+        self._latest[key] = task
+
+        def forget(done: asyncio.Task) -> None:
+            if self._latest.get(key) is done:
+                del self._latest[key]
+
+        task.add_done_callback(forget)
+
+    async def wait_stored(self, account: str, client_order_id: str, timeout_s: float | None = None) -> bool:
+        """Wait (bounded) until the order's latest row written so far is acknowledged by the stream (or its store
+        gave up); return whether it was done in time (coroutine). The order host waits for this before it
+        answers a submit, so a retry that reaches the standby after a takeover gets the same decision."""
+        task = self._latest.get((account, client_order_id))
+        if task is None or task.done():
+            return True
+        await asyncio.wait({task}, timeout=self.ack_timeout_s if timeout_s is None else timeout_s)
+        return task.done()
 
     def _next_seq(self, epoch: int, row: dict[str, Any]) -> int:
         if epoch != self._seq_epoch:
@@ -402,10 +428,11 @@ class ReplicatedJournal:
             return False
         return True
 
-    def _spawn(self, coroutine: Any) -> None:
+    def _spawn(self, coroutine: Any) -> asyncio.Task:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     def statistics_dict(self) -> dict[str, Any]:
         """The stream's counters: rows stored, duplicates, failures, rows not stored (no lease), rows applied

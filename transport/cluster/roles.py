@@ -172,6 +172,7 @@ class RoleLinks:
         lease: list[VenueHostLease] = []
         replicated = ReplicatedJournal(journal, self.bus, self.node, lambda: lease[0].epoch() if lease else 0,
                                        replicas=self._replicas(), max_age_s=self.stream_max_age_s)
+        self.orders.replicated = replicated
         self.venue_lease = VenueHostLease(self.runtime, replicated, self.orders, self.node, self.accounts,
                                           ttl_s=self.venue_lease_ttl_s)
         lease.append(self.venue_lease)

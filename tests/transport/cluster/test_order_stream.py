@@ -152,3 +152,43 @@ async def test_replicated_journal_when_holder_writes_then_follower_knows_every_i
             await bus.close()
         for journal in journals:
             journal.close()
+
+
+class _HeldBus:
+    """A NatsBus stand-in whose stores wait until the test releases them."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.stored: list[str] = []
+
+    async def store(self, subject, data, msg_id, timeout_s=2.0) -> bool:
+        await self.release.wait()
+        self.stored.append(msg_id)
+        return True
+
+
+class _Journal:
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+
+    def write_order_nowait(self, row, on_commit=None, *, soon=False) -> None:
+        self.rows.append(row)
+
+
+async def test_wait_stored_when_latest_row_not_acknowledged_then_waits_until_it_is():
+    """A submit's reply waits for the order's latest row on the stream; a row of another order does not hold it,
+    and a host without the lease stores nothing and waits for nothing."""
+    bus, journal, lease = _HeldBus(), _Journal(), _Lease(4)
+    replicated = ReplicatedJournal(journal, bus, "host-a", lease, ack_timeout_s=5.0)
+    replicated.following = False
+    replicated.write_order_nowait(_row("o-1", state="sent"))
+    waiting = asyncio.create_task(replicated.wait_stored("acct-01", "o-1"))
+    assert await replicated.wait_stored("acct-01", "o-2") is True
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    bus.release.set()
+    assert await asyncio.wait_for(waiting, 5) is True
+    assert bus.stored == ["acct-01:o-1:4:1"] and len(journal.rows) == 1
+    replicated.following = True   # a standby: SQLite only
+    replicated.write_order_nowait(_row("o-3", state="sent"))
+    assert await replicated.wait_stored("acct-01", "o-3", 0.01) is True and bus.stored == ["acct-01:o-1:4:1"]
