@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -67,17 +68,19 @@ class VenueHostLease:
         node: this node's name (written in the lease).
         accounts: the accounts whose order actors rebuild on takeover.
         ttl_s: the lease's TTL, seconds.
+        clock: monotonic clock, seconds (the fence's); wall_clock: UNIX time, ns (lease records).
     """
 
     def __init__(self, runtime: ActorRuntime, journal: ReplicatedJournal, host: Any, node: str,
-                 accounts: tuple[str, ...], ttl_s: float = DEFAULT_LEASE_TTL_S) -> None:
+                 accounts: tuple[str, ...], ttl_s: float = DEFAULT_LEASE_TTL_S,
+                 clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], int] = time.time_ns) -> None:
         self.runtime = runtime
         self.journal = journal
         self.host = host
         self.node = node
         self.accounts = accounts
         self.keeper = LeaseKeeper(None, node, lambda: [VENUE_LEASE_KEY], on_gained=self._gained,
-                                  on_lost=self._lost, ttl_s=ttl_s)
+                                  on_lost=self._lost, ttl_s=ttl_s, clock=clock, wall_clock=wall_clock)
         self.state = "standby"
         self.takeovers = 0
         self.last_takeover_ms = 0.0
