@@ -44,7 +44,7 @@ from thespian.actors import ActorAddress
 
 import schemas
 from actors._dispatch import TickstageActor
-from actors._envelope import encode_actor_message, encode_outbound
+from actors._envelope import encode_actor_message, encode_error, encode_outbound
 from actors.orders.book import OrderBook
 from actors.orders.codec import (
     encode_account_push,
@@ -124,7 +124,7 @@ class OrderActor(TickstageActor):
         self.fence: SendFence | None = args.get("fence")
         self._replicating: dict[int, tuple[list[OrderRecord], int]] = {}   # batch → (records, epoch)
         self._replicated: dict[int, tuple[bool, str]] = {}   # batch → (acknowledged, error)
-        self._replication_batches = self.fenced = 0
+        self._replication_batches = self.fenced = self.not_taken = 0
         self.book = OrderBook(self.account, self.journal, self,
                               unknown_after_queries=self.config.unknown_after_queries)
         self.gate = RiskGate(self.runtime, self, args.get("rules", ()), args.get("observers", {}))
@@ -294,6 +294,9 @@ class OrderActor(TickstageActor):
             else:
                 self.waiters.setdefault(client_order_id, []).append((session, correlation))
             return
+        if self.fence is not None and not self.fence.epoch():
+            self._not_taken(client_order_id, session, correlation)
+            return
         now = time.time_ns()
         record = OrderRecord(client_order_id, self.account, order.vtSymbol, str(order.direction),
                              str(order.offset), str(order.orderType), order.price, order.volumeLots,
@@ -440,6 +443,16 @@ class OrderActor(TickstageActor):
         else:
             refusal = None
         self._send_batch(records, refusal)
+
+    def _not_taken(self, client_order_id: str, session: str, correlation: int) -> None:
+        """A new client order id while this venue-host does not hold the venue-host lease (a standby, or a lease
+        lapsed for a moment): not taken, not journaled, never sent; ``error(internal)`` asks for a retry with the
+        same id, which the active host (or this one, once it holds the lease again) takes."""
+        self.not_taken += 1
+        self.log.info("order_not_taken", client_order_id=client_order_id, reason="venue-host lease not held")
+        self._to_session(session, encode_error(
+            "internal", f"order {client_order_id} not taken: this venue-host does not hold the venue-host lease "
+            "now (standby or fenced); it was not sent; retry with the same clientOrderId", correlation, self.path))
 
     def _fenced(self, epoch: int, held: int) -> Rejection:
         """The refusal of an order this host may not send: it does not hold the venue-host lease (now)."""
@@ -650,7 +663,7 @@ class OrderActor(TickstageActor):
             "vt_orderid_collisions": book.vt_orderid_collisions, "cancels_refused": self.cancels_refused,
             "outcomes": self.tally.statistics().as_dict(), "replaces": self.replacements.replaces,
             "replaces_filled_before": self.replacements.filled_before, "cancel_alls": len(self.cancel_alls),
-            "flattens": self.flattens.flattens, "fenced": self.fenced,
+            "flattens": self.flattens.flattens, "fenced": self.fenced, "not_taken": self.not_taken,
             "replicating": sum(len(records) for records, _ in self._replicating.values()),
         }
 

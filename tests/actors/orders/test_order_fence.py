@@ -16,8 +16,13 @@ class ScriptedFence:
         self.auto_ack = auto_ack
         self.batches: list[tuple[list[dict], int]] = []
         self.waiting: list = []
+        self.lapse_after: int | None = None   # answers before the lease lapses (None: never)
 
     def epoch(self) -> int:
+        if self.lapse_after is not None:
+            if self.lapse_after == 0:
+                self.held = 0
+            self.lapse_after -= 1
         return self.held
 
     def replicate_ahead(self, rows, epoch, done) -> None:
@@ -54,14 +59,32 @@ async def test_send_when_lease_held_and_write_ahead_acknowledged_then_sent_once_
     assert epoch == 7 and rows[0]["client_order_id"] == "f-1" and rows[0]["sent_ns"] > 0
 
 
-async def test_send_when_lease_not_held_then_refused_by_rule_lease_and_never_sent(fenced):
-    """A host without the venue-host lease refuses the order with rule ``lease`` and never calls send_order."""
-    harness = await fenced(ScriptedFence(epoch=0))
+async def test_submit_when_lease_not_held_then_not_taken_and_a_retry_under_the_lease_is_sent(fenced):
+    """A new id reaching a host without the venue-host lease is not taken (an error asking for a retry with the
+    same id, nothing journaled or sent); once the host holds the lease the retry is taken and sent once."""
+    fence = ScriptedFence(epoch=0)
+    harness = await fenced(fence)
     harness.submit("f-2")
+    await harness.sink.wait(lambda: harness.replies(which="error"), 5)
+    (error,) = harness.replies(which="error")
+    assert error["code"] == "internal" and "retry with the same clientOrderId" in error["message"]
+    assert harness.port.sends == [] and harness.journal.order("acct-01", "f-2") is None
+    fence.held = 8
+    harness.submit("f-2")
+    (reply,) = await harness.wait_replies(1)
+    assert reply["status"] == "accepted" and harness.port.sent_ids() == ["f-2"]
+
+
+async def test_send_when_lease_lapses_after_approval_then_refused_by_rule_lease_and_never_sent(fenced):
+    """A lease that lapses between the order's approval and its write-ahead commit refuses it (rule ``lease``)."""
+    fence = ScriptedFence(epoch=7)
+    fence.lapse_after = 1   # held when the order is taken, lapsed when it is about to be written ahead
+    harness = await fenced(fence)
+    harness.submit("f-5")
     (reply,) = await harness.wait_replies(1)
     assert reply["status"] == "rejected" and reply["rejection"]["rule"] == "lease"
     assert "fenced" in reply["rejection"]["reason"]
-    assert harness.port.sends == []
+    assert harness.port.sends == [] and harness.actor("orders/acct-01").fenced == 1
 
 
 async def test_send_when_lease_lost_before_acknowledgement_then_refused_and_never_sent(fenced):
