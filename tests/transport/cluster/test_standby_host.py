@@ -196,7 +196,7 @@ async def test_standby_when_active_paused_past_its_lease_then_old_host_is_fenced
                     await asyncio.sleep(0.1)
             stats_a = (await host_a.actor_statistics(http, "orders/acct-01"))["stats"]
             assert stats_a["sent"] == sent_a, stats_a    # fenced: nothing sent after the pause
-            print(f"\nold host after SIGCONT: requests {links_a['order_requests']}, fenced {stats_a['fenced']}, "
+            print(f"\nold host after SIGCONT: requests {links_a['order_requests']}, fenced {stats_a['fenced']}, not taken {stats_a['not_taken']}, "
                   f"orders {stats_a['orders']}, sent {stats_a['sent']} (before the pause: {sent_a})")
             # retries of every id now reach only the new active host, which answers from the replicated journal
             for i in range(0, 7):
