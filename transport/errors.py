@@ -99,5 +99,5 @@ class JournalStreamError(TransportError, ValueError):
         self.reason = reason
 
 
-__all__ = ["AuthError", "ConfigError", "FrameRefusedError", "FrameTooLargeError", "JournalStreamError", "LedgerUnavailableError",
-           "PrefsError", "TransportError"]
+__all__ = ["AuthError", "ConfigError", "FrameRefusedError", "FrameTooLargeError", "JournalStreamError",
+           "LedgerUnavailableError", "PrefsError", "TransportError"]

@@ -18,7 +18,7 @@ checks its tokens and raises :class:`SubjectTokenError` otherwise.
 | ``order.update.<account>`` | order events | publish |
 | ``algo.progress.1s.<job>`` | algo progress | publish |
 | ``audit.<command>.<account>`` | the command's OrderCommand (JetStream ``AUDIT``) | publish |
-| ``journal.order.<account>.<client order id>`` | ReplicatedOrderRow, one per journal row (JetStream ``ORDERS``) | publish |
+| ``journal.order.<account>.<client order id>`` | ReplicatedOrderRow per journal row (``ORDERS``) | publish |
 | ``ops.node.<node>`` | NodeAnnouncement, every second (issue 16) | publish |
 | ``ops.<topic>`` | operations (node liveness, shard map) | publish / request |
 """

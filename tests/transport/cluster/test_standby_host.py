@@ -33,7 +33,8 @@ async def _cluster(http: aiohttp.ClientSession, node: Node) -> dict:
         return await response.json()
 
 
-async def _active(http: aiohttp.ClientSession, edge: Node, not_node: str = "", timeout_s: float = 30.0) -> tuple[str, int]:
+async def _active(http: aiohttp.ClientSession, edge: Node, not_node: str = "",
+                  timeout_s: float = 30.0) -> tuple[str, int]:
     """Wait until /admin/cluster shows an active venue-host other than ``not_node``; return (node, epoch)."""
     async with asyncio.timeout(timeout_s):
         while True:
@@ -88,7 +89,8 @@ async def _start(tmp_path, urls, data_dir, http) -> tuple[list[Node], Node, Node
     await asyncio.gather(host_b.wait_healthy(), aggregator.wait_healthy())
     name_b = (await _cluster(http, host_b))["node"]
     async with asyncio.timeout(30):
-        while "rb" not in await edge.groups(http) or (await _links(http, host_b)).get("venue_host_state") != "standby":
+        while ("rb" not in await edge.groups(http)
+               or (await _links(http, host_b)).get("venue_host_state") != "standby"):
             await asyncio.sleep(0.2)
     return nodes, host_a, host_b, edge, name_a, name_b
 
@@ -154,7 +156,8 @@ async def test_standby_when_active_killed_during_order_storm_then_takes_over_and
                   f"{Counter(r['status'] for r in retried.values())}; sent by the standby: {stats['sent']}")
             print(f"takeover: kill -9 → standby serving (seen at the edge) {takeover_s:.2f} s; "
                   f"lease taken → serving {links_b['venue_host_takeover_ms']} ms; "
-                  f"write-ahead ack mean {links_b['stream_ahead_ack_ms_mean']} ms, max {links_b['stream_ahead_ack_ms_max']} ms")
+                  f"write-ahead ack mean {links_b['stream_ahead_ack_ms_mean']} ms, "
+                  f"max {links_b['stream_ahead_ack_ms_max']} ms")
             await client.close()
     finally:
         for node in nodes:
@@ -196,8 +199,9 @@ async def test_standby_when_active_paused_past_its_lease_then_old_host_is_fenced
                     await asyncio.sleep(0.1)
             stats_a = (await host_a.actor_statistics(http, "orders/acct-01"))["stats"]
             assert stats_a["sent"] == sent_a, stats_a    # fenced: nothing sent after the pause
-            print(f"\nold host after SIGCONT: requests {links_a['order_requests']}, fenced {stats_a['fenced']}, not taken {stats_a['not_taken']}, "
-                  f"orders {stats_a['orders']}, sent {stats_a['sent']} (before the pause: {sent_a})")
+            print(f"\nold host after SIGCONT: requests {links_a['order_requests']}, fenced {stats_a['fenced']}, "
+                  f"not taken {stats_a['not_taken']}, orders {stats_a['orders']}, sent {stats_a['sent']} "
+                  f"(before the pause: {sent_a})")
             # retries of every id now reach only the new active host, which answers from the replicated journal
             for i in range(0, 7):
                 reply = await _answer(client, _order(f"sp-{i}", last - 20 - i))
