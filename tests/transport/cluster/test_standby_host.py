@@ -99,8 +99,8 @@ async def _start(tmp_path, urls, data_dir, http) -> tuple[list[Node], Node, Node
 async def test_standby_when_active_killed_during_order_storm_then_takes_over_and_venue_gets_each_id_once(
         nats_url, tmp_path, data_dir, monkeypatch):
     """kill -9 of the active venue-host while orders and retries of the same ids flow: the standby takes over,
-    every id is answered, a retry gets the original decision, the venue receives no id twice, nothing stays
-    unresolved."""
+    every id is answered, a retry gets the original decision, the venue receives no id twice, nothing is left
+    unresolved, working or waiting for the stream (marketable orders: each fills or is resolved)."""
     drop_copy = tmp_path / "drop-copy.jsonl"
     monkeypatch.setenv("TICKSTAGE_SIM_DROP_COPY", str(drop_copy))
     nodes: list[Node] = []
@@ -118,7 +118,7 @@ async def test_standby_when_active_killed_during_order_storm_then_takes_over_and
             retried: dict[str, dict] = {}
             killed_at = 0.0
             for i, client_order_id in enumerate(ids):
-                order = _order(client_order_id, last - 20 - i % 5)
+                order = _order(client_order_id, last + 10 + i % 5)   # marketable: fills, nothing rests
                 if i == 10:   # the storm's next order is sent, then the active host dies with it in flight
                     await client.send(submitOrder=order)
                     host_a.kill()
@@ -136,13 +136,13 @@ async def test_standby_when_active_killed_during_order_storm_then_takes_over_and
                     assert again["vtOrderId"] == before["vtOrderId"]
             # every id once more, after the takeover: answered from the replicated journal
             for client_order_id in ids:
-                final = await _answer(client, _order(client_order_id, last - 20))
+                final = await _answer(client, _order(client_order_id, last + 10))
                 assert final["clientOrderId"] == client_order_id
             async with asyncio.timeout(30):   # in-flight orders resolved from the venue: nothing left unknown
                 while True:
                     orders = await host_b.actor_statistics(http, "orders/acct-01")
                     stats = orders["stats"]
-                    if stats["unresolved"] == 0 and stats["replicating"] == 0:
+                    if stats["unresolved"] == 0 and stats["replicating"] == 0 and stats["open"] == 0:
                         break
                     await asyncio.sleep(0.25)
             links_b = await _links(http, host_b)
