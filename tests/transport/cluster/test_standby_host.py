@@ -95,9 +95,17 @@ async def _start(tmp_path, urls, data_dir, http) -> tuple[list[Node], Node, Node
     return nodes, host_a, host_b, edge, name_a, name_b
 
 
+@pytest.fixture(params=["one server", "three servers"])
+def nats_urls(request) -> list[str]:
+    """One JetStream server (streams and buckets of 1 replica), or a cluster of three (3 replicas)."""
+    if request.param == "one server":
+        return [request.getfixturevalue("nats_url")]
+    return request.getfixturevalue("nats_cluster")[0]
+
+
 @pytest.mark.timeout(240)
 async def test_standby_when_active_killed_during_order_storm_then_takes_over_and_venue_gets_each_id_once(
-        nats_url, tmp_path, data_dir, monkeypatch):
+        nats_urls, tmp_path, data_dir, monkeypatch):
     """kill -9 of the active venue-host while orders and retries of the same ids flow: the standby takes over,
     every id is answered, a retry gets the original decision, the venue receives no id twice, nothing is left
     unresolved, working or waiting for the stream (marketable orders: each fills or is resolved)."""
@@ -106,7 +114,7 @@ async def test_standby_when_active_killed_during_order_storm_then_takes_over_and
     nodes: list[Node] = []
     try:
         async with aiohttp.ClientSession() as http:
-            nodes, host_a, host_b, edge, name_a, name_b = await _start(tmp_path, [nats_url], data_dir, http)
+            nodes, host_a, host_b, edge, name_a, name_b = await _start(tmp_path, nats_urls, data_dir, http)
             links_b = await _links(http, host_b)
             assert links_b["order_host_serving"] is False and links_b["tick_messages_published"] == 0
             client = FailoverClient(http, [edge.ws_url], mint_token(JWT_SECRET, "trader1", accounts=["acct-01"]),
