@@ -447,6 +447,13 @@ class ReplicatedJournal:
                 "stream_ahead_ack_ms_mean": round(c.ahead_ack_ns_total / 1e6 / c.ahead_batches, 3)
                 if c.ahead_batches else 0.0}
 
+    async def wait_all_stored(self, timeout_s: float | None = None) -> None:
+        """Wait (at most ``ack_timeout_s``) for every store under way (a stopping host, before it gives its
+        lease up)."""
+        pending = [task for task in self._tasks if not task.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=self.ack_timeout_s if timeout_s is None else timeout_s)
+
     async def close(self) -> None:
         """Cancel the stores still waiting (their rows are in SQLite)."""
         for task in list(self._tasks):

@@ -284,6 +284,12 @@ class RoleLinks:
             found["bus"] = dict(self.bus.statistics().__dict__)
         return found
 
+    async def release_venue(self) -> None:
+        """A venue-host that stops: stop serving and sending, and give the venue-host lease up (a delete), so a
+        standby takes over at once rather than after the TTL; idempotent, nothing on other roles."""
+        if self.venue_lease is not None:
+            await self.venue_lease.close()
+
     async def close(self) -> None:
         """Give the venue-host lease up (a standby takes over at once), cancel the order links', lease
         keeper's and announcer's tasks (held group leases then expire)."""

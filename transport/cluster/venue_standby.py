@@ -28,8 +28,9 @@ States (:attr:`VenueHostLease.state`):
   expired) makes it ``standby`` again: it unsubscribes, follows the stream
   again and its order actors stay fenced.
 
-SIGTERM: the keeper's close deletes the key (the standby takes over within
-its next try, at most one TTL). SIGKILL: the key expires after the TTL.
+SIGTERM: the stopping host stops serving, lets its rows reach the stream and
+deletes the key; the standby watches the key and takes it at once. SIGKILL:
+the key expires after the TTL and the standby takes it on its schedule.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import nats.errors
 import structlog
 
 from actors import ActorRuntime, RestartChild
@@ -85,16 +87,33 @@ class VenueHostLease:
         self.takeovers = 0
         self.last_takeover_ms = 0.0
         self._generation = 0
+        self.releases_seen = 0
         self._task: asyncio.Task | None = None
+        self._watch_task: asyncio.Task | None = None
 
     def epoch(self) -> int:
         """Return the lease's epoch if this host holds it now (its own clock), else 0 (never blocks)."""
         return self.keeper.epoch_of(VENUE_LEASE_KEY)
 
     def start(self, kv: Any) -> None:
-        """Start electing on the bound lease bucket (loop thread)."""
+        """Start electing on the bound lease bucket, and watching it for a lease given up (loop thread)."""
         self.keeper.kv = kv
         self.keeper.start()
+        self._watch_task = asyncio.get_running_loop().create_task(self._watch_releases(kv), name="venue-lease-watch")
+
+    async def _watch_releases(self, kv: Any) -> None:
+        """Try to take the lease as soon as its holder deletes it (a SIGTERM'd active host), instead of at the
+        holder's last renewal + TTL; a lease that expires is taken on the keeper's schedule."""
+        while True:
+            try:
+                watcher = await kv.watch(VENUE_LEASE_KEY)
+                async for entry in watcher:
+                    if entry is not None and entry.operation in ("DEL", "PURGE") and not self.epoch():
+                        self.releases_seen += 1
+                        await self.keeper.step_group(VENUE_LEASE_KEY, force=True)
+            except (nats.errors.Error, asyncio.TimeoutError, OSError) as exc:
+                _log.info("venue_lease_watch_retried", error_type=type(exc).__name__)
+                await asyncio.sleep(self.keeper.ttl_s)
 
     def _gained(self, _key: str, epoch: int) -> None:
         self._generation += 1
@@ -136,15 +155,20 @@ class VenueHostLease:
         serving)."""
         return {"venue_host_state": self.state, "venue_host_epoch": self.epoch(),
                 "venue_host_takeovers": self.takeovers, "venue_host_takeover_ms": self.last_takeover_ms,
+                "venue_lease_releases_seen": self.releases_seen,
                 **self.journal.statistics_dict()}
 
     async def close(self) -> None:
-        """Stop serving and give the lease up at once (a delete), so the standby takes over without waiting
-        for the TTL."""
+        """Stop serving and sending, let the rows already written reach the stream (bounded), then give the
+        lease up at once (a delete), so the standby takes over without waiting for the TTL and knows every
+        row this host wrote. Idempotent."""
         self._generation += 1
-        if self._task is not None:
-            self._task.cancel()
+        for task in (self._task, self._watch_task):
+            if task is not None:
+                task.cancel()
         await self.host.deactivate()
+        self.journal.follow()   # the fence closes: nothing more is sent or stored
+        await self.journal.wait_all_stored()
         await self.keeper.close()
         await self.journal.close()
 

@@ -326,6 +326,8 @@ class Desk:
 
     async def stop(self) -> None:
         """Stop vn.py, the HTTP server and the actors. Idempotent."""
+        if self.links:   # a venue-host gives its lease up first: the standby takes over while this one stops
+            await self.links.release_venue()
         if self._progress_task:
             self._progress_task.cancel()
         if self._gc_freeze:

@@ -225,3 +225,39 @@ async def test_standby_when_active_paused_past_its_lease_then_old_host_is_fenced
             if node.process.poll() is None:
                 node.process.send_signal(signal.SIGCONT)
             node.stop()
+
+
+@pytest.mark.timeout(180)
+async def test_standby_when_active_terminated_then_lease_given_up_and_standby_serves_the_same_ids(
+        nats_url, tmp_path, data_dir, monkeypatch):
+    """SIGTERM of the active venue-host: it stops serving, lets its rows reach the stream and deletes its lease; the
+    standby takes over without waiting for the TTL and answers a retry of an id the old host decided, unsent."""
+    drop_copy = tmp_path / "drop-copy.jsonl"
+    monkeypatch.setenv("TICKSTAGE_SIM_DROP_COPY", str(drop_copy))
+    nodes: list[Node] = []
+    try:
+        async with aiohttp.ClientSession() as http:
+            nodes, host_a, host_b, edge, name_a, name_b = await _start(tmp_path, [nats_url], data_dir, http)
+            client = FailoverClient(http, [edge.ws_url], mint_token(JWT_SECRET, "trader1", accounts=["acct-01"]),
+                                    ["rb"])
+            await client.connect()
+            last = await _last_price(client, 30)
+            before = await _answer(client, _order("st-0", last + 10))
+            assert before["status"] == "accepted"
+            terminated_at = time.monotonic()
+            host_a.process.terminate()
+            watch = asyncio.create_task(_active(http, edge, not_node=name_a, timeout_s=30))
+            active, _ = await watch
+            assert active == name_b
+            print(f"\ntakeover after SIGTERM (seen at the edge): {watch.seen_at - terminated_at:.2f} s")
+            again = await _answer(client, _order("st-0", last + 10))
+            assert again["status"] == "accepted" and again["vtOrderId"] == before["vtOrderId"]
+            after = await _answer(client, _order("st-1", last + 10))
+            assert after["status"] == "accepted"
+            host_a.process.wait(timeout=15)
+            counts = _venue_counts(drop_copy)
+            assert counts["tickstage:acct-01:st-0"] == 1 and counts["tickstage:acct-01:st-1"] == 1, counts
+            await client.close()
+    finally:
+        for node in nodes:
+            node.stop()
