@@ -17,7 +17,11 @@ Sends every order to the exchange exactly once (actors/README.md, "Orders, risk 
    WAL) before ``MainEngine.send_order`` is called, in the same handler on
    the loop thread (actors/orders/journal.py says why there), with the
    client order id in ``OrderRequest.reference``. A failed commit refuses the
-   order; ``""`` back from ``send_order`` is a local rejection.
+   order; ``""`` back from ``send_order`` is a local rejection. With a
+   ``fence`` (a NATS venue-host with a standby) the write-ahead rows are
+   first acknowledged by the replicated journal under the venue-host lease's
+   epoch, and sent only while that lease is held (else refused, rule
+   ``lease``); a new id reaching a host without the lease is not taken.
 4. The reply waits for the exchange's answer (the first order event past
    SUBMITTING, or a fill); none within ``answer_timeout_s`` makes the order
    ``outcomeUnknown``: replied as such, never re-sent, and resolved by gateway
