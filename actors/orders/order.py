@@ -17,7 +17,11 @@ Sends every order to the exchange exactly once (actors/README.md, "Orders, risk 
    WAL) before ``MainEngine.send_order`` is called, in the same handler on
    the loop thread (actors/orders/journal.py says why there), with the
    client order id in ``OrderRequest.reference``. A failed commit refuses the
-   order; ``""`` back from ``send_order`` is a local rejection.
+   order; ``""`` back from ``send_order`` is a local rejection. With a
+   ``fence`` (a NATS venue-host with a standby) the write-ahead rows are
+   first acknowledged by the replicated journal under the venue-host lease's
+   epoch, and sent only while that lease is held (else refused, rule
+   ``lease``); a new id reaching a host without the lease is not taken.
 4. The reply waits for the exchange's answer (the first order event past
    SUBMITTING, or a fill); none within ``answer_timeout_s`` makes the order
    ``outcomeUnknown``: replied as such, never re-sent, and resolved by gateway
@@ -44,7 +48,7 @@ from thespian.actors import ActorAddress
 
 import schemas
 from actors._dispatch import TickstageActor
-from actors._envelope import encode_actor_message, encode_outbound
+from actors._envelope import encode_actor_message, encode_error, encode_outbound
 from actors.orders.book import OrderBook
 from actors.orders.codec import (
     encode_account_push,
@@ -58,7 +62,7 @@ from actors.orders.codec import (
 from actors.orders.config import OrdersConfig
 from actors.orders.errors import VenueUnavailableError
 from actors.orders.flatten import Flattens
-from actors.orders.ports import JournalPort, MarketPort, OrderPort
+from actors.orders.ports import JournalPort, MarketPort, OrderPort, SendFence
 from actors.orders.record import OrderRecord
 from actors.orders.replace import Replacements
 from actors.orders.risk_gate import PendingCheck, RiskGate
@@ -99,6 +103,9 @@ class OrderActor(TickstageActor):
         venues (VenueStatePort | None): the venues' states when the account has the ``venue`` rule: asked
             before the contract check, so an order for a gateway not ``contractsReady`` (one that never
             logged in knows no contract) is refused by rule ``venue`` naming the gateway and its state.
+        fence (SendFence | None): the venue-host lease of a NATS venue-host with a standby
+            (transport/cluster/order_stream.py): write-ahead rows are replicated under the lease's epoch and
+            sent only once acknowledged and while the same lease is held; ``None`` (one process): sent at once.
     """
 
     _write_ahead: list[OrderRecord] | tuple = ()   # a list from on_start; read after every message
@@ -118,6 +125,10 @@ class OrderActor(TickstageActor):
         self.sessions_path: str = args.get("sessions_path", "sessions")
         self.venues: VenueStatePort | None = args.get("venues")
         self.limit_store: LimitStore | None = args.get("limits")
+        self.fence: SendFence | None = args.get("fence")
+        self._replicating: dict[int, tuple[list[OrderRecord], int]] = {}   # batch → (records, epoch)
+        self._replicated: dict[int, tuple[bool, str]] = {}   # batch → (acknowledged, error)
+        self._replication_batches = self.fenced = self.not_taken = 0
         self.book = OrderBook(self.account, self.journal, self,
                               unknown_after_queries=self.config.unknown_after_queries)
         self.gate = RiskGate(self.runtime, self, args.get("rules", ()), args.get("observers", {}))
@@ -255,7 +266,8 @@ class OrderActor(TickstageActor):
     # -- HANDLERS: timers ----------------------------------------------------------------------
 
     def _on_timer(self, timer, message, sender: ActorAddress) -> None:
-        """Check timeout, answer timeout, or the periodic query of unresolved orders (loop thread)."""
+        """Check timeout, answer timeout, the periodic query of unresolved orders, or a replicated write-ahead
+        batch acknowledged (loop thread)."""
         name = timer.name
         if name == "check":
             timed_out = self.gate.time_out(timer.generation, self.config.check_timeout_s)
@@ -266,6 +278,8 @@ class OrderActor(TickstageActor):
         elif name == "query":
             self._query_armed = False
             self._query_unresolved()
+        elif name == "replicated":
+            self._replicated_ahead(timer.generation)
 
     # -- submissions -----------------------------------------------------------------------------
 
@@ -283,6 +297,9 @@ class OrderActor(TickstageActor):
                 self._reply(record, session, correlation)
             else:
                 self.waiters.setdefault(client_order_id, []).append((session, correlation))
+            return
+        if self.fence is not None and not self.fence.epoch():
+            self._not_taken(client_order_id, session, correlation)
             return
         now = time.time_ns()
         record = OrderRecord(client_order_id, self.account, order.vtSymbol, str(order.direction),
@@ -370,21 +387,84 @@ class OrderActor(TickstageActor):
 
     def _commit_and_send(self) -> None:
         """Commit the queued orders' write-ahead records (one transaction), then send each; a failed commit
-        refuses them all (loop thread)."""
+        refuses them all (loop thread). With a ``fence`` (a venue-host with a standby) the records are first
+        replicated under the lease's epoch and sent once acknowledged (:meth:`_replicated_ahead`)."""
         records, self._write_ahead = self._write_ahead, []
         if not records:
             return
         sending_ns = time.time_ns()
         for record in records:   # the write-ahead row says "send_order may be called from now on"
             record.sent_ns = sending_ns
-        ok, error = self.journal.write_orders_now([record.row() for record in records])
+        rows = [record.row() for record in records]
+        ok, error = self.journal.write_orders_now(rows)
+        if not ok:
+            self._send_batch(records, Rejection("journal", NAN, NAN, f"journal write failed: {error}"))
+        elif self.fence is None:
+            self._send_batch(records, None)
+        elif epoch := self.fence.epoch():
+            self._replicate_ahead(records, rows, epoch)
+        else:
+            self._send_batch(records, self._fenced(0, 0))
+
+    def _send_batch(self, records: list[OrderRecord], refusal: Rejection | None) -> None:
+        """Send each write-ahead order, or refuse each with ``refusal`` (never sent; loop thread)."""
+        if refusal is not None and refusal.rule == "lease":
+            self.fenced += len(records)
         for record in records:
             with self.handling(self.msg_type or "writeAhead", record.correlation_id):
-                if ok:
+                if refusal is None:
                     self.send_to_gateway(record)
                 else:
                     record.sent_ns = 0
-                    self.book.refuse(record, Rejection("journal", NAN, NAN, f"journal write failed: {error}"))
+                    self.book.refuse(record, refusal)
+
+    def _replicate_ahead(self, records: list[OrderRecord], rows: list[dict[str, Any]], epoch: int) -> None:
+        """Hand the write-ahead rows to the fence's replicated journal; the acknowledgement comes back as
+        timer ``replicated`` (loop thread): no send before the standby knows the client order ids."""
+        self._replication_batches += 1
+        batch = self._replication_batches & 0xFFFFFFFF
+        self._replicating[batch] = (records, epoch)
+        wake = encode_actor_message("timer", {"name": "replicated", "generation": batch}, source=self.path)
+        address, outcomes, runtime = self.myAddress, self._replicated, self.runtime
+
+        def done(ok: bool, error: str) -> None:   # loop thread, outside any handler: record and wake the actor
+            outcomes[batch] = (ok, error)
+            runtime.tell(address, wake)
+
+        self.fence.replicate_ahead(rows, epoch, done)
+
+    def _replicated_ahead(self, batch: int) -> None:
+        """The replicated journal answered a write-ahead batch: send it if this host still holds the lease of
+        the epoch it was written under, checked immediately before ``send_order`` (loop thread)."""
+        records, epoch = self._replicating.pop(batch, ([], 0))
+        ok, error = self._replicated.pop(batch, (False, "no acknowledgement"))
+        held = self.fence.epoch() if self.fence is not None else 0
+        if not ok:
+            refusal = Rejection("journal", NAN, NAN, "not sent: the replicated order journal did not acknowledge "
+                                f"the write-ahead record ({error})")
+        elif held != epoch:
+            refusal = self._fenced(epoch, held)
+        else:
+            refusal = None
+        self._send_batch(records, refusal)
+
+    def _not_taken(self, client_order_id: str, session: str, correlation: int) -> None:
+        """A new client order id while this venue-host does not hold the venue-host lease (a standby, or a lease
+        lapsed for a moment): not taken, not journaled, never sent; ``error(internal)`` asks for a retry with the
+        same id, which the active host (or this one, once it holds the lease again) takes."""
+        self.not_taken += 1
+        self.log.info("order_not_taken", client_order_id=client_order_id, reason="venue-host lease not held")
+        self._to_session(session, encode_error(
+            "internal", f"order {client_order_id} not taken: this venue-host does not hold the venue-host lease "
+            "now (standby or fenced); it was not sent; retry with the same clientOrderId", correlation, self.path))
+
+    def _fenced(self, epoch: int, held: int) -> Rejection:
+        """The refusal of an order this host may not send: it does not hold the venue-host lease (now)."""
+        self.log.warning("order_fenced", epoch=epoch, held=held)
+        return Rejection("lease", float(epoch), float(held),
+                         f"not sent: this venue-host does not hold the venue-host lease "
+                         f"(written under epoch {epoch or 'none'}, held now: {held or 'none'}); it is fenced and "
+                         "sends nothing: the active venue-host answers a retry")
 
     def send_to_gateway(self, record: OrderRecord) -> None:
         """Call ``MainEngine.send_order`` once for this order (loop thread)."""
@@ -587,7 +667,8 @@ class OrderActor(TickstageActor):
             "vt_orderid_collisions": book.vt_orderid_collisions, "cancels_refused": self.cancels_refused,
             "outcomes": self.tally.statistics().as_dict(), "replaces": self.replacements.replaces,
             "replaces_filled_before": self.replacements.filled_before, "cancel_alls": len(self.cancel_alls),
-            "flattens": self.flattens.flattens,
+            "flattens": self.flattens.flattens, "fenced": self.fenced, "not_taken": self.not_taken,
+            "replicating": sum(len(records) for records, _ in self._replicating.values()),
         }
 
 

@@ -11,6 +11,7 @@ vn.py's ``MainEngine``; transport/venue/vnpy_bridge.py implements
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
 from actors.orders.record import OrderRecord
@@ -138,6 +139,22 @@ class JournalPort(Protocol):
         """Queue moving an order row that could not be read to the quarantine."""
 
 
+class SendFence(Protocol):
+    """The venue-host lease as an order actor's send path checks it (loop thread, never blocking).
+
+    A NATS venue-host with a standby implements it (transport/cluster/order_stream.py); the one-process desk
+    has none and sends at once.
+    """
+
+    def epoch(self) -> int:
+        """Return the epoch (lease revision) of the venue-host lease this host holds now by its own monotonic
+        clock, 0 when it does not hold it (then nothing may be sent)."""
+
+    def replicate_ahead(self, rows: list[dict[str, Any]], epoch: int, done: Callable[[bool, str], None]) -> None:
+        """Store the write-ahead ``rows`` (``orders`` columns) on the replicated journal under ``epoch``; call
+        ``done(acknowledged, error)`` once on the loop thread when every row is acknowledged or one failed."""
+
+
 class NoMarket:
     """A :class:`MarketPort` that knows no contract (tests without a market)."""
 
@@ -146,4 +163,4 @@ class NoMarket:
         return None
 
 
-__all__ = ["GatewayOrder", "GatewayTrade", "JournalPort", "MarketPort", "NoMarket", "OrderPort", "Quote"]
+__all__ = ["GatewayOrder", "GatewayTrade", "JournalPort", "MarketPort", "NoMarket", "OrderPort", "Quote", "SendFence"]

@@ -23,7 +23,7 @@ from actors.accounts.supervisor import AccountsSupervisor
 from actors.orders.config import OrdersConfig
 from actors.risk import GLOBAL_SCOPE
 from actors.orders.order import OrderActor
-from actors.orders.ports import JournalPort, MarketPort, OrderPort
+from actors.orders.ports import JournalPort, MarketPort, OrderPort, SendFence
 from actors.orders.supervisor import OrdersSupervisor
 from actors.paths import rule_child, rule_path
 from actors.risk.limits import LimitStore
@@ -37,7 +37,7 @@ UPDATE_KINDS = ("released", "sent", "filled", "cancelRequested", "gatewayRejecte
 
 def order_path_children(config: OrdersConfig, *, journal: JournalPort, limits: LimitStore, port: OrderPort,
                         market: MarketPort, sessions_path: str = "sessions",
-                        venues: VenueStatePort | None = None) -> list[ChildSpec]:
+                        venues: VenueStatePort | None = None, fence: SendFence | None = None) -> list[ChildSpec]:
     """Return the child specs of ``accounts``, ``risk`` and ``orders``, in start order.
 
     Args:
@@ -49,6 +49,8 @@ def order_path_children(config: OrdersConfig, *, journal: JournalPort, limits: L
         sessions_path: the sessions supervisor that fans pushes out.
         venues: the venues' connection states (``venue_state(gateway_name)``; the ``venue`` rule reads them;
             transport/venue/connection.py), or None: every venue presumed ready.
+        fence: the venue-host lease and replicated journal of a NATS venue-host with a standby
+            (transport/cluster/order_stream.py), or None: orders are sent at once (one process).
     """
     accounts = tuple(spec.account for spec in config.accounts)
     risk: list[ChildSpec] = []
@@ -76,7 +78,7 @@ def order_path_children(config: OrdersConfig, *, journal: JournalPort, limits: L
             "journal": journal, "config": config, "sessions_path": sessions_path,
             "rules": tuple((rule, rule_path(rule, scope)) for rule, scope in rules),
             "observers": observers, "stateful": stateful,
-            "venues": venues if "venue" in config.rules else None, "limits": limits,
+            "venues": venues if "venue" in config.rules else None, "limits": limits, "fence": fence,
         }))
         books.append(ChildSpec(spec.account, AccountActor, {
             "account": spec.account, "trader": spec.trader, "real": spec.real, "capital": spec.capital,

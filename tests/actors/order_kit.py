@@ -214,7 +214,7 @@ def harness_config(rules=("active_order",), limits=None, **kwargs) -> OrdersConf
 
 
 async def start_harness(tmp_path, config: OrdersConfig, port: ScriptedPort | None = None, market=None,
-                        journal_path=None, venues=None) -> OrderHarness:
+                        journal_path=None, venues=None, fence=None) -> OrderHarness:
     """Start an order path on a new runtime on the running loop."""
     runtime = ActorRuntime()
     port = port or ScriptedPort()
@@ -228,7 +228,7 @@ async def start_harness(tmp_path, config: OrdersConfig, port: ScriptedPort | Non
                 ChildSpec("client", Supervisor, {"children": [
                     ChildSpec(str(i), CollectorActor, {"sink": sink}) for i in (1, 2, 3)]})]
     children += order_path_children(config, journal=journal, limits=limits, port=port, market=market,
-                                    venues=venues)
+                                    venues=venues, fence=fence)
     start_root(runtime, Supervisor, {"children": children})
     await runtime.wait_idle()
     return OrderHarness(runtime, config, port, market, journal, limits, sink)

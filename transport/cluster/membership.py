@@ -23,6 +23,7 @@ import structlog
 import schemas
 from transport.cluster import subjects
 from transport.cluster.leases import read_leases
+from transport.cluster.venue_standby import VENUE_LEASE_KEY
 from transport.cluster.nats_bus import NatsBus
 
 _log = structlog.get_logger("transport.cluster.membership")
@@ -114,9 +115,11 @@ class ClusterView:
         kv: the lease bucket (nats-py ``KeyValue``), or ``None``: no leases shown.
     """
 
-    def __init__(self, bus: NatsBus, kv: Any = None) -> None:
+    def __init__(self, bus: NatsBus, kv: Any = None, venue_kv: Any = None) -> None:
         self.bus = bus
         self.kv = kv
+        self.venue_kv = venue_kv
+        """The venue-host lease bucket (transport/cluster/venue_standby.py), or ``None``: not shown."""
         self.nodes: dict[str, tuple[dict[str, Any], float]] = {}  # node → (announcement, heard monotonic s)
         self.malformed = 0
 
@@ -144,7 +147,9 @@ class ClusterView:
         Each node: name, role, host, pid, ``uptimeS``, ``lagMs`` (its loop's lag), ``heardAgoS``,
         ``state`` (``up``, or ``silent`` after :data:`SILENT_AFTER_S`), groups led and followed. Each
         group: ``group``, ``leader`` (node name), ``epoch``, ``revision``, ``heldS`` (since taken) and
-        ``ageS`` (since last renewed): the lease's age.
+        ``ageS`` (since last renewed): the lease's age. ``venueHost`` (``None`` until the bucket is bound):
+        the ``active`` venue-host node (``None``: nobody holds the lease), its ``epoch``, ``heldS``, ``ageS``,
+        and the ``standby`` venue-host nodes heard.
         """
         now_s, now_ns = time.monotonic(), time.time_ns()
         nodes = []
@@ -163,7 +168,18 @@ class ClusterView:
                                "heldS": round((now_ns - lease.taken_ts_ns) / 1e9, 3) if lease.taken_ts_ns else None,
                                "ageS": round((now_ns - lease.renewed_ts_ns) / 1e9, 3)
                                if lease.renewed_ts_ns else None})
-        return {"nodes": nodes, "groups": groups}
+        venue_host = None
+        if self.venue_kv is not None:
+            lease = next((lease for lease in await read_leases(self.venue_kv) if lease.group == VENUE_LEASE_KEY),
+                         None)
+            venue_host = {"active": lease.node if lease else None, "epoch": lease.epoch if lease else None,
+                          "heldS": round((now_ns - lease.taken_ts_ns) / 1e9, 3) if lease and lease.taken_ts_ns
+                          else None,
+                          "ageS": round((now_ns - lease.renewed_ts_ns) / 1e9, 3) if lease and lease.renewed_ts_ns
+                          else None,
+                          "standby": sorted(name for name, (found, _) in self.nodes.items()
+                                            if found["role"] == "venue-host" and (lease is None or name != lease.node))}
+        return {"nodes": nodes, "groups": groups, "venueHost": venue_host}
 
 
 __all__ = ["ANNOUNCE_INTERVAL_S", "ClusterView", "NodeAnnouncer", "SILENT_AFTER_S", "default_node_name",

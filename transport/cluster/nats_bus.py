@@ -31,7 +31,7 @@ import nats.errors
 import nats.js.errors
 import structlog
 from nats.aio.client import Client as NATS
-from nats.js.api import KeyValueConfig, StorageType, StreamConfig
+from nats.js.api import DeliverPolicy, KeyValueConfig, StorageType, StreamConfig
 
 from transport.errors import TransportError
 
@@ -260,6 +260,49 @@ class NatsBus:
         """Return how many messages the audit stream holds."""
         info = await self._js.stream_info(name)
         return info.state.messages
+
+    # -- JetStream streams (the replicated order journal) --------------------------
+
+    async def ensure_stream(self, name: str, subjects: Sequence[str], *, replicas: int = 1, max_age_s: float = 0.0,
+                            duplicate_window_s: float = 120.0) -> None:
+        """Create (or update) a file-stored stream keeping messages ``max_age_s`` (0: for ever).
+
+        Raises:
+            nats.errors.Error: JetStream unavailable (a fresh cluster still electing: try again).
+        """
+        config = StreamConfig(name=name, subjects=list(subjects), storage=StorageType.FILE,
+                              duplicate_window=duplicate_window_s, num_replicas=replicas,
+                              max_age=max_age_s or None)
+        try:
+            await self._js.add_stream(config)
+        except nats.js.errors.BadRequestError:
+            await self._js.update_stream(config)
+
+    async def store(self, subject: str, data: bytes, msg_id: str, timeout_s: float = 2.0) -> bool:
+        """Publish on a stream with ``Nats-Msg-Id`` = ``msg_id`` and wait for its acknowledgement.
+
+        Returns:
+            True if the stream stored it, False if it was a duplicate within the stream's window.
+
+        Raises:
+            nats.errors.Error: no acknowledgement within ``timeout_s`` (``TimeoutError``) or JetStream refused.
+        """
+        ack = await self._js.publish(subject, data, timeout=timeout_s, headers={"Nats-Msg-Id": msg_id})
+        return not ack.duplicate
+
+    async def stream_last_seq(self, name: str) -> int:
+        """Return the stream's last sequence number (0: empty)."""
+        info = await self._js.stream_info(name)
+        return info.state.last_seq
+
+    async def follow_stream(self, subject: str, handler: Callable[[Any], Any]) -> Any:
+        """Deliver every message of ``subject``'s stream, from the first kept, then each new one, to
+        ``handler(msg)`` on the loop thread (an ordered push consumer: in stream order, re-created by
+        nats-py after a gap); ``msg.metadata.sequence.stream`` is its stream sequence."""
+        subscription = await self._js.subscribe(subject, cb=handler, ordered_consumer=True,
+                                                deliver_policy=DeliverPolicy.ALL, idle_heartbeat=1.0)
+        self._subscriptions.append(subscription)
+        return subscription
 
     # -- JetStream key-value ------------------------------------------------------
 

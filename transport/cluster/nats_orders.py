@@ -211,9 +211,12 @@ class OrderHost:
         bus: a connected :class:`NatsBus`.
         audit_replicas: replicas of the ``AUDIT`` stream (3 on a 3-node cluster).
         pending_ttl_s: a request whose reply never came is forgotten after this long.
+        serve: subscribe ``order.submit.*`` at start; ``False`` on a venue-host with a standby, which serves
+            only while it holds the venue-host lease (:meth:`activate`, transport/cluster/venue_standby.py).
     """
 
-    def __init__(self, runtime: ActorRuntime, bus: NatsBus, audit_replicas: int = 1, pending_ttl_s: float = 30.0) -> None:
+    def __init__(self, runtime: ActorRuntime, bus: NatsBus, audit_replicas: int = 1, pending_ttl_s: float = 30.0,
+                 serve: bool = True) -> None:
         self.traders: dict[str, str] = {}
         """account → its trader (JWT ``sub``): status and risk summaries go to ``acct.*.1s.<trader>``."""
         self.runtime = runtime
@@ -225,14 +228,36 @@ class OrderHost:
         self.requests = self.replied = self.unmatched = self.refused = self.forbidden = 0
         self.audit_ready = False
         self.audited = self.audit_duplicates = self.audit_failures = 0
+        self.serve = serve
+        self._subscription: Any = None
+        self.replicated: Any = None
+        """The replicated order journal (transport/cluster/order_stream.py) on a venue-host with a standby: a
+        submit's reply waits until the order's latest row is on the stream (``wait_stored``)."""
+        self.replies_unreplicated = 0
 
     async def start(self) -> None:
         """Create the audit stream, start the host session, serve the subject (loop thread)."""
         self._spawn_task(self._ensure_audit_stream())
         spawn(self.runtime, "sessions", ChildSpec(HOST_SESSION, OrderHostActor,
                                                   {"reply": self._on_reply, "push": self._on_push}))
-        await self.bus.subscribe(subjects.order_submit_any(), self._on_request, queue=HOST_QUEUE)
+        if self.serve:
+            await self.activate()
         self._spawn_task(self._expire())
+
+    async def activate(self) -> None:
+        """Serve ``order.submit.*`` (queue ``order-host``) from now on; idempotent (loop thread)."""
+        if self._subscription is None:
+            self._subscription = await self.bus.subscribe(subjects.order_submit_any(), self._on_request,
+                                                          queue=HOST_QUEUE)
+
+    async def deactivate(self) -> None:
+        """Stop serving ``order.submit.*`` (a standby venue-host); idempotent (loop thread)."""
+        subscription, self._subscription = self._subscription, None
+        if subscription is not None:
+            try:
+                await subscription.unsubscribe()
+            except (nats.errors.Error, OSError) as exc:
+                _log.info("order_host_unsubscribe_failed", error_type=type(exc).__name__)
 
     def _spawn_task(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -305,6 +330,17 @@ class OrderHost:
             del self.pending[key]
         self.replied += 1
         _log.debug("order_reply_sent", correlation_id=correlation_id or None)
+        if self.replicated is not None and key[2]:
+            self._spawn_task(self._respond_replicated(inbox, payload, correlation_id, key[1], key[2]))
+            return
+        self._respond(inbox, payload, correlation_id)
+
+    async def _respond_replicated(self, inbox: str, payload: bytes, correlation_id: int, account: str,
+                                  client_order_id: str) -> None:
+        """Answer once the order's decision is on the replicated journal (bounded: then answer anyway)."""
+        if not await self.replicated.wait_stored(account, client_order_id):
+            self.replies_unreplicated += 1
+            _log.warning("order_reply_unreplicated", account=account, client_order_id=client_order_id)
         self._respond(inbox, payload, correlation_id)
 
     def set_traders(self, traders: dict[str, str]) -> None:
@@ -361,7 +397,9 @@ class OrderHost:
                 "order_forbidden": self.forbidden,
                 "order_replies_unmatched": self.unmatched, "audit_ready": self.audit_ready, "audited": self.audited,
                 "audit_duplicates": self.audit_duplicates, "audit_failures": self.audit_failures,
-                "order_requests_waiting": sum(len(w) for w in self.pending.values())}
+                "order_requests_waiting": sum(len(w) for w in self.pending.values()),
+                "order_host_serving": self._subscription is not None,
+                "order_replies_unreplicated": self.replies_unreplicated}
 
     async def close(self) -> None:
         """Cancel the audit and expiry tasks."""

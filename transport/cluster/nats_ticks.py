@@ -53,15 +53,23 @@ class TickPublisher:
 
     Args:
         bus: a connected :class:`NatsBus`.
+        active: whether this venue-host publishes now: only the holder of the venue-host lease does
+            (transport/cluster/venue_standby.py), so an aggregator never gets two hosts' interleaved batch seqs;
+            a standby's bridge keeps draining (its market data stays warm) and its batches are counted in
+            ``tick_messages_standby``.
     """
 
-    def __init__(self, bus: NatsBus) -> None:
+    def __init__(self, bus: NatsBus, active: Callable[[], bool] = lambda: True) -> None:
         self.bus = bus
         self.bridge: VnpyBridge | None = None
-        self.published = self.dropped = self.resyncs = 0
+        self._active = active
+        self.published = self.dropped = self.resyncs = self.standby = 0
 
     def publish_group(self, group: str, exchange: str, payload: bytes) -> None:
-        """Queue one group message for NATS (loop thread; the bridge's ``sink``)."""
+        """Queue one group message for NATS (loop thread; the bridge's ``sink``); nothing on a standby."""
+        if not self._active():
+            self.standby += 1
+            return
         if self.bus.publish_nowait(subjects.md_batch(exchange, group), payload):
             self.published += 1
         else:
@@ -77,6 +85,8 @@ class TickPublisher:
             if message.which() != "resyncRequest":
                 return
             wanted = message.resyncRequest
+        if not self._active():
+            return
         names = [wanted] if wanted else list(self.bridge.groups())
         for name in names:
             exchange = self.bridge.group_exchange(name)
@@ -89,6 +99,7 @@ class TickPublisher:
     def statistics_dict(self) -> dict[str, int]:
         """Messages published and dropped, resyncs served."""
         return {"tick_messages_published": self.published, "tick_messages_dropped": self.dropped,
+                "tick_messages_standby": self.standby,
                 "tick_resyncs_served": self.resyncs}
 
 

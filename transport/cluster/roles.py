@@ -46,6 +46,8 @@ from transport.cluster.nats_bus import NatsBus
 from transport.cluster.nats_market import MarketPublisher, MarketSubscriber
 from transport.cluster.nats_orders import OrderEdgeLink, OrderHost
 from transport.cluster.nats_ticks import TickPublisher, TickSubscriber
+from transport.cluster.order_stream import DEFAULT_STREAM_MAX_AGE_S, ReplicatedJournal
+from transport.cluster.venue_standby import VENUE_LEASE_BUCKET, VenueHostLease
 
 if TYPE_CHECKING:
     from transport.venue.vnpy_bridge import VnpyBridge
@@ -111,11 +113,15 @@ class RoleLinks:
         node: this node's name in announcements and leases; default ``<role>-<host>-<pid>``.
         lease_ttl_s: an aggregator's group lease TTL, seconds (renewed every quarter of it), unless
             ``group_args`` gives one.
+        venue_lease_ttl_s: the venue-host lease TTL, seconds (transport/cluster/venue_standby.py).
+        stream_max_age_s: the ``ORDERS`` stream's max age, seconds (transport/cluster/order_stream.py).
     """
 
     def __init__(self, runtime: ActorRuntime, bus: NatsBus | None, role: str, *, groups: tuple[str, ...] = (),
                  group_args: dict[str, Any] | None = None, accounts: tuple[str, ...] = (),
-                 order_timeout_s: float = 3.0, node: str = "", lease_ttl_s: float = DEFAULT_LEASE_TTL_S) -> None:
+                 order_timeout_s: float = 3.0, node: str = "", lease_ttl_s: float = DEFAULT_LEASE_TTL_S,
+                 venue_lease_ttl_s: float = DEFAULT_LEASE_TTL_S,
+                 stream_max_age_s: float = DEFAULT_STREAM_MAX_AGE_S) -> None:
         self.runtime = runtime
         self.bus = bus
         self.role = role
@@ -123,7 +129,12 @@ class RoleLinks:
         self.node = node or default_node_name(role)
         market = group_args or {}
         self.lease_ttl_s = float(market.get("lease_ttl_s", lease_ttl_s))
+        self.venue_lease_ttl_s = venue_lease_ttl_s
+        self.stream_max_age_s = stream_max_age_s
         self.leases: LeaseKeeper | None = None
+        self.venue_lease: VenueHostLease | None = None
+        """A venue-host's lease, standby and replicated journal (:meth:`order_journal`)."""
+        self._venue_task: asyncio.Task | None = None
         self.announcer: NodeAnnouncer | None = None
         self.cluster: ClusterView | None = None
         self._bind_task: asyncio.Task | None = None
@@ -133,8 +144,8 @@ class RoleLinks:
         if bus is None:
             return
         if role == "venue-host":
-            self.ticks = TickPublisher(bus)
-            self.orders = OrderHost(runtime, bus, audit_replicas=3 if len(bus.servers) >= 3 else 1)
+            self.ticks = TickPublisher(bus, active=lambda: self.venue_lease is None or self.venue_lease.epoch() > 0)
+            self.orders = OrderHost(runtime, bus, audit_replicas=self._replicas(), serve=False)
         elif role == "aggregator":
             self.ticks = TickSubscriber(runtime, bus, groups, group_args)
             self.market = MarketPublisher(runtime, bus, leases=self._lease_epoch)
@@ -145,6 +156,28 @@ class RoleLinks:
             self.orders = OrderEdgeLink(runtime, bus, order_timeout_s)
         else:
             self.market = MarketPublisher(runtime, bus)
+
+    def _replicas(self) -> int:
+        """Replicas of the node's streams and buckets: min(3, the seeds given)."""
+        return 3 if self.bus is not None and len(self.bus.servers) >= 3 else 1
+
+    def order_journal(self, journal: Any) -> tuple[Any, ReplicatedJournal | None]:
+        """Return the order actors' journal and send fence: on a venue-host, a :class:`ReplicatedJournal` over
+        ``journal`` as both (active/standby, transport/cluster/venue_standby.py); else ``journal`` and ``None``.
+
+        Args:
+            journal: the node's :class:`~actors.orders.journal.OrderJournal` (started).
+        """
+        if not isinstance(self.orders, OrderHost):
+            return journal, None
+        lease: list[VenueHostLease] = []
+        replicated = ReplicatedJournal(journal, self.bus, self.node, lambda: lease[0].epoch() if lease else 0,
+                                       replicas=self._replicas(), max_age_s=self.stream_max_age_s)
+        self.orders.replicated = replicated
+        self.venue_lease = VenueHostLease(self.runtime, replicated, self.orders, self.node, self.accounts,
+                                          ttl_s=self.venue_lease_ttl_s)
+        lease.append(self.venue_lease)
+        return replicated, replicated
 
     def tick_sink(self) -> Any:
         """Return the vn.py bridge's ``sink`` (a venue-host publishes groups), or ``None``."""
@@ -188,21 +221,34 @@ class RoleLinks:
         self.cluster = ClusterView(self.bus)
         await self.cluster.start()
         self._bind_task = asyncio.get_running_loop().create_task(self._bind_leases(), name="lease-bucket")
+        self._venue_task = asyncio.get_running_loop().create_task(self._bind_venue_lease(), name="venue-lease")
+
+    async def _bucket(self, bucket: str, ttl_s: float) -> Any:
+        """Bind a KV bucket, retrying while JetStream elects its meta leader (coroutine)."""
+        while True:
+            try:
+                return await self.bus.key_value(bucket, ttl_s, replicas=self._replicas())
+            except (nats.errors.Error, asyncio.TimeoutError, OSError) as exc:
+                _log.warning("lease_bucket_unavailable", bucket=bucket, error_type=type(exc).__name__)
+                await asyncio.sleep(ttl_s / 2)
 
     async def _bind_leases(self) -> None:
         """Bind the lease bucket (JetStream may still be electing its meta leader: retry), then start electing."""
-        replicas = 3 if len(self.bus.servers) >= 3 else 1
-        while True:
-            try:
-                kv = await self.bus.key_value(LEASE_BUCKET, self.lease_ttl_s, replicas=replicas)
-                break
-            except (nats.errors.Error, asyncio.TimeoutError, OSError) as exc:
-                _log.warning("lease_bucket_unavailable", error_type=type(exc).__name__)
-                await asyncio.sleep(self.lease_ttl_s / 2)
+        kv = await self._bucket(LEASE_BUCKET, self.lease_ttl_s)
         self.cluster.kv = kv
         if self.leases is not None:
             self.leases.kv = kv
             self.leases.start()
+
+    async def _bind_venue_lease(self) -> None:
+        """Bind the venue-host lease bucket (every node shows who is active); a venue-host follows the
+        ``ORDERS`` stream first, then competes for the lease."""
+        if self.venue_lease is not None:
+            await self.venue_lease.journal.start()
+        kv = await self._bucket(VENUE_LEASE_BUCKET, self.venue_lease_ttl_s)
+        self.cluster.venue_kv = kv
+        if self.venue_lease is not None:
+            self.venue_lease.start(kv)
 
     def _lease_epoch(self, group: str) -> int:
         """This node's lease epoch on ``group`` now (0: not the leader, or no keeper yet)."""
@@ -225,7 +271,7 @@ class RoleLinks:
         """Counters of every link of this node."""
         found: dict[str, Any] = {"role": self.role}
         found["node"] = self.node
-        for part in (self.ticks, self.orders, self.leases):
+        for part in (self.ticks, self.orders, self.leases, self.venue_lease):
             if part is not None:
                 found.update(part.statistics_dict())
         if isinstance(self.market, MarketPublisher):
@@ -240,11 +286,19 @@ class RoleLinks:
             found["bus"] = dict(self.bus.statistics().__dict__)
         return found
 
+    async def release_venue(self) -> None:
+        """A venue-host that stops: stop serving and sending, and give the venue-host lease up (a delete), so a
+        standby takes over at once rather than after the TTL; idempotent, nothing on other roles."""
+        if self.venue_lease is not None:
+            await self.venue_lease.close()
+
     async def close(self) -> None:
-        """Cancel the order links', lease keeper's and announcer's tasks (held leases then expire)."""
-        if self._bind_task is not None:
-            self._bind_task.cancel()
-        for part in (self.leases, self.announcer, self.orders):
+        """Give the venue-host lease up (a standby takes over at once), cancel the order links', lease
+        keeper's and announcer's tasks (held group leases then expire)."""
+        for task in (self._bind_task, self._venue_task):
+            if task is not None:
+                task.cancel()
+        for part in (self.venue_lease, self.leases, self.announcer, self.orders):
             if part is not None:
                 await part.close()
 

@@ -18,6 +18,7 @@ checks its tokens and raises :class:`SubjectTokenError` otherwise.
 | ``order.update.<account>`` | order events | publish |
 | ``algo.progress.1s.<job>`` | algo progress | publish |
 | ``audit.<command>.<account>`` | the command's OrderCommand (JetStream ``AUDIT``) | publish |
+| ``journal.order.<account>.<client order id>`` | ReplicatedOrderRow per journal row (``ORDERS``) | publish |
 | ``ops.node.<node>`` | NodeAnnouncement, every second (issue 16) | publish |
 | ``ops.<topic>`` | operations (node liveness, shard map) | publish / request |
 """
@@ -138,6 +139,24 @@ def audit_command(command: str, account: str) -> str:
     return f"audit.{token(command)}.{token(account)}"
 
 
+def journal_order(account: str, client_order_id: str) -> str:
+    """``journal.order.<account>.<client order id>``: one order's journal rows on the ``ORDERS`` stream.
+
+    A client order id that is not a subject token (a ``.``, ``*``, ``>``, whitespace, or too long) is
+    written as ``x`` and its UTF-8 bytes in hex, so every id has one subject.
+    """
+    try:
+        order = token(client_order_id)
+    except SubjectTokenError:
+        order = "x" + client_order_id.encode().hex()[:MAX_TOKEN_LENGTH - 1]
+    return f"journal.order.{token(account)}.{order}"
+
+
+def journal_order_any() -> str:
+    """``journal.order.>``: every order's journal rows (the ``ORDERS`` stream's subjects)."""
+    return "journal.order.>"
+
+
 def ops_node(node: str) -> str:
     """``ops.node.<node>``: one node's announcement (a heartbeat with its role, host, uptime, lag, leases)."""
     return f"ops.node.{token(node)}"
@@ -161,6 +180,8 @@ __all__ = [
     "acct_status",
     "algo_progress",
     "audit_command",
+    "journal_order",
+    "journal_order_any",
     "md_agg",
     "md_snap",
     "md_tick",

@@ -248,7 +248,9 @@ class Desk:
         self.links = RoleLinks(self.runtime, self.bus, self.config.role, groups=self.config.groups,
                                group_args=self.config.group_args(),
                                accounts=tuple(spec.account for spec in self.config.orders.accounts),
-                               order_timeout_s=self.config.orders.answer_timeout_s + 1.0)
+                               order_timeout_s=self.config.orders.answer_timeout_s + 1.0,
+                               venue_lease_ttl_s=self.config.orders.venue_lease_ttl_s,
+                               stream_max_age_s=self.config.orders.stream_max_age_s)
         order_path = self.links.order_path()
         if self.config.role in VNPY_ROLES:
             self.engine = VnpyEngine(None if self.state.temporary else self.state.path,
@@ -322,8 +324,10 @@ class Desk:
         self.limit_store = LimitStore(orders, rule_defaults(), self.journal)
         self.order_bridge = OrderBridge(self.runtime, orders, self.journal,
                                         venues=self.engine.connections if self.engine else None)
-        return order_path_children(orders, journal=self.journal, limits=self.limit_store, port=self.order_bridge,
-                                   market=self.bridge, venues=self.engine.connections if self.engine else None)
+        journal, fence = self.links.order_journal(self.journal)   # a venue-host: replicated, fenced (issue 16)
+        return order_path_children(orders, journal=journal, limits=self.limit_store, port=self.order_bridge,
+                                   market=self.bridge, venues=self.engine.connections if self.engine else None,
+                                   fence=fence)
 
     def groups(self) -> dict[str, int]:
         """Return group name → number of instruments, local or learnt from NATS."""
@@ -334,6 +338,8 @@ class Desk:
 
     async def stop(self) -> None:
         """Stop vn.py, the HTTP server and the actors. Idempotent."""
+        if self.links:   # a venue-host gives its lease up first: the standby takes over while this one stops
+            await self.links.release_venue()
         if self._progress_task:
             self._progress_task.cancel()
         if self._gc_freeze:
