@@ -47,9 +47,9 @@ from transport.signin.auth import mint_token
 
 pytestmark = [pytest.mark.nats, pytest.mark.browser, pytest.mark.slow]
 
-VENUE_HOSTS = 1
-"""How many ``venue-host`` nodes run. The standby venue host (a second one taking over by a lease) is built
-on another branch: with one host the "kill the active venue host" step is skipped; set 2 once it is merged."""
+VENUE_HOSTS = 2
+"""How many ``venue-host`` nodes run: one active (the venue-host lease), the others standing by to take over.
+With one, the "kill the active venue host" step is skipped (nothing would take over its ticks and orders)."""
 
 SYMBOL = "rb1801.SHFE"
 ACCOUNT = "acct-01"
@@ -324,9 +324,7 @@ async def test_failover_acceptance_when_each_role_killed_in_turn_then_frames_res
             assert leader_epoch == epoch
 
             # 2. the active venue host dies (needs the standby venue host)
-            if VENUE_HOSTS < 2:
-                # one venue host: nothing would take over its ticks and orders, so this step waits for the
-                # standby venue host (another branch); the lead sets VENUE_HOSTS = 2 once it is merged
+            if VENUE_HOSTS < 2:   # one venue host: nothing would take over its ticks and orders
                 print("active_venue_host_killed: skipped (VENUE_HOSTS = 1)")
             else:
                 async def kill_venue_host() -> None:
