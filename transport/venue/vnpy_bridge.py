@@ -72,6 +72,23 @@ _FLOAT_COLUMNS = ("lastPrices", "bidPrices", "askPrices", "bidVolumesLots", "ask
                   "volumesLots", "openInterestsLots")
 
 
+def _is_repeat(routes: list[tuple[Any, int]], exchange_ns: int, volume_lots: float) -> bool:
+    """Return whether a tick repeats its contract's last one: the same exchange time and cumulative volume.
+
+    A venue answers a (re)subscription with the contract's current quote (CTP: ``OnRtnDepthMarketData``
+    right after ``SubscribeMarketData``; the simulator does the same), which the desk already showed
+    before a disconnection when the contract did not trade since. It refreshes the group's row (its
+    receive time says the feed is back) but is no new tick of the contract's detail history: a chart
+    must not draw it as a trade. Compared with the row as of the last drain (loop thread).
+    """
+    group, index = routes[0]
+    table = group.table
+    if index >= table.size:
+        return False
+    columns = table.columns(("exchangeTsNs", "volumesLots"))   # views: the int64 stamp stays exact
+    return int(columns["exchangeTsNs"][index]) >= exchange_ns and float(columns["volumesLots"][index]) == volume_lots
+
+
 def guarded(handler: Callable[[Any], None], on_error: Callable[[BaseException], None]) -> Callable:
     """Wrap a vn.py event handler so an exception never reaches the EventEngine.
 
@@ -314,10 +331,10 @@ class VnpyBridge:
                 offsets[exchange] = [received_ns - exchange_ns]
             row = (tick.last_price, tick.bid_price_1, tick.ask_price_1, tick.bid_volume_1,
                    tick.ask_volume_1, tick.volume, tick.open_interest, exchange_ns, received_ns)
+            if watched and tick.vt_symbol in watched and not _is_repeat(routes, exchange_ns, tick.volume):
+                self.runtime.tell_path(TICKS_PATH, encode_tick_detail(tick.vt_symbol, [tick_row(row, _DEPTH_OF(tick))]))
             for group, index in routes:
                 group.rows.append((index, row))
-            if watched and tick.vt_symbol in watched:
-                self.runtime.tell_path(TICKS_PATH, encode_tick_detail(tick.vt_symbol, [tick_row(row, _DEPTH_OF(tick))]))
         for exchange, values in offsets.items():
             self.clock_skew.observe(exchange, values)
         for group in self._groups.values():
