@@ -360,7 +360,8 @@ class SimGateway(BaseGateway):
         """Put an ``EVENT_FEED_STATUS`` event on vn.py's engine, behind the ticks already put (any thread)."""
         from schemas.venue_events import EVENT_FEED_STATUS, FeedStatus
 
-        self.on_event(EVENT_FEED_STATUS, FeedStatus(state, reason, time.time_ns()))
+        self.on_event(EVENT_FEED_STATUS, FeedStatus(state, f"venue {self.gateway_name} {reason}", time.time_ns(),
+                                                    self.gateway_name))
 
     def burst(self, factor: float) -> None:
         """Multiply the tick rate by ``factor`` (1.0 ends a burst); any thread.

@@ -24,8 +24,10 @@ group gets one TickBatch per interval rather than one per loop turn.
 
 Venue liveness: a gateway that puts an ``EVENT_FEED_STATUS`` event (data: a
 :class:`FeedStatus`; the simulator does on a disconnected or reconnected feed
-and at the end of a replay) has it sent, after the ticks queued before it,
-to every group as ``groupStatus`` (``sourceDown``, ``live``, ``ended``).
+and at the end of a replay, the venue connection on a dropped or restored
+front) has it sent, after the ticks queued before it, as ``groupStatus``
+(``sourceDown``, ``live``, ``ended``) to the groups of that gateway's contracts,
+each group showing the worst of its gateways' states (transport/venue/feed_status.py).
 
 Groups: one per exchange product (``rb``, ``IF``, ``m_o`` ... by ProductID),
 created under ``market`` as contracts appear, plus watchlists from config
@@ -56,6 +58,7 @@ from actors.market.ticks import TICK_FIELDS, TICKS_PATH, encode_tick_detail, tic
 from actors.paths import group_child, group_path
 from schemas.venue_events import EVENT_FEED_STATUS, FeedStatus
 from transport.latency import ExchangeClockSkew
+from transport.venue.feed_status import FeedStatusBook
 from transport.venue.watchlists import WatchlistEdit, WatchlistGroups
 
 if TYPE_CHECKING:
@@ -149,6 +152,7 @@ class _Group:
     version: int = 0
     rows: list = field(default_factory=list)   # (index, floats..., ints...) of this drain
     seq: int = 0                # tick batches sent to the group actor (TickBatch.seq of the last)
+    gateways: set = field(default_factory=set)   # vn.py gateway names of its contracts
 
     @property
     def path(self) -> str:
@@ -220,7 +224,9 @@ class VnpyBridge:
         self.clock_skew = ExchangeClockSkew()
         """Per exchange, venue receive − exchange time of recent ticks (loop thread)."""
         self.feed_status: FeedStatus | None = None
-        """The venue feed's last reported state (None: never reported, presumed live)."""
+        """The last feed status any gateway reported (None: never reported, presumed live)."""
+        self.feed_statuses = FeedStatusBook()
+        """Each gateway's latest feed status; a group shows the worst of its gateways' (loop thread)."""
         self.watchlist_groups = WatchlistGroups(self._groups, self._routes, new_group=self._new_group,
                                                 route=self._route, send_rows=self._send_rows)
         """Users' watchlist groups edited at run time (transport/venue/watchlists.py)."""
@@ -344,15 +350,25 @@ class VnpyBridge:
         self.runtime.schedule()
 
     def _announce_feed_status(self, status: FeedStatus) -> None:
-        """Tell every local group the venue feed's state (loop thread)."""
+        """Tell each local group of the reporting gateway the worst feed state of its contracts' gateways (loop thread).
+
+        Per gateway (transport/venue/feed_status.py): a group of contracts on a gateway that is fine stays
+        live while another gateway is down, and a down group's reason names its gateway.
+        """
         self.feed_status = status
-        _log.info("feed_status_changed", state=status.state, reason=status.reason)
+        self.feed_statuses.note(status)
+        _log.info("feed_status_changed", state=status.state, reason=status.reason, gateway=status.gateway_name)
         if self._sink is not None:
             return  # a venue-host: the aggregators learn of silence from the stream itself
-        message = encode_actor_message("groupStatus", {"group": "", "state": status.state, "reason": status.reason,
-                                                       "sinceTsNs": status.ts_ns}, source="gateway")
         for group in self._groups.values():
-            self.runtime.tell_path(group.path, message)
+            if status.gateway_name and group.gateways and status.gateway_name not in group.gateways:
+                continue   # another gateway's feed: this group's state did not change
+            shown = self.feed_statuses.of_group(group.gateways)
+            if shown is None:
+                continue
+            self.runtime.tell_path(group.path, encode_actor_message("groupStatus", {
+                "group": "", "state": shown.state, "reason": shown.reason, "sinceTsNs": shown.ts_ns},
+                source="gateway"))
 
     def update_watchlist(self, group_name: str, add: Iterable[str], remove: Iterable[str]) -> WatchlistEdit:
         """Edit a user's watchlist group (loop thread): :meth:`WatchlistGroups.update`, whose errors it raises."""
@@ -414,6 +430,9 @@ class VnpyBridge:
             group.instruments.append(info)
             group.table.resize(len(group.instruments))
             routes.append((group, len(group.instruments) - 1))
+            gateway_name = getattr(contract, "gateway_name", "") or ""
+            if gateway_name:
+                group.gateways.add(gateway_name)
         self._routes[vt_symbol] = routes
         return routes
 
