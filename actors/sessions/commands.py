@@ -104,7 +104,7 @@ class CommandForwarder:
             return Refusal("forbidden", f"account {account!r} is not yours")
         self.algo_commands += 1
         if not self._send_path(ALGO_HOST_PATH, encode_order_command(self._path, self._state.user, data, self._path,
-                                                                    correlation_id)):
+                                                                    correlation_id, *self._state.grants())):
             return Refusal("internal", "the desk runs no algo engine")
         return None
 
