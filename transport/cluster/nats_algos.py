@@ -44,6 +44,16 @@ HOST_SESSION_PATH = "sessions/session/nats-algos"
 ENDED = ("stopped", "finished")
 
 
+def _is_error(payload: bytes) -> bool:
+    """Return whether a ServerMessage is an ``error`` (an unreadable one counts as one)."""
+    try:
+        with schemas.stream.ServerMessage.from_bytes(payload, traversal_limit_in_words=schemas.TRAVERSAL_LIMIT_WORDS,
+                                                     nesting_limit=schemas.NESTING_LIMIT) as message:
+            return message.which() == "error"
+    except Exception:  # noqa: BLE001 - capnp errors: the session gets it as it is
+        return True
+
+
 class AlgoCommand:
     """One algo command read from its ActorMessage ``orderCommand`` bytes (:meth:`read`).
 
@@ -212,12 +222,14 @@ class AlgoEdgeLink:
             self._answer(command, encode_error("forbidden", f"account {command.account[:64]!r} is not yours",
                                                command.envelope_id, SOURCE))
             return
-        await self._follow(command.job_id)   # before the start: its first progress is not missed
+        followed = await self._follow(command.job_id)   # before the start: its first progress is not missed
         self.sent += 1
         try:
             reply = await self.bus.request(subject, data, timeout_s=self.timeout_s)
         except NoRespondersError:
             self.no_responders += 1
+            if followed:
+                self._unfollow(command.job_id)
             log.warning("algo_request_unanswered", reason="no responders", subject=subject)
             self._answer(command, encode_error("internal", f"no algo engine serves {command.account} (no responders "
                                                f"on {subject}): the command was not sent; retry", command.envelope_id,
@@ -231,19 +243,31 @@ class AlgoEdgeLink:
                                                SOURCE))
             return
         self.answers += 1
+        if followed and _is_error(reply):   # refused (another account's job, malformed): nothing to follow
+            self._unfollow(command.job_id)
         self._answer(command, reply)
 
-    async def _follow(self, job_id: str) -> None:
-        """Subscribe to a job's progress once (loop thread)."""
+    async def _follow(self, job_id: str) -> bool:
+        """Subscribe to a job's progress once (loop thread); return whether this call subscribed."""
         job = subjects.job_token(job_id)
         if job in self._followed:
-            return
+            return False
         self._followed[job] = None
         try:
             self._followed[job] = await self.bus.subscribe(subjects.algo_progress(job), self._on_progress)
         except (nats.errors.Error, OSError, subjects.SubjectTokenError) as exc:
             self._followed.pop(job, None)
             _log.warning("algo_progress_not_followed", job=job, error_type=type(exc).__name__)
+            return False
+        return True
+
+    def _unfollow(self, job_id: str) -> None:
+        """End the subscription to a job's progress (loop thread)."""
+        subscription = self._followed.pop(subjects.job_token(job_id), None)
+        if subscription is not None:
+            task = asyncio.get_running_loop().create_task(subscription.unsubscribe())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def _on_progress(self, msg: Any) -> None:
         """A job's progress: to the local sessions granted its account; the last one ends the subscription."""
@@ -257,11 +281,7 @@ class AlgoEdgeLink:
         except Exception:  # noqa: BLE001 - an unreadable progress is still delivered; the sessions check it
             return
         if status in ENDED:
-            subscription = self._followed.pop(subjects.job_token(job_id), None)
-            if subscription is not None:
-                task = asyncio.get_running_loop().create_task(subscription.unsubscribe())
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+            self._unfollow(job_id)
 
     def _answer(self, command: AlgoCommand, payload: bytes) -> None:
         self.runtime.tell_path(command.session, encode_outbound(group="", seq=0, kind="control", payload=payload,

@@ -80,6 +80,10 @@ async def test_algo_command_when_account_not_granted_then_forbidden_by_the_edge_
     await client.send(**_start("not-mine", 3900.0))
     error = await client.recv_until(is_message("error"), timeout_s=10)
     assert error["code"] == "forbidden"
+    await client.send(stopAlgo={"jobId": "someone-elses", "account": "acct-02"})   # reaches the host, refused
+    refused = await client.recv_until(is_message("error"), timeout_s=10)
+    assert refused["code"] == "forbidden" and "someone-elses" in refused["message"]
+    assert edge.links.algos.statistics_dict()["algo_jobs_followed"] == 0   # a refused job is not followed
     bus = NatsBus([nats_url], name="rogue")
     await bus.connect()
     try:
