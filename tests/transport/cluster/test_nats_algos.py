@@ -3,6 +3,8 @@ algo.progress.1s.<job> from the venue-host, delivered to the traders of the job'
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.transport.conftest import is_message
@@ -101,3 +103,40 @@ def test_job_token_when_job_id_not_a_subject_token_then_a_stable_digest():
     assert subjects.job_token("twap-1") == "twap-1"
     assert subjects.job_token("a.b c") == subjects.job_token("a.b c") != subjects.job_token("a.b d")
     assert subjects.algo_progress(subjects.job_token("a.b c")).count(".") == 3
+
+
+async def test_twap_through_edge_process_when_started_then_finished_with_progress_each_second(
+        nats_url, tmp_path, data_dir, open_socket):
+    """The same across real processes: a ``tickstage run`` venue-host (replaying rb1801 at 1×, first price 3,863)
+    and a ``tickstage run`` edge node on one nats-server; a TWAP started through the edge finishes with every lot,
+    its progress about every second; the other trader on the edge never sees it."""
+    from perf.nodes import NodeProcess
+    from tests.conftest import JWT_SECRET
+
+    replay = str(data_dir / "cn_futopt_l1_20171113_0900-1000.csv.gz")
+    host = NodeProcess(tmp_path, "host", "venue-host", [nats_url], JWT_SECRET, "--replay", replay, "--speed", "1")
+    edge = NodeProcess(tmp_path, "edge", "edge", [nats_url], JWT_SECRET)
+    try:
+        await host.wait_healthy()
+        await edge.wait_healthy()
+        owner = await open_socket(edge, token(JWT_SECRET, "trader1", ["acct-01"]))
+        other = await open_socket(edge, token(JWT_SECRET, "trader2", ["acct-02"]))
+        for attempt in range(50):   # the venue-host's vn.py may still be connecting: an unknown contract is refused
+            await owner.send(**_start("twap-proc-1", 3979.0))
+            answer = await owner.recv_until(lambda m: m["which"] in ("ack", "error"), timeout_s=10)
+            if answer["which"] == "ack" or answer["code"] != "unknownContract":
+                break
+            await asyncio.sleep(0.2)
+        assert answer["which"] == "ack" and answer["detail"] == "twap-proc-1", answer
+        seen: list[dict] = []
+        final = await owner.recv_until(lambda m: m["which"] == "algoProgress" and seen.append(m) is None
+                                       and m["status"] in ("finished", "stopped", "paused"), timeout_s=30)
+        assert final["status"] == "finished" and final["tradedLots"] == 6, final
+        assert len([m for m in seen if m["status"] == "running"]) >= 4
+        await other.send(ping={"clientTsNs": 1})
+        before_pong: list[dict] = []
+        await other.recv_until(lambda m: before_pong.append(m) is None and m["which"] == "pong", timeout_s=10)
+        assert not [m for m in before_pong if m["which"] == "algoProgress"]
+    finally:
+        edge.stop()
+        host.stop()
