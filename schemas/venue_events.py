@@ -26,11 +26,14 @@ class FeedStatus:
         state: ``"live"``, ``"sourceDown"`` or ``"ended"`` (``market.GroupLiveness`` names).
         reason: why, for people: ``"market data disconnected"``.
         ts_ns: when, ns since UNIX epoch.
+        gateway_name: the vn.py gateway whose feed it is (``"SIM"``, ``"CTP"``); ``""``: every gateway's.
+            The desk marks only the groups of that gateway's contracts.
     """
 
     state: str
     reason: str
     ts_ns: int
+    gateway_name: str = ""
 
 
 __all__ = ["EVENT_FEED_STATUS", "FeedStatus"]

@@ -30,7 +30,9 @@ this process (the venue lives on) or a new one (a new venue, a later clock).
 Settings (keys of the gateway's connect setting, all optional):
 ``venue`` (name, default ``"SIM"``), ``order_latency_ms`` (0),
 ``order_no_answer_probability`` (0.0), ``order_seed`` (7),
-``account_capital`` (10,000,000, quote currency), ``margin_rate`` (0.1),
+``account_capital`` (10,000,000, quote currency), ``margin_rate`` (0.1: the margin ratio of a contract
+without its own ``long_margin_ratio`` / ``short_margin_ratio``; each net position is margined at its
+average open price),
 ``price_limit_percent`` (10: limits ± that percent of the first price seen),
 ``drop_copy`` (a file that gets one line per received order, sim/drop_copy.py;
 default ``$TICKSTAGE_SIM_DROP_COPY``).
@@ -290,6 +292,11 @@ class SimExchange:
                     symbol=symbol, exchange=contract.exchange, direction=Direction.LONG if net >= 0 else Direction.SHORT,
                     volume=abs(net), price=avg, gateway_name=gateway.gateway_name))
 
+    def trades(self, gateway_name: str) -> list[TradeData]:
+        """Return copies of the fills of one real account, in the order the venue made them; any thread."""
+        with self._lock:
+            return [copy.copy(trade) for trade in self._trades if trade.gateway_name == gateway_name]
+
     def positions(self, gateway_name: str) -> dict[str, float]:
         """Return the venue's net position per vt_symbol of one real account (lots, long positive); any thread."""
         with self._lock:
@@ -459,16 +466,27 @@ class SimExchange:
         self._emit_account()
         return True
 
+    def _margin_of(self, vt_symbol: str, net: float, avg: float, size: float) -> float:
+        """Return the margin of one net position, quote currency: ``|net| × average open price × size × ratio``.
+
+        The ratio is the contract's own (``ContractData.extra`` ``long_margin_ratio`` / ``short_margin_ratio``,
+        by the side held), else the venue's ``margin_rate``. Priced at the average open price, as CTP's
+        ``MarginPriceType`` "open price" margins today's positions, so the figure changes only with fills.
+        """
+        if not net:
+            return 0.0
+        contract = self._contracts.get(vt_symbol)
+        extra = getattr(contract, "extra", None) or {}
+        key = "long_margin_ratio" if net > 0 else "short_margin_ratio"
+        ratio = float(extra[key]) if key in extra else self.settings.margin_rate
+        return abs(net) * avg * size * ratio
+
     def _emit_account(self) -> None:
         gateway = self._gateway
         if gateway is None:
             return
         book = self._books.setdefault(gateway.gateway_name, AccountBook(self.settings.capital))
-        margin = 0.0
-        for vt_symbol, (net, avg, size) in book.positions.items():
-            quote = self._quotes.get(vt_symbol)
-            mark = (quote[0] + quote[1]) / 2 if quote and quote[0] > 0 and quote[1] > 0 else avg
-            margin += abs(net) * mark * size * self.settings.margin_rate
+        margin = sum(self._margin_of(vt_symbol, net, avg, size) for vt_symbol, (net, avg, size) in book.positions.items())
         gateway.on_account(AccountData(accountid=gateway.gateway_name, balance=book.capital + book.realized,
                                        frozen=margin, gateway_name=gateway.gateway_name))
 

@@ -78,6 +78,8 @@ class TickFeed:
         reported_speed: what :attr:`ReplayProgress.speed` reports (default ``speed``).
         on_finished: called on the feed thread once the source ended for good
             (no ``loop``; not when stopped or on an error), after the last row.
+        on_dropped: called on the feed thread with each row that came due while paused (the market
+            moves on during a disconnection; the gateway keeps each contract's latest quote).
     """
 
     def __init__(
@@ -91,6 +93,7 @@ class TickFeed:
         source_name: str,
         reported_speed: float | None = None,
         on_finished: Callable[[], None] | None = None,
+        on_dropped: Callable[[ReplayTick], None] | None = None,
     ) -> None:
         if not speed > 0:
             raise ValueError(f"speed must be > 0 (inf: unpaced), got {speed}")
@@ -116,6 +119,7 @@ class TickFeed:
         self._speed_factor = 1.0
         self._speed_changed = False
         self._on_finished = on_finished
+        self._on_dropped = on_dropped
 
     def pause(self) -> None:
         """Drop rows as they come due from now on (any thread); pacing goes on."""
@@ -227,6 +231,8 @@ class TickFeed:
                     return False
             if self._paused:
                 self._dropped_paused += 1
+                if self._on_dropped is not None:
+                    self._on_dropped(row)
             elif emit(row):
                 self._rows += 1
                 self._exchange_time_ns = row.ts_ns

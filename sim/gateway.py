@@ -44,8 +44,12 @@ rate), :meth:`SimGateway.set_clock_skew` (exchange stamps shifted).
 A replay emits the contracts of the instruments file at connect (a pre-scan
 of a 30 MB tape is not affordable) and the contract of any other symbol
 just before its first tick, with a tick size guessed from its prices.
-Every tick is emitted whatever was subscribed: ``subscribe`` only records
-the request. Orders go to the venue of :mod:`sim.exchange` (keys ``venue``,
+Every tick is emitted whatever was subscribed. As a CTP market-data front answers
+``SubscribeMarketData`` with the contract's current depth snapshot (``OnRtnDepthMarketData`` right
+after ``OnRspSubUnSubMarketData``), ``subscribe`` emits the contract's latest quote at once, with its
+original exchange time (a trader must not read it as a fresh trade): after a reconnect every
+subscribed contract shows its current quote before its next trade, however quiet it is. The latest
+quote moves on while the venue is down (rows coming due are kept, not emitted). Orders go to the venue of :mod:`sim.exchange` (keys ``venue``,
 ``order_latency_ms``, ``order_no_answer_probability`` ...), which answers and
 fills them against the same ticks.
 """
@@ -150,6 +154,13 @@ class SimGateway(BaseGateway):
         self._builder = TickBuilder(gateway_name)
         self._instruments: dict[str, InstrumentRef] = {}
         self._known: dict[str, tuple[Exchange, str] | None] = {}
+        self._latest: dict[str, ReplayTick] = {}
+        """symbol → its latest row, emitted or not (the subscribe snapshot)."""
+        self._emit_lock = threading.Lock()
+        """Orders the feed's ticks and the subscribe snapshots on vn.py's queue: a snapshot is never older than a
+        tick put before it."""
+        self.snapshots_sent = 0
+        """Subscribe snapshots emitted so far."""
         self._source_name = ""
         self.market: SyntheticMarket | None = None
         """The synthetic market, when connected to one."""
@@ -191,6 +202,7 @@ class SimGateway(BaseGateway):
         self.exchange.configure(exchange_settings)
         self._instruments = load_instruments(settings.instruments) if settings.instruments else {}
         self._known = {}
+        self._latest = {}
         self._builder = TickBuilder(self.gateway_name)
         self.market = None
         if settings.replay is not None:
@@ -244,6 +256,7 @@ class SimGateway(BaseGateway):
             source_name=self._source_name,
             reported_speed=settings.speed,
             on_finished=lambda: self._feed_status("ended", f"replay of {Path(self._source_name).name} finished"),
+            on_dropped=self._keep_latest,
         )
         self.write_log(f"connected to {self._source_name}: {emitted} contracts, speed {settings.speed:g}")
         self._feed.start()
@@ -347,7 +360,8 @@ class SimGateway(BaseGateway):
         """Put an ``EVENT_FEED_STATUS`` event on vn.py's engine, behind the ticks already put (any thread)."""
         from schemas.venue_events import EVENT_FEED_STATUS, FeedStatus
 
-        self.on_event(EVENT_FEED_STATUS, FeedStatus(state, reason, time.time_ns()))
+        self.on_event(EVENT_FEED_STATUS, FeedStatus(state, f"venue {self.gateway_name} {reason}", time.time_ns(),
+                                                    self.gateway_name))
 
     def burst(self, factor: float) -> None:
         """Multiply the tick rate by ``factor`` (1.0 ends a burst); any thread.
@@ -404,9 +418,29 @@ class SimGateway(BaseGateway):
         return self._feed.progress()
 
     def subscribe(self, req: SubscribeRequest) -> None:
-        """Record a subscription (forgotten at a venue disconnection). Every tick is emitted regardless."""
-        if not self._link_down:
-            self.subscriptions[req.vt_symbol] = req
+        """Record a subscription and emit the contract's latest quote, as CTP answers one (caller's thread).
+
+        The snapshot tick keeps the quote's exchange time (``datetime``) and cumulative volume, so it
+        adds no trade; it is not sent to the venue's matching (sim/exchange.py has seen that row).
+        Nothing while the venue is disconnected (the subscription is lost, as CTP's is), nor before the
+        contract's first row. Every tick is emitted regardless of subscriptions.
+        """
+        if self._link_down:
+            return
+        self.subscriptions[req.vt_symbol] = req
+        with self._emit_lock:
+            row = self._latest.get(req.symbol)
+            known = self._known.get(req.symbol) if row is not None else None
+            if known is None or self._link_down:
+                return
+            self.snapshots_sent += 1
+            self.on_tick(self._builder.tick(row, *known))
+
+    def _keep_latest(self, row: ReplayTick) -> None:
+        """Keep a row that came due while the feed is paused as its contract's latest quote (feed thread)."""
+        if self._skew_ns:
+            row = row._replace(ts_ns=row.ts_ns + self._skew_ns)
+        self._latest[row.symbol] = row
 
     def send_order(self, req: OrderRequest) -> str:
         """Send an order to the venue; quick and non-blocking (the answer comes from its thread).
@@ -494,10 +528,13 @@ class SimGateway(BaseGateway):
                 self._recorded = []
         tick = self._builder.tick(row, exchange, name)
         if self._link_down:
+            self._latest[row.symbol] = row
             return False
         if self._watches:
             self._note_watches(row.product)  # before the bridge can receive it: emission ≤ receipt
-        self.on_tick(tick)
+        with self._emit_lock:
+            self._latest[row.symbol] = row
+            self.on_tick(tick)
         if self.exchange is not None:
             self.exchange.on_tick(tick)
         return True

@@ -53,7 +53,8 @@ class InstrumentRef:
         option_underlying: the option's underlying symbol, ``"510050"``, or ``""``.
         long_margin_ratio: margin per unit of long position value, 0..1 (CTP
             ``LongMarginRatio``); 0.0 when not given (options in the CTP file).
-        short_margin_ratio: the same for short positions (``ShortMarginRatio``).
+        short_margin_ratio: the same for short positions (``ShortMarginRatio``); a synthetic
+            option's may exceed 1 (the seller's rule as a ratio of the premium, sim/margins.py).
     """
 
     symbol: str

@@ -36,6 +36,12 @@ import numpy as np
 
 from sim.calibration import DAY_20171113, QUANTILE_PROBABILITIES, Calibration
 from sim.instruments import FUTURES, OPTIONS, InstrumentRef, derive_product
+from sim.margins import (
+    futures_margin_ratio,
+    futures_option_short_margin_per_unit,
+    short_ratio,
+    sse_short_margin_per_unit,
+)
 
 LIMIT_RATIOS: dict[str, float] = {
     "IF": 0.10, "IC": 0.10, "IH": 0.10, "T": 0.02, "TF": 0.012, "au": 0.05, "ag": 0.06, "cu": 0.05,
@@ -275,6 +281,33 @@ def split_counts(contracts: int, mix: Mix, has_futures: bool) -> tuple[int, int,
     return int(counts[0]), int(counts[1]), int(counts[2])
 
 
+def _set_margins(rows: list[_Row], futures: dict[str, _Row], etf_prices: dict[str, float]) -> None:
+    """Give each row's instrument its margin ratios where the template had none (sim/margins.py).
+
+    Futures: the product's ratio. Options: none long (the buyer paid the premium); short, the exchange's
+    seller rule at the listing prices (the row's premium and its underlying's price) as a ratio of the premium.
+    """
+    for row in rows:
+        ref = row.ref
+        if ref.long_margin_ratio or ref.short_margin_ratio:
+            continue
+        if ref.product_class != OPTIONS:
+            ratio = futures_margin_ratio(ref.product)
+            row.ref = replace(ref, long_margin_ratio=ratio, short_margin_ratio=ratio)
+            continue
+        premium = row.settle
+        if ref.exchange == "SSE" and ref.option_underlying in etf_prices:
+            per_unit = sse_short_margin_per_unit(ref.option_right, premium, etf_prices[ref.option_underlying],
+                                                 ref.option_strike)
+        elif ref.option_underlying in futures:
+            future = futures[ref.option_underlying]
+            per_unit = futures_option_short_margin_per_unit(ref.option_right, premium, future.settle,
+                                                            ref.option_strike, future.ref.long_margin_ratio)
+        else:
+            continue
+        row.ref = replace(ref, long_margin_ratio=0.0, short_margin_ratio=short_ratio(per_unit, premium))
+
+
 def build_universe(templates: Sequence[InstrumentRef], contracts: int, seed: int, mix: Mix | None = None,
                    as_of: dt.date = dt.date(2017, 11, 13), calibration: Calibration = DAY_20171113) -> Universe:
     """Build ``contracts`` contracts from templates, deterministically for a seed.
@@ -304,6 +337,7 @@ def build_universe(templates: Sequence[InstrumentRef], contracts: int, seed: int
     options = _futures_options(templates, underlyings, n_options, as_of, rng)
     stock = _stock_options(n_stock + n_options - len(options), as_of, rng)
     rows = futures + options + stock
+    _set_margins(rows, {row.ref.symbol: row for row in futures}, {code: price for code, _, price in ETF_UNDERLYINGS})
     n = len(rows)
     is_option = np.array([row.ref.product_class == OPTIONS for row in rows], dtype=bool)
     tick = np.array([row.ref.price_tick for row in rows])

@@ -26,8 +26,9 @@ the bookkeeping is :class:`actors.sessions.liveness.LivenessBook`.
 
 Orders (issue 3): ``submitOrder``, ``cancelOrder`` and ``orderStatusRequest``
 for an account the token grants (``SessionState.may_trade``) go to
-``orders/<account>`` (``orderCommand``); others get ``error(forbidden)``.
-Replies come back as ``outbound`` of kind ``control``, pushed unconditionally;
+``orders/<account>`` (``orderCommand``); others get ``error(forbidden)``;
+algo commands go to the algo host. The checks and the forwarding are
+:class:`actors.sessions.commands.CommandForwarder`. Replies come back as ``outbound`` of kind ``control``, pushed unconditionally;
 order events, AccountStatus and RiskSummary arrive through the sessions
 supervisor's fan-out (``accountPush``), for which the session registers its
 accounts (``sessionAccounts``) at start. Past the high-water mark they are
@@ -72,16 +73,9 @@ from actors.market.watchlists import MAX_VT_SYMBOL_BYTES, vt_symbol_fits, watchl
 from actors.market_source import MARKET_SOURCE_PATH
 from actors._envelope import encode_server_message, new_server_message
 from actors.orders.codec import encode_order_command
-from actors.orders.config import (
-    ALGO_MEMBERS,
-    MAX_CLIENT_ORDER_ID_BYTES,
-    ORDER_KEYS,
-    ORDER_MEMBERS,
-    client_order_id_fits,
-    order_key,
-)
-from actors.orders.flatten import request_problem
-from actors.paths import ALGO_HOST_PATH, group_path, is_token, orders_path
+from actors.orders.config import ALGO_MEMBERS, ORDER_MEMBERS
+from actors.paths import group_path, is_token, orders_path
+from actors.sessions.commands import CommandForwarder, Refusal
 from actors.sessions.liveness import LivenessBook, StatusChange
 from actors.sessions.state import SessionState
 
@@ -134,7 +128,8 @@ class SessionActor(TickstageActor):
         self._arm_watchdog()
         for group in self.state.groups:
             self._attach(group)
-        self.order_commands = self.pushes_sent = self.pushes_conflated = 0
+        self.commands = CommandForwarder(self.path, self.state, self.runtime.registry, self.send_path)
+        self.pushes_sent = self.pushes_conflated = 0
         self._pending_pushes: dict[tuple[str, str], bytes] = {}  # (account, member) → latest payload
         self._stale_accounts: set[str] = set()
         self.watchlist_updates = 0
@@ -193,9 +188,13 @@ class SessionActor(TickstageActor):
             elif member == "ping":
                 self._pong(client.ping.clientTsNs, correlation)
             elif member in ORDER_MEMBERS:
-                self._order_command(getattr(client, member), member, data, correlation)
+                body = getattr(client, member)
+                refusal = self.commands.order(body, member, data, self.correlation_id)
+                if refusal is None:
+                    self.log.debug("order_command_forwarded", member=member, account=body.account)
+                self._forward(refusal, correlation)
             elif member in ALGO_MEMBERS:
-                self._algo_command(getattr(client, member), member, data, correlation)
+                self._forward(self.commands.algo(getattr(client, member), data, self.correlation_id), correlation)
             elif member in ("subscribeTicks", "unsubscribeTicks"):
                 self._follow_ticks(list(getattr(client, member).vtSymbols), member == "subscribeTicks", correlation)
             elif member == "watchlistUpdate":
@@ -216,47 +215,10 @@ class SessionActor(TickstageActor):
             "group": group, "firstRow": viewport.firstRow, "rowCount": viewport.rowCount,
             "rowIndexes": list(viewport.rowIndexes)}, source=self.path))
 
-    def _algo_command(self, body, member: str, data: bytes, correlation: int) -> None:
-        """Forward an algo command to the algo engine's session if the token grants the account."""
-        account = body.account
-        if not client_order_id_fits(body.jobId):
-            self._control(error={"code": "malformed", "message": f"jobId must be 1..{MAX_CLIENT_ORDER_ID_BYTES} bytes"},
-                          correlation=correlation)
-            return
-        if not self.state.may_trade(account) or not is_token(account) or orders_path(account) not in self.runtime.registry:
-            self._control(error={"code": "forbidden", "message": f"account {account!r} is not yours"},
-                          correlation=correlation)
-            return
-        if not self.send_path(ALGO_HOST_PATH, encode_order_command(self.path, self.state.user, data, self.path,
-                                                                   self.correlation_id)):
-            self._control(error={"code": "internal", "message": "the desk runs no algo engine"},
-                          correlation=correlation)
-
-    def _order_command(self, body, member: str, data: bytes, correlation: int) -> None:
-        """Forward an order message to ``orders/<account>`` if the token grants the account."""
-        account = body.account
-        if ORDER_KEYS[member] and not client_order_id_fits(order_key(member, body)):
-            self._control(error={"code": "malformed", "message": (
-                f"{ORDER_KEYS[member]} must be 1..{MAX_CLIENT_ORDER_ID_BYTES} bytes")},
-                          correlation=correlation)
-            return
-        problem = request_problem(body.clientOrderId, str(body.aggressiveness), body.ticks) \
-            if member == "flattenPosition" else ""
-        if problem:
-            self._control(error={"code": "malformed", "message": f"flattenPosition: {problem}"},
-                          correlation=correlation)
-            return
-        path = orders_path(account) if is_token(account) else ""
-        if not self.state.may_trade(account) or path not in self.runtime.registry:
-            self._control(error={"code": "forbidden", "message": f"account {account!r} is not yours"},
-                          correlation=correlation)
-            return
-        self.order_commands += 1
-        self.log.debug("order_command_forwarded", member=member, account=account, order_path=path)
-        if not self.send_path(path, encode_order_command(self.path, self.state.user, data, self.path,
-                                                         self.correlation_id, *self.state.grants())):
-            self._control(error={"code": "internal", "message": f"the order actor of {account} is restarting; "
-                                 "retry with the same clientOrderId"}, correlation=correlation)
+    def _forward(self, refusal: Refusal | None, correlation: int) -> None:
+        """Tell the socket why an order or algo command was not forwarded (nothing when it was)."""
+        if refusal is not None:
+            self._control(error=refusal.as_error(), correlation=correlation)
 
     def _watchlist_update(self, add: list[str], remove: list[str], correlation: int) -> None:
         """Check a watchlistUpdate and send it to the ``market-source`` actor for the user's own group."""
@@ -596,7 +558,8 @@ class SessionActor(TickstageActor):
             "stale_groups": list(self.stale),
             "liveness": self.liveness.shown(),
             "statuses_sent": self.liveness.changes,
-            "order_commands": self.order_commands,
+            "order_commands": self.commands.order_commands,
+            "algo_commands": self.commands.algo_commands,
             "watchlist_updates": self.watchlist_updates,
             "pushes_sent": self.pushes_sent,
             "pushes_conflated": self.pushes_conflated,

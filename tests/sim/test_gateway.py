@@ -59,13 +59,21 @@ class Recorder:
         event_engine.register(EVENT_LOG, self._on_log)
 
     def wait_for(self, condition: Callable[[Recorder], bool], timeout_s: float = WAIT_S) -> bool:
-        """Wait until ``condition(self)`` holds after some event, at most ``timeout_s``."""
+        """Wait until ``condition(self)`` holds after some event, at most ``timeout_s``.
+
+        Also checked every 50 ms: a condition on the gateway's own state (``progress().done``) may turn
+        true after the last event, on the feed thread.
+        """
         with self._lock:
             self._met.clear()
             self._condition = condition
-            if condition(self):
+        for _ in range(max(1, int(timeout_s / 0.05))):
+            with self._lock:
+                if condition(self):
+                    return True
+            if self._met.wait(0.05):
                 return True
-        return self._met.wait(timeout_s)
+        return False
 
     def _check(self) -> None:
         with self._lock:
@@ -312,6 +320,39 @@ def test_subscribe_then_request_is_recorded(engine: tuple[MainEngine, SimGateway
     _, gateway, _ = engine
     gateway.subscribe(SubscribeRequest("rb1801", Exchange.SHFE))
     assert "rb1801.SHFE" in gateway.subscriptions
+
+
+def test_subscribe_when_contract_quoted_then_its_latest_quote_is_emitted_with_its_exchange_time(
+    engine: tuple[MainEngine, SimGateway, Recorder], tmp_path: Path
+) -> None:
+    """As CTP answers SubscribeMarketData with a depth snapshot: one tick repeating the latest quote, its exchange
+    time and cumulative volume unchanged (no trade added); a contract never quoted gets nothing."""
+    main_engine, gateway, recorder = engine
+    tape = _tape(tmp_path / "tape.csv", _row("09:00:00"), _row("09:00:01", price=101.0, volume=2))
+    main_engine.connect({"replay": str(tape), "speed": 0}, "SIM")
+    assert recorder.wait_for(lambda r: len(r.ticks) == 2 and gateway.progress().done)
+    last = recorder.ticks[-1]
+
+    gateway.subscribe(SubscribeRequest("zz1801", Exchange.SHFE))
+    gateway.subscribe(SubscribeRequest("zz1805", Exchange.SHFE))   # never quoted
+    assert recorder.wait_for(lambda r: len(r.ticks) == 3)
+    snapshot = recorder.ticks[-1]
+    assert (snapshot.vt_symbol, snapshot.datetime, snapshot.volume, snapshot.last_price, snapshot.bid_price_1,
+            snapshot.ask_price_1) == (last.vt_symbol, last.datetime, 2, 101.0, 100.5, 101.0)
+    assert gateway.snapshots_sent == 1 and set(gateway.subscriptions) == {"zz1801.SHFE", "zz1805.SHFE"}
+
+
+def test_subscribe_when_venue_disconnected_then_nothing_recorded_or_emitted(
+    engine: tuple[MainEngine, SimGateway, Recorder], tmp_path: Path
+) -> None:
+    """While the venue is down a subscription is lost (as CTP's) and no snapshot is sent."""
+    main_engine, gateway, recorder = engine
+    tape = _tape(tmp_path / "tape.csv", _row("09:00:00"))
+    main_engine.connect({"replay": str(tape), "speed": 0}, "SIM")
+    assert recorder.wait_for(lambda r: len(r.ticks) == 1 and gateway.progress().done)
+    gateway.disconnect_venue()
+    gateway.subscribe(SubscribeRequest("zz1801", Exchange.SHFE))
+    assert gateway.subscriptions == {} and gateway.snapshots_sent == 0
 
 
 def test_progress_when_never_connected_then_reports_nothing_emitted(

@@ -154,7 +154,8 @@ def read_command(data: bytes) -> OrderRequest:
 
 
 def push_subject(account: str, push: bytes, traders: dict[str, str]) -> str:
-    """Return the subject of an account push: by the kind of its ServerMessage (module docstring).
+    """Return the subject of an account push: by the kind of its ServerMessage (module docstring); ``""`` for an
+    ``algoProgress``, which the algo host publishes on the job's own subject.
 
     Args:
         account: the push's account.
@@ -166,6 +167,8 @@ def push_subject(account: str, push: bytes, traders: dict[str, str]) -> str:
         payload = message.accountPush.payload
         with schemas.stream.ServerMessage.from_bytes(payload) as server:
             member = server.which()
+    if member == "algoProgress":
+        return ""   # on algo.progress.1s.<job> (transport/cluster/nats_algos.py), for the edges that follow the job
     trader = traders.get(account, "")
     try:
         if member == "accountStatus" and trader:
@@ -352,7 +355,8 @@ class OrderHost:
             subject = push_subject(account, data, self.traders)
         except Exception:  # noqa: BLE001 - capnp errors too: an unreadable push still reaches the edges
             subject = subjects.order_update(account)
-        self.bus.publish_nowait(subject, data)
+        if subject:
+            self.bus.publish_nowait(subject, data)
 
     async def _ensure_audit_stream(self, attempts: int = 60) -> None:
         """Create the AUDIT stream, retrying while a fresh JetStream cluster elects its leader (~0.5 s apart)."""

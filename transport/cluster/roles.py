@@ -3,16 +3,18 @@
 * ``all`` (default): vn.py, the order path, GroupActors and sessions; with
   NATS it also publishes ``md.agg.33ms.<group>`` and answers ``md.snap.<group>``.
 * ``venue-host``: vn.py and the order path, no GroupActors; publishes
-  ``md.batch.<ex>.<group>``, serves ``ops.tickresync`` and ``order.submit.*``,
-  publishes ``order.update.<account>``, writes the ``AUDIT`` stream.
+  ``md.batch.<ex>.<group>``, serves ``ops.tickresync``, ``order.submit.*`` and
+  ``algo.command.*``, publishes ``order.update.<account>`` and
+  ``algo.progress.1s.<job>``, writes the ``AUDIT`` stream.
 * ``aggregator``: GroupActors of its shard (``--groups``, default every
   group) fed by ``md.batch.*``; publishes ``md.agg.33ms.<group>`` for the
   groups whose lease it holds (transport/cluster/leases.py): any number of
   aggregators may serve the same groups, one leads each, the others keep
   their GroupActors warm and take over when the leader's lease expires.
 * ``edge``: sessions (the WebSocket edge) with RemoteGroupActors
-  (``md.agg.33ms.>``) and RemoteOrderActors (``order.submit.<account>``,
-  ``order.update.*``).
+  (``md.agg.33ms.>``), RemoteOrderActors (``order.submit.<account>``,
+  ``order.update.*``) and a RemoteAlgoHostActor (``algo.command.<account>``,
+  ``algo.progress.1s.<job>`` of the jobs its sessions command).
 
 The names before 0.2.0, ``gateway`` (now ``edge``) and ``gateway-host`` (now
 ``venue-host``), are accepted for one more release: :func:`canonical_role`
@@ -42,6 +44,7 @@ from actors.market.remote_group import DEFAULT_SOURCE_TIMEOUT_S
 from transport.errors import ConfigError
 from transport.cluster.leases import DEFAULT_LEASE_TTL_S, LEASE_BUCKET, LeaseKeeper
 from transport.cluster.membership import ClusterView, NodeAnnouncer, default_node_name
+from transport.cluster.nats_algos import AlgoEdgeLink, AlgoHost
 from transport.cluster.nats_bus import NatsBus
 from transport.cluster.nats_market import MarketPublisher, MarketSubscriber
 from transport.cluster.nats_orders import OrderEdgeLink, OrderHost
@@ -141,6 +144,8 @@ class RoleLinks:
         self.ticks: TickPublisher | TickSubscriber | None = None
         self.market: MarketPublisher | MarketSubscriber | None = None
         self.orders: OrderHost | OrderEdgeLink | None = None
+        self.algos: AlgoHost | AlgoEdgeLink | None = None
+        """The algo commands and progress across NATS (a venue-host's is set in :meth:`start`, with the engine)."""
         if bus is None:
             return
         if role == "venue-host":
@@ -154,6 +159,7 @@ class RoleLinks:
             self.market = MarketSubscriber(runtime, bus, source_timeout_s,
                                            reset_after_s=max(source_timeout_s, self.lease_ttl_s))
             self.orders = OrderEdgeLink(runtime, bus, order_timeout_s)
+            self.algos = AlgoEdgeLink(runtime, bus, order_timeout_s)
         else:
             self.market = MarketPublisher(runtime, bus)
 
@@ -193,12 +199,22 @@ class RoleLinks:
             return [self.orders.orders_spec(self.accounts)]
         return []
 
-    async def start(self, bridge: VnpyBridge | None) -> None:
+    def algo_host_spec(self) -> ChildSpec | None:
+        """Return the ``algos`` actor of an edge node (RemoteAlgoHostActor), else ``None``."""
+        return self.algos.host_spec() if isinstance(self.algos, AlgoEdgeLink) else None
+
+    async def start(self, bridge: VnpyBridge | None, algos: Any = None) -> None:
         """Start publishers and subscribers once the actor tree runs (loop thread).
 
         Args:
             bridge: the node's :class:`~transport.venue.vnpy_bridge.VnpyBridge`, or ``None``.
+            algos: the node's :class:`~transport.venue.vnpy_algos.DeskAlgos` (a venue-host serves its commands
+                and publishes its progress), or ``None``.
         """
+        if self.bus is not None and self.role == "venue-host" and algos is not None:
+            self.algos = AlgoHost(self.bus, algos)
+        if self.algos is not None:
+            await self.algos.start()
         if self.market is not None:
             await self.market.start()
         if isinstance(self.market, MarketPublisher):
@@ -271,7 +287,7 @@ class RoleLinks:
         """Counters of every link of this node."""
         found: dict[str, Any] = {"role": self.role}
         found["node"] = self.node
-        for part in (self.ticks, self.orders, self.leases, self.venue_lease):
+        for part in (self.ticks, self.orders, self.algos, self.leases, self.venue_lease):
             if part is not None:
                 found.update(part.statistics_dict())
         if isinstance(self.market, MarketPublisher):
@@ -298,7 +314,7 @@ class RoleLinks:
         for task in (self._bind_task, self._venue_task):
             if task is not None:
                 task.cancel()
-        for part in (self.venue_lease, self.leases, self.announcer, self.orders):
+        for part in (self.venue_lease, self.leases, self.announcer, self.orders, self.algos):
             if part is not None:
                 await part.close()
 

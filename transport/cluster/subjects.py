@@ -16,7 +16,8 @@ checks its tokens and raises :class:`SubjectTokenError` otherwise.
 | ``risk.event.<account>`` | ActorMessage{accountPush} of a ServerMessage{riskEvent} | publish |
 | ``order.submit.<account>`` | SubmitOrder → OrderReply | request-reply |
 | ``order.update.<account>`` | order events | publish |
-| ``algo.progress.1s.<job>`` | algo progress | publish |
+| ``algo.command.<account>`` | ActorMessage{orderCommand} of a start/pause/resume/stopAlgo → ack / error | request-reply |
+| ``algo.progress.1s.<job>`` | ActorMessage{accountPush} of a ServerMessage{algoProgress} | publish |
 | ``audit.<command>.<account>`` | the command's OrderCommand (JetStream ``AUDIT``) | publish |
 | ``journal.order.<account>.<client order id>`` | ReplicatedOrderRow per journal row (``ORDERS``) | publish |
 | ``ops.node.<node>`` | NodeAnnouncement, every second (issue 16) | publish |
@@ -25,6 +26,7 @@ checks its tokens and raises :class:`SubjectTokenError` otherwise.
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from transport.errors import TransportError
@@ -130,8 +132,26 @@ def account_pushes_any() -> list[str]:
 
 
 def algo_progress(job: str) -> str:
-    """``algo.progress.1s.<job>``: an algo job's progress every second."""
+    """``algo.progress.1s.<job>``: an algo job's progress every second (``<job>``: :func:`job_token`)."""
     return f"algo.progress.1s.{token(job)}"
+
+
+def algo_command(account: str) -> str:
+    """``algo.command.<account>``: algo commands for one account's jobs (request-reply)."""
+    return f"algo.command.{token(account)}"
+
+
+def algo_command_any() -> str:
+    """``algo.command.*``: the algo host's subscription (every account)."""
+    return "algo.command.*"
+
+
+def job_token(job_id: str) -> str:
+    """Return the subject token of an algo job id: the id itself when it is a valid token, else ``j#`` and the
+    first 16 hex digits of its SHA-256 (a client-chosen id may hold ``.`` or spaces; both ends derive the same)."""
+    if job_id and len(job_id) <= MAX_TOKEN_LENGTH and not _BAD_TOKEN.search(job_id) and not job_id.startswith("j#"):
+        return job_id
+    return "j#" + hashlib.sha256(job_id.encode()).hexdigest()[:16]
 
 
 def audit_command(command: str, account: str) -> str:
@@ -178,6 +198,8 @@ __all__ = [
     "account_pushes_any",
     "acct_risk",
     "acct_status",
+    "algo_command",
+    "algo_command_any",
     "algo_progress",
     "audit_command",
     "journal_order",
@@ -187,6 +209,7 @@ __all__ = [
     "md_tick",
     "md_batch",
     "md_batch_subscriptions",
+    "job_token",
     "ops",
     "ops_node",
     "ops_node_any",

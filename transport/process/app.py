@@ -264,7 +264,9 @@ class Desk:
         if self.bridge is not None:
             self.algos = DeskAlgos(self.runtime, self.config.orders, self.journal)
             self.algos.start(lambda spec: spawn(self.runtime, ROOT_PATH, spec))
-        await self.links.start(self.bridge)
+        elif (algo_host := self.links.algo_host_spec()) is not None:   # an edge: the engine is on the venue-host
+            spawn(self.runtime, ROOT_PATH, algo_host)
+        await self.links.start(self.bridge, self.algos)
         if isinstance(self.links.orders, OrderHost):  # status and risk summaries on acct.*.1s.<trader>
             self.links.orders.set_traders({spec.account: spec.trader for spec in self.config.orders.accounts})
         self.watchlist_link = watchlist_link(self.runtime, self.bus, self.config.role)

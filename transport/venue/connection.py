@@ -237,7 +237,7 @@ class VenueConnections:
                 "" if connection.market_data else ", market data down")) if not feed_now else (
                 f"venue {connection.name} ready")
             self._event_engine.put(Event(EVENT_FEED_STATUS, FeedStatus(
-                "live" if feed_now else "sourceDown", reason, time.time_ns())))
+                "live" if feed_now else "sourceDown", reason, time.time_ns(), connection.name)))
 
     # -- the engine's thread (connect / close) ----------------------------------------------
 

@@ -239,6 +239,9 @@ class DeskAlgos:
         self._seq = 0
         self._lock = threading.Lock()
         self.started = self.refused_children = self.progress_sent = 0
+        self.progress_listeners: list[Callable[[str, bytes], None]] = []
+        """Called on the loop thread with (job id, ActorMessage accountPush of its algoProgress), every progress
+        the local sessions get (the NATS algo host publishes it on ``algo.progress.1s.<job>``)."""
 
     # -- wiring -----------------------------------------------------------------------------
 
@@ -294,14 +297,28 @@ class DeskAlgos:
             except RuntimeError:   # loop closed: the desk is stopping
                 pass
 
-    def _answer(self, session: str, payload: bytes, correlation: int) -> None:
+    def _answer(self, session: str, payload: bytes, correlation: int,
+                answer: Callable[[bytes], None] | None = None) -> None:
+        if answer is not None:
+            answer(payload)
+            return
         self.runtime.tell_path(session, encode_outbound(group="", seq=0, kind="control", payload=payload,
                                                         source=SOURCE, correlation_id=correlation))
 
     # -- commands (loop thread) ---------------------------------------------------------------
 
-    def on_command(self, session: str, user: str, data: bytes, correlation_id: int) -> None:
-        """Handle an algo command a session forwarded (token already checked for the account)."""
+    def on_command(self, session: str, user: str, data: bytes, correlation_id: int,
+                   answer: Callable[[bytes], None] | None = None) -> None:
+        """Handle an algo command a session forwarded (token already checked for the account).
+
+        Args:
+            session: the commanding session's path (its ``ack`` / ``error`` goes there).
+            user: the trader's JWT ``sub``.
+            data: the ClientMessage bytes.
+            correlation_id: the desk correlation id of the command (UInt64, 0: none).
+            answer: when given, takes the ``ack`` / ``error`` ServerMessage instead of the session, before this
+                returns (the NATS algo host answers its request with it).
+        """
         with schemas.stream.ClientMessage.from_bytes(data, traversal_limit_in_words=schemas.TRAVERSAL_LIMIT_WORDS,
                                                      nesting_limit=schemas.NESTING_LIMIT) as client:
             member = client.which()
@@ -331,11 +348,11 @@ class DeskAlgos:
                     self._call(lambda: self._control(job, action, user))
                     detail = job.job_id
             except AlgoCommandError as exc:
-                self._answer(session, encode_error(exc.code, str(exc), envelope_id, SOURCE), correlation_id)
+                self._answer(session, encode_error(exc.code, str(exc), envelope_id, SOURCE), correlation_id, answer)
                 return
         _log.info("algo_command", member=member, job_id=detail, user=user, correlation_id=correlation_id or None)
         self._answer(session, encode_server_message("ack", envelope_id, SOURCE, of=member, detail=detail),
-                     correlation_id)
+                     correlation_id, answer)
 
     def _parse_start(self, body: Any) -> dict[str, Any]:
         templates = self.engine.algo_templates if self.engine is not None else {}
@@ -563,7 +580,10 @@ class DeskAlgos:
         for key, value in fields.items():
             setattr(body, key, value)
         self.progress_sent += 1
-        self.runtime.tell_path("sessions", encode_account_push(account, message.to_bytes(), SOURCE))
+        push = encode_account_push(account, message.to_bytes(), SOURCE)
+        self.runtime.tell_path("sessions", push)
+        for listener in self.progress_listeners:
+            listener(fields["jobId"], push)
         job = self.jobs.get(fields["jobId"])
         if self.journal is not None and job is not None and job.request:
             request = job.request

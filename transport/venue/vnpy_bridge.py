@@ -24,8 +24,10 @@ group gets one TickBatch per interval rather than one per loop turn.
 
 Venue liveness: a gateway that puts an ``EVENT_FEED_STATUS`` event (data: a
 :class:`FeedStatus`; the simulator does on a disconnected or reconnected feed
-and at the end of a replay) has it sent, after the ticks queued before it,
-to every group as ``groupStatus`` (``sourceDown``, ``live``, ``ended``).
+and at the end of a replay, the venue connection on a dropped or restored
+front) has it sent, after the ticks queued before it, as ``groupStatus``
+(``sourceDown``, ``live``, ``ended``) to the groups of that gateway's contracts,
+each group showing the worst of its gateways' states (transport/venue/feed_status.py).
 
 Groups: one per exchange product (``rb``, ``IF``, ``m_o`` ... by ProductID),
 created under ``market`` as contracts appear, plus watchlists from config
@@ -56,6 +58,7 @@ from actors.market.ticks import TICK_FIELDS, TICKS_PATH, encode_tick_detail, tic
 from actors.paths import group_child, group_path
 from schemas.venue_events import EVENT_FEED_STATUS, FeedStatus
 from transport.latency import ExchangeClockSkew
+from transport.venue.feed_status import FeedStatusBook
 from transport.venue.watchlists import WatchlistEdit, WatchlistGroups
 
 if TYPE_CHECKING:
@@ -70,6 +73,23 @@ _DEPTH_OF = operator.attrgetter(*(f"{side}_{what}_{level}" for side, what in (
 """vn.py TickData → its five levels (bid prices, bid volumes, ask prices, ask volumes; 0: no such level)."""
 _FLOAT_COLUMNS = ("lastPrices", "bidPrices", "askPrices", "bidVolumesLots", "askVolumesLots",
                   "volumesLots", "openInterestsLots")
+
+
+def _is_repeat(routes: list[tuple[Any, int]], exchange_ns: int, volume_lots: float) -> bool:
+    """Return whether a tick repeats its contract's last one: the same exchange time and cumulative volume.
+
+    A venue answers a (re)subscription with the contract's current quote (CTP: ``OnRtnDepthMarketData``
+    right after ``SubscribeMarketData``; the simulator does the same), which the desk already showed
+    before a disconnection when the contract did not trade since. It refreshes the group's row (its
+    receive time says the feed is back) but is no new tick of the contract's detail history: a chart
+    must not draw it as a trade. Compared with the row as of the last drain (loop thread).
+    """
+    group, index = routes[0]
+    table = group.table
+    if index >= table.size:
+        return False
+    columns = table.columns(("exchangeTsNs", "volumesLots"))   # views: the int64 stamp stays exact
+    return int(columns["exchangeTsNs"][index]) >= exchange_ns and float(columns["volumesLots"][index]) == volume_lots
 
 
 def guarded(handler: Callable[[Any], None], on_error: Callable[[BaseException], None]) -> Callable:
@@ -132,6 +152,7 @@ class _Group:
     version: int = 0
     rows: list = field(default_factory=list)   # (index, floats..., ints...) of this drain
     seq: int = 0                # tick batches sent to the group actor (TickBatch.seq of the last)
+    gateways: set = field(default_factory=set)   # vn.py gateway names of its contracts
 
     @property
     def path(self) -> str:
@@ -203,7 +224,9 @@ class VnpyBridge:
         self.clock_skew = ExchangeClockSkew()
         """Per exchange, venue receive − exchange time of recent ticks (loop thread)."""
         self.feed_status: FeedStatus | None = None
-        """The venue feed's last reported state (None: never reported, presumed live)."""
+        """The last feed status any gateway reported (None: never reported, presumed live)."""
+        self.feed_statuses = FeedStatusBook()
+        """Each gateway's latest feed status; a group shows the worst of its gateways' (loop thread)."""
         self.watchlist_groups = WatchlistGroups(self._groups, self._routes, new_group=self._new_group,
                                                 route=self._route, send_rows=self._send_rows)
         """Users' watchlist groups edited at run time (transport/venue/watchlists.py)."""
@@ -314,10 +337,10 @@ class VnpyBridge:
                 offsets[exchange] = [received_ns - exchange_ns]
             row = (tick.last_price, tick.bid_price_1, tick.ask_price_1, tick.bid_volume_1,
                    tick.ask_volume_1, tick.volume, tick.open_interest, exchange_ns, received_ns)
+            if watched and tick.vt_symbol in watched and not _is_repeat(routes, exchange_ns, tick.volume):
+                self.runtime.tell_path(TICKS_PATH, encode_tick_detail(tick.vt_symbol, [tick_row(row, _DEPTH_OF(tick))]))
             for group, index in routes:
                 group.rows.append((index, row))
-            if watched and tick.vt_symbol in watched:
-                self.runtime.tell_path(TICKS_PATH, encode_tick_detail(tick.vt_symbol, [tick_row(row, _DEPTH_OF(tick))]))
         for exchange, values in offsets.items():
             self.clock_skew.observe(exchange, values)
         for group in self._groups.values():
@@ -327,15 +350,25 @@ class VnpyBridge:
         self.runtime.schedule()
 
     def _announce_feed_status(self, status: FeedStatus) -> None:
-        """Tell every local group the venue feed's state (loop thread)."""
+        """Tell each local group of the reporting gateway the worst feed state of its contracts' gateways (loop thread).
+
+        Per gateway (transport/venue/feed_status.py): a group of contracts on a gateway that is fine stays
+        live while another gateway is down, and a down group's reason names its gateway.
+        """
         self.feed_status = status
-        _log.info("feed_status_changed", state=status.state, reason=status.reason)
+        self.feed_statuses.note(status)
+        _log.info("feed_status_changed", state=status.state, reason=status.reason, gateway=status.gateway_name)
         if self._sink is not None:
             return  # a venue-host: the aggregators learn of silence from the stream itself
-        message = encode_actor_message("groupStatus", {"group": "", "state": status.state, "reason": status.reason,
-                                                       "sinceTsNs": status.ts_ns}, source="gateway")
         for group in self._groups.values():
-            self.runtime.tell_path(group.path, message)
+            if status.gateway_name and group.gateways and status.gateway_name not in group.gateways:
+                continue   # another gateway's feed: this group's state did not change
+            shown = self.feed_statuses.of_group(group.gateways)
+            if shown is None:
+                continue
+            self.runtime.tell_path(group.path, encode_actor_message("groupStatus", {
+                "group": "", "state": shown.state, "reason": shown.reason, "sinceTsNs": shown.ts_ns},
+                source="gateway"))
 
     def update_watchlist(self, group_name: str, add: Iterable[str], remove: Iterable[str]) -> WatchlistEdit:
         """Edit a user's watchlist group (loop thread): :meth:`WatchlistGroups.update`, whose errors it raises."""
@@ -397,6 +430,9 @@ class VnpyBridge:
             group.instruments.append(info)
             group.table.resize(len(group.instruments))
             routes.append((group, len(group.instruments) - 1))
+            gateway_name = getattr(contract, "gateway_name", "") or ""
+            if gateway_name:
+                group.gateways.add(gateway_name)
         self._routes[vt_symbol] = routes
         return routes
 

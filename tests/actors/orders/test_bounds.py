@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import actors.orders.validity as validity
+import actors.sessions.commands as commands
 import actors.sessions.session as session
 import transport.edge.inbound as inbound
 import transport.edge.ws as ws
@@ -31,8 +32,8 @@ def test_bounds_when_measured_then_utf8_bytes_from_1_to_64(value, fits):
 
 
 def test_doors_when_imported_then_share_one_function_and_one_member_set():
-    """The gateway, its frame reader, the session and the validity rule call the same checks."""
-    assert ws.client_order_id_fits is session.client_order_id_fits is validity.client_order_id_fits
+    """The gateway, its frame reader, the session (its command forwarder) and the validity rule call the same checks."""
+    assert ws.client_order_id_fits is commands.client_order_id_fits is validity.client_order_id_fits
     assert inbound.vt_symbol_fits is session.vt_symbol_fits is validity.vt_symbol_fits is vt_symbol_fits
     assert ws.ORDER_MEMBERS is session.ORDER_MEMBERS is ORDER_MEMBERS
     assert ORDER_MEMBERS == {"submitOrder", "cancelOrder", "orderStatusRequest", "replaceOrder", "cancelAll",

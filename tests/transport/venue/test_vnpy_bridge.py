@@ -129,3 +129,33 @@ async def test_option_contract_when_added_then_its_group_carries_strike_expiry_t
     assert listed.option_expiry_ts_ns == int(expiry.timestamp()) * 1_000_000_000
     assert (future.option_strike, future.option_type, future.option_underlying, future.option_expiry_ts_ns) == \
         (0.0, "", "", 0)
+
+
+async def test_detail_when_a_tick_repeats_the_last_quote_then_row_refreshed_but_no_new_detail_tick():
+    """A venue's subscribe snapshot (same exchange time and cumulative volume as the contract's last tick)
+    refreshes the group row's receive time but is no new tick of the contract's detail stream; a later trade is."""
+    from actors.market.ticks import TICKS_PATH
+
+    async with _bridge_on_engine() as (runtime, bridge, engine):
+        details: list[bytes] = []
+        tell_path = runtime.tell_path
+
+        def spy(path, data):
+            if path == TICKS_PATH:
+                details.append(data)
+            return tell_path(path, data)
+
+        runtime.tell_path = spy
+        bridge.detail_symbols.add("rb1801.SHFE")
+        engine.put(Event(EVENT_CONTRACT, _contract("rb1801")))
+        first = _tick("rb1801", 3800.0)
+        engine.put(Event(EVENT_TICK, first))
+        await _wait(lambda: bridge.latest_row("rb1801.SHFE") is not None)
+        received_ns = bridge.latest_row("rb1801.SHFE")[-1]
+        engine.put(Event(EVENT_TICK, first))   # the snapshot: the same quote again
+        await _wait(lambda: bridge.latest_row("rb1801.SHFE")[-1] > received_ns)
+        assert len(details) == 1
+        later = _tick("rb1801", 3801.0)
+        later.volume = 2
+        engine.put(Event(EVENT_TICK, later))
+        await _wait(lambda: len(details) == 2)
