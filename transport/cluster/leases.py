@@ -127,6 +127,7 @@ class LeaseState:
         self.epoch = 0          # the fencing token while the lease is ours; 0: not ours
         self.revision = 0       # the key's revision our last write got
         self.written_at_s = 0.0  # send time of our last successful write
+        self.unacked_since_s: float | None = None  # send time of the first renewal unanswered since the last ack
 
     def holds(self, now_s: float) -> bool:
         """True while the lease is ours and not past its TTL at ``now_s``."""
@@ -141,10 +142,17 @@ class LeaseState:
         """Our ``update`` on the last revision succeeded."""
         self.revision = revision
         self.written_at_s = sent_at_s
+        self.unacked_since_s = None
+
+    def unanswered(self, sent_at_s: float) -> None:
+        """A renewal sent at ``sent_at_s`` got no answer: it may have been applied (its acknowledgement lost)."""
+        if self.unacked_since_s is None:
+            self.unacked_since_s = sent_at_s
 
     def lost(self) -> int:
         """The lease is no longer ours (refused write); return the epoch it had."""
         epoch, self.epoch, self.revision = self.epoch, 0, 0
+        self.unacked_since_s = None
         return epoch
 
 
@@ -181,7 +189,7 @@ class LeaseKeeper:
         self.states: dict[str, LeaseState] = {}
         self._taken_ts_ns: dict[str, int] = {}
         self._task: asyncio.Task | None = None
-        self.taken = self.renewals = self.lost = self.unreachable = 0
+        self.taken = self.renewals = self.lost = self.unreachable = self.recovered = 0
 
     # -- reads -------------------------------------------------------------------
 
@@ -203,7 +211,8 @@ class LeaseKeeper:
     def statistics_dict(self) -> dict[str, Any]:
         """Counters and the groups led, for ``/admin`` and ``/metrics``."""
         return {"leases_taken": self.taken, "lease_renewals": self.renewals, "leases_lost": self.lost,
-                "lease_unreachable": self.unreachable, "groups_led": self.led()}
+                "lease_unreachable": self.unreachable, "lease_renewals_recovered": self.recovered,
+                "groups_led": self.led()}
 
     # -- the loop ------------------------------------------------------------------
 
@@ -243,10 +252,12 @@ class LeaseKeeper:
             try:
                 revision = await asyncio.wait_for(self.kv.update(group, value, last=state.revision), self.ttl_s)
             except _REFUSED:
-                self._lose(group, state, "refused on renewal: the lease expired or another node took it")
+                if not await self._applied_unanswered(group, state):
+                    self._lose(group, state, "refused on renewal: the lease expired or another node took it")
                 return
             except _UNREACHABLE:
                 self.unreachable += 1
+                state.unanswered(sent_at_s)
                 return
             state.renewed(revision, sent_at_s)
             self.renewals += 1
@@ -267,6 +278,32 @@ class LeaseKeeper:
         self.taken += 1
         _log.info("lease_taken", group=group, node=self.node, epoch=revision)
         self._on_gained(group, revision)
+
+    async def _applied_unanswered(self, group: str, state: LeaseState) -> bool:
+        """After a refused renewal: True if the refusal only means an earlier renewal was applied and its
+        acknowledgement lost (a nats-server dying or a stream leader changing mid-request), so the key still
+        holds our record of our epoch at a newer revision; the lease is then still ours, kept from the send
+        time of the first unanswered renewal (no later than the applied one's: the fence stays safe).
+
+        Only the holder writes its record: another node's ``create`` needs the key absent, so a key holding
+        our node and epoch was written by us and has not expired since."""
+        if state.unacked_since_s is None:
+            return False
+        try:
+            entry = await asyncio.wait_for(self.kv.get(group), self.ttl_s)
+        except _REFUSED:
+            return False
+        except _UNREACHABLE:
+            self.unreachable += 1
+            return True   # no answer either way: keep the state, the fence (time) decides
+        lease = decode_lease(group, entry.value or b"", entry.revision)
+        if lease.node != self.node or lease.epoch != state.epoch or entry.revision <= state.revision:
+            return False
+        state.renewed(entry.revision, state.unacked_since_s)
+        self.recovered += 1
+        _log.info("lease_renewal_recovered", group=group, node=self.node, epoch=state.epoch,
+                  revision=entry.revision)
+        return True
 
     async def _follow(self, group: str, now_s: float, now_ns: int) -> None:
         """Another node leads ``group``: schedule the next take when its last renewal expires."""

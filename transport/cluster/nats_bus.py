@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,8 @@ from transport.errors import TransportError
 
 _log = structlog.get_logger("transport.cluster.nats_bus")
 AUDIT_STREAM = "AUDIT"
+STORE_RETRY_S = 0.1
+"""Pause between two attempts of :meth:`NatsBus.store` while a stream has no leader or no server answers, s."""
 
 
 class NoRespondersError(TransportError, ConnectionError):
@@ -80,6 +83,7 @@ class BusStatistics:
         reconnects: reconnections made.
         slow_consumers: slow-consumer errors reported by nats-py.
         errors: other asynchronous errors.
+        store_retries: stream publishes tried again (no stream leader or no server for a moment).
     """
 
     connected: bool
@@ -92,6 +96,7 @@ class BusStatistics:
     reconnects: int
     slow_consumers: int
     errors: int
+    store_retries: int = 0
 
 
 class NatsBus:
@@ -114,7 +119,7 @@ class NatsBus:
         self._writer: asyncio.Task | None = None
         self._subscriptions: list[Any] = []
         self._published = self._received = self._dropped = 0
-        self._disconnects = self._reconnects = self._slow = self._errors = 0
+        self._disconnects = self._reconnects = self._slow = self._errors = self._store_retries = 0
 
     async def connect(self, timeout_s: float = 5.0) -> None:
         """Connect to the first reachable seed (loop thread).
@@ -281,14 +286,28 @@ class NatsBus:
     async def store(self, subject: str, data: bytes, msg_id: str, timeout_s: float = 2.0) -> bool:
         """Publish on a stream with ``Nats-Msg-Id`` = ``msg_id`` and wait for its acknowledgement.
 
+        While ``timeout_s`` lasts, "no stream response" and "no responders" (the stream's leader or this
+        client's server just died: JetStream elects a new leader, nats-py reconnects) and a lost
+        acknowledgement are retried every :data:`STORE_RETRY_S`: the same ``Nats-Msg-Id`` makes a retry of a
+        stored message a duplicate, never a second copy (NATS JetStream message deduplication).
+
         Returns:
             True if the stream stored it, False if it was a duplicate within the stream's window.
 
         Raises:
             nats.errors.Error: no acknowledgement within ``timeout_s`` (``TimeoutError``) or JetStream refused.
         """
-        ack = await self._js.publish(subject, data, timeout=timeout_s, headers={"Nats-Msg-Id": msg_id})
-        return not ack.duplicate
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                ack = await self._js.publish(subject, data, timeout=max(left, 0.05), headers={"Nats-Msg-Id": msg_id})
+                return not ack.duplicate
+            except (nats.js.errors.NoStreamResponseError, nats.errors.NoRespondersError, nats.errors.TimeoutError):
+                if deadline - time.monotonic() <= STORE_RETRY_S:
+                    raise
+                self._store_retries += 1
+                await asyncio.sleep(STORE_RETRY_S)
 
     async def stream_last_seq(self, name: str) -> int:
         """Return the stream's last sequence number (0: empty)."""
@@ -335,7 +354,7 @@ class NatsBus:
             server=str(nc.connected_url.netloc) if nc and nc.connected_url else "",
             published=self._published, received=self._received, dropped=self._dropped,
             queued=len(self._queue), disconnects=self._disconnects, reconnects=self._reconnects,
-            slow_consumers=self._slow, errors=self._errors)
+            slow_consumers=self._slow, errors=self._errors, store_retries=self._store_retries)
 
     async def close(self) -> None:
         """Flush what is queued, drain subscriptions and close. Idempotent."""

@@ -251,6 +251,8 @@ class ReplicatedJournal:
         self.rebuild = StreamRebuild()
         self.following = True
         """True while this host is not the active one: rows of the stream are written into its SQLite journal."""
+        self.foreign_rows = 0
+        """Rows taken from the stream that another venue-host wrote (it was active meanwhile)."""
         self.ready = asyncio.Event()
         self.counters = StreamCounters()
         self._seq_epoch = 0
@@ -395,6 +397,8 @@ class ReplicatedJournal:
         except Exception:  # noqa: BLE001 - not a JetStream message: nothing to order it by
             stream_seq = 0
         found = self.rebuild.take(msg.data, stream_seq)
+        if found is not None and found.node != self.node:
+            self.foreign_rows += 1
         if found is not None and self.following:
             self.journal.write_order_nowait(found.row)
             self.counters.applied += 1

@@ -27,6 +27,10 @@ States (:attr:`VenueHostLease.state`):
 * A refused renewal (a paused host that wakes up to find its lease taken or
   expired) makes it ``standby`` again: it unsubscribes, follows the stream
   again and its order actors stay fenced.
+* A lease that lapsed and comes back to the same host with no row of another
+  host on the stream meanwhile (JetStream unavailable for longer than the TTL,
+  e.g. a nats-server failover moving the bucket's leader) is **resumed**: no
+  other host was active, so the order actors keep their state (no restart).
 
 SIGTERM: the stopping host stops serving, lets its rows reach the stream and
 deletes the key; the standby watches the key and takes it at once. SIGKILL:
@@ -90,6 +94,8 @@ class VenueHostLease:
         self.releases_seen = 0
         self._task: asyncio.Task | None = None
         self._watch_task: asyncio.Task | None = None
+        self._foreign_at_loss: int | None = None   # the journal's foreign rows when this host last lost the lease
+        self.resumes = 0
 
     def epoch(self) -> int:
         """Return the lease's epoch if this host holds it now (its own clock), else 0 (never blocks)."""
@@ -128,7 +134,11 @@ class VenueHostLease:
             return
         adopted = self.journal.adopt()
         rows = sum(adopted.values())
-        for account in (account for account in self.accounts if account in adopted):
+        # the lease lapsed and came back to this host with no row of another host on the stream meanwhile (a
+        # nats-server failover longer than the TTL): nobody else was active, its order actors' state is current
+        resumed = self._foreign_at_loss is not None and self.journal.foreign_rows == self._foreign_at_loss
+        self.resumes += resumed
+        for account in (account for account in self.accounts if account in adopted and not resumed):
             # the stream knows orders of this account: its order actor rebuilds from the journal, as after a restart
             try:
                 await self.runtime.ask("orders", RestartChild(account), timeout_s=RESTART_TIMEOUT_S)
@@ -141,10 +151,11 @@ class VenueHostLease:
         self.takeovers += 1
         self.last_takeover_ms = round((time.perf_counter() - started) * 1000, 1)
         _log.warning("venue_host_active", node=self.node, epoch=epoch, rows=rows, caught_up=caught_up,
-                     takeover_ms=self.last_takeover_ms)
+                     takeover_ms=self.last_takeover_ms, resumed=resumed)
 
     def _lost(self, _key: str, epoch: int, reason: str) -> None:
         self._generation += 1
+        self._foreign_at_loss = self.journal.foreign_rows
         self.state = "standby"
         self.journal.follow()
         asyncio.get_running_loop().create_task(self.host.deactivate(), name="venue-host-standby")
@@ -155,7 +166,7 @@ class VenueHostLease:
         serving)."""
         return {"venue_host_state": self.state, "venue_host_epoch": self.epoch(),
                 "venue_host_takeovers": self.takeovers, "venue_host_takeover_ms": self.last_takeover_ms,
-                "venue_lease_releases_seen": self.releases_seen,
+                "venue_lease_releases_seen": self.releases_seen, "venue_host_resumes": self.resumes,
                 **self.journal.statistics_dict()}
 
     async def close(self) -> None:

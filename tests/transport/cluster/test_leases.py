@@ -47,6 +47,7 @@ class ModelKv:
         self.clock, self.ttl_s = clock, ttl_s
         self.revision = 0
         self.keys: dict[str, tuple[bytes, int, float]] = {}  # key → (value, revision, written at)
+        self.lose_acks = 0   # the next updates are applied but answered by a timeout (a server dying mid-request)
 
     def _expire(self) -> None:
         for key, (_, _, written) in list(self.keys.items()):
@@ -68,7 +69,11 @@ class ModelKv:
         self._expire()
         if key not in self.keys or self.keys[key][1] != last:
             raise nats.js.errors.KeyWrongLastSequenceError(description="wrong last sequence")
-        return self._write(key, value)
+        revision = self._write(key, value)
+        if self.lose_acks:
+            self.lose_acks -= 1
+            raise asyncio.TimeoutError()
+        return revision
 
     async def get(self, key: str) -> _Entry:
         self._expire()
@@ -150,6 +155,11 @@ class LeaseMachine(RuleBasedStateMachine):
                 assert keeper.states[group].epoch == 0, "a leader whose lease was stolen must step down"
                 assert (node, group, epoch) in self.lost
 
+    @rule(count=st.integers(1, 2))
+    def lose_acks(self, count: int) -> None:
+        """the next renewals are applied but their answers lost (a nats-server dies, a stream leader moves)."""
+        self.kv.lose_acks = count
+
     @rule(group=st.sampled_from(GROUPS))
     def purge(self, group: str) -> None:
         """an operator deletes the key: its holder believes it leads until its next renewal is refused, while
@@ -188,6 +198,41 @@ def test_lease_state_when_written_then_held_until_ttl_after_send_time():
     state.renewed(9, 10.5)
     assert state.holds(11.4) and state.epoch == 7
     assert state.lost() == 7 and not state.holds(10.6)
+
+
+def test_keeper_when_a_renewal_was_applied_but_its_answer_lost_then_keeps_the_lease():
+    """A renewal applied by the server whose answer is lost (timeout) makes the next renewal's ``last`` revision
+    stale: the refusal is not a lost lease when the key still holds our record of our epoch. Before, the holder
+    stepped down and re-took the lease with a new epoch on every nats-server failover (a venue-host then
+    restarted its order actors and refused orders meanwhile)."""
+    clock = FakeClock()
+    kv = ModelKv(clock, TTL_S)
+    lost = []
+    keeper = LeaseKeeper(kv, "host-a", lambda: ["venue-host"], ttl_s=TTL_S, clock=clock,
+                         wall_clock=lambda: int(clock() * 1e9), on_lost=lambda g, e, r: lost.append((g, e, r)))
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(keeper.step(force=True))
+        epoch = keeper.epoch_of("venue-host")
+        kv.lose_acks = 1
+        clock.now_s += 0.3
+        loop.run_until_complete(keeper.step(force=True))   # applied, answer lost
+        clock.now_s += 0.3
+        loop.run_until_complete(keeper.step(force=True))   # refused (stale last revision): our record is there
+        assert lost == [] and keeper.epoch_of("venue-host") == epoch and keeper.recovered == 1
+        clock.now_s += 0.3
+        loop.run_until_complete(keeper.step(force=True))   # renews on the recovered revision
+        assert keeper.renewals == 1 and keeper.epoch_of("venue-host") == epoch
+        clock.now_s += 2 * TTL_S                           # now it really expires: another takes it
+        other = LeaseKeeper(kv, "host-b", lambda: ["venue-host"], ttl_s=TTL_S, clock=clock,
+                            wall_clock=lambda: int(clock() * 1e9))
+        loop.run_until_complete(other.step(force=True))
+        kv.lose_acks = 0
+        keeper.states["venue-host"].unanswered(clock())    # even with an unanswered renewal pending
+        loop.run_until_complete(keeper.step(force=True))
+        assert [(g, e) for g, e, _ in lost] == [("venue-host", epoch)] and other.epoch_of("venue-host") > epoch
+    finally:
+        loop.close()
 
 
 @pytest.mark.nats

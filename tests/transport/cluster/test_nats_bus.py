@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import nats.errors
+import nats.js.errors
 import pytest
 
 from actors import encode_actor_message
@@ -78,6 +80,28 @@ async def test_audit_when_same_msg_id_twice_then_stored_once(bus):
     assert await bus.audit("audit.order.acct-1", b"submit", msg_id="coid-1") is False
     assert await bus.audit("audit.order.acct-1", b"submit", msg_id="coid-2") is True
     assert await bus.audit_count() == 2
+
+
+async def test_store_when_the_stream_has_no_leader_for_a_moment_then_retried_and_stored_once(bus):
+    """A stream publish answered "no responders" / "no stream response" (its leader's server just died, a new one
+    not yet elected: here the stream does not exist yet for 0.3 s) is tried again within the timeout instead of
+    failing the write-ahead of an order at once; the same Nats-Msg-Id keeps a retry from storing twice."""
+    async def stream_appears() -> None:
+        await asyncio.sleep(0.3)
+        await bus.ensure_stream("RETRIED", ["retried.>"])
+
+    appearing = asyncio.create_task(stream_appears())
+    assert await bus.store("retried.a", b"row", msg_id="a-1", timeout_s=3.0) is True
+    await appearing
+    assert bus.statistics().store_retries >= 1
+    assert await bus.store("retried.a", b"row", msg_id="a-1", timeout_s=3.0) is False
+    assert await bus.stream_last_seq("RETRIED") == 1
+
+
+async def test_store_when_no_stream_ever_then_refused_within_its_timeout(bus):
+    """Retries stop at the timeout: the caller gets the error (the order is then refused, never sent)."""
+    with pytest.raises((nats.errors.NoRespondersError, nats.js.errors.NoStreamResponseError, nats.errors.TimeoutError)):
+        await bus.store("nostream.a", b"row", msg_id="n-1", timeout_s=0.5)
 
 
 async def test_connect_when_no_server_then_connection_error():
