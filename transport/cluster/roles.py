@@ -152,7 +152,8 @@ class RoleLinks:
             self.ticks = TickPublisher(bus, active=lambda: self.venue_lease is None or self.venue_lease.epoch() > 0)
             self.orders = OrderHost(runtime, bus, audit_replicas=self._replicas(), serve=False)
         elif role == "aggregator":
-            self.ticks = TickSubscriber(runtime, bus, groups, group_args)
+            self.ticks = TickSubscriber(runtime, bus, groups, group_args,
+                                        float(market.get("source_timeout_s", DEFAULT_SOURCE_TIMEOUT_S)))
             self.market = MarketPublisher(runtime, bus, leases=self._lease_epoch)
         elif role == "edge":
             source_timeout_s = float(market.get("source_timeout_s", DEFAULT_SOURCE_TIMEOUT_S))
@@ -314,7 +315,7 @@ class RoleLinks:
         for task in (self._bind_task, self._venue_task):
             if task is not None:
                 task.cancel()
-        for part in (self.venue_lease, self.leases, self.announcer, self.orders, self.algos):
+        for part in (self.venue_lease, self.leases, self.announcer, self.orders, self.algos, self.ticks):
             if part is not None:
                 await part.close()
 

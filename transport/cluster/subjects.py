@@ -9,6 +9,7 @@ checks its tokens and raises :class:`SubjectTokenError` otherwise.
 | --- | --- | --- |
 | ``md.tick.<ex>.<sym>`` | ActorMessage{tickBatch} of one contract | publish |
 | ``md.batch.<ex>.<group>`` | ActorMessage{instrumentsAdded} / {tickBatch} of one group | publish |
+| ``md.source`` | the active venue-host's heartbeat (empty) | publish |
 | ``md.agg.33ms.<group>`` | ServerMessage{groupFrame} / {groupInfo} | publish |
 | ``md.snap.<group>`` | request → ServerMessage{groupFrame} snapshot | request-reply |
 | ``acct.status.1s.<trader>`` | ActorMessage{accountPush} of a ServerMessage{accountStatus} | publish |
@@ -79,6 +80,12 @@ def md_batch(exchange: str, group: str) -> str:
 def md_batch_subscriptions(groups: tuple[str, ...] = ()) -> list[str]:
     """Return the subscriptions of an aggregator: ``md.batch.*.<group>`` per group, or every group."""
     return [f"md.batch.*.{token(g)}" for g in groups] if groups else ["md.batch.*.*"]
+
+
+def md_source() -> str:
+    """``md.source``: the active venue-host's heartbeat (every ``HEARTBEAT_S``), so aggregators tell a quiet
+    market from a dead source."""
+    return "md.source"
 
 
 def md_agg(group: str) -> str:
@@ -208,6 +215,7 @@ __all__ = [
     "md_snap",
     "md_tick",
     "md_batch",
+    "md_source",
     "md_batch_subscriptions",
     "job_token",
     "ops",

@@ -358,15 +358,15 @@ class VnpyBridge:
         self.feed_status = status
         self.feed_statuses.note(status)
         _log.info("feed_status_changed", state=status.state, reason=status.reason, gateway=status.gateway_name)
-        if self._sink is not None:
-            return  # a venue-host: the aggregators learn of silence from the stream itself
+        # on a venue-host the sink carries it to the aggregators, in order with the group's batches (a dead
+        # venue-host itself they learn of from its silence: transport/cluster/nats_ticks.py)
         for group in self._groups.values():
             if status.gateway_name and group.gateways and status.gateway_name not in group.gateways:
                 continue   # another gateway's feed: this group's state did not change
             shown = self.feed_statuses.of_group(group.gateways)
             if shown is None:
                 continue
-            self.runtime.tell_path(group.path, encode_actor_message("groupStatus", {
+            self._route(group, encode_actor_message("groupStatus", {
                 "group": "", "state": shown.state, "reason": shown.reason, "sinceTsNs": shown.ts_ns},
                 source="gateway"))
 
