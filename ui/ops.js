@@ -3,7 +3,8 @@
 // (ui/ops_risk.js, every RISK_REFRESH_MS), the audit (GET /admin/audit) and each vn.py
 // gateway's connection (GET /admin/venues: state, since, market data, contracts, last error).
 // Over NATS, the cluster (GET /admin/cluster, issue 16): every node (role, host, uptime,
-// loop lag, groups led) and every group's leading aggregator, lease epoch and lease age.
+// loop lag, groups led) and every group's leading aggregator, lease epoch and lease age; the
+// venue-host lease: which venue-host is active (sends orders), its epoch, and the standbys.
 // The token comes from #token=… or the login field and is kept in sessionStorage under the
 // same key as the watchlist page, so one log-in serves both.
 //
@@ -231,6 +232,17 @@ function renderCluster(body) {
               cell(`state state-${node.state}`, node.state), cell("groups", node.groupsLed.join(" ")));
     return tr;
   }));
+  const venue = $("#cluster-venue-host");
+  const host = body.venueHost;
+  venue.hidden = !host;
+  if (host) {
+    const standby = host.standby.length ? host.standby.join(", ") : "none";
+    venue.dataset.state = host.active ? "active" : "none";
+    venue.textContent = host.active
+      ? `Venue host: ${host.active} active (epoch ${host.epoch}, held ${(host.heldS ?? 0).toFixed(0)} s, `
+        + `renewed ${(host.ageS ?? 0).toFixed(2)} s ago) · standby: ${standby}`
+      : `Venue host: none holds the lease: no order is sent until one takes it · standby: ${standby}`;
+  }
   $("#cluster-groups tbody").replaceChildren(...body.groups.map((lease) => {
     const tr = document.createElement("tr");
     tr.dataset.group = lease.group;
