@@ -22,6 +22,8 @@ struct TapeInstrument {
   optionStrike @2 :Float64;   # strike, quote currency; 0 when not an option or read from the symbol
   optionRight @3 :Text;       # "C", "P", or "" (then the symbol tells)
   optionUnderlying @4 :Text;  # underlying symbol, "510050"; "" when the symbol tells
+  longMarginRatio @5 :Float64;   # margin per unit of long position value (CTP LongMarginRatio); 0 when none
+  shortMarginRatio @6 :Float64;  # the same for short positions (a synthetic option's may exceed 1: sim/margins.py)
 }
 
 struct TapeInstruments {

@@ -79,6 +79,8 @@ def _instrument_record(first_index: int, refs: Sequence[InstrumentRef]) -> bytes
         item.optionStrike = ref.option_strike
         item.optionRight = ref.option_right
         item.optionUnderlying = ref.option_underlying
+        item.longMarginRatio = ref.long_margin_ratio
+        item.shortMarginRatio = ref.short_margin_ratio
     return record.to_bytes()
 
 
@@ -269,7 +271,8 @@ def _refs_of(data: bytes) -> tuple[int, list[InstrumentRef]]:
                 inner.symbol, inner.exchange, inner.product, inner.productClass, inner.priceTick,
                 inner.multiplier, inner.name,
                 dt.date(ymd // 10000, ymd // 100 % 100, ymd % 100) if ymd else None,
-                item.optionStrike, item.optionRight, item.optionUnderlying))
+                item.optionStrike, item.optionRight, item.optionUnderlying, item.longMarginRatio,
+                item.shortMarginRatio))
         return body.firstIndex, refs
 
 
