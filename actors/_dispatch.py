@@ -384,9 +384,14 @@ class TickstageActor(Actor):
             opened.__exit__(None, None, None)
 
     def _on_unknown(self, member: str, sender: ActorAddress) -> None:
-        """Count a message this actor does not take and reply ``failure`` to its sender."""
+        """Count a message this actor does not take and reply ``failure`` to its sender.
+
+        A refused ``failure`` is only counted and logged, never answered: two actors that each refuse the
+        other's message would otherwise trade ``failure`` replies for ever (a hot loop on both mailboxes)."""
         self._unknown += 1
         self.log.warning("message_refused", msg_type=member)
+        if member == "failure":
+            return
         reply = schemas.actor.ActorMessage.new_message(
             failure={"code": "unknown_message", "message": f"{type(self).__name__} does not take {member}"},
             source=self.path,

@@ -66,6 +66,7 @@ class RemoteGroupActor(TickstageActor):
         self._tags: dict[str, int] = {}  # session → Attach.tag its next info answers
         self.exchanges: set[str] = set()  # of the instruments in the infos
         self.refused_entitlements = 0
+        self.viewports_ignored = 0
         self.infos: list[bytes] = []   # the last full GroupInfo, then appends
         self.instruments = 0
         self.seq = 0
@@ -199,6 +200,12 @@ class RemoteGroupActor(TickstageActor):
         """A local session saw a gap: ask the aggregator to re-broadcast a snapshot."""
         self._ask_snapshot()
 
+    def _on_viewport(self, viewport, message, sender: ActorAddress) -> None:
+        """A local client's visible rows: counted, not forwarded. The aggregator's frames are encoded once for
+        every edge node, so one page's viewport cannot choose their rows (and refusing it made the session and
+        this actor trade ``failure`` replies)."""
+        self.viewports_ignored += 1
+
     def _ask_snapshot(self) -> None:
         self.snapshot_requests += 1
         self._request_snapshot(self.group)
@@ -208,7 +215,8 @@ class RemoteGroupActor(TickstageActor):
         return {"group": self.group, "subscribers": len(self.subscribers), "seq": self.seq,
                 "frames": self.frames, "snapshot_requests": self.snapshot_requests, "remote": True,
                 "liveness": SOURCE_DOWN if self.source_down else self._aggregator_state(),
-                "source_down_events": self.source_down_events, "refused_entitlements": self.refused_entitlements}
+                "source_down_events": self.source_down_events, "refused_entitlements": self.refused_entitlements,
+                "viewports_ignored": self.viewports_ignored}
 
     def _aggregator_state(self) -> str:
         if self._status is None:

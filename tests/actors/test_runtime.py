@@ -166,6 +166,20 @@ async def test_unknown_member_when_received_then_counted_and_answered():
         runtime.shutdown()
 
 
+async def test_unknown_member_when_it_is_a_failure_then_counted_and_never_answered():
+    """A refused ``failure`` gets no ``failure`` back: two actors that refuse each other's message would otherwise
+    trade failures for ever (seen on an edge node: a page's viewport refused by the RemoteGroupActor, the session
+    refusing the failure, the group refusing that one ... 228,000 log lines in 30 s)."""
+    runtime = await _desk([ChildSpec("echo", Echo)])
+    try:
+        failure = encode_actor_message("failure", {"code": "unknown_message", "message": "x does not take y"})
+        with pytest.raises(AskTimeoutError):
+            await runtime.ask("echo", failure, timeout_s=0.3)
+        assert runtime.registry.entry("echo").instance.statistics().unknown == 1
+    finally:
+        runtime.shutdown()
+
+
 class Raising(Actor):
     """A plain Thespian actor (its exceptions reach the runtime): raises on every bytes message."""
 

@@ -124,11 +124,16 @@ class FailoverClient:
                 found[message["seq"]] = data
         return found
 
-    async def submit(self, order: dict, timeout_s: float = 30.0, attempt_s: float = 5.0) -> tuple[dict, int]:
+    async def submit(self, order: dict, timeout_s: float = 30.0, attempt_s: float = 5.0,
+                     final_unknown: bool = False) -> tuple[dict, int]:
         """Submit ``order`` (a ``submitOrder`` body) until a decided reply comes; return it and the attempts.
 
         Every attempt carries the same client order id, through whichever
         gateway is up: the order host sends it once whatever the attempts.
+        ``outcomeUnknown`` is retried; with ``final_unknown`` one decided by the
+        order actor itself (envelope source ``orders/<account>``: an order it
+        closed as unknown to the venue) is returned, only an edge's "no answer
+        in time" (source ``nats-orders``) is retried.
         """
         client_order_id = order["clientOrderId"]
         attempts = 0
@@ -142,7 +147,8 @@ class FailoverClient:
                         timeout_s=attempt_s)
                 except TimeoutError:
                     continue
-                if reply["status"] != "outcomeUnknown":
+                if reply["status"] != "outcomeUnknown" or (
+                        final_unknown and reply["envelope"]["source"].startswith("orders/")):
                     return reply, attempts
 
     async def close(self) -> None:

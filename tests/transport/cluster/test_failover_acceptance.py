@@ -117,7 +117,8 @@ class Storm:
                 return
             order = _order(f"acc-{i}", self.price - 20 - i % 10)
             self.replies[order["clientOrderId"]] = []
-            answers = await asyncio.gather(*(client.submit(order, timeout_s=90.0) for client in self.clients))
+            answers = await asyncio.gather(*(client.submit(order, timeout_s=90.0, final_unknown=True)
+                                             for client in self.clients))
             for reply, attempts in answers:
                 self.replies[order["clientOrderId"]].append(reply)
                 self.attempts += attempts
@@ -391,8 +392,15 @@ async def test_failover_acceptance_when_each_role_killed_in_turn_then_frames_res
             leader (the killed nats-server led it; JetStream elects after 4-9 s): answered, never sent."""
             return all(r["status"] == "rejected" and r["rejection"]["rule"] in ("journal", "lease") for r in replies)
 
+        def unknown(replies: list[dict]) -> bool:
+            """In flight at the killed venue host: sent to its venue, which no other host's simulated venue knows
+            (a real shared venue would answer the new host's query), so the order actor closed it unknown."""
+            return all(r["status"] == "outcomeUnknown" for r in replies)
+
         refused = [i for i, r in storm.replies.items() if len(r) == 2 and not_sent(r)]
-        undecided = {i: r for i, r in storm.replies.items() if i not in refused and (
+        unknown_ids = [i for i, r in storm.replies.items() if len(r) == 2 and unknown(r)]
+        assert len(unknown_ids) <= 2, unknown_ids   # at most the ids in flight when the venue host died
+        undecided = {i: r for i, r in storm.replies.items() if i not in refused and i not in unknown_ids and (
             len(r) != 2 or r[0]["status"] != "accepted" or r[0]["vtOrderId"] != r[1]["vtOrderId"]
             or r[1]["status"] != "accepted")}
         assert undecided == {}, list(undecided.items())[:3]   # every id answered, alike through both edges
@@ -400,16 +408,19 @@ async def test_failover_acceptance_when_each_role_killed_in_turn_then_frames_res
         sent = [i for i in ids if i not in refused]
 
         async with asyncio.timeout(30):  # the drop copy's thread writes within moments
-            while sum(len(read_drop_copy(path)) for path in drop_copies) < len(sent):
+            while sum(len(read_drop_copy(path)) for path in drop_copies) < len(sent) - len(unknown_ids):
                 await asyncio.sleep(0.2)
         received = collections.Counter(line["reference"] for path in drop_copies for line in read_drop_copy(path))
-        assert received == collections.Counter(f"tickstage:{ACCOUNT}:{i}" for i in sent), (
+        for i in unknown_ids:   # sent at most once (by the killed host), never again by the new one
+            assert received.pop(f"tickstage:{ACCOUNT}:{i}", 0) <= 1, i
+        assert received == collections.Counter(f"tickstage:{ACCOUNT}:{i}" for i in sent if i not in unknown_ids), (
             received.most_common(3), len(received), len(sent))         # each sent id exactly once at the venue
 
         audited = await _audit_ids(urls[1:], len(ids))
         assert audited == collections.Counter(f"submitOrder:{ACCOUNT}:{i}" for i in ids), (
             audited.most_common(3), len(audited), len(ids))            # each id once on AUDIT
-        print(f"acceptance: {len(ids)} ids ({len(refused)} refused unsent in an election), "
+        print(f"acceptance: {len(ids)} ids ({len(refused)} refused unsent in an election, {len(unknown_ids)} "
+              "closed unknown at the killed host), "
               f"{storm.attempts} submits, gaps {gaps}, "
               f"stale-epoch frames dropped at edge A {stale_dropped}")
     finally:
