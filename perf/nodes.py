@@ -12,6 +12,8 @@ from pathlib import Path
 import aiohttp
 
 REPO = Path(__file__).resolve().parents[1]
+NODE_LOG_LEVEL_ENV = "TICKSTAGE_NODE_LOG_LEVEL"
+"""Environment variable: the log level of node processes (default warning; info to see leases taken)."""
 
 
 def free_port() -> int:
@@ -43,7 +45,8 @@ class NodeProcess:
         env = {**os.environ, "TICKSTAGE_STATE_DIR": str(state), "TICKSTAGE_JWT_SECRET": secret, **(env or {})}
         self._log = open(tmp / f"{name}.log", "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "transport.process.cli", "--log-level", "warning", "run", "--role", role,
+            [sys.executable, "-m", "transport.process.cli",
+             "--log-level", os.environ.get(NODE_LOG_LEVEL_ENV, "warning"), "run", "--role", role,
              *(["--nats", *urls] if urls else []), "--port", str(self.port), *extra],
             cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT)
 
