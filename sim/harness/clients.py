@@ -17,6 +17,7 @@ Everything runs as tasks on the desk's own loop (in process).
 from __future__ import annotations
 
 import asyncio
+import collections
 import random
 import time
 from collections.abc import Iterable
@@ -34,6 +35,10 @@ CONNECT_TIMEOUT_S = 10.0
 :meth:`SimClient.start`; not part of any recovery: a loaded 2-core machine needed over 5 s
 for a first subscribe to a desk still encoding 20,000 contracts)."""
 
+
+HEALTHY_KEPT_NS = 600_000_000_000
+"""How long a client keeps its healthy frames for :meth:`SimClient.recovery`, ns: longer than any fault and the
+wait for its recovery; older ones are dropped (the list grew with every frame of an hour's soak)."""
 
 @dataclass
 class GroupSeq:
@@ -99,7 +104,8 @@ class SimClient:
         self.groups = list(dict.fromkeys(groups))
         self.recorder = recorder
         self.session_path = ""
-        self.healthy: list[tuple[int, int, str, int]] = []
+        self.healthy: collections.deque[tuple[int, int, str, int]] = collections.deque()
+        """(arrival, built, group, fresh) of each in-order frame, UNIX ns, the last :data:`HEALTHY_KEPT_NS`."""
         self.stats = ClientStats()
         self.seqs: dict[str, GroupSeq] = {}
         self._http: aiohttp.ClientSession | None = None
@@ -228,7 +234,10 @@ class SimClient:
                 asyncio.get_running_loop().create_task(self.send(snapshotRequest={"group": group}))
             return
         if not state.gap_open:
-            self.healthy.append((now_ns, built_ns, group, fresh_ns))
+            healthy = self.healthy
+            healthy.append((now_ns, built_ns, group, fresh_ns))
+            while healthy[0][0] < now_ns - HEALTHY_KEPT_NS:   # bounded: a soak ran for an hour at ~300 a second
+                healthy.popleft()
 
     def first_healthy(self, after_built_ns: int, groups: Iterable[str] | None = None) -> int | None:
         """Return the arrival (UNIX ns) of the first healthy frame built at or after ``after_built_ns``."""
