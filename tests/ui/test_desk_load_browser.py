@@ -25,7 +25,9 @@ import pytest
 
 from perf.bench_browser import CHROMIUM, REPLAY, main, parse_args
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+# slow: 2 minutes of a 4,000 ticks/s replay and five tabs (the default suite stays under 15 minutes); run with
+# `pytest -m slow`, and perf/bench_browser.py records the same figures
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 
 FPS_MIN_TAB_MEDIAN = 58.0
 PAINT_P50_MS = 40.0

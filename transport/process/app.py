@@ -165,12 +165,15 @@ class DeskConfig:
 
         Liveness ``closed``/``preOpen`` from the contracts' trading sessions (actors/market/group.py) reads
         a replay's clock (``exchange_clock = "ticks"``), a live venue's wall clock (``"wall"``), and is off
-        on the synthetic market (``product_sessions = false``: it trades at any hour). ``[market]`` keys
-        override these defaults.
+        on the synthetic market (``product_sessions = false``: it trades at any hour) and on a replay whose
+        pauses are cut (``[sim] max_gap_s``: its ticks' times are moved earlier by every cut, so they are no
+        exchange clock; a tape from 07:03 with its 2 h pre-open pause cut reads 07:04 at the 09:15 open).
+        ``[market]`` keys override these defaults.
         """
         synthetic = self.simulated and not self.replay
-        return {"product_sessions": not synthetic, "exchange_clock": "ticks" if self.replay else "wall",
-                **self.market}
+        compressed = bool(self.replay) and float(self.sim.get("max_gap_s") or 0.0) > 0.0
+        return {"product_sessions": not synthetic and not compressed,
+                "exchange_clock": "ticks" if self.replay else "wall", **self.market}
 
     def gateway_setting(self) -> dict[str, Any]:
         """Return the simulator gateway's vn.py connect setting."""

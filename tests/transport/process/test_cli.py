@@ -36,6 +36,8 @@ def test_group_args_when_replay_synthetic_or_overridden_then_sessions_and_clock_
 
     assert DeskConfig(replay=("a.csv.gz",)).group_args() == {"product_sessions": True, "exchange_clock": "ticks"}
     assert DeskConfig().group_args()["product_sessions"] is False
+    # a replay with its pauses cut has no exchange clock (its times moved earlier by each cut): no sessions
+    assert DeskConfig(replay=("a.csv.gz",), sim={"max_gap_s": 1.0}).group_args()["product_sessions"] is False
     path = tmp_path / "desk.toml"
     path.write_text('[market]\nproduct_sessions = true\nwindow_ms = 40\n')
     assert load_config(str(path)).group_args() == {"product_sessions": True, "exchange_clock": "wall",
