@@ -169,7 +169,7 @@ function renderTree(root) {
     const badge = stateCell.firstChild;
     badge.textContent = node.state;
     badge.className = `state state-${node.state}`;
-    // A market group's liveness beside its actor state (live, stopped, restarting, sourceDown, closed, ended).
+    // A market group's liveness beside its actor state (live, stopped, restarting, sourceDown, closed, preOpen, ended).
     let live = stateCell.querySelector(".liveness");
     if (node.liveness && !live) {
       live = document.createElement("span");

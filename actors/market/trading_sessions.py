@@ -26,12 +26,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
-
+from actors.market.liveness import EXCHANGE_TZ
 from actors.risk.product_sessions import Window, sessions_of
 
-EXCHANGE_TZ = ZoneInfo("Asia/Shanghai")
-"""The Chinese exchanges' local time (UTC+8, no daylight saving)."""
 TRADING_DAY_START_HHMM = 1530
 """A trading day starts here, exchange time: after every day session's close (15:00; CFFEX bonds 15:15)."""
 
@@ -111,4 +108,4 @@ def _trading_day_minutes(hhmm: int) -> int:
     return (minutes - start) % (24 * 60)
 
 
-__all__ = ["EXCHANGE_TZ", "GroupSessions", "SessionVerdict", "TRADING_DAY_START_HHMM"]
+__all__ = ["GroupSessions", "SessionVerdict", "TRADING_DAY_START_HHMM"]

@@ -295,7 +295,7 @@ def _skew_to(hhmm: str) -> int:
     import datetime as dt
     import time
 
-    from actors.market.trading_sessions import EXCHANGE_TZ
+    from actors.market.liveness import EXCHANGE_TZ
 
     hour, minute = (int(part) for part in hhmm.split(":"))
     exchange = int(dt.datetime(2017, 11, 13, hour, minute, 30, tzinfo=EXCHANGE_TZ).timestamp() * 1e9)

@@ -6,7 +6,8 @@ import datetime as dt
 
 import pytest
 
-from actors.market.trading_sessions import EXCHANGE_TZ, GroupSessions
+from actors.market.liveness import EXCHANGE_TZ
+from actors.market.trading_sessions import GroupSessions
 
 
 def _at(hhmm: str, day: int = 13) -> int:
