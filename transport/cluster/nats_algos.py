@@ -122,11 +122,30 @@ class AlgoHost:
         self.bus = bus
         self.algos = algos
         self.requests = self.refused = self.forbidden = self.progress_published = self.progress_unpublished = 0
+        self._subscription: Any = None
 
-    async def start(self) -> None:
-        """Publish the engine's progress and serve the commands (loop thread)."""
+    async def start(self, serve: bool = True) -> None:
+        """Publish the engine's progress and serve the commands, unless ``serve`` is false (a venue-host with a
+        standby serves only while it holds the venue-host lease: :meth:`activate`) (loop thread)."""
         self.algos.progress_listeners.append(self._on_progress)
-        await self.bus.subscribe(subjects.algo_command_any(), self._on_request, queue=HOST_QUEUE)
+        if serve:
+            await self.activate()
+
+    async def activate(self) -> None:
+        """Serve ``algo.command.*`` (queue ``HOST_QUEUE``) from now on; idempotent (loop thread)."""
+        if self._subscription is None:
+            self._subscription = await self.bus.subscribe(subjects.algo_command_any(), self._on_request,
+                                                          queue=HOST_QUEUE)
+
+    async def deactivate(self) -> None:
+        """Stop serving ``algo.command.*``: a standby's algo would send its child orders to fenced order actors;
+        idempotent (loop thread)."""
+        subscription, self._subscription = self._subscription, None
+        if subscription is not None:
+            try:
+                await subscription.unsubscribe()
+            except (nats.errors.Error, OSError) as exc:
+                _log.info("algo_host_unsubscribe_failed", error_type=type(exc).__name__)
 
     def _on_request(self, msg: Any) -> None:
         self.requests += 1

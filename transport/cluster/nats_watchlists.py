@@ -92,11 +92,30 @@ class WatchlistHost:
         self.pending_ttl_s = pending_ttl_s
         self.pending: dict[int, collections.deque] = {}
         self.requests = self.replied = self.refused = self.unmatched = 0
+        self._subscription: Any = None
 
-    async def start(self) -> None:
-        """Start the relay session and serve the subject (loop thread)."""
+    async def start(self, serve: bool = True) -> None:
+        """Start the relay session and serve the subject, unless ``serve`` is false (a venue-host with a standby
+        serves only while it holds the venue-host lease: :meth:`activate`) (loop thread)."""
         spawn(self.runtime, "sessions", ChildSpec(RELAY_SESSION, ReplyRelayActor, {"reply": self._on_reply}))
-        await self.bus.subscribe(subjects.ops(WATCHLIST_TOPIC), self._on_request, queue=HOST_QUEUE)
+        if serve:
+            await self.activate()
+
+    async def activate(self) -> None:
+        """Serve ``ops.watchlist`` (queue ``HOST_QUEUE``) from now on; idempotent (loop thread)."""
+        if self._subscription is None:
+            self._subscription = await self.bus.subscribe(subjects.ops(WATCHLIST_TOPIC), self._on_request,
+                                                          queue=HOST_QUEUE)
+
+    async def deactivate(self) -> None:
+        """Stop serving ``ops.watchlist``: an edit taken by a standby would change only its own groups, which
+        nobody receives; idempotent (loop thread)."""
+        subscription, self._subscription = self._subscription, None
+        if subscription is not None:
+            try:
+                await subscription.unsubscribe()
+            except (nats.errors.Error, OSError) as exc:
+                _log.info("watchlist_host_unsubscribe_failed", error_type=type(exc).__name__)
 
     def _respond(self, inbox: str, payload: bytes) -> None:
         if inbox:

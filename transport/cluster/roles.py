@@ -50,7 +50,7 @@ from transport.cluster.nats_market import MarketPublisher, MarketSubscriber
 from transport.cluster.nats_orders import OrderEdgeLink, OrderHost
 from transport.cluster.nats_ticks import TickPublisher, TickSubscriber
 from transport.cluster.order_stream import DEFAULT_STREAM_MAX_AGE_S, ReplicatedJournal
-from transport.cluster.venue_standby import VENUE_LEASE_BUCKET, VenueHostLease
+from transport.cluster.venue_standby import VENUE_LEASE_BUCKET, ActiveServices, VenueHostLease
 
 if TYPE_CHECKING:
     from transport.venue.vnpy_bridge import VnpyBridge
@@ -136,6 +136,8 @@ class RoleLinks:
         self.stream_max_age_s = stream_max_age_s
         self.leases: LeaseKeeper | None = None
         self.venue_lease: VenueHostLease | None = None
+        self.active_services: ActiveServices | None = None
+        """What only the active venue-host serves (a venue-host with a standby)."""
         """A venue-host's lease, standby and replicated journal (:meth:`order_journal`)."""
         self._venue_task: asyncio.Task | None = None
         self.announcer: NodeAnnouncer | None = None
@@ -181,7 +183,8 @@ class RoleLinks:
         replicated = ReplicatedJournal(journal, self.bus, self.node, lambda: lease[0].epoch() if lease else 0,
                                        replicas=self._replicas(), max_age_s=self.stream_max_age_s)
         self.orders.replicated = replicated
-        self.venue_lease = VenueHostLease(self.runtime, replicated, self.orders, self.node, self.accounts,
+        self.active_services = ActiveServices(self.orders)
+        self.venue_lease = VenueHostLease(self.runtime, replicated, self.active_services, self.node, self.accounts,
                                           ttl_s=self.venue_lease_ttl_s)
         lease.append(self.venue_lease)
         return replicated, replicated
@@ -214,7 +217,10 @@ class RoleLinks:
         """
         if self.bus is not None and self.role == "venue-host" and algos is not None:
             self.algos = AlgoHost(self.bus, algos)
-        if self.algos is not None:
+        if isinstance(self.algos, AlgoHost) and self.active_services is not None:
+            await self.algos.start(serve=False)   # served while this host holds the venue-host lease
+            await self.active_services.add(self.algos)
+        elif self.algos is not None:
             await self.algos.start()
         if self.market is not None:
             await self.market.start()

@@ -64,6 +64,35 @@ RESTART_TIMEOUT_S = 2.0
 """Longest a host taking over waits for each order actor's restart, seconds."""
 
 
+class ActiveServices:
+    """What only the active venue-host serves: ``order.submit.*``, ``ops.watchlist`` and ``algo.command.*``
+    (queue groups: a standby in the group would take its share of them, and an edit or an algo taken there
+    would change a host that sends nothing). Each service has ``activate()`` / ``deactivate()`` (coroutines,
+    idempotent); one added while active is activated at once (loop thread)."""
+
+    def __init__(self, *services: Any) -> None:
+        self.services: list[Any] = list(services)
+        self.active = False
+
+    async def add(self, service: Any) -> None:
+        """Serve ``service`` with the others (activated now if this host is active)."""
+        self.services.append(service)
+        if self.active:
+            await service.activate()
+
+    async def activate(self) -> None:
+        """This host became the active one: every service serves."""
+        self.active = True
+        for service in list(self.services):
+            await service.activate()
+
+    async def deactivate(self) -> None:
+        """This host stands by: no service serves."""
+        self.active = False
+        for service in list(self.services):
+            await service.deactivate()
+
+
 class VenueHostLease:
     """The venue-host lease of one venue-host node and what follows from it (loop thread).
 
@@ -189,4 +218,5 @@ async def read_venue_lease(kv: Any) -> LeaseView | None:
     return next((lease for lease in await read_leases(kv) if lease.group == VENUE_LEASE_KEY), None)
 
 
-__all__ = ["CATCH_UP_TIMEOUT_S", "VENUE_LEASE_BUCKET", "VENUE_LEASE_KEY", "VenueHostLease", "read_venue_lease"]
+__all__ = ["ActiveServices", "CATCH_UP_TIMEOUT_S", "VENUE_LEASE_BUCKET", "VENUE_LEASE_KEY", "VenueHostLease",
+           "read_venue_lease"]

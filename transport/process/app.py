@@ -273,7 +273,11 @@ class Desk:
         if isinstance(self.links.orders, OrderHost):  # status and risk summaries on acct.*.1s.<trader>
             self.links.orders.set_traders({spec.account: spec.trader for spec in self.config.orders.accounts})
         self.watchlist_link = watchlist_link(self.runtime, self.bus, self.config.role)
-        if self.watchlist_link is not None:   # watchlists edited from edge nodes, applied on the venue-host
+        served = self.links.active_services   # a venue-host with a standby: only the active one applies edits
+        if isinstance(self.watchlist_link, WatchlistHost) and served is not None:
+            await self.watchlist_link.start(serve=False)
+            await served.add(self.watchlist_link)
+        elif self.watchlist_link is not None:   # watchlists edited from edge nodes, applied on the venue-host
             await self.watchlist_link.start()
         self.detail_link = tick_detail_link(self.runtime, self.bus, self.config.role, self.bridge)
         if self.detail_link is not None:   # contract detail on edge nodes, md.tick.<ex>.<sym> from the venue-host

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -152,3 +153,47 @@ class VenueHostMachine(RuleBasedStateMachine):
 
 VenueHostMachine.TestCase.settings = settings(max_examples=300, stateful_step_count=40, deadline=None)
 test_venue_host_lease_state_machine = VenueHostMachine.TestCase
+
+
+class _Algos:
+    """The engine side AlgoHost needs before a command: a list of progress listeners."""
+
+    def __init__(self) -> None:
+        self.progress_listeners: list = []
+
+
+@pytest.mark.nats
+async def test_active_services_when_standby_then_no_watchlist_or_algo_request_reaches_it(nats_url):
+    """A standby venue-host must not be in the ``algo.command.*`` (nor ``ops.watchlist``) queue group: a command
+    it took would run an algo whose child orders go to its fenced order actors (an edit: change groups nobody
+    receives). Served only between activate and deactivate, and a service added while active serves at once."""
+    from transport.cluster import subjects
+    from transport.cluster.nats_algos import AlgoHost
+    from transport.cluster.nats_bus import NatsBus, NoRespondersError
+    from transport.cluster.venue_standby import ActiveServices
+
+    bus = NatsBus([nats_url], name="standby-services")
+    await bus.connect()
+    try:
+        host = AlgoHost(bus, _Algos())
+        await host.start(serve=False)
+        served = ActiveServices()
+        await served.add(host)
+        with pytest.raises(NoRespondersError):
+            await bus.request(subjects.algo_command("acct-01"), b"not a command", timeout_s=1.0)
+        await served.activate()
+        answer = await bus.request(subjects.algo_command("acct-01"), b"not a command", timeout_s=2.0)
+        assert b"bad algo request" in answer
+        await served.deactivate()
+        with pytest.raises(NoRespondersError):
+            await bus.request(subjects.algo_command("acct-01"), b"not a command", timeout_s=1.0)
+        late = AlgoHost(bus, _Algos())
+        await late.start(serve=False)
+        await served.activate()
+        await served.add(late)   # added while active: serves at once
+        assert host.requests == 1 and late.requests == 0
+        for _ in range(4):
+            await bus.request(subjects.algo_command("acct-01"), b"not a command", timeout_s=2.0)
+        assert host.requests + late.requests == 5
+    finally:
+        await bus.close()
