@@ -56,6 +56,9 @@ measures it) and after an edge node's sourceDown (actors/market/remote_group.py,
 leader's snapshot arrives."""
 TICK_S = 0.05
 """The keeper's loop period, seconds: how late past its due time a renewal or a take may be."""
+GROUP_HOLD_UNANSWERED_S = 12.0
+"""How long an aggregator keeps a group lease whose renewals go unanswered, seconds: longer than JetStream's
+raft election after a server's death (4–9 s), so a killed nats-server that led the bucket costs no frames."""
 _REFUSED = (nats.js.errors.KeyWrongLastSequenceError, nats.js.errors.KeyNotFoundError,
             nats.js.errors.KeyDeletedError)
 """The KV's answers that mean "the key is not as you think": someone else holds it, or it expired."""
@@ -122,16 +125,22 @@ class LeaseState:
         ttl_s: the bucket's max age, seconds.
     """
 
-    def __init__(self, ttl_s: float) -> None:
+    def __init__(self, ttl_s: float, hold_unanswered_s: float = 0.0) -> None:
         self.ttl_s = ttl_s
+        self.hold_unanswered_s = hold_unanswered_s
         self.epoch = 0          # the fencing token while the lease is ours; 0: not ours
         self.revision = 0       # the key's revision our last write got
         self.written_at_s = 0.0  # send time of our last successful write
         self.unacked_since_s: float | None = None  # send time of the first renewal unanswered since the last ack
 
     def holds(self, now_s: float) -> bool:
-        """True while the lease is ours and not past its TTL at ``now_s``."""
-        return self.epoch > 0 and now_s - self.written_at_s < self.ttl_s
+        """True while the lease is ours and not past its TTL at ``now_s``; with ``hold_unanswered_s``, also
+        while every renewal since the last answer went unanswered (the bucket has no raft leader: nobody can
+        take the lease either), up to that long after the last successful write."""
+        if self.epoch <= 0:
+            return False
+        age_s = now_s - self.written_at_s
+        return age_s < self.ttl_s or (self.unacked_since_s is not None and age_s < self.hold_unanswered_s)
 
     def taken(self, revision: int, sent_at_s: float) -> None:
         """Our ``create`` succeeded with ``revision``: it is the new epoch."""
@@ -169,14 +178,22 @@ class LeaseKeeper:
         ttl_s: lease TTL, seconds (the bucket's max age).
         clock: monotonic clock, seconds.
         wall_clock: UNIX time, ns (lease records; a follower's schedule reads the leader's renewal time).
+        hold_unanswered_s: keep holding a lease whose renewals go unanswered up to this long after its last
+            write, seconds (0: the TTL, by the holder's own clock). For group leases only, whose second
+            leader the edges keep apart by epoch: when the killed nats-server led the bucket's raft group,
+            JetStream elects a new leader after 4–9 s (``minElectionTimeoutDefault`` ..
+            ``maxElectionTimeoutDefault`` in nats-server's ``server/raft.go``), nobody can write meanwhile,
+            and fencing at the TTL stopped every group's frames for that long. Never for the venue-host
+            lease: orders stay fenced by the TTL.
     """
 
     def __init__(self, kv: Any, node: str, groups: Callable[[], Iterable[str]], *,
                  on_gained: Callable[[str, int], None] = lambda group, epoch: None,
                  on_lost: Callable[[str, int, str], None] = lambda group, epoch, reason: None,
                  ttl_s: float = DEFAULT_LEASE_TTL_S, clock: Callable[[], float] = time.monotonic,
-                 wall_clock: Callable[[], int] = time.time_ns) -> None:
+                 wall_clock: Callable[[], int] = time.time_ns, hold_unanswered_s: float = 0.0) -> None:
         self.kv = kv
+        self.hold_unanswered_s = hold_unanswered_s
         self.node = node
         self.ttl_s = ttl_s
         self._groups = groups
@@ -242,7 +259,7 @@ class LeaseKeeper:
         at most ``ttl_s`` plus the server's expiry granularity after the
         leader's last renewal, at two KV requests per group per renewal.
         """
-        state = self.states.setdefault(group, LeaseState(self.ttl_s))
+        state = self.states.setdefault(group, LeaseState(self.ttl_s, self.hold_unanswered_s))
         sent_at_s = self._clock()
         now_ns = self._wall_clock()
         if state.epoch:
@@ -363,5 +380,5 @@ async def read_leases(kv: Any) -> list[LeaseView]:
     return sorted(found, key=lambda lease: lease.group)
 
 
-__all__ = ["DEFAULT_LEASE_TTL_S", "LEASE_BUCKET", "TICK_S", "LeaseKeeper", "LeaseState", "LeaseView", "decode_lease",
+__all__ = ["DEFAULT_LEASE_TTL_S", "GROUP_HOLD_UNANSWERED_S", "LEASE_BUCKET", "TICK_S", "LeaseKeeper", "LeaseState", "LeaseView", "decode_lease",
            "encode_lease_record", "read_leases"]

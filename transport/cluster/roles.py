@@ -42,7 +42,7 @@ import structlog
 from actors import ActorRuntime, ChildSpec
 from actors.market.remote_group import DEFAULT_SOURCE_TIMEOUT_S
 from transport.errors import ConfigError
-from transport.cluster.leases import DEFAULT_LEASE_TTL_S, LEASE_BUCKET, LeaseKeeper
+from transport.cluster.leases import DEFAULT_LEASE_TTL_S, GROUP_HOLD_UNANSWERED_S, LEASE_BUCKET, LeaseKeeper
 from transport.cluster.membership import ClusterView, NodeAnnouncer, default_node_name
 from transport.cluster.nats_algos import AlgoEdgeLink, AlgoHost
 from transport.cluster.nats_bus import NatsBus
@@ -238,7 +238,7 @@ class RoleLinks:
         if self.role == "aggregator":
             publisher = self.market
             self.leases = LeaseKeeper(None, self.node, lambda: list(publisher.state.groups), on_gained=publisher.lead,
-                                      ttl_s=self.lease_ttl_s)
+                                      ttl_s=self.lease_ttl_s, hold_unanswered_s=GROUP_HOLD_UNANSWERED_S)
         self.announcer = NodeAnnouncer(self.bus, self.node, self.role, self._lease_groups)
         self.announcer.start()
         self.cluster = ClusterView(self.bus)

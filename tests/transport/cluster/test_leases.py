@@ -235,6 +235,69 @@ def test_keeper_when_a_renewal_was_applied_but_its_answer_lost_then_keeps_the_le
         loop.close()
 
 
+class _LeaderlessKv(ModelKv):
+    """The model KV while its raft group has no leader: every request goes unanswered (a timeout)."""
+
+    def __init__(self, clock: FakeClock, ttl_s: float) -> None:
+        super().__init__(clock, ttl_s)
+        self.leaderless = False
+
+    async def create(self, key: str, value: bytes) -> int:
+        if self.leaderless:
+            raise asyncio.TimeoutError()
+        return await super().create(key, value)
+
+    async def update(self, key: str, value: bytes, last: int) -> int:
+        if self.leaderless:
+            raise asyncio.TimeoutError()
+        return await super().update(key, value, last)
+
+    async def get(self, key: str) -> _Entry:
+        if self.leaderless:
+            raise asyncio.TimeoutError()
+        return await super().get(key)
+
+
+def test_keeper_when_the_bucket_has_no_leader_for_seconds_then_a_group_lease_holds_and_a_venue_lease_fences():
+    """A killed nats-server that led the bucket leaves it leaderless for JetStream's 4-9 s election: nobody can
+    write, so a group lease (hold_unanswered_s) keeps publishing instead of stopping every group's frames; the
+    venue-host lease (no hold) fences at its TTL. When the bucket answers again the key has expired: a follower
+    takes it with a higher epoch and the old holder's renewal is refused (it steps down)."""
+    clock = FakeClock()
+    kv = _LeaderlessKv(clock, TTL_S)
+    loop = asyncio.new_event_loop()
+    try:
+        group = LeaseKeeper(kv, "agg-a", lambda: ["rb"], ttl_s=TTL_S, clock=clock,
+                            wall_clock=lambda: int(clock() * 1e9), hold_unanswered_s=12.0)
+        venue = LeaseKeeper(kv, "host-a", lambda: ["venue-host"], ttl_s=TTL_S, clock=clock,
+                            wall_clock=lambda: int(clock() * 1e9))
+        loop.run_until_complete(group.step(force=True))
+        loop.run_until_complete(venue.step(force=True))
+        epoch = group.epoch_of("rb")
+        assert epoch and venue.epoch_of("venue-host")
+        kv.leaderless = True
+        for _ in range(14):   # 7 s without a leader, a renewal try every 0.5 s
+            clock.now_s += 0.5
+            loop.run_until_complete(group.step(force=True))
+            loop.run_until_complete(venue.step(force=True))
+            assert group.epoch_of("rb") == epoch
+        assert venue.epoch_of("venue-host") == 0   # orders stay fenced by the TTL
+        kv.leaderless = False   # elected: the key is past its max age
+        follower = LeaseKeeper(kv, "agg-b", lambda: ["rb"], ttl_s=TTL_S, clock=clock,
+                               wall_clock=lambda: int(clock() * 1e9), hold_unanswered_s=12.0)
+        loop.run_until_complete(follower.step(force=True))
+        assert follower.epoch_of("rb") > epoch
+        loop.run_until_complete(group.step(force=True))
+        assert group.epoch_of("rb") == 0 and group.lost == 1
+        clock.now_s += 13.0   # and a hold never outlives hold_unanswered_s
+        kv.leaderless = True
+        loop.run_until_complete(follower.step(force=True))
+        clock.now_s += 0.1
+        assert follower.epoch_of("rb") == 0
+    finally:
+        loop.close()
+
+
 @pytest.mark.nats
 async def test_leases_when_leader_stops_renewing_then_follower_takes_higher_epoch_and_old_one_steps_down(nats_url):
     """On a real nats-server KV: one of two keepers takes the lease; when it stops renewing the key expires,
