@@ -33,7 +33,7 @@ from actors.orders.config import ALGO_MEMBERS
 from actors.paths import ALGO_HOST_CHILD
 from actors.sessions.remote_algo_host import RemoteAlgoHostActor
 from transport.cluster import subjects
-from transport.cluster.nats_bus import NatsBus, NoRespondersError, RequestTimeoutError
+from transport.cluster.nats_bus import NatsBus, NoRespondersError, RequestTimeoutError, ServedSubject
 from transport.cluster.nats_orders import header_correlation_id
 
 _log = structlog.get_logger("transport.cluster.nats_algos")
@@ -122,7 +122,8 @@ class AlgoHost:
         self.bus = bus
         self.algos = algos
         self.requests = self.refused = self.forbidden = self.progress_published = self.progress_unpublished = 0
-        self._subscription: Any = None
+        self.served = ServedSubject(bus, subjects.algo_command_any(), self._on_request, HOST_QUEUE, "algo-host")
+        """Its queue-group subscription: on while this host serves (:meth:`activate`)."""
 
     async def start(self, serve: bool = True) -> None:
         """Publish the engine's progress and serve the commands, unless ``serve`` is false (a venue-host with a
@@ -133,19 +134,12 @@ class AlgoHost:
 
     async def activate(self) -> None:
         """Serve ``algo.command.*`` (queue ``HOST_QUEUE``) from now on; idempotent (loop thread)."""
-        if self._subscription is None:
-            self._subscription = await self.bus.subscribe(subjects.algo_command_any(), self._on_request,
-                                                          queue=HOST_QUEUE)
+        await self.served.activate()
 
     async def deactivate(self) -> None:
         """Stop serving ``algo.command.*``: a standby's algo would send its child orders to fenced order actors;
         idempotent (loop thread)."""
-        subscription, self._subscription = self._subscription, None
-        if subscription is not None:
-            try:
-                await subscription.unsubscribe()
-            except (nats.errors.Error, OSError) as exc:
-                _log.info("algo_host_unsubscribe_failed", error_type=type(exc).__name__)
+        await self.served.deactivate()
 
     def _on_request(self, msg: Any) -> None:
         self.requests += 1

@@ -99,6 +99,42 @@ class BusStatistics:
     store_retries: int = 0
 
 
+
+class ServedSubject:
+    """A queue-group subscription switched on and off: a venue-host serves ``order.submit.*``,
+    ``ops.watchlist`` and ``algo.command.*`` only while it is the active one (loop thread).
+
+    Args:
+        bus: a connected :class:`NatsBus`.
+        subject: the subject (wildcards allowed).
+        handler: ``handler(msg)`` as for :meth:`NatsBus.subscribe`.
+        queue: the queue group.
+        name: for the log line of a failed unsubscribe.
+    """
+
+    def __init__(self, bus: NatsBus, subject: str, handler: Callable[[Any], Any], queue: str, name: str) -> None:
+        self.bus, self.subject, self.handler, self.queue, self.name = bus, subject, handler, queue, name
+        self._subscription: Any = None
+
+    @property
+    def serving(self) -> bool:
+        """Whether the subscription is on."""
+        return self._subscription is not None
+
+    async def activate(self) -> None:
+        """Subscribe (idempotent)."""
+        if self._subscription is None:
+            self._subscription = await self.bus.subscribe(self.subject, self.handler, queue=self.queue)
+
+    async def deactivate(self) -> None:
+        """Unsubscribe (idempotent); a failure is logged, the subscription is forgotten either way."""
+        subscription, self._subscription = self._subscription, None
+        if subscription is not None:
+            try:
+                await subscription.unsubscribe()
+            except (nats.errors.Error, OSError) as exc:
+                _log.info("served_subject_unsubscribe_failed", name=self.name, error_type=type(exc).__name__)
+
 class NatsBus:
     """One nats-py connection used from the asyncio loop thread.
 
@@ -372,4 +408,4 @@ class NatsBus:
         self._nc = None
 
 
-__all__ = ["AUDIT_STREAM", "BusStatistics", "NatsBus", "NoRespondersError", "RequestTimeoutError"]
+__all__ = ["AUDIT_STREAM", "BusStatistics", "NatsBus", "NoRespondersError", "RequestTimeoutError", "ServedSubject"]

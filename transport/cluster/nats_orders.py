@@ -67,7 +67,7 @@ from actors.orders.supervisor import OrdersSupervisor
 from actors.paths import is_token, orders_path, session_child
 from actors.sessions.order_host import OrderHostActor
 from transport.cluster import subjects
-from transport.cluster.nats_bus import NatsBus, NoRespondersError, RequestTimeoutError
+from transport.cluster.nats_bus import NatsBus, NoRespondersError, RequestTimeoutError, ServedSubject
 
 _log = structlog.get_logger("transport.cluster.nats_orders")
 HOST_SESSION = session_child("nats-orders")
@@ -232,7 +232,8 @@ class OrderHost:
         self.audit_ready = False
         self.audited = self.audit_duplicates = self.audit_failures = 0
         self.serve = serve
-        self._subscription: Any = None
+        self.served = ServedSubject(bus, subjects.order_submit_any(), self._on_request, HOST_QUEUE, "order-host")
+        """Its queue-group subscription: on while this host serves (:meth:`activate`)."""
         self.replicated: Any = None
         """The replicated order journal (transport/cluster/order_stream.py) on a venue-host with a standby: a
         submit's reply waits until the order's latest row is on the stream (``wait_stored``)."""
@@ -249,18 +250,11 @@ class OrderHost:
 
     async def activate(self) -> None:
         """Serve ``order.submit.*`` (queue ``order-host``) from now on; idempotent (loop thread)."""
-        if self._subscription is None:
-            self._subscription = await self.bus.subscribe(subjects.order_submit_any(), self._on_request,
-                                                          queue=HOST_QUEUE)
+        await self.served.activate()
 
     async def deactivate(self) -> None:
         """Stop serving ``order.submit.*`` (a standby venue-host); idempotent (loop thread)."""
-        subscription, self._subscription = self._subscription, None
-        if subscription is not None:
-            try:
-                await subscription.unsubscribe()
-            except (nats.errors.Error, OSError) as exc:
-                _log.info("order_host_unsubscribe_failed", error_type=type(exc).__name__)
+        await self.served.deactivate()
 
     def _spawn_task(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -402,7 +396,7 @@ class OrderHost:
                 "order_replies_unmatched": self.unmatched, "audit_ready": self.audit_ready, "audited": self.audited,
                 "audit_duplicates": self.audit_duplicates, "audit_failures": self.audit_failures,
                 "order_requests_waiting": sum(len(w) for w in self.pending.values()),
-                "order_host_serving": self._subscription is not None,
+                "order_host_serving": self.served.serving,
                 "order_replies_unreplicated": self.replies_unreplicated}
 
     async def close(self) -> None:

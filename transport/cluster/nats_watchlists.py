@@ -44,7 +44,7 @@ from actors.market_source import MARKET_SOURCE_PATH
 from actors.paths import session_child
 from actors.sessions.relay import ReplyRelayActor
 from transport.cluster import subjects
-from transport.cluster.nats_bus import NatsBus, NoRespondersError, RequestTimeoutError
+from transport.cluster.nats_bus import NatsBus, NoRespondersError, RequestTimeoutError, ServedSubject
 
 _log = structlog.get_logger("transport.cluster.nats_watchlists")
 WATCHLIST_TOPIC = "watchlist"
@@ -92,7 +92,8 @@ class WatchlistHost:
         self.pending_ttl_s = pending_ttl_s
         self.pending: dict[int, collections.deque] = {}
         self.requests = self.replied = self.refused = self.unmatched = 0
-        self._subscription: Any = None
+        self.served = ServedSubject(bus, subjects.ops(WATCHLIST_TOPIC), self._on_request, HOST_QUEUE, "watchlist-host")
+        """Its queue-group subscription: on while this host serves (:meth:`activate`)."""
 
     async def start(self, serve: bool = True) -> None:
         """Start the relay session and serve the subject, unless ``serve`` is false (a venue-host with a standby
@@ -103,19 +104,12 @@ class WatchlistHost:
 
     async def activate(self) -> None:
         """Serve ``ops.watchlist`` (queue ``HOST_QUEUE``) from now on; idempotent (loop thread)."""
-        if self._subscription is None:
-            self._subscription = await self.bus.subscribe(subjects.ops(WATCHLIST_TOPIC), self._on_request,
-                                                          queue=HOST_QUEUE)
+        await self.served.activate()
 
     async def deactivate(self) -> None:
         """Stop serving ``ops.watchlist``: an edit taken by a standby would change only its own groups, which
         nobody receives; idempotent (loop thread)."""
-        subscription, self._subscription = self._subscription, None
-        if subscription is not None:
-            try:
-                await subscription.unsubscribe()
-            except (nats.errors.Error, OSError) as exc:
-                _log.info("watchlist_host_unsubscribe_failed", error_type=type(exc).__name__)
+        await self.served.deactivate()
 
     def _respond(self, inbox: str, payload: bytes) -> None:
         if inbox:
