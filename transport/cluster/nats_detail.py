@@ -56,7 +56,7 @@ from actors.market.ticks import TICKS_PATH, split_symbols
 from actors.paths import session_child
 from actors.sessions.relay import ReplyRelayActor
 from transport.cluster import subjects
-from transport.cluster.nats_bus import NatsBus, NoRespondersError, RequestTimeoutError
+from transport.cluster.nats_bus import NatsBus, NoRespondersError, RequestTimeoutError, ServedSubject
 from transport.cluster.subjects import SubjectTokenError
 
 _log = structlog.get_logger("transport.cluster.nats_detail")
@@ -136,13 +136,36 @@ class TickDetailHost:
         self.pending: dict[int, collections.deque] = {}   # correlation → (inbox, node, symbols, allowed)
         self._tasks: set[asyncio.Task] = set()
         self.requests = self.published = self.unpublishable = self.expired = self.lost = 0
+        self.served = (ServedSubject(bus, subjects.ops(SUBSCRIBE_TOPIC), self._on_request, HOST_QUEUE, "tick-detail"),
+                       ServedSubject(bus, subjects.ops(INTEREST_TOPIC), self._on_interest, "", "tick-interest"))
+        """Subscribes (queue ``HOST_QUEUE``) and interest renewals: on while this host serves (:meth:`activate`)."""
 
-    async def start(self) -> None:
-        """Start the relay session, serve the subjects, expire silent nodes (loop thread)."""
+    async def activate(self) -> None:
+        """Serve subscribes and renewals from now on; idempotent (loop thread). A renewal naming a contract this
+        host does not follow for that node is answered ``ops.tickinterestlost``, so the edge nodes that followed
+        contracts through the host before it subscribe them here again."""
+        for served in self.served:
+            await served.activate()
+
+    async def deactivate(self) -> None:
+        """Stop serving and follow nothing: a standby venue-host's feed would publish every detail a second time,
+        and in the subscribe queue group it would take subscribes whose renewals the active host answers as lost
+        (idempotent; loop thread)."""
+        for served in self.served:
+            await served.deactivate()
+        for vt_symbol in list(self.interest):
+            self.interest[vt_symbol].clear()
+            del self.interest[vt_symbol]
+            self.runtime.tell_path(TICKS_PATH, _subscription(RELAY_PATH, [vt_symbol], False))
+
+    async def start(self, serve: bool = True) -> None:
+        """Start the relay session and the expiry of silent nodes; serve the subjects unless ``serve`` is false (a
+        venue-host with a standby serves only while it holds the venue-host lease: :meth:`activate`) (loop
+        thread)."""
         spawn(self.runtime, "sessions", ChildSpec(RELAY_SESSION, ReplyRelayActor, {
             "reply": self._on_reply, "detail": self._on_detail, "restarted": self._on_restarted}))
-        await self.bus.subscribe(subjects.ops(SUBSCRIBE_TOPIC), self._on_request, queue=HOST_QUEUE)
-        await self.bus.subscribe(subjects.ops(INTEREST_TOPIC), self._on_interest)
+        if serve:
+            await self.activate()
         task = asyncio.get_running_loop().create_task(self._expire())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

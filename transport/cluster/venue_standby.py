@@ -65,7 +65,8 @@ RESTART_TIMEOUT_S = 2.0
 
 
 class ActiveServices:
-    """What only the active venue-host serves: ``order.submit.*``, ``ops.watchlist`` and ``algo.command.*``
+    """What only the active venue-host serves: ``order.submit.*``, ``ops.watchlist``, ``algo.command.*`` and
+    contract detail (``ops.ticksubscribe``, ``ops.tickinterest``)
     (queue groups: a standby in the group would take its share of them, and an edit or an algo taken there
     would change a host that sends nothing). Each service has ``activate()`` / ``deactivate()`` (coroutines,
     idempotent); one added while active is activated at once (loop thread)."""

@@ -280,7 +280,10 @@ class Desk:
         elif self.watchlist_link is not None:   # watchlists edited from edge nodes, applied on the venue-host
             await self.watchlist_link.start()
         self.detail_link = tick_detail_link(self.runtime, self.bus, self.config.role, self.bridge)
-        if self.detail_link is not None:   # contract detail on edge nodes, md.tick.<ex>.<sym> from the venue-host
+        if isinstance(self.detail_link, TickDetailHost) and served is not None:   # only the active host serves
+            await self.detail_link.start(serve=False)
+            await served.add(self.detail_link)
+        elif self.detail_link is not None:   # contract detail on edge nodes, md.tick.<ex>.<sym> from the venue-host
             await self.detail_link.start()
         if self.bus is not None and self.config.role in ("all", "edge"):  # sockets per user across edge nodes
             self.socket_ledger = ClusterSocketLedger(self.bus, self.config.limits.socket_lease_ttl_s,

@@ -203,6 +203,28 @@ async def _replicas(urls: list[str]) -> dict[str, int]:
         await nc.close()
 
 
+async def _lease_bucket_led(urls: list[str]) -> None:
+    """Wait (bounded) until the lease bucket's stream ``KV_<bucket>`` has a raft leader again."""
+    import nats
+    from nats.errors import TimeoutError as NatsTimeoutError
+    from nats.js.errors import ServiceUnavailableError
+
+    nc = await nats.connect(servers=urls, connect_timeout=5)
+    try:
+        js = nc.jetstream()
+        async with asyncio.timeout(STEP_TIMEOUT_S):
+            while True:
+                try:
+                    info = await js.stream_info(f"KV_{LEASE_BUCKET}")
+                    if info.cluster is not None and info.cluster.leader:
+                        return
+                except (ServiceUnavailableError, NatsTimeoutError):
+                    pass
+                await asyncio.sleep(0.2)
+    finally:
+        await nc.close()
+
+
 def _largest_gap_s(recorder: Recorder, since: float) -> float:
     """The longest silence between consecutive rb frames the client received from the last frame before
     ``since`` (``time.monotonic()``) on, seconds."""
@@ -351,6 +373,12 @@ async def test_failover_acceptance_when_each_role_killed_in_turn_then_frames_res
                 servers[0].wait(timeout=10)
 
             await step("nats_server_killed", kill_server, source_down=False)
+
+            # the next fault starts on a whole cluster: the lease bucket led again (the killed server may have led
+            # its raft group; JetStream elects after 4-9 s), and the leader of now paused (the kill or the election
+            # may have moved the lease: pausing a follower would silence nothing)
+            await _lease_bucket_led(urls[1:])
+            leader, epoch = await wait_leader(http, edge_a, aggregators, above=epoch - 1)
 
             # 5. the leader is paused 5 s (past its lease's TTL), then resumed: it must step down
             async def pause_leader() -> None:

@@ -389,6 +389,42 @@ async def test_contract_detail_when_venue_host_ticks_actor_restarts_then_edge_se
     assert host.detail_link.statistics_dict()["tick_interest_lost"] >= 1
 
 
+async def test_contract_detail_when_a_standby_venue_host_runs_then_only_the_active_one_serves_and_publishes(
+        three_nodes, node_factory, open_socket, jwt_secret, tmp_path):
+    """A standby venue-host (same venue accounts, no venue-host lease) must stay out of contract detail: in the
+    ``ops.ticksubscribe`` queue group it took its share of subscribes, then published its own feed's ticks on
+    ``md.tick.*`` beside the active host's, and the active host answered every renewal of those contracts
+    'lost' (a resubscribe and its history again each round)."""
+    host, _, edge = three_nodes
+    standby_dir = tmp_path / "standby"
+    standby_dir.mkdir()
+    standby = await node_factory("venue-host", orders=orders_config(standby_dir), sim=venue_setting())
+    assert host.links.venue_lease.epoch() > 0 and standby.links.venue_lease.epoch() == 0
+    await last_price(host)
+    clients = [await open_socket(edge, token(jwt_secret, f"user{i}")) for i in range(6)]
+    symbols = ["rb1801.SHFE", "rb1805.SHFE", "rb1810.SHFE", "cu1801.SHFE", "cu1802.SHFE", "cu1803.SHFE"]
+    for client, vt_symbol in zip(clients, symbols):   # six subscribes: a queue group would give the standby some
+        await client.send(subscribeTicks={"vtSymbols": [vt_symbol]})
+        ack = await client.recv_until(lambda m: m["which"] in ("ack", "error"), timeout_s=10)
+        assert ack["which"] == "ack", ack
+    assert host.detail_link.requests == 6 and set(host.detail_link.interest) == set(symbols)
+    assert standby.detail_link.requests == 0 and standby.detail_link.interest == {}
+    assert standby.detail_link.published == 0
+
+    # the active host stops (SIGTERM: it gives its lease up) and the standby takes over: the edge's next renewals
+    # are answered 'lost' by it and each session follows its contract again there (history again, then live ticks)
+    edge.detail_link.interest_ttl_s = 1.5   # renew every 0.5 s from the next round on
+    await clients[0].recv_until(lambda m: _details(m) and m["history"], timeout_s=10)   # the first host's
+    await host.stop()
+    async with asyncio.timeout(10):
+        while standby.links.venue_lease.epoch() == 0:
+            await asyncio.sleep(0.05)
+    history = await clients[0].recv_until(lambda m: _details(m) and m["history"], timeout_s=15)
+    assert history["vtSymbol"] == symbols[0]
+    await clients[0].recv_until(lambda m: _details(m) and not m["history"], timeout_s=10)
+    assert symbols[0] in standby.detail_link.interest and standby.detail_link.published > 0
+
+
 async def test_contract_detail_when_token_withholds_a_field_on_an_edge_then_forbidden_and_nothing_relayed(
         three_nodes, open_socket, jwt_secret):
     """The venue-host relays details unmasked: an edge refuses subscribeTicks from a token whose ``ent`` claim
