@@ -243,6 +243,10 @@ function renderCluster(body) {
         + `renewed ${(host.ageS ?? 0).toFixed(2)} s ago) · standby: ${standby}`
       : `Venue host: none holds the lease: no order is sent until one takes it · standby: ${standby}`;
   }
+  const errors = Object.entries(body.leaseErrors || {});
+  const unread = $("#cluster-lease-errors");
+  unread.hidden = errors.length === 0;
+  unread.textContent = errors.map(([bucket, reason]) => `Leases (${bucket}) not readable now: ${reason}`).join(" · ");
   $("#cluster-groups tbody").replaceChildren(...body.groups.map((lease) => {
     const tr = document.createElement("tr");
     tr.dataset.group = lease.group;

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import nats.errors
 import structlog
 
 import schemas
@@ -32,6 +33,10 @@ ANNOUNCE_INTERVAL_S = 1.0
 """How often a node announces itself, seconds."""
 SILENT_AFTER_S = 3.0
 """A node unheard for this long is shown ``silent``, seconds."""
+READ_TIMEOUT_S = 2.0
+"""Longest ``GET /admin/cluster`` waits for a lease bucket, seconds (JetStream elects a stream's leader after
+4-9 s when the server that led it dies: nats-server server/raft.go, minElectionTimeoutDefault and
+maxElectionTimeoutDefault)."""
 
 
 def default_node_name(role: str) -> str:
@@ -122,6 +127,25 @@ class ClusterView:
         """The venue-host lease bucket (transport/cluster/venue_standby.py), or ``None``: not shown."""
         self.nodes: dict[str, tuple[dict[str, Any], float]] = {}  # node → (announcement, heard monotonic s)
         self.malformed = 0
+        self._read: dict[str, tuple[list[Any], float]] = {}  # "groups" / "venue" → (last leases read, monotonic s)
+        self.read_failures = 0
+
+    async def _leases(self, name: str, kv: Any, errors: dict[str, str]) -> list[Any]:
+        """Read a lease bucket, bounded by :data:`READ_TIMEOUT_S`; if it cannot be read now (its stream electing
+        a leader after a server's loss, no server at all), the last leases read, with the error and their age in
+        ``errors`` (the operator's page must answer exactly then)."""
+        try:
+            async with asyncio.timeout(READ_TIMEOUT_S):
+                leases = await read_leases(kv)
+        except (nats.errors.Error, TimeoutError, OSError) as exc:
+            self.read_failures += 1
+            leases, read_s = self._read.get(name, ([], None))
+            errors[name] = (f"{type(exc).__name__}: {exc or 'no answer'}; showing the leases read "
+                            + (f"{time.monotonic() - read_s:.1f} s ago" if read_s is not None else "never"))
+            _log.info("cluster_leases_unread", bucket=name, error_type=type(exc).__name__)
+            return leases
+        self._read[name] = (leases, time.monotonic())
+        return leases
 
     async def start(self) -> None:
         """Subscribe to every node's announcements."""
@@ -149,7 +173,8 @@ class ClusterView:
         group: ``group``, ``leader`` (node name), ``epoch``, ``revision``, ``heldS`` (since taken) and
         ``ageS`` (since last renewed): the lease's age. ``venueHost`` (``None`` until the bucket is bound):
         the ``active`` venue-host node (``None``: nobody holds the lease), its ``epoch``, ``heldS``, ``ageS``,
-        and the ``standby`` venue-host nodes heard.
+        and the ``standby`` venue-host nodes heard. ``leaseErrors``: ``{"groups" | "venue": reason}`` for a
+        bucket that could not be read now (its leases are then the last read, as old as the reason says).
         """
         now_s, now_ns = time.monotonic(), time.time_ns()
         nodes = []
@@ -161,8 +186,9 @@ class ClusterView:
                           "state": "up" if ago_s < SILENT_AFTER_S else "silent",
                           "groupsLed": found["groupsLed"], "groupsFollowed": found["groupsFollowed"]})
         groups = []
+        errors: dict[str, str] = {}
         if self.kv is not None:
-            for lease in await read_leases(self.kv):
+            for lease in await self._leases("groups", self.kv, errors):
                 groups.append({"group": lease.group, "leader": lease.node, "epoch": lease.epoch,
                                "revision": lease.revision,
                                "heldS": round((now_ns - lease.taken_ts_ns) / 1e9, 3) if lease.taken_ts_ns else None,
@@ -170,8 +196,8 @@ class ClusterView:
                                if lease.renewed_ts_ns else None})
         venue_host = None
         if self.venue_kv is not None:
-            lease = next((lease for lease in await read_leases(self.venue_kv) if lease.group == VENUE_LEASE_KEY),
-                         None)
+            lease = next((lease for lease in await self._leases("venue", self.venue_kv, errors)
+                          if lease.group == VENUE_LEASE_KEY), None)
             venue_host = {"active": lease.node if lease else None, "epoch": lease.epoch if lease else None,
                           "heldS": round((now_ns - lease.taken_ts_ns) / 1e9, 3) if lease and lease.taken_ts_ns
                           else None,
@@ -179,7 +205,7 @@ class ClusterView:
                           else None,
                           "standby": sorted(name for name, (found, _) in self.nodes.items()
                                             if found["role"] == "venue-host" and (lease is None or name != lease.node))}
-        return {"nodes": nodes, "groups": groups, "venueHost": venue_host}
+        return {"nodes": nodes, "groups": groups, "venueHost": venue_host, "leaseErrors": errors}
 
 
 __all__ = ["ANNOUNCE_INTERVAL_S", "ClusterView", "NodeAnnouncer", "SILENT_AFTER_S", "default_node_name",

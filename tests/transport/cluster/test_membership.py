@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import nats
 import pytest
 
 from transport.cluster import membership, subjects
@@ -46,7 +47,18 @@ async def test_cluster_view_when_nodes_announce_then_lists_them_with_leases_and_
         assert nodes["edge-1"]["state"] == "up" and nodes["edge-1"]["uptimeS"] >= 0 and nodes["edge-1"]["lagMs"] >= 0
         (lease,) = body["groups"]
         assert (lease["group"], lease["leader"], lease["epoch"]) == ("rb", "agg-1", keeper.epoch_of("rb"))
-        assert 0 <= lease["ageS"] < 5
+        assert 0 <= lease["ageS"] < 5 and body["leaseErrors"] == {}
+
+        # the bucket cannot be read (here deleted; in a cluster, its stream electing a leader after a server died):
+        # the operator's page still answers, with the last leases read and why they may be old
+        operator = await nats.connect(nats_url)
+        try:
+            await operator.jetstream().delete_stream(f"KV_{LEASE_BUCKET}")
+        finally:
+            await operator.close()
+        body = await view.describe()
+        assert [g["group"] for g in body["groups"]] == ["rb"] and "showing the leases read" in body["leaseErrors"][
+            "groups"] and view.read_failures == 1
 
         await edge.close()
         monkeypatch.setattr(membership, "SILENT_AFTER_S", 0.0)
