@@ -377,7 +377,9 @@ async def test_failover_acceptance_when_each_role_killed_in_turn_then_frames_res
             # the next fault starts on a whole cluster: the lease bucket led again (the killed server may have led
             # its raft group; JetStream elects after 4-9 s), and the leader of now paused (the kill or the election
             # may have moved the lease: pausing a follower would silence nothing)
+            waited = time.monotonic()
             await _lease_bucket_led(urls[1:])
+            print(f"lease bucket led again {time.monotonic() - waited:.3f} s after the nats-server step")
             leader, epoch = await wait_leader(http, edge_a, aggregators, above=epoch - 1)
 
             # 5. the leader is paused 5 s (past its lease's TTL), then resumed: it must step down
