@@ -73,7 +73,8 @@ export class ClockOffset {
   get roundTripMs() { return this.best()?.[0] ?? NaN; }
 }
 
-// A clock skew for people: "+3275 d 11:06:40" past a day, else "+1.234 s" / "+12.3 ms"; "–" when unknown.
+// A clock skew for people: "+3275 d 11:06:40 (replay)" past a day (no live venue's clock is a day off: the
+// ticks are a recorded tape's, replayed now), else "+1.234 s" / "+12.3 ms"; "–" when unknown.
 export function formatSkew(ms) {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return "–";
   const sign = ms < 0 ? "−" : "+";
@@ -86,7 +87,7 @@ export function formatSkew(ms) {
     const minutes = Math.floor(rest / 60_000);
     const seconds = Math.floor((rest - minutes * 60_000) / 1000);
     const pad = (value) => String(value).padStart(2, "0");
-    return `${sign}${days} d ${pad(hours)}:${pad(minutes)}:${pad(seconds)}`;
+    return `${sign}${days} d ${pad(hours)}:${pad(minutes)}:${pad(seconds)} (replay)`;
   }
   if (rest >= 1000) return `${sign}${(rest / 1000).toFixed(3)} s`;
   return `${sign}${rest.toFixed(1)} ms`;

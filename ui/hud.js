@@ -59,12 +59,14 @@ export function mountHops(root) {
       + "least round trip), ± half that round trip; cross-clock hops are corrected by it"));
 }
 
-// The skew shown: one value when every watched group agrees within 1 ms, else "min … max".
+// The skew shown: one value when every watched group agrees within 1 ms or all are a replay's (a day or more:
+// the range would say "(replay)" twice), else "min … max".
 function skewText(skews) {
   const values = Object.values(skews ?? {}).filter(Number.isFinite);
   if (values.length === 0) return "–";
   const low = Math.min(...values), high = Math.max(...values);
-  return high - low <= 1 ? formatSkew(high) : `${formatSkew(low)} … ${formatSkew(high)}`;
+  const replay = Math.min(...values.map(Math.abs)) >= 86_400_000;
+  return high - low <= 1 || replay ? formatSkew(high) : `${formatSkew(low)} … ${formatSkew(high)}`;
 }
 
 export function renderHud(root, stats, connection) {

@@ -166,6 +166,7 @@ function renderTree(root) {
     const [pathCell, kind, stateCell, restarts, mailbox, rate, p99, error] = tr.children;
     pathCell.style.paddingLeft = `${8 + depth * 16}px`;
     kind.textContent = node.kind;
+    pathCell.title = node.kind;   // the kind column is hidden in a narrow window
     const badge = stateCell.firstChild;
     badge.textContent = node.state;
     badge.className = `state state-${node.state}`;
@@ -209,7 +210,9 @@ function renderVenues(venues) {
   body.replaceChildren(...venues.map((venue) => {
     const tr = document.createElement("tr");
     tr.dataset.gateway = venue.name;
-    tr.append(cell("name", venue.name), cell("class", venue.class),
+    const name = cell("name", venue.name);
+    name.title = venue.class;   // the gateway's class (sim.gateway:SimGateway, vnpy_ctp:CtpGateway)
+    tr.append(name,
               cell(`state state-${venue.state}`, venue.state),
               cell("ts", new Date(venue.sinceTsNs / 1e6).toISOString().slice(11, 19)),
               cell("market-data", venue.marketData ? "up" : "down"), cell("num", String(venue.contracts)),

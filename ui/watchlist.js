@@ -386,7 +386,10 @@ export class Watchlist {
       ctx.fillStyle = sorted ? COLORS.text : COLORS.dim;
       ctx.textAlign = column.align === "left" ? "left" : "right";
       const title = column.title.toUpperCase() + (sorted ? (sort.descending ? " ▼" : " ▲") : "");
-      ctx.fillText(title, column.align === "left" ? column.x + 10 : column.x + column.w - 10, HEADER_HEIGHT_PX / 2);
+      // a title wider than its narrowed column is condensed into it (fillText's maxWidth), never drawn over
+      // its neighbour's ("ASK" touched "BID VOL" at 1366 px)
+      ctx.fillText(title, column.align === "left" ? column.x + 10 : column.x + column.w - 10, HEADER_HEIGHT_PX / 2,
+                   Math.max(1, column.w - 16));
     }
   }
 

@@ -65,7 +65,7 @@ def test_frame_painted_when_ticks_applied_then_paint_hops_share_one_paint_time(t
 def test_format_skew_when_years_or_ms_then_readable(tmp_path):
     """A replay's skew of years reads in days; small skews in s or ms, signed."""
     result = _run(tmp_path, skews=[283_000_000_123.0, -1_500.0, 12.34, None])
-    assert result["skews"] == ["+3275 d 11:06:40", "−1.500 s", "+12.3 ms", "–"]
+    assert result["skews"] == ["+3275 d 11:06:40 (replay)", "−1.500 s", "+12.3 ms", "–"]
 
 
 def test_feed_when_pong_and_delta_then_posts_hop_samples_offset_skew_and_socket_send(tmp_path):
