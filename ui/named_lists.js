@@ -20,13 +20,21 @@ export class NamedLists {
     this.onError = onError;
     this.lists = new Map(); // name → Set(vtSymbol)
     this.active = null; // the list the stars edit, or null: the group
+    this.touched = new Set(); // names made, changed or deleted in this page since sign-in
   }
 
-  // The user's watchlists from the prefs document ({name: {symbols}}).
+  // The user's watchlists from the prefs document ({name: {symbols}}). A list this page made, changed or
+  // deleted keeps this page's version: the document may have been read before that edit's save landed
+  // (a sign-in's read answered late, or read again), and the page's edit is the newer one (each is saved).
   load(watchlists = {}) {
+    const local = this.lists;
     this.lists = new Map(Object.entries(watchlists)
       .filter(([, value]) => Array.isArray(value?.symbols))
       .map(([name, value]) => [name, new Set(value.symbols.filter((s) => typeof s === "string"))]));
+    for (const name of this.touched) {
+      if (local.has(name)) this.lists.set(name, local.get(name));
+      else this.lists.delete(name);
+    }
     if (this.active !== null && !this.lists.has(this.active)) this.active = null;
     this.onChange();
   }
@@ -54,6 +62,7 @@ export class NamedLists {
       return;
     }
     const list = this.lists.get(this.active);
+    this.touched.add(this.active);
     const adding = !list.has(vtSymbol);
     if (adding) list.add(vtSymbol);
     else list.delete(vtSymbol);
@@ -72,6 +81,7 @@ export class NamedLists {
       return false;
     }
     this.lists.set(name, new Set());
+    this.touched.add(name);
     if (!(await this.save(name))) {
       this.lists.delete(name);
       return false;
@@ -82,6 +92,7 @@ export class NamedLists {
 
   async remove(name) {
     if (!this.lists.delete(name)) return;
+    this.touched.add(name);
     if (this.active === name) this.active = null;
     await this.prefs.remove("watchlists", name);
     this.onChange();
@@ -98,5 +109,6 @@ export class NamedLists {
   reset() {
     this.lists = new Map();
     this.active = null;
+    this.touched = new Set();
   }
 }
