@@ -7,10 +7,11 @@ at ``algos`` hands each session's algo command (``startAlgo``, ``pauseAlgo``, ``
 already checked by the session against the trader's token) to :meth:`AlgoEdgeLink.forward`, which sends it
 as a request on ``algo.command.<account>`` and passes the answer (``ack`` or ``error``) to the session. No
 responders or no answer in time: the session gets ``error(internal)`` saying so (a start is idempotent by
-its jobId, so a retry is safe). Once a local session commands a job the link subscribes to the job's
-``algo.progress.1s.<job>`` and hands each progress to the local sessions supervisor as the account push it
+its jobId, so a retry is safe). The link subscribes to every job's progress (``algo.progress.1s.*``, about
+one message a second per running job) and hands each to the local sessions supervisor as the account push it
 is, which delivers it to the sessions granted the job's account, as in one process: a trader without the
-account never sees it. The subscription ends with the job (``stopped`` or ``finished``).
+account never sees it, and a trader whose edge died sees their jobs' progress on the edge they reconnect to
+without commanding them again.
 
 Host side (:class:`AlgoHost`): one queue-group subscription to ``algo.command.*`` checks the request as the
 order host does (the account is the subject's, the sender's verified token grants it: schemas/actor.capnp
@@ -42,16 +43,6 @@ SOURCE = "nats-algos"
 HOST_SESSION_PATH = "sessions/session/nats-algos"
 """The session path the algo engine is told a NATS command came from (its answers go to the request)."""
 ENDED = ("stopped", "finished")
-
-
-def _is_error(payload: bytes) -> bool:
-    """Return whether a ServerMessage is an ``error`` (an unreadable one counts as one)."""
-    try:
-        with schemas.stream.ServerMessage.from_bytes(payload, traversal_limit_in_words=schemas.TRAVERSAL_LIMIT_WORDS,
-                                                     nesting_limit=schemas.NESTING_LIMIT) as message:
-            return message.which() == "error"
-    except Exception:  # noqa: BLE001 - capnp errors: the session gets it as it is
-        return True
 
 
 class AlgoCommand:
@@ -197,7 +188,7 @@ class AlgoHost:
 
 
 class AlgoEdgeLink:
-    """Sends an edge node's algo commands to the algo host; takes the progress of the jobs its sessions command.
+    """Sends an edge node's algo commands to the algo host; takes every job's progress to its sessions.
 
     Args:
         runtime: the actor runtime.
@@ -210,15 +201,16 @@ class AlgoEdgeLink:
         self.bus = bus
         self.timeout_s = timeout_s
         self._tasks: set[asyncio.Task] = set()
-        self._followed: dict[str, Any] = {}   # job token → its NATS subscription (None while subscribing)
         self.sent = self.answers = self.no_responders = self.timeouts = self.progress = 0
+        self.jobs_seen: set[str] = set()   # jobs whose progress arrived and has not ended
 
     def host_spec(self) -> ChildSpec:
         """Return the ``algos`` actor of an edge node (spawned under the root)."""
         return ChildSpec(ALGO_HOST_CHILD, RemoteAlgoHostActor, {"forward": self.forward})
 
     async def start(self) -> None:
-        """Nothing to subscribe before a session commands a job."""
+        """Subscribe to every job's progress (loop thread)."""
+        await self.bus.subscribe(subjects.algo_progress_any(), self._on_progress)
 
     def forward(self, data: bytes) -> None:
         """Send one algo command to the host; answer its session when the reply comes (non-blocking)."""
@@ -235,14 +227,11 @@ class AlgoEdgeLink:
             self._answer(command, encode_error("forbidden", f"account {command.account[:64]!r} is not yours",
                                                command.envelope_id, SOURCE))
             return
-        followed = await self._follow(command.job_id)   # before the start: its first progress is not missed
         self.sent += 1
         try:
             reply = await self.bus.request(subject, data, timeout_s=self.timeout_s)
         except NoRespondersError:
             self.no_responders += 1
-            if followed:
-                self._unfollow(command.job_id)
             log.warning("algo_request_unanswered", reason="no responders", subject=subject)
             self._answer(command, encode_error("internal", f"no algo engine serves {command.account} (no responders "
                                                f"on {subject}): the command was not sent; retry", command.envelope_id,
@@ -256,55 +245,34 @@ class AlgoEdgeLink:
                                                SOURCE))
             return
         self.answers += 1
-        if followed and _is_error(reply):   # refused (another account's job, malformed): nothing to follow
-            self._unfollow(command.job_id)
         self._answer(command, reply)
 
-    async def _follow(self, job_id: str) -> bool:
-        """Subscribe to a job's progress once (loop thread); return whether this call subscribed."""
-        job = subjects.job_token(job_id)
-        if job in self._followed:
-            return False
-        self._followed[job] = None
-        try:
-            self._followed[job] = await self.bus.subscribe(subjects.algo_progress(job), self._on_progress)
-        except (nats.errors.Error, OSError, subjects.SubjectTokenError) as exc:
-            self._followed.pop(job, None)
-            _log.warning("algo_progress_not_followed", job=job, error_type=type(exc).__name__)
-            return False
-        return True
-
-    def _unfollow(self, job_id: str) -> None:
-        """End the subscription to a job's progress (loop thread)."""
-        subscription = self._followed.pop(subjects.job_token(job_id), None)
-        if subscription is not None:
-            task = asyncio.get_running_loop().create_task(subscription.unsubscribe())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
     def _on_progress(self, msg: Any) -> None:
-        """A job's progress: to the local sessions granted its account; the last one ends the subscription."""
+        """A job's progress: to the local sessions granted its account (the sessions supervisor checks)."""
         self.progress += 1
         self.runtime.tell_path("sessions", msg.data)
+        job = msg.subject.rsplit(".", 1)[-1]
         try:
             with schemas.actor.ActorMessage.from_bytes(msg.data, traversal_limit_in_words=schemas.TRAVERSAL_LIMIT_WORDS,
                                                        nesting_limit=schemas.NESTING_LIMIT) as message:
                 with schemas.stream.ServerMessage.from_bytes(message.accountPush.payload) as server:
-                    status, job_id = str(server.algoProgress.status), str(server.algoProgress.jobId)
+                    status = str(server.algoProgress.status)
         except Exception:  # noqa: BLE001 - an unreadable progress is still delivered; the sessions check it
             return
         if status in ENDED:
-            self._unfollow(job_id)
+            self.jobs_seen.discard(job)
+        else:
+            self.jobs_seen.add(job)
 
     def _answer(self, command: AlgoCommand, payload: bytes) -> None:
         self.runtime.tell_path(command.session, encode_outbound(group="", seq=0, kind="control", payload=payload,
                                                                 source=SOURCE, correlation_id=command.correlation_id))
 
     def statistics_dict(self) -> dict[str, int]:
-        """Commands sent, answers, failures, progress received, jobs followed."""
+        """Commands sent, answers, failures, progress received, jobs running (progress seen, not ended)."""
         return {"algo_commands_sent": self.sent, "algo_answers": self.answers, "algo_no_responders": self.no_responders,
                 "algo_timeouts": self.timeouts, "algo_progress_received": self.progress,
-                "algo_jobs_followed": len(self._followed)}
+                "algo_jobs_running": len(self.jobs_seen)}
 
     async def close(self) -> None:
         """Cancel requests still waiting."""

@@ -143,6 +143,11 @@ def algo_progress(job: str) -> str:
     return f"algo.progress.1s.{token(job)}"
 
 
+def algo_progress_any() -> str:
+    """``algo.progress.1s.*``: an edge node's subscription to every job's progress."""
+    return "algo.progress.1s.*"
+
+
 def algo_command(account: str) -> str:
     """``algo.command.<account>``: algo commands for one account's jobs (request-reply)."""
     return f"algo.command.{token(account)}"
@@ -208,6 +213,7 @@ __all__ = [
     "algo_command",
     "algo_command_any",
     "algo_progress",
+    "algo_progress_any",
     "audit_command",
     "journal_order",
     "journal_order_any",

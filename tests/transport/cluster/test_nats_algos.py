@@ -62,12 +62,35 @@ async def test_twap_through_edge_when_started_then_progress_each_second_until_fi
     assert host.links.algos.progress_published >= len(seen)
     assert edge.links.algos.statistics_dict()["algo_progress_received"] >= len(seen)
     assert venue(host).statistics().orders_received >= 2
-    assert edge.links.algos.statistics_dict()["algo_jobs_followed"] == 0   # unsubscribed once finished
+    assert edge.links.algos.statistics_dict()["algo_jobs_running"] == 0   # ended with its last progress
 
     await other.send(ping={"clientTsNs": 1})   # everything sent to it so far is before the pong
     before_pong: list[dict] = []
     await other.recv_until(lambda m: before_pong.append(m) is None and m["which"] == "pong", timeout_s=10)
     assert not [m for m in before_pong if m["which"] == "algoProgress"]
+
+
+async def test_algo_progress_when_trader_opens_another_edge_then_their_running_job_shows_there_too(
+        host_and_edge, open_socket, jwt_secret, nats_url, start_desk, tmp_path):
+    """A job started through one edge reaches its trader on another edge (the first died, or a second screen)
+    without any command sent there; a trader of another account on that edge never sees it."""
+    host, edge = host_and_edge
+    other_edge = await start_desk(jwt_secret=jwt_secret, role="edge", nats=(nats_url,), orders=orders_config(tmp_path))
+    last = await last_price(host)
+    tick = host.bridge.quote(SYMBOL).price_tick
+    owner = await open_socket(edge, token(jwt_secret, "trader1", ["acct-01"]))
+    await owner.send(**_start("twap-edge-2", round(last * 1.03 / tick) * tick))
+    await owner.recv_until(is_message("ack", of="startAlgo"), timeout_s=10)
+    moved = await open_socket(other_edge, token(jwt_secret, "trader1", ["acct-01"]))
+    stranger = await open_socket(other_edge, token(jwt_secret, "trader2", ["acct-02"]))
+    progress = await moved.recv_until(is_message("algoProgress", jobId="twap-edge-2"), timeout_s=10)
+    assert progress["account"] == "acct-01"
+    await stranger.send(ping={"clientTsNs": 1})
+    before_pong: list[dict] = []
+    await stranger.recv_until(lambda m: before_pong.append(m) is None and m["which"] == "pong", timeout_s=10)
+    assert not [m for m in before_pong if m["which"] == "algoProgress"]
+    await owner.send(stopAlgo={"jobId": "twap-edge-2", "account": "acct-01"})
+    await moved.recv_until(is_message("algoProgress", jobId="twap-edge-2", status="stopped"), timeout_s=10)
 
 
 async def test_algo_command_when_account_not_granted_then_forbidden_by_the_edge_and_by_the_host(
@@ -85,7 +108,7 @@ async def test_algo_command_when_account_not_granted_then_forbidden_by_the_edge_
     await client.send(stopAlgo={"jobId": "someone-elses", "account": "acct-02"})   # reaches the host, refused
     refused = await client.recv_until(is_message("error"), timeout_s=10)
     assert refused["code"] == "forbidden" and "someone-elses" in refused["message"]
-    assert edge.links.algos.statistics_dict()["algo_jobs_followed"] == 0   # a refused job is not followed
+    assert edge.links.algos.statistics_dict()["algo_jobs_running"] == 0   # a refused job never runs
     bus = NatsBus([nats_url], name="rogue")
     await bus.connect()
     try:
