@@ -35,12 +35,14 @@ Stages and the floor (issue 18): each order timed one at a time is stamped (perf
 live order actor, journal and port: :data:`STAGES`) from its client frame's decode at the socket gateway to the
 reply's socket write; ``stages`` holds each stage's ``p50_us`` / ``p99_us``. The edge decode, the session's
 encode and the socket write are timed beside the path (the bench has no socket in front: its orders enter at
-``orders/<account>``), so they are not in ``overhead_*``. The *floor* is the same path, built again after the
-first, with no rule actors and the journal on tmpfs (``/dev/shm``): the actor hops, the codec, the write-ahead
+``orders/<account>``), so they are not in ``overhead_*``. The *floor* is the same path, built beside the first
+(its orders alternate with the candidate's, one each), with no rule actors and the journal on tmpfs (``/dev/shm``): the actor hops, the codec, the write-ahead
 commit and vn.py, what this architecture cannot drop; ``floor_overhead_p50_us`` / ``floor_overhead_p99_us``,
 ``floor_order_p50_us`` / ``floor_order_p99_us`` and ``floor_stages``. ``journal_commit_idle_*`` /
 ``journal_commit_busy_*``: one write-ahead commit alone, with vn.py's threads idle, then with one other Python
-thread spinning (is the commit's p99 the GIL?). ``--stages-plot`` (default perf/bench_orders_stages.png) draws
+thread spinning (is the commit's p99 the GIL?). ``write_ahead_commit_one_*``: the write-ahead commit of an order
+sent one at a time; ``write_ahead_commits_burst``: the burst's write-ahead commits by rows per transaction
+(``journal_commit_*`` mixes both, and the later state rows' flushes). ``--stages-plot`` (default perf/bench_orders_stages.png) draws
 the stages of both.
 
 Open orders sweep (a second order path, built the same way, after the first is shut down): the account is
@@ -170,6 +172,8 @@ class _Stages:
     def __init__(self) -> None:
         self.now: dict[str, int] = {}
         self.samples: dict[str, list[int]] = {key: [] for key, _ in STAGES}
+        self.commits: list[tuple[int, int]] = []
+        """(rows, ns) of every write-ahead commit, bursts included."""
 
     def attach(self, actor, journal, port) -> None:
         """Wrap the order actor's instance, the journal and the timed port."""
@@ -194,12 +198,15 @@ class _Stages:
             finally:
                 now["rules1"] = clock()
 
+        commits = self.commits
+
         def timed_write(rows):
-            now["commit0"] = clock()
+            now["commit0"] = t0 = clock()
             try:
                 return write(rows)
             finally:
-                now["commit1"] = clock()
+                now["commit1"] = t1 = clock()
+                commits.append((len(rows), t1 - t0))
 
         def timed_reply(record, session, correlation):
             if "answer_recv" in now and "reply0" not in now:
@@ -570,22 +577,31 @@ def plot_sweep(sweep: dict, path: Path) -> None:
     plt.close(figure)
 
 
-async def timed_orders(args, name: str, floor: bool = False) -> dict:
-    """Time ``args.orders`` orders one at a time on a fresh order path; return its figures and stages."""
-    harness = Harness()
-    await harness.start(args, name, measure_floor=not floor, floor=floor)
-    for _ in range(args.warmup):
-        await harness.one()
-    harness.overheads.clear()
-    for samples in harness.stages.samples.values():
-        samples.clear()
-    latencies, to_send = [], []
+async def timed_orders(args) -> tuple[dict, dict]:
+    """Time ``args.orders`` orders one at a time on the candidate path and as many on the floor path (no rules,
+    journal on tmpfs), alternating one order each, so that the shared machine's load weighs on both alike;
+    return the figures and stages of each (the floor's harness is stopped, the candidate's is not)."""
+    runs = []
+    for name, floor in (("bench-orders", False), ("bench-orders-floor", True)):
+        harness = Harness()
+        await harness.start(args, name, measure_floor=not floor, floor=floor)
+        runs.append({"harness": harness, "latencies": [], "to_send": []})
+    for run_ in runs:
+        for _ in range(args.warmup):
+            await run_["harness"].one()
+        run_["harness"].overheads.clear()
+        for samples in run_["harness"].stages.samples.values():
+            samples.clear()
     for _ in range(args.orders):
-        _, total, sent = await harness.one()
-        latencies.append(total)
-        to_send.append(sent)
-    return {"harness": harness, "latencies": latencies, "to_send": to_send, "overheads": list(harness.overheads),
-            "stages": stage_figures(harness.stages)}
+        for run_ in runs:
+            _, total, sent = await run_["harness"].one()
+            run_["latencies"].append(total)
+            run_["to_send"].append(sent)
+    for run_ in runs:
+        run_["overheads"] = list(run_["harness"].overheads)
+        run_["stages"] = stage_figures(run_["harness"].stages)
+    await runs[1]["harness"].stop()
+    return runs[0], runs[1]
 
 
 def stage_figures(stages: _Stages) -> dict:
@@ -643,6 +659,18 @@ async def commit_idle_busy(harness: Harness, commits: int) -> dict:
             "switch_interval_ms": round(sys.getswitchinterval() * 1000, 2)}
 
 
+def commit_sizes(commits: list[tuple[int, int]]) -> list[dict]:
+    """Return the write-ahead commits of a burst by rows per transaction: rows range, count, p50/p99 µs, µs per row."""
+    out = []
+    for low, high in ((1, 1), (2, 8), (9, 32), (33, 64)):
+        times = [ns for rows, ns in commits if low <= rows <= high]
+        rows = [r for r, _ in commits if low <= r <= high]
+        if times:
+            out.append({"rows": f"{low}-{high}", "commits": len(times), "p50_us": _pct(times, 50),
+                        "p99_us": _pct(times, 99), "us_per_row": round(sum(times) / sum(rows) / 1000, 1)})
+    return out
+
+
 def plot_stages(result: dict, path: Path) -> None:
     """Write the per-stage p50 and p99 of the candidate and the floor as a PNG (bars, µs)."""
     from _common import write_bar_png
@@ -669,9 +697,11 @@ async def run(args) -> dict:
     from vnpy.trader.constant import Direction, Offset, OrderType
     from vnpy.trader.object import OrderRequest
 
-    timed = await timed_orders(args, "bench-orders")
+    timed, floor_run = await timed_orders(args)
     harness, latencies, to_send = timed["harness"], timed["latencies"], timed["to_send"]
+    harness.stages.commits.clear()
     orders_per_s = await harness.burst(args.burst)
+    burst_commits = list(harness.stages.commits)
     journal_stats = harness.journal.statistics()
     commits = getattr(journal_stats, "commit_ns_recent", ())
     commit_threads = await commit_idle_busy(harness, args.orders)
@@ -690,8 +720,6 @@ async def run(args) -> dict:
             await asyncio.sleep(0)
     floor, rules, config, overheads = harness.floor, harness.rules, harness.config, timed["overheads"]
     await harness.stop()
-    floor_run = await timed_orders(args, "bench-orders-floor", floor=True)
-    await floor_run["harness"].stop()
     sweep = await open_orders_sweep(args) if args.open_sizes else None
 
     pct = _pct
@@ -708,6 +736,9 @@ async def run(args) -> dict:
         "floor_overhead_p50_us": pct(floor_run["overheads"], 50), "floor_overhead_p99_us": pct(floor_run["overheads"], 99),
         "floor_order_p50_us": pct(floor_run["latencies"], 50), "floor_order_p99_us": pct(floor_run["latencies"], 99),
         "stages": timed["stages"], "floor_stages": floor_run["stages"], **commit_threads,
+        "write_ahead_commit_one_p50_us": timed["stages"]["commit"]["p50_us"],
+        "write_ahead_commit_one_p99_us": timed["stages"]["commit"]["p99_us"],
+        "write_ahead_commits_burst": commit_sizes(burst_commits),
         "orders": args.orders, "burst": args.burst, "machine": machine(), "load_average": list(os.getloadavg()),
     }
     result["p50_ratio_to_baseline"] = ratio(result["order_p50_us"], result["baseline_p50_us"])
@@ -766,6 +797,10 @@ def main() -> int:
     if "journal_commit_p50_us" in result:
         print(f"journal commit on the loop: p50 {result['journal_commit_p50_us']} µs, "
               f"p99 {result['journal_commit_p99_us']} µs")
+    print(f"write-ahead commit of one order (one at a time): p50 {result['write_ahead_commit_one_p50_us']} / p99 "
+          f"{result['write_ahead_commit_one_p99_us']} µs; in the burst, by rows per transaction: " + "; ".join(
+              f"{c['rows']} rows: {c['commits']} commits, p50 {c['p50_us']} / p99 {c['p99_us']} µs, {c['us_per_row']} µs/row"
+              for c in result["write_ahead_commits_burst"]))
     print(f"commit alone, vn.py threads idle: p50 {result['journal_commit_idle_p50_us']} / p99 "
           f"{result['journal_commit_idle_p99_us']} µs; one busy Python thread: p50 {result['journal_commit_busy_p50_us']} "
           f"/ p99 {result['journal_commit_busy_p99_us']} µs (switch interval {result['switch_interval_ms']} ms)")
