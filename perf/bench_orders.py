@@ -40,7 +40,8 @@ encode and the socket write are timed beside the path (the bench has no socket i
 commit and vn.py, what this architecture cannot drop; ``floor_overhead_p50_us`` / ``floor_overhead_p99_us``,
 ``floor_order_p50_us`` / ``floor_order_p99_us`` and ``floor_stages``. ``journal_commit_idle_*`` /
 ``journal_commit_busy_*``: one write-ahead commit alone, with vn.py's threads idle, then with one other Python
-thread spinning (is the commit's p99 the GIL?). ``write_ahead_commit_one_*``: the write-ahead commit of an order
+thread spinning (is the commit's p99 the GIL?), then ``journal_commit_thread_*``: handed to a worker thread and
+awaited on the loop (what moving it off the loop would cost an order). ``write_ahead_commit_one_*``: the write-ahead commit of an order
 sent one at a time; ``write_ahead_commits_burst``: the burst's write-ahead commits by rows per transaction
 (``journal_commit_*`` mixes both, and the later state rows' flushes). ``--stages-plot`` (default perf/bench_orders_stages.png) draws
 the stages of both.
@@ -654,7 +655,16 @@ async def commit_idle_busy(harness: Harness, commits: int) -> dict:
     finally:
         stop.set()
         spinner.join()
+    threaded = []   # the same commit off the loop: handed to a worker thread, its result awaited on the loop
+    for n in range(2 * commits, 3 * commits):
+        record = OrderRecord(f"c-{n}", "acct-commit", "rb1801.SHFE", "long", "open", "limit", 3900.0, 1.0, "", "u",
+                             created_ns=time.time_ns(), sent_ns=time.time_ns())
+        row = record.row()
+        t0 = time.perf_counter_ns()
+        await asyncio.to_thread(journal.write_orders_now, [row])
+        threaded.append(time.perf_counter_ns() - t0)
     return {"journal_commit_idle_p50_us": _pct(idle, 50), "journal_commit_idle_p99_us": _pct(idle, 99),
+            "journal_commit_thread_p50_us": _pct(threaded, 50), "journal_commit_thread_p99_us": _pct(threaded, 99),
             "journal_commit_busy_p50_us": _pct(busy, 50), "journal_commit_busy_p99_us": _pct(busy, 99),
             "switch_interval_ms": round(sys.getswitchinterval() * 1000, 2)}
 
@@ -803,7 +813,9 @@ def main() -> int:
               for c in result["write_ahead_commits_burst"]))
     print(f"commit alone, vn.py threads idle: p50 {result['journal_commit_idle_p50_us']} / p99 "
           f"{result['journal_commit_idle_p99_us']} µs; one busy Python thread: p50 {result['journal_commit_busy_p50_us']} "
-          f"/ p99 {result['journal_commit_busy_p99_us']} µs (switch interval {result['switch_interval_ms']} ms)")
+          f"/ p99 {result['journal_commit_busy_p99_us']} µs (switch interval {result['switch_interval_ms']} ms); "
+          f"off the loop (worker thread, awaited): p50 {result['journal_commit_thread_p50_us']} / p99 "
+          f"{result['journal_commit_thread_p99_us']} µs")
     print(f"\ndesk overhead p50 {result['overhead_p50_us']} / p99 {result['overhead_p99_us']} µs vs floor (no rules, "
           f"journal on tmpfs) p50 {result['floor_overhead_p50_us']} / p99 {result['floor_overhead_p99_us']} µs\n")
     names = dict(STAGES)
