@@ -70,6 +70,7 @@ import bisect
 import dataclasses
 import itertools
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -354,8 +355,8 @@ class Harness:
                     future.set_result(arrived)
 
         self.runtime = runtime = ActorRuntime()
-        state = Path(tempfile.mkdtemp(prefix="tickstage-bench-floor-", dir="/dev/shm")) if floor \
-            else Path(os.environ["TICKSTAGE_STATE_DIR"])
+        self.tmpfs = Path(tempfile.mkdtemp(prefix="tickstage-bench-floor-", dir="/dev/shm")) if floor else None
+        state = self.tmpfs or Path(os.environ["TICKSTAGE_STATE_DIR"])
         self.journal = journal = OrderJournal.open(state / f"{name}.sqlite3")
         journal.start(runtime.loop)
         config = OrdersConfig(accounts=(AccountSpec("acct-01", "bench"),), account_limits={"acct-01": HIGH},
@@ -488,6 +489,8 @@ class Harness:
         await asyncio.to_thread(self.journal.close)
         with restoring_cwd():
             await asyncio.to_thread(self.main_engine.close)
+        if self.tmpfs is not None:   # the floor's journal: tmpfs is memory, leave none behind
+            shutil.rmtree(self.tmpfs, ignore_errors=True)
 
 
 def _pct(values, q) -> float:
