@@ -31,6 +31,21 @@ transaction on the loop thread, the last 1,024; absent for a journal that does
 not report them) and the machine. Goal (perf/README.md budgets): p50 < 100 µs,
 p99 < 500 µs in process.
 
+Stages and the floor (issue 18): each order timed one at a time is stamped (perf_counter_ns, wrappers on the
+live order actor, journal and port: :data:`STAGES`) from its client frame's decode at the socket gateway to the
+reply's socket write; ``stages`` holds each stage's ``p50_us`` / ``p99_us``. The edge decode, the session's
+encode and the socket write are timed beside the path (the bench has no socket in front: its orders enter at
+``orders/<account>``), so they are not in ``overhead_*``. The *floor* is the same path, built beside the first
+(its orders alternate with the candidate's, one each), with no rule actors and the journal on tmpfs (``/dev/shm``): the actor hops, the codec, the write-ahead
+commit and vn.py, what this architecture cannot drop; ``floor_overhead_p50_us`` / ``floor_overhead_p99_us``,
+``floor_order_p50_us`` / ``floor_order_p99_us`` and ``floor_stages``. ``journal_commit_idle_*`` /
+``journal_commit_busy_*``: one write-ahead commit alone, with vn.py's threads idle, then with one other Python
+thread spinning (is the commit's p99 the GIL?), then ``journal_commit_thread_*``: handed to a worker thread and
+awaited on the loop (what moving it off the loop would cost an order). ``write_ahead_commit_one_*``: the write-ahead commit of an order
+sent one at a time; ``write_ahead_commits_burst``: the burst's write-ahead commits by rows per transaction
+(``journal_commit_*`` mixes both, and the later state rows' flushes). ``--stages-plot`` (default perf/bench_orders_stages.png) draws
+the stages of both.
+
 Open orders sweep (a second order path, built the same way, after the first is shut down): the account is
 brought to each of ``--open-sizes`` open orders (10, 1,000, 10,000: resting limit orders, a burst not timed),
 then ``--open-orders`` new orders are timed one at a time, each cancelled after its reply so the open count
@@ -44,7 +59,7 @@ Goal: the p50 ratio within 0.8..1.2. The plot (``--plot``, default perf/bench_or
 p99 against open orders.
 
 Run: ``python perf/bench_orders.py [--quick] [--json FILE] [--orders N] [--burst N] [--open-sizes 10,1000,10000]
-[--open-orders N] [--plot PNG] [--vnpy-offset-converter]``.
+[--open-orders N] [--plot PNG] [--stages-plot PNG] [--vnpy-offset-converter]``.
 """
 
 from __future__ import annotations
@@ -55,6 +70,8 @@ import bisect
 import dataclasses
 import itertools
 import os
+import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -102,7 +119,11 @@ class _TimedPort:
         drain = bridge.drain
 
         def timed_drain() -> None:  # the bridge schedules self.drain by attribute: this wrapper runs instead
-            self.drains.append(time.perf_counter_ns())
+            t = time.perf_counter_ns()
+            self.drains.append(t)
+            stages = self.stages
+            if stages is not None and "send1" in stages.now and "drain" not in stages.now:
+                stages.now["drain"] = t
             drain()
 
         bridge.drain = timed_drain
@@ -112,12 +133,123 @@ class _TimedPort:
         i = bisect.bisect_left(self.drains, sent_ns)
         return self.drains[i] if i < len(self.drains) else None
 
+    stages: _Stages | None = None
+
     def send(self, record, gateway_name):
-        self.sent_at[record.client_order_id] = time.perf_counter_ns()
-        return self.bridge.send(record, gateway_name)
+        self.sent_at[record.client_order_id] = started = time.perf_counter_ns()
+        vt_orderid = self.bridge.send(record, gateway_name)
+        if self.stages is not None:
+            self.stages.now["send0"], self.stages.now["send1"] = started, time.perf_counter_ns()
+        return vt_orderid
 
     def __getattr__(self, name):
         return getattr(self.bridge, name)
+
+
+STAGES = (
+    ("edge_decode", "edge: client frame decode and check (read_client_frame, order_target)"),
+    ("session_encode", "session: orderCommand encode (encode_actor_message, encode_order_command)"),
+    ("hop_in", "hop: tell orders/<account> → OrderActor.receiveMessage"),
+    ("admit", "order actor: read the command, OrderRecord, book, validity"),
+    ("rules", "rules: RiskGate.check (every rule, in-line)"),
+    ("to_commit", "rules done → write-ahead commit starts (handler end, group-commit check)"),
+    ("commit", "write-ahead commit (OrderJournal.write_orders_now)"),
+    ("to_send", "commit done → send_order called"),
+    ("send_order", "OrderBridge.send → MainEngine.send_order returns"),
+    ("after_send", "send_order returned → handler done"),
+    ("answer_hop", "answer: bridge drain starts → OrderActor.receiveMessage"),
+    ("answer_apply", "answer: book applies the status → reply starts"),
+    ("reply_encode", "reply: encode_order_reply + encode_outbound + tell"),
+    ("reply_hop", "reply: tell → the session stand-in"),
+    ("socket_write", "socket write of the reply frame (uvloop transport.write, loopback)"),
+)
+"""(key, what) of each stage of one order timed by :class:`_Stages`, in path order."""
+
+
+class _Stages:
+    """perf_counter_ns stamps along one order at a time: wrappers on the live order actor's instance
+    (``receiveMessage``, ``gate.check``, ``_reply``), the journal's ``write_orders_now`` and the port's
+    ``send`` (the bench only; each wrapper costs ~0.3 µs, inside the figures it brackets)."""
+
+    def __init__(self) -> None:
+        self.now: dict[str, int] = {}
+        self.samples: dict[str, list[int]] = {key: [] for key, _ in STAGES}
+        self.commits: list[tuple[int, int]] = []
+        """(rows, ns) of every write-ahead commit, bursts included."""
+
+    def attach(self, actor, journal, port) -> None:
+        """Wrap the order actor's instance, the journal and the timed port."""
+        now, clock = self.now, time.perf_counter_ns
+        receive, check, reply = actor.receiveMessage, actor.gate.check, actor._reply
+        write = journal.write_orders_now
+
+        def timed_receive(msg, sender):
+            t = clock()
+            if "in" in now and "recv" not in now:
+                now["recv"] = t
+            elif "drain" in now and "answer_recv" not in now:
+                now["answer_recv"] = t
+            receive(msg, sender)
+            if "send1" in now and "handled" not in now:
+                now["handled"] = clock()
+
+        def timed_check(record, quote):
+            now["rules0"] = clock()
+            try:
+                return check(record, quote)
+            finally:
+                now["rules1"] = clock()
+
+        commits = self.commits
+
+        def timed_write(rows):
+            now["commit0"] = t0 = clock()
+            try:
+                return write(rows)
+            finally:
+                now["commit1"] = t1 = clock()
+                commits.append((len(rows), t1 - t0))
+
+        def timed_reply(record, session, correlation):
+            if "answer_recv" in now and "reply0" not in now:
+                now["reply0"] = clock()
+            reply(record, session, correlation)
+            if "reply0" in now and "reply1" not in now:
+                now["reply1"] = clock()
+
+        actor.receiveMessage, actor.gate.check, actor._reply = timed_receive, timed_check, timed_reply
+        journal.write_orders_now = timed_write
+        port.stages = self
+
+    def start(self, t_in: int, edge_ns: int, session_ns: int) -> None:
+        """One order enters at ``t_in`` (its edge and session work timed beside the path)."""
+        self.now.clear()
+        self.now["in"] = t_in
+        self.samples["edge_decode"].append(edge_ns)
+        self.samples["session_encode"].append(session_ns)
+
+    def finish(self, t_client: int, drain: int | None, socket_ns: int) -> None:
+        """The reply reached the stand-in at ``t_client``; ``drain``: the answer's drain start."""
+        now, samples = self.now, self.samples
+        now.setdefault("drain", drain)
+        now["client"] = t_client
+        drain = now["drain"]
+        pairs = {"hop_in": ("in", "recv"), "commit": ("commit0", "commit1"),
+                 "to_send": ("commit1", "send0"), "send_order": ("send0", "send1"), "after_send": ("send1", "handled"),
+                 "answer_hop": ("drain", "answer_recv"), "answer_apply": ("answer_recv", "reply0"),
+                 "reply_encode": ("reply0", "reply1"), "reply_hop": ("reply1", "client")}
+        if drain is None or any(now.get(k) is None for k in ("recv", "commit0", "send1", "answer_recv", "reply1")):
+            return
+        if "rules0" in now:   # the floor has no rules: its admit runs to the commit
+            samples["admit"].append(now["rules0"] - now["recv"])
+            samples["rules"].append(now["rules1"] - now["rules0"])
+            samples["to_commit"].append(now["commit0"] - now["rules1"])
+        else:
+            samples["admit"].append(now["commit0"] - now["recv"])
+        for key, (a, b) in pairs.items():
+            if a is not None:
+                samples[key].append(now[b] - now[a])
+        samples["socket_write"].append(socket_ns)
 
 
 async def answer_floor(event_engine, main_engine, quotes, exchanges, orders: int) -> list[int]:
@@ -169,8 +301,9 @@ class Harness:
         self.overheads: list[int] = []
         """Per order timed by :meth:`one`: the desk's own share, ns (see the module doc)."""
 
-    async def start(self, args, name: str, measure_floor: bool = False) -> None:
-        """Build everything; with ``measure_floor`` time the answer floor first (before the bridge attaches)."""
+    async def start(self, args, name: str, measure_floor: bool = False, floor: bool = False) -> None:
+        """Build everything; with ``measure_floor`` time the answer floor first (before the bridge attaches);
+        ``floor``: the irreducible path (no rule actors, the journal on tmpfs ``/dev/shm``)."""
         from vnpy.event import EventEngine
         from vnpy.trader.engine import MainEngine
 
@@ -188,6 +321,17 @@ class Harness:
 
         market = build_market(40, 40, 400, SEED)
         replies = self.replies
+        from transport.edge.limits import SocketLimits
+
+        self.limits = SocketLimits()
+        self.stages = stages = _Stages()
+        self.socket_ns = socket_ns = [0]
+        self.reader_sock, writer_sock = socket.socketpair()
+        self.reader_sock.setblocking(False)
+        self.socket_transport, _ = await asyncio.get_running_loop().create_connection(asyncio.Protocol,
+                                                                                      sock=writer_sock)
+        transport = self.socket_transport
+        reader_sock = self.reader_sock
 
         class Client(TickstageActor):
             """The session stand-in: resolves the future of each reply by its correlation id."""
@@ -195,15 +339,28 @@ class Harness:
             def _on_outbound(self, outbound, message, sender) -> None:
                 import schemas
 
-                with schemas.stream.ServerMessage.from_bytes(outbound.payload) as reply:
+                arrived = time.perf_counter_ns()
+                payload = outbound.payload
+                t0 = time.perf_counter_ns()   # the session's socket write (a WebSocket header, then the frame)
+                transport.writelines((b"\x82\x7e" + len(payload).to_bytes(2, "big"), payload))
+                socket_ns[0] = time.perf_counter_ns() - t0
+                try:
+                    while reader_sock.recv(65536):
+                        pass
+                except BlockingIOError:
+                    pass
+                with schemas.stream.ServerMessage.from_bytes(payload) as reply:
                     future = replies.pop(reply.envelope.correlationId, None)
                 if future is not None:
-                    future.set_result(time.perf_counter_ns())
+                    future.set_result(arrived)
 
         self.runtime = runtime = ActorRuntime()
-        self.journal = journal = OrderJournal.open(Path(os.environ["TICKSTAGE_STATE_DIR"]) / f"{name}.sqlite3")
+        self.tmpfs = Path(tempfile.mkdtemp(prefix="tickstage-bench-floor-", dir="/dev/shm")) if floor else None
+        state = self.tmpfs or Path(os.environ["TICKSTAGE_STATE_DIR"])
+        self.journal = journal = OrderJournal.open(state / f"{name}.sqlite3")
         journal.start(runtime.loop)
-        config = OrdersConfig(accounts=(AccountSpec("acct-01", "bench"),), account_limits={"acct-01": HIGH})
+        config = OrdersConfig(accounts=(AccountSpec("acct-01", "bench"),), account_limits={"acct-01": HIGH},
+                              **({"rules": (), "global_rules": ()} if floor else {}))
         self.config = config
         bridge = OrderBridge(runtime, config, journal)
         self.port = port = _TimedPort(bridge)
@@ -235,38 +392,59 @@ class Harness:
         start_root(runtime, Supervisor, {"children": children})
         await runtime.wait_idle()
         self.rules = len(children[2].args["children"])
+        stages.attach(self.order_actor(), journal, port)
 
-    def command(self, n: int, member: str = "submitOrder") -> bytes:
-        """Return the ``orderCommand`` of order ``b-<n>`` (a limit buy resting 2..21 ticks below the bid),
-        or of its cancel (``member="cancelOrder"``)."""
-        from actors.orders.codec import encode_order_command
+    def client_frame(self, n: int, member: str = "submitOrder") -> bytes:
+        """Return the ClientMessage of order ``b-<n>`` (a limit buy resting 2..21 ticks below the bid), or of its
+        cancel (``member="cancelOrder"``)."""
         from transport.edge.client import client_message
 
         if member == "cancelOrder":
-            data = client_message(n, cancelOrder={"clientOrderId": f"b-{n}", "account": "acct-01"})
-        else:
-            quote = self.quotes[n % len(self.quotes)]
-            price = round((quote.last_price - quote.price_tick * (2 + n % 20)) / quote.price_tick) * quote.price_tick
-            data = client_message(n, submitOrder={"clientOrderId": f"b-{n}", "account": "acct-01",
-                                                  "vtSymbol": quote.vt_symbol, "direction": "long",
-                                                  "offset": "open", "orderType": "limit", "price": price,
-                                                  "volumeLots": 1})
-        return encode_order_command("client", "bench", data, "client")
+            return client_message(n, cancelOrder={"clientOrderId": f"b-{n}", "account": "acct-01"})
+        quote = self.quotes[n % len(self.quotes)]
+        price = round((quote.last_price - quote.price_tick * (2 + n % 20)) / quote.price_tick) * quote.price_tick
+        return client_message(n, submitOrder={"clientOrderId": f"b-{n}", "account": "acct-01",
+                                              "vtSymbol": quote.vt_symbol, "direction": "long", "offset": "open",
+                                              "orderType": "limit", "price": price, "volumeLots": 1})
+
+    def command(self, n: int, member: str = "submitOrder") -> bytes:
+        """Return the ``orderCommand`` of order ``b-<n>``, or of its cancel (``member="cancelOrder"``)."""
+        from actors.orders.codec import encode_order_command
+
+        return encode_order_command("client", "bench", self.client_frame(n, member), "client")
 
     async def one(self) -> tuple[int, int, int]:
         """Submit one order and wait for its reply; return (n, submit → reply ns, submit → send_order ns)."""
         n = next(self.ids)
-        payload = self.command(n)
+        edge_ns, session_ns, payload = self.command_timed(n)
         future = self.runtime.loop.create_future()
         self.replies[n] = future
         started = time.perf_counter_ns()
+        self.stages.start(started, edge_ns, session_ns)
         self.runtime.tell_path("orders/acct-01", payload)
         done = await asyncio.wait_for(future, 10)
         sent = self.port.sent_at[f"b-{n}"]
         answered = self.port.answered_at(sent)
+        self.stages.finish(done, answered, self.socket_ns[0])
         if answered is not None and answered <= done:  # the desk's own share: in → send_order, answer → reply
             self.overheads.append((sent - started) + (done - answered))
         return n, done - started, sent - started
+
+    def command_timed(self, n: int) -> tuple[int, int, bytes]:
+        """Return (edge ns, session ns, the ``orderCommand``) of order ``b-<n>``: the client frame decoded and
+        checked as the socket gateway does, then wrapped as the session does, each timed."""
+        from actors import encode_actor_message
+        from actors.orders.codec import encode_order_command
+        from transport.edge.inbound import order_target, read_client_frame
+
+        data = self.client_frame(n)
+        t0 = time.perf_counter_ns()
+        frame = read_client_frame(data, self.limits)
+        order_target(data, frame, self.limits)
+        encode_actor_message("client", data, source="ws", correlation_id=n)
+        t1 = time.perf_counter_ns()
+        payload = encode_order_command("client", "bench", data, "client", n)
+        return t1 - t0, time.perf_counter_ns() - t1, payload
 
     async def burst(self, count: int) -> float:
         """Submit ``count`` orders at once and wait for every reply; return orders/s."""
@@ -306,9 +484,13 @@ class Harness:
         from transport.venue.vnpy_home import restoring_cwd
 
         self.runtime.shutdown()
+        self.socket_transport.close()
+        self.reader_sock.close()
         await asyncio.to_thread(self.journal.close)
         with restoring_cwd():
             await asyncio.to_thread(self.main_engine.close)
+        if self.tmpfs is not None:   # the floor's journal: tmpfs is memory, leave none behind
+            shutil.rmtree(self.tmpfs, ignore_errors=True)
 
 
 def _pct(values, q) -> float:
@@ -399,6 +581,124 @@ def plot_sweep(sweep: dict, path: Path) -> None:
     plt.close(figure)
 
 
+async def timed_orders(args) -> tuple[dict, dict]:
+    """Time ``args.orders`` orders one at a time on the candidate path and as many on the floor path (no rules,
+    journal on tmpfs), alternating one order each, so that the shared machine's load weighs on both alike;
+    return the figures and stages of each (the floor's harness is stopped, the candidate's is not)."""
+    runs = []
+    for name, floor in (("bench-orders", False), ("bench-orders-floor", True)):
+        harness = Harness()
+        await harness.start(args, name, measure_floor=not floor, floor=floor)
+        runs.append({"harness": harness, "latencies": [], "to_send": []})
+    for run_ in runs:
+        for _ in range(args.warmup):
+            await run_["harness"].one()
+        run_["harness"].overheads.clear()
+        for samples in run_["harness"].stages.samples.values():
+            samples.clear()
+    for _ in range(args.orders):
+        for run_ in runs:
+            _, total, sent = await run_["harness"].one()
+            run_["latencies"].append(total)
+            run_["to_send"].append(sent)
+    for run_ in runs:
+        run_["overheads"] = list(run_["harness"].overheads)
+        run_["stages"] = stage_figures(run_["harness"].stages)
+    await runs[1]["harness"].stop()
+    return runs[0], runs[1]
+
+
+def stage_figures(stages: _Stages) -> dict:
+    """Return stage → {p50_us, p99_us, n} of the timed orders (stages with no sample left out)."""
+    return {key: {"p50_us": _pct(stages.samples[key], 50), "p99_us": _pct(stages.samples[key], 99),
+                  "n": len(stages.samples[key])} for key, _ in STAGES if stages.samples[key]}
+
+
+async def commit_idle_busy(harness: Harness, commits: int) -> dict:
+    """Time the write-ahead commit (one order row) with vn.py's threads idle, then with one other Python thread
+    busy (as vn.py's EventEngine thread is while it hands out events): is the commit's p99 the GIL?
+
+    The same journal, rows of a fresh account so the orders' state is untouched; the busy thread spins pure
+    Python, so it holds the GIL whenever the commit's SQLite step releases it.
+    """
+    import threading
+
+    from actors.orders.record import OrderRecord
+
+    journal = harness.journal
+
+    def one(n: int) -> int:
+        record = OrderRecord(f"c-{n}", "acct-commit", "rb1801.SHFE", "long", "open", "limit", 3900.0, 1.0, "", "u",
+                             created_ns=time.time_ns(), sent_ns=time.time_ns())
+        row = record.row()
+        t0 = time.perf_counter_ns()
+        journal.write_orders_now([row])
+        return time.perf_counter_ns() - t0
+
+    idle = []
+    for n in range(commits):
+        idle.append(one(n))
+        if n % 16 == 0:
+            await asyncio.sleep(0)
+    stop = threading.Event()
+
+    def spin() -> None:
+        x = 0
+        while not stop.is_set():
+            x += 1
+
+    spinner = threading.Thread(target=spin, name="bench.busy", daemon=True)
+    spinner.start()
+    busy = []
+    try:
+        for n in range(commits, 2 * commits):
+            busy.append(one(n))
+            if n % 16 == 0:
+                await asyncio.sleep(0)
+    finally:
+        stop.set()
+        spinner.join()
+    threaded = []   # the same commit off the loop: handed to a worker thread, its result awaited on the loop
+    for n in range(2 * commits, 3 * commits):
+        record = OrderRecord(f"c-{n}", "acct-commit", "rb1801.SHFE", "long", "open", "limit", 3900.0, 1.0, "", "u",
+                             created_ns=time.time_ns(), sent_ns=time.time_ns())
+        row = record.row()
+        t0 = time.perf_counter_ns()
+        await asyncio.to_thread(journal.write_orders_now, [row])
+        threaded.append(time.perf_counter_ns() - t0)
+    return {"journal_commit_idle_p50_us": _pct(idle, 50), "journal_commit_idle_p99_us": _pct(idle, 99),
+            "journal_commit_thread_p50_us": _pct(threaded, 50), "journal_commit_thread_p99_us": _pct(threaded, 99),
+            "journal_commit_busy_p50_us": _pct(busy, 50), "journal_commit_busy_p99_us": _pct(busy, 99),
+            "switch_interval_ms": round(sys.getswitchinterval() * 1000, 2)}
+
+
+def commit_sizes(commits: list[tuple[int, int]]) -> list[dict]:
+    """Return the write-ahead commits of a burst by rows per transaction: rows range, count, p50/p99 µs, µs per row."""
+    out = []
+    for low, high in ((1, 1), (2, 8), (9, 32), (33, 64)):
+        times = [ns for rows, ns in commits if low <= rows <= high]
+        rows = [r for r, _ in commits if low <= r <= high]
+        if times:
+            out.append({"rows": f"{low}-{high}", "commits": len(times), "p50_us": _pct(times, 50),
+                        "p99_us": _pct(times, 99), "us_per_row": round(sum(times) / sum(rows) / 1000, 1)})
+    return out
+
+
+def plot_stages(result: dict, path: Path) -> None:
+    """Write the per-stage p50 and p99 of the candidate and the floor as a PNG (bars, µs)."""
+    from _common import write_bar_png
+
+    labels = {key: key.replace("_", " ") for key, _ in STAGES}
+    panels = []
+    for q in ("p50_us", "p99_us"):
+        series = {name: {labels[k]: v[q] for k, v in result[key].items()}
+                  for name, key in (("all rules, journal on disk", "stages"), ("floor: no rules, tmpfs", "floor_stages"))}
+        panels.append((f"{q[:3]} µs", series, None))
+    write_bar_png(str(path), f"perf/bench_orders.py: overhead p50 {result['overhead_p50_us']} µs vs floor "
+                  f"{result['floor_overhead_p50_us']} µs (p99 {result['overhead_p99_us']} vs "
+                  f"{result['floor_overhead_p99_us']}), load {os.getloadavg()[0]:.1f}", panels)
+
+
 async def run(args) -> dict:
     from transport.venue.vnpy_home import contain_vnpy
 
@@ -410,19 +710,14 @@ async def run(args) -> dict:
     from vnpy.trader.constant import Direction, Offset, OrderType
     from vnpy.trader.object import OrderRequest
 
-    harness = Harness()
-    await harness.start(args, "bench-orders", measure_floor=True)
-    for _ in range(args.warmup):
-        await harness.one()
-    latencies, to_send = [], []
-    harness.overheads.clear()
-    for _ in range(args.orders):
-        _, total, sent = await harness.one()
-        latencies.append(total)
-        to_send.append(sent)
+    timed, floor_run = await timed_orders(args)
+    harness, latencies, to_send = timed["harness"], timed["latencies"], timed["to_send"]
+    harness.stages.commits.clear()
     orders_per_s = await harness.burst(args.burst)
+    burst_commits = list(harness.stages.commits)
     journal_stats = harness.journal.statistics()
     commits = getattr(journal_stats, "commit_ns_recent", ())
+    commit_threads = await commit_idle_busy(harness, args.orders)
 
     baseline = []
     quotes, exchanges = harness.quotes, harness.exchanges
@@ -436,7 +731,7 @@ async def run(args) -> dict:
         baseline.append(time.perf_counter_ns() - t0)
         if n % 64 == 0:
             await asyncio.sleep(0)
-    floor, rules, config, overheads = harness.floor, harness.rules, harness.config, list(harness.overheads)
+    floor, rules, config, overheads = harness.floor, harness.rules, harness.config, timed["overheads"]
     await harness.stop()
     sweep = await open_orders_sweep(args) if args.open_sizes else None
 
@@ -451,11 +746,19 @@ async def run(args) -> dict:
         "rules_per_order": rules // len(config.accounts) if rules else 0,
         "journal_batches": journal_stats.batches, "journal_max_batch": journal_stats.max_batch,
         **({"journal_commit_p50_us": pct(commits, 50), "journal_commit_p99_us": pct(commits, 99)} if commits else {}),
-        "orders": args.orders, "burst": args.burst, "machine": machine(),
+        "floor_overhead_p50_us": pct(floor_run["overheads"], 50), "floor_overhead_p99_us": pct(floor_run["overheads"], 99),
+        "floor_order_p50_us": pct(floor_run["latencies"], 50), "floor_order_p99_us": pct(floor_run["latencies"], 99),
+        "stages": timed["stages"], "floor_stages": floor_run["stages"], **commit_threads,
+        "write_ahead_commit_one_p50_us": timed["stages"]["commit"]["p50_us"],
+        "write_ahead_commit_one_p99_us": timed["stages"]["commit"]["p99_us"],
+        "write_ahead_commits_burst": commit_sizes(burst_commits),
+        "orders": args.orders, "burst": args.burst, "machine": machine(), "load_average": list(os.getloadavg()),
     }
     result["p50_ratio_to_baseline"] = ratio(result["order_p50_us"], result["baseline_p50_us"])
     result["p99_ratio_to_baseline"] = ratio(result["order_p99_us"], result["baseline_p99_us"])
     result["p50_ratio_to_answer_floor"] = ratio(result["order_p50_us"], result["answer_floor_p50_us"])
+    if args.stages_plot:
+        plot_stages(result, Path(args.stages_plot))
     if sweep is not None:
         result["open_orders_sweep"] = sweep["rows"]
         result["open_orders_p50_ratio"] = sweep["ratio_p50"]
@@ -477,6 +780,8 @@ def main() -> int:
     parser.add_argument("--open-orders", type=int, default=None, help="orders timed at each open-order size")
     parser.add_argument("--plot", default=str(Path(__file__).with_name("bench_orders_open.png")),
                         help="PNG of the open-order sweep ('' for none)")
+    parser.add_argument("--stages-plot", default=str(Path(__file__).with_name("bench_orders_stages.png")),
+                        help="PNG of the per-stage p50/p99, candidate and floor ('' for none)")
     parser.add_argument("--vnpy-offset-converter", action="store_true",
                         help="keep vn.py's OffsetConverter (the desk before 0.2.0) to compare")
     args = parser.parse_args()
@@ -505,6 +810,21 @@ def main() -> int:
     if "journal_commit_p50_us" in result:
         print(f"journal commit on the loop: p50 {result['journal_commit_p50_us']} µs, "
               f"p99 {result['journal_commit_p99_us']} µs")
+    print(f"write-ahead commit of one order (one at a time): p50 {result['write_ahead_commit_one_p50_us']} / p99 "
+          f"{result['write_ahead_commit_one_p99_us']} µs; in the burst, by rows per transaction: " + "; ".join(
+              f"{c['rows']} rows: {c['commits']} commits, p50 {c['p50_us']} / p99 {c['p99_us']} µs, {c['us_per_row']} µs/row"
+              for c in result["write_ahead_commits_burst"]))
+    print(f"commit alone, vn.py threads idle: p50 {result['journal_commit_idle_p50_us']} / p99 "
+          f"{result['journal_commit_idle_p99_us']} µs; one busy Python thread: p50 {result['journal_commit_busy_p50_us']} "
+          f"/ p99 {result['journal_commit_busy_p99_us']} µs (switch interval {result['switch_interval_ms']} ms); "
+          f"off the loop (worker thread, awaited): p50 {result['journal_commit_thread_p50_us']} / p99 "
+          f"{result['journal_commit_thread_p99_us']} µs")
+    print(f"\ndesk overhead p50 {result['overhead_p50_us']} / p99 {result['overhead_p99_us']} µs vs floor (no rules, "
+          f"journal on tmpfs) p50 {result['floor_overhead_p50_us']} / p99 {result['floor_overhead_p99_us']} µs\n")
+    names = dict(STAGES)
+    print_table([(names[k], v["p50_us"], v["p99_us"], result["floor_stages"].get(k, {}).get("p50_us"),
+                  result["floor_stages"].get(k, {}).get("p99_us")) for k, v in result["stages"].items()],
+                ("stage (one order at a time)", "p50 µs", "p99 µs", "floor p50", "floor p99"))
     if "open_orders_sweep" in result:
         print()
         print_table([(f"{r['open_orders']:,} open", r["order_p50_us"], r["order_p99_us"], r["sent_p50_us"],

@@ -62,30 +62,31 @@ from actors.orders.codec import (
 from actors.orders.config import OrdersConfig
 from actors.orders.errors import VenueUnavailableError
 from actors.orders.flatten import Flattens
-from actors.orders.ports import JournalPort, MarketPort, OrderPort, SendFence
+from actors.orders.ports import JournalPort, MarketPort, OrderPort
 from actors.orders.record import OrderRecord
 from actors.orders.replace import Replacements
 from actors.orders.risk_gate import PendingCheck, RiskGate
 from actors.orders.routing import route_gateway
 from actors.orders.tally import OrderTally
 from actors.orders.validity import check_record
+from actors.orders.write_ahead import WriteAhead
 from actors.risk.limits import LimitStore
 from actors.risk.rejection import Rejection
 from actors.risk.rules.venue import VenueStatePort, venue_refusal
 
 NAN = math.nan
-WRITE_AHEAD_GROUP = 64
-"""Most orders committed in one write-ahead transaction (group commit of a burst; bounds the first one's wait)."""
 
 
 class OrderActor(TickstageActor):
     """Idempotent submission, risk checks, write-ahead journal, one gateway call per order.
 
-    A table of handlers (``ActorMessage`` member → ``_on_<member>``) over two objects: the
-    :class:`~actors.orders.book.OrderBook` (the records, their transitions, the journal rows) and the
-    :class:`~actors.orders.risk_gate.RiskGate` (the rule checks and updates). The actor keeps what needs
-    the runtime: the sessions waiting for replies, the write-ahead group commit, the gateway calls and
-    the timers. It is the book's :class:`~actors.orders.book.OrderEvents`.
+    A table of handlers (``ActorMessage`` member → ``_on_<member>``) over three objects: the
+    :class:`~actors.orders.book.OrderBook` (the records, their transitions, the journal rows), the
+    :class:`~actors.orders.risk_gate.RiskGate` (the rule checks and updates) and the
+    :class:`~actors.orders.write_ahead.WriteAhead` (the write-ahead group commit and the send fence). The
+    actor keeps what needs the runtime: the sessions waiting for replies, the gateway calls and the timers.
+    It is the book's :class:`~actors.orders.book.OrderEvents` and the write-ahead's
+    :class:`~actors.orders.write_ahead.WriteAheadHost`.
 
     Context args:
         account (str): the strategy account.
@@ -108,7 +109,7 @@ class OrderActor(TickstageActor):
             sent only once acknowledged and while the same lease is held; ``None`` (one process): sent at once.
     """
 
-    _write_ahead: list[OrderRecord] | tuple = ()   # a list from on_start; read after every message
+    write_ahead: WriteAhead | None = None   # from on_start; read after every message
 
     def on_start(self, restarts: int) -> None:
         """Rebuild from the journal, resolve what is unknown, replay to the rules (loop thread)."""
@@ -125,10 +126,7 @@ class OrderActor(TickstageActor):
         self.sessions_path: str = args.get("sessions_path", "sessions")
         self.venues: VenueStatePort | None = args.get("venues")
         self.limit_store: LimitStore | None = args.get("limits")
-        self.fence: SendFence | None = args.get("fence")
-        self._replicating: dict[int, tuple[list[OrderRecord], int]] = {}   # batch → (records, epoch)
-        self._replicated: dict[int, tuple[bool, str]] = {}   # batch → (acknowledged, error)
-        self._replication_batches = self.fenced = self.not_taken = 0
+        self.write_ahead = WriteAhead(self.journal, args.get("fence"), self)
         self.book = OrderBook(self.account, self.journal, self,
                               unknown_after_queries=self.config.unknown_after_queries)
         self.gate = RiskGate(self.runtime, self, args.get("rules", ()), args.get("observers", {}))
@@ -136,7 +134,6 @@ class OrderActor(TickstageActor):
         self.flattens = Flattens(self.book, self)
         self.cancel_alls: dict[str, list[str]] = {}   # cancelAll request id → the client order ids it cancelled
         self.waiters: dict[str, list[tuple[str, int]]] = {}
-        self._write_ahead: list[OrderRecord] = []
         self.tally = OrderTally()
         self._answer_deadlines: collections.deque[tuple[float, str]] = collections.deque()
         self._answer_armed = False
@@ -279,7 +276,7 @@ class OrderActor(TickstageActor):
             self._query_armed = False
             self._query_unresolved()
         elif name == "replicated":
-            self._replicated_ahead(timer.generation)
+            self.write_ahead.replicated(timer.generation)
 
     # -- submissions -----------------------------------------------------------------------------
 
@@ -298,8 +295,9 @@ class OrderActor(TickstageActor):
             else:
                 self.waiters.setdefault(client_order_id, []).append((session, correlation))
             return
-        if self.fence is not None and not self.fence.epoch():
-            self._not_taken(client_order_id, session, correlation)
+        if not self.write_ahead.takes_new_orders():
+            self._to_session(session, encode_error(
+                "internal", self.write_ahead.not_taken_reason(client_order_id), correlation, self.path))
             return
         now = time.time_ns()
         record = OrderRecord(client_order_id, self.account, order.vtSymbol, str(order.direction),
@@ -371,100 +369,34 @@ class OrderActor(TickstageActor):
         for the order it replaces to end (:meth:`Replacements.hold`)."""
         if self.replacements.hold(record):
             return
-        self._write_ahead.append(record)
-        if len(self._write_ahead) >= WRITE_AHEAD_GROUP:
-            self._commit_and_send()
+        self.write_ahead.queue(record)
 
     def receiveMessage(self, msg: Any, sender: ActorAddress) -> None:
         """Handle a message, then commit and send the approved orders unless this actor's next message is
         already next in the runtime's queue (loop thread)."""
         super().receiveMessage(msg, sender)
-        if self._write_ahead and not self.crashed and not self.runtime.next_is_for(self.myAddress):
+        write_ahead = self.write_ahead
+        if write_ahead is not None and write_ahead.queued and not self.crashed \
+                and not self.runtime.next_is_for(self.myAddress):
             try:
-                self._commit_and_send()
+                write_ahead.commit_and_send()
             except Exception as exc:  # noqa: BLE001 - a crash, as inside a handler
                 self._crash(exc)
 
-    def _commit_and_send(self) -> None:
-        """Commit the queued orders' write-ahead records (one transaction), then send each; a failed commit
-        refuses them all (loop thread). With a ``fence`` (a venue-host with a standby) the records are first
-        replicated under the lease's epoch and sent once acknowledged (:meth:`_replicated_ahead`)."""
-        records, self._write_ahead = self._write_ahead, []
-        if not records:
-            return
-        sending_ns = time.time_ns()
-        for record in records:   # the write-ahead row says "send_order may be called from now on"
-            record.sent_ns = sending_ns
-        rows = [record.row() for record in records]
-        ok, error = self.journal.write_orders_now(rows)
-        if not ok:
-            self._send_batch(records, Rejection("journal", NAN, NAN, f"journal write failed: {error}"))
-        elif self.fence is None:
-            self._send_batch(records, None)
-        elif epoch := self.fence.epoch():
-            self._replicate_ahead(records, rows, epoch)
-        else:
-            self._send_batch(records, self._fenced(0, 0))
+    def send_written(self, record: OrderRecord, refusal: Rejection | None) -> None:
+        """Send an order whose write-ahead row is committed, or refuse it with ``refusal`` (never sent), in the
+        order's log context (the write-ahead's :class:`~actors.orders.write_ahead.WriteAheadHost`; loop thread)."""
+        with self.handling(self.msg_type or "writeAhead", record.correlation_id):
+            if refusal is None:
+                self.send_to_gateway(record)
+            else:
+                self.book.refuse(record, refusal)
 
-    def _send_batch(self, records: list[OrderRecord], refusal: Rejection | None) -> None:
-        """Send each write-ahead order, or refuse each with ``refusal`` (never sent; loop thread)."""
-        if refusal is not None and refusal.rule == "lease":
-            self.fenced += len(records)
-        for record in records:
-            with self.handling(self.msg_type or "writeAhead", record.correlation_id):
-                if refusal is None:
-                    self.send_to_gateway(record)
-                else:
-                    record.sent_ns = 0
-                    self.book.refuse(record, refusal)
-
-    def _replicate_ahead(self, records: list[OrderRecord], rows: list[dict[str, Any]], epoch: int) -> None:
-        """Hand the write-ahead rows to the fence's replicated journal; the acknowledgement comes back as
-        timer ``replicated`` (loop thread): no send before the standby knows the client order ids."""
-        self._replication_batches += 1
-        batch = self._replication_batches & 0xFFFFFFFF
-        self._replicating[batch] = (records, epoch)
-        wake = encode_actor_message("timer", {"name": "replicated", "generation": batch}, source=self.path)
-        address, outcomes, runtime = self.myAddress, self._replicated, self.runtime
-
-        def done(ok: bool, error: str) -> None:   # loop thread, outside any handler: record and wake the actor
-            outcomes[batch] = (ok, error)
-            runtime.tell(address, wake)
-
-        self.fence.replicate_ahead(rows, epoch, done)
-
-    def _replicated_ahead(self, batch: int) -> None:
-        """The replicated journal answered a write-ahead batch: send it if this host still holds the lease of
-        the epoch it was written under, checked immediately before ``send_order`` (loop thread)."""
-        records, epoch = self._replicating.pop(batch, ([], 0))
-        ok, error = self._replicated.pop(batch, (False, "no acknowledgement"))
-        held = self.fence.epoch() if self.fence is not None else 0
-        if not ok:
-            refusal = Rejection("journal", NAN, NAN, "not sent: the replicated order journal did not acknowledge "
-                                f"the write-ahead record ({error})")
-        elif held != epoch:
-            refusal = self._fenced(epoch, held)
-        else:
-            refusal = None
-        self._send_batch(records, refusal)
-
-    def _not_taken(self, client_order_id: str, session: str, correlation: int) -> None:
-        """A new client order id while this venue-host does not hold the venue-host lease (a standby, or a lease
-        lapsed for a moment): not taken, not journaled, never sent; ``error(internal)`` asks for a retry with the
-        same id, which the active host (or this one, once it holds the lease again) takes."""
-        self.not_taken += 1
-        self.log.info("order_not_taken", client_order_id=client_order_id, reason="venue-host lease not held")
-        self._to_session(session, encode_error(
-            "internal", f"order {client_order_id} not taken: this venue-host does not hold the venue-host lease "
-            "now (standby or fenced); it was not sent; retry with the same clientOrderId", correlation, self.path))
-
-    def _fenced(self, epoch: int, held: int) -> Rejection:
-        """The refusal of an order this host may not send: it does not hold the venue-host lease (now)."""
-        self.log.warning("order_fenced", epoch=epoch, held=held)
-        return Rejection("lease", float(epoch), float(held),
-                         f"not sent: this venue-host does not hold the venue-host lease "
-                         f"(written under epoch {epoch or 'none'}, held now: {held or 'none'}); it is fenced and "
-                         "sends nothing: the active venue-host answers a retry")
+    def wake_replicated(self, batch: int) -> None:
+        """Tell this actor that replicated write-ahead batch ``batch`` was answered (loop thread, outside any
+        handler): its timer ``replicated`` sends or refuses the batch."""
+        self.runtime.tell(self.myAddress, encode_actor_message(
+            "timer", {"name": "replicated", "generation": batch}, source=self.path))
 
     def send_to_gateway(self, record: OrderRecord) -> None:
         """Call ``MainEngine.send_order`` once for this order (loop thread)."""
@@ -667,8 +599,8 @@ class OrderActor(TickstageActor):
             "vt_orderid_collisions": book.vt_orderid_collisions, "cancels_refused": self.cancels_refused,
             "outcomes": self.tally.statistics().as_dict(), "replaces": self.replacements.replaces,
             "replaces_filled_before": self.replacements.filled_before, "cancel_alls": len(self.cancel_alls),
-            "flattens": self.flattens.flattens, "fenced": self.fenced, "not_taken": self.not_taken,
-            "replicating": sum(len(records) for records, _ in self._replicating.values()),
+            "flattens": self.flattens.flattens, "fenced": self.write_ahead.fenced,
+            "not_taken": self.write_ahead.not_taken, "replicating": self.write_ahead.replicating,
         }
 
 

@@ -196,13 +196,15 @@ class RiskRule(TickstageActor):
         if self._crashed:
             return self.fail_closed(f"{self.rule} crashed; orders are refused until it restarts")
         self.direct_calls += 1
-        with self.handling("riskCheck", correlation_id):
-            try:
-                return self._verdict(order)
-            except Exception as exc:  # noqa: BLE001 - a crash of this actor, reported to its supervisor
-                self._crash(exc)
-                return self.fail_closed(
-                    f"{self.rule} failed on this order ({type(exc).__name__}); refused (fail-closed)")
+        saved = self.enter_handling("riskCheck", correlation_id)   # once per rule per order: no context object
+        try:
+            return self._verdict(order)
+        except Exception as exc:  # noqa: BLE001 - a crash of this actor, reported to its supervisor
+            self._crash(exc)
+            return self.fail_closed(
+                f"{self.rule} failed on this order ({type(exc).__name__}); refused (fail-closed)")
+        finally:
+            self.exit_handling(saved)
 
     def update_now(self, update, correlation_id: int = 0) -> None:
         """Take a ``riskUpdate`` in-line, as ``_on_risk_update`` would (loop thread; see :meth:`check_now`).
@@ -214,11 +216,13 @@ class RiskRule(TickstageActor):
         if self._crashed:
             return
         self.direct_calls += 1
-        with self.handling("riskUpdate", correlation_id):
-            try:
-                self._on_risk_update(update, None, None)
-            except Exception as exc:  # noqa: BLE001 - a crash of this actor, reported to its supervisor
-                self._crash(exc)
+        saved = self.enter_handling("riskUpdate", correlation_id)
+        try:
+            self._on_risk_update(update, None, None)
+        except Exception as exc:  # noqa: BLE001 - a crash of this actor, reported to its supervisor
+            self._crash(exc)
+        finally:
+            self.exit_handling(saved)
 
     def _on_risk_update(self, update, message, sender: ActorAddress | None) -> None:
         """Take a lifecycle update, or a step of a replay."""

@@ -76,3 +76,31 @@ async def test_crash_message_when_told_to_any_actor_then_it_restarts_and_supervi
         assert inner.statistics().unknown == 1 and runtime.registry.entry("inner").restarts == 0
     finally:
         runtime.shutdown()
+
+
+async def test_handling_when_inline_call_nested_or_raising_then_the_callers_context_is_restored():
+    """An in-line call runs under its own msg_type and correlation id (``handling`` or the ``enter_handling`` /
+    ``exit_handling`` pair the rules use per check); the caller's context, and its bound logger, come back after it,
+    also when the call raises."""
+    runtime = ActorRuntime()
+    start_root(runtime, Supervisor, {"children": [ChildSpec("counter", Counter)]})
+    await runtime.wait_idle()
+    try:
+        actor = runtime.registry.entry("counter").instance
+        actor.msg_type, actor.correlation_id = "orderCommand", 7
+        outer_log = actor.log
+        with actor.handling("riskCheck", 9):
+            assert (actor.msg_type, actor.correlation_id) == ("riskCheck", 9)
+            saved = actor.enter_handling("riskUpdate", 11)
+            assert (actor.msg_type, actor.correlation_id) == ("riskUpdate", 11)
+            actor.exit_handling(saved)
+            assert (actor.msg_type, actor.correlation_id) == ("riskCheck", 9)
+        assert (actor.msg_type, actor.correlation_id) == ("orderCommand", 7) and actor.log is outer_log
+        try:
+            with actor.handling("riskCheck", 9):
+                raise ValueError("a raising in-line call")
+        except ValueError:
+            pass
+        assert (actor.msg_type, actor.correlation_id) == ("orderCommand", 7) and actor.log is outer_log
+    finally:
+        runtime.shutdown()
