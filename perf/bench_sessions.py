@@ -93,12 +93,18 @@ def messages_per_session():
     return MessageFanout
 
 
+FLOOR_HIGH_WATER_BYTES = 1024 * 1024
+"""The floor drops a frame for a socket with more than this unsent (the sessions' own high-water mark), so a
+slow client bounds its memory and lag as a session's conflation does."""
+
+
 def floor_writes(server: TickstageServer):
     """Return the ``floor``'s outbox and fan-out: each frame written straight to every subscribed socket.
 
     The outbox keeps its socket's transport public; the fan-out, for each frame, builds the WebSocket header
     once and calls ``transport.writelines((header, payload))`` per subscribed socket, in the group's handler:
-    no session actor, no outbox queue, no per-session message. Frames queued by message (info, the attach's
+    no session actor, no outbox queue, no per-session message; a socket with more than
+    ``FLOOR_HIGH_WATER_BYTES`` unsent misses the frame. Frames queued by message (info, the attach's
     snapshot, statuses) still go through the sessions.
     """
     from actors.market.fanout import SessionFanout
@@ -115,8 +121,10 @@ def floor_writes(server: TickstageServer):
             buffers = (websocket_header(len(payload)), payload)
             for session in sessions:
                 connection = connections.get(session)
-                if connection is not None and not connection.outbox.transport.is_closing():
-                    connection.outbox.transport.writelines(buffers)
+                transport = connection.outbox.transport if connection is not None else None
+                if (transport is not None and not transport.is_closing()
+                        and transport.get_write_buffer_size() <= FLOOR_HIGH_WATER_BYTES):
+                    transport.writelines(buffers)
             self.frames_inline += len(sessions)
             return []
 
