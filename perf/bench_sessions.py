@@ -236,7 +236,7 @@ async def run_system(name: str, market, args, memory: list | None = None) -> lis
     import actors.market.group as group_module
     import transport.edge.ws as ws_module
 
-    original, original_fanout = ws_module.SocketOutbox, group_module.SessionFanout
+    original, original_fanout = ws_module.SocketOutbox, getattr(group_module, "SessionFanout", None)
     server = TickstageServer(secrets.token_urlsafe(32))
     if name == "baseline":
         ws_module.SocketOutbox = per_session_encoding()
@@ -269,7 +269,9 @@ async def run_system(name: str, market, args, memory: list | None = None) -> lis
             feeder.stop()
             await asyncio.to_thread(feeder.join, 10)
     finally:
-        ws_module.SocketOutbox, group_module.SessionFanout = original, original_fanout
+        ws_module.SocketOutbox = original
+        if original_fanout is not None:
+            group_module.SessionFanout = original_fanout
         await server.stop()
     return steps
 
