@@ -6,7 +6,8 @@ It keeps each contract's latest L1 state in numpy arrays with a dirty mask
 on the loop; when it fires the actor emits one GroupFrame: a **delta** of
 the changed rows or, every ``snapshot_interval_s``, a **snapshot** of all
 rows. The frame is encoded once and the same bytes go to every subscribed
-session. Each delta is budgeted by rows, bytes and build time
+session, handed over in-line in one pass (actors/market/fanout.py
+``SessionFanout``), not as one actor message per session. Each delta is budgeted by rows, bytes and build time
 (actors/market/budget.py): over budget it keeps the rows changed most (the
 rest stay dirty for the next frame); the window widens to ``wide_window_ms``
 while rows are left over, a frame took longer than its build budget or the

@@ -3,7 +3,8 @@
 The socket itself stays in transport/edge/ws.py, which authenticates the client,
 validates every inbound frame and hands the session only well-formed
 ``ClientMessage`` bytes (``ActorMessage.client``). The session subscribes
-its groups, and pushes the frames its groups send (``outbound``) into the
+its groups, and pushes the frames its groups send (``outbound``, or in-line through
+:meth:`SessionActor.take_frame_nowait` from the group's ``SessionFanout``) into the
 socket's :class:`~transport.edge.outbox.SocketOutbox` without locks (same thread).
 
 Slow consumer (conflation): when the outbox holds more than
