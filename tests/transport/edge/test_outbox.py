@@ -122,3 +122,33 @@ async def test_write_batch_when_one_outbox_raises_then_the_others_are_still_writ
     await asyncio.sleep(0)
     await asyncio.sleep(0)
     assert written == good and batch.turns == 1
+
+
+async def test_frames_when_the_client_is_under_256_kib_behind_then_still_written_directly():
+    """A socket with 100 KiB unsent (a client a little behind) still gets its frames by direct writes, not one
+    aiohttp send per frame through the writer task; past 256 KiB they wait for aiohttp's flow control."""
+
+    class Transport:
+        def __init__(self, unsent: int) -> None:
+            self.unsent, self.written = unsent, []
+
+        def is_closing(self) -> bool:
+            return False
+
+        def get_write_buffer_size(self) -> int:
+            return self.unsent
+
+        def writelines(self, buffers) -> None:
+            self.written.append(list(buffers))
+
+    async def send(frame: bytes) -> None:
+        raise AssertionError("not through aiohttp")
+
+    behind, stuck = Transport(100 * 1024), Transport(300 * 1024)
+    near, far = SocketOutbox(send, lambda: None, transport=behind), SocketOutbox(send, lambda: None, transport=stuck)
+    for outbox in (near, far):
+        outbox.put_nowait(b"x" * 1000, 1)
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert near.direct_writes == 1 and behind.written == [[websocket_header(1000), b"x" * 1000]]
+    assert far.direct_writes == 0 and stuck.written == [] and far.queued_bytes == 1000
