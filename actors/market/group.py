@@ -7,8 +7,8 @@ on the loop; when it fires the actor emits one GroupFrame: a **delta** of
 the changed rows or, every ``snapshot_interval_s``, a **snapshot** of all
 rows. The frame is encoded once and the same bytes go to every subscribed
 session, handed over in-line in one pass (actors/market/fanout.py
-``SessionFanout``), not as one actor message per session. Each delta is budgeted by rows, bytes and build time
-(actors/market/budget.py): over budget it keeps the rows changed most (the
+``SessionFanout``), not as one actor message per session. Each delta is
+budgeted by rows, bytes and build time (actors/market/budget.py): over budget it keeps the rows changed most (the
 rest stay dirty for the next frame); the window widens to ``wide_window_ms``
 while rows are left over, a frame took longer than its build budget or the
 flush timer fired late (loop lag), and narrows back when none holds. Each
@@ -142,6 +142,8 @@ class GroupActor(TickstageActor):
             synthetic market, which trades all day (transport/process/app.py ``DeskConfig.group_args``).
         exchange_clock (str): ``"wall"`` (a live venue, default) or ``"ticks"`` (a replay: the wall clock
             minus the latest TickBatch's ``exchangeSkewNs``).
+        inline_fanout (bool): hand frames to sessions in-line (default True); False: one ``outbound`` actor
+            message per session and frame (actors/market/fanout.py).
     """
 
     def on_start(self, restarts: int) -> None:

@@ -60,6 +60,8 @@ class RemoteGroupActor(TickstageActor):
         request_snapshot (Callable[[str], None]): asks the aggregator to
             re-broadcast the group's info and snapshot (loop thread, non-blocking).
         source_timeout_s (float): silence after which the group is ``sourceDown``, default 0.8 s.
+        inline_fanout (bool): hand deltas and snapshots to local sessions in-line (default True); False: one
+            actor message per session and frame (actors/market/fanout.py).
     """
 
     def on_start(self, restarts: int) -> None:
