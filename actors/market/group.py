@@ -8,8 +8,9 @@ the changed rows or, every ``snapshot_interval_s``, a **snapshot** of all
 rows. The frame is encoded once and the same bytes go to every subscribed
 session, handed over in-line in one pass (actors/market/fanout.py
 ``SessionFanout``), not as one actor message per session. Each delta is
-budgeted by rows, bytes and build time (actors/market/budget.py): over budget it keeps the rows changed most (the
-rest stay dirty for the next frame); the window widens to ``wide_window_ms``
+budgeted by rows, bytes and build time (actors/market/budget.py): over
+budget it keeps the rows changed most (the rest stay dirty for the next
+frame); the window widens to ``wide_window_ms``
 while rows are left over, a frame took longer than its build budget or the
 flush timer fired late (loop lag), and narrows back when none holds. Each
 decision is counted. A cut keeps first the rows some subscriber shows: a
