@@ -126,6 +126,7 @@ class SessionActor(TickstageActor):
         self.frames_dropped_entitlements = 0
         self.stale_after_s: float = args.get("stale_after_s", DEFAULT_STALE_AFTER_S)
         self.liveness = LivenessBook(self.stale_after_s, self._actor_down)
+        self._watchdog_message: bytes | None = None
         self._arm_watchdog()
         for group in self.state.groups:
             self._attach(group)
@@ -436,8 +437,10 @@ class SessionActor(TickstageActor):
     # -- liveness ---------------------------------------------------------
 
     def _arm_watchdog(self) -> None:
-        self.runtime.call_later(max(0.05, self.stale_after_s / 3), self.myAddress, encode_actor_message(
-            "timer", {"name": "liveness", "generation": 0}, source=self.path))
+        if self._watchdog_message is None:   # encoded once: every session re-arms it 2×/s (1,000 sessions: 2,000/s)
+            self._watchdog_message = encode_actor_message("timer", {"name": "liveness", "generation": 0},
+                                                          source=self.path)
+        self.runtime.call_later(max(0.05, self.stale_after_s / 3), self.myAddress, self._watchdog_message)
 
     def _watchdog(self) -> None:
         """Re-arm; tell the socket of groups gone silent (stale, or down per the registry)."""
