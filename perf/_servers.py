@@ -120,6 +120,8 @@ class TickstageServer(_Server):
         self.jwt_secret = jwt_secret
         self.runtime: ActorRuntime | None = None
         self.bridge: VnpyBridge | None = None
+        self.sockets: SocketServer | None = None
+        """The socket server at ``/ws`` (its ``connections`` by session path), once started."""
 
     async def start(self, contracts: list, n_groups: int) -> None:
         """Start the actor tree, the socket server and vn.py; announce ``contracts``."""
@@ -132,7 +134,8 @@ class TickstageServer(_Server):
         start_root(self.runtime, RootSupervisor, {"children": desk_children(self.bridge)})
         await self.runtime.wait_idle()
         app = web.Application()
-        app.router.add_get("/ws", SocketServer(self.runtime, self.jwt_secret, SocketLimits()).handle)
+        self.sockets = SocketServer(self.runtime, self.jwt_secret, SocketLimits())
+        app.router.add_get("/ws", self.sockets.handle)
         await self._serve(app)
         self._start_engine(self.bridge.attach)
         for contract in contracts:

@@ -211,9 +211,11 @@ async def measure_ingest(server, ticks: list, total: int, via_engine: bool, time
 
 
 async def measure_rate(server, clients: ClientProcess, lag: LoopLag, ticks: list, rate: float,
-                       warmup_s: float, measure_s: float, settle_s: float) -> dict:
-    """Feed ``rate`` ticks/s through the EventEngine; measure the clients after ``warmup_s``."""
-    feeder = Feeder(server.event_engine.put, ticks, rate=rate, probe_s=0.01)
+                       warmup_s: float, measure_s: float, settle_s: float, past_engine: bool = False) -> dict:
+    """Feed ``rate`` ticks/s through the EventEngine (``past_engine``: straight into the bridge's vn.py-thread
+    handler from the feeder's thread, no EventEngine hand-off); measure the clients after ``warmup_s``."""
+    feeder = Feeder(server.on_tick_event if past_engine else server.event_engine.put, ticks, rate=rate,
+                    probe_s=0 if past_engine else 0.01)
     feeder.start()
     try:
         await asyncio.sleep(warmup_s)
@@ -252,17 +254,17 @@ async def run_system(server, market, subs: list[list[str]], args) -> dict:
     try:
         await asyncio.sleep(0.5)
         result: dict = {}
-        for key, via_engine in (("ingest_direct", False), ("ingest_event_engine", True)):
+        for key, via_engine in (() if args.no_ingest else (("ingest_direct", False), ("ingest_event_engine", True))):
             result[key] = await measure_ingest(server, market.ticks, args.ticks, via_engine,
                                                args.ingest_timeout_s)
             print(f"  {server.name} {key}: {result[key]['ticks_per_s']:,} ticks/s", file=sys.stderr,
                   flush=True)
-        result = {"ingest_ticks_per_s": result["ingest_direct"]["ticks_per_s"],
-                  "ingest_event_engine_ticks_per_s": result["ingest_event_engine"]["ticks_per_s"],
+        result = {"ingest_ticks_per_s": result.get("ingest_direct", {}).get("ticks_per_s"),
+                  "ingest_event_engine_ticks_per_s": result.get("ingest_event_engine", {}).get("ticks_per_s"),
                   **result, "rates": {}}
         for rate in args.rates:
             r = await measure_rate(server, clients, lag, market.ticks, rate, args.warmup_s, args.seconds,
-                                   args.settle_s)
+                                   args.settle_s, past_engine=getattr(server, "past_engine", False))
             result["rates"][str(rate)] = r
             print(f"  {server.name} @{rate:,}/s: e2e p50 {r['e2e_p50_ms']} p99 {r['e2e_p99_ms']} ms, "
                   f"row p99 {r['row_p99_ms']} ms", file=sys.stderr, flush=True)
@@ -272,6 +274,48 @@ async def run_system(server, market, subs: list[list[str]], args) -> dict:
         lag.stop()
         await clients.stop()
         await server.stop()
+
+
+async def run_floors(market, subs: list[list[str]], args) -> dict:
+    """The tail's floors, same run: ``past_engine`` (ticks put straight into the bridge's handler from the
+    feeder thread: no vn.py EventEngine thread, no GIL hand-off through its queue) and ``straight_writes``
+    (that, and each frame written straight to every subscribed socket: no session actor, no outbox,
+    perf/bench_sessions.py's floor)."""
+    import actors.market.group as group_module
+    import transport.edge.ws as ws_module
+    from bench_sessions import floor_writes
+
+    floors = {}
+    saved = args.no_ingest
+    args.no_ingest = True
+    try:
+        server = TickstageServer(secrets.token_urlsafe(32))
+        server.past_engine = True
+        floors["past_engine"] = await run_system(server, market, subs, args)
+        server = TickstageServer(secrets.token_urlsafe(32))
+        server.past_engine = True
+        original = ws_module.SocketOutbox, group_module.SessionFanout
+        ws_module.SocketOutbox, group_module.SessionFanout = floor_writes(server)
+        try:
+            floors["straight_writes"] = await run_system(server, market, subs, args)
+        finally:
+            ws_module.SocketOutbox, group_module.SessionFanout = original
+    finally:
+        args.no_ingest = saved
+    return floors
+
+
+def floor_table(results: dict, args) -> None:
+    """Print tick → client p50/p99 per rate: tickstage beside its floors."""
+    rows = []
+    for rate in map(str, args.rates):
+        runs = [results["tickstage"]["rates"][rate]] + [results["floor"][k]["rates"][rate]
+                                                        for k in ("past_engine", "straight_writes")]
+        for key in ("e2e_p50_ms", "e2e_p99_ms", "row_p99_ms", "frames_per_s_per_client", "server_cpu_pct",
+                    "loop_lag_p99_ms", "load_average_1m"):
+            rows.append((f"@{int(rate):,}/s {key}", *[r.get(key) for r in runs]))
+    print()
+    print_table(rows, ("metric", "tickstage", "past EventEngine", "+ straight writes"))
 
 
 def table(results: dict, args) -> tuple[list[tuple], dict]:
@@ -326,11 +370,17 @@ async def main(args) -> dict:
         print(f"market: {len(market.contracts)} contracts, {len(market.groups)} groups, "
               f"{len(market.ticks):,} ticks in the pool ({time.perf_counter() - started:.1f} s)",
               file=sys.stderr, flush=True)
-        results = {
-            "tickstage": await run_system(TickstageServer(secrets.token_urlsafe(32)), market, subs, args),
-            "baseline": await run_system(BaselineServer(market.group_of, args.baseline_fanout), market, subs,
-                                         args),
-        }
+        results = {"tickstage": await run_system(TickstageServer(secrets.token_urlsafe(32)), market, subs, args)}
+        if args.floor:
+            results["floor"] = await run_floors(market, subs, args)
+        if not args.no_baseline:
+            results["baseline"] = await run_system(BaselineServer(market.group_of, args.baseline_fanout), market,
+                                                   subs, args)
+    if args.floor:
+        floor_table(results, args)
+    if args.no_baseline:
+        return {**results, "machine": machine(),
+                "args": {k: v for k, v in vars(args).items() if k not in ("json", "png")}}
     rows, ratios = table(results, args)
     print()
     print_table(rows, ("metric", "tickstage", "baseline", "ratio", "budget"))
@@ -339,12 +389,15 @@ async def main(args) -> dict:
 
 
 def plot(document: dict, path: str) -> None:
-    """Tick → client p50/p99 and loop lag p99 against the feed rate, tickstage and baseline."""
+    """Tick → client p50/p99 and loop lag p99 against the feed rate: tickstage, the baseline and the floors."""
     rates = sorted(int(r) for r in document["tickstage"]["rates"])
 
+    runs = {name: document[name] for name in ("tickstage", "baseline") if name in document}
+    runs.update({f"floor {name}": run for name, run in document.get("floor", {}).items()})
+
     def series(key: str) -> dict:
-        return {f"{name} {key.split('_')[1]}": (rates, [document[name]["rates"][str(r)].get(key) for r in rates])
-                for name in ("tickstage", "baseline")}
+        return {f"{name} {key.split('_')[1]}": (rates, [run["rates"][str(r)].get(key) for r in rates])
+                for name, run in runs.items()}
 
     write_png(path, f"bench_pipeline: {document['args']['clients']} clients, load "
                     f"{document['machine']['load_average_1m']} (shared 2-core machine)", [
@@ -374,6 +427,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--baseline-fanout", choices=("subscribed", "all"), default="subscribed",
                         help="baseline sends each tick to subscribers of its group, or to every client")
     parser.add_argument("--switch-interval", type=float, help="sys.setswitchinterval(s) (default 0.005)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the per-tick JSON push baseline")
+    parser.add_argument("--no-ingest", action="store_true", help="skip the flat-out ingest runs")
+    parser.add_argument("--floor", action="store_true",
+                        help="also run the tail's floors: ticks past vn.py's EventEngine, and straight socket writes")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     args.ticks = args.ticks or (50_000 if args.quick else 200_000)

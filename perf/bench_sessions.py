@@ -22,7 +22,15 @@ subscribe to 3 groups each and are measured for ``--seconds``. Per step:
 * ``gc_*``: the server's garbage collections in the window, their total
   and longest pause (``--gc-freeze``: ``gc.freeze()`` once the desk started).
 
-Baselines, same run, same sessions: ``baseline``, every session gets its own
+Baselines, same run, same sessions: ``floor``, the same frames written
+straight to the same sockets with no session actor, no outbox and no
+message per session: the group's broadcast writes each frame's WebSocket
+header (built once per frame) and bytes to every subscribed socket with one
+``transport.writelines`` each, in the group's own handler (what any design
+pays: ingest, the group's build, one write per socket and frame);
+``baseline_messages``, the fan-out before issue 18's in-line delivery (one
+``outbound`` actor message per session and frame, each opened by the
+session: ``SessionFanout(inline=False)``); ``baseline``, every session gets its own
 encoding of each frame (the ServerMessage decoded and re-encoded per session,
 as a per-session encoder would), the design the shared bytes replace; and
 ``baseline_aiohttp_send``, the socket outbox without direct writes (a writer
@@ -72,6 +80,55 @@ def per_socket_send():
             super().__init__(send, on_drained, low_water_bytes)
 
     return AiohttpSendOutbox
+
+
+def messages_per_session():
+    """Return a SessionFanout subclass that sends every frame as one actor message per session (the old path)."""
+    from actors.market.fanout import SessionFanout
+
+    class MessageFanout(SessionFanout):
+        def __init__(self, runtime, send, inline: bool = True) -> None:
+            super().__init__(runtime, send, inline=False)
+
+    return MessageFanout
+
+
+FLOOR_HIGH_WATER_BYTES = 1024 * 1024
+"""The floor drops a frame for a socket with more than this unsent (the sessions' own high-water mark), so a
+slow client bounds its memory and lag as a session's conflation does."""
+
+
+def floor_writes(server: TickstageServer):
+    """Return the ``floor``'s outbox and fan-out: each frame written straight to every subscribed socket.
+
+    The outbox keeps its socket's transport public; the fan-out, for each frame, builds the WebSocket header
+    once and calls ``transport.writelines((header, payload))`` per subscribed socket, in the group's handler:
+    no session actor, no outbox queue, no per-session message; a socket with more than
+    ``FLOOR_HIGH_WATER_BYTES`` unsent misses the frame. Frames queued by message (info, the attach's
+    snapshot, statuses) still go through the sessions.
+    """
+    from actors.market.fanout import SessionFanout
+    from transport.edge.outbox import SocketOutbox, websocket_header
+
+    class TransportOutbox(SocketOutbox):
+        def __init__(self, send, on_drained, low_water_bytes=256 * 1024, transport=None, **direct) -> None:
+            super().__init__(send, on_drained, low_water_bytes, transport=transport, **direct)
+            self.transport = transport
+
+    class FloorFanout(SessionFanout):
+        def deliver(self, sessions, group, seq, kind, payload, sent_ts_ns, outbound):
+            connections = server.sockets.connections
+            buffers = (websocket_header(len(payload)), payload)
+            for session in sessions:
+                connection = connections.get(session)
+                transport = connection.outbox.transport if connection is not None else None
+                if (transport is not None and not transport.is_closing()
+                        and transport.get_write_buffer_size() <= FLOOR_HIGH_WATER_BYTES):
+                    transport.writelines(buffers)
+            self.frames_inline += len(sessions)
+            return []
+
+    return TransportOutbox, FloorFanout
 
 
 def per_session_encoding():
@@ -176,14 +233,19 @@ async def run_system(name: str, market, args, memory: list | None = None) -> lis
 
     With tracemalloc tracing, ``memory`` gets the top files by traced memory, desk still up.
     """
+    import actors.market.group as group_module
     import transport.edge.ws as ws_module
 
-    original = ws_module.SocketOutbox
+    original, original_fanout = ws_module.SocketOutbox, getattr(group_module, "SessionFanout", None)
+    server = TickstageServer(secrets.token_urlsafe(32))
     if name == "baseline":
         ws_module.SocketOutbox = per_session_encoding()
     elif name == "aiohttp_send":
         ws_module.SocketOutbox = per_socket_send()
-    server = TickstageServer(secrets.token_urlsafe(32))
+    elif name == "messages":
+        group_module.SessionFanout = messages_per_session()
+    elif name == "floor":
+        ws_module.SocketOutbox, group_module.SessionFanout = floor_writes(server)
     steps: list[dict] = []
     try:
         await server.start(market.contracts, len(market.groups))
@@ -208,14 +270,17 @@ async def run_system(name: str, market, args, memory: list | None = None) -> lis
             await asyncio.to_thread(feeder.join, 10)
     finally:
         ws_module.SocketOutbox = original
+        if original_fanout is not None:
+            group_module.SessionFanout = original_fanout
         await server.stop()
     return steps
 
 
 def plot(document: dict, path: str) -> None:
     """Lag p99 and delivery against sessions, tickstage and baseline."""
-    series = {name: document[key] for name, key in (("tickstage", "steps"), ("per-session encode", "baseline"),
-                                                    ("aiohttp send per frame", "baseline_aiohttp_send"))}
+    series = {name: document.get(key) or [] for name, key in (
+        ("tickstage", "steps"), ("floor: straight writes", "floor"), ("message per session", "baseline_messages"),
+        ("per-session encode", "baseline"), ("aiohttp send per frame", "baseline_aiohttp_send"))}
     write_png(path, f"bench_sessions: {document['args']['contracts']:,} contracts, {document['args']['rate']:,} "
                     f"ticks/s (shared 2-core machine, load {document['machine']['load_average_1m']})", [
         ("lag p99 ms (tick → client)", "sessions", {
@@ -246,20 +311,25 @@ async def main(args) -> dict:
             tracemalloc.start(1)
         memory: list[dict] = []
         steps = await run_system("tickstage", market, args, memory)
+        floor = [] if args.no_floor else await run_system("floor", market, args)
+        messages = [] if args.no_floor else await run_system("messages", market, args)
         baseline = [] if args.no_baseline else await run_system("baseline", market, args)
         aiohttp_send = [] if args.no_baseline else await run_system("aiohttp_send", market, args)
     rows = []
     for i, step in enumerate(steps):
-        base = baseline[i] if i < len(baseline) else {}
-        send = aiohttp_send[i] if i < len(aiohttp_send) else {}
+        others = [runs[i] if i < len(runs) else {} for runs in (floor, messages, baseline, aiohttp_send)]
         for key in ("lag_p50_ms", "lag_p99_ms", "send_p99_ms", "msgs_per_session_per_s", "delivery",
                     "cpu_us_per_frame", "rss_mb", "desk_rss_mb", "cpu_percent", "gc_pause_max_ms"):
-            rows.append((f"{step['sessions']:,} sessions {key}", step[key], base.get(key),
-                         ratio(step[key], base.get(key)), send.get(key), ratio(step[key], send.get(key)),
+            cells = [step[key]]
+            for other in others:
+                cells += [other.get(key), ratio(step[key], other.get(key))]
+            rows.append((f"{step['sessions']:,} sessions {key}", *cells,
                          f"≤ {LAG_P99_GOAL_MS:g}" if key == "lag_p99_ms" and step["sessions"] == 1000 else ""))
     print()
-    print_table(rows, ("metric", "tickstage", "per-session encode", "ratio", "aiohttp send", "ratio", "goal"))
-    return {"steps": steps, "tracemalloc_top": memory, "baseline": baseline, "baseline_aiohttp_send": aiohttp_send, "machine": machine(),
+    print_table(rows, ("metric", "tickstage", "floor", "ratio", "msg/session", "ratio", "per-session encode",
+                       "ratio", "aiohttp send", "ratio", "goal"))
+    return {"steps": steps, "floor": floor, "baseline_messages": messages, "tracemalloc_top": memory,
+            "baseline": baseline, "baseline_aiohttp_send": aiohttp_send, "machine": machine(),
             "args": {k: v for k, v in vars(args).items() if k not in ("json", "png")}}
 
 
@@ -278,7 +348,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, help="measured seconds per step (default 10, quick 3)")
     parser.add_argument("--warmup-s", type=float, default=1.0)
     parser.add_argument("--client-processes", type=int, default=2, help="processes the clients are spread over")
-    parser.add_argument("--no-baseline", action="store_true", help="skip both baselines")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip the per-session encode and aiohttp send baselines")
+    parser.add_argument("--no-floor", action="store_true", help="skip the floor and the message-per-session runs")
     parser.add_argument("--tracemalloc", action="store_true",
                         help="trace Python allocations; report the top files after the last step (slow)")
     parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() once the desk has started")

@@ -6,9 +6,11 @@ It keeps each contract's latest L1 state in numpy arrays with a dirty mask
 on the loop; when it fires the actor emits one GroupFrame: a **delta** of
 the changed rows or, every ``snapshot_interval_s``, a **snapshot** of all
 rows. The frame is encoded once and the same bytes go to every subscribed
-session. Each delta is budgeted by rows, bytes and build time
-(actors/market/budget.py): over budget it keeps the rows changed most (the
-rest stay dirty for the next frame); the window widens to ``wide_window_ms``
+session, handed over in-line in one pass (actors/market/fanout.py
+``SessionFanout``), not as one actor message per session. Each delta is
+budgeted by rows, bytes and build time (actors/market/budget.py): over
+budget it keeps the rows changed most (the rest stay dirty for the next
+frame); the window widens to ``wide_window_ms``
 while rows are left over, a frame took longer than its build budget or the
 flush timer fired late (loop lag), and narrows back when none holds. Each
 decision is counted. A cut keeps first the rows some subscriber shows: a
@@ -97,6 +99,7 @@ from actors.market.frames import (
     tick_batch_columns,
 )
 from actors.market.entitlements import Entitlements, MaskKey, apply_masks, mask_key, row_masks
+from actors.market.fanout import SessionFanout
 from actors.market.l1 import L1Table
 from actors.market.liveness import CLOSED, ENDED, LIVE, PRE_OPEN, SOURCE_DOWN, Liveness, TradingWindows
 from actors.market.trading_sessions import GroupSessions
@@ -140,6 +143,8 @@ class GroupActor(TickstageActor):
             synthetic market, which trades all day (transport/process/app.py ``DeskConfig.group_args``).
         exchange_clock (str): ``"wall"`` (a live venue, default) or ``"ticks"`` (a replay: the wall clock
             minus the latest TickBatch's ``exchangeSkewNs``).
+        inline_fanout (bool): hand frames to sessions in-line (default True); False: one ``outbound`` actor
+            message per session and frame (actors/market/fanout.py).
     """
 
     def on_start(self, restarts: int) -> None:
@@ -154,6 +159,7 @@ class GroupActor(TickstageActor):
         self.instruments: list[InstrumentInfo] = []
         self.info_version = 0
         self.subscribers: dict[str, Entitlements] = {}
+        self.fanout = SessionFanout(self.runtime, self.send, args.get("inline_fanout", True))
         self._classes: dict[str, MaskKey] = {}    # session → its entitlement class in this group
         self._by_class: dict[MaskKey, list[str]] | None = None  # class → its sessions (None: rebuild)
         self._masks: dict[MaskKey, dict[str, np.ndarray]] = {}  # class → column → rows to blank
@@ -302,16 +308,18 @@ class GroupActor(TickstageActor):
         self.subscribers[session] = entitlements
         self._classes[session] = mask_key(entitlements, self._exchange_names)
         self._by_class = None
-        self.send_path(session, encode_outbound(group=self.group, seq=self.seq, kind="info",
-                                                payload=self._info_bytes(0), source=self.path, tag=attach.tag))
+        self.fanout.send_message(session, encode_outbound(group=self.group, seq=self.seq, kind="info",
+                                                          payload=self._info_bytes(0), source=self.path,
+                                                          tag=attach.tag))
         self._send_snapshot_to(session)
-        self.send_path(session, self._status_outbound())
+        self.fanout.send_message(session, self._status_outbound())
 
     def _on_detach(self, attach, message, sender: ActorAddress) -> None:
         """Unsubscribe a session."""
         self.subscribers.pop(attach.sessionPath, None)
         self._classes.pop(attach.sessionPath, None)
         self._by_class = None
+        self.fanout.forget(attach.sessionPath)
 
         self._forget_viewport(attach.sessionPath)
 
@@ -507,13 +515,14 @@ class GroupActor(TickstageActor):
         built_ts_ns = time.time_ns()
         kind = "snapshot" if snapshot else "delta"
         largest = 0
-        for key, sessions in by_class.items():
+        for key, sessions in list(by_class.items()):
             payload = self._frame_bytes(rows, snapshot, hashed, key, built_ts_ns)
             largest = max(largest, len(payload))
-            outbound = encode_outbound(group=self.group, seq=self.seq, kind=kind, source=self.path, payload=payload)
-            for session in list(sessions):
-                if not self.send_path(session, outbound):
-                    self._drop_subscriber(session)
+            gone = self.fanout.deliver(sessions, self.group, self.seq, kind, payload, time.time_ns(),
+                                       lambda p=payload: encode_outbound(group=self.group, seq=self.seq, kind=kind,
+                                                                         source=self.path, payload=p))
+            for session in gone:
+                self._drop_subscriber(session)
         return largest
 
     def _count_frame(self, rows: dict[str, np.ndarray], snapshot: bool, hashed: bool) -> None:
@@ -569,12 +578,12 @@ class GroupActor(TickstageActor):
         rows = self.table.peek_all()
         self._count_frame(rows, snapshot=True, hashed=True)
         payload = self._frame_bytes(rows, True, True, self._classes.get(session, ()))
-        self.send_path(session, encode_outbound(group=self.group, seq=self.seq, kind="snapshot",
-                                                payload=payload, source=self.path))
+        self.fanout.send_message(session, encode_outbound(group=self.group, seq=self.seq, kind="snapshot",
+                                                          payload=payload, source=self.path))
 
     def _broadcast(self, outbound: bytes) -> None:
         for session in list(self.subscribers):
-            if not self.send_path(session, outbound):
+            if not self.fanout.send_message(session, outbound):
                 self._drop_subscriber(session)
 
     def _drop_subscriber(self, session: str) -> None:
@@ -582,6 +591,7 @@ class GroupActor(TickstageActor):
         self.subscribers.pop(session, None)
         self._classes.pop(session, None)
         self._by_class = None
+        self.fanout.forget(session)
         self._forget_viewport(session)
 
     def extra_statistics(self) -> dict[str, Any]:
@@ -598,6 +608,8 @@ class GroupActor(TickstageActor):
             "rows_sent": self.rows_sent,
             "bytes_built": self.bytes_built,
             "frame_encodes": self.frame_encodes,
+            "frames_inline": self.fanout.frames_inline,
+            "frames_by_message": self.fanout.frames_by_message,
             "entitlement_classes": self.entitlement_classes,
             "rows_deferred": self.rows_deferred,
             "frames_over_budget": self.frames_over_budget,

@@ -22,6 +22,9 @@ served here (fail closed: it gets the group's info and a ``sourceDown`` status
 naming the reason, never an unentitled field); masking per class on edge nodes
 is not built yet. The info answering an attach echoes its ``Attach.tag`` (to
 that session alone, at once or with the next info when none is known yet).
+
+Deltas and snapshots reach the local sessions in-line in one pass, as a
+GroupActor's do (actors/market/fanout.py ``SessionFanout``).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import schemas
 from actors._dispatch import TickstageActor
 from actors._envelope import encode_actor_message, encode_outbound
 from actors.market.entitlements import ANY_EXCHANGE, Entitlements, mask_key
+from actors.market.fanout import SessionFanout
 from actors.market.frames import encode_group_status, instruments_of
 from actors.market.liveness import SOURCE_DOWN
 
@@ -56,6 +60,8 @@ class RemoteGroupActor(TickstageActor):
         request_snapshot (Callable[[str], None]): asks the aggregator to
             re-broadcast the group's info and snapshot (loop thread, non-blocking).
         source_timeout_s (float): silence after which the group is ``sourceDown``, default 0.8 s.
+        inline_fanout (bool): hand deltas and snapshots to local sessions in-line (default True); False: one
+            actor message per session and frame (actors/market/fanout.py).
     """
 
     def on_start(self, restarts: int) -> None:
@@ -63,6 +69,7 @@ class RemoteGroupActor(TickstageActor):
         self.group: str = self.context.args["group"]
         self._request_snapshot = self.context.args["request_snapshot"]
         self.subscribers: dict[str, None] = {}
+        self.fanout = SessionFanout(self.runtime, self.send, self.context.args.get("inline_fanout", True))
         self._tags: dict[str, int] = {}  # session → Attach.tag its next info answers
         self.exchanges: set[str] = set()  # of the instruments in the infos
         self.refused_entitlements = 0
@@ -103,12 +110,20 @@ class RemoteGroupActor(TickstageActor):
             self.instruments = first + count
             for session, tag in list(self._tags.items()):
                 if session in self.subscribers:
-                    self.send_path(session, encode_outbound(group=self.group, seq=self.seq, kind="info",
-                                                            payload=payload, source=self.path, tag=tag))
+                    self.fanout.send_message(session, encode_outbound(
+                        group=self.group, seq=self.seq, kind="info", payload=payload, source=self.path, tag=tag))
             tagged, self._tags = set(self._tags), {}
             for session in list(self.subscribers):
-                if session not in tagged and not self.send_path(session, self.current_bytes):
-                    self.subscribers.pop(session, None)
+                if session not in tagged and not self.fanout.send_message(session, self.current_bytes):
+                    self._forget(session)
+            return
+        elif kind in ("delta", "snapshot"):
+            self.seq = outbound.seq
+            self.frames += 1
+            data = self.current_bytes
+            for session in self.fanout.deliver(list(self.subscribers), self.group, self.seq, kind,
+                                               bytes(outbound.payload), message.sentTsNs, lambda: data):
+                self._forget(session)
             return
         else:
             self.seq = outbound.seq
@@ -117,8 +132,12 @@ class RemoteGroupActor(TickstageActor):
 
     def _broadcast(self, data: bytes) -> None:
         for session in list(self.subscribers):
-            if not self.send_path(session, data):
-                self.subscribers.pop(session, None)
+            if not self.fanout.send_message(session, data):
+                self._forget(session)
+
+    def _forget(self, session: str) -> None:
+        self.subscribers.pop(session, None)
+        self.fanout.forget(session)
 
     def _on_attach(self, attach, message, sender: ActorAddress) -> None:
         """Subscribe a local session: known GroupInfo and liveness now, a snapshot from the aggregator soon.
@@ -128,16 +147,16 @@ class RemoteGroupActor(TickstageActor):
         """
         session = attach.sessionPath
         for i, info in enumerate(self.infos):
-            self.send_path(session, encode_outbound(group=self.group, seq=self.seq, kind="info", payload=info,
-                                                    source=self.path,
-                                                    tag=attach.tag if i == len(self.infos) - 1 else 0))
+            self.fanout.send_message(session, encode_outbound(group=self.group, seq=self.seq, kind="info",
+                                                              payload=info, source=self.path,
+                                                              tag=attach.tag if i == len(self.infos) - 1 else 0))
         entitlements = Entitlements.from_message(attach)
         if self._masks_anything(entitlements):
             self.subscribers.pop(session, None)
             self.refused_entitlements += 1
             self._message_id += 1
-            self.send_path(session, encode_outbound(group=self.group, seq=self.seq, kind="status", source=self.path,
-                                                    payload=encode_group_status(
+            self.fanout.send_message(session, encode_outbound(
+                group=self.group, seq=self.seq, kind="status", source=self.path, payload=encode_group_status(
                 group=self.group, state=SOURCE_DOWN, source=self.path, since_ts_ns=time.time_ns(), data_ts_ns=0,
                 reason="frames masked by field-level entitlements are served only where the group is aggregated",
                 message_id=self._message_id)))
@@ -146,7 +165,7 @@ class RemoteGroupActor(TickstageActor):
         if not self.infos and attach.tag:
             self._tags[session] = attach.tag
         if self.source_down or self._status is not None:
-            self.send_path(attach.sessionPath, self._status_outbound())
+            self.fanout.send_message(attach.sessionPath, self._status_outbound())
         self._ask_snapshot()
 
     def _masks_anything(self, entitlements: Entitlements) -> bool:
@@ -193,7 +212,7 @@ class RemoteGroupActor(TickstageActor):
 
     def _on_detach(self, attach, message, sender: ActorAddress) -> None:
         """Unsubscribe a local session."""
-        self.subscribers.pop(attach.sessionPath, None)
+        self._forget(attach.sessionPath)
         self._tags.pop(attach.sessionPath, None)
 
     def _on_snapshot_request(self, attach, message, sender: ActorAddress) -> None:
@@ -216,7 +235,8 @@ class RemoteGroupActor(TickstageActor):
                 "frames": self.frames, "snapshot_requests": self.snapshot_requests, "remote": True,
                 "liveness": SOURCE_DOWN if self.source_down else self._aggregator_state(),
                 "source_down_events": self.source_down_events, "refused_entitlements": self.refused_entitlements,
-                "viewports_ignored": self.viewports_ignored}
+                "viewports_ignored": self.viewports_ignored, "frames_inline": self.fanout.frames_inline,
+                "frames_by_message": self.fanout.frames_by_message}
 
     def _aggregator_state(self) -> str:
         if self._status is None:

@@ -3,7 +3,8 @@
 The socket itself stays in transport/edge/ws.py, which authenticates the client,
 validates every inbound frame and hands the session only well-formed
 ``ClientMessage`` bytes (``ActorMessage.client``). The session subscribes
-its groups, and pushes the frames its groups send (``outbound``) into the
+its groups, and pushes the frames its groups send (``outbound``, or in-line through
+:meth:`SessionActor.take_frame_nowait` from the group's ``SessionFanout``) into the
 socket's :class:`~transport.edge.outbox.SocketOutbox` without locks (same thread).
 
 Slow consumer (conflation): when the outbox holds more than
@@ -125,6 +126,7 @@ class SessionActor(TickstageActor):
         self.frames_dropped_entitlements = 0
         self.stale_after_s: float = args.get("stale_after_s", DEFAULT_STALE_AFTER_S)
         self.liveness = LivenessBook(self.stale_after_s, self._actor_down)
+        self._watchdog_message: bytes | None = None
         self._arm_watchdog()
         for group in self.state.groups:
             self._attach(group)
@@ -322,10 +324,39 @@ class SessionActor(TickstageActor):
             self.details_sent += 1
             self.bytes_sent += len(payload)
             return
+        self._group_outbound(group, kind, outbound.tag, message.sentTsNs, outbound)
+
+    def take_frame_nowait(self, group: str, seq: int, kind: str, payload: bytes, sent_ts_ns: int) -> None:
+        """Take a group's frame in-line, as an ``outbound`` message of that kind would be taken (loop thread).
+
+        Called by the group's :class:`actors.market.fanout.SessionFanout` inside the group's handler, once
+        every message the group queued to this session before was handled; ``payload`` is the same
+        ``bytes`` for every session of the frame's entitlement class (never copied here). A raising step
+        is this actor's crash (its supervisor restarts it), never the group's.
+
+        Args:
+            group: the group's name, ``"rb"``.
+            seq: the frame's sequence number (the ServerMessage carries it too).
+            kind: ``"delta"`` or ``"snapshot"``.
+            payload: one ServerMessage ``groupFrame``.
+            sent_ts_ns: the group's hand-off, ns since UNIX epoch (desk clock).
+        """
+        if self._crashed:
+            return
+        try:
+            self._group_outbound(group, kind, 0, sent_ts_ns, _Frame(payload))
+        except Exception as exc:  # noqa: BLE001 - a crash of this session, reported to its supervisor
+            self.msg_type = "outbound"
+            self._crash(exc)
+            self.msg_type = ""
+
+    def _group_outbound(self, group: str, kind: str, tag: int, sent_ts_ns: int, outbound) -> None:
+        """Push a group's info, status, snapshot or delta, or conflate it (``outbound.payload``: read once,
+        only when pushed)."""
         if group not in self.state.groups:
             return
         if self._narrowing and group in self._narrowing:
-            if kind == "info" and outbound.tag and outbound.tag >= self._narrowing[group]:
+            if kind == "info" and tag and tag >= self._narrowing[group]:
                 del self._narrowing[group]  # the answer to an attach with the new entitlements
             elif kind in ("delta", "snapshot"):
                 self.frames_dropped_entitlements += 1  # encoded for the old entitlement class
@@ -336,7 +367,7 @@ class SessionActor(TickstageActor):
             self._push_status(self.liveness.group_said(group, self._status_of(outbound.payload)))
             return
         if kind != "info":
-            self._push_status(self.liveness.heard(group, message.sentTsNs))   # no clock read per session
+            self._push_status(self.liveness.heard(group, sent_ts_ns))   # no clock read per session
         if kind == "delta":
             if group in self.stale or self.outbox.queued_bytes > self.high_water:
                 self._conflate(group)
@@ -348,7 +379,7 @@ class SessionActor(TickstageActor):
                 return
             self.stale.pop(group, None)
         payload = outbound.payload
-        self.outbox.put_nowait(payload, message.sentTsNs)  # the group's hand-off, µs after builtTsNs
+        self.outbox.put_nowait(payload, sent_ts_ns)  # the group's hand-off, µs after builtTsNs
         self.frames_sent += 1
         self.bytes_sent += len(payload)
 
@@ -406,8 +437,10 @@ class SessionActor(TickstageActor):
     # -- liveness ---------------------------------------------------------
 
     def _arm_watchdog(self) -> None:
-        self.runtime.call_later(max(0.05, self.stale_after_s / 3), self.myAddress, encode_actor_message(
-            "timer", {"name": "liveness", "generation": 0}, source=self.path))
+        if self._watchdog_message is None:   # encoded once: every session re-arms it 2×/s (1,000 sessions: 2,000/s)
+            self._watchdog_message = encode_actor_message("timer", {"name": "liveness", "generation": 0},
+                                                          source=self.path)
+        self.runtime.call_later(max(0.05, self.stale_after_s / 3), self.myAddress, self._watchdog_message)
 
     def _watchdog(self) -> None:
         """Re-arm; tell the socket of groups gone silent (stale, or down per the registry)."""
@@ -565,6 +598,15 @@ class SessionActor(TickstageActor):
             "pushes_conflated": self.pushes_conflated,
             **_send_latency_statistics(self.outbox),
         }
+
+
+class _Frame:
+    """A frame handed over in-line, read as an ``outbound`` reader is (``.payload``)."""
+
+    __slots__ = ("payload",)
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
 
 
 def _send_latency_statistics(outbox) -> dict[str, int]:

@@ -23,25 +23,41 @@ When the transport's unsent bytes plus the queued frames would pass
 ``direct_limit_bytes``, frames wait here and the writer task sends them through aiohttp, which awaits the
 transport's flow control; the direct path resumes once the queue is empty.
 perf/bench_sessions.py shows the difference (send p99 at 200 sessions).
+
+One pass per loop turn (issue 18): outboxes given a shared :class:`WriteBatch`
+(the socket server has one) are written from a single ``call_soon`` per loop
+turn for every socket that got frames in it, not one callback per socket; a
+frame's WebSocket header is built once per payload length
+(:func:`websocket_header` is cached), so the sockets of one group frame share it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import struct
 import time
 from collections.abc import Awaitable, Callable
 
+import structlog
+
 from transport.latency import LatencyRing
 
-DIRECT_LIMIT_BYTES = 64 * 1024
-"""Unsent transport bytes plus queued bytes above which frames go through aiohttp's flow control (uvloop's
-high water)."""
+_log = structlog.get_logger("transport.edge.outbox")
+
+DIRECT_LIMIT_BYTES = 256 * 1024
+"""Unsent transport bytes plus queued bytes above which frames go through aiohttp's flow control (the
+sessions' low-water mark). At 64 KiB (uvloop's high water) a client a little behind sent every frame through
+the writer task and aiohttp, one send per frame: perf/bench_sessions.py at 1,000 sessions, three alternating
+pairs on 2026-12-05 (load 2.5-4.9), 256 KiB against 64 KiB: server CPU per delivered frame 34 / 42 µs against
+45 / 52 µs, 18.5 / 13.1 frames/s per session against 13.2 / 10.9. A stalled socket holds at most this much in
+its transport besides the session's 1 MiB high-water mark in the outbox."""
 _BINARY_FIN = 0x82
 """First byte of an unfragmented binary WebSocket frame (FIN | opcode 2), RFC 6455 §5.2."""
 
 
+@functools.lru_cache(maxsize=4096)
 def websocket_header(payload_bytes: int) -> bytes:
     """Return the header of one unmasked binary WebSocket frame of ``payload_bytes`` (RFC 6455 §5.2)."""
     if payload_bytes < 126:
@@ -49,6 +65,37 @@ def websocket_header(payload_bytes: int) -> bytes:
     if payload_bytes < 1 << 16:
         return struct.pack("!BBH", _BINARY_FIN, 126, payload_bytes)
     return struct.pack("!BBQ", _BINARY_FIN, 127, payload_bytes)
+
+
+class WriteBatch:
+    """The outboxes with frames queued in this loop turn, written from one ``call_soon`` (loop thread only).
+
+    Each outbox is written with its own ``writelines``; one raising write (its callback, ``on_drained``)
+    is logged and does not keep the others' frames back.
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[SocketOutbox] = []
+        self._scheduled = False
+        self.turns = 0
+        """Loop turns that wrote at least one outbox."""
+
+    def add(self, outbox: SocketOutbox) -> None:
+        """Write ``outbox``'s queued frames at the end of this loop turn."""
+        self._pending.append(outbox)
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._write_all)
+
+    def _write_all(self) -> None:
+        self._scheduled = False
+        self.turns += 1
+        pending, self._pending = self._pending, []
+        for outbox in pending:
+            try:
+                outbox._write_direct()
+            except Exception as exc:  # noqa: BLE001 - as the loop would log one callback's failure
+                _log.error("socket_write_failed", error_type=type(exc).__name__, exc_info=exc)
 
 
 class SocketOutbox:
@@ -63,12 +110,16 @@ class SocketOutbox:
         is_closed: returns True once the WebSocket is closing (no data frame may follow a close frame).
         direct_limit_bytes: unsent transport bytes plus queued bytes above which frames wait for ``send``'s
             flow control.
+        batch: the :class:`WriteBatch` that writes this outbox with the others of the loop turn (None: a
+            ``call_soon`` of its own).
     """
 
     def __init__(self, send: Callable[[bytes], Awaitable[None]], on_drained: Callable[[], None],
                  low_water_bytes: int = 256 * 1024, transport: asyncio.WriteTransport | None = None,
-                 is_closed: Callable[[], bool] | None = None, direct_limit_bytes: int = DIRECT_LIMIT_BYTES) -> None:
+                 is_closed: Callable[[], bool] | None = None, direct_limit_bytes: int = DIRECT_LIMIT_BYTES,
+                 batch: WriteBatch | None = None) -> None:
         self._send = send
+        self._batch = batch
         self._transport = transport
         self._is_closed = is_closed or (lambda: False)
         self._direct_limit = direct_limit_bytes
@@ -113,7 +164,10 @@ class SocketOutbox:
             self._ready.set()
         elif not self._flush_scheduled:
             self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._write_direct)
+            if self._batch is not None:
+                self._batch.add(self)
+            else:
+                asyncio.get_running_loop().call_soon(self._write_direct)
 
     def _write_direct(self) -> None:
         """Write every queued frame in one ``writelines``, or hand them to the writer task (loop thread)."""
@@ -171,4 +225,4 @@ class SocketOutbox:
         self._ready.set()
 
 
-__all__ = ["DIRECT_LIMIT_BYTES", "SocketOutbox", "websocket_header"]
+__all__ = ["DIRECT_LIMIT_BYTES", "SocketOutbox", "WriteBatch", "websocket_header"]

@@ -52,7 +52,7 @@ from transport.signin.auth import AuthConfig, Principal, TokenVerifier
 from transport.errors import AuthError, FrameRefusedError, LedgerUnavailableError
 from transport.edge.inbound import ClientFrame, read_client_frame
 from transport.edge.limits import SocketLimits, TokenBucket, origin_allowed
-from transport.edge.outbox import SocketOutbox
+from transport.edge.outbox import SocketOutbox, WriteBatch
 from transport.edge.client import client_message
 
 _log = structlog.get_logger("transport.edge.ws")
@@ -146,6 +146,7 @@ class SocketServer:
         self.clock = time.monotonic
         self._ids = itertools.count(1)
         self._user_sockets: dict[str, int] = {}
+        self._write_batch = WriteBatch()  # every socket's frames of one loop turn, written from one callback
         self.connections: dict[str, _Connection] = {}
         """Open sockets by session path (the flight recorder attaches to their outboxes)."""
         self.sockets_open = self.sockets_opened = 0
@@ -196,7 +197,8 @@ class SocketServer:
         path = session_path(session_id)
         outbox = SocketOutbox(ws.send_bytes, lambda: self.runtime.tell_path(
             path, encode_actor_message("socketDrained", None, source="ws")), limits.low_water_bytes,
-            transport=None if limits.compress else request.transport, is_closed=lambda: ws.closed)
+            transport=None if limits.compress else request.transport, is_closed=lambda: ws.closed,
+            batch=self._write_batch)
         writer = asyncio.create_task(outbox.run(), name=f"ws-writer-{session_id}")
         state = SessionState(user, principal.role, principal=principal)
         spawn(self.runtime, "sessions", ChildSpec(name, SessionActor, {
