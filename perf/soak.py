@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import dataclasses
 import os
 import sys
@@ -48,8 +49,34 @@ from _common import run_benchmark, machine, rss_mb, write_png
 SCENARIO = Path(__file__).resolve().parents[1] / "sim" / "harness" / "scenarios" / "trading-day.toml"
 LAG_PERIOD_S = 0.01
 """Period of the loop-lag probe's timer, seconds."""
+HEAP_EVERY_S = 10
+"""Seconds between samples of the malloc heap (:func:`heap_figures`: it walks glibc's free lists)."""
 _SKIPPED_IN_PROCESS = {"nats_disconnect", "restart_desk"}
 """Faults left out: the in-process desk has no NATS, and a desk restart starts a second desk (RSS jumps)."""
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                 "keepcost")]
+
+
+def heap_figures() -> dict:
+    """glibc's heap (``mallinfo2``: in use, free but kept) and CPython's allocated blocks, MB and counts.
+
+    ``malloc_used_mb`` counts every live malloc block, the Python heap's arenas and native
+    buffers (pycapnp, numpy, zlib, OpenSSL) alike; ``malloc_free_mb`` is freed memory glibc
+    keeps (fragmentation); ``py_blocks`` is ``sys.getallocatedblocks()`` (live Python objects,
+    roughly). Empty off glibc.
+    """
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallinfo2.restype = _MallInfo2
+    except (OSError, AttributeError):
+        return {}
+    info = libc.mallinfo2()
+    return {"malloc_used_mb": round((info.uordblks + info.hblkhd) / 2**20, 1),
+            "malloc_free_mb": round(info.fordblks / 2**20, 1), "py_blocks": sys.getallocatedblocks()}
 
 
 class Sampler:
@@ -79,11 +106,16 @@ class Sampler:
         return round(max(worst) / 1e6, 3) if worst else None
 
     async def _sample(self) -> None:
+        count = 0
         while True:
             await asyncio.sleep(1.0)
             lag, self._lag_max_ms = self._lag_max_ms, 0.0
-            self.rows.append({"t_s": round(time.monotonic() - self._started, 1), "rss_mb": rss_mb(),
-                              "loop_lag_max_ms": round(lag, 2), "send_p99_ms": self._send_p99_ms()})
+            row = {"t_s": round(time.monotonic() - self._started, 1), "rss_mb": rss_mb(),
+                   "loop_lag_max_ms": round(lag, 2), "send_p99_ms": self._send_p99_ms()}
+            if count % HEAP_EVERY_S == 0:
+                row.update(heap_figures())
+            count += 1
+            self.rows.append(row)
 
     def stop(self) -> None:
         """Cancel both probes."""
