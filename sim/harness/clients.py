@@ -39,8 +39,8 @@ for a first subscribe to a desk still encoding 20,000 contracts)."""
 HEALTHY_KEPT_NS = 60_000_000_000
 """How long a client keeps its healthy frames, ns: the look-back of :meth:`SimClient.watch` (a fault's
 ``ready_ns`` is at most its ``duration_ms`` plus a restart's 5 s wait before its end) and of
-:meth:`SimClient.recovery` for a fault nobody watched. Older frames are dropped: at ~700 frames a second
-over three probes, every frame of an hour's soak was ~1 GB of tuples, ten minutes of them ~75 MB."""
+:meth:`SimClient.recovery` for a fault nobody watched. Older frames are dropped: at ~450 frames a second
+over three probes, ten minutes of them were ~50 MB of an hour's soak (~170 bytes a frame)."""
 
 @dataclass
 class GroupSeq:
@@ -244,7 +244,7 @@ class SimClient:
             healthy = self.healthy
             frame = (now_ns, built_ns, group, fresh_ns)
             healthy.append(frame)
-            while healthy[0][0] < now_ns - HEALTHY_KEPT_NS:   # bounded: a soak ran for an hour at ~700 a second
+            while healthy[0][0] < now_ns - HEALTHY_KEPT_NS:   # bounded: a soak ran for an hour at ~450 a second
                 healthy.popleft()
             if self._waiting:
                 self._resolve(frame)

@@ -25,7 +25,7 @@ def test_client_when_frames_arrive_for_longer_than_kept_then_only_the_recent_one
 def test_client_when_a_fault_is_watched_then_its_recovery_survives_frames_dropped_for_an_hour():
     """The harness judges faults at the end of a run: a fault watched when it ended still finds its first
     healthy frame after an hour of frames, while the client keeps only HEALTHY_KEPT_NS of them (ten minutes
-    of frames were ~75 MB of an hour's soak; judged at the end, a fault older than the window found no frame
+    of frames were ~50 MB of an hour's soak; judged at the end, a fault older than the window found no frame
     of its own and took the first one kept instead)."""
     client = SimClient("c1", "ws://127.0.0.1:1/ws", "token", ["rb", "m_o"])
     step_ns = 10_000_000   # 100 frames a second, alternating groups
