@@ -20,7 +20,7 @@ after warm-up exceeds ``--max-stall-ms`` (50 ms), outside the seconds the
 scenario's own faults stall or restart things (from 3 s before each ``at_s``
 to 3 s after its end, excluded and listed). With ``--tracemalloc N`` it traces allocations (N frames each;
 slower: read its RSS and stalls as a diagnosis, not a verdict), snapshots the heap when the warm-up ends and
-at the end, and writes the top ``--tracemalloc-top`` differences by traceback (``tracemalloc_top``) and by
+5 s before the timeline ends (the desk still running: the runner stops it, and frees what it held, at the end), and writes the top ``--tracemalloc-top`` differences by traceback (``tracemalloc_top``) and by
 file (``tracemalloc_files``). Writes ``--json`` and a PNG of the three series
 against time beside it. Exit status 1 when the verdict fails. The machine is
 shared: a neighbour's burst shows up as loop lag; read the plot.
@@ -35,7 +35,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import array
 import asyncio
+import ctypes
 import dataclasses
 import os
 import sys
@@ -48,8 +50,38 @@ from _common import run_benchmark, machine, rss_mb, write_png
 SCENARIO = Path(__file__).resolve().parents[1] / "sim" / "harness" / "scenarios" / "trading-day.toml"
 LAG_PERIOD_S = 0.01
 """Period of the loop-lag probe's timer, seconds."""
+LAST_SNAPSHOT_BEFORE_END_S = 5.0
+"""``--tracemalloc``'s last snapshot is taken this long before the timeline ends, with the desk running."""
+COLUMNS = ("t_s", "rss_mb", "loop_lag_max_ms", "send_p99_ms", "malloc_used_mb", "malloc_free_mb", "py_blocks")
+"""What :class:`Sampler` records each second."""
+HEAP_EVERY_S = 10
+"""Seconds between samples of the malloc heap (:func:`heap_figures`: it walks glibc's free lists)."""
 _SKIPPED_IN_PROCESS = {"nats_disconnect", "restart_desk"}
 """Faults left out: the in-process desk has no NATS, and a desk restart starts a second desk (RSS jumps)."""
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                 "keepcost")]
+
+
+def heap_figures() -> dict:
+    """glibc's heap (``mallinfo2``: in use, free but kept) and CPython's allocated blocks, MB and counts.
+
+    ``malloc_used_mb`` counts every live malloc block, the Python heap's arenas and native
+    buffers (pycapnp, numpy, zlib, OpenSSL) alike; ``malloc_free_mb`` is freed memory glibc
+    keeps (fragmentation); ``py_blocks`` is ``sys.getallocatedblocks()`` (live Python objects,
+    roughly). Empty off glibc.
+    """
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallinfo2.restype = _MallInfo2
+    except (OSError, AttributeError):
+        return {}
+    info = libc.mallinfo2()
+    return {"malloc_used_mb": round((info.uordblks + info.hblkhd) / 2**20, 1),
+            "malloc_free_mb": round(info.fordblks / 2**20, 1), "py_blocks": sys.getallocatedblocks()}
 
 
 class Sampler:
@@ -57,7 +89,9 @@ class Sampler:
 
     def __init__(self, desks: list) -> None:
         self.desks = desks
-        self.rows: list[dict] = []
+        self.columns: dict[str, array.array] = {name: array.array("d") for name in COLUMNS}
+        """One float per second and column (NaN: not sampled that second): in fixed memory per second, so the
+        probe's own samples hardly count in the RSS it judges (a dict a second was ~1.8 MB an hour, 1 %)."""
         self._loop = asyncio.get_running_loop()
         self._lag_max_ms = 0.0
         self._started = time.monotonic()
@@ -79,11 +113,26 @@ class Sampler:
         return round(max(worst) / 1e6, 3) if worst else None
 
     async def _sample(self) -> None:
+        count = 0
         while True:
             await asyncio.sleep(1.0)
             lag, self._lag_max_ms = self._lag_max_ms, 0.0
-            self.rows.append({"t_s": round(time.monotonic() - self._started, 1), "rss_mb": rss_mb(),
-                              "loop_lag_max_ms": round(lag, 2), "send_p99_ms": self._send_p99_ms()})
+            row = {"t_s": round(time.monotonic() - self._started, 1), "rss_mb": rss_mb(),
+                   "loop_lag_max_ms": round(lag, 2), "send_p99_ms": self._send_p99_ms()}
+            if count % HEAP_EVERY_S == 0:
+                row.update(heap_figures())
+            count += 1
+            for name, column in self.columns.items():
+                value = row.get(name)
+                column.append(float("nan") if value is None else value)
+
+    @property
+    def rows(self) -> list[dict]:
+        """The samples, one dict a second (the columns sampled that second)."""
+        names = list(self.columns)
+        return [{name: (int(v) if name == "py_blocks" else v) for name, v in zip(names, values, strict=True)
+                 if v == v}
+                for values in zip(*self.columns.values(), strict=True)]
 
     def stop(self) -> None:
         """Cancel both probes."""
@@ -98,15 +147,30 @@ class HeapDiff:
         import tracemalloc
 
         self.top = top
-        self.first = None
-        self.warmup_rss_mb = 0.0
+        self.first = self.last = None
+        self.warmup_rss_mb = self.last_rss_mb = 0.0
+        self.traced_mb = 0.0
         tracemalloc.start(frames)
         self._task = asyncio.create_task(self._first(warmup_s))
+        self._last_task: asyncio.Task | None = None
 
     async def _first(self, warmup_s: float) -> None:
         await asyncio.sleep(warmup_s)
         self.first = self._snapshot()
         self.warmup_rss_mb = rss_mb()
+
+    def last_at(self, delay_s: float) -> None:
+        """Take the last snapshot ``delay_s`` from now, while the desk still runs (the runner stops it at
+        the end of the timeline, freeing what it held: a snapshot after that shows no desk growth)."""
+        async def last() -> None:
+            import tracemalloc
+
+            await asyncio.sleep(delay_s)
+            self.last = self._snapshot()
+            self.last_rss_mb = rss_mb()
+            self.traced_mb = round(tracemalloc.get_traced_memory()[0] / 2**20, 1)
+
+        self._last_task = asyncio.create_task(last())
 
     @staticmethod
     def _snapshot():
@@ -120,15 +184,18 @@ class HeapDiff:
         import tracemalloc
 
         self._task.cancel()
-        last = self._snapshot()
-        traced_mb = round(tracemalloc.get_traced_memory()[0] / 2**20, 1)
+        if self._last_task is not None:
+            self._last_task.cancel()
+        last = self.last
+        traced_mb = self.traced_mb
         tracemalloc.stop()
-        if self.first is None:
-            return {"tracemalloc_error": "the run ended before the warm-up did"}
+        if self.first is None or last is None:
+            return {"tracemalloc_error": "the run ended before the warm-up did, or before the last snapshot"}
         by_trace = sorted(last.compare_to(self.first, "traceback"), key=lambda d: -d.size_diff)[:self.top]
         by_file = sorted(last.compare_to(self.first, "filename"), key=lambda d: -d.size_diff)[:self.top]
         return {
             "tracemalloc_traced_mb": traced_mb, "tracemalloc_warmup_rss_mb": self.warmup_rss_mb,
+            "tracemalloc_last_rss_mb": self.last_rss_mb,
             "tracemalloc_top": [{"size_diff_kb": round(d.size_diff / 1024, 1), "count_diff": d.count_diff,
                                  "size_kb": round(d.size / 1024, 1),
                                  "traceback": [f"{_short(f.filename)}:{f.lineno}" for f in d.traceback]}
@@ -201,6 +268,8 @@ async def main(args) -> dict:
     async def settled_and_mark(*a, **k):  # the timeline (fault at_s) starts when the runner's warm-up ends
         result = await settled(*a, **k)
         timeline_started.append(time.monotonic())
+        if heap is not None:
+            heap.last_at(max(1.0, scenario.duration_s - LAST_SNAPSHOT_BEFORE_END_S))
         return result
 
     app.Desk.start, runner.wait_settled = start_and_keep, settled_and_mark
@@ -230,16 +299,20 @@ async def main(args) -> dict:
 
 
 def plot(document: dict, path: str) -> None:
-    """RSS, loop lag and send p99 against time."""
+    """RSS, loop lag, send p99 and the heap (malloc in use, Python's allocated blocks) against time."""
     rows = document["samples"]
     t = [r["t_s"] for r in rows]
+    heap = [r for r in rows if "malloc_used_mb" in r]
     write_png(path, f"soak: trading day at {document['args']['speed']}× with faults, "
                     f"{document['args']['minutes']} min (shared 2-core machine)", [
         ("RSS MB", "seconds", {"rss": (t, [r["rss_mb"] for r in rows])}, None),
         ("loop lag max ms / s", "seconds", {"loop lag": (t, [r["loop_lag_max_ms"] for r in rows])},
          document["args"]["max_stall_ms"]),
-        ("send p99 ms (built → written)", "seconds", {"worst socket": (t, [r["send_p99_ms"] for r in rows])},
+        ("send p99 ms (built → written)", "seconds", {"worst socket": (t, [r.get("send_p99_ms") for r in rows])},
          None),
+        ("heap: malloc in use MB, Python blocks / 10,000", "seconds", {
+            "malloc in use": ([r["t_s"] for r in heap], [r["malloc_used_mb"] for r in heap]),
+            "Python blocks / 10k": ([r["t_s"] for r in heap], [r["py_blocks"] / 1e4 for r in heap])}, None),
     ])
 
 

@@ -36,9 +36,11 @@ CONNECT_TIMEOUT_S = 10.0
 for a first subscribe to a desk still encoding 20,000 contracts)."""
 
 
-HEALTHY_KEPT_NS = 600_000_000_000
-"""How long a client keeps its healthy frames for :meth:`SimClient.recovery`, ns: longer than any fault and the
-wait for its recovery; older ones are dropped (the list grew with every frame of an hour's soak)."""
+HEALTHY_KEPT_NS = 60_000_000_000
+"""How long a client keeps its healthy frames, ns: the look-back of :meth:`SimClient.watch` (a fault's
+``ready_ns`` is at most its ``duration_ms`` plus a restart's 5 s wait before its end) and of
+:meth:`SimClient.recovery` for a fault nobody watched. Older frames are dropped: at ~450 frames a second
+over three probes, ten minutes of them were ~50 MB of an hour's soak (~170 bytes a frame)."""
 
 @dataclass
 class GroupSeq:
@@ -90,10 +92,11 @@ class SimClient:
 
     Attributes:
         session_path: the desk's session actor for this socket (from the auth ack).
-        healthy: ``(arrival ns, built ns, group, fresh ns)`` of every healthy frame,
-            UNIX ns; the last is the earliest gateway receipt among a delta's rows,
-            the latest among a periodic snapshot's (the next in sequence: the
-            group's flush of a new tick), 0 for a snapshot sent on demand.
+        healthy: ``(arrival ns, built ns, group, fresh ns)`` of every healthy frame
+            of the last :data:`HEALTHY_KEPT_NS`, UNIX ns; the last is the earliest
+            gateway receipt among a delta's rows, the latest among a periodic
+            snapshot's (the next in sequence: the group's flush of a new tick), 0
+            for a snapshot sent on demand.
         stats: :class:`ClientStats`.
     """
 
@@ -106,6 +109,10 @@ class SimClient:
         self.session_path = ""
         self.healthy: collections.deque[tuple[int, int, str, int]] = collections.deque()
         """(arrival, built, group, fresh) of each in-order frame, UNIX ns, the last :data:`HEALTHY_KEPT_NS`."""
+        self._watches: dict[tuple[int, frozenset[str] | None], tuple[int, int, str, int] | None] = {}
+        """(ready ns, groups or None: any) → the first healthy frame built at or after it, None until it comes."""
+        self._waiting: list[tuple[int, frozenset[str] | None]] = []
+        """The watches whose frame has not come yet."""
         self.stats = ClientStats()
         self.seqs: dict[str, GroupSeq] = {}
         self._http: aiohttp.ClientSession | None = None
@@ -235,9 +242,41 @@ class SimClient:
             return
         if not state.gap_open:
             healthy = self.healthy
-            healthy.append((now_ns, built_ns, group, fresh_ns))
-            while healthy[0][0] < now_ns - HEALTHY_KEPT_NS:   # bounded: a soak ran for an hour at ~300 a second
+            frame = (now_ns, built_ns, group, fresh_ns)
+            healthy.append(frame)
+            while healthy[0][0] < now_ns - HEALTHY_KEPT_NS:   # bounded: a soak ran for an hour at ~450 a second
                 healthy.popleft()
+            if self._waiting:
+                self._resolve(frame)
+
+    def _resolve(self, frame: tuple[int, int, str, int]) -> None:
+        """Give ``frame`` to every waiting watch it answers (the first healthy frame built at or after it)."""
+        _, built_ns, group, _ = frame
+        still = []
+        for key in self._waiting:
+            ready_ns, wanted = key
+            if built_ns >= ready_ns and (wanted is None or group in wanted):
+                self._watches[key] = frame
+            else:
+                still.append(key)
+        self._waiting = still
+
+    def watch(self, ready_ns: int, groups: Iterable[str] | None = None) -> None:
+        """Remember the first healthy frame built at or after ``ready_ns`` (UNIX ns) of ``groups`` (None or
+        empty: any), for a :meth:`recovery` asked later than :data:`HEALTHY_KEPT_NS` after it.
+
+        The harness judges every fault at the end of its run; an hour's soak would otherwise keep every frame
+        of the hour. Frames already kept are searched first (a fault's ``ready_ns`` can precede its end).
+        Idempotent per ``(ready_ns, groups)``.
+        """
+        wanted = frozenset(groups) if groups else None
+        key = (ready_ns, wanted)
+        if key in self._watches:
+            return
+        self._watches[key] = next((f for f in self.healthy
+                                   if f[1] >= ready_ns and (wanted is None or f[2] in wanted)), None)
+        if self._watches[key] is None:
+            self._waiting.append(key)
 
     def first_healthy(self, after_built_ns: int, groups: Iterable[str] | None = None) -> int | None:
         """Return the arrival (UNIX ns) of the first healthy frame built at or after ``after_built_ns``."""
@@ -256,13 +295,19 @@ class SimClient:
         was quiet until then, and the desk cannot show a tick before it is
         emitted. A snapshot on demand (attach, restart, gap), or a delta
         showing a tick the desk had before the fault ended, counts from ``end_ns``.
-        Returns None when no such frame came.
+        The frame is the one :meth:`watch` kept for ``(ready_ns, groups)``, else the first among the
+        frames still kept (the last :data:`HEALTHY_KEPT_NS`). Returns None when no such frame came.
         """
-        wanted = set(groups) if groups else None
-        for arrived_ns, built_ns, group, fresh_ns in self.healthy:
-            if built_ns >= ready_ns and (wanted is None or group in wanted):
-                fresh = market_ns > end_ns and fresh_ns >= market_ns
-                return arrived_ns, market_ns if fresh else end_ns
+        wanted = frozenset(groups) if groups else None
+        key = (ready_ns, wanted)
+        if key in self._watches:
+            found = self._watches[key]
+            frames = () if found is None else (found,)
+        else:
+            frames = (f for f in self.healthy if f[1] >= ready_ns and (wanted is None or f[2] in wanted))
+        for arrived_ns, _, _, fresh_ns in frames:
+            fresh = market_ns > end_ns and fresh_ns >= market_ns
+            return arrived_ns, market_ns if fresh else end_ns
         return None
 
     @property

@@ -23,7 +23,9 @@ process's (uvloop) loop:
 
 from __future__ import annotations
 
+import array
 import asyncio
+import collections
 import dataclasses
 import resource
 import secrets
@@ -32,7 +34,6 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import structlog
 
 from sim.harness.clients import ClientFactory, SimClient
@@ -51,6 +52,9 @@ END_GRACE_S = 5.0
 LAG_INTERVAL_S = 0.01
 """Loop-lag sampling period, seconds."""
 
+LAG_RESOLUTION_MS = 0.1
+"""Loop lag is counted in steps of this many ms (:class:`LoopLag`)."""
+
 SETTLE_QUIET_S = 1.0
 """The timeline starts once the loop has been this long without a late timer, seconds."""
 
@@ -61,12 +65,19 @@ _log = structlog.get_logger("sim.harness.runner")
 
 
 class LoopLag:
-    """Samples how late a ``LAG_INTERVAL_S`` loop timer runs (loop thread)."""
+    """Samples how late a ``LAG_INTERVAL_S`` loop timer runs, in memory bounded over any run length (loop thread).
+
+    It keeps a count per :data:`LAG_RESOLUTION_MS` of lateness (for :meth:`percentile` and
+    :meth:`max_ms`) and each second's worst (for :meth:`worst_ms`), not every sample: an hour's
+    soak took 360,000 samples, ~26 MB of floats and ints that the soak's RSS counted as growth.
+    """
 
     def __init__(self) -> None:
-        self.samples_ms: list[float] = []
-        self.times_ns: list[int] = []
-        """When each sample was taken, UNIX ns."""
+        self.counts: collections.Counter[int] = collections.Counter()
+        """Lateness in :data:`LAG_RESOLUTION_MS` steps (rounded down) → samples."""
+        self.seconds: array.array = array.array("d")
+        """The worst lateness in each UNIX second from :attr:`first_second` on, ms (0 when none was sampled)."""
+        self.first_second = 0
         self._loop = asyncio.get_running_loop()
         self._due = 0.0
         self._handle: asyncio.TimerHandle | None = None
@@ -78,10 +89,21 @@ class LoopLag:
 
     def _tick(self) -> None:
         now = self._loop.time()
-        self.samples_ms.append(max(0.0, now - self._due) * 1000)
-        self.times_ns.append(time.time_ns())
+        self.add(max(0.0, now - self._due) * 1000, time.time_ns())
         self._due = now + LAG_INTERVAL_S
         self._handle = self._loop.call_at(self._due, self._tick)
+
+    def add(self, lag_ms: float, at_ns: int) -> None:
+        """Count one sample: a timer ran ``lag_ms`` late at ``at_ns`` (UNIX ns)."""
+        self.counts[int(lag_ms / LAG_RESOLUTION_MS)] += 1
+        second = at_ns // 1_000_000_000
+        if not self.seconds:
+            self.first_second = second
+        index = second - self.first_second
+        if index >= len(self.seconds):
+            self.seconds.extend([0.0] * (index + 1 - len(self.seconds)))
+        if index >= 0 and lag_ms > self.seconds[index]:
+            self.seconds[index] = lag_ms
 
     def stop(self) -> None:
         """Stop sampling."""
@@ -89,9 +111,27 @@ class LoopLag:
             self._handle.cancel()
 
     def worst_ms(self, start_ns: int, end_ns: int) -> float:
-        """Return the latest a timer ran between ``start_ns`` and ``end_ns`` (UNIX ns), ms (0 without samples)."""
-        return max((lag for lag, ts in zip(self.samples_ms, self.times_ns, strict=True)
-                    if start_ns <= ts <= end_ns), default=0.0)
+        """Return the latest a timer ran in the whole seconds spanning ``start_ns`` .. ``end_ns`` (UNIX ns), ms
+        (0 without samples); to the second: a stall up to a second before or after the span counts."""
+        first = max(0, start_ns // 1_000_000_000 - self.first_second)
+        last = end_ns // 1_000_000_000 - self.first_second
+        return max(self.seconds[first:last + 1], default=0.0) if self.seconds else 0.0
+
+    def percentile(self, q: float) -> float:
+        """Return the ``q``-th percentile (0-100) of the samples, ms, to :data:`LAG_RESOLUTION_MS` below
+        (nearest rank; 0 without samples)."""
+        total = sum(self.counts.values())
+        rank = max(1, -(-total * q // 100))
+        seen = 0
+        for step in sorted(self.counts):
+            seen += self.counts[step]
+            if seen >= rank:
+                return step * LAG_RESOLUTION_MS
+        return 0.0
+
+    def max_ms(self) -> float:
+        """Return the worst sample, ms (0 without samples)."""
+        return max(self.seconds, default=0.0)
 
 
 class ConflationMeter:
@@ -195,6 +235,21 @@ async def _wait(condition: Any, timeout_s: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} not within {timeout_s:g} s")
         await asyncio.sleep(0.02)
+
+
+def _watch_recovery(record: FaultRecord, clients: dict[str, SimClient], probes: list[str]) -> None:
+    """Once ``record`` ends, have the clients that show its recovery keep the first healthy frame after it
+    (:meth:`SimClient.watch`): faults are judged at the end of the run, and clients keep only the last
+    minute of frames."""
+    def ended(_: asyncio.Future) -> None:
+        if record.status != "injected" or not record.ended_ns:
+            return
+        for name in [record.client] if record.client else probes:
+            if (client := clients.get(name)) is not None:
+                client.watch(record.ready_ns, record.groups)
+
+    if record.ended is not None:
+        record.ended.add_done_callback(ended)
 
 
 def _outcome(record: FaultRecord, clients: dict[str, SimClient], probes: list[str], at_s: float,
@@ -314,7 +369,7 @@ async def run_scenario(scenario: Scenario, tape_path: str | Path | None = None) 
             while loop.time() < start + spec.at_s:
                 meter.sample()
                 await asyncio.sleep(min(0.25, start + spec.at_s - loop.time()))
-            await injector.inject(spec)
+            _watch_recovery(await injector.inject(spec), clients, probes)
         while loop.time() < start + scenario.duration_s:
             meter.sample()
             await asyncio.sleep(min(0.25, start + scenario.duration_s - loop.time()))
@@ -353,9 +408,8 @@ async def run_scenario(scenario: Scenario, tape_path: str | Path | None = None) 
         report.process_alive = (desk.runtime.root_failure is None and not progress.get("error")
                                 and all(not clients[name].closed for name in probes))
         report.max_rss_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-        samples = np.array(lag.samples_ms or [0.0])
-        report.loop_lag_p99_ms = round(float(np.percentile(samples, 99)), 2)
-        report.loop_lag_max_ms = round(float(samples.max()), 2)
+        report.loop_lag_p99_ms = round(lag.percentile(99), 2)
+        report.loop_lag_max_ms = round(lag.max_ms(), 2)
         return judge(report)
     finally:
         lag.stop()

@@ -154,6 +154,17 @@ def _engine_class() -> type:
             super().load_algo_template()
             self.add_algo_template(_twap_class())   # replaces vn.py's TwapAlgo under the same name
 
+        def process_tick_event(self, event: Any) -> None:
+            """Give a tick to the algos of its vt_symbol, if any, adding nothing for a contract without one.
+
+            vnpy_algotrading 1.x indexes its ``defaultdict(set)`` with every tick's vt_symbol: each
+            contract that ticked left an empty set for good (all 20,000 on the desk, growing through the
+            trading day as contracts first trade). Only vt_symbols an algo ever ran on stay (an emptied set
+            is not dropped here: ``start_algo`` may be filling it on another thread).
+            """
+            for algo in list(self.symbol_algo_map.get(event.data.vt_symbol, ())):
+                algo.update_tick(event.data)
+
         def register_event(self) -> None:
             from vnpy.trader.event import EVENT_ORDER, EVENT_TICK, EVENT_TIMER, EVENT_TRADE
 

@@ -20,3 +20,28 @@ def test_client_when_frames_arrive_for_longer_than_kept_then_only_the_recent_one
     fault_end_ns = start_ns + (count - 20) * step_ns
     arrival, clock_ns = client.recovery(fault_end_ns, fault_end_ns)
     assert arrival == fault_end_ns + step_ns and clock_ns == fault_end_ns   # built 5 ms before it arrived
+
+
+def test_client_when_a_fault_is_watched_then_its_recovery_survives_frames_dropped_for_an_hour():
+    """The harness judges faults at the end of a run: a fault watched when it ended still finds its first
+    healthy frame after an hour of frames, while the client keeps only HEALTHY_KEPT_NS of them (ten minutes
+    of frames were ~50 MB of an hour's soak; judged at the end, a fault older than the window found no frame
+    of its own and took the first one kept instead)."""
+    client = SimClient("c1", "ws://127.0.0.1:1/ws", "token", ["rb", "m_o"])
+    step_ns = 10_000_000   # 100 frames a second, alternating groups
+    start_ns = 1_000_000_000_000_000_000
+    ready_ns = start_ns + 50 * step_ns
+    client._frame(start_ns, "rb", 0, "snapshot", start_ns)
+    client._frame(start_ns, "m_o", 0, "snapshot", start_ns)
+    client.watch(ready_ns, ["m_o"])   # registered before its frame came
+    client.watch(start_ns, ())        # the frames it wants are already kept
+    count = int(3600e9 / step_ns)
+    for i in range(2, count):
+        now_ns = start_ns + i * step_ns
+        client._frame(now_ns, ("rb", "m_o")[i % 2], i // 2, "delta", now_ns - 5_000_000)
+    assert len(client.healthy) <= HEALTHY_KEPT_NS // step_ns + 1
+    assert client.healthy[0][0] > ready_ns + HEALTHY_KEPT_NS
+    assert client.recovery(ready_ns, ready_ns, ["m_o"]) == (ready_ns + step_ns, ready_ns)   # the next m_o frame
+    assert client.recovery(start_ns, start_ns) == (start_ns, start_ns)
+    unwatched = client.recovery(ready_ns, ready_ns, ["rb"])   # not watched: only the kept frames answer
+    assert unwatched is not None and unwatched[0] >= client.healthy[0][0]
