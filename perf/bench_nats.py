@@ -258,7 +258,8 @@ async def _nats_orders(url: str, count: int, price: float) -> tuple[list[float],
         for i in range(count):
             client_order_id = f"n-{i}"
             data = encode_order_command("bench/nats", "trader1", client_message(
-                i + 1, submitOrder=_order(client_order_id, price - 20 - i % 10)), "bench")
+                i + 1, submitOrder=_order(client_order_id, price - 20 - i % 10)), "bench",
+                accounts=("acct-01",))   # the order host checks the sender's token grants the account
             started = time.perf_counter_ns()
             reply = await bus.request(subjects.order_submit("acct-01"), data, timeout_s=10)
             samples.append((time.perf_counter_ns() - started) / 1000)
@@ -281,6 +282,17 @@ async def _wait_group(port: int, group: str, timeout_s: float = 30.0) -> None:
             await asyncio.sleep(0.1)
 
 
+async def _wait_venue_host_active(port: int, timeout_s: float = 30.0) -> None:
+    """Wait until the venue-host on ``port`` holds the venue-host lease: until then it serves no
+    ``order.submit.*`` (transport/cluster/venue_standby.py) and an order gets "no responders"."""
+    async with aiohttp.ClientSession() as http, asyncio.timeout(timeout_s):
+        while True:
+            async with http.get(f"http://127.0.0.1:{port}/admin/tree", headers=_admin_headers()) as response:
+                if (await response.json()).get("nats", {}).get("venue_host_state") == "active":
+                    return
+            await asyncio.sleep(0.1)
+
+
 async def _nodes(args: argparse.Namespace, url: str, tmp: Path, count: int, seconds: float) -> dict:
     """Orders and frames through node processes: an ``all`` node, then venue-host + aggregator + edge."""
     config = str(_config_file(tmp))
@@ -299,6 +311,7 @@ async def _nodes(args: argparse.Namespace, url: str, tmp: Path, count: int, seco
     try:
         await asyncio.gather(*(node.wait_healthy() for node in nodes))
         await _wait_group(nodes[2].port, "rb")
+        await _wait_venue_host_active(nodes[0].port)
         price = await _price(nodes[2].port)
         direct, direct_statuses = await _nats_orders(url, count, price)
         direct_retry, _ = await _nats_orders(url, count, price)
@@ -316,6 +329,9 @@ async def _nodes(args: argparse.Namespace, url: str, tmp: Path, count: int, seco
                       f"{name}_retry_p50_us": p(retry, 50), f"{name}_retry_p99_us": p(retry, 99)})
     orders = {**found, "statuses": {"nats_to_host": direct_statuses, "ws_via_edge": edge_statuses,
                                     "ws_in_process": in_process_statuses}, "orders_per_path": count}
+    refused = {name: statuses for name, statuses in orders["statuses"].items() if statuses.get("accepted", 0) != count}
+    if refused:   # a refusal's round trip is not an order's: the figures would time the wrong path
+        raise SystemExit(f"bench_nats: orders not all accepted {refused}; see the nodes' logs in {tmp}")
     return {"orders": orders, "via_nodes": via_nodes}
 
 
