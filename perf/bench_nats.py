@@ -270,27 +270,25 @@ async def _nats_orders(url: str, count: int, price: float) -> tuple[list[float],
     return samples, statuses
 
 
-async def _wait_group(port: int, group: str, timeout_s: float = 30.0) -> None:
-    from transport.signin.auth import mint_token
-
-    headers = {"Authorization": f"Bearer {mint_token(SECRET, 'ops', 'admin')}"}
+async def _wait_for(port: int, path: str, ready, timeout_s: float = 30.0) -> None:
+    """Poll ``GET <path>`` of the node on ``port`` (as an admin) until ``ready(json body)`` (bounded)."""
     async with aiohttp.ClientSession() as http, asyncio.timeout(timeout_s):
         while True:
-            async with http.get(f"http://127.0.0.1:{port}/api/groups", headers=headers) as response:
-                if group in [g["name"] for g in (await response.json())["groups"]]:
+            async with http.get(f"http://127.0.0.1:{port}{path}", headers=_admin_headers()) as response:
+                if ready(await response.json()):
                     return
             await asyncio.sleep(0.1)
 
 
-async def _wait_venue_host_active(port: int, timeout_s: float = 30.0) -> None:
+async def _wait_group(port: int, group: str) -> None:
+    """Wait until the node on ``port`` lists ``group``."""
+    await _wait_for(port, "/api/groups", lambda body: group in [g["name"] for g in body["groups"]])
+
+
+async def _wait_venue_host_active(port: int) -> None:
     """Wait until the venue-host on ``port`` holds the venue-host lease: until then it serves no
     ``order.submit.*`` (transport/cluster/venue_standby.py) and an order gets "no responders"."""
-    async with aiohttp.ClientSession() as http, asyncio.timeout(timeout_s):
-        while True:
-            async with http.get(f"http://127.0.0.1:{port}/admin/tree", headers=_admin_headers()) as response:
-                if (await response.json()).get("nats", {}).get("venue_host_state") == "active":
-                    return
-            await asyncio.sleep(0.1)
+    await _wait_for(port, "/admin/tree", lambda body: body.get("nats", {}).get("venue_host_state") == "active")
 
 
 async def _nodes(args: argparse.Namespace, url: str, tmp: Path, count: int, seconds: float) -> dict:

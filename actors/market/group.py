@@ -316,12 +316,7 @@ class GroupActor(TickstageActor):
 
     def _on_detach(self, attach, message, sender: ActorAddress) -> None:
         """Unsubscribe a session."""
-        self.subscribers.pop(attach.sessionPath, None)
-        self._classes.pop(attach.sessionPath, None)
-        self._by_class = None
-        self.fanout.forget(attach.sessionPath)
-
-        self._forget_viewport(attach.sessionPath)
+        self._drop_subscriber(attach.sessionPath)
 
     # -- entitlements ------------------------------------------------------
 
@@ -587,7 +582,7 @@ class GroupActor(TickstageActor):
                 self._drop_subscriber(session)
 
     def _drop_subscriber(self, session: str) -> None:
-        """Forget a session whose mailbox is gone (its class, its viewport)."""
+        """Forget a session that detached or whose mailbox is gone (its class, its viewport, its fan-out mark)."""
         self.subscribers.pop(session, None)
         self._classes.pop(session, None)
         self._by_class = None

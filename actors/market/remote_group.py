@@ -152,7 +152,7 @@ class RemoteGroupActor(TickstageActor):
                                                               tag=attach.tag if i == len(self.infos) - 1 else 0))
         entitlements = Entitlements.from_message(attach)
         if self._masks_anything(entitlements):
-            self.subscribers.pop(session, None)
+            self._forget(session)
             self.refused_entitlements += 1
             self._message_id += 1
             self.fanout.send_message(session, encode_outbound(

@@ -153,10 +153,9 @@ class TickDetailHost:
         (idempotent; loop thread)."""
         for served in self.served:
             await served.deactivate()
-        for vt_symbol in list(self.interest):
-            self.interest[vt_symbol].clear()
-            del self.interest[vt_symbol]
-            self.runtime.tell_path(TICKS_PATH, _subscription(RELAY_PATH, [vt_symbol], False))
+        for vt_symbol, nodes in list(self.interest.items()):
+            for node in list(nodes):
+                self._drop_interest(vt_symbol, node)
 
     async def start(self, serve: bool = True) -> None:
         """Start the relay session and the expiry of silent nodes; serve the subjects unless ``serve`` is false (a

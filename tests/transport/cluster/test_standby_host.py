@@ -74,6 +74,13 @@ def _venue_counts(drop_copy) -> Counter:
     return Counter(line["reference"] for line in read_drop_copy(drop_copy))
 
 
+async def _trader(http, edge: Node) -> tuple[FailoverClient, float]:
+    """trader1 (acct-01) connected to ``edge`` and following rb; rb1801's last price once one arrived."""
+    client = FailoverClient(http, [edge.ws_url], mint_token(JWT_SECRET, "trader1", accounts=["acct-01"]), ["rb"])
+    await client.connect()
+    return client, await _last_price(client, 30)
+
+
 async def _start(tmp_path, urls, data_dir, http) -> tuple[list[Node], Node, Node, Node, str, str]:
     replay = str(data_dir / "cn_futopt_l1_20171113_0900-1000.csv.gz")
     host_a = Node(tmp_path, "host-a", "venue-host", urls, "--replay", replay, "--speed", "10")
@@ -117,10 +124,7 @@ async def test_standby_when_active_killed_during_order_storm_then_takes_over_and
             nodes, host_a, host_b, edge, name_a, name_b = await _start(tmp_path, nats_urls, data_dir, http)
             links_b = await _links(http, host_b)
             assert links_b["order_host_serving"] is False and links_b["tick_messages_published"] == 0
-            client = FailoverClient(http, [edge.ws_url], mint_token(JWT_SECRET, "trader1", accounts=["acct-01"]),
-                                    ["rb"])
-            await client.connect()
-            last = await _last_price(client, 30)
+            client, last = await _trader(http, edge)
             ids = [f"sb-{i}" for i in range(24)]
             first: dict[str, dict] = {}
             retried: dict[str, dict] = {}
@@ -183,10 +187,7 @@ async def test_standby_when_active_paused_past_its_lease_then_old_host_is_fenced
     try:
         async with aiohttp.ClientSession() as http:
             nodes, host_a, host_b, edge, name_a, name_b = await _start(tmp_path, [nats_url], data_dir, http)
-            client = FailoverClient(http, [edge.ws_url], mint_token(JWT_SECRET, "trader1", accounts=["acct-01"]),
-                                    ["rb"])
-            await client.connect()
-            last = await _last_price(client, 30)
+            client, last = await _trader(http, edge)
             before = await _answer(client, _order("sp-0", last - 20))
             assert before["status"] == "accepted"
             sent_a = (await host_a.actor_statistics(http, "orders/acct-01"))["stats"]["sent"]
@@ -238,10 +239,7 @@ async def test_standby_when_active_terminated_then_lease_given_up_and_standby_se
     try:
         async with aiohttp.ClientSession() as http:
             nodes, host_a, host_b, edge, name_a, name_b = await _start(tmp_path, [nats_url], data_dir, http)
-            client = FailoverClient(http, [edge.ws_url], mint_token(JWT_SECRET, "trader1", accounts=["acct-01"]),
-                                    ["rb"])
-            await client.connect()
-            last = await _last_price(client, 30)
+            client, last = await _trader(http, edge)
             before = await _answer(client, _order("st-0", last + 10))
             assert before["status"] == "accepted"
             terminated_at = time.monotonic()
