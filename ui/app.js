@@ -75,7 +75,11 @@ function onWorkerMessage(message) {
   } else if (message.type === "status") {
     setConnection(message.state, message.detail);
     workerStats = message.stats;
-    if (message.state === "authFailed") sessionEnded(`Log-in refused: ${message.detail || "bad token"}`);
+    // A refusal of a token this tab has already replaced (it signed in again while the worker's retry
+    // with the expired token was refused) must not end the new session.
+    if (message.state === "authFailed" && (message.token ?? token) === token) {
+      sessionEnded(`Log-in refused: ${message.detail || "bad token"}`);
+    }
   } else if (message.type === "error") {
     if (message.group) removePanel(message.group);
     toast(`${message.code}: ${message.message}`);

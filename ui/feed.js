@@ -68,6 +68,7 @@ export class Feed {
     this.nextId = 0;
     this.authenticated = false;
     this.authFailed = false;
+    this.token = null; // the token the current connection authenticates with
     this.latencySamplesMs = [];
     this.hopSamplesMs = Object.fromEntries(WORKER_HOPS.map((key) => [key, []]));
     this.clock = new ClockOffset();
@@ -130,6 +131,7 @@ export class Feed {
   // -- socket events --------------------------------------------------------
 
   onOpen(token) {
+    this.token = token;
     this.authFailed = false;
     this.status("authenticating");
     this.message({ auth: { token } });
@@ -403,8 +405,10 @@ export class Feed {
 
   // -- helpers --------------------------------------------------------------
 
+  // token: the one this connection authenticates with, so a tab that has signed in again since can tell
+  // a refusal of its old token (still in flight from the worker) from one of its new token.
   status(state, detail = "") {
-    this.post({ type: "status", state, detail, stats: { ...this.stats } });
+    this.post({ type: "status", state, detail, token: this.token, stats: { ...this.stats } });
   }
 
   sendSubscribe(name) {

@@ -233,6 +233,20 @@ def test_feed_when_token_refused_then_reports_auth_failed(tmp_path):
     assert len(result["sent"]) == 1  # only the auth
 
 
+def test_feed_when_token_refused_then_the_refusal_names_the_refused_token(tmp_path):
+    """A refusal names the token it refused, so a tab that signed in again meanwhile keeps its new session
+    (a stale refusal once signed a re-signed-in trader out again)."""
+    script = Script(tmp_path).do("subscribe", groups=["rb"]).do("open", token="old")
+    script.frame(simple_bytes("error", correlation_id=1, code="tokenExpired", message="token expired"))
+    script.do("close", code=1008).do("open", token="new")
+    result = script.frame(simple_bytes("ack", correlation_id=2, of="auth")).run()
+
+    statuses = [post for post in result["posts"] if post["type"] == "status"]
+    refused = [post for post in statuses if post["state"] == "authFailed"]
+    assert refused and {post["token"] for post in refused} == {"old"}
+    assert statuses[-1]["state"] == "live" and statuses[-1]["token"] == "new"
+
+
 def test_feed_when_reconnected_then_resubscribes_and_waits_for_a_new_snapshot(tmp_path):
     """After a close, deltas are ignored until the new connection's snapshot; groups are subscribed again."""
     script = Script(tmp_path).live("rb").frame(group_info_bytes("rb", SYMBOLS))
