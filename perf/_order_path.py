@@ -241,7 +241,7 @@ class Harness:
     async def start(self, args, name: str, measure_floor: bool = False, floor: bool = False) -> None:
         """Build everything; with ``measure_floor`` time the answer floor first (before the bridge attaches);
         ``floor``: the irreducible path (no rule actors, the journal on tmpfs ``/dev/shm``)."""
-        from vnpy.event import EventEngine
+        from transport.venue.event_engine import PromptEventEngine as EventEngine   # the desk's (stops at once)
         from vnpy.trader.engine import MainEngine
 
         from actors import ActorRuntime, ChildSpec, Supervisor, TickstageActor, start_root

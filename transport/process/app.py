@@ -356,12 +356,12 @@ class Desk:
             self._progress_task.cancel()
         if self._gc_freeze:
             self._gc_freeze.cancel()
+        if self._runner:   # inputs first: no order is admitted after the venue below is closed
+            await self._runner.cleanup()
+            self._runner = None
         if self.engine:
             await asyncio.to_thread(self.engine.close)
             self.engine = None
-        if self._runner:
-            await self._runner.cleanup()
-            self._runner = None
         if self.admin:
             self.admin.close()
             await self.admin.wait_closed()

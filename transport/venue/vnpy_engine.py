@@ -140,15 +140,15 @@ class VnpyEngine:
                 names the key, never the value). A gateway whose ``connect`` raises is not an error here: its
                 state is ``failed`` with the exception's type as the last error.
         """
-        from vnpy.event import EventEngine
         from vnpy.trader.engine import MainEngine
         from vnpy.trader.event import EVENT_LOG
 
+        from transport.venue.event_engine import PromptEventEngine
         from transport.venue.vnpy_bridge import guarded
 
         classes = [load_gateway_class(gateway.class_spec) for gateway in self.gateways]
         settings = [gateway.connect_setting(setting if gateway.takes_desk_setting else None) for gateway in self.gateways]
-        self.event_engine = EventEngine()
+        self.event_engine = PromptEventEngine()
         with restoring_cwd():
             self.main_engine = MainEngine(self.event_engine)
         without_offset_conversion(self.main_engine)

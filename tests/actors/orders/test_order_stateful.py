@@ -117,16 +117,16 @@ class Vnpy:
     """One vn.py MainEngine with the simulator gateway, shared by the examples."""
 
     def __init__(self) -> None:
-        from vnpy.event import EventEngine
         from vnpy.trader.engine import MainEngine
         from vnpy.trader.event import EVENT_ACCOUNT, EVENT_ORDER, EVENT_TRADE
 
         from sim.gateway import SimGateway
+        from transport.venue.event_engine import PromptEventEngine
         from transport.venue.vnpy_engine import without_offset_conversion
         from transport.venue.vnpy_home import contain_vnpy, restoring_cwd
 
         contain_vnpy()
-        self.event_engine = EventEngine()
+        self.event_engine = PromptEventEngine()   # the desk's: stopped at once (each example stops one)
         with restoring_cwd():
             self.main_engine = MainEngine(self.event_engine)
         without_offset_conversion(self.main_engine)
