@@ -51,6 +51,7 @@ import numpy as np
 import structlog
 
 from actors import ActorRuntime, ChildSpec, encode_actor_message, spawn
+from actors.errors import RuntimeStoppedError
 from actors.market.frames import InstrumentInfo, encode_instruments_added, encode_tick_batch
 from actors.market.group import GroupActor
 from actors.market.l1 import L1Table
@@ -309,7 +310,14 @@ class VnpyBridge:
     # -- loop thread ---------------------------------------------------------
 
     def drain(self) -> None:
-        """Route everything vn.py sent since the last drain (loop thread)."""
+        """Route everything vn.py sent since the last drain (loop thread); nothing once the runtime is shut
+        down (the desk is stopping: a drain armed by vn.py's last events still runs, and would raise)."""
+        try:
+            self._drain()
+        except RuntimeStoppedError:
+            pass
+
+    def _drain(self) -> None:
         market = self.runtime.registry.get("market")
         if market is None or market.instance is None:
             self.loop.call_later(0.01, self.drain)  # the tree is still starting

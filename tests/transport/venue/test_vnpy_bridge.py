@@ -7,13 +7,14 @@ import contextlib
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from vnpy.event import Event, EventEngine
+from vnpy.event import Event
 from vnpy.trader.constant import Exchange, Product
 from vnpy.trader.event import EVENT_CONTRACT, EVENT_TICK
 from vnpy.trader.object import ContractData, TickData
 
 from actors import ActorRuntime, start_root
 from actors.root import RootSupervisor, desk_children
+from transport.venue.event_engine import PromptEventEngine
 from transport.venue.vnpy_bridge import VnpyBridge, product_of
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -35,7 +36,7 @@ async def _bridge_on_engine(**bridge_args):
     runtime = ActorRuntime()
     bridge = VnpyBridge(runtime, **bridge_args)
     start_root(runtime, RootSupervisor, {"children": desk_children(bridge)})
-    engine = EventEngine(interval=1)
+    engine = PromptEventEngine(interval=1)
     bridge.attach(engine)
     engine.start()
     try:
@@ -65,6 +66,22 @@ async def test_handler_when_event_data_broken_then_error_counted_and_dispatcher_
         assert stats.handler_errors == 1
         assert stats.groups == 1 and stats.contracts == 1
         assert bridge.groups() == {"rb": 1}
+
+
+async def test_drain_when_runtime_shut_down_then_routes_nothing_and_raises_nothing():
+    """A desk stopping: vn.py's last ticks arm a drain that runs after the actor runtime shut down; it
+    drops them instead of raising RuntimeStoppedError into the loop's exception handler."""
+    raised = []
+    asyncio.get_running_loop().set_exception_handler(lambda loop, context: raised.append(context))
+    async with _bridge_on_engine() as (runtime, bridge, engine):
+        engine.put(Event(EVENT_CONTRACT, _contract("rb1801")))
+        engine.put(Event(EVENT_TICK, _tick("rb1801", 3800.0)))
+        await _wait(lambda: "market/group/rb" in runtime.registry and bridge.statistics().batches_sent >= 1)
+        runtime.shutdown()
+        drains = bridge.statistics().drains
+        engine.put(Event(EVENT_TICK, _tick("rb1801", 3801.0)))
+        await _wait(lambda: bridge.statistics().drains > drains)   # the drain vn.py's tick armed
+    assert raised == []
 
 
 def test_product_of_when_option_then_portfolio_else_leading_letters():
