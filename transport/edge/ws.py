@@ -67,7 +67,7 @@ class _Connection:
     """One authenticated socket, as the socket server sees it (loop thread only)."""
 
     __slots__ = ("ws", "outbox", "path", "number", "state", "bucket", "subscriptions", "bad", "expiry", "expired",
-                 "task", "log")
+                 "going_away", "task", "log")
 
     def __init__(self, ws, outbox: SocketOutbox, path: str, state: SessionState, bucket: TokenBucket,
                  log, number: int = 0) -> None:
@@ -81,6 +81,7 @@ class _Connection:
         self.bad: deque[float] = deque()
         self.expiry: asyncio.TimerHandle | None = None
         self.expired = False
+        self.going_away = False
         self.task = asyncio.current_task()
         self.log = log
 
@@ -218,12 +219,15 @@ class SocketServer:
             try:
                 await self._read_loop(conn)
             except asyncio.CancelledError:
-                # _expire cancels this task (the reader) so that the close handshake runs here: a
-                # close from another task while receive() waits makes aiohttp drop the TCP at once.
-                if not conn.expired or asyncio.current_task().uncancel() > 0:
+                # _expire and close_all cancel this task (the reader) so that the close handshake runs here:
+                # a close from another task while receive() waits makes aiohttp drop the TCP at once.
+                if not (conn.expired or conn.going_away) or asyncio.current_task().uncancel() > 0:
                     raise
-                await _send_and_close(ws, encode_error("tokenExpired", "token expired; refresh before exp", 0, SOURCE),
-                                      b"tokenExpired")
+                if conn.expired:
+                    await _send_and_close(ws, encode_error("tokenExpired", "token expired; refresh before exp", 0,
+                                                           SOURCE), b"tokenExpired")
+                else:
+                    await ws.close(code=WSCloseCode.GOING_AWAY, message=b"goingAway: the desk is stopping")
         finally:
             if conn.expiry is not None:
                 conn.expiry.cancel()
@@ -309,6 +313,24 @@ class SocketServer:
         self.tokens_expired += 1
         conn.log.info("token_expired_socket_closed")
         conn.task.cancel()
+
+    def close_all(self) -> int:
+        """Close every open socket with 1001 (going away): the desk is stopping, and its clients reconnect
+        (to this desk restarted, or another edge node). Returns how many were asked to close (loop thread).
+
+        Without it, aiohttp's shutdown waits up to its ``shutdown_timeout`` (60 s) for each socket's handler
+        to end on its own (aiohttp docs, "Graceful shutdown": close the websockets in ``on_shutdown``).
+        """
+        closing = 0
+        for conn in list(self.connections.values()):
+            if conn.ws.closed or conn.task is None or conn.task.done() or conn.expired or conn.going_away:
+                continue
+            conn.going_away = True
+            conn.task.cancel()
+            closing += 1
+        if closing:
+            _log.info("sockets_closing", count=closing, reason="the desk is stopping")
+        return closing
 
     def _refresh(self, conn: _Connection, frame: ClientFrame) -> None:
         try:

@@ -65,6 +65,8 @@ gateway's contracts have arrived, seconds. A full collection then skips the star
 20,000 contracts a gen-2 collection took ~100 ms of CPU on the loop (seconds of wall time on a loaded
 machine), and 0.3 ms after the freeze (perf/README.md, "Where the time goes"). Frozen objects are
 still freed by reference counting; only cyclic garbage present at the freeze stays."""
+STOP_SETTLE_S = 2.0
+"""At stop, the longest the desk waits for the actors to go idle between closing its sockets and closing vn.py."""
 
 
 @dataclass(frozen=True)
@@ -292,6 +294,7 @@ class Desk:
         self.sockets = SocketServer(self.runtime, self.verifier, self.config.limits, ledger=self.socket_ledger)
         app = web.Application()
         app.router.add_get("/ws", self.sockets.handle)
+        app.on_shutdown.append(self._close_sockets)
         app.router.add_get("/api/groups", self._groups)
         app.router.add_get("/api/order-defaults", self._order_defaults)
         app.router.add_get("/healthz", self._healthz)
@@ -356,9 +359,11 @@ class Desk:
             self._progress_task.cancel()
         if self._gc_freeze:
             self._gc_freeze.cancel()
-        if self._runner:   # inputs first: no order is admitted after the venue below is closed
+        if self._runner:   # inputs first: every socket gets 1001 (going away), no new command comes in
             await self._runner.cleanup()
             self._runner = None
+        if self.runtime and self.engine:
+            await self._settle_commands()   # what the sockets sent reaches the venue before it closes
         if self.engine:
             await asyncio.to_thread(self.engine.close)
             self.engine = None
@@ -392,6 +397,20 @@ class Desk:
             await asyncio.to_thread(self.state.close)
             self.state = None
         _log.info("desk_stopped")
+
+    async def _settle_commands(self) -> None:
+        """Let the commands the sockets sent before they closed run through the actors while the venue is
+        still open (bounded by :data:`STOP_SETTLE_S`): otherwise an order admitted after vn.py closed is
+        refused as "venue disconnected", a definitive answer to an order a restarted desk would have sent."""
+        try:
+            await self.runtime.wait_idle(timeout_s=STOP_SETTLE_S)
+        except TimeoutError:
+            _log.warning("stop_settle_timed_out", timeout_s=STOP_SETTLE_S)
+
+    async def _close_sockets(self, app: web.Application) -> None:
+        """aiohttp ``on_shutdown``: every client socket gets 1001 (going away) before the server stops."""
+        if self.sockets is not None:
+            self.sockets.close_all()
 
     async def _log_progress(self) -> None:
         while True:

@@ -181,3 +181,21 @@ async def test_viewport_when_subscribed_then_group_holds_it_and_when_not_then_un
     refused = await client.recv_until(_is("error"))
     assert refused["code"] == "limitExceeded" and "viewport rows" in refused["message"]
     assert group.statistics().extra["viewport_rows"] == 3
+
+
+async def test_desk_stop_when_sockets_open_then_each_gets_1001_going_away(desk, connect):
+    """A stopping desk closes every socket with 1001 (the client reconnects), rather than leaving aiohttp to
+    wait out its 60 s shutdown timeout for handlers that never end, and then dropping the TCP."""
+    import asyncio
+
+    import aiohttp
+
+    async def closed(client) -> int:   # reads as a browser does, so the client answers the close handshake
+        while (await client.ws.receive(timeout=30)).type not in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+            pass
+        return client.ws.close_code
+
+    clients = [await connect(), await connect()]
+    await _subscribe_rb(clients[0])
+    codes, _ = await asyncio.gather(asyncio.gather(*(closed(client) for client in clients)), desk.stop())
+    assert codes == [aiohttp.WSCloseCode.GOING_AWAY] * 2
