@@ -42,8 +42,11 @@ def _wrap(owner: type, name: str, on_entry: str | None, on_exit: str | None = No
           when: Callable[..., bool] | None = None) -> None:
     """Stamp ``on_entry`` before and ``on_exit`` after each call of ``owner.name`` (coroutines: after the
     await); ``when(*args)`` picks the calls stamped. An actor handler is also re-pointed in the class's
-    dispatch table (actors/_dispatch.py builds it once per class)."""
-    original = getattr(owner, name)
+    dispatch table (actors/_dispatch.py builds it once per class). A method the code does not have (an older or
+    newer commit) is left out."""
+    original = getattr(owner, name, None)
+    if original is None:
+        return
     clock, stamps = time.perf_counter_ns, STAMPS
     if inspect.iscoroutinefunction(original):
         @functools.wraps(original)
@@ -110,7 +113,8 @@ def install(prefix: str = "") -> None:
     _wrap(OrderActor, "_reply", p + "reply0", p + "reply1")
     _wrap(OrderHostActor, "_on_outbound", p + "host_session")
     _wrap(OrderHost, "_on_reply", p + "host_reply")
-    _wrap(ReplicatedJournal, "wait_stored", p + "stored_wait0", p + "stored_wait1")
+    _wrap(ReplicatedJournal, "wait_stored", p + "stored_wait0", p + "stored_wait1")   # before 2026-12-05
+    _wrap(ReplicatedJournal, "when_stored", p + "stored_wait0")
     _wrap(OrderHost, "_respond", p + "host_respond")
     _wrap(SessionActor, "_on_outbound", p + "session_outbound")
     _wrap(SocketOutbox, "put_nowait", p + "outbox_put")
