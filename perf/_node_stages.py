@@ -9,7 +9,9 @@ node's stamps share one timeline. The bench sends one order at a time and waits 
 between an order's send and its reply belongs to that order (:func:`order_timelines`); only order-path methods
 are stamped, never the market's.
 
-Each wrapper costs ~0.3–1 µs; a stamped order carries ~20 of them (inside the totals they bracket).
+Each wrapper costs ~0.3–1 µs; a stamped order carries ~20 of them (inside the totals they bracket). The loop
+callbacks an order's steps queue behind (the market bridge's drain, the actor runtime's pump) are timed too
+(:data:`CALLBACKS`, :func:`loop_callbacks`): how long a loop turn waits is what they take.
 :data:`SWITCH_INTERVAL_ENV` sets ``sys.setswitchinterval`` in the node before it starts (the GIL hand-over
 interval, CPython's default 5 ms) so one run can compare intervals.
 """
@@ -36,6 +38,27 @@ SWITCH_INTERVAL_ENV = "TICKSTAGE_BENCH_SWITCH_INTERVAL_S"
 
 STAMPS: list[tuple[str, int]] = []
 """Every stamp of this process, in call order (list.append is atomic: vn.py's threads stamp too)."""
+CALLBACKS: list[tuple[str, int, int]] = []
+"""(what, started ns, took ns) of the loop callbacks an order's step waits behind: the market bridge's drain and
+the actor runtime's pump slices (the node's own market work, which a loop turn of the order path queues behind)."""
+
+
+def _time_callback(owner: type, name: str, what: str) -> None:
+    """Record each call of ``owner.name`` (a loop callback) in :data:`CALLBACKS`."""
+    original = getattr(owner, name, None)
+    if original is None:
+        return
+    clock, calls = time.perf_counter_ns, CALLBACKS
+
+    @functools.wraps(original)
+    def timed(*args, **kwargs):
+        started = clock()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            calls.append((what, started, clock() - started))
+
+    setattr(owner, name, timed)
 
 
 def _wrap(owner: type, name: str, on_entry: str | None, on_exit: str | None = None,
@@ -83,6 +106,7 @@ def install(prefix: str = "") -> None:
     from nats.aio.client import Client
     from nats.js.client import JetStreamContext
 
+    from actors._runtime import ActorRuntime
     from actors.orders.journal import OrderJournal
     from actors.orders.order import OrderActor
     from actors.orders.risk_gate import RiskGate
@@ -93,8 +117,11 @@ def install(prefix: str = "") -> None:
     from transport.cluster.order_stream import ReplicatedJournal
     from transport.edge.outbox import SocketOutbox
     from transport.edge.ws import SocketServer
+    from transport.venue.vnpy_bridge import VnpyBridge
     from transport.venue.vnpy_orders import OrderBridge
 
+    _time_callback(VnpyBridge, "drain", "market_drain")
+    _time_callback(ActorRuntime, "_pump", "runtime_pump")
     p = prefix
     _wrap(SocketServer, "_take", p + "ws_take")
     _wrap(SessionActor, "_on_client", p + "session_client")
@@ -162,10 +189,32 @@ def _serve_echo(node: str) -> None:
 
 
 def dump(path: str | Path) -> None:
-    """Write every stamp as JSON lines ``[stamp, ns]``."""
+    """Write every stamp as JSON lines ``[stamp, ns]``, and the timed loop callbacks to ``<path>.loop`` as JSON
+    lines ``[what, started ns, took ns]``."""
     with open(path, "w") as out:
         for stamp, ns in STAMPS:
             out.write(json.dumps([stamp, ns]) + "\n")
+    with open(f"{path}.loop", "w") as out:
+        for call in CALLBACKS:
+            out.write(json.dumps(call) + "\n")
+
+
+def loop_callbacks(path: str | Path, since_ns: int, until_ns: int) -> dict[str, dict[str, float]]:
+    """Summarize one node's timed loop callbacks (``<path>.loop``) started within ``[since_ns, until_ns]``: per
+    kind, the count, p50 / p99 / max µs and the share of that wall time the loop spent in them."""
+    import numpy as np
+
+    loop_file = Path(f"{path}.loop")
+    if not loop_file.exists() or until_ns <= since_ns:
+        return {}
+    took: dict[str, list[int]] = {}
+    for line in loop_file.read_text().splitlines():
+        what, started, ns = json.loads(line)
+        if since_ns <= started <= until_ns:
+            took.setdefault(what, []).append(ns)
+    return {what: {"count": len(ns), "p50_us": round(float(np.percentile(ns, 50)) / 1000, 1),
+                   "p99_us": round(float(np.percentile(ns, 99)) / 1000, 1), "max_us": round(max(ns) / 1000, 1),
+                   "busy_share": round(sum(ns) / (until_ns - since_ns), 3)} for what, ns in took.items()}
 
 
 def read_stamps(paths: Iterable[str | Path]) -> list[tuple[str, int]]:

@@ -165,7 +165,8 @@ async def _watch(port: int, seconds: float) -> list[float]:
 
 HIGH_LIMITS = {"active_order": {"limit": 1_000_000}, "order_flow": {"limit": 1_000_000},
                "duplicate_order": {"limit": 1_000_000}, "position_limit": {"limit": 1_000_000_000},
-               "trade_limit": {"limit": 1_000_000_000}}
+               "trade_limit": {"limit": 1_000_000_000},
+               "trading_hours": {"product_sessions": 0.0}}   # all day: the bench runs outside exchange hours too
 REPLAY_FILE = "cn_futopt_l1_20171113_0900-1000.csv.gz"
 
 
@@ -411,6 +412,12 @@ async def _nodes(args: argparse.Namespace, url: str, tmp: Path, count: int, seco
         stamps = read_stamps(tmp / f"{name}.stages" for name in ("all", "host", "edge"))
         orders["stages"] = {name: _stage_figures(stamps, windows, name) for name, windows in
                             (("ws_in_process", in_process), ("nats_to_host", direct), ("ws_via_edge", via_edge))}
+        from _node_stages import loop_callbacks
+
+        orders["loop_callbacks"] = {   # what each node's loop did while the orders ran: the turns they wait behind
+            "all": loop_callbacks(tmp / "all.stages", in_process[0][0], in_process[-1][1]),
+            "host": loop_callbacks(tmp / "host.stages", direct[0][0], direct[-1][1]),
+            "edge": loop_callbacks(tmp / "edge.stages", via_edge[0][0], via_edge[-1][1])}
     refused = {name: statuses for name, statuses in orders["statuses"].items() if statuses.get("accepted", 0) != count}
     if refused:   # a refusal's round trip is not an order's: the figures would time the wrong path
         raise SystemExit(f"bench_nats: orders not all accepted {refused}; see the nodes' logs in {tmp}")
@@ -790,6 +797,10 @@ def report(results: dict) -> None:
         rows = rows[:4]
     rows = order_rows + rows + failover_rows
     print_table(rows, ("metric", "via NATS", "in process", "ratio", "goal"))
+    for node, callbacks in orders.get("loop_callbacks", {}).items():
+        for what, v in callbacks.items():
+            print(f"{node} node, {what} during its orders: {v['count']} calls, p50 {v['p50_us']} / p99 {v['p99_us']} / "
+                  f"max {v['max_us']} µs, {v['busy_share']:.1%} of the time")
     for path, stages in orders.get("stages", {}).items():
         print(f"\nstages of {ORDER_PATHS[path]} (µs):")
         print_table([(stage, v["p50_us"], v["p99_us"], v["n"]) for stage, v in stages.items()],
