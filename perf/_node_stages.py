@@ -104,7 +104,6 @@ def _wrap(owner: type, name: str, on_entry: str | None, on_exit: str | None = No
 def install(prefix: str = "") -> None:
     """Wrap the order path's methods; each stamp is named for the method it marks (``prefix`` first)."""
     from nats.aio.client import Client
-    from nats.js.client import JetStreamContext
 
     from actors._runtime import ActorRuntime
     from actors.orders.journal import OrderJournal
@@ -113,6 +112,7 @@ def install(prefix: str = "") -> None:
     from actors.orders.write_ahead import WriteAhead
     from actors.sessions.order_host import OrderHostActor
     from actors.sessions.session import SessionActor
+    from transport.cluster.nats_bus import NatsBus
     from transport.cluster.nats_orders import OrderEdgeLink, OrderHost
     from transport.cluster.order_stream import ReplicatedJournal
     from transport.edge.outbox import SocketOutbox
@@ -149,7 +149,8 @@ def install(prefix: str = "") -> None:
     _wrap(Client, "publish", p + "nats_publish", when=lambda self, subject, *a, **k: "INBOX" in subject
           or subject.startswith("order.submit."))
     _wrap(Client, "_process_msg", p + "inbox_in", when=lambda self, sid, subject, *a, **k: b"INBOX" in subject)
-    _wrap(JetStreamContext, "publish", p + "js0", p + "js1")
+    _wrap(NatsBus, "store", p + "store0", p + "store1")   # a row on the ORDERS stream, to its acknowledgement
+    _wrap(NatsBus, "audit", p + "audit0", p + "audit1")   # a command on the AUDIT stream (off the reply path)
     original_handler = OrderBridge._handler
 
     def handler(self, kind):   # vn.py's EventEngine thread: the venue's answer leaves vn.py

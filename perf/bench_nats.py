@@ -329,7 +329,7 @@ async def _wait_venue_host_active(port: int) -> None:
 
 _ORDER_CORE = ("order_command", "rules0", "rules1", "commit0", "commit1")
 _ANSWER = ("send0", "send1", "vnpy_event", "drain", "vnpy_order", "reply0")
-_HOST = ("host_request", *_ORDER_CORE, "ahead0", "js0", "inbox_in", "js1", "ahead_acked", "ahead_handled",
+_HOST = ("host_request", *_ORDER_CORE, "ahead0", "store0", "store1", "ahead_acked", "ahead_handled",
          *_ANSWER, "host_session", "host_reply", "stored_wait0", "stored_wait1", "host_respond", "nats_publish")
 _SOCKET_OUT = ("session_outbound", "outbox_put", "socket_write")
 STAGE_PATHS = {
@@ -345,11 +345,21 @@ STAGE_PATHS = {
 time from one stamp to the next present one."""
 
 
+BESIDE_PATHS = {"nats_to_host": ("host.host_request", "host.audit0", "host.audit1"),
+                "ws_via_edge": ("host.host_request", "host.audit0", "host.audit1")}
+"""Work an order starts beside its path (the AUDIT stream's store of the command, off the reply path): timed as
+``beside:`` stages, not in the path's."""
+
+
 def _stage_figures(stamps: list[tuple[str, int]], windows: list[tuple[int, int]], path: str) -> dict:
-    """p50 / p99 µs and count of each stage of ``path``'s orders (``windows``: one order at a time)."""
+    """p50 / p99 µs and count of each stage of ``path``'s orders (``windows``: one order at a time), then the
+    ``beside:`` stages (:data:`BESIDE_PATHS`)."""
     from _node_stages import order_timelines, stage_samples
 
     samples = stage_samples(order_timelines(stamps, windows, STAGE_PATHS[path]), STAGE_PATHS[path])
+    if path in BESIDE_PATHS:
+        beside = stage_samples(order_timelines(stamps, windows, BESIDE_PATHS[path]), BESIDE_PATHS[path])
+        samples.update({f"beside: {stage}": xs for stage, xs in beside.items() if stage != "total"})
     return {stage: {"p50_us": round(float(np.percentile(xs, 50)), 1), "p99_us": round(float(np.percentile(xs, 99)), 1),
                     "n": len(xs)} for stage, xs in samples.items()}
 
@@ -358,7 +368,7 @@ async def _nodes(args: argparse.Namespace, url: str, tmp: Path, count: int, seco
     """Orders and frames through node processes: an ``all`` node, then venue-host + aggregator + edge; each
     node's order path stamped (perf/_node_stages.py) unless ``--no-stages``."""
     config = str(_config_file(tmp))
-    replay = ("--replay", str(Path(args.data) / REPLAY_FILE), "--speed", "20")
+    replay = ("--replay", str(Path(args.data) / REPLAY_FILE), "--speed", f"{args.speed:g}")
     env = {"TICKSTAGE_BENCH_SWITCH_INTERVAL_S": str(args.node_switch_interval)} if args.node_switch_interval else {}
     stages = (lambda name: None) if args.no_stages else (lambda name: tmp / f"{name}.stages")
     baseline = NodeProcess(tmp, "all", "all", [], SECRET, "--config", config, *replay, env=env, stages=stages("all"))
@@ -722,6 +732,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--orders-only", action="store_true",
                         help="only the order paths and their floors (request round trip, ORDERS ack)")
     parser.add_argument("--orders", type=int, help="orders per path (default 2,000, --quick 300)")
+    parser.add_argument("--speed", type=float, default=20.0,
+                        help="replay speed of the order paths' nodes, × real time (default 20: the issue's "
+                             "\"while the market streams\"; 1: a near-quiet market, ~5 %% of the ticks)")
     parser.add_argument("--no-stages", action="store_true",
                         help="run the nodes without the order path's stage stamps (perf/_node_stages.py)")
     parser.add_argument("--node-switch-interval", type=float,
