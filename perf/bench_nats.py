@@ -226,11 +226,12 @@ def _reply_status(data: bytes, client_order_id: str) -> str | None:
     return None
 
 
-async def _ws_orders(port: int, count: int, price: float, prefix: str,
-                     ping: bool = False) -> tuple[list[tuple[int, int]], dict, list[float]]:
-    """Send ``count`` orders one at a time over a WebSocket; return each one's (sent, reply read) perf_counter_ns,
-    the reply statuses and, with ``ping``, the round trip (µs) of a ``ping`` sent after each order and answered
-    by the session actor (``pong``): the floor of a command through the same socket, session and loop."""
+async def _ws_orders(port: int, count: int, price: float, prefix: str, ping: bool = False,
+                     gap_s: float = 0.002) -> tuple[list[tuple[int, int]], dict, list[float]]:
+    """Send ``count`` orders one at a time over a WebSocket, ``gap_s`` after the previous reply; return each one's
+    (sent, reply read) perf_counter_ns, the reply statuses and, with ``ping``, the round trip (µs) of a ``ping``
+    sent ``gap_s`` after each order's reply and answered by the session actor (``pong``): the floor of a command
+    through the same socket, session and loop."""
     from transport.signin.auth import mint_token
     from transport.edge.client import client_message
 
@@ -249,8 +250,10 @@ async def _ws_orders(port: int, count: int, price: float, prefix: str,
                 status = _reply_status(msg.data, client_order_id)
             windows.append((started, replied))
             statuses[status] = statuses.get(status, 0) + 1
+            await asyncio.sleep(gap_s)   # the node finishes the order's tail (its events, rules, journal) first
             if ping:
                 pings.append(await _ping_us(ws, client_message(2 * i + 3, ping={"clientTsNs": time.time_ns()})))
+                await asyncio.sleep(gap_s)
     return windows, statuses, pings
 
 
@@ -268,12 +271,12 @@ async def _ping_us(ws, frame: bytes) -> float:
                 return (replied - started) / 1000
 
 
-async def _nats_orders(url: str, count: int, price: float,
-                       echo: str = "") -> tuple[list[tuple[int, int]], dict, list[float]]:
-    """Send ``count`` orders one at a time as NATS requests on ``order.submit.acct-01``; return each one's
-    (sent, reply read) perf_counter_ns, the reply statuses and, with ``echo`` (a subject the venue-host answers
-    from its own loop, perf/_node_stages.py), the round trip (µs) of a request of the same size on it after each
-    order: the floor of a request the venue-host serves."""
+async def _nats_orders(url: str, count: int, price: float, echo: str = "",
+                       gap_s: float = 0.002) -> tuple[list[tuple[int, int]], dict, list[float]]:
+    """Send ``count`` orders one at a time as NATS requests on ``order.submit.acct-01``, ``gap_s`` after the
+    previous reply; return each one's (sent, reply read) perf_counter_ns, the reply statuses and, with ``echo``
+    (a subject the venue-host answers from its own loop, perf/_node_stages.py), the round trip (µs) of a request
+    of the same size on it ``gap_s`` after each order: the floor of a request the venue-host serves."""
     from actors.orders.codec import encode_order_command
     from transport.cluster import subjects
     from transport.cluster.nats_bus import NatsBus
@@ -293,10 +296,12 @@ async def _nats_orders(url: str, count: int, price: float,
             windows.append((started, time.perf_counter_ns()))
             status = _reply_status(reply, client_order_id) or "other"
             statuses[status] = statuses.get(status, 0) + 1
+            await asyncio.sleep(gap_s)   # the host finishes the order's tail (its events, rows, audit) first
             if echo:
                 started = time.perf_counter_ns()
                 await bus.request(echo, data, timeout_s=10)
                 echoes.append((time.perf_counter_ns() - started) / 1000)
+                await asyncio.sleep(gap_s)
     finally:
         await bus.close()
     return windows, statuses, echoes
@@ -371,13 +376,15 @@ async def _nodes(args: argparse.Namespace, url: str, tmp: Path, count: int, seco
     replay = ("--replay", str(Path(args.data) / REPLAY_FILE), "--speed", f"{args.speed:g}")
     env = {"TICKSTAGE_BENCH_SWITCH_INTERVAL_S": str(args.node_switch_interval)} if args.node_switch_interval else {}
     stages = (lambda name: None) if args.no_stages else (lambda name: tmp / f"{name}.stages")
+    gap = args.gap_ms / 1000
     baseline = NodeProcess(tmp, "all", "all", [], SECRET, "--config", config, *replay, env=env, stages=stages("all"))
     staged = not args.no_stages
     try:
         await baseline.wait_healthy()
         price = await _price(baseline.port)
-        in_process, in_process_statuses, in_process_pings = await _ws_orders(baseline.port, count, price, "p", True)
-        in_process_retry, _, _ = await _ws_orders(baseline.port, count, price, "p")
+        in_process, in_process_statuses, in_process_pings = await _ws_orders(baseline.port, count, price, "p", True,
+                                                                            gap)
+        in_process_retry, _, _ = await _ws_orders(baseline.port, count, price, "p", gap_s=gap)
     finally:
         baseline.stop()
     nodes = [NodeProcess(tmp, "host", "venue-host", [url], SECRET, "--config", config, *replay, env=env,
@@ -393,10 +400,10 @@ async def _nodes(args: argparse.Namespace, url: str, tmp: Path, count: int, seco
         from _node_stages import ECHO_SUBJECT
 
         direct, direct_statuses, host_echoes = await _nats_orders(
-            url, count, price, ECHO_SUBJECT.format(node="host") if staged else "")
-        direct_retry, _, _ = await _nats_orders(url, count, price)
-        via_edge, edge_statuses, edge_pings = await _ws_orders(nodes[2].port, count, price, "g", True)
-        via_edge_retry, _, _ = await _ws_orders(nodes[2].port, count, price, "g")
+            url, count, price, ECHO_SUBJECT.format(node="host") if staged else "", gap)
+        direct_retry, _, _ = await _nats_orders(url, count, price, gap_s=gap)
+        via_edge, edge_statuses, edge_pings = await _ws_orders(nodes[2].port, count, price, "g", True, gap)
+        via_edge_retry, _, _ = await _ws_orders(nodes[2].port, count, price, "g", gap_s=gap)
         if not args.orders_only:
             via_nodes = await _watch(nodes[2].port, seconds)
     finally:
@@ -735,6 +742,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--speed", type=float, default=20.0,
                         help="replay speed of the order paths' nodes, × real time (default 20: the issue's "
                              "\"while the market streams\"; 1: a near-quiet market, ~5 %% of the ticks)")
+    parser.add_argument("--gap-ms", type=float, default=2.0,
+                        help="pause after each reply before the next order or ping, ms (default 2: each starts on a "
+                             "node done with the previous order's events, rules and journal rows)")
     parser.add_argument("--no-stages", action="store_true",
                         help="run the nodes without the order path's stage stamps (perf/_node_stages.py)")
     parser.add_argument("--node-switch-interval", type=float,
