@@ -105,7 +105,7 @@ def install(prefix: str = "") -> None:
     """Wrap the order path's methods; each stamp is named for the method it marks (``prefix`` first)."""
     from nats.aio.client import Client
 
-    from actors._runtime import ActorRuntime
+    from actors import ActorRuntime
     from actors.orders.journal import OrderJournal
     from actors.orders.order import OrderActor
     from actors.orders.risk_gate import RiskGate

@@ -646,9 +646,10 @@ def plot_orders(document: dict, png: str) -> None:
         ax.set_xlabel(f"{ORDER_PATHS[path]}: each stage, µs")
         ax.grid(True, axis="x", alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle(f"perf/bench_nats.py: orders, one at a time, market replaying at 20x "
-                 f"(load {document['machine']['load_average_1m']})", fontsize=10)
-    fig.tight_layout()
+    args = document["args"]
+    fig.suptitle(f"perf/bench_nats.py: orders one at a time ({args.get('gap_ms', 0):g} ms apart), market replaying "
+                 f"at {args.get('speed', 20):g}x (load {document['machine']['load_average_1m']})", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / sum(heights)))
     fig.savefig(png, dpi=90)
     plt.close(fig)
 
