@@ -34,18 +34,25 @@ class NodeProcess:
         secret: the desk's JWT secret.
         extra: more ``run`` arguments (``--replay FILE --speed 20``).
         env: more environment variables of the process (``TICKSTAGE_SIM_DROP_COPY``).
+        stages: stamp the order path into this file (JSON lines, written at exit: perf/_node_stages.py), each
+            stamp prefixed with ``<name>.``; None: the plain ``transport.process.cli`` entry point.
     """
 
     def __init__(self, tmp: Path, name: str, role: str, urls: list[str], secret: str, *extra: str,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, stages: Path | None = None) -> None:
         self.name = name
+        self.stages = stages
         self.port = free_port()
         state = tmp / name
         state.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "TICKSTAGE_STATE_DIR": str(state), "TICKSTAGE_JWT_SECRET": secret, **(env or {})}
+        entry = ["-m", "transport.process.cli"]
+        if stages is not None:
+            entry = [str(Path(__file__).with_name("_node_stages.py"))]
+            env.update({"TICKSTAGE_STAGES_FILE": str(stages), "TICKSTAGE_STAGES_PREFIX": f"{name}."})
         self._log = open(tmp / f"{name}.log", "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "transport.process.cli",
+            [sys.executable, *entry,
              "--log-level", os.environ.get(NODE_LOG_LEVEL_ENV, "warning"), "run", "--role", role,
              *(["--nats", *urls] if urls else []), "--port", str(self.port), *extra],
             cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT)

@@ -100,7 +100,8 @@ class SessionActor(TickstageActor):
     """Pushes group frames to one socket, conflating for a slow client.
 
     Context args:
-        outbox: the socket's SocketOutbox (``put_nowait(bytes)``, ``queued_bytes``).
+        outbox: the socket's SocketOutbox (``put_nowait(bytes)``; ``send_nowait(bytes)``, which writes at once:
+            replies to the client's own commands; ``queued_bytes``).
         state: :class:`SessionState`.
         high_water_bytes (int): default 1 MiB.
         low_water_bytes (int): default 256 KiB.
@@ -303,9 +304,9 @@ class SessionActor(TickstageActor):
     def _on_outbound(self, outbound, message, sender: ActorAddress) -> None:
         """Push a group's frame to the socket, or conflate it when the socket is behind."""
         group, kind = outbound.group, outbound.kind
-        if kind == "control":  # an order reply addressed to this session
+        if kind == "control":  # an order reply addressed to this session: written now, not at the turn's end
             payload = outbound.payload
-            self.outbox.put_nowait(payload)
+            self.outbox.send_nowait(payload)
             self.bytes_sent += len(payload)
             return
         if kind == "detail":  # a contract's ticks: best effort
@@ -564,13 +565,13 @@ class SessionActor(TickstageActor):
         send = pong.init("socketSend")
         send.p50Ns, send.p95Ns, send.p99Ns, send.samples = (figures.p50_ns, figures.p95_ns, figures.p99_ns,
                                                              min(figures.samples, 0xFFFFFFFF))
-        self.outbox.put_nowait(message.to_bytes())
+        self.outbox.send_nowait(message.to_bytes())
 
     def _control(self, correlation: int = 0, **member: Any) -> None:
         """Push the session's own answer (``ack``/``error``/``pong``) to the socket: ``error={...}``."""
         self._message_id += 1
         ((name, fields),) = member.items()
-        self.outbox.put_nowait(encode_server_message(name, correlation, self.path, self._message_id, **fields))
+        self.outbox.send_nowait(encode_server_message(name, correlation, self.path, self._message_id, **fields))
 
     def extra_statistics(self) -> dict[str, Any]:
         """Frames and bytes pushed, conflations, queued bytes, stale groups."""

@@ -336,12 +336,22 @@ class NatsBus:
         deadline = time.monotonic() + timeout_s
         while True:
             left = deadline - time.monotonic()
+            acked = None
             try:
-                ack = await self._js.publish(subject, data, timeout=max(left, 0.05), headers={"Nats-Msg-Id": msg_id})
+                async with asyncio.timeout(max(left, 0.05)):
+                    # publish_async: the acknowledgement resolves a future from the reply subscription's callback;
+                    # JetStream's publish waits on it through asyncio.wait_for, two more loop turns per row
+                    acked = await self._js.publish_async(subject, data, headers={"Nats-Msg-Id": msg_id})
+                    ack = await acked
                 return not ack.duplicate
-            except (nats.js.errors.NoStreamResponseError, nats.errors.NoRespondersError, nats.errors.TimeoutError):
+            except (nats.js.errors.NoStreamResponseError, nats.errors.NoRespondersError, nats.errors.TimeoutError,
+                    TimeoutError) as exc:
+                if acked is not None and not acked.done():
+                    acked.cancel()   # its slot in nats-py's pending acknowledgements is freed
                 if deadline - time.monotonic() <= STORE_RETRY_S:
-                    raise
+                    if isinstance(exc, nats.errors.Error):
+                        raise
+                    raise nats.errors.TimeoutError from None   # asyncio.timeout's: nats-py's, as publish raised
                 self._store_retries += 1
                 await asyncio.sleep(STORE_RETRY_S)
 

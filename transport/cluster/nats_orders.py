@@ -236,7 +236,7 @@ class OrderHost:
         """Its queue-group subscription: on while this host serves (:meth:`activate`)."""
         self.replicated: Any = None
         """The replicated order journal (transport/cluster/order_stream.py) on a venue-host with a standby: a
-        submit's reply waits until the order's latest row is on the stream (``wait_stored``)."""
+        submit's reply waits until the order's latest row is on the stream (``when_stored``)."""
         self.replies_unreplicated = 0
 
     async def start(self) -> None:
@@ -328,16 +328,16 @@ class OrderHost:
         self.replied += 1
         _log.debug("order_reply_sent", correlation_id=correlation_id or None)
         if self.replicated is not None and key[2]:
-            self._spawn_task(self._respond_replicated(inbox, payload, correlation_id, key[1], key[2]))
-            return
-        self._respond(inbox, payload, correlation_id)
+            account, client_order_id = key[1], key[2]
 
-    async def _respond_replicated(self, inbox: str, payload: bytes, correlation_id: int, account: str,
-                                  client_order_id: str) -> None:
-        """Answer once the order's decision is on the replicated journal (bounded: then answer anyway)."""
-        if not await self.replicated.wait_stored(account, client_order_id):
-            self.replies_unreplicated += 1
-            _log.warning("order_reply_unreplicated", account=account, client_order_id=client_order_id)
+            def answer(in_time: bool) -> None:   # at once, or from the row's store completing: no task between
+                if not in_time:
+                    self.replies_unreplicated += 1
+                    _log.warning("order_reply_unreplicated", account=account, client_order_id=client_order_id)
+                self._respond(inbox, payload, correlation_id)
+
+            self.replicated.when_stored(account, client_order_id, answer)
+            return
         self._respond(inbox, payload, correlation_id)
 
     def set_traders(self, traders: dict[str, str]) -> None:

@@ -20,7 +20,7 @@ takeover its order actors rebuild from that journal as after a restart
   without knowing an id the venue may have. Later rows (sent, venue events,
   final) are stored without holding the order actor up; the order host
   answers a submit only once the order's latest row is acknowledged
-  (:meth:`ReplicatedJournal.wait_stored`, at most ``ack_timeout_s``), so a
+  (:meth:`ReplicatedJournal.when_stored`, at most ``ack_timeout_s``), so a
   retry that reaches the standby after a takeover gets the same decision.
 * **Fenced.** Only the holder of the venue-host lease writes: a row is stored
   under the epoch held *now* (by the host's own clock); a host whose lease
@@ -313,15 +313,32 @@ class ReplicatedJournal:
 
         task.add_done_callback(forget)
 
-    async def wait_stored(self, account: str, client_order_id: str, timeout_s: float | None = None) -> bool:
-        """Wait (bounded) until the order's latest row written so far is acknowledged by the stream (or its store
-        gave up); return whether it was done in time (coroutine). The order host waits for this before it
-        answers a submit, so a retry that reaches the standby after a takeover gets the same decision."""
+    def when_stored(self, account: str, client_order_id: str, callback: Callable[[bool], None],
+                    timeout_s: float | None = None) -> None:
+        """Call ``callback(in_time)`` once the order's latest row written so far is acknowledged by the stream (or
+        its store gave up), at most ``timeout_s`` (default ``ack_timeout_s``) from now: at once, in this call,
+        when no store of it is under way; else from the store's completion, with no task in between (each task
+        step is a loop turn, ~100–250 µs at p50 on a venue-host streaming the market: perf/bench_nats.py).
+        ``in_time`` is False when the wait timed out. The order host answers a submit from here, so a retry that
+        reaches the standby after a takeover gets the same decision (loop thread)."""
         task = self._latest.get((account, client_order_id))
         if task is None or task.done():
-            return True
-        await asyncio.wait({task}, timeout=self.ack_timeout_s if timeout_s is None else timeout_s)
-        return task.done()
+            callback(True)
+            return
+        loop = asyncio.get_running_loop()
+        timer: asyncio.TimerHandle | None = None
+
+        def finish(_task: Any = None) -> None:
+            nonlocal timer
+            if timer is None:
+                return   # called already (the store's completion and the timeout raced)
+            timer.cancel()
+            timer = None
+            task.remove_done_callback(finish)
+            callback(_task is not None)
+
+        timer = loop.call_later(self.ack_timeout_s if timeout_s is None else timeout_s, finish)
+        task.add_done_callback(finish)
 
     def _next_seq(self, epoch: int, row: dict[str, Any]) -> int:
         if epoch != self._seq_epoch:
@@ -335,8 +352,12 @@ class ReplicatedJournal:
         started = time.perf_counter_ns()
         self.counters.ahead_batches += 1
         try:
-            await asyncio.wait_for(asyncio.gather(*(self._store(row, epoch, seq) for row, seq in stamped)),
-                                   self.ack_timeout_s)
+            async with asyncio.timeout(self.ack_timeout_s):
+                if len(stamped) == 1:   # an order alone: no task per row, each task's steps are loop turns
+                    row, seq = stamped[0]
+                    await self._store(row, epoch, seq)
+                else:
+                    await asyncio.gather(*(self._store(row, epoch, seq) for row, seq in stamped))
         except (*_UNREACHABLE, asyncio.CancelledError) as exc:
             self.counters.ahead_failures += 1
             _log.warning("journal_stream_ahead_failed", rows=len(stamped), epoch=epoch, error_type=type(exc).__name__)

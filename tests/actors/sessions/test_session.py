@@ -195,3 +195,50 @@ async def test_attach_when_group_never_answers_then_sent_again_and_snapshot_arri
     finally:
         writer.cancel()
         runtime.shutdown()
+
+
+class _Transport:
+    """A socket transport that takes every write (a client keeping up)."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def writelines(self, buffers) -> None:
+        self.written += list(buffers)[1::2]   # payloads, not their WebSocket headers
+
+
+async def test_order_reply_when_session_takes_it_then_written_in_its_handler_after_earlier_frames():
+    """A reply to the client's own command (an order actor's ``control`` outbound, a pong) is written to the
+    socket in the session's handler, with any frame queued before it first, not at the end of the loop turn
+    behind the loop's other callbacks (a bridge drain, the next pump slice)."""
+    from actors import encode_outbound
+
+    runtime = ActorRuntime()
+    transport = _Transport()
+
+    async def send(frame: bytes) -> None:
+        raise AssertionError("not through aiohttp")
+
+    outbox = SocketOutbox(send, lambda: None, transport=transport)
+    start_root(runtime, Supervisor, {"children": [ChildSpec("sessions", SessionsSupervisor, {"children": [
+        ChildSpec("session/1", SessionActor, {"outbox": outbox, "state": SessionState("t", "trader")})]})]})
+    await runtime.wait_idle()
+    await asyncio.sleep(0)
+    transport.written.clear()
+    outbox.put_nowait(b"earlier frame")
+    runtime.tell_path(SESSION_PATH, encode_outbound(group="", seq=0, kind="control", payload=b"order reply",
+                                                    source="orders/acct-01"))
+    await asyncio.sleep(0)   # one loop turn: the runtime's pump, which runs the session's handler
+    assert transport.written == [b"earlier frame", b"order reply"]
+    runtime.tell_path(SESSION_PATH, encode_actor_message("client", client_message(9, ping={"clientTsNs": 1})))
+    await asyncio.sleep(0)
+    assert len(transport.written) == 3
+    with schemas.stream.ServerMessage.from_bytes(transport.written[2]) as message:
+        assert message.which() == "pong"
+    runtime.shutdown()

@@ -108,3 +108,31 @@ async def test_connect_when_no_server_then_connection_error():
     """No reachable seed is a ConnectionError, quickly."""
     with pytest.raises(ConnectionError):
         await NatsBus(["nats://127.0.0.1:1"], name="none").connect(timeout_s=0.5)
+
+
+async def test_store_when_the_acknowledgement_comes_then_returns_within_one_loop_turn():
+    """``store`` waits on the acknowledgement's own future (nats-py ``publish_async``), not through JetStream
+    ``publish``'s ``asyncio.wait_for``: it returns within one loop turn of the acknowledgement resolving (each turn
+    of a venue-host's loop waits behind its market work; two stores precede every NATS order's reply)."""
+    from types import SimpleNamespace
+
+    acknowledgement: asyncio.Future = asyncio.get_running_loop().create_future()
+
+    class JetStream:   # nats-py's JetStreamContext as the bus uses it: either publish ends on the same future
+        async def publish_async(self, subject, payload=b"", wait_stall=None, stream=None, headers=None):
+            return acknowledgement
+
+        async def publish(self, subject, payload=b"", timeout=None, stream=None, headers=None):
+            return await asyncio.wait_for(acknowledgement, timeout)   # as nats-py's request awaits its reply
+
+    bus = NatsBus(["nats://127.0.0.1:1"], name="fake")
+    bus._js = JetStream()
+    storing = asyncio.create_task(bus.store("journal.order.a.b", b"row", "a:b:1:1"))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    acknowledgement.set_result(SimpleNamespace(duplicate=False))
+    turns = 0
+    while not storing.done() and turns < 10:
+        await asyncio.sleep(0)
+        turns += 1
+    assert storing.done() and storing.result() is True and turns <= 1

@@ -175,20 +175,94 @@ class _Journal:
         self.rows.append(row)
 
 
-async def test_wait_stored_when_latest_row_not_acknowledged_then_waits_until_it_is():
+async def test_when_stored_when_latest_row_not_acknowledged_then_called_once_it_is():
     """A submit's reply waits for the order's latest row on the stream; a row of another order does not hold it,
     and a host without the lease stores nothing and waits for nothing."""
     bus, journal, lease = _HeldBus(), _Journal(), _Lease(4)
     replicated = ReplicatedJournal(journal, bus, "host-a", lease, ack_timeout_s=5.0)
     replicated.following = False
     replicated.write_order_nowait(_row("o-1", state="sent"))
-    waiting = asyncio.create_task(replicated.wait_stored("acct-01", "o-1"))
-    assert await replicated.wait_stored("acct-01", "o-2") is True
+    called: list[tuple[str, bool]] = []
+    replicated.when_stored("acct-01", "o-1", lambda in_time: called.append(("o-1", in_time)))
+    replicated.when_stored("acct-01", "o-2", lambda in_time: called.append(("o-2", in_time)))
+    assert called == [("o-2", True)]   # nothing under way for o-2: at once, in the call
     await asyncio.sleep(0.05)
-    assert not waiting.done()
+    assert called == [("o-2", True)]
     bus.release.set()
-    assert await asyncio.wait_for(waiting, 5) is True
+    async with asyncio.timeout(5):
+        while len(called) < 2:
+            await asyncio.sleep(0.001)
+    assert called == [("o-2", True), ("o-1", True)]
     assert bus.stored == ["acct-01:o-1:4:1"] and len(journal.rows) == 1
     replicated.following = True   # a standby: SQLite only
     replicated.write_order_nowait(_row("o-3", state="sent"))
-    assert await replicated.wait_stored("acct-01", "o-3", 0.01) is True and bus.stored == ["acct-01:o-1:4:1"]
+    replicated.when_stored("acct-01", "o-3", lambda in_time: called.append(("o-3", in_time)), 0.01)
+    assert called[-1] == ("o-3", True) and bus.stored == ["acct-01:o-1:4:1"]
+
+
+async def test_when_stored_when_the_store_outlasts_the_timeout_then_called_once_not_in_time():
+    """A store slower than the timeout: the callback runs once, with in_time False, and not again when the store
+    completes later."""
+    bus, journal = _HeldBus(), _Journal()
+    replicated = ReplicatedJournal(journal, bus, "host-a", _Lease(4), ack_timeout_s=5.0)
+    replicated.following = False
+    replicated.write_order_nowait(_row("o-1", state="sent"))
+    called: list[bool] = []
+    replicated.when_stored("acct-01", "o-1", called.append, 0.01)
+    async with asyncio.timeout(5):
+        while not called:
+            await asyncio.sleep(0.005)
+    bus.release.set()
+    await replicated.wait_all_stored(5)
+    await asyncio.sleep(0)
+    assert called == [False]
+
+
+async def _turns_until(done, limit: int = 50) -> int:
+    """Loop turns (``sleep(0)``) until ``done()``; ``limit`` + 1 if never."""
+    for turn in range(limit + 1):
+        if done():
+            return turn
+        await asyncio.sleep(0)
+    return limit + 1
+
+
+async def test_when_stored_when_the_store_completes_then_called_within_one_loop_turn():
+    """The reply waits for the store, not for tasks behind it: once the row's acknowledgement is taken, the
+    callback runs within one loop turn (each turn waits behind the venue-host's market work; a task and
+    ``asyncio.wait`` in between took more)."""
+    bus, journal = _HeldBus(), _Journal()
+    replicated = ReplicatedJournal(journal, bus, "host-a", _Lease(4), ack_timeout_s=5.0)
+    replicated.following = False
+    replicated.write_order_nowait(_row("o-1", state="sent"))
+    called: list[bool] = []
+    replicated.when_stored("acct-01", "o-1", called.append)
+    await asyncio.sleep(0.01)
+    bus.release.set()
+    assert await _turns_until(lambda: bus.stored) <= 2
+    assert await _turns_until(lambda: called) <= 1 and called == [True]
+
+
+async def test_replicate_ahead_when_one_order_is_acknowledged_then_done_within_one_loop_turn():
+    """The write-ahead row of an order sent alone: ``done`` runs within one loop turn of the stream's
+    acknowledgement (no task per row nor ``wait_for`` between them: they took three), and still only once every
+    row of a burst is acknowledged."""
+    bus, journal = _HeldBus(), _Journal()
+    replicated = ReplicatedJournal(journal, bus, "host-a", _Lease(4), ack_timeout_s=5.0)
+    replicated.following = False
+    outcome: list[tuple[bool, str]] = []
+    replicated.replicate_ahead([_row("o-1", sent_ns=5)], 4, lambda ok, error: outcome.append((ok, error)))
+    await asyncio.sleep(0.01)
+    bus.release.set()
+    assert await _turns_until(lambda: bus.stored) <= 2
+    assert await _turns_until(lambda: outcome) <= 1 and outcome == [(True, "")]
+    bus.release.clear()
+    replicated.replicate_ahead([_row(f"b-{i}", sent_ns=5) for i in range(3)], 4,
+                               lambda ok, error: outcome.append((ok, error)))
+    await asyncio.sleep(0.01)
+    assert len(outcome) == 1
+    bus.release.set()
+    async with asyncio.timeout(5):
+        while len(outcome) < 2:
+            await asyncio.sleep(0.001)
+    assert outcome[1] == (True, "") and len(bus.stored) == 4

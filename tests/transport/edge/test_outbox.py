@@ -152,3 +152,42 @@ async def test_frames_when_the_client_is_under_256_kib_behind_then_still_written
     await asyncio.sleep(0)
     assert near.direct_writes == 1 and behind.written == [[websocket_header(1000), b"x" * 1000]]
     assert far.direct_writes == 0 and stuck.written == [] and far.queued_bytes == 1000
+
+
+async def test_send_nowait_when_direct_path_open_then_written_in_the_call_else_after_the_queue():
+    """``send_nowait`` writes the frames queued before it and itself in one ``writelines`` in the call; past the
+    direct limit (aiohttp's flow control) it queues behind them for the writer task, order kept."""
+
+    class Transport:
+        def __init__(self, unsent: int) -> None:
+            self.unsent, self.written = unsent, []
+
+        def is_closing(self) -> bool:
+            return False
+
+        def get_write_buffer_size(self) -> int:
+            return self.unsent
+
+        def writelines(self, buffers) -> None:
+            self.written.append(list(buffers)[1::2])
+
+    sent: list[bytes] = []
+
+    async def send(frame: bytes) -> None:
+        sent.append(frame)
+
+    keeping_up, stuck = Transport(0), Transport(300 * 1024)
+    open_, behind = SocketOutbox(send, lambda: None, transport=keeping_up), SocketOutbox(send, lambda: None,
+                                                                                          transport=stuck)
+    for outbox in (open_, behind):
+        outbox.put_nowait(b"frame", 1)
+        outbox.send_nowait(b"reply")
+    assert keeping_up.written == [[b"frame", b"reply"]] and open_.queued_bytes == 0 and open_.direct_writes == 1
+    assert stuck.written == [] and behind.queued_bytes == len(b"framereply")
+    writer = asyncio.create_task(behind.run())
+    async with asyncio.timeout(5):
+        while len(sent) < 2:
+            await asyncio.sleep(0.001)
+    assert sent == [b"frame", b"reply"]
+    behind.close()
+    await writer
