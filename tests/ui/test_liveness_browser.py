@@ -175,8 +175,12 @@ async def test_tamper_when_delta_altered_in_flight_then_page_heals_and_hud_count
             """() => { const s = window.tickstage.stats();
                        return s.integrity_mismatches > 0 && s.integrity_heals > 0; }""", timeout=WAIT_MS)
         await page.wait_for_timeout(1500)  # the fault is over; a later mismatch would be a bug
-        after = await page.evaluate("window.tickstage.stats()")
-        hud = await page.text_content('[data-metric="integrity"]')
+        shown = """() => { const s = window.tickstage.stats();   // the HUD repaints on its own beat
+                           return document.querySelector('[data-metric="integrity"]').textContent
+                             === `${s.integrity_mismatches} / ${s.integrity_heals}`; }"""
+        await page.wait_for_function(shown, timeout=WAIT_MS)
+        after, hud = await page.evaluate("""() => [window.tickstage.stats(),
+                                                 document.querySelector('[data-metric="integrity"]').textContent]""")
         await page.screenshot(path=str(screenshot("liveness-integrity-1366.png")))
         await browser.close()
 
