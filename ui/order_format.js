@@ -62,7 +62,14 @@ export function ruleValue(rule, value) {
     return `${String(Math.floor(hhmm / 100)).padStart(2, "0")}:${String(hhmm % 100).padStart(2, "0")}`;
   }
   if (rule === "kill_switch") return Object.values(KILL_SWITCH_LABELS)[Math.round(value)] ?? ruleNumber(value);
+  if (rule === "venue") return value >= 1 ? "ready" : "not ready"; // observed 1: the gateway is contractsReady
   return ruleNumber(value);
+}
+
+// A rule's limit as the risk panel shows it: the venue rule's limit is a switch (1 on, 0 off), not a bound.
+export function ruleLimit(rule, value) {
+  if (rule === "venue") return !Number.isFinite(value) ? DASH : value > 0 ? "on" : "off";
+  return ruleValue(rule, value);
 }
 
 // One line naming who refused an order and why: "order_volume: observed 10, limit 5 — 10 lots over ...";
@@ -70,10 +77,11 @@ export function ruleValue(rule, value) {
 export function rejectionText(rejection) {
   if (!rejection || !rejection.rule) return "rejected";
   if (rejection.rule === "kill_switch") return `kill switch: ${rejection.reason || "not trading"}`;
+  if (rejection.rule === "venue") return `venue: ${rejection.reason || "not ready"}`;
   const numbers = [];
   const hours = rejection.rule === "trading_hours";
   if (Number.isFinite(rejection.observed)) numbers.push(`${hours ? "at" : "observed"} ${ruleValue(rejection.rule, rejection.observed)}`);
-  if (Number.isFinite(rejection.limit)) numbers.push(`${hours ? "next open" : "limit"} ${ruleValue(rejection.rule, rejection.limit)}`);
+  if (Number.isFinite(rejection.limit)) numbers.push(`${hours ? "next open" : "limit"} ${ruleLimit(rejection.rule, rejection.limit)}`);
   const head = numbers.length ? `${rejection.rule}: ${numbers.join(", ")}` : rejection.rule;
   return rejection.reason ? `${head} — ${rejection.reason}` : head;
 }

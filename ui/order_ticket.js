@@ -17,7 +17,7 @@
 // "tickstage:trade") fill it in and send at once.
 
 import { book } from "./order_book.js";
-import { amount, el, rejectionText, ruleValue, tradableAccounts } from "./order_format.js";
+import { amount, el, rejectionText, ruleLimit, ruleValue, tradableAccounts } from "./order_format.js";
 import { registerPanel } from "./panels.js";
 
 // Timings (ms); tests may lower retryMs: `(await import("./order_ticket.js")).TICKET.retryMs = 300`.
@@ -219,7 +219,7 @@ function rejectionDetails(rejection) {
   const list = el("dl", { className: "rejection", data: { rule: rejection?.rule ?? "" } });
   const rule = rejection?.rule ?? "";
   const rows = rule === "kill_switch" ? [["Rule", "kill switch"], ["Reason", rejection?.reason || "–"]]
-    : [["Rule", rule || "–"], [rule === "trading_hours" ? "Next open" : "Limit", ruleValue(rule, rejection?.limit)],
+    : [["Rule", rule || "–"], [rule === "trading_hours" ? "Next open" : "Limit", ruleLimit(rule, rejection?.limit)],
       [rule === "trading_hours" ? "At" : "Observed", ruleValue(rule, rejection?.observed)], ["Reason", rejection?.reason || "–"]];
   for (const [term, value] of rows) {
     list.append(el("dt", { text: term }), el("dd", { text: value, data: { field: term.toLowerCase().replace(" ", "-") } }));

@@ -3,7 +3,7 @@
 // and limitChanged, newest first, at most MAX_ALERTS. A kill switch that is not
 // active stays in a banner above the list until it is active again.
 
-import { KILL_SWITCH_LABELS, clockOfNs, el, ruleValue } from "./order_format.js";
+import { KILL_SWITCH_LABELS, clockOfNs, el, ruleLimit, ruleValue } from "./order_format.js";
 import { registerPanel } from "./panels.js";
 
 export const MAX_ALERTS = 200;
@@ -20,7 +20,7 @@ class RiskAlerts {
     desk.on("limitChanged", (change) => this.add(el("li", { className: "alert", data: { severity: "info", rule: change.rule } },
       el("span", { className: "alert-time", text: clockOfNs(change.tsNs) }),
       el("b", { text: `${change.rule} ${change.name}` }),
-      el("span", { text: ` ${change.scope}: ${ruleValue(change.rule, change.oldValue)} → ${ruleValue(change.rule, change.newValue)} by ${change.changedBy}` }))));
+      el("span", { text: ` ${change.scope}: ${ruleLimit(change.rule, change.oldValue)} → ${ruleLimit(change.rule, change.newValue)} by ${change.changedBy}` }))));
     desk.onSession((session) => {
       if (session.signedIn !== false) return;
       this.switches.clear();
@@ -34,7 +34,7 @@ class RiskAlerts {
     const numbers = [];
     if (event.rule !== "kill_switch") {
       if (Number.isFinite(event.observed)) numbers.push(`observed ${ruleValue(event.rule, event.observed)}`);
-      if (Number.isFinite(event.limit)) numbers.push(`limit ${ruleValue(event.rule, event.limit)}`);
+      if (Number.isFinite(event.limit)) numbers.push(`limit ${ruleLimit(event.rule, event.limit)}`);
     }
     return el("li", { className: "alert", data: { severity: event.severity, rule: event.rule, account: event.account },
       title: event.clientOrderId ? `order ${event.clientOrderId}` : "" },

@@ -6,7 +6,7 @@
 // "halted"); trading hours show times ("09:00"), not HHMM numbers. Limits are changed by operators (POST /admin/limits); the next
 // summary shows the new value.
 
-import { KILL_SWITCH_LABELS, el, ruleValue } from "./order_format.js";
+import { KILL_SWITCH_LABELS, el, ruleLimit, ruleValue } from "./order_format.js";
 import { registerPanel } from "./panels.js";
 
 const SHORT_STATES = ["allowed", "reduce-only", "halted"]; // a kill switch rule's observed rank, in the table
@@ -49,7 +49,7 @@ class RiskPanel {
     el("td", { text: rule.scope === summary.account ? rule.rule : `${rule.rule} (${rule.scope})` }),
     el("td", { className: "num", text: rule.rule === "kill_switch" ? SHORT_STATES[Math.round(rule.observed)] ?? ruleValue(rule.rule, rule.observed)
       : ruleValue(rule.rule, rule.observed) }),
-    el("td", { className: "num", text: rule.rule === "kill_switch" ? "" : ruleValue(rule.rule, rule.limit),
+    el("td", { className: "num", text: rule.rule === "kill_switch" ? "" : ruleLimit(rule.rule, rule.limit),
       title: rule.rule === "trading_hours" ? "the first trading window opens (exchange time)" : "" }),
     el("td", { text: rule.healthy ? "" : "down" })));
     const table = el("table", { className: "rules" },
@@ -61,6 +61,8 @@ class RiskPanel {
 
 // observed / limit, 0 when either is missing.
 function usage(rule) {
+  // the venue rule is a switch: "near" only when it is on and its gateway is not ready (observed 0), not at 1 / 1
+  if (rule.rule === "venue") return rule.limit > 0 && !(rule.observed >= 1) ? 1 : 0;
   return Number.isFinite(rule.observed) && Number.isFinite(rule.limit) && rule.limit > 0 ? rule.observed / rule.limit : 0;
 }
 

@@ -141,6 +141,9 @@ async def test_ticket_when_trader_sends_limit_then_blotter_live_rejection_named_
         balance = await page.text_content('[data-account="acct-01"] [data-field="balance"]')
         await page.wait_for_selector('.risk-card[data-account="acct-01"] tr[data-rule="order_volume"]', timeout=WAIT_MS)
         volume_rule = await page.text_content('.risk-card[data-account="acct-01"] tr[data-rule="order_volume"]')
+        venue_rule = await page.evaluate("""() => { const row = document.querySelector(
+          '.risk-card[data-account="acct-01"] tr[data-rule="venue"]');
+          return row && { cells: [...row.cells].map((td) => td.textContent), near: row.classList.contains("near") }; }""")
         await page.screenshot(path=str(screenshot("orders.png")))
 
         await page.click(f'.blotter tr[data-order="{working}"] button[data-cancel]')
@@ -156,6 +159,8 @@ async def test_ticket_when_trader_sends_limit_then_blotter_live_rejection_named_
     assert "order_volume" in alert and "10" in alert and "5" in alert
     assert float(balance.replace(",", "")) > 0
     assert "order_volume" in volume_rule and "5" in volume_rule
+    # a ready venue reads as such, not as a rule at its limit (it showed "1 / 1", highlighted and first)
+    assert venue_rule == {"cells": ["venue", "ready", "on", ""], "near": False}
     assert stats.orders_received == 1  # the rejected order never reached the exchange
     assert stats.cancels == 1
     assert errors == []
