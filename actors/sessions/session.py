@@ -68,7 +68,7 @@ from actors._envelope import encode_actor_message
 from actors._registry import ActorState
 from actors.market.entitlements import EVERYTHING, Entitlements
 from actors.market.frames import encode_group_status
-from actors.market.liveness import RESTARTING, STOPPED, Liveness
+from actors.market.liveness import RESTARTING, SOURCE_DOWN, STOPPED, Liveness
 from actors.market.ticks import MAX_PER_SESSION, TICKS_PATH
 from actors.market.watchlists import MAX_VT_SYMBOL_BYTES, vt_symbol_fits, watchlist_group
 from actors.market_source import MARKET_SOURCE_PATH
@@ -106,6 +106,12 @@ class SessionActor(TickstageActor):
         high_water_bytes (int): default 1 MiB.
         low_water_bytes (int): default 256 KiB.
         stale_after_s (float): a group silent this long is ``stale``, default 1.5 s.
+        groups_warming (callable): ``groups_warming()`` is True while the desk may still create groups (its
+            venue's contracts are arriving: after a start, or a gateway not yet ready). A subscribe to a group
+            not there yet is then held (``sourceDown``, "waiting for ...") and attached when the group
+            appears, instead of refused ``unknownGroup``: a browser reconnecting to a restarted desk, or to
+            one whose venue is still logging in, keeps its panels. Once warm, a group still absent is
+            refused ``unknownGroup`` as at once on a warm desk. Default: never warming.
     """
 
     def on_start(self, restarts: int) -> None:
@@ -127,6 +133,8 @@ class SessionActor(TickstageActor):
         self.frames_dropped_entitlements = 0
         self.stale_after_s: float = args.get("stale_after_s", DEFAULT_STALE_AFTER_S)
         self.liveness = LivenessBook(self.stale_after_s, self._actor_down)
+        self._groups_warming = args.get("groups_warming") or (lambda: False)
+        self._awaited: dict[str, int] = {}  # group not created yet → its subscribe's correlation (desk warming)
         self._watchdog_message: bytes | None = None
         self._arm_watchdog()
         for group in self.state.groups:
@@ -177,6 +185,7 @@ class SessionActor(TickstageActor):
                         self.send_path(group_path(group), self._attach_message("detach", group))
                     self.stale.pop(group, None)
                     self._attaching.pop(group, None)
+                    self._awaited.pop(group, None)
                     self.liveness.forget(group)
                 self._control(ack={"of": "unsubscribe"}, correlation=correlation)
             elif member == "snapshotRequest":
@@ -288,9 +297,13 @@ class SessionActor(TickstageActor):
 
     def _subscribe(self, groups: list[str], correlation: int) -> None:
         registry = self.runtime.registry
-        unknown = [g for g in groups if not is_token(g) or group_path(g) not in registry]
+        absent = [g for g in groups if not is_token(g) or group_path(g) not in registry]
+        warming = bool(absent) and self._groups_warming()
+        unknown = [g for g in absent if not (warming and is_token(g))]
         for group in groups:
             if group not in unknown and group not in self.state.groups:
+                if group in absent:
+                    self._awaited[group] = correlation
                 self.state.groups[group] = None
                 self._attach(group)
         if unknown:
@@ -432,6 +445,8 @@ class SessionActor(TickstageActor):
         pending = self._attaching.get(group)
         if pending is None or pending[0] != timer.generation or group not in self.state.groups:
             return
+        if group in self._awaited and not self._await_group(group):
+            return
         self.attach_retries += 1
         self._attach(group, wait_s=min(pending[1] * 2, ATTACH_RETRY_MAX_S))
 
@@ -449,10 +464,30 @@ class SessionActor(TickstageActor):
         for change in self.liveness.sweep():
             self._push_status(change)
 
+    def _await_group(self, group: str) -> bool:
+        """An awaited group's attach retry: True to attach (it exists now, or the desk still warms up); once
+        the desk is warm and it still does not exist, refuse it ``unknownGroup`` and drop it (False)."""
+        if group_path(group) in self.runtime.registry:
+            self._awaited.pop(group, None)
+            return True
+        if self._groups_warming():
+            return True
+        correlation = self._awaited.pop(group)
+        reason = f"no such group: {group} (the venue's contracts have all arrived and none makes it)"
+        self._push_status(self.liveness.actor_said(group, Liveness(STOPPED, reason, time.time_ns())))
+        self.state.groups.pop(group, None)
+        self._attaching.pop(group, None)
+        self.liveness.forget(group)
+        self._control(error={"code": "unknownGroup", "message": reason}, correlation=correlation)
+        return False
+
     def _actor_down(self, group: str) -> str | None:
-        """``stopped``/``restarting`` when the registry says the group's actor is down, else None."""
+        """``stopped``/``restarting`` when the registry says the group's actor is down, ``sourceDown`` for a
+        group awaited while the desk warms up, else None."""
         entry = self.runtime.registry.get(group_path(group))
-        return _DOWN_STATES.get(entry.state) if entry is not None else STOPPED
+        if entry is not None:
+            return _DOWN_STATES.get(entry.state)
+        return SOURCE_DOWN if group in self._awaited else STOPPED
 
     @staticmethod
     def _status_of(payload: bytes) -> Liveness:
@@ -500,8 +535,9 @@ class SessionActor(TickstageActor):
         self.liveness.track(group)
         if not self.send_path(group_path(group), self._attach_message("attach", group)):
             down = self._actor_down(group) or STOPPED
-            self._push_status(self.liveness.actor_said(group, Liveness(
-                down, f"{group_path(group)} is {down}", time.time_ns())))
+            reason = (f"waiting for the venue's contracts: {group} is not on the desk yet" if down == SOURCE_DOWN
+                      else f"{group_path(group)} is {down}")
+            self._push_status(self.liveness.actor_said(group, Liveness(down, reason, time.time_ns())))
         self.runtime.call_later(wait_s, self.myAddress, encode_actor_message(
             "timer", {"name": f"attach:{group}", "generation": self._attach_generation}, source=self.path))
 

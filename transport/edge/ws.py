@@ -137,8 +137,11 @@ class SocketServer:
     """
 
     def __init__(self, runtime, verifier: TokenVerifier | str, limits: SocketLimits | None = None,
-                 ledger: Any = None) -> None:
+                 ledger: Any = None, groups_warming: Any = None) -> None:
         self.runtime = runtime
+        self.groups_warming = groups_warming
+        """``groups_warming()``: True while the desk may still create groups; each session holds a subscribe
+        to a group not there yet until then (actors/sessions/session.py). None: never."""
         self.ledger = ledger
         """The cluster-wide count of a user's sockets (``ClusterSocketLedger``: ``acquire``,
         ``release_nowait``, ``note_local_only``), or None: this process's count only."""
@@ -205,7 +208,7 @@ class SocketServer:
         spawn(self.runtime, "sessions", ChildSpec(name, SessionActor, {
             "outbox": outbox, "state": state, "high_water_bytes": limits.high_water_bytes,
             "low_water_bytes": limits.low_water_bytes,
-            "stale_after_s": limits.stale_after_s}, restart=Restart.TRANSIENT))
+            "stale_after_s": limits.stale_after_s, "groups_warming": self.groups_warming}, restart=Restart.TRANSIENT))
         self.sockets_open += 1
         self.sockets_opened += 1
         conn = _Connection(ws, outbox, path, state, TokenBucket(limits.messages_per_s, limits.message_burst,

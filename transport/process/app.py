@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import secrets
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,7 @@ from transport.admin.risk_admin import RiskAdminApi
 from transport.process.prefs_api import PrefsApi
 from transport.process.prefs_store import PrefsStore
 from transport.process.state import StateFolder
+from transport.venue.connection import READY_STATE
 from transport.venue.gateways import GatewayConfig, simulator_gateway
 from transport.venue.vnpy_engine import DEFAULT_GATEWAY, VnpyEngine, check_gateway_spec
 from transport.venue.vnpy_orders import OrderBridge
@@ -65,6 +67,13 @@ gateway's contracts have arrived, seconds. A full collection then skips the star
 20,000 contracts a gen-2 collection took ~100 ms of CPU on the loop (seconds of wall time on a loaded
 machine), and 0.3 ms after the freeze (perf/README.md, "Where the time goes"). Frozen objects are
 still freed by reference counting; only cyclic garbage present at the freeze stays."""
+GROUPS_WARMUP_S = 10.0
+"""For this long after the desk starts, and until each configured gateway is ``contractsReady`` plus
+:data:`GROUPS_SETTLE_S`, a subscribe to a group not created yet is held, not refused (:meth:`Desk.groups_warming`):
+groups appear as the venue's contracts arrive (an edge node: as the aggregators announce them), while browsers
+reconnecting to a restarted desk resubscribe at once. Seconds."""
+GROUPS_SETTLE_S = 2.0
+"""After the last gateway became ``contractsReady``, the bridge's next drains create its groups, seconds."""
 STOP_SETTLE_S = 2.0
 """At stop, the longest the desk waits for the actors to go idle between closing its sockets and closing vn.py."""
 
@@ -210,6 +219,7 @@ class Desk:
         self.runtime: ActorRuntime | None = None
         self.bridge: VnpyBridge | None = None
         self.engine: VnpyEngine | None = None
+        self._started_s = time.monotonic()
         self.sockets: SocketServer | None = None
         self.admin: AdminApi | None = None
         self.faults: Any = None
@@ -243,6 +253,7 @@ class Desk:
         Raises:
             ConfigError: no state folder for a desk on a real venue, or it cannot be created.
         """
+        self._started_s = time.monotonic()
         if self.state is None:   # started again after a stop
             self.state = StateFolder.open(self.config.state_dir, self.config.simulated)
             self.state_dir = self.state.path
@@ -291,7 +302,8 @@ class Desk:
             self.socket_ledger = ClusterSocketLedger(self.bus, self.config.limits.socket_lease_ttl_s,
                                                      replicas=3 if len(self.bus.servers) >= 3 else 1)
             await self.socket_ledger.start()
-        self.sockets = SocketServer(self.runtime, self.verifier, self.config.limits, ledger=self.socket_ledger)
+        self.sockets = SocketServer(self.runtime, self.verifier, self.config.limits, ledger=self.socket_ledger,
+                                    groups_warming=self.groups_warming)
         app = web.Application()
         app.router.add_get("/ws", self.sockets.handle)
         app.on_shutdown.append(self._close_sockets)
@@ -397,6 +409,19 @@ class Desk:
             await asyncio.to_thread(self.state.close)
             self.state = None
         _log.info("desk_stopped")
+
+    def groups_warming(self) -> bool:
+        """True while the desk may still create groups (:data:`GROUPS_WARMUP_S`): sessions hold a subscribe to
+        a group not there yet instead of refusing it (loop thread)."""
+        if time.monotonic() - self._started_s < GROUPS_WARMUP_S:
+            return True
+        if self.engine is None:
+            return False
+        now_ns = time.time_ns()
+        for status in self.engine.connections.statuses():
+            if status.state != READY_STATE or now_ns - status.since_ns < GROUPS_SETTLE_S * 1e9:
+                return True
+        return False
 
     async def _settle_commands(self) -> None:
         """Let the commands the sockets sent before they closed run through the actors while the venue is

@@ -242,3 +242,72 @@ async def test_order_reply_when_session_takes_it_then_written_in_its_handler_aft
     with schemas.stream.ServerMessage.from_bytes(transport.written[2]) as message:
         assert message.which() == "pong"
     runtime.shutdown()
+
+
+def _message_of(payload: bytes) -> tuple:
+    """(member, group or code, state or message) of a ServerMessage, for the warm-up test."""
+    with schemas.stream.ServerMessage.from_bytes(payload) as message:
+        member = message.which()
+        if member == "groupStatus":
+            return member, message.groupStatus.group, str(message.groupStatus.state), message.groupStatus.reason
+        if member == "error":
+            return member, str(message.error.code), message.error.message
+        if member == "groupFrame":
+            return member, message.groupFrame.group, str(message.groupFrame.kind)
+        return (member,)
+
+
+async def test_subscribe_when_group_not_created_yet_and_desk_warming_then_held_attached_when_it_appears():
+    """A browser reconnecting to a restarted desk resubscribes before the venue's contracts made its groups:
+    the subscribe is held (sourceDown, "waiting for the venue's contracts") and the group attached once it
+    exists; a group still absent once the desk is warm is refused unknownGroup then (it was refused at once,
+    and the page dropped the trader's panel)."""
+    from actors import spawn
+
+    runtime = ActorRuntime()
+    socket = StalledSocket()
+    socket.released.set()
+    warming = [True]
+    _, writer = _start_tree(runtime, socket, [], groups_warming=lambda: warming[0])
+
+    async def seen(predicate, timeout_s=15.0):
+        async with asyncio.timeout(timeout_s):
+            while not any(predicate(_message_of(payload)) for payload in socket.sent):
+                await asyncio.sleep(0.01)
+
+    try:
+        await runtime.wait_idle()
+        runtime.tell_path(SESSION_PATH, encode_actor_message("client", client_message(
+            1, subscribe={"groups": ["rb", "zz"]})))
+        await seen(lambda m: m[:3] == ("groupStatus", "rb", "sourceDown") and "waiting" in m[3])
+        assert not any(_message_of(p)[0] == "error" for p in socket.sent)
+        spawn(runtime, "market", ChildSpec("group/rb", GroupActor, {"group": "rb", "window_ms": 1}))
+        await runtime.wait_idle()
+        _announce(runtime, "rb", 10)
+        await seen(lambda m: m == ("groupFrame", "rb", "snapshot"))
+        warming[0] = False
+        await seen(lambda m: m[:2] == ("error", "unknownGroup") and "zz" in m[2])
+        assert ("groupStatus", "zz", "stopped") in [_message_of(p)[:3] for p in socket.sent]   # the panel says why
+        session = runtime.registry.entry(SESSION_PATH).instance
+        assert list(session.state.groups) == ["rb"]
+    finally:
+        writer.cancel()
+        runtime.shutdown()
+
+
+async def test_subscribe_when_group_absent_and_desk_warm_then_refused_at_once():
+    runtime = ActorRuntime()
+    socket = StalledSocket()
+    socket.released.set()
+    _, writer = _start_tree(runtime, socket, [], groups_warming=lambda: False)
+    try:
+        await runtime.wait_idle()
+        runtime.tell_path(SESSION_PATH, encode_actor_message("client", client_message(1, subscribe={"groups": ["zz"]})))
+        await runtime.wait_idle()
+        async with asyncio.timeout(5):
+            while not socket.sent:
+                await asyncio.sleep(0.01)
+        assert _message_of(socket.sent[0])[:2] == ("error", "unknownGroup")
+    finally:
+        writer.cancel()
+        runtime.shutdown()

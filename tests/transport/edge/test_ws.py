@@ -68,8 +68,21 @@ async def test_snapshot_request_when_gap_then_snapshot_with_current_seq(connect)
     assert later["seq"] > snapshot["seq"] - 1
 
 
-async def test_subscribe_when_group_unknown_then_error_and_socket_stays(connect):
-    """An unknown group gets error(unknownGroup); the socket keeps working."""
+async def _warm(desk, monkeypatch) -> None:
+    """Wait (bounded) until the desk no longer creates groups: its venue ready and settled, no start-up window."""
+    import asyncio
+
+    import transport.process.app as app
+
+    monkeypatch.setattr(app, "GROUPS_WARMUP_S", 0.0)
+    async with asyncio.timeout(15):
+        while desk.groups_warming():
+            await asyncio.sleep(0.05)
+
+
+async def test_subscribe_when_group_unknown_then_error_and_socket_stays(desk, connect, monkeypatch):
+    """On a warm desk an unknown group gets error(unknownGroup) at once; the socket keeps working."""
+    await _warm(desk, monkeypatch)
     client = await connect()
     await client.send(subscribe={"groups": ["no-such-group"]})
     error = await client.recv_until(_is("error"))
@@ -199,3 +212,25 @@ async def test_desk_stop_when_sockets_open_then_each_gets_1001_going_away(desk, 
     await _subscribe_rb(clients[0])
     codes, _ = await asyncio.gather(asyncio.gather(*(closed(client) for client in clients)), desk.stop())
     assert codes == [aiohttp.WSCloseCode.GOING_AWAY] * 2
+
+
+async def test_subscribe_when_desk_warming_and_group_absent_then_waiting_then_refused_once_warm(
+        desk, connect, monkeypatch):
+    """While the desk warms up (groups appear as the venue's contracts arrive) a subscribe to a group not
+    there yet is held and shown sourceDown "waiting for the venue's contracts"; once warm it is refused
+    unknownGroup, with a stopped status naming why, and the socket keeps working."""
+    import transport.process.app as app
+
+    await _warm(desk, monkeypatch)   # the replayed venue ready and settled; then a start-up window again
+    monkeypatch.setattr(app, "GROUPS_WARMUP_S", 3600.0)
+    client = await connect()
+    sent = await client.send(subscribe={"groups": ["zz", "rb"]})
+    waiting = await client.recv_until(_is("groupStatus", group="zz"))
+    assert waiting["state"] == "sourceDown" and "waiting for the venue's contracts" in waiting["reason"]
+    await client.recv_until(_is("groupFrame", group="rb"))   # a group that exists is served meanwhile
+    monkeypatch.setattr(app, "GROUPS_WARMUP_S", 0.0)
+    error = await client.recv_until(_is("error"), timeout_s=15)
+    assert error["code"] == "unknownGroup" and "zz" in error["message"]
+    assert error["envelope"]["correlationId"] == sent
+    ping_id = await client.send(ping={"clientTsNs": 7})
+    assert (await client.recv_until(_is("pong")))["envelope"]["correlationId"] == ping_id
