@@ -22,6 +22,12 @@ one of them), so frames, ``/metrics`` and ``tickstage watch`` show it.
 Drains are at least ``drain_interval_ms`` apart (default 5 ms), so a busy
 group gets one TickBatch per interval rather than one per loop turn.
 
+A drain routes its ticks in slices of at most ``drain_slice_ticks`` (issue 18): each slice sends
+the TickBatches of the groups its ticks touched and, while ticks remain, the next slice runs on the
+next loop turn (``call_soon``), so an order reply or a socket read queued meanwhile waits for one
+slice, not for the whole drain. Ticks not yet routed stay conflated: a newer tick of a contract
+taken by a later drain replaces its waiting one in place.
+
 Venue liveness: a gateway that puts an ``EVENT_FEED_STATUS`` event (data: a
 :class:`FeedStatus`; the simulator does on a disconnected or reconnected feed
 and at the end of a replay, the venue connection on a dropped or restored
@@ -38,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import math
 import operator
 import re
@@ -74,6 +81,11 @@ _DEPTH_OF = operator.attrgetter(*(f"{side}_{what}_{level}" for side, what in (
 """vn.py TickData → its five levels (bid prices, bid volumes, ask prices, ask volumes; 0: no such level)."""
 _FLOAT_COLUMNS = ("lastPrices", "bidPrices", "askPrices", "bidVolumesLots", "askVolumesLots",
                   "volumesLots", "openInterestsLots")
+DRAIN_SLICE_TICKS = 500
+"""Most ticks one drain slice routes (issue 18). Measured 2026-12-05 on the shared 2-core machine: routing
+costs 2.7–5 µs per tick and a group's TickBatch 30–40 µs, so 500 ticks are ~1.3–2.5 ms, the order of the actor
+runtime's 2 ms pump slice; a count, not a clock, so a loaded machine does not cut drains into more batches. At
+40,000 ticks/s and 5 ms drain spacing a drain holds ≤ 200 ticks and is never cut."""
 
 
 def _is_repeat(routes: list[tuple[Any, int]], exchange_ns: int, volume_lots: float) -> bool:
@@ -168,6 +180,7 @@ class BridgeStatistics:
         ticks_in: ticks received from vn.py.
         ticks_conflated: ticks replaced by a newer one of the same contract before a drain.
         drains: loop wake-ups that drained a batch.
+        drain_slices: loop turns that routed ticks of a drain (more than ``drains`` when drains were sliced).
         batches_sent: TickBatch messages sent to groups.
         contracts: contracts known.
         groups: groups created.
@@ -181,6 +194,7 @@ class BridgeStatistics:
     contracts: int
     groups: int
     handler_errors: int
+    drain_slices: int
 
 
 class VnpyBridge:
@@ -191,6 +205,8 @@ class VnpyBridge:
         watchlists: watchlist group name → vt_symbols (from the config file).
         group_args: extra context args for every GroupActor (window_ms, ...).
         drain_interval_ms: least time between two drains, ms.
+        drain_slice_ticks: most ticks routed in one loop turn (:data:`DRAIN_SLICE_TICKS`); the rest
+            of a drain follows on the next turns.
         sink: ``sink(group, exchange, payload)`` takes each group's
             InstrumentsAdded and TickBatch messages instead of a local
             GroupActor (a ``venue-host`` node publishes them on NATS,
@@ -199,7 +215,10 @@ class VnpyBridge:
 
     def __init__(self, runtime: ActorRuntime, watchlists: Mapping[str, Iterable[str]] | None = None,
                  group_args: Mapping[str, Any] | None = None, drain_interval_ms: float = 5.0,
-                 sink: Callable[[str, str, bytes], None] | None = None) -> None:
+                 sink: Callable[[str, str, bytes], None] | None = None,
+                 drain_slice_ticks: int = DRAIN_SLICE_TICKS) -> None:
+        if drain_slice_ticks < 1:
+            raise ValueError(f"drain_slice_ticks must be at least 1, got {drain_slice_ticks}")
         self.runtime = runtime
         self._sink = sink
         self.loop: asyncio.AbstractEventLoop = runtime.loop
@@ -211,6 +230,14 @@ class VnpyBridge:
         self._wake_pending = False
         self._drain_interval_s = drain_interval_ms / 1000
         self._last_drain = 0.0
+        self._slice_ticks = drain_slice_ticks
+        self._backlog: dict[str, tuple[Any, int]] = {}
+        """vt_symbol → (tick, receive ns) taken by a drain and not yet routed, in arrival order (loop thread)."""
+        self._routed = 0        # ticks routed from the backlog since start (loop thread)
+        self._due_statuses: list[tuple[int, FeedStatus]] = []
+        """(value of ``_routed`` once the ticks queued before it are routed, status), in order (loop thread)."""
+        self._slice_armed = False
+        self._slices = 0
         self._groups: dict[str, _Group] = {}
         self._routes: dict[str, list[tuple[_Group, int]]] = {}
         self._terms: dict[str, tuple[float, float, float, float]] = {}
@@ -310,8 +337,9 @@ class VnpyBridge:
     # -- loop thread ---------------------------------------------------------
 
     def drain(self) -> None:
-        """Route everything vn.py sent since the last drain (loop thread); nothing once the runtime is shut
-        down (the desk is stopping: a drain armed by vn.py's last events still runs, and would raise)."""
+        """Take everything vn.py sent since the last drain and route its first slice (loop thread); nothing
+        once the runtime is shut down (the desk is stopping: a drain armed by vn.py's last events still
+        runs, and would raise)."""
         try:
             self._drain()
         except RuntimeStoppedError:
@@ -329,32 +357,71 @@ class VnpyBridge:
             self._wake_pending = False
         self._drains += 1
         self._last_drain = self.loop.time()
+        backlog = self._backlog
+        for key, value in ticks.items():
+            if key in backlog:
+                self._conflated += 1    # its waiting tick is replaced in place: still routed once
+            backlog[key] = value
+        due = self._routed + len(backlog)   # the ticks queued before these statuses
+        self._due_statuses.extend((due, status) for status in statuses)
         for contract in contracts:
             self._add_contract(contract)
+        if contracts:
+            for group in self._groups.values():
+                self._flush_group(group)    # instruments added before any of their ticks
+        self._route_slice()
+
+    def _next_slice(self) -> None:
+        """Route the next slice of a drain (loop thread, a ``call_soon`` callback)."""
+        self._slice_armed = False
+        try:
+            self._route_slice()
+        except RuntimeStoppedError:
+            pass
+
+    def _route_slice(self) -> None:
+        """Route at most ``drain_slice_ticks`` waiting ticks, flush the groups they touched, announce the
+        feed statuses now due, and arm the next slice while ticks remain (loop thread)."""
+        backlog = self._backlog
+        if len(backlog) <= self._slice_ticks:
+            taken = backlog   # the whole rest: no per-tick removal
+            self._backlog = backlog = {}
+        else:
+            taken = dict(itertools.islice(backlog.items(), self._slice_ticks))
+            for vt_symbol in taken:
+                del backlog[vt_symbol]
+        if taken:
+            self._slices += 1
         watched = self.detail_symbols
-        offsets: dict[str, list[int]] = {}  # exchange → recv − exch of this drain's ticks, ns
-        for tick, received_ns in ticks.values():
-            routes = self._routes.get(tick.vt_symbol)
+        offsets: dict[str, list[int]] = {}  # exchange → recv − exch of this slice's ticks, ns
+        touched: dict[str, _Group] = {}
+        for vt_symbol, (tick, received_ns) in taken.items():
+            routes = self._routes.get(vt_symbol)
             if routes is None:
                 routes = self._add_contract(tick)
             exchange_ns = int(tick.datetime.timestamp() * 1e9)
-            exchange = self._exchanges[tick.vt_symbol]
+            exchange = self._exchanges[vt_symbol]
             if exchange in offsets:
                 offsets[exchange].append(received_ns - exchange_ns)
             else:
                 offsets[exchange] = [received_ns - exchange_ns]
             row = (tick.last_price, tick.bid_price_1, tick.ask_price_1, tick.bid_volume_1,
                    tick.ask_volume_1, tick.volume, tick.open_interest, exchange_ns, received_ns)
-            if watched and tick.vt_symbol in watched and not _is_repeat(routes, exchange_ns, tick.volume):
-                self.runtime.tell_path(TICKS_PATH, encode_tick_detail(tick.vt_symbol, [tick_row(row, _DEPTH_OF(tick))]))
+            if watched and vt_symbol in watched and not _is_repeat(routes, exchange_ns, tick.volume):
+                self.runtime.tell_path(TICKS_PATH, encode_tick_detail(vt_symbol, [tick_row(row, _DEPTH_OF(tick))]))
             for group, index in routes:
                 group.rows.append((index, row))
+                touched[group.name] = group
+        self._routed += len(taken)
         for exchange, values in offsets.items():
             self.clock_skew.observe(exchange, values)
-        for group in self._groups.values():
+        for group in touched.values():
             self._flush_group(group)
-        for status in statuses:
-            self._announce_feed_status(status)
+        while self._due_statuses and self._due_statuses[0][0] <= self._routed:
+            self._announce_feed_status(self._due_statuses.pop(0)[1])
+        if backlog and not self._slice_armed:
+            self._slice_armed = True
+            self.loop.call_soon(self._next_slice)
         self.runtime.schedule()
 
     def _announce_feed_status(self, status: FeedStatus) -> None:
@@ -532,7 +599,7 @@ class VnpyBridge:
     def statistics(self) -> BridgeStatistics:
         """Return the bridge's counters now."""
         return BridgeStatistics(self._ticks_in, self._conflated, self._drains, self._batches,
-                                len(self._routes), len(self._groups), self._errors)
+                                len(self._routes), len(self._groups), self._errors, self._slices)
 
     def statistics_dict(self) -> dict[str, int]:
         """Return :meth:`statistics` as a plain dict (admin API, actor statistics)."""
@@ -551,5 +618,5 @@ def _columns(rows: list) -> dict[str, np.ndarray]:
     return columns
 
 
-__all__ = ["BridgeStatistics", "VnpyBridge", "contract_terms", "guarded",
+__all__ = ["DRAIN_SLICE_TICKS", "BridgeStatistics", "VnpyBridge", "contract_terms", "guarded",
            "product_of"]
