@@ -178,7 +178,7 @@ class BridgeStatistics:
 
     Attributes:
         ticks_in: ticks received from vn.py.
-        ticks_conflated: ticks replaced by a newer one of the same contract before a drain.
+        ticks_conflated: ticks replaced by a newer one of the same contract before being routed.
         drains: loop wake-ups that drained a batch.
         drain_slices: loop turns that routed ticks of a drain (more than ``drains`` when drains were sliced).
         batches_sent: TickBatch messages sent to groups.
@@ -358,10 +358,13 @@ class VnpyBridge:
         self._drains += 1
         self._last_drain = self.loop.time()
         backlog = self._backlog
-        for key, value in ticks.items():
-            if key in backlog:
-                self._conflated += 1    # its waiting tick is replaced in place: still routed once
-            backlog[key] = value
+        if not backlog:
+            self._backlog = backlog = ticks
+        else:
+            for key, value in ticks.items():
+                if key in backlog:
+                    self._conflated += 1    # its waiting tick is replaced in place: still routed once
+                backlog[key] = value
         due = self._routed + len(backlog)   # the ticks queued before these statuses
         self._due_statuses.extend((due, status) for status in statuses)
         for contract in contracts:
