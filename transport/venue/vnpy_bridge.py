@@ -81,11 +81,14 @@ _DEPTH_OF = operator.attrgetter(*(f"{side}_{what}_{level}" for side, what in (
 """vn.py TickData → its five levels (bid prices, bid volumes, ask prices, ask volumes; 0: no such level)."""
 _FLOAT_COLUMNS = ("lastPrices", "bidPrices", "askPrices", "bidVolumesLots", "askVolumesLots",
                   "volumesLots", "openInterestsLots")
-DRAIN_SLICE_TICKS = 500
-"""Most ticks one drain slice routes (issue 18). Measured 2026-12-05 on the shared 2-core machine: routing
-costs 2.7–5 µs per tick and a group's TickBatch 30–40 µs, so 500 ticks are ~1.3–2.5 ms, the order of the actor
-runtime's 2 ms pump slice; a count, not a clock, so a loaded machine does not cut drains into more batches. At
-40,000 ticks/s and 5 ms drain spacing a drain holds ≤ 200 ticks and is never cut."""
+DRAIN_SLICE_TICKS = 300
+"""Most work one drain slice does, in ticks, a group's TickBatch counted as ``_BATCH_COST_TICKS`` (issue 18).
+Measured 2026-12-05 on the shared 2-core machine (load 3): routing costs 2.7–5 µs per tick and a group's
+TickBatch 30–40 µs, so a slice is ~1 ms, half the actor runtime's 2 ms pump slice. A count, not a clock: a
+loaded machine does not cut drains into more slices. Slices take whole groups, so a group still gets one
+TickBatch per drain: cutting adds loop turns, not messages."""
+_BATCH_COST_TICKS = 12
+"""A group's TickBatch (columns, encoding, send: 30–40 µs) in ticks routed (2.7–3 µs each), measured as above."""
 
 
 def _is_repeat(routes: list[tuple[Any, int]], exchange_ns: int, volume_lots: float) -> bool:
@@ -231,11 +234,11 @@ class VnpyBridge:
         self._drain_interval_s = drain_interval_ms / 1000
         self._last_drain = 0.0
         self._slice_ticks = drain_slice_ticks
-        self._backlog: dict[str, tuple[Any, int]] = {}
-        """vt_symbol → (tick, receive ns) taken by a drain and not yet routed, in arrival order (loop thread)."""
-        self._routed = 0        # ticks routed from the backlog since start (loop thread)
+        self._backlog: dict[str, dict[str, tuple[Any, int, int]]] = {}
+        """Product group → vt_symbol → (tick, receive ns, drain number): ticks taken by a drain and not yet
+        routed, groups in the order of their first waiting tick (loop thread)."""
         self._due_statuses: list[tuple[int, FeedStatus]] = []
-        """(value of ``_routed`` once the ticks queued before it are routed, status), in order (loop thread)."""
+        """(drain number, status): announced once no tick of that drain or an earlier one waits (loop thread)."""
         self._slice_armed = False
         self._slices = 0
         self._groups: dict[str, _Group] = {}
@@ -358,15 +361,19 @@ class VnpyBridge:
         self._drains += 1
         self._last_drain = self.loop.time()
         backlog = self._backlog
-        if not backlog:
-            self._backlog = backlog = ticks
-        else:
-            for key, value in ticks.items():
-                if key in backlog:
-                    self._conflated += 1    # its waiting tick is replaced in place: still routed once
-                backlog[key] = value
-        due = self._routed + len(backlog)   # the ticks queued before these statuses
-        self._due_statuses.extend((due, status) for status in statuses)
+        drain = self._drains
+        for vt_symbol, (tick, received_ns) in ticks.items():
+            routes = self._routes.get(vt_symbol)
+            if routes is None:
+                routes = self._add_contract(tick)
+            group_name = routes[0][0].name   # its product group (watchlist routes follow it)
+            bucket = backlog.get(group_name)
+            if bucket is None:
+                backlog[group_name] = bucket = {}
+            elif vt_symbol in bucket:
+                self._conflated += 1    # its waiting tick is replaced in place: still routed once
+            bucket[vt_symbol] = (tick, received_ns, drain)
+        self._due_statuses.extend((drain, status) for status in statuses)
         for contract in contracts:
             self._add_contract(contract)
         if contracts:
@@ -383,25 +390,42 @@ class VnpyBridge:
             pass
 
     def _route_slice(self) -> None:
-        """Route at most ``drain_slice_ticks`` waiting ticks, flush the groups they touched, announce the
-        feed statuses now due, and arm the next slice while ticks remain (loop thread)."""
+        """Route one slice of the waiting ticks, flush the groups they touched, announce the feed statuses
+        now due, and arm the next slice while ticks remain (loop thread).
+
+        A slice takes whole product groups, in the order their first waiting tick came: a group's waiting
+        ticks go out in one TickBatch however the drain is cut. A slice costs its ticks plus
+        ``_BATCH_COST_TICKS`` per group, at most ``drain_slice_ticks``; a group with more waiting ticks than
+        that alone is split over slices.
+        """
         backlog = self._backlog
-        if len(backlog) <= self._slice_ticks:
-            taken = backlog   # the whole rest: no per-tick removal
-            self._backlog = backlog = {}
-        else:
-            taken = dict(itertools.islice(backlog.items(), self._slice_ticks))
-            for vt_symbol in taken:
-                del backlog[vt_symbol]
+        budget = self._slice_ticks
+        taken: list[tuple[str, tuple[Any, int, int]]] = []
+        cost = 0
+        while backlog:
+            name = next(iter(backlog))
+            bucket = backlog[name]
+            need = len(bucket) + _BATCH_COST_TICKS
+            if cost + need <= budget:
+                del backlog[name]
+                taken.extend(bucket.items())
+                cost += need
+                continue
+            if not taken:   # a group alone over the budget: its first ticks now, the rest in the next slices
+                part = list(itertools.islice(bucket.items(), max(1, budget - _BATCH_COST_TICKS)))
+                for vt_symbol, _ in part:
+                    del bucket[vt_symbol]
+                if not bucket:
+                    del backlog[name]
+                taken = part
+            break
         if taken:
             self._slices += 1
         watched = self.detail_symbols
         offsets: dict[str, list[int]] = {}  # exchange → recv − exch of this slice's ticks, ns
         touched: dict[str, _Group] = {}
-        for vt_symbol, (tick, received_ns) in taken.items():
-            routes = self._routes.get(vt_symbol)
-            if routes is None:
-                routes = self._add_contract(tick)
+        for vt_symbol, (tick, received_ns, _) in taken:
+            routes = self._routes[vt_symbol]
             exchange_ns = int(tick.datetime.timestamp() * 1e9)
             exchange = self._exchanges[vt_symbol]
             if exchange in offsets:
@@ -415,13 +439,16 @@ class VnpyBridge:
             for group, index in routes:
                 group.rows.append((index, row))
                 touched[group.name] = group
-        self._routed += len(taken)
         for exchange, values in offsets.items():
             self.clock_skew.observe(exchange, values)
         for group in touched.values():
             self._flush_group(group)
-        while self._due_statuses and self._due_statuses[0][0] <= self._routed:
-            self._announce_feed_status(self._due_statuses.pop(0)[1])
+        if self._due_statuses:
+            # due once no tick taken by its drain or an earlier one still waits (a replaced tick is a newer one)
+            oldest = min((entry[2] for bucket in backlog.values() for entry in bucket.values()),
+                         default=self._drains + 1)
+            while self._due_statuses and self._due_statuses[0][0] < oldest:
+                self._announce_feed_status(self._due_statuses.pop(0)[1])
         if backlog and not self._slice_armed:
             self._slice_armed = True
             self.loop.call_soon(self._next_slice)

@@ -304,3 +304,28 @@ async def test_feed_status_when_queued_after_ticks_of_a_sliced_drain_then_announ
 
     assert kinds == ["tickBatch", "tickBatch", "tickBatch", "groupStatus"]
     assert sum(len(indexes) for _, indexes, _ in batches) == 250
+
+
+async def test_drain_when_cut_into_slices_then_each_group_still_gets_one_tick_batch():
+    """Five groups' ticks interleaved, more than one slice's work: slices take whole groups, so each group
+    gets all its ticks in one TickBatch, as an uncut drain would send, and the drain takes several loop turns."""
+    products = ["rb", "cu", "al", "zn", "ni"]
+    symbols = [f"{product}{1801 + i}" for i in range(30) for product in products]   # interleaved
+    async with contextlib.AsyncExitStack() as stack:
+        runtime, bridge, engine = await stack.enter_async_context(
+            _bridge_on_engine(drain_slice_ticks=100, drain_interval_ms=0))
+        for symbol in symbols:
+            bridge.on_contract_event(Event(EVENT_CONTRACT, _contract(symbol)))
+        await _wait(lambda: all(f"market/group/{product}" in runtime.registry for product in products))
+        await runtime.wait_idle()
+        spies = {product: _group_batches(runtime, f"market/group/{product}") for product in products}
+        slices_before = bridge.statistics().drain_slices
+        for i, symbol in enumerate(symbols):
+            bridge.on_tick_event(Event(EVENT_TICK, _tick(symbol, 3000.0 + i)))
+        await _wait(lambda: all(batches for batches, _ in spies.values()))
+        await runtime.wait_idle()
+
+        assert bridge.statistics().drain_slices - slices_before == 3   # 30 ticks + 12 per group: two a slice
+        for product, (batches, _) in spies.items():
+            ((seq, indexes, _),) = batches
+            assert sorted(indexes) == list(range(30)), product
