@@ -22,11 +22,12 @@ one of them), so frames, ``/metrics`` and ``tickstage watch`` show it.
 Drains are at least ``drain_interval_ms`` apart (default 5 ms), so a busy
 group gets one TickBatch per interval rather than one per loop turn.
 
-A drain routes its ticks in slices of at most ``drain_slice_ticks`` (issue 18): each slice sends
-the TickBatches of the groups its ticks touched and, while ticks remain, the next slice runs on the
-next loop turn (``call_soon``), so an order reply or a socket read queued meanwhile waits for one
-slice, not for the whole drain. Ticks not yet routed stay conflated: a newer tick of a contract
-taken by a later drain replaces its waiting one in place.
+A drain routes its ticks in slices of at most ``drain_slice_ticks`` ticks' worth of work (issue 18),
+whole product groups at a time: each slice sends the TickBatches of the groups it took and, while
+ticks remain, the next slice runs on the next loop turn (``call_soon``), so an order reply or a socket
+read queued meanwhile waits for one slice, not for the whole drain, and a group still gets one
+TickBatch per drain. Ticks not yet routed stay conflated: a newer tick of a contract taken by a later
+drain replaces its waiting one in place. A feed status goes out once no tick taken before it waits.
 
 Venue liveness: a gateway that puts an ``EVENT_FEED_STATUS`` event (data: a
 :class:`FeedStatus`; the simulator does on a disconnected or reconnected feed
@@ -360,6 +361,8 @@ class VnpyBridge:
             self._wake_pending = False
         self._drains += 1
         self._last_drain = self.loop.time()
+        for contract in contracts:   # before the ticks: a tick of a new contract takes its ContractData's terms
+            self._add_contract(contract)
         backlog = self._backlog
         drain = self._drains
         for vt_symbol, (tick, received_ns) in ticks.items():
@@ -374,8 +377,6 @@ class VnpyBridge:
                 self._conflated += 1    # its waiting tick is replaced in place: still routed once
             bucket[vt_symbol] = (tick, received_ns, drain)
         self._due_statuses.extend((drain, status) for status in statuses)
-        for contract in contracts:
-            self._add_contract(contract)
         if contracts:
             for group in self._groups.values():
                 self._flush_group(group)    # instruments added before any of their ticks

@@ -329,3 +329,20 @@ async def test_drain_when_cut_into_slices_then_each_group_still_gets_one_tick_ba
         for product, (batches, _) in spies.items():
             ((seq, indexes, _),) = batches
             assert sorted(indexes) == list(range(30)), product
+
+
+async def test_drain_when_a_contract_and_its_first_tick_come_together_then_the_contract_decides_its_group():
+    """vn.py's ContractData and the contract's first tick taken by the same drain: the contract is added first,
+    so the tick lands in the contract's product group (its option portfolio), not one named from its symbol."""
+    option = ContractData(gateway_name="T", symbol="m1801-C-2800", exchange=Exchange.DCE, name="",
+                          product=Product.OPTION, size=10, pricetick=0.5, option_portfolio="m_o")
+    tick = TickData(gateway_name="T", symbol="m1801-C-2800", exchange=Exchange.DCE, datetime=datetime.now(TZ),
+                    last_price=120.0, bid_price_1=119.5, ask_price_1=120.5, volume=1, open_interest=2)
+    async with _bridge_on_engine(drain_interval_ms=0) as (runtime, bridge, engine):
+        await runtime.wait_idle()
+        bridge.on_contract_event(Event(EVENT_CONTRACT, option))
+        bridge.on_tick_event(Event(EVENT_TICK, tick))
+        await _wait(lambda: bridge.latest_row("m1801-C-2800.DCE") is not None)
+
+        assert bridge.group_of("m1801-C-2800.DCE") == "m_o"
+        assert bridge.groups() == {"m_o": 1}
