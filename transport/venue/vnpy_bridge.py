@@ -83,13 +83,14 @@ _DEPTH_OF = operator.attrgetter(*(f"{side}_{what}_{level}" for side, what in (
 _FLOAT_COLUMNS = ("lastPrices", "bidPrices", "askPrices", "bidVolumesLots", "askVolumesLots",
                   "volumesLots", "openInterestsLots")
 DRAIN_SLICE_TICKS = 300
-"""Most work one drain slice does, in ticks, a group's TickBatch counted as ``_BATCH_COST_TICKS`` (issue 18).
-Measured 2026-12-05 on the shared 2-core machine (load 3): routing costs 2.7–5 µs per tick and a group's
-TickBatch 30–40 µs, so a slice is ~1 ms, half the actor runtime's 2 ms pump slice. A count, not a clock: a
-loaded machine does not cut drains into more slices. Slices take whole groups, so a group still gets one
-TickBatch per drain: cutting adds loop turns, not messages."""
-_BATCH_COST_TICKS = 12
-"""A group's TickBatch (columns, encoding, send: 30–40 µs) in ticks routed (2.7–3 µs each), measured as above."""
+"""Most work one drain slice does, in ticks, a group's TickBatch counted as :data:`TICK_BATCH_COST_TICKS`
+(issue 18): ~1 ms at the costs measured there, half the actor runtime's 2 ms pump slice. A count, not a
+clock: a loaded machine does not cut drains into more slices. Slices take whole groups, so a group still
+gets one TickBatch per drain: cutting adds loop turns, not messages."""
+TICK_BATCH_COST_TICKS = 24
+"""A group's TickBatch (columns, L1 table, encoding, send) in ticks routed. Measured 2026-12-05 on the shared
+2-core machine (load 2–3): routing a tick costs ~3 µs; a drain in a ``tickstage run`` node replaying at 20×
+takes ~70–75 µs per TickBatch at the median (least squares over ~2,600 drains, venue-host and all-in-one)."""
 
 
 def _is_repeat(routes: list[tuple[Any, int]], exchange_ns: int, volume_lots: float) -> bool:
@@ -396,8 +397,8 @@ class VnpyBridge:
 
         A slice takes whole product groups, in the order their first waiting tick came: a group's waiting
         ticks go out in one TickBatch however the drain is cut. A slice costs its ticks plus
-        ``_BATCH_COST_TICKS`` per group, at most ``drain_slice_ticks``; a group with more waiting ticks than
-        that alone is split over slices.
+        :data:`TICK_BATCH_COST_TICKS` per group, at most ``drain_slice_ticks``; a group with more waiting ticks
+        than that alone is split over slices.
         """
         backlog = self._backlog
         budget = self._slice_ticks
@@ -406,14 +407,14 @@ class VnpyBridge:
         while backlog:
             name = next(iter(backlog))
             bucket = backlog[name]
-            need = len(bucket) + _BATCH_COST_TICKS
+            need = len(bucket) + TICK_BATCH_COST_TICKS
             if cost + need <= budget:
                 del backlog[name]
                 taken.extend(bucket.items())
                 cost += need
                 continue
             if not taken:   # a group alone over the budget: its first ticks now, the rest in the next slices
-                part = list(itertools.islice(bucket.items(), max(1, budget - _BATCH_COST_TICKS)))
+                part = list(itertools.islice(bucket.items(), max(1, budget - TICK_BATCH_COST_TICKS)))
                 for vt_symbol, _ in part:
                     del bucket[vt_symbol]
                 if not bucket:
@@ -649,5 +650,5 @@ def _columns(rows: list) -> dict[str, np.ndarray]:
     return columns
 
 
-__all__ = ["DRAIN_SLICE_TICKS", "BridgeStatistics", "VnpyBridge", "contract_terms", "guarded",
-           "product_of"]
+__all__ = ["DRAIN_SLICE_TICKS", "TICK_BATCH_COST_TICKS", "BridgeStatistics", "VnpyBridge", "contract_terms",
+           "guarded", "product_of"]

@@ -16,7 +16,7 @@ from actors import ActorRuntime, start_root
 from actors.root import RootSupervisor, desk_children
 from schemas.venue_events import EVENT_FEED_STATUS, FeedStatus
 from transport.venue.event_engine import PromptEventEngine
-from transport.venue.vnpy_bridge import VnpyBridge, product_of
+from transport.venue.vnpy_bridge import TICK_BATCH_COST_TICKS, VnpyBridge, product_of
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -220,7 +220,7 @@ async def test_drain_when_more_ticks_than_a_slice_then_routed_over_loop_turns_wi
     a socket read) runs between them; every tick reaches the group once, in batches numbered without a gap."""
     symbols = [f"rb{1000 + i}" for i in range(250)]
     async with contextlib.AsyncExitStack() as stack:
-        runtime, bridge = await _sliced_bridge_with_contracts(stack, symbols, slice_ticks=100)
+        runtime, bridge = await _sliced_bridge_with_contracts(stack, symbols, slice_ticks=100 + TICK_BATCH_COST_TICKS)
         batches, _ = _group_batches(runtime, "market/group/rb")
         loop = asyncio.get_running_loop()
         slices_before = bridge.statistics().drain_slices
@@ -254,7 +254,7 @@ async def test_drain_when_a_newer_tick_arrives_between_slices_then_it_replaces_t
     (routed once, the latest); a contract already routed in an earlier slice gets its newer tick after."""
     symbols = [f"rb{1000 + i}" for i in range(250)]
     async with contextlib.AsyncExitStack() as stack:
-        runtime, bridge = await _sliced_bridge_with_contracts(stack, symbols, slice_ticks=100)
+        runtime, bridge = await _sliced_bridge_with_contracts(stack, symbols, slice_ticks=100 + TICK_BATCH_COST_TICKS)
         batches, _ = _group_batches(runtime, "market/group/rb")
         loop = asyncio.get_running_loop()
         slices_before = bridge.statistics().drain_slices
@@ -294,7 +294,7 @@ async def test_feed_status_when_queued_after_ticks_of_a_sliced_drain_then_announ
 
     symbols = [f"rb{1000 + i}" for i in range(250)]
     async with contextlib.AsyncExitStack() as stack:
-        runtime, bridge = await _sliced_bridge_with_contracts(stack, symbols, slice_ticks=100)
+        runtime, bridge = await _sliced_bridge_with_contracts(stack, symbols, slice_ticks=100 + TICK_BATCH_COST_TICKS)
         batches, kinds = _group_batches(runtime, "market/group/rb")
         for i, symbol in enumerate(symbols):
             bridge.on_tick_event(Event(EVENT_TICK, _tick(symbol, 3000.0 + i)))
@@ -313,7 +313,7 @@ async def test_drain_when_cut_into_slices_then_each_group_still_gets_one_tick_ba
     symbols = [f"{product}{1801 + i}" for i in range(30) for product in products]   # interleaved
     async with contextlib.AsyncExitStack() as stack:
         runtime, bridge, engine = await stack.enter_async_context(
-            _bridge_on_engine(drain_slice_ticks=100, drain_interval_ms=0))
+            _bridge_on_engine(drain_slice_ticks=2 * (30 + TICK_BATCH_COST_TICKS) + 5, drain_interval_ms=0))
         for symbol in symbols:
             bridge.on_contract_event(Event(EVENT_CONTRACT, _contract(symbol)))
         await _wait(lambda: all(f"market/group/{product}" in runtime.registry for product in products))
@@ -325,7 +325,7 @@ async def test_drain_when_cut_into_slices_then_each_group_still_gets_one_tick_ba
         await _wait(lambda: all(batches for batches, _ in spies.values()))
         await runtime.wait_idle()
 
-        assert bridge.statistics().drain_slices - slices_before == 3   # 30 ticks + 12 per group: two a slice
+        assert bridge.statistics().drain_slices - slices_before == 3   # two groups' work a slice
         for product, (batches, _) in spies.items():
             ((seq, indexes, _),) = batches
             assert sorted(indexes) == list(range(30)), product
