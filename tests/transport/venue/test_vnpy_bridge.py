@@ -216,7 +216,7 @@ async def _sliced_bridge_with_contracts(stack, symbols, slice_ticks):
 
 
 async def test_drain_when_more_ticks_than_a_slice_then_routed_over_loop_turns_with_other_callbacks_between():
-    """250 ticks with slices of 100 go out in three loop turns; a callback queued on the loop (an order reply,
+    """250 ticks with slices of 100 ticks' work (and a TickBatch's) go out in three loop turns; a callback queued on the loop (an order reply,
     a socket read) runs between them; every tick reaches the group once, in batches numbered without a gap."""
     symbols = [f"rb{1000 + i}" for i in range(250)]
     async with contextlib.AsyncExitStack() as stack:
@@ -291,7 +291,6 @@ async def test_drain_when_a_newer_tick_arrives_between_slices_then_it_replaces_t
 async def test_feed_status_when_queued_after_ticks_of_a_sliced_drain_then_announced_after_their_last_slice():
     """A feed status vn.py put after 250 ticks reaches the group after all three slices' batches, not after
     the first: the group never shows a state older than ticks it still gets."""
-
     symbols = [f"rb{1000 + i}" for i in range(250)]
     async with contextlib.AsyncExitStack() as stack:
         runtime, bridge = await _sliced_bridge_with_contracts(stack, symbols, slice_ticks=100 + TICK_BATCH_COST_TICKS)
@@ -327,7 +326,7 @@ async def test_drain_when_cut_into_slices_then_each_group_still_gets_one_tick_ba
 
         assert bridge.statistics().drain_slices - slices_before == 3   # two groups' work a slice
         for product, (batches, _) in spies.items():
-            ((seq, indexes, _),) = batches
+            ((_, indexes, _),) = batches
             assert sorted(indexes) == list(range(30)), product
 
 
