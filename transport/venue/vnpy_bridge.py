@@ -210,12 +210,16 @@ class VnpyBridge:
         watchlists: watchlist group name → vt_symbols (from the config file).
         group_args: extra context args for every GroupActor (window_ms, ...).
         drain_interval_ms: least time between two drains, ms.
-        drain_slice_ticks: most ticks routed in one loop turn (:data:`DRAIN_SLICE_TICKS`); the rest
-            of a drain follows on the next turns.
+        drain_slice_ticks: most work one loop turn of a drain does, in ticks, each group's TickBatch
+            counted as :data:`TICK_BATCH_COST_TICKS` (:data:`DRAIN_SLICE_TICKS`); the rest of a drain
+            follows on the next turns.
         sink: ``sink(group, exchange, payload)`` takes each group's
             InstrumentsAdded and TickBatch messages instead of a local
             GroupActor (a ``venue-host`` node publishes them on NATS,
             transport/cluster/nats_ticks.py); ``None``: GroupActors in this process.
+
+    Raises:
+        ValueError: ``drain_slice_ticks`` below 1.
     """
 
     def __init__(self, runtime: ActorRuntime, watchlists: Mapping[str, Iterable[str]] | None = None,
