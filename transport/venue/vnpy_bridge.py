@@ -607,7 +607,9 @@ class VnpyBridge:
 
         Returns:
             :class:`actors.orders.ports.Quote` (group = its exchange product; best bid and ask), or
-            ``None`` for a contract not seen. Loop thread; a memory read.
+            ``None`` for a contract not seen. The prices are those of the contract's newest tick taken by a
+            drain, also while it waits for a later slice (an order checked between slices sees it).
+            Loop thread; a memory read.
         """
         from actors.orders.ports import Quote
 
@@ -616,10 +618,15 @@ class VnpyBridge:
             return None
         group, index = routes[0]
         info = group.instruments[index]
-        table = group.table
-        return Quote(vt_symbol, info.product, info.price_tick, info.multiplier, table.value("lastPrices", index),
-                     *self._terms.get(vt_symbol, (1.0, 0.0, 0.0, 0.0)), bid_price=table.value("bidPrices", index),
-                     ask_price=table.value("askPrices", index))
+        waiting = self._backlog.get(group.name, {}).get(vt_symbol)
+        if waiting is not None:   # its newest tick waits for a later slice of a drain: quote that one
+            tick = waiting[0]
+            last, bid, ask = tick.last_price, tick.bid_price_1, tick.ask_price_1
+        else:
+            table = group.table
+            last, bid, ask = (table.value(name, index) for name in ("lastPrices", "bidPrices", "askPrices"))
+        return Quote(vt_symbol, info.product, info.price_tick, info.multiplier, last,
+                     *self._terms.get(vt_symbol, (1.0, 0.0, 0.0, 0.0)), bid_price=bid, ask_price=ask)
 
     def group_exchange(self, group_name: str) -> str:
         """Return the exchange of a group's first instrument (``""``: unknown group, ``"NONE"``: empty group)."""

@@ -217,7 +217,8 @@ async def _sliced_bridge_with_contracts(stack, symbols, slice_ticks):
 
 async def test_drain_when_more_ticks_than_a_slice_then_routed_over_loop_turns_with_other_callbacks_between():
     """250 ticks with slices of 100 ticks' work (and a TickBatch's) go out in three loop turns; a callback queued on the loop (an order reply,
-    a socket read) runs between them; every tick reaches the group once, in batches numbered without a gap."""
+    a socket read) runs between them and quotes a contract still waiting at its tick's price; every tick
+    reaches the group once, in batches numbered without a gap."""
     symbols = [f"rb{1000 + i}" for i in range(250)]
     async with contextlib.AsyncExitStack() as stack:
         runtime, bridge = await _sliced_bridge_with_contracts(stack, symbols, slice_ticks=100 + TICK_BATCH_COST_TICKS)
@@ -226,8 +227,12 @@ async def test_drain_when_more_ticks_than_a_slice_then_routed_over_loop_turns_wi
         slices_before = bridge.statistics().drain_slices
         seen: list[int] = []   # slices done each time the other callback ran
 
+        quoted: list[float] = []   # an order's price check between slices: rb1240 still waits then
+
         def other_callback():
             seen.append(bridge.statistics().drain_slices - slices_before)
+            if seen[-1] == 1:
+                quoted.append(bridge.quote("rb1240.SHFE").last_price)
             if seen[-1] < 3 and len(seen) < 100:
                 loop.call_soon(other_callback)
 
@@ -239,6 +244,7 @@ async def test_drain_when_more_ticks_than_a_slice_then_routed_over_loop_turns_wi
         group = runtime.registry.entry("market/group/rb").instance
 
         assert 1 in seen and 2 in seen   # it ran after the first slice and after the second
+        assert quoted == [3240.0]        # the waiting tick's price, not "no last price"
         assert bridge.statistics().drain_slices - slices_before == 3
         routed = [index for _, indexes, _ in batches for index in indexes]
         assert sorted(routed) == list(range(250))   # none lost, none twice
