@@ -121,6 +121,7 @@ def install(prefix: str = "") -> None:
     from transport.venue.vnpy_orders import OrderBridge
 
     _time_callback(VnpyBridge, "drain", "market_drain")
+    _time_callback(VnpyBridge, "_next_slice", "market_drain")   # a drain's later slices: each a loop turn too
     _time_callback(ActorRuntime, "_pump", "runtime_pump")
     p = prefix
     _wrap(SocketServer, "_take", p + "ws_take")

@@ -22,6 +22,13 @@ one of them), so frames, ``/metrics`` and ``tickstage watch`` show it.
 Drains are at least ``drain_interval_ms`` apart (default 5 ms), so a busy
 group gets one TickBatch per interval rather than one per loop turn.
 
+A drain routes its ticks in slices of at most ``drain_slice_ticks`` ticks' worth of work (issue 18),
+whole product groups at a time: each slice sends the TickBatches of the groups it took and, while
+ticks remain, the next slice runs on the next loop turn (``call_soon``), so an order reply or a socket
+read queued meanwhile waits for one slice, not for the whole drain, and a group still gets one
+TickBatch per drain. Ticks not yet routed stay conflated: a newer tick of a contract taken by a later
+drain replaces its waiting one in place. A feed status goes out once no tick taken before it waits.
+
 Venue liveness: a gateway that puts an ``EVENT_FEED_STATUS`` event (data: a
 :class:`FeedStatus`; the simulator does on a disconnected or reconnected feed
 and at the end of a replay, the venue connection on a dropped or restored
@@ -38,6 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import math
 import operator
 import re
@@ -74,6 +82,15 @@ _DEPTH_OF = operator.attrgetter(*(f"{side}_{what}_{level}" for side, what in (
 """vn.py TickData → its five levels (bid prices, bid volumes, ask prices, ask volumes; 0: no such level)."""
 _FLOAT_COLUMNS = ("lastPrices", "bidPrices", "askPrices", "bidVolumesLots", "askVolumesLots",
                   "volumesLots", "openInterestsLots")
+DRAIN_SLICE_TICKS = 300
+"""Most work one drain slice does, in ticks, a group's TickBatch counted as :data:`TICK_BATCH_COST_TICKS`
+(issue 18): ~1 ms at the costs measured there, half the actor runtime's 2 ms pump slice. A count, not a
+clock: a loaded machine does not cut drains into more slices. Slices take whole groups, so a group still
+gets one TickBatch per drain: cutting adds loop turns, not messages."""
+TICK_BATCH_COST_TICKS = 24
+"""A group's TickBatch (columns, L1 table, encoding, send) in ticks routed. Measured 2026-12-05 on the shared
+2-core machine (load 2–3): routing a tick costs ~3 µs; a drain in a ``tickstage run`` node replaying at 20×
+takes ~70–75 µs per TickBatch at the median (least squares over ~2,600 drains, venue-host and all-in-one)."""
 
 
 def _is_repeat(routes: list[tuple[Any, int]], exchange_ns: int, volume_lots: float) -> bool:
@@ -166,8 +183,9 @@ class BridgeStatistics:
 
     Attributes:
         ticks_in: ticks received from vn.py.
-        ticks_conflated: ticks replaced by a newer one of the same contract before a drain.
+        ticks_conflated: ticks replaced by a newer one of the same contract before being routed.
         drains: loop wake-ups that drained a batch.
+        drain_slices: loop turns that routed ticks of a drain (more than ``drains`` when drains were sliced).
         batches_sent: TickBatch messages sent to groups.
         contracts: contracts known.
         groups: groups created.
@@ -181,6 +199,7 @@ class BridgeStatistics:
     contracts: int
     groups: int
     handler_errors: int
+    drain_slices: int
 
 
 class VnpyBridge:
@@ -191,15 +210,24 @@ class VnpyBridge:
         watchlists: watchlist group name → vt_symbols (from the config file).
         group_args: extra context args for every GroupActor (window_ms, ...).
         drain_interval_ms: least time between two drains, ms.
+        drain_slice_ticks: most work one loop turn of a drain does, in ticks, each group's TickBatch
+            counted as :data:`TICK_BATCH_COST_TICKS` (:data:`DRAIN_SLICE_TICKS`); the rest of a drain
+            follows on the next turns.
         sink: ``sink(group, exchange, payload)`` takes each group's
             InstrumentsAdded and TickBatch messages instead of a local
             GroupActor (a ``venue-host`` node publishes them on NATS,
             transport/cluster/nats_ticks.py); ``None``: GroupActors in this process.
+
+    Raises:
+        ValueError: ``drain_slice_ticks`` below 1.
     """
 
     def __init__(self, runtime: ActorRuntime, watchlists: Mapping[str, Iterable[str]] | None = None,
                  group_args: Mapping[str, Any] | None = None, drain_interval_ms: float = 5.0,
-                 sink: Callable[[str, str, bytes], None] | None = None) -> None:
+                 sink: Callable[[str, str, bytes], None] | None = None,
+                 drain_slice_ticks: int = DRAIN_SLICE_TICKS) -> None:
+        if drain_slice_ticks < 1:
+            raise ValueError(f"drain_slice_ticks must be at least 1, got {drain_slice_ticks}")
         self.runtime = runtime
         self._sink = sink
         self.loop: asyncio.AbstractEventLoop = runtime.loop
@@ -211,6 +239,14 @@ class VnpyBridge:
         self._wake_pending = False
         self._drain_interval_s = drain_interval_ms / 1000
         self._last_drain = 0.0
+        self._slice_ticks = drain_slice_ticks
+        self._backlog: dict[str, dict[str, tuple[Any, int, int]]] = {}
+        """Product group → vt_symbol → (tick, receive ns, drain number): ticks taken by a drain and not yet
+        routed, groups in the order of their first waiting tick (loop thread)."""
+        self._due_statuses: list[tuple[int, FeedStatus]] = []
+        """(drain number, status): announced once no tick of that drain or an earlier one waits (loop thread)."""
+        self._slice_armed = False
+        self._slices = 0
         self._groups: dict[str, _Group] = {}
         self._routes: dict[str, list[tuple[_Group, int]]] = {}
         self._terms: dict[str, tuple[float, float, float, float]] = {}
@@ -310,8 +346,9 @@ class VnpyBridge:
     # -- loop thread ---------------------------------------------------------
 
     def drain(self) -> None:
-        """Route everything vn.py sent since the last drain (loop thread); nothing once the runtime is shut
-        down (the desk is stopping: a drain armed by vn.py's last events still runs, and would raise)."""
+        """Take everything vn.py sent since the last drain and route its first slice (loop thread); nothing
+        once the runtime is shut down (the desk is stopping: a drain armed by vn.py's last events still
+        runs, and would raise)."""
         try:
             self._drain()
         except RuntimeStoppedError:
@@ -329,32 +366,98 @@ class VnpyBridge:
             self._wake_pending = False
         self._drains += 1
         self._last_drain = self.loop.time()
-        for contract in contracts:
+        for contract in contracts:   # before the ticks: a tick of a new contract takes its ContractData's terms
             self._add_contract(contract)
-        watched = self.detail_symbols
-        offsets: dict[str, list[int]] = {}  # exchange → recv − exch of this drain's ticks, ns
-        for tick, received_ns in ticks.values():
-            routes = self._routes.get(tick.vt_symbol)
+        backlog = self._backlog
+        drain = self._drains
+        for vt_symbol, (tick, received_ns) in ticks.items():
+            routes = self._routes.get(vt_symbol)
             if routes is None:
                 routes = self._add_contract(tick)
+            group_name = routes[0][0].name   # its product group (watchlist routes follow it)
+            bucket = backlog.get(group_name)
+            if bucket is None:
+                backlog[group_name] = bucket = {}
+            elif vt_symbol in bucket:
+                self._conflated += 1    # its waiting tick is replaced in place: still routed once
+            bucket[vt_symbol] = (tick, received_ns, drain)
+        self._due_statuses.extend((drain, status) for status in statuses)
+        if contracts:
+            for group in self._groups.values():
+                self._flush_group(group)    # instruments added before any of their ticks
+        self._route_slice()
+
+    def _next_slice(self) -> None:
+        """Route the next slice of a drain (loop thread, a ``call_soon`` callback)."""
+        self._slice_armed = False
+        try:
+            self._route_slice()
+        except RuntimeStoppedError:
+            pass
+
+    def _route_slice(self) -> None:
+        """Route one slice of the waiting ticks, flush the groups they touched, announce the feed statuses
+        now due, and arm the next slice while ticks remain (loop thread).
+
+        A slice takes whole product groups, in the order their first waiting tick came: a group's waiting
+        ticks go out in one TickBatch however the drain is cut. A slice costs its ticks plus
+        :data:`TICK_BATCH_COST_TICKS` per group, at most ``drain_slice_ticks``; a group with more waiting ticks
+        than that alone is split over slices.
+        """
+        backlog = self._backlog
+        budget = self._slice_ticks
+        taken: list[tuple[str, tuple[Any, int, int]]] = []
+        cost = 0
+        while backlog:
+            name = next(iter(backlog))
+            bucket = backlog[name]
+            need = len(bucket) + TICK_BATCH_COST_TICKS
+            if cost + need <= budget:
+                del backlog[name]
+                taken.extend(bucket.items())
+                cost += need
+                continue
+            if not taken:   # a group alone over the budget: its first ticks now, the rest in the next slices
+                part = list(itertools.islice(bucket.items(), max(1, budget - TICK_BATCH_COST_TICKS)))
+                for vt_symbol, _ in part:
+                    del bucket[vt_symbol]
+                if not bucket:
+                    del backlog[name]
+                taken = part
+            break
+        if taken:
+            self._slices += 1
+        watched = self.detail_symbols
+        offsets: dict[str, list[int]] = {}  # exchange → recv − exch of this slice's ticks, ns
+        touched: dict[str, _Group] = {}
+        for vt_symbol, (tick, received_ns, _) in taken:
+            routes = self._routes[vt_symbol]
             exchange_ns = int(tick.datetime.timestamp() * 1e9)
-            exchange = self._exchanges[tick.vt_symbol]
+            exchange = self._exchanges[vt_symbol]
             if exchange in offsets:
                 offsets[exchange].append(received_ns - exchange_ns)
             else:
                 offsets[exchange] = [received_ns - exchange_ns]
             row = (tick.last_price, tick.bid_price_1, tick.ask_price_1, tick.bid_volume_1,
                    tick.ask_volume_1, tick.volume, tick.open_interest, exchange_ns, received_ns)
-            if watched and tick.vt_symbol in watched and not _is_repeat(routes, exchange_ns, tick.volume):
-                self.runtime.tell_path(TICKS_PATH, encode_tick_detail(tick.vt_symbol, [tick_row(row, _DEPTH_OF(tick))]))
+            if watched and vt_symbol in watched and not _is_repeat(routes, exchange_ns, tick.volume):
+                self.runtime.tell_path(TICKS_PATH, encode_tick_detail(vt_symbol, [tick_row(row, _DEPTH_OF(tick))]))
             for group, index in routes:
                 group.rows.append((index, row))
+                touched[group.name] = group
         for exchange, values in offsets.items():
             self.clock_skew.observe(exchange, values)
-        for group in self._groups.values():
+        for group in touched.values():
             self._flush_group(group)
-        for status in statuses:
-            self._announce_feed_status(status)
+        if self._due_statuses:
+            # due once no tick taken by its drain or an earlier one still waits (a replaced tick is a newer one)
+            oldest = min((entry[2] for bucket in backlog.values() for entry in bucket.values()),
+                         default=self._drains + 1)
+            while self._due_statuses and self._due_statuses[0][0] < oldest:
+                self._announce_feed_status(self._due_statuses.pop(0)[1])
+        if backlog and not self._slice_armed:
+            self._slice_armed = True
+            self.loop.call_soon(self._next_slice)
         self.runtime.schedule()
 
     def _announce_feed_status(self, status: FeedStatus) -> None:
@@ -504,7 +607,9 @@ class VnpyBridge:
 
         Returns:
             :class:`actors.orders.ports.Quote` (group = its exchange product; best bid and ask), or
-            ``None`` for a contract not seen. Loop thread; a memory read.
+            ``None`` for a contract not seen. The prices are those of the contract's newest tick taken by a
+            drain, also while it waits for a later slice (an order checked between slices sees it).
+            Loop thread; a memory read.
         """
         from actors.orders.ports import Quote
 
@@ -513,10 +618,15 @@ class VnpyBridge:
             return None
         group, index = routes[0]
         info = group.instruments[index]
-        table = group.table
-        return Quote(vt_symbol, info.product, info.price_tick, info.multiplier, table.value("lastPrices", index),
-                     *self._terms.get(vt_symbol, (1.0, 0.0, 0.0, 0.0)), bid_price=table.value("bidPrices", index),
-                     ask_price=table.value("askPrices", index))
+        waiting = self._backlog.get(group.name, {}).get(vt_symbol)
+        if waiting is not None:   # its newest tick waits for a later slice of a drain: quote that one
+            tick = waiting[0]
+            last, bid, ask = tick.last_price, tick.bid_price_1, tick.ask_price_1
+        else:
+            table = group.table
+            last, bid, ask = (table.value(name, index) for name in ("lastPrices", "bidPrices", "askPrices"))
+        return Quote(vt_symbol, info.product, info.price_tick, info.multiplier, last,
+                     *self._terms.get(vt_symbol, (1.0, 0.0, 0.0, 0.0)), bid_price=bid, ask_price=ask)
 
     def group_exchange(self, group_name: str) -> str:
         """Return the exchange of a group's first instrument (``""``: unknown group, ``"NONE"``: empty group)."""
@@ -532,7 +642,7 @@ class VnpyBridge:
     def statistics(self) -> BridgeStatistics:
         """Return the bridge's counters now."""
         return BridgeStatistics(self._ticks_in, self._conflated, self._drains, self._batches,
-                                len(self._routes), len(self._groups), self._errors)
+                                len(self._routes), len(self._groups), self._errors, self._slices)
 
     def statistics_dict(self) -> dict[str, int]:
         """Return :meth:`statistics` as a plain dict (admin API, actor statistics)."""
@@ -551,5 +661,5 @@ def _columns(rows: list) -> dict[str, np.ndarray]:
     return columns
 
 
-__all__ = ["BridgeStatistics", "VnpyBridge", "contract_terms", "guarded",
-           "product_of"]
+__all__ = ["DRAIN_SLICE_TICKS", "TICK_BATCH_COST_TICKS", "BridgeStatistics", "VnpyBridge", "contract_terms",
+           "guarded", "product_of"]
