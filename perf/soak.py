@@ -52,10 +52,14 @@ LAG_PERIOD_S = 0.01
 """Period of the loop-lag probe's timer, seconds."""
 LAST_SNAPSHOT_BEFORE_END_S = 5.0
 """``--tracemalloc``'s last snapshot is taken this long before the timeline ends, with the desk running."""
-COLUMNS = ("t_s", "rss_mb", "loop_lag_max_ms", "send_p99_ms", "malloc_used_mb", "malloc_free_mb", "py_blocks")
+COLUMNS = ("t_s", "rss_mb", "loop_lag_max_ms", "send_p99_ms", "malloc_used_mb", "malloc_free_mb", "py_blocks",
+           "rss_anon_mb", "rss_file_mb", "arenas", "arenas_highwater", "arena_mb", "arena_used_mb", "arena_free_mb")
 """What :class:`Sampler` records each second."""
 HEAP_EVERY_S = 10
-"""Seconds between samples of the malloc heap (:func:`heap_figures`: it walks glibc's free lists)."""
+"""Seconds between samples of the malloc heap (:func:`heap_figures`: it walks glibc's free lists and pymalloc's
+arenas)."""
+_INT_COLUMNS = frozenset({"py_blocks", "arenas", "arenas_highwater"})
+"""Columns that are counts (written to the JSON as ints)."""
 _SKIPPED_IN_PROCESS = {"nats_disconnect", "restart_desk"}
 """Faults left out: the in-process desk has no NATS, and a desk restart starts a second desk (RSS jumps)."""
 
@@ -82,6 +86,82 @@ def heap_figures() -> dict:
     info = libc.mallinfo2()
     return {"malloc_used_mb": round((info.uordblks + info.hblkhd) / 2**20, 1),
             "malloc_free_mb": round(info.fordblks / 2**20, 1), "py_blocks": sys.getallocatedblocks()}
+
+
+def parse_mallocstats(text: str) -> dict:
+    """Read CPython's object-allocator (pymalloc) figures from ``sys._debugmallocstats()``'s report.
+
+    Args:
+        text: the report, as CPython 3.8–3.13 print it (``# arenas allocated current = 113`` lines, numbers
+            with thousands separators, then ``Total = ...`` closing the arenas' section).
+
+    Returns:
+        ``arenas`` (arenas allocated now; each is 1 MiB on 64-bit CPython ≥ 3.10, mmap'd and given back only
+        when every block in it is free), ``arenas_highwater`` (most ever held at once), ``arena_mb`` (the
+        arenas' total size), ``arena_used_mb`` (bytes in allocated blocks: live objects) and ``arena_free_mb``
+        (bytes in available blocks and unused pools: memory held by arenas that no object uses, i.e.
+        fragmentation). Keys whose line is missing are left out; an empty dict when none is found.
+    """
+    values: dict[str, int] = {}
+    total = None
+    for line in text.splitlines():
+        name, sep, value = line.partition("=")
+        if not sep:
+            continue
+        try:
+            number = int(value.strip().replace(",", ""))
+        except ValueError:
+            continue
+        name = name.strip()
+        if name.startswith("# "):
+            values[name[2:].strip()] = number
+        elif " unused pools * " in name:
+            values["unused pools"] = number
+        elif name == "Total" and total is None:  # the first Total closes the arenas' section
+            total = number
+    figures = {}
+    for key, source in (("arenas", "arenas allocated current"), ("arenas_highwater", "arenas highwater mark")):
+        if source in values:
+            figures[key] = values[source]
+    if total is not None:
+        figures["arena_mb"] = round(total / 2**20, 2)
+    if "bytes in allocated blocks" in values:
+        figures["arena_used_mb"] = round(values["bytes in allocated blocks"] / 2**20, 2)
+    if "bytes in available blocks" in values:
+        free = values["bytes in available blocks"] + values.get("unused pools", 0)
+        figures["arena_free_mb"] = round(free / 2**20, 2)
+    return figures
+
+
+def mallocstats_text() -> str:
+    """Return ``sys._debugmallocstats()``'s report (it writes to the C-level stderr, fd 2: captured through a
+    temporary file swapped in for fd 2 for the call; a line another thread writes to stderr meanwhile lands in
+    it and is dropped). Empty when the interpreter has no such report (pymalloc off: ``PYTHONMALLOC=malloc``)."""
+    import tempfile
+
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as capture:
+        saved = os.dup(2)
+        try:
+            os.dup2(capture.fileno(), 2)
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        capture.seek(0)
+        return capture.read().decode("utf-8", "replace")
+
+
+def rss_parts_mb() -> dict:
+    """``RssAnon`` (heap, arenas, stacks) and ``RssFile`` (mapped files: libraries' code paged in) of
+    /proc/self/status, MB."""
+    parts = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(("RssAnon:", "RssFile:")):
+                key = "rss_anon_mb" if line.startswith("RssAnon") else "rss_file_mb"
+                parts[key] = round(int(line.split()[1]) / 1024, 1)
+    return parts
 
 
 class Sampler:
@@ -121,6 +201,8 @@ class Sampler:
                    "loop_lag_max_ms": round(lag, 2), "send_p99_ms": self._send_p99_ms()}
             if count % HEAP_EVERY_S == 0:
                 row.update(heap_figures())
+                row.update(rss_parts_mb())
+                row.update(parse_mallocstats(mallocstats_text()))
             count += 1
             for name, column in self.columns.items():
                 value = row.get(name)
@@ -130,7 +212,7 @@ class Sampler:
     def rows(self) -> list[dict]:
         """The samples, one dict a second (the columns sampled that second)."""
         names = list(self.columns)
-        return [{name: (int(v) if name == "py_blocks" else v) for name, v in zip(names, values, strict=True)
+        return [{name: (int(v) if name in _INT_COLUMNS else v) for name, v in zip(names, values, strict=True)
                  if v == v}
                 for values in zip(*self.columns.values(), strict=True)]
 
@@ -299,7 +381,8 @@ async def main(args) -> dict:
 
 
 def plot(document: dict, path: str) -> None:
-    """RSS, loop lag, send p99 and the heap (malloc in use, Python's allocated blocks) against time."""
+    """RSS, loop lag, send p99, the heap (malloc in use, Python's allocated blocks) and RSS's parts beside
+    pymalloc's arenas against time."""
     rows = document["samples"]
     t = [r["t_s"] for r in rows]
     heap = [r for r in rows if "malloc_used_mb" in r]
@@ -313,6 +396,12 @@ def plot(document: dict, path: str) -> None:
         ("heap: malloc in use MB, Python blocks / 10,000", "seconds", {
             "malloc in use": ([r["t_s"] for r in heap], [r["malloc_used_mb"] for r in heap]),
             "Python blocks / 10k": ([r["t_s"] for r in heap], [r["py_blocks"] / 1e4 for r in heap])}, None),
+        ("RSS parts and pymalloc arenas MB", "seconds", {
+            name: ([r["t_s"] for r in heap if key in r], [r[key] for r in heap if key in r])
+            for name, key in (("RSS anonymous", "rss_anon_mb"), ("RSS files", "rss_file_mb"),
+                              ("arenas held", "arena_mb"), ("arenas' live blocks", "arena_used_mb"),
+                              ("arenas' free blocks", "arena_free_mb"))
+            if any(key in r for r in heap)}, None),
     ])
 
 
