@@ -81,3 +81,49 @@ def test_rss_parts_when_linux_then_anonymous_and_file_backed_mb():
     """RssAnon and RssFile come from /proc/self/status, in MB."""
     parts = _soak().rss_parts_mb()
     assert parts.keys() == {"rss_anon_mb", "rss_file_mb"} and parts["rss_anon_mb"] > 0
+
+
+def test_pass_counter_when_exchange_time_jumps_back_hours_then_one_more_pass():
+    """The tape's restart (exchange time back by hours) counts; a clock skew of seconds or no row yet does not."""
+    counter = _soak().PassCounter()
+    hour = 3_600 * 10**9
+    assert [counter.observe(t) for t in (0, 10 * hour, 10 * hour + 5, 10 * hour - 60 * 10**9, 19 * hour)] == [
+        0, 0, 0, 0, 0]
+    assert counter.observe(10 * hour + 1) == 1   # back to the night session's start
+    assert counter.observe(0) == 1 and counter.observe(12 * hour) == 1
+
+
+def _rows(passes: list[int], rss: list[float]) -> list[dict]:
+    return [{"t_s": float(i), "rss_mb": mb, "loop_lag_max_ms": 1.0, "replay_pass": p}
+            for i, (p, mb) in enumerate(zip(passes, rss, strict=True))]
+
+
+def _args(**overrides):
+    import argparse
+
+    return argparse.Namespace(**{"warmup_pass": True, "max_growth": 0.02, "max_stall_ms": 50.0, **overrides})
+
+
+def test_judge_when_state_lands_in_the_first_pass_then_judged_from_the_second():
+    """Memory that arrives during the first pass (contracts' first ticks, the busiest session's rate) is
+    warm-up; the second pass, flat, passes (it failed when judged after the time warm-up alone)."""
+    soak = _soak()
+    rows = _rows([0] * 40 + [1] * 40, [100.0 + i * 0.5 for i in range(40)] + [120.0] * 40)
+    verdict = soak.judge(rows, (), 10.0, 0.0, _args())
+    assert verdict["passed"] and verdict["warmup_end_s"] == 40.0 and verdict["rss_growth"] == 0.0
+    assert not soak.judge(rows, (), 10.0, 0.0, _args(warmup_pass=False))["passed"]
+
+
+def test_judge_when_the_first_pass_never_ends_then_fails_saying_why():
+    """A run shorter than the tape cannot tell bounded state from growth: the verdict fails and names it."""
+    soak = _soak()
+    verdict = soak.judge(_rows([0] * 60, [100.0] * 60), (), 10.0, 0.0, _args())
+    assert not verdict["passed"] and "first pass" in verdict["failures"][0]
+    assert verdict["rss_growth"] == 0.0   # still measured after --warmup-s, for the diagnosis
+
+
+def test_judge_when_growth_in_the_second_pass_then_fails():
+    """Growth after the first pass is growth."""
+    rows = _rows([0] * 20 + [1] * 50, [100.0] * 20 + [100.0 + i * 0.2 for i in range(50)])
+    verdict = _soak().judge(rows, (), 5.0, 0.0, _args())
+    assert not verdict["passed"] and "RSS grew" in verdict["failures"][0]
