@@ -99,7 +99,7 @@ def heap_figures() -> dict:
     ``malloc_used_mb`` counts every live malloc block, the Python heap's arenas and native
     buffers (pycapnp, numpy, zlib, OpenSSL) alike; ``malloc_free_mb`` is freed memory glibc
     keeps (fragmentation); ``py_blocks`` is ``sys.getallocatedblocks()`` (live Python objects,
-    roughly). Empty off glibc.
+    roughly; pymalloc's count, 0 under ``PYTHONMALLOC=malloc``). Empty off glibc.
     """
     try:
         libc = ctypes.CDLL(None)
@@ -159,7 +159,9 @@ def parse_mallocstats(text: str) -> dict:
 def mallocstats_text() -> str:
     """Return ``sys._debugmallocstats()``'s report (it writes to the C-level stderr, fd 2: captured through a
     temporary file swapped in for fd 2 for the call; a line another thread writes to stderr meanwhile lands in
-    it and is dropped). Empty when the interpreter has no such report (pymalloc off: ``PYTHONMALLOC=malloc``)."""
+    it and is dropped). Its arenas' section is missing when pymalloc is not the object allocator in use
+(``PYTHONMALLOC=malloc``, or ``--tracemalloc``, whose hooks wrap it): :func:`parse_mallocstats` then returns
+``{}``."""
     import tempfile
 
     sys.stderr.flush()
