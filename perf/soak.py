@@ -25,20 +25,20 @@ to 3 s after its end, excluded and listed).
 
 **The warm-up is one whole pass of the recorded day** (and at least ``--warmup-s``, default a quarter of the
 run, at most 5 minutes): it ends when the replay restarts the tape from its beginning (``sim/feed.py``
-loops). The rule's reason: what the desk and the harness hold is bounded by what the tape has shown them,
-and the tape shows it late. Contracts first trade all day long (2017-11-13's tape: 209 of its 429 in the
-night session's first half hour, 280 in the night, 69 at the day session's open, 08:59–09:29, the last at
-14:59:27), and each brings per-contract
-state that lives as long as the desk (vn.py's ``OmsEngine.ticks``, the frames' skeletons per group row
-count); the tape's rate differs by session (its 09:00 hour has 531,260 rows, the 23:00 one 152,493), and
-what is in flight, the harness's minute of kept frames and pymalloc's arenas (never given back while one
-object in them lives) follow its high-water mark. A verdict whose first tenth is in the night session and
-last tenth in the day session compares two different markets, not memory at rest: on 2026-12-05 it read
-+9.6 % for an hour whose live Python blocks rose by 110,000 at 09:00 and stayed there. After one pass
-every contract has ticked and every session's rate has been seen: growth in the second pass is growth.
-At 10× (issue 18's speed) a pass is ~58 min, so a verdict at 10× needs ``--minutes 120``; the default
-20× (the scenario's own speed) judges a second pass within the hour. A run that ends before the pass does fails the verdict and
-says so; ``--no-warmup-pass`` judges after ``--warmup-s`` alone (diagnostic runs shorter than a pass).
+loops; ``replay_pass`` counts it from the feed's exchange time jumping back). The rule's reason: what the
+desk and the harness hold is bounded by what the tape has shown them, and the tape shows it late.
+Contracts first trade all day long (2017-11-13's tape: 209 of its 429 in the night session's first half
+hour, 280 in the night, 69 at the day session's open 08:59–09:29, the last at 14:59:27), and each leaves
+state that lives as long as the desk (vn.py's ``OmsEngine.ticks``; the tick batches' skeletons, one per
+group and row count, ``schemas/_templates.py``). The tape's rate differs by session (its 09:00 hour has
+531,260 rows, its 23:00 hour 152,493): what is in flight follows it, and pymalloc's arenas (an arena is
+given back only when no object in it lives) keep its high-water mark. A verdict whose first tenth is in
+the night session and last tenth in the day session compares two markets, not memory at rest. After one
+pass every contract has ticked and every session's rate has been seen: growth in the second pass is
+growth. At 10× (issue 18's speed) a pass is ~58 min, so a verdict at 10× needs ``--minutes 120``; the
+default 20× (the scenario's own speed) judges a second pass within the hour. A run that ends before the
+pass does fails the verdict and says so; ``--no-warmup-pass`` judges after ``--warmup-s`` alone
+(diagnostic runs shorter than a pass).
 
 With ``--tracemalloc N`` it traces allocations (N frames each;
 slower: read its RSS and stalls as a diagnosis, not a verdict), snapshots the heap when the warm-up ends and
