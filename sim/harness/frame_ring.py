@@ -2,8 +2,8 @@
 
 A :class:`sim.harness.clients.SimClient` keeps the last minute of the healthy frames it received, to
 measure a fault's recovery at the end of a run. A deque of ``(arrival, built, group, fresh)`` tuples cost a
-tuple and three int objects per frame (~170 bytes, four pymalloc blocks); at ~450 frames a second over three
-probes the minute held ~100,000 blocks, and its size followed the frame rate: when the recorded day's
+tuple and its ints per frame (~170 bytes, three pymalloc blocks); at ~450 frames a second over three
+probes the minute held ~81,000 blocks, and its size followed the frame rate: when the recorded day's
 09:00 open raised the rate, the kept minute grew by ~93,000 blocks (+2.8 MB RSS) in one minute and stayed,
 which an in-process soak (perf/soak.py) read as the desk's growth. :class:`FrameRing` keeps the same four
 figures in preallocated int64 / int16 columns (26 bytes a frame), touched when made so they are resident

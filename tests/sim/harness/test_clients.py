@@ -48,8 +48,8 @@ def test_client_when_a_fault_is_watched_then_its_recovery_survives_frames_droppe
 
 
 def test_client_when_a_minute_of_frames_kept_then_no_python_objects_per_frame():
-    """The kept minute is numeric columns, not a tuple and three ints per frame: at ~450 frames a second over
-    three probes those were ~100,000 pymalloc blocks whose number followed the frame rate, and an hour's
+    """The kept minute is numeric columns, not a tuple and its ints per frame: at ~450 frames a second over
+    three probes those were ~81,000 pymalloc blocks whose number followed the frame rate, and an hour's
     soak read the day session's higher rate (+93,000 blocks, +2.8 MB in the minute after 09:00) as the
     desk's growth."""
     import sys

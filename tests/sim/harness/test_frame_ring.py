@@ -51,7 +51,7 @@ def test_ring_first_built_at_or_after_when_groups_wanted_then_the_oldest_match()
 
 
 def test_ring_when_a_minute_of_frames_kept_then_no_python_object_per_frame():
-    """A minute at 450 frames a second adds no pymalloc block per frame (the deque of tuples added four and
+    """A minute at 450 frames a second adds no pymalloc block per frame (the deque of tuples added three and
     ~170 bytes, and followed the frame rate); memory is the preallocated columns, 26 bytes a frame."""
     ring = FrameRing()
     base = 1_700_000_000_000_000_000
