@@ -454,7 +454,8 @@ async def main(args) -> dict:
     verdict = judge(sampler.rows, scenario.faults, timeline_offset_s + warmup_s, timeline_offset_s, args)
     print(f"soak {args.minutes} min at {args.speed}×: {'passed' if verdict['passed'] else 'FAILED'} "
           f"{verdict.get('failures') or ''} rss {verdict.get('rss_first_mb')} → {verdict.get('rss_last_mb')} MB, "
-          f"max stall {verdict.get('max_stall_ms')} ms; scenario {'passed' if report.passed else 'failed'} "
+          f"max stall {verdict.get('max_stall_ms')} ms, judged from t = {verdict.get('warmup_end_s')} s for "
+          f"{verdict.get('judged_s')} s; scenario {'passed' if report.passed else 'failed'} "
           f"{report.failures}", file=sys.stderr, flush=True)
     return {"verdict": verdict, "samples": sampler.rows, "scenario_passed": report.passed,
             "scenario_failures": report.failures, "faults": [f.kind for f in scenario.faults],
