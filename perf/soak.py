@@ -390,8 +390,9 @@ def judge(rows: list[dict], faults, warmup_s: float, offset_s: float, args) -> d
     pass_end_s = warmup_end_s(rows, warmup_s, args.warmup_pass)
     failures = []
     if pass_end_s is None:
-        failures.append("the replay did not finish its first pass of the tape: state bounded by the tape was "
-                        "still arriving (run longer or faster, see the module docstring)")
+        failures.append("the replay did not start a second pass of the tape: state bounded by the tape may "
+                        "still have been arriving (the simulator stops at the tape's end unless its setting "
+                        "loop is on; see the module docstring)")
     else:
         warmup_s = pass_end_s
     after = [r for r in rows if r["t_s"] >= warmup_s]

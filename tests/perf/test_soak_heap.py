@@ -118,7 +118,7 @@ def test_judge_when_the_first_pass_never_ends_then_fails_saying_why():
     """A run shorter than the tape cannot tell bounded state from growth: the verdict fails and names it."""
     soak = _soak()
     verdict = soak.judge(_rows([0] * 60, [100.0] * 60), (), 10.0, 0.0, _args())
-    assert not verdict["passed"] and "first pass" in verdict["failures"][0]
+    assert not verdict["passed"] and "second pass" in verdict["failures"][0]
     assert verdict["rss_growth"] == 0.0   # still measured after --warmup-s, for the diagnosis
 
 
