@@ -17,7 +17,6 @@ Everything runs as tasks on the desk's own loop (in process).
 from __future__ import annotations
 
 import asyncio
-import collections
 import random
 import time
 from collections.abc import Iterable
@@ -28,6 +27,7 @@ import aiohttp
 import capnp
 
 import schemas
+from sim.harness.frame_ring import FrameRing
 from transport.edge.client import client_message as edge_client_message
 
 CONNECT_TIMEOUT_S = 10.0
@@ -40,7 +40,8 @@ HEALTHY_KEPT_NS = 60_000_000_000
 """How long a client keeps its healthy frames, ns: the look-back of :meth:`SimClient.watch` (a fault's
 ``ready_ns`` is at most its ``duration_ms`` plus a restart's 5 s wait before its end) and of
 :meth:`SimClient.recovery` for a fault nobody watched. Older frames are dropped: at ~450 frames a second
-over three probes, ten minutes of them were ~50 MB of an hour's soak (~170 bytes a frame)."""
+over three probes, ten minutes of them were ~50 MB of an hour's soak (~170 bytes a frame, as tuples: they are
+kept in a :class:`sim.harness.frame_ring.FrameRing` now, 26 bytes a frame)."""
 
 @dataclass
 class GroupSeq:
@@ -107,7 +108,7 @@ class SimClient:
         self.groups = list(dict.fromkeys(groups))
         self.recorder = recorder
         self.session_path = ""
-        self.healthy: collections.deque[tuple[int, int, str, int]] = collections.deque()
+        self.healthy = FrameRing()
         """(arrival, built, group, fresh) of each in-order frame, UNIX ns, the last :data:`HEALTHY_KEPT_NS`."""
         self._watches: dict[tuple[int, frozenset[str] | None], tuple[int, int, str, int] | None] = {}
         """(ready ns, groups or None: any) → the first healthy frame built at or after it, None until it comes."""
@@ -241,13 +242,10 @@ class SimClient:
                 asyncio.get_running_loop().create_task(self.send(snapshotRequest={"group": group}))
             return
         if not state.gap_open:
-            healthy = self.healthy
-            frame = (now_ns, built_ns, group, fresh_ns)
-            healthy.append(frame)
-            while healthy[0][0] < now_ns - HEALTHY_KEPT_NS:   # bounded: a soak ran for an hour at ~450 a second
-                healthy.popleft()
+            self.healthy.append(now_ns, built_ns, group, fresh_ns)
+            self.healthy.drop_arrived_before(now_ns - HEALTHY_KEPT_NS)   # a soak ran an hour at ~450 a second
             if self._waiting:
-                self._resolve(frame)
+                self._resolve((now_ns, built_ns, group, fresh_ns))
 
     def _resolve(self, frame: tuple[int, int, str, int]) -> None:
         """Give ``frame`` to every waiting watch it answers (the first healthy frame built at or after it)."""
@@ -273,8 +271,7 @@ class SimClient:
         key = (ready_ns, wanted)
         if key in self._watches:
             return
-        self._watches[key] = next((f for f in self.healthy
-                                   if f[1] >= ready_ns and (wanted is None or f[2] in wanted)), None)
+        self._watches[key] = self.healthy.first_built_at_or_after(ready_ns, wanted)
         if self._watches[key] is None:
             self._waiting.append(key)
 
@@ -304,7 +301,8 @@ class SimClient:
             found = self._watches[key]
             frames = () if found is None else (found,)
         else:
-            frames = (f for f in self.healthy if f[1] >= ready_ns and (wanted is None or f[2] in wanted))
+            first = self.healthy.first_built_at_or_after(ready_ns, wanted)
+            frames = () if first is None else (first,)
         for arrived_ns, _, _, fresh_ns in frames:
             fresh = market_ns > end_ns and fresh_ns >= market_ns
             return arrived_ns, market_ns if fresh else end_ns

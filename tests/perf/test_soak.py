@@ -25,8 +25,9 @@ def test_soak_when_short_run_then_samples_verdict_and_png_written(tmp_path):
     assert done.returncode in (0, 1), done.stderr[-2000:]
     document = json.loads(out.read_text())
     assert len(document["samples"]) >= 20
-    assert {"t_s", "rss_mb", "loop_lag_max_ms", "send_p99_ms"} <= document["samples"][0].keys()
+    assert {"t_s", "rss_mb", "loop_lag_max_ms", "send_p99_ms", "replay_pass"} <= document["samples"][0].keys()
+    assert {"arenas", "arena_used_mb", "rss_anon_mb"} <= document["samples"][0].keys()
     verdict = document["verdict"]
-    assert {"passed", "failures", "rss_growth", "max_stall_ms"} <= verdict.keys()
+    assert {"passed", "failures", "rss_growth", "max_stall_ms", "warmup_end_s"} <= verdict.keys()
     assert done.returncode == (0 if verdict["passed"] else 1)
     assert "crash" in document["faults"] and out.with_suffix(".png").stat().st_size > 1000

@@ -253,3 +253,29 @@ def test_iter_ticks_when_depth_fields_filled_then_read_as_numbers(tmp_path) -> N
     path.write_text(",".join(header) + "\n" + ",".join(values[name] for name in header) + "\n")
     (tick,) = list(iter_ticks(path))
     assert tick.depth == tuple(float(i + 1) for i in range(15)) + (0.0,)
+
+
+def test_iter_ticks_when_a_long_tape_plays_then_the_parse_holds_no_memory_per_second_of_it(tmp_path):
+    """The parse's cache of exchange seconds is bounded well below a day's ~34,000 seconds: a soak's replay
+    held ~4 blocks per distinct second for the whole tape (+130,000 blocks over the recorded day)."""
+    import sys
+
+    from sim.replay import iter_ticks
+
+    path = tmp_path / "long.csv"
+    lines = ["TradingDay,ActionDay,UpdateTime,UpdateMillisec,ExchangeID,InstrumentID,ProductID,ProductClass,"
+             "LastPrice,Volume,OpenInterest,BidPrice1,BidVolume1,AskPrice1,AskVolume1,InSession"]
+    for i in range(20_000):
+        h, m, s = 9 + i // 3600, i // 60 % 60, i % 60
+        lines.append(f"20171113,20171113,{h:02d}:{m:02d}:{s:02d},0,SHFE,rb1801,rb,F,3800.0,{i},100,3799.0,1,"
+                     f"3801.0,1,True")
+    path.write_text("\n".join(lines) + "\n")
+    ticks = iter_ticks(path)
+    first = next(ticks)
+    for _ in range(2_000):
+        next(ticks)
+    before = sys.getallocatedblocks()
+    for last in itertools.islice(ticks, 17_000):   # the parse still running: its cache alive
+        pass
+    assert last.ts_ns - first.ts_ns == 19_000 * 10**9
+    assert sys.getallocatedblocks() - before < 8_000
