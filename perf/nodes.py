@@ -14,6 +14,10 @@ import aiohttp
 REPO = Path(__file__).resolve().parents[1]
 NODE_LOG_LEVEL_ENV = "TICKSTAGE_NODE_LOG_LEVEL"
 """Environment variable: the log level of node processes (default warning; info to see leases taken)."""
+SECRET = "bench-secret-of-at-least-thirty-two-bytes"
+"""The JWT secret of the desks and node processes the NATS benches start."""
+REPLAY_FILE = "cn_futopt_l1_20171113_0900-1000.csv.gz"
+"""The recorded hour the NATS benches replay (in ``--data``)."""
 
 
 def free_port() -> int:
@@ -86,3 +90,25 @@ class NodeProcess:
                 self.process.kill()
                 self.process.wait(timeout=10)
         self._log.close()
+
+
+def admin_headers() -> dict[str, str]:
+    """The HTTP headers of an admin (``ops``) of desks started with :data:`SECRET`."""
+    from transport.signin.auth import mint_token
+
+    return {"Authorization": f"Bearer {mint_token(SECRET, 'ops', 'admin')}"}
+
+
+async def wait_for(port: int, path: str, ready, timeout_s: float = 30.0) -> None:
+    """Poll ``GET <path>`` of the node on ``port`` (as an admin) until ``ready(json body)`` (bounded)."""
+    async with aiohttp.ClientSession() as http, asyncio.timeout(timeout_s):
+        while True:
+            async with http.get(f"http://127.0.0.1:{port}{path}", headers=admin_headers()) as response:
+                if ready(await response.json()):
+                    return
+            await asyncio.sleep(0.1)
+
+
+async def wait_group(port: int, group: str) -> None:
+    """Wait until the node on ``port`` lists ``group``."""
+    await wait_for(port, "/api/groups", lambda body: group in [g["name"] for g in body["groups"]])
