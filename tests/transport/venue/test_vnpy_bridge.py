@@ -216,9 +216,9 @@ async def _sliced_bridge_with_contracts(stack, symbols, slice_ticks):
 
 
 async def test_drain_when_more_ticks_than_a_slice_then_routed_over_loop_turns_with_other_callbacks_between():
-    """250 ticks with slices of 100 ticks' work (and a TickBatch's) go out in three loop turns; a callback queued on the loop (an order reply,
-    a socket read) runs between them and quotes a contract still waiting at its tick's price; every tick
-    reaches the group once, in batches numbered without a gap."""
+    """250 ticks with slices of 100 ticks' work (and a TickBatch's) go out in three loop turns; a callback
+    queued on the loop (an order reply, a socket read) runs between them and quotes a contract still waiting
+    at its tick's price; every tick reaches the group once, in batches numbered without a gap."""
     symbols = [f"rb{1000 + i}" for i in range(250)]
     async with contextlib.AsyncExitStack() as stack:
         runtime, bridge = await _sliced_bridge_with_contracts(stack, symbols, slice_ticks=100 + TICK_BATCH_COST_TICKS)
