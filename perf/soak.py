@@ -36,10 +36,9 @@ given back only when no object in it lives) keep its high-water mark. A verdict 
 the night session and last tenth in the day session compares two markets, not memory at rest. After one
 pass every contract has ticked and every session's rate has been seen: growth in the second pass is
 growth. At 10× (issue 18's speed) a pass is ~58 min, so a verdict at 10× needs ``--minutes 120``; the
-default 20× (the scenario's own speed) judges a second pass within the hour, once the tape loops: the
-harness's scenario does not yet turn on the simulator's ``loop`` setting, so the replay stops at the tape's
-end and this verdict fails, saying so (2026-12-05). A run that ends before the
-pass does fails the verdict and says so; ``--no-warmup-pass`` judges after ``--warmup-s`` alone
+default 20× (the scenario's own speed) judges a second pass within the hour: the scenario sets ``[desk]
+loop = true`` (the simulator restarts the tape at its end; the hour of 2026-12-05 07:27 ran before it did, and
+its replay stopped at the tape's end). A run that ends before the pass does fails the verdict and says so; ``--no-warmup-pass`` judges after ``--warmup-s`` alone
 (diagnostic runs shorter than a pass).
 
 With ``--tracemalloc N`` it traces allocations (N frames each;

@@ -168,7 +168,7 @@ def _desk_config(scenario: Scenario, secret: str, state_dir: Path) -> Any:
     if instruments and not Path(instruments).is_file():
         _log.warning("instruments_missing", path=instruments, fallback="built-in templates")
         instruments = ""
-    sim = {"peak": spec.peak, "copies": spec.copies, "shift_s": spec.shift_s, "max_gap_s": spec.max_gap_s,
+    sim = {"peak": spec.peak, "copies": spec.copies, "loop": spec.loop, "shift_s": spec.shift_s, "max_gap_s": spec.max_gap_s,
            "instruments": instruments, "venue": f"sim-{scenario.name}-{secrets.token_hex(4)}"}
     accounts = tuple(AccountSpec(f"acct-{i + 1:02d}", f"trader{i + 1}") for i in range(max(1, scenario.clients.traders)))
     orders = dataclasses.replace(DEVELOPMENT_ORDERS, accounts=accounts, journal=state_dir / "orders.sqlite3")

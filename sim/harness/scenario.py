@@ -16,6 +16,7 @@
     replay = ""              # a CSV or .tape instead of the synthetic market
     speed = 20.0             # replay speed
     copies = 1               # replay copies (sim/multiplex.py)
+    loop = false             # restart the replayed tape at its end (the soak judges a second pass)
     high_water_bytes = 262144
     nats = false             # true: the desk runs on a nats-server of its own (a nats_disconnect stops it)
 
@@ -123,6 +124,7 @@ class DeskSpec:
     replay: str = ""
     speed: float = 20.0
     copies: int = 1
+    loop: bool = False
     shift_s: float = 3.0
     max_gap_s: float = 0.0
     high_water_bytes: int = 256 * 1024

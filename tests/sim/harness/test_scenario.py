@@ -167,3 +167,15 @@ def test_scenario_toml_when_written_then_parses_back_to_the_same_desk_clients_an
     assert (scenario.name, scenario.duration_s, scenario.seed) == ("replayed", 9.0, 3)
     assert (scenario.desk, scenario.clients, scenario.faults) == (desk, clients, faults)
     assert text.startswith("# line one\n# line two\n")
+
+
+def test_desk_loop_when_set_then_the_desk_replays_the_tape_again_at_its_end(tmp_path: Path) -> None:
+    """``[desk] loop`` reaches the simulator's ``loop`` setting (the soak judges the day's second pass); it is
+    off unless a scenario turns it on, and the shipped trading day turns it on."""
+    from sim.harness.runner import _desk_config
+
+    looped = parse_scenario(GOOD.replace("[desk]\n", "[desk]\nloop = true\n"))
+    assert looped.desk.loop is True and parse_scenario(GOOD).desk.loop is False
+    assert _desk_config(looped, "s" * 32, tmp_path).sim["loop"] is True
+    assert load_scenario(SCENARIOS / "trading-day.toml").desk.loop is True
+
