@@ -137,7 +137,10 @@ class SessionActor(TickstageActor):
         self._awaited: dict[str, int] = {}  # group not created yet → its subscribe's correlation (desk warming)
         self._watchdog_message: bytes | None = None
         self._arm_watchdog()
+        warming = self._groups_warming()
         for group in self.state.groups:
+            if warming and group_path(group) not in self.runtime.registry:
+                self._awaited[group] = 0   # a restarted session keeps waiting for it (its subscribe was answered)
             self._attach(group)
         self.commands = CommandForwarder(self.path, self.state, self.runtime.registry, self.send_path)
         self.pushes_sent = self.pushes_conflated = 0
