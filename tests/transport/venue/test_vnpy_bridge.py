@@ -215,14 +215,24 @@ async def _sliced_bridge_with_contracts(stack, symbols, slice_ticks):
     return runtime, bridge
 
 
+RB_250 = [f"rb{1000 + i}" for i in range(250)]
+"""Contracts of group rb for the sliced-drain tests: three slices of 100 ticks' work each."""
+
+
+async def _sliced_rb(stack):
+    """A bridge knowing :data:`RB_250`, 100 ticks' work (and a TickBatch's) a slice: (runtime, bridge,
+    rb's TickBatches, the message kinds rb got)."""
+    runtime, bridge = await _sliced_bridge_with_contracts(stack, RB_250, slice_ticks=100 + TICK_BATCH_COST_TICKS)
+    return (runtime, bridge, *_group_batches(runtime, "market/group/rb"))
+
+
 async def test_drain_when_more_ticks_than_a_slice_then_routed_over_loop_turns_with_other_callbacks_between():
     """250 ticks with slices of 100 ticks' work (and a TickBatch's) go out in three loop turns; a callback
     queued on the loop (an order reply, a socket read) runs between them and quotes a contract still waiting
     at its tick's price; every tick reaches the group once, in batches numbered without a gap."""
-    symbols = [f"rb{1000 + i}" for i in range(250)]
+    symbols = RB_250
     async with contextlib.AsyncExitStack() as stack:
-        runtime, bridge = await _sliced_bridge_with_contracts(stack, symbols, slice_ticks=100 + TICK_BATCH_COST_TICKS)
-        batches, _ = _group_batches(runtime, "market/group/rb")
+        runtime, bridge, batches, _ = await _sliced_rb(stack)
         loop = asyncio.get_running_loop()
         slices_before = bridge.statistics().drain_slices
         seen: list[int] = []   # slices done each time the other callback ran
@@ -258,10 +268,9 @@ async def test_drain_when_more_ticks_than_a_slice_then_routed_over_loop_turns_wi
 async def test_drain_when_a_newer_tick_arrives_between_slices_then_it_replaces_the_waiting_one():
     """A contract's newer tick taken while its older one still waits for a later slice replaces it in place
     (routed once, the latest); a contract already routed in an earlier slice gets its newer tick after."""
-    symbols = [f"rb{1000 + i}" for i in range(250)]
+    symbols = RB_250
     async with contextlib.AsyncExitStack() as stack:
-        runtime, bridge = await _sliced_bridge_with_contracts(stack, symbols, slice_ticks=100 + TICK_BATCH_COST_TICKS)
-        batches, _ = _group_batches(runtime, "market/group/rb")
+        runtime, bridge, batches, _ = await _sliced_rb(stack)
         loop = asyncio.get_running_loop()
         slices_before = bridge.statistics().drain_slices
         conflated_before = bridge.statistics().ticks_conflated
@@ -297,10 +306,9 @@ async def test_drain_when_a_newer_tick_arrives_between_slices_then_it_replaces_t
 async def test_feed_status_when_queued_after_ticks_of_a_sliced_drain_then_announced_after_their_last_slice():
     """A feed status vn.py put after 250 ticks reaches the group after all three slices' batches, not after
     the first: the group never shows a state older than ticks it still gets."""
-    symbols = [f"rb{1000 + i}" for i in range(250)]
+    symbols = RB_250
     async with contextlib.AsyncExitStack() as stack:
-        runtime, bridge = await _sliced_bridge_with_contracts(stack, symbols, slice_ticks=100 + TICK_BATCH_COST_TICKS)
-        batches, kinds = _group_batches(runtime, "market/group/rb")
+        runtime, bridge, batches, kinds = await _sliced_rb(stack)
         for i, symbol in enumerate(symbols):
             bridge.on_tick_event(Event(EVENT_TICK, _tick(symbol, 3000.0 + i)))
         bridge.on_feed_status_event(Event(EVENT_FEED_STATUS, FeedStatus("sourceDown", "feed lost", 1, "T")))
