@@ -186,10 +186,7 @@ class SessionActor(TickstageActor):
                 for group in client.unsubscribe.groups:
                     if self.state.groups.pop(group, 0) is None:
                         self.send_path(group_path(group), self._attach_message("detach", group))
-                    self.stale.pop(group, None)
-                    self._attaching.pop(group, None)
-                    self._awaited.pop(group, None)
-                    self.liveness.forget(group)
+                    self._forget(group)
                 self._control(ack={"of": "unsubscribe"}, correlation=correlation)
             elif member == "snapshotRequest":
                 group = client.snapshotRequest.group
@@ -475,14 +472,20 @@ class SessionActor(TickstageActor):
             return True
         if self._groups_warming():
             return True
-        correlation = self._awaited.pop(group)
+        correlation = self._awaited[group]
         reason = f"no such group: {group} (the venue's contracts have all arrived and none makes it)"
         self._push_status(self.liveness.actor_said(group, Liveness(STOPPED, reason, time.time_ns())))
         self.state.groups.pop(group, None)
-        self._attaching.pop(group, None)
-        self.liveness.forget(group)
+        self._forget(group)
         self._control(error={"code": "unknownGroup", "message": reason}, correlation=correlation)
         return False
+
+    def _forget(self, group: str) -> None:
+        """Drop what the session keeps of a group it no longer follows (unsubscribed, or refused late)."""
+        self.stale.pop(group, None)
+        self._attaching.pop(group, None)
+        self._awaited.pop(group, None)
+        self.liveness.forget(group)
 
     def _actor_down(self, group: str) -> str | None:
         """``stopped``/``restarting`` when the registry says the group's actor is down, ``sourceDown`` for a
