@@ -189,8 +189,10 @@ class Stages:
         samples["socket_write"].append(socket_ns)
 
 
-async def answer_floor(event_engine, main_engine, quotes, exchanges, orders: int) -> list[int]:
-    """Time ``send_order`` → the answer (NOTTRADED) through vn.py's EventEngine thread → a loop callback, ns.
+async def answer_floor(event_engine, main_engine, quotes, exchanges, orders: int, direct: bool = True) -> list[int]:
+    """Time ``send_order`` → the answer (NOTTRADED) → a loop callback, ns: with ``direct``, handed over inside
+    vn.py's ``put`` on the gateway's thread as the desk's order bridge takes it (transport/venue/event_engine.py
+    direct handlers); else through vn.py's EventEngine dispatcher thread (the bridge's lane before 2026-12-05).
 
     The floor of any in-process path that waits for the exchange's answer (no actors, no journal, no
     bridge: measured before the order bridge is attached).
@@ -202,24 +204,27 @@ async def answer_floor(event_engine, main_engine, quotes, exchanges, orders: int
     loop = asyncio.get_running_loop()
     answered: dict[str, asyncio.Future] = {}
 
-    def on_order(event) -> None:   # vn.py's EventEngine thread
+    def on_order(event) -> None:   # the gateway's thread (direct) or vn.py's EventEngine thread
         order = event.data
         future = answered.get(order.reference)
         if future is not None and order.status != Status.SUBMITTING:
             loop.call_soon_threadsafe(lambda: future.done() or future.set_result(time.perf_counter_ns()))
 
-    event_engine.register(EVENT_ORDER, on_order)
+    register, unregister = ((event_engine.register_direct, event_engine.unregister_direct) if direct
+                            else (event_engine.register, event_engine.unregister))
+    register(EVENT_ORDER, on_order)
     floor = []
     for n in range(orders):
         quote = quotes[n % len(quotes)]
         request = OrderRequest(quote.vt_symbol.partition(".")[0], exchanges[quote.vt_symbol], Direction.LONG,
-                               OrderType.LIMIT, 1, quote.last_price - quote.price_tick * 30, Offset.OPEN, f"floor-{n}")
+                               OrderType.LIMIT, 1, quote.last_price - quote.price_tick * 30, Offset.OPEN,
+                               f"floor-{int(direct)}-{n}")
         future = answered[request.reference] = loop.create_future()
         t0 = time.perf_counter_ns()
         main_engine.send_order(request, "SIM")
         floor.append(await asyncio.wait_for(future, 10) - t0)
         del answered[request.reference]
-    event_engine.unregister(EVENT_ORDER, on_order)
+    unregister(EVENT_ORDER, on_order)
     return floor
 
 
@@ -319,9 +324,13 @@ class Harness:
         self.quotes = quotes = list(_Market(market).quotes.values())
         self.exchanges = exchanges = {c.vt_symbol: c.exchange for c in market.contracts}
         self.floor: list[int] = []
+        self.floor_dispatcher: list[int] = []
         if measure_floor:
-            await answer_floor(event_engine, main_engine, quotes, exchanges, args.warmup)
-            self.floor = await answer_floor(event_engine, main_engine, quotes, exchanges, args.orders)
+            for direct in (True, False):
+                await answer_floor(event_engine, main_engine, quotes, exchanges, args.warmup, direct)
+            self.floor = await answer_floor(event_engine, main_engine, quotes, exchanges, args.orders, True)
+            self.floor_dispatcher = await answer_floor(event_engine, main_engine, quotes, exchanges, args.orders,
+                                                       False)
         bridge.attach(event_engine, main_engine)
         children = [ChildSpec("client", Client, {})] + order_path_children(
             config, journal=journal, limits=LimitStore(config, rule_defaults(), journal), port=port,

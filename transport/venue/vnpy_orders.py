@@ -1,11 +1,14 @@
 """The order side of the vn.py bridge: order, trade and account events to the actors; orders to vn.py.
 
-A sibling of transport/venue/vnpy_bridge.py, built the same way (vn.py 4.5's EventEngine):
-vn.py's EventEngine runs every handler on its one dispatcher thread, so each
+A sibling of transport/venue/vnpy_bridge.py, built the same way: each
 handler is :func:`~transport.venue.vnpy_bridge.guarded`, appends the event to a
 lock-protected pending list and wakes the loop at most once per batch
 (``call_soon_threadsafe``); :meth:`OrderBridge.drain`, on the loop thread,
-routes the batch:
+routes the batch. The handlers are direct handlers of the desk's EventEngine
+(transport/venue/event_engine.py): the gateway's own thread calls them as it
+puts the event, so an order's answer does not wait in vn.py's one dispatcher
+queue behind the market's ticks (with the simulator's answer inside
+``send_order``, the whole order path stays on the loop thread). Routing:
 
 * ``EVENT_ORDER`` → ``orders/<account>`` (``vnpyOrder``);
 * ``EVENT_TRADE`` → ``orders/<account>`` and ``accounts/<account>`` (``vnpyTrade``);
@@ -23,7 +26,7 @@ counted.
 
 It is also the order actors' :class:`~actors.orders.ports.OrderPort`:
 ``send`` calls ``MainEngine.send_order`` on the loop thread (the simulator's
-returns at once and answers from its own thread), ``cancel`` calls
+returns at once and answers inside the call, or from its own thread after a configured latency), ``cancel`` calls
 ``MainEngine.cancel_order``, ``query`` asks the gateway (``query_order`` when
 it has one, as the simulator does, else vn.py's OmsEngine cache). An order the
 venue returns for a vt_orderid but whose reference names another order is not
@@ -158,13 +161,19 @@ class OrderBridge:
     # -- vn.py thread -----------------------------------------------------------------------
 
     def attach(self, event_engine: EventEngine, main_engine: MainEngine | None = None) -> None:
-        """Register the guarded handlers on vn.py's EventEngine; keep the MainEngine for orders."""
+        """Register the guarded handlers on vn.py's EventEngine; keep the MainEngine for orders.
+
+        On a :class:`~transport.venue.event_engine.PromptEventEngine` they are direct handlers, called on the
+        gateway's thread as it puts each event, so an order's answer does not queue behind the ticks waiting for
+        vn.py's dispatcher thread; on a plain vn.py ``EventEngine``, that dispatcher thread calls them.
+        """
         from vnpy.trader.event import EVENT_ACCOUNT, EVENT_ORDER, EVENT_TRADE
 
         if main_engine is not None:
             self.main_engine = main_engine
+        register = getattr(event_engine, "register_direct", event_engine.register)
         for event_type, kind in ((EVENT_ORDER, "order"), (EVENT_TRADE, "trade"), (EVENT_ACCOUNT, "account")):
-            event_engine.register(event_type, guarded(self._handler(kind), self._handler_failed))
+            register(event_type, guarded(self._handler(kind), self._handler_failed))
 
     def _handler(self, kind: str) -> Callable[[Any], None]:
         def on_event(event: Any) -> None:

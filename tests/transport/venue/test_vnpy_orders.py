@@ -4,6 +4,7 @@ answers with the venue's own view of an order, never another order's, and never 
 from __future__ import annotations
 
 import asyncio
+import threading
 from types import SimpleNamespace
 
 import pytest
@@ -119,3 +120,48 @@ def test_query_when_gateway_without_query_order_is_not_ready_then_venue_unavaila
         assert bridge.query(_record("o-1", "CTP.1_2_3")) is None
     finally:
         bridge.loop.close()
+
+
+async def test_order_answer_when_vnpy_dispatcher_is_held_by_ticks_then_reaches_the_loop_without_it():
+    """An order's answer does not queue behind the market in vn.py's one dispatcher thread: with that thread
+    held by a slow tick handler, the simulator's SUBMITTING and NOT TRADED reach the bridge's drain on the loop,
+    and vn.py's own handlers (its OmsEngine) still get them once the dispatcher moves on."""
+    from vnpy.event import Event
+    from vnpy.trader.event import EVENT_ORDER, EVENT_TICK
+
+    from transport.venue.event_engine import PromptEventEngine
+
+    runtime = ActorRuntime()
+    engine = PromptEventEngine(interval=3600)
+    bridge = OrderBridge(runtime, OrdersConfig(accounts=(AccountSpec("acct-01", "trader1"),)))
+    bridge.attach(engine)
+    release, held, oms = threading.Event(), threading.Event(), []
+    engine.register(EVENT_TICK, lambda event: (held.set(), release.wait(10)))
+    engine.register(EVENT_ORDER, lambda event: oms.append(event.data.status.name))
+    gateway = SimGateway(engine, "SIM")
+    venue = SimExchange.venue(f"bridge-direct-{id(gateway)}")
+    venue.on_contract(ContractData(symbol="rb1801", exchange=Exchange.SHFE, name="rb", product=Product.FUTURES,
+                                   size=10, pricetick=1.0, gateway_name="SIM"))
+    gateway.exchange = venue
+    venue.attach(gateway)
+    engine.start()
+    try:
+        engine.put(Event(EVENT_TICK, None))
+        assert held.wait(10)
+        venue.send_order(gateway, OrderRequest("rb1801", Exchange.SHFE, Direction.LONG, OrderType.LIMIT, 1.0, 3890.0,
+                                               Offset.OPEN, reference_of("acct-01", "c-1")))
+        for _ in range(500):   # bounded: the drain is one loop callback away
+            if bridge.statistics().orders_in >= 2:
+                break
+            await asyncio.sleep(0.002)
+        assert bridge.statistics().orders_in == 2 and oms == []
+        release.set()
+        for _ in range(500):
+            if len(oms) >= 2:
+                break
+            await asyncio.sleep(0.002)
+        assert oms == ["SUBMITTING", "NOTTRADED"]
+    finally:
+        release.set()
+        venue.detach(gateway)
+        engine.stop()
