@@ -1,16 +1,13 @@
-"""vn.py's algo trading engine (``vnpy_algotrading``) in the desk's MainEngine, its child orders on the desk's order path.
+"""The desk's algo jobs: vnpy_algotrading's algos in the desk's MainEngine, their child orders on the desk's order path.
 
 Traders start, pause, resume and stop vn.py algos (``TwapAlgo``, ``IcebergAlgo``, ``SniperAlgo``, ``StopAlgo``,
-``BestLimitAlgo``) over the WebSocket (``startAlgo`` … ``stopAlgo``, schemas/orders.capnp). The templates are
-vnpy_algotrading's own; :class:`DeskAlgoEngine` is its ``AlgoEngine`` with three changes:
-
-* ``send_order`` never calls the gateway: it submits a ``submitOrder`` to ``orders/<account>`` as the session
-  ``algos`` (actors/sessions/algo_host.py), so every child order passes the same risk rules and
-  journal as a manual one. Its client order id is ``a<16 hex of account and jobId>-<n>``. A child a rule refuses
-  pauses the algo with the reason.
-* order and trade events reach an algo by the child's client order id (the desk's order reference
-  ``tickstage:<account>:<client order id>``), not by the gateway's vt_orderid.
-* every vn.py handler is guarded: an algo that raises is logged and stopped, never the EventEngine's thread.
+``BestLimitAlgo``) over the WebSocket (``startAlgo`` … ``stopAlgo``, schemas/orders.capnp). :class:`DeskAlgos`
+checks the commands, keeps each job (journaled, resumed paused after a restart), submits the algos' child orders
+to ``orders/<account>`` as the session ``algos`` (actors/sessions/algo_host.py), so every child order passes the
+same risk rules and journal as a manual one (client order id ``a<16 hex of account and jobId>-<n>``; a child a
+rule refuses pauses the algo with the reason), and sends each job's progress. The engine that runs the
+templates, vnpy_algotrading's ``AlgoEngine`` routing its children through this service, is
+:class:`~transport.venue.algo_engine.DeskAlgoEngine` (transport/venue/algo_engine.py).
 
 Threads: the templates run on vn.py's EventEngine thread (ticks, 1 s timer, order events), as in vn.py; commands
 and child-order replies from the loop thread are queued to it as events. Every second (vn.py's timer) each job's
@@ -20,7 +17,6 @@ progress (``algoProgress``) goes to the sessions granted its account.
 from __future__ import annotations
 
 import asyncio
-import copy
 import hashlib
 import json
 import math
@@ -38,6 +34,7 @@ from actors.orders.codec import encode_account_push, encode_order_command
 from actors.orders.config import OrdersConfig
 from actors.paths import ALGO_HOST_CHILD, ALGO_HOST_PATH, is_token, orders_path
 from transport.edge.client import client_message
+from transport.venue.algo_engine import desk_algo_engine_class
 
 _log = structlog.get_logger("transport.venue.vnpy_algos")
 
@@ -101,130 +98,6 @@ class AlgoJob:
     last_row: tuple = ()
 
 
-def _twap_class() -> type:
-    from vnpy_algotrading.algos.twap_algo import TwapAlgo as VnpyTwapAlgo
-
-    class TwapAlgo(VnpyTwapAlgo):
-        """vnpy_algotrading's TWAP, its last slice sent: vnpy_algotrading 1.1.0 (algos/twap_algo.py) checks
-        ``total_count >= time`` before the slice of that same second, so 10 lots over 10 s at 1 s intervals sends
-        9 slices and finishes 1 lot short. Here the slice of the last interval goes out, and the algo finishes one
-        timer later (its open slice cancelled) if it is not filled by then."""
-
-        def on_timer(self) -> None:
-            from vnpy.trader.constant import Direction
-
-            self.timer_count += 1
-            self.total_count += 1
-            self.put_event()
-            if self.total_count > self.time:
-                self.write_log("执行时间已结束，停止算法")
-                self.finish()
-                return
-            if self.timer_count < self.interval:
-                return
-            self.timer_count = 0
-            tick = self.get_tick()
-            if not tick:
-                return
-            self.cancel_all()
-            order_volume = min(self.order_volume, self.volume - self.traded)
-            if order_volume <= 0:
-                return
-            if self.direction == Direction.LONG:
-                if tick.ask_price_1 <= self.price:
-                    self.buy(self.price, order_volume, offset=self.offset)
-            elif tick.bid_price_1 >= self.price:
-                self.sell(self.price, order_volume, offset=self.offset)
-
-    return TwapAlgo
-
-
-def _engine_class() -> type:
-    from vnpy_algotrading.engine import AlgoEngine
-
-    class DeskAlgoEngine(AlgoEngine):
-        """vnpy_algotrading's AlgoEngine whose orders go through the desk (module docstring)."""
-
-        desk: DeskAlgos
-
-        def close(self) -> None:
-            """Leave the algos as they are: a stopping desk keeps its jobs in the journal (resumed paused)."""
-
-        def load_algo_template(self) -> None:
-            super().load_algo_template()
-            self.add_algo_template(_twap_class())   # replaces vn.py's TwapAlgo under the same name
-
-        def process_tick_event(self, event: Any) -> None:
-            """Give a tick to the algos of its vt_symbol, if any, adding nothing for a contract without one.
-
-            vnpy_algotrading 1.x indexes its ``defaultdict(set)`` with every tick's vt_symbol: each
-            contract that ticked left an empty set for good (all 20,000 on the desk, growing through the
-            trading day as contracts first trade). Only vt_symbols an algo ever ran on stay (an emptied set
-            is not dropped here: ``start_algo`` may be filling it on another thread).
-            """
-            for algo in list(self.symbol_algo_map.get(event.data.vt_symbol, ())):
-                algo.update_tick(event.data)
-
-        def register_event(self) -> None:
-            from vnpy.trader.event import EVENT_ORDER, EVENT_TICK, EVENT_TIMER, EVENT_TRADE
-
-            for event_type, handler in ((EVENT_TICK, self.process_tick_event),
-                                        (EVENT_TIMER, self.process_timer_event),
-                                        (EVENT_ORDER, self.process_order_event),
-                                        (EVENT_TRADE, self.process_trade_event)):
-                self.event_engine.register(event_type, self._guard(handler))
-
-        def _guard(self, handler: Callable[[Any], None]) -> Callable[[Any], None]:
-            def guarded(event: Any) -> None:
-                try:
-                    handler(event)
-                except Exception as exc:  # noqa: BLE001 - an algo's bug stops that algo, never vn.py's thread
-                    _log.error("algo_handler_failed", handler=handler.__name__, error=repr(exc))
-                    self.desk.failed(exc)
-            guarded.__name__ = handler.__name__
-            return guarded
-
-        def process_order_event(self, event: Any) -> None:
-            order = event.data
-            client_order_id = self.desk.child_of(order.reference or "", order.vt_orderid)
-            algo = self.orderid_algo_map.get(client_order_id) if client_order_id else None
-            if algo is not None:
-                view = copy.copy(order)
-                view.vt_orderid = client_order_id
-                self.desk.child_state(client_order_id, order.is_active())
-                if algo.status.name in ("RUNNING", "PAUSED"):
-                    algo.update_order(view)
-
-        def process_trade_event(self, event: Any) -> None:
-            trade = event.data
-            client_order_id = self.desk.child_by_vt.get(trade.vt_orderid)
-            algo = self.orderid_algo_map.get(client_order_id) if client_order_id else None
-            if algo is not None and algo.status.name in ("RUNNING", "PAUSED"):
-                view = copy.copy(trade)
-                view.vt_orderid = client_order_id
-                algo.update_trade(view)
-
-        def send_order(self, algo: Any, direction: Any, price: float, volume: float, order_type: Any,
-                       offset: Any) -> str:
-            from vnpy.trader.utility import round_to
-
-            contract = self.main_engine.get_contract(algo.vt_symbol)
-            if not contract:
-                return ""
-            volume = round_to(volume, contract.min_volume)
-            if not volume:
-                return ""
-            client_order_id = self.desk.submit_child(algo, direction, price, volume, order_type, offset)
-            if client_order_id:
-                self.orderid_algo_map[client_order_id] = algo
-            return client_order_id
-
-        def cancel_order(self, algo: Any, vt_orderid: str) -> None:
-            self.desk.cancel_child(algo, vt_orderid)
-
-    return DeskAlgoEngine
-
-
 class DeskAlgos:
     """The desk's algo jobs: commands from the sessions, children to the order actors, progress to the traders.
 
@@ -261,7 +134,7 @@ class DeskAlgos:
         from vnpy.trader.event import EVENT_TIMER
 
         self.event_engine = event_engine
-        self.engine = main_engine.add_engine(_engine_class())
+        self.engine = main_engine.add_engine(desk_algo_engine_class())
         self.engine.desk = self
         event_engine.register(EVENT_ALGO_CALL, self._run_call)
         event_engine.register(EVENT_TIMER, self._on_timer)

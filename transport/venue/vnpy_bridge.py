@@ -28,6 +28,7 @@ ticks remain, the next slice runs on the next loop turn (``call_soon``), so an o
 read queued meanwhile waits for one slice, not for the whole drain, and a group still gets one
 TickBatch per drain. Ticks not yet routed stay conflated: a newer tick of a contract taken by a later
 drain replaces its waiting one in place. A feed status goes out once no tick taken before it waits.
+What waits between slices and what each slice takes: :class:`~transport.venue.drain_backlog.DrainBacklog`.
 
 Venue liveness: a gateway that puts an ``EVENT_FEED_STATUS`` event (data: a
 :class:`FeedStatus`; the simulator does on a disconnected or reconnected feed
@@ -45,7 +46,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import itertools
 import math
 import operator
 import re
@@ -67,6 +67,7 @@ from actors.market.ticks import TICK_FIELDS, TICKS_PATH, encode_tick_detail, tic
 from actors.paths import group_child, group_path
 from schemas.venue_events import EVENT_FEED_STATUS, FeedStatus
 from transport.latency import ExchangeClockSkew
+from transport.venue.drain_backlog import DRAIN_SLICE_TICKS, TICK_BATCH_COST_TICKS, DrainBacklog
 from transport.venue.feed_status import FeedStatusBook
 from transport.venue.watchlists import WatchlistEdit, WatchlistGroups
 
@@ -82,15 +83,6 @@ _DEPTH_OF = operator.attrgetter(*(f"{side}_{what}_{level}" for side, what in (
 """vn.py TickData → its five levels (bid prices, bid volumes, ask prices, ask volumes; 0: no such level)."""
 _FLOAT_COLUMNS = ("lastPrices", "bidPrices", "askPrices", "bidVolumesLots", "askVolumesLots",
                   "volumesLots", "openInterestsLots")
-DRAIN_SLICE_TICKS = 300
-"""Most work one drain slice does, in ticks, a group's TickBatch counted as :data:`TICK_BATCH_COST_TICKS`
-(issue 18): ~1 ms at the costs measured there, half the actor runtime's 2 ms pump slice. A count, not a
-clock: a loaded machine does not cut drains into more slices. Slices take whole groups, so a group still
-gets one TickBatch per drain: cutting adds loop turns, not messages."""
-TICK_BATCH_COST_TICKS = 24
-"""A group's TickBatch (columns, L1 table, encoding, send) in ticks routed. Measured 2026-12-05 on the shared
-2-core machine (load 2–3): routing a tick costs ~3 µs; a drain in a ``tickstage run`` node replaying at 20×
-takes ~70–75 µs per TickBatch at the median (least squares over ~2,600 drains, venue-host and all-in-one)."""
 
 
 def _is_repeat(routes: list[tuple[Any, int]], exchange_ns: int, volume_lots: float) -> bool:
@@ -240,11 +232,8 @@ class VnpyBridge:
         self._drain_interval_s = drain_interval_ms / 1000
         self._last_drain = 0.0
         self._slice_ticks = drain_slice_ticks
-        self._backlog: dict[str, dict[str, tuple[Any, int, int]]] = {}
-        """Product group → vt_symbol → (tick, receive ns, drain number): ticks taken by a drain and not yet
-        routed, groups in the order of their first waiting tick (loop thread)."""
-        self._due_statuses: list[tuple[int, FeedStatus]] = []
-        """(drain number, status): announced once no tick of that drain or an earlier one waits (loop thread)."""
+        self._backlog = DrainBacklog()
+        """Ticks taken by a drain and not yet routed, and the feed statuses waiting for them (loop thread)."""
         self._slice_armed = False
         self._slices = 0
         self._groups: dict[str, _Group] = {}
@@ -374,14 +363,10 @@ class VnpyBridge:
             routes = self._routes.get(vt_symbol)
             if routes is None:
                 routes = self._add_contract(tick)
-            group_name = routes[0][0].name   # its product group (watchlist routes follow it)
-            bucket = backlog.get(group_name)
-            if bucket is None:
-                backlog[group_name] = bucket = {}
-            elif vt_symbol in bucket:
-                self._conflated += 1    # its waiting tick is replaced in place: still routed once
-            bucket[vt_symbol] = (tick, received_ns, drain)
-        self._due_statuses.extend((drain, status) for status in statuses)
+            # by its product group (watchlist routes follow it); a waiting tick replaced in place is routed once
+            if backlog.add(routes[0][0].name, vt_symbol, tick, received_ns, drain):
+                self._conflated += 1
+        backlog.add_statuses(drain, statuses)
         if contracts:
             for group in self._groups.values():
                 self._flush_group(group)    # instruments added before any of their ticks
@@ -399,32 +384,11 @@ class VnpyBridge:
         """Route one slice of the waiting ticks, flush the groups they touched, announce the feed statuses
         now due, and arm the next slice while ticks remain (loop thread).
 
-        A slice takes whole product groups, in the order their first waiting tick came: a group's waiting
-        ticks go out in one TickBatch however the drain is cut. A slice costs its ticks plus
-        :data:`TICK_BATCH_COST_TICKS` per group, at most ``drain_slice_ticks``; a group with more waiting ticks
-        than that alone is split over slices.
+        A slice costs at most ``drain_slice_ticks`` ticks' worth of work and takes whole product groups
+        (:meth:`~transport.venue.drain_backlog.DrainBacklog.take_slice`).
         """
         backlog = self._backlog
-        budget = self._slice_ticks
-        taken: list[tuple[str, tuple[Any, int, int]]] = []
-        cost = 0
-        while backlog:
-            name = next(iter(backlog))
-            bucket = backlog[name]
-            need = len(bucket) + TICK_BATCH_COST_TICKS
-            if cost + need <= budget:
-                del backlog[name]
-                taken.extend(bucket.items())
-                cost += need
-                continue
-            if not taken:   # a group alone over the budget: its first ticks now, the rest in the next slices
-                part = list(itertools.islice(bucket.items(), max(1, budget - TICK_BATCH_COST_TICKS)))
-                for vt_symbol, _ in part:
-                    del bucket[vt_symbol]
-                if not bucket:
-                    del backlog[name]
-                taken = part
-            break
+        taken = backlog.take_slice(self._slice_ticks)
         if taken:
             self._slices += 1
         watched = self.detail_symbols
@@ -449,12 +413,8 @@ class VnpyBridge:
             self.clock_skew.observe(exchange, values)
         for group in touched.values():
             self._flush_group(group)
-        if self._due_statuses:
-            # due once no tick taken by its drain or an earlier one still waits (a replaced tick is a newer one)
-            oldest = min((entry[2] for bucket in backlog.values() for entry in bucket.values()),
-                         default=self._drains + 1)
-            while self._due_statuses and self._due_statuses[0][0] < oldest:
-                self._announce_feed_status(self._due_statuses.pop(0)[1])
+        for status in backlog.take_due_statuses():   # no tick taken by its drain or an earlier one waits
+            self._announce_feed_status(status)
         if backlog and not self._slice_armed:
             self._slice_armed = True
             self.loop.call_soon(self._next_slice)
@@ -618,9 +578,8 @@ class VnpyBridge:
             return None
         group, index = routes[0]
         info = group.instruments[index]
-        waiting = self._backlog.get(group.name, {}).get(vt_symbol)
-        if waiting is not None:   # its newest tick waits for a later slice of a drain: quote that one
-            tick = waiting[0]
+        tick = self._backlog.waiting(group.name, vt_symbol)
+        if tick is not None:   # its newest tick waits for a later slice of a drain: quote that one
             last, bid, ask = tick.last_price, tick.bid_price_1, tick.ask_price_1
         else:
             table = group.table

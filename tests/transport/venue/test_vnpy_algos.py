@@ -105,25 +105,3 @@ async def test_algo_job_when_another_users_job_then_forbidden(desk_factory, open
     assert (await two.recv_until(_is("error"), timeout_s=5))["code"] == "forbidden"
     await one.send(stopAlgo={"jobId": "mine", "account": "acct-01"})
     await one.recv_until(_is("algoProgress", jobId="mine", status="stopped"), timeout_s=10)
-
-
-async def test_algo_engine_when_many_contracts_tick_then_it_indexes_only_the_algos_vt_symbols(
-        desk_factory, open_socket, tmp_path):
-    """vnpy_algotrading's tick handler added an empty set per vt_symbol that ever ticked (every contract of a
-    20,000-contract desk, growing through the day); the desk's engine keeps only the vt_symbols algos run on."""
-    import asyncio
-
-    desk, price = await _desk(desk_factory, tmp_path)
-    client = await open_socket(desk, token(JWT_SECRET, "trader1", ["acct-01"]))
-    await client.send(**_start("long", price, settings=(("time", "600"), ("interval", "60"))))
-    await client.recv_until(_is("ack", of="startAlgo"), timeout_s=5)
-    main_engine = desk.algos.engine.main_engine
-    async with asyncio.timeout(20):
-        while len(main_engine.get_all_ticks()) < 50:
-            await asyncio.sleep(0.05)
-    async with asyncio.timeout(10):   # the algo runs and its vt_symbol has ticked
-        while not any(a.get_tick() is not None for a in list(desk.algos.engine.algos.values())):
-            await asyncio.sleep(0.05)
-    assert set(desk.algos.engine.symbol_algo_map) == {SYMBOL}
-    await client.send(stopAlgo={"jobId": "long", "account": "acct-01"})
-    await client.recv_until(_is("algoProgress", jobId="long", status="stopped"), timeout_s=10)
