@@ -12,23 +12,12 @@ import schemas
 from actors._envelope import encode_server_message
 from actors.sessions.account_pushes import AccountPushes
 from actors.sessions.state import SessionState
+from transport.signin.auth import Principal
 
 SESSION = "sessions/session/3"
 HIGH_WATER = 1000
 LOW_WATER = 100
 _ids = itertools.count(1)
-
-
-class Principal:
-    """A token granting ``accounts`` (not an admin)."""
-
-    is_admin = False
-
-    def __init__(self, *accounts: str) -> None:
-        self.accounts = accounts
-
-    def may_trade(self, account: str) -> bool:
-        return account in self.accounts
 
 
 class Outbox:
@@ -50,7 +39,7 @@ def _pushes(queued_bytes: int = 0):
         sent.append((path, data))
         return True
 
-    state = SessionState("trader1", "trader", principal=Principal("acct-01", "acct-02"))
+    state = SessionState("trader1", "trader", principal=Principal("trader1", "trader", 0.0, ("acct-01", "acct-02")))
     return AccountPushes(SESSION, state, outbox, HIGH_WATER, LOW_WATER, send_path), outbox, sent
 
 
