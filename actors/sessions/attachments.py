@@ -80,8 +80,8 @@ class GroupAttachments:
         self.retries = 0
 
     def restore(self) -> None:
-        """A restarted session: attach every subscribed group again; while the desk warms up, hold (correlation
-        0) those whose actor does not exist yet, so they are still refused once the desk is warm."""
+        """On start, attach every subscribed group (a restarted session's state keeps them); while the desk warms
+        up, hold (correlation 0) those whose actor does not exist yet, so they are still refused once it is warm."""
         warming = self._groups_warming()
         for group in self._subscribed:
             if warming and group_path(group) not in self._registry:
