@@ -15,7 +15,7 @@ while rows are left over, a frame took longer than its build budget or the
 flush timer fired late (loop lag), and narrows back when none holds. Each
 decision is counted. A cut keeps first the rows some subscriber shows: a
 session forwards its client's ``viewport`` (schemas/market.capnp Viewport)
-and the group keeps the latest per session.
+and the group keeps the latest per session (actors/market/viewports.py).
 
 After a restart it asks ``market-source`` for the group's instruments and latest
 rows, tells the sessions supervisor so subscribed sessions re-attach, and
@@ -103,6 +103,7 @@ from actors.market.fanout import SessionFanout
 from actors.market.l1 import L1Table
 from actors.market.liveness import CLOSED, ENDED, LIVE, PRE_OPEN, SOURCE_DOWN, Liveness, TradingWindows
 from actors.market.trading_sessions import GroupSessions
+from actors.market.viewports import Viewports
 from schemas.state_hash import HASHED_COLUMNS, l1_state_crc32
 
 DEFAULT_WINDOW_MS = 33
@@ -168,8 +169,7 @@ class GroupActor(TickstageActor):
         self.frame_encodes = self.entitlement_classes = 0
         self.seq = 0
         self.epoch = 0  # the NATS lease revision this group's frames carry (issue 16; 0: no lease)
-        self.viewports: dict[str, tuple[int, int] | np.ndarray] = {}  # session → (first, count) or its row indexes
-        self._visible: np.ndarray | None = None  # bool[size]: rows some viewport shows (None: rebuild)
+        self.viewports = Viewports()
         self.viewport_rows_kept = 0
         self.budget = FrameBudget(self.window_ms, self.wide_window_ms, self.max_rows,
                                   args.get("max_frame_bytes", DEFAULT_MAX_FRAME_BYTES),
@@ -343,41 +343,8 @@ class GroupActor(TickstageActor):
         """A subscriber's client shows rows ``firstRow`` .. ``firstRow + rowCount - 1``, or the rows
         ``rowIndexes`` when given (a sorted view); indexes past the group's end are ignored (loop thread)."""
         session = message.source
-        if session not in self.subscribers:
-            return
-        indexes = viewport.rowIndexes
-        if len(indexes):
-            self.viewports[session] = np.fromiter(indexes, dtype=np.int64, count=len(indexes))
-        else:
-            self.viewports[session] = (viewport.firstRow, viewport.rowCount)
-        self._visible = None
-
-    def _forget_viewport(self, session: str) -> None:
-        if self.viewports.pop(session, None) is not None:
-            self._visible = None
-
-    def _visible_rows(self) -> np.ndarray | None:
-        """bool[size]: rows some subscriber's viewport shows, or None without viewports."""
-        if not self.viewports:
-            return None
-        if self._visible is None or len(self._visible) != self.table.size:
-            visible = np.zeros(self.table.size, dtype=bool)
-            for shown in self.viewports.values():
-                if isinstance(shown, np.ndarray):
-                    visible[shown[shown < self.table.size]] = True
-                else:
-                    first, count = shown
-                    visible[first:first + count] = True
-            self._visible = visible
-        return self._visible
-
-    def _viewport_statistics(self) -> dict[str, int]:
-        """``viewport_rows``: rows some subscriber's viewport shows now; ``viewport_first_row`` and
-        ``viewport_last_row``: the lowest and highest of them (-1 without any)."""
-        visible = self._visible_rows()
-        shown = np.flatnonzero(visible) if visible is not None else np.zeros(0, np.int64)
-        return {"viewport_rows": len(shown), "viewport_first_row": int(shown[0]) if len(shown) else -1,
-                "viewport_last_row": int(shown[-1]) if len(shown) else -1}
+        if session in self.subscribers:
+            self.viewports.show(session, viewport.firstRow, viewport.rowCount, viewport.rowIndexes)
 
     def _on_snapshot_request(self, attach, message, sender: ActorAddress) -> None:
         """Send one session a snapshot now (after a gap or when it drained)."""
@@ -480,7 +447,7 @@ class GroupActor(TickstageActor):
             self._snapshot_due = False
         else:
             cap, cut = self.budget.row_cap(self.table.dirty_count)
-            visible = self._visible_rows() if cut else None
+            visible = self.viewports.visible(self.table.size) if cut else None
             rows = self.table.take_dirty(cap, first=visible)
             if visible is not None:
                 self.viewport_rows_kept += int(visible[rows["indexes"]].sum())
@@ -587,7 +554,7 @@ class GroupActor(TickstageActor):
         self._classes.pop(session, None)
         self._by_class = None
         self.fanout.forget(session)
-        self._forget_viewport(session)
+        self.viewports.forget(session)
 
     def extra_statistics(self) -> dict[str, Any]:
         """Frames, encodes (one per entitlement class per frame), snapshots, rows, bytes, budget decisions,
@@ -614,8 +581,7 @@ class GroupActor(TickstageActor):
             "tick_gaps": self.tick_gaps,
             "exchange_skew_ns": self.exchange_skew_ns,
             "window_ms": self.budget.current_window_ms,
-            "viewports": len(self.viewports),
-            **self._viewport_statistics(),
+            **self.viewports.statistics(self.table.size),
             "viewport_rows_kept": self.viewport_rows_kept,
             **{f"budget_{name}": value for name, value in dataclasses.asdict(self.budget.statistics()).items()
                if name != "window_ms"},

@@ -12,11 +12,10 @@ Slow consumer (conflation): when the outbox holds more than
 stale; once the socket drains below ``low_water_bytes`` the session asks the
 group for a fresh snapshot. Memory never grows with a slow client.
 A restarted session re-attaches the groups in its :class:`SessionState`.
-An attach the group never answered (no info, snapshot or delta within
-``ATTACH_RETRY_S``: the message was lost or refused as corrupt, or the group
-was restarting) is sent again, backing off to ``ATTACH_RETRY_MAX_S``; a group
-that had lost its subscriber list would otherwise stay silent for this
-session until something else restarted (found by sim/harness/scenarios/corrupt.toml).
+An attach the group never answered is sent again, backing off; while the desk
+warms up a group not created yet is held and attached once it appears, or
+refused ``unknownGroup`` once the desk is warm: the bookkeeping is
+:class:`actors.sessions.attachments.GroupAttachments`.
 
 Liveness (issue 14): the session tells its socket each subscribed group's
 state (``groupStatus``) once known and on every change: the worst of what the
@@ -36,7 +35,8 @@ accounts (``sessionAccounts``) at start. Past the high-water mark they are
 conflated like frames: the latest AccountStatus and RiskSummary per account
 wins, and an account whose events were dropped gets an ``orderStatusReply``
 (asked for on the client's behalf) once the socket drains; an admin socket
-that does not read (every account) cannot grow the queue with pushes.
+that does not read (every account) cannot grow the queue with pushes
+(:class:`actors.sessions.account_pushes.AccountPushes`).
 
 Entitlements (issue 17): every ``attach`` carries the token's ``ent`` claim
 (actors/market/entitlements.py); the group sends this session the frames of
@@ -73,22 +73,16 @@ from actors.market.ticks import MAX_PER_SESSION, TICKS_PATH
 from actors.market.watchlists import MAX_VT_SYMBOL_BYTES, vt_symbol_fits, watchlist_group
 from actors.market_source import MARKET_SOURCE_PATH
 from actors._envelope import encode_server_message, new_server_message
-from actors.orders.codec import encode_order_command
 from actors.orders.config import ALGO_MEMBERS, ORDER_MEMBERS
-from actors.paths import group_path, is_token, orders_path
+from actors.paths import group_path
+from actors.sessions.account_pushes import AccountPushes
+from actors.sessions.attachments import GroupAttachments, LateRefusal
 from actors.sessions.commands import CommandForwarder, Refusal
 from actors.sessions.liveness import LivenessBook, StatusChange
 from actors.sessions.state import SessionState
 
 DEFAULT_HIGH_WATER_BYTES = 1024 * 1024
 DEFAULT_LOW_WATER_BYTES = 256 * 1024
-ATTACH_RETRY_S = 0.25
-"""First wait for a group's answer to ``attach`` before sending it again, seconds."""
-ATTACH_RETRY_MAX_S = 4.0
-"""Longest wait between attach retries (the wait doubles from ATTACH_RETRY_S), seconds."""
-"""ClientMessage members forwarded to ``orders/<account>``."""
-CONFLATED_PUSHES = frozenset({"accountStatus", "riskSummary"})
-"""Account pushes of which a slow socket gets only the latest per account (each is a whole state)."""
 DEFAULT_STALE_AFTER_S = 1.5
 """A group silent this long (no frame, no heartbeat: 3 heartbeat intervals) is ``stale``, seconds."""
 _DOWN_STATES = {ActorState.STOPPING: STOPPED, ActorState.STOPPED: STOPPED, ActorState.RESTARTING: RESTARTING,
@@ -124,28 +118,22 @@ class SessionActor(TickstageActor):
         self.stale: dict[str, bool] = {}  # group → snapshot already requested
         self._message_id = 0
         self.frames_sent = self.bytes_sent = self.conflated = 0
-        self.snapshots_requested = self.attach_retries = 0
-        self._attaching: dict[str, tuple[int, float]] = {}  # group → (timer generation, wait s)
-        self._attach_generation = 0
+        self.snapshots_requested = 0
         self._narrowing: dict[str, int] = {}  # group → least attach tag answering the new entitlements
         self._narrowing_ticks: dict[str, int] = {}  # vt_symbol → least history tag of the new entitlements
         self._tick_tag = 0
         self.frames_dropped_entitlements = 0
         self.stale_after_s: float = args.get("stale_after_s", DEFAULT_STALE_AFTER_S)
         self.liveness = LivenessBook(self.stale_after_s, self._actor_down)
-        self._groups_warming = args.get("groups_warming") or (lambda: False)
-        self._awaited: dict[str, int] = {}  # group not created yet → its subscribe's correlation (desk warming)
         self._watchdog_message: bytes | None = None
         self._arm_watchdog()
-        warming = self._groups_warming()
-        for group in self.state.groups:
-            if warming and group_path(group) not in self.runtime.registry:
-                self._awaited[group] = 0   # a restarted session keeps waiting for it (its subscribe was answered)
-            self._attach(group)
+        self.attachments = GroupAttachments(self.state.groups, self.runtime.registry,
+                                            args.get("groups_warming") or (lambda: False),
+                                            self._send_attach, self._arm_attach_retry)
+        self.attachments.restore()
         self.commands = CommandForwarder(self.path, self.state, self.runtime.registry, self.send_path)
-        self.pushes_sent = self.pushes_conflated = 0
-        self._pending_pushes: dict[tuple[str, str], bytes] = {}  # (account, member) → latest payload
-        self._stale_accounts: set[str] = set()
+        self.account_pushes = AccountPushes(self.path, self.state, self.outbox, self.high_water, self.low_water,
+                                            self.send_path)
         self.watchlist_updates = 0
         self.details_sent = self.details_dropped = 0
         self._register_accounts(attached=True)
@@ -184,7 +172,7 @@ class SessionActor(TickstageActor):
                 self._subscribe(list(client.subscribe.groups), correlation)
             elif member == "unsubscribe":
                 for group in client.unsubscribe.groups:
-                    if self.state.groups.pop(group, 0) is None:
+                    if self.attachments.unsubscribe(group):
                         self.send_path(group_path(group), self._attach_message("detach", group))
                     self._forget(group)
                 self._control(ack={"of": "unsubscribe"}, correlation=correlation)
@@ -254,58 +242,12 @@ class SessionActor(TickstageActor):
 
     def _on_account_push(self, push, message, sender: ActorAddress) -> None:
         """An order event or account status of an account this session may see: push it, or conflate it
-        when the socket is past the high-water mark (see :meth:`_conflate_push`)."""
-        if not self.state.may_trade(push.account):
-            return
-        payload = push.payload
-        if self.outbox.queued_bytes > self.high_water or self._pending_pushes or self._stale_accounts:
-            self._conflate_push(push.account, payload)
-            return
-        self.outbox.put_nowait(payload)
-        self.pushes_sent += 1
-        self.bytes_sent += len(payload)
-
-    def _conflate_push(self, account: str, payload: bytes) -> None:
-        """Keep the latest ``accountStatus`` / ``riskSummary`` of each account; for anything else (order
-        and risk events) mark the account stale: once the socket drains it gets those latest statuses and an
-        ``orderStatusReply`` of the account (a snapshot, as a group's after conflated deltas)."""
-        self.pushes_conflated += 1
-        with schemas.stream.ServerMessage.from_bytes(
-            payload, traversal_limit_in_words=schemas.TRAVERSAL_LIMIT_WORDS, nesting_limit=schemas.NESTING_LIMIT,
-        ) as server:
-            member = server.which()
-        if member in CONFLATED_PUSHES:
-            self._pending_pushes[(account, member)] = payload
-        else:
-            self._stale_accounts.add(account)
-        if self.outbox.queued_bytes <= self.low_water:
-            self._flush_pushes()
-
-    def _flush_pushes(self) -> None:
-        """Push the kept statuses and ask for an order snapshot of every stale account (socket drained)."""
-        pending, self._pending_pushes = self._pending_pushes, {}
-        for payload in pending.values():
-            self.outbox.put_nowait(payload)
-            self.pushes_sent += 1
-            self.bytes_sent += len(payload)
-        stale, self._stale_accounts = self._stale_accounts, set()
-        for account in sorted(stale):
-            request = schemas.stream.ClientMessage.new_message()
-            request.init("orderStatusRequest").account = account
-            self.send_path(orders_path(account), encode_order_command(self.path, self.state.user, request.to_bytes(),
-                                                                     self.path, 0, *self.state.grants()))
+        when the socket is past the high-water mark (:class:`AccountPushes`)."""
+        self.bytes_sent += self.account_pushes.push(push.account, push.payload)
 
     def _subscribe(self, groups: list[str], correlation: int) -> None:
-        registry = self.runtime.registry
-        absent = [g for g in groups if not is_token(g) or group_path(g) not in registry]
-        warming = bool(absent) and self._groups_warming()
-        unknown = [g for g in absent if not (warming and is_token(g))]
-        for group in groups:
-            if group not in unknown and group not in self.state.groups:
-                if group in absent:
-                    self._awaited[group] = correlation
-                self.state.groups[group] = None
-                self._attach(group)
+        """Attach the groups (held while the desk warms up), refuse the unknown ones, ack the rest."""
+        unknown = self.attachments.subscribe(groups, correlation)
         if unknown:
             self._control(error={"code": "unknownGroup", "message": f"no such group: {', '.join(unknown)}"},
                           correlation=correlation)
@@ -375,8 +317,7 @@ class SessionActor(TickstageActor):
             elif kind in ("delta", "snapshot"):
                 self.frames_dropped_entitlements += 1  # encoded for the old entitlement class
                 return
-        if self._attaching:  # any frame from the group: it has us as a subscriber
-            self._attaching.pop(group, None)
+        self.attachments.answered(group)  # any frame from the group: it has us as a subscriber
         if kind == "status":
             self._push_status(self.liveness.group_said(group, self._status_of(outbound.payload)))
             return
@@ -400,8 +341,7 @@ class SessionActor(TickstageActor):
     def _on_socket_drained(self, _body, message, sender: ActorAddress) -> None:
         """The socket caught up: ask every stale group for a fresh snapshot, push the conflated statuses."""
         self._request_stale_snapshots()
-        if self._pending_pushes or self._stale_accounts:
-            self._flush_pushes()
+        self.bytes_sent += self.account_pushes.drained()
 
     def _on_entitlements_changed(self, changed, message, sender: ActorAddress) -> None:
         """A refresh changed the token's ``ent`` claim: attach every group and follow the contracts again, then ack.
@@ -410,8 +350,8 @@ class SessionActor(TickstageActor):
         group answers the new attach, so none reaches the socket after the ack.
         """
         for group in self.state.groups:
-            self._attach(group)
-            self._narrowing[group] = self._attach_generation  # the answer to this attach (or a later retry)
+            self.attachments.attach(group)
+            self._narrowing[group] = self.attachments.generation  # the answer to this attach (or a later retry)
         if self.state.ticks:
             self._tick_subscription(list(self.state.ticks), True)
             self._narrowing_ticks.update(dict.fromkeys(self.state.ticks, self._tick_tag))
@@ -425,7 +365,7 @@ class SessionActor(TickstageActor):
         if group == TICKS_PATH and self.state.ticks:
             self._tick_subscription(list(self.state.ticks), True)
         elif group in self.state.groups:
-            self._attach(group)
+            self.attachments.attach(group)
 
     def _on_group_status(self, status, message, sender: ActorAddress) -> None:
         """The market supervisor says a group's actor is ``stopped`` or ``restarting``."""
@@ -439,16 +379,10 @@ class SessionActor(TickstageActor):
         if name == "liveness":
             self._watchdog()
             return
-        if not name.startswith("attach:"):
-            return
-        group = name[len("attach:"):]
-        pending = self._attaching.get(group)
-        if pending is None or pending[0] != timer.generation or group not in self.state.groups:
-            return
-        if group in self._awaited and not self._await_group(group):
-            return
-        self.attach_retries += 1
-        self._attach(group, wait_s=min(pending[1] * 2, ATTACH_RETRY_MAX_S))
+        if name.startswith("attach:"):
+            refusal = self.attachments.retry(name[len("attach:"):], timer.generation)
+            if refusal is not None:
+                self._refuse_late(refusal)
 
     # -- liveness ---------------------------------------------------------
 
@@ -464,36 +398,26 @@ class SessionActor(TickstageActor):
         for change in self.liveness.sweep():
             self._push_status(change)
 
-    def _await_group(self, group: str) -> bool:
-        """An awaited group's attach retry: True to attach (it exists now, or the desk still warms up); once
-        the desk is warm and it still does not exist, refuse it ``unknownGroup`` and drop it (False)."""
-        if group_path(group) in self.runtime.registry:
-            self._awaited.pop(group, None)
-            return True
-        if self._groups_warming():
-            return True
-        correlation = self._awaited[group]
-        reason = f"no such group: {group} (the venue's contracts have all arrived and none makes it)"
-        self._push_status(self.liveness.actor_said(group, Liveness(STOPPED, reason, time.time_ns())))
-        self.state.groups.pop(group, None)
+    def _refuse_late(self, refusal: LateRefusal) -> None:
+        """A group held while the desk warmed up does not exist once it is warm: show it ``stopped`` (the panel
+        says why), drop it, and answer its subscribe ``unknownGroup``."""
+        group = refusal.group
+        self._push_status(self.liveness.actor_said(group, Liveness(STOPPED, refusal.reason, time.time_ns())))
         self._forget(group)
-        self._control(error={"code": "unknownGroup", "message": reason}, correlation=correlation)
-        return False
+        self._control(error={"code": "unknownGroup", "message": refusal.reason}, correlation=refusal.correlation)
 
     def _forget(self, group: str) -> None:
         """Drop what the session keeps of a group it no longer follows (unsubscribed, or refused late)."""
         self.stale.pop(group, None)
-        self._attaching.pop(group, None)
-        self._awaited.pop(group, None)
         self.liveness.forget(group)
 
     def _actor_down(self, group: str) -> str | None:
         """``stopped``/``restarting`` when the registry says the group's actor is down, ``sourceDown`` for a
-        group awaited while the desk warms up, else None."""
+        group held while the desk warms up, else None."""
         entry = self.runtime.registry.get(group_path(group))
         if entry is not None:
             return _DOWN_STATES.get(entry.state)
-        return SOURCE_DOWN if group in self._awaited else STOPPED
+        return SOURCE_DOWN if self.attachments.held(group) else STOPPED
 
     @staticmethod
     def _status_of(payload: bytes) -> Liveness:
@@ -531,21 +455,20 @@ class SessionActor(TickstageActor):
                 self.snapshots_requested += 1
                 self.send_path(group_path(group), self._attach_message("snapshotRequest", group))
 
-    def _attach(self, group: str, wait_s: float = ATTACH_RETRY_S) -> None:
-        """Send ``attach`` and arm a retry in ``wait_s`` unless the group answers first.
-
-        A group whose actor is down now is shown ``stopped``/``restarting`` at once.
-        """
-        self._attach_generation = (self._attach_generation + 1) & 0xFFFFFFFF
-        self._attaching[group] = (self._attach_generation, wait_s)
+    def _send_attach(self, group: str, tag: int) -> None:
+        """Send a group ``attach`` carrying ``tag`` (:class:`GroupAttachments`); a group whose actor is down
+        now, or not created yet, is shown ``stopped``/``restarting``/``sourceDown`` at once."""
         self.liveness.track(group)
-        if not self.send_path(group_path(group), self._attach_message("attach", group)):
+        if not self.send_path(group_path(group), self._attach_message("attach", group, tag)):
             down = self._actor_down(group) or STOPPED
             reason = (f"waiting for the venue's contracts: {group} is not on the desk yet" if down == SOURCE_DOWN
                       else f"{group_path(group)} is {down}")
             self._push_status(self.liveness.actor_said(group, Liveness(down, reason, time.time_ns())))
+
+    def _arm_attach_retry(self, group: str, generation: int, wait_s: float) -> None:
+        """Tell this actor ``timer("attach:<group>", generation)`` in ``wait_s`` seconds."""
         self.runtime.call_later(wait_s, self.myAddress, encode_actor_message(
-            "timer", {"name": f"attach:{group}", "generation": self._attach_generation}, source=self.path))
+            "timer", {"name": f"attach:{group}", "generation": generation}, source=self.path))
 
     def _follow_ticks(self, symbols: list[str], subscribe: bool, correlation: int) -> None:
         """subscribeTicks / unsubscribeTicks: checked here, answered by the ``ticks`` actor (or here)."""
@@ -588,10 +511,10 @@ class SessionActor(TickstageActor):
         return {"limited": True, "entitlements": [{"exchange": exchange, "fieldClasses": classes}
                                                   for exchange, classes in grants.items()]}
 
-    def _attach_message(self, member: str, group: str) -> bytes:
+    def _attach_message(self, member: str, group: str, tag: int = 0) -> bytes:
         fields: dict[str, Any] = {"sessionPath": self.path, "group": group}
         if member == "attach":
-            fields.update(self._entitlement_fields(), tag=self._attach_generation)
+            fields.update(self._entitlement_fields(), tag=tag)
         return encode_actor_message(member, fields, source=self.path, correlation_id=self.correlation_id)
 
     def _pong(self, client_ts_ns: int, correlation: int) -> None:
@@ -624,12 +547,12 @@ class SessionActor(TickstageActor):
             "bytes_sent": self.bytes_sent,
             "conflated": self.conflated,
             "snapshots_requested": self.snapshots_requested,
-            "attach_retries": self.attach_retries,
+            "attach_retries": self.attachments.retries,
             "frames_dropped_entitlements": self.frames_dropped_entitlements,
             "ticks_followed": list(self.state.ticks),
             "details_sent": self.details_sent,
             "details_dropped": self.details_dropped,
-            "attaching": list(self._attaching),
+            "attaching": self.attachments.attaching(),
             "queued_bytes": self.outbox.queued_bytes,
             "stale_groups": list(self.stale),
             "liveness": self.liveness.shown(),
@@ -637,8 +560,8 @@ class SessionActor(TickstageActor):
             "order_commands": self.commands.order_commands,
             "algo_commands": self.commands.algo_commands,
             "watchlist_updates": self.watchlist_updates,
-            "pushes_sent": self.pushes_sent,
-            "pushes_conflated": self.pushes_conflated,
+            "pushes_sent": self.account_pushes.pushes_sent,
+            "pushes_conflated": self.account_pushes.pushes_conflated,
             **_send_latency_statistics(self.outbox),
         }
 
