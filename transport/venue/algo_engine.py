@@ -190,8 +190,8 @@ def desk_algo_engine_class() -> type:
 
         def _stop_failed(self, algo: Any, method: str, exc: Exception) -> None:
             """Stop an algo that raised through vn.py's own stop (its open child orders cancelled), then hand it
-            to the desk. An algo whose stop raises too is taken out of the engine by hand: it gets no more
-            events either way."""
+            to the desk's ``algo_failed``. An algo whose stop raises too is taken out of the engine by hand: it
+            gets no more events either way. The handler's loop goes on to the other algos whatever happens here."""
             _log.error("algo_failed", algo=algo.algo_name, method=method, error=describe_error(exc))
             if algo.status.name not in ("STOPPED", "FINISHED"):
                 try:
@@ -199,7 +199,11 @@ def desk_algo_engine_class() -> type:
                 except Exception as stop_exc:  # noqa: BLE001 - a faulty algo's stop must not starve the others
                     _log.error("algo_stop_failed", algo=algo.algo_name, error=describe_error(stop_exc))
                     self._drop(algo)
-            self.desk.algo_failed(algo, exc)
+            try:
+                self.desk.algo_failed(algo, exc)
+            except Exception as desk_exc:  # noqa: BLE001 - as the last-line guard, without ending the loop
+                _log.error("algo_handler_failed", handler="algo_failed", error=describe_error(desk_exc))
+                self.desk.failed(desk_exc)
 
         def _drop(self, algo: Any) -> None:
             """Mark ``algo`` stopped and remove it from the engine's maps (what vnpy_algotrading's

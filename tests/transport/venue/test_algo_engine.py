@@ -121,6 +121,38 @@ async def test_algo_engine_when_the_first_algo_raises_on_the_timer_then_the_algo
     await client.recv_until(_is("algoProgress", jobId="second", status="stopped"), timeout_s=10)
 
 
+async def test_algo_engine_when_an_algo_and_its_stop_raise_then_it_is_taken_out_and_its_job_ends(
+        desk_factory, open_socket, tmp_path, monkeypatch):
+    """An algo whose stop raises too (a template overriding it badly) is taken out of vn.py's engine by hand: no
+    more ticks or timers reach it, and its job ends stopped with the first error as the reason."""
+    desk, through = await _desk(desk_factory, tmp_path)
+    client = await open_socket(desk, token(JWT_SECRET, "trader1", ["acct-01"]))
+    await client.send(**_start("broken", through, volume=600, settings=PATIENT_TWAP))
+    broken = await _algo(desk, "broken")
+    calls = []
+
+    def raising(*args) -> None:
+        calls.append(args)
+        raise LookupError("no such slice")
+
+    def stop() -> None:
+        raise RuntimeError("cannot stop")
+
+    monkeypatch.setattr(broken, "stop", stop)
+    monkeypatch.setattr(broken, "update_timer", raising)
+    monkeypatch.setattr(broken, "update_tick", raising)
+    stopped = await client.recv_until(_is("algoProgress", jobId="broken", status="stopped"), timeout_s=10)
+    assert stopped["message"] == "failed: LookupError: no such slice"
+    assert broken not in desk.algos.engine.algos.values() and broken not in desk.algos.engine.symbol_algo_map[SYMBOL]
+    seen = len(calls)
+    await client.send(**_start("after", through, volume=600, settings=PATIENT_TWAP))
+    await _algo(desk, "after")
+    await _children_grow(desk, "after", 2)   # timers and ticks go on, none to the algo taken out
+    assert len(calls) == seen and desk.algos.statistics()["algos_failed"] == 1
+    await client.send(stopAlgo={"jobId": "after", "account": "acct-01"})
+    await client.recv_until(_is("algoProgress", jobId="after", status="stopped"), timeout_s=10)
+
+
 async def test_algo_engine_when_desk_code_raises_in_a_handler_then_logged_counted_and_vn_py_keeps_dispatching(
         desk_factory, open_socket, tmp_path, monkeypatch):
     """The last line of defence: an exception outside any one algo (here the desk's ``child_of`` on an order event)
