@@ -97,6 +97,35 @@ async def test_algo_engine_when_an_algo_raises_on_a_tick_then_it_is_stopped_with
     await client.recv_until(_is("algoProgress", jobId="twap", status="stopped"), timeout_s=10)
 
 
+async def test_algo_engine_when_an_algo_raises_right_after_sending_a_child_then_that_child_is_cancelled_too(
+        desk_factory, open_socket, tmp_path, monkeypatch):
+    """An algo that raises in the same call that sent a child (no order event yet, so vn.py's stop does not know
+    the child is open) still has that child cancelled at the venue: the desk cancels every open child of the job."""
+    desk, through = await _desk(desk_factory, tmp_path)
+    tick = desk.bridge.quote(SYMBOL).price_tick
+    passive = round(through / 1.03 * 0.98 / tick) * tick
+    client = await open_socket(desk, token(JWT_SECRET, "trader1", ["acct-01"]))
+    await client.send(**_start("berg", passive, template="IcebergAlgo", volume=5,
+                               settings=(("display_volume", "1"), ("interval", "3"))))
+    berg = await _algo(desk, "berg")
+    job = desk.algos.jobs["berg"]
+    update_timer = berg.update_timer
+
+    def sending_then_raising() -> None:
+        sent = job.child_seq
+        update_timer()
+        if job.child_seq > sent:
+            raise RuntimeError("after the send")
+
+    monkeypatch.setattr(berg, "update_timer", sending_then_raising)   # the first child goes out on the 3rd timer
+    stopped = await client.recv_until(_is("algoProgress", jobId="berg", status="stopped"), timeout_s=15)
+    assert stopped["message"] == "failed: RuntimeError: after the send" and job.child_seq == 1
+    async with asyncio.timeout(10):   # the child reached the venue and was cancelled there
+        while not (orders := _venue_orders(desk, "berg")) or orders[0].is_active():
+            await asyncio.sleep(0.05)
+    assert orders[0].status.name == "CANCELLED" and not job.open_children
+
+
 async def test_algo_engine_when_the_first_algo_raises_on_the_timer_then_the_algos_after_it_still_run(
         desk_factory, open_socket, tmp_path, monkeypatch):
     """vn.py's timer loop over all algos goes on past one that raises: the TWAP started after it keeps sending its
