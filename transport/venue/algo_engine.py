@@ -11,8 +11,13 @@ these changes:
   pauses the algo with the reason.
 * order and trade events reach an algo by the child's client order id (the desk's order reference
   ``tickstage:<account>:<client order id>``), not by the gateway's vt_orderid.
-* every vn.py handler is guarded: an exception in an algo is logged (``algo_handler_failed``) and handed to
-  the desk's ``failed``; it never stops the EventEngine's thread.
+* each algo is guarded on its own: an exception raised by one algo's ``update_tick``, ``update_timer``,
+  ``update_order`` or ``update_trade`` is logged (``algo_failed``), stops THAT algo (vnpy_algotrading's
+  ``AlgoTemplate.stop``: status STOPPED, its open child orders cancelled through :meth:`cancel_order`, its ticks no
+  longer delivered) and is handed to the desk's ``algo_failed`` (the job ends with the error as its reason); the
+  handler goes on to the other algos of the same event, so one faulty algo starves none. Each whole vn.py handler
+  is guarded too, as the last line of defence: an exception outside any one algo (the desk's own code) is logged
+  (``algo_handler_failed``) and handed to the desk's ``failed``; neither ever stops the EventEngine's thread.
 * a tick reaches the algos of its vt_symbol without indexing every contract that ticks, and ``close`` leaves the
   algos as they are (a stopping desk keeps its jobs in the journal).
 * its ``TwapAlgo`` sends the slice of the last interval (:func:`twap_algo_class`).
@@ -55,8 +60,29 @@ class AlgoDesk(Protocol):
     def child_state(self, client_order_id: str, active: bool) -> None:
         """Note whether a child order is still open."""
 
-    def failed(self, exc: BaseException) -> None:
-        """An algo handler raised (already logged)."""
+    def algo_failed(self, algo: Any, exc: Exception) -> None:
+        """``algo`` raised ``exc`` and the engine has stopped it (already logged): end its job with the reason."""
+
+    def failed(self, exc: Exception) -> None:
+        """A handler raised outside any one algo (already logged)."""
+
+
+MAX_ERROR_CHARS = 200
+"""Longest error text :func:`describe_error` keeps (characters; a job's message stays readable and bounded)."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """Return ``"<error type>: <message>"`` of ``exc`` on one line, the message cut to :data:`MAX_ERROR_CHARS`.
+
+    Never raises: an exception whose ``str`` itself raises is described as ``<unprintable>``.
+    """
+    try:
+        text = " ".join(str(exc).split())
+    except Exception:  # noqa: BLE001 - a faulty algo's exception must not fail the report of its failure
+        text = "<unprintable>"
+    if len(text) > MAX_ERROR_CHARS:
+        text = text[:MAX_ERROR_CHARS - 1] + "…"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def twap_algo_class() -> type:
@@ -127,7 +153,13 @@ def desk_algo_engine_class() -> type:
             is not dropped here: ``start_algo`` may be filling it on another thread).
             """
             for algo in list(self.symbol_algo_map.get(event.data.vt_symbol, ())):
-                algo.update_tick(event.data)
+                self._run_algo(algo, "update_tick", event.data)
+
+        def process_timer_event(self, event: Any) -> None:
+            """Give vn.py's 1 s timer to every algo, each guarded (vnpy_algotrading's loop, one raising algo
+            stopped instead of ending the loop for the algos after it)."""
+            for algo in list(self.algos.values()):
+                self._run_algo(algo, "update_timer")
 
         def register_event(self) -> None:
             from vnpy.trader.event import EVENT_ORDER, EVENT_TICK, EVENT_TIMER, EVENT_TRADE
@@ -139,14 +171,50 @@ def desk_algo_engine_class() -> type:
                 self.event_engine.register(event_type, self._guard(handler))
 
         def _guard(self, handler: Callable[[Any], None]) -> Callable[[Any], None]:
+            """Wrap a whole vn.py handler: the last line of defence, vn.py's dispatcher thread never dies."""
             def guarded(event: Any) -> None:
                 try:
                     handler(event)
-                except Exception as exc:  # noqa: BLE001 - an algo's bug stops that algo, never vn.py's thread
-                    _log.error("algo_handler_failed", handler=handler.__name__, error=repr(exc))
+                except Exception as exc:  # noqa: BLE001 - never vn.py's thread
+                    _log.error("algo_handler_failed", handler=handler.__name__, error=describe_error(exc))
                     self.desk.failed(exc)
             guarded.__name__ = handler.__name__
             return guarded
+
+        def _run_algo(self, algo: Any, method: str, *args: Any) -> None:
+            """Call ``algo.<method>(*args)``; if it raises, stop that algo and tell the desk (EventEngine thread)."""
+            try:
+                getattr(algo, method)(*args)
+            except Exception as exc:  # noqa: BLE001 - an algo's bug stops that algo, never the others
+                self._stop_failed(algo, method, exc)
+
+        def _stop_failed(self, algo: Any, method: str, exc: Exception) -> None:
+            """Stop an algo that raised through vn.py's own stop (its open child orders cancelled), then hand it
+            to the desk's ``algo_failed``. An algo whose stop raises too is taken out of the engine by hand: it
+            gets no more events either way. The handler's loop goes on to the other algos whatever happens here."""
+            _log.error("algo_failed", algo=algo.algo_name, method=method, error=describe_error(exc))
+            if algo.status.name not in ("STOPPED", "FINISHED"):
+                try:
+                    algo.stop()
+                except Exception as stop_exc:  # noqa: BLE001 - a faulty algo's stop must not starve the others
+                    _log.error("algo_stop_failed", algo=algo.algo_name, error=describe_error(stop_exc))
+                    self._drop(algo)
+            try:
+                self.desk.algo_failed(algo, exc)
+            except Exception as desk_exc:  # noqa: BLE001 - as the last-line guard, without ending the loop
+                _log.error("algo_handler_failed", handler="algo_failed", error=describe_error(desk_exc))
+                self.desk.failed(desk_exc)
+
+        def _drop(self, algo: Any) -> None:
+            """Mark ``algo`` stopped and remove it from the engine's maps (what vnpy_algotrading's
+            ``put_algo_event`` does for a stopped algo), without calling any of its code."""
+            from vnpy_algotrading.base import AlgoStatus
+
+            algo.status = AlgoStatus.STOPPED
+            if self.algos.get(algo.algo_name) is algo:
+                del self.algos[algo.algo_name]
+            for algos in self.symbol_algo_map.values():
+                algos.discard(algo)
 
         def process_order_event(self, event: Any) -> None:
             order = event.data
@@ -157,7 +225,7 @@ def desk_algo_engine_class() -> type:
                 view.vt_orderid = client_order_id
                 self.desk.child_state(client_order_id, order.is_active())
                 if algo.status.name in ("RUNNING", "PAUSED"):
-                    algo.update_order(view)
+                    self._run_algo(algo, "update_order", view)
 
         def process_trade_event(self, event: Any) -> None:
             trade = event.data
@@ -166,7 +234,7 @@ def desk_algo_engine_class() -> type:
             if algo is not None and algo.status.name in ("RUNNING", "PAUSED"):
                 view = copy.copy(trade)
                 view.vt_orderid = client_order_id
-                algo.update_trade(view)
+                self._run_algo(algo, "update_trade", view)
 
         def send_order(self, algo: Any, direction: Any, price: float, volume: float, order_type: Any,
                        offset: Any) -> str:
@@ -189,4 +257,4 @@ def desk_algo_engine_class() -> type:
     return DeskAlgoEngine
 
 
-__all__ = ["AlgoDesk", "desk_algo_engine_class", "twap_algo_class"]
+__all__ = ["AlgoDesk", "MAX_ERROR_CHARS", "describe_error", "desk_algo_engine_class", "twap_algo_class"]

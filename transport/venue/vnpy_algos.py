@@ -5,7 +5,8 @@ Traders start, pause, resume and stop vn.py algos (``TwapAlgo``, ``IcebergAlgo``
 checks the commands, keeps each job (journaled, resumed paused after a restart), submits the algos' child orders
 to ``orders/<account>`` as the session ``algos`` (actors/sessions/algo_host.py), so every child order passes the
 same risk rules and journal as a manual one (client order id ``a<16 hex of account and jobId>-<n>``; a child a
-rule refuses pauses the algo with the reason), and sends each job's progress. The engine that runs the
+rule refuses pauses the algo with the reason; an algo that raises is stopped, its open child orders cancelled, and
+its job ends ``stopped`` with the error as the reason), and sends each job's progress. The engine that runs the
 templates, vnpy_algotrading's ``AlgoEngine`` routing its children through this service, is
 :class:`~transport.venue.algo_engine.DeskAlgoEngine` (transport/venue/algo_engine.py).
 
@@ -34,7 +35,7 @@ from actors.orders.codec import encode_account_push, encode_order_command
 from actors.orders.config import OrdersConfig
 from actors.paths import ALGO_HOST_CHILD, ALGO_HOST_PATH, is_token, orders_path
 from transport.edge.client import client_message
-from transport.venue.algo_engine import desk_algo_engine_class
+from transport.venue.algo_engine import describe_error, desk_algo_engine_class
 
 _log = structlog.get_logger("transport.venue.vnpy_algos")
 
@@ -106,7 +107,8 @@ class DeskAlgos:
         config: the accounts (who owns which).
         journal: the order journal (actors/orders/journal.py): each job's row (``algo_jobs``) is written when it
             changes; at start the unfinished jobs of the trading day's journal are resumed **paused** (never re-run
-            on their own), their traded lots and average price restored.
+            on their own), their traded lots and average price restored. A job whose algo failed is journaled
+            ``stopped`` like any ended job, so a restarted desk does not resume it.
     """
 
     def __init__(self, runtime: Any, config: OrdersConfig, journal: Any = None) -> None:
@@ -123,6 +125,7 @@ class DeskAlgos:
         self._seq = 0
         self._lock = threading.Lock()
         self.started = self.refused_children = self.progress_sent = 0
+        self.algos_failed = self.handler_failures = 0
         self.progress_listeners: list[Callable[[str, bytes], None]] = []
         """Called on the loop thread with (job id, ActorMessage accountPush of its algoProgress), every progress
         the local sessions get (the NATS algo host publishes it on ``algo.progress.1s.<job>``)."""
@@ -422,8 +425,32 @@ class DeskAlgos:
             job.message = f"paused: child order {client_order_id} refused ({reason})"
             self._publish(job)
 
-    def failed(self, exc: BaseException) -> None:
-        """An algo handler raised (EventEngine thread): nothing else to do; the error is logged."""
+    def algo_failed(self, algo: Any, exc: Exception) -> None:
+        """End the job of an algo that raised and that the engine stopped (EventEngine thread).
+
+        vn.py's stop cancelled the children the algo knew open (its ``active_orders``, learnt from order events);
+        a child sent but not yet seen in an order event is cancelled here too (the order actor cancels a pending
+        order once it is sent). The job's message becomes ``"failed: <error type>: <message>"`` (the error cut to
+        200 characters), its progress (``stopped``) goes to the traders of its account and to the journal, and
+        :meth:`statistics` counts it (``algos_failed``).
+
+        Args:
+            algo: the vnpy_algotrading template instance that raised (already stopped).
+            exc: what it raised.
+        """
+        self.algos_failed += 1
+        job = self._by_algo.get(algo.algo_name)
+        if job is None or job.ended_reported:
+            return
+        for client_order_id in sorted(job.open_children - set(algo.active_orders)):
+            self.cancel_child(algo, client_order_id)
+        job.message = f"failed: {describe_error(exc)}"
+        self._publish(job)
+
+    def failed(self, exc: Exception) -> None:
+        """A vn.py handler raised outside any one algo (EventEngine thread, already logged): counted
+        (``handler_failures``)."""
+        self.handler_failures += 1
 
     def _on_timer(self, event: Any) -> None:
         try:
@@ -482,9 +509,11 @@ class DeskAlgos:
                 self.journal.write_algo_job_nowait({**row, "updated_ns": time.time_ns()})
 
     def statistics(self) -> dict[str, int]:
-        """Jobs, starts, refused children and progress messages sent."""
+        """Jobs, starts, refused children, progress messages sent, algos stopped because they raised
+        (``algos_failed``) and vn.py handlers that raised outside any one algo (``handler_failures``)."""
         return {"jobs": len(self.jobs), "started": self.started, "refused_children": self.refused_children,
-                "progress_sent": self.progress_sent}
+                "progress_sent": self.progress_sent, "algos_failed": self.algos_failed,
+                "handler_failures": self.handler_failures}
 
 
 __all__ = ["AlgoCommandError", "AlgoJob", "DeskAlgos", "EVENT_ALGO_CALL"]

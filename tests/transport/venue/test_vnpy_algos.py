@@ -105,3 +105,48 @@ async def test_algo_job_when_another_users_job_then_forbidden(desk_factory, open
     assert (await two.recv_until(_is("error"), timeout_s=5))["code"] == "forbidden"
     await one.send(stopAlgo={"jobId": "mine", "account": "acct-01"})
     await one.recv_until(_is("algoProgress", jobId="mine", status="stopped"), timeout_s=10)
+
+
+async def test_algo_job_when_its_algo_raised_then_journaled_stopped_with_the_error_and_not_resumed_after_a_restart(
+        desk_factory, open_socket, tmp_path, monkeypatch):
+    """A job whose algo raised ends ``stopped`` with ``failed: <error>`` in the journal, like any ended job: the
+    desk restarted on the same journal and venue leaves it ended (not resumed), while a job still running when the
+    desk stopped comes back paused. (Before: the failed job stayed ``running`` and came back paused.)"""
+    import asyncio
+
+    from tests.transport.orders_kit import last_price
+
+    config, sim = orders_config(tmp_path, limits=HIGH_LIMITS), venue_setting()
+    first = await desk_factory(orders=config, sim=sim)
+    price = round(await last_price(first) * 1.03)
+    client = await open_socket(first, token(JWT_SECRET, "trader1", ["acct-01"]))
+    for job_id in ("fails", "survives"):
+        await client.send(**_start(job_id, price, volume=600, settings=(("time", "600"), ("interval", "1"))))
+        await client.recv_until(_is("ack", of="startAlgo"), timeout_s=5)
+    async with asyncio.timeout(10):
+        while first.algos.jobs["fails"].algo is None:
+            await asyncio.sleep(0.05)
+
+    def raising() -> None:
+        raise RuntimeError("an algo's bug")
+
+    monkeypatch.setattr(first.algos.jobs["fails"].algo, "update_timer", raising)
+    stopped = await client.recv_until(_is("algoProgress", jobId="fails", status="stopped"), timeout_s=10)
+    assert stopped["message"] == "failed: RuntimeError: an algo's bug"
+    await client.recv_until(_is("algoProgress", jobId="survives", status="running"), timeout_s=5)
+    rows = {row["job_id"]: row for row in first.journal.algo_jobs()}
+    assert rows["fails"]["status"] == "stopped" and rows["fails"]["message"] == stopped["message"]
+    assert first.algos.statistics()["algos_failed"] == 1
+    await first.stop()
+
+    second = await desk_factory(orders=orders_config(tmp_path, limits=HIGH_LIMITS), sim=sim)
+    client = await open_socket(second, token(JWT_SECRET, "trader1", ["acct-01"]))
+    resumed = await client.recv_until(_is("algoProgress", jobId="survives"), timeout_s=15)
+    later = [await client.recv_until(_is("algoProgress"), timeout_s=5) for _ in range(3)]
+    assert resumed["status"] == "paused" and "restart" in resumed["message"], resumed
+    assert all(m["jobId"] == "survives" for m in later), "the failed job sends no progress: it is not resumed"
+    failed = second.algos.jobs["fails"]
+    assert failed.ended_reported and failed.algo is None and failed.restore is None
+    assert list(second.algos.engine.algos.values()) == [second.algos.jobs["survives"].algo]
+    await client.send(stopAlgo={"jobId": "survives", "account": "acct-01"})
+    await client.recv_until(_is("algoProgress", jobId="survives", status="stopped"), timeout_s=10)
