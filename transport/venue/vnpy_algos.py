@@ -340,6 +340,7 @@ class DeskAlgos:
             algo.resume()
         elif action == "stop":
             algo.stop()
+            self._cancel_unseen_children(job, algo)
         job.message = f"{action}d by {user}" if action != "stop" else f"stopped by {user}"
         self._publish(job)
 
@@ -442,10 +443,17 @@ class DeskAlgos:
         job = self._by_algo.get(algo.algo_name)
         if job is None or job.ended_reported:
             return
-        for client_order_id in sorted(job.open_children - set(algo.active_orders)):
-            self.cancel_child(algo, client_order_id)
+        self._cancel_unseen_children(job, algo)
         job.message = f"failed: {describe_error(exc)}"
         self._publish(job)
+
+    def _cancel_unseen_children(self, job: AlgoJob, algo: Any) -> None:
+        """Cancel the job's open children vn.py's stop did not: it cancels only the algo's ``active_orders``,
+        learnt from order events, so a child sent just before the stop, whose first event has not reached the
+        algo, would stay open at the venue (EventEngine thread; the order actor cancels a child still being sent
+        once it is sent)."""
+        for client_order_id in sorted(job.open_children - set(algo.active_orders)):
+            self.cancel_child(algo, client_order_id)
 
     def failed(self, exc: Exception) -> None:
         """A vn.py handler raised outside any one algo (EventEngine thread, already logged): counted

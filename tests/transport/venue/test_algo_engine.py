@@ -126,6 +126,36 @@ async def test_algo_engine_when_an_algo_raises_right_after_sending_a_child_then_
     assert orders[0].status.name == "CANCELLED"
 
 
+async def test_stop_algo_when_a_child_was_just_sent_and_not_yet_seen_then_that_child_is_cancelled_too(
+        desk_factory, open_socket, tmp_path, monkeypatch):
+    """A trader's stop that comes between a child's send and its first order event (vn.py's stop cancels only
+    the children the algo has seen an event for) still cancels that child at the venue: a stopped algo leaves
+    nothing open."""
+    desk, through = await _desk(desk_factory, tmp_path)
+    tick = desk.bridge.quote(SYMBOL).price_tick
+    passive = round(through / 1.03 * 0.98 / tick) * tick
+    client = await open_socket(desk, token(JWT_SECRET, "trader1", ["acct-01"]))
+    await client.send(**_start("berg", passive, template="IcebergAlgo", volume=5,
+                               settings=(("display_volume", "1"), ("interval", "3"))))
+    berg = await _algo(desk, "berg")
+    job = desk.algos.jobs["berg"]
+    update_timer = berg.update_timer
+
+    def sending_then_stopped() -> None:
+        sent = job.child_seq
+        update_timer()
+        if job.child_seq > sent:   # the trader's stop, handled on vn.py's thread before the child's first event
+            desk.algos._control(job, "stop", "trader1")
+
+    monkeypatch.setattr(berg, "update_timer", sending_then_stopped)   # the first child goes out on the 3rd timer
+    stopped = await client.recv_until(_is("algoProgress", jobId="berg", status="stopped"), timeout_s=15)
+    assert stopped["message"] == "stopped by trader1" and job.child_seq == 1
+    async with asyncio.timeout(10):   # the child reached the venue, was cancelled there, and the desk heard it
+        while not (orders := _venue_orders(desk, "berg")) or orders[0].is_active() or job.open_children:
+            await asyncio.sleep(0.05)
+    assert orders[0].status.name == "CANCELLED"
+
+
 async def test_algo_engine_when_the_first_algo_raises_on_the_timer_then_the_algos_after_it_still_run(
         desk_factory, open_socket, tmp_path, monkeypatch):
     """vn.py's timer loop over all algos goes on past one that raises: the TWAP started after it keeps sending its
