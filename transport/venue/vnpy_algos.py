@@ -79,7 +79,9 @@ class AlgoJob:
         child_seq: child orders sent over the job's life (the next child is ``-<child_seq + 1>``).
         restore: the journal row of a job to resume paused after a restart, until its contract is known.
         open_children: child orders not yet final.
-        ended_reported: its final progress has been sent.
+        ended_reported: its final progress has been sent: ended (stopped or finished) with no child order open. An
+            ended job whose cancels are still on their way keeps reporting each second until its last child
+            closes, so the trader's last view of it says ``openChildren`` 0, not a child that is long cancelled.
     """
 
     job_id: str
@@ -490,8 +492,8 @@ class DeskAlgos:
 
     def _publish(self, job: AlgoJob) -> None:
         fields = self.progress(job)
-        if fields["status"] in ("stopped", "finished"):
-            job.ended_reported = True
+        if fields["status"] in ("stopped", "finished") and not job.open_children:
+            job.ended_reported = True   # an ended job with children still open reports again until they close
         self._to_loop(self._push, job.account, fields)
 
     def _push(self, account: str, fields: dict[str, Any]) -> None:

@@ -154,6 +154,8 @@ async def test_stop_algo_when_a_child_was_just_sent_and_not_yet_seen_then_that_c
         while not (orders := _venue_orders(desk, "berg")) or orders[0].is_active() or job.open_children:
             await asyncio.sleep(0.05)
     assert orders[0].status.name == "CANCELLED"
+    # the trader's last view of the job: stopped, nothing open (not the child that was open when it stopped)
+    await client.recv_until(_is("algoProgress", jobId="berg", status="stopped", openChildren=0), timeout_s=10)
 
 
 async def test_algo_engine_when_the_first_algo_raises_on_the_timer_then_the_algos_after_it_still_run(
