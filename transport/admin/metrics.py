@@ -23,7 +23,8 @@ Families (labels ``path`` and ``kind`` on per-actor series):
   groups);
 * ``tickstage_runtime_*`` (pending, delivered, pumps, slices cut, asks, ask
   timeouts, timers, dropped, poison), ``tickstage_ws_*``,
-  ``tickstage_bridge_*``, ``tickstage_root_failed``;
+  ``tickstage_bridge_*``, ``tickstage_root_failed``, ``tickstage_algos_*`` (jobs, started, refused children,
+  progress sent, algos failed: stopped because they raised, handler failures);
 * ``tickstage_loop_lag_seconds{quantile="0.5"|"0.99"|"1"}`` over the last
   minute, from :class:`LoopLagMonitor`;
 * per account (label ``account``), from each order actor's statistics, which
@@ -197,6 +198,9 @@ class DeskCollector(Collector):
         if bridge is not None:
             yield from _dataclass_families("tickstage_bridge", bridge.statistics(), _BRIDGE_GAUGES,
                                            "vn.py bridge")
+        algos = getattr(self.desk, "algos", None)
+        if algos is not None:
+            yield from _algo_families(algos.statistics())
         skew = getattr(bridge, "clock_skew", None)
         if skew is not None:
             family = GaugeMetricFamily("tickstage_exchange_clock_skew_seconds",
@@ -378,6 +382,17 @@ def _venue_families(states: dict[str, str]):
         for name in VENUE_STATES:
             state.add_metric([gateway, name], 1 if name == current else 0)
     yield from (connected, state)
+
+
+def _algo_families(stats: dict[str, int]):
+    """Yield the algo service's counters (transport/venue/vnpy_algos.py ``DeskAlgos.statistics``): ``jobs`` a gauge,
+    the rest counters (``started``, ``refused_children``, ``progress_sent``, ``algos_failed``: algos stopped
+    because they raised, ``handler_failures``)."""
+    for name, value in stats.items():
+        kind = GaugeMetricFamily if name == "jobs" else CounterMetricFamily
+        family = kind(f"tickstage_algos_{name}", f"algo jobs: {name}")
+        family.add_metric([], value)
+        yield family
 
 
 def _dataclass_families(prefix: str, stats: Any, gauges: set[str], what: str):

@@ -57,6 +57,8 @@ async def test_metrics_when_scraped_then_parses_with_per_actor_session_runtime_a
     assert _sample(families, "tickstage_ws_sockets_open") == 1
     assert _sample(families, "tickstage_bridge_ticks_in") > 0
     assert _sample(families, "tickstage_root_failed") == 0
+    assert _sample(families, "tickstage_algos_algos_failed", "tickstage_algos_algos_failed_total") == 0
+    assert families["tickstage_algos_jobs"].type == "gauge"
     assert _sample(families, "tickstage_loop_lag_seconds", quantile="0.99") >= 0
     assert families["tickstage_actor_messages"].type == "counter"
     assert families["tickstage_actor_mailbox_messages"].type == "gauge"
