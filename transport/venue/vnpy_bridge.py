@@ -1,4 +1,10 @@
-"""The bridge from vn.py's EventEngine thread to the actors on the loop thread.
+"""The bridge from vn.py's gateways to the actors on the loop thread.
+
+Its handlers are direct handlers of the desk's EventEngine (transport/venue/event_engine.py): the thread that
+puts a tick, contract or feed status (a gateway's market data thread, the simulator's feed) calls them, so a tick
+waits neither behind the queue of vn.py's one dispatcher thread nor for that thread to run; vn.py's own handlers
+(its OmsEngine, the algo engine) still get every event from the dispatcher. On a plain vn.py ``EventEngine``
+the dispatcher thread calls them, as below.
 
 vn.py 4.5's EventEngine (measured): one dispatcher thread runs every handler, and an
 exception in a handler kills that thread for good; one
@@ -270,12 +276,16 @@ class VnpyBridge:
         }
 
     def attach(self, event_engine: EventEngine) -> None:
-        """Register the guarded handlers on a vn.py EventEngine."""
+        """Register the guarded handlers on a vn.py EventEngine: as direct handlers on the desk's
+        :class:`~transport.venue.event_engine.PromptEventEngine` (called on the gateway's thread as it puts each
+        event, so a tick does not wait in vn.py's one dispatcher queue nor for its thread), else on vn.py's
+        dispatcher thread."""
+        register = getattr(event_engine, "register_direct", event_engine.register)
         for event_type, handler in self.handlers().items():
-            event_engine.register(event_type, handler)
+            register(event_type, handler)
 
     def on_tick_event(self, event: Any) -> None:
-        """Conflate one TickData (vn.py dispatcher thread)."""
+        """Conflate one TickData (the gateway's thread: a direct handler; or vn.py's dispatcher thread)."""
         tick = event.data
         key = tick.vt_symbol
         received_ns = time.time_ns()
@@ -290,7 +300,7 @@ class VnpyBridge:
             self._wake()
 
     def on_contract_event(self, event: Any) -> None:
-        """Queue one ContractData (vn.py dispatcher thread)."""
+        """Queue one ContractData (the thread that put it)."""
         with self._lock:
             self._contracts.append(event.data)
             wake = not self._wake_pending
@@ -299,7 +309,7 @@ class VnpyBridge:
             self._wake()
 
     def on_feed_status_event(self, event: Any) -> None:
-        """Queue a FeedStatus; it reaches the groups after the ticks drained with it (vn.py dispatcher thread)."""
+        """Queue a FeedStatus; it reaches the groups after the ticks drained with it (the thread that put it)."""
         status = event.data
         if not isinstance(status, FeedStatus):
             return

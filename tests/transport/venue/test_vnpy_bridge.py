@@ -115,7 +115,7 @@ async def test_tick_batches_when_drained_then_numbered_per_group_and_resync_carr
         engine.put(Event(EVENT_CONTRACT, _contract("rb1801")))
         for i in range(3):
             engine.put(Event(EVENT_TICK, _tick("rb1801", 3800.0 + i)))
-            await _wait(lambda: bridge.statistics().ticks_in == i + 1)
+            await _wait(lambda: bridge.statistics().batches_sent == i + 1)   # each tick in a drain of its own
             await runtime.wait_idle()
         group = runtime.registry.entry("market/group/rb").instance
         batches = bridge.statistics().batches_sent
@@ -359,3 +359,25 @@ async def test_drain_when_a_contract_and_its_first_tick_come_together_then_the_c
 
         assert bridge.group_of("m1801-C-2800.DCE") == "m_o"
         assert bridge.groups() == {"m_o": 1}
+
+
+async def test_tick_when_vnpy_dispatcher_is_held_then_reaches_its_group_without_it():
+    """A tick does not wait in vn.py's one dispatcher queue: with that thread held by a slow handler (vn.py's
+    OmsEngine or an algo), a contract and its ticks put by the gateway still reach the bridge and the group's
+    TickBatch goes out; the dispatcher's own handlers get the tick once it moves on."""
+    import threading
+
+    async with _bridge_on_engine() as (runtime, bridge, engine):
+        release, held, oms = threading.Event(), threading.Event(), []
+        engine.register("eSlow.", lambda event: (held.set(), release.wait(10)))
+        engine.register(EVENT_TICK, lambda event: oms.append(event.data.last_price))
+        try:
+            engine.put(Event("eSlow."))
+            assert held.wait(10)
+            engine.put(Event(EVENT_CONTRACT, _contract("rb1801")))
+            engine.put(Event(EVENT_TICK, _tick("rb1801", 3800.0)))
+            await _wait(lambda: bridge.statistics().batches_sent >= 1)
+            assert bridge.statistics().ticks_in == 1 and oms == []
+        finally:
+            release.set()
+        await _wait(lambda: oms == [3800.0])
