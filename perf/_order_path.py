@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import dataclasses
 import itertools
 import os
 import shutil
 import socket
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -189,6 +191,26 @@ class Stages:
         samples["socket_write"].append(socket_ns)
 
 
+@contextlib.contextmanager
+def spinning():
+    """One other Python thread spinning pure Python for the block's duration: it holds the GIL whenever another
+    thread releases it, as vn.py's EventEngine or the simulator's feed thread does while busy."""
+    stop = threading.Event()
+
+    def spin() -> None:
+        x = 0
+        while not stop.is_set():
+            x += 1
+
+    spinner = threading.Thread(target=spin, name="bench.busy", daemon=True)
+    spinner.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        spinner.join()
+
+
 async def answer_floor(event_engine, main_engine, quotes, exchanges, orders: int, direct: bool = True) -> list[int]:
     """Time ``send_order`` → the answer (NOTTRADED) → a loop callback, ns: with ``direct``, handed over inside
     vn.py's ``put`` on the gateway's thread as the desk's order bridge takes it (transport/venue/event_engine.py
@@ -325,12 +347,17 @@ class Harness:
         self.exchanges = exchanges = {c.vt_symbol: c.exchange for c in market.contracts}
         self.floor: list[int] = []
         self.floor_dispatcher: list[int] = []
+        self.floor_busy: dict[bool, list[int]] = {}
         if measure_floor:
             for direct in (True, False):
                 await answer_floor(event_engine, main_engine, quotes, exchanges, args.warmup, direct)
             self.floor = await answer_floor(event_engine, main_engine, quotes, exchanges, args.orders, True)
             self.floor_dispatcher = await answer_floor(event_engine, main_engine, quotes, exchanges, args.orders,
                                                        False)
+            with spinning():   # the same two lanes with another Python thread busy (the market's feed, say)
+                for direct in (True, False):
+                    self.floor_busy[direct] = await answer_floor(event_engine, main_engine, quotes, exchanges,
+                                                                 min(args.orders, 500), direct)
         bridge.attach(event_engine, main_engine)
         children = [ChildSpec("client", Client, {})] + order_path_children(
             config, journal=journal, limits=LimitStore(config, rule_defaults(), journal), port=port,

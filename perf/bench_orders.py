@@ -25,7 +25,9 @@ until the last reply), ``baseline_p50_us``, ``baseline_p99_us``, the ratios,
 ``answer_floor_p50_us`` / ``answer_floor_p99_us`` and ``p50_ratio_to_answer_floor``
 (send_order, then its answer handed to a loop callback as the desk's order bridge takes it: what any
 in-process path that waits for the exchange pays), ``answer_dispatcher_p50_us`` / ``answer_dispatcher_p99_us``
-(the same answer through vn.py's EventEngine dispatcher thread instead, the bridge's lane before 2026-12-05), ``rules_per_order``, ``journal_batches`` / ``journal_max_batch`` (group commits
+(the same answer through vn.py's EventEngine dispatcher thread instead, the bridge's lane before 2026-12-05),
+and both with one other Python thread spinning (``answer_floor_busy_*``, ``answer_dispatcher_busy_*``: the GIL
+held by a busy thread, as the market's feed thread holds it while it streams), ``rules_per_order``, ``journal_batches`` / ``journal_max_batch`` (group commits
 over the whole run), ``journal_commit_p50_us`` / ``journal_commit_p99_us`` (one
 transaction on the loop thread, the last 1,024; absent for a journal that does
 not report them) and the machine. Goal (perf/README.md budgets): p50 < 100 µs,
@@ -78,7 +80,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TICKSTAGE_STATE_DIR", tempfile.mkdtemp(prefix="tickstage-bench-orders-"))
 
 from _common import dump_json, machine, print_table, ratio  # noqa: E402
-from _order_path import STAGES, Harness, Stages  # noqa: E402
+from _order_path import STAGES, Harness, Stages, spinning  # noqa: E402
 
 GOAL_P50_US, GOAL_P99_US, MVP_US = 100, 500, 1000
 
@@ -211,8 +213,6 @@ async def commit_idle_busy(harness: Harness, commits: int) -> dict:
     The same journal, rows of a fresh account so the orders' state is untouched; the busy thread spins pure
     Python, so it holds the GIL whenever the commit's SQLite step releases it.
     """
-    import threading
-
     from actors.orders.record import OrderRecord
 
     journal = harness.journal
@@ -230,24 +230,12 @@ async def commit_idle_busy(harness: Harness, commits: int) -> dict:
         idle.append(one(n))
         if n % 16 == 0:
             await asyncio.sleep(0)
-    stop = threading.Event()
-
-    def spin() -> None:
-        x = 0
-        while not stop.is_set():
-            x += 1
-
-    spinner = threading.Thread(target=spin, name="bench.busy", daemon=True)
-    spinner.start()
     busy = []
-    try:
+    with spinning():
         for n in range(commits, 2 * commits):
             busy.append(one(n))
             if n % 16 == 0:
                 await asyncio.sleep(0)
-    finally:
-        stop.set()
-        spinner.join()
     threaded = []   # the same commit off the loop: handed to a worker thread, its result awaited on the loop
     for n in range(2 * commits, 3 * commits):
         record = OrderRecord(f"c-{n}", "acct-commit", "rb1801.SHFE", "long", "open", "limit", 3900.0, 1.0, "", "u",
@@ -322,7 +310,7 @@ async def run(args) -> dict:
         if n % 64 == 0:
             await asyncio.sleep(0)
     floor, rules, config, overheads = harness.floor, harness.rules, harness.config, timed["overheads"]
-    floor_dispatcher = harness.floor_dispatcher
+    floor_dispatcher, floor_busy = harness.floor_dispatcher, harness.floor_busy
     await harness.stop()
     sweep = await open_orders_sweep(args) if args.open_sizes else None
 
@@ -335,6 +323,8 @@ async def run(args) -> dict:
         "baseline_p50_us": pct(baseline, 50), "baseline_p99_us": pct(baseline, 99),
         "answer_floor_p50_us": pct(floor, 50), "answer_floor_p99_us": pct(floor, 99),
         "answer_dispatcher_p50_us": pct(floor_dispatcher, 50), "answer_dispatcher_p99_us": pct(floor_dispatcher, 99),
+        **{f"answer_{lane}_busy_{q}_us": pct(floor_busy.get(direct, []), int(q[1:]))
+           for lane, direct in (("floor", True), ("dispatcher", False)) for q in ("p50", "p99")},
         "rules_per_order": rules // len(config.accounts) if rules else 0,
         "journal_batches": journal_stats.batches, "journal_max_batch": journal_stats.max_batch,
         **({"journal_commit_p50_us": pct(commits, 50), "journal_commit_p99_us": pct(commits, 99)} if commits else {}),
@@ -398,6 +388,10 @@ def main() -> int:
         ("beside: the answer via vn.py's dispatcher thread", result["answer_dispatcher_p50_us"],
          result["answer_dispatcher_p99_us"], ratio(result["answer_dispatcher_p50_us"], result["baseline_p50_us"]),
          None, None),
+        ("the answer floor (direct), another thread busy", result["answer_floor_busy_p50_us"],
+         result["answer_floor_busy_p99_us"], None, None, None),
+        ("via vn.py's dispatcher thread, another thread busy", result["answer_dispatcher_busy_p50_us"],
+         result["answer_dispatcher_busy_p99_us"], None, None, None),
     ]
     print_table(rows, ("path", "p50 µs", "p99 µs", "p50 / baseline", "goal p50", "goal p99"))
     print(f"\norders/s (burst of {result['burst']}): {result['orders_per_s']:,.0f}   "

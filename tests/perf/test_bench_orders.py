@@ -27,6 +27,7 @@ def test_bench_orders_when_small_run_then_every_stage_and_the_floor_reported_and
     assert all(document["stages"][stage]["n"] > 0 for stage in stages)
     assert "rules" not in document["floor_stages"] and "commit" in document["floor_stages"]
     for key in ("floor_overhead_p50_us", "floor_overhead_p99_us", "overhead_p50_us", "journal_commit_idle_p99_us",
-                "journal_commit_busy_p99_us"):
+                "journal_commit_busy_p99_us", "answer_floor_p99_us", "answer_dispatcher_p99_us",
+                "answer_floor_busy_p99_us", "answer_dispatcher_busy_p99_us"):
         assert document[key] > 0
     assert png.stat().st_size > 1000
