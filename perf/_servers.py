@@ -56,10 +56,12 @@ class _Server:
         self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/ws"
 
     def _start_engine(self, attach) -> None:
-        """Start a vn.py EventEngine with ``attach(engine)``'s handlers and the sentinel's."""
-        from vnpy.event import EventEngine
+        """Start the desk's vn.py EventEngine (transport/venue/event_engine.py: tickstage's bridge takes ticks as
+        direct handlers on the putting thread, as on a desk; the baseline's handler runs on vn.py's dispatcher
+        thread) with ``attach(engine)``'s handlers and the sentinel's."""
+        from transport.venue.event_engine import PromptEventEngine
 
-        self.event_engine = EventEngine()
+        self.event_engine = PromptEventEngine()
         attach(self.event_engine)
         self.event_engine.register(EVENT_DONE, guarded(self.on_done_event, self._failed))
         self.event_engine.register(EVENT_PROBE, guarded(self._on_probe, self._failed))

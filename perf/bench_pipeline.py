@@ -7,7 +7,8 @@ sent to each subscribed client, no conflation):
 1. **Ingest** (ticks/s on one core): N seeded ticks over ~2,000 contracts in
    ~40 product groups, pushed as fast as possible from a feeder thread,
    (a) straight into the vn.py-thread entry point (``on_tick_event``) and
-   (b) through a real ``vnpy.event.EventEngine``; timed from the first tick
+   (b) through the desk's vn.py EventEngine (``PromptEventEngine``: tickstage's bridge handlers are direct,
+   called on the feeder's thread as it puts each tick, as on a desk since 2026-12-05); timed from the first tick
    until everything is absorbed (tickstage: bridge drained and the actor
    runtime idle, so every group applied its batches; baseline: every message
    written to its sockets). The clients stay connected, so frames are built
@@ -19,9 +20,12 @@ sent to each subscribed client, no conflation):
    the server's vn.py handler; same clock). ``e2e`` is the newest row of each
    frame (as ``tickstage watch`` reports it); ``row`` is every delivered
    row, i.e. the age of every tick a client saw (includes the 33 ms window).
-   The stamp is taken after a tick left vn.py's (unbounded) EventEngine
+   For the baseline the stamp is taken after a tick left vn.py's (unbounded) EventEngine
    queue, so that wait is not in ``e2e``: probes put every 10 ms time it
-   (``vnpy_queue_*``); add it when the handler falls behind the feed.
+   (``vnpy_queue_*``); add it when the handler falls behind the feed. tickstage's
+   bridge stamps on the feeder's thread (a direct handler), before any queue; its
+   ``past_engine`` floor (``--floor``) is now the same path without the dispatcher thread's
+   work beside it.
    Also frames/s and bytes/s per client, CPU of server and clients, loop
    lag, backlogs, and the machine's load average (a shared box is noisy).
 3. A table of metric, tickstage, baseline, ratio (tickstage / baseline) and

@@ -33,11 +33,15 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
-DRAIN_SLICE_TICKS = 300
+DRAIN_SLICE_TICKS = 150
 """Most work one drain slice does, in ticks, a group's TickBatch counted as :data:`TICK_BATCH_COST_TICKS`
-(issue 18): ~1 ms at the costs measured there, half the actor runtime's 2 ms pump slice. A count, not a
-clock: a loaded machine does not cut drains into more slices. Slices take whole groups, so a group still
-gets one TickBatch per drain: cutting adds loop turns, not messages."""
+(issue 18): ~0.5 ms at the costs measured there, a quarter of the actor runtime's 2 ms pump slice, and the
+group messages it queues are delivered within one pump turn. Chosen by measurement (perf/README.md, "Slices
+of 150"): against 300, an order over the WebSocket in process had a p99 of 2.7–3.6 ms instead of 4.0–9.4 ms
+(median of three 5.2 ms), a ping's 1.9–2.8 instead of 3.2–5.0 ms, at the cost of the 40,000 ticks/s tick →
+client p99 going from 11–12 to 16 ms (goal 45). A count, not a clock: a loaded machine does not cut drains
+into more slices. Slices take whole groups, so a group still gets one TickBatch per drain: cutting adds loop
+turns, not messages."""
 TICK_BATCH_COST_TICKS = 24
 """A group's TickBatch (columns, L1 table, encoding, send) in ticks routed. Measured 2026-12-05 on the shared
 2-core machine (load 2–3): routing a tick costs ~3 µs; a drain in a ``tickstage run`` node replaying at 20×
