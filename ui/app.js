@@ -119,7 +119,11 @@ function setConnection(state, detail = "") {
   const changed = connection.state !== state;
   connection = { state, detail };
   if (document.body.dataset.connection !== state) document.body.dataset.connection = state;
-  if (changed) dispatchSession(session());
+  if (changed) {
+    const epochMs = Date.now();
+    for (const panel of panels.values()) panel.renderLiveness(epochMs, state); // no group reads "live" offline
+    dispatchSession(session());
+  }
 }
 
 const link = new WorkerLink({ onMessage: onWorkerMessage, socketUrl });
@@ -514,7 +518,7 @@ function paint(nowMs) {
     hudAtMs = nowMs;
     rates.update(nowMs, workerStats.frames, workerStats.bytes);
     const epochMs = Date.now();
-    for (const panel of panels.values()) panel.renderLiveness(epochMs);
+    for (const panel of panels.values()) panel.renderLiveness(epochMs, connection.state);
     const header = headerState();
     if (document.body.dataset.liveness !== header.state) document.body.dataset.liveness = header.state;
     renderHud(document, stats(), header);

@@ -196,6 +196,7 @@ export class Watchlist {
     this.meta = this.element.querySelector(".panel-meta");
     this.badge = this.element.querySelector(".panel-liveness");
     this.liveness = { state: "unknown", reason: "", sinceMs: NaN, dataMs: NaN };
+    this.connection = "live"; // the page's socket state, as app.js last told renderLiveness
     this.heardMs = NaN; // gateway receive time of the group's newest tick, ms since epoch
     this.body = this.element.querySelector(".panel-body");
     this.viewport = this.element.querySelector(".panel-viewport");
@@ -272,17 +273,23 @@ export class Watchlist {
     this.badge.dataset.state = state;
     this.badge.title = reason ? `${state}: ${reason}` : state;
     if (changed) this.dirty = true; // pre-open / closed texts depend on it
-    this.renderLiveness(Date.now());
+    this.renderLiveness(Date.now(), this.connection);
   }
 
-  // Refresh the badge's text: the state and the age of the data; epochMs = Date.now().
-  renderLiveness(epochMs) {
+  // Refresh the badge's text: the state and the age of the data; epochMs = Date.now(). connection: the page's
+  // socket state (app.js); while it is not live the desk cannot tell the group's state, so the badge never says
+  // "live": it reads "stale (<connection>)" in the stale colours (data-offline), whatever the desk said last.
+  renderLiveness(epochMs, connection = this.connection) {
+    this.connection = connection;
     const { state } = this.liveness;
+    const offline = connection !== "live" && state !== "unknown";
     const ageS = Number.isFinite(this.heardMs) ? Math.max(0, (epochMs - this.heardMs) / 1000) : NaN;
     const age = !Number.isFinite(ageS) ? "no data yet" : ageS < 1 ? "updated < 1 s ago"
       : `updated ${ageS < 60 ? `${ageS.toFixed(1)} s` : `${Math.round(ageS / 60)} min`} ago`;
-    const text = state === "unknown" ? "…" : state === "live" ? `live · ${age}` : `${state} · ${age}`;
+    const text = state === "unknown" ? "…" : offline ? `stale (${connection}) · ${age}`
+      : state === "live" ? `live · ${age}` : `${state} · ${age}`;
     if (this.badge.textContent !== text) this.badge.textContent = text;
+    if ((this.badge.dataset.offline === "true") !== offline) this.badge.dataset.offline = String(offline);
   }
 
   // Apply one worker batch ({indexes, last, bid, ...}); nowMs = performance.now().

@@ -94,6 +94,10 @@ WATCH_CONNECTION = """() => {
   new MutationObserver(() => window.__connectionSeen.push(document.body.dataset.connection))
     .observe(document.body, { attributes: true, attributeFilter: ["data-connection"] });
 }"""
+BADGE = """(group) => {
+  const badge = document.querySelector(`section.panel[data-group="${CSS.escape(group)}"] .panel-liveness`);
+  return { text: badge.textContent, state: badge.dataset.state, offline: badge.dataset.offline ?? "" };
+}"""
 RECOVERED = """(group) => window.__connectionSeen.includes("reconnecting")
   && document.body.dataset.connection === "live"
   && window.tickstage.stats().connected
@@ -189,9 +193,13 @@ async def test_desk_when_server_is_killed_then_tabs_show_reconnecting_and_recove
             for page in pages:
                 await page.wait_for_function("() => window.__connectionSeen.includes('reconnecting')",
                                              timeout=WAIT_MS)
+            offline = [await page.evaluate(BADGE, GROUP) for page in pages]   # the desk is down: no group is "live"
             again = _start_desk(port, tmp_path / "second", jwt_secret)
             for page in pages:
                 await page.wait_for_function(RECOVERED, arg=GROUP, timeout=WAIT_MS)
+                await page.wait_for_function(f"(group) => ({BADGE})(group).state === 'live'", arg=GROUP,
+                                             timeout=WAIT_MS)
+            online = [await page.evaluate(BADGE, GROUP) for page in pages]
             after = [await page.evaluate("window.tickstage.stats()") for page in pages]
             await browser.close()
     finally:
@@ -202,6 +210,10 @@ async def test_desk_when_server_is_killed_then_tabs_show_reconnecting_and_recove
     assert all(s["reconnects"] >= before["reconnects"] + 1 for s in after)
     assert all(s["snapshots"] > before["snapshots"] for s in after)
     assert all(s["worker_restarts"] == 0 and s["tabs"] == 2 for s in after)  # the worker lived on
+    # the panel's badge told the truth: not "live" in live colours while the desk was down, live again after
+    assert all(b["offline"] == "true" and b["text"].startswith("stale (") and "live" not in b["text"].split(" ")[0]
+               for b in offline), offline
+    assert all(b["offline"] == "false" and b["text"].startswith("live") for b in online), online
 
 
 MOUNT_PANEL = """async () => {
