@@ -278,7 +278,8 @@ export class Watchlist {
 
   // Refresh the badge's text: the state and the age of the data; epochMs = Date.now(). connection: the page's
   // socket state (app.js); while it is not live the desk cannot tell the group's state, so the badge never says
-  // "live": it reads "stale (<connection>)" in the stale colours (data-offline), whatever the desk said last.
+  // "live": it reads "stale" in the stale colours (data-offline; its title names the connection's state and the
+  // desk's last word), whatever the desk said last.
   renderLiveness(epochMs, connection = this.connection) {
     this.connection = connection;
     const { state } = this.liveness;
@@ -286,10 +287,15 @@ export class Watchlist {
     const ageS = Number.isFinite(this.heardMs) ? Math.max(0, (epochMs - this.heardMs) / 1000) : NaN;
     const age = !Number.isFinite(ageS) ? "no data yet" : ageS < 1 ? "updated < 1 s ago"
       : `updated ${ageS < 60 ? `${ageS.toFixed(1)} s` : `${Math.round(ageS / 60)} min`} ago`;
-    const text = state === "unknown" ? "…" : offline ? `stale (${connection}) · ${age}`
+    const text = state === "unknown" ? "…" : offline ? `stale · ${age}`
       : state === "live" ? `live · ${age}` : `${state} · ${age}`;
     if (this.badge.textContent !== text) this.badge.textContent = text;
-    if ((this.badge.dataset.offline === "true") !== offline) this.badge.dataset.offline = String(offline);
+    if ((this.badge.dataset.offline === "true") !== offline) {
+      this.badge.dataset.offline = String(offline);
+      const { reason } = this.liveness;
+      this.badge.title = offline ? `the page is ${connection}: the desk's last word was ${state}`
+        : reason ? `${state}: ${reason}` : state;
+    }
   }
 
   // Apply one worker batch ({indexes, last, bid, ...}); nowMs = performance.now().
