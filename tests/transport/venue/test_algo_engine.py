@@ -97,10 +97,10 @@ async def test_algo_engine_when_an_algo_raises_on_a_tick_then_it_is_stopped_with
     await client.recv_until(_is("algoProgress", jobId="twap", status="stopped"), timeout_s=10)
 
 
-async def test_algo_engine_when_an_algo_raises_right_after_sending_a_child_then_that_child_is_cancelled_too(
-        desk_factory, open_socket, tmp_path, monkeypatch):
-    """An algo that raises in the same call that sent a child (no order event yet, so vn.py's stop does not know
-    the child is open) still has that child cancelled at the venue: the desk cancels every open child of the job."""
+async def _iceberg_acting_after_its_first_child(desk_factory, open_socket, tmp_path, monkeypatch, act):
+    """Start a resting IcebergAlgo ``berg`` whose timer call that sends its first child (the 3rd timer) then calls
+    ``act(desk, job)`` on vn.py's thread, before that child's first order event reaches the algo; return
+    (desk, client, job)."""
     desk, through = await _desk(desk_factory, tmp_path)
     tick = desk.bridge.quote(SYMBOL).price_tick
     passive = round(through / 1.03 * 0.98 / tick) * tick
@@ -111,19 +111,36 @@ async def test_algo_engine_when_an_algo_raises_right_after_sending_a_child_then_
     job = desk.algos.jobs["berg"]
     update_timer = berg.update_timer
 
-    def sending_then_raising() -> None:
+    def sending_then_acting() -> None:
         sent = job.child_seq
         update_timer()
         if job.child_seq > sent:
-            raise RuntimeError("after the send")
+            act(desk, job)
 
-    monkeypatch.setattr(berg, "update_timer", sending_then_raising)   # the first child goes out on the 3rd timer
-    stopped = await client.recv_until(_is("algoProgress", jobId="berg", status="stopped"), timeout_s=15)
-    assert stopped["message"] == "failed: RuntimeError: after the send" and job.child_seq == 1
-    async with asyncio.timeout(10):   # the child reached the venue, was cancelled there, and the desk heard it
+    monkeypatch.setattr(berg, "update_timer", sending_then_acting)
+    return desk, client, job
+
+
+async def _first_child_at_venue_when_closed(desk, job):
+    """Wait until the job's first child reached the venue, was closed there and the desk heard it; return it."""
+    async with asyncio.timeout(10):
         while not (orders := _venue_orders(desk, "berg")) or orders[0].is_active() or job.open_children:
             await asyncio.sleep(0.05)
-    assert orders[0].status.name == "CANCELLED"
+    return orders[0]
+
+
+async def test_algo_engine_when_an_algo_raises_right_after_sending_a_child_then_that_child_is_cancelled_too(
+        desk_factory, open_socket, tmp_path, monkeypatch):
+    """An algo that raises in the same call that sent a child (no order event yet, so vn.py's stop does not know
+    the child is open) still has that child cancelled at the venue: the desk cancels every open child of the job."""
+    def raising(desk, job) -> None:
+        raise RuntimeError("after the send")
+
+    desk, client, job = await _iceberg_acting_after_its_first_child(desk_factory, open_socket, tmp_path, monkeypatch,
+                                                                    raising)
+    stopped = await client.recv_until(_is("algoProgress", jobId="berg", status="stopped"), timeout_s=15)
+    assert stopped["message"] == "failed: RuntimeError: after the send" and job.child_seq == 1
+    assert (await _first_child_at_venue_when_closed(desk, job)).status.name == "CANCELLED"
 
 
 async def test_stop_algo_when_a_child_was_just_sent_and_not_yet_seen_then_that_child_is_cancelled_too(
@@ -131,29 +148,14 @@ async def test_stop_algo_when_a_child_was_just_sent_and_not_yet_seen_then_that_c
     """A trader's stop that comes between a child's send and its first order event (vn.py's stop cancels only
     the children the algo has seen an event for) still cancels that child at the venue: a stopped algo leaves
     nothing open."""
-    desk, through = await _desk(desk_factory, tmp_path)
-    tick = desk.bridge.quote(SYMBOL).price_tick
-    passive = round(through / 1.03 * 0.98 / tick) * tick
-    client = await open_socket(desk, token(JWT_SECRET, "trader1", ["acct-01"]))
-    await client.send(**_start("berg", passive, template="IcebergAlgo", volume=5,
-                               settings=(("display_volume", "1"), ("interval", "3"))))
-    berg = await _algo(desk, "berg")
-    job = desk.algos.jobs["berg"]
-    update_timer = berg.update_timer
+    def stopped_by_the_trader(desk, job) -> None:   # handled on vn.py's thread before the child's first event
+        desk.algos._control(job, "stop", "trader1")
 
-    def sending_then_stopped() -> None:
-        sent = job.child_seq
-        update_timer()
-        if job.child_seq > sent:   # the trader's stop, handled on vn.py's thread before the child's first event
-            desk.algos._control(job, "stop", "trader1")
-
-    monkeypatch.setattr(berg, "update_timer", sending_then_stopped)   # the first child goes out on the 3rd timer
+    desk, client, job = await _iceberg_acting_after_its_first_child(desk_factory, open_socket, tmp_path, monkeypatch,
+                                                                    stopped_by_the_trader)
     stopped = await client.recv_until(_is("algoProgress", jobId="berg", status="stopped"), timeout_s=15)
     assert stopped["message"] == "stopped by trader1" and job.child_seq == 1
-    async with asyncio.timeout(10):   # the child reached the venue, was cancelled there, and the desk heard it
-        while not (orders := _venue_orders(desk, "berg")) or orders[0].is_active() or job.open_children:
-            await asyncio.sleep(0.05)
-    assert orders[0].status.name == "CANCELLED"
+    assert (await _first_child_at_venue_when_closed(desk, job)).status.name == "CANCELLED"
     # the trader's last view of the job: stopped, nothing open (not the child that was open when it stopped)
     await client.recv_until(_is("algoProgress", jobId="berg", status="stopped", openChildren=0), timeout_s=10)
 
